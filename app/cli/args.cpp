@@ -1,0 +1,115 @@
+#include "args.hpp"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "microstudio/core/error.hpp"
+
+namespace ms::cli {
+
+Args::Args(std::vector<std::string> argv, std::set<std::string> valueOptions, std::set<std::string> flags) {
+    for (std::size_t i = 0; i < argv.size(); ++i) {
+        const std::string& a = argv[i];
+        if (a == "--help" || a == "-h") {
+            help_ = true;
+            continue;
+        }
+        if (a.size() > 2 && a.rfind("--", 0) == 0) {
+            std::string name = a.substr(2), val;
+            const auto eq = name.find('=');
+            const bool inlineValue = eq != std::string::npos;
+            if (inlineValue) {
+                val = name.substr(eq + 1);
+                name = name.substr(0, eq);
+            }
+            if (valueOptions.count(name)) {
+                if (!inlineValue) {
+                    if (i + 1 >= argv.size()) throw Error("option --" + name + " needs a value");
+                    val = argv[++i];
+                }
+                values_[name] = val;
+            } else if (flags.count(name)) {
+                if (inlineValue) throw Error("option --" + name + " takes no value");
+                flags_.insert(name);
+            } else {
+                throw Error("unknown option --" + name + " (see --help)");
+            }
+        } else if (a == "-o" && valueOptions.count("output")) {
+            if (i + 1 >= argv.size()) throw Error("option -o needs a value");
+            values_["output"] = argv[++i];
+        } else if (a == "-n" && valueOptions.count("count")) {
+            if (i + 1 >= argv.size()) throw Error("option -n needs a value");
+            values_["count"] = argv[++i];
+        } else if (a.size() > 1 && a[0] == '-' && !std::isdigit(static_cast<unsigned char>(a[1])) && a[1] != '.') {
+            throw Error("unknown option " + a + " (see --help)");
+        } else {
+            positionals_.push_back(a);
+        }
+    }
+}
+
+std::optional<std::string> Args::value(const std::string& name) const {
+    auto it = values_.find(name);
+    if (it == values_.end()) return std::nullopt;
+    return it->second;
+}
+
+std::string Args::value(const std::string& name, const std::string& fallback) const {
+    return value(name).value_or(fallback);
+}
+
+double Args::number(const std::string& name, double fallback) const {
+    auto v = value(name);
+    if (!v) return fallback;
+    try {
+        std::size_t used = 0;
+        double d = std::stod(*v, &used);
+        if (used != v->size() || !std::isfinite(d)) throw std::invalid_argument("");
+        return d;
+    } catch (const std::exception&) {
+        throw Error("--" + name + " expects a number, got '" + *v + "'");
+    }
+}
+
+long Args::integer(const std::string& name, long fallback) const {
+    auto v = value(name);
+    if (!v) return fallback;
+    try {
+        std::size_t used = 0;
+        long n = std::stol(*v, &used);
+        if (used != v->size()) throw std::invalid_argument("");
+        return n;
+    } catch (const std::exception&) {
+        throw Error("--" + name + " expects an integer, got '" + *v + "'");
+    }
+}
+
+void Args::requirePositionals(std::size_t min, std::size_t max, const std::string& what) const {
+    if (positionals_.size() < min || positionals_.size() > max)
+        throw Error("expected " + what + " (see --help)");
+}
+
+ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(STDERR_FILENO) != 0) {}
+
+void ProgressBar::update(double fraction, const std::string& message) {
+    const int percent = int(std::lround(std::clamp(fraction, 0.0, 1.0) * 100));
+    if (!tty_ || percent == lastPercent_) return;
+    lastPercent_ = percent;
+    const int width = 30, filled = percent * width / 100;
+    std::fprintf(stderr, "\r%s [%s%s] %3d%% %s\033[K", label_.c_str(), std::string(filled, '#').c_str(),
+                 std::string(width - filled, ' ').c_str(), percent, message.c_str());
+    std::fflush(stderr);
+}
+
+void ProgressBar::finish() {
+    if (finished_) return;
+    finished_ = true;
+    if (tty_ && lastPercent_ >= 0) std::fprintf(stderr, "\n");
+}
+
+ProgressBar::~ProgressBar() { finish(); }
+
+}  // namespace ms::cli

@@ -1,0 +1,52 @@
+#pragma once
+// Tiny argument parser shared by the CLI sub-commands: --name value,
+// --name=value, boolean flags, positionals, and --help text.
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace ms::cli {
+
+class Args {
+public:
+    // valueOptions take a value ("--phi 0.5"); flags do not ("--json").
+    Args(std::vector<std::string> argv, std::set<std::string> valueOptions, std::set<std::string> flags);
+
+    bool helpRequested() const { return help_; }
+    bool flag(const std::string& name) const { return flags_.count(name) > 0; }
+    bool has(const std::string& name) const { return values_.count(name) > 0; }
+    std::optional<std::string> value(const std::string& name) const;
+    std::string value(const std::string& name, const std::string& fallback) const;
+    // Numeric values with a clear error on bad text or range.
+    double number(const std::string& name, double fallback) const;
+    long integer(const std::string& name, long fallback) const;
+    const std::vector<std::string>& positionals() const { return positionals_; }
+    // Throws ms::Error unless the positional count is in [min, max].
+    void requirePositionals(std::size_t min, std::size_t max, const std::string& what) const;
+
+private:
+    bool help_ = false;
+    std::map<std::string, std::string> values_;
+    std::set<std::string> flags_;
+    std::vector<std::string> positionals_;
+};
+
+// A terminal progress bar on stderr ("[#####     ] 50% message"); quiet when
+// stderr is not a terminal except for a final line.
+class ProgressBar {
+public:
+    explicit ProgressBar(std::string label);
+    void update(double fraction, const std::string& message);
+    void finish();
+    ~ProgressBar();
+
+private:
+    std::string label_;
+    bool tty_ = false;
+    bool finished_ = false;
+    int lastPercent_ = -1;
+};
+
+}  // namespace ms::cli

@@ -1,0 +1,22 @@
+#pragma once
+// Every sub-command of microstudio-cli: a name, a one-line summary and an
+// entry point taking the arguments after the sub-command name. Each lives in
+// its own cmd_<name>.cpp; add it to commandTable() in main.cpp.
+#include <string>
+#include <vector>
+
+namespace ms::cli {
+
+using CommandArgs = std::vector<std::string>;
+
+struct Command {
+    const char* name;
+    const char* summary;
+    int (*run)(const CommandArgs& args);
+};
+
+int cmdInfo(const CommandArgs& args);
+int cmdConvert(const CommandArgs& args);
+int cmdDemo(const CommandArgs& args);
+
+}  // namespace ms::cli

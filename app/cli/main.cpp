@@ -1,0 +1,57 @@
+// microstudio-cli: every MicroStudio job, headless, on the same libraries as
+// the studio. Prints a one-line reason and exits non-zero on any failure.
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <vector>
+
+#include "commands.hpp"
+#include "microstudio/core/error.hpp"
+
+namespace {
+
+const std::vector<ms::cli::Command>& commandTable() {
+    static const std::vector<ms::cli::Command> table = {
+        {"info", "show size, phases, volume fractions and attributes of a file", ms::cli::cmdInfo},
+        {"convert", "convert between .vti, .h5, .txt (GraSPI) and .png", ms::cli::cmdConvert},
+        {"demo", "headless demo: make a microstructure, describe it, write files", ms::cli::cmdDemo},
+    };
+    return table;
+}
+
+void printUsage() {
+    std::cout << "microstudio-cli " << MICROSTUDIO_VERSION
+              << ": microstructure design studio, headless\n\n"
+                 "Usage: microstudio-cli COMMAND [OPTIONS] [ARGS]\n"
+                 "       microstudio-cli COMMAND --help\n\nCommands:\n";
+    for (const auto& c : commandTable()) std::printf("  %-10s %s\n", c.name, c.summary);
+    std::cout << "\nFiles: .vti (VTK ImageData), .h5 (MicroGen3D layout), .txt (GraSPI), .png (2D image or\n"
+                 "slice stack). Exit status 0 on success, 1 on error, 2 on bad usage.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+        printUsage();
+        return argc < 2 ? 2 : 0;
+    }
+    if (!std::strcmp(argv[1], "--version")) {
+        std::cout << "microstudio-cli " << MICROSTUDIO_VERSION << "\n";
+        return 0;
+    }
+    for (const auto& c : commandTable()) {
+        if (std::strcmp(argv[1], c.name) != 0) continue;
+        try {
+            return c.run(ms::cli::CommandArgs(argv + 2, argv + argc));
+        } catch (const ms::Cancelled&) {
+            std::cerr << "microstudio-cli " << c.name << ": cancelled\n";
+            return 130;
+        } catch (const std::exception& e) {
+            std::cerr << "microstudio-cli " << c.name << ": error: " << e.what() << "\n";
+            return 1;
+        }
+    }
+    std::cerr << "microstudio-cli: unknown command '" << argv[1] << "' (see --help)\n";
+    return 2;
+}

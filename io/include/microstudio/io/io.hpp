@@ -1,0 +1,36 @@
+#pragma once
+// Reading and writing volumes in every format MicroStudio supports, chosen
+// by extension:
+//   .vti        VTK XML ImageData (what ParaView opens)
+//   .h5 / .hdf5 MicroGen3D layout: one dataset per sample (flattened volume),
+//               descriptors and parameters as attributes on that dataset
+//   .txt        GraSPI / py-graspi morphology text ("nx ny [nz]" then values)
+//   .png        a 2D image, or a slice stack (one PNG per z: name_z0000.png ...)
+// Every failure throws ms::Error with a one-line reason naming the file.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "microstudio/core/volume.hpp"
+
+namespace ms::io {
+
+enum class Format { Vti, Hdf5, GraspiText, Png };
+
+// From the extension; throws on unknown ones.
+Format formatOf(const std::filesystem::path& path);
+const char* formatName(Format f);
+
+// Reads the (first) volume of a file. For HDF5 files with several samples
+// use readSamples().
+Volume readVolume(const std::filesystem::path& path);
+
+// Writes atomically (temp file + rename). PNG of a 3D volume writes a slice
+// stack: path "out.png" becomes out_z0000.png, out_z0001.png, ...
+void writeVolume(const Volume& volume, const std::filesystem::path& path);
+
+// All samples of one file or of a glob of parts ("data/part_*.h5").
+// Each sample gets text["sample"] = its dataset name, text["source"] = file.
+std::vector<Volume> readSamples(const std::string& pathOrGlob);
+
+}  // namespace ms::io

@@ -1,0 +1,113 @@
+#include <QtTest>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/files.hpp"
+#include "microstudio/core/parallel.hpp"
+#include "microstudio/core/progress.hpp"
+#include "microstudio/core/volume.hpp"
+
+namespace fs = std::filesystem;
+
+class TestCore : public QObject {
+    Q_OBJECT
+private slots:
+    void indexIsXFastest() {
+        ms::Volume v(ms::Dims{4, 3, 2});
+        QCOMPARE(v.index(1, 0, 0), std::size_t(1));
+        QCOMPARE(v.index(0, 1, 0), std::size_t(4));
+        QCOMPARE(v.index(0, 0, 1), std::size_t(12));
+        QCOMPARE(v.size(), std::size_t(24));
+    }
+    void volumeFractionsAndPhases() {
+        ms::Volume v(ms::Dims{2, 2, 1});
+        v.labels() = {0, 1, 1, 1};
+        QCOMPARE(v.phaseCount(), 2);
+        QCOMPARE(v.volumeFraction(ms::Acceptor), 0.75);
+        v.at(0, 1) = ms::Mixed;
+        QCOMPARE(v.phaseCount(), 3);
+        QCOMPARE(v.volumeFraction(ms::Mixed), 0.25);
+        v.labels()[0] = 7;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, v.validateLabels());
+    }
+    void fieldRejectsNaNAndWrongSize() {
+        ms::Volume v(ms::Dims{2, 1, 1});
+        QVERIFY_THROWS_EXCEPTION(ms::Error, v.setField({1.0f}));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, v.setField({1.0f, std::nanf("")}));
+        v.setField({0.25f, 0.75f});
+        QCOMPARE(v.field()[1], 0.75f);
+    }
+    void parseDims() {
+        QCOMPARE(ms::parseDims("101x101").nz, 1);
+        auto d = ms::parseDims("128x128x64");
+        QCOMPARE(d.nx, 128);
+        QCOMPARE(d.nz, 64);
+        QCOMPARE(d.str(), std::string("128x128x64"));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::parseDims("12"));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::parseDims("0x5"));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::parseDims("ax5"));
+    }
+    void sliceCopiesPlane() {
+        ms::Volume v(ms::Dims{2, 2, 2});
+        v.labels() = {0, 0, 0, 0, 1, 0, 1, 1};
+        auto s = v.slice(1);
+        QCOMPARE(s.dims().nz, 1);
+        QCOMPARE(int(s.at(0, 0)), 1);
+        QCOMPARE(int(s.at(1, 0)), 0);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, v.slice(2));
+    }
+    void atomicWriteLeavesNothingOnFailure() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_core";
+        fs::create_directories(dir);
+        const fs::path target = dir / "out.txt";
+        { std::ofstream(target) << "old"; }
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::writeAtomically(target, [](const fs::path& tmp) {
+            std::ofstream(tmp) << "half";
+            throw ms::Error("disk full");
+        }));
+        std::ifstream in(target);
+        std::string content;
+        in >> content;
+        QCOMPARE(content, std::string("old"));
+        int files = 0;
+        for (auto& e : fs::directory_iterator(dir)) (void)e, ++files;
+        QCOMPARE(files, 1);  // the temp file was removed
+        ms::writeAtomically(target, [](const fs::path& tmp) { std::ofstream(tmp) << "new"; });
+        std::ifstream in2(target);
+        in2 >> content;
+        QCOMPARE(content, std::string("new"));
+        fs::remove_all(dir);
+    }
+    void globSortsMatches() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_glob";
+        fs::create_directories(dir);
+        for (auto n : {"part_2.h5", "part_1.h5", "other.h5"}) std::ofstream(dir / n) << "x";
+        auto found = ms::expandGlob((dir / "part_*.h5").string());
+        QCOMPARE(found.size(), std::size_t(2));
+        QCOMPARE(found[0].filename().string(), std::string("part_1.h5"));
+        fs::remove_all(dir);
+    }
+    void parallelForVisitsAllAndRethrows() {
+        std::vector<std::atomic<int>> hits(1000);
+        ms::parallelFor(hits.size(), [&](std::size_t i) { hits[i]++; }, 2);
+        for (auto& h : hits) QCOMPARE(h.load(), 1);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::parallelFor(10, [](std::size_t i) {
+            if (i == 5) throw ms::Error("boom");
+        }, 2));
+    }
+    void progressCancels() {
+        ms::ProgressToken token;
+        double seen = -1;
+        token.setListener([&](double f, const std::string&) { seen = f; });
+        token.report(0.5, "half");
+        QCOMPARE(seen, 0.5);
+        token.cancel();
+        QVERIFY_THROWS_EXCEPTION(ms::Cancelled, token.report(0.6));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCore)
+#include "test_core.moc"
