@@ -18,5 +18,9 @@ struct Command {
 int cmdInfo(const CommandArgs& args);
 int cmdConvert(const CommandArgs& args);
 int cmdDemo(const CommandArgs& args);
+int cmdBench(const CommandArgs& args);
+
+// Benchmarks, listed in cmd_bench.cpp.
+
 
 }  // namespace ms::cli

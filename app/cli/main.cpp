@@ -15,6 +15,7 @@ const std::vector<ms::cli::Command>& commandTable() {
         {"info", "show size, phases, volume fractions and attributes of a file", ms::cli::cmdInfo},
         {"convert", "convert between .vti, .h5, .txt (GraSPI) and .png", ms::cli::cmdConvert},
         {"demo", "headless demo: make a microstructure, describe it, write files", ms::cli::cmdDemo},
+        {"bench", "run a benchmark (bench --help lists them)", ms::cli::cmdBench},
     };
     return table;
 }

@@ -1,0 +1,40 @@
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <vector>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "microstudio/core/error.hpp"
+
+namespace ms::cli {
+
+namespace {
+
+struct Benchmark {
+    const char* name;
+    const char* summary;
+    int (*run)(const CommandArgs& args);
+};
+
+// One row per benchmark; each prints its figures (and ratios) in one run.
+const std::vector<Benchmark>& benchmarkTable() {
+    static const std::vector<Benchmark> table = {
+    };
+    return table;
+}
+
+}  // namespace
+
+int cmdBench(const CommandArgs& argv) {
+    if (argv.empty() || argv[0] == "--help" || argv[0] == "-h") {
+        std::cout << "Usage: microstudio-cli bench NAME [OPTIONS]\n\nBenchmarks (figures go to docs/benchmarks.md):\n";
+        for (const auto& b : benchmarkTable()) std::printf("  %-12s %s\n", b.name, b.summary);
+        return 0;
+    }
+    for (const auto& b : benchmarkTable())
+        if (argv[0] == b.name) return b.run(CommandArgs(argv.begin() + 1, argv.end()));
+    throw Error("unknown benchmark '" + argv[0] + "' (see bench --help)");
+}
+
+}  // namespace ms::cli

@@ -1,0 +1,38 @@
+#include <iostream>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "microstudio/core/error.hpp"
+#include "microstudio/io/io.hpp"
+
+namespace ms::cli {
+
+int cmdConvert(const CommandArgs& argv) {
+    Args args(argv, {"sample"}, {});
+    if (args.helpRequested()) {
+        std::cout << "Usage: microstudio-cli convert [--sample N] IN OUT\n\n"
+                     "Converts between .vti, .h5 (MicroGen3D layout), .txt (GraSPI) and .png\n"
+                     "(a 3D volume becomes a slice stack OUT_z0000.png ...). Labels, field\n"
+                     "(where the format holds one), spacing and attributes are kept.\n"
+                     "  --sample N   which sample of a multi-sample .h5 file (default 0)\n";
+        return 0;
+    }
+    args.requirePositionals(2, 2, "IN and OUT");
+    const std::string in = args.positionals()[0], out = args.positionals()[1];
+    io::formatOf(out);  // fail on an unknown output type before reading
+    const long index = args.integer("sample", 0);
+    Volume v;
+    if (io::formatOf(in) == io::Format::Hdf5 && index != 0) {
+        auto samples = io::readSamples(in);
+        if (index < 0 || index >= long(samples.size()))
+            throw Error("--sample " + std::to_string(index) + " outside 0.." + std::to_string(samples.size() - 1));
+        v = std::move(samples[std::size_t(index)]);
+    } else {
+        v = io::readVolume(in);
+    }
+    io::writeVolume(v, out);
+    std::cout << "wrote " << out << " (" << v.dims().str() << ", " << v.phaseCount() << " phases)\n";
+    return 0;
+}
+
+}  // namespace ms::cli
