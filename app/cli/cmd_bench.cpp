@@ -20,6 +20,9 @@ struct Benchmark {
 // One row per benchmark; each prints its figures (and ratios) in one run.
 const std::vector<Benchmark>& benchmarkTable() {
     static const std::vector<Benchmark> table = {
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+        {"descriptors", "GraSPI descriptors, one core: 512x128 2D and 128x128x64 3D", benchDescriptors},
+#endif
     };
     return table;
 }

@@ -19,8 +19,11 @@ int cmdInfo(const CommandArgs& args);
 int cmdConvert(const CommandArgs& args);
 int cmdDemo(const CommandArgs& args);
 int cmdBench(const CommandArgs& args);
+int cmdDescribe(const CommandArgs& args);
+int cmdNoise(const CommandArgs& args);  // cmd_noise.cpp
 
 // Benchmarks, listed in cmd_bench.cpp.
+int benchDescriptors(const CommandArgs& args);  // cmd_describe.cpp
 
 
 }  // namespace ms::cli

@@ -15,6 +15,12 @@ const std::vector<ms::cli::Command>& commandTable() {
         {"info", "show size, phases, volume fractions and attributes of a file", ms::cli::cmdInfo},
         {"convert", "convert between .vti, .h5, .txt (GraSPI) and .png", ms::cli::cmdConvert},
         {"demo", "headless demo: make a microstructure, describe it, write files", ms::cli::cmdDemo},
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+        {"describe", "GraSPI morphology descriptors of files (GraSPI, JSON or CSV output)", ms::cli::cmdDescribe},
+#endif
+#ifdef MICROSTUDIO_HAVE_NOISE
+        {"noise", "paper noise models, paired noisy datasets, denoiser evaluation", ms::cli::cmdNoise},
+#endif
         {"bench", "run a benchmark (bench --help lists them)", ms::cli::cmdBench},
     };
     return table;

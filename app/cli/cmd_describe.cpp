@@ -1,0 +1,295 @@
+// describe: GraSPI descriptors of morphology files; bench descriptors.
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/progress.hpp"
+#include "microstudio/descriptors/descriptors.hpp"
+#include "microstudio/io/io.hpp"
+
+namespace ms::cli {
+
+namespace {
+
+std::string jsonNumber(double v) {
+    if (!std::isfinite(v)) return "null";
+    std::ostringstream os;
+    os.imbue(std::locale::classic());
+    os.precision(9);
+    os << v;
+    return os.str();
+}
+
+std::string jsonString(const std::string& s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) {
+            char buf[8];
+            std::snprintf(buf, sizeof buf, "\\u%04x", c);
+            out += buf;
+            continue;
+        }
+        out += c;
+    }
+    return out + "\"";
+}
+
+std::string csvField(const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string out = "\"";
+    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return out + "\"";
+}
+
+struct Described {
+    std::string name;  // file, or file#sample for multi-sample .h5
+    descriptors::Result result;
+};
+
+void printJson(const std::vector<Described>& items) {
+    std::cout << (items.size() > 1 ? "[\n" : "");
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const auto& r = items[i].result;
+        std::cout << "{\n  \"file\": " << jsonString(items[i].name) << ",\n  \"phases\": " << r.phases
+                  << ",\n  \"periodic\": " << (r.periodic ? "true" : "false") << ",\n  \"descriptors\": {";
+        const auto all = r.all();
+        for (std::size_t k = 0; k < all.size(); ++k)
+            std::cout << (k ? ",\n    " : "\n    ") << jsonString(all[k].name) << ": " << jsonNumber(all[k].value);
+        std::cout << "\n  }";
+        if (!r.s2.empty()) {
+            std::cout << ",\n  \"s2\": {";
+            for (std::size_t p = 0; p < r.s2.size(); ++p) {
+                std::cout << (p ? ",\n    " : "\n    ") << jsonString(phaseName(int(p))) << ": [";
+                for (std::size_t k = 0; k < r.s2[p].size(); ++k) std::cout << (k ? ", " : "") << jsonNumber(r.s2[p][k]);
+                std::cout << "]";
+            }
+            std::cout << "\n  }";
+        }
+        std::cout << "\n}" << (i + 1 < items.size() ? "," : "") << "\n";
+    }
+    std::cout << (items.size() > 1 ? "]\n" : "");
+}
+
+void printCsv(const std::vector<Described>& items) {
+    // Columns: the union of names in first-seen order (2- and 3-phase rows mix).
+    std::vector<std::string> columns;
+    for (const auto& it : items)
+        for (const auto& e : it.result.all())
+            if (std::find(columns.begin(), columns.end(), e.name) == columns.end()) columns.push_back(e.name);
+    std::cout << "file,phases,periodic";
+    for (const auto& c : columns) std::cout << ',' << c;
+    std::cout << '\n';
+    for (const auto& it : items) {
+        std::cout << csvField(it.name) << ',' << it.result.phases << ',' << (it.result.periodic ? 1 : 0);
+        for (const auto& c : columns) {
+            std::cout << ',';
+            const auto v = it.result.find(c);
+            if (v && !std::isnan(*v)) std::cout << descriptors::formatValue(*v);
+        }
+        std::cout << '\n';
+    }
+}
+
+// A 512x128 Cahn-Hilliard-like 2D morphology: the first 512x128 data_*.txt
+// fixture when the shared folder has one, else a smoothed random field.
+Volume smoothedRandomField(Dims dims, int passes, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> normal;
+    std::vector<float> f(dims.count()), g(dims.count());
+    for (auto& x : f) x = normal(rng);
+    const int nx = dims.nx, ny = dims.ny, nz = dims.nz;
+    auto at = [&](int x, int y, int z) {
+        x = (x + nx) % nx, y = (y + ny) % ny, z = (z + nz) % nz;
+        return std::size_t(x) + std::size_t(nx) * (std::size_t(y) + std::size_t(ny) * std::size_t(z));
+    };
+    for (int pass = 0; pass < passes; ++pass)
+        for (int axis = 0; axis < (dims.is2D() ? 2 : 3); ++axis) {
+            for (int z = 0; z < nz; ++z)
+                for (int y = 0; y < ny; ++y)
+                    for (int x = 0; x < nx; ++x) {
+                        const int dx = axis == 0, dy = axis == 1, dz = axis == 2;
+                        g[at(x, y, z)] = 0.25f * f[at(x - dx, y - dy, z - dz)] + 0.5f * f[at(x, y, z)] +
+                                         0.25f * f[at(x + dx, y + dy, z + dz)];
+                    }
+            f.swap(g);
+        }
+    Volume v(dims);
+    for (std::size_t i = 0; i < f.size(); ++i) v.labels()[i] = f[i] > 0.0f ? Acceptor : Donor;
+    return v;
+}
+
+Volume benchImage2D(std::string& source) {
+    namespace fs = std::filesystem;
+    std::vector<fs::path> dirs{"../shared/fixtures/graspi", "shared/fixtures/graspi"};
+    if (const char* env = std::getenv("MICROSTUDIO_SHARED_DIR")) dirs.insert(dirs.begin(), fs::path(env) / "fixtures/graspi");
+    for (const auto& dir : dirs) {
+        std::error_code ec;
+        if (!fs::is_directory(dir, ec)) continue;
+        std::vector<fs::path> files;
+        for (const auto& e : fs::directory_iterator(dir, ec))
+            if (e.path().filename().string().rfind("data_", 0) == 0 && e.path().extension() == ".txt")
+                files.push_back(e.path());
+        std::sort(files.begin(), files.end());
+        for (const auto& p : files) {
+            Volume v = io::readVolume(p);
+            if (v.dims() == Dims{512, 128, 1}) {
+                source = p.string();
+                return v;
+            }
+        }
+    }
+    source = "smoothed random field (no data_*.txt fixture found)";
+    return smoothedRandomField(Dims{512, 128, 1}, 12, 7);
+}
+
+template <class F>
+double bestSeconds(int repeats, F&& f) {
+    double best = 1e300;
+    for (int i = 0; i < repeats; ++i) {
+        const auto t0 = std::chrono::steady_clock::now();
+        f();
+        best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    return best;
+}
+
+}  // namespace
+
+int cmdDescribe(const CommandArgs& argv) {
+    Args args(argv, {"phases", "format", "pixel-size", "threads"}, {"periodic", "extras"});
+    if (args.helpRequested()) {
+        std::cout
+            << "Usage: microstudio-cli describe [OPTIONS] FILE...\n\n"
+               "GraSPI morphology descriptors of each FILE (.txt, .vti, .h5, .png; every sample\n"
+               "of a multi-sample .h5). The default output for one file is GraSPI's own\n"
+               "'NAME value' lines in GraSPI's order and number format; several files give\n"
+               "one CSV row each.\n\n"
+               "  --periodic          wrap the sides (x in 2D; x and y in 3D), GraSPI -p 1\n"
+               "  --phases 2|3        GraSPI -n (default: 3 when the file has mixed voxels)\n"
+               "  --pixel-size S      voxel size, GraSPI -s (default 1)\n"
+               "  --format graspi|json|csv\n"
+               "  --extras            add S2(r), interface area per volume, domain sizes\n"
+               "  --threads N         files described at once (default: every core)\n";
+        return 0;
+    }
+    if (args.positionals().empty()) throw Error("describe needs at least one FILE (see --help)");
+    descriptors::Options options;
+    options.periodic = args.flag("periodic");
+    options.extras = args.flag("extras");
+    options.phases = int(args.integer("phases", 0));
+    if (args.has("phases") && options.phases != 2 && options.phases != 3) throw Error("--phases must be 2 or 3");
+    options.pixelSize = args.number("pixel-size", 1.0);
+    if (!(options.pixelSize > 0.0)) throw Error("--pixel-size must be positive");
+    const long threads = args.integer("threads", 0);
+    if (threads < 0) throw Error("--threads must be 0 or more");
+
+    std::vector<std::string> names;
+    std::vector<Volume> volumes;
+    for (const auto& path : args.positionals()) {
+        if (io::formatOf(path) == io::Format::Hdf5) {
+            auto samples = io::readSamples(path);
+            for (std::size_t i = 0; i < samples.size(); ++i) {
+                const auto it = samples[i].text.find("sample");
+                names.push_back(samples.size() == 1 ? path
+                                                    : path + "#" + (it != samples[i].text.end() ? it->second
+                                                                                                : std::to_string(i)));
+                volumes.push_back(std::move(samples[i]));
+            }
+        } else {
+            names.push_back(path);
+            volumes.push_back(io::readVolume(path));
+        }
+    }
+
+    const std::string format = args.value("format", volumes.size() > 1 ? "csv" : "graspi");
+    if (format != "graspi" && format != "json" && format != "csv")
+        throw Error("--format must be graspi, json or csv, not '" + format + "'");
+
+    ProgressToken progress;
+    std::vector<descriptors::Result> results;
+    if (volumes.size() > 1) {
+        ProgressBar bar("describe");
+        progress.setListener([&](double f, const std::string& m) { bar.update(f, m); });
+        results = descriptors::describeBatch(volumes, options, int(threads), &progress);
+        bar.finish();
+    } else {
+        results.push_back(descriptors::describe(volumes[0], options));
+    }
+
+    std::vector<Described> items;
+    for (std::size_t i = 0; i < results.size(); ++i) items.push_back({names[i], std::move(results[i])});
+    if (format == "json") {
+        printJson(items);
+    } else if (format == "csv") {
+        printCsv(items);
+    } else {
+        for (std::size_t i = 0; i < items.size(); ++i) {
+            if (items.size() > 1) std::cout << (i ? "\n" : "") << "# " << items[i].name << "\n";
+            std::cout << descriptors::formatGraspi(items[i].result);
+        }
+    }
+    return 0;
+}
+
+int benchDescriptors(const CommandArgs& argv) {
+    Args args(argv, {"repeats"}, {});
+    if (args.helpRequested()) {
+        std::cout << "Usage: microstudio-cli bench descriptors [--repeats N]\n\n"
+                     "All GraSPI descriptors on one core: a 512x128 2D Cahn-Hilliard morphology\n"
+                     "(first data_*.txt fixture of ../shared/fixtures/graspi, else a smoothed random\n"
+                     "field) and a 128x128x64 two-phase thresholded smoothed random field.\n"
+                     "Prints the best of N runs (default 5) and the ratio to the targets\n"
+                     "(70 ms and 1 s) and to GraSPI C++ (0.7 s for 512x128, 7.6 s for 50^3).\n";
+        return 0;
+    }
+    const int repeats = int(args.integer("repeats", 5));
+    if (repeats < 1) throw Error("--repeats must be at least 1");
+
+    std::string source;
+    const Volume image = benchImage2D(source);
+    const Volume volume = smoothedRandomField(Dims{128, 128, 64}, 4, 11);
+    descriptors::Result r2, r3;
+    const double t2 = bestSeconds(repeats, [&] { r2 = descriptors::describe(image); });
+    const double t3 = bestSeconds(repeats, [&] { r3 = descriptors::describe(volume); });
+    const double t3p = bestSeconds(1, [&] {
+        descriptors::Options o;
+        o.periodic = true;
+        descriptors::describe(volume, o);
+    });
+    const double t3x = bestSeconds(1, [&] {
+        descriptors::Options o;
+        o.extras = true;
+        descriptors::describe(volume, o);
+    });
+
+    std::printf("descriptors, one thread, best of %d\n", repeats);
+    std::printf("  2D 512x128 (%s): %.1f ms  (target 70 ms: %.2fx of budget; GraSPI C++ 0.7 s: %.0fx faster)\n",
+                source.c_str(), t2 * 1e3, t2 / 0.070, 0.7 / t2);
+    std::printf("  3D 128x128x64 two-phase (vol_frac_D %.3f): %.0f ms  (target 1 s: %.2fx of budget)\n",
+                r3.value("vol_frac_D"), t3 * 1e3, t3 / 1.0);
+    std::printf("     GraSPI C++ needs 7.6 s for 50^3 = 125k voxels; this volume has %.1fx more voxels\n",
+                double(volume.size()) / 125000.0);
+    std::printf("  3D periodic: %.0f ms;  3D with extras (S2, interface, domain size): %.0f ms\n", t3p * 1e3,
+                t3x * 1e3);
+    std::printf("  2D: CT_f_D_tort1 %s  CT_f_A_tort1 %s   3D: CT_f_D_tort1 %s  CT_f_A_tort1 %s\n",
+                descriptors::formatValue(r2.value("CT_f_D_tort1")).c_str(),
+                descriptors::formatValue(r2.value("CT_f_A_tort1")).c_str(),
+                descriptors::formatValue(r3.value("CT_f_D_tort1")).c_str(),
+                descriptors::formatValue(r3.value("CT_f_A_tort1")).c_str());
+    return 0;
+}
+
+}  // namespace ms::cli
+
+#endif  // MICROSTUDIO_HAVE_DESCRIPTORS

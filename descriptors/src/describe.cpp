@@ -1,0 +1,300 @@
+// The GraSPI descriptor set on the implicit voxel graph. Definitions follow
+// GraSPI C++ (see ../shared/docs/descriptors.md and docs/descriptors.md).
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include "grid.hpp"
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/parallel.hpp"
+#include "microstudio/core/progress.hpp"
+#include "microstudio/descriptors/descriptors.hpp"
+
+namespace ms::descriptors {
+
+using namespace detail;
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr float kDissLength = 10.0f;  // GraSPI's Ld, not scaled by the pixel size
+
+double ratio(double a, double b) { return a / b; }  // 0/0 = NaN, as GraSPI
+
+// GraSPI's exciton dissociation weight (a Gaussian of the distance).
+double dissWeight(double d) {
+    const double z = (d + 23.0) / 17.17;
+    return 6.265 * std::exp(-z * z);
+}
+
+struct Diss {
+    double weighted = kNaN;
+    double fraction = kNaN;
+};
+
+// DISS over the voxels of `phase`, from the interface with `otherPhase`.
+Diss dissociation(const Grid& grid, const std::vector<std::uint8_t>& labels, const std::vector<std::uint8_t>& kinds,
+                  const Weights& w, int phase, int otherPhase, std::size_t phaseCount) {
+    std::vector<std::pair<float, Node>> seeds;
+    for (Node v = 0; v < grid.n; ++v) {
+        if (labels[v] != phase) continue;
+        const Kind k = kindTo(kinds[v], otherPhase);
+        if (k != kNone) seeds.emplace_back(w.half[k], v);
+    }
+    std::vector<float> dist;
+    dijkstraInPhase(grid, labels, w, seeds, kDissLength, dist);
+    double weighted = 0.0;
+    std::size_t count = 0;
+    for (Node v = 0; v < grid.n; ++v) {
+        const float d = dist[v];
+        if (d < kDissLength && d > 0.0f) {
+            weighted += dissWeight(double(d));
+            ++count;
+        }
+    }
+    return {ratio(weighted, double(phaseCount)), ratio(double(count), double(phaseCount))};
+}
+
+struct Tortuosity {
+    double fraction = 0.0;          // CT_f_X_tort1
+    std::size_t atElectrode = 0;    // vertices at distance < 1e-10 (CT_n_X_adj_Y)
+};
+
+// Fraction of `label` voxels with finite distance whose path is straight
+// (|d/h - 1| < 1/layers), h measured from the source electrode's layer.
+double straightFraction(const Grid& grid, const std::vector<std::uint8_t>& labels, const std::vector<float>& dist,
+                        bool fromAnode, int label, double pixelSize) {
+    const double source = fromAnode ? double(grid.layers - 1) : 0.0;
+    const double eps = 1.0 / double(grid.layers);
+    std::size_t useful = 0, straight = 0;
+    for (Node v = 0; v < grid.n; ++v) {
+        if (labels[v] != label || !(dist[v] < 0.5f * kInf)) continue;
+        ++useful;
+        const double h = std::fabs(source - double(grid.layerOf(v))) * pixelSize;
+        const double t = std::fabs(h) < 1e-20 ? 1.0 : double(dist[v]) / h;
+        if (std::fabs(t - 1.0) < eps) ++straight;
+    }
+    return useful == 0 ? 0.0 : double(straight) / double(useful);
+}
+
+std::size_t countAtZero(const std::vector<float>& dist) {
+    std::size_t n = 0;
+    for (float d : dist)
+        if (d < 1e-10f) ++n;
+    return n;
+}
+
+void add(std::vector<Entry>& list, const char* name, double value, bool integer = false) {
+    list.push_back({name, value, integer});
+}
+
+void report(ProgressToken* progress, double fraction, const char* message) {
+    if (progress) progress->report(fraction, message);
+}
+
+}  // namespace
+
+Result describe(const Volume& volume, const Options& options, ProgressToken* progress) {
+    if (volume.size() == 0) throw Error("describe: the volume is empty");
+    volume.validateLabels();
+    if (!(options.pixelSize > 0.0) || !std::isfinite(options.pixelSize))
+        throw Error("describe: pixel size must be a positive number");
+    if (options.phases != 0 && options.phases != 2 && options.phases != 3)
+        throw Error("describe: phases must be 2 or 3, not " + std::to_string(options.phases));
+    if (volume.size() > std::size_t(std::numeric_limits<Node>::max()) - 8)
+        throw Error("describe: volume too large (" + volume.dims().str() + ")");
+
+    const int phases = options.phases ? options.phases : (volume.phaseCount() == 3 ? 3 : 2);
+    const double ps = options.pixelSize;
+    const Grid grid(volume.dims(), options.periodic);
+    const Weights w(ps);
+    const auto& labels = volume.labels();
+
+    Result result;
+    result.phases = phases;
+    result.periodic = options.periodic;
+
+    report(progress, 0.0, "phases");
+    const auto counts = volume.phaseCounts();
+    const std::size_t nB = counts[Donor], nW = counts[Acceptor], nG = counts[Mixed];
+
+    // Connected components and electrode contact.
+    report(progress, 0.1, "connected components");
+    const Components cc = connectedComponents(grid, labels);
+    std::size_t ccD = 0, ccA = 0, ccDtop = 0, ccAbottom = 0, nDtop = 0, nAbottom = 0;
+    for (const auto& c : cc.list) {
+        if (c.label == Donor) {
+            ++ccD;
+            if (c.top) ++ccDtop, nDtop += c.size;
+        } else if (c.label == Acceptor) {
+            ++ccA;
+            if (c.bottom) ++ccAbottom, nAbottom += c.size;
+        }
+    }
+    auto compTop = [&](Node v) { return cc.list[cc.id[v]].top; };
+    auto compBottom = [&](Node v) { return cc.list[cc.id[v]].bottom; };
+
+    // Interface vertices and D/A side-sharing edges.
+    report(progress, 0.25, "interface");
+    const std::vector<std::uint8_t> kinds = interfaceKinds(grid, labels);
+    std::size_t statE = 0, eConn = 0;
+    grid.forEachForwardFace([&](Node a, Node b) {
+        if (labels[a] + labels[b] != Donor + Acceptor || labels[a] == labels[b]) return;
+        ++statE;
+        const Node black = labels[a] == Donor ? a : b, white = labels[a] == Donor ? b : a;
+        if (compTop(black) && compBottom(white)) ++eConn;
+    });
+    std::size_t eDtop = 0, eAbottom = 0;
+    for (Node v = 0; v < grid.n; ++v) {
+        if (labels[v] == Donor && kindTo(kinds[v], Acceptor) != kNone && compTop(v)) ++eDtop;
+        if (labels[v] == Acceptor && kindTo(kinds[v], Donor) != kNone && compBottom(v)) ++eAbottom;
+    }
+
+    // Light absorption: depth-weighted donor fraction (depth from the top).
+    double absSum = 0.0;
+    for (Node v = 0; v < grid.n; ++v)
+        if (labels[v] == Donor) absSum += std::exp(-1.0 * (double(grid.layers - grid.layerOf(v)) * ps) / 100.0);
+    const double absWf = absSum / double(grid.n);
+    const double absF = ratio(double(nB), double(nB + nW + nG));
+
+    // Exciton dissociation.
+    report(progress, 0.4, "dissociation");
+    const Diss dissD = dissociation(grid, labels, kinds, w, Donor, Acceptor, nB);
+    Diss dissM;
+    if (phases == 3) dissM = dissociation(grid, labels, kinds, w, Mixed, Acceptor, nG);
+
+    // Charge transport: shortest in-phase paths to the electrodes.
+    report(progress, 0.6, "paths to the anode");
+    std::vector<float> dist;
+    dijkstraFromElectrode(grid, labels, w, true, dist);
+    const double tortD = straightFraction(grid, labels, dist, true, Donor, ps);
+    const double tortMAn = phases == 3 ? straightFraction(grid, labels, dist, true, Mixed, ps) : 0.0;
+    const std::size_t adjAn = countAtZero(dist);
+    report(progress, 0.8, "paths to the cathode");
+    dijkstraFromElectrode(grid, labels, w, false, dist);
+    const double tortA = straightFraction(grid, labels, dist, false, Acceptor, ps);
+    const double tortMCa = phases == 3 ? straightFraction(grid, labels, dist, false, Mixed, ps) : 0.0;
+    const std::size_t adjCa = countAtZero(dist);
+    dist = {};
+
+    const double fEconn = ratio(double(eConn), double(statE));
+    auto& g = result.graspi;
+    if (phases == 2) {
+        // GraSPI keeps two-phase descriptors as float: round them the same way.
+        auto f = [](double x) { return double(float(x)); };
+        add(g, "STAT_n", double(nB + nW), true);
+        add(g, "STAT_e", double(statE), true);
+        add(g, "STAT_n_D", double(nB), true);
+        add(g, "STAT_n_A", double(nW), true);
+        add(g, "STAT_CC_D", double(ccD), true);
+        add(g, "STAT_CC_A", double(ccA), true);
+        add(g, "STAT_CC_D_An", double(ccDtop), true);
+        add(g, "STAT_CC_A_Ca", double(ccAbottom), true);
+        add(g, "ABS_wf_D", f(absWf));
+        add(g, "ABS_f_D", f(absF));
+        add(g, "DISS_wf10_D", f(dissD.weighted));
+        add(g, "DISS_f10_D", f(dissD.fraction));
+        add(g, "CT_f_e_conn", f(fEconn));
+        add(g, "CT_f_conn_D_An", f(ratio(double(nDtop), double(nB))));
+        add(g, "CT_f_conn_A_Ca", f(ratio(double(nAbottom), double(nW))));
+        add(g, "CT_e_conn", double(eConn), true);
+        add(g, "CT_e_D_An", double(eDtop), true);
+        add(g, "CT_e_A_Ca", double(eAbottom), true);
+        add(g, "CT_f_D_tort1", f(tortD));
+        add(g, "CT_f_A_tort1", f(tortA));
+        add(g, "CT_n_D_adj_An", double(adjAn), true);
+        add(g, "CT_n_A_adj_Ca", double(adjCa), true);
+    } else {
+        add(g, "ABS_wf_D", absWf);
+        add(g, "DISS_wf10_D", dissD.weighted);
+        add(g, "DISS_f10_D", dissD.fraction);
+        add(g, "DISS_wf10_M", dissM.weighted);
+        add(g, "DISS_f10_M", dissM.fraction);
+        add(g, "STAT_e", double(statE), true);
+        add(g, "CT_e_conn", double(eConn), true);
+        add(g, "CT_f_e_conn", fEconn);
+        add(g, "CT_e_D_An", double(eDtop), true);
+        add(g, "CT_e_A_Ca", double(eAbottom), true);
+        add(g, "CT_f_D_tort1", tortD);
+        add(g, "CT_f_A_tort1", tortA);
+        add(g, "CT_f_M_tort1_An", tortMAn);
+        add(g, "CT_f_M_tort1_Ca", tortMCa);
+    }
+
+    auto& x = result.extra;
+    const double total = double(grid.n);
+    add(x, "vol_frac_D", double(nB) / total);
+    add(x, "vol_frac_A", double(nW) / total);
+    add(x, "vol_frac_M", double(nG) / total);
+    add(x, "tortuosity_D", phases == 2 ? double(float(tortD)) : tortD);
+    add(x, "tortuosity_A", phases == 2 ? double(float(tortA)) : tortA);
+
+    if (options.extras) {
+        report(progress, 0.9, "extras");
+        add(x, "interface_area_per_volume", interfaceAreaPerVolume(volume, ps));
+        for (int p = 0; p < phases; ++p)
+            x.push_back({std::string("domain_size_") + phaseName(p), meanChordLength(volume, p, ps), false});
+        result.s2 = twoPointCorrelation(volume, options.s2MaxDistance);
+        result.s2.resize(std::size_t(phases));
+    }
+    report(progress, 1.0, "done");
+    return result;
+}
+
+std::vector<Result> describeBatch(const std::vector<Volume>& volumes, const Options& options, int threads,
+                                  ProgressToken* progress) {
+    std::vector<Result> results(volumes.size());
+    std::atomic<std::size_t> done{0};
+    parallelFor(
+        volumes.size(),
+        [&](std::size_t i) {
+            if (progress) progress->throwIfCancelled();
+            results[i] = describe(volumes[i], options);
+            const std::size_t finished = ++done;
+            // Only one thread reports at a time inside ProgressToken.
+            if (progress) progress->report(double(finished) / double(volumes.size()), "described");
+        },
+        threads);
+    return results;
+}
+
+std::optional<double> Result::find(const std::string& name) const {
+    for (const auto& e : graspi)
+        if (e.name == name) return e.value;
+    for (const auto& e : extra)
+        if (e.name == name) return e.value;
+    return std::nullopt;
+}
+
+double Result::value(const std::string& name) const {
+    if (auto v = find(name)) return *v;
+    throw Error("descriptor '" + name + "' is not computed for this " + std::to_string(phases) + "-phase result");
+}
+
+std::vector<Entry> Result::all() const {
+    std::vector<Entry> out = graspi;
+    out.insert(out.end(), extra.begin(), extra.end());
+    return out;
+}
+
+std::string formatValue(double value) {
+    std::ostringstream os;
+    os.imbue(std::locale::classic());
+    os << value;
+    return os.str();
+}
+
+std::string formatGraspi(const Result& result) {
+    std::string out;
+    for (const auto& e : result.graspi) {
+        if (std::isnan(e.value)) continue;
+        out += e.name;
+        out += ' ';
+        out += formatValue(e.value);
+        out += '\n';
+    }
+    return out;
+}
+
+}  // namespace ms::descriptors

@@ -1,0 +1,163 @@
+#pragma once
+// The GraSPI graph kept implicit on the voxel grid: neighbours are computed
+// on the fly (8 in 2D, 26 in 3D), the electrodes and interface vertices are
+// handled by the algorithms that need them. No adjacency lists: a 1M-voxel
+// volume needs a few bytes per voxel instead of GraSPI's ~1 kB.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "microstudio/core/volume.hpp"
+
+namespace ms::descriptors::detail {
+
+using Node = std::uint32_t;
+
+// Edge kinds as GraSPI names them: 'f' side, 's' edge-diagonal, 't' corner.
+enum Kind : std::uint8_t { kFace = 0, kSide = 1, kCorner = 2, kNone = 3 };
+
+// GraSPI's "infinite" distance (boost's default for float).
+constexpr float kInf = std::numeric_limits<float>::max();
+
+class Grid {
+public:
+    Grid(const Dims& dims, bool periodic);
+
+    int nx, ny, nz;
+    bool is3D;
+    std::size_t n;          // voxels
+    std::size_t layerSize;  // voxels in one row (2D) / slice (3D) across the electrode axis
+    int layers;             // rows (2D) / slices (3D) between the electrodes
+    bool wrapX = false, wrapY = false;
+
+    int layerOf(Node v) const { return int(v / layerSize); }
+    bool inBottomLayer(Node v) const { return v < layerSize; }
+    bool inTopLayer(Node v) const { return v >= n - layerSize; }
+
+    // Calls f(neighbour, kind) for every grid neighbour of v (wrap included,
+    // no duplicates, never v itself).
+    template <class F>
+    void forEachNeighbour(Node v, F&& f) const {
+        if (!boundary_[v]) {
+            for (std::size_t k = 0; k < offsets_.size(); ++k) f(Node(std::int64_t(v) + offsets_[k]), Kind(kinds_[k]));
+            return;
+        }
+        const int x = int(v % Node(nx));
+        const int y = int((v / Node(nx)) % Node(ny));
+        const int z = int(v / Node(std::size_t(nx) * ny));
+        for (const auto& r : relative_) {
+            int xx = x + r.dx, yy = y + r.dy, zz = z + r.dz;
+            if (xx < 0 || xx >= nx) {
+                if (!wrapX) continue;
+                xx = (xx + nx) % nx;
+            }
+            if (yy < 0 || yy >= ny) {
+                if (!wrapY) continue;
+                yy = (yy + ny) % ny;
+            }
+            if (zz < 0 || zz >= nz) continue;
+            f(Node(xx + std::size_t(nx) * (yy + std::size_t(ny) * zz)), Kind(r.kind));
+        }
+    }
+
+    // The 'f' neighbours in +x, +y, +z only (each face pair once).
+    template <class F>
+    void forEachForwardFace(F&& f) const {
+        for (int z = 0; z < nz; ++z)
+            for (int y = 0; y < ny; ++y) {
+                const Node row = Node(std::size_t(nx) * (y + std::size_t(ny) * z));
+                for (int x = 0; x < nx; ++x) {
+                    const Node v = row + Node(x);
+                    if (x + 1 < nx) f(v, v + 1);
+                    else if (wrapX) f(v, row);
+                    if (y + 1 < ny) f(v, v + Node(nx));
+                    else if (wrapY) f(v, Node(x + std::size_t(nx) * (std::size_t(ny) * z)));
+                    if (z + 1 < nz) f(v, v + Node(std::size_t(nx) * ny));
+                }
+            }
+    }
+
+private:
+    struct Relative {
+        int dx, dy, dz;
+        std::uint8_t kind;
+    };
+    std::vector<Relative> relative_;
+    std::vector<std::int64_t> offsets_;
+    std::vector<std::uint8_t> kinds_;
+    std::vector<std::uint8_t> boundary_;  // 1 where the offset table does not apply
+};
+
+// Edge weights exactly as GraSPI stores them: float(w * pixelsize) with w
+// computed in double; interface edges float(w * pixelsize / 2).
+struct Weights {
+    explicit Weights(double pixelSize);
+    float full[3];
+    float half[3];
+};
+
+// A lazy binary min-heap of (distance, node). Dijkstra's result in float is
+// the same for any correct priority queue: each final distance is the least
+// float left-fold path sum, whatever the order ties are popped in.
+class MinHeap {
+public:
+    struct Item {
+        float d;
+        Node v;
+    };
+    void push(float d, Node v) {
+        items_.push_back({d, v});
+        std::push_heap(items_.begin(), items_.end(), greater);
+    }
+    Item pop() {
+        std::pop_heap(items_.begin(), items_.end(), greater);
+        Item top = items_.back();
+        items_.pop_back();
+        return top;
+    }
+    bool empty() const { return items_.empty(); }
+    void reserve(std::size_t n) { items_.reserve(n); }
+
+private:
+    static bool greater(const Item& a, const Item& b) { return a.d > b.d; }
+    std::vector<Item> items_;
+};
+
+// Connected components of same-label voxels over the full neighbourhood.
+struct Component {
+    std::uint8_t label = 0;
+    std::size_t size = 0;
+    bool top = false;     // touches the anode layer (GraSPI "connected to top")
+    bool bottom = false;  // touches the cathode layer
+};
+struct Components {
+    std::vector<std::uint32_t> id;  // per voxel
+    std::vector<Component> list;
+};
+Components connectedComponents(const Grid& grid, const std::vector<std::uint8_t>& labels);
+
+// Per voxel, for each label p (2 bits each, p = 0..2): the smallest edge kind
+// joining the voxel to a neighbour labelled p, kNone if there is none. The
+// slot of the voxel's own label is kNone.
+std::vector<std::uint8_t> interfaceKinds(const Grid& grid, const std::vector<std::uint8_t>& labels);
+inline Kind kindTo(std::uint8_t packed, int label) { return Kind((packed >> (2 * label)) & 3u); }
+
+// Dijkstra inside one phase from interface seeds: dist[v] starts at the
+// seed distance for seeded voxels; edges join equal labels only. Stops once
+// the smallest queued distance reaches `cutoff` (distances below it are
+// final; the rest may stay larger than the truth, kInf when unreached).
+void dijkstraInPhase(const Grid& grid, const std::vector<std::uint8_t>& labels, const Weights& w,
+                     const std::vector<std::pair<float, Node>>& seeds, float cutoff, std::vector<float>& dist);
+
+// GraSPI's charge-transport Dijkstra from an electrode: voxel edges join
+// equal labels; electrode edges (weight 0) join the anode (top, RED) to
+// Donor and Mixed voxels of the top layer and the cathode (bottom, BLUE) to
+// Acceptor and Mixed voxels of the bottom layer. dist has n + 2 entries:
+// voxels, then the cathode (n) and the anode (n + 1).
+void dijkstraFromElectrode(const Grid& grid, const std::vector<std::uint8_t>& labels, const Weights& w, bool fromAnode,
+                           std::vector<float>& dist);
+
+}  // namespace ms::descriptors::detail

@@ -1,0 +1,336 @@
+// Descriptors: GraSPI C++ reference fixtures (when ../shared is present),
+// hand-computed tiny cases, extras, batch and the describe CLI.
+#include <QtTest>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/descriptors/descriptors.hpp"
+#include "microstudio/io/graspi_text.hpp"
+
+namespace fs = std::filesystem;
+namespace md = ms::descriptors;
+
+namespace {
+
+const fs::path fixtureDir() { return fs::path(MICROSTUDIO_SHARED_DIR) / "fixtures" / "graspi"; }
+
+// Builds a 2D or 3D volume from rows written top row first (as one reads a
+// picture): rows[0] is y = ny-1 (2D). For 3D, slices[k] is z = k, rows as 2D.
+ms::Volume image(const std::vector<std::string>& rowsTopFirst) {
+    const int ny = int(rowsTopFirst.size()), nx = int(rowsTopFirst[0].size());
+    ms::Volume v(ms::Dims{nx, ny, 1});
+    for (int r = 0; r < ny; ++r)
+        for (int x = 0; x < nx; ++x) {
+            const char c = rowsTopFirst[std::size_t(r)][std::size_t(x)];
+            v.at(x, ny - 1 - r) = c == 'D' ? ms::Donor : c == 'A' ? ms::Acceptor : ms::Mixed;
+        }
+    return v;
+}
+
+double val(const md::Result& r, const char* name) { return r.value(name); }
+
+struct LogLine {
+    std::string name, text;
+};
+std::vector<LogLine> readLog(const fs::path& path) {
+    std::ifstream in(path);
+    std::vector<LogLine> out;
+    std::string name, text;
+    while (in >> name >> text) out.push_back({name, text});
+    return out;
+}
+
+std::vector<LogLine> toLines(const md::Result& r) {
+    std::vector<LogLine> out;
+    std::istringstream in(md::formatGraspi(r));
+    std::string name, text;
+    while (in >> name >> text) out.push_back({name, text});
+    return out;
+}
+
+}  // namespace
+
+class TestDescriptors : public QObject {
+    Q_OBJECT
+private slots:
+    // ---- GraSPI C++ reference outputs -------------------------------------
+    void graspiFixtures_data() {
+        QTest::addColumn<QString>("input");
+        QTest::addColumn<bool>("periodic");
+        std::error_code ec;
+        if (!fs::is_directory(fixtureDir(), ec)) {
+            QTest::newRow("no-fixtures") << QString() << false;
+            return;
+        }
+        std::vector<fs::path> inputs;
+        for (const auto& e : fs::directory_iterator(fixtureDir()))
+            if (e.path().extension() == ".txt" && e.path().filename() != "README.txt") inputs.push_back(e.path());
+        std::sort(inputs.begin(), inputs.end());
+        for (const auto& p : inputs)
+            for (bool periodic : {false, true}) {
+                const std::string row = p.stem().string() + (periodic ? " periodic" : "");
+                QTest::newRow(row.c_str()) << QString::fromStdString(p.string()) << periodic;
+            }
+    }
+    void graspiFixtures() {
+        QFETCH(QString, input);
+        QFETCH(bool, periodic);
+        if (input.isEmpty()) QSKIP("../shared/fixtures/graspi is absent");
+        const fs::path in = input.toStdString();
+        const fs::path log = in.parent_path() / (in.stem().string() + (periodic ? ".periodic" : "") + ".graspi.log");
+        if (!fs::exists(log)) QSKIP("no expected log for this input");
+        const auto expected = readLog(log);
+        QVERIFY(!expected.empty());
+
+        const ms::Volume volume = ms::io::readGraspiText(in);
+        md::Options options;
+        options.periodic = periodic;  // phases: 3 exactly when the file has grey voxels, as the fixtures were run
+        const md::Result result = md::describe(volume, options);
+        const auto got = toLines(result);
+
+        QStringList names;
+        for (const auto& l : got) names << QString::fromStdString(l.name);
+        QStringList expectedNames;
+        for (const auto& l : expected) expectedNames << QString::fromStdString(l.name);
+        QCOMPARE(names, expectedNames);  // same lines, same order, same NaN omissions
+
+        for (const auto& e : expected) {
+            const auto entry = std::find_if(result.graspi.begin(), result.graspi.end(),
+                                            [&](const md::Entry& x) { return x.name == e.name; });
+            QVERIFY(entry != result.graspi.end());
+            const double want = std::stod(e.text);
+            if (entry->integer) {
+                QVERIFY2(md::formatValue(entry->value) == e.text,
+                         qPrintable(QString("%1: got %2, GraSPI %3")
+                                        .arg(QString::fromStdString(e.name))
+                                        .arg(entry->value)
+                                        .arg(QString::fromStdString(e.text))));
+            } else {
+                const double tol = 1e-5 * std::fabs(want) + 1e-12;
+                QVERIFY2(std::fabs(entry->value - want) <= tol,
+                         qPrintable(QString("%1: got %2, GraSPI %3")
+                                        .arg(QString::fromStdString(e.name))
+                                        .arg(entry->value, 0, 'g', 9)
+                                        .arg(QString::fromStdString(e.text))));
+            }
+        }
+    }
+
+    // ---- hand-computed cases ----------------------------------------------
+    void twoColumns2D() {
+        // D column left, A column right, 2x2.
+        const auto r = md::describe(image({"DA", "DA"}));
+        QCOMPARE(r.phases, 2);
+        QCOMPARE(val(r, "STAT_n"), 4.0);
+        QCOMPARE(val(r, "STAT_e"), 2.0);
+        QCOMPARE(val(r, "STAT_CC_D"), 1.0);
+        QCOMPARE(val(r, "STAT_CC_D_An"), 1.0);
+        QCOMPARE(val(r, "STAT_CC_A_Ca"), 1.0);
+        QCOMPARE(val(r, "ABS_wf_D"), double(float((std::exp(-0.02) + std::exp(-0.01)) / 4.0)));
+        QCOMPARE(val(r, "ABS_f_D"), 0.5);
+        const double w05 = 6.265 * std::exp(-std::pow(23.5 / 17.17, 2));
+        QCOMPARE(val(r, "DISS_wf10_D"), double(float(w05)));
+        QCOMPARE(val(r, "DISS_f10_D"), 1.0);
+        QCOMPARE(val(r, "CT_e_conn"), 2.0);
+        QCOMPARE(val(r, "CT_f_e_conn"), 1.0);
+        QCOMPARE(val(r, "CT_e_D_An"), 2.0);
+        QCOMPARE(val(r, "CT_f_D_tort1"), 1.0);
+        QCOMPARE(val(r, "CT_f_A_tort1"), 1.0);
+        QCOMPARE(val(r, "CT_n_D_adj_An"), 2.0);  // one black top voxel + the anode itself
+        QCOMPARE(val(r, "CT_n_A_adj_Ca"), 2.0);
+        QCOMPARE(val(r, "vol_frac_D"), 0.5);
+    }
+    void diagonalPaths2D() {
+        // y=2: D A / y=1: A D / y=0: A A. The lower D reaches the top only
+        // by a diagonal (sqrt2 over h = 1: not straight); the top A reaches
+        // the bottom by 1 + sqrt2 over h = 2 (t = 1.207 < 1 + 1/3: straight).
+        const auto r = md::describe(image({"DA", "AD", "AA"}));
+        QCOMPARE(val(r, "STAT_n_D"), 2.0);
+        QCOMPARE(val(r, "STAT_CC_D"), 1.0);  // diagonal neighbours join
+        QCOMPARE(val(r, "STAT_CC_A"), 1.0);
+        QCOMPARE(val(r, "STAT_e"), 5.0);
+        QCOMPARE(val(r, "CT_e_conn"), 5.0);
+        QCOMPARE(val(r, "CT_f_D_tort1"), 0.5);
+        QCOMPARE(val(r, "CT_f_A_tort1"), 1.0);
+        QCOMPARE(val(r, "CT_n_D_adj_An"), 2.0);
+        QCOMPARE(val(r, "CT_n_A_adj_Ca"), 3.0);
+        QCOMPARE(val(r, "ABS_wf_D"), double(float((std::exp(-0.01) + std::exp(-0.02)) / 6.0)));
+        // The tortuosity map holds d/h: sqrt2 (float) for the lower D.
+        const auto maps = md::voxelMaps(image({"DA", "AD", "AA"}));
+        QCOMPARE(maps.tortuosity[1 + 2 * 1], float(std::sqrt(2.0)));
+        // (0,0) touches the lower D only by a diagonal: half of sqrt2.
+        QCOMPARE(maps.distanceToInterface[0], float(std::sqrt(2.0) / 2.0));
+        QCOMPARE(maps.distanceToInterface[2], 0.5f);
+    }
+    void periodicJoinsSides() {
+        const auto v = image({"DAAD", "DAAD"});
+        QCOMPARE(val(md::describe(v), "STAT_CC_D"), 2.0);
+        md::Options o;
+        o.periodic = true;
+        const auto r = md::describe(v, o);
+        QCOMPARE(val(r, "STAT_CC_D"), 1.0);
+        QCOMPARE(val(r, "STAT_e"), 4.0);  // the wrap pair is D-D
+        // A wrapped D/A pair is an interface edge: 3 columns DAA wrap to A|D.
+        const auto w = image({"DAA", "DAA"});
+        QCOMPARE(val(md::describe(w), "STAT_e"), 2.0);
+        QCOMPARE(val(md::describe(w, o), "STAT_e"), 4.0);
+    }
+    void corner3D() {
+        // 3x3x3 acceptor with a donor at (0,0,2) (top slice) and (1,1,1):
+        // they touch only through a corner ('t', sqrt3).
+        ms::Volume v(ms::Dims{3, 3, 3}, ms::Acceptor);
+        v.at(0, 0, 2) = ms::Donor;
+        v.at(1, 1, 1) = ms::Donor;
+        const auto r = md::describe(v);
+        QCOMPARE(val(r, "STAT_CC_D"), 1.0);
+        QCOMPARE(val(r, "STAT_e"), 3.0 + 6.0);
+        QCOMPARE(val(r, "CT_f_D_tort1"), 0.5);  // sqrt3 / 1 is not straight
+        QCOMPARE(val(r, "CT_n_D_adj_An"), 2.0);
+        QCOMPARE(val(r, "CT_n_A_adj_Ca"), 10.0);
+        QCOMPARE(val(r, "ABS_wf_D"), double(float((std::exp(-0.01) + std::exp(-0.02)) / 27.0)));
+        const auto maps = md::voxelMaps(v);
+        QCOMPARE(maps.tortuosity[v.index(1, 1, 1)], float(std::sqrt(3.0)));
+        QCOMPARE(maps.tortuosity[v.index(0, 0, 2)], 1.0f);
+    }
+    void slabs3D() {
+        // 2x2x2: donor slice on top, acceptor slice below.
+        ms::Volume v(ms::Dims{2, 2, 2}, ms::Acceptor);
+        for (int y = 0; y < 2; ++y)
+            for (int x = 0; x < 2; ++x) v.at(x, y, 1) = ms::Donor;
+        const auto r = md::describe(v);
+        QCOMPARE(val(r, "STAT_e"), 4.0);
+        QCOMPARE(val(r, "CT_e_conn"), 4.0);
+        QCOMPARE(val(r, "ABS_wf_D"), double(float(4.0 * std::exp(-0.01) / 8.0)));
+        QCOMPARE(val(r, "DISS_f10_D"), 1.0);
+        QCOMPARE(val(r, "CT_n_D_adj_An"), 5.0);
+        QCOMPARE(val(r, "CT_n_A_adj_Ca"), 5.0);
+        QCOMPARE(val(r, "CT_f_D_tort1"), 1.0);
+    }
+    void pixelSizeScalesDepths() {
+        md::Options o;
+        o.pixelSize = 2.0;
+        const auto r = md::describe(image({"DA", "DA"}), o);
+        QCOMPARE(val(r, "ABS_wf_D"), double(float((std::exp(-0.04) + std::exp(-0.02)) / 4.0)));
+        // Interface distance becomes 1 (half of 2): weight of d = 1.
+        QCOMPARE(val(r, "DISS_wf10_D"), double(float(6.265 * std::exp(-std::pow(24.0 / 17.17, 2)))));
+        QCOMPARE(val(r, "CT_f_D_tort1"), 1.0);
+    }
+    void threePhaseGreyThroughCathode() {
+        // Grey column on the left touches both electrodes; the grey pair on
+        // the right touches only the cathode. GraSPI joins both electrodes
+        // to grey, so a path from the anode runs down the left column,
+        // through the cathode at no cost, into the right pair.
+        const auto v = image({"MDD", "MDM", "MDM"});
+        const auto r = md::describe(v);
+        QCOMPARE(r.phases, 3);
+        QCOMPARE(val(r, "CT_f_M_tort1_An"), 0.8);  // (2,1): d = 3 over h = 1 is the only bent one
+        QCOMPARE(val(r, "CT_f_M_tort1_Ca"), 1.0);
+        QCOMPARE(val(r, "CT_f_D_tort1"), 1.0);
+        QCOMPARE(val(r, "CT_f_A_tort1"), 0.0);  // no acceptor at all
+        QCOMPARE(val(r, "STAT_e"), 0.0);
+        QCOMPARE(val(r, "DISS_f10_M"), 0.0);
+        QVERIFY(std::isnan(val(r, "CT_f_e_conn")));
+        QVERIFY(md::formatGraspi(r).find("CT_f_e_conn") == std::string::npos);  // NaN line omitted
+        QCOMPARE(val(r, "ABS_wf_D"),
+                 (std::exp(-0.03) + std::exp(-0.02) + 2.0 * std::exp(-0.01)) / 9.0);
+        QCOMPARE(val(r, "vol_frac_M"), 5.0 / 9.0);
+        QCOMPARE(val(r, "tortuosity_D"), 1.0);
+    }
+    void threePhaseMixedDissociation() {
+        // Grey voxels next to acceptor dissociate (A/M interface, LGREEN).
+        const auto r = md::describe(image({"DMA", "DMA"}));
+        QCOMPARE(val(r, "DISS_f10_M"), 1.0);
+        QCOMPARE(val(r, "DISS_f10_D"), 0.0);  // D touches only M: no D/A interface
+        QCOMPARE(val(r, "STAT_e"), 0.0);
+    }
+
+    // ---- extras, API, errors ----------------------------------------------
+    void extrasOnStripes() {
+        const auto v = image({"DDAA", "DDAA"});
+        QCOMPARE(md::interfaceAreaPerVolume(v), 0.25);
+        QCOMPARE(md::meanChordLength(v, ms::Donor), 2.0);
+        QCOMPARE(md::meanChordLength(v, ms::Donor, 0.5), 1.0);
+        QVERIFY(std::isnan(md::meanChordLength(v, ms::Mixed)));
+        const auto s2 = md::twoPointCorrelation(v);
+        QCOMPARE(int(s2[ms::Donor].size()), 2);
+        QCOMPARE(s2[ms::Donor][0], 0.5);
+        QCOMPARE(s2[ms::Donor][1], (1.0 / 3.0 + 0.5) / 2.0);
+        md::Options o;
+        o.extras = true;
+        const auto r = md::describe(v, o);
+        QCOMPARE(val(r, "interface_area_per_volume"), 0.25);
+        QCOMPARE(val(r, "domain_size_A"), 2.0);
+        QCOMPARE(int(r.s2.size()), 2);
+    }
+    void batchMatchesSingle() {
+        std::vector<ms::Volume> vols = {image({"DA", "DA"}), image({"DA", "AD", "AA"}), image({"MDD", "MDM", "MDM"})};
+        const auto batch = md::describeBatch(vols, {}, 2);
+        QCOMPARE(batch.size(), vols.size());
+        for (std::size_t i = 0; i < vols.size(); ++i)
+            QCOMPARE(md::formatGraspi(batch[i]), md::formatGraspi(md::describe(vols[i])));
+    }
+    void formatsLikeOstream() {
+        QCOMPARE(md::formatValue(1e6), std::string("1e+06"));
+        QCOMPARE(md::formatValue(65536), std::string("65536"));
+        QCOMPARE(md::formatValue(5.0 / 6.0), std::string("0.833333"));
+        QCOMPARE(md::formatValue(double(float(0.490116))), std::string("0.490116"));
+    }
+    void errors() {
+        const auto r = md::describe(image({"DA", "DA"}));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, r.value("NO_SUCH"));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, r.value("DISS_wf10_M"));  // 2-phase result
+        ms::Volume bad(ms::Dims{2, 2, 1});
+        bad.labels()[0] = 9;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, md::describe(bad));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, md::describe(ms::Volume{}));
+        md::Options o;
+        o.phases = 4;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, md::describe(image({"DA"}), o));
+        o.phases = 2;
+        o.pixelSize = 0;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, md::describe(image({"DA"}), o));
+    }
+
+    // ---- CLI end to end ---------------------------------------------------
+    void cliDescribe() {
+        QTemporaryDir dir;
+        QVERIFY(dir.isValid());
+        const fs::path a = fs::path(dir.path().toStdString()) / "a.txt";
+        const fs::path b = fs::path(dir.path().toStdString()) / "b.txt";
+        ms::io::writeGraspiText(image({"DA", "AD", "AA"}), a);
+        ms::io::writeGraspiText(image({"MDD", "MDM", "MDM"}), b);
+
+        QProcess p;
+        p.start(MICROSTUDIO_CLI, {"describe", QString::fromStdString(a.string())});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 0);
+        QCOMPARE(p.readAllStandardOutput().toStdString(),
+                 md::formatGraspi(md::describe(ms::io::readGraspiText(a))));
+
+        p.start(MICROSTUDIO_CLI, {"describe", QString::fromStdString(a.string()), QString::fromStdString(b.string())});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 0);
+        const QStringList rows = QString(p.readAllStandardOutput()).trimmed().split('\n');
+        QCOMPARE(rows.size(), 3);  // header + one row per file
+        QVERIFY(rows[0].startsWith("file,phases,periodic,STAT_n,"));
+        QVERIFY(rows[2].contains(",3,0,"));
+
+        p.start(MICROSTUDIO_CLI, {"describe", "--format", "json", "--periodic", QString::fromStdString(a.string())});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 0);
+        const QByteArray json = p.readAllStandardOutput();
+        QVERIFY(json.contains("\"periodic\": true"));
+        QVERIFY(json.contains("\"CT_f_D_tort1\": 0.5"));
+
+        p.start(MICROSTUDIO_CLI, {"describe", "--phases", "5", QString::fromStdString(a.string())});
+        QVERIFY(p.waitForFinished(60000));
+        QVERIFY(p.exitCode() != 0);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestDescriptors)
+#include "test_descriptors.moc"
