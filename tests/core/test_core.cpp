@@ -8,6 +8,7 @@
 #include "microstudio/core/files.hpp"
 #include "microstudio/core/parallel.hpp"
 #include "microstudio/core/progress.hpp"
+#include "microstudio/core/synthetic.hpp"
 #include "microstudio/core/volume.hpp"
 
 namespace fs = std::filesystem;
@@ -106,6 +107,19 @@ private slots:
         QCOMPARE(seen, 0.5);
         token.cancel();
         QVERIFY_THROWS_EXCEPTION(ms::Cancelled, token.report(0.6));
+    }
+    void syntheticHitsFractionsAndIsDeterministic() {
+        ms::SyntheticOptions o;
+        o.donorFraction = 0.4;
+        o.mixedFraction = 0.2;
+        o.seed = 3;
+        const auto v = ms::syntheticMicrostructure(ms::Dims{32, 32, 16}, o);
+        QVERIFY(std::abs(v.volumeFraction(ms::Donor) - 0.4) < 0.01);
+        QVERIFY(std::abs(v.volumeFraction(ms::Mixed) - 0.2) < 0.01);
+        QVERIFY(v.sameLabels(ms::syntheticMicrostructure(ms::Dims{32, 32, 16}, o)));
+        o.seed = 4;
+        QVERIFY(!v.sameLabels(ms::syntheticMicrostructure(ms::Dims{32, 32, 16}, o)));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, (o.donorFraction = 0.9, ms::syntheticMicrostructure(ms::Dims{4, 4, 1}, o)));
     }
 };
 

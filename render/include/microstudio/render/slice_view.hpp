@@ -1,0 +1,50 @@
+#pragma once
+// One orthogonal slice of a labelled volume, drawn with the phase colours,
+// with a crosshair. Clicking picks a voxel; the wheel steps the slice.
+// Three of these (XY, XZ, YZ) linked through positionPicked make the
+// orthogonal views beside the 3D view.
+#include <QImage>
+#include <QWidget>
+#include <array>
+
+#include "microstudio/core/volume.hpp"
+
+namespace ms::render {
+
+enum class SliceAxis { XY, XZ, YZ };  // the plane shown; the normal is z, y, x
+
+class SliceView : public QWidget {
+    Q_OBJECT
+public:
+    explicit SliceView(SliceAxis axis, QWidget* parent = nullptr);
+
+    void setVolume(const Volume* volume);  // not owned; must outlive the view or be reset
+    SliceAxis axis() const { return axis_; }
+    const QImage& image() const { return image_; }
+    std::array<int, 3> position() const { return position_; }
+    QSize sizeHint() const override { return {280, 280}; }
+
+public slots:
+    void setPosition(int x, int y, int z);
+
+signals:
+    void positionPicked(int x, int y, int z);
+
+protected:
+    void paintEvent(QPaintEvent*) override;
+    void mousePressEvent(QMouseEvent* e) override;
+    void mouseMoveEvent(QMouseEvent* e) override;
+    void wheelEvent(QWheelEvent* e) override;
+
+private:
+    void rebuildImage();
+    QRectF imageRect() const;
+    void pickAt(QPointF p);
+
+    SliceAxis axis_;
+    const Volume* volume_ = nullptr;
+    std::array<int, 3> position_{0, 0, 0};
+    QImage image_;
+};
+
+}  // namespace ms::render
