@@ -121,7 +121,8 @@ Result describe(const Volume& volume, const Options& options, ProgressToken* pro
 
     // Connected components and electrode contact.
     report(progress, 0.1, "connected components");
-    const Components cc = connectedComponents(grid, labels);
+    std::vector<std::uint8_t> kinds;  // interface vertices, found in the same sweep
+    const Components cc = connectedComponents(grid, labels, &kinds);
     std::size_t ccD = 0, ccA = 0, ccDtop = 0, ccAbottom = 0, nDtop = 0, nAbottom = 0;
     for (const auto& c : cc.list) {
         if (c.label == Donor) {
@@ -137,7 +138,6 @@ Result describe(const Volume& volume, const Options& options, ProgressToken* pro
 
     // Interface vertices and D/A side-sharing edges.
     report(progress, 0.25, "interface");
-    const std::vector<std::uint8_t> kinds = interfaceKinds(grid, labels);
     std::size_t statE = 0, eConn = 0;
     grid.forEachForwardFace([&](Node a, Node b) {
         if (labels[a] + labels[b] != Donor + Acceptor || labels[a] == labels[b]) return;

@@ -42,10 +42,22 @@ Weights::Weights(double pixelSize) {
     }
 }
 
-Components connectedComponents(const Grid& grid, const std::vector<std::uint8_t>& labels) {
+namespace {
+
+// Records that v touches `other` through an edge of `kind` (keeps the least).
+inline void noteInterface(std::uint8_t& bits, std::uint8_t other, Kind kind) {
+    const int shift = 2 * other;
+    if (kind < ((bits >> shift) & 3u)) bits = std::uint8_t((bits & ~(3u << shift)) | (unsigned(kind) << shift));
+}
+
+}  // namespace
+
+Components connectedComponents(const Grid& grid, const std::vector<std::uint8_t>& labels,
+                               std::vector<std::uint8_t>* kinds) {
     constexpr std::uint32_t unset = std::numeric_limits<std::uint32_t>::max();
     Components out;
     out.id.assign(grid.n, unset);
+    if (kinds) kinds->assign(grid.n, 0xFF);
     std::vector<Node> stack;
     for (Node seed = 0; seed < grid.n; ++seed) {
         if (out.id[seed] != unset) continue;
@@ -60,12 +72,17 @@ Components connectedComponents(const Grid& grid, const std::vector<std::uint8_t>
             ++comp.size;
             if (grid.inBottomLayer(v)) comp.bottom = true;
             if (grid.inTopLayer(v)) comp.top = true;
-            grid.forEachNeighbour(v, [&](Node u, Kind) {
-                if (out.id[u] == unset && labels[u] == comp.label) {
+            std::uint8_t bits = 0xFF;
+            grid.forEachNeighbour(v, [&](Node u, Kind kind) {
+                const std::uint8_t other = labels[u];
+                if (other != comp.label) {
+                    noteInterface(bits, other, kind);
+                } else if (out.id[u] == unset) {
                     out.id[u] = cid;
                     stack.push_back(u);
                 }
             });
+            if (kinds) (*kinds)[v] = bits;
         }
         out.list.push_back(comp);
     }
@@ -79,9 +96,7 @@ std::vector<std::uint8_t> interfaceKinds(const Grid& grid, const std::vector<std
         std::uint8_t bits = 0xFF;
         grid.forEachNeighbour(v, [&](Node u, Kind kind) {
             const std::uint8_t other = labels[u];
-            if (other == own) return;
-            const int shift = 2 * other;
-            if (kind < ((bits >> shift) & 3u)) bits = std::uint8_t((bits & ~(3u << shift)) | (unsigned(kind) << shift));
+            if (other != own) noteInterface(bits, other, kind);
         });
         packed[v] = bits;
     }
@@ -91,8 +106,7 @@ std::vector<std::uint8_t> interfaceKinds(const Grid& grid, const std::vector<std
 void dijkstraInPhase(const Grid& grid, const std::vector<std::uint8_t>& labels, const Weights& w,
                      const std::vector<std::pair<float, Node>>& seeds, float cutoff, std::vector<float>& dist) {
     dist.assign(grid.n, kInf);
-    MinHeap heap;
-    heap.reserve(seeds.size() * 2 + 16);
+    RadixHeap heap;
     for (const auto& [d, v] : seeds) {
         if (d < dist[v]) {
             dist[v] = d;
@@ -121,8 +135,7 @@ void dijkstraFromElectrode(const Grid& grid, const std::vector<std::uint8_t>& la
     dist.assign(grid.n + 2, kInf);
     const Node source = fromAnode ? anode : cathode;
     dist[source] = 0.0f;
-    MinHeap heap;
-    heap.reserve(grid.layerSize * 4 + 16);
+    RadixHeap heap;
     heap.push(0.0f, source);
     auto relax = [&](Node u, float nd) {
         if (nd < dist[u]) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <utility>
 #include <vector>
@@ -99,31 +100,59 @@ struct Weights {
     float half[3];
 };
 
-// A lazy binary min-heap of (distance, node). Dijkstra's result in float is
-// the same for any correct priority queue: each final distance is the least
-// float left-fold path sum, whatever the order ties are popped in.
-class MinHeap {
+// A radix heap of (distance, node) keyed on the float's bit pattern (for
+// non-negative floats the bits order like the values). Dijkstra only pushes
+// keys >= the last popped one, which is all a radix heap needs; it pops in
+// non-decreasing order like any priority queue, so the float distances are
+// exactly those of GraSPI's binary-heap Dijkstra: each final distance is the
+// least float left-fold path sum, whatever order ties are popped in.
+class RadixHeap {
 public:
     struct Item {
         float d;
         Node v;
     };
     void push(float d, Node v) {
-        items_.push_back({d, v});
-        std::push_heap(items_.begin(), items_.end(), greater);
+        const std::uint32_t key = bits(d);
+        buckets_[bucketOf(key)].push_back({key, v});
+        ++size_;
     }
     Item pop() {
-        std::pop_heap(items_.begin(), items_.end(), greater);
-        Item top = items_.back();
-        items_.pop_back();
-        return top;
+        if (buckets_[0].empty()) {
+            std::size_t i = 1;
+            while (buckets_[i].empty()) ++i;
+            std::uint32_t least = std::numeric_limits<std::uint32_t>::max();
+            for (const auto& e : buckets_[i]) least = std::min(least, e.key);
+            last_ = least;
+            for (const auto& e : buckets_[i]) buckets_[bucketOf(e.key)].push_back(e);
+            buckets_[i].clear();
+        }
+        const Entry e = buckets_[0].back();
+        buckets_[0].pop_back();
+        --size_;
+        float d;
+        std::memcpy(&d, &e.key, sizeof d);
+        return {d, e.v};
     }
-    bool empty() const { return items_.empty(); }
-    void reserve(std::size_t n) { items_.reserve(n); }
+    bool empty() const { return size_ == 0; }
 
 private:
-    static bool greater(const Item& a, const Item& b) { return a.d > b.d; }
-    std::vector<Item> items_;
+    struct Entry {
+        std::uint32_t key;
+        Node v;
+    };
+    static std::uint32_t bits(float d) {
+        std::uint32_t k;
+        std::memcpy(&k, &d, sizeof k);
+        return k;
+    }
+    std::size_t bucketOf(std::uint32_t key) const {
+        const std::uint32_t diff = key ^ last_;
+        return diff == 0 ? 0 : std::size_t(32 - __builtin_clz(diff));
+    }
+    std::vector<Entry> buckets_[33];
+    std::uint32_t last_ = 0;
+    std::size_t size_ = 0;
 };
 
 // Connected components of same-label voxels over the full neighbourhood.
@@ -137,7 +166,10 @@ struct Components {
     std::vector<std::uint32_t> id;  // per voxel
     std::vector<Component> list;
 };
-Components connectedComponents(const Grid& grid, const std::vector<std::uint8_t>& labels);
+// When `kinds` is given it is filled as interfaceKinds() does, in the same
+// sweep over the neighbours.
+Components connectedComponents(const Grid& grid, const std::vector<std::uint8_t>& labels,
+                               std::vector<std::uint8_t>* kinds = nullptr);
 
 // Per voxel, for each label p (2 bits each, p = 0..2): the smallest edge kind
 // joining the voxel to a neighbour labelled p, kNone if there is none. The
