@@ -9,7 +9,7 @@ packages=(
   libgl-dev libglx-dev libegl-dev
   libvtk9-dev
   libtorch-dev libopenblas0-pthread
-  libhdf5-dev libfmt-dev libpng-dev zlib1g-dev
+  libhdf5-dev libfmt-dev libpng-dev zlib1g-dev libfftw3-dev
   xvfb xauth mesa-utils libgl1-mesa-dri
   dpkg-dev file
 )
