@@ -8,8 +8,10 @@
 #include <sstream>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/progress.hpp"
 #include "microstudio/descriptors/descriptors.hpp"
 #include "microstudio/io/graspi_text.hpp"
+#include "microstudio/io/hdf5.hpp"
 
 namespace fs = std::filesystem;
 namespace md = ms::descriptors;
@@ -295,6 +297,18 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, md::describe(image({"DA"}), o));
     }
 
+    void cancellation() {
+        ms::ProgressToken token;
+        double last = -1.0;
+        token.setListener([&](double f, const std::string&) { last = f; });
+        md::describe(image({"DA", "AD"}), {}, &token);
+        QCOMPARE(last, 1.0);
+        token.cancel();
+        QVERIFY_THROWS_EXCEPTION(ms::Cancelled, md::describe(image({"DA", "AD"}), {}, &token));
+        std::vector<ms::Volume> vols(3, image({"DA", "AD"}));
+        QVERIFY_THROWS_EXCEPTION(ms::Cancelled, md::describeBatch(vols, {}, 2, &token));
+    }
+
     // ---- CLI end to end ---------------------------------------------------
     void cliDescribe() {
         QTemporaryDir dir;
@@ -325,6 +339,20 @@ private slots:
         const QByteArray json = p.readAllStandardOutput();
         QVERIFY(json.contains("\"periodic\": true"));
         QVERIFY(json.contains("\"CT_f_D_tort1\": 0.5"));
+
+        // Every sample of a multi-sample .h5 gives one CSV row.
+        const fs::path h5 = fs::path(dir.path().toStdString()) / "s.h5";
+        std::vector<ms::Volume> samples = {image({"DA", "AD", "AA"}), image({"DD", "AA"})};
+        samples[0].text["sample"] = "first";
+        samples[1].text["sample"] = "second";
+        ms::io::writeHdf5(samples, h5);
+        p.start(MICROSTUDIO_CLI, {"describe", QString::fromStdString(h5.string())});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 0);
+        const QStringList h5rows = QString(p.readAllStandardOutput()).trimmed().split('\n');
+        QCOMPARE(h5rows.size(), 3);
+        QVERIFY(h5rows[1].contains("s.h5#first,2,0,6,5,"));  // STAT_n 6, STAT_e 5 (see diagonalPaths2D)
+        QVERIFY(h5rows[2].contains("s.h5#second,2,0,4,2,"));
 
         p.start(MICROSTUDIO_CLI, {"describe", "--phases", "5", QString::fromStdString(a.string())});
         QVERIFY(p.waitForFinished(60000));
