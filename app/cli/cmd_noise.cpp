@@ -113,6 +113,11 @@ int threadsFromArgs(const Args& args) {
     return int(threads);
 }
 
+// The one place a learned denoiser joins `noise eval` (ml/ adds a
+// FunctionDenoiser of kind Learned here, e.g. from a --model FILE option);
+// noise/ itself never depends on torch.
+std::vector<std::shared_ptr<const noise::Denoiser>> learnedDenoisers(const Args&) { return {}; }
+
 std::vector<Volume> readInputs(const std::vector<std::string>& inputs) {
     std::vector<Volume> samples;
     for (const auto& input : inputs)
@@ -229,6 +234,9 @@ int noiseEval(const CommandArgs& argv) {
         options.noises.push_back(modelFromArgs(args, type));
     if (auto list = args.value("denoisers"))
         for (const auto& name : splitList(*list)) options.denoisers.push_back(noise::denoiserByName(name));
+    else
+        options.denoisers = noise::standardDenoisers();
+    for (auto& learned : learnedDenoisers(args)) options.denoisers.push_back(std::move(learned));
     options.seed = parseSeed(args, 1);
     options.threads = threadsFromArgs(args);
     if (!args.flag("no-descriptors")) options.descriptors = noise::defaultDescriptorFunction();

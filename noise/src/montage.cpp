@@ -18,7 +18,8 @@ Volume montage(const std::vector<Volume>& tiles, int columns, int scale, int gap
     Volume out(Dims{cols * w + (cols + 1) * gap, rows * h + (rows + 1) * gap, 1}, Mixed);
     for (std::size_t t = 0; t < tiles.size(); ++t) {
         const int x0 = gap + int(t % std::size_t(columns)) * (w + gap);
-        const int y0 = gap + int(t / std::size_t(columns)) * (h + gap);
+        // Row 0 on top: PNG (like VTK) draws y = 0 at the bottom.
+        const int y0 = gap + (rows - 1 - int(t / std::size_t(columns))) * (h + gap);
         for (int y = 0; y < h; ++y)
             for (int x = 0; x < w; ++x) out.at(x0 + x, y0 + y) = tiles[t].at(x / scale, y / scale);
     }

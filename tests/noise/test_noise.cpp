@@ -567,11 +567,13 @@ private slots:
         QCOMPARE(m.dims().nx, 2 * 4 + 3);
         QCOMPARE(m.dims().ny, 2 * 4 + 3);
         QCOMPARE(int(m.at(0, 0)), int(ms::Mixed));                // gap
-        QCOMPARE(int(m.at(1, 1)), int(a.at(0, 0)));               // tile 0, pixel (0, 0)
-        QCOMPARE(int(m.at(3, 1)), int(a.at(1, 0)));               // scaled by 2
-        QCOMPARE(int(m.at(6, 1)), int(b.at(0, 0)));               // tile 1
-        QCOMPARE(int(m.at(1, 6)), int(a.at(0, 0)));               // tile 2, second row
-        QCOMPARE(int(m.at(6, 6)), int(ms::Mixed));                // empty slot
+        // First row on top (high y): tiles 0 and 1 at y >= 6, tile 2 below.
+        QCOMPARE(int(m.at(1, 6)), int(a.at(0, 0)));               // tile 0, pixel (0, 0)
+        QCOMPARE(int(m.at(3, 6)), int(a.at(1, 0)));               // scaled by 2
+        QCOMPARE(int(m.at(1, 8)), int(a.at(0, 1)));
+        QCOMPARE(int(m.at(6, 6)), int(b.at(0, 0)));               // tile 1
+        QCOMPARE(int(m.at(1, 1)), int(a.at(0, 0)));               // tile 2, second row
+        QCOMPARE(int(m.at(6, 1)), int(ms::Mixed));                // empty slot
     }
 
     // --- CLI ---------------------------------------------------------------------------

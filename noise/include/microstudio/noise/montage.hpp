@@ -8,7 +8,9 @@
 
 namespace ms::noise {
 
-// Tiles must all be 2D with the same dims; fills row by row, `columns` per row.
+// Tiles must all be 2D with the same dims; fills row by row, `columns` per
+// row, the first row at the top of the image as PNG shows it (highest y,
+// since y grows upwards).
 Volume montage(const std::vector<Volume>& tiles, int columns, int scale = 1, int gap = 2);
 
 }  // namespace ms::noise
