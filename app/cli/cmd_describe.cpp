@@ -94,8 +94,11 @@ void printCsv(const std::vector<Described>& items) {
         std::cout << csvField(it.name) << ',' << it.result.phases << ',' << (it.result.periodic ? 1 : 0);
         for (const auto& c : columns) {
             std::cout << ',';
-            const auto v = it.result.find(c);
-            if (v && !std::isnan(*v)) std::cout << descriptors::formatValue(*v);
+            const auto all = it.result.all();
+            const auto e = std::find_if(all.begin(), all.end(), [&](const descriptors::Entry& x) { return x.name == c; });
+            if (e == all.end() || std::isnan(e->value)) continue;
+            // Counts in full; reals with GraSPI's 6 digits.
+            std::cout << (e->integer ? std::to_string(std::llround(e->value)) : descriptors::formatValue(e->value));
         }
         std::cout << '\n';
     }

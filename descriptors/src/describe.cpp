@@ -285,16 +285,27 @@ std::string formatValue(double value) {
     return os.str();
 }
 
+std::string formatEntry(const Result& result, const Entry& entry) {
+    // GraSPI -n 3 streams counts as int; -n 2 stores every value as float.
+    if (result.phases == 3 && entry.integer && std::isfinite(entry.value)) return std::to_string(std::llround(entry.value));
+    return formatValue(entry.value);
+}
+
 std::string formatGraspi(const Result& result) {
     std::string out;
     for (const auto& e : result.graspi) {
         if (std::isnan(e.value)) continue;
         out += e.name;
         out += ' ';
-        out += formatValue(e.value);
+        out += formatEntry(result, e);
         out += '\n';
     }
     return out;
+}
+
+void storeAsAttributes(const Result& result, Volume& volume) {
+    for (const auto& e : result.all())
+        if (!std::isnan(e.value)) volume.attributes[e.name] = e.value;
 }
 
 }  // namespace ms::descriptors

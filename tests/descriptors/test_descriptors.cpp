@@ -280,6 +280,18 @@ private slots:
         QCOMPARE(md::formatValue(65536), std::string("65536"));
         QCOMPARE(md::formatValue(5.0 / 6.0), std::string("0.833333"));
         QCOMPARE(md::formatValue(double(float(0.490116))), std::string("0.490116"));
+        // Counts: GraSPI -n 2 prints them as float, -n 3 as int.
+        md::Result r;
+        r.graspi.push_back({"STAT_e", 1234567.0, true});
+        r.graspi.push_back({"CT_f_e_conn", 0.25, false});
+        r.phases = 2;
+        QCOMPARE(md::formatGraspi(r), std::string("STAT_e 1.23457e+06\nCT_f_e_conn 0.25\n"));
+        r.phases = 3;
+        QCOMPARE(md::formatGraspi(r), std::string("STAT_e 1234567\nCT_f_e_conn 0.25\n"));
+        ms::Volume v(ms::Dims{1, 1, 1});
+        md::storeAsAttributes(md::describe(image({"DA", "DA"})), v);
+        QCOMPARE(v.attributes.at("CT_f_D_tort1"), 1.0);
+        QCOMPARE(v.attributes.at("vol_frac_A"), 0.5);
     }
     void errors() {
         const auto r = md::describe(image({"DA", "DA"}));

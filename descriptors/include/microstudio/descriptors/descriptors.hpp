@@ -86,8 +86,15 @@ std::vector<Result> describeBatch(const std::vector<Volume>& volumes, const Opti
 // One value as GraSPI prints it: C++ ostream defaults (6 significant
 // digits, "1e+06" style).
 std::string formatValue(double value);
+// One entry of a result as GraSPI prints it: two-phase values are floats
+// (formatValue); three-phase counts are C++ integers ("1234567").
+std::string formatEntry(const Result& result, const Entry& entry);
 // "NAME value\n" lines in GraSPI's order, NaN lines omitted.
 std::string formatGraspi(const Result& result);
+
+// Copies every computed (non-NaN) value into volume.attributes under its
+// name, e.g. for the dataset builder's HDF5 attributes.
+void storeAsAttributes(const Result& result, Volume& volume);
 
 // ---- extras ---------------------------------------------------------------
 
