@@ -19,9 +19,9 @@ Grid::Grid(const Dims& dims, bool periodic)
             for (int dx = -1; dx <= 1; ++dx) {
                 if (!dx && !dy && !dz) continue;
                 const auto kind = std::uint8_t(std::abs(dx) + std::abs(dy) + std::abs(dz) - 1);
+                offsets_[relative_.size()] = dx + std::int64_t(nx) * (dy + std::int64_t(ny) * dz);
+                kinds_[relative_.size()] = kind;
                 relative_.push_back({dx, dy, dz, kind});
-                offsets_.push_back(dx + std::int64_t(nx) * (dy + std::int64_t(ny) * dz));
-                kinds_.push_back(kind);
             }
 
     boundary_.assign(n, 0);

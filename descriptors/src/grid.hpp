@@ -43,7 +43,12 @@ public:
     template <class F>
     void forEachNeighbour(Node v, F&& f) const {
         if (!boundary_[v]) {
-            for (std::size_t k = 0; k < offsets_.size(); ++k) f(Node(std::int64_t(v) + offsets_[k]), Kind(kinds_[k]));
+            // Fixed trip counts let the compiler unroll the common case.
+            if (is3D) {
+                for (std::size_t k = 0; k < 26; ++k) f(Node(std::int64_t(v) + offsets_[k]), Kind(kinds_[k]));
+            } else {
+                for (std::size_t k = 0; k < 8; ++k) f(Node(std::int64_t(v) + offsets_[k]), Kind(kinds_[k]));
+            }
             return;
         }
         const int x = int(v % Node(nx));
@@ -87,8 +92,8 @@ private:
         std::uint8_t kind;
     };
     std::vector<Relative> relative_;
-    std::vector<std::int64_t> offsets_;
-    std::vector<std::uint8_t> kinds_;
+    std::int64_t offsets_[26] = {};
+    std::uint8_t kinds_[26] = {};
     std::vector<std::uint8_t> boundary_;  // 1 where the offset table does not apply
 };
 
