@@ -118,10 +118,16 @@ int threadsFromArgs(const Args& args) {
 // noise/ itself never depends on torch.
 std::vector<std::shared_ptr<const noise::Denoiser>> learnedDenoisers(const Args&) { return {}; }
 
+// Clean samples of the inputs; the noisy half of a paired dataset (text
+// role = noisy) is left out, so a dataset file can be fed back in.
 std::vector<Volume> readInputs(const std::vector<std::string>& inputs) {
     std::vector<Volume> samples;
     for (const auto& input : inputs)
-        for (auto& v : io::readSamples(input)) samples.push_back(std::move(v));
+        for (auto& v : io::readSamples(input)) {
+            auto role = v.text.find("role");
+            if (role == v.text.end() || role->second != "noisy") samples.push_back(std::move(v));
+        }
+    if (samples.empty()) throw Error("no clean samples in the inputs");
     return samples;
 }
 
@@ -204,12 +210,13 @@ int noiseDataset(const CommandArgs& argv) {
 }
 
 int noiseEval(const CommandArgs& argv) {
-    Args args(argv, withParameters({"types", "denoisers", "seed", "synthetic", "size", "threads", "limit"}),
+    Args args(argv, withParameters({"types", "denoisers", "seed", "synthetic", "size", "threads", "limit", "pairs"}),
               {"json", "markdown", "no-descriptors"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli noise eval [--types LIST] [PARAMETERS] [--denoisers LIST]\n"
                      "                                 [--seed S] [--json|--markdown] [--no-descriptors]\n"
-                     "                                 [--synthetic N --size PX] [--limit N] [INPUT...]\n\n"
+                     "                                 [--synthetic N --size PX] [--limit N] [INPUT...]\n"
+                     "       microstudio-cli noise eval --pairs DATASET.h5 [--denoisers LIST] [--json|--markdown]\n\n"
                      "For every clean two-phase sample of the INPUT files (or, with none given, N\n"
                      "built-in synthetic bicontinuous PXxPX images) and every noise type, makes one\n"
                      "noisy image, applies every denoiser and prints the mean pixel error rate, IoU\n"
@@ -221,6 +228,8 @@ int noiseEval(const CommandArgs& argv) {
                      "  --synthetic N      number of synthetic samples when no INPUT [8]\n"
                      "  --size PX          size of the synthetic samples [101]\n"
                      "  --limit N          use only the first N input samples\n"
+                     "  --pairs FILE       evaluate the stored noisy samples of a `noise dataset` file\n"
+                     "                     against their clean partners instead of making new ones\n"
                      "  --json             a JSON list of objects (noise, denoiser, kind, pixel_error,\n"
                      "                     iou_D, iou_A, delta_vf, delta_tort_D, delta_tort_A, ...)\n"
                      "  --markdown         a Markdown table\n"
@@ -242,8 +251,16 @@ int noiseEval(const CommandArgs& argv) {
     if (!args.flag("no-descriptors")) options.descriptors = noise::defaultDescriptorFunction();
 
     std::vector<Volume> clean;
+    std::vector<noise::NoisyPair> pairs;
     std::string source;
-    if (args.positionals().empty()) {
+    if (auto pairsFile = args.value("pairs")) {
+        if (!args.positionals().empty()) throw Error("--pairs takes no INPUT files");
+        pairs = noise::readPairedDataset(*pairsFile);
+        std::size_t noisyCount = 0;
+        for (const auto& p : pairs) noisyCount += p.noisy.size();
+        source = std::to_string(pairs.size()) + " stored pairs (" + std::to_string(noisyCount) + " noisy samples) of " +
+                 *pairsFile;
+    } else if (args.positionals().empty()) {
         const long count = args.integer("synthetic", 8), size = args.integer("size", 101);
         if (count < 1 || count > 10000) throw Error("--synthetic must be in 1..10000");
         if (size < 8 || size > 4096) throw Error("--size must be in 8..4096");
@@ -259,18 +276,24 @@ int noiseEval(const CommandArgs& argv) {
         clean.resize(std::size_t(limit));
         source = std::to_string(clean.size()) + " samples";
     }
+    if (limit > 0 && std::size_t(limit) < pairs.size()) pairs.resize(std::size_t(limit));
 
     ProgressBar bar("noise eval");
     ProgressToken token;
     token.setListener([&bar](double f, const std::string& msg) { bar.update(f, msg); });
-    const auto rows = noise::evaluate(clean, options, &token);
+    const auto rows = pairs.empty() ? noise::evaluate(clean, options, &token) : noise::evaluatePairs(pairs, options, &token);
     bar.finish();
     if (args.flag("json")) {
         std::cout << noise::formatJson(rows);
         return 0;
     }
-    std::cout << "noise eval: " << source << ", seed " << options.seed << "\n";
-    for (const auto& m : options.noises) std::cout << "  " << m.describe() << "\n";
+    std::cout << "noise eval: " << source;
+    if (pairs.empty()) {
+        std::cout << ", seed " << options.seed << "\n";
+        for (const auto& m : options.noises) std::cout << "  " << m.describe() << "\n";
+    } else {
+        std::cout << "\n";
+    }
     std::cout << (args.flag("markdown") ? noise::formatMarkdown(rows) : noise::formatTable(rows));
     return 0;
 }

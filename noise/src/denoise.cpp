@@ -24,16 +24,18 @@ Counts boxSum(Counts values, const Dims& dims, int radius) {
         const int n = extent[axis];
         if (n == 1) continue;
         const std::size_t step = stride[axis];
-        for (std::size_t i = 0; i < values.size(); ++i) {
-            const int position = int((i / step) % std::size_t(n));
-            const std::size_t lineStart = i - std::size_t(position) * step;
-            int sum = 0;
-            for (int d = -radius; d <= radius; ++d) {
-                const int p = std::clamp(position + d, 0, n - 1);
-                sum += values[lineStart + std::size_t(p) * step];
+        // Every line along `axis` starts at an index whose coordinate on that
+        // axis is 0: below `step` within each block of n * step.
+        for (std::size_t block = 0; block < values.size(); block += step * std::size_t(n))
+            for (std::size_t offset = 0; offset < step; ++offset) {
+                const std::size_t lineStart = block + offset;
+                for (int position = 0; position < n; ++position) {
+                    int sum = 0;
+                    for (int d = -radius; d <= radius; ++d)
+                        sum += values[lineStart + std::size_t(std::clamp(position + d, 0, n - 1)) * step];
+                    next[lineStart + std::size_t(position) * step] = std::uint16_t(sum);
+                }
             }
-            next[i] = std::uint16_t(sum);
-        }
         values.swap(next);
     }
     return values;
@@ -48,7 +50,10 @@ Counts indicator(const Volume& volume, int label) {
 
 std::array<Counts, kMaxPhases> labelCounts(const Volume& volume, int radius) {
     std::array<Counts, kMaxPhases> counts;
-    for (int label = 0; label < kMaxPhases; ++label) counts[label] = boxSum(indicator(volume, label), volume.dims(), radius);
+    const auto present = volume.phaseCounts();
+    for (int label = 0; label < kMaxPhases; ++label)
+        counts[label] = present[label] ? boxSum(indicator(volume, label), volume.dims(), radius)
+                                       : Counts(volume.size(), 0);  // absent label: no window work
     return counts;
 }
 

@@ -560,6 +560,26 @@ private slots:
         QCOMPARE(json.array().at(5).toObject().value("kind").toString(), QString("learned"));
     }
 
+    void evaluateStoredPairs() {
+        const auto clean = syntheticSet(2, 40, 8);
+        PairedDatasetOptions options;
+        options.noises = {NoiseRanges::defaults(NoiseType::Grid), NoiseRanges::defaults(NoiseType::SaltPepper)};
+        options.variants = 3;
+        const auto pairs = makePairs(clean, options);
+        EvalOptions eval;
+        eval.denoisers = {denoiserByName("none"), denoiserByName("median3")};
+        const auto rows = evaluatePairs(pairs, eval);
+        QCOMPARE(int(rows.size()), 4);  // 2 noise groups x 2 denoisers
+        QCOMPARE(rows[0].noise, std::string("grid"));
+        QCOMPARE(rows[0].samples, 6);
+        double expected = 0;
+        for (const auto& pair : pairs)
+            for (const auto& n : pair.noisy)
+                if (n.text.at("noise") == "salt-pepper") expected += pixelErrorRate(pair.clean, n) / 6;
+        QCOMPARE(rows[2].noise, std::string("salt-pepper"));
+        QVERIFY(std::abs(rows[2].mean.pixel_error - expected) < 1e-12);
+    }
+
     // --- montage ---------------------------------------------------------------------
     void montageLaysOutTiles() {
         const auto a = fromString(2, 2, "0110"), b = fromString(2, 2, "1111");

@@ -11,6 +11,7 @@
 
 #include "microstudio/core/progress.hpp"
 #include "microstudio/core/volume.hpp"
+#include "microstudio/noise/dataset.hpp"
 #include "microstudio/noise/denoise.hpp"
 #include "microstudio/noise/metrics.hpp"
 #include "microstudio/noise/noise.hpp"
@@ -41,6 +42,13 @@ struct EvalRow {
 // uses the seed deriveSeed(seed, i * noises + j).
 std::vector<EvalRow> evaluate(const std::vector<Volume>& clean, const EvalOptions& options,
                               ProgressToken* progress = nullptr);
+
+// The same on stored pairs (readPairedDataset): every stored noisy sample
+// against its clean partner, rows grouped by the noisy sample's text
+// "noise" in order of first appearance; EvalOptions::noises and seed are
+// not used.
+std::vector<EvalRow> evaluatePairs(const std::vector<NoisyPair>& pairs, const EvalOptions& options,
+                                   ProgressToken* progress = nullptr);
 
 // A fixed-width text table (one line per row) and a JSON list of objects
 // with noise, settings, denoiser, kind, samples, pixel_error, iou_D, iou_A,
