@@ -23,6 +23,9 @@ const std::vector<Benchmark>& benchmarkTable() {
 #ifdef MICROSTUDIO_HAVE_DESCRIPTORS
         {"descriptors", "GraSPI descriptors, one core: 512x128 2D and 128x128x64 3D", benchDescriptors},
 #endif
+#ifdef MICROSTUDIO_HAVE_NOISE
+        {"noise", "noise models and classical denoisers, 2D and 3D; paired-dataset throughput", benchNoise},
+#endif
     };
     return table;
 }

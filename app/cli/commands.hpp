@@ -24,6 +24,7 @@ int cmdNoise(const CommandArgs& args);  // cmd_noise.cpp
 
 // Benchmarks, listed in cmd_bench.cpp.
 int benchDescriptors(const CommandArgs& args);  // cmd_describe.cpp
+int benchNoise(const CommandArgs& args);        // cmd_noise.cpp
 
 
 }  // namespace ms::cli
