@@ -626,6 +626,24 @@ private slots:
         QCOMPARE(json.array().size(), 6);  // 3 noise types x 2 denoisers
         QCOMPARE(json.array().at(4).toObject().value("noise").toString(), QString("frequency"));
         QCOMPARE(json.array().at(1).toObject().value("kind").toString(), QString("classical"));
+
+        // dataset -> eval --pairs, the training/evaluation round trip.
+        const fs::path pairs = dir / "pairs.h5";
+        QProcess dataset;
+        dataset.start(cli(), {"noise", "dataset", "--types", "salt-pepper,grid", "--variants", "2",
+                              "--flip-probability", "0.1:0.2", "-o", QString::fromStdString(pairs.string()),
+                              QString::fromStdString(in.string()), QString::fromStdString(out.string())});
+        QVERIFY(dataset.waitForFinished(60000));
+        QVERIFY2(dataset.exitCode() == 0, dataset.readAllStandardError().constData());
+        QVERIFY(dataset.readAllStandardOutput().contains("2 clean samples, 8 noisy"));
+        QProcess pairEval;
+        pairEval.start(cli(), {"noise", "eval", "--pairs", QString::fromStdString(pairs.string()), "--json",
+                               "--denoisers", "none", "--no-descriptors"});
+        QVERIFY(pairEval.waitForFinished(60000));
+        QCOMPARE(pairEval.exitCode(), 0);
+        const auto pairRows = QJsonDocument::fromJson(pairEval.readAllStandardOutput()).array();
+        QCOMPARE(pairRows.size(), 2);  // grid and salt-pepper groups
+        for (const auto& row : pairRows) QCOMPARE(row.toObject().value("samples").toInt(), 4);
         fs::remove_all(dir);
     }
 };
