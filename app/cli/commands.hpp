@@ -19,10 +19,13 @@ int cmdInfo(const CommandArgs& args);
 int cmdConvert(const CommandArgs& args);
 int cmdDemo(const CommandArgs& args);
 int cmdBench(const CommandArgs& args);
+int cmdSimulate(const CommandArgs& args);  // cmd_simulate.cpp
+int cmdDataset(const CommandArgs& args);   // cmd_dataset.cpp
 int cmdDescribe(const CommandArgs& args);
 int cmdNoise(const CommandArgs& args);  // cmd_noise.cpp
 
 // Benchmarks, listed in cmd_bench.cpp.
+int benchSimulate(const CommandArgs& args);  // cmd_simulate.cpp
 int benchDescriptors(const CommandArgs& args);  // cmd_describe.cpp
 int benchNoise(const CommandArgs& args);        // cmd_noise.cpp
 

@@ -21,6 +21,10 @@ const std::vector<ms::cli::Command>& commandTable() {
 #ifdef MICROSTUDIO_HAVE_NOISE
         {"noise", "paper noise models, paired noisy datasets, denoiser evaluation", ms::cli::cmdNoise},
 #endif
+#ifdef MICROSTUDIO_HAVE_JOBS
+        {"simulate", "one Cahn-Hilliard run: field and thresholded labels per snapshot (.h5)", ms::cli::cmdSimulate},
+        {"dataset", "build a Cahn-Hilliard dataset over (phi, chi) (sharded, resumable); merge shards", ms::cli::cmdDataset},
+#endif
         {"bench", "run a benchmark (bench --help lists them)", ms::cli::cmdBench},
     };
     return table;

@@ -52,7 +52,7 @@ void checkParams(const CahnHilliardParams& p) {
 
 struct CahnHilliardSolver::Impl {
     Impl(const Dims& dims, int threads)
-        : fft(dims, threads),
+        : fft(dims, dims.count() >= 131072 ? threads : 1),  // threaded FFTs only pay off on large grids
           cells(dims.count()),
           modes(detail::spectrumSize(dims)),
           k2(modes),

@@ -1,0 +1,156 @@
+// microstudio-cli dataset: build (sweep -> runs -> snapshots -> thresholds ->
+// descriptors -> HDF5), sharded and resumable, and merge.
+#ifdef MICROSTUDIO_HAVE_JOBS
+#include <cstdio>
+#include <iostream>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "microstudio/core/error.hpp"
+#include "microstudio/jobs/dataset_builder.hpp"
+
+namespace ms::cli {
+
+namespace {
+
+int datasetBuild(const CommandArgs& argv) {
+    Args args(argv,
+              {"size", "sampling", "phi", "chi", "phi-count", "chi-count", "runs", "repeats", "seed", "kappa", "mobility",
+               "noise", "time", "first-time", "snapshots", "max-change", "phases", "descriptors", "validation", "shard",
+               "threads", "output"},
+              {"json", "field", "periodic-descriptors", "no-merge"});
+    if (args.helpRequested()) {
+        std::cout <<
+            "Usage: microstudio-cli dataset build [OPTIONS] -o FOLDER\n\n"
+            "Sweeps (phi, chi), runs Cahn-Hilliard for each point, thresholds every snapshot, computes the\n"
+            "descriptors and writes FOLDER/train.h5 and FOLDER/val.h5 (MicroGen3D layout; split by run) plus\n"
+            "FOLDER/manifest.json (every parameter, run list, code version). Rerun the same command after a\n"
+            "kill: finished runs are kept, unfinished ones resume from their checkpoints.\n\n"
+            "Options:\n"
+            "  --size NXxNY[xNZ]     grid                                              [101x101]\n"
+            "  --sampling grid|lhs   (phi, chi) grid or Latin hypercube                [grid]\n"
+            "  --phi MIN:MAX         phi range                                         [0.3:0.7]\n"
+            "  --chi MIN:MAX         chi range                                         [2.6:3.6]\n"
+            "  --phi-count N         grid points along phi                             [5]\n"
+            "  --chi-count N         grid points along chi                             [5]\n"
+            "  --repeats N           grid: runs (seeds) per point                      [1]\n"
+            "  --runs N              lhs: number of runs                               [25]\n"
+            "  --seed S              sweep seed (per-run seeds derive from it)         [1]\n"
+            "  --kappa K --mobility M --noise A    solver parameters                  [2, 1, 0.01]\n"
+            "  --time T              end time of each run                              [2000]\n"
+            "  --first-time T0       first snapshot time                               [1]\n"
+            "  --snapshots K         snapshots per run, log-spaced in time             [400]\n"
+            "  --max-change D        accuracy of the time axis                         [0.005]\n"
+            "  --phases 2|3          thresholding                                      [2]\n"
+            "  --descriptors graspi|basic|none  per-snapshot descriptors               [graspi]\n"
+            "  --periodic-descriptors           GraSPI periodic side walls\n"
+            "  --validation F        fraction of runs in val.h5                        [0.2]\n"
+            "  --field               also store the continuous field\n"
+            "  --shard I/N           build only runs with index % N == I (no merge; run `dataset merge`)\n"
+            "  --no-merge            do not write train.h5/val.h5 at the end\n"
+            "  --threads N           runs in parallel (0 = every core)                 [0]\n"
+            "  --json                print a JSON report\n"
+            "  -o, --output FOLDER   dataset folder (required)\n";
+        return 0;
+    }
+    args.requirePositionals(0, 0, "no positional arguments");
+    if (!args.has("output")) throw Error("missing -o FOLDER (see --help)");
+    auto range = [&](const std::string& name, double& lo, double& hi) {
+        if (!args.has(name)) return;
+        const std::string text = *args.value(name);
+        char rest = 0;
+        if (std::sscanf(text.c_str(), "%lf:%lf%c", &lo, &hi, &rest) != 2) {
+            if (std::sscanf(text.c_str(), "%lf%c", &lo, &rest) != 1) throw Error("--" + name + " expects MIN:MAX or one value, got '" + text + "'");
+            hi = lo;
+        }
+    };
+    jobs::DatasetConfig c;
+    c.dims = parseDims(args.value("size", "101x101"));
+    c.sampling = args.value("sampling", "grid");
+    range("phi", c.phiMin, c.phiMax);
+    range("chi", c.chiMin, c.chiMax);
+    c.phiCount = int(args.integer("phi-count", 5));
+    c.chiCount = int(args.integer("chi-count", 5));
+    c.repeats = int(args.integer("repeats", 1));
+    c.runs = int(args.integer("runs", 25));
+    const long seed = args.integer("seed", 1);
+    if (seed < 0) throw Error("--seed must be >= 0");
+    c.seed = std::uint64_t(seed);
+    c.kappa = args.number("kappa", 2.0);
+    c.mobility = args.number("mobility", 1.0);
+    c.noise = args.number("noise", 0.01);
+    c.endTime = args.number("time", 2000.0);
+    c.firstTime = args.number("first-time", 1.0);
+    c.snapshots = int(args.integer("snapshots", 400));
+    c.maxChange = args.number("max-change", 0.005);
+    c.phases = int(args.integer("phases", 2));
+    c.descriptors = args.value("descriptors", "graspi");
+    c.periodicDescriptors = args.flag("periodic-descriptors");
+    c.validationFraction = args.number("validation", 0.2);
+    c.keepField = args.flag("field");
+    jobs::BuildOptions options;
+    if (args.has("shard")) std::tie(options.shardIndex, options.shardCount) = jobs::parseShard(*args.value("shard"));
+    options.threads = int(args.integer("threads", 0));
+    options.merge = !args.flag("no-merge");
+    const std::string folder = *args.value("output");
+
+    ProgressToken token;
+    ProgressBar bar("dataset");
+    token.setListener([&](double f, const std::string& m) { bar.update(f, m); });
+    const auto r = jobs::buildDataset(c, folder, options, &token);
+    bar.finish();
+    if (args.flag("json")) {
+        std::printf("{\"folder\": \"%s\", \"runs_total\": %d, \"runs_in_shard\": %d, \"runs_built\": %d, "
+                    "\"runs_skipped\": %d, \"samples_written\": %ld, \"merged\": %s, \"seconds\": %.3f}\n",
+                    folder.c_str(), r.runsTotal, r.runsInShard, r.runsBuilt, r.runsSkipped, r.samples,
+                    r.merged ? "true" : "false", r.seconds);
+    } else {
+        std::printf("%s: %d of %d runs in this shard built, %d already done, %ld snapshots, %.1f s%s\n", folder.c_str(),
+                    r.runsBuilt, r.runsInShard, r.runsSkipped, r.samples, r.seconds,
+                    r.merged ? "; wrote train.h5 and val.h5" : "");
+    }
+    return 0;
+}
+
+int datasetMerge(const CommandArgs& argv) {
+    Args args(argv, {}, {"json"});
+    if (args.helpRequested()) {
+        std::cout << "Usage: microstudio-cli dataset merge FOLDER [SHARD_FOLDER ...]\n\n"
+                     "Writes FOLDER/train.h5 and FOLDER/val.h5 from the finished runs in FOLDER/parts and in\n"
+                     "the parts of each SHARD_FOLDER (built with the same settings: manifests must match).\n"
+                     "The result equals a single-process build, sample by sample.\n";
+        return 0;
+    }
+    args.requirePositionals(1, 1000, "FOLDER [SHARD_FOLDER ...]");
+    std::vector<std::filesystem::path> extra(args.positionals().begin() + 1, args.positionals().end());
+    ProgressToken token;
+    ProgressBar bar("merge");
+    token.setListener([&](double f, const std::string& m) { bar.update(f, m); });
+    const long n = jobs::mergeDataset(args.positionals()[0], extra, &token);
+    bar.finish();
+    if (args.flag("json"))
+        std::printf("{\"folder\": \"%s\", \"samples\": %ld}\n", args.positionals()[0].c_str(), n);
+    else
+        std::printf("merged %ld samples into %s/train.h5 and val.h5\n", n, args.positionals()[0].c_str());
+    return 0;
+}
+
+}  // namespace
+
+int cmdDataset(const CommandArgs& argv) {
+    if (argv.empty() || argv[0] == "--help" || argv[0] == "-h") {
+        std::cout << "Usage: microstudio-cli dataset build [OPTIONS] -o FOLDER\n"
+                     "       microstudio-cli dataset merge FOLDER [SHARD_FOLDER ...]\n\n"
+                     "build  Cahn-Hilliard sweep over (phi, chi) -> snapshots -> thresholds -> descriptors -> HDF5\n"
+                     "merge  join the parts of a sharded build into train.h5 / val.h5\n"
+                     "Each has --help.\n";
+        return argv.empty() ? 2 : 0;
+    }
+    const CommandArgs rest(argv.begin() + 1, argv.end());
+    if (argv[0] == "build") return datasetBuild(rest);
+    if (argv[0] == "merge") return datasetMerge(rest);
+    throw Error("unknown dataset action '" + argv[0] + "' (build or merge)");
+}
+
+}  // namespace ms::cli
+#endif

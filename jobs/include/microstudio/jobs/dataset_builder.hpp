@@ -1,0 +1,100 @@
+#pragma once
+// The Cahn-Hilliard dataset builder: a sweep over (phi, chi) -> runs ->
+// snapshots -> thresholds -> descriptors -> HDF5 in the MicroGen3D layout.
+//
+// Folder layout (OUT):
+//   manifest.json         every parameter, the run list (phi, chi, seed,
+//                         split) and the code version; deterministic text
+//   parts/run_000012.h5   one finished run's samples, written atomically
+//   work/run_000012/      a run in progress: snapshots + checkpoint
+//   train.h5, val.h5      the merged dataset (train / validation split by
+//                         run, never by snapshot)
+// Samples are named "run_000012_snap_000123" and carry phi, chi, time,
+// log_time, step, run, ... and the descriptors as attributes.
+//
+// Killed at any moment, a rerun skips finished parts, resumes runs from their
+// checkpoints and rewrites nothing twice. Sharding: shard I of N builds the
+// runs with index % N == I (deterministic run list and per-run seeds), into
+// the same or separate folders; `mergeDataset` then writes train.h5/val.h5,
+// identical in content to a single-process build.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "microstudio/core/progress.hpp"
+#include "microstudio/core/volume.hpp"
+#include "microstudio/physics/run.hpp"
+#include "microstudio/physics/threshold.hpp"
+
+namespace ms::jobs {
+
+struct DatasetConfig {
+    Dims dims{101, 101, 1};
+    std::string sampling = "grid";  // "grid" or "lhs" (Latin hypercube)
+    double phiMin = 0.3, phiMax = 0.7;
+    double chiMin = 2.6, chiMax = 3.6;
+    int phiCount = 5, chiCount = 5;  // grid
+    int runs = 25;                   // lhs
+    int repeats = 1;                 // grid: runs (seeds) per (phi, chi) point
+    std::uint64_t seed = 1;
+    double kappa = 2.0, mobility = 1.0, noise = 0.01;
+    double endTime = 2000.0, firstTime = 1.0;
+    int snapshots = 400;
+    double maxChange = 0.005;
+    int phases = 2;
+    physics::ThreePhaseOptions threePhase;
+    std::string descriptors = "graspi";  // "graspi", "basic" (volume fractions) or "none"
+    bool periodicDescriptors = false;
+    bool keepField = false;
+    double validationFraction = 0.2;
+};
+
+struct RunSpec {
+    int index = 0;
+    double phi = 0.0, chi = 0.0;
+    std::uint64_t seed = 0;
+    bool validation = false;
+};
+
+// The deterministic run list of a configuration (same config -> same list).
+std::vector<RunSpec> planRuns(const DatasetConfig& config);
+
+// Extra per-snapshot attributes (descriptors) for a thresholded volume.
+using DescriptorFunction = std::function<std::map<std::string, double>(const Volume&)>;
+// The descriptor function a config names ("graspi", "basic", "none").
+DescriptorFunction descriptorFunction(const DatasetConfig& config);
+
+struct BuildOptions {
+    int shardIndex = 0, shardCount = 1;
+    int threads = 0;                     // runs in parallel; 0 = every core
+    bool merge = true;                   // merge when every run is finished
+    double checkpointEverySeconds = 30;
+    DescriptorFunction descriptors;      // overrides config.descriptors when set
+};
+
+struct BuildReport {
+    int runsTotal = 0, runsInShard = 0, runsBuilt = 0, runsSkipped = 0;
+    long samples = 0;  // snapshots written by this call
+    bool merged = false;
+    double seconds = 0.0;
+};
+
+BuildReport buildDataset(const DatasetConfig& config, const std::filesystem::path& folder, const BuildOptions& options = {},
+                         ProgressToken* progress = nullptr);
+
+// Writes folder/train.h5 and folder/val.h5 from the parts found in `folder`
+// and `extraFolders` (other shards' folders, whose manifests must match).
+// Throws naming the missing runs when a part is absent. Returns samples written.
+long mergeDataset(const std::filesystem::path& folder, const std::vector<std::filesystem::path>& extraFolders = {},
+                  ProgressToken* progress = nullptr);
+
+// Manifest text of a configuration (what manifest.json holds).
+std::string manifestText(const DatasetConfig& config);
+
+// Parses "I/N" (0 <= I < N).
+std::pair<int, int> parseShard(const std::string& text);
+
+}  // namespace ms::jobs

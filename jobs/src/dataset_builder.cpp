@@ -1,0 +1,371 @@
+#include "microstudio/jobs/dataset_builder.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iomanip>
+#include <mutex>
+#include <numeric>
+#include <sstream>
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/files.hpp"
+#include "microstudio/core/parallel.hpp"
+#include "microstudio/descriptors/descriptors.hpp"
+#include "microstudio/io/hdf5.hpp"
+#include "microstudio/jobs/snapshot.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ms::jobs {
+
+namespace {
+
+std::uint64_t splitmix64(std::uint64_t& state) {
+    std::uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+double unit(std::uint64_t& state) { return double(splitmix64(state) >> 11) * 0x1.0p-53; }
+// Fisher-Yates with our own generator: the same permutation everywhere.
+void shuffle(std::vector<int>& v, std::uint64_t& state) {
+    for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[std::size_t(splitmix64(state) % i)]);
+}
+
+std::string partName(int run) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "run_%06d", run);
+    return buf;
+}
+
+void checkConfig(const DatasetConfig& c) {
+    if (c.dims.nx < 8 || c.dims.ny < 8) throw Error("dataset grid must be at least 8x8, got " + c.dims.str());
+    if (!(c.phiMin > 0 && c.phiMax < 1 && c.phiMin <= c.phiMax)) throw Error("phi range must lie in (0, 1) with min <= max");
+    if (!(c.chiMin >= 0 && c.chiMin <= c.chiMax)) throw Error("chi range must have 0 <= min <= max");
+    if (c.sampling == "grid") {
+        if (c.phiCount < 1 || c.chiCount < 1 || c.repeats < 1) throw Error("grid counts and repeats must be >= 1");
+    } else if (c.sampling == "lhs") {
+        if (c.runs < 1) throw Error("a Latin hypercube needs runs >= 1");
+    } else {
+        throw Error("sampling must be 'grid' or 'lhs', got '" + c.sampling + "'");
+    }
+    if (c.phases != 2 && c.phases != 3) throw Error("phases must be 2 or 3");
+    if (!(c.validationFraction >= 0 && c.validationFraction < 1)) throw Error("validation fraction must lie in [0, 1)");
+    if (c.descriptors != "graspi" && c.descriptors != "basic" && c.descriptors != "none")
+        throw Error("descriptors must be graspi, basic or none");
+    if (!(c.endTime > 0 && c.firstTime > 0 && c.firstTime <= c.endTime)) throw Error("need 0 < first time <= end time");
+    if (c.snapshots < 1) throw Error("snapshots must be >= 1");
+}
+
+std::string readText(const fs::path& path) {
+    std::ifstream in(path);
+    if (!in) throw Error("cannot read " + path.string());
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+// Manifest without its code_version line: what must match between shards and reruns.
+std::string comparable(const std::string& manifest) {
+    std::istringstream in(manifest);
+    std::string line, out;
+    while (std::getline(in, line))
+        if (line.find("\"code_version\"") == std::string::npos) out += line + "\n";
+    return out;
+}
+
+void writeText(const fs::path& path, const std::string& text) {
+    writeAtomically(path, [&](const fs::path& temp) {
+        std::ofstream out(temp);
+        out << text;
+        out.close();
+        if (!out) throw Error("cannot write " + path.string());
+    });
+}
+
+// Writes (or checks) folder/manifest.json.
+void ensureManifest(const fs::path& folder, const std::string& manifest) {
+    fs::create_directories(folder / "parts");
+    const fs::path path = folder / "manifest.json";
+    if (fs::exists(path)) {
+        if (comparable(readText(path)) != comparable(manifest))
+            throw Error(folder.string() + " holds a dataset with other settings (manifest.json differs); use another folder");
+        return;
+    }
+    writeText(path, manifest);
+}
+
+struct ManifestRun {
+    int run = 0;
+    bool validation = false;
+};
+
+std::vector<ManifestRun> manifestRuns(const std::string& manifest) {
+    std::vector<ManifestRun> runs;
+    std::istringstream in(manifest);
+    std::string line;
+    while (std::getline(in, line)) {
+        int run = 0;
+        char split[16] = {0};
+        const auto at = line.find("{\"run\": ");
+        if (at == std::string::npos) continue;
+        const auto splitAt = line.find("\"split\": \"");
+        if (std::sscanf(line.c_str() + at, "{\"run\": %d", &run) != 1 || splitAt == std::string::npos ||
+            std::sscanf(line.c_str() + splitAt, "\"split\": \"%15[a-z]", split) != 1)
+            throw Error("manifest.json has a malformed run line: " + line);
+        runs.push_back({run, std::string(split) == "val"});
+    }
+    return runs;
+}
+
+}  // namespace
+
+std::pair<int, int> parseShard(const std::string& text) {
+    int i = -1, n = 0;
+    char rest = 0;
+    if (std::sscanf(text.c_str(), "%d/%d%c", &i, &n, &rest) != 2 || n < 1 || i < 0 || i >= n)
+        throw Error("shard must be I/N with 0 <= I < N, got '" + text + "'");
+    return {i, n};
+}
+
+std::vector<RunSpec> planRuns(const DatasetConfig& c) {
+    checkConfig(c);
+    std::vector<RunSpec> runs;
+    std::uint64_t state = c.seed * 0x2545F4914F6CDD1Dull + 17;
+    auto lerp = [](double a, double b, double t) { return a + (b - a) * t; };
+    if (c.sampling == "grid") {
+        for (int i = 0; i < c.phiCount; ++i)
+            for (int j = 0; j < c.chiCount; ++j)
+                for (int r = 0; r < c.repeats; ++r) {
+                    RunSpec s;
+                    s.phi = c.phiCount == 1 ? 0.5 * (c.phiMin + c.phiMax) : lerp(c.phiMin, c.phiMax, double(i) / (c.phiCount - 1));
+                    s.chi = c.chiCount == 1 ? 0.5 * (c.chiMin + c.chiMax) : lerp(c.chiMin, c.chiMax, double(j) / (c.chiCount - 1));
+                    runs.push_back(s);
+                }
+    } else {
+        // Latin hypercube: one sample in each of `runs` strata per axis, strata paired by a random permutation.
+        std::vector<int> phiOrder(std::size_t(c.runs)), chiOrder(std::size_t(c.runs));
+        std::iota(phiOrder.begin(), phiOrder.end(), 0);
+        std::iota(chiOrder.begin(), chiOrder.end(), 0);
+        shuffle(phiOrder, state);
+        shuffle(chiOrder, state);
+        for (int k = 0; k < c.runs; ++k) {
+            RunSpec s;
+            s.phi = lerp(c.phiMin, c.phiMax, (phiOrder[std::size_t(k)] + unit(state)) / c.runs);
+            s.chi = lerp(c.chiMin, c.chiMax, (chiOrder[std::size_t(k)] + unit(state)) / c.runs);
+            runs.push_back(s);
+        }
+    }
+    for (std::size_t k = 0; k < runs.size(); ++k) {
+        runs[k].index = int(k);
+        runs[k].seed = splitmix64(state) % 1000000007ull + 1;  // exact in a double attribute
+    }
+    // Split by run: a seeded shuffle, the first round(fraction * n) runs (at least one) are validation.
+    std::vector<int> order(runs.size());
+    std::iota(order.begin(), order.end(), 0);
+    shuffle(order, state);
+    std::size_t nVal = std::size_t(std::lround(c.validationFraction * double(runs.size())));
+    if (c.validationFraction > 0 && nVal == 0) nVal = 1;
+    if (runs.size() < 2) nVal = 0;
+    for (std::size_t k = 0; k < nVal && k < order.size(); ++k) runs[std::size_t(order[k])].validation = true;
+    return runs;
+}
+
+std::string manifestText(const DatasetConfig& c) {
+    const auto runs = planRuns(c);
+    std::ostringstream s;
+    s << std::setprecision(17);
+    s << "{\n  \"format\": \"microstudio-dataset 1\",\n  \"generator\": \"microstudio cahn-hilliard (FFTW spectral)\",\n"
+      << "  \"code_version\": \"" << MICROSTUDIO_VERSION << "\",\n"
+      << "  \"config\": {\n"
+      << "    \"dims\": \"" << c.dims.str() << "\",\n    \"sampling\": \"" << c.sampling << "\",\n"
+      << "    \"phi_min\": " << c.phiMin << ", \"phi_max\": " << c.phiMax << ", \"phi_count\": " << c.phiCount << ",\n"
+      << "    \"chi_min\": " << c.chiMin << ", \"chi_max\": " << c.chiMax << ", \"chi_count\": " << c.chiCount << ",\n"
+      << "    \"runs\": " << c.runs << ", \"repeats\": " << c.repeats << ", \"seed\": " << c.seed << ",\n"
+      << "    \"kappa\": " << c.kappa << ", \"mobility\": " << c.mobility << ", \"noise\": " << c.noise << ",\n"
+      << "    \"end_time\": " << c.endTime << ", \"first_time\": " << c.firstTime << ", \"snapshots\": " << c.snapshots
+      << ", \"max_change\": " << c.maxChange << ",\n"
+      << "    \"phases\": " << c.phases << ", \"beta\": " << c.threePhase.beta << ", \"max_mixed\": "
+      << c.threePhase.maxMixedFraction << ",\n"
+      << "    \"descriptors\": \"" << c.descriptors << "\", \"periodic_descriptors\": " << (c.periodicDescriptors ? "true" : "false")
+      << ", \"field\": " << (c.keepField ? "true" : "false") << ",\n"
+      << "    \"validation_fraction\": " << c.validationFraction << "\n  },\n"
+      << "  \"runs\": [\n";
+    for (std::size_t k = 0; k < runs.size(); ++k) {
+        const auto& r = runs[k];
+        s << "    {\"run\": " << r.index << ", \"phi\": " << r.phi << ", \"chi\": " << r.chi << ", \"seed\": " << r.seed
+          << ", \"split\": \"" << (r.validation ? "val" : "train") << "\"}" << (k + 1 < runs.size() ? "," : "") << "\n";
+    }
+    s << "  ]\n}\n";
+    return s.str();
+}
+
+DescriptorFunction descriptorFunction(const DatasetConfig& config) {
+    if (config.descriptors == "none") return [](const Volume&) { return std::map<std::string, double>{}; };
+    if (config.descriptors == "basic")
+        return [](const Volume& v) {
+            std::map<std::string, double> out{{"vol_frac_D", v.volumeFraction(Donor)}, {"vol_frac_A", v.volumeFraction(Acceptor)}};
+            if (v.phaseCount() == 3 || v.volumeFraction(Mixed) > 0) out["vol_frac_M"] = v.volumeFraction(Mixed);
+            return out;
+        };
+    descriptors::Options options;
+    options.periodic = config.periodicDescriptors;
+    options.phases = config.phases;
+    return [options](const Volume& v) {
+        std::map<std::string, double> out;
+        for (const auto& e : descriptors::describe(v, options).all())
+            if (std::isfinite(e.value)) out[e.name] = e.value;
+        return out;
+    };
+}
+
+BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, const BuildOptions& options,
+                         ProgressToken* progress) {
+    const auto start = std::chrono::steady_clock::now();
+    if (options.shardCount < 1 || options.shardIndex < 0 || options.shardIndex >= options.shardCount)
+        throw Error("shard index must lie in [0, shard count)");
+    const auto runs = planRuns(config);
+    ensureManifest(folder, manifestText(config));
+    const DescriptorFunction describe = options.descriptors ? options.descriptors : descriptorFunction(config);
+
+    BuildReport report;
+    report.runsTotal = int(runs.size());
+    std::vector<RunSpec> todo;
+    for (const auto& r : runs) {
+        if (r.index % options.shardCount != options.shardIndex) continue;
+        ++report.runsInShard;
+        if (fs::exists(folder / "parts" / (partName(r.index) + ".h5")))
+            ++report.runsSkipped;
+        else
+            todo.push_back(r);
+    }
+    std::mutex mutex;
+    std::vector<double> fractions(todo.size(), 0.0);
+    long samples = 0;
+    auto overall = [&] {
+        double sum = double(report.runsSkipped);
+        for (double f : fractions) sum += f;
+        return report.runsInShard ? sum / report.runsInShard : 1.0;
+    };
+    auto buildRun = [&](std::size_t k) {
+        const RunSpec& spec = todo[k];
+        const fs::path work = folder / "work" / partName(spec.index);
+        fs::create_directories(work);
+        physics::CahnHilliardParams params;
+        params.dims = config.dims;
+        params.phi = spec.phi;
+        params.chi = spec.chi;
+        params.kappa = config.kappa;
+        params.mobility = config.mobility;
+        params.noise = config.noise;
+        params.seed = spec.seed;
+        physics::StepControl control;
+        control.maxChange = config.maxChange;
+        physics::RunPlan plan;
+        plan.endTime = config.endTime;
+        plan.firstTime = config.firstTime;
+        plan.snapshots = config.snapshots;
+        physics::Checkpointing checkpointing;
+        checkpointing.path = work / "run.ckpt";
+        checkpointing.everySeconds = options.checkpointEverySeconds;
+        auto onSnapshot = [&](const physics::SnapshotInfo& info, const physics::CahnHilliardSolver& solver) {
+            Volume v = snapshotVolume(info, solver, config.phases, config.keepField, config.threePhase);
+            for (const auto& [name, value] : describe(v)) v.attributes[name] = value;
+            v.attributes["run"] = spec.index;
+            v.attributes["snapshot"] = info.index;
+            v.text["split"] = spec.validation ? "val" : "train";
+            v.text["sample"] = runSnapshotName(spec.index, info.index);
+            io::writeHdf5({v}, work / (snapshotName(info.index) + ".h5"));
+        };
+        // Each run gets its own token; it forwards overall progress and the shared cancel.
+        ProgressToken runToken;
+        runToken.setListener([&](double fraction, const std::string&) {
+            std::lock_guard<std::mutex> lock(mutex);
+            fractions[k] = fraction;
+            if (progress) {
+                if (progress->cancelled()) runToken.cancel();
+                progress->report(overall(), "run " + std::to_string(spec.index) + " (phi " + std::to_string(spec.phi).substr(0, 5) +
+                                                ", chi " + std::to_string(spec.chi).substr(0, 5) + ")");
+            }
+        });
+        const auto summary = physics::runCahnHilliard(params, control, plan, onSnapshot, checkpointing, &runToken, 1);
+        const fs::path part = folder / "parts" / (partName(spec.index) + ".h5");
+        writeAtomically(part, [&](const fs::path& temp) {
+            io::Hdf5Appender out(temp, true);
+            for (int i = 0; i < summary.snapshots; ++i) {
+                const std::string file = snapshotName(i) + ".h5";
+                out.append(runSnapshotName(spec.index, i), io::readHdf5Sample(work / file, runSnapshotName(spec.index, i)));
+            }
+        });
+        fs::remove_all(work);
+        std::lock_guard<std::mutex> lock(mutex);
+        fractions[k] = 1.0;
+        samples += summary.snapshots;
+        ++report.runsBuilt;
+    };
+    parallelFor(todo.size(), buildRun, options.threads);
+    report.samples = samples;
+    std::error_code ignored;
+    fs::remove(folder / "work", ignored);  // only when empty
+    if (options.merge && options.shardCount == 1) {
+        mergeDataset(folder, {}, progress);
+        report.merged = true;
+    }
+    report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return report;
+}
+
+long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFolders, ProgressToken* progress) {
+    const std::string manifest = readText(folder / "manifest.json");
+    for (const auto& other : extraFolders)
+        if (comparable(readText(other / "manifest.json")) != comparable(manifest))
+            throw Error(other.string() + " was built with other settings than " + folder.string() + " (manifest.json differs)");
+    const auto runs = manifestRuns(manifest);
+    if (runs.empty()) throw Error(folder.string() + "/manifest.json lists no runs");
+    std::vector<fs::path> parts;
+    std::string missing;
+    int missingCount = 0;
+    for (const auto& r : runs) {
+        fs::path found;
+        std::vector<fs::path> candidates{folder};
+        candidates.insert(candidates.end(), extraFolders.begin(), extraFolders.end());
+        for (const auto& dir : candidates) {
+            const fs::path p = dir / "parts" / (partName(r.run) + ".h5");
+            if (fs::exists(p)) {
+                found = p;
+                break;
+            }
+        }
+        if (found.empty() && ++missingCount <= 5) missing += (missing.empty() ? "" : ", ") + std::to_string(r.run);
+        parts.push_back(found);
+    }
+    if (missingCount)
+        throw Error("cannot merge: " + std::to_string(missingCount) + " of " + std::to_string(runs.size()) +
+                    " runs are not finished (runs " + missing + (missingCount > 5 ? ", ..." : "") + ")");
+    long written = 0;
+    for (bool validation : {false, true}) {
+        const fs::path out = folder / (validation ? "val.h5" : "train.h5");
+        if (std::none_of(runs.begin(), runs.end(), [&](const ManifestRun& r) { return r.validation == validation; })) {
+            std::error_code ignored;
+            fs::remove(out, ignored);
+            continue;
+        }
+        writeAtomically(out, [&](const fs::path& temp) {
+            io::Hdf5Appender appender(temp, true);
+            for (std::size_t k = 0; k < runs.size(); ++k) {
+                if (runs[k].validation != validation) continue;
+                for (const auto& name : io::hdf5SampleNames(parts[k])) {
+                    appender.append(name, io::readHdf5Sample(parts[k], name));
+                    ++written;
+                }
+                if (progress) progress->report(double(k + 1) / double(runs.size()), "merging " + out.filename().string());
+            }
+        });
+    }
+    return written;
+}
+
+}  // namespace ms::jobs

@@ -1,0 +1,248 @@
+// Jobs: a simulation written to HDF5, and the dataset builder (split by run,
+// descriptors, resume after a kill, sharded build + merge == one process).
+#include <QtTest>
+
+#include <filesystem>
+#include <unistd.h>
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/progress.hpp"
+#include "microstudio/io/hdf5.hpp"
+#include "microstudio/jobs/dataset_builder.hpp"
+#include "microstudio/jobs/simulate_job.hpp"
+
+namespace fs = std::filesystem;
+using namespace ms;
+
+namespace {
+
+fs::path freshDir(const std::string& name) {
+    const fs::path dir = fs::temp_directory_path() / ("ms_test_jobs_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+}
+
+jobs::DatasetConfig smallConfig() {
+    jobs::DatasetConfig c;
+    c.dims = Dims{24, 24, 1};
+    c.phiMin = 0.4, c.phiMax = 0.6, c.phiCount = 2;
+    c.chiMin = 2.8, c.chiMax = 3.4, c.chiCount = 3;
+    c.endTime = 150;
+    c.snapshots = 10;
+    c.validationFraction = 0.34;  // 2 of 6 runs
+    return c;
+}
+
+// Every sample of two files: same names in the same order, same labels, same attributes.
+void compareFiles(const fs::path& a, const fs::path& b) {
+    const auto names = io::hdf5SampleNames(a);
+    QCOMPARE(io::hdf5SampleNames(b), names);
+    QVERIFY(!names.empty());
+    for (const auto& n : names) {
+        const Volume va = io::readHdf5Sample(a, n), vb = io::readHdf5Sample(b, n);
+        QVERIFY2(va.sameLabels(vb), n.c_str());
+        QVERIFY2(va.attributes == vb.attributes, n.c_str());
+    }
+}
+
+}  // namespace
+
+class TestJobs : public QObject {
+    Q_OBJECT
+private slots:
+    void simulateJobWritesFieldLabelsAndAttributes() {
+        const fs::path dir = freshDir("simulate");
+        jobs::SimulateJob job;
+        job.params.dims = Dims{32, 24, 1};
+        job.params.phi = 0.4;
+        job.params.chi = 3.2;
+        job.plan.endTime = 200;
+        job.plan.snapshots = 15;
+        job.phases = 3;
+        job.output = dir / "run.h5";
+        const auto summary = jobs::runSimulateJob(job);
+        QCOMPARE(summary.snapshots, 15);
+        QVERIFY(!fs::exists(jobs::workFolder(job.output)));  // cleaned up once complete
+        const auto names = io::hdf5SampleNames(job.output);
+        QCOMPARE(int(names.size()), 15);
+        QCOMPARE(names.front(), std::string("snap_000000"));
+        const Volume last = io::readHdf5Sample(job.output, names.back());
+        QVERIFY(last.hasField());
+        QCOMPARE(last.attributes.at("phi"), 0.4);
+        QCOMPARE(last.attributes.at("chi"), 3.2);
+        QVERIFY(std::abs(last.attributes.at("time") - 200) < 1e-9);
+        QVERIFY(std::abs(last.attributes.at("log_time") - std::log(200.0)) < 1e-9);
+        QVERIFY(last.attributes.at("step") > 15);
+        // Labels are the documented thresholds of the stored field.
+        const double lo = last.attributes.at("threshold_low"), hi = last.attributes.at("threshold_high");
+        QVERIFY(lo < 0.5 && hi > 0.5);
+        for (std::size_t i = 0; i < last.size(); ++i) {
+            const float c = last.field()[i];
+            const int expected = c <= float(lo) ? Donor : c >= float(hi) ? Acceptor : Mixed;
+            QCOMPARE(int(last.labels()[i]), expected);
+        }
+        QVERIFY(last.volumeFraction(Mixed) > 0 && last.volumeFraction(Mixed) <= 0.25 + 1e-9);
+        fs::remove_all(dir);
+    }
+
+    void runListIsDeterministicAndSplitByRun() {
+        auto c = smallConfig();
+        const auto a = jobs::planRuns(c), b = jobs::planRuns(c);
+        QCOMPARE(a.size(), std::size_t(6));
+        int val = 0;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            QCOMPARE(a[i].seed, b[i].seed);
+            QCOMPARE(a[i].validation, b[i].validation);
+            val += a[i].validation;
+        }
+        QCOMPARE(val, 2);
+        QCOMPARE(a[0].phi, 0.4);
+        QCOMPARE(a[5].chi, 3.4);
+        // Latin hypercube: one run in each of the N strata of both axes.
+        c.sampling = "lhs";
+        c.runs = 8;
+        const auto l = jobs::planRuns(c);
+        std::vector<int> phiStrata(8), chiStrata(8);
+        for (const auto& r : l) {
+            ++phiStrata[std::size_t((r.phi - c.phiMin) / (c.phiMax - c.phiMin) * 8)];
+            ++chiStrata[std::size_t((r.chi - c.chiMin) / (c.chiMax - c.chiMin) * 8)];
+        }
+        QCOMPARE(phiStrata, std::vector<int>(8, 1));
+        QCOMPARE(chiStrata, std::vector<int>(8, 1));
+        QCOMPARE(jobs::parseShard("1/3"), std::make_pair(1, 3));
+        QVERIFY_THROWS_EXCEPTION(Error, jobs::parseShard("3/3"));
+    }
+
+    void buildWritesSplitDatasetWithDescriptors() {
+        const fs::path dir = freshDir("build");
+        auto c = smallConfig();
+        c.phases = 3;
+        const auto report = jobs::buildDataset(c, dir);
+        QCOMPARE(report.runsBuilt, 6);
+        QVERIFY(report.merged);
+        QVERIFY(fs::exists(dir / "manifest.json") && fs::exists(dir / "train.h5") && fs::exists(dir / "val.h5"));
+        QVERIFY(!fs::exists(dir / "work"));
+        const auto runs = jobs::planRuns(c);
+        const auto train = io::hdf5SampleNames(dir / "train.h5"), val = io::hdf5SampleNames(dir / "val.h5");
+        QCOMPARE(train.size() + val.size(), std::size_t(60));
+        QCOMPARE(val.size(), std::size_t(20));
+        // No leakage: every sample of a run sits in that run's split.
+        for (const auto& name : val) {
+            const Volume v = io::readHdf5Sample(dir / "val.h5", name);
+            QVERIFY(runs[std::size_t(v.attributes.at("run"))].validation);
+            for (const char* key : {"phi", "chi", "time", "log_time", "vol_frac_D", "vol_frac_M", "tortuosity_D",
+                                    "tortuosity_A", "CT_f_D_tort1"})
+                QVERIFY2(v.attributes.count(key), key);
+            QVERIFY(std::abs(v.attributes.at("vol_frac_M") - v.volumeFraction(Mixed)) < 1e-9);
+        }
+        for (const auto& name : train) QVERIFY(!runs[std::size_t(std::stoi(name.substr(4, 6)))].validation);
+        // A rerun has nothing to do; another config in the same folder is refused.
+        const auto again = jobs::buildDataset(c, dir);
+        QCOMPARE(again.runsBuilt, 0);
+        QCOMPARE(again.runsSkipped, 6);
+        c.chiMax = 3.5;
+        QVERIFY_THROWS_EXCEPTION(Error, jobs::buildDataset(c, dir));
+        fs::remove_all(dir);
+    }
+
+    void shardedBuildPlusMergeEqualsOneProcess() {
+        const fs::path dir = freshDir("shards");
+        const auto c = smallConfig();
+        jobs::buildDataset(c, dir / "single");
+        jobs::BuildOptions shard0, shard1;
+        shard0.shardCount = shard1.shardCount = 2;
+        shard1.shardIndex = 1;
+        const auto r0 = jobs::buildDataset(c, dir / "a", shard0);
+        const auto r1 = jobs::buildDataset(c, dir / "b", shard1);
+        QCOMPARE(r0.runsBuilt + r1.runsBuilt, 6);
+        QVERIFY(!r0.merged && !fs::exists(dir / "a" / "train.h5"));
+        QVERIFY_THROWS_EXCEPTION(Error, jobs::mergeDataset(dir / "a"));  // runs of shard 1 missing
+        jobs::mergeDataset(dir / "a", {dir / "b"});
+        compareFiles(dir / "single" / "train.h5", dir / "a" / "train.h5");
+        compareFiles(dir / "single" / "val.h5", dir / "a" / "val.h5");
+        fs::remove_all(dir);
+    }
+
+    void cancelledBuildResumesToTheSameDataset() {
+        const fs::path dir = freshDir("resume");
+        auto c = smallConfig();
+        c.descriptors = "basic";
+        jobs::buildDataset(c, dir / "clean");
+        ProgressToken token;
+        int reports = 0;
+        token.setListener([&](double, const std::string&) {
+            if (++reports == 4) token.cancel();
+        });
+        jobs::BuildOptions options;
+        options.threads = 2;
+        options.checkpointEverySeconds = 0;  // a checkpoint after every step: resume mid-run
+        QVERIFY_THROWS_EXCEPTION(Cancelled, jobs::buildDataset(c, dir / "killed", options, &token));
+        QVERIFY(!fs::exists(dir / "killed" / "train.h5"));
+        const auto report = jobs::buildDataset(c, dir / "killed");
+        QVERIFY(report.merged);
+        compareFiles(dir / "clean" / "train.h5", dir / "killed" / "train.h5");
+        compareFiles(dir / "clean" / "val.h5", dir / "killed" / "val.h5");
+        fs::remove_all(dir);
+    }
+
+    void cliBuildKilledAndRerunEqualsCleanBuild() {
+        const fs::path dir = freshDir("cli");
+        const QStringList args = {"dataset", "build", "--size", "48x48", "--phi-count", "2", "--chi-count", "2",
+                                  "--time", "1500", "--snapshots", "100", "--descriptors", "basic", "--threads", "1"};
+        QProcess clean;
+        clean.start(MICROSTUDIO_CLI, args + QStringList{"-o", QString::fromStdString((dir / "clean").string())});
+        QVERIFY(clean.waitForFinished(120000));
+        QCOMPARE(clean.exitCode(), 0);
+        // Kill -9 as soon as the first run is finished (mid-way through the second).
+        QProcess victim;
+        const fs::path killed = dir / "killed";
+        victim.start(MICROSTUDIO_CLI, args + QStringList{"-o", QString::fromStdString(killed.string())});
+        QVERIFY(victim.waitForStarted());
+        QElapsedTimer timer;
+        timer.start();
+        while (!fs::exists(killed / "parts" / "run_000000.h5") && timer.elapsed() < 60000) QThread::msleep(5);
+        QThread::msleep(100);
+        victim.kill();
+        victim.waitForFinished();
+        QVERIFY2(!fs::exists(killed / "train.h5"), "the build finished before it was killed");
+        QVERIFY(fs::exists(killed / "work"));  // runs in progress were interrupted
+        QProcess rerun;
+        rerun.start(MICROSTUDIO_CLI, args + QStringList{"-o", QString::fromStdString(killed.string()), "--json"});
+        QVERIFY(rerun.waitForFinished(120000));
+        QCOMPARE(rerun.exitCode(), 0);
+        const QString out = rerun.readAllStandardOutput();
+        QVERIFY2(out.contains("\"merged\": true"), qPrintable(out));
+        compareFiles(dir / "clean" / "train.h5", killed / "train.h5");
+        compareFiles(dir / "clean" / "val.h5", killed / "val.h5");
+        fs::remove_all(dir);
+    }
+
+    void cliSimulateJsonSummary() {
+        const fs::path dir = freshDir("clisim");
+        QProcess p;
+        p.start(MICROSTUDIO_CLI, {"simulate", "--size", "48x40", "--phi", "0.45", "--chi", "3", "--snapshots", "20",
+                                  "--time", "300", "--json", "-o", QString::fromStdString((dir / "s.h5").string())});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 0);
+        const auto json = QJsonDocument::fromJson(p.readAllStandardOutput()).object();
+        for (const char* key : {"mass_drift", "energy_start", "energy_end", "energy_increases", "length_start",
+                                "length_end", "steps", "seconds"})
+            QVERIFY2(json.contains(key), key);
+        QVERIFY(json["mass_drift"].toDouble() < 1e-6);
+        QCOMPARE(json["energy_increases"].toInt(), 0);
+        QVERIFY(json["energy_end"].toDouble() < json["energy_start"].toDouble());
+        QVERIFY(json["length_end"].toDouble() > json["length_start"].toDouble());
+        QCOMPARE(int(io::hdf5SampleNames(dir / "s.h5").size()), 20);
+        // Bad input: a clear error and a non-zero exit.
+        QProcess bad;
+        bad.start(MICROSTUDIO_CLI, {"simulate", "--phi", "1.5", "-o", QString::fromStdString((dir / "x.h5").string())});
+        QVERIFY(bad.waitForFinished(30000));
+        QCOMPARE(bad.exitCode(), 1);
+        QVERIFY(bad.readAllStandardError().contains("phi"));
+        fs::remove_all(dir);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestJobs)
+#include "test_jobs.moc"
