@@ -3,12 +3,14 @@
 #include <QCommandLineParser>
 #include <QDir>
 #include <QSurfaceFormat>
+#include <QTabWidget>
 #include <QTimer>
 #include <cstdio>
 
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/render/vtk_widget.hpp"
 #include "microstudio/ui/main_window.hpp"
+#include "microstudio/ui/noise_lab_panel.hpp"
 
 int main(int argc, char** argv) {
     // VTK needs a 3.2 core profile; it must be the default before QApplication.
@@ -33,6 +35,8 @@ int main(int argc, char** argv) {
     parser.addPositionalArgument("file", "Microstructure to open (.vti, .h5, .txt, .png)");
     QCommandLineOption screenshot("screenshot", "Render the window after start-up, save it to <file> and exit.", "file");
     QCommandLineOption size("size", "Window size for --screenshot, WIDTHxHEIGHT (default 1280x800).", "size", "1280x800");
+    QCommandLineOption tab("tab", "Tab to show at start-up: viewer or noise.", "name");
+    parser.addOption(tab);
     parser.addOption(screenshot);
     parser.addOption(size);
     parser.process(app);
@@ -57,10 +61,24 @@ int main(int argc, char** argv) {
         }
         window.resize(wh[0].toInt(), wh[1].toInt());
     }
+    if (parser.isSet(tab)) {
+        const QString name = parser.value(tab).toLower();
+        bool found = false;
+        for (int i = 0; i < window.tabs()->count(); ++i)
+            if (window.tabs()->tabText(i).remove('&').toLower().startsWith(name)) {
+                window.tabs()->setCurrentIndex(i);
+                found = true;
+            }
+        if (!found) {
+            std::fprintf(stderr, "microstudio: unknown tab '%s'\n", qPrintable(name));
+            return 2;
+        }
+    }
     window.show();
     if (parser.isSet(screenshot)) {
         const QString out = parser.value(screenshot);
         QTimer::singleShot(300, &window, [&] {
+            window.noiseLab()->waitForPreview();
             window.view3d()->requestRender();
             QApplication::processEvents();
             const QImage image = window.grab().toImage();

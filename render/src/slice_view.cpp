@@ -44,6 +44,16 @@ SliceView::SliceView(SliceAxis axis, QWidget* parent) : QWidget(parent), axis_(a
     setAttribute(Qt::WA_OpaquePaintEvent);
 }
 
+void SliceView::setCaption(const QString& caption) {
+    caption_ = caption;
+    update();
+}
+
+void SliceView::setCrosshairVisible(bool visible) {
+    crosshairVisible_ = visible;
+    update();
+}
+
 void SliceView::setVolume(const Volume* volume) {
     volume_ = volume;
     if (volume_) {
@@ -105,14 +115,16 @@ void SliceView::paintEvent(QPaintEvent*) {
     painter.fillRect(rect(), QColor(28, 30, 34));
     painter.setPen(QColor(210, 210, 210));
     if (image_.isNull()) {
-        painter.drawText(rect(), Qt::AlignCenter, tr("no volume"));
+        painter.drawText(rect(), Qt::AlignCenter, caption_.isEmpty() ? tr("no volume") : caption_);
         return;
     }
     const AxisMap m = axesOf(axis_);
     painter.drawText(QRectF(6, 2, width() - 12, 16), Qt::AlignLeft | Qt::AlignVCenter,
-                     QString("%1 = %2").arg(titleOf(axis_)).arg(position_[std::size_t(m.normal)]));
+                     caption_.isEmpty() ? QString("%1 = %2").arg(titleOf(axis_)).arg(position_[std::size_t(m.normal)])
+                                        : caption_);
     const QRectF target = imageRect();
     painter.drawImage(target, image_);
+    if (!crosshairVisible_) return;
     // Crosshair through the picked voxel's centre.
     const double sx = target.width() / image_.width(), sy = target.height() / image_.height();
     const double cx = target.left() + (position_[std::size_t(m.column)] + 0.5) * sx;

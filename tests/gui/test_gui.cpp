@@ -17,6 +17,10 @@
 #include "microstudio/render/slice_view.hpp"
 #include "microstudio/render/vtk_widget.hpp"
 #include "microstudio/ui/main_window.hpp"
+#include "microstudio/ui/noise_lab_panel.hpp"
+#include "microstudio/noise/metrics.hpp"
+#include <QComboBox>
+#include <QTableWidget>
 
 namespace {
 
@@ -150,6 +154,32 @@ private slots:
         ms::io::writeVolume(demoVolume(), path.toStdString());
         QVERIFY(w.openFile(path, true));
         QCOMPARE(w.volume().dims().nz, 24);
+    }
+
+    void noiseLabShowsNoisyAndDenoisedWithMetrics() {
+        ms::ui::MainWindow w;
+        ms::Volume image = ms::syntheticMicrostructure(ms::Dims{101, 101, 1});
+        w.setVolume(image, "synthetic");
+        w.show();
+        auto* lab = w.noiseLab();
+        lab->waitForPreview();
+        // Salt and pepper at the paper's p = 0.15 by default: about 15 % flipped.
+        const double flipped = ms::noise::pixelErrorRate(image, lab->noisy());
+        QVERIFY2(flipped > 0.12 && flipped < 0.18, qPrintable(QString::number(flipped)));
+        auto* table = lab->metricsTable();
+        QCOMPARE(table->columnCount(), 2);  // noisy, best classical (no learned model yet)
+        QCOMPARE(table->item(0, 0)->text().toDouble(), std::round(flipped * 1e4) / 1e4);
+        QVERIFY(table->item(0, 1)->text().toDouble() < flipped / 2);  // the baseline cleans
+        QVERIFY(!lab->bestClassicalName().isEmpty());
+        // A learned denoiser plugs in as one more column; switching the noise type recomputes.
+        lab->setLearnedDenoiser([image](const ms::Volume&) { return image; }, "oracle");
+        lab->waitForPreview();
+        QCOMPARE(table->columnCount(), 3);
+        QCOMPARE(table->item(0, 1)->text().toDouble(), 0.0);
+        auto* type = lab->findChild<QComboBox*>("noiseType");
+        type->setCurrentText("grid");
+        lab->waitForPreview();
+        QVERIFY(ms::noise::pixelErrorRate(image, lab->noisy()) != flipped);
     }
 
     void screenshotOptionWritesThePicture() {

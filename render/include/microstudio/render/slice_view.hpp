@@ -23,6 +23,9 @@ public:
     const QImage& image() const { return image_; }
     std::array<int, 3> position() const { return position_; }
     QSize sizeHint() const override { return {280, 280}; }
+    // A fixed caption replaces "XY (z) = 12"; image panels also hide the crosshair.
+    void setCaption(const QString& caption);
+    void setCrosshairVisible(bool visible);
 
 public slots:
     void setPosition(int x, int y, int z);
@@ -45,6 +48,8 @@ private:
     const Volume* volume_ = nullptr;
     std::array<int, 3> position_{0, 0, 0};
     QImage image_;
+    QString caption_;
+    bool crosshairVisible_ = true;
 };
 
 }  // namespace ms::render

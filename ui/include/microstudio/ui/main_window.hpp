@@ -1,18 +1,13 @@
 #pragma once
-// The studio's main window: a VTK 3D view of the current microstructure
-// beside three linked orthogonal slice views, a phase panel (colour,
-// visibility, opacity per phase) and the file's properties.
+// The studio's main window: tabs for the viewer (3D + linked slices) and the
+// noise lab (and, as they land, design, simulation and training), a menu
+// with recent files, settings remembered between runs, errors in dialogs.
 #include <QMainWindow>
-#include <array>
-#include <memory>
 
 #include "microstudio/core/volume.hpp"
 
-class QCheckBox;
-class QSlider;
-class QTableWidget;
 class QMenu;
-class QGridLayout;
+class QTabWidget;
 
 namespace ms::render {
 class VtkWidget;
@@ -21,6 +16,9 @@ class PhaseScene;
 }  // namespace ms::render
 
 namespace ms::ui {
+
+class ViewerPanel;
+class NoiseLabPanel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -31,11 +29,15 @@ public:
     // Shows errors in a dialog unless quiet (tests, --screenshot); returns success.
     bool openFile(const QString& path, bool quiet = false);
     void setVolume(Volume volume, const QString& title);
-    const Volume& volume() const { return volume_; }
+    const Volume& volume() const;
 
-    render::VtkWidget* view3d() const { return view3d_; }
-    render::SliceView* sliceView(int i) const { return slices_.at(std::size_t(i)); }
-    render::PhaseScene* phaseScene() const { return scene_.get(); }
+    ViewerPanel* viewer() const { return viewer_; }
+    NoiseLabPanel* noiseLab() const { return noiseLab_; }
+    QTabWidget* tabs() const { return tabs_; }
+    // Shortcuts into the viewer (tests and scripts).
+    render::VtkWidget* view3d() const;
+    render::SliceView* sliceView(int i) const;
+    render::PhaseScene* phaseScene() const;
     void setPhaseVisible(int phase, bool visible);
     void setPhaseOpacity(int phase, double opacity);
 
@@ -50,21 +52,13 @@ protected:
 
 private:
     void buildMenus();
-    QWidget* buildPhasePanel();
     void rememberRecent(const QString& path);
     void refreshRecentMenu();
-    void refreshProperties();
 
-    Volume volume_;
     QString currentPath_;
-    render::VtkWidget* view3d_ = nullptr;
-    std::array<render::SliceView*, 3> slices_{};
-    std::unique_ptr<render::PhaseScene> scene_;
-    QGridLayout* viewGrid_ = nullptr;
-    std::array<QWidget*, kMaxPhases> phaseRows_{};
-    std::array<QCheckBox*, kMaxPhases> phaseVisible_{};
-    std::array<QSlider*, kMaxPhases> phaseOpacity_{};
-    QTableWidget* properties_ = nullptr;
+    QTabWidget* tabs_ = nullptr;
+    ViewerPanel* viewer_ = nullptr;
+    NoiseLabPanel* noiseLab_ = nullptr;
     QMenu* recentMenu_ = nullptr;
 };
 

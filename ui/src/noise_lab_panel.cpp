@@ -1,0 +1,239 @@
+#include "microstudio/ui/noise_lab_panel.hpp"
+
+#include <QComboBox>
+#include <QCoreApplication>
+#include <QDoubleSpinBox>
+#include <QFormLayout>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QSpinBox>
+#include <QTableWidget>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+#include <cmath>
+#include <optional>
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/noise/denoise.hpp"
+#include "microstudio/noise/metrics.hpp"
+#include "microstudio/noise/noise.hpp"
+#include "microstudio/render/slice_view.hpp"
+
+namespace ms::ui {
+
+struct NoiseLabResult {
+    Volume noisy, learned, classical;
+    QString classicalName;
+    noise::Metrics noisyMetrics, classicalMetrics;
+    std::optional<noise::Metrics> learnedMetrics;
+    QString error;
+};
+
+namespace {
+
+QDoubleSpinBox* spin(QWidget* parent, double lo, double hi, double value, double step, int decimals) {
+    auto* s = new QDoubleSpinBox(parent);
+    s->setRange(lo, hi);
+    s->setValue(value);
+    s->setSingleStep(step);
+    s->setDecimals(decimals);
+    s->setKeyboardTracking(false);
+    return s;
+}
+
+}  // namespace
+
+NoiseLabPanel::NoiseLabPanel(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QHBoxLayout(this);
+    auto* controls = new QWidget(this);
+    controls->setMaximumWidth(320);
+    auto* controlLayout = new QVBoxLayout(controls);
+    sampleLabel_ = new QLabel(tr("no sample"), controls);
+    sampleLabel_->setWordWrap(true);
+    controlLayout->addWidget(sampleLabel_);
+    form_ = new QFormLayout();
+    const noise::NoiseModel defaults;
+    type_ = new QComboBox(controls);
+    type_->setObjectName("noiseType");
+    for (auto t : noise::allNoiseTypes()) type_->addItem(noise::noiseTypeName(t));
+    flipProbability_ = spin(controls, 0, 1, defaults.flip_probability, 0.01, 3);
+    gridAmplitude_ = spin(controls, 0, 5, defaults.grid_amplitude, 0.05, 3);
+    gridFrequency_ = spin(controls, 0, 100, defaults.grid_frequency, 0.5, 2);
+    gridRotation_ = spin(controls, -360, 360, defaults.grid_rotation, 1, 1);
+    rings_ = new QSpinBox(controls);
+    rings_->setRange(1, 64);
+    rings_->setValue(defaults.rings);
+    maskIntensity_ = spin(controls, 0, 1, defaults.mask_intensity, 0.05, 3);
+    maskWidth_ = spin(controls, 0.001, 1, defaults.mask_width, 0.005, 3);
+    seed_ = new QSpinBox(controls);
+    seed_->setRange(0, 1000000);
+    seed_->setValue(1);
+    form_->addRow(tr("noise"), type_);
+    form_->addRow(tr("flip_probability"), flipProbability_);
+    form_->addRow(tr("grid_amplitude"), gridAmplitude_);
+    form_->addRow(tr("grid_frequency"), gridFrequency_);
+    form_->addRow(tr("grid_rotation (deg)"), gridRotation_);
+    form_->addRow(tr("rings"), rings_);
+    form_->addRow(tr("mask_intensity"), maskIntensity_);
+    form_->addRow(tr("mask_width"), maskWidth_);
+    form_->addRow(tr("seed"), seed_);
+    controlLayout->addLayout(form_);
+    metrics_ = new QTableWidget(5, 0, controls);
+    metrics_->setObjectName("noiseMetrics");
+    metrics_->setVerticalHeaderLabels({"pixel_error", "iou_D", "iou_A", "delta_vf", "delta_tort_D"});
+    metrics_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    metrics_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    controlLayout->addWidget(new QLabel(tr("<b>Against the clean image</b>"), controls));
+    controlLayout->addWidget(metrics_, 1);
+    layout->addWidget(controls);
+
+    auto* grid = new QGridLayout();
+    const char* captions[4] = {"clean", "noisy", "no learned denoiser installed", "best classical"};
+    for (int i = 0; i < 4; ++i) {
+        views_[std::size_t(i)] = new render::SliceView(render::SliceAxis::XY, this);
+        views_[std::size_t(i)]->setCrosshairVisible(false);
+        views_[std::size_t(i)]->setCaption(captions[i]);
+        grid->addWidget(views_[std::size_t(i)], i / 2, i % 2);
+    }
+    layout->addLayout(grid, 1);
+
+    connect(type_, &QComboBox::currentIndexChanged, this, [this] {
+        updateParameterRows();
+        recompute();
+    });
+    for (auto* s : {flipProbability_, gridAmplitude_, gridFrequency_, gridRotation_, maskIntensity_, maskWidth_})
+        connect(s, &QDoubleSpinBox::valueChanged, this, &NoiseLabPanel::recompute);
+    for (auto* s : {rings_, seed_}) connect(s, &QSpinBox::valueChanged, this, &NoiseLabPanel::recompute);
+    connect(&watcher_, &QFutureWatcher<std::shared_ptr<NoiseLabResult>>::finished, this, &NoiseLabPanel::showResult);
+    updateParameterRows();
+}
+
+NoiseLabPanel::~NoiseLabPanel() {
+    watcher_.waitForFinished();
+    for (auto* v : views_) v->setVolume(nullptr);
+}
+
+void NoiseLabPanel::updateParameterRows() {
+    const auto type = noise::parseNoiseType(type_->currentText().toStdString());
+    form_->setRowVisible(flipProbability_, type == noise::NoiseType::SaltPepper);
+    for (QWidget* w : {static_cast<QWidget*>(gridAmplitude_), static_cast<QWidget*>(gridFrequency_),
+                       static_cast<QWidget*>(gridRotation_)})
+        form_->setRowVisible(w, type == noise::NoiseType::Grid);
+    for (QWidget* w : {static_cast<QWidget*>(rings_), static_cast<QWidget*>(maskIntensity_),
+                       static_cast<QWidget*>(maskWidth_)})
+        form_->setRowVisible(w, type == noise::NoiseType::Frequency);
+}
+
+void NoiseLabPanel::setSample(const Volume& sample, const QString& name) {
+    watcher_.waitForFinished();
+    Volume clean = sample.dims().is2D() ? sample : sample.slice(sample.dims().nz / 2);
+    clean.attributes.clear();
+    sampleLabel_->setText(tr("Sample: %1 (%2)").arg(name, QString::fromStdString(clean.dims().str())));
+    clean_ = std::move(clean);
+    images_[0] = clean_;
+    views_[0]->setVolume(&images_[0]);
+    recompute();
+}
+
+void NoiseLabPanel::setLearnedDenoiser(LearnedDenoiser denoiser, const QString& name) {
+    learned_ = std::move(denoiser);
+    learnedName_ = name;
+    views_[2]->setCaption(learned_ ? tr("denoised by %1").arg(name) : tr("no learned denoiser installed"));
+    recompute();
+}
+
+void NoiseLabPanel::recompute() {
+    if (!clean_.size()) return;
+    if (watcher_.isRunning()) {  // coalesce: one more run when this one ends
+        pending_ = true;
+        return;
+    }
+    noise::NoiseModel model;
+    model.type = noise::parseNoiseType(type_->currentText().toStdString());
+    model.flip_probability = flipProbability_->value();
+    model.grid_amplitude = gridAmplitude_->value();
+    model.grid_frequency = gridFrequency_->value();
+    model.grid_rotation = gridRotation_->value();
+    model.rings = rings_->value();
+    model.mask_intensity = maskIntensity_->value();
+    model.mask_width = maskWidth_->value();
+    const auto seed = std::uint64_t(seed_->value());
+    const Volume clean = clean_;
+    const LearnedDenoiser learned = learned_;
+    watcher_.setFuture(QtConcurrent::run([clean, model, seed, learned]() {
+        auto r = std::make_shared<NoiseLabResult>();
+        try {
+            if (clean.phaseCount() != 2) throw Error("the noise models need a two-phase image (donor and acceptor only)");
+            const auto descriptors = noise::defaultDescriptorFunction();
+            const auto cleanDescriptors = descriptors ? descriptors(clean) : std::map<std::string, double>{};
+            r->noisy = noise::applyNoise(clean, model, seed);
+            r->noisyMetrics = noise::compare(clean, r->noisy, descriptors, &cleanDescriptors);
+            double best = 2.0;
+            for (const auto& d : noise::standardDenoisers()) {
+                if (d->kind() != noise::DenoiserKind::Classical) continue;
+                Volume out = d->denoise(r->noisy);
+                const double error = noise::pixelErrorRate(clean, out);
+                if (error < best) {
+                    best = error;
+                    r->classical = std::move(out);
+                    r->classicalName = QString::fromStdString(d->name());
+                }
+            }
+            r->classicalMetrics = noise::compare(clean, r->classical, descriptors, &cleanDescriptors);
+            if (learned) {
+                r->learned = learned(r->noisy);
+                r->learnedMetrics = noise::compare(clean, r->learned, descriptors, &cleanDescriptors);
+            }
+        } catch (const std::exception& e) {
+            r->error = QString::fromStdString(e.what());
+        }
+        return r;
+    }));
+}
+
+void NoiseLabPanel::showResult() {
+    const auto r = watcher_.result();
+    if (pending_) {
+        pending_ = false;
+        recompute();
+        return;
+    }
+    metrics_->setColumnCount(0);
+    if (!r->error.isEmpty()) {
+        sampleLabel_->setText(sampleLabel_->text().section('\n', 0, 0) + "\n" + r->error);
+        emit previewReady();
+        return;
+    }
+    for (auto* v : views_) v->setVolume(nullptr);
+    images_[1] = r->noisy;
+    images_[2] = r->learned;
+    images_[3] = r->classical;
+    bestClassical_ = r->classicalName;
+    views_[3]->setCaption(tr("best classical: %1").arg(r->classicalName));
+    for (int i = 0; i < 4; ++i) views_[std::size_t(i)]->setVolume(images_[std::size_t(i)].size() ? &images_[std::size_t(i)] : nullptr);
+    // One column per image, one row per metric.
+    auto addRow = [this](const QString& name, const noise::Metrics& m) {
+        const int column = metrics_->columnCount();
+        metrics_->insertColumn(column);
+        metrics_->setHorizontalHeaderItem(column, new QTableWidgetItem(name));
+        const double values[5] = {m.pixel_error, m.iou_D, m.iou_A, m.delta_vf, m.delta_tort_D.value_or(std::nan(""))};
+        for (int r = 0; r < 5; ++r)
+            metrics_->setItem(r, column, new QTableWidgetItem(std::isnan(values[r]) ? QString("-") : QString::number(values[r], 'f', 4)));
+    };
+    addRow(tr("noisy"), r->noisyMetrics);
+    if (r->learnedMetrics) addRow(learnedName_, *r->learnedMetrics);
+    addRow(r->classicalName, r->classicalMetrics);
+    emit previewReady();
+}
+
+void NoiseLabPanel::waitForPreview() {
+    while (watcher_.isRunning() || pending_) {
+        watcher_.waitForFinished();
+        QCoreApplication::processEvents();
+    }
+    QCoreApplication::processEvents();
+}
+
+}  // namespace ms::ui

@@ -1,0 +1,164 @@
+#include "microstudio/ui/viewer_panel.hpp"
+
+#include <QCheckBox>
+#include <QGridLayout>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QSlider>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+
+#include "microstudio/render/phase_scene.hpp"
+#include "microstudio/render/phase_style.hpp"
+#include "microstudio/render/slice_view.hpp"
+#include "microstudio/render/vtk_widget.hpp"
+
+namespace ms::ui {
+
+namespace {
+const char* kPhaseNames[kMaxPhases] = {"Donor (D)", "Acceptor (A)", "Mixed (M)"};
+}
+
+ViewerPanel::ViewerPanel(QWidget* parent) : QWidget(parent) {
+    auto* splitter = new QSplitter(Qt::Horizontal, this);
+    auto* layout = new QHBoxLayout(this);
+    layout->setContentsMargins(0, 0, 0, 0);
+    layout->addWidget(splitter);
+    splitter->addWidget(buildPhasePanel());
+
+    auto* views = new QWidget(splitter);
+    viewGrid_ = new QGridLayout(views);
+    viewGrid_->setContentsMargins(2, 2, 2, 2);
+    viewGrid_->setSpacing(2);
+    view3d_ = new render::VtkWidget(views);
+    scene_ = std::make_unique<render::PhaseScene>(view3d_->renderer());
+    slices_ = {new render::SliceView(render::SliceAxis::XY, views), new render::SliceView(render::SliceAxis::XZ, views),
+               new render::SliceView(render::SliceAxis::YZ, views)};
+    viewGrid_->addWidget(view3d_, 0, 0);
+    viewGrid_->addWidget(slices_[0], 0, 1);
+    viewGrid_->addWidget(slices_[1], 1, 0);
+    viewGrid_->addWidget(slices_[2], 1, 1);
+    for (int i = 0; i < 2; ++i) {
+        viewGrid_->setColumnStretch(i, 1);
+        viewGrid_->setRowStretch(i, 1);
+    }
+    for (auto* s : slices_) connect(s, &render::SliceView::positionPicked, this, &ViewerPanel::setCrosshair);
+    splitter->addWidget(views);
+    splitter->setStretchFactor(1, 1);
+}
+
+ViewerPanel::~ViewerPanel() {
+    for (auto* s : slices_) s->setVolume(nullptr);
+}
+
+QWidget* ViewerPanel::buildPhasePanel() {
+    auto* panel = new QWidget(this);
+    auto* layout = new QVBoxLayout(panel);
+    layout->addWidget(new QLabel(tr("<b>Phases</b>"), panel));
+    for (int p = 0; p < kMaxPhases; ++p) {
+        const render::Rgb c = render::phaseColor(p);
+        auto* row = new QWidget(panel);
+        auto* rowLayout = new QVBoxLayout(row);
+        rowLayout->setContentsMargins(0, 0, 0, 0);
+        auto* box = new QCheckBox(kPhaseNames[p], row);
+        box->setChecked(true);
+        box->setObjectName(QString("phaseVisible%1").arg(p));
+        box->setToolTip(tr("Show %1 in the 3D view").arg(kPhaseNames[p]));
+        box->setStyleSheet(QString("QCheckBox { color: rgb(%1,%2,%3); font-weight: bold; }")
+                               .arg(int(c.r * 255)).arg(int(c.g * 255)).arg(int(c.b * 255)));
+        auto* slider = new QSlider(Qt::Horizontal, row);
+        slider->setRange(0, 100);
+        slider->setValue(100);
+        slider->setObjectName(QString("phaseOpacity%1").arg(p));
+        slider->setToolTip(tr("Opacity of %1 in the 3D view").arg(kPhaseNames[p]));
+        connect(box, &QCheckBox::toggled, this, [this, p](bool on) { setPhaseVisible(p, on); });
+        connect(slider, &QSlider::valueChanged, this, [this, p](int v) { setPhaseOpacity(p, v / 100.0); });
+        rowLayout->addWidget(box);
+        rowLayout->addWidget(new QLabel(tr("opacity in 3D"), row));
+        rowLayout->addWidget(slider);
+        layout->addWidget(row);
+        phaseRows_[std::size_t(p)] = row;
+        phaseVisible_[std::size_t(p)] = box;
+        phaseOpacity_[std::size_t(p)] = slider;
+    }
+    properties_ = new QTableWidget(0, 2, panel);
+    properties_->setObjectName("properties");
+    properties_->setHorizontalHeaderLabels({tr("property"), tr("value")});
+    properties_->horizontalHeader()->setStretchLastSection(true);
+    properties_->verticalHeader()->hide();
+    properties_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    layout->addWidget(properties_, 1);
+    panel->setMinimumWidth(240);
+    panel->setMaximumWidth(360);
+    return panel;
+}
+
+void ViewerPanel::setVolume(Volume volume) {
+    for (auto* s : slices_) s->setVolume(nullptr);
+    volume_ = std::move(volume);
+    const bool is2D = volume_.dims().is2D();
+    // A 2D image shows as one slice view filling the area; a volume as 3D + three slices.
+    view3d_->setVisible(!is2D);
+    viewGrid_->removeWidget(slices_[0]);
+    if (is2D) viewGrid_->addWidget(slices_[0], 0, 0, 2, 2);
+    else viewGrid_->addWidget(slices_[0], 0, 1);
+    slices_[1]->setVisible(!is2D);
+    slices_[2]->setVisible(!is2D);
+    for (auto* s : slices_) s->setVolume(&volume_);
+    if (!is2D) {
+        scene_->setVolume(volume_);
+        view3d_->requestRender();
+    }
+    const auto counts = volume_.phaseCounts();
+    for (int p = 0; p < kMaxPhases; ++p) {
+        phaseRows_[std::size_t(p)]->setVisible(counts[std::size_t(p)] > 0);
+        phaseOpacity_[std::size_t(p)]->setEnabled(!is2D);
+    }
+    refreshProperties();
+}
+
+void ViewerPanel::refreshProperties() {
+    properties_->setRowCount(0);
+    auto add = [this](const QString& k, const QString& v) {
+        const int row = properties_->rowCount();
+        properties_->insertRow(row);
+        properties_->setItem(row, 0, new QTableWidgetItem(k));
+        properties_->setItem(row, 1, new QTableWidgetItem(v));
+    };
+    add(tr("size"), QString::fromStdString(volume_.dims().str()));
+    add(tr("phases"), QString::number(volume_.phaseCount()));
+    for (int p = 0; p < volume_.phaseCount(); ++p)
+        add(QString("vol_frac_%1").arg(phaseName(p)), QString::number(volume_.volumeFraction(p), 'g', 6));
+    for (const auto& [k, v] : volume_.attributes) add(QString::fromStdString(k), QString::number(v, 'g', 6));
+    for (const auto& [k, v] : volume_.text) add(QString::fromStdString(k), QString::fromStdString(v));
+}
+
+void ViewerPanel::setPhaseVisible(int phase, bool visible) {
+    scene_->setPhaseVisible(phase, visible);
+    if (phaseVisible_[std::size_t(phase)]->isChecked() != visible) phaseVisible_[std::size_t(phase)]->setChecked(visible);
+    view3d_->requestRender();
+}
+
+void ViewerPanel::setPhaseOpacity(int phase, double opacity) {
+    scene_->setPhaseOpacity(phase, opacity);
+    const int v = int(opacity * 100 + 0.5);
+    if (phaseOpacity_[std::size_t(phase)]->value() != v) phaseOpacity_[std::size_t(phase)]->setValue(v);
+    view3d_->requestRender();
+}
+
+void ViewerPanel::resetCamera() {
+    scene_->resetCamera();
+    view3d_->requestRender();
+}
+
+void ViewerPanel::setCrosshair(int x, int y, int z) {
+    for (auto* s : slices_) s->setPosition(x, y, z);
+    scene_->setCrosshair(x, y, z);
+    view3d_->requestRender();
+    if (volume_.size())
+        emit statusMessage(QString("voxel (%1, %2, %3): %4").arg(x).arg(y).arg(z).arg(kPhaseNames[volume_.at(x, y, z)]));
+}
+
+}  // namespace ms::ui
