@@ -176,10 +176,12 @@ std::vector<RunSpec> planRuns(const DatasetConfig& c) {
 
 std::string manifestText(const DatasetConfig& c) {
     const auto runs = planRuns(c);
+    const physics::StepControl solver;  // the builder uses the default step control besides max_change
+    const physics::CahnHilliardParams physicsDefaults;
     std::ostringstream s;
     s << std::setprecision(17);
     s << "{\n  \"format\": \"microstudio-dataset 1\",\n  \"generator\": \"microstudio cahn-hilliard (FFTW spectral)\",\n"
-      << "  \"code_version\": \"" << MICROSTUDIO_VERSION << "\",\n"
+      << "  \"code_version\": \"" << MICROSTUDIO_VERSION << " (git " << MICROSTUDIO_GIT_COMMIT << ")\",\n"
       << "  \"config\": {\n"
       << "    \"dims\": \"" << c.dims.str() << "\",\n    \"sampling\": \"" << c.sampling << "\",\n"
       << "    \"phi_min\": " << c.phiMin << ", \"phi_max\": " << c.phiMax << ", \"phi_count\": " << c.phiCount << ",\n"
@@ -188,6 +190,8 @@ std::string manifestText(const DatasetConfig& c) {
       << "    \"kappa\": " << c.kappa << ", \"mobility\": " << c.mobility << ", \"noise\": " << c.noise << ",\n"
       << "    \"end_time\": " << c.endTime << ", \"first_time\": " << c.firstTime << ", \"snapshots\": " << c.snapshots
       << ", \"max_change\": " << c.maxChange << ",\n"
+      << "    \"dt_initial\": " << solver.dtInitial << ", \"dt_max\": " << solver.dtMax << ", \"dt_growth\": " << solver.growth
+      << ", \"log_epsilon\": " << physicsDefaults.logEpsilon << ", \"threshold_2_phase\": 0.5,\n"
       << "    \"phases\": " << c.phases << ", \"beta\": " << c.threePhase.beta << ", \"max_mixed\": "
       << c.threePhase.maxMixedFraction << ",\n"
       << "    \"descriptors\": \"" << c.descriptors << "\", \"periodic_descriptors\": " << (c.periodicDescriptors ? "true" : "false")
