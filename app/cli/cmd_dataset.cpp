@@ -1,6 +1,8 @@
 // microstudio-cli dataset: build (sweep -> runs -> snapshots -> thresholds ->
 // descriptors -> HDF5), sharded and resumable, and merge.
 #ifdef MICROSTUDIO_HAVE_JOBS
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -12,6 +14,35 @@
 namespace ms::cli {
 
 namespace {
+
+// Ctrl-C / SIGTERM cancel the job through its token, so runs write a
+// checkpoint before the command exits (status 130); a rerun resumes.
+class CancelOnInterrupt {
+public:
+    explicit CancelOnInterrupt(ProgressToken& token) {
+        target().store(&token);
+        previousInt_ = std::signal(SIGINT, &CancelOnInterrupt::handle);
+        previousTerm_ = std::signal(SIGTERM, &CancelOnInterrupt::handle);
+    }
+    ~CancelOnInterrupt() {
+        std::signal(SIGINT, previousInt_);
+        std::signal(SIGTERM, previousTerm_);
+        target().store(nullptr);
+    }
+    CancelOnInterrupt(const CancelOnInterrupt&) = delete;
+    CancelOnInterrupt& operator=(const CancelOnInterrupt&) = delete;
+
+private:
+    static std::atomic<ProgressToken*>& target() {
+        static std::atomic<ProgressToken*> token{nullptr};
+        return token;
+    }
+    static void handle(int) {
+        if (ProgressToken* t = target().load()) t->cancel();  // an atomic store: signal-safe
+    }
+    void (*previousInt_)(int) = SIG_DFL;
+    void (*previousTerm_)(int) = SIG_DFL;
+};
 
 int datasetBuild(const CommandArgs& argv) {
     Args args(argv,
@@ -97,6 +128,7 @@ int datasetBuild(const CommandArgs& argv) {
     ProgressToken token;
     ProgressBar bar("dataset");
     token.setListener([&](double f, const std::string& m) { bar.update(f, m); });
+    const CancelOnInterrupt interrupt(token);
     const auto r = jobs::buildDataset(c, folder, options, &token);
     bar.finish();
     if (args.flag("json")) {
