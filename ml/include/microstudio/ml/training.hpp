@@ -1,0 +1,84 @@
+#pragma once
+// The training loop every model of the project shares (torch-free view):
+// options, progress and the report. Device: CUDA when present (unless
+// forceCpu), else CPU with ms::defaultThreadCount() threads. Determinism:
+// the data order of epoch e is a permutation seeded by (seed, e) and every
+// random draw of step s (noise, reparameterisation, timesteps) is seeded by
+// (seed, s), so a run resumed from a checkpoint continues exactly as if it
+// had never stopped.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "microstudio/core/progress.hpp"
+#include "microstudio/ml/json.hpp"
+
+namespace ms::ml {
+
+struct TrainProgress {
+    long step = 0, totalSteps = 0;  // optimiser steps
+    int epoch = 0, epochs = 0;      // epoch is 0-based, the one running
+    double trainLoss = 0.0;         // running mean of this epoch
+    double seconds = 0.0;           // wall time of this run (not counting earlier runs)
+    double etaSeconds = 0.0;        // from this run's mean step time
+};
+
+struct TrainOptions {
+    int epochs = 10;
+    int batchSize = 32;
+    double learningRate = 1e-3;
+    std::uint64_t seed = 0;
+    // Checkpoint (model, optimiser, step, history, early-stopping state),
+    // written atomically every `checkpointEvery` steps and at every epoch
+    // end; empty path = none. With `resume`, an existing checkpoint is
+    // loaded and training continues from it.
+    std::filesystem::path checkpoint;
+    long checkpointEvery = 0;  // steps; 0 = epoch ends only
+    bool resume = true;
+    // Early stopping: stop when the validation loss has not improved by
+    // more than minDelta for `patience` epochs (0 = off); the best weights
+    // are restored at the end whenever there was a validation set.
+    int patience = 0;
+    double minDelta = 0.0;
+    // Stop (with a checkpoint) once this many steps are done in total; for
+    // tests that simulate a kill. 0 = no limit.
+    long stopAfterSteps = 0;
+    bool forceCpu = false;
+    int threads = 0;  // torch intra-op threads on CPU; 0 = ms::defaultThreadCount()
+    ProgressToken* progress = nullptr;  // report() each step; cancel throws ms::Cancelled
+    std::function<void(const TrainProgress&)> onProgress;
+
+    Json toJson() const;  // the reproducibility-relevant fields
+};
+
+struct EpochRecord {
+    int epoch = 0;
+    double trainLoss = 0.0;
+    double validationLoss = 0.0;  // NaN without a validation set
+    double seconds = 0.0;
+};
+
+struct TrainReport {
+    std::vector<EpochRecord> history;
+    long steps = 0;
+    int epochsDone = 0;
+    bool resumed = false;       // started from a checkpoint
+    bool earlyStopped = false;
+    bool stoppedAtLimit = false;  // stopAfterSteps reached
+    int bestEpoch = -1;
+    double bestValidationLoss = 0.0;
+    double seconds = 0.0;        // this run
+    double secondsPerStep = 0.0;  // this run's mean
+    std::string device;           // "cpu (2 threads)" or "cuda"
+
+    Json toJson() const;
+    // epoch,train_loss,validation_loss,seconds
+    std::string historyCsv() const;
+};
+
+// "cuda" when torch sees a GPU, else "cpu".
+std::string preferredDevice();
+
+}  // namespace ms::ml

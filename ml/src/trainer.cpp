@@ -1,0 +1,365 @@
+// The training loop every model shares, and the torch helpers behind it.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <random>
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/files.hpp"
+#include "microstudio/core/parallel.hpp"
+#include "microstudio/noise/noise.hpp"
+#include "torch_common.hpp"
+
+namespace ms::ml {
+
+std::string preferredDevice() { return torch::cuda::is_available() ? "cuda" : "cpu"; }
+
+namespace detail {
+
+torch::Device chooseDevice(bool forceCpu, int threads) {
+    const int n = threads > 0 ? threads : defaultThreadCount();
+    if (torch::get_num_threads() != n) torch::set_num_threads(n);
+    if (!forceCpu && torch::cuda::is_available()) return torch::Device(torch::kCUDA);
+    return torch::Device(torch::kCPU);
+}
+
+std::string describeDevice(const torch::Device& device) {
+    if (device.is_cuda()) return "cuda";
+    return "cpu (" + std::to_string(torch::get_num_threads()) + " threads)";
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> namedState(const torch::nn::Module& module) {
+    std::vector<std::pair<std::string, torch::Tensor>> state;
+    for (const auto& p : module.named_parameters(true)) state.emplace_back(p.key(), p.value());
+    for (const auto& b : module.named_buffers(true)) state.emplace_back(b.key(), b.value());
+    return state;
+}
+
+void writeModuleState(const torch::nn::Module& module, torch::serialize::OutputArchive& archive, bool half) {
+    for (const auto& [name, tensor] : namedState(module)) {
+        torch::Tensor t = tensor.detach().to(torch::kCPU);
+        if (half && t.is_floating_point()) t = t.to(torch::kHalf);
+        archive.write(name, t);
+    }
+}
+
+void readModuleState(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& what) {
+    torch::NoGradGuard noGrad;
+    for (auto& [name, tensor] : namedState(module)) {
+        torch::Tensor saved;
+        if (!archive.try_read(name, saved)) throw Error(what + ": weights lack '" + name + "' (another architecture?)");
+        if (saved.sizes() != tensor.sizes())
+            throw Error(what + ": '" + name + "' has shape " + c10::str(saved.sizes()) + ", the model expects " +
+                        c10::str(tensor.sizes()));
+        tensor.copy_(saved.to(tensor.dtype()).to(tensor.device()));
+    }
+}
+
+std::vector<float> flattenState(const torch::nn::Module& module) {
+    std::vector<float> out;
+    for (const auto& [name, tensor] : namedState(module)) {
+        auto t = tensor.detach().to(torch::kCPU).to(torch::kFloat).contiguous().view(-1);
+        out.insert(out.end(), t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+    }
+    return out;
+}
+
+long countParameters(const torch::nn::Module& module) {
+    long n = 0;
+    for (const auto& p : module.parameters(true)) n += long(p.numel());
+    return n;
+}
+
+void saveWeights(const torch::nn::Module& module, const std::filesystem::path& path, bool half) {
+    torch::serialize::OutputArchive archive;
+    writeModuleState(module, archive, half);
+    writeAtomically(path, [&](const std::filesystem::path& temp) { archive.save_to(temp.string()); });
+}
+
+void loadWeights(torch::nn::Module& module, const std::filesystem::path& path) {
+    if (!std::filesystem::exists(path)) throw Error("no weights file " + path.string());
+    torch::serialize::InputArchive archive;
+    try {
+        archive.load_from(path.string());
+    } catch (const c10::Error& e) {
+        throw Error(path.string() + ": not a MicroStudio weights file");
+    }
+    readModuleState(module, archive, path.string());
+}
+
+void columnStats(const std::vector<std::vector<double>>& rows, std::size_t columns, std::vector<double>& mean,
+                 std::vector<double>& stdev) {
+    mean.assign(columns, 0.0);
+    stdev.assign(columns, 1.0);
+    if (rows.empty()) return;
+    for (const auto& r : rows)
+        for (std::size_t c = 0; c < columns; ++c) mean[c] += r[c];
+    for (auto& m : mean) m /= double(rows.size());
+    for (std::size_t c = 0; c < columns; ++c) {
+        double s = 0;
+        for (const auto& r : rows) s += (r[c] - mean[c]) * (r[c] - mean[c]);
+        stdev[c] = std::max(std::sqrt(s / double(rows.size())), 1e-6);
+    }
+}
+
+namespace {
+
+// Everything besides the weights that a resumed run needs.
+struct LoopState {
+    long step = 0;
+    int epoch = 0;          // running epoch
+    long stepInEpoch = 0;   // steps of it done
+    double epochLossSum = 0.0;
+    double epochSeconds = 0.0;
+    int bestEpoch = -1;
+    double bestLoss = std::numeric_limits<double>::infinity();
+    int badEpochs = 0;
+    bool earlyStopped = false;
+    std::vector<EpochRecord> history;
+};
+
+constexpr std::uint64_t kStepStream = 0x5eed5eedULL;
+
+std::vector<std::size_t> epochOrder(std::size_t n, std::uint64_t seed, int epoch) {
+    std::vector<std::size_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = i;
+    std::mt19937_64 rng(noise::deriveSeed(seed, std::uint64_t(epoch)));
+    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+    return order;
+}
+
+std::string formatDuration(double seconds) {
+    if (!std::isfinite(seconds) || seconds < 0) return "?";
+    const long s = long(seconds + 0.5);
+    char buf[32];
+    if (s >= 3600) std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+    else if (s >= 60) std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
+    else std::snprintf(buf, sizeof buf, "%lds", s);
+    return buf;
+}
+
+void saveCheckpoint(const std::filesystem::path& path, torch::nn::Module& module, torch::optim::Optimizer& optimizer,
+                    const LoopState& st, const std::vector<torch::Tensor>& best, const TrainOptions& options,
+                    std::size_t trainCount) {
+    torch::serialize::OutputArchive archive, modelArchive, optimizerArchive, bestArchive;
+    writeModuleState(module, modelArchive, false);
+    archive.write("model", modelArchive);
+    optimizer.save(optimizerArchive);
+    archive.write("optimizer", optimizerArchive);
+    for (std::size_t i = 0; i < best.size(); ++i) bestArchive.write("t" + std::to_string(i), best[i]);
+    archive.write("best", bestArchive);
+    archive.write("ints", torch::tensor({std::int64_t(st.step), std::int64_t(st.epoch), std::int64_t(st.stepInEpoch),
+                                         std::int64_t(st.bestEpoch), std::int64_t(st.badEpochs),
+                                         std::int64_t(st.earlyStopped), std::int64_t(best.size()),
+                                         std::int64_t(options.seed), std::int64_t(options.batchSize),
+                                         std::int64_t(trainCount)},
+                                        torch::kInt64));
+    archive.write("doubles", torch::tensor({st.epochLossSum, st.epochSeconds, st.bestLoss}, torch::kDouble));
+    std::vector<double> hist;
+    for (const auto& e : st.history) {
+        hist.push_back(e.epoch);
+        hist.push_back(e.trainLoss);
+        hist.push_back(e.validationLoss);
+        hist.push_back(e.seconds);
+    }
+    archive.write("history", torch::tensor(hist, torch::kDouble));
+    writeAtomically(path, [&](const std::filesystem::path& temp) { archive.save_to(temp.string()); });
+}
+
+void loadCheckpoint(const std::filesystem::path& path, torch::nn::Module& module, torch::optim::Optimizer& optimizer,
+                    LoopState& st, std::vector<torch::Tensor>& best, const TrainOptions& options,
+                    std::size_t trainCount, const torch::Device& device) {
+    torch::serialize::InputArchive archive, modelArchive, optimizerArchive, bestArchive;
+    try {
+        archive.load_from(path.string(), device);
+    } catch (const c10::Error&) {
+        throw Error(path.string() + ": not a MicroStudio checkpoint");
+    }
+    torch::Tensor ints, doubles, hist;
+    if (!archive.try_read("ints", ints) || !archive.try_read("doubles", doubles) || !archive.try_read("history", hist))
+        throw Error(path.string() + ": not a MicroStudio checkpoint");
+    ints = ints.to(torch::kCPU);
+    doubles = doubles.to(torch::kCPU);
+    hist = hist.to(torch::kCPU);
+    auto I = ints.accessor<std::int64_t, 1>();
+    if (std::uint64_t(I[7]) != options.seed || I[8] != options.batchSize || std::size_t(I[9]) != trainCount)
+        throw Error(path.string() + ": checkpoint of another run (seed " + std::to_string(I[7]) + ", batch " +
+                    std::to_string(I[8]) + ", " + std::to_string(I[9]) +
+                    " training samples); delete it or pass the same options");
+    archive.read("model", modelArchive);
+    readModuleState(module, modelArchive, path.string());
+    archive.read("optimizer", optimizerArchive);
+    optimizer.load(optimizerArchive);
+    archive.read("best", bestArchive);
+    best.clear();
+    for (std::int64_t i = 0; i < I[6]; ++i) {
+        torch::Tensor t;
+        bestArchive.read("t" + std::to_string(i), t);
+        best.push_back(t.to(device));
+    }
+    st.step = long(I[0]);
+    st.epoch = int(I[1]);
+    st.stepInEpoch = long(I[2]);
+    st.bestEpoch = int(I[3]);
+    st.badEpochs = int(I[4]);
+    st.earlyStopped = I[5] != 0;
+    auto D = doubles.accessor<double, 1>();
+    st.epochLossSum = D[0];
+    st.epochSeconds = D[1];
+    st.bestLoss = D[2];
+    st.history.clear();
+    auto H = hist.accessor<double, 1>();
+    for (std::int64_t i = 0; i + 3 < H.size(0); i += 4)
+        st.history.push_back({int(H[i]), H[i + 1], H[i + 2], H[i + 3]});
+}
+
+std::vector<torch::Tensor> snapshot(const torch::nn::Module& module) {
+    std::vector<torch::Tensor> out;
+    for (const auto& [name, t] : namedState(module)) out.push_back(t.detach().clone());
+    return out;
+}
+
+void restore(torch::nn::Module& module, const std::vector<torch::Tensor>& saved) {
+    torch::NoGradGuard noGrad;
+    auto state = namedState(module);
+    for (std::size_t i = 0; i < state.size() && i < saved.size(); ++i) state[i].second.copy_(saved[i]);
+}
+
+}  // namespace
+
+TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
+    if (options.epochs < 1) throw Error("epochs must be >= 1");
+    if (options.batchSize < 1) throw Error("batch size must be >= 1");
+    if (!(options.learningRate > 0)) throw Error("learning rate must be > 0");
+    const std::size_t n = task.trainCount();
+    if (n == 0) throw Error("no training samples");
+    const torch::Device device = chooseDevice(options.forceCpu, options.threads);
+    torch::nn::Module& module = task.module();
+    module.to(device);
+    task.toDevice(device);
+
+    torch::optim::Adam optimizer(module.parameters(true), torch::optim::AdamOptions(options.learningRate));
+    // Whole batches only (BatchNorm needs more than one sample); a set
+    // smaller than a batch is one batch.
+    const std::size_t batch = std::min<std::size_t>(std::size_t(options.batchSize), n);
+    const long stepsPerEpoch = long(n / batch);
+    const long totalSteps = stepsPerEpoch * options.epochs;
+
+    LoopState st;
+    std::vector<torch::Tensor> best;
+    TrainReport report;
+    report.device = describeDevice(device);
+    if (!options.checkpoint.empty() && options.resume && std::filesystem::exists(options.checkpoint)) {
+        loadCheckpoint(options.checkpoint, module, optimizer, st, best, options, n, device);
+        report.resumed = true;
+    }
+    auto checkpoint = [&] {
+        if (!options.checkpoint.empty()) saveCheckpoint(options.checkpoint, module, optimizer, st, best, options, n);
+    };
+
+    using Clock = std::chrono::steady_clock;
+    const auto runStart = Clock::now();
+    long stepsThisRun = 0;
+    auto secondsSince = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
+
+    while (st.epoch < options.epochs && !st.earlyStopped) {
+        const auto order = epochOrder(n, options.seed, st.epoch);
+        auto epochStart = Clock::now();
+        const double epochSecondsBefore = st.epochSeconds;
+        module.train();
+        while (st.stepInEpoch < stepsPerEpoch) {
+            if (options.stopAfterSteps > 0 && st.step >= options.stopAfterSteps) {
+                st.epochSeconds = epochSecondsBefore + secondsSince(epochStart);
+                checkpoint();
+                report.stoppedAtLimit = true;
+                goto finish;
+            }
+            std::vector<std::size_t> indices(order.begin() + std::ptrdiff_t(st.stepInEpoch * long(batch)),
+                                             order.begin() + std::ptrdiff_t((st.stepInEpoch + 1) * long(batch)));
+            torch::manual_seed(noise::deriveSeed(options.seed ^ kStepStream, std::uint64_t(st.step)));
+            optimizer.zero_grad();
+            torch::Tensor loss = task.batchLoss(indices, st.step, device);
+            const double lossValue = loss.item<double>();
+            if (!std::isfinite(lossValue))
+                throw Error("training diverged (loss " + std::to_string(lossValue) + " at step " +
+                            std::to_string(st.step) + "); lower the learning rate");
+            loss.backward();
+            optimizer.step();
+            st.epochLossSum += lossValue;
+            ++st.step;
+            ++st.stepInEpoch;
+            ++stepsThisRun;
+
+            TrainProgress p;
+            p.step = st.step;
+            p.totalSteps = totalSteps;
+            p.epoch = st.epoch;
+            p.epochs = options.epochs;
+            p.trainLoss = st.epochLossSum / double(st.stepInEpoch);
+            p.seconds = secondsSince(runStart);
+            p.etaSeconds = p.seconds / double(stepsThisRun) * double(totalSteps - st.step);
+            if (options.onProgress) options.onProgress(p);
+            if (options.progress) {
+                char msg[160];
+                std::snprintf(msg, sizeof msg, "epoch %d/%d step %ld/%ld loss %.4g ETA %s", st.epoch + 1,
+                              options.epochs, st.step, totalSteps, p.trainLoss, formatDuration(p.etaSeconds).c_str());
+                options.progress->report(double(st.step) / double(totalSteps), msg);
+            }
+            if (options.checkpointEvery > 0 && st.step % options.checkpointEvery == 0) {
+                st.epochSeconds = epochSecondsBefore + secondsSince(epochStart);
+                checkpoint();
+            }
+        }
+        {
+            // Epoch end: validation, history, early stopping, checkpoint.
+            double validation = std::numeric_limits<double>::quiet_NaN();
+            if (task.hasValidation()) {
+                module.eval();
+                torch::NoGradGuard noGrad;
+                validation = task.validationLoss(device);
+                module.train();
+            }
+            EpochRecord record;
+            record.epoch = st.epoch;
+            record.trainLoss = st.epochLossSum / double(std::max<long>(1, stepsPerEpoch));
+            record.validationLoss = validation;
+            record.seconds = epochSecondsBefore + secondsSince(epochStart);
+            st.history.push_back(record);
+            if (task.hasValidation()) {
+                if (validation < st.bestLoss - options.minDelta || st.bestEpoch < 0) {
+                    st.bestLoss = validation;
+                    st.bestEpoch = st.epoch;
+                    st.badEpochs = 0;
+                    best = snapshot(module);
+                } else {
+                    ++st.badEpochs;
+                    if (options.patience > 0 && st.badEpochs >= options.patience) st.earlyStopped = true;
+                }
+            }
+            ++st.epoch;
+            st.stepInEpoch = 0;
+            st.epochLossSum = 0.0;
+            st.epochSeconds = 0.0;
+            checkpoint();
+        }
+    }
+    // Finished (all epochs or early stop): the best weights by validation.
+    if (!best.empty()) restore(module, best);
+
+finish:
+    module.eval();
+    report.history = st.history;
+    report.steps = st.step;
+    report.epochsDone = int(st.history.size());
+    report.earlyStopped = st.earlyStopped;
+    report.bestEpoch = st.bestEpoch;
+    report.bestValidationLoss = st.bestLoss;
+    report.seconds = secondsSince(runStart);
+    report.secondsPerStep = stepsThisRun > 0 ? report.seconds / double(stepsThisRun) : 0.0;
+    return report;
+}
+
+}  // namespace detail
+}  // namespace ms::ml

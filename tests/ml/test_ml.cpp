@@ -1,0 +1,352 @@
+// ms_ml: JSON metadata, the paper VAE layer shapes, weights round trip,
+// bit-identical resume after a simulated kill, the DDPM schedule, DDIM vs
+// ancestral sampling, and a tiny LDM learning a two-cluster distribution.
+// Everything runs on tiny configurations (seconds on 2 cores).
+#include <QProcess>
+#include <QtTest>
+
+#include <cmath>
+#include <filesystem>
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/synthetic.hpp"
+#include "microstudio/io/io.hpp"
+#include "microstudio/ml/json.hpp"
+#include "microstudio/ml/ldm2d.hpp"
+#include "microstudio/ml/metadata.hpp"
+#include "microstudio/ml/vae2d.hpp"
+#include "microstudio/noise/metrics.hpp"
+
+namespace fs = std::filesystem;
+using namespace ms::ml;
+
+namespace {
+
+std::vector<ms::Volume> syntheticImages(int count, int size, std::uint64_t seed) {
+    std::vector<ms::Volume> out;
+    for (int i = 0; i < count; ++i) {
+        ms::SyntheticOptions o;
+        o.wavelength = size / 4.0;
+        o.donorFraction = 0.35 + 0.3 * double(i % 5) / 4.0;
+        o.seed = seed + std::uint64_t(i);
+        out.push_back(ms::syntheticMicrostructure(ms::Dims{size, size, 1}, o));
+    }
+    return out;
+}
+
+Vae2dConfig tinyVae() {
+    Vae2dConfig c;
+    c.size = 24;
+    c.latent = 8;
+    c.channels = {4, 8};
+    c.kernels = {4, 4};
+    c.hidden = 32;
+    return c;
+}
+
+fs::path tempDir(const char* name) {
+    auto dir = fs::temp_directory_path() / (std::string("ms_test_ml_") + name + "_" + std::to_string(QCoreApplication::applicationPid()));
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    return dir;
+}
+
+}  // namespace
+
+class TestMl : public QObject {
+    Q_OBJECT
+private slots:
+    void jsonRoundTrip() {
+        Json j = Json::object();
+        j["name"] = "vae \"2d\"\n";
+        j["pi"] = 3.141592653589793;
+        j["small"] = 1.25e-7;
+        j["n"] = 12544;
+        j["flag"] = true;
+        j["none"] = Json();
+        j["list"] = Json(std::vector<double>{1, 2.5, -3});
+        j["nested"]["k"] = "v";
+        const Json back = Json::parse(j.dump(2));
+        QCOMPARE(back.at("name").string(), std::string("vae \"2d\"\n"));
+        QCOMPARE(back.at("pi").number(), 3.141592653589793);
+        QCOMPARE(back.at("small").number(), 1.25e-7);
+        QCOMPARE(back.at("n").number(), 12544.0);
+        QVERIFY(back.at("flag").boolean());
+        QVERIFY(back.at("none").isNull());
+        QCOMPARE(back.at("list").numbers(), (std::vector<double>{1, 2.5, -3}));
+        QCOMPARE(back.at("nested").at("k").string(), std::string("v"));
+        QCOMPARE(Json::parse(j.dump(0)).dump(2), j.dump(2));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, Json::parse("{\"a\": }"));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, Json::parse("[1, 2"));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, Json::parse("{} x"));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, back.at("missing"));
+    }
+
+    // Section III.B of the paper, layer by layer.
+    void paperVaeLayerShapes() {
+        Vae2d vae;  // defaults: 101, L = 128
+        const auto shapes = vae.layerShapes();
+        const std::vector<std::pair<std::string, std::vector<long>>> paper = {
+            {"input", {1, 101, 101}},
+            {"encoder.conv1", {32, 50, 50}},
+            {"encoder.conv2", {64, 25, 25}},
+            {"encoder.conv3", {128, 13, 13}},
+            {"encoder.conv4", {256, 7, 7}},
+            {"encoder.flatten", {12544}},
+            {"encoder.fc", {1024}},
+            {"encoder.mu", {128}},
+            {"encoder.logvar", {128}},
+            {"decoder.fc1", {1024}},
+            {"decoder.fc2", {12544}},
+            {"decoder.reshape", {256, 7, 7}},
+            {"decoder.deconv1", {128, 13, 13}},
+            {"decoder.deconv2", {64, 25, 25}},
+            {"decoder.deconv3", {32, 50, 50}},
+            {"decoder.output", {1, 101, 101}},
+        };
+        QCOMPARE(shapes.size(), paper.size());
+        for (std::size_t i = 0; i < paper.size(); ++i) {
+            QCOMPARE(shapes[i].name, paper[i].first);
+            QCOMPARE(shapes[i].shape, paper[i].second);
+        }
+        // Output is a probability map (sigmoid).
+        auto image = syntheticImages(1, 101, 3)[0];
+        auto out = vae.denoise(image);
+        QCOMPARE(out.dims(), image.dims());
+        QVERIFY(out.phaseCount() <= 2);
+    }
+
+    void otherInputSizes() {
+        for (int size : {64, 128, 48}) {
+            Vae2dConfig c;
+            c.size = size;
+            c.latent = 16;
+            c.channels = {8, 16, 16, 32};
+            c.hidden = 64;
+            Vae2d vae(c);
+            const auto shapes = vae.layerShapes();
+            QCOMPARE(shapes.back().shape, (std::vector<long>{1, size, size}));
+            // Each decoder map has the size of its encoder twin.
+            QCOMPARE(shapes[shapes.size() - 2].shape[1], shapes[1].shape[1]);
+        }
+        Vae2dConfig bad;
+        bad.channels = {8, 16};
+        QVERIFY_THROWS_EXCEPTION(ms::Error, Vae2d{bad});  // kernels missing
+        Vae2d vae(tinyVae());
+        QVERIFY_THROWS_EXCEPTION(ms::Error, vae.denoise(ms::Volume(ms::Dims{25, 24, 1})));
+        ms::Volume threePhase(ms::Dims{24, 24, 1});
+        threePhase.labels()[5] = 2;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, vae.denoise(threePhase));
+    }
+
+    void saveLoadWithMetadata() {
+        const auto dir = tempDir("save");
+        Vae2d vae(tinyVae(), 5);
+        vae.metadata().description = "test model";
+        vae.save(dir / "tiny.pt");
+        QVERIFY(fs::exists(dir / "tiny.json"));
+        auto back = Vae2d::load(dir / "tiny.pt");
+        QCOMPARE(back.flatParameters(), vae.flatParameters());
+        QCOMPARE(back.metadata().description, std::string("test model"));
+        QCOMPARE(back.metadata().kind, std::string("vae2d"));
+        QCOMPARE(back.config().channels, tinyVae().channels);
+        // Half precision: same network up to float16 rounding.
+        vae.save(dir / "half.pt", true);
+        auto half = Vae2d::load(dir / "half.pt");
+        QCOMPARE(half.metadata().weightsPrecision, std::string("float16"));
+        const auto a = vae.flatParameters(), b = half.flatParameters();
+        QCOMPARE(a.size(), b.size());
+        for (std::size_t i = 0; i < a.size(); ++i) QVERIFY(std::fabs(a[i] - b[i]) <= 1e-3 * std::fabs(a[i]) + 1e-6);
+        // Listed by `models` machinery; found by name.
+        const auto models = listModels({dir});
+        QCOMPARE(models.size(), std::size_t(2));
+        QCOMPARE(models[0].metadata.name, std::string("half"));
+        // Wrong kind and missing metadata are clear errors.
+        QVERIFY_THROWS_EXCEPTION(ms::Error, Ldm2d::load(dir / "tiny.pt"));
+        fs::remove(dir / "tiny.json");
+        QVERIFY_THROWS_EXCEPTION(ms::Error, Vae2d::load(dir / "tiny.pt"));
+        fs::remove_all(dir);
+    }
+
+    // Train 2 epochs straight == 1 epoch, kill, resume, 1 more: identical
+    // weights. Also a cancel mid-epoch resumed from the last checkpoint.
+    void resumeIsBitIdentical() {
+        const auto dir = tempDir("resume");
+        const auto train = syntheticImages(16, 24, 11), validation = syntheticImages(4, 24, 99);
+        Vae2dTrainOptions options;
+        options.train.epochs = 2;
+        options.train.batchSize = 4;
+        options.train.seed = 42;
+        options.train.threads = 1;
+
+        Vae2d straight(tinyVae(), 1);
+        const auto full = trainVae2d(straight, train, validation, options);
+        QCOMPARE(full.steps, 8L);
+        QCOMPARE(full.epochsDone, 2);
+
+        // Stop after epoch 1 (4 steps), then a fresh process-like restart.
+        auto killed = options;
+        killed.train.checkpoint = dir / "run.ckpt";
+        killed.train.stopAfterSteps = 4;
+        {
+            Vae2d first(tinyVae(), 1);
+            const auto part = trainVae2d(first, train, validation, killed);
+            QVERIFY(part.stoppedAtLimit);
+            QCOMPARE(part.steps, 4L);
+        }
+        killed.train.stopAfterSteps = 0;
+        Vae2d resumed(tinyVae(), 777);  // other init: everything must come from the checkpoint
+        const auto rest = trainVae2d(resumed, train, validation, killed);
+        QVERIFY(rest.resumed);
+        QCOMPARE(rest.steps, 8L);
+        QCOMPARE(resumed.flatParameters(), straight.flatParameters());
+        QCOMPARE(rest.history.size(), full.history.size());
+        QCOMPARE(rest.history[1].validationLoss, full.history[1].validationLoss);
+
+        // Cancel in the middle of epoch 1 (checkpoint every 2 steps).
+        auto cancelled = options;
+        cancelled.train.checkpoint = dir / "cancel.ckpt";
+        cancelled.train.checkpointEvery = 2;
+        ms::ProgressToken token;
+        cancelled.train.progress = &token;
+        cancelled.train.onProgress = [&](const TrainProgress& p) {
+            QVERIFY(p.etaSeconds >= 0);
+            if (p.step == 7) token.cancel();
+        };
+        {
+            Vae2d first(tinyVae(), 1);
+            QVERIFY_THROWS_EXCEPTION(ms::Cancelled, trainVae2d(first, train, validation, cancelled));
+        }
+        ms::ProgressToken fresh;
+        cancelled.train.progress = &fresh;
+        cancelled.train.onProgress = nullptr;
+        Vae2d again(tinyVae(), 3);
+        trainVae2d(again, train, validation, cancelled);
+        QCOMPARE(again.flatParameters(), straight.flatParameters());
+
+        // A checkpoint of another run is refused.
+        auto other = killed;
+        other.train.seed = 43;
+        Vae2d x(tinyVae(), 1);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, trainVae2d(x, train, validation, other));
+        // Metadata records the data and the figures.
+        QCOMPARE(resumed.metadata().dataHash, hashVolumes(train));
+        QVERIFY(resumed.metadata().training.has("report"));
+        fs::remove_all(dir);
+    }
+
+    void earlyStoppingRestoresBest() {
+        // A learning rate far too high makes validation worse after the
+        // first epochs; patience 1 stops the run and keeps the best epoch.
+        const auto train = syntheticImages(8, 24, 5), validation = syntheticImages(4, 24, 50);
+        Vae2dTrainOptions options;
+        options.train.epochs = 30;
+        options.train.batchSize = 4;
+        options.train.patience = 1;
+        options.train.minDelta = 1e9;  // no epoch counts as an improvement
+        options.train.threads = 1;
+        Vae2d vae(tinyVae(), 2);
+        const auto report = trainVae2d(vae, train, validation, options);
+        QVERIFY(report.earlyStopped);
+        QCOMPARE(report.epochsDone, 2);
+        QCOMPARE(report.bestEpoch, 0);
+        QCOMPARE(report.bestValidationLoss, report.history[0].validationLoss);
+    }
+
+    void diffusionSchedule() {
+        const auto s = DiffusionSchedule::linear(1000, 1e-4, 0.02);
+        QCOMPARE(s.steps(), 1000);
+        QCOMPARE(s.betas.front(), 1e-4);
+        QVERIFY(std::fabs(s.betas.back() - 0.02) < 1e-15);
+        QVERIFY(std::fabs(s.betas[500] - (1e-4 + (0.02 - 1e-4) * 500.0 / 999.0)) < 1e-15);
+        double product = 1;
+        for (int t = 0; t < 1000; ++t) product *= 1 - (1e-4 + (0.02 - 1e-4) * t / 999.0);
+        QVERIFY(std::fabs(s.alphaBar.back() - product) < 1e-12);
+        QVERIFY(s.alphaBar.back() < 1e-4);  // x_T is nearly pure noise
+        // q(x_t | x_0) in closed form.
+        const std::vector<float> x0{1.0f, -2.0f, 0.5f}, eps{0.3f, 0.1f, -1.0f};
+        const auto xt = s.noise(x0, 250, eps);
+        const double a = s.alphaBar[250];
+        for (int i = 0; i < 3; ++i) QVERIFY(std::fabs(xt[i] - (std::sqrt(a) * x0[i] + std::sqrt(1 - a) * eps[i])) < 1e-6);
+        const auto ts = s.ddimTimesteps(5);
+        QCOMPARE(ts, (std::vector<int>{999, 749, 500, 250, 0}));
+        QCOMPARE(int(s.ddimTimesteps(1000).size()), 1000);
+        QCOMPARE(s.ddimTimesteps(1000)[1], 998);
+    }
+
+    void ddimWithAllStepsAndEtaOneIsAncestral() {
+        Ldm2dConfig c;
+        c.latent = 4;
+        c.hidden = 16;
+        c.blocks = 1;
+        c.timeEmbedding = 8;
+        Ldm2d ldm(c, 9);
+        Ldm2dSampleOptions o;
+        o.count = 3;
+        o.seed = 5;
+        o.ancestral = true;
+        const auto ancestral = ldm.sample(o);
+        o.ancestral = false;
+        o.steps = 1000;
+        o.eta = 1.0;
+        const auto ddim = ldm.sample(o);
+        for (int i = 0; i < 3; ++i)
+            for (int k = 0; k < 4; ++k) QVERIFY2(std::fabs(ancestral[i][k] - ddim[i][k]) < 2e-3 * (1 + std::fabs(ancestral[i][k])),
+                                                 qPrintable(QString("%1 vs %2").arg(ancestral[i][k]).arg(ddim[i][k])));
+        o.eta = 0;
+        o.steps = 20;
+        const auto deterministic = ldm.sample(o);
+        QCOMPARE(ldm.sample(o), deterministic);
+    }
+
+    // A tiny conditional LDM learns two clusters and which one a condition picks.
+    void tinyLdmLearnsTwoClusters() {
+        std::vector<std::vector<float>> latents;
+        std::vector<std::vector<double>> conditions;
+        std::mt19937_64 rng(3);
+        std::normal_distribution<float> jitter(0.0f, 0.1f);
+        for (int i = 0; i < 256; ++i) {
+            const float sign = i % 2 ? 1.0f : -1.0f;
+            latents.push_back({sign * 3 + jitter(rng), sign * 3 + jitter(rng)});
+            conditions.push_back({sign > 0 ? 1.0 : 0.0});
+        }
+        Ldm2dConfig c;
+        c.latent = 2;
+        c.hidden = 64;
+        c.blocks = 2;
+        c.timeEmbedding = 32;
+        c.conditions = {"cluster"};
+        c.conditionDropout = 0.25;
+        Ldm2d ldm(c, 1);
+        Ldm2dTrainOptions options;
+        options.train.epochs = 250;
+        options.train.batchSize = 64;
+        options.train.learningRate = 2e-3;
+        options.train.seed = 1;
+        trainLdm2d(ldm, latents, conditions, {}, {}, options);
+        auto near = [](const std::vector<float>& z, float centre) {
+            return std::hypot(z[0] - centre, z[1] - centre) < 1.0;
+        };
+        Ldm2dSampleOptions o;
+        o.count = 200;
+        o.steps = 50;
+        o.seed = 2;
+        int plus = 0, minus = 0;
+        for (const auto& z : ldm.sample(o)) {  // unconditional: both modes
+            plus += near(z, 3);
+            minus += near(z, -3);
+        }
+        QVERIFY2(plus + minus >= 160 && plus >= 40 && minus >= 40, qPrintable(QString("%1 + %2").arg(plus).arg(minus)));
+        o.conditions = {{1.0}};
+        int hits = 0;
+        for (const auto& z : ldm.sample(o)) hits += near(z, 3);
+        QVERIFY2(hits >= 180, qPrintable(QString::number(hits)));
+        o.conditions = {{0.0}};
+        hits = 0;
+        for (const auto& z : ldm.sample(o)) hits += near(z, -3);
+        QVERIFY2(hits >= 180, qPrintable(QString::number(hits)));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestMl)
+#include "test_ml.moc"
