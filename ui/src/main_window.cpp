@@ -16,6 +16,7 @@
 #include "microstudio/io/io.hpp"
 #include "microstudio/render/slice_view.hpp"
 #include "microstudio/ui/noise_lab_panel.hpp"
+#include "microstudio/ui/simulation_panel.hpp"
 #include "microstudio/ui/viewer_panel.hpp"
 
 namespace ms::ui {
@@ -31,7 +32,19 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     viewer_ = new ViewerPanel(tabs_);
     noiseLab_ = new NoiseLabPanel(tabs_);
     tabs_->addTab(viewer_, tr("&Viewer"));
+    simulation_ = new SimulationPanel(tabs_);
     tabs_->addTab(noiseLab_, tr("&Noise lab"));
+    tabs_->addTab(simulation_, tr("&Simulation"));
+    connect(simulation_, &SimulationPanel::sendToViewer, this, [this](const Volume& v, const QString& title) {
+        setVolume(v, title);
+        tabs_->setCurrentWidget(viewer_);
+    });
+    connect(simulation_, &SimulationPanel::sendToNoiseLab, this, [this](const Volume& v, const QString& title) {
+        noiseLab_->setSample(v, title);
+        tabs_->setCurrentWidget(noiseLab_);
+    });
+    connect(simulation_, &SimulationPanel::runFinished, this,
+            [this](bool, const QString& message) { statusBar()->showMessage(tr("Simulation: %1").arg(message)); });
     setCentralWidget(tabs_);
     connect(viewer_, &ViewerPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m); });
     buildMenus();

@@ -19,6 +19,7 @@ namespace ms::ui {
 
 class ViewerPanel;
 class NoiseLabPanel;
+class SimulationPanel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -33,6 +34,7 @@ public:
 
     ViewerPanel* viewer() const { return viewer_; }
     NoiseLabPanel* noiseLab() const { return noiseLab_; }
+    SimulationPanel* simulation() const { return simulation_; }
     QTabWidget* tabs() const { return tabs_; }
     // Shortcuts into the viewer (tests and scripts).
     render::VtkWidget* view3d() const;
@@ -59,6 +61,7 @@ private:
     QTabWidget* tabs_ = nullptr;
     ViewerPanel* viewer_ = nullptr;
     NoiseLabPanel* noiseLab_ = nullptr;
+    SimulationPanel* simulation_ = nullptr;
     QMenu* recentMenu_ = nullptr;
 };
 
