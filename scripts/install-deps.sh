@@ -8,7 +8,7 @@ packages=(
   qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev libqt6charts6-dev qt6-charts-dev
   libgl-dev libglx-dev libegl-dev
   libvtk9-dev
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libgloo-dev
   libhdf5-dev libfmt-dev libpng-dev zlib1g-dev libfftw3-dev
   xvfb xauth mesa-utils libgl1-mesa-dri
   dpkg-dev file
