@@ -20,6 +20,10 @@
 #include "microstudio/noise/montage.hpp"
 #include "microstudio/noise/noise.hpp"
 #include "microstudio/noise/synthetic.hpp"
+#ifdef MICROSTUDIO_HAVE_ML
+#include "microstudio/ml/metadata.hpp"
+#include "microstudio/ml/vae2d.hpp"
+#endif
 
 namespace ms::cli {
 
@@ -120,7 +124,25 @@ int threadsFromArgs(const Args& args) {
 // The one place a learned denoiser joins `noise eval` (ml/ adds a
 // FunctionDenoiser of kind Learned here, e.g. from a --model FILE option);
 // noise/ itself never depends on torch.
-std::vector<std::shared_ptr<const noise::Denoiser>> learnedDenoisers(const Args&) { return {}; }
+// With ml/ built, the shipped denoising VAE (kind learned) joins by default
+// when installed; --model M picks another, --no-learned leaves it out.
+std::vector<std::shared_ptr<const noise::Denoiser>> learnedDenoisers(const Args& args) {
+#ifdef MICROSTUDIO_HAVE_ML
+    if (args.flag("no-learned")) return {};
+    if (auto model = args.value("model")) {
+        const auto path = ml::findModel(*model);
+        return {ml::makeDenoiser(std::make_shared<ml::Vae2d>(ml::Vae2d::load(path)), path.stem().string())};
+    }
+    try {
+        return {ml::defaultDenoiser()};
+    } catch (const Error&) {
+        return {};  // none installed: the classical rows only
+    }
+#else
+    (void)args;
+    return {};
+#endif
+}
 
 // Clean samples of the inputs; the noisy half of a paired dataset (text
 // role = noisy) is left out, so a dataset file can be fed back in.
@@ -214,8 +236,8 @@ int noiseDataset(const CommandArgs& argv) {
 }
 
 int noiseEval(const CommandArgs& argv) {
-    Args args(argv, withParameters({"types", "denoisers", "seed", "synthetic", "size", "threads", "limit", "pairs"}),
-              {"json", "markdown", "no-descriptors"});
+    Args args(argv, withParameters({"types", "denoisers", "seed", "synthetic", "size", "threads", "limit", "pairs", "model"}),
+              {"json", "markdown", "no-descriptors", "no-learned"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli noise eval [--types LIST] [PARAMETERS] [--denoisers LIST]\n"
                      "                                 [--seed S] [--json|--markdown] [--no-descriptors]\n"
@@ -237,7 +259,9 @@ int noiseEval(const CommandArgs& argv) {
                      "  --json             a JSON list of objects (noise, denoiser, kind, pixel_error,\n"
                      "                     iou_D, iou_A, delta_vf, delta_tort_D, delta_tort_A, ...)\n"
                      "  --markdown         a Markdown table\n"
-                     "  --no-descriptors   skip the tortuosity drift\n\n"
+                     "  --no-descriptors   skip the tortuosity drift\n"
+                     "  --model M          learned denoiser (name or .pt) [the shipped denoise-vae2d]\n"
+                     "  --no-learned       leave the learned denoiser out\n\n"
                   << kParameterHelp;
         return 0;
     }

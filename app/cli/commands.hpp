@@ -23,6 +23,10 @@ int cmdSimulate(const CommandArgs& args);  // cmd_simulate.cpp
 int cmdDataset(const CommandArgs& args);   // cmd_dataset.cpp
 int cmdDescribe(const CommandArgs& args);
 int cmdNoise(const CommandArgs& args);  // cmd_noise.cpp
+int cmdTrain(const CommandArgs& args);     // cmd_train.cpp (ml)
+int cmdModels(const CommandArgs& args);    // cmd_models.cpp (ml)
+int cmdDenoise(const CommandArgs& args);   // cmd_denoise.cpp (ml)
+int cmdSample2d(const CommandArgs& args);  // cmd_sample2d.cpp (ml)
 
 // Benchmarks, listed in cmd_bench.cpp.
 int benchSimulate(const CommandArgs& args);  // cmd_simulate.cpp

@@ -25,6 +25,12 @@ const std::vector<ms::cli::Command>& commandTable() {
         {"simulate", "one Cahn-Hilliard run: field and thresholded labels per snapshot (.h5)", ms::cli::cmdSimulate},
         {"dataset", "build a Cahn-Hilliard dataset over (phi, chi) (sharded, resumable); merge shards", ms::cli::cmdDataset},
 #endif
+#ifdef MICROSTUDIO_HAVE_ML
+        {"train", "train the 2D denoising VAE / latent diffusion (resumable), the paper's VAE study", ms::cli::cmdTrain},
+        {"models", "list installed models with their metadata", ms::cli::cmdModels},
+        {"denoise", "denoise 2D images with a learned denoiser (the shipped VAE by default)", ms::cli::cmdDenoise},
+        {"sample2d", "generate 2D microstructures with the latent diffusion model", ms::cli::cmdSample2d},
+#endif
         {"bench", "run a benchmark (bench --help lists them)", ms::cli::cmdBench},
     };
     return table;

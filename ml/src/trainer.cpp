@@ -75,6 +75,7 @@ long countParameters(const torch::nn::Module& module) {
 void saveWeights(const torch::nn::Module& module, const std::filesystem::path& path, bool half) {
     torch::serialize::OutputArchive archive;
     writeModuleState(module, archive, half);
+    if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
     writeAtomically(path, [&](const std::filesystem::path& temp) { archive.save_to(temp.string()); });
 }
 
@@ -247,6 +248,8 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
     const long stepsPerEpoch = long(n / batch);
     const long totalSteps = stepsPerEpoch * options.epochs;
 
+    if (!options.checkpoint.empty() && options.checkpoint.has_parent_path())
+        std::filesystem::create_directories(options.checkpoint.parent_path());
     LoopState st;
     std::vector<torch::Tensor> best;
     TrainReport report;
@@ -305,7 +308,14 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
                 char msg[160];
                 std::snprintf(msg, sizeof msg, "epoch %d/%d step %ld/%ld loss %.4g ETA %s", st.epoch + 1,
                               options.epochs, st.step, totalSteps, p.trainLoss, formatDuration(p.etaSeconds).c_str());
-                options.progress->report(double(st.step) / double(totalSteps), msg);
+                try {
+                    options.progress->report(double(st.step) / double(totalSteps), msg);
+                } catch (const Cancelled&) {
+                    // The step is complete: a checkpoint here loses nothing.
+                    st.epochSeconds = epochSecondsBefore + secondsSince(epochStart);
+                    checkpoint();
+                    throw;
+                }
             }
             if (options.checkpointEvery > 0 && st.step % options.checkpointEvery == 0) {
                 st.epochSeconds = epochSecondsBefore + secondsSince(epochStart);

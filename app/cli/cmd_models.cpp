@@ -1,0 +1,71 @@
+// microstudio-cli models: the installed models with their metadata.
+#ifdef MICROSTUDIO_HAVE_ML
+#include <cstdio>
+#include <iostream>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "microstudio/ml/metadata.hpp"
+
+namespace ms::cli {
+
+int cmdModels(const CommandArgs& argv) {
+    Args args(argv, {"dir"}, {"json"});
+    if (args.helpRequested()) {
+        std::cout << "Usage: microstudio-cli models [--json] [--dir DIR]\n\n"
+                     "Lists the installed models (NAME.pt with NAME.json beside) with their metadata. Folders\n"
+                     "searched: $MICROSTUDIO_MODELS (colon-separated), the source tree's resources/models,\n"
+                     "the install prefix's share/microstudio/models; --dir lists one folder instead.\n"
+                     "  --json   the full metadata of every model as a JSON array\n";
+        return 0;
+    }
+    args.requirePositionals(0, 0, "no positional arguments");
+    std::vector<std::filesystem::path> folders = ml::modelSearchPath();
+    if (auto dir = args.value("dir")) folders = {*dir};
+    const auto models = ml::listModels(folders);
+    if (args.flag("json")) {
+        ml::Json list = ml::Json::array();
+        for (const auto& m : models) {
+            ml::Json j = m.metadata.toJson();
+            j["path"] = m.weights.string();
+            j["bytes"] = double(m.bytes);
+            list.push(j);
+        }
+        std::cout << list.dump(2) << "\n";
+        return 0;
+    }
+    if (models.empty()) {
+        std::cout << "no models installed (searched:";
+        for (const auto& f : folders) std::cout << " " << f.string();
+        std::cout << (folders.empty() ? " no existing folder" : "") << ")\n";
+        return 0;
+    }
+    std::printf("%-20s %-7s %9s %-8s %-20s %s\n", "name", "kind", "size", "weights", "created", "description");
+    for (const auto& m : models) {
+        std::printf("%-20s %-7s %7.1fMB %-8s %-20s %s\n", m.metadata.name.c_str(), m.metadata.kind.c_str(),
+                    double(m.bytes) / 1e6, m.metadata.weightsPrecision.c_str(), m.metadata.created.c_str(),
+                    m.metadata.description.c_str());
+        std::cout << "    path " << m.weights.string() << "\n    architecture " << m.metadata.architecture.dump(0)
+                  << "\n";
+        if (!m.metadata.attributes.empty()) {
+            std::cout << "    conditions";
+            for (std::size_t i = 0; i < m.metadata.attributes.size(); ++i) {
+                std::cout << " " << m.metadata.attributes[i];
+                if (i < m.metadata.attributeMean.size() && i < m.metadata.attributeStd.size())
+                    std::printf(" (mean %.4g, std %.4g)", m.metadata.attributeMean[i], m.metadata.attributeStd[i]);
+            }
+            std::cout << "\n";
+        }
+        const auto& t = m.metadata.training;
+        if (t.isObject() && t.has("report")) {
+            const auto& r = t.at("report");
+            std::printf("    trained %g epochs, %g steps on %s, best validation loss %.6g; data %s\n",
+                        r.number("epochs_done", 0), r.number("steps", 0), r.string("device", "?").c_str(),
+                        r.number("best_validation_loss", 0), m.metadata.dataHash.c_str());
+        }
+    }
+    return 0;
+}
+
+}  // namespace ms::cli
+#endif  // MICROSTUDIO_HAVE_ML
