@@ -26,6 +26,9 @@ const std::vector<Benchmark>& benchmarkTable() {
 #ifdef MICROSTUDIO_HAVE_NOISE
         {"noise", "noise models and classical denoisers, 2D and 3D; paired-dataset throughput", benchNoise},
 #endif
+#ifdef MICROSTUDIO_HAVE_ML
+        {"ml", "2D VAE training step (paper and compact, batch 32), encode/denoise and DDIM throughput", benchMl},
+#endif
 #ifdef MICROSTUDIO_HAVE_JOBS
         {"simulate", "Cahn-Hilliard steps/s at 128x128 and 128x128x64; steps until L = 16", benchSimulate},
 #endif

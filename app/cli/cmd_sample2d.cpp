@@ -105,7 +105,10 @@ int cmdSample2d(const CommandArgs& argv) {
     std::string vaeName = args.value("vae", ml::kDefaultDenoiser);
     if (!args.has("vae") && ldm && ldm->metadata().training.isObject())
         vaeName = ldm->metadata().training.string("vae", vaeName);
-    const auto vae = ml::Vae2d::load(ml::findModel(vaeName));
+    // The LDM's own VAE is looked for beside it first (models travel in pairs).
+    std::filesystem::path vaePath = ldmPath.parent_path() / (vaeName + ".pt");
+    if (args.has("vae") || !ldm || !std::filesystem::exists(vaePath)) vaePath = ml::findModel(vaeName);
+    const auto vae = ml::Vae2d::load(vaePath);
     ml::Ldm2dSampleOptions o;
     o.count = int(args.integer("count", 16));
     o.steps = int(args.integer("steps", 50));

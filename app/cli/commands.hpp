@@ -29,6 +29,7 @@ int cmdDenoise(const CommandArgs& args);   // cmd_denoise.cpp (ml)
 int cmdSample2d(const CommandArgs& args);  // cmd_sample2d.cpp (ml)
 
 // Benchmarks, listed in cmd_bench.cpp.
+int benchMl(const CommandArgs& args);  // cmd_train.cpp
 int benchSimulate(const CommandArgs& args);  // cmd_simulate.cpp
 int benchDescriptors(const CommandArgs& args);  // cmd_describe.cpp
 int benchNoise(const CommandArgs& args);        // cmd_noise.cpp

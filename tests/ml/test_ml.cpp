@@ -10,7 +10,9 @@
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/synthetic.hpp"
+#include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
+#include "microstudio/ml/evaluate.hpp"
 #include "microstudio/ml/json.hpp"
 #include "microstudio/ml/ldm2d.hpp"
 #include "microstudio/ml/metadata.hpp"
@@ -345,6 +347,72 @@ private slots:
         hits = 0;
         for (const auto& z : ldm.sample(o)) hits += near(z, -3);
         QVERIFY2(hits >= 180, qPrintable(QString::number(hits)));
+    }
+    void generationMeasures() {
+        QCOMPARE(wasserstein1({0.1, 0.2, 0.3}, {0.1, 0.2, 0.3}), 0.0);
+        QVERIFY(std::fabs(wasserstein1({0.0, 0.0}, {0.5, 0.5}) - 0.5) < 1e-12);
+        QCOMPARE(rSquared({1, 2, 3}, {1, 2, 3}), 1.0);
+        QVERIFY(std::fabs(rSquared({1, 2, 3}, {2, 2, 2}) - 0.0) < 1e-12);
+        const auto a = syntheticImages(3, 32, 1);
+        QCOMPARE(twoPointError(a, a, 10), 0.0);
+        ms::Volume v(ms::Dims{4, 4, 1}, ms::Acceptor);
+        v.labels()[0] = ms::Donor;
+        v.attributes["phi"] = 0.4;
+        const auto c = conditionValues(v, {"vf", "phi"});
+        QCOMPARE(c, (std::vector<double>{1.0 / 16, 0.4}));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, conditionValues(v, {"chi"}));
+        const auto plot = plotCurves({{3, 2, 1}, {1, 2, 3}}, 64, 48);
+        QCOMPARE(plot.dims(), (ms::Dims{64, 48, 1}));
+        QVERIFY(plot.phaseCounts()[ms::Donor] > 20);  // the curves
+        QVERIFY(plot.phaseCounts()[ms::Mixed] > 100);  // the frame
+    }
+
+    // The CLI end to end on tiny models: train, models, denoise, ldm2d,
+    // sample2d, and the learned row of `noise eval`.
+    void cliEndToEnd() {
+        const auto dir = tempDir("cli");
+        ms::io::writeHdf5(syntheticImages(12, 24, 1), dir / "train.h5");
+        ms::io::writeHdf5(syntheticImages(4, 24, 100), dir / "val.h5");
+        auto run = [&](const QStringList& arguments, QString* output = nullptr) {
+            QProcess p;
+            p.start(MICROSTUDIO_CLI, arguments);
+            if (!p.waitForFinished(120000)) return -1;
+            const QString out = p.readAllStandardOutput() + p.readAllStandardError();
+            if (output) *output = out;
+            if (p.exitCode() != 0) qWarning("%s", qPrintable(out));
+            return p.exitCode();
+        };
+        const QString d = QString::fromStdString(dir.string());
+        QCOMPARE(run({"train", "vae2d", "--data", d + "/train.h5", "--val", d + "/val.h5", "--out", d + "/m/vae.pt",
+                      "--epochs", "2", "--batch", "4", "--latent", "8", "--hidden", "32", "--channels", "4,8",
+                      "--kernels", "4,4", "--history", d + "/h.csv"}),
+                 0);
+        QVERIFY(fs::exists(dir / "m" / "vae.pt") && fs::exists(dir / "m" / "vae.json") && fs::exists(dir / "h.csv"));
+        QString out;
+        QCOMPARE(run({"models", "--dir", d + "/m", "--json"}, &out), 0);
+        const Json list = Json::parse(out.toStdString());
+        QCOMPARE(list.items().size(), std::size_t(1));
+        QCOMPARE(list.items()[0].at("kind").string(), std::string("vae2d"));
+        QCOMPARE(list.items()[0].at("training").at("report").at("epochs_done").number(), 2.0);
+        QCOMPARE(run({"denoise", d + "/val.h5", d + "/den.h5", "--model", d + "/m/vae.pt", "--clean", d + "/val.h5"}), 0);
+        const auto denoised = ms::io::readSamples((dir / "den.h5").string());
+        QCOMPARE(denoised.size(), std::size_t(4));
+        QCOMPARE(denoised[0].dims(), (ms::Dims{24, 24, 1}));
+        QCOMPARE(run({"train", "ldm2d", "--vae", d + "/m/vae.pt", "--data", d + "/train.h5", "--val", d + "/val.h5",
+                      "--out", d + "/m/ldm.pt", "--epochs", "2", "--batch", "4", "--hidden", "16", "--blocks", "1",
+                      "--steps", "50", "--conditions", "vf"}),
+                 0);
+        QCOMPARE(run({"sample2d", d + "/s.h5", "--model", d + "/m/ldm.pt", "--count", "3", "--steps", "5", "--vf", "0.5"}), 0);
+        QCOMPARE(ms::io::readSamples((dir / "s.h5").string()).size(), std::size_t(3));
+        QCOMPARE(run({"noise", "eval", "--model", d + "/m/vae.pt", "--synthetic", "2", "--size", "24", "--types",
+                      "salt-pepper", "--no-descriptors", "--json"},
+                     &out),
+                 0);
+        QVERIFY2(out.contains("\"learned\""), qPrintable(out));
+        // Bad input: a clear error, exit status 1.
+        QCOMPARE(run({"denoise", d + "/val.h5", d + "/x.h5", "--model", d + "/m/ldm.pt"}, &out), 1);
+        QVERIFY(out.contains("not a 2D VAE"));
+        fs::remove_all(dir);
     }
 };
 
