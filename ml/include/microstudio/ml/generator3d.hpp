@@ -1,0 +1,163 @@
+#pragma once
+// MicroGen3D (3D conditional latent diffusion, paper 3d-conditional-ldm):
+// a 3D VAE, a feature predictor on its latent and a conditional DDPM on
+// the latent grid, behind a torch-free API for jobs/, the CLI and the GUI.
+//
+//   Generator3D g = Generator3D::load("resources/models/gen3d-ch2");
+//   auto volumes = g.generate({{"ABS_f_D", 0.5}}, 4, GenerateOptions{});
+//
+// Volumes come back with thresholded labels (D = 0, A = 1, M = 2), the raw
+// decoder output in Volume::field, and as attributes "predicted_<name>"
+// for every feature-predictor output (descriptors and the processing
+// parameters phi, chi, log_time) and "target_<name>" for the conditions.
+// Layout details and choices: docs/ml3d.md.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "microstudio/core/progress.hpp"
+#include "microstudio/core/volume.hpp"
+#include "microstudio/ml/metadata.hpp"
+#include "microstudio/ml/training.hpp"
+
+namespace ms::ml {
+
+// The VAE (paper section 4.2.1): per level a 3x3x3 convolution (stride
+// `firstStride` for the first, 2 after), instance norm, a residual block;
+// then 1x1x1 to `latentChannels`, instance norm, residual block, and 1x1x1
+// heads for mu and log-variance. The decoder mirrors it with transposed
+// convolutions and ends in a sigmoid. Input: one channel, D = 0, A = 1 and
+// (3 phases) M = 0.5, the mixed phase between its parents.
+struct Vae3dConfig {
+    Dims dims{128, 128, 64};               // input volume (x, y, z)
+    int phases = 2;                         // 2 or 3
+    std::vector<int> channels{64, 128, 256, 512};
+    int latentChannels = 4;
+    int firstStride = 2;                    // 1 or 2 (the paper's CH models: 2)
+    double klWeight = 1e-6;
+
+    int downsampling() const;               // firstStride * 2^(levels-1)
+    Dims latentDims() const;                // dims / downsampling()
+    long latentSize() const;                // latentChannels * latent voxels
+    void validate() const;                  // throws ms::Error
+    Json toJson() const;
+    static Vae3dConfig fromJson(const Json& json);
+};
+
+// The whole generator: VAE, feature predictor (MLP on the flattened latent:
+// two hidden layers halving the width, instance norm, dropout), a 2-level
+// context U-Net on the latent grid and the diffusion schedule.
+struct Generator3dConfig {
+    Vae3dConfig vae;
+    // Feature-predictor outputs, in order; `conditions` is the subset (in
+    // its own order) that conditions the diffusion model.
+    std::vector<std::string> outputs;
+    std::vector<std::string> conditions;
+    double dropout = 0.1;
+    int unetFeatures = 512;                 // n_feat of the U-Net
+    int timesteps = 1000;
+    double betaStart = 1e-4, betaEnd = 0.02;  // linear schedule
+    double conditionDropout = 0.1;          // classifier-free guidance training
+
+    void validate() const;
+    Json toJson() const;
+    static Generator3dConfig fromJson(const Json& json);
+
+    // The paper's CH models (Table 1): 128x128x64 -> latent 4x8x8x4.
+    static Generator3dConfig paperTwoPhase();
+    static Generator3dConfig paperThreePhase();
+    // A tiny configuration for tests and smoke runs (16x16x8, n_feat 8).
+    static Generator3dConfig tiny(int phases = 2);
+};
+
+// Condition names of the paper's datasets.
+std::vector<std::string> twoPhaseConditions();    // ABS_f_D, CT_f_D_tort1, CT_f_A_tort1
+std::vector<std::string> threePhaseConditions();  // vol_frac_D, vol_frac_M, tortuosity_D, tortuosity_A
+std::vector<std::string> processingOutputs();     // phi, chi, log_time
+
+// What the training data spans for one feature-predictor output.
+struct FeatureRange {
+    std::string name;
+    double min = 0.0, max = 0.0, mean = 0.0, std = 1.0;
+};
+
+struct GenerateOptions {
+    int steps = 0;           // 0 or timesteps: ancestral DDPM; else DDIM with this many steps
+    double eta = 0.0;        // DDIM noise (0 = deterministic, 1 = DDPM-like)
+    double guidance = 1.0;   // classifier-free guidance scale (0 = unconditional, 1 = conditional)
+    std::uint64_t seed = 0;
+    int batch = 8;           // samples denoised together
+    ProgressToken* progress = nullptr;
+};
+
+struct ParameterCounts {
+    long vae = 0, encoder = 0, decoder = 0, featurePredictor = 0, unet = 0;
+};
+
+class Generator3D {
+public:
+    ~Generator3D();
+    Generator3D(Generator3D&&) noexcept;
+    Generator3D& operator=(Generator3D&&) noexcept;
+
+    // An untrained generator (weights seeded); feature ranges default to
+    // mean 0, std 1, min -1, max 1 until training or setFeatureRanges.
+    static Generator3D create(const Generator3dConfig& config, std::uint64_t seed = 0);
+    // A model folder (holding generator3d.pt + generator3d.json), either
+    // file of it, or a model name in modelSearchPath().
+    static Generator3D load(const std::filesystem::path& folderOrFile);
+    // Writes FOLDER/generator3d.pt and FOLDER/generator3d.json atomically.
+    void save(const std::filesystem::path& folder, bool half = false) const;
+
+    const Generator3dConfig& config() const;
+    ModelMetadata& metadata();
+    const ModelMetadata& metadata() const;
+    std::vector<std::string> conditionNames() const;
+    std::vector<std::string> outputNames() const;
+    // Per output: training-data range and normalisation (GUI sliders).
+    std::vector<FeatureRange> featureRanges() const;
+    std::vector<FeatureRange> conditionRanges() const;
+    void setFeatureRanges(const std::vector<FeatureRange>& ranges);  // one per output, same order
+    ParameterCounts parameterCounts() const;
+    std::string device() const;
+
+    // `n` volumes for the target. Conditions missing from `target` take
+    // their training mean; unknown names throw ms::Error.
+    std::vector<Volume> generate(const std::map<std::string, double>& target, int n,
+                                 const GenerateOptions& options = {}) const;
+    // Convenience form of the brief's signature.
+    std::vector<Volume> generate(const std::map<std::string, double>& target, int n, int steps, double guidance,
+                                 std::uint64_t seed, ProgressToken* progress = nullptr) const;
+
+    // Encoder means (flattened latents) and the feature predictor's
+    // denormalised outputs for volumes of the configured size.
+    std::vector<std::vector<float>> encode(const std::vector<Volume>& volumes) const;
+    std::vector<std::map<std::string, double>> predictFeatures(const std::vector<Volume>& volumes) const;
+    // VAE round trip (z = mu): thresholded labels, decoder output as field.
+    std::vector<Volume> reconstruct(const std::vector<Volume>& volumes) const;
+
+    struct Impl;
+    Impl& impl() const { return *impl_; }  // ml-internal (torch side)
+
+private:
+    Generator3D();
+    std::unique_ptr<Impl> impl_;
+};
+
+// Sequential training, as in the paper: VAE (MSE + klWeight * KL), then
+// the feature predictor on frozen encoder means (MSE on normalised
+// outputs; volumes must carry every output as an attribute), then the
+// DDPM on frozen latents with the feature predictor's outputs as context
+// (condition dropout for guidance). Each fills metadata().training.
+// trainGenerator3dFeatures also sets the feature ranges from the data.
+TrainReport trainGenerator3dVae(Generator3D& model, const std::vector<Volume>& train,
+                                const std::vector<Volume>& validation, const TrainOptions& options);
+TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volume>& train,
+                                     const std::vector<Volume>& validation, const TrainOptions& options);
+TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volume>& train,
+                                      const std::vector<Volume>& validation, const TrainOptions& options);
+
+}  // namespace ms::ml

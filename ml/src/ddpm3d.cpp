@@ -1,0 +1,210 @@
+// The context U-Net of MicroGen3D on the latent grid and the DDPM around
+// it: linear schedule, q(x_t|x_0), ancestral and DDIM sampling, and
+// classifier-free guidance (paper 4.2.3; widths reproduce Table 1).
+#include "ddpm3d.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "microstudio/core/error.hpp"
+
+namespace ms::ml::detail {
+
+namespace {
+void logShape(ShapeLog* log, const std::string& name, const torch::Tensor& t) {
+    if (log) log->add(name, t);
+}
+torch::Tensor instanceNorm(const torch::Tensor& x) {
+    // InstanceNorm3d without affine (the U-Net's blocks).
+    return torch::instance_norm(x, {}, {}, {}, {}, true, 0.1, 1e-5, false);
+}
+}  // namespace
+
+// --- Blocks ----------------------------------------------------------------------------
+
+ResidualConvBlock3dImpl::ResidualConvBlock3dImpl(int in, int out) : sameChannels(in == out) {
+    conv1 = register_module("conv1", torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, 3).padding(1)));
+    conv2 = register_module("conv2", torch::nn::Conv3d(torch::nn::Conv3dOptions(out, out, 3).padding(1)));
+}
+
+torch::Tensor ResidualConvBlock3dImpl::forward(const torch::Tensor& x) {
+    auto x1 = torch::gelu(instanceNorm(conv1->forward(x)));
+    auto x2 = torch::gelu(instanceNorm(conv2->forward(x1)));
+    // Residual from the input when widths agree, else from the first conv.
+    return (sameChannels ? x + x2 : x1 + x2) / 1.414;
+}
+
+EmbedFcImpl::EmbedFcImpl(int inputs, int out) : in(inputs) {
+    fc1 = register_module("fc1", torch::nn::Linear(inputs, out));
+    fc2 = register_module("fc2", torch::nn::Linear(out, out));
+}
+
+torch::Tensor EmbedFcImpl::forward(const torch::Tensor& x) {
+    return fc2->forward(torch::gelu(fc1->forward(x.reshape({-1, in}))));
+}
+
+UnetUp3dImpl::UnetUp3dImpl(int in, int out) {
+    up = register_module("up", torch::nn::ConvTranspose3d(torch::nn::ConvTranspose3dOptions(in, out, 2).stride(2)));
+    res1 = register_module("res1", ResidualConvBlock3d(out, out));
+    res2 = register_module("res2", ResidualConvBlock3d(out, out));
+}
+
+torch::Tensor UnetUp3dImpl::forward(const torch::Tensor& x, const torch::Tensor& skip) {
+    return res2->forward(res1->forward(up->forward(torch::cat({x, skip}, 1))));
+}
+
+// --- U-Net ---------------------------------------------------------------------------------
+
+Unet3dImpl::Unet3dImpl(int channels, int feat, int context) : features(feat), contextDim(context) {
+    if (channels < 1) throw Error("U-Net needs at least one channel");
+    if (feat < 8 || feat % 8 != 0) throw Error("U-Net features must be a positive multiple of 8 (group norm)");
+    if (context < 1) throw Error("U-Net needs at least one condition");
+    init = register_module("init", ResidualConvBlock3d(channels, feat));
+    down1 = register_module("down1", ResidualConvBlock3d(feat, feat));
+    down2 = register_module("down2", ResidualConvBlock3d(feat, 2 * feat));
+    time1 = register_module("time1", EmbedFc(1, 2 * feat));
+    time2 = register_module("time2", EmbedFc(1, feat));
+    context1 = register_module("context1", EmbedFc(context, 2 * feat));
+    context2 = register_module("context2", EmbedFc(context, feat));
+    up0 = register_module("up0", torch::nn::ConvTranspose3d(torch::nn::ConvTranspose3dOptions(2 * feat, 2 * feat, 1)));
+    up0Norm = register_module("up0_norm", torch::nn::GroupNorm(8, 2 * feat));
+    up1 = register_module("up1", UnetUp3d(4 * feat, feat));
+    up2 = register_module("up2", UnetUp3d(2 * feat, feat));
+    out1 = register_module("out1", torch::nn::Conv3d(torch::nn::Conv3dOptions(2 * feat, feat, 3).padding(1)));
+    outNorm = register_module("out_norm", torch::nn::GroupNorm(8, feat));
+    out2 = register_module("out2", torch::nn::Conv3d(torch::nn::Conv3dOptions(feat, channels, 3).padding(1)));
+}
+
+torch::Tensor Unet3dImpl::forward(const torch::Tensor& input, const torch::Tensor& timeFraction,
+                                  const torch::Tensor& context, const torch::Tensor& contextMask, ShapeLog* log) {
+    const long n = input.size(0);
+    logShape(log, "input", input);
+    auto x = init->forward(input);
+    logShape(log, "unet.init", x);
+    auto d1 = torch::max_pool3d(down1->forward(x), 2);
+    logShape(log, "unet.down1", d1);
+    auto d2 = torch::max_pool3d(down2->forward(d1), 2);
+    logShape(log, "unet.down2", d2);
+    auto hidden = torch::gelu(d2);
+
+    auto t = timeFraction.reshape({n, 1});
+    auto mask = contextMask.reshape({n, 1});
+    auto temb1 = time1->forward(t).view({n, 2 * features, 1, 1, 1});
+    auto temb2 = time2->forward(t).view({n, features, 1, 1, 1});
+    auto cemb1 = (context1->forward(context) * mask).view({n, 2 * features, 1, 1, 1});
+    auto cemb2 = (context2->forward(context) * mask).view({n, features, 1, 1, 1});
+
+    auto u1 = torch::leaky_relu(up0Norm->forward(up0->forward(hidden)), 0.2);
+    logShape(log, "unet.up0", u1);
+    auto u2 = up1->forward(u1 + temb1 + cemb1, d2);
+    logShape(log, "unet.up1", u2);
+    auto u3 = up2->forward(u2 + temb2 + cemb2, d1);
+    logShape(log, "unet.up2", u3);
+    auto out = out2->forward(torch::tanh(outNorm->forward(out1->forward(torch::cat({u3, x}, 1)))));
+    logShape(log, "unet.output", out);
+    return out;
+}
+
+// --- Schedule --------------------------------------------------------------------------------
+
+DiffusionSchedule::DiffusionSchedule(int steps, double betaStart, double betaEnd) : timesteps(steps) {
+    if (steps < 2) throw Error("diffusion needs at least 2 timesteps");
+    if (!(betaStart > 0 && betaEnd < 1 && betaStart <= betaEnd)) throw Error("betas must satisfy 0 < start <= end < 1");
+    double product = 1.0;
+    for (int i = 0; i < steps; ++i) {
+        const double b = betaStart + (betaEnd - betaStart) * double(i) / double(steps - 1);
+        beta.push_back(b);
+        alpha.push_back(1.0 - b);
+        product *= 1.0 - b;
+        alphaBar.push_back(product);
+    }
+}
+
+torch::Tensor DiffusionSchedule::qSample(const torch::Tensor& x0, const torch::Tensor& t,
+                                         const torch::Tensor& noise) const {
+    auto ab = torch::tensor(std::vector<float>(alphaBar.begin(), alphaBar.end())).to(x0.device());
+    std::vector<std::int64_t> shape(std::size_t(x0.dim()), 1);
+    shape[0] = x0.size(0);
+    auto abt = ab.index_select(0, t.to(x0.device()).to(torch::kLong)).view(shape);
+    return torch::sqrt(abt) * x0 + torch::sqrt(1 - abt) * noise;
+}
+
+// --- Guidance and samplers -------------------------------------------------------------------
+
+torch::Tensor guidedNoise(Unet3dImpl& unet, const torch::Tensor& x, long t, int timesteps, const torch::Tensor& context,
+                          double scale) {
+    const long n = x.size(0);
+    auto opts = x.options();
+    auto run = [&](const torch::Tensor& xs, const torch::Tensor& ctx, const torch::Tensor& mask) {
+        auto time = torch::full({xs.size(0)}, double(t) / double(timesteps), opts);
+        return unet.forward(xs, time, ctx, mask);
+    };
+    if (scale == 1.0) return run(x, context, torch::ones({n}, opts));
+    if (scale == 0.0) return run(x, context, torch::zeros({n}, opts));
+    auto both = run(torch::cat({x, x}), torch::cat({context, context}),
+                    torch::cat({torch::ones({n}, opts), torch::zeros({n}, opts)}));
+    auto conditional = both.slice(0, 0, n), unconditional = both.slice(0, n, 2 * n);
+    return unconditional + scale * (conditional - unconditional);
+}
+
+namespace {
+torch::Tensor drawNoise(const torch::Tensor& like, at::Generator& generator) {
+    // Drawn on the CPU so a seed gives the same samples on every device.
+    return torch::randn(like.sizes(), generator, torch::TensorOptions().dtype(torch::kFloat)).to(like.device());
+}
+void reportStep(ProgressToken* progress, int done, int total) {
+    if (progress) progress->report(double(done) / double(total), "denoising step " + std::to_string(done) + "/" +
+                                                                     std::to_string(total));
+}
+}  // namespace
+
+torch::Tensor sampleDdpm(const DiffusionSchedule& s, const NoisePredictor& eps, torch::Tensor x,
+                         AncestralVariance variance, at::Generator& generator, ProgressToken* progress) {
+    torch::NoGradGuard noGrad;
+    const int T = s.timesteps;
+    for (long i = T - 1; i >= 0; --i) {
+        const double a = s.alpha[std::size_t(i)], b = s.beta[std::size_t(i)], ab = s.alphaBar[std::size_t(i)];
+        auto e = eps(x, i);
+        // mean = (x - beta / sqrt(1 - abar) eps) / sqrt(alpha)
+        x = (x - (b / std::sqrt(1.0 - ab)) * e) / std::sqrt(a);
+        if (i > 0) {
+            const double abPrev = s.alphaBar[std::size_t(i - 1)];
+            const double var = variance == AncestralVariance::Beta ? b : b * (1.0 - abPrev) / (1.0 - ab);
+            x = x + std::sqrt(var) * drawNoise(x, generator);
+        }
+        reportStep(progress, int(T - i), T);
+    }
+    return x;
+}
+
+std::vector<long> ddimTimesteps(int timesteps, int steps) {
+    if (steps < 1 || steps > timesteps)
+        throw Error("DDIM steps must be in 1.." + std::to_string(timesteps) + " (got " + std::to_string(steps) + ")");
+    std::vector<long> out;
+    if (steps == 1) return {long(timesteps - 1)};
+    for (int j = steps - 1; j >= 0; --j)
+        out.push_back(long(std::llround(double(j) * double(timesteps - 1) / double(steps - 1))));
+    return out;
+}
+
+torch::Tensor sampleDdim(const DiffusionSchedule& s, const NoisePredictor& eps, torch::Tensor x, int steps, double eta,
+                         at::Generator& generator, ProgressToken* progress) {
+    if (eta < 0) throw Error("DDIM eta must be >= 0");
+    torch::NoGradGuard noGrad;
+    const auto ts = ddimTimesteps(s.timesteps, steps);
+    for (std::size_t j = 0; j < ts.size(); ++j) {
+        const long t = ts[j];
+        const double ab = s.alphaBar[std::size_t(t)];
+        const double abPrev = j + 1 < ts.size() ? s.alphaBar[std::size_t(ts[j + 1])] : 1.0;
+        auto e = eps(x, t);
+        auto x0 = (x - std::sqrt(1.0 - ab) * e) / std::sqrt(ab);
+        const double sigma = eta * std::sqrt((1.0 - abPrev) / (1.0 - ab) * (1.0 - ab / abPrev));
+        const double direction = std::sqrt(std::max(0.0, 1.0 - abPrev - sigma * sigma));
+        x = std::sqrt(abPrev) * x0 + direction * e;
+        if (sigma > 0) x = x + sigma * drawNoise(x, generator);
+        reportStep(progress, int(j + 1), int(ts.size()));
+    }
+    return x;
+}
+
+}  // namespace ms::ml::detail

@@ -1,0 +1,97 @@
+#pragma once
+// ml-private (torch): the context U-Net of MicroGen3D on the latent grid
+// and the DDPM around it (linear beta schedule, q(x_t|x_0), ancestral and
+// DDIM samplers, classifier-free guidance).
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "microstudio/core/progress.hpp"
+#include "vae3d.hpp"
+
+namespace ms::ml::detail {
+
+// Two 3x3x3 conv-IN-GELU; residual (x or the first conv's output) / sqrt 2.
+struct ResidualConvBlock3dImpl : torch::nn::Module {
+    ResidualConvBlock3dImpl(int in, int out);
+    torch::Tensor forward(const torch::Tensor& x);
+    torch::nn::Conv3d conv1{nullptr}, conv2{nullptr};
+    bool sameChannels = false;
+};
+TORCH_MODULE(ResidualConvBlock3d);
+
+// Linear-GELU-Linear.
+struct EmbedFcImpl : torch::nn::Module {
+    EmbedFcImpl(int in, int out);
+    torch::Tensor forward(const torch::Tensor& x);
+    torch::nn::Linear fc1{nullptr}, fc2{nullptr};
+    int in = 1;
+};
+TORCH_MODULE(EmbedFc);
+
+// cat(x, skip) -> transposed conv 2/2 -> two residual blocks.
+struct UnetUp3dImpl : torch::nn::Module {
+    UnetUp3dImpl(int in, int out);
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& skip);
+    torch::nn::ConvTranspose3d up{nullptr};
+    ResidualConvBlock3d res1{nullptr}, res2{nullptr};
+};
+TORCH_MODULE(UnetUp3d);
+
+// The 2-level context U-Net: init block, two down levels (residual block +
+// max pool), embeddings of time (t / T) and context added at both decoder
+// levels, output conv. `contextMask` [N] (1 = use the context, 0 = null
+// context) multiplies the context embeddings: the null context of
+// classifier-free guidance is "no context embedding".
+struct Unet3dImpl : torch::nn::Module {
+    Unet3dImpl(int channels, int features, int contextDim);
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& timeFraction, const torch::Tensor& context,
+                          const torch::Tensor& contextMask, ShapeLog* log = nullptr);
+
+    int features = 0, contextDim = 0;
+    ResidualConvBlock3d init{nullptr}, down1{nullptr}, down2{nullptr};
+    EmbedFc time1{nullptr}, time2{nullptr}, context1{nullptr}, context2{nullptr};
+    torch::nn::ConvTranspose3d up0{nullptr};
+    torch::nn::GroupNorm up0Norm{nullptr};
+    UnetUp3d up1{nullptr}, up2{nullptr};
+    torch::nn::Conv3d out1{nullptr}, out2{nullptr};
+    torch::nn::GroupNorm outNorm{nullptr};
+};
+TORCH_MODULE(Unet3d);
+
+// Linear beta schedule, indices 0..T-1 standing for t = 1..T. Double
+// precision products, stored as float tensors on the CPU.
+struct DiffusionSchedule {
+    DiffusionSchedule(int timesteps, double betaStart, double betaEnd);
+    int timesteps;
+    std::vector<double> beta, alpha, alphaBar;
+    // x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise, t per sample [N] (long).
+    torch::Tensor qSample(const torch::Tensor& x0, const torch::Tensor& t, const torch::Tensor& noise) const;
+};
+
+// eps(x, t index) for a batch; the sampler calls it once per step.
+using NoisePredictor = std::function<torch::Tensor(const torch::Tensor& x, long t)>;
+
+// Guided noise prediction: eps_u + scale * (eps_c - eps_u), the conditional
+// and unconditional halves run as one batch (instance/group norm are per
+// sample, so batching does not mix them). scale == 1 runs only the
+// conditional half, scale == 0 only the unconditional one.
+torch::Tensor guidedNoise(Unet3dImpl& unet, const torch::Tensor& x, long t, int timesteps, const torch::Tensor& context,
+                          double scale);
+
+enum class AncestralVariance { Beta, Posterior };  // sigma^2 = beta_t (paper) or beta~_t
+
+// Ancestral DDPM from x_T = `start` through all T steps; noise per step
+// drawn from `generator` in the order of the loop (none at the last step).
+torch::Tensor sampleDdpm(const DiffusionSchedule& schedule, const NoisePredictor& eps, torch::Tensor start,
+                         AncestralVariance variance, at::Generator& generator, ProgressToken* progress = nullptr);
+// The DDIM timesteps for k steps: k indices from T-1 down to 0, evenly spaced.
+std::vector<long> ddimTimesteps(int timesteps, int steps);
+// DDIM (Song et al.) with eta; eta = 1 and steps = T equals sampleDdpm with
+// Posterior variance for the same generator state.
+torch::Tensor sampleDdim(const DiffusionSchedule& schedule, const NoisePredictor& eps, torch::Tensor start, int steps,
+                         double eta, at::Generator& generator, ProgressToken* progress = nullptr);
+
+}  // namespace ms::ml::detail

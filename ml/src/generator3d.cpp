@@ -1,0 +1,700 @@
+// MicroGen3D behind a torch-free API: configuration, model files,
+// generation (DDPM / DDIM with classifier-free guidance, decode, predicted
+// processing parameters) and the three sequential trainings.
+#include "microstudio/ml/generator3d.hpp"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <mutex>
+
+#include "ddpm3d.hpp"
+#include "microstudio/core/error.hpp"
+#include "microstudio/noise/noise.hpp"
+#include "torch_common.hpp"
+#include "vae3d.hpp"
+
+namespace ms::ml {
+
+// --- Configuration -------------------------------------------------------------------
+
+int Vae3dConfig::downsampling() const { return firstStride << (int(channels.size()) - 1); }
+
+Dims Vae3dConfig::latentDims() const {
+    const int f = downsampling();
+    return Dims{dims.nx / f, dims.ny / f, dims.nz / f};
+}
+
+long Vae3dConfig::latentSize() const { return long(latentChannels) * long(latentDims().count()); }
+
+void Vae3dConfig::validate() const {
+    if (phases != 2 && phases != 3) throw Error("the 3D VAE handles 2 or 3 phases (got " + std::to_string(phases) + ")");
+    if (channels.empty() || channels.size() > 6) throw Error("the 3D VAE needs 1..6 channel widths");
+    for (int c : channels)
+        if (c < 1 || c > 4096) throw Error("3D VAE channel widths must be in 1..4096");
+    if (latentChannels < 1 || latentChannels > 256) throw Error("3D VAE latent channels must be in 1..256");
+    if (firstStride != 1 && firstStride != 2) throw Error("3D VAE first-layer stride must be 1 or 2");
+    if (!(klWeight >= 0)) throw Error("3D VAE KL weight must be >= 0");
+    const int f = downsampling();
+    for (int n : {dims.nx, dims.ny, dims.nz})
+        if (n < f || n % f != 0)
+            throw Error("3D VAE input " + dims.str() + " must be a multiple of " + std::to_string(f) +
+                        " in every direction (the encoder's downsampling)");
+}
+
+Json Vae3dConfig::toJson() const {
+    Json j = Json::object();
+    j["dims"] = Json(std::vector<double>{double(dims.nx), double(dims.ny), double(dims.nz)});
+    j["phases"] = phases;
+    j["channels"] = Json(std::vector<double>(channels.begin(), channels.end()));
+    j["latent_channels"] = latentChannels;
+    j["first_stride"] = firstStride;
+    j["kl_weight"] = klWeight;
+    return j;
+}
+
+Vae3dConfig Vae3dConfig::fromJson(const Json& j) {
+    Vae3dConfig c;
+    if (j.has("dims")) {
+        auto d = j.at("dims").numbers();
+        if (d.size() != 3) throw Error("3D VAE dims must have 3 numbers");
+        c.dims = Dims{int(d[0]), int(d[1]), int(d[2])};
+    }
+    c.phases = int(j.number("phases", c.phases));
+    if (j.has("channels")) {
+        c.channels.clear();
+        for (double v : j.at("channels").numbers()) c.channels.push_back(int(v));
+    }
+    c.latentChannels = int(j.number("latent_channels", c.latentChannels));
+    c.firstStride = int(j.number("first_stride", c.firstStride));
+    c.klWeight = j.number("kl_weight", c.klWeight);
+    c.validate();
+    return c;
+}
+
+void Generator3dConfig::validate() const {
+    vae.validate();
+    if (outputs.empty()) throw Error("the generator needs feature-predictor outputs");
+    if (conditions.empty()) throw Error("the generator needs at least one condition");
+    for (const auto& c : conditions)
+        if (std::find(outputs.begin(), outputs.end(), c) == outputs.end())
+            throw Error("condition '" + c + "' is not a feature-predictor output");
+    for (std::size_t i = 0; i < outputs.size(); ++i)
+        for (std::size_t k = i + 1; k < outputs.size(); ++k)
+            if (outputs[i] == outputs[k]) throw Error("output '" + outputs[i] + "' is listed twice");
+    const Dims l = vae.latentDims();
+    for (int n : {l.nx, l.ny, l.nz})
+        if (n < 4 || n % 4 != 0)
+            throw Error("the latent grid " + l.str() + " must be a multiple of 4 in every direction (two U-Net levels)");
+    if (vae.latentSize() < 4) throw Error("latent too small for the feature predictor");
+    if (!(dropout >= 0 && dropout < 1)) throw Error("dropout must be in [0, 1)");
+    if (unetFeatures < 8 || unetFeatures % 8 != 0) throw Error("U-Net features must be a positive multiple of 8");
+    if (timesteps < 2 || timesteps > 100000) throw Error("timesteps must be in 2..100000");
+    if (!(betaStart > 0 && betaStart <= betaEnd && betaEnd < 1)) throw Error("betas must satisfy 0 < start <= end < 1");
+    if (!(conditionDropout >= 0 && conditionDropout < 1)) throw Error("condition dropout must be in [0, 1)");
+}
+
+Json Generator3dConfig::toJson() const {
+    Json j = Json::object();
+    j["vae"] = vae.toJson();
+    j["outputs"] = Json(outputs);
+    j["conditions"] = Json(conditions);
+    j["dropout"] = dropout;
+    j["unet_features"] = unetFeatures;
+    j["timesteps"] = timesteps;
+    j["beta_start"] = betaStart;
+    j["beta_end"] = betaEnd;
+    j["condition_dropout"] = conditionDropout;
+    return j;
+}
+
+Generator3dConfig Generator3dConfig::fromJson(const Json& j) {
+    Generator3dConfig c;
+    if (j.has("vae")) c.vae = Vae3dConfig::fromJson(j.at("vae"));
+    if (j.has("outputs")) c.outputs = j.at("outputs").strings();
+    if (j.has("conditions")) c.conditions = j.at("conditions").strings();
+    c.dropout = j.number("dropout", c.dropout);
+    c.unetFeatures = int(j.number("unet_features", c.unetFeatures));
+    c.timesteps = int(j.number("timesteps", c.timesteps));
+    c.betaStart = j.number("beta_start", c.betaStart);
+    c.betaEnd = j.number("beta_end", c.betaEnd);
+    c.conditionDropout = j.number("condition_dropout", c.conditionDropout);
+    c.validate();
+    return c;
+}
+
+std::vector<std::string> twoPhaseConditions() { return {"ABS_f_D", "CT_f_D_tort1", "CT_f_A_tort1"}; }
+std::vector<std::string> threePhaseConditions() { return {"vol_frac_D", "vol_frac_M", "tortuosity_D", "tortuosity_A"}; }
+std::vector<std::string> processingOutputs() { return {"phi", "chi", "log_time"}; }
+
+namespace {
+std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+    a.insert(a.end(), b.begin(), b.end());
+    return a;
+}
+}  // namespace
+
+Generator3dConfig Generator3dConfig::paperTwoPhase() {
+    Generator3dConfig c;
+    c.vae.phases = 2;
+    c.conditions = twoPhaseConditions();
+    c.outputs = concat(c.conditions, processingOutputs());
+    return c;
+}
+
+Generator3dConfig Generator3dConfig::paperThreePhase() {
+    Generator3dConfig c;
+    c.vae.phases = 3;
+    c.conditions = threePhaseConditions();
+    c.outputs = concat(c.conditions, processingOutputs());  // 7 outputs: Table 1's FP size
+    return c;
+}
+
+Generator3dConfig Generator3dConfig::tiny(int phases) {
+    Generator3dConfig c = phases == 3 ? paperThreePhase() : paperTwoPhase();
+    c.vae.dims = Dims{16, 16, 8};
+    c.vae.channels = {4, 8};
+    c.vae.latentChannels = 2;
+    c.vae.firstStride = 1;  // 16x16x8 -> latent 2x8x8x4
+    c.unetFeatures = 8;
+    return c;
+}
+
+// --- Model ------------------------------------------------------------------------------
+
+namespace detail {
+// The three networks in one module, so one weights file holds them.
+struct Generator3dNetImpl : torch::nn::Module {
+    explicit Generator3dNetImpl(const Generator3dConfig& c) {
+        vae = register_module("vae", Vae3d(c.vae));
+        fp = register_module("fp", FeaturePredictor3d(c.vae.latentSize(), int(c.outputs.size()), c.dropout));
+        unet = register_module("unet", Unet3d(c.vae.latentChannels, c.unetFeatures, int(c.conditions.size())));
+        // Latents are multiplied by this before diffusion (unit variance,
+        // as in Rombach et al.); set by the diffusion training.
+        latentScale = register_buffer("latent_scale", torch::ones({1}));
+    }
+    Vae3d vae{nullptr};
+    FeaturePredictor3d fp{nullptr};
+    Unet3d unet{nullptr};
+    torch::Tensor latentScale;
+};
+TORCH_MODULE(Generator3dNet);
+}  // namespace detail
+
+struct Generator3D::Impl {
+    Generator3dConfig config;
+    ModelMetadata metadata;
+    std::vector<FeatureRange> ranges;
+    detail::Generator3dNet net{nullptr};
+    torch::Device device{torch::kCPU};
+    std::unique_ptr<detail::DiffusionSchedule> schedule;
+    std::vector<long> conditionIndex;  // into outputs
+    std::mutex mutex;                  // generation and encoding are serialised
+
+    void build(const Generator3dConfig& c) {
+        c.validate();
+        config = c;
+        net = detail::Generator3dNet(c);
+        schedule = std::make_unique<detail::DiffusionSchedule>(c.timesteps, c.betaStart, c.betaEnd);
+        conditionIndex.clear();
+        for (const auto& name : c.conditions)
+            conditionIndex.push_back(long(std::find(c.outputs.begin(), c.outputs.end(), name) - c.outputs.begin()));
+        if (ranges.size() != c.outputs.size()) {
+            ranges.clear();
+            for (const auto& name : c.outputs) ranges.push_back(FeatureRange{name, -1.0, 1.0, 0.0, 1.0});
+        }
+        device = detail::chooseDevice(false, 0);
+        net->to(device);
+        net->eval();
+    }
+    torch::Tensor meanTensor() const {
+        std::vector<float> v;
+        for (const auto& r : ranges) v.push_back(float(r.mean));
+        return torch::tensor(v).to(device);
+    }
+    torch::Tensor stdTensor() const {
+        std::vector<float> v;
+        for (const auto& r : ranges) v.push_back(float(r.std));
+        return torch::tensor(v).to(device);
+    }
+    // Encoder means of volumes, [N, C, d, h, w], in batches, no grad.
+    torch::Tensor encodeMeans(const std::vector<Volume>& volumes, int batch = 8) {
+        torch::NoGradGuard noGrad;
+        net->eval();
+        std::vector<torch::Tensor> parts;
+        for (std::size_t i = 0; i < volumes.size(); i += std::size_t(batch)) {
+            std::vector<Volume> chunk(volumes.begin() + std::ptrdiff_t(i),
+                                      volumes.begin() + std::ptrdiff_t(std::min(volumes.size(), i + std::size_t(batch))));
+            auto x = detail::volumesToTensor(chunk, config.vae).to(device);
+            parts.push_back(net->vae->encode(x).first);
+        }
+        if (parts.empty()) {
+            const Dims l = config.vae.latentDims();
+            return torch::empty({0, config.vae.latentChannels, l.nz, l.ny, l.nx}, device);
+        }
+        return torch::cat(parts);
+    }
+    // Normalised targets [N, outputs] from the volumes' attributes.
+    torch::Tensor targetsOf(const std::vector<Volume>& volumes) const {
+        std::vector<float> values;
+        for (std::size_t i = 0; i < volumes.size(); ++i)
+            for (std::size_t k = 0; k < config.outputs.size(); ++k) {
+                auto it = volumes[i].attributes.find(config.outputs[k]);
+                if (it == volumes[i].attributes.end())
+                    throw Error("training volume " + std::to_string(i) + " lacks attribute '" + config.outputs[k] + "'");
+                values.push_back(float((it->second - ranges[k].mean) / ranges[k].std));
+            }
+        return torch::tensor(values).view({long(volumes.size()), long(config.outputs.size())}).to(device);
+    }
+};
+
+Generator3D::Generator3D() : impl_(std::make_unique<Impl>()) {}
+Generator3D::~Generator3D() = default;
+Generator3D::Generator3D(Generator3D&&) noexcept = default;
+Generator3D& Generator3D::operator=(Generator3D&&) noexcept = default;
+
+Generator3D Generator3D::create(const Generator3dConfig& config, std::uint64_t seed) {
+    Generator3D g;
+    torch::manual_seed(seed);
+    g.impl_->build(config);
+    auto& m = g.impl_->metadata;
+    m.name = "generator3d";
+    m.kind = "generator3d";
+    m.description = "MicroGen3D conditional latent diffusion (" + std::to_string(config.vae.phases) + "-phase, " +
+                    config.vae.dims.str() + ")";
+    m.created = utcNow();
+    m.training = Json::object();
+    return g;
+}
+
+namespace {
+std::filesystem::path weightsPathOf(const std::filesystem::path& p) {
+    if (std::filesystem::is_directory(p)) return p / "generator3d.pt";
+    if (p.extension() == ".json") return std::filesystem::path(p).replace_extension(".pt");
+    return p;
+}
+}  // namespace
+
+Generator3D Generator3D::load(const std::filesystem::path& folderOrFile) {
+    std::filesystem::path weights = weightsPathOf(folderOrFile);
+    if (!std::filesystem::exists(weights)) weights = findModel(folderOrFile.string());
+    ModelMetadata metadata = readMetadata(weights);
+    if (metadata.kind != "generator3d")
+        throw Error(weights.string() + " holds a '" + metadata.kind + "' model, not a 3D generator");
+    Generator3D g;
+    auto& impl = *g.impl_;
+    const Generator3dConfig config = Generator3dConfig::fromJson(metadata.architecture);
+    const Json& arch = metadata.architecture;
+    if (arch.has("feature_min") && arch.has("feature_max")) {
+        const auto lo = arch.at("feature_min").numbers(), hi = arch.at("feature_max").numbers();
+        if (lo.size() != config.outputs.size() || hi.size() != config.outputs.size() ||
+            metadata.attributeMean.size() != config.outputs.size() || metadata.attributeStd.size() != config.outputs.size())
+            throw Error(weights.string() + ": feature ranges do not match the outputs");
+        for (std::size_t k = 0; k < config.outputs.size(); ++k)
+            impl.ranges.push_back(FeatureRange{config.outputs[k], lo[k], hi[k], metadata.attributeMean[k],
+                                               metadata.attributeStd[k]});
+    }
+    impl.build(config);
+    impl.metadata = metadata;
+    detail::loadWeights(*impl.net, weights);
+    impl.net->to(impl.device);
+    impl.net->eval();
+    return g;
+}
+
+void Generator3D::save(const std::filesystem::path& target, bool half) const {
+    std::filesystem::path weights = target;
+    if (target.extension() != ".pt") {
+        std::filesystem::create_directories(target);
+        weights = target / "generator3d.pt";
+    } else if (target.has_parent_path()) {
+        std::filesystem::create_directories(target.parent_path());
+    }
+    ModelMetadata m = impl_->metadata;
+    m.kind = "generator3d";
+    m.architecture = impl_->config.toJson();
+    std::vector<double> lo, hi;
+    m.attributes = impl_->config.outputs;
+    m.attributeMean.clear();
+    m.attributeStd.clear();
+    for (const auto& r : impl_->ranges) {
+        lo.push_back(r.min);
+        hi.push_back(r.max);
+        m.attributeMean.push_back(r.mean);
+        m.attributeStd.push_back(r.std);
+    }
+    m.architecture["feature_min"] = Json(lo);
+    m.architecture["feature_max"] = Json(hi);
+    m.weightsFile = weights.filename().string();
+    m.weightsPrecision = half ? "float16" : "float32";
+    if (m.created.empty()) m.created = utcNow();
+    detail::saveWeights(*impl_->net, weights, half);
+    writeMetadata(m, weights);
+}
+
+const Generator3dConfig& Generator3D::config() const { return impl_->config; }
+ModelMetadata& Generator3D::metadata() { return impl_->metadata; }
+const ModelMetadata& Generator3D::metadata() const { return impl_->metadata; }
+std::vector<std::string> Generator3D::conditionNames() const { return impl_->config.conditions; }
+std::vector<std::string> Generator3D::outputNames() const { return impl_->config.outputs; }
+std::vector<FeatureRange> Generator3D::featureRanges() const { return impl_->ranges; }
+
+std::vector<FeatureRange> Generator3D::conditionRanges() const {
+    std::vector<FeatureRange> out;
+    for (long k : impl_->conditionIndex) out.push_back(impl_->ranges[std::size_t(k)]);
+    return out;
+}
+
+void Generator3D::setFeatureRanges(const std::vector<FeatureRange>& ranges) {
+    if (ranges.size() != impl_->config.outputs.size())
+        throw Error("need one feature range per output (" + std::to_string(impl_->config.outputs.size()) + ")");
+    for (std::size_t k = 0; k < ranges.size(); ++k) {
+        if (ranges[k].name != impl_->config.outputs[k])
+            throw Error("feature range " + std::to_string(k) + " is '" + ranges[k].name + "', expected '" +
+                        impl_->config.outputs[k] + "'");
+        if (!(ranges[k].std > 0)) throw Error("feature range '" + ranges[k].name + "' needs std > 0");
+    }
+    impl_->ranges = ranges;
+}
+
+ParameterCounts Generator3D::parameterCounts() const {
+    ParameterCounts c;
+    auto& net = *impl_->net;
+    c.vae = detail::countParameters(*net.vae);
+    for (auto* m : net.vae->encoderModules()) c.encoder += detail::countParameters(*m);
+    for (auto* m : net.vae->decoderModules()) c.decoder += detail::countParameters(*m);
+    c.featurePredictor = detail::countParameters(*net.fp);
+    c.unet = detail::countParameters(*net.unet);
+    return c;
+}
+
+std::string Generator3D::device() const { return detail::describeDevice(impl_->device); }
+
+// --- Generation ---------------------------------------------------------------------------
+
+std::vector<Volume> Generator3D::generate(const std::map<std::string, double>& target, int n, int steps,
+                                          double guidance, std::uint64_t seed, ProgressToken* progress) const {
+    GenerateOptions o;
+    o.steps = steps;
+    o.guidance = guidance;
+    o.seed = seed;
+    o.progress = progress;
+    return generate(target, n, o);
+}
+
+std::vector<Volume> Generator3D::generate(const std::map<std::string, double>& target, int n,
+                                          const GenerateOptions& options) const {
+    Impl& impl = *impl_;
+    const auto& c = impl.config;
+    if (n < 1) throw Error("generate needs n >= 1");
+    if (options.batch < 1) throw Error("generate batch must be >= 1");
+    if (!std::isfinite(options.guidance)) throw Error("guidance must be finite");
+    const int steps = options.steps == 0 ? c.timesteps : options.steps;
+    if (steps < 1 || steps > c.timesteps)
+        throw Error("steps must be in 1.." + std::to_string(c.timesteps) + " (0 = all)");
+    for (const auto& [name, value] : target) {
+        if (std::find(c.conditions.begin(), c.conditions.end(), name) == c.conditions.end()) {
+            std::string names;
+            for (const auto& k : c.conditions) names += (names.empty() ? "" : ", ") + k;
+            throw Error("unknown condition '" + name + "' (this model takes: " + names + ")");
+        }
+        if (!std::isfinite(value)) throw Error("condition '" + name + "' is not a finite number");
+    }
+    // Normalised context (missing conditions: the training mean, i.e. 0).
+    std::vector<float> context;
+    std::map<std::string, double> used;
+    for (std::size_t j = 0; j < c.conditions.size(); ++j) {
+        const FeatureRange& r = impl.ranges[std::size_t(impl.conditionIndex[j])];
+        auto it = target.find(c.conditions[j]);
+        const double value = it != target.end() ? it->second : r.mean;
+        used[c.conditions[j]] = value;
+        context.push_back(float((value - r.mean) / r.std));
+    }
+
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    torch::NoGradGuard noGrad;
+    impl.net->eval();
+    const Dims l = c.vae.latentDims();
+    const bool ddpm = steps == c.timesteps && options.eta == 0.0 && options.steps == 0;
+    const std::string sampler = ddpm ? "ddpm-" + std::to_string(c.timesteps) : "ddim-" + std::to_string(steps);
+    const auto mean = impl.meanTensor(), stdev = impl.stdTensor();
+    std::vector<Volume> out;
+    const int batches = (n + options.batch - 1) / options.batch;
+    for (int b = 0; b < batches; ++b) {
+        const long count = std::min(options.batch, n - b * options.batch);
+        // One CPU generator per batch: the start noise, then the sampler's.
+        at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(noise::deriveSeed(options.seed, std::uint64_t(b)));
+        auto start = torch::randn({count, c.vae.latentChannels, l.nz, l.ny, l.nx}, generator,
+                                  torch::TensorOptions().dtype(torch::kFloat)).to(impl.device);
+        auto ctx = torch::tensor(context).to(impl.device).view({1, long(context.size())}).expand({count, -1}).contiguous();
+        detail::NoisePredictor eps = [&](const torch::Tensor& x, long t) {
+            return detail::guidedNoise(*impl.net->unet, x, t, c.timesteps, ctx, options.guidance);
+        };
+        ProgressToken* progress = options.progress;
+        struct BatchProgress {
+            ProgressToken* token;
+            int b, batches;
+        } bp{progress, b, batches};
+        ProgressToken relay;  // maps the sampler's 0..1 into this batch's share
+        if (progress) {
+            relay.setListener([bp](double f, const std::string& msg) {
+                bp.token->report((double(bp.b) + f) / double(bp.batches),
+                                 "batch " + std::to_string(bp.b + 1) + "/" + std::to_string(bp.batches) + ": " + msg);
+            });
+        }
+        torch::Tensor latent = ddpm ? detail::sampleDdpm(*impl.schedule, eps, start, detail::AncestralVariance::Beta,
+                                                         generator, progress ? &relay : nullptr)
+                                    : detail::sampleDdim(*impl.schedule, eps, start, steps, options.eta, generator,
+                                                         progress ? &relay : nullptr);
+        latent = latent / impl.net->latentScale;
+        auto decoded = impl.net->vae->decode(latent);
+        auto features = (impl.net->fp->forward(latent) * stdev + mean).to(torch::kCPU).to(torch::kDouble).contiguous();
+        auto volumes = detail::tensorToVolumes(decoded, c.vae);
+        for (long i = 0; i < count; ++i) {
+            Volume& v = volumes[std::size_t(i)];
+            for (std::size_t k = 0; k < c.outputs.size(); ++k)
+                v.attributes["predicted_" + c.outputs[k]] = features[i][long(k)].item<double>();
+            for (const auto& [name, value] : used) v.attributes["target_" + name] = value;
+            v.attributes["guidance"] = options.guidance;
+            v.attributes["seed"] = double(options.seed);
+            v.attributes["sample"] = double(b * options.batch + i);
+            v.text["model"] = impl.metadata.name;
+            v.text["sampler"] = sampler;
+            v.text["source"] = "generator3d";
+            out.push_back(std::move(v));
+        }
+    }
+    if (options.progress) options.progress->report(1.0, "generated " + std::to_string(n));
+    return out;
+}
+
+std::vector<std::vector<float>> Generator3D::encode(const std::vector<Volume>& volumes) const {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    auto mu = impl_->encodeMeans(volumes).flatten(1).to(torch::kCPU).contiguous();
+    std::vector<std::vector<float>> out;
+    for (long i = 0; i < mu.size(0); ++i) out.emplace_back(mu[i].data_ptr<float>(), mu[i].data_ptr<float>() + mu.size(1));
+    return out;
+}
+
+std::vector<std::map<std::string, double>> Generator3D::predictFeatures(const std::vector<Volume>& volumes) const {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    torch::NoGradGuard noGrad;
+    auto mu = impl_->encodeMeans(volumes);
+    auto f = (impl_->net->fp->forward(mu) * impl_->stdTensor() + impl_->meanTensor()).to(torch::kCPU).to(torch::kDouble);
+    std::vector<std::map<std::string, double>> out(volumes.size());
+    for (std::size_t i = 0; i < volumes.size(); ++i)
+        for (std::size_t k = 0; k < impl_->config.outputs.size(); ++k)
+            out[i][impl_->config.outputs[k]] = f[long(i)][long(k)].item<double>();
+    return out;
+}
+
+std::vector<Volume> Generator3D::reconstruct(const std::vector<Volume>& volumes) const {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    torch::NoGradGuard noGrad;
+    std::vector<Volume> out;
+    for (std::size_t i = 0; i < volumes.size(); i += 8) {
+        std::vector<Volume> chunk(volumes.begin() + std::ptrdiff_t(i),
+                                  volumes.begin() + std::ptrdiff_t(std::min(volumes.size(), i + 8)));
+        auto decoded = impl_->net->vae->decode(impl_->encodeMeans(chunk));
+        for (auto& v : detail::tensorToVolumes(decoded, impl_->config.vae)) out.push_back(std::move(v));
+    }
+    return out;
+}
+
+// --- Training ---------------------------------------------------------------------------------
+
+namespace {
+
+using detail::TrainTask;
+
+// Splits [0, n) into chunks of `batch` for validation passes.
+template <class F>
+double chunkedMean(long n, long batch, F&& lossOfRange) {
+    double sum = 0.0;
+    for (long i = 0; i < n; i += batch) {
+        const long e = std::min(n, i + batch);
+        sum += lossOfRange(i, e) * double(e - i);
+    }
+    return n > 0 ? sum / double(n) : std::numeric_limits<double>::quiet_NaN();
+}
+
+torch::Tensor indexTensor(const std::vector<std::size_t>& indices, const torch::Device& device) {
+    std::vector<std::int64_t> v(indices.begin(), indices.end());
+    return torch::tensor(v, torch::kLong).to(device);
+}
+
+struct VaeTask : TrainTask {
+    detail::Vae3dImpl& vae;
+    torch::Tensor train, validation;  // CPU, [N, 1, D, H, W]
+    VaeTask(detail::Vae3dImpl& v, torch::Tensor t, torch::Tensor val) : vae(v), train(t), validation(val) {}
+    torch::nn::Module& module() override { return vae; }
+    std::size_t trainCount() const override { return std::size_t(train.size(0)); }
+    bool hasValidation() const override { return validation.size(0) > 0; }
+    torch::Tensor batchLoss(const std::vector<std::size_t>& idx, long, const torch::Device& device) override {
+        return vae.loss(train.index_select(0, indexTensor(idx, torch::kCPU)).to(device));
+    }
+    double validationLoss(const torch::Device& device) override {
+        return chunkedMean(validation.size(0), 8, [&](long a, long b) {
+            return vae.loss(validation.slice(0, a, b).to(device)).item<double>();
+        });
+    }
+};
+
+struct FeatureTask : TrainTask {
+    detail::FeaturePredictor3dImpl& fp;
+    torch::Tensor x, y, vx, vy;  // latents and normalised targets (device)
+    FeatureTask(detail::FeaturePredictor3dImpl& f, torch::Tensor x_, torch::Tensor y_, torch::Tensor vx_, torch::Tensor vy_)
+        : fp(f), x(x_), y(y_), vx(vx_), vy(vy_) {}
+    torch::nn::Module& module() override { return fp; }
+    std::size_t trainCount() const override { return std::size_t(x.size(0)); }
+    bool hasValidation() const override { return vx.size(0) > 0; }
+    torch::Tensor batchLoss(const std::vector<std::size_t>& idx, long, const torch::Device& device) override {
+        auto i = indexTensor(idx, device);
+        return torch::mse_loss(fp.forward(x.index_select(0, i)), y.index_select(0, i));
+    }
+    double validationLoss(const torch::Device&) override {
+        return torch::mse_loss(fp.forward(vx), vy).item<double>();
+    }
+};
+
+struct DiffusionTask : TrainTask {
+    detail::Unet3dImpl& unet;
+    const detail::DiffusionSchedule& schedule;
+    double conditionDropout;
+    torch::Tensor x, ctx, vx, vctx;  // scaled latents and normalised contexts (device)
+    DiffusionTask(detail::Unet3dImpl& u, const detail::DiffusionSchedule& s, double dropout, torch::Tensor x_,
+                  torch::Tensor c_, torch::Tensor vx_, torch::Tensor vc_)
+        : unet(u), schedule(s), conditionDropout(dropout), x(x_), ctx(c_), vx(vx_), vctx(vc_) {}
+    torch::nn::Module& module() override { return unet; }
+    std::size_t trainCount() const override { return std::size_t(x.size(0)); }
+    bool hasValidation() const override { return vx.size(0) > 0; }
+    torch::Tensor loss(const torch::Tensor& x0, const torch::Tensor& c, at::Generator* generator, double dropout) {
+        const long n = x0.size(0);
+        auto cpu = torch::TensorOptions().dtype(torch::kFloat);
+        torch::Tensor t, noise, keep;
+        if (generator) {
+            t = torch::randint(schedule.timesteps, {n}, *generator, torch::TensorOptions().dtype(torch::kLong));
+            noise = torch::randn(x0.sizes(), *generator, cpu);
+            keep = torch::ones({n}, cpu);
+        } else {
+            t = torch::randint(schedule.timesteps, {n}, torch::TensorOptions().dtype(torch::kLong));
+            noise = torch::randn(x0.sizes(), cpu);
+            keep = (torch::rand({n}, cpu) >= dropout).to(torch::kFloat);
+        }
+        t = t.to(x0.device());
+        noise = noise.to(x0.device());
+        auto xt = schedule.qSample(x0, t, noise);
+        auto time = t.to(torch::kFloat) / double(schedule.timesteps);
+        return torch::mse_loss(unet.forward(xt, time, c, keep.to(x0.device())), noise);
+    }
+    torch::Tensor batchLoss(const std::vector<std::size_t>& idx, long, const torch::Device& device) override {
+        auto i = indexTensor(idx, device);
+        return loss(x.index_select(0, i), ctx.index_select(0, i), nullptr, conditionDropout);
+    }
+    double validationLoss(const torch::Device&) override {
+        // Fixed timesteps and noise: comparable across epochs.
+        at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(12345);
+        return chunkedMean(vx.size(0), 32, [&](long a, long b) {
+            return loss(vx.slice(0, a, b), vctx.slice(0, a, b), &generator, 0.0).item<double>();
+        });
+    }
+};
+
+void storeReport(Generator3D& model, const char* phase, const TrainReport& report, const TrainOptions& options,
+                 std::size_t samples) {
+    Json& training = model.metadata().training;
+    if (!training.isObject()) training = Json::object();
+    Json j = report.toJson();
+    j["options"] = options.toJson();
+    j["samples"] = double(samples);
+    training[phase] = j;
+}
+
+}  // namespace
+
+TrainReport trainGenerator3dVae(Generator3D& model, const std::vector<Volume>& train,
+                                const std::vector<Volume>& validation, const TrainOptions& options) {
+    auto& impl = model.impl();
+    VaeTask task(*impl.net->vae, detail::volumesToTensor(train, impl.config.vae),
+                 detail::volumesToTensor(validation, impl.config.vae));
+    TrainReport report = detail::runTraining(task, options);
+    impl.net->to(impl.device);
+    impl.net->eval();
+    storeReport(model, "vae", report, options, train.size());
+    model.metadata().dataHash = hashVolumes(train);
+    return report;
+}
+
+TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volume>& train,
+                                     const std::vector<Volume>& validation, const TrainOptions& options) {
+    auto& impl = model.impl();
+    const auto& outputs = impl.config.outputs;
+    // Ranges and normalisation from the training data.
+    std::vector<std::vector<double>> rows;
+    for (std::size_t i = 0; i < train.size(); ++i) {
+        std::vector<double> row;
+        for (const auto& name : outputs) {
+            auto it = train[i].attributes.find(name);
+            if (it == train[i].attributes.end())
+                throw Error("training volume " + std::to_string(i) + " lacks attribute '" + name + "'");
+            row.push_back(it->second);
+        }
+        rows.push_back(row);
+    }
+    std::vector<double> mean, stdev;
+    detail::columnStats(rows, outputs.size(), mean, stdev);
+    std::vector<FeatureRange> ranges;
+    for (std::size_t k = 0; k < outputs.size(); ++k) {
+        FeatureRange r{outputs[k], rows.empty() ? 0.0 : rows[0][k], rows.empty() ? 0.0 : rows[0][k], mean[k], stdev[k]};
+        for (const auto& row : rows) {
+            r.min = std::min(r.min, row[k]);
+            r.max = std::max(r.max, row[k]);
+        }
+        ranges.push_back(r);
+    }
+    model.setFeatureRanges(ranges);
+    const auto device = detail::chooseDevice(options.forceCpu, options.threads);
+    impl.device = device;
+    impl.net->to(device);
+    FeatureTask task(*impl.net->fp, impl.encodeMeans(train).flatten(1), impl.targetsOf(train),
+                     impl.encodeMeans(validation).flatten(1), impl.targetsOf(validation));
+    TrainReport report = detail::runTraining(task, options);
+    impl.net->to(impl.device);
+    impl.net->eval();
+    storeReport(model, "features", report, options, train.size());
+    return report;
+}
+
+TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volume>& train,
+                                      const std::vector<Volume>& validation, const TrainOptions& options) {
+    auto& impl = model.impl();
+    const auto device = detail::chooseDevice(options.forceCpu, options.threads);
+    impl.device = device;
+    impl.net->to(device);
+    torch::Tensor x, vx, ctx, vctx;
+    {
+        torch::NoGradGuard noGrad;
+        impl.net->eval();
+        x = impl.encodeMeans(train);
+        vx = impl.encodeMeans(validation);
+        // Unit-variance latents for the diffusion (kept in the weights).
+        const double sd = x.numel() > 1 ? x.std().item<double>() : 1.0;
+        impl.net->latentScale.fill_(sd > 1e-8 ? 1.0 / sd : 1.0);
+        auto idx = torch::tensor(impl.conditionIndex, torch::kLong).to(device);
+        // Context: the feature predictor's (normalised) outputs, as in the paper.
+        ctx = impl.net->fp->forward(x).index_select(1, idx);
+        vctx = impl.net->fp->forward(vx).index_select(1, idx);
+        x = x * impl.net->latentScale;
+        vx = vx * impl.net->latentScale;
+    }
+    DiffusionTask task(*impl.net->unet, *impl.schedule, impl.config.conditionDropout, x, ctx, vx, vctx);
+    TrainReport report = detail::runTraining(task, options);
+    impl.net->to(impl.device);
+    impl.net->eval();
+    storeReport(model, "diffusion", report, options, train.size());
+    return report;
+}
+
+}  // namespace ms::ml

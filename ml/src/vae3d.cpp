@@ -1,0 +1,223 @@
+// The 3D VAE and the feature predictor of MicroGen3D (paper 4.2.1, 4.2.2;
+// layer widths as in Table 1, whose parameter counts they reproduce).
+#include "vae3d.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "microstudio/core/error.hpp"
+
+namespace ms::ml::detail {
+
+void ShapeLog::add(const std::string& name, const torch::Tensor& t) {
+    std::vector<long> shape;
+    for (std::int64_t i = 1; i < t.dim(); ++i) shape.push_back(long(t.size(i)));
+    entries.emplace_back(name, shape);
+}
+
+namespace {
+void logShape(ShapeLog* log, const std::string& name, const torch::Tensor& t) {
+    if (log) log->add(name, t);
+}
+torch::nn::InstanceNorm3d affineNorm(int channels) {
+    return torch::nn::InstanceNorm3d(torch::nn::InstanceNorm3dOptions(channels).affine(true));
+}
+}  // namespace
+
+// --- Residual block ---------------------------------------------------------------
+
+ResBlock3dImpl::ResBlock3dImpl(int channels) {
+    conv1 = register_module("conv1", torch::nn::Conv3d(torch::nn::Conv3dOptions(channels, channels, 3).padding(1)));
+    norm1 = register_module("norm1", affineNorm(channels));
+    conv2 = register_module("conv2", torch::nn::Conv3d(torch::nn::Conv3dOptions(channels, channels, 3).padding(1)));
+    norm2 = register_module("norm2", affineNorm(channels));
+}
+
+torch::Tensor ResBlock3dImpl::forward(const torch::Tensor& x) {
+    auto r = norm2->forward(conv2->forward(torch::relu(norm1->forward(conv1->forward(x)))));
+    return torch::relu(x + r);
+}
+
+// --- VAE -----------------------------------------------------------------------------
+
+Vae3dImpl::Vae3dImpl(const Vae3dConfig& c) : config(c) {
+    c.validate();
+    const int levels = int(c.channels.size());
+    int in = 1;
+    for (int i = 0; i < levels; ++i) {
+        const int stride = i == 0 ? c.firstStride : 2;
+        const std::string n = std::to_string(i + 1);
+        encConv.push_back(register_module("enc_conv" + n,
+            torch::nn::Conv3d(torch::nn::Conv3dOptions(in, c.channels[i], 3).stride(stride).padding(1))));
+        encNorm.push_back(register_module("enc_norm" + n, affineNorm(c.channels[i])));
+        encRes.push_back(register_module("enc_res" + n, ResBlock3d(c.channels[i])));
+        in = c.channels[i];
+    }
+    const std::string last = std::to_string(levels + 1);
+    encConv.push_back(register_module("enc_conv" + last,
+        torch::nn::Conv3d(torch::nn::Conv3dOptions(in, c.latentChannels, 1))));
+    encNorm.push_back(register_module("enc_norm" + last, affineNorm(c.latentChannels)));
+    encRes.push_back(register_module("enc_res" + last, ResBlock3d(c.latentChannels)));
+    muHead = register_module("mu", torch::nn::Conv3d(torch::nn::Conv3dOptions(c.latentChannels, c.latentChannels, 1)));
+    logvarHead = register_module("logvar",
+        torch::nn::Conv3d(torch::nn::Conv3dOptions(c.latentChannels, c.latentChannels, 1)));
+
+    // Decoder: 1x1x1 back to the widest level, then transposed 3x3x3
+    // convolutions (stride 2, output padding 1: exact doubling) down the
+    // widths, and a last one to one channel with the first layer's stride.
+    decConv.push_back(register_module("dec_conv1",
+        torch::nn::ConvTranspose3d(torch::nn::ConvTranspose3dOptions(c.latentChannels, c.channels.back(), 1))));
+    decNorm.push_back(register_module("dec_norm1", affineNorm(c.channels.back())));
+    decRes.push_back(register_module("dec_res1", ResBlock3d(c.channels.back())));
+    for (int i = levels - 1; i >= 1; --i) {
+        const std::string n = std::to_string(levels - i + 1);
+        decConv.push_back(register_module("dec_conv" + n,
+            torch::nn::ConvTranspose3d(torch::nn::ConvTranspose3dOptions(c.channels[i], c.channels[i - 1], 3)
+                                           .stride(2).padding(1).output_padding(1))));
+        decNorm.push_back(register_module("dec_norm" + n, affineNorm(c.channels[i - 1])));
+        decRes.push_back(register_module("dec_res" + n, ResBlock3d(c.channels[i - 1])));
+    }
+    output = register_module("dec_output",
+        torch::nn::ConvTranspose3d(torch::nn::ConvTranspose3dOptions(c.channels.front(), 1, 3)
+                                       .stride(c.firstStride).padding(1).output_padding(c.firstStride - 1)));
+}
+
+std::pair<torch::Tensor, torch::Tensor> Vae3dImpl::encode(torch::Tensor x, ShapeLog* log) {
+    logShape(log, "input", x);
+    for (std::size_t i = 0; i < encConv.size(); ++i) {
+        const std::string n = std::to_string(i + 1);
+        x = encConv[i]->forward(x);
+        logShape(log, "encoder.conv" + n, x);
+        x = encRes[i]->forward(encNorm[i]->forward(x));
+        logShape(log, "encoder.res" + n, x);
+    }
+    auto mu = muHead->forward(x), logvar = logvarHead->forward(x);
+    logShape(log, "encoder.mu", mu);
+    logShape(log, "encoder.logvar", logvar);
+    return {mu, logvar};
+}
+
+torch::Tensor Vae3dImpl::decode(torch::Tensor z, ShapeLog* log) {
+    for (std::size_t i = 0; i < decConv.size(); ++i) {
+        const std::string n = std::to_string(i + 1);
+        z = decConv[i]->forward(z);
+        logShape(log, "decoder.conv" + n, z);
+        z = decRes[i]->forward(decNorm[i]->forward(z));
+        logShape(log, "decoder.res" + n, z);
+    }
+    z = torch::sigmoid(output->forward(z));
+    logShape(log, "decoder.output", z);
+    return z;
+}
+
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> Vae3dImpl::forward(const torch::Tensor& x, ShapeLog* log) {
+    auto [mu, logvar] = encode(x, log);
+    torch::Tensor z = mu;
+    if (is_training()) z = mu + torch::randn_like(mu) * torch::exp(0.5 * logvar);
+    return {decode(z, log), mu, logvar};
+}
+
+torch::Tensor Vae3dImpl::loss(const torch::Tensor& x) {
+    auto [reconstruction, mu, logvar] = forward(x);
+    auto mse = torch::mse_loss(reconstruction, x);
+    // KL(q(z|x) || N(0, I)) summed over the latent, averaged over the batch.
+    auto kl = -0.5 * torch::sum(1 + logvar - mu.pow(2) - logvar.exp()) / double(x.size(0));
+    return mse + config.klWeight * kl;
+}
+
+std::vector<torch::nn::Module*> Vae3dImpl::encoderModules() {
+    std::vector<torch::nn::Module*> out;
+    for (auto& m : encConv) out.push_back(m.get());
+    for (auto& m : encNorm) out.push_back(m.get());
+    for (auto& m : encRes) out.push_back(m.get());
+    out.push_back(muHead.get());
+    out.push_back(logvarHead.get());
+    return out;
+}
+
+std::vector<torch::nn::Module*> Vae3dImpl::decoderModules() {
+    std::vector<torch::nn::Module*> out;
+    for (auto& m : decConv) out.push_back(m.get());
+    for (auto& m : decNorm) out.push_back(m.get());
+    for (auto& m : decRes) out.push_back(m.get());
+    out.push_back(output.get());
+    return out;
+}
+
+// --- Feature predictor ------------------------------------------------------------------
+
+FeaturePredictor3dImpl::FeaturePredictor3dImpl(long inputs, int outputs, double dropoutRate) : dropout(dropoutRate) {
+    if (inputs < 4) throw Error("feature predictor needs at least 4 latent values");
+    if (outputs < 1) throw Error("feature predictor needs at least one output");
+    const long hidden1 = inputs / 2, hidden2 = hidden1 / 2;
+    fc1 = register_module("fc1", torch::nn::Linear(inputs, hidden1));
+    fc2 = register_module("fc2", torch::nn::Linear(hidden1, hidden2));
+    fc3 = register_module("fc3", torch::nn::Linear(hidden2, outputs));
+}
+
+namespace {
+// InstanceNorm1d of a [N, F] tensor (unbatched C x L reading): per sample
+// over its features, biased variance, eps 1e-5, no affine.
+torch::Tensor normaliseRows(const torch::Tensor& x) {
+    auto mean = x.mean({1}, true);
+    auto var = (x - mean).pow(2).mean({1}, true);
+    return (x - mean) / torch::sqrt(var + 1e-5);
+}
+}  // namespace
+
+torch::Tensor FeaturePredictor3dImpl::forward(torch::Tensor x) {
+    x = x.flatten(1);
+    x = torch::dropout(normaliseRows(torch::relu(fc1->forward(x))), dropout, is_training());
+    x = torch::dropout(normaliseRows(torch::relu(fc2->forward(x))), dropout, is_training());
+    return fc3->forward(x);
+}
+
+// --- Volumes <-> tensors -------------------------------------------------------------------
+
+torch::Tensor volumesToTensor(const std::vector<Volume>& volumes, const Vae3dConfig& config) {
+    const Dims d = config.dims;
+    const long voxels = long(d.count());
+    auto t = torch::empty({long(volumes.size()), 1, d.nz, d.ny, d.nx}, torch::kFloat);
+    float* out = t.data_ptr<float>();
+    // One channel with the mixed phase between its parents: D 0, M 0.5, A 1.
+    const float value[3] = {0.0f, 1.0f, 0.5f};
+    for (std::size_t i = 0; i < volumes.size(); ++i) {
+        const Volume& v = volumes[i];
+        if (v.dims() != d)
+            throw Error("volume " + std::to_string(i) + " is " + v.dims().str() + ", the model expects " + d.str());
+        const auto& labels = v.labels();
+        for (long k = 0; k < voxels; ++k) {
+            const int label = labels[std::size_t(k)];
+            if (label >= config.phases)
+                throw Error("volume " + std::to_string(i) + " has phase label " + std::to_string(label) + " but the model has " +
+                            std::to_string(config.phases) + " phases");
+            out[std::size_t(i) * std::size_t(voxels) + std::size_t(k)] = value[label];
+        }
+    }
+    return t;
+}
+
+std::vector<Volume> tensorToVolumes(const torch::Tensor& x, const Vae3dConfig& config) {
+    auto cpu = x.detach().to(torch::kCPU).to(torch::kFloat).contiguous();
+    const Dims d = config.dims;
+    const std::size_t voxels = d.count();
+    std::vector<Volume> out;
+    const float* data = cpu.data_ptr<float>();
+    // Nearest level: 2 phases threshold at 0.5; 3 phases at 0.25 and 0.75.
+    const bool three = config.phases == 3;
+    for (long i = 0; i < cpu.size(0); ++i) {
+        Volume v(d);
+        std::vector<float> field(data + std::size_t(i) * voxels, data + std::size_t(i + 1) * voxels);
+        auto& labels = v.labels();
+        for (std::size_t k = 0; k < voxels; ++k) {
+            const float f = field[k];
+            if (!three) labels[k] = f >= 0.5f ? Acceptor : Donor;
+            else labels[k] = f < 0.25f ? Donor : (f >= 0.75f ? Acceptor : Mixed);
+        }
+        v.setField(std::move(field));
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+}  // namespace ms::ml::detail

@@ -1,0 +1,74 @@
+#pragma once
+// ml-private (torch): the 3D VAE and the feature predictor of MicroGen3D.
+// Tensors are [N, C, D, H, W] with D = z, H = y, W = x, so a Volume's label
+// array (x fastest) maps onto a channel without reordering.
+#include <torch/torch.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "microstudio/ml/generator3d.hpp"
+
+namespace ms::ml::detail {
+
+// Output shape (without batch) of each named layer, collected on request.
+struct ShapeLog {
+    std::vector<std::pair<std::string, std::vector<long>>> entries;
+    void add(const std::string& name, const torch::Tensor& t);
+};
+
+// conv-IN-ReLU-conv-IN, then ReLU(x + r); instance norm with affine.
+struct ResBlock3dImpl : torch::nn::Module {
+    explicit ResBlock3dImpl(int channels);
+    torch::Tensor forward(const torch::Tensor& x);
+    torch::nn::Conv3d conv1{nullptr}, conv2{nullptr};
+    torch::nn::InstanceNorm3d norm1{nullptr}, norm2{nullptr};
+};
+TORCH_MODULE(ResBlock3d);
+
+struct Vae3dImpl : torch::nn::Module {
+    explicit Vae3dImpl(const Vae3dConfig& config);
+
+    std::pair<torch::Tensor, torch::Tensor> encode(torch::Tensor x, ShapeLog* log = nullptr);
+    torch::Tensor decode(torch::Tensor z, ShapeLog* log = nullptr);
+    // Reconstruction (sampled z in training mode, z = mu in eval), mu, logvar.
+    std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, ShapeLog* log = nullptr);
+    // MSE (mean over voxels) + klWeight * KL (summed over latents, mean over batch).
+    torch::Tensor loss(const torch::Tensor& x);
+
+    std::vector<torch::nn::Module*> encoderModules();
+    std::vector<torch::nn::Module*> decoderModules();
+
+    Vae3dConfig config;
+    // Encoder: per level conv, norm, res; then to-latent conv, norm, res; heads.
+    std::vector<torch::nn::Conv3d> encConv;
+    std::vector<torch::nn::InstanceNorm3d> encNorm;
+    std::vector<ResBlock3d> encRes;
+    torch::nn::Conv3d muHead{nullptr}, logvarHead{nullptr};
+    // Decoder: from-latent (1x1x1) then one transposed conv per level.
+    std::vector<torch::nn::ConvTranspose3d> decConv;
+    std::vector<torch::nn::InstanceNorm3d> decNorm;
+    std::vector<ResBlock3d> decRes;
+    torch::nn::ConvTranspose3d output{nullptr};
+};
+TORCH_MODULE(Vae3d);
+
+// Linear-ReLU-norm-dropout twice (in/2, in/4), then linear to the outputs.
+// The norm is InstanceNorm1d on a [N, features] tensor as in the reference
+// (each sample's hidden vector to zero mean, unit variance, no affine).
+struct FeaturePredictor3dImpl : torch::nn::Module {
+    FeaturePredictor3dImpl(long inputs, int outputs, double dropout);
+    torch::Tensor forward(torch::Tensor latent);  // latent [N, ...] flattened inside
+    torch::nn::Linear fc1{nullptr}, fc2{nullptr}, fc3{nullptr};
+    double dropout = 0.1;
+};
+TORCH_MODULE(FeaturePredictor3d);
+
+// Volumes <-> [N, 1, D, H, W] in [0, 1]: D 0, A 1, M 0.5.
+torch::Tensor volumesToTensor(const std::vector<Volume>& volumes, const Vae3dConfig& config);
+// Thresholds the decoder output to the nearest level (0.5; or 0.25 and 0.75
+// with 3 phases); raw values to the field.
+std::vector<Volume> tensorToVolumes(const torch::Tensor& x, const Vae3dConfig& config);
+
+}  // namespace ms::ml::detail

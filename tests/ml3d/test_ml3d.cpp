@@ -1,0 +1,460 @@
+// The 3D generator (MicroGen3D): parameter counts equal to the paper's
+// Table 1, layer shapes of the paper configuration, the VAE learning a tiny
+// dataset, the feature predictor learning a linear map, the DDPM schedule
+// and q(x_t|x_0), the samplers (exact Gaussian score, DDIM(T, eta 1) ==
+// ancestral with posterior variance, reproducibility), classifier-free
+// guidance, and the torch-free Generator3D (save, load, generate).
+// torch first: Qt's keyword macros (slots, signals) must not reach it.
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include "ddpm3d.hpp"
+#include "torch_common.hpp"
+#include "vae3d.hpp"
+
+#include <QtTest>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/ml/generator3d.hpp"
+
+namespace fs = std::filesystem;
+using namespace ms::ml;
+namespace d3 = ms::ml::detail;
+
+namespace {
+
+using Shape = std::vector<long>;
+
+Shape shapeOf(const d3::ShapeLog& log, const std::string& name) {
+    for (const auto& [n, s] : log.entries)
+        if (n == name) return s;
+    return {};
+}
+
+// Two-phase volumes with a few random slabs and balls (structure the VAE can learn).
+std::vector<ms::Volume> toyVolumes(int count, ms::Dims d, std::uint64_t seed, int phases = 2) {
+    std::mt19937_64 rng(seed);
+    std::vector<ms::Volume> out;
+    for (int i = 0; i < count; ++i) {
+        ms::Volume v(d);
+        std::uniform_real_distribution<double> u(0.0, 1.0);
+        const double cx = u(rng) * d.nx, cy = u(rng) * d.ny, cz = u(rng) * d.nz, r = 2.5 + 3.0 * u(rng);
+        const int slab = int(u(rng) * d.nx);
+        for (int z = 0; z < d.nz; ++z)
+            for (int y = 0; y < d.ny; ++y)
+                for (int x = 0; x < d.nx; ++x) {
+                    const double dist = std::sqrt((x - cx) * (x - cx) + (y - cy) * (y - cy) + (z - cz) * (z - cz));
+                    std::uint8_t label = dist < r ? ms::Acceptor : ms::Donor;
+                    if (std::abs(x - slab) <= 1) label = phases == 3 ? ms::Mixed : ms::Acceptor;
+                    v.at(x, y, z) = label;
+                }
+        v.attributes["ABS_f_D"] = v.volumeFraction(ms::Donor);
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+}  // namespace
+
+class TestMl3d : public QObject {
+    Q_OBJECT
+private slots:
+    // One torch thread (as the CMake ENV sets for the library's own loop):
+    // with tiny networks on a shared 2-core machine, threads only contend.
+    void initTestCase() {
+        torch::set_num_threads(1);
+        torch::manual_seed(0);
+    }
+
+    // Table 1 of the paper: our layer widths reproduce its counts exactly.
+    void parameterCountsMatchPaperTable1() {
+        Vae3dConfig ch = Generator3dConfig::paperThreePhase().vae;  // 128x128x64, latent 4, stride 2
+        QCOMPARE(d3::countParameters(*d3::Vae3d(ch)), 46916781L);
+        Vae3dConfig experimental;
+        experimental.dims = ms::Dims{64, 64, 64};
+        experimental.latentChannels = 1;
+        experimental.firstStride = 1;
+        QCOMPARE(experimental.latentDims(), (ms::Dims{8, 8, 8}));
+        QCOMPARE(d3::countParameters(*d3::Vae3d(experimental)), 46912836L);
+        QCOMPARE(d3::countParameters(*d3::FeaturePredictor3d(1024, 7, 0.1)), 657927L);
+        QCOMPARE(d3::countParameters(*d3::FeaturePredictor3d(512, 3, 0.1)), 164611L);
+        QCOMPARE(d3::countParameters(*d3::Unet3d(4, 512, 4)), 150871044L);
+        QCOMPARE(d3::countParameters(*d3::Unet3d(1, 512, 3)), 150786561L);
+    }
+
+    // Paper geometry (128x128x64 -> 4x8x8x4) with the widths divided by 8
+    // (the full widths take ~10 s per pass on 2 cores; the widths are
+    // checked by the counts above and by the U-Net pass below).
+    void vaeLayerShapesForPaperGeometry() {
+        Vae3dConfig c = Generator3dConfig::paperTwoPhase().vae;
+        QCOMPARE(c.latentDims(), (ms::Dims{8, 8, 4}));
+        QCOMPARE(c.latentSize(), 1024L);
+        c.channels = {8, 16, 32, 64};
+        d3::Vae3d vae(c);
+        vae->eval();
+        torch::NoGradGuard noGrad;
+        d3::ShapeLog log;
+        auto x = torch::rand({1, 1, 64, 128, 128});
+        auto [reconstruction, mu, logvar] = vae->forward(x, &log);
+        // [C, z, y, x]
+        QCOMPARE(shapeOf(log, "encoder.conv1"), (Shape{8, 32, 64, 64}));
+        QCOMPARE(shapeOf(log, "encoder.res1"), (Shape{8, 32, 64, 64}));
+        QCOMPARE(shapeOf(log, "encoder.conv2"), (Shape{16, 16, 32, 32}));
+        QCOMPARE(shapeOf(log, "encoder.conv3"), (Shape{32, 8, 16, 16}));
+        QCOMPARE(shapeOf(log, "encoder.conv4"), (Shape{64, 4, 8, 8}));
+        QCOMPARE(shapeOf(log, "encoder.conv5"), (Shape{4, 4, 8, 8}));
+        QCOMPARE(shapeOf(log, "encoder.mu"), (Shape{4, 4, 8, 8}));
+        QCOMPARE(shapeOf(log, "encoder.logvar"), (Shape{4, 4, 8, 8}));
+        QCOMPARE(shapeOf(log, "decoder.conv1"), (Shape{64, 4, 8, 8}));
+        QCOMPARE(shapeOf(log, "decoder.conv2"), (Shape{32, 8, 16, 16}));
+        QCOMPARE(shapeOf(log, "decoder.conv3"), (Shape{16, 16, 32, 32}));
+        QCOMPARE(shapeOf(log, "decoder.conv4"), (Shape{8, 32, 64, 64}));
+        QCOMPARE(shapeOf(log, "decoder.output"), (Shape{1, 64, 128, 128}));
+        QVERIFY(reconstruction.min().item<float>() >= 0.0f && reconstruction.max().item<float>() <= 1.0f);
+        // Stride 1 first layer (the experimental models): 64^3 -> 8^3.
+        Vae3dConfig e;
+        e.dims = ms::Dims{64, 64, 64};
+        e.firstStride = 1;
+        e.latentChannels = 1;
+        e.channels = {4, 8, 8, 8};
+        d3::Vae3d small(e);
+        d3::ShapeLog log2;
+        small->eval();
+        auto out = std::get<0>(small->forward(torch::rand({2, 1, 64, 64, 64}), &log2));
+        QCOMPARE(shapeOf(log2, "encoder.mu"), (Shape{1, 8, 8, 8}));
+        QCOMPARE(out.sizes().vec(), (std::vector<std::int64_t>{2, 1, 64, 64, 64}));
+    }
+
+    // The full paper U-Net (n_feat 512) on the paper latent, batch 2.
+    void unetLayerShapesPaperSize() {
+        d3::Unet3d unet(4, 512, 4);
+        unet->eval();
+        torch::NoGradGuard noGrad;
+        d3::ShapeLog log;
+        auto x = torch::randn({2, 4, 4, 8, 8});
+        auto out = unet->forward(x, torch::tensor({0.1f, 0.9f}), torch::randn({2, 4}), torch::ones({2}), &log);
+        QCOMPARE(shapeOf(log, "unet.init"), (Shape{512, 4, 8, 8}));
+        QCOMPARE(shapeOf(log, "unet.down1"), (Shape{512, 2, 4, 4}));
+        QCOMPARE(shapeOf(log, "unet.down2"), (Shape{1024, 1, 2, 2}));
+        QCOMPARE(shapeOf(log, "unet.up0"), (Shape{1024, 1, 2, 2}));
+        QCOMPARE(shapeOf(log, "unet.up1"), (Shape{512, 2, 4, 4}));
+        QCOMPARE(shapeOf(log, "unet.up2"), (Shape{512, 4, 8, 8}));
+        QCOMPARE(out.sizes().vec(), x.sizes().vec());
+        QVERIFY(torch::isfinite(out).all().item<bool>());
+    }
+
+    void configValidation() {
+        Generator3dConfig c = Generator3dConfig::tiny();
+        c.vae.dims = ms::Dims{16, 16, 6};  // not a multiple of the downsampling... and latent too thin
+        QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
+        c = Generator3dConfig::tiny();
+        c.conditions.push_back("nonsense");
+        QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
+        c = Generator3dConfig::tiny();
+        c.vae.firstStride = 3;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
+        // JSON round trip.
+        c = Generator3dConfig::paperThreePhase();
+        const auto back = Generator3dConfig::fromJson(Json::parse(c.toJson().dump()));
+        QCOMPARE(back.toJson().dump(), c.toJson().dump());
+        QCOMPARE(int(back.outputs.size()), 7);
+    }
+
+    // Three-phase encoding: D 0, M 0.5, A 1 and back.
+    void labelEncodingRoundTrip() {
+        Vae3dConfig c;
+        c.dims = ms::Dims{4, 2, 2};
+        c.channels = {2};
+        c.firstStride = 1;
+        c.phases = 3;
+        ms::Volume v(c.dims);
+        for (std::size_t i = 0; i < v.size(); ++i) v.labels()[i] = std::uint8_t(i % 3);
+        auto t = d3::volumesToTensor({v}, c);
+        QCOMPARE(t[0][0][0][0][1].item<float>(), 1.0f);  // A
+        QCOMPARE(t[0][0][0][0][2].item<float>(), 0.5f);  // M
+        auto back = d3::tensorToVolumes(t, c);
+        QVERIFY(back[0].sameLabels(v));
+        QVERIFY(back[0].hasField());
+        c.phases = 2;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, d3::volumesToTensor({v}, c));  // M in a 2-phase model
+    }
+
+    // A few hundred steps: the reconstruction beats the best constant.
+    void vaeLearnsTinyDataset() {
+        Generator3dConfig c = Generator3dConfig::tiny();
+        c.vae.channels = {8, 16};
+        auto model = Generator3D::create(c, 1);
+        auto data = toyVolumes(8, c.vae.dims, 7);
+        TrainOptions o;
+        o.epochs = 150;
+        o.batchSize = 4;
+        o.learningRate = 3e-3;
+        o.seed = 3;
+        o.forceCpu = true;
+        const auto report = trainGenerator3dVae(model, data, {}, o);
+        QCOMPARE(report.steps, 300L);
+        double mse = 0.0, constant = 0.0, mean = 0.0, errors = 0.0, voxels = 0.0;
+        for (const auto& v : data)
+            for (auto l : v.labels()) mean += l, voxels += 1;
+        mean /= voxels;
+        const auto recon = model.reconstruct(data);
+        for (std::size_t i = 0; i < data.size(); ++i)
+            for (std::size_t k = 0; k < data[i].size(); ++k) {
+                const double target = data[i].labels()[k];
+                mse += std::pow(recon[i].field()[k] - target, 2);
+                constant += std::pow(mean - target, 2);
+                errors += recon[i].labels()[k] != data[i].labels()[k];
+            }
+        qInfo("VAE reconstruction MSE %.4f vs constant %.4f, label errors %.4f", mse / voxels, constant / voxels,
+              errors / voxels);
+        QVERIFY(mse < 0.5 * constant);
+        QVERIFY(errors / voxels < 0.1);
+        QVERIFY(model.metadata().training.has("vae"));
+    }
+
+    // A linear map from the latent to three features.
+    void featurePredictorLearnsLinearMap() {
+        torch::manual_seed(5);
+        const long n = 2048, inputs = 64;
+        auto w = torch::randn({inputs, 3}) / std::sqrt(double(inputs));
+        // Latent-like inputs of fixed norm: the hidden instance norms drop
+        // each sample's overall scale, which a linear map would need.
+        auto sphere = [&](long rows) {
+            auto v = torch::randn({rows, inputs});
+            return v / v.norm(2, 1, true) * std::sqrt(double(inputs));
+        };
+        auto x = sphere(n);
+        auto y = torch::matmul(x, w);
+        auto tx = sphere(64);
+        auto ty = torch::matmul(tx, w);
+        d3::FeaturePredictor3d fp(inputs, 3, 0.1);
+        torch::optim::Adam adam(fp->parameters(), torch::optim::AdamOptions(3e-3));
+        fp->train();
+        for (int step = 0; step < 1500; ++step) {
+            auto idx = torch::randint(n, {64}, torch::kLong);
+            adam.zero_grad();
+            auto loss = torch::mse_loss(fp->forward(x.index_select(0, idx)), y.index_select(0, idx));
+            loss.backward();
+            adam.step();
+        }
+        fp->eval();
+        torch::NoGradGuard noGrad;
+        const double mse = torch::mse_loss(fp->forward(tx), ty).item<double>();
+        const double trainMse = torch::mse_loss(fp->forward(x), y).item<double>();
+        const double variance = ty.var().item<double>();
+        qInfo("feature predictor MSE held-out %.4f, training %.4f, target variance %.4f", mse, trainMse, variance);
+        QVERIFY(mse < 0.1 * variance);
+    }
+
+    void scheduleMatchesClosedForm() {
+        d3::DiffusionSchedule s(1000, 1e-4, 0.02);
+        QCOMPARE(s.beta.front(), 1e-4);
+        QVERIFY(std::abs(s.beta.back() - 0.02) < 1e-15);
+        QVERIFY(std::abs(s.beta[1] - (1e-4 + 0.0199 / 999.0)) < 1e-15);
+        // abar_T = prod (1 - beta_t): ~4.04e-5 for the DDPM schedule.
+        double logSum = 0.0;
+        for (int i = 0; i < 1000; ++i) logSum += std::log1p(-(1e-4 + 0.0199 * i / 999.0));
+        QVERIFY(std::abs(s.alphaBar.back() - std::exp(logSum)) < 1e-12);
+        QVERIFY(s.alphaBar.back() > 3.9e-5 && s.alphaBar.back() < 4.2e-5);
+        // Step-by-step forward process q(x_t|x_{t-1}) against the closed form
+        // q(x_t|x_0) = N(sqrt(abar) x0, 1 - abar), 100k scalars from x0 = 0.8.
+        torch::manual_seed(11);
+        auto x = torch::full({100000}, 0.8, torch::kDouble);
+        for (int t = 0; t < 1000; ++t) {
+            x = std::sqrt(1.0 - s.beta[t]) * x + std::sqrt(s.beta[t]) * torch::randn({100000}, torch::kDouble);
+            if (t == 49 || t == 299 || t == 999) {
+                const double mean = x.mean().item<double>(), var = x.var().item<double>();
+                const double ab = s.alphaBar[t];
+                QVERIFY2(std::abs(mean - std::sqrt(ab) * 0.8) < 0.01, qPrintable(QString::number(mean)));
+                QVERIFY2(std::abs(var - (1.0 - ab)) < 0.01, qPrintable(QString::number(var)));
+            }
+        }
+        // qSample with given noise is the formula, per sample t.
+        auto x0 = torch::full({2, 1, 2, 2, 2}, 0.5);
+        auto noise = torch::ones({2, 1, 2, 2, 2});
+        auto xt = s.qSample(x0, torch::tensor({0L, 999L}), noise);
+        QVERIFY(std::abs(xt[0][0][0][0][0].item<double>() - (std::sqrt(s.alphaBar[0]) * 0.5 + std::sqrt(1 - s.alphaBar[0]))) < 1e-6);
+        QVERIFY(std::abs(xt[1][0][0][0][0].item<double>() - (std::sqrt(s.alphaBar[999]) * 0.5 + std::sqrt(1 - s.alphaBar[999]))) < 1e-6);
+    }
+
+    void ddimTimestepsSpan() {
+        QCOMPARE(d3::ddimTimesteps(1000, 1000).size(), std::size_t(1000));
+        QCOMPARE(d3::ddimTimesteps(1000, 1000).front(), 999L);
+        QCOMPARE(d3::ddimTimesteps(1000, 1000).back(), 0L);
+        const auto t = d3::ddimTimesteps(1000, 4);
+        QCOMPARE(t, (std::vector<long>{999, 666, 333, 0}));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, d3::ddimTimesteps(1000, 1001));
+    }
+
+    // With data ~ N(0, s^2) the exact noise predictor is known in closed
+    // form; both samplers must then produce N(0, s^2).
+    void samplersReproduceGaussianWithExactScore() {
+        d3::DiffusionSchedule s(1000, 1e-4, 0.02);
+        const double s2 = 0.25;
+        d3::NoisePredictor exact = [&](const torch::Tensor& x, long t) {
+            const double ab = s.alphaBar[std::size_t(t)];
+            return x * (std::sqrt(1.0 - ab) / (ab * s2 + 1.0 - ab));
+        };
+        const long n = 20000;
+        at::Generator g1 = at::make_generator<at::CPUGeneratorImpl>(21);
+        auto start = torch::randn({n}, g1, torch::TensorOptions().dtype(torch::kFloat));
+        auto ddpm = d3::sampleDdpm(s, exact, start, d3::AncestralVariance::Beta, g1);
+        at::Generator g2 = at::make_generator<at::CPUGeneratorImpl>(22);
+        auto ddim = d3::sampleDdim(s, exact, torch::randn({n}, g2, torch::TensorOptions().dtype(torch::kFloat)), 50, 0.0, g2);
+        at::Generator g3 = at::make_generator<at::CPUGeneratorImpl>(23);
+        auto ddimAll = d3::sampleDdim(s, exact, torch::randn({n}, g3, torch::TensorOptions().dtype(torch::kFloat)), 1000, 0.0, g3);
+        // Deterministic DDIM is linear here: x_prev = f x with
+        // f = (sqrt(abar' abar) s2 + sqrt((1 - abar')(1 - abar))) / v_t, so the
+        // final variance is prod f^2 (below s2 for coarse steps: DDIM's known
+        // variance loss; -> s2 as the steps shrink).
+        double expected = 1.0;
+        const auto ts = d3::ddimTimesteps(1000, 50);
+        for (std::size_t j = 0; j < ts.size(); ++j) {
+            const double ab = s.alphaBar[std::size_t(ts[j])];
+            const double abPrev = j + 1 < ts.size() ? s.alphaBar[std::size_t(ts[j + 1])] : 1.0;
+            const double f = (std::sqrt(abPrev * ab) * s2 + std::sqrt((1 - abPrev) * (1 - ab))) / (ab * s2 + 1 - ab);
+            expected *= f * f;
+        }
+        const double vDdpm = ddpm.var().item<double>(), vDdim = ddim.var().item<double>();
+        const double vDdimAll = ddimAll.var().item<double>();
+        qInfo("variance: DDPM-1000 %.4f, DDIM-1000 %.4f, DDIM-50 %.4f (recurrence %.4f), data %.4f", vDdpm, vDdimAll,
+              vDdim, expected, s2);
+        QVERIFY(std::abs(vDdpm - s2) < 0.05 * s2);
+        QVERIFY(std::abs(vDdimAll - s2) < 0.05 * s2);
+        QVERIFY(std::abs(vDdim - expected) < 0.04 * expected);
+        QVERIFY(std::abs(ddpm.mean().item<double>()) < 0.02);
+    }
+
+    // DDIM with k = T and eta = 1 is ancestral sampling with the posterior
+    // variance, sample for sample (same generator), on a random tiny U-Net.
+    void ddimWithAllStepsAndEtaOneIsAncestral() {
+        torch::manual_seed(2);
+        d3::Unet3d unet(2, 8, 3);
+        unet->eval();
+        d3::DiffusionSchedule s(1000, 1e-4, 0.02);
+        auto context = torch::randn({2, 3});
+        d3::NoisePredictor eps = [&](const torch::Tensor& x, long t) {
+            return d3::guidedNoise(*unet, x, t, 1000, context, 1.0);
+        };
+        at::Generator g = at::make_generator<at::CPUGeneratorImpl>(5);
+        auto start = torch::randn({2, 2, 4, 4, 4}, g, torch::TensorOptions().dtype(torch::kFloat));
+        at::Generator g1 = at::make_generator<at::CPUGeneratorImpl>(6), g2 = at::make_generator<at::CPUGeneratorImpl>(6);
+        auto a = d3::sampleDdpm(s, eps, start.clone(), d3::AncestralVariance::Posterior, g1);
+        auto b = d3::sampleDdim(s, eps, start.clone(), 1000, 1.0, g2);
+        const double diff = (a - b).abs().max().item<double>();
+        qInfo("max |DDPM - DDIM(1000, eta 1)| = %.3g (sample scale %.3g)", diff, a.abs().max().item<double>());
+        QVERIFY(diff < 1e-4 * std::max(1.0, a.abs().max().item<double>()));
+        // Deterministic DDIM: same seed, same result; another start, another result.
+        at::Generator g3 = at::make_generator<at::CPUGeneratorImpl>(1), g4 = at::make_generator<at::CPUGeneratorImpl>(1);
+        auto c1 = d3::sampleDdim(s, eps, start.clone(), 20, 0.0, g3);
+        auto c2 = d3::sampleDdim(s, eps, start.clone(), 20, 0.0, g4);
+        QVERIFY(torch::equal(c1, c2));
+        auto c3 = d3::sampleDdim(s, eps, start + 0.5, 20, 0.0, g4);
+        QVERIFY(!torch::allclose(c1, c3));
+    }
+
+    void classifierFreeGuidance() {
+        torch::manual_seed(4);
+        d3::Unet3d unet(2, 16, 3);
+        unet->eval();
+        torch::NoGradGuard noGrad;
+        auto x = torch::randn({3, 2, 4, 4, 4});
+        auto context = torch::randn({3, 3});
+        auto time = torch::full({3}, 0.25);
+        auto conditional = unet->forward(x, time, context, torch::ones({3}));
+        auto unconditional = unet->forward(x, time, context, torch::zeros({3}));
+        QVERIFY((conditional - unconditional).abs().max().item<double>() > 1e-4);  // the context matters
+        // The null context ignores the context values.
+        QVERIFY(torch::allclose(unconditional, unet->forward(x, time, torch::randn({3, 3}), torch::zeros({3})), 1e-5, 1e-6));
+        QVERIFY(torch::allclose(d3::guidedNoise(*unet, x, 250, 1000, context, 0.0), unconditional, 1e-5, 1e-6));
+        QVERIFY(torch::allclose(d3::guidedNoise(*unet, x, 250, 1000, context, 1.0), conditional, 1e-5, 1e-6));
+        // Batched guidance (both halves in one pass) equals separate passes.
+        auto guided = d3::guidedNoise(*unet, x, 250, 1000, context, 3.0);
+        QVERIFY(torch::allclose(guided, unconditional + 3.0 * (conditional - unconditional), 1e-4, 1e-5));
+    }
+
+    // The torch-free API: create, generate, save, load, same output.
+    void generatorSaveLoadGenerate() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_model";
+        fs::remove_all(dir);
+        Generator3dConfig c = Generator3dConfig::tiny(2);
+        auto model = Generator3D::create(c, 9);
+        QCOMPARE(model.conditionNames(), twoPhaseConditions());
+        QCOMPARE(int(model.outputNames().size()), 6);
+        QCOMPARE(int(model.conditionRanges().size()), 3);
+        GenerateOptions o;
+        o.steps = 5;
+        o.guidance = 2.0;
+        o.seed = 42;
+        o.batch = 2;
+        ms::ProgressToken progress;
+        double last = 0.0;
+        progress.setListener([&](double f, const std::string&) { QVERIFY(f >= last - 1e-12); last = f; });
+        o.progress = &progress;
+        const auto a = model.generate({{"ABS_f_D", 0.4}}, 3, o);
+        QCOMPARE(last, 1.0);
+        QCOMPARE(int(a.size()), 3);
+        for (const auto& v : a) {
+            QCOMPARE(v.dims(), c.vae.dims);
+            QVERIFY(v.hasField());
+            QVERIFY(v.phaseCount() <= 2);
+            QVERIFY(v.attributes.count("predicted_phi") && v.attributes.count("predicted_log_time"));
+            QCOMPARE(v.attributes.at("target_ABS_f_D"), 0.4);
+            QCOMPARE(v.text.at("sampler"), std::string("ddim-5"));
+        }
+        QVERIFY(!a[0].sameLabels(a[1]) || a[0].field() != a[1].field());
+        QVERIFY_THROWS_EXCEPTION(ms::Error, model.generate({{"tortuosity_D", 1.0}}, 1, o));
+        model.save(dir);
+        QVERIFY(fs::exists(dir / "generator3d.pt") && fs::exists(dir / "generator3d.json"));
+        auto loaded = Generator3D::load(dir);
+        QCOMPARE(loaded.config().toJson().dump(), c.toJson().dump());
+        o.progress = nullptr;
+        const auto b = loaded.generate({{"ABS_f_D", 0.4}}, 3, o);
+        for (int i = 0; i < 3; ++i) {
+            QVERIFY(a[std::size_t(i)].sameLabels(b[std::size_t(i)]));
+            QCOMPARE(a[std::size_t(i)].field(), b[std::size_t(i)].field());
+        }
+        // Ancestral DDPM-T on a 3-phase tiny model.
+        Generator3dConfig c3 = Generator3dConfig::tiny(3);
+        c3.timesteps = 50;
+        auto three = Generator3D::create(c3, 1);
+        const auto t = three.generate({}, 1, 0, 1.0, 3);
+        QCOMPARE(t[0].text.at("sampler"), std::string("ddpm-50"));
+        for (auto l : t[0].labels()) QVERIFY(l <= 2);
+        fs::remove_all(dir);
+    }
+
+    // All three trainings on a tiny dataset: ranges from the data, the
+    // latent scale, finite losses; generation uses the trained ranges.
+    void sequentialTrainingTiny() {
+        Generator3dConfig c = Generator3dConfig::tiny(2);
+        c.outputs = {"ABS_f_D", "phi"};
+        c.conditions = {"ABS_f_D"};
+        auto model = Generator3D::create(c, 2);
+        auto data = toyVolumes(8, c.vae.dims, 3);
+        for (std::size_t i = 0; i < data.size(); ++i) data[i].attributes["phi"] = 0.3 + 0.05 * double(i);
+        TrainOptions o;
+        o.epochs = 3;
+        o.batchSize = 4;
+        o.forceCpu = true;
+        trainGenerator3dVae(model, data, {}, o);
+        trainGenerator3dFeatures(model, data, {data[0], data[1]}, o);
+        const auto ranges = model.featureRanges();
+        QCOMPARE(ranges[1].name, std::string("phi"));
+        QCOMPARE(ranges[1].min, 0.3);
+        QVERIFY(std::abs(ranges[1].max - 0.65) < 1e-12);
+        QVERIFY(std::abs(ranges[1].mean - 0.475) < 1e-12);
+        const auto report = trainGenerator3dDiffusion(model, data, {data[0]}, o);
+        QVERIFY(std::isfinite(report.history.back().validationLoss));
+        QVERIFY(model.metadata().training.has("diffusion"));
+        const auto v = model.generate({{"ABS_f_D", 0.5}}, 1, 4, 1.5, 1);
+        QVERIFY(v[0].attributes.count("predicted_phi"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestMl3d)
+#include "test_ml3d.moc"
