@@ -1,6 +1,7 @@
-// ch_montage RUN.h5 OUT.png [COLUMNS] [INDEX ...]: tiles chosen snapshots of
+// ch_montage RUN.h5 OUT.png [COLUMNS] [INDEX ...] [--labels]: tiles chosen snapshots of
 // a `microstudio-cli simulate` output (the continuous field, 0 black .. 1
-// white, shown 2x; the middle z-slice of 3D runs) into one PNG for the docs, each tile
+// white, shown 2x; or with --labels the phases D black, M grey, A white; the
+// middle z-slice of 3D runs) into one PNG for the docs, each tile
 // topped by a bar whose length is log(time) / log(t_end).
 #include <png.h>
 
@@ -14,6 +15,11 @@
 #include "microstudio/io/hdf5.hpp"
 
 int main(int argc, char** argv) {
+    bool labels = false;
+    if (argc > 3 && std::string(argv[argc - 1]) == "--labels") {
+        labels = true;
+        --argc;
+    }
     if (argc < 3) {
         std::fprintf(stderr, "usage: ch_montage RUN.h5 OUT.png [COLUMNS] [INDEX ...]\n");
         return 2;
@@ -42,7 +48,9 @@ int main(int argc, char** argv) {
                 for (int x = 0; x < len; ++x) image[std::size_t(oy + y) * width + ox + x] = 60;
             for (int y = 0; y < ny; ++y)
                 for (int x = 0; x < nx; ++x) {
-                    const double c = v.field()[v.index(x / scale, y / scale, z)];
+                    const std::size_t i = v.index(x / scale, y / scale, z);
+                    const double c = labels ? (v.labels()[i] == ms::Mixed ? 0.5 : v.labels()[i] == ms::Acceptor ? 1.0 : 0.0)
+                                            : double(v.field()[i]);
                     image[std::size_t(oy + bar + gap + y) * width + ox + x] =
                         (unsigned char)std::lround(255 * std::min(1.0, std::max(0.0, c)));
                 }

@@ -34,8 +34,8 @@ namespace ms::jobs {
 struct DatasetConfig {
     Dims dims{101, 101, 1};
     std::string sampling = "grid";  // "grid" or "lhs" (Latin hypercube)
-    double phiMin = 0.3, phiMax = 0.7;
-    double chiMin = 2.6, chiMax = 3.6;
+    double phiMin = 0.35, phiMax = 0.65;
+    double chiMin = 2.5, chiMax = 4.0;
     int phiCount = 5, chiCount = 5;  // grid
     int runs = 25;                   // lhs
     int repeats = 1;                 // grid: runs (seeds) per (phi, chi) point
