@@ -247,6 +247,9 @@ BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, co
             todo.push_back(r);
     }
     std::mutex mutex;
+    // HDF5's C library serialises itself, but its C++ wrappers are not
+    // documented thread-safe: runs on different threads take turns for I/O.
+    std::mutex hdf5Mutex;
     std::vector<double> fractions(todo.size(), 0.0);
     long samples = 0;
     auto overall = [&] {
@@ -282,6 +285,7 @@ BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, co
             v.attributes["snapshot"] = info.index;
             v.text["split"] = spec.validation ? "val" : "train";
             v.text["sample"] = runSnapshotName(spec.index, info.index);
+            std::lock_guard<std::mutex> lock(hdf5Mutex);
             io::writeHdf5({v}, work / (snapshotName(info.index) + ".h5"));
         };
         // Each run gets its own token; it forwards overall progress and the shared cancel.
@@ -297,6 +301,7 @@ BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, co
         });
         const auto summary = physics::runCahnHilliard(params, control, plan, onSnapshot, checkpointing, &runToken, 1);
         const fs::path part = folder / "parts" / (partName(spec.index) + ".h5");
+        std::unique_lock<std::mutex> ioLock(hdf5Mutex);
         writeAtomically(part, [&](const fs::path& temp) {
             io::Hdf5Appender out(temp, true);
             for (int i = 0; i < summary.snapshots; ++i) {
@@ -304,6 +309,7 @@ BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, co
                 out.append(runSnapshotName(spec.index, i), io::readHdf5Sample(work / file, runSnapshotName(spec.index, i)));
             }
         });
+        ioLock.unlock();
         fs::remove_all(work);
         std::lock_guard<std::mutex> lock(mutex);
         fractions[k] = 1.0;
