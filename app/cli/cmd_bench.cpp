@@ -28,6 +28,7 @@ const std::vector<Benchmark>& benchmarkTable() {
 #endif
 #ifdef MICROSTUDIO_HAVE_ML
         {"ml", "2D VAE training step (paper and compact, batch 32), encode/denoise and DDIM throughput", benchMl},
+        {"ml3d", "paper-sized 3D VAE / U-Net forward+backward at batch 1, denoising step, parameter counts", benchMl3d},
 #endif
 #ifdef MICROSTUDIO_HAVE_JOBS
         {"simulate", "Cahn-Hilliard steps/s at 128x128 and 128x128x64; steps until L = 16", benchSimulate},

@@ -27,9 +27,11 @@ int cmdTrain(const CommandArgs& args);     // cmd_train.cpp (ml)
 int cmdModels(const CommandArgs& args);    // cmd_models.cpp (ml)
 int cmdDenoise(const CommandArgs& args);   // cmd_denoise.cpp (ml)
 int cmdSample2d(const CommandArgs& args);  // cmd_sample2d.cpp (ml)
+int cmdGenerate(const CommandArgs& args);  // cmd_generate.cpp (ml, 3D generator)
 
 // Benchmarks, listed in cmd_bench.cpp.
 int benchMl(const CommandArgs& args);  // cmd_train.cpp
+int benchMl3d(const CommandArgs& args);  // cmd_generate.cpp
 int benchSimulate(const CommandArgs& args);  // cmd_simulate.cpp
 int benchDescriptors(const CommandArgs& args);  // cmd_describe.cpp
 int benchNoise(const CommandArgs& args);        // cmd_noise.cpp

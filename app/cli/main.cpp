@@ -30,6 +30,7 @@ const std::vector<ms::cli::Command>& commandTable() {
         {"models", "list installed models with their metadata", ms::cli::cmdModels},
         {"denoise", "denoise 2D images with a learned denoiser (the shipped VAE by default)", ms::cli::cmdDenoise},
         {"sample2d", "generate 2D microstructures with the latent diffusion model", ms::cli::cmdSample2d},
+        {"generate", "generate 3D microstructures for target descriptors (MicroGen3D latent diffusion)", ms::cli::cmdGenerate},
 #endif
         {"bench", "run a benchmark (bench --help lists them)", ms::cli::cmdBench},
     };

@@ -6,6 +6,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <mutex>
@@ -501,6 +502,51 @@ std::vector<Volume> Generator3D::reconstruct(const std::vector<Volume>& volumes)
         for (auto& v : detail::tensorToVolumes(decoded, impl_->config.vae)) out.push_back(std::move(v));
     }
     return out;
+}
+
+Generator3dTiming timeGenerator3d(const Generator3dConfig& config, int repeats, bool forceCpu, int threads) {
+    if (repeats < 1) throw Error("timing needs repeats >= 1");
+    config.validate();
+    const torch::Device device = detail::chooseDevice(forceCpu, threads);
+    torch::manual_seed(0);
+    detail::Generator3dNet net(config);
+    net->to(device);
+    net->train();
+    Generator3dTiming timing;
+    timing.device = detail::describeDevice(device);
+    timing.parameters.vae = detail::countParameters(*net->vae);
+    for (auto* m : net->vae->encoderModules()) timing.parameters.encoder += detail::countParameters(*m);
+    for (auto* m : net->vae->decoderModules()) timing.parameters.decoder += detail::countParameters(*m);
+    timing.parameters.featurePredictor = detail::countParameters(*net->fp);
+    timing.parameters.unet = detail::countParameters(*net->unet);
+
+    auto seconds = [&](auto&& body) {
+        body();  // warm-up (allocator, kernels)
+        if (device.is_cuda()) torch::cuda::synchronize();
+        const auto start = std::chrono::steady_clock::now();
+        for (int i = 0; i < repeats; ++i) body();
+        if (device.is_cuda()) torch::cuda::synchronize();
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / repeats;
+    };
+    const Dims d = config.vae.dims, l = config.vae.latentDims();
+    const long k = long(config.conditions.size());
+    auto x = torch::rand({1, 1, d.nz, d.ny, d.nx}, device);
+    timing.vaeTrainStep = seconds([&] {
+        net->vae->zero_grad();
+        net->vae->loss(x).backward();
+    });
+    auto z = torch::randn({1, config.vae.latentChannels, l.nz, l.ny, l.nx}, device);
+    auto ctx = torch::randn({1, k}, device);
+    timing.unetTrainStep = seconds([&] {
+        net->unet->zero_grad();
+        auto eps = net->unet->forward(z, torch::full({1}, 0.5, device), ctx, torch::ones({1}, device));
+        torch::mse_loss(eps, torch::zeros_like(eps)).backward();
+    });
+    net->eval();
+    torch::NoGradGuard noGrad;
+    timing.denoiseStep = seconds([&] { detail::guidedNoise(*net->unet, z, 500, config.timesteps, ctx, 2.0); });
+    timing.decode = seconds([&] { net->vae->decode(z); });
+    return timing;
 }
 
 // --- Training ---------------------------------------------------------------------------------

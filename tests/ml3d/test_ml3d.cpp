@@ -12,6 +12,7 @@
 #include "torch_common.hpp"
 #include "vae3d.hpp"
 
+#include <QProcess>
 #include <QtTest>
 
 #include <cmath>
@@ -19,6 +20,7 @@
 #include <random>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/io/hdf5.hpp"
 #include "microstudio/ml/generator3d.hpp"
 
 namespace fs = std::filesystem;
@@ -425,6 +427,39 @@ private slots:
         const auto t = three.generate({}, 1, 0, 1.0, 3);
         QCOMPARE(t[0].text.at("sampler"), std::string("ddpm-50"));
         for (auto l : t[0].labels()) QVERIFY(l <= 2);
+        fs::remove_all(dir);
+    }
+
+    // microstudio-cli generate with an untrained tiny model.
+    void generateCommandEndToEnd() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_cli";
+        fs::remove_all(dir);
+        auto run = [](const QStringList& arguments, QString* output = nullptr) {
+            QProcess p;
+            p.start(MICROSTUDIO_CLI, arguments);
+            p.waitForFinished(120000);
+            if (output) *output = QString::fromUtf8(p.readAllStandardOutput() + p.readAllStandardError());
+            return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+        };
+        const QString model = QString::fromStdString((dir / "tiny").string());
+        const QString out = QString::fromStdString((dir / "out.h5").string());
+        QCOMPARE(run({"generate", "--create-tiny", model, "--phases", "3"}), 0);
+        QString text;
+        QCOMPARE(run({"generate", "--model", model, "--info"}, &text), 0);
+        QVERIFY(text.contains("vol_frac_M") && text.contains("log_time"));
+        QCOMPARE(run({"generate", "--model", model, "--target", "vol_frac_D=0.4,tortuosity_A=1.2", "-n", "2",
+                      "--steps", "5", "--guidance", "1.5", "--seed", "7", "-o", out}, &text), 0);
+        const auto volumes = ms::io::readHdf5((dir / "out.h5").string());
+        QCOMPARE(int(volumes.size()), 2);
+        QCOMPARE(volumes[0].dims(), (ms::Dims{16, 16, 8}));
+        QCOMPARE(volumes[1].attributes.at("target_vol_frac_D"), 0.4);
+        QVERIFY(volumes[1].attributes.count("predicted_chi"));
+        // Bad input: a clear error and a non-zero exit.
+        QVERIFY(run({"generate", "--model", model, "--target", "ABS_f_D=0.5", "-o", out}, &text) != 0);
+        QVERIFY(text.contains("unknown condition"));
+        QVERIFY(run({"generate", "--model", model, "--target", "vol_frac_D=x", "-o", out}) != 0);
+        QVERIFY(run({"generate", "--model", model, "-n", "2", "-o",
+                     QString::fromStdString((dir / "one.vti").string())}) != 0);
         fs::remove_all(dir);
     }
 

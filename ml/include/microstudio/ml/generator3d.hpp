@@ -147,6 +147,18 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// Seconds per call of the networks at batch 1 (mean of `repeats` after one
+// warm-up): VAE forward+backward of its loss, U-Net forward+backward of the
+// noise loss, one guided denoising step (U-Net at batch 2, no grad), one
+// decode. Device as everywhere (CUDA when present unless forceCpu).
+struct Generator3dTiming {
+    double vaeTrainStep = 0.0, unetTrainStep = 0.0, denoiseStep = 0.0, decode = 0.0;
+    ParameterCounts parameters;
+    std::string device;
+};
+Generator3dTiming timeGenerator3d(const Generator3dConfig& config, int repeats = 1, bool forceCpu = false,
+                                  int threads = 0);
+
 // Sequential training, as in the paper: VAE (MSE + klWeight * KL), then
 // the feature predictor on frozen encoder means (MSE on normalised
 // outputs; volumes must carry every output as an attribute), then the
