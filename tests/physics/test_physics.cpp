@@ -187,20 +187,26 @@ private slots:
     }
 
     void lateStageCoarseningFollowsLifshitzSlyozov() {
-        // 2D critical quench; L from the structure factor's first moment; fit
-        // log L against log t over the late stage.
-        auto p = params2D(128, 0.5, 3.0, 1.0);
-        p.seed = 7;
-        StepControl control;
-        control.maxChange = 0.0025;  // the late-stage time axis to a few percent
+        // 2D critical quench; L from the structure factor's first moment,
+        // log L averaged over two seeds (one 128x128 box fluctuates by about
+        // +-0.02 in alpha), fitted against log t over the late stage.
         RunPlan plan;
         plan.endTime = 2500;
         plan.firstTime = 1;
         plan.snapshots = 60;
+        StepControl control;
+        control.maxChange = 0.0025;  // the late-stage time axis to a few percent
         std::vector<double> logT, logL;
-        runCahnHilliard(p, control, plan, [&](const SnapshotInfo& s, const CahnHilliardSolver&) {
-            if (s.time >= 150) logT.push_back(std::log(s.time)), logL.push_back(std::log(s.length));
-        });
+        for (std::uint64_t seed : {1, 5}) {
+            auto p = params2D(128, 0.5, 2.5, 1.0);
+            p.seed = seed;
+            std::size_t i = 0;
+            runCahnHilliard(p, control, plan, [&](const SnapshotInfo& s, const CahnHilliardSolver&) {
+                if (s.time < 150) return;
+                if (seed == 1) logT.push_back(std::log(s.time)), logL.push_back(0.0);
+                logL[i++] += 0.5 * std::log(s.length);
+            });
+        }
         QVERIFY(logT.size() > 10);
         const double alpha = slope(logT, logL);
         qInfo("coarsening exponent alpha = %.3f over t in [150, 2500]", alpha);
