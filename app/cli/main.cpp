@@ -31,6 +31,7 @@ const std::vector<ms::cli::Command>& commandTable() {
         {"denoise", "denoise 2D images with a learned denoiser (the shipped VAE by default)", ms::cli::cmdDenoise},
         {"sample2d", "generate 2D microstructures with the latent diffusion model", ms::cli::cmdSample2d},
         {"generate", "generate 3D microstructures for target descriptors (MicroGen3D latent diffusion)", ms::cli::cmdGenerate},
+        {"train3d", "train the 3D generator: VAE, feature predictor, conditional DDPM (resumable)", ms::cli::cmdTrain3d},
 #endif
         {"bench", "run a benchmark (bench --help lists them)", ms::cli::cmdBench},
     };

@@ -463,6 +463,46 @@ private slots:
         fs::remove_all(dir);
     }
 
+    // microstudio-cli train3d on a tiny dataset: all stages, resume after
+    // --stop-after, skip of finished stages, then generate with the result.
+    void train3dCommandEndToEnd() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_train";
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        auto data = toyVolumes(8, ms::Dims{16, 16, 8}, 5);
+        for (std::size_t i = 0; i < data.size(); ++i) data[i].attributes["phi"] = 0.3 + 0.05 * double(i);
+        ms::io::writeHdf5(data, (dir / "train.h5").string());
+        auto run = [](const QStringList& arguments, QString* output = nullptr) {
+            QProcess p;
+            p.start(MICROSTUDIO_CLI, arguments);
+            p.waitForFinished(300000);
+            if (output) *output = QString::fromUtf8(p.readAllStandardOutput() + p.readAllStandardError());
+            return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+        };
+        const QString model = QString::fromStdString((dir / "model").string());
+        const QStringList common = {"train3d", "--data", QString::fromStdString((dir / "train.h5").string()), "--out", model,
+                                    "--config", "tiny", "--conditions", "ABS_f_D", "--outputs", "ABS_f_D,phi",
+                                    "--epochs", "2", "--batch", "4", "--lr", "1e-3", "--cpu", "--threads", "1"};
+        QString text;
+        // 3 steps: the VAE stops mid-way with a checkpoint.
+        QCOMPARE(run(common + QStringList{"--stop-after", "3"}, &text), 0);
+        QVERIFY2(text.contains("stopped at --stop-after"), qPrintable(text));
+        QVERIFY(fs::exists(dir / "model" / "vae.ckpt"));
+        QCOMPARE(run(common, &text), 0);
+        QVERIFY2(text.contains("resumed"), qPrintable(text));
+        QVERIFY(!fs::exists(dir / "model" / "vae.ckpt"));
+        auto trained = Generator3D::load(dir / "model");
+        QVERIFY(trained.metadata().training.has("diffusion"));
+        QCOMPARE(trained.conditionRanges()[0].name, std::string("ABS_f_D"));
+        QCOMPARE(trained.featureRanges()[1].min, 0.3);
+        QCOMPARE(run(common, &text), 0);  // everything trained: all stages skipped
+        QVERIFY2(text.contains("diffusion already trained"), qPrintable(text));
+        QCOMPARE(run({"generate", "--model", model, "--target", "ABS_f_D=0.6", "-n", "1", "--steps", "4", "-o",
+                      QString::fromStdString((dir / "one.vti").string())}, &text), 0);
+        QVERIFY(fs::exists(dir / "one.vti"));
+        fs::remove_all(dir);
+    }
+
     // All three trainings on a tiny dataset: ranges from the data, the
     // latent scale, finite losses; generation uses the trained ranges.
     void sequentialTrainingTiny() {

@@ -1,0 +1,261 @@
+// microstudio-cli train3d: the three sequential trainings of the 3D
+// generator (VAE, feature predictor, DDPM) on a dataset of volumes whose
+// attributes hold the descriptors and processing parameters. Each stage
+// checkpoints into the model folder, so rerunning the command resumes.
+#ifdef MICROSTUDIO_HAVE_ML
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "microstudio/core/error.hpp"
+#include "microstudio/io/io.hpp"
+#include "microstudio/ml/generator3d.hpp"
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+#include "microstudio/descriptors/descriptors.hpp"
+#endif
+
+namespace fs = std::filesystem;
+
+namespace ms::cli {
+
+namespace {
+
+// Ctrl-C / SIGTERM cancel the training through its token: the loop writes
+// its checkpoint and the command exits; a rerun resumes.
+class InterruptCancels {
+public:
+    explicit InterruptCancels(ProgressToken& token) {
+        target().store(&token);
+        previousInt_ = std::signal(SIGINT, &InterruptCancels::handle);
+        previousTerm_ = std::signal(SIGTERM, &InterruptCancels::handle);
+    }
+    ~InterruptCancels() {
+        std::signal(SIGINT, previousInt_);
+        std::signal(SIGTERM, previousTerm_);
+        target().store(nullptr);
+    }
+    InterruptCancels(const InterruptCancels&) = delete;
+    InterruptCancels& operator=(const InterruptCancels&) = delete;
+
+private:
+    static std::atomic<ProgressToken*>& target() {
+        static std::atomic<ProgressToken*> token{nullptr};
+        return token;
+    }
+    static void handle(int) {
+        if (ProgressToken* t = target().load()) t->cancel();
+    }
+    void (*previousInt_)(int) = SIG_DFL;
+    void (*previousTerm_)(int) = SIG_DFL;
+};
+
+std::vector<std::string> splitNames(const std::string& text) {
+    std::vector<std::string> out;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ','))
+        if (!item.empty()) out.push_back(item);
+    return out;
+}
+
+std::vector<int> splitInts(const std::string& text, const std::string& option) {
+    std::vector<int> out;
+    for (const auto& item : splitNames(text)) {
+        std::size_t used = 0;
+        int v = 0;
+        try {
+            v = std::stoi(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != item.size() || v < 1) throw Error("--" + option + ": '" + item + "' is not a positive integer");
+        out.push_back(v);
+    }
+    return out;
+}
+
+// At most `limit` samples, evenly spaced (0 = all).
+std::vector<Volume> readLimited(const std::string& path, long limit) {
+    auto all = io::readSamples(path);
+    if (limit <= 0 || std::size_t(limit) >= all.size()) return all;
+    std::vector<Volume> out;
+    for (long i = 0; i < limit; ++i) out.push_back(std::move(all[std::size_t(i) * all.size() / std::size_t(limit)]));
+    return out;
+}
+
+// Computes the descriptors of volumes that lack one of the outputs.
+void completeAttributes(std::vector<Volume>& volumes, const std::vector<std::string>& outputs, bool describe) {
+    for (std::size_t i = 0; i < volumes.size(); ++i)
+        for (const auto& name : outputs) {
+            if (volumes[i].attributes.count(name)) continue;
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+            if (describe) {
+                descriptors::storeAsAttributes(descriptors::describe(volumes[i]), volumes[i]);
+                if (volumes[i].attributes.count(name)) continue;
+            }
+#endif
+            throw Error("sample " + std::to_string(i) + " lacks attribute '" + name + "'" +
+                        (describe ? "" : " (--describe computes missing descriptors)"));
+        }
+}
+
+ml::Generator3dConfig configFromArgs(const Args& args) {
+    const long phases = args.integer("phases", 2);
+    if (phases != 2 && phases != 3) throw Error("--phases must be 2 or 3");
+    const std::string preset = args.value("config", "paper");
+    ml::Generator3dConfig c;
+    if (preset == "paper") c = phases == 3 ? ml::Generator3dConfig::paperThreePhase() : ml::Generator3dConfig::paperTwoPhase();
+    else if (preset == "tiny") c = ml::Generator3dConfig::tiny(int(phases));
+    else throw Error("--config must be paper or tiny");
+    if (auto v = args.value("dims")) c.vae.dims = parseDims(*v);
+    if (auto v = args.value("channels")) c.vae.channels = splitInts(*v, "channels");
+    c.vae.latentChannels = int(args.integer("latent-channels", c.vae.latentChannels));
+    c.vae.firstStride = int(args.integer("first-stride", c.vae.firstStride));
+    c.vae.klWeight = args.number("kl-weight", c.vae.klWeight);
+    c.unetFeatures = int(args.integer("features", c.unetFeatures));
+    c.timesteps = int(args.integer("timesteps", c.timesteps));
+    c.conditionDropout = args.number("condition-dropout", c.conditionDropout);
+    if (auto v = args.value("conditions")) c.conditions = splitNames(*v);
+    if (auto v = args.value("outputs")) c.outputs = splitNames(*v);
+    else if (args.has("conditions")) {
+        c.outputs = c.conditions;
+        for (const auto& p : ml::processingOutputs()) c.outputs.push_back(p);
+    }
+    c.validate();
+    return c;
+}
+
+void printReport(const char* stage, const ml::TrainReport& r) {
+    std::printf("%s: %-6s %14s %16s %9s\n", stage, "epoch", "train loss", "validation loss", "seconds");
+    for (const auto& e : r.history)
+        std::printf("%s: %-6d %14.6g %16.6g %9.1f\n", stage, e.epoch + 1, e.trainLoss, e.validationLoss, e.seconds);
+    std::printf("%s: steps %ld, %s%s, %.3f s/step this run on %s\n", stage, r.steps, r.resumed ? "resumed, " : "",
+                r.earlyStopped ? "stopped early" : (r.stoppedAtLimit ? "stopped at --stop-after" : "finished"),
+                r.secondsPerStep, r.device.c_str());
+}
+
+}  // namespace
+
+int cmdTrain3d(const CommandArgs& argv) {
+    Args args(argv,
+              {"data", "val", "out", "stage", "phases", "config", "dims", "channels", "latent-channels", "first-stride",
+               "kl-weight", "features", "timesteps", "condition-dropout", "conditions", "outputs", "epochs", "batch", "lr",
+               "seed", "checkpoint-every", "patience", "min-delta", "stop-after", "threads", "limit", "val-limit"},
+              {"describe", "cpu", "half"});
+    if (args.helpRequested()) {
+        std::cout <<
+            "Usage: microstudio-cli train3d --data TRAIN.h5 [--val VAL.h5] --out DIR [--stage S] [OPTIONS]\n\n"
+            "Trains the 3D generator (docs/ml3d.md) in the paper's order: the VAE, then the feature\n"
+            "predictor on the frozen encoder, then the conditional DDPM on the frozen latents. The model\n"
+            "is DIR/generator3d.pt + .json, saved after every stage; an existing DIR is continued (its\n"
+            "architecture wins over the options below). Each stage checkpoints to DIR/<stage>.ckpt:\n"
+            "rerun the same command after a kill or Ctrl-C to resume.\n"
+            "  --stage S              vae, features, diffusion or all [all]\n"
+            "  --phases 2|3           [2]; --config paper|tiny [paper]\n"
+            "  --dims NXxNYxNZ        input size [128x128x64]; --channels 64,128,256,512; --latent-channels 4\n"
+            "  --first-stride 1|2     [2]; --kl-weight [1e-6]; --features U-Net n_feat [512]\n"
+            "  --timesteps T [1000]; --condition-dropout P (classifier-free guidance) [0.1]\n"
+            "  --conditions a,b,...   [paper lists]; --outputs a,b,... [conditions + phi,chi,log_time]\n"
+            "  --describe             compute descriptors missing from the samples' attributes\n"
+            "  --epochs N [10]; --batch B [32]; --lr X [paper: 5e-5 VAE and features, 1e-6 DDPM]\n"
+            "  --seed S; --checkpoint-every N [100]; --patience P; --min-delta X; --stop-after N\n"
+            "  --threads T; --cpu; --limit N, --val-limit N (evenly spaced subsets); --half (float16 weights)\n";
+        return 0;
+    }
+    if (!args.has("data") || !args.has("out")) throw Error("--data and --out are required (see --help)");
+    const fs::path dir = *args.value("out");
+    const std::string stage = args.value("stage", "all");
+    if (stage != "all" && stage != "vae" && stage != "features" && stage != "diffusion")
+        throw Error("--stage must be vae, features, diffusion or all");
+
+    const bool exists = fs::exists(dir / "generator3d.pt");
+    auto model = exists ? ml::Generator3D::load(dir) : ml::Generator3D::create(configFromArgs(args), 0);
+    if (!exists) model.metadata().name = dir.filename().string();
+    const auto& config = model.config();
+    std::cout << "train3d: " << (exists ? "continuing " : "new ") << config.vae.phases << "-phase model "
+              << config.vae.dims.str() << " -> latent " << config.vae.latentChannels << "x"
+              << config.vae.latentDims().str() << " in " << dir.string() << "\n";
+
+    auto train = readLimited(*args.value("data"), args.integer("limit", 0));
+    std::vector<Volume> validation;
+    if (auto v = args.value("val")) validation = readLimited(*v, args.integer("val-limit", 0));
+    if (train.empty()) throw Error("no training samples in " + *args.value("data"));
+    const bool needAttributes = stage != "vae";
+    if (needAttributes) {
+        completeAttributes(train, config.outputs, args.flag("describe"));
+        completeAttributes(validation, config.outputs, args.flag("describe"));
+    }
+    std::cout << "train3d: " << train.size() << " training, " << validation.size() << " validation samples\n";
+
+    const long seed = args.integer("seed", 0);
+    if (seed < 0) throw Error("--seed must be >= 0");
+    auto optionsFor = [&](const std::string& name, double paperRate) {
+        ml::TrainOptions t;
+        t.epochs = int(args.integer("epochs", 10));
+        t.batchSize = int(args.integer("batch", 32));
+        t.learningRate = args.number("lr", paperRate);
+        t.seed = std::uint64_t(seed);
+        t.checkpoint = dir / (name + ".ckpt");
+        t.checkpointEvery = args.integer("checkpoint-every", 100);
+        t.patience = int(args.integer("patience", 0));
+        t.minDelta = args.number("min-delta", 0.0);
+        t.stopAfterSteps = args.integer("stop-after", 0);
+        t.threads = int(args.integer("threads", 0));
+        t.forceCpu = args.flag("cpu");
+        if (t.epochs < 1 || t.batchSize < 1 || t.checkpointEvery < 0 || t.patience < 0 || t.stopAfterSteps < 0 ||
+            t.threads < 0)
+            throw Error("--epochs and --batch must be >= 1; --checkpoint-every, --patience, --stop-after, --threads >= 0");
+        return t;
+    };
+    fs::create_directories(dir);
+    auto run = [&](const std::string& name, double paperRate, auto&& trainer) {
+        auto options = optionsFor(name, paperRate);
+        ProgressToken token;
+        ProgressBar bar("train3d " + name);
+        token.setListener([&bar](double f, const std::string& m) { bar.update(f, m); });
+        options.progress = &token;
+        const InterruptCancels interrupt(token);
+        try {
+            const auto report = trainer(options);
+            bar.finish();
+            printReport(name.c_str(), report);
+            model.save(dir, args.flag("half"));
+            if (!report.stoppedAtLimit) fs::remove(options.checkpoint);
+            return report.stoppedAtLimit;
+        } catch (const Cancelled&) {
+            bar.finish();
+            std::cerr << "stopped; checkpoint " << options.checkpoint.string() << " written: rerun to resume\n";
+            throw;
+        }
+    };
+    // With --stage all, a stage that finished earlier (its report is in the
+    // metadata and its checkpoint is gone) is skipped, so reruns resume.
+    auto wanted = [&](const std::string& name) {
+        if (stage == name) return true;
+        if (stage != "all") return false;
+        const auto& training = model.metadata().training;
+        const bool finished = training.isObject() && training.has(name) && !fs::exists(dir / (name + ".ckpt"));
+        if (finished) std::cout << "train3d: " << name << " already trained (skipped; --stage " << name << " retrains)\n";
+        return !finished;
+    };
+    bool stopped = false;
+    if (!stopped && wanted("vae"))
+        stopped = run("vae", 5e-5, [&](const ml::TrainOptions& o) { return ml::trainGenerator3dVae(model, train, validation, o); });
+    if (!stopped && wanted("features"))
+        stopped = run("features", 5e-5,
+                      [&](const ml::TrainOptions& o) { return ml::trainGenerator3dFeatures(model, train, validation, o); });
+    if (!stopped && wanted("diffusion"))
+        stopped = run("diffusion", 1e-6,
+                      [&](const ml::TrainOptions& o) { return ml::trainGenerator3dDiffusion(model, train, validation, o); });
+    std::cout << "train3d: model " << (dir / "generator3d.pt").string() << (stopped ? " (stopped at --stop-after)" : "")
+              << "\n";
+    return 0;
+}
+
+}  // namespace ms::cli
+#endif  // MICROSTUDIO_HAVE_ML
