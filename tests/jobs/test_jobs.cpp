@@ -186,7 +186,7 @@ private slots:
         fs::remove_all(dir);
     }
 
-    void cliBuildKilledAndRerunEqualsCleanBuild() {
+    void cliBuildKilledRerunAndShardedEqualCleanBuild() {
         const fs::path dir = freshDir("cli");
         const QStringList args = {"dataset", "build", "--size", "48x48", "--phi-count", "2", "--chi-count", "2",
                                   "--time", "1500", "--snapshots", "100", "--descriptors", "basic", "--threads", "1"};
@@ -215,6 +215,22 @@ private slots:
         QVERIFY2(out.contains("\"merged\": true"), qPrintable(out));
         compareFiles(dir / "clean" / "train.h5", killed / "train.h5");
         compareFiles(dir / "clean" / "val.h5", killed / "val.h5");
+
+        // Two shard processes into one folder, then `dataset merge`: the same dataset.
+        const fs::path sharded = dir / "sharded";
+        for (const char* shard : {"0/2", "1/2"}) {
+            QProcess p;
+            p.start(MICROSTUDIO_CLI, args + QStringList{"--shard", shard, "-o", QString::fromStdString(sharded.string())});
+            QVERIFY(p.waitForFinished(120000));
+            QCOMPARE(p.exitCode(), 0);
+        }
+        QVERIFY(!fs::exists(sharded / "train.h5"));
+        QProcess merge;
+        merge.start(MICROSTUDIO_CLI, {"dataset", "merge", QString::fromStdString(sharded.string())});
+        QVERIFY(merge.waitForFinished(60000));
+        QCOMPARE(merge.exitCode(), 0);
+        compareFiles(dir / "clean" / "train.h5", sharded / "train.h5");
+        compareFiles(dir / "clean" / "val.h5", sharded / "val.h5");
         fs::remove_all(dir);
     }
 
