@@ -185,20 +185,19 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, d3::volumesToTensor({v}, c));  // M in a 2-phase model
     }
 
-    // A few hundred steps: the reconstruction beats the best constant.
+    // 200 steps: the reconstruction beats the best constant by far.
     void vaeLearnsTinyDataset() {
         Generator3dConfig c = Generator3dConfig::tiny();
-        c.vae.channels = {8, 16};
-        auto model = Generator3D::create(c, 1);
+        auto model = Generator3D::create(c, 1);  // channels {4, 8}, latent 2x8x8x4
         auto data = toyVolumes(8, c.vae.dims, 7);
         TrainOptions o;
-        o.epochs = 150;
+        o.epochs = 100;
         o.batchSize = 4;
         o.learningRate = 3e-3;
         o.seed = 3;
         o.forceCpu = true;
         const auto report = trainGenerator3dVae(model, data, {}, o);
-        QCOMPARE(report.steps, 300L);
+        QCOMPARE(report.steps, 200L);
         double mse = 0.0, constant = 0.0, mean = 0.0, errors = 0.0, voxels = 0.0;
         for (const auto& v : data)
             for (auto l : v.labels()) mean += l, voxels += 1;
@@ -213,8 +212,8 @@ private slots:
             }
         qInfo("VAE reconstruction MSE %.4f vs constant %.4f, label errors %.4f", mse / voxels, constant / voxels,
               errors / voxels);
-        QVERIFY(mse < 0.5 * constant);
-        QVERIFY(errors / voxels < 0.1);
+        QVERIFY(mse < 0.1 * constant);
+        QVERIFY(errors / voxels < 0.02);
         QVERIFY(model.metadata().training.has("vae"));
     }
 
