@@ -469,8 +469,8 @@ int trainRecipe(const CommandArgs& argv) {
                      "chi). Checkpoints live in DIR/checkpoints: rerun the same command after a kill to\n"
                      "resume; a finished model is kept.\n"
                      "  --out DIR              [resources/models]\n"
-                     "  --limit N, --val-limit N  samples used [4000, 400]\n"
-                     "  --vae-epochs N, --ldm-epochs N  [12, 300]\n"
+                     "  --limit N, --val-limit N  samples used [8000, 400]\n"
+                     "  --vae-epochs N, --ldm-epochs N  [5, 100]\n"
                      "  --threads N, --seed S, --cpu\n";
         return 0;
     }
@@ -478,7 +478,7 @@ int trainRecipe(const CommandArgs& argv) {
     const fs::path dir = args.value("out", "resources/models");
     fs::create_directories(dir / "checkpoints");
     const std::string data = *args.value("data"), val = *args.value("val");
-    const std::string limit = std::to_string(args.integer("limit", 4000));
+    const std::string limit = std::to_string(args.integer("limit", 8000));
     const std::string valLimit = std::to_string(args.integer("val-limit", 400));
     const std::string threads = std::to_string(args.integer("threads", 0));
     const std::string seed = std::to_string(args.integer("seed", 0));
@@ -489,8 +489,9 @@ int trainRecipe(const CommandArgs& argv) {
     if (args.flag("cpu")) common.push_back("--cpu");
     if (!fs::exists(vae)) {
         CommandArgs a = {"--out", vae.string(), "--checkpoint", (dir / "checkpoints" / "denoise-vae2d.ckpt").string(),
-                         "--latent", "64", "--hidden", "256", "--channels", "16,32,64,64", "--beta", "0.5",
-                         "--batch", "32", "--lr", "1e-3", "--epochs", std::to_string(args.integer("vae-epochs", 12)),
+                         "--latent", "128", "--hidden", "256", "--channels", "16,32,64,128", "--beta", "0.25",
+                         "--batch", "32", "--lr", "1e-3", "--epochs", std::to_string(args.integer("vae-epochs", 5)),
+                         "--checkpoint-every", "50",
                          "--history", (dir / "checkpoints" / "denoise-vae2d-history.csv").string()};
         a.insert(a.end(), common.begin(), common.end());
         if (int rc = trainVae(a)) return rc;
@@ -501,7 +502,7 @@ int trainRecipe(const CommandArgs& argv) {
         CommandArgs a = {"--out", ldm.string(), "--vae", vae.string(), "--checkpoint",
                          (dir / "checkpoints" / "ldm2d.ckpt").string(), "--conditions", "vf,phi,chi", "--hidden", "512",
                          "--blocks", "4", "--batch", "128", "--lr", "1e-3", "--epochs",
-                         std::to_string(args.integer("ldm-epochs", 300)), "--checkpoint-every", "500",
+                         std::to_string(args.integer("ldm-epochs", 100)), "--checkpoint-every", "500",
                          "--history", (dir / "checkpoints" / "ldm2d-history.csv").string()};
         a.insert(a.end(), common.begin(), common.end());
         if (int rc = trainLdm(a)) return rc;

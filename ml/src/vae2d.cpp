@@ -334,9 +334,11 @@ std::vector<noise::NoiseRanges> Augmentation::defaultRanges() {
     grid.grid_frequency = noise::ParamRange(4.0, 12.0);
     grid.grid_rotation = noise::ParamRange(0.0, 45.0);
     auto freq = noise::NoiseRanges::defaults(noise::NoiseType::Frequency);
-    freq.rings = noise::ParamRange(4.0, 12.0);
+    // Up to 24 rings: on CH images (features ~10-30 px) few rings miss the
+    // dominant wavenumbers and change almost nothing (docs/noise.md).
+    freq.rings = noise::ParamRange(4.0, 24.0);
     freq.mask_intensity = noise::ParamRange(0.5, 1.0);
-    freq.mask_width = noise::ParamRange(0.02, 0.08);
+    freq.mask_width = noise::ParamRange(0.02, 0.06);
     return {sp, grid, freq};
 }
 
