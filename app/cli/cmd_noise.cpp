@@ -125,10 +125,15 @@ int threadsFromArgs(const Args& args) {
 // FunctionDenoiser of kind Learned here, e.g. from a --model FILE option);
 // noise/ itself never depends on torch.
 // With ml/ built, the shipped denoising VAE (kind learned) joins by default
-// when installed; --model M picks another, --no-learned leaves it out.
+// when installed (an explicit --denoisers list takes it only when it names
+// "learned"); --model M picks another, --no-learned leaves it out.
 std::vector<std::shared_ptr<const noise::Denoiser>> learnedDenoisers(const Args& args) {
 #ifdef MICROSTUDIO_HAVE_ML
     if (args.flag("no-learned")) return {};
+    if (auto list = args.value("denoisers"); list && !args.has("model")) {
+        const auto names = splitList(*list);
+        if (std::find(names.begin(), names.end(), "learned") == names.end()) return {};
+    }
     if (auto model = args.value("model")) {
         const auto path = ml::findModel(*model);
         return {ml::makeDenoiser(std::make_shared<ml::Vae2d>(ml::Vae2d::load(path)), path.stem().string())};
@@ -249,7 +254,7 @@ int noiseEval(const CommandArgs& argv) {
                      "per phase, |delta volume fraction| and |delta tortuosity| (GraSPI\n"
                      "CT_f_D_tort1 / CT_f_A_tort1, when the descriptors library is built).\n"
                      "  --types LIST       noise types [salt-pepper,grid,frequency]\n"
-                     "  --denoisers LIST   from none, median3, median5, majority, open-close [all]\n"
+                     "  --denoisers LIST   from none, median3, median5, majority, open-close, learned [all]\n"
                      "  --seed S           seed of the noisy images [1]\n"
                      "  --synthetic N      number of synthetic samples when no INPUT [8]\n"
                      "  --size PX          size of the synthetic samples [101]\n"
@@ -260,7 +265,8 @@ int noiseEval(const CommandArgs& argv) {
                      "                     iou_D, iou_A, delta_vf, delta_tort_D, delta_tort_A, ...)\n"
                      "  --markdown         a Markdown table\n"
                      "  --no-descriptors   skip the tortuosity drift\n"
-                     "  --model M          learned denoiser (name or .pt) [the shipped denoise-vae2d]\n"
+                     "  --model M          learned denoiser (name or .pt) [the shipped denoise-vae2d;\n"
+                     "                     with --denoisers, only when the list names \"learned\"]\n"
                      "  --no-learned       leave the learned denoiser out\n\n"
                   << kParameterHelp;
         return 0;
@@ -270,7 +276,8 @@ int noiseEval(const CommandArgs& argv) {
     for (auto type : parseTypes(args.value("types", "salt-pepper,grid,frequency")))
         options.noises.push_back(modelFromArgs(args, type));
     if (auto list = args.value("denoisers"))
-        for (const auto& name : splitList(*list)) options.denoisers.push_back(noise::denoiserByName(name));
+        for (const auto& name : splitList(*list))
+            if (name != "learned") options.denoisers.push_back(noise::denoiserByName(name));
     else
         options.denoisers = noise::standardDenoisers();
     for (auto& learned : learnedDenoisers(args)) options.denoisers.push_back(std::move(learned));
