@@ -499,6 +499,10 @@ private slots:
         QCOMPARE(run({"generate", "--model", model, "--target", "ABS_f_D=0.6", "-n", "1", "--steps", "4", "-o",
                       QString::fromStdString((dir / "one.vti").string())}, &text), 0);
         QVERIFY(fs::exists(dir / "one.vti"));
+        // Evaluation on the training file: R^2 tables, one row per output / condition.
+        QCOMPARE(run({"generate", "--model", model, "--evaluate", QString::fromStdString((dir / "train.h5").string()),
+                      "-n", "3", "--steps", "3"}, &text), 0);
+        QVERIFY2(text.contains("feature predictor on held-out latents") && text.contains("phi"), qPrintable(text));
         fs::remove_all(dir);
     }
 
