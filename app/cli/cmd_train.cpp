@@ -5,6 +5,7 @@
 #ifdef MICROSTUDIO_HAVE_ML
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -558,13 +559,18 @@ int benchMl(const CommandArgs& argv) {
         o.train.stopAfterSteps = 1;
         std::vector<Volume> data;
         for (int k = 0; k < (steps + 1) / 2 + 1; ++k) data.insert(data.end(), images.begin(), images.end());
-        const auto warm = ml::trainVae2d(model, data, {}, o);
-        o.train.stopAfterSteps = steps + 1;
         ml::Vae2d fresh(config, 1);
+        const std::clock_t c0 = std::clock();
+        const auto warm = ml::trainVae2d(model, data, {}, o);
+        const std::clock_t c1 = std::clock();
+        o.train.stopAfterSteps = steps + 1;
         const auto report = ml::trainVae2d(fresh, data, {}, o);
+        const std::clock_t c2 = std::clock();
         const double perStep = (report.seconds - warm.seconds) / steps;
-        std::printf("%-34s %10ld params %8.3f s/step (batch 32) on %s\n", name, model.parameterCount(), perStep,
-                    report.device.c_str());
+        // CPU seconds (all threads) per step: robust on a machine shared with other jobs.
+        const double cpuPerStep = (double(c2 - c1) - double(c1 - c0)) / CLOCKS_PER_SEC / steps;
+        std::printf("%-34s %10ld params %8.3f s/step wall, %6.3f CPU s/step (batch 32) on %s\n", name,
+                    model.parameterCount(), perStep, cpuPerStep, report.device.c_str());
         return perStep;
     };
     ml::Vae2dConfig paper;
