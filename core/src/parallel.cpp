@@ -8,6 +8,12 @@
 #include <thread>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace ms {
 
 int defaultThreadCount() {
@@ -16,6 +22,13 @@ int defaultThreadCount() {
         if (n > 0) return n;
     }
     return std::max(1u, std::thread::hardware_concurrency());
+}
+
+void lowerCurrentThreadPriority() {
+#if defined(__linux__)
+    // On Linux the nice value is per thread; PRIO_PROCESS with a thread id sets it.
+    setpriority(PRIO_PROCESS, id_t(syscall(SYS_gettid)), 10);
+#endif
 }
 
 void parallelFor(std::size_t n, const std::function<void(std::size_t)>& body, int threads) {

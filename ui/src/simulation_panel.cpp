@@ -268,6 +268,7 @@ void SimulationPanel::start() {
     });
     finished_ = false;
     worker_ = std::thread([this, s, token] {
+        lowerCurrentThreadPriority();
         physics::CahnHilliardParams params;
         params.dims = s.dims;
         params.phi = s.phi;

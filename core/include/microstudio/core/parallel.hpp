@@ -14,4 +14,8 @@ int defaultThreadCount();
 // The first exception thrown by any body is rethrown after all threads stop.
 void parallelFor(std::size_t n, const std::function<void(std::size_t)>& body, int threads = 0);
 
+// Lowers the calling thread's scheduling priority (Linux nice +10; threads it
+// starts inherit it), so a long job never competes with the UI thread.
+void lowerCurrentThreadPriority();
+
 }  // namespace ms
