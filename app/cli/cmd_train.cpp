@@ -100,6 +100,7 @@ const char* kTrainHelp =
     "  --stop-after N         stop (with a checkpoint) after N steps in total\n"
     "  --threads N            torch CPU threads (0 = every core) [0]\n"
     "  --cpu                  use the CPU even when CUDA is present\n"
+    "  --keep-last            keep the last epoch's weights (default: the best by validation loss)\n"
     "  --limit N, --val-limit N  use at most N (evenly spaced) training / validation samples\n";
 
 std::set<std::string> withTrainOptions(std::set<std::string> options) {
@@ -122,6 +123,7 @@ ml::TrainOptions trainOptionsFromArgs(const Args& args, int defaultEpochs, const
     t.stopAfterSteps = args.integer("stop-after", 0);
     t.threads = int(args.integer("threads", 0));
     t.forceCpu = args.flag("cpu");
+    t.restoreBest = !args.flag("keep-last");
     if (t.epochs < 1 || t.batchSize < 1 || t.checkpointEvery < 0 || t.patience < 0 || t.stopAfterSteps < 0 ||
         t.threads < 0)
         throw Error("--epochs and --batch must be >= 1; --checkpoint-every, --patience, --stop-after, --threads >= 0");
@@ -189,7 +191,7 @@ ml::Vae2dConfig vaeConfigFromArgs(const Args& args, int size) {
 }
 
 int trainVae(const CommandArgs& argv) {
-    Args args(argv, withTrainOptions(kVaeOptions), {"half", "plain", "cpu"});
+    Args args(argv, withTrainOptions(kVaeOptions), {"half", "plain", "cpu", "keep-last"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli train vae2d --data TRAIN.h5 [--val VAL.h5] --out MODEL.pt [OPTIONS]\n\n"
                      "Trains the 2D paper's denoising VAE (section III.B): noisy inputs (salt-pepper, grid and\n"
@@ -259,7 +261,7 @@ std::vector<std::vector<double>> conditionsOf(const std::vector<Volume>& images,
 int trainLdm(const CommandArgs& argv) {
     Args args(argv, withTrainOptions({"data", "val", "out", "vae", "conditions", "hidden", "blocks", "steps",
                                       "dropout", "history"}),
-              {"half", "cpu"});
+              {"half", "cpu", "keep-last"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli train ldm2d --vae VAE.pt --data TRAIN.h5 [--val VAL.h5] --out LDM.pt\n"
                      "                                   [OPTIONS]\n\n"
@@ -335,7 +337,7 @@ struct StudyRun {
 };
 
 int trainStudy(const CommandArgs& argv) {
-    Args args(argv, withTrainOptions({"data", "val", "out-dir", "hidden", "channels", "kernels", "docs"}), {"cpu"});
+    Args args(argv, withTrainOptions({"data", "val", "out-dir", "hidden", "channels", "kernels", "docs"}), {"cpu", "keep-last"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli train study --data TRAIN.h5 --val VAL.h5 [--out-dir DIR] [OPTIONS]\n\n"
                      "The 2D paper's three-stage hyper-parameter study of the denoising VAE: batch size\n"
@@ -470,8 +472,8 @@ int trainRecipe(const CommandArgs& argv) {
                      "chi). Checkpoints live in DIR/checkpoints: rerun the same command after a kill to\n"
                      "resume; a finished model is kept.\n"
                      "  --out DIR              [resources/models]\n"
-                     "  --limit N, --val-limit N  samples used [8000, 400]\n"
-                     "  --vae-epochs N, --ldm-epochs N  [5, 100]\n"
+                     "  --limit N, --val-limit N  samples used [16000, 400]\n"
+                     "  --vae-epochs N, --ldm-epochs N  [3, 40]\n"
                      "  --threads N, --seed S, --cpu\n";
         return 0;
     }
@@ -479,7 +481,7 @@ int trainRecipe(const CommandArgs& argv) {
     const fs::path dir = args.value("out", "resources/models");
     fs::create_directories(dir / "checkpoints");
     const std::string data = *args.value("data"), val = *args.value("val");
-    const std::string limit = std::to_string(args.integer("limit", 8000));
+    const std::string limit = std::to_string(args.integer("limit", 16000));
     const std::string valLimit = std::to_string(args.integer("val-limit", 400));
     const std::string threads = std::to_string(args.integer("threads", 0));
     const std::string seed = std::to_string(args.integer("seed", 0));
@@ -491,8 +493,8 @@ int trainRecipe(const CommandArgs& argv) {
     if (!fs::exists(vae)) {
         CommandArgs a = {"--out", vae.string(), "--checkpoint", (dir / "checkpoints" / "denoise-vae2d.ckpt").string(),
                          "--latent", "128", "--hidden", "256", "--channels", "16,32,64,128", "--beta", "0.25",
-                         "--batch", "32", "--lr", "1e-3", "--epochs", std::to_string(args.integer("vae-epochs", 5)),
-                         "--checkpoint-every", "50",
+                         "--batch", "32", "--lr", "1e-3", "--epochs", std::to_string(args.integer("vae-epochs", 3)),
+                         "--checkpoint-every", "50", "--keep-last",
                          "--history", (dir / "checkpoints" / "denoise-vae2d-history.csv").string()};
         a.insert(a.end(), common.begin(), common.end());
         if (int rc = trainVae(a)) return rc;
@@ -503,7 +505,7 @@ int trainRecipe(const CommandArgs& argv) {
         CommandArgs a = {"--out", ldm.string(), "--vae", vae.string(), "--checkpoint",
                          (dir / "checkpoints" / "ldm2d.ckpt").string(), "--conditions", "vf,phi,chi", "--hidden", "512",
                          "--blocks", "4", "--batch", "128", "--lr", "1e-3", "--epochs",
-                         std::to_string(args.integer("ldm-epochs", 100)), "--checkpoint-every", "500",
+                         std::to_string(args.integer("ldm-epochs", 40)), "--checkpoint-every", "500",
                          "--history", (dir / "checkpoints" / "ldm2d-history.csv").string()};
         a.insert(a.end(), common.begin(), common.end());
         if (int rc = trainLdm(a)) return rc;

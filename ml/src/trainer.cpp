@@ -356,7 +356,7 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
         }
     }
     // Finished (all epochs or early stop): the best weights by validation.
-    if (!best.empty()) restore(module, best);
+    if (options.restoreBest && !best.empty()) restore(module, best);
 
 finish:
     module.eval();

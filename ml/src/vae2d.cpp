@@ -3,6 +3,7 @@
 #include "microstudio/ml/vae2d.hpp"
 
 #include <cmath>
+#include <cstdlib>
 #include <mutex>
 #include <random>
 
@@ -344,15 +345,35 @@ std::vector<noise::NoiseRanges> Augmentation::defaultRanges() {
 
 namespace {
 
-// One noisy version of `clean`, a pure function of (seed, stream).
-Volume augment(const Volume& clean, const Augmentation& aug, const std::vector<noise::NoiseRanges>& ranges,
-               std::uint64_t seed) {
+// A symmetry of the square (flip x, flip y, transpose) and a periodic shift.
+Volume transformImage(const Volume& image, std::mt19937_64& rng) {
+    const int n = image.dims().nx;
+    const bool flipX = rng() & 1, flipY = rng() & 1, transpose = (rng() & 1) && image.dims().ny == n;
+    const int shiftX = int(rng() % std::uint64_t(n)), shiftY = int(rng() % std::uint64_t(image.dims().ny));
+    Volume out(image.dims());
+    const int ny = image.dims().ny;
+    for (int y = 0; y < ny; ++y)
+        for (int x = 0; x < n; ++x) {
+            int sx = (x + shiftX) % n, sy = (y + shiftY) % ny;
+            if (flipX) sx = n - 1 - sx;
+            if (flipY) sy = ny - 1 - sy;
+            if (transpose) std::swap(sx, sy);
+            out.at(x, y) = image.at(sx, sy);
+        }
+    return out;
+}
+
+// One (clean, noisy) training pair from `clean`, a pure function of the seed.
+std::pair<Volume, Volume> augment(const Volume& clean, const Augmentation& aug,
+                                  const std::vector<noise::NoiseRanges>& ranges, std::uint64_t seed, bool geometric) {
     std::mt19937_64 rng(seed);
+    Volume target = geometric && aug.geometric ? transformImage(clean, rng) : clean;
     const double u = double(rng() >> 11) * 0x1.0p-53;
-    if (u < aug.cleanFraction || ranges.empty()) return clean;
+    if (u < aug.cleanFraction || ranges.empty()) return {target, target};
     const auto& r = ranges[rng() % ranges.size()];
     const auto model = r.draw(rng);
-    return noise::applyNoise(clean, model, rng());
+    Volume noisy = noise::applyNoise(target, model, rng());
+    return {std::move(target), std::move(noisy)};
 }
 
 double vaeLossSum(VaeNet& net, const torch::Tensor& input, const torch::Tensor& target, double beta, bool sample,
@@ -376,14 +397,15 @@ struct Vae2dTraining : detail::TrainTask {
         : model_(model), train_(train), options_(options) {
         ranges_ = options.augmentation.noises.empty() ? Augmentation::defaultRanges() : options.augmentation.noises;
         const int size = model.config().size;
-        clean_ = imagesToTensor(train, size);
+        for (const auto& image : train) imagesToTensor({image}, size);  // checks dims and labels up front
         if (!validation.empty()) {
             valClean_ = imagesToTensor(validation, size);
             std::vector<Volume> noisy(validation.size());
             parallelFor(validation.size(), [&](std::size_t i) {
                 noisy[i] = options.denoising
                                ? augment(validation[i], options.augmentation, ranges_,
-                                         noise::deriveSeed(options.train.seed ^ 0x7a11da7eULL, i))
+                                         noise::deriveSeed(options.train.seed ^ 0x7a11da7eULL, i), false)
+                                     .second
                                : validation[i];
             });
             valNoisy_ = imagesToTensor(noisy, size);
@@ -394,23 +416,21 @@ struct Vae2dTraining : detail::TrainTask {
     bool hasValidation() const override { return valClean_.defined(); }
     void toDevice(const torch::Device& device) override {
         model_.impl_->device = device;
-        clean_ = clean_.to(device);
         if (valClean_.defined()) {
             valClean_ = valClean_.to(device);
             valNoisy_ = valNoisy_.to(device);
         }
     }
     torch::Tensor batchLoss(const std::vector<std::size_t>& indices, long step, const torch::Device& device) override {
-        std::vector<Volume> noisy(indices.size());
+        std::vector<Volume> noisy(indices.size()), clean(indices.size());
         const std::uint64_t stepSeed = noise::deriveSeed(options_.train.seed, std::uint64_t(step));
         parallelFor(indices.size(), [&](std::size_t j) {
-            noisy[j] = options_.denoising
-                           ? augment(train_[indices[j]], options_.augmentation, ranges_, noise::deriveSeed(stepSeed, j))
-                           : train_[indices[j]];
+            auto pair = augment(train_[indices[j]], options_.augmentation, ranges_, noise::deriveSeed(stepSeed, j), true);
+            clean[j] = std::move(pair.first);
+            noisy[j] = options_.denoising ? std::move(pair.second) : clean[j];
         });
         auto input = imagesToTensor(noisy, model_.config().size).to(device);
-        std::vector<std::int64_t> idx(indices.begin(), indices.end());
-        auto target = clean_.index_select(0, torch::tensor(idx, torch::kInt64).to(device));
+        auto target = imagesToTensor(clean, model_.config().size).to(device);
         torch::Tensor loss;
         vaeLossSum(model_.impl_->net, input, target, options_.beta, true, &loss);
         return loss;
@@ -430,7 +450,7 @@ struct Vae2dTraining : detail::TrainTask {
     const std::vector<Volume>& train_;
     Vae2dTrainOptions options_;
     std::vector<noise::NoiseRanges> ranges_;
-    torch::Tensor clean_, valClean_, valNoisy_;
+    torch::Tensor valClean_, valNoisy_;
 };
 
 TrainReport trainVae2d(Vae2d& model, const std::vector<Volume>& train, const std::vector<Volume>& validation,
@@ -446,6 +466,7 @@ TrainReport trainVae2d(Vae2d& model, const std::vector<Volume>& train, const std
     t["beta"] = options.beta;
     t["denoising"] = options.denoising;
     t["clean_fraction"] = options.augmentation.cleanFraction;
+    t["geometric_augmentation"] = options.augmentation.geometric;
     t["train_samples"] = long(train.size());
     t["validation_samples"] = long(validation.size());
     t["report"] = report.toJson();

@@ -42,6 +42,10 @@ struct TrainOptions {
     // are restored at the end whenever there was a validation set.
     int patience = 0;
     double minDelta = 0.0;
+    // false: keep the last epoch's weights (when the validation loss is a
+    // poor model-selection criterion, e.g. a VAE's KL term rising as the
+    // latent gets used).
+    bool restoreBest = true;
     // Stop (with a checkpoint) once this many steps are done in total; for
     // tests that simulate a kill. 0 = no limit.
     long stopAfterSteps = 0;

@@ -90,6 +90,11 @@ private:
 struct Augmentation {
     std::vector<noise::NoiseRanges> noises;  // empty = defaultAugmentation()
     double cleanFraction = 0.1;
+    // A random symmetry of the square (8) and a random periodic shift of the
+    // clean image before the noise (the CH images are periodic); without it
+    // the VAE memorises the few distinct morphologies of a run and fails on
+    // held-out runs.
+    bool geometric = true;
     static std::vector<noise::NoiseRanges> defaultRanges();
 };
 
