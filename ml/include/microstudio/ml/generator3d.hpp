@@ -85,10 +85,10 @@ struct FeatureRange {
 };
 
 struct GenerateOptions {
-    int steps = 0;           // 0 or timesteps: ancestral DDPM; else DDIM with this many steps
+    int steps = 0;           // 0: ancestral DDPM over all T steps (the paper); k: DDIM with k steps
     double eta = 0.0;        // DDIM noise (0 = deterministic, 1 = DDPM-like)
     double guidance = 1.0;   // classifier-free guidance scale (0 = unconditional, 1 = conditional)
-    std::uint64_t seed = 0;
+    std::uint64_t seed = 0;  // the samples depend on (seed, batch): batch b draws from deriveSeed(seed, b)
     int batch = 8;           // samples denoised together
     ProgressToken* progress = nullptr;
 };
