@@ -17,6 +17,9 @@
 #include "microstudio/render/slice_view.hpp"
 #include "microstudio/ui/noise_lab_panel.hpp"
 #include "microstudio/ui/simulation_panel.hpp"
+#ifdef MICROSTUDIO_HAVE_DESIGN
+#include "microstudio/ui/design_panel.hpp"
+#endif
 #include "microstudio/ui/viewer_panel.hpp"
 
 namespace ms::ui {
@@ -31,6 +34,13 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     tabs_ = new QTabWidget(this);
     viewer_ = new ViewerPanel(tabs_);
     noiseLab_ = new NoiseLabPanel(tabs_);
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    design_ = new DesignPanel(tabs_);
+    tabs_->addTab(design_, tr("&Design"));
+    connect(design_, &DesignPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m); });
+    connect(design_, &DesignPanel::generated, this,
+            [this](int, const QString& m) { statusBar()->showMessage(tr("Design: %1").arg(m)); });
+#endif
     tabs_->addTab(viewer_, tr("&Viewer"));
     simulation_ = new SimulationPanel(tabs_);
     tabs_->addTab(noiseLab_, tr("&Noise lab"));
@@ -52,7 +62,12 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 
     QSettings settings;
     if (!restoreGeometry(settings.value("window/geometry").toByteArray())) resize(1280, 800);
-    tabs_->setCurrentIndex(settings.value("window/tab", 0).toInt());
+    // First start: the design tab when a generator is installed, else the viewer.
+    int firstTab = tabs_->indexOf(viewer_);
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    if (design_->hasModel()) firstTab = tabs_->indexOf(design_);
+#endif
+    tabs_->setCurrentIndex(settings.value("window/tab", firstTab).toInt());
 }
 
 MainWindow::~MainWindow() = default;

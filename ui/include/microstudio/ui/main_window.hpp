@@ -20,6 +20,7 @@ namespace ms::ui {
 class ViewerPanel;
 class NoiseLabPanel;
 class SimulationPanel;
+class DesignPanel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -35,6 +36,7 @@ public:
     ViewerPanel* viewer() const { return viewer_; }
     NoiseLabPanel* noiseLab() const { return noiseLab_; }
     SimulationPanel* simulation() const { return simulation_; }
+    DesignPanel* design() const { return design_; }  // null when built without ml/
     QTabWidget* tabs() const { return tabs_; }
     // Shortcuts into the viewer (tests and scripts).
     render::VtkWidget* view3d() const;
@@ -62,6 +64,7 @@ private:
     ViewerPanel* viewer_ = nullptr;
     NoiseLabPanel* noiseLab_ = nullptr;
     SimulationPanel* simulation_ = nullptr;
+    DesignPanel* design_ = nullptr;
     QMenu* recentMenu_ = nullptr;
 };
 

@@ -1,0 +1,108 @@
+#pragma once
+// The design tab: pick a 3D generator (MicroGen3D latent diffusion), set the
+// target descriptors with sliders ranged from the model's training data,
+// generate samples on a worker thread (progress, Cancel), browse them in a
+// gallery, see the selected one in 3D with linked slices, compare target
+// with measured descriptors, read the predicted processing conditions
+// (phi, chi, anneal time), and export.
+#include <QFutureWatcher>
+#include <QWidget>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "microstudio/core/volume.hpp"
+
+class QComboBox;
+class QDoubleSpinBox;
+class QSpinBox;
+class QSlider;
+class QPushButton;
+class QProgressBar;
+class QListWidget;
+class QTableWidget;
+class QLabel;
+class QFormLayout;
+
+namespace ms {
+class ProgressToken;
+}
+namespace ms::ml {
+class Generator3D;
+}
+
+namespace ms::ui {
+
+class ViewerPanel;
+
+struct DesignRequest {
+    std::map<std::string, double> target;
+    int count = 4;
+    int steps = 50;  // DDIM steps (0 = ancestral DDPM, all timesteps)
+    double guidance = 1.0;
+    int seed = 0;
+};
+
+class DesignPanel : public QWidget {
+    Q_OBJECT
+public:
+    explicit DesignPanel(QWidget* parent = nullptr);
+    ~DesignPanel() override;
+
+    // Loads a generator folder (or its generator3d.json / .pt); false and a
+    // message on failure (dialog unless quiet).
+    bool loadModel(const QString& path, bool quiet = false);
+    bool hasModel() const { return bool(model_); }
+    void setTarget(const std::string& name, double value);
+    DesignRequest request() const;
+    const std::vector<Volume>& samples() const { return samples_; }
+    int selected() const;
+    void select(int index);
+    ViewerPanel* viewer() const { return viewer_; }
+    QTableWidget* comparison() const { return comparison_; }
+    bool busy() const { return watcher_.isRunning(); }
+    // Writes the selected sample (.vti, .h5, .png) or, for .csv, a table of
+    // targets, measured descriptors and predicted parameters of all samples.
+    void exportTo(const QString& path) const;
+
+public slots:
+    void generate();
+    void cancel();
+
+signals:
+    void generated(int count, const QString& message);
+    void statusMessage(const QString& message);
+
+private:
+    void refreshModelList();
+    void buildTargetControls();
+    void onGenerated();
+    void refreshComparison();
+
+    std::shared_ptr<const ml::Generator3D> model_;
+    QComboBox* modelPicker_ = nullptr;
+    QLabel* modelInfo_ = nullptr;
+    QWidget* targetBox_ = nullptr;
+    QFormLayout* targetForm_ = nullptr;
+    struct TargetControl {
+        std::string name;
+        double min = 0, max = 1;
+        QSlider* slider = nullptr;
+        QDoubleSpinBox* spin = nullptr;
+    };
+    std::vector<TargetControl> targets_;
+    QSpinBox *count_ = nullptr, *seed_ = nullptr, *steps_ = nullptr;
+    QDoubleSpinBox* guidance_ = nullptr;
+    QPushButton *generate_ = nullptr, *cancel_ = nullptr, *export_ = nullptr;
+    QProgressBar* progress_ = nullptr;
+    QListWidget* gallery_ = nullptr;
+    QTableWidget* comparison_ = nullptr;
+    ViewerPanel* viewer_ = nullptr;
+
+    std::vector<Volume> samples_;
+    std::shared_ptr<ProgressToken> token_;
+    QFutureWatcher<std::shared_ptr<std::vector<Volume>>> watcher_;
+    QString error_;
+};
+
+}  // namespace ms::ui

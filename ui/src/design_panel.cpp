@@ -1,0 +1,416 @@
+#include "microstudio/ui/design_panel.hpp"
+
+#include <QComboBox>
+#include <QCoreApplication>
+#include <QDoubleSpinBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QListWidget>
+#include <QMessageBox>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSlider>
+#include <QSpinBox>
+#include <QSplitter>
+#include <QTableWidget>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/files.hpp"
+#include "microstudio/core/parallel.hpp"
+#include "microstudio/core/progress.hpp"
+#include "microstudio/descriptors/descriptors.hpp"
+#include "microstudio/io/hdf5.hpp"
+#include "microstudio/io/io.hpp"
+#include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/metadata.hpp"
+#include "microstudio/render/phase_style.hpp"
+#include "microstudio/ui/viewer_panel.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ms::ui {
+
+namespace {
+
+constexpr int kSliderSteps = 1000;
+
+// Generator folders in the model search path (each holds generator3d.json).
+std::vector<fs::path> installedGenerators() {
+    std::vector<fs::path> found;
+    for (const auto& folder : ml::modelSearchPath()) {
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(folder, ec))
+            if (entry.is_directory() && fs::exists(entry.path() / "generator3d.json")) found.push_back(entry.path());
+    }
+    std::sort(found.begin(), found.end());
+    return found;
+}
+
+// The middle z slice as a small picture in the phase colours.
+QIcon thumbnail(const Volume& v) {
+    const Volume s = v.dims().is2D() ? v : v.slice(v.dims().nz / 2);
+    QImage image(s.dims().nx, s.dims().ny, QImage::Format_RGB32);
+    for (int y = 0; y < s.dims().ny; ++y)
+        for (int x = 0; x < s.dims().nx; ++x) {
+            const auto c = render::phaseColor(s.at(x, s.dims().ny - 1 - y));
+            image.setPixel(x, y, qRgb(int(c.r * 255), int(c.g * 255), int(c.b * 255)));
+        }
+    return QIcon(QPixmap::fromImage(image.scaled(96, 96, Qt::KeepAspectRatio, Qt::FastTransformation)));
+}
+
+double attribute(const Volume& v, const std::string& name) {
+    auto it = v.attributes.find(name);
+    return it == v.attributes.end() ? std::nan("") : it->second;
+}
+
+QString number(double v) { return std::isnan(v) ? QString("-") : QString::number(v, 'g', 4); }
+
+}  // namespace
+
+DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
+    auto* layout = new QHBoxLayout(this);
+    auto* controls = new QWidget(this);
+    controls->setMaximumWidth(340);
+    auto* controlLayout = new QVBoxLayout(controls);
+    auto* pickRow = new QHBoxLayout();
+    modelPicker_ = new QComboBox(controls);
+    modelPicker_->setObjectName("modelPicker");
+    auto* openModel = new QPushButton(tr("Open..."), controls);
+    pickRow->addWidget(modelPicker_, 1);
+    pickRow->addWidget(openModel);
+    controlLayout->addWidget(new QLabel(tr("<b>Model</b>"), controls));
+    controlLayout->addLayout(pickRow);
+    modelInfo_ = new QLabel(tr("no model"), controls);
+    modelInfo_->setWordWrap(true);
+    controlLayout->addWidget(modelInfo_);
+
+    targetBox_ = new QGroupBox(tr("Target descriptors"), controls);
+    targetForm_ = new QFormLayout(targetBox_);
+    controlLayout->addWidget(targetBox_);
+
+    auto* sampling = new QGroupBox(tr("Sampling"), controls);
+    auto* samplingForm = new QFormLayout(sampling);
+    count_ = new QSpinBox(sampling);
+    count_->setRange(1, 64);
+    count_->setValue(4);
+    seed_ = new QSpinBox(sampling);
+    seed_->setRange(0, 1000000000);
+    steps_ = new QSpinBox(sampling);
+    steps_->setRange(0, 1000);
+    steps_->setValue(50);
+    steps_->setSpecialValueText(tr("DDPM (all)"));
+    steps_->setToolTip(tr("DDIM steps; 0 runs the full ancestral DDPM"));
+    guidance_ = new QDoubleSpinBox(sampling);
+    guidance_->setRange(0, 10);
+    guidance_->setSingleStep(0.25);
+    guidance_->setValue(1.0);
+    guidance_->setToolTip(tr("Classifier-free guidance: 0 unconditional, 1 conditional, > 1 stronger"));
+    samplingForm->addRow(tr("samples"), count_);
+    samplingForm->addRow(tr("seed"), seed_);
+    samplingForm->addRow(tr("steps"), steps_);
+    samplingForm->addRow(tr("guidance"), guidance_);
+    controlLayout->addWidget(sampling);
+
+    auto* buttons = new QHBoxLayout();
+    generate_ = new QPushButton(tr("&Generate"), controls);
+    generate_->setObjectName("generate");
+    cancel_ = new QPushButton(tr("Cancel"), controls);
+    cancel_->setEnabled(false);
+    buttons->addWidget(generate_);
+    buttons->addWidget(cancel_);
+    controlLayout->addLayout(buttons);
+    progress_ = new QProgressBar(controls);
+    progress_->setRange(0, 1000);
+    controlLayout->addWidget(progress_);
+    export_ = new QPushButton(tr("&Export..."), controls);
+    export_->setEnabled(false);
+    controlLayout->addWidget(export_);
+    controlLayout->addStretch(1);
+    layout->addWidget(controls);
+
+    auto* right = new QSplitter(Qt::Vertical, this);
+    viewer_ = new ViewerPanel(right);
+    auto* bottom = new QWidget(right);
+    auto* bottomLayout = new QHBoxLayout(bottom);
+    gallery_ = new QListWidget(bottom);
+    gallery_->setObjectName("gallery");
+    gallery_->setViewMode(QListView::IconMode);
+    gallery_->setIconSize(QSize(96, 96));
+    gallery_->setResizeMode(QListView::Adjust);
+    gallery_->setMovement(QListView::Static);
+    comparison_ = new QTableWidget(0, 3, bottom);
+    comparison_->setObjectName("comparison");
+    comparison_->setHorizontalHeaderLabels({tr("quantity"), tr("target"), tr("measured / predicted")});
+    comparison_->horizontalHeader()->setStretchLastSection(true);
+    comparison_->verticalHeader()->hide();
+    comparison_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    bottomLayout->addWidget(gallery_, 3);
+    bottomLayout->addWidget(comparison_, 2);
+    right->addWidget(viewer_);
+    right->addWidget(bottom);
+    right->setStretchFactor(0, 3);
+    right->setStretchFactor(1, 1);
+    layout->addWidget(right, 1);
+
+    connect(openModel, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open generator"), QString(),
+                                                          tr("MicroStudio generator (generator3d.json generator3d.pt)"));
+        if (!path.isEmpty()) loadModel(path);
+    });
+    connect(modelPicker_, &QComboBox::activated, this, [this](int i) {
+        const QString path = modelPicker_->itemData(i).toString();
+        if (!path.isEmpty()) loadModel(path);
+    });
+    connect(generate_, &QPushButton::clicked, this, &DesignPanel::generate);
+    connect(cancel_, &QPushButton::clicked, this, &DesignPanel::cancel);
+    connect(gallery_, &QListWidget::currentRowChanged, this, &DesignPanel::select);
+    connect(export_, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Export"), "design.vti",
+                                                          tr("Volume (*.vti *.h5 *.png);;Table (*.csv)"));
+        if (path.isEmpty()) return;
+        try {
+            exportTo(path);
+            emit statusMessage(tr("Exported %1").arg(path));
+        } catch (const std::exception& e) {
+            QMessageBox::critical(this, tr("Export failed"), e.what());
+        }
+    });
+    connect(&watcher_, &QFutureWatcher<std::shared_ptr<std::vector<Volume>>>::finished, this, &DesignPanel::onGenerated);
+    refreshModelList();
+    generate_->setEnabled(false);
+    if (modelPicker_->count() > 1) loadModel(modelPicker_->itemData(1).toString(), true);  // the shipped default
+}
+
+DesignPanel::~DesignPanel() {
+    if (token_) token_->cancel();
+    watcher_.waitForFinished();
+}
+
+void DesignPanel::refreshModelList() {
+    modelPicker_->clear();
+    modelPicker_->addItem(tr("(choose a model)"), QString());
+    for (const auto& folder : installedGenerators())
+        modelPicker_->addItem(QString::fromStdString(folder.filename().string()), QString::fromStdString(folder.string()));
+}
+
+bool DesignPanel::loadModel(const QString& path, bool quiet) {
+    try {
+        fs::path p = path.toStdString();
+        if (fs::is_regular_file(p)) p = p.parent_path();
+        auto model = std::make_shared<ml::Generator3D>(ml::Generator3D::load(p));
+        model_ = std::move(model);
+        const auto& c = model_->config();
+        modelInfo_->setText(tr("%1: %2-phase, %3 volumes, latent %4, %5")
+                                .arg(QFileInfo(path).fileName())
+                                .arg(c.vae.phases)
+                                .arg(QString::fromStdString(c.vae.dims.str()))
+                                .arg(QString::fromStdString(c.vae.latentDims().str()))
+                                .arg(QString::fromStdString(model_->device())));
+        if (modelPicker_->findData(QString::fromStdString(p.string())) < 0)
+            modelPicker_->addItem(QString::fromStdString(p.filename().string()), QString::fromStdString(p.string()));
+        modelPicker_->setCurrentIndex(modelPicker_->findData(QString::fromStdString(p.string())));
+        buildTargetControls();
+        generate_->setEnabled(true);
+        return true;
+    } catch (const std::exception& e) {
+        if (!quiet) QMessageBox::critical(this, tr("Cannot load model"), e.what());
+        else qWarning("%s", e.what());
+        return false;
+    }
+}
+
+void DesignPanel::buildTargetControls() {
+    while (targetForm_->rowCount() > 0) targetForm_->removeRow(0);
+    targets_.clear();
+    for (const auto& range : model_->conditionRanges()) {
+        TargetControl t;
+        t.name = range.name;
+        t.min = range.min;
+        t.max = range.max > range.min ? range.max : range.min + 1.0;
+        auto* row = new QWidget(targetBox_);
+        auto* rowLayout = new QHBoxLayout(row);
+        rowLayout->setContentsMargins(0, 0, 0, 0);
+        t.slider = new QSlider(Qt::Horizontal, row);
+        t.slider->setRange(0, kSliderSteps);
+        t.slider->setObjectName(QString::fromStdString("target_" + range.name));
+        t.spin = new QDoubleSpinBox(row);
+        t.spin->setDecimals(4);
+        t.spin->setRange(t.min, t.max);
+        t.spin->setSingleStep((t.max - t.min) / 100.0);
+        t.spin->setValue(std::clamp(range.mean, t.min, t.max));
+        t.slider->setValue(int(std::lround((t.spin->value() - t.min) / (t.max - t.min) * kSliderSteps)));
+        rowLayout->addWidget(t.slider, 1);
+        rowLayout->addWidget(t.spin);
+        const double lo = t.min, hi = t.max;
+        QSlider* slider = t.slider;
+        QDoubleSpinBox* spin = t.spin;
+        connect(slider, &QSlider::valueChanged, spin, [=](int v) {
+            const QSignalBlocker block(spin);
+            spin->setValue(lo + (hi - lo) * v / kSliderSteps);
+        });
+        connect(spin, &QDoubleSpinBox::valueChanged, slider, [=](double v) {
+            const QSignalBlocker block(slider);
+            slider->setValue(int(std::lround((v - lo) / (hi - lo) * kSliderSteps)));
+        });
+        t.slider->setToolTip(tr("training data: %1 .. %2, mean %3").arg(range.min).arg(range.max).arg(range.mean));
+        targetForm_->addRow(QString::fromStdString(range.name), row);
+        targets_.push_back(t);
+    }
+}
+
+void DesignPanel::setTarget(const std::string& name, double value) {
+    for (auto& t : targets_)
+        if (t.name == name) {
+            t.spin->setValue(value);
+            return;
+        }
+    throw Error("the model has no condition " + name);
+}
+
+DesignRequest DesignPanel::request() const {
+    DesignRequest r;
+    for (const auto& t : targets_) r.target[t.name] = t.spin->value();
+    r.count = count_->value();
+    r.steps = steps_->value();
+    r.guidance = guidance_->value();
+    r.seed = seed_->value();
+    return r;
+}
+
+void DesignPanel::generate() {
+    if (!model_ || watcher_.isRunning()) return;
+    const DesignRequest r = request();
+    token_ = std::make_shared<ProgressToken>();
+    token_->setListener([this](double f, const std::string&) {
+        QMetaObject::invokeMethod(this, [this, f] { progress_->setValue(int(f * 1000)); }, Qt::QueuedConnection);
+    });
+    generate_->setEnabled(false);
+    cancel_->setEnabled(true);
+    progress_->setValue(0);
+    error_.clear();
+    auto model = model_;
+    auto token = token_;
+    watcher_.setFuture(QtConcurrent::run([model, r, token, this]() -> std::shared_ptr<std::vector<Volume>> {
+        lowerCurrentThreadPriority();
+        try {
+            ml::GenerateOptions o;
+            o.steps = r.steps;
+            o.guidance = r.guidance;
+            o.seed = std::uint64_t(r.seed);
+            o.progress = token.get();
+            auto volumes = std::make_shared<std::vector<Volume>>(model->generate(r.target, r.count, o));
+            // Measured descriptors, under the dataset's names.
+            const auto measured = descriptors::describeBatch(*volumes);
+            for (std::size_t i = 0; i < volumes->size(); ++i) descriptors::storeAsAttributes(measured[i], (*volumes)[i]);
+            return volumes;
+        } catch (const Cancelled&) {
+            QMetaObject::invokeMethod(this, [this] { error_ = tr("cancelled"); }, Qt::QueuedConnection);
+        } catch (const std::exception& e) {
+            const QString message = QString::fromStdString(e.what());
+            QMetaObject::invokeMethod(this, [this, message] { error_ = message; }, Qt::QueuedConnection);
+        }
+        return nullptr;
+    }));
+}
+
+void DesignPanel::cancel() {
+    if (token_) token_->cancel();
+}
+
+void DesignPanel::onGenerated() {
+    QCoreApplication::processEvents();  // let a queued error message land first
+    generate_->setEnabled(true);
+    cancel_->setEnabled(false);
+    const auto result = watcher_.result();
+    if (!result) {
+        emit generated(0, error_.isEmpty() ? tr("failed") : error_);
+        if (!error_.isEmpty() && error_ != tr("cancelled")) QMessageBox::warning(this, tr("Generation failed"), error_);
+        return;
+    }
+    samples_ = std::move(*result);
+    gallery_->clear();
+    for (std::size_t i = 0; i < samples_.size(); ++i)
+        gallery_->addItem(new QListWidgetItem(thumbnail(samples_[i]), tr("#%1").arg(i + 1)));
+    export_->setEnabled(!samples_.empty());
+    progress_->setValue(1000);
+    if (!samples_.empty()) gallery_->setCurrentRow(0);
+    emit generated(int(samples_.size()), tr("generated %1 samples").arg(samples_.size()));
+}
+
+int DesignPanel::selected() const { return gallery_->currentRow(); }
+
+void DesignPanel::select(int index) {
+    if (index < 0 || index >= int(samples_.size())) return;
+    if (gallery_->currentRow() != index) gallery_->setCurrentRow(index);
+    viewer_->setVolume(samples_[std::size_t(index)]);
+    refreshComparison();
+}
+
+void DesignPanel::refreshComparison() {
+    comparison_->setRowCount(0);
+    const int i = selected();
+    if (i < 0 || !model_) return;
+    const Volume& v = samples_[std::size_t(i)];
+    auto add = [this](const QString& name, const QString& target, const QString& value) {
+        const int row = comparison_->rowCount();
+        comparison_->insertRow(row);
+        comparison_->setItem(row, 0, new QTableWidgetItem(name));
+        comparison_->setItem(row, 1, new QTableWidgetItem(target));
+        comparison_->setItem(row, 2, new QTableWidgetItem(value));
+    };
+    for (const auto& name : model_->conditionNames())
+        add(QString::fromStdString(name), number(attribute(v, "target_" + name)), number(attribute(v, name)));
+    // Processing conditions the feature predictor suggests.
+    const double phi = attribute(v, "predicted_phi"), chi = attribute(v, "predicted_chi");
+    const double logTime = attribute(v, "predicted_log_time");
+    add(tr("blend ratio phi"), "", number(phi));
+    add(tr("interaction chi"), "", number(chi));
+    add(tr("anneal time"), "", std::isnan(logTime) ? QString("-") : number(std::exp(logTime)));
+}
+
+void DesignPanel::exportTo(const QString& path) const {
+    if (samples_.empty()) throw Error("nothing to export: generate first");
+    const fs::path out = path.toStdString();
+    if (lowerExtension(out) == "csv") {
+        // One row per sample: targets, measured descriptors, predicted parameters.
+        std::vector<std::string> columns;
+        for (const auto& name : model_->conditionNames()) columns.push_back("target_" + name);
+        for (const auto& name : model_->conditionNames()) columns.push_back(name);
+        for (const auto& name : model_->outputNames()) columns.push_back("predicted_" + name);
+        writeAtomically(out, [&](const fs::path& tmp) {
+            std::ofstream csv(tmp);
+            csv << "sample";
+            for (const auto& c : columns) csv << ',' << c;
+            csv << '\n';
+            csv.precision(8);
+            for (std::size_t i = 0; i < samples_.size(); ++i) {
+                csv << i;
+                for (const auto& c : columns) {
+                    const double v = attribute(samples_[i], c);
+                    csv << ',';
+                    if (!std::isnan(v)) csv << v;
+                }
+                csv << '\n';
+            }
+            if (!csv) throw Error(path.toStdString() + ": write failed");
+        });
+        return;
+    }
+    if (io::formatOf(out) == io::Format::Hdf5) {
+        io::writeHdf5(samples_, out);  // all samples, one dataset each
+        return;
+    }
+    io::writeVolume(samples_[std::size_t(std::max(0, selected()))], out);
+}
+
+}  // namespace ms::ui
