@@ -473,7 +473,7 @@ int trainRecipe(const CommandArgs& argv) {
                      "resume; a finished model is kept.\n"
                      "  --out DIR              [resources/models]\n"
                      "  --limit N, --val-limit N  samples used [16000, 400]\n"
-                     "  --vae-epochs N, --ldm-epochs N  [3, 40]\n"
+                     "  --vae-epochs N, --ldm-epochs N  [10, 30]\n"
                      "  --threads N, --seed S, --cpu\n";
         return 0;
     }
@@ -492,8 +492,8 @@ int trainRecipe(const CommandArgs& argv) {
     if (args.flag("cpu")) common.push_back("--cpu");
     if (!fs::exists(vae)) {
         CommandArgs a = {"--out", vae.string(), "--checkpoint", (dir / "checkpoints" / "denoise-vae2d.ckpt").string(),
-                         "--latent", "128", "--hidden", "256", "--channels", "16,32,64,128", "--beta", "0.25",
-                         "--batch", "32", "--lr", "1e-3", "--epochs", std::to_string(args.integer("vae-epochs", 3)),
+                         "--latent", "128", "--hidden", "256", "--channels", "16,32,64,128", "--beta", "0.1",
+                         "--batch", "32", "--lr", "2e-3", "--epochs", std::to_string(args.integer("vae-epochs", 10)),
                          "--checkpoint-every", "50", "--keep-last",
                          "--history", (dir / "checkpoints" / "denoise-vae2d-history.csv").string()};
         a.insert(a.end(), common.begin(), common.end());
@@ -505,7 +505,7 @@ int trainRecipe(const CommandArgs& argv) {
         CommandArgs a = {"--out", ldm.string(), "--vae", vae.string(), "--checkpoint",
                          (dir / "checkpoints" / "ldm2d.ckpt").string(), "--conditions", "vf,phi,chi", "--hidden", "512",
                          "--blocks", "4", "--batch", "128", "--lr", "1e-3", "--epochs",
-                         std::to_string(args.integer("ldm-epochs", 40)), "--checkpoint-every", "500",
+                         std::to_string(args.integer("ldm-epochs", 30)), "--checkpoint-every", "500",
                          "--history", (dir / "checkpoints" / "ldm2d-history.csv").string()};
         a.insert(a.end(), common.begin(), common.end());
         if (int rc = trainLdm(a)) return rc;
