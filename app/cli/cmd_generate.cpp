@@ -10,8 +10,13 @@
 #include <map>
 #include <sstream>
 
+#include <fstream>
+#include <random>
+
 #include "args.hpp"
 #include "commands.hpp"
+#include "ml3d_common.hpp"
+#include "microstudio/core/files.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
@@ -24,30 +29,8 @@ namespace ms::cli {
 
 namespace {
 
-// "ABS_f_D=0.5,CT_f_D_tort1=1.2" -> map; numbers validated.
-std::map<std::string, double> parseTarget(const std::string& text) {
-    std::map<std::string, double> target;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ',')) {
-        if (item.empty()) continue;
-        const auto eq = item.find('=');
-        if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
-            throw Error("--target expects NAME=VALUE[,NAME=VALUE...], got '" + item + "'");
-        const std::string name = item.substr(0, eq), value = item.substr(eq + 1);
-        std::size_t used = 0;
-        double number = 0.0;
-        try {
-            number = std::stod(value, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used != value.size()) throw Error("--target " + name + ": '" + value + "' is not a number");
-        if (target.count(name)) throw Error("--target names " + name + " twice");
-        target[name] = number;
-    }
-    return target;
-}
+using ml3d::agreement;
+using ml3d::parseTarget;
 
 void printModel(const ml::Generator3D& model) {
     const auto& c = model.config();
@@ -64,31 +47,6 @@ void printModel(const ml::Generator3D& model) {
         std::printf("%-16s %10.4g %10.4g %10.4g %10.4g %s\n", r.name.c_str(), r.min, r.max, r.mean, r.std,
                     condition ? "condition" : "predicted");
     }
-}
-
-// Pearson R^2 (the paper's Fig. 5 measure) and mean absolute error.
-struct Agreement {
-    double r2 = std::nan(""), mae = std::nan("");
-};
-Agreement agreement(const std::vector<double>& target, const std::vector<double>& achieved) {
-    Agreement a;
-    const std::size_t n = std::min(target.size(), achieved.size());
-    if (n == 0) return a;
-    double mt = 0, ma = 0, mae = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        mt += target[i] / double(n);
-        ma += achieved[i] / double(n);
-        mae += std::fabs(target[i] - achieved[i]) / double(n);
-    }
-    double sxy = 0, sxx = 0, syy = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        sxy += (target[i] - mt) * (achieved[i] - ma);
-        sxx += (target[i] - mt) * (target[i] - mt);
-        syy += (achieved[i] - ma) * (achieved[i] - ma);
-    }
-    a.mae = mae;
-    if (sxx > 0 && syy > 0) a.r2 = sxy * sxy / (sxx * syy);
-    return a;
 }
 
 // Held-out volumes: the feature predictor on their latents against their
@@ -168,37 +126,143 @@ int evaluate(const ml::Generator3D& model, const std::string& path, long count, 
 
 }  // namespace
 
+namespace {
+
+// The per-sample targets of the three modes.
+std::vector<std::map<std::string, double>> targetsFor(const ml::Generator3D& model, const Args& args, long count,
+                                                      bool countGiven, std::uint64_t seed) {
+    const int modes = int(args.has("target")) + int(args.flag("random-targets")) + int(args.has("targets-from"));
+    if (modes > 1) throw Error("give one of --target, --random-targets, --targets-from");
+    if (args.has("range") && !args.flag("random-targets")) throw Error("--range goes with --random-targets");
+    const auto& conditions = model.config().conditions;
+    std::vector<std::map<std::string, double>> targets;
+    if (args.flag("random-targets")) {
+        // Uniform within the training range of each condition, or --range.
+        std::map<std::string, std::pair<double, double>> ranges;
+        for (const auto& r : model.conditionRanges()) ranges[r.name] = {r.min, r.max};
+        for (const auto& [name, range] : ml3d::parseRanges(args.value("range", ""))) {
+            if (!ranges.count(name)) throw Error("--range: unknown condition '" + name + "'");
+            ranges[name] = range;
+        }
+        std::mt19937_64 random(seed);
+        for (long i = 0; i < count; ++i) {
+            std::map<std::string, double> t;
+            for (const auto& name : conditions) {
+                const auto [lo, hi] = ranges.at(name);
+                t[name] = lo + (hi - lo) * std::uniform_real_distribution<double>(0.0, 1.0)(random);
+            }
+            targets.push_back(t);
+        }
+        return targets;
+    }
+    if (auto data = args.value("targets-from")) {
+        // Condition values from the samples' attributes, as MicroGen3D does.
+        auto samples = io::readSamples(*data);
+        if (samples.empty()) throw Error("no samples in " + *data);
+        const auto picked = ml3d::evenlySpaced(samples.size(), countGiven ? std::size_t(count) : samples.size());
+        for (std::size_t index : picked) {
+            Volume& v = samples[index];
+            std::map<std::string, double> t;
+            for (const auto& name : conditions) {
+                auto it = v.attributes.find(name);
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+                if (it == v.attributes.end() && args.flag("describe")) {
+                    descriptors::storeAsAttributes(descriptors::describe(v), v);
+                    it = v.attributes.find(name);
+                }
+#endif
+                if (it == v.attributes.end())
+                    throw Error(*data + ": sample " + std::to_string(index) + " lacks condition '" + name +
+                                "' (--describe computes missing descriptors)");
+                t[name] = it->second;
+            }
+            targets.push_back(t);
+        }
+        return targets;
+    }
+    return std::vector<std::map<std::string, double>>(std::size_t(count), parseTarget(args.value("target", "")));
+}
+
+std::string csvNumber(double v) {
+    if (!std::isfinite(v)) return "";
+    char text[32];
+    std::snprintf(text, sizeof text, "%.6g", v);
+    return text;
+}
+
+// One row per sample: targets, measured descriptors, predicted outputs.
+void writeCsv(const std::vector<Volume>& volumes, const ml::Generator3D& model, const std::filesystem::path& path) {
+    const auto& c = model.config();
+    std::string csv = "sample,seed";
+    for (const auto& name : c.conditions) csv += ",target_" + name;
+    for (const auto& name : c.conditions) csv += ",measured_" + name;
+    for (const auto& name : c.outputs) csv += ",predicted_" + name;
+    csv += ",feasible\n";
+    auto value = [](const Volume& v, const std::string& key) {
+        auto it = v.attributes.find(key);
+        return it == v.attributes.end() ? std::nan("") : it->second;
+    };
+    for (const auto& v : volumes) {
+        csv += v.text.count("sample") ? v.text.at("sample") : "";
+        csv += "," + csvNumber(value(v, "seed"));
+        for (const auto& name : c.conditions) csv += "," + csvNumber(value(v, "target_" + name));
+        for (const auto& name : c.conditions) csv += "," + csvNumber(value(v, name));
+        for (const auto& name : c.outputs) csv += "," + csvNumber(value(v, "predicted_" + name));
+        csv += "," + csvNumber(value(v, "target_feasible")) + "\n";
+    }
+    writeAtomically(path, [&](const std::filesystem::path& temp) {
+        std::ofstream file(temp, std::ios::binary);
+        file << csv;
+        if (!file.flush()) throw Error("cannot write " + temp.string());
+    });
+}
+
+}  // namespace
+
 int cmdGenerate(const CommandArgs& argv) {
     Args args(argv, {"model", "target", "count", "steps", "eta", "guidance", "seed", "batch", "output", "create-tiny",
-                     "phases", "evaluate"},
-              {"info", "cpu", "describe"});
+                     "phases", "evaluate", "range", "targets-from", "ranges-from"},
+              {"info", "cpu", "describe", "random-targets", "strict", "no-measure"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli generate --model M --target NAME=VALUE,... -n N -o OUT [OPTIONS]\n"
+                     "       microstudio-cli generate --model M --random-targets [--range NAME=LO:HI,...] -n N -o OUT\n"
+                     "       microstudio-cli generate --model M --targets-from DATA.h5 [-n N] -o OUT\n"
                      "       microstudio-cli generate --model M --info\n"
                      "       microstudio-cli generate --model M --evaluate HELDOUT.h5 [-n N] [OPTIONS]\n"
-                     "       microstudio-cli generate --create-tiny DIR [--phases 2|3]\n\n"
+                     "       microstudio-cli generate --create-tiny DIR [--phases 2|3] [--ranges-from DATA.h5]\n\n"
                      "Generates 3D microstructures with a MicroGen3D model (3D VAE + feature predictor +\n"
                      "conditional DDPM on the latent grid). Conditions missing from --target take their\n"
-                     "training mean. Labels are thresholded; the decoder output is kept as the field; the\n"
-                     "predicted descriptors and processing parameters (phi, chi, log_time) are stored as\n"
-                     "attributes predicted_<name>, the targets as target_<name>. OUT: .h5 for several\n"
-                     "samples, else one volume (.vti, .txt).\n"
-                     "  --model M        model folder, its generator3d.pt/.json, or a model name\n"
-                     "  --target T       NAME=VALUE,... (see --info for the names and training ranges)\n"
-                     "  -n, --count N    samples [1]\n"
-                     "  --steps K        DDIM steps; 0 = ancestral DDPM over all T steps (the paper) [0]\n"
-                     "  --eta X          DDIM noise (0 deterministic) [0]\n"
-                     "  --guidance G     classifier-free guidance scale (0 unconditional, 1 conditional) [1]\n"
-                     "  --seed S         [0]\n"
-                     "  --batch B        samples denoised together [8]\n"
-                     "  -o, --output OUT output file\n"
-                     "  --info           print the model's conditions, ranges and sizes\n"
-                     "  --evaluate H.h5  N held-out samples [16]: feature-predictor R^2 on their latents, and\n"
-                     "                   one volume generated per sample for its condition values, described,\n"
-                     "                   R^2 / MAE against those targets (the paper's Fig. 5)\n"
-                     "  --describe       compute descriptors missing from the held-out attributes\n"
-                     "  --cpu            never use CUDA\n"
-                     "  --create-tiny D  write an untrained tiny model to folder D (tests, smoke runs)\n";
+                     "training mean. Labels are thresholded; the decoder output is kept as the field. Each\n"
+                     "volume carries its measured descriptors (GraSPI names), the predicted descriptors and\n"
+                     "processing parameters (predicted_<name>: phi, chi, log_time) and the targets\n"
+                     "(target_<name>) as attributes. OUT: .h5 (all samples) or .vti/.txt (one file per\n"
+                     "sample, OUT_000001.vti ... when n > 1); OUT.csv beside it: one row per sample with\n"
+                     "targets, measured and predicted values.\n"
+                     "Before sampling, targets are checked against the training data's conditions (nearest-\n"
+                     "neighbour distance beyond the 99th percentile of the training set's own): a warning and\n"
+                     "the nearest feasible target are printed; --strict refuses.\n"
+                     "  --model M          model folder, its generator3d.pt/.json, or a model name\n"
+                     "  --target T         one target for all samples: NAME=VALUE,... (see --info)\n"
+                     "  --random-targets   per sample, uniform within each condition's training range\n"
+                     "  --range R          with --random-targets: NAME=LO:HI,... instead of the training range\n"
+                     "  --targets-from D   per sample, the condition values of D's samples (attributes)\n"
+                     "  -n, --count N      samples [1; with --targets-from: all of D, else N evenly spaced]\n"
+                     "  --steps K          DDIM steps; 0 = ancestral DDPM over all T steps (the paper) [0]\n"
+                     "  --eta X            DDIM noise (0 deterministic) [0]\n"
+                     "  --guidance G       classifier-free guidance scale (0 unconditional, 1 conditional) [1]\n"
+                     "  --seed S           [0]\n"
+                     "  --batch B          samples denoised together [8]\n"
+                     "  -o, --output OUT   output file\n"
+                     "  --strict           refuse targets outside the training data\n"
+                     "  --no-measure       skip describing the generated volumes\n"
+                     "  --info             print the model's conditions, ranges and sizes\n"
+                     "  --evaluate H.h5    N held-out samples [16]: feature-predictor R^2 on their latents, and\n"
+                     "                     one volume generated per sample for its condition values, described,\n"
+                     "                     R^2 / MAE against those targets (see also `microstudio-cli evaluate`)\n"
+                     "  --describe         compute descriptors missing from held-out / --targets-from attributes\n"
+                     "  --cpu              never use CUDA\n"
+                     "  --create-tiny D    write an untrained tiny model to folder D (tests, smoke runs);\n"
+                     "  --ranges-from D    with --create-tiny: condition ranges and training cloud from D\n";
         return 0;
     }
     if (args.has("create-tiny")) {
@@ -207,6 +271,7 @@ int cmdGenerate(const CommandArgs& argv) {
         auto model = ml::Generator3D::create(ml::Generator3dConfig::tiny(int(phases)), std::uint64_t(args.integer("seed", 0)));
         model.metadata().name = "tiny-generator3d";
         model.metadata().description = "untrained tiny 3D generator (tests only)";
+        if (auto data = args.value("ranges-from")) model.setTrainingData(io::readSamples(*data));
         model.save(*args.value("create-tiny"));
         std::cout << "wrote an untrained tiny " << phases << "-phase generator to " << *args.value("create-tiny") << "\n";
         return 0;
@@ -232,26 +297,79 @@ int cmdGenerate(const CommandArgs& argv) {
     o.batch = int(batch);
     if (args.has("evaluate")) return evaluate(model, *args.value("evaluate"), args.integer("count", 16), o, args.flag("describe"));
     if (!args.has("output")) throw Error("-o OUT is required (see --help)");
-    const std::string out = *args.value("output");
+    const std::filesystem::path out = *args.value("output");
     const auto format = io::formatOf(out);
-    if (count > 1 && format != io::Format::Hdf5) throw Error("several samples need an .h5 OUT (or -n 1)");
-    const auto target = parseTarget(args.value("target", ""));
+    const auto targets = targetsFor(model, args, count, args.has("count"), std::uint64_t(seed));
+
+    // Feasibility before sampling: a warning and a proposal per distinct target.
+    std::vector<bool> feasible(targets.size(), true);
+    std::size_t outside = 0;
+    std::map<std::map<std::string, double>, ml::FeasibilityReport> checked;
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        auto it = checked.find(targets[i]);
+        if (it == checked.end()) it = checked.emplace(targets[i], model.feasibility(targets[i])).first;
+        feasible[i] = it->second.feasible;
+        if (!feasible[i]) {
+            if (outside < 3) std::cerr << "warning: sample " << i << ": " << it->second.message() << "\n";
+            ++outside;
+        }
+    }
+    if (outside > 3) std::cerr << "warning: " << outside << " of " << targets.size() << " targets lie outside the training data\n";
+    if (outside > 0 && args.flag("strict"))
+        throw Error(std::to_string(outside) + " target(s) outside the training data (--strict); see the proposals above");
+
     ProgressToken progress;
     ProgressBar bar("generate");
     progress.setListener([&](double f, const std::string& msg) { bar.update(f, msg); });
     o.progress = &progress;
-    auto volumes = model.generate(target, int(count), o);
+    auto volumes = model.generate(targets, o);
     bar.finish();
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+    if (!args.flag("no-measure")) {
+        descriptors::Options d;
+        d.phases = model.config().vae.phases;
+        const auto measured = descriptors::describeBatch(volumes, d);
+        for (std::size_t i = 0; i < volumes.size(); ++i) descriptors::storeAsAttributes(measured[i], volumes[i]);
+    }
+#endif
     for (std::size_t i = 0; i < volumes.size(); ++i) {
         char name[32];
         std::snprintf(name, sizeof name, "sample_%06zu", i);
         volumes[i].text["sample"] = name;
+        if (model.trainingConditions().size() > 0) volumes[i].attributes["target_feasible"] = feasible[i] ? 1.0 : 0.0;
     }
-    if (format == io::Format::Hdf5) io::writeHdf5(volumes, out);
-    else io::writeVolume(volumes.front(), out);
-    std::cout << "wrote " << volumes.size() << " sample(s) to " << out << "\n";
-    for (const auto& [key, value] : volumes.front().attributes)
-        if (key.rfind("predicted_", 0) == 0) std::printf("  %s = %.4g (sample 0)\n", key.c_str(), value);
+    std::vector<std::filesystem::path> written;
+    if (format == io::Format::Hdf5) {
+        io::writeHdf5(volumes, out);
+        written.push_back(out);
+    } else if (volumes.size() == 1) {
+        io::writeVolume(volumes.front(), out);
+        written.push_back(out);
+    } else {
+        for (std::size_t i = 0; i < volumes.size(); ++i) {
+            char suffix[32];
+            std::snprintf(suffix, sizeof suffix, "_%06zu", i);
+            auto path = out.parent_path() / (out.stem().string() + suffix + out.extension().string());
+            io::writeVolume(volumes[i], path);
+            written.push_back(path);
+        }
+    }
+    auto csv = out;
+    csv.replace_extension(".csv");
+    writeCsv(volumes, model, csv);
+    std::cout << "wrote " << volumes.size() << " sample(s) to "
+              << (written.size() == 1 ? out.string() : written.front().string() + " ... " + written.back().string())
+              << " and " << csv.string() << "\n";
+    const auto& first = volumes.front();
+    for (const auto& name : model.config().conditions) {
+        auto m = first.attributes.find(name);
+        std::printf("  %-16s target %.4g, measured %s, predicted %.4g (sample 0)\n", name.c_str(),
+                    first.attributes.at("target_" + name), m == first.attributes.end() ? "-" : csvNumber(m->second).c_str(),
+                    first.attributes.at("predicted_" + name));
+    }
+    for (const auto& name : ml::processingOutputs())
+        if (auto p = first.attributes.find("predicted_" + name); p != first.attributes.end())
+            std::printf("  %-16s predicted %.4g (sample 0)\n", name.c_str(), p->second);
     return 0;
 }
 

@@ -191,6 +191,8 @@ int cmdTrain3d(const CommandArgs& argv) {
         completeAttributes(validation, config.outputs, args.flag("describe"));
     }
     std::cout << "train3d: " << train.size() << " training, " << validation.size() << " validation samples\n";
+    // `evaluate` defaults to the recorded held-out data.
+    if (auto v = args.value("val")) model.metadata().training["validation_data"] = fs::absolute(*v).string();
 
     const long seed = args.integer("seed", 0);
     if (seed < 0) throw Error("--seed must be >= 0");

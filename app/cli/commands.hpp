@@ -28,6 +28,7 @@ int cmdModels(const CommandArgs& args);    // cmd_models.cpp (ml)
 int cmdDenoise(const CommandArgs& args);   // cmd_denoise.cpp (ml)
 int cmdSample2d(const CommandArgs& args);  // cmd_sample2d.cpp (ml)
 int cmdGenerate(const CommandArgs& args);  // cmd_generate.cpp (ml, 3D generator)
+int cmdEvaluate(const CommandArgs& args);  // cmd_evaluate.cpp (ml, 3D generator on held-out data)
 int cmdTrain3d(const CommandArgs& args);   // cmd_train3d.cpp (ml, 3D generator)
 
 // Benchmarks, listed in cmd_bench.cpp.

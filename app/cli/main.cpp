@@ -32,6 +32,7 @@ const std::vector<ms::cli::Command>& commandTable() {
         {"sample2d", "generate 2D microstructures with the latent diffusion model", ms::cli::cmdSample2d},
         {"generate", "generate 3D microstructures for target descriptors (MicroGen3D latent diffusion)", ms::cli::cmdGenerate},
         {"train3d", "train the 3D generator: VAE, feature predictor, conditional DDPM (resumable)", ms::cli::cmdTrain3d},
+        {"evaluate", "evaluate a 3D generator on held-out data: target R^2, diversity, timing (--json)", ms::cli::cmdEvaluate},
 #endif
         {"bench", "run a benchmark (bench --help lists them)", ms::cli::cmdBench},
     };

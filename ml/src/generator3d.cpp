@@ -188,6 +188,7 @@ struct Generator3D::Impl {
     Generator3dConfig config;
     ModelMetadata metadata;
     std::vector<FeatureRange> ranges;
+    ConditionCloud cloud;              // training condition vectors (feasibility)
     detail::Generator3dNet net{nullptr};
     torch::Device device{torch::kCPU};
     std::unique_ptr<detail::DiffusionSchedule> schedule;
@@ -280,6 +281,12 @@ std::filesystem::path weightsPathOf(const std::filesystem::path& p) {
 
 Generator3D Generator3D::load(const std::filesystem::path& folderOrFile) {
     std::filesystem::path weights = weightsPathOf(folderOrFile);
+    if (!std::filesystem::exists(weights) && !folderOrFile.has_parent_path())
+        for (const auto& folder : modelSearchPath())  // the shipped layout: NAME/generator3d.pt
+            if (std::filesystem::exists(folder / folderOrFile / "generator3d.pt")) {
+                weights = folder / folderOrFile / "generator3d.pt";
+                break;
+            }
     if (!std::filesystem::exists(weights)) weights = findModel(folderOrFile.string());
     ModelMetadata metadata = readMetadata(weights);
     if (metadata.kind != "generator3d")
@@ -299,6 +306,7 @@ Generator3D Generator3D::load(const std::filesystem::path& folderOrFile) {
     }
     impl.build(config);
     impl.metadata = metadata;
+    if (arch.has("training_conditions")) impl.cloud = ConditionCloud::fromJson(arch.at("training_conditions"));
     detail::loadWeights(*impl.net, weights);
     impl.net->to(impl.device);
     impl.net->eval();
@@ -328,6 +336,7 @@ void Generator3D::save(const std::filesystem::path& target, bool half) const {
     }
     m.architecture["feature_min"] = Json(lo);
     m.architecture["feature_max"] = Json(hi);
+    if (!impl_->cloud.empty()) m.architecture["training_conditions"] = impl_->cloud.toJson();
     m.weightsFile = weights.filename().string();
     m.weightsPrecision = half ? "float16" : "float32";
     if (m.created.empty()) m.created = utcNow();
@@ -360,6 +369,59 @@ void Generator3D::setFeatureRanges(const std::vector<FeatureRange>& ranges) {
     impl_->ranges = ranges;
 }
 
+void Generator3D::setTrainingData(const std::vector<Volume>& volumes) {
+    const auto& outputs = impl_->config.outputs;
+    auto ranges = impl_->ranges;
+    for (std::size_t k = 0; k < outputs.size(); ++k) {
+        std::vector<double> values;
+        for (const auto& v : volumes)
+            if (auto it = v.attributes.find(outputs[k]); it != v.attributes.end() && std::isfinite(it->second))
+                values.push_back(it->second);
+        if (values.empty()) continue;
+        std::vector<std::vector<double>> column;
+        for (double x : values) column.push_back({x});
+        std::vector<double> mean, stdev;
+        detail::columnStats(column, 1, mean, stdev);
+        const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
+        ranges[k] = FeatureRange{outputs[k], *lo, *hi, mean[0], stdev[0]};
+    }
+    setFeatureRanges(ranges);
+    std::vector<std::vector<double>> rows;
+    for (const auto& v : volumes) {
+        std::vector<double> row;
+        for (const auto& name : impl_->config.conditions)
+            if (auto it = v.attributes.find(name); it != v.attributes.end()) row.push_back(it->second);
+        if (row.size() != impl_->config.conditions.size()) return;  // not every condition: no cloud
+        rows.push_back(std::move(row));
+    }
+    if (!rows.empty()) impl_->cloud = ConditionCloud::fromSamples(impl_->config.conditions, rows);
+}
+
+const ConditionCloud& Generator3D::trainingConditions() const { return impl_->cloud; }
+
+void Generator3D::setTrainingConditions(ConditionCloud cloud) {
+    if (!cloud.empty() && cloud.names() != impl_->config.conditions)
+        throw Error("training conditions must name the model's conditions in order");
+    impl_->cloud = std::move(cloud);
+}
+
+FeasibilityReport Generator3D::feasibility(const std::map<std::string, double>& target) const {
+    const auto& c = impl_->config;
+    for (const auto& [name, value] : target)
+        if (std::find(c.conditions.begin(), c.conditions.end(), name) == c.conditions.end())
+            throw Error("unknown condition '" + name + "'");
+    if (impl_->cloud.empty()) {
+        FeasibilityReport r;
+        for (std::size_t j = 0; j < c.conditions.size(); ++j) {
+            auto it = target.find(c.conditions[j]);
+            r.target[c.conditions[j]] =
+                it != target.end() ? it->second : impl_->ranges[std::size_t(impl_->conditionIndex[j])].mean;
+        }
+        return r;
+    }
+    return impl_->cloud.check(target);
+}
+
 ParameterCounts Generator3D::parameterCounts() const {
     ParameterCounts c;
     auto& net = *impl_->net;
@@ -387,32 +449,52 @@ std::vector<Volume> Generator3D::generate(const std::map<std::string, double>& t
 
 std::vector<Volume> Generator3D::generate(const std::map<std::string, double>& target, int n,
                                           const GenerateOptions& options) const {
+    if (n < 1) throw Error("generate needs n >= 1");
+    return generate(std::vector<std::map<std::string, double>>(std::size_t(n), target), options);
+}
+
+namespace {
+// Waits for queued device work so that wall clocks measure it.
+void synchronise(const torch::Tensor& t) {
+    if (t.defined() && t.numel() > 0 && !t.device().is_cpu()) (void)t.flatten()[0].item<float>();
+}
+double secondsSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+}  // namespace
+
+std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string, double>>& targets,
+                                          const GenerateOptions& options) const {
     Impl& impl = *impl_;
     const auto& c = impl.config;
+    const int n = int(targets.size());
     if (n < 1) throw Error("generate needs n >= 1");
     if (options.batch < 1) throw Error("generate batch must be >= 1");
     if (!std::isfinite(options.guidance)) throw Error("guidance must be finite");
     const int steps = options.steps == 0 ? c.timesteps : options.steps;
     if (steps < 1 || steps > c.timesteps)
         throw Error("steps must be in 1.." + std::to_string(c.timesteps) + " (0 = all)");
-    for (const auto& [name, value] : target) {
-        if (std::find(c.conditions.begin(), c.conditions.end(), name) == c.conditions.end()) {
-            std::string names;
-            for (const auto& k : c.conditions) names += (names.empty() ? "" : ", ") + k;
-            throw Error("unknown condition '" + name + "' (this model takes: " + names + ")");
+    // Normalised contexts (missing conditions: the training mean, i.e. 0).
+    std::vector<float> contexts;
+    std::vector<std::map<std::string, double>> used(targets.size());
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        for (const auto& [name, value] : targets[i]) {
+            if (std::find(c.conditions.begin(), c.conditions.end(), name) == c.conditions.end()) {
+                std::string names;
+                for (const auto& k : c.conditions) names += (names.empty() ? "" : ", ") + k;
+                throw Error("unknown condition '" + name + "' (this model takes: " + names + ")");
+            }
+            if (!std::isfinite(value)) throw Error("condition '" + name + "' is not a finite number");
         }
-        if (!std::isfinite(value)) throw Error("condition '" + name + "' is not a finite number");
+        for (std::size_t j = 0; j < c.conditions.size(); ++j) {
+            const FeatureRange& r = impl.ranges[std::size_t(impl.conditionIndex[j])];
+            auto it = targets[i].find(c.conditions[j]);
+            const double value = it != targets[i].end() ? it->second : r.mean;
+            used[i][c.conditions[j]] = value;
+            contexts.push_back(float((value - r.mean) / r.std));
+        }
     }
-    // Normalised context (missing conditions: the training mean, i.e. 0).
-    std::vector<float> context;
-    std::map<std::string, double> used;
-    for (std::size_t j = 0; j < c.conditions.size(); ++j) {
-        const FeatureRange& r = impl.ranges[std::size_t(impl.conditionIndex[j])];
-        auto it = target.find(c.conditions[j]);
-        const double value = it != target.end() ? it->second : r.mean;
-        used[c.conditions[j]] = value;
-        context.push_back(float((value - r.mean) / r.std));
-    }
+    const long width = long(c.conditions.size());
 
     std::lock_guard<std::mutex> lock(impl.mutex);
     torch::NoGradGuard noGrad;
@@ -424,12 +506,17 @@ std::vector<Volume> Generator3D::generate(const std::map<std::string, double>& t
     std::vector<Volume> out;
     const int batches = (n + options.batch - 1) / options.batch;
     for (int b = 0; b < batches; ++b) {
-        const long count = std::min(options.batch, n - b * options.batch);
+        const long first = long(b) * options.batch;
+        const long count = std::min<long>(options.batch, n - first);
+        const auto denoiseStart = std::chrono::steady_clock::now();
         // One CPU generator per batch: the start noise, then the sampler's.
         at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(noise::deriveSeed(options.seed, std::uint64_t(b)));
         auto start = torch::randn({count, c.vae.latentChannels, l.nz, l.ny, l.nx}, generator,
                                   torch::TensorOptions().dtype(torch::kFloat)).to(impl.device);
-        auto ctx = torch::tensor(context).to(impl.device).view({1, long(context.size())}).expand({count, -1}).contiguous();
+        auto ctx = torch::tensor(std::vector<float>(contexts.begin() + first * width,
+                                                    contexts.begin() + (first + count) * width))
+                       .view({count, width})
+                       .to(impl.device);
         detail::NoisePredictor eps = [&](const torch::Tensor& x, long t) {
             return detail::guidedNoise(*impl.net->unet, x, t, c.timesteps, ctx, options.guidance);
         };
@@ -450,17 +537,21 @@ std::vector<Volume> Generator3D::generate(const std::map<std::string, double>& t
                                     : detail::sampleDdim(*impl.schedule, eps, start, steps, options.eta, generator,
                                                          progress ? &relay : nullptr);
         latent = latent / impl.net->latentScale;
+        synchronise(latent);
+        const auto decodeStart = std::chrono::steady_clock::now();
+        if (options.timing) options.timing->denoiseSeconds += std::chrono::duration<double>(decodeStart - denoiseStart).count();
         auto decoded = impl.net->vae->decode(latent);
         auto features = (impl.net->fp->forward(latent) * stdev + mean).to(torch::kCPU).to(torch::kDouble).contiguous();
         auto volumes = detail::tensorToVolumes(decoded, c.vae);
+        if (options.timing) options.timing->decodeSeconds += secondsSince(decodeStart);
         for (long i = 0; i < count; ++i) {
             Volume& v = volumes[std::size_t(i)];
             for (std::size_t k = 0; k < c.outputs.size(); ++k)
                 v.attributes["predicted_" + c.outputs[k]] = features[i][long(k)].item<double>();
-            for (const auto& [name, value] : used) v.attributes["target_" + name] = value;
+            for (const auto& [name, value] : used[std::size_t(first + i)]) v.attributes["target_" + name] = value;
             v.attributes["guidance"] = options.guidance;
             v.attributes["seed"] = double(options.seed);
-            v.attributes["sample"] = double(b * options.batch + i);
+            v.attributes["sample"] = double(first + i);
             v.text["model"] = impl.metadata.name;
             v.text["sampler"] = sampler;
             v.text["source"] = "generator3d";
@@ -677,30 +768,12 @@ TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volum
                                      const std::vector<Volume>& validation, const TrainOptions& options) {
     auto& impl = model.impl();
     const auto& outputs = impl.config.outputs;
-    // Ranges and normalisation from the training data.
-    std::vector<std::vector<double>> rows;
-    for (std::size_t i = 0; i < train.size(); ++i) {
-        std::vector<double> row;
-        for (const auto& name : outputs) {
-            auto it = train[i].attributes.find(name);
-            if (it == train[i].attributes.end())
+    // Ranges and normalisation from the training data, which must carry every output.
+    for (std::size_t i = 0; i < train.size(); ++i)
+        for (const auto& name : outputs)
+            if (!train[i].attributes.count(name))
                 throw Error("training volume " + std::to_string(i) + " lacks attribute '" + name + "'");
-            row.push_back(it->second);
-        }
-        rows.push_back(row);
-    }
-    std::vector<double> mean, stdev;
-    detail::columnStats(rows, outputs.size(), mean, stdev);
-    std::vector<FeatureRange> ranges;
-    for (std::size_t k = 0; k < outputs.size(); ++k) {
-        FeatureRange r{outputs[k], rows.empty() ? 0.0 : rows[0][k], rows.empty() ? 0.0 : rows[0][k], mean[k], stdev[k]};
-        for (const auto& row : rows) {
-            r.min = std::min(r.min, row[k]);
-            r.max = std::max(r.max, row[k]);
-        }
-        ranges.push_back(r);
-    }
-    model.setFeatureRanges(ranges);
+    model.setTrainingData(train);  // ranges, normalisation and the condition cloud
     const auto device = detail::chooseDevice(options.forceCpu, options.threads);
     impl.device = device;
     impl.net->to(device);

@@ -20,6 +20,7 @@
 
 #include "microstudio/core/progress.hpp"
 #include "microstudio/core/volume.hpp"
+#include "microstudio/ml/feasibility.hpp"
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/ml/training.hpp"
 
@@ -84,6 +85,13 @@ struct FeatureRange {
     double min = 0.0, max = 0.0, mean = 0.0, std = 1.0;
 };
 
+// Wall seconds spent by generate(), summed over its batches (the device is
+// synchronised before each clock read).
+struct GenerateTiming {
+    double denoiseSeconds = 0.0;  // start noise + all sampler steps
+    double decodeSeconds = 0.0;   // VAE decode, feature predictor, tensor -> volumes
+};
+
 struct GenerateOptions {
     int steps = 0;           // 0: ancestral DDPM over all T steps (the paper); k: DDIM with k steps
     double eta = 0.0;        // DDIM noise (0 = deterministic, 1 = DDPM-like)
@@ -91,6 +99,7 @@ struct GenerateOptions {
     std::uint64_t seed = 0;  // the samples depend on (seed, batch): batch b draws from deriveSeed(seed, b)
     int batch = 8;           // samples denoised together
     ProgressToken* progress = nullptr;
+    GenerateTiming* timing = nullptr;  // when set, generate() adds its seconds
 };
 
 struct ParameterCounts {
@@ -107,7 +116,8 @@ public:
     // mean 0, std 1, min -1, max 1 until training or setFeatureRanges.
     static Generator3D create(const Generator3dConfig& config, std::uint64_t seed = 0);
     // A model folder (holding generator3d.pt + generator3d.json), either
-    // file of it, or a model name in modelSearchPath().
+    // file of it, or a model name in modelSearchPath(): NAME/generator3d.pt
+    // (the shipped layout, resources/models/NAME/) or NAME.pt.
     static Generator3D load(const std::filesystem::path& folderOrFile);
     // Writes FOLDER/generator3d.pt and FOLDER/generator3d.json atomically.
     void save(const std::filesystem::path& folder, bool half = false) const;
@@ -121,12 +131,30 @@ public:
     std::vector<FeatureRange> featureRanges() const;
     std::vector<FeatureRange> conditionRanges() const;
     void setFeatureRanges(const std::vector<FeatureRange>& ranges);  // one per output, same order
+    // Ranges of the outputs the volumes carry as attributes (others keep
+    // theirs) and, when every volume carries every condition, the condition
+    // cloud for feasibility. trainGenerator3dFeatures calls it.
+    void setTrainingData(const std::vector<Volume>& volumes);
+
+    // The training set's condition vectors (empty for untrained models);
+    // persisted in the model JSON as architecture.training_conditions.
+    const ConditionCloud& trainingConditions() const;
+    void setTrainingConditions(ConditionCloud cloud);
+    // Is the target (missing conditions: training mean) within the training
+    // data? Nearest-neighbour distance against the 99th percentile of the
+    // training set's own; `nearest` proposes the nearest training vector.
+    // Unknown condition names throw ms::Error. Cheap: for live GUI warnings.
+    FeasibilityReport feasibility(const std::map<std::string, double>& target) const;
     ParameterCounts parameterCounts() const;
     std::string device() const;
 
     // `n` volumes for the target. Conditions missing from `target` take
     // their training mean; unknown names throw ms::Error.
     std::vector<Volume> generate(const std::map<std::string, double>& target, int n,
+                                 const GenerateOptions& options = {}) const;
+    // One volume per target (targets may differ), batched as `options.batch`;
+    // with equal targets this gives the same volumes as the form above.
+    std::vector<Volume> generate(const std::vector<std::map<std::string, double>>& targets,
                                  const GenerateOptions& options = {}) const;
     // Convenience form of the brief's signature.
     std::vector<Volume> generate(const std::map<std::string, double>& target, int n, int steps, double guidance,

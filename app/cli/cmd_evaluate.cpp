@@ -1,0 +1,312 @@
+// microstudio-cli evaluate: how well a 3D generator (MicroGen3D) hits its
+// targets on held-out data, how diverse its samples are, how well its
+// feature predictor reads processing parameters, and what a sample costs.
+#ifdef MICROSTUDIO_HAVE_ML
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "ml3d_common.hpp"
+#include "microstudio/core/error.hpp"
+#include "microstudio/io/io.hpp"
+#include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/json.hpp"
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+#include "microstudio/descriptors/descriptors.hpp"
+#endif
+
+namespace ms::cli {
+
+namespace {
+
+// The shipped 2-phase 3D model (resources/models/gen3d-ch2/generator3d.{pt,json}).
+constexpr const char* defaultGenerator = "gen3d-ch2";
+
+ml::Json numberOrNull(double v) { return std::isfinite(v) ? ml::Json(v) : ml::Json(nullptr); }
+
+std::vector<long> parseBatchSizes(const std::string& text) {
+    std::vector<long> sizes;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        const double v = ml3d::parseNumber(item, "--batch-sizes");
+        if (v < 1 || v > 1024 || v != std::floor(v)) throw Error("--batch-sizes: '" + item + "' is not a batch size in 1..1024");
+        sizes.push_back(long(v));
+    }
+    if (sizes.empty()) throw Error("--batch-sizes needs at least one size");
+    return sizes;
+}
+
+// Descriptor values (conditions) of generated volumes; NaN where not computed.
+std::vector<std::map<std::string, double>> measure(const std::vector<Volume>& volumes, const ml::Generator3D& model) {
+    std::vector<std::map<std::string, double>> out(volumes.size());
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+    descriptors::Options d;
+    d.phases = model.config().vae.phases;
+    const auto results = descriptors::describeBatch(volumes, d);
+    for (std::size_t i = 0; i < volumes.size(); ++i)
+        for (const auto& name : model.config().conditions) out[i][name] = results[i].find(name).value_or(std::nan(""));
+#else
+    throw Error("evaluate needs the descriptors library (built without it)");
+#endif
+    return out;
+}
+
+// Fraction of voxels whose labels differ, averaged over all pairs.
+double meanPairwiseDisagreement(const std::vector<Volume>& volumes) {
+    double sum = 0.0;
+    long pairs = 0;
+    for (std::size_t a = 0; a < volumes.size(); ++a)
+        for (std::size_t b = a + 1; b < volumes.size(); ++b) {
+            const auto& la = volumes[a].labels();
+            const auto& lb = volumes[b].labels();
+            std::size_t differ = 0;
+            for (std::size_t i = 0; i < la.size(); ++i) differ += la[i] != lb[i];
+            sum += double(differ) / double(la.size());
+            ++pairs;
+        }
+    return pairs ? sum / double(pairs) : std::nan("");
+}
+
+double standardDeviation(const std::vector<double>& values) {
+    std::vector<double> finite;
+    for (double v : values)
+        if (std::isfinite(v)) finite.push_back(v);
+    if (finite.size() < 2) return std::nan("");
+    double mean = 0.0, squares = 0.0;
+    for (double v : finite) mean += v / double(finite.size());
+    for (double v : finite) squares += (v - mean) * (v - mean);
+    return std::sqrt(squares / double(finite.size() - 1));
+}
+
+ml::Generator3D loadModel(const Args& args) {
+    if (auto m = args.value("model")) return ml::Generator3D::load(*m);
+    try {
+        return ml::Generator3D::load(defaultGenerator);
+    } catch (const Error& e) {
+        throw Error(std::string("the shipped 2-phase 3D model '") + defaultGenerator +
+                    "' is not installed (expected resources/models/" + defaultGenerator +
+                    "/generator3d.pt in the model search path; train one with train3d or pass --model M): " + e.what());
+    }
+}
+
+}  // namespace
+
+int cmdEvaluate(const CommandArgs& argv) {
+    Args args(argv, {"model", "data", "count", "steps", "eta", "guidance", "seed", "batch-sizes", "diversity", "batch"},
+              {"json", "cpu", "describe"});
+    if (args.helpRequested()) {
+        std::cout << "Usage: microstudio-cli evaluate [--model M] [--data HELDOUT.h5] [-n N] [--steps K] [--json]\n\n"
+                     "Evaluates a 3D generator (MicroGen3D) on held-out data:\n"
+                     "  - targets: the condition values of N held-out samples (evenly spaced); one volume\n"
+                     "    generated per target, described (GraSPI), R^2 (squared Pearson) and MAE of target\n"
+                     "    vs measured per descriptor (the paper's Fig. 5);\n"
+                     "  - diversity at one fixed target (the held-out mean): std of each descriptor over the\n"
+                     "    samples and the mean fraction of voxels that differ between pairs;\n"
+                     "  - the feature predictor on the held-out samples' latents: R^2 per output (phi, chi,\n"
+                     "    log_time and the descriptors the data carry);\n"
+                     "  - seconds per sample, denoise and decode apart, for each batch size.\n"
+                     "  --model M          model folder / name [gen3d-ch2, the shipped 2-phase model]\n"
+                     "  --data H.h5        held-out samples [the model's recorded validation data]\n"
+                     "  -n, --count N      held-out targets [16]\n"
+                     "  --steps K          DDIM steps (0 = DDPM over all T) [50]\n"
+                     "  --eta X, --guidance G, --seed S   sampler settings [0, 1, 0]\n"
+                     "  --batch B          samples denoised together for the R^2 part [8]\n"
+                     "  --diversity M      samples at the fixed target [min(N, 8), at least 2]\n"
+                     "  --batch-sizes L    timing batch sizes [1,2,4,8,16,32]\n"
+                     "  --describe         compute descriptors missing from the held-out attributes\n"
+                     "  --json             print one JSON object (r2, mae, diversity, fp_r2,\n"
+                     "                     denoise_s_per_sample, decode_s_per_sample, timing, steps, n)\n"
+                     "  --cpu              never use CUDA\n";
+        return 0;
+    }
+    if (args.flag("cpu")) setenv("CUDA_VISIBLE_DEVICES", "", 1);
+    const auto model = loadModel(args);
+    const auto& c = model.config();
+    std::string dataPath = args.value("data", "");
+    if (dataPath.empty()) {
+        const auto& training = model.metadata().training;
+        if (training.isObject()) dataPath = training.string("validation_data", "");
+        if (dataPath.empty()) throw Error("--data HELDOUT.h5 is required: the model records no validation data");
+    }
+    const long count = args.integer("count", 16), steps = args.integer("steps", 50), seed = args.integer("seed", 0);
+    const long batch = args.integer("batch", 8);
+    if (count < 1 || count > 100000) throw Error("-n must be in 1..100000");
+    if (steps < 0) throw Error("--steps must be >= 0");
+    if (seed < 0) throw Error("--seed must be >= 0");
+    if (batch < 1) throw Error("--batch must be >= 1");
+    const long diversityCount = args.integer("diversity", std::max(2L, std::min(count, 8L)));
+    if (diversityCount < 2) throw Error("--diversity needs at least 2 samples");
+    const auto batchSizes = parseBatchSizes(args.value("batch-sizes", "1,2,4,8,16,32"));
+    const bool json = args.flag("json");
+
+    ml::GenerateOptions o;
+    o.steps = int(steps);
+    o.eta = args.number("eta", 0.0);
+    o.guidance = args.number("guidance", 1.0);
+    o.seed = std::uint64_t(seed);
+    o.batch = int(batch);
+
+    // Held-out samples and their targets.
+    auto all = io::readSamples(dataPath);
+    if (all.empty()) throw Error("no samples in " + dataPath);
+    std::vector<Volume> reference;
+    for (std::size_t i : ml3d::evenlySpaced(all.size(), std::size_t(count))) reference.push_back(std::move(all[i]));
+    all.clear();
+    const std::size_t n = reference.size();
+    std::vector<std::map<std::string, double>> targets(n);
+    for (std::size_t i = 0; i < n; ++i)
+        for (const auto& name : c.conditions) {
+            auto it = reference[i].attributes.find(name);
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+            if (it == reference[i].attributes.end() && args.flag("describe")) {
+                descriptors::storeAsAttributes(descriptors::describe(reference[i]), reference[i]);
+                it = reference[i].attributes.find(name);
+            }
+#endif
+            if (it == reference[i].attributes.end())
+                throw Error(dataPath + ": held-out sample " + std::to_string(i) + " lacks condition '" + name +
+                            "' (--describe computes missing descriptors)");
+            targets[i][name] = it->second;
+        }
+    ProgressToken progress;
+    ProgressBar bar("evaluate");
+    progress.setListener([&](double f, const std::string& msg) { bar.update(f, msg); });
+
+    // 1. Feature predictor on the held-out latents.
+    ml::Json fpR2 = ml::Json::object(), fpMae = ml::Json::object();
+    const auto predicted = model.predictFeatures(reference);
+    for (const auto& name : c.outputs) {
+        std::vector<double> t, a;
+        for (std::size_t i = 0; i < n; ++i)
+            if (auto it = reference[i].attributes.find(name); it != reference[i].attributes.end()) {
+                t.push_back(it->second);
+                a.push_back(predicted[i].at(name));
+            }
+        if (t.empty()) continue;  // not in the data
+        const auto g = ml3d::agreement(t, a);
+        fpR2[name] = numberOrNull(g.r2);
+        fpMae[name] = numberOrNull(g.mae);
+    }
+    reference.clear();
+
+    // 2. Target vs measured.
+    progress.report(0.0, "generating for held-out targets");
+    auto generated = model.generate(targets, o);
+    const auto measured = measure(generated, model);
+    ml::Json r2 = ml::Json::object(), mae = ml::Json::object(), described = ml::Json::object();
+    for (const auto& name : c.conditions) {
+        std::vector<double> t, a;
+        for (std::size_t i = 0; i < n; ++i)
+            if (std::isfinite(measured[i].at(name))) {
+                t.push_back(targets[i].at(name));
+                a.push_back(measured[i].at(name));
+            }
+        const auto g = ml3d::agreement(t, a);
+        r2[name] = numberOrNull(g.r2);
+        mae[name] = numberOrNull(g.mae);
+        described[name] = double(g.count);
+    }
+    generated.clear();
+
+    // 3. Diversity at one fixed target: the held-out mean.
+    progress.report(0.4, "diversity");
+    std::map<std::string, double> fixed;
+    for (const auto& name : c.conditions) {
+        double sum = 0.0;
+        for (const auto& t : targets) sum += t.at(name);
+        fixed[name] = sum / double(n);
+    }
+    auto diverse = o;
+    diverse.seed = o.seed + 1;
+    const auto same = model.generate(fixed, int(diversityCount), diverse);
+    const auto sameMeasured = measure(same, model);
+    ml::Json diversity = ml::Json::object(), diversityStd = ml::Json::object(), fixedJson = ml::Json::object();
+    for (const auto& name : c.conditions) {
+        std::vector<double> values;
+        for (const auto& m : sameMeasured) values.push_back(m.at(name));
+        diversityStd[name] = numberOrNull(standardDeviation(values));
+        fixedJson[name] = fixed.at(name);
+    }
+    diversity["target"] = fixedJson;
+    diversity["samples"] = double(diversityCount);
+    diversity["std"] = diversityStd;
+    diversity["mean_voxel_disagreement"] = numberOrNull(meanPairwiseDisagreement(same));
+
+    // 4. Seconds per sample, denoise and decode apart, per batch size (after
+    // the runs above have warmed the networks up).
+    ml::Json timing = ml::Json::array();
+    double denoiseLast = 0.0, decodeLast = 0.0;
+    for (std::size_t k = 0; k < batchSizes.size(); ++k) {
+        progress.report(0.6 + 0.4 * double(k) / double(batchSizes.size()), "timing batch " + std::to_string(batchSizes[k]));
+        ml::GenerateTiming t;
+        auto timed = o;
+        timed.batch = int(batchSizes[k]);
+        timed.timing = &t;
+        model.generate(fixed, int(batchSizes[k]), timed);
+        ml::Json row = ml::Json::object();
+        row["batch"] = double(batchSizes[k]);
+        denoiseLast = t.denoiseSeconds / double(batchSizes[k]);
+        decodeLast = t.decodeSeconds / double(batchSizes[k]);
+        row["denoise_s_per_sample"] = denoiseLast;
+        row["decode_s_per_sample"] = decodeLast;
+        timing.push(row);
+    }
+    bar.finish();
+
+    ml::Json report = ml::Json::object();
+    report["model"] = model.metadata().name;
+    report["data"] = dataPath;
+    report["device"] = model.device();
+    report["n"] = double(n);
+    report["steps"] = double(steps == 0 ? c.timesteps : steps);
+    report["sampler"] = steps == 0 ? "ddpm" : "ddim";
+    report["guidance"] = o.guidance;
+    report["r2"] = r2;
+    report["mae"] = mae;
+    report["described"] = described;
+    report["diversity"] = diversity;
+    report["fp_r2"] = fpR2;
+    report["fp_mae"] = fpMae;
+    // Headline figures: the last (largest) batch size; per size in `timing`.
+    report["timing_batch"] = double(batchSizes.back());
+    report["denoise_s_per_sample"] = denoiseLast;
+    report["decode_s_per_sample"] = decodeLast;
+    report["timing"] = timing;
+    if (json) {
+        std::cout << report.dump(2) << "\n";
+        return 0;
+    }
+    auto show = [](const ml::Json& j, const std::string& key) {
+        if (!j.has(key) || !j.at(key).isNumber()) return std::string("-");
+        char text[32];
+        std::snprintf(text, sizeof text, "%.4f", j.at(key).number());
+        return std::string(text);
+    };
+    std::printf("evaluate %s on %zu held-out samples of %s (%s, %ld steps, guidance %g, %s)\n", model.metadata().name.c_str(),
+                n, dataPath.c_str(), steps == 0 ? "DDPM" : "DDIM", steps == 0 ? long(c.timesteps) : steps, o.guidance,
+                model.device().c_str());
+    std::printf("%-16s %10s %10s %10s   (target vs measured; diversity: std at the fixed target)\n", "descriptor", "R^2",
+                "MAE", "std");
+    for (const auto& name : c.conditions)
+        std::printf("%-16s %10s %10s %10s\n", name.c_str(), show(r2, name).c_str(), show(mae, name).c_str(),
+                    show(diversityStd, name).c_str());
+    std::printf("mean voxel disagreement between %ld samples at one target: %s\n", diversityCount,
+                show(diversity, "mean_voxel_disagreement").c_str());
+    std::printf("%-16s %10s %10s   (feature predictor on held-out latents)\n", "output", "R^2", "MAE");
+    for (const auto& name : c.outputs)
+        if (fpR2.has(name)) std::printf("%-16s %10s %10s\n", name.c_str(), show(fpR2, name).c_str(), show(fpMae, name).c_str());
+    std::printf("%-8s %14s %14s   (seconds per sample)\n", "batch", "denoise", "decode");
+    for (const auto& row : timing.items())
+        std::printf("%-8.0f %14.4g %14.4g\n", row.at("batch").number(), row.at("denoise_s_per_sample").number(),
+                    row.at("decode_s_per_sample").number());
+    return 0;
+}
+
+}  // namespace ms::cli
+#endif  // MICROSTUDIO_HAVE_ML

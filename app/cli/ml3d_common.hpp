@@ -1,0 +1,101 @@
+#pragma once
+// Helpers shared by `generate` and `evaluate` (3D generator commands).
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/volume.hpp"
+
+namespace ms::cli::ml3d {
+
+// "A=0.5,B=1.2" -> map (NAME=VALUE) or, with `ranges`, "A=0.1:0.4" -> {lo, hi}.
+inline std::map<std::string, std::string> parseAssignments(const std::string& text, const std::string& option) {
+    std::map<std::string, std::string> out;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ',')) {
+        if (item.empty()) continue;
+        const auto eq = item.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == item.size())
+            throw Error(option + " expects NAME=VALUE[,NAME=VALUE...], got '" + item + "'");
+        const std::string name = item.substr(0, eq);
+        if (out.count(name)) throw Error(option + " names " + name + " twice");
+        out[name] = item.substr(eq + 1);
+    }
+    return out;
+}
+
+inline double parseNumber(const std::string& value, const std::string& what) {
+    std::size_t used = 0;
+    double number = 0.0;
+    try {
+        number = std::stod(value, &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used != value.size() || value.empty() || !std::isfinite(number))
+        throw Error(what + ": '" + value + "' is not a number");
+    return number;
+}
+
+// "ABS_f_D=0.5,CT_f_D_tort1=1.2" -> map; numbers validated.
+inline std::map<std::string, double> parseTarget(const std::string& text) {
+    std::map<std::string, double> target;
+    for (const auto& [name, value] : parseAssignments(text, "--target")) target[name] = parseNumber(value, "--target " + name);
+    return target;
+}
+
+// "A=LO:HI,..." -> {lo, hi} per name, lo <= hi.
+inline std::map<std::string, std::pair<double, double>> parseRanges(const std::string& text) {
+    std::map<std::string, std::pair<double, double>> ranges;
+    for (const auto& [name, value] : parseAssignments(text, "--range")) {
+        const auto colon = value.find(':');
+        if (colon == std::string::npos) throw Error("--range " + name + " expects LO:HI, got '" + value + "'");
+        const double lo = parseNumber(value.substr(0, colon), "--range " + name);
+        const double hi = parseNumber(value.substr(colon + 1), "--range " + name);
+        if (lo > hi) throw Error("--range " + name + ": LO > HI");
+        ranges[name] = {lo, hi};
+    }
+    return ranges;
+}
+
+// Pearson R^2 (the paper's Fig. 5 measure) and mean absolute error.
+struct Agreement {
+    double r2 = std::nan(""), mae = std::nan("");
+    std::size_t count = 0;
+};
+inline Agreement agreement(const std::vector<double>& target, const std::vector<double>& achieved) {
+    Agreement a;
+    const std::size_t n = std::min(target.size(), achieved.size());
+    a.count = n;
+    if (n == 0) return a;
+    double mt = 0, ma = 0, mae = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        mt += target[i] / double(n);
+        ma += achieved[i] / double(n);
+        mae += std::fabs(target[i] - achieved[i]) / double(n);
+    }
+    double sxy = 0, sxx = 0, syy = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        sxy += (target[i] - mt) * (achieved[i] - ma);
+        sxx += (target[i] - mt) * (target[i] - mt);
+        syy += (achieved[i] - ma) * (achieved[i] - ma);
+    }
+    a.mae = mae;
+    if (sxx > 0 && syy > 0) a.r2 = sxy * sxy / (sxx * syy);
+    return a;
+}
+
+// n indices evenly spaced over [0, size).
+inline std::vector<std::size_t> evenlySpaced(std::size_t size, std::size_t n) {
+    std::vector<std::size_t> out;
+    n = std::min(size, n);
+    for (std::size_t i = 0; i < n; ++i) out.push_back(i * size / n);
+    return out;
+}
+
+}  // namespace ms::cli::ml3d
