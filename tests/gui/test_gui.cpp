@@ -191,6 +191,17 @@ private slots:
         QVERIFY(!w.sliceView(1)->isVisible());
     }
 
+    void aboutNamesVersionsAndDevice() {
+        ms::ui::MainWindow w;
+        const QString about = w.aboutText();
+        QVERIFY2(about.contains(QString("Qt ") + qVersion()), qPrintable(about));
+        QVERIFY(about.contains("VTK 9."));
+#ifdef MICROSTUDIO_HAVE_DESIGN
+        QVERIFY2(about.contains("LibTorch 1.") || about.contains("LibTorch 2."), qPrintable(about));
+        QVERIFY(about.contains("cpu (") || about.contains("cuda ("));
+#endif
+    }
+
     void openFileReportsErrors() {
         ms::ui::MainWindow w;
         QVERIFY(!w.openFile("/nonexistent/file.vti", true));

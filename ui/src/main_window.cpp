@@ -18,6 +18,7 @@
 #include "microstudio/ui/noise_lab_panel.hpp"
 #include "microstudio/ui/simulation_panel.hpp"
 #ifdef MICROSTUDIO_HAVE_DESIGN
+#include "microstudio/ml/version.hpp"
 #include "microstudio/ui/design_panel.hpp"
 #endif
 #include "microstudio/ui/viewer_panel.hpp"
@@ -166,12 +167,18 @@ void MainWindow::refreshRecentMenu() {
     recentMenu_->setEnabled(!recent.isEmpty());
 }
 
-void MainWindow::showAbout() {
-    QMessageBox::about(this, tr("About MicroStudio"),
-                       tr("<h3>MicroStudio %1</h3><p>Design studio for materials microstructures.</p>"
-                          "<p>Qt %2, VTK %3</p>")
-                           .arg(QApplication::applicationVersion(), qVersion(), vtkVersion::GetVTKVersion()));
+QString MainWindow::aboutText() const {
+    QString torch = tr("not built"), device = tr("cpu");
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    torch = QString::fromStdString(ml::torchVersion());
+    device = QString::fromStdString(ml::computeDeviceDescription());
+#endif
+    return tr("<h3>MicroStudio %1</h3><p>Design studio for materials microstructures.</p>"
+              "<p>Qt %2, VTK %3, LibTorch %4<br>Compute device: %5</p>")
+        .arg(QApplication::applicationVersion(), qVersion(), vtkVersion::GetVTKVersion(), torch, device);
 }
+
+void MainWindow::showAbout() { QMessageBox::about(this, tr("About MicroStudio"), aboutText()); }
 
 void MainWindow::closeEvent(QCloseEvent* e) {
     QSettings settings;

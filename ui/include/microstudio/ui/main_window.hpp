@@ -44,6 +44,8 @@ public:
     render::PhaseScene* phaseScene() const;
     void setPhaseVisible(int phase, bool visible);
     void setPhaseOpacity(int phase, double opacity);
+    // Versions of Qt, VTK and LibTorch and the compute device (Help > About).
+    QString aboutText() const;
 
 public slots:
     void openDialog();
