@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -112,5 +114,30 @@ void ProgressBar::finish() {
 }
 
 ProgressBar::~ProgressBar() { finish(); }
+
+namespace {
+
+std::atomic<ProgressToken*>& interruptTarget() {
+    static std::atomic<ProgressToken*> token{nullptr};
+    return token;
+}
+
+void cancelOnSignal(int) {
+    if (ProgressToken* t = interruptTarget().load()) t->cancel();  // an atomic store: signal-safe
+}
+
+}  // namespace
+
+CancelOnInterrupt::CancelOnInterrupt(ProgressToken& token) {
+    interruptTarget().store(&token);
+    previousInt_ = std::signal(SIGINT, &cancelOnSignal);
+    previousTerm_ = std::signal(SIGTERM, &cancelOnSignal);
+}
+
+CancelOnInterrupt::~CancelOnInterrupt() {
+    std::signal(SIGINT, previousInt_);
+    std::signal(SIGTERM, previousTerm_);
+    interruptTarget().store(nullptr);
+}
 
 }  // namespace ms::cli

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "microstudio/core/progress.hpp"
+
 namespace ms::cli {
 
 class Args {
@@ -47,6 +49,21 @@ private:
     bool tty_ = false;
     bool finished_ = false;
     int lastPercent_ = -1;
+};
+
+// While alive, Ctrl-C and SIGTERM cancel the job through its token, so a
+// long job writes its checkpoint before the command exits (status 130) and a
+// rerun resumes.
+class CancelOnInterrupt {
+public:
+    explicit CancelOnInterrupt(ProgressToken& token);
+    ~CancelOnInterrupt();
+    CancelOnInterrupt(const CancelOnInterrupt&) = delete;
+    CancelOnInterrupt& operator=(const CancelOnInterrupt&) = delete;
+
+private:
+    void (*previousInt_)(int) = nullptr;
+    void (*previousTerm_)(int) = nullptr;
 };
 
 }  // namespace ms::cli

@@ -15,35 +15,6 @@ namespace ms::cli {
 
 namespace {
 
-// Ctrl-C / SIGTERM cancel the job through its token, so runs write a
-// checkpoint before the command exits (status 130); a rerun resumes.
-class CancelOnInterrupt {
-public:
-    explicit CancelOnInterrupt(ProgressToken& token) {
-        target().store(&token);
-        previousInt_ = std::signal(SIGINT, &CancelOnInterrupt::handle);
-        previousTerm_ = std::signal(SIGTERM, &CancelOnInterrupt::handle);
-    }
-    ~CancelOnInterrupt() {
-        std::signal(SIGINT, previousInt_);
-        std::signal(SIGTERM, previousTerm_);
-        target().store(nullptr);
-    }
-    CancelOnInterrupt(const CancelOnInterrupt&) = delete;
-    CancelOnInterrupt& operator=(const CancelOnInterrupt&) = delete;
-
-private:
-    static std::atomic<ProgressToken*>& target() {
-        static std::atomic<ProgressToken*> token{nullptr};
-        return token;
-    }
-    static void handle(int) {
-        if (ProgressToken* t = target().load()) t->cancel();  // an atomic store: signal-safe
-    }
-    void (*previousInt_)(int) = SIG_DFL;
-    void (*previousTerm_)(int) = SIG_DFL;
-};
-
 int datasetBuild(const CommandArgs& argv) {
     Args args(argv,
               {"size", "sampling", "phi", "chi", "phi-count", "chi-count", "runs", "repeats", "seed", "kappa", "mobility",

@@ -19,35 +19,6 @@ namespace ms::cli {
 
 namespace {
 
-// Ctrl-C / SIGTERM cancel the job through its token, so runs write a
-// checkpoint before the command exits (status 130); a rerun resumes.
-class CancelOnInterrupt {
-public:
-    explicit CancelOnInterrupt(ProgressToken& token) {
-        target().store(&token);
-        previousInt_ = std::signal(SIGINT, &CancelOnInterrupt::handle);
-        previousTerm_ = std::signal(SIGTERM, &CancelOnInterrupt::handle);
-    }
-    ~CancelOnInterrupt() {
-        std::signal(SIGINT, previousInt_);
-        std::signal(SIGTERM, previousTerm_);
-        target().store(nullptr);
-    }
-    CancelOnInterrupt(const CancelOnInterrupt&) = delete;
-    CancelOnInterrupt& operator=(const CancelOnInterrupt&) = delete;
-
-private:
-    static std::atomic<ProgressToken*>& target() {
-        static std::atomic<ProgressToken*> token{nullptr};
-        return token;
-    }
-    static void handle(int) {
-        if (ProgressToken* t = target().load()) t->cancel();  // an atomic store: signal-safe
-    }
-    void (*previousInt_)(int) = SIG_DFL;
-    void (*previousTerm_)(int) = SIG_DFL;
-};
-
 }  // namespace
 
 int cmdSimulate(const CommandArgs& argv) {

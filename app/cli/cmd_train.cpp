@@ -32,35 +32,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Ctrl-C / SIGTERM cancel through the token; the trainer writes a
-// checkpoint first, so rerunning the command resumes.
-class CancelOnInterrupt {
-public:
-    explicit CancelOnInterrupt(ProgressToken& token) {
-        target().store(&token);
-        previousInt_ = std::signal(SIGINT, &CancelOnInterrupt::handle);
-        previousTerm_ = std::signal(SIGTERM, &CancelOnInterrupt::handle);
-    }
-    ~CancelOnInterrupt() {
-        std::signal(SIGINT, previousInt_);
-        std::signal(SIGTERM, previousTerm_);
-        target().store(nullptr);
-    }
-    CancelOnInterrupt(const CancelOnInterrupt&) = delete;
-    CancelOnInterrupt& operator=(const CancelOnInterrupt&) = delete;
-
-private:
-    static std::atomic<ProgressToken*>& target() {
-        static std::atomic<ProgressToken*> token{nullptr};
-        return token;
-    }
-    static void handle(int) {
-        if (ProgressToken* t = target().load()) t->cancel();
-    }
-    void (*previousInt_)(int) = SIG_DFL;
-    void (*previousTerm_)(int) = SIG_DFL;
-};
-
 std::vector<std::string> splitList(const std::string& text) {
     std::vector<std::string> items;
     std::stringstream in(text);
