@@ -20,11 +20,13 @@
 #include "microstudio/ui/main_window.hpp"
 #include "microstudio/ui/noise_lab_panel.hpp"
 #include "microstudio/ui/simulation_panel.hpp"
+#include "microstudio/ui/viewer_panel.hpp"
 #ifdef MICROSTUDIO_HAVE_DESIGN
 #include "microstudio/ui/design_panel.hpp"
-#include "microstudio/ui/viewer_panel.hpp"
 #endif
 #include <QSpinBox>
+#include <QUndoStack>
+#include "microstudio/ui/parameter_history.hpp"
 #include <QElapsedTimer>
 #include <QSignalSpy>
 #include <QTimer>
@@ -146,7 +148,7 @@ private slots:
         w.show();
         QVERIFY(QTest::qWaitForWindowExposed(&w));
         const int before = census(render3d(w)).phase[ms::Acceptor];
-        auto* box = w.findChild<QCheckBox*>("phaseVisible1");
+        auto* box = w.viewer()->findChild<QCheckBox*>("phaseVisible1");
         QVERIFY(box);
         box->setChecked(false);  // through the panel, as a user does
         QVERIFY(!w.phaseScene()->phaseVisible(ms::Acceptor));
@@ -200,6 +202,31 @@ private slots:
         QVERIFY2(about.contains("LibTorch 1.") || about.contains("LibTorch 2."), qPrintable(about));
         QVERIFY(about.contains("cpu (") || about.contains("cuda ("));
 #endif
+    }
+
+    void parameterChangesUndoAndRedo() {
+        ms::ui::MainWindow w;
+        auto* sim = w.simulation();
+        auto* stack = w.history()->stack();
+        const int before = stack->count();
+        ms::ui::SimulationSettings s = sim->settings();
+        QCOMPARE(s.phi, 0.5);
+        s.phi = 0.4;
+        sim->setSettings(s);
+        QCOMPARE(stack->count(), before + 1);
+        s.phi = 0.35;  // within a second on the same control: merged into one step
+        sim->setSettings(s);
+        QCOMPARE(stack->count(), before + 1);
+        stack->undo();
+        QCOMPARE(sim->settings().phi, 0.5);
+        stack->redo();
+        QCOMPARE(sim->settings().phi, 0.35);
+        // The noise lab's controls are tracked too.
+        auto* type = w.noiseLab()->findChild<QComboBox*>("noiseType");
+        type->setCurrentText("frequency");
+        stack->undo();
+        QCOMPARE(type->currentText(), QString("salt-pepper"));
+        QVERIFY(stack->canRedo());
     }
 
     void openFileReportsErrors() {

@@ -124,8 +124,11 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     auto* buttons = new QHBoxLayout();
     generate_ = new QPushButton(tr("&Generate"), controls);
     generate_->setObjectName("generate");
+    generate_->setShortcut(QKeySequence(tr("Ctrl+G")));
+    generate_->setToolTip(tr("Generate samples for the target (Ctrl+G)"));
     cancel_ = new QPushButton(tr("Cancel"), controls);
     cancel_->setEnabled(false);
+    cancel_->setShortcut(QKeySequence(Qt::Key_Escape));
     buttons->addWidget(generate_);
     buttons->addWidget(cancel_);
     controlLayout->addLayout(buttons);
@@ -266,6 +269,7 @@ void DesignPanel::buildTargetControls() {
         targetForm_->addRow(QString::fromStdString(range.name), row);
         targets_.push_back(t);
     }
+    emit targetsRebuilt();
 }
 
 void DesignPanel::setTarget(const std::string& name, double value) {

@@ -16,6 +16,7 @@
 #include "microstudio/io/io.hpp"
 #include "microstudio/render/slice_view.hpp"
 #include "microstudio/ui/noise_lab_panel.hpp"
+#include "microstudio/ui/parameter_history.hpp"
 #include "microstudio/ui/simulation_panel.hpp"
 #ifdef MICROSTUDIO_HAVE_DESIGN
 #include "microstudio/ml/version.hpp"
@@ -58,6 +59,11 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
             [this](bool, const QString& message) { statusBar()->showMessage(tr("Simulation: %1").arg(message)); });
     setCentralWidget(tabs_);
     connect(viewer_, &ViewerPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m); });
+    history_ = new ParameterHistory(this);
+    for (int i = 0; i < tabs_->count(); ++i) history_->trackChildren(tabs_->widget(i));
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    connect(design_, &DesignPanel::targetsRebuilt, this, [this] { history_->trackChildren(design_); });
+#endif
     buildMenus();
     statusBar()->showMessage(tr("Open a microstructure with File > Open (Ctrl+O)"));
 
@@ -88,7 +94,18 @@ void MainWindow::buildMenus() {
     file->addAction(tr("&Save As..."), QKeySequence::SaveAs, this, &MainWindow::saveAsDialog);
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    QAction* undo = history_->stack()->createUndoAction(this, tr("&Undo"));
+    undo->setShortcut(QKeySequence::Undo);
+    QAction* redo = history_->stack()->createRedoAction(this, tr("&Redo"));
+    redo->setShortcut(QKeySequence::Redo);
+    edit->addAction(undo);
+    edit->addAction(redo);
     QMenu* view = menuBar()->addMenu(tr("&View"));
+    for (int i = 0; i < tabs_->count() && i < 9; ++i)
+        view->addAction(tabs_->tabText(i).remove('&'), QKeySequence(QString("Ctrl+%1").arg(i + 1)), this,
+                        [this, i] { tabs_->setCurrentIndex(i); });
+    view->addSeparator();
     view->addAction(tr("&Reset camera"), QKeySequence(Qt::Key_R), viewer_, &ViewerPanel::resetCamera);
     view->addAction(tr("Send slice to the &noise lab"), QKeySequence(tr("Ctrl+N")), this, [this] {
         const Volume& v = viewer_->volume();

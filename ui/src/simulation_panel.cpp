@@ -134,6 +134,8 @@ SimulationPanel::SimulationPanel(QWidget* parent) : QWidget(parent) {
     run_ = new QPushButton(tr("&Run"), controls);
     cancel_ = new QPushButton(tr("Cancel"), controls);
     cancel_->setEnabled(false);
+    cancel_->setShortcut(QKeySequence(Qt::Key_Escape));
+    run_->setToolTip(tr("Run the simulation (Alt+R)"));
     progress_ = new QProgressBar(controls);
     progress_->setRange(0, 1000);
     save_ = new QPushButton(tr("&Save run as..."), controls);

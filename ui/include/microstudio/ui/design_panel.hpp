@@ -71,6 +71,7 @@ public slots:
 
 signals:
     void generated(int count, const QString& message);
+    void targetsRebuilt();  // new target controls after a model was loaded
     void statusMessage(const QString& message);
 
 private:

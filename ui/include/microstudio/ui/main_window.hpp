@@ -21,6 +21,7 @@ class ViewerPanel;
 class NoiseLabPanel;
 class SimulationPanel;
 class DesignPanel;
+class ParameterHistory;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -37,6 +38,7 @@ public:
     NoiseLabPanel* noiseLab() const { return noiseLab_; }
     SimulationPanel* simulation() const { return simulation_; }
     DesignPanel* design() const { return design_; }  // null when built without ml/
+    ParameterHistory* history() const { return history_; }
     QTabWidget* tabs() const { return tabs_; }
     // Shortcuts into the viewer (tests and scripts).
     render::VtkWidget* view3d() const;
@@ -67,6 +69,7 @@ private:
     NoiseLabPanel* noiseLab_ = nullptr;
     SimulationPanel* simulation_ = nullptr;
     DesignPanel* design_ = nullptr;
+    ParameterHistory* history_ = nullptr;
     QMenu* recentMenu_ = nullptr;
 };
 
