@@ -305,16 +305,18 @@ int cmdGenerate(const CommandArgs& argv) {
     std::vector<bool> feasible(targets.size(), true);
     std::size_t outside = 0;
     std::map<std::map<std::string, double>, ml::FeasibilityReport> checked;
+    std::size_t warned = 0;
     for (std::size_t i = 0; i < targets.size(); ++i) {
         auto it = checked.find(targets[i]);
-        if (it == checked.end()) it = checked.emplace(targets[i], model.feasibility(targets[i])).first;
+        const bool first = it == checked.end();
+        if (first) it = checked.emplace(targets[i], model.feasibility(targets[i])).first;
         feasible[i] = it->second.feasible;
-        if (!feasible[i]) {
-            if (outside < 3) std::cerr << "warning: sample " << i << ": " << it->second.message() << "\n";
-            ++outside;
-        }
+        if (feasible[i]) continue;
+        ++outside;
+        if (first && warned++ < 3) std::cerr << "warning: sample " << i << ": " << it->second.message() << "\n";
     }
-    if (outside > 3) std::cerr << "warning: " << outside << " of " << targets.size() << " targets lie outside the training data\n";
+    if (outside > 1)
+        std::cerr << "warning: " << outside << " of " << targets.size() << " targets lie outside the training data\n";
     if (outside > 0 && args.flag("strict"))
         throw Error(std::to_string(outside) + " target(s) outside the training data (--strict); see the proposals above");
 

@@ -12,6 +12,9 @@
 #include "torch_common.hpp"
 #include "vae3d.hpp"
 
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
 #include <QtTest>
 
@@ -21,6 +24,8 @@
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/io/hdf5.hpp"
+#include "microstudio/io/io.hpp"
+#include "microstudio/ml/feasibility.hpp"
 #include "microstudio/ml/generator3d.hpp"
 
 namespace fs = std::filesystem;
@@ -58,6 +63,40 @@ std::vector<ms::Volume> toyVolumes(int count, ms::Dims d, std::uint64_t seed, in
         out.push_back(std::move(v));
     }
     return out;
+}
+
+// Toy volumes carrying every output of the tiny 2-phase model as attributes
+// (ABS_f_D measured, the rest spread deterministically), as held-out data.
+std::vector<ms::Volume> heldOutVolumes(int count, std::uint64_t seed) {
+    auto volumes = toyVolumes(count, ms::Dims{16, 16, 8}, seed);
+    for (std::size_t i = 0; i < volumes.size(); ++i) {
+        auto& a = volumes[i].attributes;
+        a["CT_f_D_tort1"] = 0.7 + 0.02 * double(i);
+        a["CT_f_A_tort1"] = 0.9 - 0.015 * double(i);
+        a["phi"] = 0.3 + 0.01 * double(i);
+        a["chi"] = 2.0 + 0.1 * double(i % 5);
+        a["log_time"] = 1.0 + 0.05 * double(i);
+    }
+    return volumes;
+}
+
+// microstudio-cli with arguments; exit code, or -1 on a crash.
+int runCli(const QStringList& arguments, QString* output = nullptr, QString* standardOutput = nullptr,
+           const QProcessEnvironment& environment = QProcessEnvironment::systemEnvironment()) {
+    QProcess p;
+    p.setProcessEnvironment(environment);
+    p.start(MICROSTUDIO_CLI, arguments);
+    p.waitForFinished(120000);
+    const QByteArray out = p.readAllStandardOutput(), err = p.readAllStandardError();
+    if (output) *output = QString::fromUtf8(out + err);
+    if (standardOutput) *standardOutput = QString::fromUtf8(out);
+    return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+}
+
+QStringList csvLines(const fs::path& path) {
+    QFile file(QString::fromStdString(path.string()));
+    if (!file.open(QIODevice::ReadOnly)) return {};
+    return QString::fromUtf8(file.readAll()).split('\n', Qt::SkipEmptyParts);
 }
 
 }  // namespace
@@ -429,6 +468,197 @@ private slots:
         fs::remove_all(dir);
     }
 
+    // The training-condition cloud on a uniform 20 x 20 grid: every
+    // z-scored nearest-neighbour distance is step / std = 1 / sqrt((20^2-1)/12),
+    // so that is the 99th percentile; a point between grid points is
+    // feasible, a far one is not and gets the nearest grid point proposed.
+    void feasibilityCloudOnGrid() {
+        std::vector<std::vector<double>> rows;
+        for (int i = 0; i < 20; ++i)
+            for (int j = 0; j < 20; ++j) rows.push_back({double(i) / 19.0, 2.0 * double(j) / 19.0});
+        const auto cloud = ConditionCloud::fromSamples({"a", "b"}, rows);
+        QCOMPARE(int(cloud.size()), 400);
+        const double spacing = 1.0 / std::sqrt((400.0 - 1.0) / 12.0);
+        QVERIFY(std::fabs(cloud.threshold() - spacing) < 1e-9);
+        const auto inside = cloud.check({{"a", 5.4 / 19.0}, {"b", 2.0 * 7.0 / 19.0}});
+        QVERIFY(inside.known && inside.feasible);
+        QVERIFY(std::fabs(inside.distance - 0.4 * spacing) < 1e-9);
+        const auto outside = cloud.check({{"a", 1.5}, {"b", 0.52}});
+        QVERIFY(outside.known && !outside.feasible);
+        QVERIFY(outside.distance > cloud.threshold());
+        // Proposal: the grid point nearest in z-scored space, (1, 2*5/19).
+        QVERIFY(std::fabs(outside.nearest.at("a") - 1.0) < 1e-9);
+        QVERIFY(std::fabs(outside.nearest.at("b") - 10.0 / 19.0) < 1e-9);
+        QVERIFY(QString::fromStdString(outside.message()).contains("nearest feasible target: a=1,b=0.5263"));
+        // A missing condition takes the mean (1.0 for b: the grid middle).
+        QCOMPARE(cloud.check({{"a", 0.0}}).target.at("b"), 1.0);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, cloud.check({{"c", 0.0}}));
+        // JSON round trip gives the same answers; a subsample spans the data.
+        const auto back = ConditionCloud::fromJson(cloud.toJson());
+        QCOMPARE(back.threshold(), cloud.threshold());
+        const auto backNearest = back.check({{"a", 1.5}, {"b", 0.52}}).nearest;  // stored to 1e-5 std
+        QVERIFY(std::fabs(backNearest.at("a") - 1.0) < 1e-4 && std::fabs(backNearest.at("b") - 10.0 / 19.0) < 1e-4);
+        const auto small = ConditionCloud::fromSamples({"a", "b"}, rows, 100);
+        QCOMPARE(int(small.size()), 100);
+        QCOMPARE(small.point(99).at("a"), rows[396][0]);
+        // One odd training point far away: the 99th percentile ignores it
+        // only when it is < 1% of the data (nearest-rank).
+        rows.push_back({10.0, 10.0});
+        QVERIFY(ConditionCloud::fromSamples({"a", "b"}, rows).threshold() < 2.0 * spacing);
+    }
+
+    // Generator3D: training data sets ranges and the cloud, both persist;
+    // per-sample targets equal the constant form; timing is split.
+    void generatorFeasibilityAndTargets() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_feasible";
+        fs::remove_all(dir);
+        auto model = Generator3D::create(Generator3dConfig::tiny(2), 4);
+        QVERIFY(!model.feasibility({{"ABS_f_D", 9.0}}).known);  // untrained: unknown, never refused
+        const auto data = heldOutVolumes(24, 8);
+        model.setTrainingData(data);
+        QCOMPARE(int(model.trainingConditions().size()), 24);
+        QCOMPARE(model.conditionRanges()[1].min, 0.7);
+        QCOMPARE(model.featureRanges()[3].name, std::string("phi"));
+        QCOMPARE(model.featureRanges()[3].max, 0.3 + 0.01 * 23);
+        const auto& a = data[5].attributes;
+        const std::map<std::string, double> inside{
+            {"ABS_f_D", a.at("ABS_f_D")}, {"CT_f_D_tort1", a.at("CT_f_D_tort1")}, {"CT_f_A_tort1", a.at("CT_f_A_tort1")}};
+        QVERIFY(model.feasibility(inside).feasible);
+        QCOMPARE(model.feasibility(inside).distance, 0.0);
+        const auto far = model.feasibility({{"ABS_f_D", 3.0}, {"CT_f_D_tort1", 0.7}});
+        QVERIFY(!far.feasible);
+        bool proposalIsTrainingPoint = false;
+        for (const auto& v : data)
+            if (std::fabs(v.attributes.at("ABS_f_D") - far.nearest.at("ABS_f_D")) < 1e-4 &&
+                std::fabs(v.attributes.at("CT_f_D_tort1") - far.nearest.at("CT_f_D_tort1")) < 1e-4 &&
+                std::fabs(v.attributes.at("CT_f_A_tort1") - far.nearest.at("CT_f_A_tort1")) < 1e-4)
+                proposalIsTrainingPoint = true;
+        QVERIFY(proposalIsTrainingPoint);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, model.feasibility({{"vol_frac_M", 0.1}}));
+        model.save(dir);
+        auto loaded = Generator3D::load(dir);
+        QCOMPARE(int(loaded.trainingConditions().size()), 24);
+        QVERIFY(std::fabs(loaded.trainingConditions().threshold() - model.trainingConditions().threshold()) < 1e-12);
+        QVERIFY(!loaded.feasibility({{"ABS_f_D", 3.0}, {"CT_f_D_tort1", 0.7}}).feasible);
+        // Per-sample targets: equal targets give the constant form's volumes.
+        GenerateOptions o;
+        o.steps = 3;
+        o.seed = 5;
+        o.batch = 2;
+        GenerateTiming timing;
+        o.timing = &timing;
+        const auto constant = loaded.generate(inside, 3, o);
+        QVERIFY(timing.denoiseSeconds > 0.0 && timing.decodeSeconds > 0.0);
+        const auto perSample = loaded.generate(std::vector<std::map<std::string, double>>(3, inside), o);
+        for (int i = 0; i < 3; ++i) QVERIFY(constant[std::size_t(i)].sameLabels(perSample[std::size_t(i)]));
+        auto varied = std::vector<std::map<std::string, double>>{inside, {{"ABS_f_D", 0.2}}, inside};
+        const auto mixed = loaded.generate(varied, o);
+        QCOMPARE(mixed[1].attributes.at("target_ABS_f_D"), 0.2);
+        QCOMPARE(mixed[1].attributes.at("target_CT_f_D_tort1"), loaded.conditionRanges()[1].mean);
+        QVERIFY(mixed[0].sameLabels(constant[0]));  // sample 0 of batch 0: same noise, same context
+        fs::remove_all(dir);
+    }
+
+    // generate's three target modes, measured descriptors, CSV, .vti per
+    // sample, feasibility warning and --strict; then evaluate --json.
+    void generateModesAndEvaluate() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_modes";
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        const auto held = heldOutVolumes(12, 21);
+        ms::io::writeHdf5(held, (dir / "held.h5").string());
+        const QString heldPath = QString::fromStdString((dir / "held.h5").string());
+        const QString model = QString::fromStdString((dir / "tiny").string());
+        auto path = [&](const char* name) { return QString::fromStdString((dir / name).string()); };
+        QString text, out;
+        {
+            // The tiny model with ranges and training cloud from the held-out
+            // file (as `generate --create-tiny D --ranges-from` writes it),
+            // and that file recorded as its validation data.
+            auto m = Generator3D::create(Generator3dConfig::tiny(2), 0);
+            m.setTrainingData(held);
+            m.metadata().training["validation_data"] = (dir / "held.h5").string();
+            m.save(dir / "tiny");
+        }
+
+        // Constant target: measured descriptors on every volume, CSV rows.
+        QCOMPARE(runCli({"generate", "--model", model, "--target", "ABS_f_D=0.6", "-n", "2", "--steps", "3", "-o",
+                         path("const.h5")}, &text), 0);
+        const auto constant = ms::io::readHdf5((dir / "const.h5").string());
+        QCOMPARE(int(constant.size()), 2);
+        for (const auto& v : constant) {
+            QVERIFY(v.hasField());
+            QCOMPARE(v.attributes.at("target_ABS_f_D"), 0.6);
+            // Measured ABS_f_D is the Donor fraction of the stored labels.
+            QVERIFY(std::fabs(v.attributes.at("ABS_f_D") - v.volumeFraction(ms::Donor)) < 1e-9);
+            QVERIFY(v.attributes.count("CT_f_A_tort1") && v.attributes.count("predicted_log_time"));
+        }
+        auto lines = csvLines(dir / "const.csv");
+        QCOMPARE(lines.size(), 3);
+        const auto header = lines[0].split(',');
+        QVERIFY(header.contains("target_ABS_f_D") && header.contains("predicted_chi"));
+        const int measuredColumn = int(header.indexOf("measured_ABS_f_D"));
+        QVERIFY(measuredColumn > 0);
+        QVERIFY(std::fabs(lines[2].split(',')[measuredColumn].toDouble() - constant[1].attributes.at("ABS_f_D")) < 1e-5);
+
+        // Random targets: within --range, the others within the training range.
+        QCOMPARE(runCli({"generate", "--model", model, "--random-targets", "--range", "ABS_f_D=0.3:0.4", "-n", "4",
+                         "--steps", "2", "--seed", "3", "--no-measure", "-o", path("random.h5")}, &text), 0);
+        const auto random = ms::io::readHdf5((dir / "random.h5").string());
+        QCOMPARE(int(random.size()), 4);
+        QVERIFY(random[0].attributes.at("target_ABS_f_D") != random[1].attributes.at("target_ABS_f_D"));
+        for (const auto& v : random) {
+            QVERIFY(v.attributes.at("target_ABS_f_D") >= 0.3 && v.attributes.at("target_ABS_f_D") <= 0.4);
+            QVERIFY(v.attributes.at("target_CT_f_D_tort1") >= 0.7 && v.attributes.at("target_CT_f_D_tort1") <= 0.92);
+        }
+
+        // Targets from a data set: evenly spaced samples' attributes (0, 4, 8 of 12).
+        QCOMPARE(runCli({"generate", "--model", model, "--targets-from", heldPath, "-n", "3", "--steps", "2", "-o",
+                         path("from.vti")}, &text), 0);
+        for (int i = 0; i < 3; ++i) {
+            const auto v = ms::io::readVolume(dir / ("from_00000" + std::to_string(i) + ".vti"));
+            QVERIFY(v.hasField());
+            QVERIFY(std::fabs(v.attributes.at("target_CT_f_D_tort1") - held[std::size_t(4 * i)].attributes.at("CT_f_D_tort1")) < 1e-9);
+            QCOMPARE(v.attributes.at("target_feasible"), 1.0);  // training points are feasible
+        }
+        QCOMPARE(csvLines(dir / "from.csv").size(), 4);
+
+        // Infeasible target: a warning with a proposal; --strict refuses.
+        QVERIFY(runCli({"generate", "--model", model, "--target", "ABS_f_D=4", "--strict", "-o", path("far.vti")}, &text) != 0);
+        QVERIFY2(text.contains("warning") && text.contains("nearest feasible target") && text.contains("--strict"),
+                 qPrintable(text));
+        QVERIFY(!fs::exists(dir / "far.vti"));
+        QVERIFY(runCli({"generate", "--model", model, "--target", "ABS_f_D=0.5", "--random-targets", "-o", path("x.h5")}) != 0);
+
+        // evaluate --json; the held-out data default to the recorded validation data.
+        QCOMPARE(runCli({"evaluate", "--model", model, "-n", "4", "--steps", "2", "--batch-sizes", "1,2", "--json"},
+                        &text, &out), 0);
+        const auto report = QJsonDocument::fromJson(out.toUtf8()).object();
+        QVERIFY2(!report.isEmpty(), qPrintable(text));
+        QCOMPARE(report["n"].toInt(), 4);
+        QCOMPARE(report["steps"].toInt(), 2);
+        const auto r2 = report["r2"].toObject();
+        QCOMPARE(r2.size(), 3);
+        for (const auto& key : r2.keys())
+            QVERIFY(r2[key].isNull() || (r2[key].toDouble() >= 0.0 && r2[key].toDouble() <= 1.0 + 1e-12));
+        QVERIFY(report["fp_r2"].toObject().contains("phi") && report["fp_r2"].toObject().contains("log_time"));
+        QVERIFY(report["denoise_s_per_sample"].toDouble() > 0.0 && report["decode_s_per_sample"].toDouble() > 0.0);
+        QCOMPARE(report["timing"].toArray().size(), 2);
+        const auto diversity = report["diversity"].toObject();
+        const double disagreement = diversity["mean_voxel_disagreement"].toDouble();
+        QVERIFY(disagreement > 0.0 && disagreement < 1.0);
+        QCOMPARE(diversity["std"].toObject().size(), 3);
+        QVERIFY(report["data"].toString().endsWith("held.h5"));
+        // Without --model: the shipped model, with a clear error when absent.
+        auto environment = QProcessEnvironment::systemEnvironment();
+        environment.insert("MICROSTUDIO_MODELS", path("no-models"));
+        if (!fs::exists(fs::path(MICROSTUDIO_SOURCE_DIR) / "resources/models/gen3d-ch2")) {
+            QVERIFY(runCli({"evaluate", "-n", "1"}, &text, nullptr, environment) != 0);
+            QVERIFY2(text.contains("gen3d-ch2") && text.contains("not installed"), qPrintable(text));
+        }
+        fs::remove_all(dir);
+    }
+
     // microstudio-cli generate with an untrained tiny model.
     void generateCommandEndToEnd() {
         const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_cli";
@@ -457,7 +687,7 @@ private slots:
         QVERIFY(run({"generate", "--model", model, "--target", "ABS_f_D=0.5", "-o", out}, &text) != 0);
         QVERIFY(text.contains("unknown condition"));
         QVERIFY(run({"generate", "--model", model, "--target", "vol_frac_D=x", "-o", out}) != 0);
-        QVERIFY(run({"generate", "--model", model, "-n", "2", "-o",
+        QVERIFY(run({"generate", "--model", model, "-n", "0", "-o",
                      QString::fromStdString((dir / "one.vti").string())}) != 0);
         fs::remove_all(dir);
     }
