@@ -376,12 +376,45 @@ int cmdGenerate(const CommandArgs& argv) {
 }
 
 int benchMl3d(const CommandArgs& argv) {
-    Args args(argv, {"repeats", "threads"}, {"cpu", "tiny"});
+    Args args(argv, {"repeats", "threads", "batch-sizes", "steps"}, {"cpu", "tiny"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli bench ml3d [--repeats N] [--threads T] [--cpu] [--tiny]\n"
                      "Paper-sized MicroGen3D networks (2-phase CH: 128x128x64 -> latent 4x8x8x4, U-Net n_feat\n"
                      "512) at batch 1: VAE and U-Net forward+backward, one guided denoising step, one decode,\n"
-                     "and the parameter counts against the paper's Table 1. --tiny: the test configuration.\n";
+                     "and the parameter counts against the paper's Table 1. --tiny: the test configuration.\n"
+                     "  --batch-sizes L  instead: generate() with an untrained model of that size at each batch\n"
+                     "                   size (e.g. 1,2,4,8,16,32), seconds per sample denoise vs decode\n"
+                     "  --steps K        DDIM steps for --batch-sizes [2]\n";
+        return 0;
+    }
+    if (auto sizes = args.value("batch-sizes")) {
+        // Untrained weights cost the same as trained ones: sample cost by batch size.
+        const auto config = args.flag("tiny") ? ml::Generator3dConfig::tiny() : ml::Generator3dConfig::paperTwoPhase();
+        if (args.flag("cpu")) setenv("CUDA_VISIBLE_DEVICES", "", 1);
+        const long steps = args.integer("steps", 2);
+        if (steps < 1 || steps > config.timesteps) throw Error("--steps must be in 1..T");
+        const auto model = ml::Generator3D::create(config, 0);
+        std::printf("config: %s, U-Net n_feat %d, device %s, DDIM-%ld, guidance 2 (cond + uncond)\n",
+                    config.vae.dims.str().c_str(), config.unetFeatures, model.device().c_str(), steps);
+        std::printf("%-6s %16s %16s %16s\n", "batch", "denoise s/sample", "per step", "decode s/sample");
+        std::stringstream in(*sizes);
+        std::string item;
+        bool warm = false;
+        while (std::getline(in, item, ',')) {
+            const double b = ml3d::parseNumber(item, "--batch-sizes");
+            if (b < 1 || b > 1024 || b != std::floor(b)) throw Error("--batch-sizes: '" + item + "' is not a batch size");
+            ml::GenerateOptions o;
+            o.steps = int(steps);
+            o.guidance = 2.0;
+            o.batch = int(b);
+            if (!warm) model.generate({}, 1, o);  // warm-up (allocator, kernels)
+            warm = true;
+            ml::GenerateTiming t;
+            o.timing = &t;
+            model.generate({}, int(b), o);
+            std::printf("%-6.0f %16.4g %16.4g %16.4g\n", b, t.denoiseSeconds / b, t.denoiseSeconds / b / double(steps),
+                        t.decodeSeconds / b);
+        }
         return 0;
     }
     const int repeats = int(args.integer("repeats", 1));
