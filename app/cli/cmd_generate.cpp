@@ -47,6 +47,12 @@ void printModel(const ml::Generator3D& model) {
         std::printf("%-16s %10.4g %10.4g %10.4g %10.4g %s\n", r.name.c_str(), r.min, r.max, r.mean, r.std,
                     condition ? "condition" : "predicted");
     }
+    const auto& cloud = model.trainingConditions();
+    if (cloud.empty())
+        std::printf("feasibility: no training conditions stored (targets are not checked)\n");
+    else
+        std::printf("feasibility: %zu training condition vectors, %.0fth-percentile nearest-neighbour distance %.4g"
+                    " (z-scored)\n", cloud.size(), cloud.percentile() * 100.0, cloud.threshold());
 }
 
 // Held-out volumes: the feature predictor on their latents against their
