@@ -384,6 +384,25 @@ private slots:
         QCOMPARE(lines.size(), 4);
         QVERIFY(lines[0].startsWith("sample,target_ABS_f_D"));
         QVERIFY(lines[0].contains("predicted_phi"));
+        // A session brings back model, targets, settings and samples.
+        const QString sessionPath = QDir::temp().filePath("ms_test_gui_session.json");
+        design->saveSession(sessionPath);
+        {
+            ms::ui::MainWindow w2;
+            w2.design()->openSession(sessionPath);
+            QCOMPARE(w2.design()->request().target.at("ABS_f_D"), 0.4);
+            QCOMPARE(w2.design()->request().count, 3);
+            QCOMPARE(int(w2.design()->samples().size()), 3);
+            QVERIFY(w2.design()->samples()[2].sameLabels(design->samples()[2]));
+            QCOMPARE(w2.design()->selected(), 2);
+            bool refused = false;
+            try {
+                w2.design()->openSession(base + ".csv");
+            } catch (const std::exception&) {
+                refused = true;
+            }
+            QVERIFY(refused);
+        }
         // Cancel stops a long generation (DDPM over all timesteps).
         design->findChildren<QSpinBox*>().at(2)->setValue(0);
         QSignalSpy done2(design, &ms::ui::DesignPanel::generated);

@@ -1,6 +1,9 @@
 #include "microstudio/ui/design_panel.hpp"
 
 #include <QComboBox>
+#include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QCoreApplication>
 #include <QDoubleSpinBox>
 #include <QFileDialog>
@@ -212,6 +215,7 @@ bool DesignPanel::loadModel(const QString& path, bool quiet) {
         if (fs::is_regular_file(p)) p = p.parent_path();
         auto model = std::make_shared<ml::Generator3D>(ml::Generator3D::load(p));
         model_ = std::move(model);
+        modelPath_ = QString::fromStdString(fs::absolute(p).string());
         const auto& c = model_->config();
         modelInfo_->setText(tr("%1: %2-phase, %3 volumes, latent %4, %5")
                                 .arg(QFileInfo(path).fileName())
@@ -341,14 +345,62 @@ void DesignPanel::onGenerated() {
         if (!error_.isEmpty() && error_ != tr("cancelled")) QMessageBox::warning(this, tr("Generation failed"), error_);
         return;
     }
-    samples_ = std::move(*result);
+    showSamples(std::move(*result));
+    progress_->setValue(1000);
+    emit generated(int(samples_.size()), tr("generated %1 samples").arg(samples_.size()));
+}
+
+void DesignPanel::showSamples(std::vector<Volume> samples) {
+    samples_ = std::move(samples);
     gallery_->clear();
     for (std::size_t i = 0; i < samples_.size(); ++i)
         gallery_->addItem(new QListWidgetItem(thumbnail(samples_[i]), tr("#%1").arg(i + 1)));
     export_->setEnabled(!samples_.empty());
-    progress_->setValue(1000);
     if (!samples_.empty()) gallery_->setCurrentRow(0);
-    emit generated(int(samples_.size()), tr("generated %1 samples").arg(samples_.size()));
+}
+
+void DesignPanel::saveSession(const QString& path) const {
+    if (!model_) throw Error("no model loaded: nothing to save");
+    QJsonObject targets;
+    for (const auto& t : targets_) targets[QString::fromStdString(t.name)] = t.spin->value();
+    QJsonObject session{{"format", "microstudio-session"}, {"version", 1}, {"model", modelPath_},
+                        {"targets", targets}, {"count", count_->value()}, {"seed", seed_->value()},
+                        {"steps", steps_->value()}, {"guidance", guidance_->value()}, {"selected", selected()}};
+    const fs::path json = path.toStdString();
+    if (!samples_.empty()) {
+        const fs::path samples = json.string() + ".samples.h5";
+        io::writeHdf5(samples_, samples);
+        session["samples"] = QString::fromStdString(samples.filename().string());
+    }
+    const QByteArray bytes = QJsonDocument(session).toJson();
+    writeAtomically(json, [&](const fs::path& tmp) {
+        std::ofstream out(tmp, std::ios::binary);
+        out.write(bytes.constData(), bytes.size());
+        if (!out) throw Error(json.string() + ": write failed");
+    });
+}
+
+void DesignPanel::openSession(const QString& path) {
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) throw Error(path.toStdString() + ": cannot open");
+    QJsonParseError parseError;
+    const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &parseError);
+    const QJsonObject session = doc.object();
+    if (doc.isNull() || session.value("format").toString() != "microstudio-session")
+        throw Error(path.toStdString() + ": not a MicroStudio session file");
+    if (!loadModel(session.value("model").toString(), true))
+        throw Error(path.toStdString() + ": cannot load its model " + session.value("model").toString().toStdString());
+    const QJsonObject targets = session.value("targets").toObject();
+    for (auto it = targets.begin(); it != targets.end(); ++it) setTarget(it.key().toStdString(), it.value().toDouble());
+    count_->setValue(session.value("count").toInt(count_->value()));
+    seed_->setValue(session.value("seed").toInt(seed_->value()));
+    steps_->setValue(session.value("steps").toInt(steps_->value()));
+    guidance_->setValue(session.value("guidance").toDouble(guidance_->value()));
+    if (session.contains("samples")) {
+        const fs::path samples = fs::path(path.toStdString()).parent_path() / session.value("samples").toString().toStdString();
+        showSamples(io::readSamples(samples.string()));
+        select(session.value("selected").toInt(0));
+    }
 }
 
 int DesignPanel::selected() const { return gallery_->currentRow(); }

@@ -92,6 +92,29 @@ void MainWindow::buildMenus() {
     file->addAction(tr("&Open..."), QKeySequence::Open, this, &MainWindow::openDialog);
     recentMenu_ = file->addMenu(tr("Open &Recent"));
     file->addAction(tr("&Save As..."), QKeySequence::SaveAs, this, &MainWindow::saveAsDialog);
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    file->addSeparator();
+    auto guarded = [this](const QString& title, auto&& action) {
+        try {
+            action();
+        } catch (const std::exception& e) {
+            QMessageBox::critical(this, title, QString::fromStdString(e.what()));
+        }
+    };
+    file->addAction(tr("Open Session..."), this, [this, guarded] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open session"), QString(), tr("Sessions (*.json)"));
+        if (path.isEmpty()) return;
+        guarded(tr("Cannot open session"), [&] {
+            design_->openSession(path);
+            tabs_->setCurrentWidget(design_);
+        });
+    });
+    file->addAction(tr("Save Session..."), this, [this, guarded] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save session"), "session.json", tr("Sessions (*.json)"));
+        if (path.isEmpty()) return;
+        guarded(tr("Cannot save session"), [&] { design_->saveSession(path); });
+    });
+#endif
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
     QMenu* edit = menuBar()->addMenu(tr("&Edit"));

@@ -64,6 +64,10 @@ public:
     // Writes the selected sample (.vti, .h5, .png) or, for .csv, a table of
     // targets, measured descriptors and predicted parameters of all samples.
     void exportTo(const QString& path) const;
+    // A session: the model, targets, sampling settings and the generated
+    // samples (in PATH.samples.h5 beside the .json). Both throw ms::Error.
+    void saveSession(const QString& path) const;
+    void openSession(const QString& path);
 
 public slots:
     void generate();
@@ -79,8 +83,10 @@ private:
     void buildTargetControls();
     void onGenerated();
     void refreshComparison();
+    void showSamples(std::vector<Volume> samples);
 
     std::shared_ptr<const ml::Generator3D> model_;
+    QString modelPath_;
     QComboBox* modelPicker_ = nullptr;
     QLabel* modelInfo_ = nullptr;
     QWidget* targetBox_ = nullptr;
