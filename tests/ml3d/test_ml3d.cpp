@@ -710,6 +710,7 @@ private slots:
         };
         const QString model = QString::fromStdString((dir / "model").string());
         const QStringList common = {"train3d", "--data", QString::fromStdString((dir / "train.h5").string()), "--out", model,
+                                    "--val", QString::fromStdString((dir / "train.h5").string()),
                                     "--config", "tiny", "--conditions", "ABS_f_D", "--outputs", "ABS_f_D,phi",
                                     "--epochs", "2", "--batch", "4", "--lr", "1e-3", "--cpu", "--threads", "1"};
         QString text;
@@ -724,6 +725,10 @@ private slots:
         QVERIFY(trained.metadata().training.has("diffusion"));
         QCOMPARE(trained.conditionRanges()[0].name, std::string("ABS_f_D"));
         QCOMPARE(trained.featureRanges()[1].min, 0.3);
+        // The features stage stores the training conditions (feasibility) and
+        // train3d records the validation data for `evaluate`.
+        QCOMPARE(int(trained.trainingConditions().size()), 8);
+        QCOMPARE(trained.metadata().training.string("validation_data", ""), fs::absolute(dir / "train.h5").string());
         QCOMPARE(run(common, &text), 0);  // everything trained: all stages skipped
         QVERIFY2(text.contains("diffusion already trained"), qPrintable(text));
         QCOMPARE(run({"generate", "--model", model, "--target", "ABS_f_D=0.6", "-n", "1", "--steps", "4", "-o",
