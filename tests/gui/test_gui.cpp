@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "microstudio/core/synthetic.hpp"
+#include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/render/phase_scene.hpp"
 #include "microstudio/render/phase_style.hpp"
@@ -258,6 +259,36 @@ private slots:
         lab->waitForPreview();
         QCOMPARE(table->columnCount(), 3);
         QCOMPARE(table->item(0, 1)->text().toDouble(), 0.0);
+        // Samples also come from files and datasets; three-phase ones are refused.
+        lab->setLearnedDenoiser({}, QString());
+        const QString dataset = QDir::temp().filePath("ms_test_gui_lab.h5");
+        ms::Volume second = ms::syntheticMicrostructure(ms::Dims{64, 48, 1}, {});
+        second.text["sample"] = "b";
+        image.text["sample"] = "a";
+        ms::io::writeHdf5({image, second}, dataset.toStdString());
+        lab->loadSample(dataset, 1);
+        lab->waitForPreview();
+        QCOMPARE(lab->noisy().dims(), (ms::Dims{64, 48, 1}));
+        bool refused = false;
+        try {
+            lab->loadSample(dataset, 2);
+        } catch (const std::exception&) {
+            refused = true;
+        }
+        QVERIFY(refused);
+        ms::SyntheticOptions threePhase;
+        threePhase.mixedFraction = 0.2;
+        const QString mixed = QDir::temp().filePath("ms_test_gui_lab3.vti");
+        ms::io::writeVolume(ms::syntheticMicrostructure(ms::Dims{32, 32, 1}, threePhase), mixed.toStdString());
+        refused = false;
+        try {
+            lab->loadSample(mixed);
+        } catch (const std::exception& e) {
+            refused = QString(e.what()).contains("two-phase");
+        }
+        QVERIFY(refused);
+        lab->loadSample(dataset, 0);
+        lab->waitForPreview();
         auto* type = lab->findChild<QComboBox*>("noiseType");
         type->setCurrentText("grid");
         lab->waitForPreview();

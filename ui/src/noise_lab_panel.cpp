@@ -1,6 +1,11 @@
 #include "microstudio/ui/noise_lab_panel.hpp"
 
 #include <QComboBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QInputDialog>
+#include <QMessageBox>
+#include <QPushButton>
 #include <QCoreApplication>
 #include <QDoubleSpinBox>
 #include <QFormLayout>
@@ -16,6 +21,8 @@
 #include <optional>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/io/hdf5.hpp"
+#include "microstudio/io/io.hpp"
 #include "microstudio/noise/denoise.hpp"
 #include "microstudio/noise/metrics.hpp"
 #include "microstudio/noise/noise.hpp"
@@ -53,6 +60,24 @@ NoiseLabPanel::NoiseLabPanel(QWidget* parent) : QWidget(parent) {
     sampleLabel_ = new QLabel(tr("no sample"), controls);
     sampleLabel_->setWordWrap(true);
     controlLayout->addWidget(sampleLabel_);
+    auto* openSample = new QPushButton(tr("Open sample (file or dataset)..."), controls);
+    controlLayout->addWidget(openSample);
+    connect(openSample, &QPushButton::clicked, this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open sample"), QString(),
+                                                          "Microstructures (*.vti *.h5 *.hdf5 *.txt *.png)");
+        if (path.isEmpty()) return;
+        int index = 0;
+        if (path.endsWith(".h5") || path.endsWith(".hdf5")) {
+            bool ok = false;
+            index = QInputDialog::getInt(this, tr("Dataset sample"), tr("Sample index"), 0, 0, 10000000, 1, &ok);
+            if (!ok) return;
+        }
+        try {
+            loadSample(path, index);
+        } catch (const std::exception& e) {
+            QMessageBox::warning(this, tr("Cannot use this sample"), e.what());
+        }
+    });
     form_ = new QFormLayout();
     const noise::NoiseModel defaults;
     type_ = new QComboBox(controls);
@@ -135,6 +160,24 @@ void NoiseLabPanel::setSample(const Volume& sample, const QString& name) {
     images_[0] = clean_;
     views_[0]->setVolume(&images_[0]);
     recompute();
+}
+
+void NoiseLabPanel::loadSample(const QString& path, int index) {
+    const auto names = io::formatOf(path.toStdString()) == io::Format::Hdf5 ? io::hdf5SampleNames(path.toStdString())
+                                                                             : std::vector<std::string>{};
+    Volume v;
+    QString name = QFileInfo(path).fileName();
+    if (!names.empty()) {
+        if (index < 0 || index >= int(names.size()))
+            throw Error(path.toStdString() + ": sample index " + std::to_string(index) + " outside 0.." +
+                        std::to_string(names.size() - 1));
+        v = io::readHdf5Sample(path.toStdString(), names[std::size_t(index)]);
+        name += ":" + QString::fromStdString(names[std::size_t(index)]);
+    } else {
+        v = io::readVolume(path.toStdString());
+    }
+    if (v.phaseCount() != 2) throw Error("the noise models need a two-phase image (donor and acceptor only)");
+    setSample(v, name);
 }
 
 void NoiseLabPanel::setLearnedDenoiser(LearnedDenoiser denoiser, const QString& name) {

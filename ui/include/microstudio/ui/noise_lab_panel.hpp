@@ -40,6 +40,9 @@ public:
     // The clean sample: a 2D two-phase image (a 3D volume gives its middle slice).
     void setSample(const Volume& sample, const QString& name);
     void setLearnedDenoiser(LearnedDenoiser denoiser, const QString& name);
+    // A sample from a file or a dataset (.h5 with many samples: `index`);
+    // throws ms::Error on a bad file or index.
+    void loadSample(const QString& path, int index = 0);
     const Volume& noisy() const { return images_[1]; }
     // Blocks until the pending preview is computed (tests).
     void waitForPreview();
