@@ -275,11 +275,12 @@ int noiseEval(const CommandArgs& argv) {
     noise::EvalOptions options;
     for (auto type : parseTypes(args.value("types", "salt-pepper,grid,frequency")))
         options.noises.push_back(modelFromArgs(args, type));
-    if (auto list = args.value("denoisers"))
+    if (auto list = args.value("denoisers")) {
         for (const auto& name : splitList(*list))
             if (name != "learned") options.denoisers.push_back(noise::denoiserByName(name));
-    else
+    } else {
         options.denoisers = noise::standardDenoisers();
+    }
     for (auto& learned : learnedDenoisers(args)) options.denoisers.push_back(std::move(learned));
     options.seed = parseSeed(args, 1);
     options.threads = threadsFromArgs(args);
