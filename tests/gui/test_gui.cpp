@@ -23,6 +23,7 @@
 #include "microstudio/ui/simulation_panel.hpp"
 #include "microstudio/ui/viewer_panel.hpp"
 #ifdef MICROSTUDIO_HAVE_DESIGN
+#include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ui/design_panel.hpp"
 #endif
 #include <QSpinBox>
@@ -351,6 +352,30 @@ private slots:
     }
 
 #ifdef MICROSTUDIO_HAVE_DESIGN
+    void designWarnsLiveAboutInfeasibleTargets() {
+        // A tiny generator whose training conditions form a small cloud.
+        auto model = ms::ml::Generator3D::create(ms::ml::Generator3dConfig::tiny(2), 1);
+        std::vector<std::vector<double>> rows;
+        for (int i = 0; i < 50; ++i) rows.push_back({0.4 + 0.004 * i, 0.8 + 0.002 * i, 0.7 + 0.003 * (i % 7)});
+        model.setTrainingConditions(ms::ml::ConditionCloud::fromSamples(model.conditionNames(), rows));
+        const QString folder = QDir::temp().filePath("ms_test_gui_feasible");
+        QDir(folder).removeRecursively();
+        model.save(folder.toStdString());
+        ms::ui::MainWindow w;
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        design->setTarget("ABS_f_D", 0.5);
+        design->setTarget("CT_f_D_tort1", 0.85);
+        design->setTarget("CT_f_A_tort1", 0.71);
+        QVERIFY2(design->targetFeasible(), qPrintable(design->feasibilityText()));
+        design->setTarget("CT_f_D_tort1", 0.2);  // far below anything trained on
+        QVERIFY(!design->targetFeasible());
+        QVERIFY(design->feasibilityText().contains("nearest feasible target"));
+        design->useNearestFeasibleTarget();
+        QVERIFY2(design->targetFeasible(), qPrintable(design->feasibilityText()));
+        QVERIFY(design->request().target.at("CT_f_D_tort1") > 0.79);
+    }
+
     void designGeneratesMeasuresAndExports() {
         // An untrained tiny generator, made by the CLI as a user would.
         const QString models = QDir::temp().filePath("ms_test_gui_models");
@@ -368,6 +393,7 @@ private slots:
         QVERIFY(!design->loadModel(models + "/missing", true));
         design->setTarget("ABS_f_D", 0.4);
         QCOMPARE(design->request().target.at("ABS_f_D"), 0.4);
+        QVERIFY2(design->feasibilityText().contains("unknown"), qPrintable(design->feasibilityText()));
         bool refused = false;
         try {
             design->setTarget("no_such_descriptor", 1.0);

@@ -100,6 +100,14 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     targetBox_ = new QGroupBox(tr("Target descriptors"), controls);
     targetForm_ = new QFormLayout(targetBox_);
     controlLayout->addWidget(targetBox_);
+    feasibility_ = new QLabel(controls);
+    feasibility_->setObjectName("feasibility");
+    feasibility_->setWordWrap(true);
+    useNearest_ = new QPushButton(tr("Use nearest feasible target"), controls);
+    useNearest_->setVisible(false);
+    controlLayout->addWidget(feasibility_);
+    controlLayout->addWidget(useNearest_);
+    connect(useNearest_, &QPushButton::clicked, this, &DesignPanel::useNearestFeasibleTarget);
 
     auto* sampling = new QGroupBox(tr("Sampling"), controls);
     auto* samplingForm = new QFormLayout(sampling);
@@ -269,11 +277,45 @@ void DesignPanel::buildTargetControls() {
             const QSignalBlocker block(slider);
             slider->setValue(int(std::lround((v - lo) / (hi - lo) * kSliderSteps)));
         });
+        // The slider writes through the spin box, so this sees every change.
+        connect(spin, &QDoubleSpinBox::valueChanged, this, &DesignPanel::updateFeasibility);
         t.slider->setToolTip(tr("training data: %1 .. %2, mean %3").arg(range.min).arg(range.max).arg(range.mean));
         targetForm_->addRow(QString::fromStdString(range.name), row);
         targets_.push_back(t);
     }
+    updateFeasibility();
     emit targetsRebuilt();
+}
+
+void DesignPanel::updateFeasibility() {
+    feasible_ = true;
+    nearest_.clear();
+    if (!model_) return;
+    // A nearest-neighbour query over at most a few thousand vectors: cheap
+    // enough to run on every slider move.
+    const ml::FeasibilityReport report = model_->feasibility(request().target);
+    if (!report.known) {
+        feasibility_->setText(tr("Feasibility: unknown (the model carries no training conditions)"));
+        feasibility_->setStyleSheet({});
+    } else if (report.feasible) {
+        feasibility_->setText(tr("Target inside the training data (distance %1 <= %2)")
+                                  .arg(report.distance, 0, 'f', 2)
+                                  .arg(report.threshold, 0, 'f', 2));
+        feasibility_->setStyleSheet("color: #2a7a2a;");
+    } else {
+        feasible_ = false;
+        nearest_ = report.nearest;
+        feasibility_->setText(QString::fromStdString(report.message()));
+        feasibility_->setStyleSheet("color: #b04000; font-weight: bold;");
+    }
+    useNearest_->setVisible(!feasible_);
+}
+
+QString DesignPanel::feasibilityText() const { return feasibility_->text(); }
+
+void DesignPanel::useNearestFeasibleTarget() {
+    const auto nearest = nearest_;  // setTarget re-checks and replaces nearest_
+    for (const auto& [name, value] : nearest) setTarget(name, value);
 }
 
 void DesignPanel::setTarget(const std::string& name, double value) {

@@ -55,6 +55,10 @@ public:
     bool hasModel() const { return bool(model_); }
     void setTarget(const std::string& name, double value);
     DesignRequest request() const;
+    // The live feasibility line under the sliders, and taking its proposal.
+    QString feasibilityText() const;
+    bool targetFeasible() const { return feasible_; }
+    void useNearestFeasibleTarget();
     const std::vector<Volume>& samples() const { return samples_; }
     int selected() const;
     void select(int index);
@@ -84,6 +88,7 @@ private:
     void onGenerated();
     void refreshComparison();
     void showSamples(std::vector<Volume> samples);
+    void updateFeasibility();
 
     std::shared_ptr<const ml::Generator3D> model_;
     QString modelPath_;
@@ -98,6 +103,10 @@ private:
         QDoubleSpinBox* spin = nullptr;
     };
     std::vector<TargetControl> targets_;
+    QLabel* feasibility_ = nullptr;
+    QPushButton* useNearest_ = nullptr;
+    std::map<std::string, double> nearest_;
+    bool feasible_ = true;
     QSpinBox *count_ = nullptr, *seed_ = nullptr, *steps_ = nullptr;
     QDoubleSpinBox* guidance_ = nullptr;
     QPushButton *generate_ = nullptr, *cancel_ = nullptr, *export_ = nullptr;
