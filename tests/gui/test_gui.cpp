@@ -246,6 +246,7 @@ private slots:
         w.setVolume(image, "synthetic");
         w.show();
         auto* lab = w.noiseLab();
+        lab->setLearnedDenoiser({}, QString());  // whatever model is installed: start without one
         lab->waitForPreview();
         // Salt and pepper at the paper's p = 0.15 by default: about 15 % flipped.
         const double flipped = ms::noise::pixelErrorRate(image, lab->noisy());

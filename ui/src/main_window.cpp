@@ -19,6 +19,7 @@
 #include "microstudio/ui/parameter_history.hpp"
 #include "microstudio/ui/simulation_panel.hpp"
 #ifdef MICROSTUDIO_HAVE_DESIGN
+#include "microstudio/ml/vae2d.hpp"
 #include "microstudio/ml/version.hpp"
 #include "microstudio/ui/design_panel.hpp"
 #endif
@@ -59,6 +60,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
             [this](bool, const QString& message) { statusBar()->showMessage(tr("Simulation: %1").arg(message)); });
     setCentralWidget(tabs_);
     connect(viewer_, &ViewerPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m); });
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    // The shipped denoising VAE joins the noise lab when installed.
+    try {
+        std::shared_ptr<const noise::Denoiser> vae = ml::defaultDenoiser();
+        noiseLab_->setLearnedDenoiser([vae](const Volume& v) { return vae->denoise(v); },
+                                      QString::fromStdString(vae->name()));
+    } catch (const std::exception&) {
+        // none installed: the lab shows the classical baselines only
+    }
+#endif
     history_ = new ParameterHistory(this);
     for (int i = 0; i < tabs_->count(); ++i) history_->trackChildren(tabs_->widget(i));
 #ifdef MICROSTUDIO_HAVE_DESIGN

@@ -35,6 +35,7 @@ struct NoiseLabResult {
     QString classicalName;
     noise::Metrics noisyMetrics, classicalMetrics;
     std::optional<noise::Metrics> learnedMetrics;
+    QString learnedError;
     QString error;
 };
 
@@ -226,8 +227,14 @@ void NoiseLabPanel::recompute() {
             }
             r->classicalMetrics = noise::compare(clean, r->classical, descriptors, &cleanDescriptors);
             if (learned) {
-                r->learned = learned(r->noisy);
-                r->learnedMetrics = noise::compare(clean, r->learned, descriptors, &cleanDescriptors);
+                // A model that cannot take this image (size) leaves its panel empty, not the lab.
+                try {
+                    r->learned = learned(r->noisy);
+                    r->learnedMetrics = noise::compare(clean, r->learned, descriptors, &cleanDescriptors);
+                } catch (const std::exception& e) {
+                    r->learned = Volume();
+                    r->learnedError = QString::fromStdString(e.what());
+                }
             }
         } catch (const std::exception& e) {
             r->error = QString::fromStdString(e.what());
@@ -255,6 +262,9 @@ void NoiseLabPanel::showResult() {
     images_[3] = r->classical;
     bestClassical_ = r->classicalName;
     views_[3]->setCaption(tr("best classical: %1").arg(r->classicalName));
+    if (learned_)
+        views_[2]->setCaption(r->learnedError.isEmpty() ? tr("denoised by %1").arg(learnedName_)
+                                                        : tr("%1: %2").arg(learnedName_, r->learnedError));
     for (int i = 0; i < 4; ++i) views_[std::size_t(i)]->setVolume(images_[std::size_t(i)].size() ? &images_[std::size_t(i)] : nullptr);
     // One column per image, one row per metric.
     auto addRow = [this](const QString& name, const noise::Metrics& m) {
