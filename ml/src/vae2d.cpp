@@ -2,6 +2,7 @@
 // training with multi-noise augmentation, and its Denoiser adapter.
 #include "microstudio/ml/vae2d.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <mutex>
@@ -9,6 +10,7 @@
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/parallel.hpp"
+#include "microstudio/ml/tiling.hpp"
 #include "microstudio/noise/noise.hpp"
 #include "torch_common.hpp"
 
@@ -268,6 +270,19 @@ long Vae2d::parameterCount() const { return detail::countParameters(*impl_->net)
 std::vector<float> Vae2d::flatParameters() const { return detail::flattenState(*impl_->net); }
 
 std::vector<Volume> Vae2d::denoise(const std::vector<Volume>& noisy) const {
+    // Images of another size go through overlapping windows of the model's size.
+    const int size = impl_->config.size;
+    const bool allFit = std::all_of(noisy.begin(), noisy.end(), [size](const Volume& v) {
+        return v.dims().is2D() && v.dims().nx == size && v.dims().ny == size;
+    });
+    if (!allFit) {
+        std::vector<Volume> out;
+        for (const Volume& v : noisy)
+            out.push_back(v.dims().is2D() && v.dims().nx == size && v.dims().ny == size
+                              ? denoise(std::vector<Volume>{v}).front()
+                              : applyTiled(v, size, [this](const std::vector<Volume>& w) { return denoise(w); }));
+        return out;
+    }
     std::vector<Volume> out;
     const std::size_t chunk = 64;
     for (std::size_t start = 0; start < noisy.size(); start += chunk) {

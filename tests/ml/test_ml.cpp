@@ -16,6 +16,7 @@
 #include "microstudio/ml/json.hpp"
 #include "microstudio/ml/ldm2d.hpp"
 #include "microstudio/ml/metadata.hpp"
+#include "microstudio/ml/tiling.hpp"
 #include "microstudio/ml/vae2d.hpp"
 #include "microstudio/noise/metrics.hpp"
 
@@ -58,6 +59,48 @@ fs::path tempDir(const char* name) {
 class TestMl : public QObject {
     Q_OBJECT
 private slots:
+    // Windows of a fixed-size model cover any image; each pixel comes from
+    // the window whose centre is nearest, so a pixel-wise model is exact.
+    void tilingCoversAnySize() {
+        QCOMPARE(ms::ml::windowOrigins(101, 101), (std::vector<int>{0}));
+        QCOMPARE(ms::ml::windowOrigins(50, 101), (std::vector<int>{0}));
+        const auto o = ms::ml::windowOrigins(512, 101);
+        QCOMPARE(o.front(), 0);
+        QCOMPARE(o.back(), 512 - 101);
+        for (std::size_t i = 1; i < o.size(); ++i) QVERIFY(o[i] - o[i - 1] <= 101 && o[i] > o[i - 1]);
+        const ms::ml::FixedSizeImageFunction invert = [](const std::vector<ms::Volume>& windows) {
+            std::vector<ms::Volume> out = windows;
+            for (auto& w : out)
+                for (auto& l : w.labels()) l = std::uint8_t(1 - l);
+            return out;
+        };
+        for (const ms::Dims d : {ms::Dims{101, 101, 1}, ms::Dims{50, 30, 1}, ms::Dims{512, 128, 1}, ms::Dims{130, 250, 1}}) {
+            const ms::Volume image = ms::syntheticMicrostructure(d);
+            const ms::Volume out = ms::ml::applyTiled(image, 101, invert);
+            QCOMPARE(out.dims(), d);
+            for (std::size_t i = 0; i < image.size(); ++i) QCOMPARE(int(out.labels()[i]), 1 - int(image.labels()[i]));
+        }
+        // The window a pixel comes from is the one centred nearest to it:
+        // mark each window by its index and check a pixel in the middle of the second.
+        const ms::ml::FixedSizeImageFunction index = [](const std::vector<ms::Volume>& windows) {
+            std::vector<ms::Volume> out = windows;
+            for (std::size_t i = 0; i < out.size(); ++i)
+                for (auto& l : out[i].labels()) l = std::uint8_t(i % 2);
+            return out;
+        };
+        const ms::Volume marks = ms::ml::applyTiled(ms::Volume(ms::Dims{300, 101, 1}), 101, index);
+        const auto xs = ms::ml::windowOrigins(300, 101);
+        QCOMPARE(int(marks.at(xs[1] + 50, 50)), 1);
+        QCOMPARE(int(marks.at(xs[0] + 10, 50)), 0);
+        bool refused = false;
+        try {
+            ms::ml::applyTiled(ms::Volume(ms::Dims{8, 8, 2}), 4, invert);
+        } catch (const ms::Error&) {
+            refused = true;
+        }
+        QVERIFY(refused);
+    }
+
     void jsonRoundTrip() {
         Json j = Json::object();
         j["name"] = "vae \"2d\"\n";
