@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 
 #include "microstudio/core/error.hpp"
 
@@ -93,6 +94,31 @@ long Args::integer(const std::string& name, long fallback) const {
 void Args::requirePositionals(std::size_t min, std::size_t max, const std::string& what) const {
     if (positionals_.size() < min || positionals_.size() > max)
         throw Error("expected " + what + " (see --help)");
+}
+
+std::vector<std::string> splitList(const std::string& text) {
+    std::vector<std::string> items;
+    std::stringstream in(text);
+    std::string item;
+    while (std::getline(in, item, ','))
+        if (!item.empty()) items.push_back(item);
+    return items;
+}
+
+std::vector<int> positiveIntList(const std::string& text, const std::string& option) {
+    std::vector<int> out;
+    for (const auto& item : splitList(text)) {
+        std::size_t used = 0;
+        int v = 0;
+        try {
+            v = std::stoi(item, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != item.size() || v < 1) throw Error("--" + option + ": '" + item + "' is not a positive integer");
+        out.push_back(v);
+    }
+    return out;
 }
 
 ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(STDERR_FILENO) != 0) {}

@@ -51,6 +51,12 @@ private:
     int lastPercent_ = -1;
 };
 
+// "a,b,,c" -> {"a", "b", "c"}.
+std::vector<std::string> splitList(const std::string& text);
+// "16,32,64" -> {16, 32, 64}; throws ms::Error naming --option unless every
+// item is a positive integer.
+std::vector<int> positiveIntList(const std::string& text, const std::string& option);
+
 // While alive, Ctrl-C and SIGTERM cancel the job through its token, so a
 // long job writes its checkpoint before the command exits (status 130) and a
 // rerun resumes.

@@ -48,15 +48,6 @@ std::set<std::string> withParameters(std::set<std::string> options) {
     return options;
 }
 
-std::vector<std::string> splitList(const std::string& text) {
-    std::vector<std::string> items;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        if (!item.empty()) items.push_back(item);
-    return items;
-}
-
 std::vector<noise::NoiseType> parseTypes(const std::string& text) {
     std::vector<noise::NoiseType> types;
     for (const auto& name : splitList(text)) types.push_back(noise::parseNoiseType(name));

@@ -32,30 +32,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> splitList(const std::string& text) {
-    std::vector<std::string> items;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        if (!item.empty()) items.push_back(item);
-    return items;
-}
-
-std::vector<int> intList(const std::string& text, const std::string& option) {
-    std::vector<int> out;
-    for (const auto& item : splitList(text)) {
-        try {
-            std::size_t used = 0;
-            const int v = std::stoi(item, &used);
-            if (used != item.size()) throw std::invalid_argument(item);
-            out.push_back(v);
-        } catch (const std::exception&) {
-            throw Error("--" + option + " expects a comma-separated list of integers, got '" + text + "'");
-        }
-    }
-    return out;
-}
-
 const std::set<std::string> kTrainOptions = {"epochs", "batch", "lr", "seed", "checkpoint", "checkpoint-every",
                                              "patience", "min-delta", "stop-after", "threads", "limit", "val-limit"};
 const char* kTrainHelp =
@@ -149,8 +125,8 @@ ml::Vae2dConfig vaeConfigFromArgs(const Args& args, int size) {
     c.size = size;
     c.latent = int(args.integer("latent", c.latent));
     c.hidden = int(args.integer("hidden", c.hidden));
-    if (auto v = args.value("channels")) c.channels = intList(*v, "channels");
-    if (auto v = args.value("kernels")) c.kernels = intList(*v, "kernels");
+    if (auto v = args.value("channels")) c.channels = positiveIntList(*v, "channels");
+    if (auto v = args.value("kernels")) c.kernels = positiveIntList(*v, "kernels");
     else if (c.channels.size() != c.kernels.size()) {
         // The paper's kernels for the first layers, 3 for further ones.
         std::vector<int> k;

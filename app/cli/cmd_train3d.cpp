@@ -25,60 +25,6 @@ namespace ms::cli {
 
 namespace {
 
-// Ctrl-C / SIGTERM cancel the training through its token: the loop writes
-// its checkpoint and the command exits; a rerun resumes.
-class InterruptCancels {
-public:
-    explicit InterruptCancels(ProgressToken& token) {
-        target().store(&token);
-        previousInt_ = std::signal(SIGINT, &InterruptCancels::handle);
-        previousTerm_ = std::signal(SIGTERM, &InterruptCancels::handle);
-    }
-    ~InterruptCancels() {
-        std::signal(SIGINT, previousInt_);
-        std::signal(SIGTERM, previousTerm_);
-        target().store(nullptr);
-    }
-    InterruptCancels(const InterruptCancels&) = delete;
-    InterruptCancels& operator=(const InterruptCancels&) = delete;
-
-private:
-    static std::atomic<ProgressToken*>& target() {
-        static std::atomic<ProgressToken*> token{nullptr};
-        return token;
-    }
-    static void handle(int) {
-        if (ProgressToken* t = target().load()) t->cancel();
-    }
-    void (*previousInt_)(int) = SIG_DFL;
-    void (*previousTerm_)(int) = SIG_DFL;
-};
-
-std::vector<std::string> splitNames(const std::string& text) {
-    std::vector<std::string> out;
-    std::stringstream in(text);
-    std::string item;
-    while (std::getline(in, item, ','))
-        if (!item.empty()) out.push_back(item);
-    return out;
-}
-
-std::vector<int> splitInts(const std::string& text, const std::string& option) {
-    std::vector<int> out;
-    for (const auto& item : splitNames(text)) {
-        std::size_t used = 0;
-        int v = 0;
-        try {
-            v = std::stoi(item, &used);
-        } catch (const std::exception&) {
-            used = 0;
-        }
-        if (used != item.size() || v < 1) throw Error("--" + option + ": '" + item + "' is not a positive integer");
-        out.push_back(v);
-    }
-    return out;
-}
-
 // At most `limit` samples, evenly spaced (0 = all).
 std::vector<Volume> readLimited(const std::string& path, long limit) {
     auto all = io::readSamples(path);
@@ -113,15 +59,15 @@ ml::Generator3dConfig configFromArgs(const Args& args) {
     else if (preset == "tiny") c = ml::Generator3dConfig::tiny(int(phases));
     else throw Error("--config must be paper or tiny");
     if (auto v = args.value("dims")) c.vae.dims = parseDims(*v);
-    if (auto v = args.value("channels")) c.vae.channels = splitInts(*v, "channels");
+    if (auto v = args.value("channels")) c.vae.channels = positiveIntList(*v, "channels");
     c.vae.latentChannels = int(args.integer("latent-channels", c.vae.latentChannels));
     c.vae.firstStride = int(args.integer("first-stride", c.vae.firstStride));
     c.vae.klWeight = args.number("kl-weight", c.vae.klWeight);
     c.unetFeatures = int(args.integer("features", c.unetFeatures));
     c.timesteps = int(args.integer("timesteps", c.timesteps));
     c.conditionDropout = args.number("condition-dropout", c.conditionDropout);
-    if (auto v = args.value("conditions")) c.conditions = splitNames(*v);
-    if (auto v = args.value("outputs")) c.outputs = splitNames(*v);
+    if (auto v = args.value("conditions")) c.conditions = splitList(*v);
+    if (auto v = args.value("outputs")) c.outputs = splitList(*v);
     else if (args.has("conditions")) {
         c.outputs = c.conditions;
         for (const auto& p : ml::processingOutputs()) c.outputs.push_back(p);
@@ -221,7 +167,7 @@ int cmdTrain3d(const CommandArgs& argv) {
         ProgressBar bar("train3d " + name);
         token.setListener([&bar](double f, const std::string& m) { bar.update(f, m); });
         options.progress = &token;
-        const InterruptCancels interrupt(token);
+        const CancelOnInterrupt interrupt(token);
         try {
             const auto report = trainer(options);
             bar.finish();
