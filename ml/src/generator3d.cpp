@@ -288,9 +288,7 @@ Generator3D Generator3D::load(const std::filesystem::path& folderOrFile) {
                 break;
             }
     if (!std::filesystem::exists(weights)) weights = findModel(folderOrFile.string());
-    ModelMetadata metadata = readMetadata(weights);
-    if (metadata.kind != "generator3d")
-        throw Error(weights.string() + " holds a '" + metadata.kind + "' model, not a 3D generator");
+    ModelMetadata metadata = readMetadata(weights, "generator3d", "3D generator");
     Generator3D g;
     auto& impl = *g.impl_;
     const Generator3dConfig config = Generator3dConfig::fromJson(metadata.architecture);

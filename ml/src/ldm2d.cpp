@@ -191,8 +191,7 @@ Ldm2d::Ldm2d(Ldm2d&&) noexcept = default;
 Ldm2d& Ldm2d::operator=(Ldm2d&&) noexcept = default;
 
 Ldm2d Ldm2d::load(const std::filesystem::path& weights) {
-    auto metadata = readMetadata(weights);
-    if (metadata.kind != "ldm2d") throw Error(weights.string() + ": a '" + metadata.kind + "' model, not a 2D LDM (ldm2d)");
+    auto metadata = readMetadata(weights, "ldm2d", "2D LDM");
     Ldm2d model(Ldm2dConfig::fromJson(metadata.architecture));
     detail::loadWeights(*model.impl_->net, weights);
     model.impl_->net->to(model.impl_->device);

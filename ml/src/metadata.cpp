@@ -69,6 +69,13 @@ void writeMetadata(const ModelMetadata& metadata, const std::filesystem::path& w
     writeJsonFile(metadata.toJson(), metadataPathFor(weights).string());
 }
 
+ModelMetadata readMetadata(const std::filesystem::path& weights, const std::string& kind, const std::string& what) {
+    ModelMetadata metadata = readMetadata(weights);
+    if (metadata.kind != kind)
+        throw Error(weights.string() + ": a '" + metadata.kind + "' model, not a " + what + " (" + kind + ")");
+    return metadata;
+}
+
 ModelMetadata readMetadata(const std::filesystem::path& weights) {
     const auto path = metadataPathFor(weights);
     if (!std::filesystem::exists(path)) throw Error("no model metadata " + path.string() + " beside the weights");

@@ -230,9 +230,7 @@ Vae2d::Vae2d(Vae2d&&) noexcept = default;
 Vae2d& Vae2d::operator=(Vae2d&&) noexcept = default;
 
 Vae2d Vae2d::load(const std::filesystem::path& weights) {
-    auto metadata = readMetadata(weights);
-    if (metadata.kind != "vae2d")
-        throw Error(weights.string() + ": a '" + metadata.kind + "' model, not a 2D VAE (vae2d)");
+    auto metadata = readMetadata(weights, "vae2d", "2D VAE");
     Vae2d model(Vae2dConfig::fromJson(metadata.architecture));
     detail::loadWeights(*model.impl_->net, weights);
     model.impl_->net->to(model.impl_->device);

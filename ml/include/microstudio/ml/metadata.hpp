@@ -37,6 +37,9 @@ struct ModelMetadata {
 std::filesystem::path metadataPathFor(const std::filesystem::path& weights);
 void writeMetadata(const ModelMetadata& metadata, const std::filesystem::path& weights);
 ModelMetadata readMetadata(const std::filesystem::path& weights);
+// The same, and throws ms::Error ("PATH: a 'ldm2d' model, not a 2D VAE
+// (vae2d)") unless the metadata's kind is `kind`.
+ModelMetadata readMetadata(const std::filesystem::path& weights, const std::string& kind, const std::string& what);
 
 // FNV-1a 64 over dims and labels of every sample, as 16 hex digits.
 std::string hashVolumes(const std::vector<Volume>& samples);
