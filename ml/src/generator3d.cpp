@@ -667,8 +667,11 @@ struct VaeTask : TrainTask {
     torch::nn::Module& module() override { return vae; }
     std::size_t trainCount() const override { return std::size_t(train.size(0)); }
     bool hasValidation() const override { return validation.size(0) > 0; }
-    torch::Tensor batchLoss(const std::vector<std::size_t>& idx, long, const torch::Device& device) override {
-        return vae.loss(train.index_select(0, indexTensor(idx, torch::kCPU)).to(device));
+    torch::Tensor batchLoss(const detail::Batch& batch, const torch::Device& device) override {
+        auto x = train.index_select(0, indexTensor(batch.indices(), torch::kCPU)).to(device);
+        // Reparameterisation noise for the global batch, this rank's rows.
+        auto [mu, logvar] = vae.encode(x);
+        return vae.loss(x, mu, logvar, batch.randn(mu.sizes().slice(1), device));
     }
     double validationLoss(const torch::Device& device) override {
         return chunkedMean(validation.size(0), 8, [&](long a, long b) {
@@ -685,8 +688,10 @@ struct FeatureTask : TrainTask {
     torch::nn::Module& module() override { return fp; }
     std::size_t trainCount() const override { return std::size_t(x.size(0)); }
     bool hasValidation() const override { return vx.size(0) > 0; }
-    torch::Tensor batchLoss(const std::vector<std::size_t>& idx, long, const torch::Device& device) override {
-        auto i = indexTensor(idx, device);
+    // Dropout masks are drawn per rank (not sliced from the global batch):
+    // with several ranks this stage matches one process only statistically.
+    torch::Tensor batchLoss(const detail::Batch& batch, const torch::Device& device) override {
+        auto i = indexTensor(batch.indices(), device);
         return torch::mse_loss(fp.forward(x.index_select(0, i)), y.index_select(0, i));
     }
     double validationLoss(const torch::Device&) override {
@@ -705,7 +710,10 @@ struct DiffusionTask : TrainTask {
     torch::nn::Module& module() override { return unet; }
     std::size_t trainCount() const override { return std::size_t(x.size(0)); }
     bool hasValidation() const override { return vx.size(0) > 0; }
-    torch::Tensor loss(const torch::Tensor& x0, const torch::Tensor& c, at::Generator* generator, double dropout) {
+    // Training (batch set): timesteps, noise and dropout drawn for the
+    // global batch and sliced; validation: from `generator`, no dropout.
+    torch::Tensor loss(const torch::Tensor& x0, const torch::Tensor& c, at::Generator* generator, double dropout,
+                       const detail::Batch* batch = nullptr) {
         const long n = x0.size(0);
         auto cpu = torch::TensorOptions().dtype(torch::kFloat);
         torch::Tensor t, noise, keep;
@@ -714,9 +722,9 @@ struct DiffusionTask : TrainTask {
             noise = torch::randn(x0.sizes(), *generator, cpu);
             keep = torch::ones({n}, cpu);
         } else {
-            t = torch::randint(schedule.timesteps, {n}, torch::TensorOptions().dtype(torch::kLong));
-            noise = torch::randn(x0.sizes(), cpu);
-            keep = (torch::rand({n}, cpu) >= dropout).to(torch::kFloat);
+            t = batch->randint(schedule.timesteps, torch::kCPU);
+            noise = batch->randn(x0.sizes().slice(1), torch::kCPU);
+            keep = (batch->rand({}, torch::kCPU) >= dropout).to(torch::kFloat);
         }
         t = t.to(x0.device());
         noise = noise.to(x0.device());
@@ -724,9 +732,9 @@ struct DiffusionTask : TrainTask {
         auto time = t.to(torch::kFloat) / double(schedule.timesteps);
         return torch::mse_loss(unet.forward(xt, time, c, keep.to(x0.device())), noise);
     }
-    torch::Tensor batchLoss(const std::vector<std::size_t>& idx, long, const torch::Device& device) override {
-        auto i = indexTensor(idx, device);
-        return loss(x.index_select(0, i), ctx.index_select(0, i), nullptr, conditionDropout);
+    torch::Tensor batchLoss(const detail::Batch& batch, const torch::Device& device) override {
+        auto i = indexTensor(batch.indices(), device);
+        return loss(x.index_select(0, i), ctx.index_select(0, i), nullptr, conditionDropout, &batch);
     }
     double validationLoss(const torch::Device&) override {
         // Fixed timesteps and noise: comparable across epochs.

@@ -384,16 +384,16 @@ struct Ldm2dTraining : detail::TrainTask {
         auto xt = torch::sqrt(ab) * x0 + torch::sqrt(1 - ab) * eps;
         return torch::mse_loss(model_.impl_->net->forward(xt, t, cond, keep), eps);
     }
-    torch::Tensor batchLoss(const std::vector<std::size_t>& indices, long, const torch::Device& device) override {
+    torch::Tensor batchLoss(const detail::Batch& batch, const torch::Device& device) override {
+        const auto indices = batch.indices();
         std::vector<std::int64_t> idx(indices.begin(), indices.end());
         auto select = torch::tensor(idx, torch::kInt64).to(device);
         auto x0 = x_.index_select(0, select);
         auto cond = cond_.index_select(0, select);
-        const std::int64_t B = x0.size(0);
-        // Drawn on the CPU generator the loop seeds each step.
-        auto t = torch::randint(model_.config().steps, {B}, torch::kInt64).to(device);
-        auto eps = torch::randn(x0.sizes(), torch::kFloat).to(device);
-        auto keep = (torch::rand({B}) >= model_.config().conditionDropout).to(torch::kFloat).to(device);
+        // Drawn on the CPU generator the loop seeds each step, for the global batch.
+        auto t = batch.randint(model_.config().steps, device);
+        auto eps = batch.randn(x0.sizes().slice(1), device);
+        auto keep = (batch.rand({}, torch::kCPU) >= model_.config().conditionDropout).to(torch::kFloat).to(device);
         return loss(x0, cond, t, eps, keep);
     }
     double validationLoss(const torch::Device& device) override {

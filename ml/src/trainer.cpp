@@ -90,6 +90,36 @@ void loadWeights(torch::nn::Module& module, const std::filesystem::path& path) {
     readModuleState(module, archive, path.string());
 }
 
+std::vector<std::size_t> Batch::indices() const {
+    return std::vector<std::size_t>(global.begin() + std::ptrdiff_t(begin), global.begin() + std::ptrdiff_t(end));
+}
+
+namespace {
+std::vector<std::int64_t> globalShape(std::size_t n, at::IntArrayRef sampleShape) {
+    std::vector<std::int64_t> shape{std::int64_t(n)};
+    shape.insert(shape.end(), sampleShape.begin(), sampleShape.end());
+    return shape;
+}
+}  // namespace
+
+torch::Tensor Batch::randn(at::IntArrayRef sampleShape, const torch::Device& device) const {
+    return torch::randn(globalShape(globalSize(), sampleShape), torch::kFloat)
+        .slice(0, std::int64_t(begin), std::int64_t(end))
+        .to(device);
+}
+
+torch::Tensor Batch::rand(at::IntArrayRef sampleShape, const torch::Device& device) const {
+    return torch::rand(globalShape(globalSize(), sampleShape), torch::kFloat)
+        .slice(0, std::int64_t(begin), std::int64_t(end))
+        .to(device);
+}
+
+torch::Tensor Batch::randint(std::int64_t high, const torch::Device& device) const {
+    return torch::randint(high, {std::int64_t(globalSize())}, torch::kInt64)
+        .slice(0, std::int64_t(begin), std::int64_t(end))
+        .to(device);
+}
+
 void columnStats(const std::vector<std::vector<double>>& rows, std::size_t columns, std::vector<double>& mean,
                  std::vector<double>& stdev) {
     mean.assign(columns, 0.0);
@@ -279,11 +309,15 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
                 report.stoppedAtLimit = true;
                 goto finish;
             }
-            std::vector<std::size_t> indices(order.begin() + std::ptrdiff_t(st.stepInEpoch * long(batch)),
-                                             order.begin() + std::ptrdiff_t((st.stepInEpoch + 1) * long(batch)));
+            Batch b;
+            b.global.assign(order.begin() + std::ptrdiff_t(st.stepInEpoch * long(batch)),
+                            order.begin() + std::ptrdiff_t((st.stepInEpoch + 1) * long(batch)));
+            b.begin = 0;
+            b.end = b.global.size();
+            b.step = st.step;
             torch::manual_seed(noise::deriveSeed(options.seed ^ kStepStream, std::uint64_t(st.step)));
             optimizer.zero_grad();
-            torch::Tensor loss = task.batchLoss(indices, st.step, device);
+            torch::Tensor loss = task.batchLoss(b, device);
             const double lossValue = loss.item<double>();
             if (!std::isfinite(lossValue))
                 throw Error("training diverged (loss " + std::to_string(lossValue) + " at step " +

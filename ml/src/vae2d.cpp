@@ -389,11 +389,13 @@ std::pair<Volume, Volume> augment(const Volume& clean, const Augmentation& aug,
     return {std::move(target), std::move(noisy)};
 }
 
-double vaeLossSum(VaeNet& net, const torch::Tensor& input, const torch::Tensor& target, double beta, bool sample,
-                  torch::Tensor* meanLoss) {
+// `sample`: the reparameterisation noise is drawn for the batch's global
+// batch and sliced (data-parallel ranks); null = z = mu.
+double vaeLossSum(VaeNet& net, const torch::Tensor& input, const torch::Tensor& target, double beta,
+                  const detail::Batch* sample, torch::Tensor* meanLoss) {
     auto [mu, logvar] = net->encode(input);
     torch::Tensor z = mu;
-    if (sample) z = mu + torch::randn_like(mu) * torch::exp(0.5 * logvar);
+    if (sample) z = mu + sample->randn(mu.sizes().slice(1), mu.device()) * torch::exp(0.5 * logvar);
     auto recon = net->decode(z);
     auto bce = torch::binary_cross_entropy(recon, target, {}, torch::Reduction::Sum);
     auto kl = -0.5 * torch::sum(1 + logvar - mu.pow(2) - logvar.exp());
@@ -434,18 +436,21 @@ struct Vae2dTraining : detail::TrainTask {
             valNoisy_ = valNoisy_.to(device);
         }
     }
-    torch::Tensor batchLoss(const std::vector<std::size_t>& indices, long step, const torch::Device& device) override {
+    torch::Tensor batchLoss(const detail::Batch& batch, const torch::Device& device) override {
+        const auto indices = batch.indices();
         std::vector<Volume> noisy(indices.size()), clean(indices.size());
-        const std::uint64_t stepSeed = noise::deriveSeed(options_.train.seed, std::uint64_t(step));
+        const std::uint64_t stepSeed = noise::deriveSeed(options_.train.seed, std::uint64_t(batch.step));
         parallelFor(indices.size(), [&](std::size_t j) {
-            auto pair = augment(train_[indices[j]], options_.augmentation, ranges_, noise::deriveSeed(stepSeed, j), true);
+            // Seeded by the position in the global batch: the same pair on any number of ranks.
+            auto pair = augment(train_[indices[j]], options_.augmentation, ranges_,
+                                noise::deriveSeed(stepSeed, batch.begin + j), true);
             clean[j] = std::move(pair.first);
             noisy[j] = options_.denoising ? std::move(pair.second) : clean[j];
         });
         auto input = imagesToTensor(noisy, model_.config().size).to(device);
         auto target = imagesToTensor(clean, model_.config().size).to(device);
         torch::Tensor loss;
-        vaeLossSum(model_.impl_->net, input, target, options_.beta, true, &loss);
+        vaeLossSum(model_.impl_->net, input, target, options_.beta, &batch, &loss);
         return loss;
     }
     double validationLoss(const torch::Device& device) override {
@@ -454,7 +459,7 @@ struct Vae2dTraining : detail::TrainTask {
         for (std::int64_t start = 0; start < n; start += 64) {
             const std::int64_t end = std::min<std::int64_t>(n, start + 64);
             sum += vaeLossSum(model_.impl_->net, valNoisy_.slice(0, start, end), valClean_.slice(0, start, end),
-                              options_.beta, false, nullptr);
+                              options_.beta, nullptr, nullptr);
         }
         return sum / double(n);
     }

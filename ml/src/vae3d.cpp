@@ -118,7 +118,13 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> Vae3dImpl::forward(const
 }
 
 torch::Tensor Vae3dImpl::loss(const torch::Tensor& x) {
-    auto [reconstruction, mu, logvar] = forward(x);
+    auto [mu, logvar] = encode(x);
+    return loss(x, mu, logvar, is_training() ? torch::randn_like(mu) : torch::Tensor());
+}
+
+torch::Tensor Vae3dImpl::loss(const torch::Tensor& x, const torch::Tensor& mu, const torch::Tensor& logvar,
+                              const torch::Tensor& noise) {
+    auto reconstruction = decode(noise.defined() ? mu + noise * torch::exp(0.5 * logvar) : mu);
     auto mse = torch::mse_loss(reconstruction, x);
     // KL(q(z|x) || N(0, I)) summed over the latent, averaged over the batch.
     auto kl = -0.5 * torch::sum(1 + logvar - mu.pow(2) - logvar.exp()) / double(x.size(0));

@@ -36,6 +36,10 @@ struct Vae3dImpl : torch::nn::Module {
     std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, ShapeLog* log = nullptr);
     // MSE (mean over voxels) + klWeight * KL (summed over latents, mean over batch).
     torch::Tensor loss(const torch::Tensor& x);
+    // The same from an encoding of x and the reparameterisation noise (the
+    // training loop draws it for a data-parallel global batch).
+    torch::Tensor loss(const torch::Tensor& x, const torch::Tensor& mu, const torch::Tensor& logvar,
+                       const torch::Tensor& noise);
 
     std::vector<torch::nn::Module*> encoderModules();
     std::vector<torch::nn::Module*> decoderModules();
