@@ -117,14 +117,17 @@ void writeText(const fs::path& path, const std::string& text) {
 
 // --- vae2d -------------------------------------------------------------------------
 
-const std::set<std::string> kVaeOptions = {"data", "val", "out", "latent", "beta", "hidden", "channels", "kernels",
-                                           "clean-fraction", "history"};
+const std::set<std::string> kVaeOptions = {"data",     "val",           "out",            "latent", "beta",
+                                           "hidden",   "channels",      "kernels",        "mid-blocks",
+                                           "latent-channels", "clean-fraction", "history"};
 
 ml::Vae2dConfig vaeConfigFromArgs(const Args& args, int size) {
     ml::Vae2dConfig c;
     c.size = size;
     c.latent = int(args.integer("latent", c.latent));
     c.hidden = int(args.integer("hidden", c.hidden));
+    c.midBlocks = int(args.integer("mid-blocks", c.midBlocks));
+    c.latentChannels = int(args.integer("latent-channels", c.latentChannels));
     if (auto v = args.value("channels")) c.channels = positiveIntList(*v, "channels");
     if (auto v = args.value("kernels")) c.kernels = positiveIntList(*v, "kernels");
     else if (c.channels.size() != c.kernels.size()) {
@@ -150,6 +153,9 @@ int trainVae(const CommandArgs& argv) {
                      "  --hidden H             fully connected width [1024]\n"
                      "  --channels LIST        convolution widths [32,64,128,256]\n"
                      "  --kernels LIST         kernel sizes (stride 2, padding 1) [4,4,3,3]\n"
+                     "  --mid-blocks N         residual 3x3 blocks at the deepest map [0]\n"
+                     "  --latent-channels C    spatial latent of C channels on the deepest map\n"
+                     "                         (L = C x side^2, no linear layers) instead of --latent [0]\n"
                      "  --clean-fraction X     share of inputs left clean [0.1]\n"
                      "  --plain                plain VAE: clean inputs\n"
                      "  --half                 store the weights as float16\n"
@@ -414,13 +420,13 @@ int trainRecipe(const CommandArgs& argv) {
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli train recipe --data TRAIN.h5 --val VAL.h5 [--out DIR]\n\n"
                      "Trains the shipped 2D defaults in one go (the recipe of docs/ml.md): the compact\n"
-                     "denoising VAE (DIR/denoise-vae2d.pt, float16) with multi-noise augmentation, then the\n"
+                     "denoising VAE (DIR/denoise-vae2d.pt, float16; spatial 4x25x25 latent) with multi-noise augmentation, then the\n"
                      "conditional latent diffusion model on its latents (DIR/ldm2d.pt, conditioned on vf, phi,\n"
                      "chi). Checkpoints live in DIR/checkpoints: rerun the same command after a kill to\n"
                      "resume; a finished model is kept.\n"
                      "  --out DIR              [resources/models]\n"
                      "  --limit N, --val-limit N  samples used [16000, 400]\n"
-                     "  --vae-epochs N, --ldm-epochs N  [10, 30]\n"
+                     "  --vae-epochs N, --ldm-epochs N  [8, 30]\n"
                      "  --threads N, --seed S, --cpu\n";
         return 0;
     }
@@ -439,8 +445,9 @@ int trainRecipe(const CommandArgs& argv) {
     if (args.flag("cpu")) common.push_back("--cpu");
     if (!fs::exists(vae)) {
         CommandArgs a = {"--out", vae.string(), "--checkpoint", (dir / "checkpoints" / "denoise-vae2d.ckpt").string(),
-                         "--latent", "128", "--hidden", "256", "--channels", "16,32,64,128", "--beta", "0.1",
-                         "--batch", "32", "--lr", "2e-3", "--epochs", std::to_string(args.integer("vae-epochs", 10)),
+                         "--channels", "32,64", "--kernels", "4,4", "--mid-blocks", "2", "--latent-channels", "4",
+                         "--beta", "0.1",
+                         "--batch", "32", "--lr", "2e-3", "--epochs", std::to_string(args.integer("vae-epochs", 8)),
                          "--checkpoint-every", "50", "--keep-last",
                          "--history", (dir / "checkpoints" / "denoise-vae2d-history.csv").string()};
         a.insert(a.end(), common.begin(), common.end());

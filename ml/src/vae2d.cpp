@@ -28,6 +28,19 @@ void Vae2dConfig::validate() const {
         if (c < 1) throw Error("VAE channel widths must be >= 1");
     for (int k : kernels)
         if (k < 2 || k > 7) throw Error("VAE kernels must be in 2..7");
+    if (midBlocks < 0 || midBlocks > 16) throw Error("VAE middle blocks must be in 0..16");
+    if (latentChannels < 0 || latentChannels > 256) throw Error("VAE latent channels must be in 0..256");
+    if (deepestSide() < 1) throw Error("VAE input size " + std::to_string(size) + " is too small for the layers");
+}
+
+int Vae2dConfig::deepestSide() const {
+    int side = size;
+    for (int k : kernels) side = (side + 2 - k) / 2 + 1;
+    return side;
+}
+
+int Vae2dConfig::latentSize() const {
+    return latentChannels > 0 ? latentChannels * deepestSide() * deepestSide() : latent;
 }
 
 Json Vae2dConfig::toJson() const {
@@ -38,6 +51,8 @@ Json Vae2dConfig::toJson() const {
     j["channels"] = Json(c);
     j["kernels"] = Json(k);
     j["hidden"] = hidden;
+    j["mid_blocks"] = midBlocks;
+    j["latent_channels"] = latentChannels;
     return j;
 }
 
@@ -46,6 +61,8 @@ Vae2dConfig Vae2dConfig::fromJson(const Json& j) {
     c.size = int(j.number("size", c.size));
     c.latent = int(j.number("latent", c.latent));
     c.hidden = int(j.number("hidden", c.hidden));
+    c.midBlocks = int(j.number("mid_blocks", 0));
+    c.latentChannels = int(j.number("latent_channels", 0));
     if (j.has("channels")) {
         c.channels.clear();
         for (double v : j.at("channels").numbers()) c.channels.push_back(int(v));
@@ -89,15 +106,32 @@ struct VaeNetImpl : torch::nn::Module {
             encBn.push_back(register_module("enc_bn" + std::to_string(i + 1), torch::nn::BatchNorm2d(c.channels[i])));
             in = c.channels[i];
         }
-        flat = std::int64_t(c.channels.back()) * sizes.back() * sizes.back();
-        encFc = register_module("enc_fc", torch::nn::Linear(flat, c.hidden));
-        encFcBn = register_module("enc_fc_bn", torch::nn::BatchNorm1d(c.hidden));
-        mu = register_module("mu", torch::nn::Linear(c.hidden, c.latent));
-        logvar = register_module("logvar", torch::nn::Linear(c.hidden, c.latent));
-        decFc1 = register_module("dec_fc1", torch::nn::Linear(c.latent, c.hidden));
-        decFc1Bn = register_module("dec_fc1_bn", torch::nn::BatchNorm1d(c.hidden));
-        decFc2 = register_module("dec_fc2", torch::nn::Linear(c.hidden, flat));
-        decFc2Bn = register_module("dec_fc2_bn", torch::nn::BatchNorm1d(flat));
+        const int deep = c.channels.back();
+        auto conv3 = [](int from, int to) { return torch::nn::Conv2dOptions(from, to, 3).padding(1); };
+        for (int b = 0; b < c.midBlocks; ++b) {
+            encMid.push_back(register_module("enc_mid" + std::to_string(b + 1), torch::nn::Conv2d(conv3(deep, deep))));
+            encMidBn.push_back(register_module("enc_mid_bn" + std::to_string(b + 1), torch::nn::BatchNorm2d(deep)));
+        }
+        flat = std::int64_t(deep) * sizes.back() * sizes.back();
+        if (c.latentChannels > 0) {
+            muConv = register_module("mu_conv", torch::nn::Conv2d(conv3(deep, c.latentChannels)));
+            logvarConv = register_module("logvar_conv", torch::nn::Conv2d(conv3(deep, c.latentChannels)));
+            decIn = register_module("dec_in", torch::nn::Conv2d(conv3(c.latentChannels, deep)));
+            decInBn = register_module("dec_in_bn", torch::nn::BatchNorm2d(deep));
+        } else {
+            encFc = register_module("enc_fc", torch::nn::Linear(flat, c.hidden));
+            encFcBn = register_module("enc_fc_bn", torch::nn::BatchNorm1d(c.hidden));
+            mu = register_module("mu", torch::nn::Linear(c.hidden, c.latent));
+            logvar = register_module("logvar", torch::nn::Linear(c.hidden, c.latent));
+            decFc1 = register_module("dec_fc1", torch::nn::Linear(c.latent, c.hidden));
+            decFc1Bn = register_module("dec_fc1_bn", torch::nn::BatchNorm1d(c.hidden));
+            decFc2 = register_module("dec_fc2", torch::nn::Linear(c.hidden, flat));
+            decFc2Bn = register_module("dec_fc2_bn", torch::nn::BatchNorm1d(flat));
+        }
+        for (int b = 0; b < c.midBlocks; ++b) {
+            decMid.push_back(register_module("dec_mid" + std::to_string(b + 1), torch::nn::Conv2d(conv3(deep, deep))));
+            decMidBn.push_back(register_module("dec_mid_bn" + std::to_string(b + 1), torch::nn::BatchNorm2d(deep)));
+        }
         // Transposed convolutions mirror the encoder; the output padding makes
         // each map the size of its encoder twin (101: 0, 0, 0, 1).
         for (int i = layers - 1; i >= 0; --i) {
@@ -122,6 +156,16 @@ struct VaeNetImpl : torch::nn::Module {
             x = torch::relu(encBn[i]->forward(encConv[i]->forward(x)));
             record(shapes, "encoder.conv" + std::to_string(i + 1), x);
         }
+        for (std::size_t b = 0; b < encMid.size(); ++b) {
+            x = torch::relu(x + encMidBn[b]->forward(encMid[b]->forward(x)));
+            record(shapes, "encoder.mid" + std::to_string(b + 1), x);
+        }
+        if (muConv) {
+            auto m = muConv->forward(x).flatten(1), lv = logvarConv->forward(x).flatten(1);
+            record(shapes, "encoder.mu", m);
+            record(shapes, "encoder.logvar", lv);
+            return {m, lv};
+        }
         x = x.flatten(1);
         record(shapes, "encoder.flatten", x);
         x = torch::relu(encFcBn->forward(encFc->forward(x)));
@@ -133,12 +177,23 @@ struct VaeNetImpl : torch::nn::Module {
     }
 
     torch::Tensor decode(torch::Tensor z, Shapes* shapes = nullptr) {
-        auto x = torch::relu(decFc1Bn->forward(decFc1->forward(z)));
-        record(shapes, "decoder.fc1", x);
-        x = torch::relu(decFc2Bn->forward(decFc2->forward(x)));
-        record(shapes, "decoder.fc2", x);
-        x = x.view({x.size(0), config.channels.back(), sizes.back(), sizes.back()});
-        record(shapes, "decoder.reshape", x);
+        torch::Tensor x;
+        if (decIn) {
+            x = z.view({z.size(0), config.latentChannels, sizes.back(), sizes.back()});
+            x = torch::relu(decInBn->forward(decIn->forward(x)));
+            record(shapes, "decoder.in", x);
+        } else {
+            x = torch::relu(decFc1Bn->forward(decFc1->forward(z)));
+            record(shapes, "decoder.fc1", x);
+            x = torch::relu(decFc2Bn->forward(decFc2->forward(x)));
+            record(shapes, "decoder.fc2", x);
+            x = x.view({x.size(0), config.channels.back(), sizes.back(), sizes.back()});
+            record(shapes, "decoder.reshape", x);
+        }
+        for (std::size_t b = 0; b < decMid.size(); ++b) {
+            x = torch::relu(x + decMidBn[b]->forward(decMid[b]->forward(x)));
+            record(shapes, "decoder.mid" + std::to_string(b + 1), x);
+        }
         for (std::size_t i = 0; i < decConv.size(); ++i) {
             x = decConv[i]->forward(x);
             const bool last = i + 1 == decConv.size();
@@ -155,6 +210,10 @@ struct VaeNetImpl : torch::nn::Module {
     std::vector<torch::nn::BatchNorm2d> encBn;
     torch::nn::Linear encFc{nullptr}, mu{nullptr}, logvar{nullptr}, decFc1{nullptr}, decFc2{nullptr};
     torch::nn::BatchNorm1d encFcBn{nullptr}, decFc1Bn{nullptr}, decFc2Bn{nullptr};
+    torch::nn::Conv2d muConv{nullptr}, logvarConv{nullptr}, decIn{nullptr};  // spatial latent
+    torch::nn::BatchNorm2d decInBn{nullptr};
+    std::vector<torch::nn::Conv2d> encMid, decMid;
+    std::vector<torch::nn::BatchNorm2d> encMidBn, decMidBn;
     std::vector<torch::nn::ConvTranspose2d> decConv;
     std::vector<torch::nn::BatchNorm2d> decBn;
 };
@@ -216,6 +275,7 @@ struct Vae2d::Impl {
 Vae2d::Vae2d(const Vae2dConfig& config, std::uint64_t seed) : impl_(std::make_unique<Impl>()) {
     config.validate();
     impl_->config = config;
+    impl_->config.latent = config.latentSize();
     torch::manual_seed(seed);
     impl_->net = VaeNet(config);
     impl_->device = detail::chooseDevice(false, 0);

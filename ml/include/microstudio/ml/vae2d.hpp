@@ -34,7 +34,19 @@ struct Vae2dConfig {
     std::vector<int> channels{32, 64, 128, 256};
     std::vector<int> kernels{4, 4, 3, 3};    // stride 2, padding 1 each
     int hidden = 1024;
+    // Residual 3x3 conv blocks (BN, ReLU) at the deepest map, in the encoder
+    // and mirrored in the decoder; 0 in the paper.
+    int midBlocks = 0;
+    // 0: the paper's flat latent (flatten, linear layers, L = latent).
+    // > 0: a spatial latent of this many channels on the deepest map (3x3
+    // convs to mu / log-variance, no linear layers), L = channels x side^2;
+    // it keeps where things are, which a denoiser needs (docs/ml.md).
+    int latentChannels = 0;
 
+    // The deepest map's side for the input size and kernels.
+    int deepestSide() const;
+    // L: `latent`, or latentChannels x deepestSide()^2 when spatial.
+    int latentSize() const;
     void validate() const;  // throws ms::Error
     Json toJson() const;
     static Vae2dConfig fromJson(const Json& json);
