@@ -186,6 +186,56 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, vae.denoise(threePhase));
     }
 
+    // The shipped denoiser's layout: latent channels on the deepest map
+    // (no linear layers), residual middle blocks; L follows from the geometry.
+    void spatialLatentShapesAndRoundTrip() {
+        Vae2dConfig c;
+        c.size = 101;
+        c.channels = {8, 16};
+        c.kernels = {4, 4};
+        c.midBlocks = 2;
+        c.latentChannels = 3;
+        QCOMPARE(c.deepestSide(), 25);
+        QCOMPARE(c.latentSize(), 3 * 25 * 25);
+        Vae2d vae(c, 3);
+        QCOMPARE(vae.config().latent, 3 * 25 * 25);
+        const auto shapes = vae.layerShapes();
+        auto find = [&](const std::string& name) {
+            for (const auto& s : shapes)
+                if (s.name == name) return s.shape;
+            return std::vector<long>{};
+        };
+        QCOMPARE(find("encoder.conv2"), (std::vector<long>{16, 25, 25}));
+        QCOMPARE(find("encoder.mid2"), (std::vector<long>{16, 25, 25}));
+        QCOMPARE(find("encoder.mu"), (std::vector<long>{3 * 25 * 25}));
+        QCOMPARE(find("decoder.in"), (std::vector<long>{16, 25, 25}));
+        QCOMPARE(find("decoder.output"), (std::vector<long>{1, 101, 101}));
+        QVERIFY(find("encoder.fc").empty());  // no linear layers
+        // A latent changed in one corner changes the decoded image near that
+        // corner only: the latent keeps where things are.
+        ms::SyntheticOptions look;
+        look.seed = 7;
+        const ms::Volume image = ms::syntheticMicrostructure(ms::Dims{101, 101, 1}, look);
+        auto z = vae.encode({image}).front();
+        const auto before = vae.decode({z}).front();
+        auto shifted = z;
+        for (int ch = 0; ch < 3; ++ch) shifted[std::size_t(ch * 625)] += 50.0f;  // map cell (0, 0)
+        const auto after = vae.decode({shifted}).front();
+        int farChanges = 0;
+        for (int y = 50; y < 101; ++y)
+            for (int x = 50; x < 101; ++x) farChanges += before.at(x, y, 0) != after.at(x, y, 0);
+        QCOMPARE(farChanges, 0);
+        const auto dir = tempDir("spatial");
+        vae.save(dir / "spatial.pt");
+        auto back = Vae2d::load(dir / "spatial.pt");
+        QCOMPARE(back.config().latentChannels, 3);
+        QCOMPARE(back.config().midBlocks, 2);
+        QCOMPARE(back.flatParameters(), vae.flatParameters());
+        fs::remove_all(dir);
+        c.latentChannels = -1;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, Vae2d{c});
+    }
+
     void saveLoadWithMetadata() {
         const auto dir = tempDir("save");
         Vae2d vae(tinyVae(), 5);
