@@ -33,7 +33,8 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::set<std::string> kTrainOptions = {"epochs", "batch", "lr", "seed", "checkpoint", "checkpoint-every",
-                                             "patience", "min-delta", "stop-after", "threads", "limit", "val-limit"};
+                                             "patience", "min-delta", "stop-after", "threads", "limit", "val-limit",
+                                             "world-size", "rank", "master", "dist-timeout"};
 const char* kTrainHelp =
     "Training options:\n"
     "  --epochs N             epochs [model default]\n"
@@ -48,7 +49,12 @@ const char* kTrainHelp =
     "  --threads N            torch CPU threads (0 = every core) [0]\n"
     "  --cpu                  use the CPU even when CUDA is present\n"
     "  --keep-last            keep the last epoch's weights (default: the best by validation loss)\n"
-    "  --limit N, --val-limit N  use at most N (evenly spaced) training / validation samples\n";
+    "  --limit N, --val-limit N  use at most N (evenly spaced) training / validation samples\n"
+    "Data-parallel training (docs/scaling.md; every rank runs the same command, rank 0 writes):\n"
+    "  --world-size N         processes in the run [$WORLD_SIZE or 1]; the global batch is N x --batch\n"
+    "  --rank R               this process, 0..N-1 [$RANK]\n"
+    "  --master HOST:PORT     rank 0's rendezvous address [$MASTER_ADDR:$MASTER_PORT or 127.0.0.1:29500]\n"
+    "  --dist-timeout S       a rank lost or stalled for S seconds ends the run on every rank [300]\n";
 
 std::set<std::string> withTrainOptions(std::set<std::string> options) {
     options.insert(kTrainOptions.begin(), kTrainOptions.end());
@@ -71,6 +77,8 @@ ml::TrainOptions trainOptionsFromArgs(const Args& args, int defaultEpochs, const
     t.threads = int(args.integer("threads", 0));
     t.forceCpu = args.flag("cpu");
     t.restoreBest = !args.flag("keep-last");
+    t.distributed = ml::DistributedOptions::fromArguments(args.value("world-size", ""), args.value("rank", ""),
+                                                          args.value("master", ""), args.value("dist-timeout", ""));
     if (t.epochs < 1 || t.batchSize < 1 || t.checkpointEvery < 0 || t.patience < 0 || t.stopAfterSteps < 0 ||
         t.threads < 0)
         throw Error("--epochs and --batch must be >= 1; --checkpoint-every, --patience, --stop-after, --threads >= 0");
@@ -184,6 +192,7 @@ int trainVae(const CommandArgs& argv) {
     const auto report = withProgress("train vae2d", options.train,
                                      [&] { return ml::trainVae2d(model, train, validation, options); });
     printReport(report);
+    if (report.rank > 0) return 0;  // rank 0 writes the outputs
     if (auto h = args.value("history")) writeText(*h, report.historyCsv());
     if (report.stoppedAtLimit) {
         std::cout << "not saved (stopped at --stop-after); rerun without it to finish\n";
@@ -263,6 +272,7 @@ int trainLdm(const CommandArgs& argv) {
                               options);
     });
     printReport(report);
+    if (report.rank > 0) return 0;  // rank 0 writes the outputs
     if (auto h = args.value("history")) writeText(*h, report.historyCsv());
     if (report.stoppedAtLimit) {
         std::cout << "not saved (stopped at --stop-after); rerun without it to finish\n";
@@ -333,6 +343,7 @@ int trainStudy(const CommandArgs& argv) {
         const fs::path modelPath = dir / (r.name + ".pt");
         ml::Vae2dTrainOptions options;
         options.train = trainOptionsFromArgs(args, 10, modelPath);
+        if (options.train.distributed.enabled()) throw Error("train study runs in one process (--world-size is for vae2d, ldm2d)");
         options.train.batchSize = batch;
         options.beta = beta;
         auto config = vaeConfigFromArgs(args, train.front().dims().nx);

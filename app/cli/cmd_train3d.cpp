@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <memory>
 #include <sstream>
 
 #include "args.hpp"
@@ -91,7 +92,8 @@ int cmdTrain3d(const CommandArgs& argv) {
     Args args(argv,
               {"data", "val", "out", "stage", "phases", "config", "dims", "channels", "latent-channels", "first-stride",
                "kl-weight", "features", "timesteps", "condition-dropout", "conditions", "outputs", "epochs", "batch", "lr",
-               "seed", "checkpoint-every", "patience", "min-delta", "stop-after", "threads", "limit", "val-limit"},
+               "seed", "checkpoint-every", "patience", "min-delta", "stop-after", "threads", "limit", "val-limit",
+               "world-size", "rank", "master", "dist-timeout"},
               {"describe", "cpu", "half"});
     if (args.helpRequested()) {
         std::cout <<
@@ -110,7 +112,10 @@ int cmdTrain3d(const CommandArgs& argv) {
             "  --describe             compute descriptors missing from the samples' attributes\n"
             "  --epochs N [10]; --batch B [32]; --lr X [paper: 5e-5 VAE and features, 1e-6 DDPM]\n"
             "  --seed S; --checkpoint-every N [100]; --patience P; --min-delta X; --stop-after N\n"
-            "  --threads T; --cpu; --limit N, --val-limit N (evenly spaced subsets); --half (float16 weights)\n";
+            "  --threads T; --cpu; --limit N, --val-limit N (evenly spaced subsets); --half (float16 weights)\n"
+            "Data-parallel (docs/scaling.md; every rank runs the same command and sees DIR; rank 0 writes):\n"
+            "  --world-size N [$WORLD_SIZE or 1]; --rank R [$RANK]; global batch = N x --batch\n"
+            "  --master HOST:PORT [$MASTER_ADDR:$MASTER_PORT or 127.0.0.1:29500]; --dist-timeout S [300]\n";
         return 0;
     }
     if (!args.has("data") || !args.has("out")) throw Error("--data and --out are required (see --help)");
@@ -142,6 +147,15 @@ int cmdTrain3d(const CommandArgs& argv) {
 
     const long seed = args.integer("seed", 0);
     if (seed < 0) throw Error("--seed must be >= 0");
+    // One rendezvous for the three stages.
+    const auto distributed = ml::DistributedOptions::fromArguments(
+        args.value("world-size", ""), args.value("rank", ""), args.value("master", ""), args.value("dist-timeout", ""));
+    std::shared_ptr<ml::Communicator> communicator;
+    if (distributed.enabled()) {
+        std::cout << "train3d: " << distributed.describe() << ", connecting\n" << std::flush;
+        communicator = std::make_shared<ml::Communicator>(distributed);
+    }
+    const bool writer = distributed.rank == 0;
     auto optionsFor = [&](const std::string& name, double paperRate) {
         ml::TrainOptions t;
         t.epochs = int(args.integer("epochs", 10));
@@ -155,6 +169,8 @@ int cmdTrain3d(const CommandArgs& argv) {
         t.stopAfterSteps = args.integer("stop-after", 0);
         t.threads = int(args.integer("threads", 0));
         t.forceCpu = args.flag("cpu");
+        t.distributed = distributed;
+        t.communicator = communicator;
         if (t.epochs < 1 || t.batchSize < 1 || t.checkpointEvery < 0 || t.patience < 0 || t.stopAfterSteps < 0 ||
             t.threads < 0)
             throw Error("--epochs and --batch must be >= 1; --checkpoint-every, --patience, --stop-after, --threads >= 0");
@@ -172,8 +188,10 @@ int cmdTrain3d(const CommandArgs& argv) {
             const auto report = trainer(options);
             bar.finish();
             printReport(name.c_str(), report);
-            model.save(dir, args.flag("half"));
-            if (!report.stoppedAtLimit) fs::remove(options.checkpoint);
+            if (writer) {
+                model.save(dir, args.flag("half"));
+                if (!report.stoppedAtLimit) fs::remove(options.checkpoint);
+            }
             return report.stoppedAtLimit;
         } catch (const Cancelled&) {
             bar.finish();

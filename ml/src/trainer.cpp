@@ -3,12 +3,15 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <random>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
 #include "microstudio/core/parallel.hpp"
+#include "distributed.hpp"
 #include "microstudio/noise/noise.hpp"
 #include "torch_common.hpp"
 
@@ -171,9 +174,11 @@ std::string formatDuration(double seconds) {
     return buf;
 }
 
+// The batch recorded is the global one (ranks x batch): a checkpoint
+// resumes with any rank count that keeps it.
 void saveCheckpoint(const std::filesystem::path& path, torch::nn::Module& module, torch::optim::Optimizer& optimizer,
                     const LoopState& st, const std::vector<torch::Tensor>& best, const TrainOptions& options,
-                    std::size_t trainCount) {
+                    std::int64_t globalBatch, std::size_t trainCount) {
     torch::serialize::OutputArchive archive, modelArchive, optimizerArchive, bestArchive;
     writeModuleState(module, modelArchive, false);
     archive.write("model", modelArchive);
@@ -184,8 +189,7 @@ void saveCheckpoint(const std::filesystem::path& path, torch::nn::Module& module
     archive.write("ints", torch::tensor({std::int64_t(st.step), std::int64_t(st.epoch), std::int64_t(st.stepInEpoch),
                                          std::int64_t(st.bestEpoch), std::int64_t(st.badEpochs),
                                          std::int64_t(st.earlyStopped), std::int64_t(best.size()),
-                                         std::int64_t(options.seed), std::int64_t(options.batchSize),
-                                         std::int64_t(trainCount)},
+                                         std::int64_t(options.seed), globalBatch, std::int64_t(trainCount)},
                                         torch::kInt64));
     archive.write("doubles", torch::tensor({st.epochLossSum, st.epochSeconds, st.bestLoss}, torch::kDouble));
     std::vector<double> hist;
@@ -199,12 +203,15 @@ void saveCheckpoint(const std::filesystem::path& path, torch::nn::Module& module
     writeAtomically(path, [&](const std::filesystem::path& temp) { archive.save_to(temp.string()); });
 }
 
-void loadCheckpoint(const std::filesystem::path& path, torch::nn::Module& module, torch::optim::Optimizer& optimizer,
-                    LoopState& st, std::vector<torch::Tensor>& best, const TrainOptions& options,
-                    std::size_t trainCount, const torch::Device& device) {
+// From the file, or from `bytes` (rank 0's copy of it) when given.
+void loadCheckpoint(const std::filesystem::path& path, const std::string* bytes, torch::nn::Module& module,
+                    torch::optim::Optimizer& optimizer, LoopState& st, std::vector<torch::Tensor>& best,
+                    const TrainOptions& options, std::int64_t globalBatch, std::size_t trainCount,
+                    const torch::Device& device) {
     torch::serialize::InputArchive archive, modelArchive, optimizerArchive, bestArchive;
     try {
-        archive.load_from(path.string(), device);
+        if (bytes) archive.load_from(bytes->data(), bytes->size(), device);
+        else archive.load_from(path.string(), device);
     } catch (const c10::Error&) {
         throw Error(path.string() + ": not a MicroStudio checkpoint");
     }
@@ -215,9 +222,9 @@ void loadCheckpoint(const std::filesystem::path& path, torch::nn::Module& module
     doubles = doubles.to(torch::kCPU);
     hist = hist.to(torch::kCPU);
     auto I = ints.accessor<std::int64_t, 1>();
-    if (std::uint64_t(I[7]) != options.seed || I[8] != options.batchSize || std::size_t(I[9]) != trainCount)
-        throw Error(path.string() + ": checkpoint of another run (seed " + std::to_string(I[7]) + ", batch " +
-                    std::to_string(I[8]) + ", " + std::to_string(I[9]) +
+    if (std::uint64_t(I[7]) != options.seed || I[8] != globalBatch || std::size_t(I[9]) != trainCount)
+        throw Error(path.string() + ": checkpoint of another run (seed " + std::to_string(I[7]) + ", global batch " +
+                    std::to_string(I[8]) + " = ranks x batch, " + std::to_string(I[9]) +
                     " training samples); delete it or pass the same options");
     archive.read("model", modelArchive);
     readModuleState(module, modelArchive, path.string());
@@ -246,6 +253,13 @@ void loadCheckpoint(const std::filesystem::path& path, torch::nn::Module& module
         st.history.push_back({int(H[i]), H[i + 1], H[i + 2], H[i + 3]});
 }
 
+std::string readBytes(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (!in.good() && !in.eof()) throw Error("cannot read " + path.string());
+    return bytes;
+}
+
 std::vector<torch::Tensor> snapshot(const torch::nn::Module& module) {
     std::vector<torch::Tensor> out;
     for (const auto& [name, t] : namedState(module)) out.push_back(t.detach().clone());
@@ -266,6 +280,14 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
     if (!(options.learningRate > 0)) throw Error("learning rate must be > 0");
     const std::size_t n = task.trainCount();
     if (n == 0) throw Error("no training samples");
+    // Data-parallel: connect unless the caller shares a communicator.
+    std::shared_ptr<Communicator> communicator = options.communicator;
+    if (!communicator && options.distributed.enabled()) communicator = std::make_shared<Communicator>(options.distributed);
+    Communicator::Impl* dist = communicator && communicator->worldSize() > 1 ? &communicator->impl() : nullptr;
+    const int world = dist ? dist->worldSize() : 1;
+    const int rank = dist ? dist->rank() : 0;
+    const bool writer = rank == 0;  // checkpoints (the caller writes models and logs on rank 0 too)
+
     const torch::Device device = chooseDevice(options.forceCpu, options.threads);
     torch::nn::Module& module = task.module();
     module.to(device);
@@ -273,24 +295,51 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
 
     torch::optim::Adam optimizer(module.parameters(true), torch::optim::AdamOptions(options.learningRate));
     // Whole batches only (BatchNorm needs more than one sample); a set
-    // smaller than a batch is one batch.
-    const std::size_t batch = std::min<std::size_t>(std::size_t(options.batchSize), n);
+    // smaller than a batch is one batch. The global batch (world x batch)
+    // is split evenly: rank r takes its r-th slice.
+    const std::int64_t requestedBatch = std::int64_t(options.batchSize) * world;
+    std::size_t batch = std::min<std::size_t>(std::size_t(requestedBatch), n);
+    batch -= batch % std::size_t(world);
+    if (batch == 0)
+        throw Error(std::to_string(n) + " training samples cannot be split over " + std::to_string(world) + " ranks");
+    const std::size_t local = batch / std::size_t(world);
     const long stepsPerEpoch = long(n / batch);
     const long totalSteps = stepsPerEpoch * options.epochs;
 
-    if (!options.checkpoint.empty() && options.checkpoint.has_parent_path())
+    if (writer && !options.checkpoint.empty() && options.checkpoint.has_parent_path())
         std::filesystem::create_directories(options.checkpoint.parent_path());
     LoopState st;
     std::vector<torch::Tensor> best;
     TrainReport report;
     report.device = describeDevice(device);
-    if (!options.checkpoint.empty() && options.resume && std::filesystem::exists(options.checkpoint)) {
-        loadCheckpoint(options.checkpoint, module, optimizer, st, best, options, n, device);
+    report.worldSize = world;
+    report.rank = rank;
+    if (dist) report.device += ", rank " + std::to_string(rank) + " of " + std::to_string(world) + " (" + dist->backend() + ")";
+    const bool haveCheckpoint =
+        !options.checkpoint.empty() && options.resume && std::filesystem::exists(options.checkpoint);
+    if (dist) {
+        // Rank 0's checkpoint, if any, for everyone (no shared file system needed).
+        const std::string bytes = dist->shareBytes(writer && haveCheckpoint ? readBytes(options.checkpoint) : std::string());
+        if (!bytes.empty()) {
+            loadCheckpoint(options.checkpoint, &bytes, module, optimizer, st, best, options, requestedBatch, n, device);
+            report.resumed = true;
+        }
+        // Identical start: rank 0's weights and buffers.
+        std::vector<torch::Tensor> state;
+        for (auto& [name, t] : namedState(module)) state.push_back(t);
+        dist->broadcast(state, 0);
+    } else if (haveCheckpoint) {
+        loadCheckpoint(options.checkpoint, nullptr, module, optimizer, st, best, options, requestedBatch, n, device);
         report.resumed = true;
     }
     auto checkpoint = [&] {
-        if (!options.checkpoint.empty()) saveCheckpoint(options.checkpoint, module, optimizer, st, best, options, n);
+        if (writer && !options.checkpoint.empty())
+            saveCheckpoint(options.checkpoint, module, optimizer, st, best, options, requestedBatch, n);
     };
+    const std::vector<torch::Tensor> parameters = module.parameters(true);
+    std::vector<torch::Tensor> floatBuffers;
+    for (const auto& b : module.buffers(true))
+        if (b.is_floating_point()) floatBuffers.push_back(b);
 
     using Clock = std::chrono::steady_clock;
     const auto runStart = Clock::now();
@@ -312,17 +361,24 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
             Batch b;
             b.global.assign(order.begin() + std::ptrdiff_t(st.stepInEpoch * long(batch)),
                             order.begin() + std::ptrdiff_t((st.stepInEpoch + 1) * long(batch)));
-            b.begin = 0;
-            b.end = b.global.size();
+            b.begin = std::size_t(rank) * local;
+            b.end = b.begin + local;
             b.step = st.step;
+            // The same seed on every rank: the draws for the global batch agree.
             torch::manual_seed(noise::deriveSeed(options.seed ^ kStepStream, std::uint64_t(st.step)));
             optimizer.zero_grad();
             torch::Tensor loss = task.batchLoss(b, device);
-            const double lossValue = loss.item<double>();
+            double lossValue = loss.item<double>();
+            loss.backward();
+            if (dist) {
+                // Mean of the ranks' slice means = the global batch's mean.
+                const auto commStart = Clock::now();
+                lossValue = averageStep(*dist, parameters, floatBuffers, lossValue);
+                report.communicationSeconds += secondsSince(commStart);
+            }
             if (!std::isfinite(lossValue))
                 throw Error("training diverged (loss " + std::to_string(lossValue) + " at step " +
                             std::to_string(st.step) + "); lower the learning rate");
-            loss.backward();
             optimizer.step();
             st.epochLossSum += lossValue;
             ++st.step;
@@ -364,6 +420,12 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
                 torch::NoGradGuard noGrad;
                 validation = task.validationLoss(device);
                 module.train();
+                if (dist) {
+                    // Rank 0's value: every rank takes the same early-stopping decisions.
+                    std::vector<torch::Tensor> v{torch::tensor({validation}, torch::kDouble)};
+                    dist->broadcast(v, 0);
+                    validation = v[0].item<double>();
+                }
             }
             EpochRecord record;
             record.epoch = st.epoch;

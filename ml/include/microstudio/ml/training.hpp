@@ -5,14 +5,19 @@
 // the data order of epoch e is a permutation seeded by (seed, e) and every
 // random draw of step s (noise, reparameterisation, timesteps) is seeded by
 // (seed, s), so a run resumed from a checkpoint continues exactly as if it
-// had never stopped.
+// had never stopped. Data-parallel (distributed.hpp): with N ranks of batch
+// B, step s uses the same global batch (N*B samples, the same draws) as one
+// process with batch N*B; each rank computes its slice and the gradients are
+// averaged, so the result does not depend on N (up to float rounding).
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "microstudio/core/progress.hpp"
+#include "microstudio/ml/distributed.hpp"
 #include "microstudio/ml/json.hpp"
 
 namespace ms::ml {
@@ -27,7 +32,7 @@ struct TrainProgress {
 
 struct TrainOptions {
     int epochs = 10;
-    int batchSize = 32;
+    int batchSize = 32;  // per rank: the global batch is worldSize * batchSize
     double learningRate = 1e-3;
     std::uint64_t seed = 0;
     // Checkpoint (model, optimiser, step, history, early-stopping state),
@@ -53,6 +58,13 @@ struct TrainOptions {
     int threads = 0;  // torch intra-op threads on CPU; 0 = ms::defaultThreadCount()
     ProgressToken* progress = nullptr;  // report() each step; cancel throws ms::Cancelled
     std::function<void(const TrainProgress&)> onProgress;
+    // Data-parallel run: with worldSize > 1 and no `communicator`, the
+    // training connects one itself (rendezvous per training). A given
+    // communicator (connected once, shared by several trainings) wins.
+    // Only rank 0 writes the checkpoint; resume works for any rank count
+    // with the same global batch.
+    DistributedOptions distributed;
+    std::shared_ptr<Communicator> communicator;
 
     Json toJson() const;  // the reproducibility-relevant fields
 };
@@ -75,7 +87,10 @@ struct TrainReport {
     double bestValidationLoss = 0.0;
     double seconds = 0.0;        // this run
     double secondsPerStep = 0.0;  // this run's mean
-    std::string device;           // "cpu (2 threads)" or "cuda"
+    std::string device;           // "cpu (2 threads)" or "cuda"; ", rank 0 of 2 (gloo)" when distributed
+    int worldSize = 1;
+    int rank = 0;
+    double communicationSeconds = 0.0;  // this run's gradient all-reduces (this rank)
 
     Json toJson() const;
     // epoch,train_loss,validation_loss,seconds
