@@ -1,16 +1,104 @@
-// microstudio: the studio's window. `microstudio [FILE] [--screenshot OUT.png]`.
+// microstudio: the studio's window. `microstudio [FILE] [--tab NAME]
+// [--generate] [--screenshot OUT.png]`. With --screenshot the shown tab
+// first does its default action (design with --generate: samples; noise:
+// a comparison; simulation: a run under way; training: a few epochs of a
+// tiny model), then the window is saved and the program exits.
 #include <QApplication>
 #include <QCommandLineParser>
 #include <QDir>
+#include <QFile>
 #include <QSurfaceFormat>
 #include <QTabWidget>
+#include <QTemporaryDir>
 #include <QTimer>
+#include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <memory>
 
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/render/vtk_widget.hpp"
 #include "microstudio/ui/main_window.hpp"
 #include "microstudio/ui/noise_lab_panel.hpp"
+#include "microstudio/ui/simulation_panel.hpp"
+#ifdef MICROSTUDIO_HAVE_DESIGN
+#include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ui/design_panel.hpp"
+#include "microstudio/ui/training_job.hpp"
+#include "microstudio/ui/training_wizard.hpp"
+#endif
+
+namespace {
+
+// Starts the shown tab's default action; calls `ready` once there is
+// something to show (a finished job, or a running simulation with
+// snapshots). Returns false (with a message) when it cannot start.
+bool startDefaultAction(ms::ui::MainWindow& window, bool generate, const QString& scratch, std::function<void()> ready) {
+    QWidget* tab = window.tabs()->currentWidget();
+    if (tab == window.noiseLab()) {
+        // The lab compares two-phase images; the 3-phase demo volume gives it none.
+        if (!window.noiseLab()->noisy().size()) {
+            ms::SyntheticOptions o;
+            o.seed = 7;
+            window.noiseLab()->setSample(ms::syntheticMicrostructure(ms::Dims{101, 101, 1}, o), "synthetic");
+        }
+        QTimer::singleShot(0, &window, [&window, ready] {
+            window.noiseLab()->waitForPreview();
+            ready();
+        });
+        return true;
+    }
+    if (tab == window.simulation()) {
+        auto* sim = window.simulation();
+        // The picture shows a run under way: a third of its snapshots in.
+        const int want = std::max(2, sim->settings().snapshots / 3);
+        auto fired = std::make_shared<bool>(false);
+        auto once = [fired, ready] {
+            if (*fired) return;
+            *fired = true;
+            ready();
+        };
+        QObject::connect(sim, &ms::ui::SimulationPanel::snapshotArrived, &window, [want, once](int i) {
+            if (i + 1 >= want) once();
+        });
+        QObject::connect(sim, &ms::ui::SimulationPanel::runFinished, &window, [once](bool, const QString&) { once(); });
+        sim->start();
+        return true;
+    }
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    if (tab == window.design() && generate) {
+        auto* design = window.design();
+        if (!design->hasModel()) {
+            // No generator installed: an untrained tiny one shows the workflow (noise-like samples).
+            std::fprintf(stderr, "microstudio: no 3D generator installed; using an untrained tiny one\n");
+            const QString folder = QDir(scratch).filePath("tiny-untrained");
+            ms::ml::Generator3D::create(ms::ml::Generator3dConfig::tiny(2), 1).save(folder.toStdString());
+            if (!design->loadModel(folder, true)) return false;
+        }
+        QObject::connect(design, &ms::ui::DesignPanel::generated, &window, [ready](int count, const QString& message) {
+            if (count == 0) std::fprintf(stderr, "microstudio: generation: %s\n", qPrintable(message));
+            ready();
+        });
+        design->generate();
+        return true;
+    }
+    if (tab == window.training()) {
+        auto* wizard = window.training();
+        QObject::connect(wizard->job(), &ms::ui::TrainingJob::finished, &window,
+                         [ready](ms::ui::TrainingJob::Outcome outcome, const QString& message) {
+                             if (outcome != ms::ui::TrainingJob::Outcome::Finished)
+                                 std::fprintf(stderr, "microstudio: training: %s\n", qPrintable(message));
+                             ready();
+                         });
+        wizard->runDemo(QDir(scratch).filePath("training"));
+        return true;
+    }
+#endif
+    QTimer::singleShot(300, &window, ready);
+    return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     // VTK needs a 3.2 core profile; it must be the default before QApplication.
@@ -27,6 +115,12 @@ int main(int argc, char** argv) {
     QApplication::setOrganizationName("MicroStudio");
     QApplication::setApplicationName("MicroStudio");
     QApplication::setApplicationVersion(MICROSTUDIO_VERSION);
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    // Models trained in the Training tab are found by name like installed ones.
+    const QByteArray userModels = QFile::encodeName(ms::ui::userModelDirectory());
+    const QByteArray searched = qgetenv("MICROSTUDIO_MODELS");
+    qputenv("MICROSTUDIO_MODELS", searched.isEmpty() ? userModels : userModels + ":" + searched);
+#endif
 
     QCommandLineParser parser;
     parser.setApplicationDescription("MicroStudio: design studio for materials microstructures");
@@ -35,8 +129,10 @@ int main(int argc, char** argv) {
     parser.addPositionalArgument("file", "Microstructure to open (.vti, .h5, .txt, .png)");
     QCommandLineOption screenshot("screenshot", "Render the window after start-up, save it to <file> and exit.", "file");
     QCommandLineOption size("size", "Window size for --screenshot, WIDTHxHEIGHT (default 1280x800).", "size", "1280x800");
-    QCommandLineOption tab("tab", "Tab to show at start-up: viewer or noise.", "name");
+    QCommandLineOption tab("tab", "Tab to show at start-up: design, viewer, noise, simulation or training.", "name");
+    QCommandLineOption generate("generate", "With --tab design: generate samples at start-up (with --screenshot, before the picture).");
     parser.addOption(tab);
+    parser.addOption(generate);
     parser.addOption(screenshot);
     parser.addOption(size);
     parser.process(app);
@@ -75,17 +171,32 @@ int main(int argc, char** argv) {
         }
     }
     window.show();
+    // Scratch files of the default actions (demo data, a demo model) go away on exit.
+    QTemporaryDir scratch;
     if (parser.isSet(screenshot)) {
         const QString out = parser.value(screenshot);
-        QTimer::singleShot(300, &window, [&] {
-            window.noiseLab()->waitForPreview();
-            window.view3d()->requestRender();
-            QApplication::processEvents();
-            const QImage image = window.grab().toImage();
-            const bool ok = !image.isNull() && image.save(out);
-            if (!ok) std::fprintf(stderr, "microstudio: cannot write screenshot %s\n", qPrintable(out));
-            QApplication::exit(ok ? 0 : 1);
+        auto shoot = [&window, out] {
+            // Let the last results paint (charts, slice views, 3D views) first.
+            QTimer::singleShot(300, &window, [&window, out] {
+                for (auto* view : window.findChildren<ms::render::VtkWidget*>()) view->requestRender();
+                QApplication::processEvents();
+                const QImage image = window.grab().toImage();
+                const bool ok = !image.isNull() && image.save(out);
+                if (!ok) std::fprintf(stderr, "microstudio: cannot write screenshot %s\n", qPrintable(out));
+                QApplication::exit(ok ? 0 : 1);
+            });
+        };
+        if (!startDefaultAction(window, parser.isSet(generate), scratch.path(), shoot)) return 1;
+        // A default action that never ends must not hang scripts and tests.
+        QTimer::singleShot(600000, &window, [] {
+            std::fprintf(stderr, "microstudio: the tab's default action did not finish in 10 minutes\n");
+            QApplication::exit(1);
         });
+    } else if (parser.isSet(generate)) {
+#ifdef MICROSTUDIO_HAVE_DESIGN
+        window.tabs()->setCurrentWidget(window.design());
+        QTimer::singleShot(0, window.design(), &ms::ui::DesignPanel::generate);
+#endif
     }
     return app.exec();
 }

@@ -6,6 +6,7 @@
 #include <QApplication>
 #include <QCheckBox>
 #include <QProcess>
+#include <QStandardPaths>
 #include <QSurfaceFormat>
 #include <array>
 #include <ctime>
@@ -23,8 +24,18 @@
 #include "microstudio/ui/simulation_panel.hpp"
 #include "microstudio/ui/viewer_panel.hpp"
 #ifdef MICROSTUDIO_HAVE_DESIGN
+#include <QLabel>
+#include <QLineEdit>
+#include <QLineSeries>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QRadioButton>
 #include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/metadata.hpp"
+#include "microstudio/ml/vae2d.hpp"
 #include "microstudio/ui/design_panel.hpp"
+#include "microstudio/ui/training_job.hpp"
+#include "microstudio/ui/training_wizard.hpp"
 #endif
 #include <QSpinBox>
 #include <QUndoStack>
@@ -113,6 +124,31 @@ ms::Volume demoVolume() {
     return ms::syntheticMicrostructure(ms::Dims{48, 48, 24}, o);
 }
 
+// Pixels within `tolerance` (sum of channel differences) of a colour.
+int countColour(const QImage& image, const QColor& colour, int tolerance = 40) {
+    const QImage img = image.convertToFormat(QImage::Format_RGB32);
+    int n = 0;
+    for (int y = 0; y < img.height(); ++y)
+        for (int x = 0; x < img.width(); ++x) {
+            const QRgb p = img.pixel(x, y);
+            if (std::abs(qRed(p) - colour.red()) + std::abs(qGreen(p) - colour.green()) + std::abs(qBlue(p) - colour.blue()) <=
+                tolerance)
+                ++n;
+        }
+    return n;
+}
+
+// Runs `microstudio ARGS --screenshot FILE --size 1100x800` and returns the picture.
+QImage studioScreenshot(const QStringList& args, const QString& name) {
+    const QString out = QDir::temp().filePath(name);
+    QFile::remove(out);
+    QProcess app;
+    app.setProcessChannelMode(QProcess::ForwardedChannels);
+    app.start(MICROSTUDIO_GUI, args + QStringList{"--screenshot", out, "--size", "1100x800"});
+    if (!app.waitForFinished(300000) || app.exitCode() != 0) return {};
+    return QImage(out);
+}
+
 QImage render3d(ms::ui::MainWindow& w) {
     w.view3d()->requestRender();
     QTest::qWait(50);
@@ -124,7 +160,11 @@ QImage render3d(ms::ui::MainWindow& w) {
 class TestGui : public QObject {
     Q_OBJECT
 private slots:
-    void initTestCase() { QApplication::setOrganizationName("MicroStudioTest"); }
+    void initTestCase() {
+        QApplication::setOrganizationName("MicroStudioTest");
+        // User model and dataset folders under ~/.qttest, not the user's own.
+        QStandardPaths::setTestModeEnabled(true);
+    }
 
     void threeDViewShowsEveryPhaseColour() {
         ms::ui::MainWindow w;
@@ -470,6 +510,302 @@ private slots:
         QVERIFY(done2.wait(60000));
         QCOMPARE(done2.first().at(0).toInt(), 0);
         QCOMPARE(int(design->samples().size()), 3);  // the previous samples are kept
+    }
+#endif
+
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    void trainingWizardValidatesPagesAndSetsDefaults() {
+        QDir(ms::ui::userModelDirectory()).removeRecursively();
+        ms::ui::MainWindow w;
+        auto* wizard = w.training();
+        QVERIFY(wizard);
+        QCOMPARE(w.tabs()->tabText(w.tabs()->indexOf(wizard)).remove('&'), QString("Training"));
+        wizard->restart();
+        QCOMPARE(wizard->currentId(), int(ms::ui::TrainingWizard::DataPageId));
+        // No file, a missing file: Next stays disabled, with the reason shown.
+        QVERIFY(!wizard->currentPage()->isComplete());
+        auto* train = wizard->findChild<QLineEdit*>("trainData");
+        train->setText("/nonexistent/train.h5");
+        QVERIFY(!wizard->currentPage()->isComplete());
+        QVERIFY(wizard->dataInfo().error.contains("no such file"));
+        // A 3-phase 2D file: readable, but no model kind takes it.
+        const QString mixed = QDir::temp().filePath("ms_test_wizard_mixed.h5");
+        ms::SyntheticOptions three;
+        three.mixedFraction = 0.2;
+        ms::io::writeHdf5({ms::syntheticMicrostructure(ms::Dims{32, 32, 1}, three)}, mixed.toStdString());
+        train->setText(mixed);
+        QVERIFY(wizard->currentPage()->isComplete());
+        wizard->next();
+        QCOMPARE(wizard->currentId(), int(ms::ui::TrainingWizard::ModelPageId));
+        QVERIFY(!wizard->findChild<QRadioButton*>("kindVae")->isEnabled());
+        QVERIFY(!wizard->findChild<QRadioButton*>("kind3d")->isEnabled());
+        QVERIFY(!wizard->currentPage()->isComplete());
+        wizard->back();
+        // Demo data: 2D two-phase 32x32 images, the 2D kinds only.
+        const QString demo = QDir::temp().filePath("ms_test_wizard_demo.h5");
+        wizard->useDemoData(demo, 30, 32);
+        QCOMPARE(wizard->dataInfo().samples, 30L);
+        QCOMPARE(wizard->dataInfo().dims, (ms::Dims{32, 32, 1}));
+        QVERIFY(wizard->currentPage()->isComplete());
+        wizard->next();
+        QVERIFY(wizard->findChild<QRadioButton*>("kindVae")->isChecked());
+        QVERIFY(wizard->findChild<QRadioButton*>("kindLdm")->isEnabled());
+        QVERIFY(!wizard->findChild<QRadioButton*>("kind3d")->isEnabled());
+        auto* name = wizard->findChild<QLineEdit*>("modelName");
+        QVERIFY(name->text().startsWith("denoise-vae2d-"));
+        QVERIFY(wizard->currentPage()->isComplete());
+        name->setText("");
+        QVERIFY(!wizard->currentPage()->isComplete());
+        name->setText("my-vae");
+        // The LDM needs a VAE taking 32x32 images: only such ones are offered.
+        wizard->findChild<QRadioButton*>("kindLdm")->setChecked(true);
+        auto* vaes = wizard->findChild<QComboBox*>("vaePicker");
+        for (int i = 0; i < vaes->count(); ++i) {
+            const auto meta = ms::ml::readMetadata(vaes->itemData(i).toString().toStdString());
+            QCOMPARE(int(meta.architecture.number("size", 0)), 32);
+        }
+        QCOMPARE(wizard->currentPage()->isComplete(), vaes->count() > 0);
+        if (vaes->count() == 0) QVERIFY(wizard->findChild<QLabel*>("nameNote")->text().contains("No VAE"));
+        wizard->findChild<QRadioButton*>("kindVae")->setChecked(true);
+        wizard->next();
+        // Defaults for small images; ranges; a bad channel list blocks Train.
+        QCOMPARE(wizard->currentId(), int(ms::ui::TrainingWizard::ParametersPageId));
+        auto* epochs = wizard->findChild<QSpinBox*>("epochs");
+        QCOMPARE(epochs->value(), 10);
+        QCOMPARE(epochs->minimum(), 1);
+        QCOMPARE(wizard->findChild<QSpinBox*>("latent")->value(), 16);
+        QCOMPARE(wizard->findChild<QLineEdit*>("channels")->text(), QString("16,32"));
+        epochs->setValue(0);
+        QCOMPARE(epochs->value(), 1);
+        const ms::ui::TrainingSettings s = wizard->settings();
+        QCOMPARE(s.kind, ms::ui::TrainingKind::DenoisingVae2d);
+        QCOMPARE(s.name, QString("my-vae"));
+        QCOMPARE(s.modelPath(), QDir(ms::ui::userModelDirectory()).filePath("my-vae.pt"));
+        QVERIFY(s.validationData.isEmpty());
+        wizard->findChild<QLineEdit*>("channels")->setText("8,x");
+        QVERIFY(!wizard->currentPage()->isComplete());
+        wizard->findChild<QLineEdit*>("channels")->setText("8,16");
+        QVERIFY(wizard->currentPage()->isComplete());
+        QVERIFY(wizard->currentPage()->isCommitPage());
+        // Start over goes back to the data page, nothing trained.
+        wizard->reject();
+        QCOMPARE(wizard->currentId(), int(ms::ui::TrainingWizard::DataPageId));
+        QVERIFY(!wizard->job()->running());
+        QVERIFY(!QFile::exists(s.modelPath()));
+    }
+
+    void trainingWizardTrainsATinyModelIntoThePickers() {
+        QDir(ms::ui::userModelDirectory()).removeRecursively();
+        ms::ui::MainWindow w;
+        auto* wizard = w.training();
+        w.tabs()->setCurrentWidget(wizard);  // what a user watches while it trains
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QTest::qWait(200);
+        QVERIFY(w.noiseLab()->denoiserPicker()->findText("tiny-vae") < 0);
+        wizard->restart();
+        wizard->useDemoData(QDir::temp().filePath("ms_test_wizard_train.h5"), 80, 32);
+        wizard->next();
+        wizard->findChild<QLineEdit*>("modelName")->setText("tiny-vae");
+        wizard->next();
+        wizard->findChild<QSpinBox*>("epochs")->setValue(3);
+        wizard->findChild<QSpinBox*>("batch")->setValue(8);
+        wizard->findChild<QSpinBox*>("latent")->setValue(8);
+        wizard->findChild<QSpinBox*>("hidden")->setValue(64);
+        wizard->findChild<QLineEdit*>("channels")->setText("8,16");
+        QSignalSpy finished(wizard->job(), &ms::ui::TrainingJob::finished);
+        QSignalSpy trained(wizard, &ms::ui::TrainingWizard::modelTrained);
+        LatencyProbe probe;
+        probe.start();
+        wizard->next();  // Train: the training page starts the job
+        QCOMPARE(wizard->currentId(), int(ms::ui::TrainingWizard::TrainPageId));
+        QVERIFY(wizard->job()->running());
+        // Pause from the page's button: the job holds; Resume goes on.
+        auto* pause = wizard->findChild<QPushButton*>("pause");
+        auto* resume = wizard->findChild<QPushButton*>("resume");
+        QVERIFY(pause->isEnabled());
+        QTest::mouseClick(pause, Qt::LeftButton);
+        QVERIFY(wizard->job()->paused());
+        QVERIFY(!pause->isEnabled());
+        QVERIFY(resume->isEnabled());
+        QTest::qWait(500);
+        QCOMPARE(finished.count(), 0);  // held (at the first step at the latest)
+        QTest::mouseClick(resume, Qt::LeftButton);
+        QVERIFY(!wizard->job()->paused());
+        QVERIFY(finished.wait(240000));
+        probe.stop();
+        qInfo("worst event-loop gap during training: %lld ms wall, %.1f ms of UI-thread work", probe.worstGap,
+              probe.worstCpuGap);
+        QVERIFY2(probe.worstCpuGap < 100, qPrintable(QString::number(probe.worstCpuGap)));
+        QCOMPARE(finished.first().at(0).value<ms::ui::TrainingJob::Outcome>(), ms::ui::TrainingJob::Outcome::Finished);
+        QVERIFY(wizard->trainingSucceeded());
+        QVERIFY(wizard->currentPage()->isComplete());
+        QCOMPARE(wizard->findChild<QProgressBar*>("trainingProgress")->value(), 1000);
+        // Live curves: a train point per step or so, a validation point per epoch.
+        QVERIFY2(wizard->trainSeries()->count() >= 6, qPrintable(QString::number(wizard->trainSeries()->count())));
+        QCOMPARE(wizard->validationSeries()->count(), 3);
+        QCOMPARE(int(wizard->job()->epochTrainLosses().size()), 3);
+        // The model is in the user's model directory, announced, and in the noise lab's picker.
+        const QString model = QDir(ms::ui::userModelDirectory()).filePath("tiny-vae.pt");
+        QCOMPARE(trained.count(), 1);
+        QCOMPARE(trained.first().at(0).toString(), model);
+        QVERIFY(QFile::exists(model));
+        const auto vae = ms::ml::Vae2d::load(model.toStdString());
+        QCOMPARE(vae.config().size, 32);
+        QCOMPARE(vae.config().latent, 8);
+        QVERIFY(!QFile::exists(wizard->job()->settings().checkpointPath("vae")));  // finished: no checkpoint left
+        auto* picker = w.noiseLab()->denoiserPicker();
+        const int index = picker->findText("tiny-vae");
+        QVERIFY(index > 0);
+        // Picking it puts its column in the lab.
+        w.noiseLab()->setSample(ms::syntheticMicrostructure(ms::Dims{32, 32, 1}), "small");
+        w.noiseLab()->setLearnedDenoiser({}, QString());
+        picker->setCurrentIndex(index);
+        w.noiseLab()->waitForPreview();
+        QCOMPARE(w.noiseLab()->metricsTable()->columnCount(), 3);
+        // Done: back to the first page; the same name is now taken.
+        wizard->next();
+        QCOMPARE(wizard->currentId(), int(ms::ui::TrainingWizard::FinishPageId));
+        QVERIFY(wizard->findChild<QLabel*>("summary")->text().contains("tiny-vae"));
+        wizard->accept();
+        QCOMPARE(wizard->currentId(), int(ms::ui::TrainingWizard::DataPageId));
+        wizard->next();
+        wizard->findChild<QLineEdit*>("modelName")->setText("tiny-vae");
+        QVERIFY(!wizard->currentPage()->isComplete());
+        QVERIFY(wizard->findChild<QLabel*>("nameNote")->text().contains("exists"));
+    }
+
+    void trainingCancelLeavesACheckpointThatResumeContinues() {
+        const QString root = QDir::temp().filePath("ms_test_training_resume");
+        QDir(root).removeRecursively();
+        ms::ui::MainWindow w;
+        w.training()->useDemoData(root + "/data.h5", 40, 32);
+        ms::ui::TrainingSettings s;
+        s.trainData = root + "/data.h5";
+        s.outputDir = root + "/models";
+        s.checkpointDir = root + "/checkpoints";
+        s.epochs = 3;
+        s.batch = 8;
+        s.latent = 8;
+        s.hidden = 32;
+        s.channels = "8,16";
+        s.threads = 1;
+        // Straight through, as the reference.
+        ms::ui::TrainingJob straight;
+        s.name = "straight";
+        QSignalSpy straightDone(&straight, &ms::ui::TrainingJob::finished);
+        QVERIFY(straight.start(s));
+        QVERIFY(straightDone.wait(240000));
+        QCOMPARE(straightDone.first().at(0).value<ms::ui::TrainingJob::Outcome>(), ms::ui::TrainingJob::Outcome::Finished);
+        // Paused before its first step is over, then cancelled: a checkpoint, no model.
+        ms::ui::TrainingJob job;
+        s.name = "resumed";
+        QSignalSpy done(&job, &ms::ui::TrainingJob::finished);
+        QVERIFY(job.start(s));
+        job.pause();
+        QTRY_VERIFY_WITH_TIMEOUT(job.takeState().paused, 60000);
+        const long heldAt = job.takeState().step;
+        QTest::qWait(400);
+        QCOMPARE(job.takeState().step, heldAt);  // paused: no step taken
+        QVERIFY(heldAt >= 1);
+        job.cancel();
+        QVERIFY(done.wait(60000));
+        QCOMPARE(done.first().at(0).value<ms::ui::TrainingJob::Outcome>(), ms::ui::TrainingJob::Outcome::Cancelled);
+        QVERIFY(QFile::exists(s.checkpointPath("vae")));
+        QVERIFY(!QFile::exists(s.modelPath()));
+        // Resume continues from the checkpoint: the same weights as the straight run.
+        done.clear();
+        QVERIFY(job.start(s, true));
+        QVERIFY(done.wait(240000));
+        QCOMPARE(done.first().at(0).value<ms::ui::TrainingJob::Outcome>(), ms::ui::TrainingJob::Outcome::Finished);
+        QCOMPARE(int(job.epochValidationLosses().size()), 3);
+        const auto a = ms::ml::Vae2d::load((root + "/models/straight.pt").toStdString()).flatParameters();
+        const auto b = ms::ml::Vae2d::load((root + "/models/resumed.pt").toStdString()).flatParameters();
+        QCOMPARE(a.size(), b.size());
+        QVERIFY(a == b);
+        QVERIFY(!QFile::exists(s.checkpointPath("vae")));
+        // A fresh start (resume = false) ignores and removes an old checkpoint.
+        QVERIFY(QFile::copy(root + "/models/resumed.pt", s.checkpointPath("vae")));
+        s.name = "resumed";
+        done.clear();
+        QDir(root + "/models").remove("resumed.pt");
+        QVERIFY(job.start(s, false));
+        QVERIFY(done.wait(240000));
+        QCOMPARE(done.first().at(0).value<ms::ui::TrainingJob::Outcome>(), ms::ui::TrainingJob::Outcome::Finished);
+    }
+
+    void trainingA3dGeneratorPutsItInTheDesignPicker() {
+        QDir(ms::ui::userModelDirectory()).removeRecursively();
+        std::vector<ms::Volume> volumes;
+        for (int i = 0; i < 10; ++i) {
+            ms::SyntheticOptions o;
+            o.seed = std::uint64_t(50 + i);
+            o.wavelength = 5.0;
+            o.donorFraction = 0.4 + 0.02 * i;
+            volumes.push_back(ms::syntheticMicrostructure(ms::Dims{16, 16, 8}, o));
+        }
+        const QString data = QDir::temp().filePath("ms_test_wizard_3d.h5");
+        ms::io::writeHdf5(volumes, data.toStdString());
+        ms::ui::MainWindow w;
+        auto* wizard = w.training();
+        auto* picker = w.design()->findChild<QComboBox*>("modelPicker");
+        QVERIFY(picker->findText("tiny-gen") < 0);
+        wizard->restart();
+        wizard->findChild<QLineEdit*>("trainData")->setText(data);
+        wizard->next();
+        QVERIFY(!wizard->findChild<QRadioButton*>("kindVae")->isEnabled());
+        QVERIFY(wizard->findChild<QRadioButton*>("kind3d")->isChecked());
+        wizard->findChild<QLineEdit*>("modelName")->setText("tiny-gen");
+        wizard->next();
+        QCOMPARE(wizard->findChild<QSpinBox*>("epochs")->value(), 3);
+        wizard->findChild<QSpinBox*>("epochs")->setValue(1);
+        wizard->findChild<QSpinBox*>("batch")->setValue(4);
+        wizard->findChild<QLineEdit*>("channels3d")->setText("4,8");
+        wizard->findChild<QSpinBox*>("unetFeatures")->setValue(8);
+        QSignalSpy finished(wizard->job(), &ms::ui::TrainingJob::finished);
+        wizard->next();
+        QVERIFY(finished.wait(240000));
+        QVERIFY2(finished.first().at(0).value<ms::ui::TrainingJob::Outcome>() == ms::ui::TrainingJob::Outcome::Finished,
+                 qPrintable(finished.first().at(1).toString()));
+        // Three stages, each with its epoch's validation loss; the Design tab lists and loads it.
+        QCOMPARE(int(wizard->job()->epochValidationLosses().size()), 1);  // the last stage's
+        const QString folder = QDir(ms::ui::userModelDirectory()).filePath("tiny-gen");
+        QVERIFY(QFile::exists(folder + "/generator3d.pt"));
+        const int index = picker->findText("tiny-gen");
+        QVERIFY(index > 0);
+        QVERIFY(w.design()->loadModel(picker->itemData(index).toString(), true));
+        QVERIFY(w.design()->hasModel());
+        QCOMPARE(int(w.design()->request().target.count("ABS_f_D")), 1);
+    }
+
+    void screenshotsOfEachTabShowItsDefaultAction_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::newRow("training") << QStringList{"--tab", "training"};
+        QTest::newRow("noise") << QStringList{"--tab", "noise"};
+        QTest::newRow("simulation") << QStringList{"--tab", "simulation"};
+        QTest::newRow("design") << QStringList{"--tab", "design", "--generate"};
+    }
+
+    void screenshotsOfEachTabShowItsDefaultAction() {
+        QFETCH(QStringList, args);
+        const QString tab = args[1];
+        const QImage shot = studioScreenshot(args, "ms_test_gui_tab_" + tab + ".png");
+        QVERIFY2(!shot.isNull(), "no screenshot");
+        QCOMPARE(shot.size(), QSize(1100, 800));
+        const ColourCensus c = census(shot);
+        if (tab == "training") {
+            // Loss curves: both colours drawn, train longer than validation's few segments.
+            const int train = countColour(shot, ms::ui::kTrainColour), val = countColour(shot, ms::ui::kValidationColour);
+            qInfo("training screenshot: %d train-curve, %d validation-curve pixels", train, val);
+            QVERIFY2(train > 300, qPrintable(QString::number(train)));
+            QVERIFY2(val > 100, qPrintable(QString::number(val)));
+        } else {
+            // The phase images (noise lab: clean, noisy, denoised; simulation:
+            // the morphology; design: the 3D sample and its slices).
+            for (int p = 0; p < 2; ++p)
+                QVERIFY2(c.phase[std::size_t(p)] > 2000,
+                         qPrintable(QString("%1: phase %2 pixels %3").arg(tab).arg(p).arg(c.phase[std::size_t(p)])));
+        }
     }
 #endif
 

@@ -37,6 +37,7 @@
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/render/phase_style.hpp"
+#include "microstudio/ui/training_job.hpp"
 #include "microstudio/ui/viewer_panel.hpp"
 
 namespace fs = std::filesystem;
@@ -47,10 +48,10 @@ namespace {
 
 constexpr int kSliderSteps = 1000;
 
-// Generator folders in the model search path (each holds generator3d.json).
+// Generator folders in the user's and the installed model folders (each holds generator3d.json).
 std::vector<fs::path> installedGenerators() {
     std::vector<fs::path> found;
-    for (const auto& folder : ml::modelSearchPath()) {
+    for (const auto& folder : modelFolders()) {
         std::error_code ec;
         for (const auto& entry : fs::directory_iterator(folder, ec))
             if (entry.is_directory() && fs::exists(entry.path() / "generator3d.json")) found.push_back(entry.path());
@@ -211,10 +212,22 @@ DesignPanel::~DesignPanel() {
 }
 
 void DesignPanel::refreshModelList() {
+    // Rebuilding is not a user's change: keep it off the undo history.
+    const QSignalBlocker block(modelPicker_);
     modelPicker_->clear();
     modelPicker_->addItem(tr("(choose a model)"), QString());
     for (const auto& folder : installedGenerators())
         modelPicker_->addItem(QString::fromStdString(folder.filename().string()), QString::fromStdString(folder.string()));
+    if (modelPath_.isEmpty()) return;
+    for (int i = 1; i < modelPicker_->count(); ++i) {
+        std::error_code ec;
+        if (fs::equivalent(modelPicker_->itemData(i).toString().toStdString(), modelPath_.toStdString(), ec)) {
+            modelPicker_->setCurrentIndex(i);
+            return;
+        }
+    }
+    modelPicker_->addItem(QFileInfo(modelPath_).fileName(), modelPath_);  // loaded from elsewhere
+    modelPicker_->setCurrentIndex(modelPicker_->count() - 1);
 }
 
 bool DesignPanel::loadModel(const QString& path, bool quiet) {

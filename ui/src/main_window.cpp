@@ -5,6 +5,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
+#include <QComboBox>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QMenuBar>
@@ -22,6 +23,8 @@
 #include "microstudio/ml/vae2d.hpp"
 #include "microstudio/ml/version.hpp"
 #include "microstudio/ui/design_panel.hpp"
+#include "microstudio/ui/training_job.hpp"
+#include "microstudio/ui/training_wizard.hpp"
 #endif
 #include "microstudio/ui/viewer_panel.hpp"
 
@@ -58,19 +61,37 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
     connect(simulation_, &SimulationPanel::runFinished, this,
             [this](bool, const QString& message) { statusBar()->showMessage(tr("Simulation: %1").arg(message)); });
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    training_ = new TrainingWizard(tabs_);
+    training_->setWindowFlags(Qt::Widget);  // a page of the window, not a dialog
+    tabs_->addTab(training_, tr("&Training"));
+    connect(training_, &TrainingWizard::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m); });
+    connect(training_, &TrainingWizard::modelTrained, this, [this](const QString& path) {
+        refreshModels();
+        const bool listed = QFileInfo(path).absolutePath().startsWith(QFileInfo(userModelDirectory()).absoluteFilePath());
+        statusBar()->showMessage(listed ? tr("New model %1: in the model pickers").arg(path) : tr("New model %1").arg(path));
+    });
+#endif
     setCentralWidget(tabs_);
     connect(viewer_, &ViewerPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m); });
+    history_ = new ParameterHistory(this);
 #ifdef MICROSTUDIO_HAVE_DESIGN
-    // The shipped denoising VAE joins the noise lab when installed.
+    // The shipped denoising VAE joins the noise lab when installed; the
+    // lab's picker offers the others (user-trained ones too).
+    connect(noiseLab_, &NoiseLabPanel::denoiserPicked, this, [this](const QString& path) { useDenoiser(path); });
+    QString shipped;
     try {
-        std::shared_ptr<const noise::Denoiser> vae = ml::defaultDenoiser();
-        noiseLab_->setLearnedDenoiser([vae](const Volume& v) { return vae->denoise(v); },
-                                      QString::fromStdString(vae->name()));
+        shipped = QString::fromStdString(ml::findModel(ml::kDefaultDenoiser).string());
     } catch (const std::exception&) {
         // none installed: the lab shows the classical baselines only
     }
+    fillModelPickers();
+    if (!shipped.isEmpty()) {
+        const int i = noiseLab_->denoiserPicker()->findData(shipped);
+        if (i > 0) noiseLab_->denoiserPicker()->setCurrentIndex(i);  // loads it
+        else useDenoiser(shipped, true);
+    }
 #endif
-    history_ = new ParameterHistory(this);
     for (int i = 0; i < tabs_->count(); ++i) history_->trackChildren(tabs_->widget(i));
 #ifdef MICROSTUDIO_HAVE_DESIGN
     connect(design_, &DesignPanel::targetsRebuilt, this, [this] { history_->trackChildren(design_); });
@@ -227,6 +248,48 @@ QString MainWindow::aboutText() const {
     return tr("<h3>MicroStudio %1</h3><p>Design studio for materials microstructures.</p>"
               "<p>Qt %2, VTK %3, LibTorch %4<br>Compute device: %5</p>")
         .arg(QApplication::applicationVersion(), qVersion(), vtkVersion::GetVTKVersion(), torch, device);
+}
+
+void MainWindow::refreshModels() {
+    fillModelPickers();
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    // The rebuilt lists are the new baseline of the undo history.
+    for (QComboBox* picker : {noiseLab_->denoiserPicker(), design_->findChild<QComboBox*>("modelPicker")})
+        if (picker) history_->applyQuietly(picker, picker->currentText());
+#endif
+}
+
+void MainWindow::fillModelPickers() {
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    design_->refreshModelList();
+    QList<QPair<QString, QString>> denoisers;
+    for (const auto& m : ml::listModels(modelFolders()))
+        if (m.metadata.kind == "vae2d")
+            denoisers.append({QString::fromStdString(m.weights.stem().string()), QString::fromStdString(m.weights.string())});
+    noiseLab_->setDenoiserChoices(denoisers);
+#endif
+}
+
+bool MainWindow::useDenoiser(const QString& path, bool quiet) {
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    if (path.isEmpty()) {
+        noiseLab_->setLearnedDenoiser({}, QString());
+        return true;
+    }
+    try {
+        auto model = std::make_shared<const ml::Vae2d>(ml::Vae2d::load(path.toStdString()));
+        std::shared_ptr<const noise::Denoiser> vae = ml::makeDenoiser(model, QFileInfo(path).completeBaseName().toStdString());
+        noiseLab_->setLearnedDenoiser([vae](const Volume& v) { return vae->denoise(v); }, QString::fromStdString(vae->name()));
+        return true;
+    } catch (const std::exception& e) {
+        statusBar()->showMessage(tr("Cannot load the denoiser %1").arg(path));
+        if (!quiet) QMessageBox::warning(this, tr("Cannot load the denoiser"), QString::fromStdString(e.what()));
+        else qWarning("%s", e.what());
+        return false;
+    }
+#else
+    return path.isEmpty();
+#endif
 }
 
 void MainWindow::showAbout() { QMessageBox::about(this, tr("About MicroStudio"), aboutText()); }

@@ -17,6 +17,7 @@
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -79,6 +80,16 @@ NoiseLabPanel::NoiseLabPanel(QWidget* parent) : QWidget(parent) {
             QMessageBox::warning(this, tr("Cannot use this sample"), e.what());
         }
     });
+    auto* pickRow = new QHBoxLayout();
+    pickRow->addWidget(new QLabel(tr("learned denoiser"), controls));
+    denoiserPicker_ = new QComboBox(controls);
+    denoiserPicker_->setObjectName("denoiserPicker");
+    denoiserPicker_->addItem(tr("(none)"), QString());
+    pickRow->addWidget(denoiserPicker_, 1);
+    controlLayout->addLayout(pickRow);
+    // Index, not text: undo/redo of the pick (by text) loads the model too.
+    connect(denoiserPicker_, &QComboBox::currentIndexChanged, this,
+            [this](int i) { emit denoiserPicked(i < 0 ? QString() : denoiserPicker_->itemData(i).toString()); });
     form_ = new QFormLayout();
     const noise::NoiseModel defaults;
     type_ = new QComboBox(controls);
@@ -134,6 +145,19 @@ NoiseLabPanel::NoiseLabPanel(QWidget* parent) : QWidget(parent) {
     for (auto* s : {rings_, seed_}) connect(s, &QSpinBox::valueChanged, this, &NoiseLabPanel::recompute);
     connect(&watcher_, &QFutureWatcher<std::shared_ptr<NoiseLabResult>>::finished, this, &NoiseLabPanel::showResult);
     updateParameterRows();
+}
+
+void NoiseLabPanel::setDenoiserChoices(const QList<QPair<QString, QString>>& choices, const QString& current) {
+    QString keep = denoiserPicker_->currentData().toString();
+    if (keep.isEmpty()) keep = current;
+    {
+        // Rebuilding the list is not a pick: no signal, no undo step.
+        const QSignalBlocker block(denoiserPicker_);
+        denoiserPicker_->clear();
+        denoiserPicker_->addItem(tr("(none)"), QString());
+        for (const auto& [name, path] : choices) denoiserPicker_->addItem(name, path);
+        denoiserPicker_->setCurrentIndex(std::max(0, denoiserPicker_->findData(keep)));
+    }
 }
 
 NoiseLabPanel::~NoiseLabPanel() {

@@ -76,6 +76,9 @@ public:
 public slots:
     void generate();
     void cancel();
+    // Lists the generators in ui::modelFolders() again (after a training);
+    // the loaded model stays selected.
+    void refreshModelList();
 
 signals:
     void generated(int count, const QString& message);
@@ -83,7 +86,6 @@ signals:
     void statusMessage(const QString& message);
 
 private:
-    void refreshModelList();
     void buildTargetControls();
     void onGenerated();
     void refreshComparison();

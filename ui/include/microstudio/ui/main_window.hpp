@@ -1,7 +1,7 @@
 #pragma once
 // The studio's main window: tabs for the viewer (3D + linked slices) and the
-// noise lab (and, as they land, design, simulation and training), a menu
-// with recent files, settings remembered between runs, errors in dialogs.
+// noise lab, design, simulation and training, a menu with recent files,
+// settings remembered between runs, errors in dialogs.
 #include <QMainWindow>
 
 #include "microstudio/core/volume.hpp"
@@ -21,6 +21,7 @@ class ViewerPanel;
 class NoiseLabPanel;
 class SimulationPanel;
 class DesignPanel;
+class TrainingWizard;
 class ParameterHistory;
 
 class MainWindow : public QMainWindow {
@@ -38,6 +39,7 @@ public:
     NoiseLabPanel* noiseLab() const { return noiseLab_; }
     SimulationPanel* simulation() const { return simulation_; }
     DesignPanel* design() const { return design_; }  // null when built without ml/
+    TrainingWizard* training() const { return training_; }  // null when built without ml/
     ParameterHistory* history() const { return history_; }
     QTabWidget* tabs() const { return tabs_; }
     // Shortcuts into the viewer (tests and scripts).
@@ -54,12 +56,19 @@ public slots:
     void saveAsDialog();
     void setCrosshair(int x, int y, int z);
     void showAbout();
+    // Lists the installed and user-trained models again in the Design tab's
+    // and the Noise lab's pickers (after a training finished).
+    void refreshModels();
+    // Loads a denoising VAE into the noise lab ("" = none); false on error
+    // (dialog unless quiet).
+    bool useDenoiser(const QString& path, bool quiet = false);
 
 protected:
     void closeEvent(QCloseEvent* e) override;
 
 private:
     void buildMenus();
+    void fillModelPickers();
     void rememberRecent(const QString& path);
     void refreshRecentMenu();
 
@@ -69,6 +78,7 @@ private:
     NoiseLabPanel* noiseLab_ = nullptr;
     SimulationPanel* simulation_ = nullptr;
     DesignPanel* design_ = nullptr;
+    TrainingWizard* training_ = nullptr;
     ParameterHistory* history_ = nullptr;
     QMenu* recentMenu_ = nullptr;
 };

@@ -40,6 +40,11 @@ public:
     // The clean sample: a 2D two-phase image (a 3D volume gives its middle slice).
     void setSample(const Volume& sample, const QString& name);
     void setLearnedDenoiser(LearnedDenoiser denoiser, const QString& name);
+    // Installed denoising models to pick from, as (name, model path); the
+    // window loads the picked one (denoiserPicked; "" = none). The current
+    // pick (by path, else `current`) stays selected when still listed.
+    void setDenoiserChoices(const QList<QPair<QString, QString>>& choices, const QString& current = {});
+    QComboBox* denoiserPicker() const { return denoiserPicker_; }
     // A sample from a file or a dataset (.h5 with many samples: `index`);
     // throws ms::Error on a bad file or index.
     void loadSample(const QString& path, int index = 0);
@@ -55,6 +60,7 @@ public slots:
 
 signals:
     void previewReady();
+    void denoiserPicked(const QString& path);
 
 private:
     void showResult();
@@ -64,6 +70,7 @@ private:
     std::array<Volume, 4> images_;  // clean, noisy, learned, classical
     std::array<render::SliceView*, 4> views_{};
     QComboBox* type_ = nullptr;
+    QComboBox* denoiserPicker_ = nullptr;
     QDoubleSpinBox* flipProbability_ = nullptr;
     QDoubleSpinBox* gridAmplitude_ = nullptr;
     QDoubleSpinBox* gridFrequency_ = nullptr;
