@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <vector>
@@ -124,7 +125,8 @@ int benchDist(const CommandArgs& argv) {
                      "Data-parallel training on this machine, in one run: samples/s of 1 process x 2 threads\n"
                      "against 2 processes x 1 thread (spawned; Gloo over the loopback) at the same global batch,\n"
                      "and the communication per step (the gradient all-reduce, and the same all-reduce alone).\n"
-                     "Workloads: the compact 2D VAE (101x101, global batch 16) and the 2D LDM MLP (global batch 64).\n";
+                     "Workloads: the compact 2D VAE (101x101, global batch 16) and the 2D LDM MLP (global batch 64).\n"
+                     "On a machine shared with other jobs, compare with OMP_WAIT_POLICY=PASSIVE (docs/scaling.md).\n";
         return 0;
     }
     const int steps = int(args.integer("steps", 10));
@@ -158,7 +160,11 @@ int benchDist(const CommandArgs& argv) {
 
     const auto temp = std::filesystem::temp_directory_path() / ("ms-bench-dist-" + std::to_string(::getpid()));
     std::filesystem::create_directories(temp);
-    std::printf("bench dist: %d measured steps per run (after one warm-up step), CPU, Gloo over 127.0.0.1\n", steps);
+    // OpenMP's spin-waiting decides the 1 x 2 figure on a loaded machine: say which policy ran.
+    const char* policy = std::getenv("OMP_WAIT_POLICY");
+    std::printf("bench dist: %d measured steps per run (after one warm-up step), CPU, Gloo over 127.0.0.1, "
+                "OMP_WAIT_POLICY=%s\n",
+                steps, policy ? policy : "(unset)");
     std::printf("%-26s %10s %14s %14s %14s %8s %12s %12s\n", "workload", "params", "1x1 samples/s", "1x2 samples/s",
                 "2x1 samples/s", "2x1/1x2", "comm/step", "all-reduce");
     for (const auto& w : workloads) {
