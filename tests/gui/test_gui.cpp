@@ -164,6 +164,13 @@ private slots:
         QApplication::setOrganizationName("MicroStudioTest");
         // User model and dataset folders under ~/.qttest, not the user's own.
         QStandardPaths::setTestModeEnabled(true);
+        cleanupTestCase();
+    }
+    void cleanupTestCase() {
+#ifdef MICROSTUDIO_HAVE_DESIGN
+        // Models trained here would be loaded by the next run's windows.
+        QDir(ms::ui::userModelDirectory()).removeRecursively();
+#endif
     }
 
     void threeDViewShowsEveryPhaseColour() {
@@ -228,6 +235,7 @@ private slots:
     void twoDImageShowsOneSliceView() {
         ms::ui::MainWindow w;
         w.setVolume(ms::syntheticMicrostructure(ms::Dims{64, 32, 1}), "2d");
+        w.tabs()->setCurrentWidget(w.viewer());  // the first tab may be another one (settings, models)
         w.show();
         QVERIFY(QTest::qWaitForWindowExposed(&w));
         QVERIFY(!w.view3d()->isVisible());
@@ -673,6 +681,52 @@ private slots:
         wizard->findChild<QLineEdit*>("modelName")->setText("tiny-vae");
         QVERIFY(!wizard->currentPage()->isComplete());
         QVERIFY(wizard->findChild<QLabel*>("nameNote")->text().contains("exists"));
+        // The new VAE is offered for a 2D LDM on these data; a short LDM training over its latents.
+        wizard->findChild<QRadioButton*>("kindLdm")->setChecked(true);
+        auto* vaes = wizard->findChild<QComboBox*>("vaePicker");
+        const int vaeIndex = vaes->findText("tiny-vae");
+        QVERIFY(vaeIndex >= 0);
+        vaes->setCurrentIndex(vaeIndex);
+        wizard->findChild<QLineEdit*>("modelName")->setText("tiny-ldm");
+        QVERIFY(wizard->currentPage()->isComplete());
+        wizard->next();
+        QCOMPARE(wizard->findChild<QSpinBox*>("epochs")->value(), 50);  // the LDM's default
+        wizard->findChild<QSpinBox*>("epochs")->setValue(2);
+        wizard->findChild<QSpinBox*>("ldmHidden")->setValue(32);
+        wizard->findChild<QSpinBox*>("diffusionSteps")->setValue(100);
+        QSignalSpy ldmDone(wizard->job(), &ms::ui::TrainingJob::finished);
+        wizard->next();
+        QVERIFY(ldmDone.wait(240000));
+        QVERIFY2(ldmDone.first().at(0).value<ms::ui::TrainingJob::Outcome>() == ms::ui::TrainingJob::Outcome::Finished,
+                 qPrintable(ldmDone.first().at(1).toString()));
+        const auto ldm = ms::ml::readMetadata(QDir(ms::ui::userModelDirectory()).filePath("tiny-ldm.pt").toStdString());
+        QCOMPARE(ldm.kind, std::string("ldm2d"));
+        QCOMPARE(ldm.training.string("vae", ""), std::string("tiny-vae"));
+        QCOMPARE(wizard->validationSeries()->count(), 2);
+    }
+
+    void trainingDataBuiltWithTheSimulator() {
+        ms::ui::MainWindow w;
+        auto* wizard = w.training();
+        wizard->setErrorDialogs(false);
+        wizard->restart();
+        wizard->findChild<QSpinBox*>("buildGrid")->setValue(2);
+        wizard->findChild<QSpinBox*>("buildSnapshots")->setValue(4);
+        wizard->findChild<QDoubleSpinBox*>("buildEndTime")->setValue(40);
+        auto* train = wizard->findChild<QLineEdit*>("trainData");
+        QTest::mouseClick(wizard->findChild<QPushButton*>("buildDataset"), Qt::LeftButton);
+        QVERIFY(wizard->buildingDataset());
+        QVERIFY(!wizard->currentPage()->isComplete());  // not while building
+        QTRY_VERIFY_WITH_TIMEOUT(train->text().endsWith("train.h5"), 240000);
+        // 4 runs of 4 snapshots, split by run into train.h5 and val.h5.
+        QVERIFY(wizard->findChild<QLineEdit*>("validationData")->text().endsWith("val.h5"));
+        QCOMPARE(wizard->dataInfo().dims, (ms::Dims{64, 64, 1}));
+        QCOMPARE(wizard->dataInfo().phases, 2);
+        const long total = wizard->dataInfo().samples +
+                           long(ms::io::readSamples(wizard->findChild<QLineEdit*>("validationData")->text().toStdString()).size());
+        QCOMPARE(total, 16L);
+        QVERIFY(wizard->currentPage()->isComplete());
+        QDir(QFileInfo(train->text()).absolutePath()).removeRecursively();
     }
 
     void trainingCancelLeavesACheckpointThatResumeContinues() {

@@ -13,6 +13,7 @@
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
+#include <QKeyEvent>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLineSeries>
@@ -698,7 +699,7 @@ void TrainingWizard::useDemoData(const QString& file, int count, int size) {
         SyntheticOptions o;
         o.seed = std::uint64_t(1000 + i);
         o.donorFraction = 0.35 + 0.3 * double(i % 7) / 6.0;
-        o.wavelength = 6.0 + double(i % 5);
+        o.wavelength = 9.0 + double(i % 4);
         Volume v = syntheticMicrostructure(Dims{size, size, 1}, o);
         v.clearField();  // labels only, like a dataset
         v.attributes["phi"] = o.donorFraction;
@@ -715,17 +716,18 @@ void TrainingWizard::runDemo(const QString& folder) {
     errorDialogs_ = false;  // scripted: a failure is reported, not waited on
     restart();
     setOutputDirectories(QDir(folder).filePath("models"), QDir(folder).filePath("checkpoints"));
-    useDemoData(QDir(folder).filePath("demo-synthetic-32.h5"), 80, 32);
+    useDemoData(QDir(folder).filePath("demo-synthetic-32.h5"), 120, 32);
     next();  // model kind: the denoising VAE
     modelPage_->group_->button(0)->setChecked(true);
     modelPage_->name_->setText("demo-vae2d");
     next();
-    parametersPage_->epochs_->setValue(10);
+    parametersPage_->epochs_->setValue(12);
     parametersPage_->batch_->setValue(8);
     parametersPage_->lr_->setValue(3e-3);
-    parametersPage_->latent_->setValue(8);
-    parametersPage_->hidden_->setValue(64);
-    parametersPage_->channels_->setText("8,16");
+    parametersPage_->latent_->setValue(16);
+    parametersPage_->hidden_->setValue(128);
+    parametersPage_->beta_->setValue(0.05);  // a small KL weight learns the structure within a few epochs
+    parametersPage_->channels_->setText("16,32");
     next();  // the training page starts it
     if (currentId() != TrainPageId) qWarning("training demo: stopped at page %d", currentId());
 }
@@ -849,6 +851,14 @@ void TrainingWizard::startDatasetBuild() {
             return "error:" + QString::fromStdString(e.what());
         }
     }));
+}
+
+void TrainingWizard::keyPressEvent(QKeyEvent* event) {
+    if (event->key() == Qt::Key_Escape) {
+        event->ignore();
+        return;
+    }
+    QWizard::keyPressEvent(event);
 }
 
 void TrainingWizard::done(int result) {

@@ -92,6 +92,8 @@ signals:
 
 protected:
     void done(int result) override;
+    // Escape would reject (start over) the embedded wizard: not a page's business.
+    void keyPressEvent(QKeyEvent* event) override;
 
 private:
     friend class DataPage;
