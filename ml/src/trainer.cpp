@@ -318,6 +318,27 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
     const bool haveCheckpoint =
         !options.checkpoint.empty() && options.resume && std::filesystem::exists(options.checkpoint);
     if (dist) {
+        // Ranks launched with different data or options would silently
+        // compute something else (or block on mismatched buffers): compare
+        // with rank 0 and let every rank fail with the same message.
+        const std::int64_t values[] = {std::int64_t(n), std::int64_t(options.batchSize), std::int64_t(options.seed),
+                                       std::int64_t(options.epochs), std::int64_t(countParameters(module))};
+        const auto mine = torch::tensor(at::ArrayRef<std::int64_t>(values), torch::kInt64);
+        std::vector<torch::Tensor> reference{mine.clone()}, mismatch{torch::zeros({1}, torch::kInt64)};
+        dist->broadcast(reference, 0);
+        mismatch[0][0] = torch::equal(reference[0], mine) ? 0 : 1;
+        dist->allReduceSum(mismatch);
+        if (mismatch[0].item<std::int64_t>() > 0) {
+            auto r = reference[0].accessor<std::int64_t, 1>();
+            throw Error("distributed rank " + std::to_string(rank) + " of " + std::to_string(world) + ": " +
+                        std::to_string(mismatch[0].item<std::int64_t>()) +
+                        " rank(s) differ from rank 0 (training samples, batch, seed, epochs, parameters: rank 0 " +
+                        std::to_string(r[0]) + ", " + std::to_string(r[1]) + ", " + std::to_string(r[2]) + ", " +
+                        std::to_string(r[3]) + ", " + std::to_string(r[4]) + "; this rank " + std::to_string(values[0]) +
+                        ", " + std::to_string(values[1]) + ", " + std::to_string(values[2]) + ", " +
+                        std::to_string(values[3]) + ", " + std::to_string(values[4]) +
+                        "); every rank must run the same command on the same data");
+        }
         // Rank 0's checkpoint, if any, for everyone (no shared file system needed).
         const std::string bytes = dist->shareBytes(writer && haveCheckpoint ? readBytes(options.checkpoint) : std::string());
         if (!bytes.empty()) {

@@ -2,8 +2,9 @@
 // 2 ranks with batch B end with the same weights as 1 process with batch 2B
 // (a 2D LDM with condition dropout, and the 3D generator's VAE stage), both
 // ranks hold identical weights, a killed rank ends its peer with a clear
-// message and the checkpoint resumes with another rank count, and a rank
-// that cannot meet its peers gives up after the timeout.
+// message and the checkpoint resumes with another rank count, ranks started
+// with different options stop together, and a rank that cannot meet its
+// peers gives up after the timeout.
 //
 // Ranks are processes: this executable re-run with --worker (torch's random
 // generator is process-wide, so ranks as threads would share it), and the
@@ -284,6 +285,30 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, DistributedOptions::fromArguments("2", "0", "", "-1"));
         QVERIFY_THROWS_EXCEPTION(ms::Error, DistributedOptions::fromArguments("x", "0", "", ""));
         QCOMPARE(DistributedOptions::fromArguments("", "", "", "").worldSize, 1);
+    }
+
+    // Ranks started with different options (here --batch) all stop at once
+    // with the same reason instead of training something else.
+    void ranksThatDisagreeStopTogether() {
+        const auto dir = tempDir("mismatch");
+        const int port = freePort();
+        std::vector<std::unique_ptr<QProcess>> ranks;
+        for (int r = 0; r < 2; ++r) {
+            auto p = std::make_unique<QProcess>();
+            p->setProcessEnvironment(cleanEnvironment());
+            p->setProcessChannelMode(QProcess::MergedChannels);
+            p->start(QCoreApplication::applicationFilePath(),
+                     {"--worker", "ldm2d", QString::number(r), "2", QString::number(port), QString::number(2 + r), "42",
+                      QString::fromStdString((dir / ("rank" + std::to_string(r) + ".bin")).string())});
+            ranks.push_back(std::move(p));
+        }
+        for (auto& p : ranks) {
+            QVERIFY(p->waitForFinished(60000));
+            const QString log = QString::fromUtf8(p->readAll());
+            QCOMPARE(p->exitCode(), 1);
+            QVERIFY2(log.contains("1 rank(s) differ from rank 0"), qPrintable(log));
+        }
+        fs::remove_all(dir);
     }
 
     // A rank whose peers never come: each side gives up after the timeout
