@@ -2,7 +2,8 @@
 // 2 ranks with batch B end with the same weights as 1 process with batch 2B
 // (a 2D LDM with condition dropout, and the 3D generator's VAE stage), both
 // ranks hold identical weights, a killed rank ends its peer with a clear
-// message and the checkpoint resumes with another rank count, ranks started
+// message and the checkpoint resumes with another rank count, a stalled rank
+// is given up after the timeout, ranks started
 // with different options stop together, and a rank that cannot meet its
 // peers gives up after the timeout.
 //
@@ -18,6 +19,7 @@
 #include <QtTest>
 
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -285,6 +287,46 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, DistributedOptions::fromArguments("2", "0", "", "-1"));
         QVERIFY_THROWS_EXCEPTION(ms::Error, DistributedOptions::fromArguments("x", "0", "", ""));
         QCOMPARE(DistributedOptions::fromArguments("", "", "", "").worldSize, 1);
+    }
+
+    // A rank that stalls (SIGSTOP: alive, sockets open) is given up after
+    // --dist-timeout: no hang.
+    void stalledRankEndsThePeerAfterTheTimeout() {
+        const auto dir = tempDir("stall");
+        const auto data = dir / "toy.h5";
+        ms::io::writeHdf5(toyVolumes(8, ms::Dims{16, 16, 8}, 11), data);
+        const auto out = dir / "model";
+        const int port = freePort();
+        std::vector<std::unique_ptr<QProcess>> ranks;
+        for (int r = 0; r < 2; ++r) {
+            auto p = std::make_unique<QProcess>();
+            p->setProcessEnvironment(cleanEnvironment());
+            p->setProcessChannelMode(QProcess::MergedChannels);
+            p->start(MICROSTUDIO_CLI, train3dArgs(data, out) << "--batch" << "2" << "--world-size" << "2" << "--rank"
+                                                             << QString::number(r) << "--master"
+                                                             << QString("127.0.0.1:%1").arg(port) << "--dist-timeout" << "3");
+            QVERIFY(p->waitForStarted(10000));
+            ranks.push_back(std::move(p));
+        }
+        QElapsedTimer wait;
+        wait.start();
+        while (!fs::exists(out / "vae.ckpt") && wait.elapsed() < 60000 && ranks[0]->state() == QProcess::Running)
+            QTest::qWait(20);
+        QVERIFY(fs::exists(out / "vae.ckpt"));
+        ::kill(pid_t(ranks[1]->processId()), SIGSTOP);
+        QElapsedTimer stop;
+        stop.start();
+        const bool ended = ranks[0]->waitForFinished(30000);
+        const double seconds = stop.elapsed() / 1000.0;
+        ranks[1]->kill();
+        ranks[1]->waitForFinished(10000);
+        QVERIFY(ended);
+        const QString log = QString::fromUtf8(ranks[0]->readAll());
+        qInfo("rank 0 exited %.2f s after rank 1 stalled", seconds);
+        QVERIFY(ranks[0]->exitCode() != 0);
+        QVERIFY2(log.contains("lost the other ranks"), qPrintable(log));
+        QVERIFY(seconds > 2.0 && seconds < 15.0);
+        fs::remove_all(dir);
     }
 
     // Ranks started with different options (here --batch) all stop at once
