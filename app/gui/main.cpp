@@ -17,6 +17,8 @@
 #include <memory>
 
 #include "microstudio/core/synthetic.hpp"
+#include "microstudio/jobs/snapshot.hpp"
+#include "microstudio/physics/run.hpp"
 #include "microstudio/render/vtk_widget.hpp"
 #include "microstudio/ui/main_window.hpp"
 #include "microstudio/ui/noise_lab_panel.hpp"
@@ -36,11 +38,19 @@ namespace {
 bool startDefaultAction(ms::ui::MainWindow& window, bool generate, const QString& scratch, std::function<void()> ready) {
     QWidget* tab = window.tabs()->currentWidget();
     if (tab == window.noiseLab()) {
-        // The lab compares two-phase images; the 3-phase demo volume gives it none.
+        // The lab compares two-phase images; the 3-phase demo volume gives it
+        // none: a short Cahn-Hilliard run, the kind of image the shipped
+        // denoiser learned from (a second or so, before the window is used).
         if (!window.noiseLab()->noisy().size()) {
-            ms::SyntheticOptions o;
-            o.seed = 7;
-            window.noiseLab()->setSample(ms::syntheticMicrostructure(ms::Dims{101, 101, 1}, o), "synthetic");
+            ms::physics::CahnHilliardParams params;  // 101x101, phi 0.5, chi 3
+            ms::physics::RunPlan plan;
+            plan.endTime = 300;
+            plan.snapshots = 2;
+            ms::Volume last;
+            ms::physics::runCahnHilliard(params, {}, plan, [&last](const auto& info, const auto& solver) {
+                last = ms::jobs::snapshotVolume(info, solver, 2, false);
+            });
+            window.noiseLab()->setSample(last, "Cahn-Hilliard, t = 300");
         }
         QTimer::singleShot(0, &window, [&window, ready] {
             window.noiseLab()->waitForPreview();
