@@ -8,9 +8,11 @@
 #include <cmath>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/files.hpp"
 #include "microstudio/core/parallel.hpp"
 #include "microstudio/core/progress.hpp"
 #include "microstudio/descriptors/descriptors.hpp"
+#include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/evaluate.hpp"
 #include "microstudio/ml/generator3d.hpp"
@@ -44,6 +46,17 @@ std::vector<std::string> nameList(const QString& text) {
 
 // At most `limit` samples, evenly spaced (0 = all): the CLI's --limit rule.
 std::vector<Volume> readLimited(const QString& path, long limit) {
+    const fs::path file = path.toStdString();
+    const std::string ext = lowerExtension(file);
+    if (limit > 0 && (ext == "h5" || ext == "hdf5")) {
+        // Only the samples used are read (datasets of 3D volumes are large).
+        const auto names = io::hdf5SampleNames(file);
+        if (std::size_t(limit) < names.size()) {
+            std::vector<Volume> out;
+            for (long i = 0; i < limit; ++i) out.push_back(io::readHdf5Sample(file, names[std::size_t(i) * names.size() / std::size_t(limit)]));
+            return out;
+        }
+    }
     auto all = io::readSamples(path.toStdString());
     if (limit <= 0 || std::size_t(limit) >= all.size()) return all;
     std::vector<Volume> out;
@@ -276,7 +289,10 @@ struct TrainingJob::Worker {
         status(tr("loading data"));
         auto [train, validation] = loadData(s, false);
         const Volume& first = train.front();
-        const int phases = first.phaseCount() >= 3 ? 3 : 2;
+        // Three phases when any sample has the mixed phase (an early snapshot may not)
+        // or the data carry the three-phase descriptors.
+        int phases = first.attributes.count("vol_frac_M") ? 3 : 2;
+        for (const auto& v : train) phases = std::max(phases, std::min(3, v.phaseCount()));
         ml::Generator3dConfig config = ml::Generator3dConfig::tiny(phases);
         config.vae.dims = first.dims();
         config.vae.channels = intList(s.channels3d, "channels");
