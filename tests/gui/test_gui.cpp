@@ -730,6 +730,47 @@ private slots:
         QDir(QFileInfo(train->text()).absolutePath()).removeRecursively();
     }
 
+    void trainingPageCancelsAndResumesWithItsButtons() {
+        QDir(ms::ui::userModelDirectory()).removeRecursively();
+        ms::ui::MainWindow w;
+        auto* wizard = w.training();
+        wizard->setErrorDialogs(false);
+        wizard->restart();
+        wizard->useDemoData(QDir::temp().filePath("ms_test_wizard_cancel.h5"), 40, 32);
+        wizard->next();
+        wizard->findChild<QLineEdit*>("modelName")->setText("cancelled-vae");
+        wizard->next();
+        wizard->findChild<QSpinBox*>("epochs")->setValue(4);
+        wizard->findChild<QSpinBox*>("batch")->setValue(8);
+        wizard->findChild<QLineEdit*>("channels")->setText("8,16");
+        QSignalSpy finished(wizard->job(), &ms::ui::TrainingJob::finished);
+        wizard->next();
+        auto* resume = wizard->findChild<QPushButton*>("resume");
+        auto* cancel = wizard->findChild<QPushButton*>("cancelTraining");
+        QTest::mouseClick(wizard->findChild<QPushButton*>("pause"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(wizard->job()->takeState().paused, 60000);  // held after its first step
+        QVERIFY(cancel->isEnabled());
+        QTest::mouseClick(cancel, Qt::LeftButton);
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(finished.first().at(0).value<ms::ui::TrainingJob::Outcome>(), ms::ui::TrainingJob::Outcome::Cancelled);
+        QVERIFY(!wizard->currentPage()->isComplete());
+        QVERIFY(!cancel->isEnabled());
+        QVERIFY(resume->isEnabled());  // a checkpoint is there
+        QVERIFY(QFile::exists(wizard->job()->settings().checkpointPath("vae")));
+        QVERIFY(wizard->findChild<QLabel*>("trainingStatus")->text().contains("checkpoint"));
+        finished.clear();
+        QTest::mouseClick(resume, Qt::LeftButton);
+        QVERIFY(finished.wait(240000));
+        QCOMPARE(finished.first().at(0).value<ms::ui::TrainingJob::Outcome>(), ms::ui::TrainingJob::Outcome::Finished);
+        QVERIFY(wizard->currentPage()->isComplete());
+        QCOMPARE(wizard->validationSeries()->count(), 4);
+        // The curve covers every epoch, from the first steps to the last.
+        QVERIFY(wizard->trainSeries()->count() >= 4);
+        QVERIFY(wizard->trainSeries()->at(0).x() <= 1.0);
+        QCOMPARE(wizard->trainSeries()->at(wizard->trainSeries()->count() - 1).x(), 4.0);
+        QVERIFY(QFile::exists(QDir(ms::ui::userModelDirectory()).filePath("cancelled-vae.pt")));
+    }
+
     void trainingCancelLeavesACheckpointThatResumeContinues() {
         const QString root = QDir::temp().filePath("ms_test_training_resume");
         QDir(root).removeRecursively();

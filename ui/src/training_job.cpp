@@ -162,6 +162,7 @@ struct TrainingJob::Worker {
         auto lastReturn = Clock::now();
         double stepSeconds = 0.0;
         long timedSteps = 0;
+        double lastTrainX = 0.0;  // the curve's last train point (epochs)
         o.onProgress = [&](const ml::TrainProgress& p) {
             const auto now = Clock::now();
             // Time since the previous step's callback returned: pauses do not count.
@@ -178,8 +179,10 @@ struct TrainingJob::Worker {
                 st.totalSteps = total;
                 st.etaSeconds = stepSeconds / double(timedSteps) * double(std::max(0L, total - p.step));
                 st.message = tr("epoch %1/%2, step %3/%4").arg(p.epoch + 1).arg(epochs).arg(p.step).arg(total);
-                if (p.step % every == 0 || p.step % perEpoch == 0)
-                    st.trainPoints.append(QPointF(double(p.step) / double(perEpoch), p.trainLoss));
+                if (p.step % every == 0 || p.step % perEpoch == 0) {
+                    lastTrainX = double(p.step) / double(perEpoch);
+                    st.trainPoints.append(QPointF(lastTrainX, p.trainLoss));
+                }
                 const qint64 ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
                 if (ms - job.lastSignalMs_ >= 100 || job.paused_) {
                     job.lastSignalMs_ = ms;
@@ -207,6 +210,11 @@ struct TrainingJob::Worker {
                     const auto& r = report.history[published];
                     const QPointF t(r.epoch + 1, r.trainLoss);
                     job.epochTrain_.append(t);
+                    // Epochs done before a resume: their means stand in for the steps.
+                    if (t.x() > lastTrainX + 1e-9) {
+                        job.state_.trainPoints.append(t);
+                        lastTrainX = t.x();
+                    }
                     if (std::isfinite(r.validationLoss)) {
                         const QPointF v(r.epoch + 1, r.validationLoss);
                         job.epochValidation_.append(v);
