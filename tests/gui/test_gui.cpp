@@ -532,6 +532,7 @@ private slots:
         QCOMPARE(wizard->currentId(), int(ms::ui::TrainingWizard::DataPageId));
         // No file, a missing file: Next stays disabled, with the reason shown.
         QVERIFY(!wizard->currentPage()->isComplete());
+        wizard->resize(900, 700);
         auto* train = wizard->findChild<QLineEdit*>("trainData");
         train->setText("/nonexistent/train.h5");
         QVERIFY(!wizard->currentPage()->isComplete());
@@ -555,6 +556,7 @@ private slots:
         QCOMPARE(wizard->dataInfo().samples, 30L);
         QCOMPARE(wizard->dataInfo().dims, (ms::Dims{32, 32, 1}));
         QVERIFY(wizard->currentPage()->isComplete());
+        wizard->grab().save(QDir::temp().filePath("ms_test_wizard_data.png"));  // for a look
         wizard->next();
         QVERIFY(wizard->findChild<QRadioButton*>("kindVae")->isChecked());
         QVERIFY(wizard->findChild<QRadioButton*>("kindLdm")->isEnabled());
@@ -574,8 +576,10 @@ private slots:
         }
         QCOMPARE(wizard->currentPage()->isComplete(), vaes->count() > 0);
         if (vaes->count() == 0) QVERIFY(wizard->findChild<QLabel*>("nameNote")->text().contains("No VAE"));
+        wizard->grab().save(QDir::temp().filePath("ms_test_wizard_model.png"));
         wizard->findChild<QRadioButton*>("kindVae")->setChecked(true);
         wizard->next();
+        wizard->grab().save(QDir::temp().filePath("ms_test_wizard_parameters.png"));
         // Defaults for small images; ranges; a bad channel list blocks Train.
         QCOMPARE(wizard->currentId(), int(ms::ui::TrainingWizard::ParametersPageId));
         auto* epochs = wizard->findChild<QSpinBox*>("epochs");

@@ -452,7 +452,7 @@ public:
         long n = wizard_->dataPage_->limit_->value() > 0 ? std::min<long>(wizard_->dataPage_->limit_->value(), info.samples) : info.samples;
         if (wizard_->dataPage_->validation_->text().trimmed().isEmpty() && n >= 5) n -= n / 5;
         const long perEpoch = std::max(1L, n / std::max(1L, long(batch_->value())));
-        estimate_->setText(tr("%1 training samples: %2 steps per epoch, %3 in all%4.")
+        estimate_->setText(tr("%1 training samples; optimiser steps per epoch: %2, in all: %3%4.")
                                .arg(n)
                                .arg(perEpoch)
                                .arg(perEpoch * epochs_->value() * (wizard_->modelPage_->kind() == TrainingKind::Generator3d ? 3 : 1))
