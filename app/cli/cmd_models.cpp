@@ -13,7 +13,8 @@ int cmdModels(const CommandArgs& argv) {
     Args args(argv, {"dir"}, {"json"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli models [--json] [--dir DIR]\n\n"
-                     "Lists the installed models (NAME.pt with NAME.json beside) with their metadata. Folders\n"
+                     "Lists the installed models (NAME.pt with NAME.json beside, and 3D generator folders\n"
+                     "NAME/generator3d.pt + .json) with their metadata. Folders\n"
                      "searched: $MICROSTUDIO_MODELS (colon-separated), the source tree's resources/models,\n"
                      "the install prefix's share/microstudio/models; --dir lists one folder instead.\n"
                      "  --json   the full metadata of every model as a JSON array\n";

@@ -144,8 +144,12 @@ std::vector<InstalledModel> listModels(const std::vector<std::filesystem::path>&
     for (const auto& folder : folders) {
         std::error_code ec;
         std::vector<std::filesystem::path> jsons;
-        for (const auto& entry : std::filesystem::directory_iterator(folder, ec))
+        for (const auto& entry : std::filesystem::directory_iterator(folder, ec)) {
             if (entry.path().extension() == ".json") jsons.push_back(entry.path());
+            // 3D generators are folders: NAME/generator3d.json beside NAME/generator3d.pt.
+            else if (entry.is_directory(ec) && std::filesystem::exists(entry.path() / "generator3d.json", ec))
+                jsons.push_back(entry.path() / "generator3d.json");
+        }
         std::sort(jsons.begin(), jsons.end());
         for (const auto& json : jsons) {
             auto weights = json;
@@ -154,6 +158,9 @@ std::vector<InstalledModel> listModels(const std::vector<std::filesystem::path>&
             InstalledModel m;
             m.weights = weights;
             m.metadata = readMetadata(weights);
+            // A generator folder without a name of its own (create()'s default) is named by the folder.
+            if (json.filename() == "generator3d.json" && (m.metadata.name.empty() || m.metadata.name == "generator3d"))
+                m.metadata.name = json.parent_path().filename().string();
             m.bytes = std::filesystem::file_size(weights, ec);
             models.push_back(std::move(m));
         }

@@ -56,7 +56,8 @@ struct InstalledModel {
     ModelMetadata metadata;
     std::uintmax_t bytes = 0;  // weights file size
 };
-// Every NAME.json with a NAME.pt beside it in the search path (or `folder`).
+// Every NAME.json with a NAME.pt beside it in the search path (or `folder`),
+// and every generator folder NAME/generator3d.{json,pt} (3D generators).
 std::vector<InstalledModel> listModels(const std::vector<std::filesystem::path>& folders = modelSearchPath());
 
 // A model file by path (NAME.pt or NAME.json) or by name in the search
