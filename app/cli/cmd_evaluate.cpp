@@ -98,7 +98,8 @@ ml::Generator3D loadModel(const Args& args) {
 }  // namespace
 
 int cmdEvaluate(const CommandArgs& argv) {
-    Args args(argv, {"model", "data", "count", "steps", "eta", "guidance", "seed", "batch-sizes", "diversity", "batch"},
+    Args args(argv, {"model", "data", "count", "steps", "eta", "guidance", "seed", "batch-sizes", "diversity", "batch",
+                     "compare-steps", "compare-count", "min-phase-fraction", "threads"},
               {"json", "cpu", "describe"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli evaluate [--model M] [--data HELDOUT.h5] [-n N] [--steps K] [--json]\n\n"
@@ -108,6 +109,8 @@ int cmdEvaluate(const CommandArgs& argv) {
                      "    vs measured per descriptor (the paper's Fig. 5);\n"
                      "  - diversity at one fixed target (the held-out mean): std of each descriptor over the\n"
                      "    samples and the mean fraction of voxels that differ between pairs;\n"
+                     "  - the VAE round trip of the held-out samples (voxel accuracy, descriptor R^2: the\n"
+                     "    ceiling for generation);\n"
                      "  - the feature predictor on the held-out samples' latents: R^2 per output (phi, chi,\n"
                      "    log_time and the descriptors the data carry);\n"
                      "  - seconds per sample, denoise and decode apart, for each batch size.\n"
@@ -120,12 +123,23 @@ int cmdEvaluate(const CommandArgs& argv) {
                      "  --diversity M      samples at the fixed target [min(N, 8), at least 2]\n"
                      "  --batch-sizes L    timing batch sizes [1,2,4,8,16,32]\n"
                      "  --describe         compute descriptors missing from the held-out attributes\n"
+                     "  --min-phase-fraction F  held-out samples whose rarer phase fills less than F are\n"
+                     "                     skipped [the model's training filter, e.g. 0.01 for gen3d-ch2]\n"
+                     "  --compare-steps K2 also sample --compare-count of the targets (evenly spaced) with\n"
+                     "                     K2 steps (0 = DDPM over all T) in this run: R^2 of both samplers on\n"
+                     "                     those targets, seconds per sample (denoise + decode) and the speed-up\n"
+                     "  --compare-count M  targets for --compare-steps [N]\n"
+                     "  --threads T        torch threads on the CPU [MICROSTUDIO_THREADS or all cores]\n"
                      "  --json             print one JSON object (r2, mae, diversity, fp_r2,\n"
                      "                     denoise_s_per_sample, decode_s_per_sample, timing, steps, n)\n"
                      "  --cpu              never use CUDA\n";
         return 0;
     }
     if (args.flag("cpu")) setenv("CUDA_VISIBLE_DEVICES", "", 1);
+    if (auto t = args.value("threads")) {
+        if (args.integer("threads", 0) < 1) throw Error("--threads must be >= 1");
+        setenv("MICROSTUDIO_THREADS", t->c_str(), 1);  // read when the model picks its device
+    }
     const auto model = loadModel(args);
     const auto& c = model.config();
     std::string dataPath = args.value("data", "");
@@ -143,6 +157,15 @@ int cmdEvaluate(const CommandArgs& argv) {
     const long diversityCount = args.integer("diversity", std::max(2L, std::min(count, 8L)));
     if (diversityCount < 2) throw Error("--diversity needs at least 2 samples");
     const auto batchSizes = parseBatchSizes(args.value("batch-sizes", "1,2,4,8,16,32"));
+    const long compareSteps = args.integer("compare-steps", -1);
+    if (args.has("compare-steps") && compareSteps < 0) throw Error("--compare-steps must be >= 0");
+    const long compareCount = args.integer("compare-count", count);
+    if (compareCount < 2) throw Error("--compare-count must be >= 2");
+    // The model's training filter (single-phase snapshots skipped) unless given.
+    double minPhase = 0.0;
+    if (model.metadata().training.isObject()) minPhase = model.metadata().training.number("min_phase_fraction", 0.0);
+    minPhase = args.number("min-phase-fraction", minPhase);
+    if (minPhase < 0.0 || minPhase >= 0.5) throw Error("--min-phase-fraction must be in [0, 0.5)");
     const bool json = args.flag("json");
 
     ml::GenerateOptions o;
@@ -153,8 +176,8 @@ int cmdEvaluate(const CommandArgs& argv) {
     o.batch = int(batch);
 
     // Held-out samples and their targets.
-    auto all = io::readSamples(dataPath);
-    if (all.empty()) throw Error("no samples in " + dataPath);
+    auto all = ml3d::withMinority(io::readSamples(dataPath), minPhase);
+    if (all.empty()) throw Error("no samples in " + dataPath + (minPhase > 0.0 ? " above --min-phase-fraction" : ""));
     std::vector<Volume> reference;
     for (std::size_t i : ml3d::evenlySpaced(all.size(), std::size_t(count))) reference.push_back(std::move(all[i]));
     all.clear();
@@ -193,11 +216,39 @@ int cmdEvaluate(const CommandArgs& argv) {
         fpR2[name] = numberOrNull(g.r2);
         fpMae[name] = numberOrNull(g.mae);
     }
+    // 1b. The VAE round trip: the ceiling of what generation can reach.
+    ml::Json reconstruction = ml::Json::object(), reconstructionR2 = ml::Json::object();
+    {
+        const auto rebuilt = model.reconstruct(reference);
+        const auto rebuiltMeasured = measure(rebuilt, model);
+        for (const auto& name : c.conditions) {
+            std::vector<double> t, a;
+            for (std::size_t i = 0; i < n; ++i)
+                if (std::isfinite(rebuiltMeasured[i].at(name))) {
+                    t.push_back(targets[i].at(name));
+                    a.push_back(rebuiltMeasured[i].at(name));
+                }
+            reconstructionR2[name] = numberOrNull(ml3d::agreement(t, a).r2);
+        }
+        double agree = 0.0;
+        for (std::size_t i = 0; i < n; ++i) {
+            const auto& x = reference[i].labels();
+            const auto& y = rebuilt[i].labels();
+            std::size_t same = 0;
+            for (std::size_t k = 0; k < x.size(); ++k) same += x[k] == y[k];
+            agree += double(same) / double(x.size()) / double(n);
+        }
+        reconstruction["r2"] = reconstructionR2;
+        reconstruction["voxel_accuracy"] = agree;
+    }
     reference.clear();
 
     // 2. Target vs measured.
     progress.report(0.0, "generating for held-out targets");
-    auto generated = model.generate(targets, o);
+    ml::GenerateTiming primaryTiming;
+    auto timedPrimary = o;
+    timedPrimary.timing = &primaryTiming;
+    auto generated = model.generate(targets, timedPrimary);
     const auto measured = measure(generated, model);
     ml::Json r2 = ml::Json::object(), mae = ml::Json::object(), described = ml::Json::object();
     for (const auto& name : c.conditions) {
@@ -213,6 +264,50 @@ int cmdEvaluate(const CommandArgs& argv) {
         described[name] = double(g.count);
     }
     generated.clear();
+
+    // 2b. The same targets (a subset) with another sampler, in this run: the
+    // DDIM vs DDPM comparison of the benchmarks.
+    ml::Json comparison = ml::Json::object();
+    if (compareSteps >= 0) {
+        progress.report(0.2, "comparison sampler");
+        const auto subset = ml3d::evenlySpaced(n, std::size_t(compareCount));
+        std::vector<std::map<std::string, double>> subsetTargets;
+        for (std::size_t i : subset) subsetTargets.push_back(targets[i]);
+        ml::GenerateTiming t;
+        auto other = o;
+        other.steps = int(compareSteps);
+        other.timing = &t;
+        const auto otherMeasured = measure(model.generate(subsetTargets, other), model);
+        ml::Json otherR2 = ml::Json::object(), primaryR2 = ml::Json::object(), difference = ml::Json::object();
+        for (const auto& name : c.conditions) {
+            std::vector<double> ta, a, tb, b;
+            for (std::size_t k = 0; k < subset.size(); ++k) {
+                if (std::isfinite(measured[subset[k]].at(name))) {
+                    ta.push_back(subsetTargets[k].at(name));
+                    a.push_back(measured[subset[k]].at(name));
+                }
+                if (std::isfinite(otherMeasured[k].at(name))) {
+                    tb.push_back(subsetTargets[k].at(name));
+                    b.push_back(otherMeasured[k].at(name));
+                }
+            }
+            const double ra = ml3d::agreement(ta, a).r2, rb = ml3d::agreement(tb, b).r2;
+            primaryR2[name] = numberOrNull(ra);
+            otherR2[name] = numberOrNull(rb);
+            difference[name] = numberOrNull(ra - rb);
+        }
+        const double primarySeconds = (primaryTiming.denoiseSeconds + primaryTiming.decodeSeconds) / double(n);
+        const double otherSeconds = (t.denoiseSeconds + t.decodeSeconds) / double(subset.size());
+        comparison["steps"] = double(compareSteps == 0 ? c.timesteps : compareSteps);
+        comparison["sampler"] = compareSteps == 0 ? "ddpm" : "ddim";
+        comparison["n"] = double(subset.size());
+        comparison["r2"] = otherR2;
+        comparison["r2_main_sampler"] = primaryR2;  // the main sampler on the same targets
+        comparison["r2_difference"] = difference;   // main - comparison
+        comparison["s_per_sample"] = otherSeconds;  // denoise + decode, batch --batch
+        comparison["main_s_per_sample"] = primarySeconds;
+        comparison["speedup"] = numberOrNull(otherSeconds / primarySeconds);
+    }
 
     // 3. Diversity at one fixed target: the held-out mean.
     progress.report(0.4, "diversity");
@@ -273,11 +368,16 @@ int cmdEvaluate(const CommandArgs& argv) {
     report["diversity"] = diversity;
     report["fp_r2"] = fpR2;
     report["fp_mae"] = fpMae;
+    report["reconstruction"] = reconstruction;
     // Headline figures: the last (largest) batch size; per size in `timing`.
     report["timing_batch"] = double(batchSizes.back());
     report["denoise_s_per_sample"] = denoiseLast;
     report["decode_s_per_sample"] = decodeLast;
     report["timing"] = timing;
+    report["min_phase_fraction"] = minPhase;
+    // Seconds per sample of the R^2 pass (batch --batch, denoise + decode).
+    report["s_per_sample"] = (primaryTiming.denoiseSeconds + primaryTiming.decodeSeconds) / double(n);
+    if (compareSteps >= 0) report["comparison"] = comparison;
     if (json) {
         std::cout << report.dump(2) << "\n";
         return 0;
@@ -296,6 +396,9 @@ int cmdEvaluate(const CommandArgs& argv) {
     for (const auto& name : c.conditions)
         std::printf("%-16s %10s %10s %10s\n", name.c_str(), show(r2, name).c_str(), show(mae, name).c_str(),
                     show(diversityStd, name).c_str());
+    std::printf("VAE round trip of the held-out samples: voxel accuracy %.4f; R^2", reconstruction.at("voxel_accuracy").number());
+    for (const auto& name : c.conditions) std::printf(" %s %s", name.c_str(), show(reconstructionR2, name).c_str());
+    std::printf("\n");
     std::printf("mean voxel disagreement between %ld samples at one target: %s\n", diversityCount,
                 show(diversity, "mean_voxel_disagreement").c_str());
     std::printf("%-16s %10s %10s   (feature predictor on held-out latents)\n", "output", "R^2", "MAE");
@@ -305,6 +408,18 @@ int cmdEvaluate(const CommandArgs& argv) {
     for (const auto& row : timing.items())
         std::printf("%-8.0f %14.4g %14.4g\n", row.at("batch").number(), row.at("denoise_s_per_sample").number(),
                     row.at("decode_s_per_sample").number());
+    if (compareSteps >= 0) {
+        std::printf("comparison on %.0f of the targets: %s-%.0f vs %s-%ld (batch %ld)\n", comparison.at("n").number(),
+                    comparison.string("sampler", "").c_str(), comparison.at("steps").number(), steps == 0 ? "ddpm" : "ddim",
+                    steps == 0 ? long(c.timesteps) : steps, batch);
+        std::printf("%-16s %10s %10s\n", "descriptor", "R^2 main", "R^2 other");
+        for (const auto& name : c.conditions)
+            std::printf("%-16s %10s %10s\n", name.c_str(), show(comparison.at("r2_main_sampler"), name).c_str(),
+                        show(comparison.at("r2"), name).c_str());
+        std::printf("seconds per sample: main %.4g, other %.4g (other / main = %s)\n",
+                    comparison.at("main_s_per_sample").number(), comparison.at("s_per_sample").number(),
+                    show(comparison, "speedup").c_str());
+    }
     return 0;
 }
 

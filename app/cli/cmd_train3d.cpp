@@ -13,6 +13,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "ml3d_common.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/generator3d.hpp"
@@ -26,9 +27,10 @@ namespace ms::cli {
 
 namespace {
 
-// At most `limit` samples, evenly spaced (0 = all).
-std::vector<Volume> readLimited(const std::string& path, long limit) {
-    auto all = io::readSamples(path);
+// The samples of `path` whose rarer phase fills at least `minPhase` of the
+// volume (0 = all), then at most `limit` of them, evenly spaced (0 = all).
+std::vector<Volume> readSelected(const std::string& path, long limit, double minPhase) {
+    auto all = ml3d::withMinority(io::readSamples(path), minPhase);
     if (limit <= 0 || std::size_t(limit) >= all.size()) return all;
     std::vector<Volume> out;
     for (long i = 0; i < limit; ++i) out.push_back(std::move(all[std::size_t(i) * all.size() / std::size_t(limit)]));
@@ -86,18 +88,99 @@ void printReport(const char* stage, const ml::TrainReport& r) {
                 r.secondsPerStep, r.device.c_str());
 }
 
+// The shipped 2-phase model (docs/ml3d.md, "Shipped model"): the paper's
+// architecture scaled to 64x64x32 volumes and CPU training. The latent keeps
+// the paper's 4 x 8 x 8 x 4 = 1024 values (first stride 2, three levels), the
+// widths are 1/4 (VAE) and 1/8 (U-Net) of the paper's.
+struct Recipe3d {
+    const char* name = "gen3d-ch2";
+    const char* dims = "64x64x32";
+    const char* channels = "16,32,64";
+    const char* unetFeatures = "64";
+    double minPhaseFraction = 0.01;
+    long limit = 3000, valLimit = 256;
+    struct Stage {
+        const char* name;
+        long epochs, batch;
+        const char* lr;
+        long checkpointEvery;
+    };
+    Stage stages[3] = {{"vae", 20, 16, "1e-3", 100}, {"features", 200, 64, "1e-3", 1000}, {"diffusion", 50, 32, "5e-4", 200}};
+};
+
+int trainRecipe3d(const CommandArgs& argv) {
+    const Recipe3d recipe;
+    Args args(argv, {"data", "val", "out", "limit", "val-limit", "vae-epochs", "features-epochs", "diffusion-epochs",
+                     "threads", "seed"},
+              {"cpu"});
+    if (args.helpRequested()) {
+        std::cout << "Usage: microstudio-cli train3d recipe --data TRAIN.h5 --val VAL.h5 [--out DIR]\n\n"
+                     "Trains the shipped 2-phase 3D generator (docs/ml3d.md, \"Shipped model\") in one go:\n"
+                     "64x64x32 volumes -> latent 4x8x8x4 (VAE widths 16,32,64, first stride 2), feature\n"
+                     "predictor, conditional DDPM (U-Net n_feat 64) on ABS_f_D, CT_f_D_tort1, CT_f_A_tort1;\n"
+                     "single-phase snapshots skipped (--min-phase-fraction 0.01), float16 weights.\n"
+                     "Checkpoints in DIR/checkpoints: rerun the same command after a kill or Ctrl-C to\n"
+                     "resume; finished stages are kept.\n"
+                     "  --out DIR              [resources/models/gen3d-ch2]\n"
+                     "  --limit N, --val-limit N  samples used (evenly spaced, after the filter) [3000, 256]\n"
+                     "  --vae-epochs N, --features-epochs N, --diffusion-epochs N  [20, 200, 50]\n"
+                     "  --threads N (tip: OMP_WAIT_POLICY=PASSIVE with 2), --seed S, --cpu\n";
+        return 0;
+    }
+    if (!args.has("data") || !args.has("val")) throw Error("--data and --val are required (see --help)");
+    const fs::path dir = args.value("out", std::string("resources/models/") + recipe.name);
+    const fs::path checkpoints = dir / "checkpoints";
+    const std::vector<std::string> common = {
+        "--data", *args.value("data"), "--val", *args.value("val"), "--out", dir.string(), "--checkpoint-dir",
+        checkpoints.string(), "--phases", "2", "--dims", recipe.dims, "--channels", recipe.channels, "--first-stride", "2",
+        "--latent-channels", "4", "--features", recipe.unetFeatures, "--min-phase-fraction",
+        std::to_string(recipe.minPhaseFraction), "--limit", std::to_string(args.integer("limit", recipe.limit)),
+        "--val-limit", std::to_string(args.integer("val-limit", recipe.valLimit)), "--description",
+        "shipped 2-phase 3D Cahn-Hilliard generator (MicroGen3D), 64x64x32, `train3d recipe`", "--threads",
+        std::to_string(args.integer("threads", 0)), "--seed", std::to_string(args.integer("seed", 0)), "--half"};
+    // A stage is done when the model records its report and no checkpoint is left.
+    auto finished = [&](const std::string& stage) {
+        if (!fs::exists(dir / "generator3d.pt") || fs::exists(checkpoints / (stage + ".ckpt"))) return false;
+        const auto training = ml::readMetadata(dir / "generator3d.pt").training;
+        return training.isObject() && training.has(stage);
+    };
+    for (const auto& stage : recipe.stages) {
+        if (finished(stage.name)) {
+            std::cout << "recipe: " << stage.name << " already trained in " << dir.string() << " (kept)\n";
+            continue;
+        }
+        CommandArgs a = common;
+        const std::string epochs = std::to_string(args.integer(std::string(stage.name) + "-epochs", stage.epochs));
+        for (const std::string& item : {std::string("--stage"), std::string(stage.name), std::string("--epochs"), epochs,
+                                        std::string("--batch"), std::to_string(stage.batch), std::string("--lr"),
+                                        std::string(stage.lr), std::string("--checkpoint-every"),
+                                        std::to_string(stage.checkpointEvery)})
+            a.push_back(item);
+        if (args.flag("cpu")) a.push_back("--cpu");
+        std::cout << "recipe: stage " << stage.name << ": microstudio-cli train3d";
+        for (const auto& item : a) std::cout << " " << item;
+        std::cout << "\n" << std::flush;
+        if (int rc = cmdTrain3d(a)) return rc;
+    }
+    std::cout << "recipe: done; evaluate with `microstudio-cli evaluate --model " << dir.string()
+              << " -n 64 --steps 50 --json`\n";
+    return 0;
+}
+
 }  // namespace
 
 int cmdTrain3d(const CommandArgs& argv) {
+    if (!argv.empty() && argv[0] == "recipe") return trainRecipe3d(CommandArgs(argv.begin() + 1, argv.end()));
     Args args(argv,
               {"data", "val", "out", "stage", "phases", "config", "dims", "channels", "latent-channels", "first-stride",
                "kl-weight", "features", "timesteps", "condition-dropout", "conditions", "outputs", "epochs", "batch", "lr",
                "seed", "checkpoint-every", "patience", "min-delta", "stop-after", "threads", "limit", "val-limit",
-               "world-size", "rank", "master", "dist-timeout"},
+               "min-phase-fraction", "checkpoint-dir", "description", "world-size", "rank", "master", "dist-timeout"},
               {"describe", "cpu", "half"});
     if (args.helpRequested()) {
         std::cout <<
-            "Usage: microstudio-cli train3d --data TRAIN.h5 [--val VAL.h5] --out DIR [--stage S] [OPTIONS]\n\n"
+            "Usage: microstudio-cli train3d --data TRAIN.h5 [--val VAL.h5] --out DIR [--stage S] [OPTIONS]\n"
+            "       microstudio-cli train3d recipe --data TRAIN.h5 --val VAL.h5   (the shipped gen3d-ch2; --help)\n\n"
             "Trains the 3D generator (docs/ml3d.md) in the paper's order: the VAE, then the feature\n"
             "predictor on the frozen encoder, then the conditional DDPM on the frozen latents. The model\n"
             "is DIR/generator3d.pt + .json, saved after every stage; an existing DIR is continued (its\n"
@@ -113,6 +196,10 @@ int cmdTrain3d(const CommandArgs& argv) {
             "  --epochs N [10]; --batch B [32]; --lr X [paper: 5e-5 VAE and features, 1e-6 DDPM]\n"
             "  --seed S; --checkpoint-every N [100]; --patience P; --min-delta X; --stop-after N\n"
             "  --threads T; --cpu; --limit N, --val-limit N (evenly spaced subsets); --half (float16 weights)\n"
+            "  --min-phase-fraction F skip samples whose rarer of Donor / Acceptor fills less than F of the\n"
+            "                         volume (single-phase early snapshots) before --limit [0: keep all];\n"
+            "                         recorded in the model, `evaluate` filters its held-out data the same way\n"
+            "  --checkpoint-dir D     where the <stage>.ckpt files go [DIR]; --description TEXT (for `models`)\n"
             "Data-parallel (docs/scaling.md; every rank runs the same command and sees DIR; rank 0 writes):\n"
             "  --world-size N [$WORLD_SIZE or 1]; --rank R [$RANK]; global batch = N x --batch\n"
             "  --master HOST:PORT [$MASTER_ADDR:$MASTER_PORT or 127.0.0.1:29500]; --dist-timeout S [300]\n";
@@ -132,10 +219,14 @@ int cmdTrain3d(const CommandArgs& argv) {
               << config.vae.dims.str() << " -> latent " << config.vae.latentChannels << "x"
               << config.vae.latentDims().str() << " in " << dir.string() << "\n";
 
-    auto train = readLimited(*args.value("data"), args.integer("limit", 0));
+    const double minPhase = args.number("min-phase-fraction", 0.0);
+    if (minPhase < 0.0 || minPhase >= 0.5) throw Error("--min-phase-fraction must be in [0, 0.5)");
+    auto train = readSelected(*args.value("data"), args.integer("limit", 0), minPhase);
     std::vector<Volume> validation;
-    if (auto v = args.value("val")) validation = readLimited(*v, args.integer("val-limit", 0));
-    if (train.empty()) throw Error("no training samples in " + *args.value("data"));
+    if (auto v = args.value("val")) validation = readSelected(*v, args.integer("val-limit", 0), minPhase);
+    if (train.empty())
+        throw Error("no training samples in " + *args.value("data") +
+                    (minPhase > 0.0 ? " with both phases above --min-phase-fraction" : ""));
     const bool needAttributes = stage != "vae";
     if (needAttributes) {
         completeAttributes(train, config.outputs, args.flag("describe"));
@@ -144,6 +235,8 @@ int cmdTrain3d(const CommandArgs& argv) {
     std::cout << "train3d: " << train.size() << " training, " << validation.size() << " validation samples\n";
     // `evaluate` defaults to the recorded held-out data.
     if (auto v = args.value("val")) model.metadata().training["validation_data"] = fs::absolute(*v).string();
+    model.metadata().training["min_phase_fraction"] = minPhase;
+    if (auto text = args.value("description")) model.metadata().description = *text;
 
     const long seed = args.integer("seed", 0);
     if (seed < 0) throw Error("--seed must be >= 0");
@@ -156,13 +249,14 @@ int cmdTrain3d(const CommandArgs& argv) {
         communicator = std::make_shared<ml::Communicator>(distributed);
     }
     const bool writer = distributed.rank == 0;
+    const fs::path checkpointDir = args.value("checkpoint-dir", dir.string());
     auto optionsFor = [&](const std::string& name, double paperRate) {
         ml::TrainOptions t;
         t.epochs = int(args.integer("epochs", 10));
         t.batchSize = int(args.integer("batch", 32));
         t.learningRate = args.number("lr", paperRate);
         t.seed = std::uint64_t(seed);
-        t.checkpoint = dir / (name + ".ckpt");
+        t.checkpoint = checkpointDir / (name + ".ckpt");
         t.checkpointEvery = args.integer("checkpoint-every", 100);
         t.patience = int(args.integer("patience", 0));
         t.minDelta = args.number("min-delta", 0.0);
@@ -177,6 +271,7 @@ int cmdTrain3d(const CommandArgs& argv) {
         return t;
     };
     fs::create_directories(dir);
+    fs::create_directories(checkpointDir);
     auto run = [&](const std::string& name, double paperRate, auto&& trainer) {
         auto options = optionsFor(name, paperRate);
         ProgressToken token;
@@ -205,7 +300,7 @@ int cmdTrain3d(const CommandArgs& argv) {
         if (stage == name) return true;
         if (stage != "all") return false;
         const auto& training = model.metadata().training;
-        const bool finished = training.isObject() && training.has(name) && !fs::exists(dir / (name + ".ckpt"));
+        const bool finished = training.isObject() && training.has(name) && !fs::exists(checkpointDir / (name + ".ckpt"));
         if (finished) std::cout << "train3d: " << name << " already trained (skipped; --stage " << name << " retrains)\n";
         return !finished;
     };

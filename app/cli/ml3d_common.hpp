@@ -1,5 +1,5 @@
 #pragma once
-// Helpers shared by `generate` and `evaluate` (3D generator commands).
+// Helpers shared by `generate`, `evaluate` and `train3d` (3D generator commands).
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -96,6 +96,24 @@ inline std::vector<std::size_t> evenlySpaced(std::size_t size, std::size_t n) {
     n = std::min(size, n);
     for (std::size_t i = 0; i < n; ++i) out.push_back(i * size / n);
     return out;
+}
+
+// The rarer of Donor and Acceptor (0 for a single-phase volume). Early
+// Cahn-Hilliard snapshots far from phi = 0.5 threshold to one phase: no
+// morphology, and their descriptors (tortuosity of an absent phase = 0)
+// are a corner case the generator need not learn; train3d and evaluate can
+// skip them with --min-phase-fraction.
+inline double minorityFraction(const Volume& v) {
+    return std::min(v.volumeFraction(Donor), v.volumeFraction(Acceptor));
+}
+
+// Keeps the volumes whose minorityFraction is at least `minimum` (all for 0).
+inline std::vector<Volume> withMinority(std::vector<Volume> volumes, double minimum) {
+    if (minimum <= 0.0) return volumes;
+    std::vector<Volume> kept;
+    for (auto& v : volumes)
+        if (minorityFraction(v) >= minimum) kept.push_back(std::move(v));
+    return kept;
 }
 
 }  // namespace ms::cli::ml3d

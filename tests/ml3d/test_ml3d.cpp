@@ -20,6 +20,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <random>
 
 #include "microstudio/core/error.hpp"
@@ -27,6 +28,7 @@
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/feasibility.hpp"
 #include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/metadata.hpp"
 
 namespace fs = std::filesystem;
 using namespace ms::ml;
@@ -649,6 +651,25 @@ private slots:
         QVERIFY(disagreement > 0.0 && disagreement < 1.0);
         QCOMPARE(diversity["std"].toObject().size(), 3);
         QVERIFY(report["data"].toString().endsWith("held.h5"));
+        const auto reconstruction = report["reconstruction"].toObject();
+        QVERIFY(reconstruction["voxel_accuracy"].toDouble() > 0.0 && reconstruction["voxel_accuracy"].toDouble() <= 1.0);
+        QCOMPARE(reconstruction["r2"].toObject().size(), 3);
+        QVERIFY(report["comparison"].isUndefined());
+        // Another sampler on a subset of the same targets, in the same run.
+        QCOMPARE(runCli({"evaluate", "--model", model, "-n", "4", "--steps", "2", "--compare-steps", "6",
+                         "--compare-count", "2", "--batch-sizes", "1", "--threads", "1", "--json"}, &text, &out), 0);
+        const auto compared = QJsonDocument::fromJson(out.toUtf8()).object()["comparison"].toObject();
+        QVERIFY2(!compared.isEmpty(), qPrintable(text));
+        QCOMPARE(compared["n"].toInt(), 2);
+        QCOMPARE(compared["steps"].toInt(), 6);
+        QCOMPARE(compared["sampler"].toString(), QString("ddim"));
+        QCOMPARE(compared["r2"].toObject().size(), 3);
+        QCOMPARE(compared["r2_main_sampler"].toObject().size(), 3);
+        // 6 denoising steps cost more than 2 (decode is the same): a ratio above 1.
+        QVERIFY(compared["s_per_sample"].toDouble() > 0.0 && compared["speedup"].toDouble() > 1.0);
+        // A filter no held-out sample passes: a clear error.
+        QVERIFY(runCli({"evaluate", "--model", model, "-n", "2", "--min-phase-fraction", "0.499"}, &text) != 0);
+        QVERIFY2(text.contains("--min-phase-fraction"), qPrintable(text));
         // Without --model: the shipped model, with a clear error when absent.
         auto environment = QProcessEnvironment::systemEnvironment();
         environment.insert("MICROSTUDIO_MODELS", path("no-models"));
@@ -738,6 +759,85 @@ private slots:
         QCOMPARE(run({"generate", "--model", model, "--evaluate", QString::fromStdString((dir / "train.h5").string()),
                       "-n", "3", "--steps", "3"}, &text), 0);
         QVERIFY2(text.contains("feature predictor on held-out latents") && text.contains("phi"), qPrintable(text));
+        fs::remove_all(dir);
+    }
+
+    // `models` (listModels) lists generator folders NAME/generator3d.{pt,json}
+    // beside flat NAME.pt models, named by the folder when they carry no name.
+    void listModelsFindsGeneratorFolders() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_list";
+        fs::remove_all(dir);
+        auto model = Generator3D::create(Generator3dConfig::tiny(2), 0);
+        model.save(dir / "gen-a");
+        model.metadata().name = "flat-gen";
+        model.save(dir / "flat-gen.pt");
+        fs::create_directories(dir / "not-a-model");  // a folder without generator3d.json
+        std::ofstream((dir / "not-a-model" / "notes.json").string()) << "{}";
+        const auto models = listModels({dir});
+        QCOMPARE(int(models.size()), 2);
+        std::map<std::string, InstalledModel> byName;
+        for (const auto& m : models) byName[m.metadata.name] = m;
+        QVERIFY(byName.count("gen-a") && byName.count("flat-gen"));
+        QCOMPARE(byName["gen-a"].weights, dir / "gen-a" / "generator3d.pt");
+        QCOMPARE(byName["gen-a"].metadata.kind, std::string("generator3d"));
+        QVERIFY(byName["gen-a"].bytes > 0);
+        QCOMPARE(byName["flat-gen"].weights, dir / "flat-gen.pt");
+        QString text;
+        QCOMPARE(runCli({"models", "--dir", QString::fromStdString(dir.string())}, &text), 0);
+        QVERIFY2(text.contains("gen-a") && text.contains("flat-gen"), qPrintable(text));
+        fs::remove_all(dir);
+    }
+
+    // `train3d recipe` (the shipped model's one command) on a small
+    // 64x64x32 dataset with one epoch per stage: the recipe's architecture,
+    // single-phase samples skipped, float16 weights, checkpoints in
+    // DIR/checkpoints and gone when done, and a rerun keeps every stage.
+    void train3dRecipe() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_recipe";
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        auto data = toyVolumes(6, ms::Dims{64, 64, 32}, 8);
+        for (int k = 0; k < 2; ++k) {  // single-phase snapshots: skipped by the recipe's filter
+            ms::Volume uniform(ms::Dims{64, 64, 32});
+            uniform.attributes["ABS_f_D"] = 1.0;
+            data.push_back(uniform);
+        }
+        for (std::size_t i = 0; i < data.size(); ++i) {
+            auto& a = data[i].attributes;
+            a["CT_f_D_tort1"] = 0.6 + 0.03 * double(i);
+            a["CT_f_A_tort1"] = 0.9 - 0.02 * double(i);
+            a["phi"] = 0.35 + 0.02 * double(i);
+            a["chi"] = 2.5 + 0.1 * double(i);
+            a["log_time"] = 1.0 + 0.5 * double(i);
+        }
+        const QString dataPath = QString::fromStdString((dir / "data.h5").string());
+        ms::io::writeHdf5(data, (dir / "data.h5").string());
+        const QString out = QString::fromStdString((dir / "gen").string());
+        const QStringList command = {"train3d", "recipe", "--data", dataPath, "--val", dataPath, "--out", out,
+                                     "--vae-epochs", "1", "--features-epochs", "1", "--diffusion-epochs", "1",
+                                     "--threads", "1", "--cpu"};
+        QString text;
+        QCOMPARE(runCli(command, &text), 0);
+        QVERIFY2(text.contains("recipe: done"), qPrintable(text));
+        auto model = Generator3D::load(dir / "gen");
+        const auto& c = model.config();
+        QCOMPARE(c.vae.dims, (ms::Dims{64, 64, 32}));
+        QCOMPARE(c.vae.channels, (std::vector<int>{16, 32, 64}));
+        QCOMPARE(c.vae.latentSize(), 1024L);  // the paper's 4 x 8 x 8 x 4
+        QCOMPARE(c.unetFeatures, 64);
+        QCOMPARE(model.conditionNames(), twoPhaseConditions());
+        QCOMPARE(model.metadata().weightsPrecision, std::string("float16"));
+        const auto& training = model.metadata().training;
+        QCOMPARE(training.number("min_phase_fraction", 0), 0.01);
+        QCOMPARE(int(training.at("vae").number("samples", 0)), 6);  // the two uniform volumes skipped
+        QVERIFY(training.has("features") && training.has("diffusion"));
+        QVERIFY(fs::is_directory(dir / "gen" / "checkpoints"));
+        QVERIFY(fs::is_empty(dir / "gen" / "checkpoints"));
+        QVERIFY(!fs::exists(dir / "gen" / "vae.ckpt"));
+        QCOMPARE(runCli(command, &text), 0);
+        QVERIFY2(text.contains("vae already trained") && text.contains("features already trained") &&
+                     text.contains("diffusion already trained"),
+                 qPrintable(text));
         fs::remove_all(dir);
     }
 
