@@ -3,6 +3,10 @@
 // attributes hold the descriptors and processing parameters. Each stage
 // checkpoints into the model folder, so rerunning the command resumes.
 #ifdef MICROSTUDIO_HAVE_ML
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -105,7 +109,28 @@ struct Recipe3d {
         const char* lr;
         long checkpointEvery;
     };
-    Stage stages[3] = {{"vae", 20, 16, "1e-3", 100}, {"features", 200, 64, "1e-3", 1000}, {"diffusion", 50, 32, "5e-4", 200}};
+    Stage stages[3] = {{"vae", 20, 16, "2e-3", 100}, {"features", 200, 64, "1e-3", 1000}, {"diffusion", 60, 64, "1e-3", 100}};
+};
+
+// An exclusive lock on DIR/checkpoints/.lock for the life of the object:
+// two recipes resuming the same checkpoints would overwrite each other's.
+// The kernel drops it when the process dies, so a kill leaves no stale lock.
+class RecipeLock {
+public:
+    explicit RecipeLock(const fs::path& path) : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+        if (fd_ < 0) throw Error("cannot open " + path.string());
+        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            ::close(fd_);
+            throw Error("another `train3d recipe` is training into " + path.parent_path().parent_path().string() +
+                        " (lock " + path.string() + "); wait for it or stop it first");
+        }
+    }
+    ~RecipeLock() { ::close(fd_); }
+    RecipeLock(const RecipeLock&) = delete;
+    RecipeLock& operator=(const RecipeLock&) = delete;
+
+private:
+    int fd_;
 };
 
 int trainRecipe3d(const CommandArgs& argv) {
@@ -123,13 +148,15 @@ int trainRecipe3d(const CommandArgs& argv) {
                      "resume; finished stages are kept.\n"
                      "  --out DIR              [resources/models/gen3d-ch2]\n"
                      "  --limit N, --val-limit N  samples used (evenly spaced, after the filter) [3000, 256]\n"
-                     "  --vae-epochs N, --features-epochs N, --diffusion-epochs N  [20, 200, 50]\n"
+                     "  --vae-epochs N, --features-epochs N, --diffusion-epochs N  [20, 200, 60]\n"
                      "  --threads N (tip: OMP_WAIT_POLICY=PASSIVE with 2), --seed S, --cpu\n";
         return 0;
     }
     if (!args.has("data") || !args.has("val")) throw Error("--data and --val are required (see --help)");
     const fs::path dir = args.value("out", std::string("resources/models/") + recipe.name);
     const fs::path checkpoints = dir / "checkpoints";
+    fs::create_directories(checkpoints);
+    const RecipeLock lock(checkpoints / ".lock");
     const std::vector<std::string> common = {
         "--data", *args.value("data"), "--val", *args.value("val"), "--out", dir.string(), "--checkpoint-dir",
         checkpoints.string(), "--phases", "2", "--dims", recipe.dims, "--channels", recipe.channels, "--first-stride", "2",

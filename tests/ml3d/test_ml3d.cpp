@@ -18,6 +18,10 @@
 #include <QProcess>
 #include <QtTest>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -832,12 +836,21 @@ private slots:
         QCOMPARE(int(training.at("vae").number("samples", 0)), 6);  // the two uniform volumes skipped
         QVERIFY(training.has("features") && training.has("diffusion"));
         QVERIFY(fs::is_directory(dir / "gen" / "checkpoints"));
-        QVERIFY(fs::is_empty(dir / "gen" / "checkpoints"));
+        for (const auto& entry : fs::directory_iterator(dir / "gen" / "checkpoints"))
+            QVERIFY2(entry.path().extension() != ".ckpt", qPrintable(QString::fromStdString(entry.path().string())));
         QVERIFY(!fs::exists(dir / "gen" / "vae.ckpt"));
         QCOMPARE(runCli(command, &text), 0);
         QVERIFY2(text.contains("vae already trained") && text.contains("features already trained") &&
                      text.contains("diffusion already trained"),
                  qPrintable(text));
+        {
+            // While another process holds the recipe's lock, a second recipe refuses.
+            const int fd = ::open((dir / "gen" / "checkpoints" / ".lock").c_str(), O_RDWR | O_CREAT, 0644);
+            QVERIFY(fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0);
+            QVERIFY(runCli(command, &text) != 0);
+            QVERIFY2(text.contains("another `train3d recipe`"), qPrintable(text));
+            ::close(fd);
+        }
         fs::remove_all(dir);
     }
 
