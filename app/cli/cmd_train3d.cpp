@@ -101,7 +101,7 @@ struct Recipe3d {
     const char* dims = "64x64x32";
     const char* channels = "16,32,64";
     const char* unetFeatures = "64";
-    double minPhaseFraction = 0.01;
+    const char* minPhaseFraction = "0.01";
     long limit = 3000, valLimit = 256;
     struct Stage {
         const char* name;
@@ -161,7 +161,7 @@ int trainRecipe3d(const CommandArgs& argv) {
         "--data", *args.value("data"), "--val", *args.value("val"), "--out", dir.string(), "--checkpoint-dir",
         checkpoints.string(), "--phases", "2", "--dims", recipe.dims, "--channels", recipe.channels, "--first-stride", "2",
         "--latent-channels", "4", "--features", recipe.unetFeatures, "--min-phase-fraction",
-        std::to_string(recipe.minPhaseFraction), "--limit", std::to_string(args.integer("limit", recipe.limit)),
+        recipe.minPhaseFraction, "--limit", std::to_string(args.integer("limit", recipe.limit)),
         "--val-limit", std::to_string(args.integer("val-limit", recipe.valLimit)), "--description",
         "shipped 2-phase 3D Cahn-Hilliard generator (MicroGen3D), 64x64x32, `train3d recipe`", "--threads",
         std::to_string(args.integer("threads", 0)), "--seed", std::to_string(args.integer("seed", 0)), "--half"};
@@ -185,7 +185,8 @@ int trainRecipe3d(const CommandArgs& argv) {
             a.push_back(item);
         if (args.flag("cpu")) a.push_back("--cpu");
         std::cout << "recipe: stage " << stage.name << ": microstudio-cli train3d";
-        for (const auto& item : a) std::cout << " " << item;
+        for (const auto& item : a)
+            std::cout << " " << (item.find(' ') == std::string::npos ? item : "'" + item + "'");
         std::cout << "\n" << std::flush;
         if (int rc = cmdTrain3d(a)) return rc;
     }
