@@ -73,6 +73,7 @@ ml::Generator3dConfig configFromArgs(const Args& args) {
     c.unetFeatures = int(args.integer("features", c.unetFeatures));
     c.timesteps = int(args.integer("timesteps", c.timesteps));
     c.conditionDropout = args.number("condition-dropout", c.conditionDropout);
+    c.diffusionContext = args.value("context", c.diffusionContext);
     if (auto v = args.value("conditions")) c.conditions = splitList(*v);
     if (auto v = args.value("outputs")) c.outputs = splitList(*v);
     else if (args.has("conditions")) {
@@ -142,7 +143,8 @@ int trainRecipe3d(const CommandArgs& argv) {
         std::cout << "Usage: microstudio-cli train3d recipe --data TRAIN.h5 --val VAL.h5 [--out DIR]\n\n"
                      "Trains the shipped 2-phase 3D generator (docs/ml3d.md, \"Shipped model\") in one go:\n"
                      "64x64x32 volumes -> latent 4x8x8x4 (VAE widths 16,32,64, first stride 2), feature\n"
-                     "predictor, conditional DDPM (U-Net n_feat 64) on ABS_f_D, CT_f_D_tort1, CT_f_A_tort1;\n"
+                     "predictor, conditional DDPM (U-Net n_feat 64) on ABS_f_D, CT_f_D_tort1, CT_f_A_tort1\n"
+                     "(trained with the samples' own descriptors as context, --context data);\n"
                      "single-phase snapshots skipped (--min-phase-fraction 0.01), float16 weights.\n"
                      "Checkpoints in DIR/checkpoints: rerun the same command after a kill or Ctrl-C to\n"
                      "resume; finished stages are kept.\n"
@@ -160,7 +162,7 @@ int trainRecipe3d(const CommandArgs& argv) {
     const std::vector<std::string> common = {
         "--data", *args.value("data"), "--val", *args.value("val"), "--out", dir.string(), "--checkpoint-dir",
         checkpoints.string(), "--phases", "2", "--dims", recipe.dims, "--channels", recipe.channels, "--first-stride", "2",
-        "--latent-channels", "4", "--features", recipe.unetFeatures, "--min-phase-fraction",
+        "--latent-channels", "4", "--features", recipe.unetFeatures, "--context", "data", "--min-phase-fraction",
         recipe.minPhaseFraction, "--limit", std::to_string(args.integer("limit", recipe.limit)),
         "--val-limit", std::to_string(args.integer("val-limit", recipe.valLimit)), "--description",
         "shipped 2-phase 3D Cahn-Hilliard generator (MicroGen3D), 64x64x32, `train3d recipe`", "--threads",
@@ -203,7 +205,7 @@ int cmdTrain3d(const CommandArgs& argv) {
               {"data", "val", "out", "stage", "phases", "config", "dims", "channels", "latent-channels", "first-stride",
                "kl-weight", "features", "timesteps", "condition-dropout", "conditions", "outputs", "epochs", "batch", "lr",
                "seed", "checkpoint-every", "patience", "min-delta", "stop-after", "threads", "limit", "val-limit",
-               "min-phase-fraction", "checkpoint-dir", "description", "world-size", "rank", "master", "dist-timeout"},
+               "min-phase-fraction", "checkpoint-dir", "description", "context", "world-size", "rank", "master", "dist-timeout"},
               {"describe", "cpu", "half"});
     if (args.helpRequested()) {
         std::cout <<
@@ -219,6 +221,8 @@ int cmdTrain3d(const CommandArgs& argv) {
             "  --dims NXxNYxNZ        input size [128x128x64]; --channels 64,128,256,512; --latent-channels 4\n"
             "  --first-stride 1|2     [2]; --kl-weight [1e-6]; --features U-Net n_feat [512]\n"
             "  --timesteps T [1000]; --condition-dropout P (classifier-free guidance) [0.1]\n"
+            "  --context features|data  what conditions the DDPM in training: the feature predictor's\n"
+            "                         outputs on each latent (the paper) or the samples' own descriptors [features]\n"
             "  --conditions a,b,...   [paper lists]; --outputs a,b,... [conditions + phi,chi,log_time]\n"
             "  --describe             compute descriptors missing from the samples' attributes\n"
             "  --epochs N [10]; --batch B [32]; --lr X [paper: 5e-5 VAE and features, 1e-6 DDPM]\n"

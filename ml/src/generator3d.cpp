@@ -95,6 +95,8 @@ void Generator3dConfig::validate() const {
     if (timesteps < 2 || timesteps > 100000) throw Error("timesteps must be in 2..100000");
     if (!(betaStart > 0 && betaStart <= betaEnd && betaEnd < 1)) throw Error("betas must satisfy 0 < start <= end < 1");
     if (!(conditionDropout >= 0 && conditionDropout < 1)) throw Error("condition dropout must be in [0, 1)");
+    if (diffusionContext != "features" && diffusionContext != "data")
+        throw Error("the diffusion context must be 'features' or 'data', not '" + diffusionContext + "'");
 }
 
 Json Generator3dConfig::toJson() const {
@@ -108,6 +110,7 @@ Json Generator3dConfig::toJson() const {
     j["beta_start"] = betaStart;
     j["beta_end"] = betaEnd;
     j["condition_dropout"] = conditionDropout;
+    j["diffusion_context"] = diffusionContext;
     return j;
 }
 
@@ -122,6 +125,7 @@ Generator3dConfig Generator3dConfig::fromJson(const Json& j) {
     c.betaStart = j.number("beta_start", c.betaStart);
     c.betaEnd = j.number("beta_end", c.betaEnd);
     c.conditionDropout = j.number("condition_dropout", c.conditionDropout);
+    c.diffusionContext = j.string("diffusion_context", c.diffusionContext);
     c.validate();
     return c;
 }
@@ -808,9 +812,15 @@ TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volu
         const double sd = x.numel() > 1 ? x.std().item<double>() : 1.0;
         impl.net->latentScale.fill_(sd > 1e-8 ? 1.0 / sd : 1.0);
         auto idx = torch::tensor(impl.conditionIndex, torch::kLong).to(device);
-        // Context: the feature predictor's (normalised) outputs, as in the paper.
-        ctx = impl.net->fp->forward(x).index_select(1, idx);
-        vctx = impl.net->fp->forward(vx).index_select(1, idx);
+        if (impl.config.diffusionContext == "data") {
+            // Context: the volumes' own descriptors, normalised as targets are at sampling.
+            ctx = impl.targetsOf(train).index_select(1, idx);
+            vctx = validation.empty() ? ctx.slice(0, 0, 0) : impl.targetsOf(validation).index_select(1, idx);
+        } else {
+            // Context: the feature predictor's (normalised) outputs, as in the paper.
+            ctx = impl.net->fp->forward(x).index_select(1, idx);
+            vctx = impl.net->fp->forward(vx).index_select(1, idx);
+        }
         x = x * impl.net->latentScale;
         vx = vx * impl.net->latentScale;
     }

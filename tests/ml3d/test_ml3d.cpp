@@ -209,6 +209,17 @@ private slots:
         const auto back = Generator3dConfig::fromJson(Json::parse(c.toJson().dump()));
         QCOMPARE(back.toJson().dump(), c.toJson().dump());
         QCOMPARE(int(back.outputs.size()), 7);
+        // The DDPM's training context: "features" (the paper, and models saved
+        // before the key existed) or "data"; anything else is refused.
+        QCOMPARE(back.diffusionContext, std::string("features"));
+        Json old = c.toJson();
+        Json trimmed = Json::object();
+        for (const auto& key : {"vae", "outputs", "conditions", "unet_features"}) trimmed[key] = old.at(key);
+        QCOMPARE(Generator3dConfig::fromJson(trimmed).diffusionContext, std::string("features"));
+        c.diffusionContext = "data";
+        QCOMPARE(Generator3dConfig::fromJson(Json::parse(c.toJson().dump())).diffusionContext, std::string("data"));
+        c.diffusionContext = "labels";
+        QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
     }
 
     // Three-phase encoding: D 0, M 0.5, A 1 and back.
@@ -829,6 +840,7 @@ private slots:
         QCOMPARE(c.vae.channels, (std::vector<int>{16, 32, 64}));
         QCOMPARE(c.vae.latentSize(), 1024L);  // the paper's 4 x 8 x 8 x 4
         QCOMPARE(c.unetFeatures, 64);
+        QCOMPARE(c.diffusionContext, std::string("data"));
         QCOMPARE(model.conditionNames(), twoPhaseConditions());
         QCOMPARE(model.metadata().weightsPrecision, std::string("float16"));
         const auto& training = model.metadata().training;
@@ -960,6 +972,19 @@ private slots:
         QVERIFY(model.metadata().training.has("diffusion"));
         const auto v = model.generate({{"ABS_f_D", 0.5}}, 1, 4, 1.5, 1);
         QVERIFY(v[0].attributes.count("predicted_phi"));
+
+        // With the data as context the DDPM reads the volumes' attributes (the
+        // feature predictor's context needs none): a volume without them is refused.
+        c.diffusionContext = "data";
+        auto labelled = Generator3D::create(c, 2);
+        trainGenerator3dVae(labelled, data, {}, o);
+        trainGenerator3dFeatures(labelled, data, {}, o);
+        const auto withData = trainGenerator3dDiffusion(labelled, data, {data[0]}, o);
+        QVERIFY(std::isfinite(withData.history.back().validationLoss));
+        auto unlabelled = data;
+        unlabelled[3].attributes.erase("ABS_f_D");
+        QVERIFY_THROWS_EXCEPTION(ms::Error, trainGenerator3dDiffusion(labelled, unlabelled, {}, o));
+        QVERIFY(std::isfinite(trainGenerator3dDiffusion(model, unlabelled, {}, o).history.back().trainLoss));
     }
 };
 

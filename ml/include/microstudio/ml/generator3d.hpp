@@ -62,6 +62,11 @@ struct Generator3dConfig {
     int timesteps = 1000;
     double betaStart = 1e-4, betaEnd = 0.02;  // linear schedule
     double conditionDropout = 0.1;          // classifier-free guidance training
+    // What conditions the DDPM while it trains: "features", the feature
+    // predictor's outputs on each latent (the paper), or "data", the training
+    // volumes' own descriptor attributes (exact labels: one error source less
+    // between target and measured descriptors). Sampling is the same for both.
+    std::string diffusionContext = "features";
 
     void validate() const;
     Json toJson() const;
