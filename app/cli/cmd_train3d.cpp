@@ -103,14 +103,15 @@ struct Recipe3d {
     const char* channels = "16,32,64";
     const char* unetFeatures = "64";
     const char* minPhaseFraction = "0.01";
-    long limit = 3000, valLimit = 256;
+    long limit = 0, valLimit = 256;  // every two-phase training snapshot (~7,400)
     struct Stage {
         const char* name;
         long epochs, batch;
         const char* lr;
         long checkpointEvery;
     };
-    Stage stages[3] = {{"vae", 20, 16, "2e-3", 100}, {"features", 200, 64, "1e-3", 1000}, {"diffusion", 60, 64, "1e-3", 100}};
+    // ~3,700 VAE steps, ~9,300 feature-predictor steps, ~2,800 DDPM steps on ~7,400 samples.
+    Stage stages[3] = {{"vae", 8, 16, "2e-3", 100}, {"features", 80, 64, "1e-3", 1000}, {"diffusion", 24, 64, "1e-3", 100}};
 };
 
 // An exclusive lock on DIR/checkpoints/.lock for the life of the object:
@@ -149,8 +150,8 @@ int trainRecipe3d(const CommandArgs& argv) {
                      "Checkpoints in DIR/checkpoints: rerun the same command after a kill or Ctrl-C to\n"
                      "resume; finished stages are kept.\n"
                      "  --out DIR              [resources/models/gen3d-ch2]\n"
-                     "  --limit N, --val-limit N  samples used (evenly spaced, after the filter) [3000, 256]\n"
-                     "  --vae-epochs N, --features-epochs N, --diffusion-epochs N  [20, 200, 60]\n"
+                     "  --limit N, --val-limit N  samples used (evenly spaced, after the filter) [0 = all, 256]\n"
+                     "  --vae-epochs N, --features-epochs N, --diffusion-epochs N  [8, 80, 24]\n"
                      "  --threads N (tip: OMP_WAIT_POLICY=PASSIVE with 2), --seed S, --cpu\n";
         return 0;
     }
