@@ -426,58 +426,67 @@ int trainStudy(const CommandArgs& argv) {
 // --- recipe ------------------------------------------------------------------------
 
 int trainRecipe(const CommandArgs& argv) {
-    Args args(argv, {"data", "val", "out", "limit", "val-limit", "vae-epochs", "ldm-epochs", "threads", "seed"},
+    Args args(argv, {"data", "val", "out", "limit", "val-limit", "vae-epochs", "ldm-vae-epochs", "ldm-epochs", "threads",
+                     "seed"},
               {"cpu"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli train recipe --data TRAIN.h5 --val VAL.h5 [--out DIR]\n\n"
-                     "Trains the shipped 2D defaults in one go (the recipe of docs/ml.md): the compact\n"
-                     "denoising VAE (DIR/denoise-vae2d.pt, float16; spatial 4x25x25 latent) with multi-noise augmentation, then the\n"
-                     "conditional latent diffusion model on its latents (DIR/ldm2d.pt, conditioned on vf, phi,\n"
-                     "chi). Checkpoints live in DIR/checkpoints: rerun the same command after a kill to\n"
-                     "resume; a finished model is kept.\n"
+                     "Trains the shipped 2D defaults in one go (the recipe of docs/ml.md):\n"
+                     "  1. the denoising VAE DIR/denoise-vae2d.pt (spatial 4x25x25 latent, multi-noise\n"
+                     "     augmentation, beta 0.1);\n"
+                     "  2. the generative VAE DIR/ldm-vae2d.pt (plain, spatial 2x13x13 latent, beta 1): a\n"
+                     "     small latent the diffusion model can learn;\n"
+                     "  3. the conditional latent diffusion model DIR/ldm2d.pt on the latents of 2\n"
+                     "     (conditioned on vf, phi, chi).\n"
+                     "All float16. Checkpoints live in DIR/checkpoints: rerun the same command after a kill\n"
+                     "to resume; a finished model is kept.\n"
                      "  --out DIR              [resources/models]\n"
                      "  --limit N, --val-limit N  samples used [16000, 400]\n"
-                     "  --vae-epochs N, --ldm-epochs N  [8, 30]\n"
+                     "  --vae-epochs N, --ldm-vae-epochs N, --ldm-epochs N  [8, 4, 30]\n"
                      "  --threads N, --seed S, --cpu\n";
         return 0;
     }
     if (!args.has("data") || !args.has("val")) throw Error("--data and --val are required");
     const fs::path dir = args.value("out", "resources/models");
     fs::create_directories(dir / "checkpoints");
-    const std::string data = *args.value("data"), val = *args.value("val");
-    const std::string limit = std::to_string(args.integer("limit", 16000));
-    const std::string valLimit = std::to_string(args.integer("val-limit", 400));
-    const std::string threads = std::to_string(args.integer("threads", 0));
-    const std::string seed = std::to_string(args.integer("seed", 0));
-    const fs::path vae = dir / (std::string(ml::kDefaultDenoiser) + ".pt");
-    const fs::path ldm = dir / (std::string(ml::kDefaultLdm2d) + ".pt");
-    std::vector<std::string> common = {"--data", data, "--val", val, "--limit", limit, "--val-limit", valLimit,
-                                       "--threads", threads, "--seed", seed, "--half"};
+    std::vector<std::string> common = {"--data", *args.value("data"), "--val", *args.value("val"),
+                                       "--limit", std::to_string(args.integer("limit", 16000)),
+                                       "--val-limit", std::to_string(args.integer("val-limit", 400)),
+                                       "--threads", std::to_string(args.integer("threads", 0)),
+                                       "--seed", std::to_string(args.integer("seed", 0)), "--half"};
     if (args.flag("cpu")) common.push_back("--cpu");
-    if (!fs::exists(vae)) {
-        CommandArgs a = {"--out", vae.string(), "--checkpoint", (dir / "checkpoints" / "denoise-vae2d.ckpt").string(),
-                         "--channels", "32,64", "--kernels", "4,4", "--mid-blocks", "2", "--latent-channels", "4",
-                         "--beta", "0.1",
-                         "--batch", "32", "--lr", "2e-3", "--epochs", std::to_string(args.integer("vae-epochs", 8)),
-                         "--checkpoint-every", "50", "--keep-last",
-                         "--history", (dir / "checkpoints" / "denoise-vae2d-history.csv").string()};
+    // One step: skipped when its model exists, else trained (resuming from
+    // its checkpoint) with the common options and a loss history.
+    auto step = [&](const std::string& name, CommandArgs options, int (*train)(const CommandArgs&)) {
+        const fs::path model = dir / (name + ".pt");
+        if (fs::exists(model)) {
+            std::cout << "keeping " << model.string() << "\n";
+            return 0;
+        }
+        CommandArgs a = {"--out", model.string(), "--checkpoint", (dir / "checkpoints" / (name + ".ckpt")).string(),
+                         "--history", (dir / "checkpoints" / (name + "-history.csv")).string()};
+        a.insert(a.end(), options.begin(), options.end());
         a.insert(a.end(), common.begin(), common.end());
-        if (int rc = trainVae(a)) return rc;
-    } else {
-        std::cout << "keeping " << vae.string() << "\n";
-    }
-    if (!fs::exists(ldm)) {
-        CommandArgs a = {"--out", ldm.string(), "--vae", vae.string(), "--checkpoint",
-                         (dir / "checkpoints" / "ldm2d.ckpt").string(), "--conditions", "vf,phi,chi", "--hidden", "512",
-                         "--blocks", "4", "--batch", "128", "--lr", "1e-3", "--epochs",
-                         std::to_string(args.integer("ldm-epochs", 30)), "--checkpoint-every", "500",
-                         "--history", (dir / "checkpoints" / "ldm2d-history.csv").string()};
-        a.insert(a.end(), common.begin(), common.end());
-        if (int rc = trainLdm(a)) return rc;
-    } else {
-        std::cout << "keeping " << ldm.string() << "\n";
-    }
-    return 0;
+        return train(a);
+    };
+    const std::string ldmVae = "ldm-vae2d";
+    if (int rc = step(ml::kDefaultDenoiser,
+                      {"--channels", "32,64", "--kernels", "4,4", "--mid-blocks", "2", "--latent-channels", "4",
+                       "--beta", "0.1", "--batch", "32", "--lr", "2e-3", "--epochs",
+                       std::to_string(args.integer("vae-epochs", 8)), "--checkpoint-every", "50", "--keep-last"},
+                      trainVae))
+        return rc;
+    if (int rc = step(ldmVae,
+                      {"--channels", "16,32,64", "--kernels", "4,4,3", "--mid-blocks", "1", "--latent-channels", "2",
+                       "--beta", "1", "--plain", "--batch", "32", "--lr", "2e-3", "--epochs",
+                       std::to_string(args.integer("ldm-vae-epochs", 4)), "--checkpoint-every", "50", "--keep-last"},
+                      trainVae))
+        return rc;
+    return step(ml::kDefaultLdm2d,
+                {"--vae", (dir / (ldmVae + ".pt")).string(), "--conditions", "vf,phi,chi", "--hidden", "512", "--blocks",
+                 "4", "--batch", "128", "--lr", "1e-3", "--epochs", std::to_string(args.integer("ldm-epochs", 30)),
+                 "--checkpoint-every", "500"},
+                trainLdm);
 }
 
 // --- subset ------------------------------------------------------------------------
