@@ -261,6 +261,23 @@ class TestDistributed : public QObject {
                 "--checkpoint-every", "1"};
     }
 
+    // Two `microstudio-cli train3d` ranks (batch 2 each) on 127.0.0.1:port.
+    std::vector<std::unique_ptr<QProcess>> startCliRanks(const fs::path& data, const fs::path& out, int port,
+                                                         int timeoutSeconds) {
+        std::vector<std::unique_ptr<QProcess>> ranks;
+        for (int r = 0; r < 2; ++r) {
+            auto p = std::make_unique<QProcess>();
+            p->setProcessEnvironment(cleanEnvironment());
+            p->setProcessChannelMode(QProcess::MergedChannels);
+            p->start(MICROSTUDIO_CLI, train3dArgs(data, out)
+                                          << "--batch" << "2" << "--world-size" << "2" << "--rank" << QString::number(r)
+                                          << "--master" << QString("127.0.0.1:%1").arg(port) << "--dist-timeout"
+                                          << QString::number(timeoutSeconds));
+            ranks.push_back(std::move(p));
+        }
+        return ranks;
+    }
+
 private slots:
     void ldm2dTwoRanksMatchOneProcessWithDoubleBatch() { compareWithSingleProcess("ldm2d", 1e-5); }
     void vae3dTwoRanksMatchOneProcessWithDoubleBatch() { compareWithSingleProcess("vae3d", 1e-5); }
@@ -297,17 +314,8 @@ private slots:
         ms::io::writeHdf5(toyVolumes(8, ms::Dims{16, 16, 8}, 11), data);
         const auto out = dir / "model";
         const int port = freePort();
-        std::vector<std::unique_ptr<QProcess>> ranks;
-        for (int r = 0; r < 2; ++r) {
-            auto p = std::make_unique<QProcess>();
-            p->setProcessEnvironment(cleanEnvironment());
-            p->setProcessChannelMode(QProcess::MergedChannels);
-            p->start(MICROSTUDIO_CLI, train3dArgs(data, out) << "--batch" << "2" << "--world-size" << "2" << "--rank"
-                                                             << QString::number(r) << "--master"
-                                                             << QString("127.0.0.1:%1").arg(port) << "--dist-timeout" << "3");
-            QVERIFY(p->waitForStarted(10000));
-            ranks.push_back(std::move(p));
-        }
+        auto ranks = startCliRanks(data, out, port, 3);
+        for (const auto& p : ranks) QVERIFY(p->waitForStarted(10000));
         QElapsedTimer wait;
         wait.start();
         while (!fs::exists(out / "vae.ckpt") && wait.elapsed() < 60000 && ranks[0]->state() == QProcess::Running)
@@ -386,18 +394,8 @@ private slots:
         ms::io::writeHdf5(toyVolumes(8, ms::Dims{16, 16, 8}, 11), data);
         const auto out = dir / "model";
         const int port = freePort();
-        std::vector<std::unique_ptr<QProcess>> ranks;
-        for (int r = 0; r < 2; ++r) {
-            auto p = std::make_unique<QProcess>();
-            p->setProcessEnvironment(cleanEnvironment());
-            p->setProcessChannelMode(QProcess::MergedChannels);
-            p->start(MICROSTUDIO_CLI, train3dArgs(data, out)
-                                          << "--batch" << "2" << "--world-size" << "2" << "--rank" << QString::number(r)
-                                          << "--master" << QString("127.0.0.1:%1").arg(port) << "--dist-timeout"
-                                          << "15");
-            QVERIFY(p->waitForStarted(10000));
-            ranks.push_back(std::move(p));
-        }
+        auto ranks = startCliRanks(data, out, port, 15);
+        for (const auto& p : ranks) QVERIFY(p->waitForStarted(10000));
         QElapsedTimer wait;
         wait.start();
         while (!fs::exists(out / "vae.ckpt") && wait.elapsed() < 60000 && ranks[0]->state() == QProcess::Running)
