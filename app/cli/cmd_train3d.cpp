@@ -74,6 +74,7 @@ ml::Generator3dConfig configFromArgs(const Args& args) {
     c.timesteps = int(args.integer("timesteps", c.timesteps));
     c.conditionDropout = args.number("condition-dropout", c.conditionDropout);
     c.diffusionContext = args.value("context", c.diffusionContext);
+    if (args.flag("augment")) c.vaeAugment = true;
     if (auto v = args.value("conditions")) c.conditions = splitList(*v);
     if (auto v = args.value("outputs")) c.outputs = splitList(*v);
     else if (args.has("conditions")) {
@@ -163,7 +164,7 @@ int trainRecipe3d(const CommandArgs& argv) {
     const std::vector<std::string> common = {
         "--data", *args.value("data"), "--val", *args.value("val"), "--out", dir.string(), "--checkpoint-dir",
         checkpoints.string(), "--phases", "2", "--dims", recipe.dims, "--channels", recipe.channels, "--first-stride", "2",
-        "--latent-channels", "4", "--features", recipe.unetFeatures, "--context", "data", "--min-phase-fraction",
+        "--latent-channels", "4", "--features", recipe.unetFeatures, "--context", "data", "--augment", "--min-phase-fraction",
         recipe.minPhaseFraction, "--limit", std::to_string(args.integer("limit", recipe.limit)),
         "--val-limit", std::to_string(args.integer("val-limit", recipe.valLimit)), "--description",
         "shipped 2-phase 3D Cahn-Hilliard generator (MicroGen3D), 64x64x32, `train3d recipe`", "--threads",
@@ -207,7 +208,7 @@ int cmdTrain3d(const CommandArgs& argv) {
                "kl-weight", "features", "timesteps", "condition-dropout", "conditions", "outputs", "epochs", "batch", "lr",
                "seed", "checkpoint-every", "patience", "min-delta", "stop-after", "threads", "limit", "val-limit",
                "min-phase-fraction", "checkpoint-dir", "description", "context", "world-size", "rank", "master", "dist-timeout"},
-              {"describe", "cpu", "half"});
+              {"describe", "cpu", "half", "augment"});
     if (args.helpRequested()) {
         std::cout <<
             "Usage: microstudio-cli train3d --data TRAIN.h5 [--val VAL.h5] --out DIR [--stage S] [OPTIONS]\n"
@@ -224,6 +225,7 @@ int cmdTrain3d(const CommandArgs& argv) {
             "  --timesteps T [1000]; --condition-dropout P (classifier-free guidance) [0.1]\n"
             "  --context features|data  what conditions the DDPM in training: the feature predictor's\n"
             "                         outputs on each latent (the paper) or the samples' own descriptors [features]\n"
+            "  --augment              VAE on random symmetries of the periodic volumes (shifts, x/y mirrors, x<->y)\n"
             "  --conditions a,b,...   [paper lists]; --outputs a,b,... [conditions + phi,chi,log_time]\n"
             "  --describe             compute descriptors missing from the samples' attributes\n"
             "  --epochs N [10]; --batch B [32]; --lr X [paper: 5e-5 VAE and features, 1e-6 DDPM]\n"

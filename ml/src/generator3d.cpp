@@ -111,6 +111,7 @@ Json Generator3dConfig::toJson() const {
     j["beta_end"] = betaEnd;
     j["condition_dropout"] = conditionDropout;
     j["diffusion_context"] = diffusionContext;
+    j["vae_augment"] = vaeAugment;
     return j;
 }
 
@@ -126,6 +127,7 @@ Generator3dConfig Generator3dConfig::fromJson(const Json& j) {
     c.betaEnd = j.number("beta_end", c.betaEnd);
     c.conditionDropout = j.number("condition_dropout", c.conditionDropout);
     c.diffusionContext = j.string("diffusion_context", c.diffusionContext);
+    if (j.has("vae_augment")) c.vaeAugment = j.at("vae_augment").boolean();
     c.validate();
     return c;
 }
@@ -664,15 +666,36 @@ torch::Tensor indexTensor(const std::vector<std::size_t>& indices, const torch::
     return torch::tensor(v, torch::kLong).to(device);
 }
 
+// Per sample of x [N, 1, D, H, W] (CPU), with six uniforms per sample in u
+// [N, 6]: circular shifts in z, y, x, mirrors in x and y, x <-> y swap (when
+// square) - symmetries of a periodic simulation volume.
+torch::Tensor augmentPeriodic(const torch::Tensor& x, const torch::Tensor& u) {
+    const auto r = u.accessor<float, 2>();
+    const long d = x.size(2), h = x.size(3), w = x.size(4);
+    std::vector<torch::Tensor> out;
+    for (long i = 0; i < x.size(0); ++i) {
+        auto v = torch::roll(x[i], {long(r[i][0] * float(d)) % d, long(r[i][1] * float(h)) % h, long(r[i][2] * float(w)) % w},
+                             {1, 2, 3});
+        if (r[i][3] < 0.5f) v = v.flip({3});
+        if (r[i][4] < 0.5f) v = v.flip({2});
+        if (h == w && r[i][5] < 0.5f) v = v.transpose(2, 3);
+        out.push_back(v.contiguous());
+    }
+    return torch::stack(out);
+}
+
 struct VaeTask : TrainTask {
     detail::Vae3dImpl& vae;
     torch::Tensor train, validation;  // CPU, [N, 1, D, H, W]
+    bool augment = false;
     VaeTask(detail::Vae3dImpl& v, torch::Tensor t, torch::Tensor val) : vae(v), train(t), validation(val) {}
     torch::nn::Module& module() override { return vae; }
     std::size_t trainCount() const override { return std::size_t(train.size(0)); }
     bool hasValidation() const override { return validation.size(0) > 0; }
     torch::Tensor batchLoss(const detail::Batch& batch, const torch::Device& device) override {
-        auto x = train.index_select(0, indexTensor(batch.indices(), torch::kCPU)).to(device);
+        auto x = train.index_select(0, indexTensor(batch.indices(), torch::kCPU));
+        if (augment) x = augmentPeriodic(x, batch.rand({6}, torch::kCPU).to(torch::kFloat).contiguous());
+        x = x.to(device);
         // Reparameterisation noise for the global batch, this rank's rows.
         auto [mu, logvar] = vae.encode(x);
         return vae.loss(x, mu, logvar, batch.randn(mu.sizes().slice(1), device));
@@ -766,6 +789,7 @@ TrainReport trainGenerator3dVae(Generator3D& model, const std::vector<Volume>& t
     auto& impl = model.impl();
     VaeTask task(*impl.net->vae, detail::volumesToTensor(train, impl.config.vae),
                  detail::volumesToTensor(validation, impl.config.vae));
+    task.augment = impl.config.vaeAugment;
     TrainReport report = detail::runTraining(task, options);
     impl.net->to(impl.device);
     impl.net->eval();

@@ -218,6 +218,9 @@ private slots:
         QCOMPARE(Generator3dConfig::fromJson(trimmed).diffusionContext, std::string("features"));
         c.diffusionContext = "data";
         QCOMPARE(Generator3dConfig::fromJson(Json::parse(c.toJson().dump())).diffusionContext, std::string("data"));
+        c.vaeAugment = true;
+        QVERIFY(Generator3dConfig::fromJson(Json::parse(c.toJson().dump())).vaeAugment);
+        QVERIFY(!Generator3dConfig::fromJson(trimmed).vaeAugment);
         c.diffusionContext = "labels";
         QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
     }
@@ -841,6 +844,7 @@ private slots:
         QCOMPARE(c.vae.latentSize(), 1024L);  // the paper's 4 x 8 x 8 x 4
         QCOMPARE(c.unetFeatures, 64);
         QCOMPARE(c.diffusionContext, std::string("data"));
+        QVERIFY(c.vaeAugment);
         QCOMPARE(model.conditionNames(), twoPhaseConditions());
         QCOMPARE(model.metadata().weightsPrecision, std::string("float16"));
         const auto& training = model.metadata().training;

@@ -67,6 +67,10 @@ struct Generator3dConfig {
     // volumes' own descriptor attributes (exact labels: one error source less
     // between target and measured descriptors). Sampling is the same for both.
     std::string diffusionContext = "features";
+    // VAE training on random symmetries of each periodic volume (circular
+    // shifts in x, y, z; mirrors in x and y; x <-> y swap when square):
+    // with few independent simulation runs the VAE otherwise memorises them.
+    bool vaeAugment = false;
 
     void validate() const;
     Json toJson() const;
