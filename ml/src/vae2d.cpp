@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <mutex>
 #include <random>
 
@@ -18,6 +17,21 @@ namespace ms::ml {
 
 // --- Config ---------------------------------------------------------------------
 
+namespace {
+
+// The side of every encoder map, input first: s' = (s + 2 - k) / 2 + 1.
+std::vector<int> encoderSides(int size, const std::vector<int>& kernels) {
+    std::vector<int> sides{size};
+    for (int k : kernels) {
+        const int next = (sides.back() + 2 - k) / 2 + 1;
+        if (next < 1) throw Error("VAE input size " + std::to_string(size) + " is too small for the layers");
+        sides.push_back(next);
+    }
+    return sides;
+}
+
+}  // namespace
+
 void Vae2dConfig::validate() const {
     if (size < 8 || size > 4096) throw Error("VAE input size must be in 8..4096");
     if (latent < 1 || latent > 65536) throw Error("VAE latent size must be in 1..65536");
@@ -30,14 +44,10 @@ void Vae2dConfig::validate() const {
         if (k < 2 || k > 7) throw Error("VAE kernels must be in 2..7");
     if (midBlocks < 0 || midBlocks > 16) throw Error("VAE middle blocks must be in 0..16");
     if (latentChannels < 0 || latentChannels > 256) throw Error("VAE latent channels must be in 0..256");
-    if (deepestSide() < 1) throw Error("VAE input size " + std::to_string(size) + " is too small for the layers");
+    encoderSides(size, kernels);  // throws when a map would vanish
 }
 
-int Vae2dConfig::deepestSide() const {
-    int side = size;
-    for (int k : kernels) side = (side + 2 - k) / 2 + 1;
-    return side;
-}
+int Vae2dConfig::deepestSide() const { return encoderSides(size, kernels).back(); }
 
 int Vae2dConfig::latentSize() const {
     return latentChannels > 0 ? latentChannels * deepestSide() * deepestSide() : latent;
@@ -92,12 +102,7 @@ void record(Shapes* shapes, const std::string& name, const torch::Tensor& t) {
 struct VaeNetImpl : torch::nn::Module {
     explicit VaeNetImpl(const Vae2dConfig& c) : config(c) {
         c.validate();
-        sizes.push_back(c.size);
-        for (int k : c.kernels) {
-            const int next = (sizes.back() + 2 - k) / 2 + 1;
-            if (next < 1) throw Error("VAE input size " + std::to_string(c.size) + " is too small for the layers");
-            sizes.push_back(next);
-        }
+        sizes = encoderSides(c.size, c.kernels);
         const int layers = int(c.channels.size());
         int in = 1;
         for (int i = 0; i < layers; ++i) {
@@ -108,10 +113,7 @@ struct VaeNetImpl : torch::nn::Module {
         }
         const int deep = c.channels.back();
         auto conv3 = [](int from, int to) { return torch::nn::Conv2dOptions(from, to, 3).padding(1); };
-        for (int b = 0; b < c.midBlocks; ++b) {
-            encMid.push_back(register_module("enc_mid" + std::to_string(b + 1), torch::nn::Conv2d(conv3(deep, deep))));
-            encMidBn.push_back(register_module("enc_mid_bn" + std::to_string(b + 1), torch::nn::BatchNorm2d(deep)));
-        }
+        encMid = registerMidBlocks("enc", deep);
         flat = std::int64_t(deep) * sizes.back() * sizes.back();
         if (c.latentChannels > 0) {
             muConv = register_module("mu_conv", torch::nn::Conv2d(conv3(deep, c.latentChannels)));
@@ -128,10 +130,7 @@ struct VaeNetImpl : torch::nn::Module {
             decFc2 = register_module("dec_fc2", torch::nn::Linear(c.hidden, flat));
             decFc2Bn = register_module("dec_fc2_bn", torch::nn::BatchNorm1d(flat));
         }
-        for (int b = 0; b < c.midBlocks; ++b) {
-            decMid.push_back(register_module("dec_mid" + std::to_string(b + 1), torch::nn::Conv2d(conv3(deep, deep))));
-            decMidBn.push_back(register_module("dec_mid_bn" + std::to_string(b + 1), torch::nn::BatchNorm2d(deep)));
-        }
+        decMid = registerMidBlocks("dec", deep);
         // Transposed convolutions mirror the encoder; the output padding makes
         // each map the size of its encoder twin (101: 0, 0, 0, 1).
         for (int i = layers - 1; i >= 0; --i) {
@@ -156,10 +155,7 @@ struct VaeNetImpl : torch::nn::Module {
             x = torch::relu(encBn[i]->forward(encConv[i]->forward(x)));
             record(shapes, "encoder.conv" + std::to_string(i + 1), x);
         }
-        for (std::size_t b = 0; b < encMid.size(); ++b) {
-            x = torch::relu(x + encMidBn[b]->forward(encMid[b]->forward(x)));
-            record(shapes, "encoder.mid" + std::to_string(b + 1), x);
-        }
+        x = runMidBlocks(encMid, x, shapes, "encoder");
         if (muConv) {
             auto m = muConv->forward(x).flatten(1), lv = logvarConv->forward(x).flatten(1);
             record(shapes, "encoder.mu", m);
@@ -190,10 +186,7 @@ struct VaeNetImpl : torch::nn::Module {
             x = x.view({x.size(0), config.channels.back(), sizes.back(), sizes.back()});
             record(shapes, "decoder.reshape", x);
         }
-        for (std::size_t b = 0; b < decMid.size(); ++b) {
-            x = torch::relu(x + decMidBn[b]->forward(decMid[b]->forward(x)));
-            record(shapes, "decoder.mid" + std::to_string(b + 1), x);
-        }
+        x = runMidBlocks(decMid, x, shapes, "decoder");
         for (std::size_t i = 0; i < decConv.size(); ++i) {
             x = decConv[i]->forward(x);
             const bool last = i + 1 == decConv.size();
@@ -212,8 +205,30 @@ struct VaeNetImpl : torch::nn::Module {
     torch::nn::BatchNorm1d encFcBn{nullptr}, decFc1Bn{nullptr}, decFc2Bn{nullptr};
     torch::nn::Conv2d muConv{nullptr}, logvarConv{nullptr}, decIn{nullptr};  // spatial latent
     torch::nn::BatchNorm2d decInBn{nullptr};
-    std::vector<torch::nn::Conv2d> encMid, decMid;
-    std::vector<torch::nn::BatchNorm2d> encMidBn, decMidBn;
+    // Residual 3x3 blocks at the deepest map: x -> ReLU(x + BN(conv(x))).
+    struct MidBlock {
+        torch::nn::Conv2d conv{nullptr};
+        torch::nn::BatchNorm2d bn{nullptr};
+    };
+    std::vector<MidBlock> encMid, decMid;
+
+    std::vector<MidBlock> registerMidBlocks(const std::string& prefix, int channels) {
+        std::vector<MidBlock> blocks;
+        for (int b = 1; b <= config.midBlocks; ++b) {
+            const auto name = prefix + "_mid" + std::to_string(b);
+            blocks.push_back({register_module(name, torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, channels, 3).padding(1))),
+                              register_module(prefix + "_mid_bn" + std::to_string(b), torch::nn::BatchNorm2d(channels))});
+        }
+        return blocks;
+    }
+    static torch::Tensor runMidBlocks(std::vector<MidBlock>& blocks, torch::Tensor x, Shapes* shapes,
+                                      const std::string& side) {
+        for (std::size_t b = 0; b < blocks.size(); ++b) {
+            x = torch::relu(x + blocks[b].bn->forward(blocks[b].conv->forward(x)));
+            record(shapes, side + ".mid" + std::to_string(b + 1), x);
+        }
+        return x;
+    }
     std::vector<torch::nn::ConvTranspose2d> decConv;
     std::vector<torch::nn::BatchNorm2d> decBn;
 };
