@@ -353,6 +353,8 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
         loadCheckpoint(options.checkpoint, nullptr, module, optimizer, st, best, options, requestedBatch, n, device);
         report.resumed = true;
     }
+    if (writer && options.onEpoch)
+        for (const auto& record : st.history) options.onEpoch(record);
     auto checkpoint = [&] {
         if (writer && !options.checkpoint.empty())
             saveCheckpoint(options.checkpoint, module, optimizer, st, best, options, requestedBatch, n);
@@ -454,6 +456,7 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
             record.validationLoss = validation;
             record.seconds = epochSecondsBefore + secondsSince(epochStart);
             st.history.push_back(record);
+            if (writer && options.onEpoch) options.onEpoch(record);
             if (task.hasValidation()) {
                 if (validation < st.bestLoss - options.minDelta || st.bestEpoch < 0) {
                     st.bestLoss = validation;

@@ -138,7 +138,7 @@ struct TrainingJob::Worker {
         return o;
     }
 
-    // Runs `train` one epoch further per call, publishing each epoch's losses.
+    // Runs `train`, publishing each epoch's losses as it ends.
     template <typename Fn>
     ml::TrainReport stage(int index, const QString& name, ml::TrainOptions o, Fn&& train) {
         job.token_->throwIfCancelled();
@@ -199,32 +199,26 @@ struct TrainingJob::Worker {
             }
             lastReturn = Clock::now();
         };
-        ml::TrainReport report;
-        std::size_t published = 0;
-        for (int e = 1; e <= epochs; ++e) {
-            o.epochs = e;
-            report = train(o);
+        o.onEpoch = [&](const ml::EpochRecord& r) {
             {
                 const std::lock_guard lock(job.mutex_);
-                for (; published < report.history.size(); ++published) {
-                    const auto& r = report.history[published];
-                    const QPointF t(r.epoch + 1, r.trainLoss);
-                    job.epochTrain_.append(t);
-                    // Epochs done before a resume: their means stand in for the steps.
-                    if (t.x() > lastTrainX + 1e-9) {
-                        job.state_.trainPoints.append(t);
-                        lastTrainX = t.x();
-                    }
-                    if (std::isfinite(r.validationLoss)) {
-                        const QPointF v(r.epoch + 1, r.validationLoss);
-                        job.epochValidation_.append(v);
-                        job.state_.validationPoints.append(v);
-                    }
+                const QPointF t(r.epoch + 1, r.trainLoss);
+                job.epochTrain_.append(t);
+                // Epochs done before a resume: their means stand in for the steps.
+                if (t.x() > lastTrainX + 1e-9) {
+                    job.state_.trainPoints.append(t);
+                    lastTrainX = t.x();
+                }
+                if (std::isfinite(r.validationLoss)) {
+                    const QPointF v(r.epoch + 1, r.validationLoss);
+                    job.epochValidation_.append(v);
+                    job.state_.validationPoints.append(v);
                 }
             }
             emit job.progressed();
-            if (report.earlyStopped || report.stoppedAtLimit) break;
-        }
+        };
+        const auto report = train(o);
+        emit job.progressed();
         return report;
     }
 

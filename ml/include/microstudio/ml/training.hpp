@@ -30,6 +30,13 @@ struct TrainProgress {
     double etaSeconds = 0.0;        // from this run's mean step time
 };
 
+struct EpochRecord {
+    int epoch = 0;
+    double trainLoss = 0.0;
+    double validationLoss = 0.0;  // NaN without a validation set
+    double seconds = 0.0;
+};
+
 struct TrainOptions {
     int epochs = 10;
     int batchSize = 32;  // per rank: the global batch is worldSize * batchSize
@@ -58,6 +65,9 @@ struct TrainOptions {
     int threads = 0;  // torch intra-op threads on CPU; 0 = ms::defaultThreadCount()
     ProgressToken* progress = nullptr;  // report() each step; cancel throws ms::Cancelled
     std::function<void(const TrainProgress&)> onProgress;
+    // Every finished epoch (with its validation loss), on the rank that
+    // writes; after a resume, first the epochs the checkpoint holds.
+    std::function<void(const EpochRecord&)> onEpoch;
     // Data-parallel run: with worldSize > 1 and no `communicator`, the
     // training connects one itself (rendezvous per training). A given
     // communicator (connected once, shared by several trainings) wins.
@@ -67,13 +77,6 @@ struct TrainOptions {
     std::shared_ptr<Communicator> communicator;
 
     Json toJson() const;  // the reproducibility-relevant fields
-};
-
-struct EpochRecord {
-    int epoch = 0;
-    double trainLoss = 0.0;
-    double validationLoss = 0.0;  // NaN without a validation set
-    double seconds = 0.0;
 };
 
 struct TrainReport {
