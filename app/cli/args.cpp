@@ -125,8 +125,17 @@ ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), tty_(isa
 
 void ProgressBar::update(double fraction, const std::string& message) {
     const int percent = int(std::lround(std::clamp(fraction, 0.0, 1.0) * 100));
-    if (!tty_ || percent == lastPercent_) return;
+    if (percent == lastPercent_) return;
     lastPercent_ = percent;
+    if (!tty_) {
+        const auto now = std::chrono::steady_clock::now();
+        if (percent < 100 && lastLine_ != std::chrono::steady_clock::time_point{} && now - lastLine_ < std::chrono::seconds(30))
+            return;
+        lastLine_ = now;
+        std::fprintf(stderr, "%s %3d%% %s\n", label_.c_str(), percent, message.c_str());
+        std::fflush(stderr);
+        return;
+    }
     const int width = 30, filled = percent * width / 100;
     std::fprintf(stderr, "\r%s [%s%s] %3d%% %s\033[K", label_.c_str(), std::string(filled, '#').c_str(),
                  std::string(width - filled, ' ').c_str(), percent, message.c_str());

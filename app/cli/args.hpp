@@ -1,6 +1,7 @@
 #pragma once
 // Tiny argument parser shared by the CLI sub-commands: --name value,
 // --name=value, boolean flags, positionals, and --help text.
+#include <chrono>
 #include <map>
 #include <optional>
 #include <set>
@@ -49,6 +50,8 @@ private:
     bool tty_ = false;
     bool finished_ = false;
     int lastPercent_ = -1;
+    // Without a terminal (logs, nohup): one plain line at most every 30 s.
+    std::chrono::steady_clock::time_point lastLine_{};
 };
 
 // "a,b,,c" -> {"a", "b", "c"}.

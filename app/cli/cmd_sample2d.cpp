@@ -26,7 +26,12 @@ std::vector<Volume> decodeLatents(const ml::Vae2d& vae, const std::vector<std::v
 }
 
 int compare(const Args& args, const ml::Vae2d& vae, const ml::Ldm2d& ldm, ml::Ldm2dSampleOptions o) {
-    const auto reference = ml::readImages2D(*args.value("compare"), args.integer("limit", 400));
+    // The held-out images the LDM was trained to make: by default without the
+    // single-phase snapshots its training left out.
+    double minPhase = 0.0;
+    if (ldm.metadata().training.isObject()) minPhase = ldm.metadata().training.number("min_phase_fraction", 0.0);
+    minPhase = args.number("min-phase-fraction", minPhase);
+    const auto reference = ml::readImages2D(*args.value("compare"), args.integer("limit", 400), minPhase);
     std::printf("reference: %zu held-out images; %d generated per model, DDIM %d steps, eta %g\n", reference.size(),
                 o.count, o.steps, o.eta);
     std::vector<double> refVf;
@@ -77,7 +82,8 @@ int compare(const Args& args, const ml::Vae2d& vae, const ml::Ldm2d& ldm, ml::Ld
 }  // namespace
 
 int cmdSample2d(const CommandArgs& argv) {
-    Args args(argv, {"model", "vae", "count", "steps", "eta", "seed", "vf", "phi", "chi", "guidance", "compare", "limit"},
+    Args args(argv, {"model", "vae", "count", "steps", "eta", "seed", "vf", "phi", "chi", "guidance", "compare", "limit",
+                     "min-phase-fraction"},
               {"prior", "ancestral"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli sample2d OUT [--count N] [--vf X --phi Y --chi Z] [OPTIONS]\n"
@@ -97,7 +103,9 @@ int cmdSample2d(const CommandArgs& argv) {
                      "  --prior         decode z ~ N(0, I) with the VAE instead (no LDM)\n"
                      "  --ancestral     ancestral DDPM over all T steps instead of DDIM\n"
                      "  --seed S        [0]\n"
-                     "  --limit N       held-out images used by --compare [400]\n";
+                     "  --limit N       held-out images used by --compare [400]\n"
+                     "  --min-phase-fraction F  --compare leaves out held-out images whose rarer phase\n"
+                     "                  covers less than F [the LDM's training value]\n";
         return 0;
     }
     const auto ldmPath = ml::findModel(args.value("model", ml::kDefaultLdm2d));

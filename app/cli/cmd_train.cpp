@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "args.hpp"
@@ -222,7 +223,7 @@ std::vector<std::vector<double>> conditionsOf(const std::vector<Volume>& images,
 
 int trainLdm(const CommandArgs& argv) {
     Args args(argv, withTrainOptions({"data", "val", "out", "vae", "conditions", "hidden", "blocks", "steps",
-                                      "dropout", "history"}),
+                                      "dropout", "history", "min-phase-fraction", "prediction"}),
               {"half", "cpu", "keep-last"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli train ldm2d --vae VAE.pt --data TRAIN.h5 [--val VAL.h5] --out LDM.pt\n"
@@ -238,6 +239,10 @@ int trainLdm(const CommandArgs& argv) {
                      "  --blocks N             residual blocks [4]\n"
                      "  --steps T              diffusion steps [1000]\n"
                      "  --dropout P            condition dropout [0.1]\n"
+                     "  --prediction eps|v     what the MLP predicts: the noise, or v = sqrt(abar) eps -\n"
+                     "                         sqrt(1 - abar) x0, which learns the condition (docs/ml.md) [v]\n"
+                     "  --min-phase-fraction F leave out images whose rarer phase covers less than F (the\n"
+                     "                         single-phase early snapshots) [0]\n"
                      "  --half                 store the weights as float16\n"
                      "  --history FILE.csv     write the loss per epoch\n\n"
                   << kTrainHelp;
@@ -249,15 +254,17 @@ int trainLdm(const CommandArgs& argv) {
     const auto vaePath = ml::findModel(args.value("vae", ml::kDefaultDenoiser));
     const auto vae = ml::Vae2d::load(vaePath);
     const auto names = conditionNames(args);
-    auto train = ml::readImages2D(*args.value("data"), args.integer("limit", 0));
+    const double minPhase = args.number("min-phase-fraction", 0.0);
+    auto train = ml::readImages2D(*args.value("data"), args.integer("limit", 0), minPhase);
     std::vector<Volume> validation;
-    if (auto v = args.value("val")) validation = ml::readImages2D(*v, args.integer("val-limit", 0));
+    if (auto v = args.value("val")) validation = ml::readImages2D(*v, args.integer("val-limit", 0), minPhase);
     ml::Ldm2dConfig config;
     config.latent = vae.config().latent;
     config.hidden = int(args.integer("hidden", config.hidden));
     config.blocks = int(args.integer("blocks", config.blocks));
     config.steps = int(args.integer("steps", config.steps));
     config.conditionDropout = args.number("dropout", config.conditionDropout);
+    config.prediction = args.value("prediction", config.prediction);
     config.conditions = names;
     ml::Ldm2dTrainOptions options;
     options.train = trainOptionsFromArgs(args, 200, out);
@@ -279,11 +286,19 @@ int trainLdm(const CommandArgs& argv) {
         return 0;
     }
     auto& m = model.metadata();
+    if (!names.empty() && !valLatents.empty()) {
+        const auto use = model.conditionUse(valLatents, conditionsOf(validation, names), options.train.seed);
+        std::printf("train ldm2d: validation noise MSE %.5f with the condition, %.5f without (gain %.1f%%)\n",
+                    use.conditioned, use.unconditioned, 100.0 * (1.0 - use.conditioned / use.unconditioned));
+        m.training["validation_mse_conditioned"] = use.conditioned;
+        m.training["validation_mse_unconditioned"] = use.unconditioned;
+    }
     m.dataHash = ml::hashVolumes(train);
     m.description = "2D latent diffusion over " + vaePath.stem().string() + " latents" +
                     (names.empty() ? std::string(", unconditional") : ", conditioned on " + args.value("conditions", "vf,phi,chi"));
     m.training["vae"] = vaePath.stem().string();
     m.training["vae_data_hash"] = vae.metadata().dataHash;
+    m.training["min_phase_fraction"] = minPhase;
     model.save(out, args.flag("half"));
     std::cout << "wrote " << out.string() << " and " << ml::metadataPathFor(out).string() << "\n";
     return 0;
@@ -299,8 +314,70 @@ struct StudyRun {
     double pixelError = 0.0;  // denoised validation images vs clean
 };
 
+// DIR/stageK_train.png and DIR/stageK_validation.png: the stage's runs' loss
+// curves, labelled.
+void plotStudyStage(const fs::path& dir, int stage, const std::vector<std::string>& names,
+                    const std::vector<std::vector<ml::EpochRecord>>& histories) {
+    std::vector<std::vector<double>> trainCurves, valCurves;
+    ml::PlotText text;
+    text.xLabel = "epoch";
+    text.xOrigin = 1;
+    text.legend = names;
+    for (const auto& history : histories) {
+        std::vector<double> t, v;
+        for (const auto& e : history) {
+            t.push_back(e.trainLoss);
+            v.push_back(e.validationLoss);
+        }
+        trainCurves.push_back(t);
+        valCurves.push_back(v);
+    }
+    const std::string name = "stage" + std::to_string(stage);
+    text.title = "study stage " + std::to_string(stage) + ": training loss (BCE + beta KL)";
+    text.yLabel = "training loss per image";
+    io::writeVolume(ml::plotCurves(trainCurves, 560, 360, false, text), dir / (name + "_train.png"));
+    text.title = "study stage " + std::to_string(stage) + ": validation loss";
+    text.yLabel = "validation loss per image";
+    io::writeVolume(ml::plotCurves(valCurves, 560, 360, false, text), dir / (name + "_validation.png"));
+}
+
+// `train study --replot`: the plots again from DIR/summary.md (which run
+// belongs to which stage) and the runs' DIR/RUN.csv histories, no training.
+int replotStudy(const fs::path& dir) {
+    std::ifstream summary(dir / "summary.md");
+    if (!summary) throw Error((dir / "summary.md").string() + ": not found (run the study first)");
+    std::map<int, std::vector<std::string>> stages;
+    std::string line;
+    while (std::getline(summary, line)) {
+        // "| 1 | b16_L128_beta1 | ..."
+        int stage = 0;
+        char run[128] = {};
+        if (std::sscanf(line.c_str(), "| %d | %127[^ |]", &stage, run) == 2) stages[stage].push_back(run);
+    }
+    if (stages.empty()) throw Error((dir / "summary.md").string() + ": no stage rows");
+    for (const auto& [stage, names] : stages) {
+        std::vector<std::vector<ml::EpochRecord>> histories;
+        for (const auto& name : names) {
+            std::ifstream csv(dir / (name + ".csv"));
+            if (!csv) throw Error((dir / (name + ".csv")).string() + ": not found");
+            std::vector<ml::EpochRecord> history;
+            std::getline(csv, line);  // header
+            while (std::getline(csv, line)) {
+                ml::EpochRecord e;
+                if (std::sscanf(line.c_str(), "%d,%lf,%lf,%lf", &e.epoch, &e.trainLoss, &e.validationLoss, &e.seconds) == 4)
+                    history.push_back(e);
+            }
+            histories.push_back(history);
+        }
+        plotStudyStage(dir, stage, names, histories);
+        std::cout << "wrote " << (dir / ("stage" + std::to_string(stage) + "_{train,validation}.png")).string() << "\n";
+    }
+    return 0;
+}
+
 int trainStudy(const CommandArgs& argv) {
-    Args args(argv, withTrainOptions({"data", "val", "out-dir", "hidden", "channels", "kernels", "docs"}), {"cpu", "keep-last"});
+    Args args(argv, withTrainOptions({"data", "val", "out-dir", "hidden", "channels", "kernels", "docs"}),
+              {"cpu", "keep-last", "replot"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli train study --data TRAIN.h5 --val VAL.h5 [--out-dir DIR] [OPTIONS]\n\n"
                      "The 2D paper's three-stage hyper-parameter study of the denoising VAE: batch size\n"
@@ -310,10 +387,12 @@ int trainStudy(const CommandArgs& argv) {
                      "DIR/stageK_validation.png) and DIR/summary.md, a table with the validation pixel\n"
                      "error of the denoised images (comparable across beta, unlike the loss).\n"
                      "  --out-dir DIR          [docs/ml/study]\n"
-                     "  --hidden, --channels, --kernels   architecture (paper defaults)\n\n"
+                     "  --hidden, --channels, --kernels   architecture (paper defaults)\n"
+                     "  --replot               only redraw the plots from DIR's summary.md and RUN.csv files\n\n"
                   << kTrainHelp;
         return 0;
     }
+    if (args.flag("replot")) return replotStudy(args.value("out-dir", "docs/ml/study"));
     if (!args.has("data") || !args.has("val")) throw Error("--data and --val are required");
     const fs::path dir = args.value("out-dir", "docs/ml/study");
     fs::create_directories(dir);
@@ -371,18 +450,13 @@ int trainStudy(const CommandArgs& argv) {
         return r;
     };
     auto plotStage = [&](int stage, const std::vector<StudyRun>& stageRuns) {
-        std::vector<std::vector<double>> trainCurves, valCurves;
+        std::vector<std::string> names;
+        std::vector<std::vector<ml::EpochRecord>> histories;
         for (const auto& r : stageRuns) {
-            std::vector<double> t, v;
-            for (const auto& e : r.report.history) {
-                t.push_back(e.trainLoss);
-                v.push_back(e.validationLoss);
-            }
-            trainCurves.push_back(t);
-            valCurves.push_back(v);
+            names.push_back(r.name);
+            histories.push_back(r.report.history);
         }
-        io::writeVolume(ml::plotCurves(trainCurves), dir / ("stage" + std::to_string(stage) + "_train.png"));
-        io::writeVolume(ml::plotCurves(valCurves), dir / ("stage" + std::to_string(stage) + "_validation.png"));
+        plotStudyStage(dir, stage, names, histories);
     };
     auto best = [](const std::vector<StudyRun>& rs) {
         std::size_t b = 0;
@@ -417,7 +491,7 @@ int trainStudy(const CommandArgs& argv) {
     plotStage(3, stage3);
     summary += "\nBest batch " + std::to_string(bestBatch) + ", best L " + std::to_string(bestLatent) +
                ", best beta by validation loss " + std::to_string(best(stage3).beta) +
-               ". Curves in stageK_*.png: solid, dashed, dotted in the order of the stage's runs above.\n";
+               ". Loss curves per stage in stageK_train.png and stageK_validation.png (legend: run names).\n";
     writeText(dir / "summary.md", summary);
     std::cout << summary;
     return 0;
@@ -437,7 +511,8 @@ int trainRecipe(const CommandArgs& argv) {
                      "  2. the generative VAE DIR/ldm-vae2d.pt (plain, spatial 2x13x13 latent, beta 1): a\n"
                      "     small latent the diffusion model can learn;\n"
                      "  3. the conditional latent diffusion model DIR/ldm2d.pt on the latents of 2\n"
-                     "     (conditioned on vf, phi, chi).\n"
+                     "     (conditioned on vf, phi, chi; v prediction; images whose rarer phase covers\n"
+                     "     at least 1 %, as generation targets are two-phase microstructures).\n"
                      "All float16. Checkpoints live in DIR/checkpoints: rerun the same command after a kill\n"
                      "to resume; a finished model is kept.\n"
                      "  --out DIR              [resources/models]\n"
@@ -483,7 +558,8 @@ int trainRecipe(const CommandArgs& argv) {
                       trainVae))
         return rc;
     return step(ml::kDefaultLdm2d,
-                {"--vae", (dir / (ldmVae + ".pt")).string(), "--conditions", "vf,phi,chi", "--hidden", "512", "--blocks",
+                {"--vae", (dir / (ldmVae + ".pt")).string(), "--conditions", "vf,phi,chi", "--min-phase-fraction", "0.01",
+                 "--prediction", "v", "--hidden", "512", "--blocks",
                  "4", "--batch", "128", "--lr", "1e-3", "--epochs", std::to_string(args.integer("ldm-epochs", 30)),
                  "--checkpoint-every", "500"},
                 trainLdm);

@@ -74,6 +74,7 @@ ml::Generator3dConfig configFromArgs(const Args& args) {
     c.timesteps = int(args.integer("timesteps", c.timesteps));
     c.conditionDropout = args.number("condition-dropout", c.conditionDropout);
     c.diffusionContext = args.value("context", c.diffusionContext);
+    c.prediction = args.value("prediction", c.prediction);
     if (args.flag("augment")) c.vaeAugment = true;
     if (auto v = args.value("conditions")) c.conditions = splitList(*v);
     if (auto v = args.value("outputs")) c.outputs = splitList(*v);
@@ -207,7 +208,8 @@ int cmdTrain3d(const CommandArgs& argv) {
               {"data", "val", "out", "stage", "phases", "config", "dims", "channels", "latent-channels", "first-stride",
                "kl-weight", "features", "timesteps", "condition-dropout", "conditions", "outputs", "epochs", "batch", "lr",
                "seed", "checkpoint-every", "patience", "min-delta", "stop-after", "threads", "limit", "val-limit",
-               "min-phase-fraction", "checkpoint-dir", "description", "context", "world-size", "rank", "master", "dist-timeout"},
+               "min-phase-fraction", "checkpoint-dir", "description", "context", "prediction", "world-size", "rank", "master",
+               "dist-timeout"},
               {"describe", "cpu", "half", "augment"});
     if (args.helpRequested()) {
         std::cout <<
@@ -225,6 +227,8 @@ int cmdTrain3d(const CommandArgs& argv) {
             "  --timesteps T [1000]; --condition-dropout P (classifier-free guidance) [0.1]\n"
             "  --context features|data  what conditions the DDPM in training: the feature predictor's\n"
             "                         outputs on each latent (the paper) or the samples' own descriptors [features]\n"
+            "  --prediction eps|v     what the U-Net predicts: the noise (the paper) or v = sqrt(abar) eps -\n"
+            "                         sqrt(1 - abar) x0, which learns the condition far better (docs/ml.md) [v]\n"
             "  --augment              VAE on random symmetries of the periodic volumes (shifts, x/y mirrors, x<->y)\n"
             "  --conditions a,b,...   [paper lists]; --outputs a,b,... [conditions + phi,chi,log_time]\n"
             "  --describe             compute descriptors missing from the samples' attributes\n"

@@ -120,13 +120,30 @@ DiffusionSchedule::DiffusionSchedule(int steps, double betaStart, double betaEnd
     }
 }
 
+torch::Tensor DiffusionSchedule::alphaBarAt(const torch::Tensor& t, const torch::Tensor& like) const {
+    auto ab = torch::tensor(std::vector<float>(alphaBar.begin(), alphaBar.end())).to(like.device());
+    std::vector<std::int64_t> shape(std::size_t(like.dim()), 1);
+    shape[0] = like.size(0);
+    return ab.index_select(0, t.to(like.device()).to(torch::kLong)).view(shape);
+}
+
 torch::Tensor DiffusionSchedule::qSample(const torch::Tensor& x0, const torch::Tensor& t,
                                          const torch::Tensor& noise) const {
-    auto ab = torch::tensor(std::vector<float>(alphaBar.begin(), alphaBar.end())).to(x0.device());
-    std::vector<std::int64_t> shape(std::size_t(x0.dim()), 1);
-    shape[0] = x0.size(0);
-    auto abt = ab.index_select(0, t.to(x0.device()).to(torch::kLong)).view(shape);
+    auto abt = alphaBarAt(t, x0);
     return torch::sqrt(abt) * x0 + torch::sqrt(1 - abt) * noise;
+}
+
+torch::Tensor predictionTarget(const std::string& prediction, const DiffusionSchedule& schedule, const torch::Tensor& x0,
+                               const torch::Tensor& t, const torch::Tensor& noise) {
+    if (prediction == "eps") return noise;
+    auto abt = schedule.alphaBarAt(t, x0);
+    return torch::sqrt(abt) * noise - torch::sqrt(1 - abt) * x0;
+}
+
+torch::Tensor noiseFromOutput(const std::string& prediction, const torch::Tensor& output, const torch::Tensor& xt,
+                              double abar) {
+    if (prediction == "eps") return output;
+    return std::sqrt(1.0 - abar) * xt + std::sqrt(abar) * output;
 }
 
 // --- Guidance and samplers -------------------------------------------------------------------

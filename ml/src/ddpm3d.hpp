@@ -69,7 +69,17 @@ struct DiffusionSchedule {
     std::vector<double> beta, alpha, alphaBar;
     // x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise, t per sample [N] (long).
     torch::Tensor qSample(const torch::Tensor& x0, const torch::Tensor& t, const torch::Tensor& noise) const;
+    // abar_t per sample, shaped [N, 1, ...] to broadcast against `like`.
+    torch::Tensor alphaBarAt(const torch::Tensor& t, const torch::Tensor& like) const;
 };
+
+// The U-Net's training target for prediction "eps" (the noise) or "v"
+// (sqrt(abar) eps - sqrt(1 - abar) x0), t per sample [N] (long).
+torch::Tensor predictionTarget(const std::string& prediction, const DiffusionSchedule& schedule, const torch::Tensor& x0,
+                               const torch::Tensor& t, const torch::Tensor& noise);
+// The noise estimate from the U-Net's output at x_t, abar = abar_t.
+torch::Tensor noiseFromOutput(const std::string& prediction, const torch::Tensor& output, const torch::Tensor& xt,
+                              double abar);
 
 // eps(x, t index) for a batch; the sampler calls it once per step.
 using NoisePredictor = std::function<torch::Tensor(const torch::Tensor& x, long t)>;

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/parallel.hpp"
@@ -29,18 +28,22 @@ std::vector<double> conditionValues(const Volume& volume, const std::vector<std:
     return values;
 }
 
-std::vector<Volume> readImages2D(const std::string& pathOrGlob, long limit) {
+std::vector<Volume> readImages2D(const std::string& pathOrGlob, long limit, double minPhase) {
+    if (!(minPhase >= 0.0 && minPhase < 0.5)) throw Error("the minimum phase fraction must be in [0, 0.5)");
     auto all = io::readSamples(pathOrGlob);
     if (all.empty()) throw Error(pathOrGlob + ": no samples");
-    std::vector<Volume> out;
-    const std::size_t n = all.size();
-    const std::size_t keep = limit > 0 ? std::min<std::size_t>(n, std::size_t(limit)) : n;
-    for (std::size_t k = 0; k < keep; ++k) {
-        Volume& v = all[k * n / keep];
+    std::vector<Volume> usable;
+    for (auto& v : all) {
         if (!v.dims().is2D()) throw Error(pathOrGlob + ": 2D images expected, found " + v.dims().str());
         if (v.phaseCount() > 2) throw Error(pathOrGlob + ": two-phase images expected (found the mixed phase)");
-        out.push_back(std::move(v));
+        const double vf = v.volumeFraction(Donor);
+        if (std::min(vf, 1.0 - vf) >= minPhase) usable.push_back(std::move(v));
     }
+    if (usable.empty()) throw Error(pathOrGlob + ": no image has both phases above the minimum fraction");
+    const std::size_t n = usable.size();
+    const std::size_t keep = limit > 0 ? std::min<std::size_t>(n, std::size_t(limit)) : n;
+    std::vector<Volume> out;
+    for (std::size_t k = 0; k < keep; ++k) out.push_back(std::move(usable[k * n / keep]));
     return out;
 }
 
@@ -99,62 +102,6 @@ double rSquared(const std::vector<double>& target, const std::vector<double>& ac
     }
     if (total <= 0) throw Error("R^2 needs targets that vary");
     return 1.0 - residual / total;
-}
-
-Volume plotCurves(const std::vector<std::vector<double>>& curves, int width, int height, bool logY) {
-    if (width < 32 || height < 32) throw Error("plot too small");
-    Volume canvas(Dims{width, height, 1}, Acceptor);  // white
-    const int margin = 12;
-    double ymin = std::numeric_limits<double>::infinity(), ymax = -ymin;
-    std::size_t xmax = 1;
-    auto transform = [logY](double y) { return logY ? (y > 0 ? std::log10(y) : std::nan("")) : y; };
-    for (const auto& c : curves) {
-        xmax = std::max(xmax, c.size() > 1 ? c.size() - 1 : std::size_t(1));
-        for (double y : c) {
-            const double v = transform(y);
-            if (std::isfinite(v)) {
-                ymin = std::min(ymin, v);
-                ymax = std::max(ymax, v);
-            }
-        }
-    }
-    if (!std::isfinite(ymin)) ymin = 0, ymax = 1;
-    if (ymax - ymin < 1e-12) ymax = ymin + 1;
-    const double pad = 0.05 * (ymax - ymin);
-    ymin -= pad;
-    ymax += pad;
-    // Frame (grey); y grows upwards in a Volume, as PNG shows it.
-    for (int x = margin; x < width - margin; ++x) canvas.at(x, margin) = canvas.at(x, height - margin - 1) = Mixed;
-    for (int y = margin; y < height - margin; ++y) canvas.at(margin, y) = canvas.at(width - margin - 1, y) = Mixed;
-    auto px = [&](double x) { return margin + (width - 2 * margin - 1) * x / double(xmax); };
-    auto py = [&](double y) { return margin + (height - 2 * margin - 1) * (y - ymin) / (ymax - ymin); };
-    for (std::size_t k = 0; k < curves.size(); ++k) {
-        const auto& c = curves[k];
-        long drawn = 0;
-        auto visible = [&](long i) {
-            switch (k % 4) {
-                case 0: return true;
-                case 1: return (i / 6) % 2 == 0;
-                case 2: return i % 4 < 1;
-                default: return (i % 14) < 7 || (i % 14) == 10;
-            }
-        };
-        for (std::size_t i = 0; i + 1 < c.size(); ++i) {
-            const double y0 = transform(c[i]), y1 = transform(c[i + 1]);
-            if (!std::isfinite(y0) || !std::isfinite(y1)) continue;
-            const double x0 = px(double(i)), x1 = px(double(i + 1)), v0 = py(y0), v1 = py(y1);
-            const int steps = int(std::max(std::fabs(x1 - x0), std::fabs(v1 - v0))) + 1;
-            for (int s = 0; s <= steps; ++s, ++drawn) {
-                if (!visible(drawn)) continue;
-                const double t = double(s) / steps;
-                const int x = int(std::lround(x0 + (x1 - x0) * t)), y = int(std::lround(v0 + (v1 - v0) * t));
-                for (int dy = 0; dy <= 1; ++dy)
-                    if (x >= 0 && x < width && y + dy >= 0 && y + dy < height) canvas.at(x, y + dy) = Donor;
-            }
-        }
-        if (c.size() == 1 && std::isfinite(transform(c[0]))) canvas.at(int(px(0)), int(py(transform(c[0])))) = Donor;
-    }
-    return canvas;
 }
 
 }  // namespace ms::ml

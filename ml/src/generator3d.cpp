@@ -97,6 +97,7 @@ void Generator3dConfig::validate() const {
     if (!(conditionDropout >= 0 && conditionDropout < 1)) throw Error("condition dropout must be in [0, 1)");
     if (diffusionContext != "features" && diffusionContext != "data")
         throw Error("the diffusion context must be 'features' or 'data', not '" + diffusionContext + "'");
+    if (prediction != "eps" && prediction != "v") throw Error("the diffusion prediction must be eps or v, not '" + prediction + "'");
 }
 
 Json Generator3dConfig::toJson() const {
@@ -111,6 +112,7 @@ Json Generator3dConfig::toJson() const {
     j["beta_end"] = betaEnd;
     j["condition_dropout"] = conditionDropout;
     j["diffusion_context"] = diffusionContext;
+    j["prediction"] = prediction;
     j["vae_augment"] = vaeAugment;
     return j;
 }
@@ -127,6 +129,7 @@ Generator3dConfig Generator3dConfig::fromJson(const Json& j) {
     c.betaEnd = j.number("beta_end", c.betaEnd);
     c.conditionDropout = j.number("condition_dropout", c.conditionDropout);
     c.diffusionContext = j.string("diffusion_context", c.diffusionContext);
+    c.prediction = j.string("prediction", "eps");  // models from before v prediction
     if (j.has("vae_augment")) c.vaeAugment = j.at("vae_augment").boolean();
     c.validate();
     return c;
@@ -522,7 +525,9 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
                        .view({count, width})
                        .to(impl.device);
         detail::NoisePredictor eps = [&](const torch::Tensor& x, long t) {
-            return detail::guidedNoise(*impl.net->unet, x, t, c.timesteps, ctx, options.guidance);
+            return detail::noiseFromOutput(c.prediction,
+                                           detail::guidedNoise(*impl.net->unet, x, t, c.timesteps, ctx, options.guidance),
+                                           x, impl.schedule->alphaBar[std::size_t(t)]);
         };
         ProgressToken* progress = options.progress;
         struct BatchProgress {
@@ -730,10 +735,12 @@ struct DiffusionTask : TrainTask {
     detail::Unet3dImpl& unet;
     const detail::DiffusionSchedule& schedule;
     double conditionDropout;
+    std::string prediction;
     torch::Tensor x, ctx, vx, vctx;  // scaled latents and normalised contexts (device)
-    DiffusionTask(detail::Unet3dImpl& u, const detail::DiffusionSchedule& s, double dropout, torch::Tensor x_,
-                  torch::Tensor c_, torch::Tensor vx_, torch::Tensor vc_)
-        : unet(u), schedule(s), conditionDropout(dropout), x(x_), ctx(c_), vx(vx_), vctx(vc_) {}
+    DiffusionTask(detail::Unet3dImpl& u, const detail::DiffusionSchedule& s, double dropout, std::string prediction_,
+                  torch::Tensor x_, torch::Tensor c_, torch::Tensor vx_, torch::Tensor vc_)
+        : unet(u), schedule(s), conditionDropout(dropout), prediction(std::move(prediction_)), x(x_), ctx(c_), vx(vx_),
+          vctx(vc_) {}
     torch::nn::Module& module() override { return unet; }
     std::size_t trainCount() const override { return std::size_t(x.size(0)); }
     bool hasValidation() const override { return vx.size(0) > 0; }
@@ -757,7 +764,8 @@ struct DiffusionTask : TrainTask {
         noise = noise.to(x0.device());
         auto xt = schedule.qSample(x0, t, noise);
         auto time = t.to(torch::kFloat) / double(schedule.timesteps);
-        return torch::mse_loss(unet.forward(xt, time, c, keep.to(x0.device())), noise);
+        return torch::mse_loss(unet.forward(xt, time, c, keep.to(x0.device())),
+                               detail::predictionTarget(prediction, schedule, x0, t, noise));
     }
     torch::Tensor batchLoss(const detail::Batch& batch, const torch::Device& device) override {
         auto i = indexTensor(batch.indices(), device);
@@ -848,7 +856,8 @@ TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volu
         x = x * impl.net->latentScale;
         vx = vx * impl.net->latentScale;
     }
-    DiffusionTask task(*impl.net->unet, *impl.schedule, impl.config.conditionDropout, x, ctx, vx, vctx);
+    DiffusionTask task(*impl.net->unet, *impl.schedule, impl.config.conditionDropout, impl.config.prediction, x, ctx, vx,
+                       vctx);
     TrainReport report = detail::runTraining(task, options);
     impl.net->to(impl.device);
     impl.net->eval();

@@ -57,6 +57,7 @@ void Ldm2dConfig::validate() const {
     if (hidden < 2 || blocks < 0) throw Error("LDM needs hidden >= 2 and blocks >= 0");
     if (timeEmbedding < 2 || timeEmbedding % 2) throw Error("LDM time embedding must be even and >= 2");
     if (!(conditionDropout >= 0 && conditionDropout <= 1)) throw Error("condition dropout must be in [0, 1]");
+    if (prediction != "eps" && prediction != "v") throw Error("LDM prediction must be eps or v (got '" + prediction + "')");
     DiffusionSchedule::linear(steps, betaStart, betaEnd);
 }
 
@@ -71,6 +72,7 @@ Json Ldm2dConfig::toJson() const {
     j["beta_start"] = betaStart;
     j["beta_end"] = betaEnd;
     j["condition_dropout"] = conditionDropout;
+    j["prediction"] = prediction;
     return j;
 }
 
@@ -85,6 +87,7 @@ Ldm2dConfig Ldm2dConfig::fromJson(const Json& j) {
     c.betaStart = j.number("beta_start", c.betaStart);
     c.betaEnd = j.number("beta_end", c.betaEnd);
     c.conditionDropout = j.number("condition_dropout", c.conditionDropout);
+    c.prediction = j.string("prediction", "eps");  // models from before v prediction  // models before v prediction
     c.validate();
     return c;
 }
@@ -98,6 +101,25 @@ torch::Tensor timeEmbedding(const torch::Tensor& t, int dim) {
     auto freqs = torch::exp(-std::log(10000.0) * torch::arange(half, torch::TensorOptions().dtype(torch::kFloat).device(t.device())) / double(half));
     auto args = t.to(torch::kFloat).unsqueeze(1) * freqs.unsqueeze(0);
     return torch::cat({torch::sin(args), torch::cos(args)}, 1);
+}
+
+// The network output at x_t (abar_t per row in `ab`, shape [N, 1]) as the
+// noise and the clean-sample estimates.
+struct Estimates {
+    torch::Tensor eps, x0;
+};
+Estimates estimatesFrom(const std::string& prediction, const torch::Tensor& out, const torch::Tensor& xt,
+                        const torch::Tensor& ab) {
+    const auto a = torch::sqrt(ab), b = torch::sqrt(1 - ab);
+    if (prediction == "v") return {b * xt + a * out, a * xt - b * out};
+    return {out, (xt - b * out) / a};
+}
+
+// The training target for the network output.
+torch::Tensor targetFor(const std::string& prediction, const torch::Tensor& x0, const torch::Tensor& eps,
+                        const torch::Tensor& ab) {
+    if (prediction == "v") return torch::sqrt(ab) * eps - torch::sqrt(1 - ab) * x0;
+    return eps;
 }
 
 struct ResBlockImpl : torch::nn::Module {
@@ -263,19 +285,27 @@ std::vector<std::vector<float>> Ldm2d::sample(const Ldm2dSampleOptions& o) const
 
     auto gen = at::detail::createCPUGenerator(o.seed);
     auto randn = [&] { return torch::randn({N, c.latent}, gen, torch::kFloat).to(device); };
+    // Guided network output at step t as (eps, x0) estimates.
     auto predict = [&](const torch::Tensor& x, int t) {
         auto tt = torch::full({N}, t, torch::TensorOptions().dtype(torch::kInt64).device(device));
-        if (!conditional) return net->forward(x, tt, cond, zeros);
-        auto conditioned = net->forward(x, tt, cond, ones);
-        if (o.guidance == 1.0) return conditioned;
-        auto unconditioned = net->forward(x, tt, cond, zeros);
-        return unconditioned + o.guidance * (conditioned - unconditioned);
+        torch::Tensor out;
+        if (!conditional) {
+            out = net->forward(x, tt, cond, zeros);
+        } else {
+            out = net->forward(x, tt, cond, ones);
+            if (o.guidance != 1.0) {
+                auto unconditioned = net->forward(x, tt, cond, zeros);
+                out = unconditioned + o.guidance * (out - unconditioned);
+            }
+        }
+        auto ab = torch::full({1, 1}, s.alphaBar[std::size_t(t)], torch::TensorOptions().device(device));
+        return estimatesFrom(c.prediction, out, x, ab);
     };
 
     torch::Tensor x = randn();
     if (o.ancestral) {
         for (int t = s.steps() - 1; t >= 0; --t) {
-            auto eps = predict(x, t);
+            auto eps = predict(x, t).eps;
             const double alpha = s.alphas[std::size_t(t)], ab = s.alphaBar[std::size_t(t)];
             auto mean = (x - (1.0 - alpha) / std::sqrt(1.0 - ab) * eps) / std::sqrt(alpha);
             if (t > 0) {
@@ -292,8 +322,7 @@ std::vector<std::vector<float>> Ldm2d::sample(const Ldm2dSampleOptions& o) const
             const int prev = i + 1 < ts.size() ? ts[i + 1] : -1;
             const double ab = s.alphaBar[std::size_t(t)];
             const double abPrev = prev >= 0 ? s.alphaBar[std::size_t(prev)] : 1.0;
-            auto eps = predict(x, t);
-            auto x0 = (x - std::sqrt(1.0 - ab) * eps) / std::sqrt(ab);
+            auto [eps, x0] = predict(x, t);
             const double sigma =
                 o.eta * std::sqrt((1.0 - abPrev) / (1.0 - ab)) * std::sqrt(std::max(0.0, 1.0 - ab / abPrev));
             x = std::sqrt(abPrev) * x0 + std::sqrt(std::max(0.0, 1.0 - abPrev - sigma * sigma)) * eps;
@@ -304,6 +333,38 @@ std::vector<std::vector<float>> Ldm2d::sample(const Ldm2dSampleOptions& o) const
     std::vector<std::vector<float>> out;
     for (std::int64_t i = 0; i < N; ++i) out.emplace_back(x[i].data_ptr<float>(), x[i].data_ptr<float>() + c.latent);
     return out;
+}
+
+Ldm2d::ConditionUse Ldm2d::conditionUse(const std::vector<std::vector<float>>& latents,
+                                        const std::vector<std::vector<double>>& conditions, std::uint64_t seed) const {
+    const auto& c = impl_->config;
+    if (c.conditions.empty()) throw Error("the model is unconditional");
+    if (latents.empty() || conditions.size() != latents.size()) throw Error("give one condition row per latent");
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    torch::NoGradGuard noGrad;
+    auto& net = impl_->net;
+    net->eval();
+    const auto device = impl_->device;
+    const auto N = std::int64_t(latents.size());
+    auto x0 = torch::empty({N, c.latent}, torch::kFloat);
+    for (std::int64_t i = 0; i < N; ++i) {
+        if (int(latents[std::size_t(i)].size()) != c.latent) throw Error("latent size differs from the model's");
+        std::copy(latents[std::size_t(i)].begin(), latents[std::size_t(i)].end(), x0[i].data_ptr<float>());
+    }
+    x0 = (x0.to(device) - net->latentMean) / net->latentStd;
+    auto cond = (conditionTensor(conditions, std::size_t(N), c.conditions.size()).to(device) - net->conditionMean) /
+                net->conditionStd;
+    auto gen = at::detail::createCPUGenerator(seed);
+    auto t = torch::randint(c.steps, {N}, gen, torch::kInt64).to(device);
+    auto eps = torch::randn({N, c.latent}, gen, torch::kFloat).to(device);
+    auto alphaBar = torch::tensor(impl_->schedule.alphaBar, torch::kDouble).to(torch::kFloat).to(device);
+    auto ab = alphaBar.index_select(0, t).unsqueeze(1);
+    auto xt = torch::sqrt(ab) * x0 + torch::sqrt(1 - ab) * eps;
+    auto mse = [&](double keep) {
+        auto k = torch::full({N}, keep, torch::TensorOptions().device(device));
+        return torch::mse_loss(estimatesFrom(c.prediction, net->forward(xt, t, cond, k), xt, ab).eps, eps).item<double>();
+    };
+    return {mse(1.0), mse(0.0)};
 }
 
 // --- Training -------------------------------------------------------------------------------
@@ -382,7 +443,8 @@ struct Ldm2dTraining : detail::TrainTask {
                        const torch::Tensor& eps, const torch::Tensor& keep) {
         auto ab = alphaBar_.index_select(0, t).unsqueeze(1);
         auto xt = torch::sqrt(ab) * x0 + torch::sqrt(1 - ab) * eps;
-        return torch::mse_loss(model_.impl_->net->forward(xt, t, cond, keep), eps);
+        const auto& prediction = model_.config().prediction;
+        return torch::mse_loss(model_.impl_->net->forward(xt, t, cond, keep), targetFor(prediction, x0, eps, ab));
     }
     torch::Tensor batchLoss(const detail::Batch& batch, const torch::Device& device) override {
         const auto indices = batch.indices();

@@ -7,6 +7,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <numeric>
+#include <random>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/synthetic.hpp"
@@ -443,6 +445,53 @@ private slots:
         for (const auto& z : ldm.sample(o)) hits += near(z, -3);
         QVERIFY2(hits >= 180, qPrintable(QString::number(hits)));
     }
+    // A condition that shifts every latent value a little (like a volume
+    // fraction spread over a spatial latent) is seen best at high noise: the
+    // v-predicting LDM learns it, the eps-predicting one much less (docs/ml.md).
+    void vPredictionLearnsAGlobalCondition() {
+        const int dims = 64;
+        std::vector<std::vector<float>> latents;
+        std::vector<std::vector<double>> conditions;
+        std::mt19937_64 rng(5);
+        std::normal_distribution<float> unit(0.0f, 1.0f);
+        std::uniform_real_distribution<double> shift(-0.5, 0.5);
+        for (int i = 0; i < 1024; ++i) {
+            const double c = shift(rng);
+            std::vector<float> z(dims);
+            for (auto& v : z) v = float(c) + unit(rng);
+            latents.push_back(z);
+            conditions.push_back({c});
+        }
+        auto conditionR2 = [&](const std::string& prediction) {
+            Ldm2dConfig c;
+            c.latent = dims;
+            c.hidden = 128;
+            c.blocks = 2;
+            c.timeEmbedding = 32;
+            c.conditions = {"shift"};
+            c.prediction = prediction;
+            Ldm2d ldm(c, 1);
+            Ldm2dTrainOptions options;
+            options.train.epochs = 40;
+            options.train.batchSize = 64;
+            options.train.learningRate = 2e-3;
+            options.train.seed = 1;
+            trainLdm2d(ldm, latents, conditions, {}, {}, options);
+            Ldm2dSampleOptions o;
+            o.count = 64;
+            o.steps = 50;
+            o.seed = 2;
+            std::vector<double> target, achieved;
+            for (int k = 0; k < o.count; ++k) target.push_back(-0.45 + 0.9 * k / (o.count - 1));
+            for (double t : target) o.conditions.push_back({t});
+            for (const auto& z : ldm.sample(o)) achieved.push_back(std::accumulate(z.begin(), z.end(), 0.0) / dims);
+            return rSquared(target, achieved);
+        };
+        const double v = conditionR2("v"), eps = conditionR2("eps");
+        qInfo("R^2 of the latent mean vs the condition: v %.3f, eps %.3f", v, eps);
+        QVERIFY2(v >= 0.6, qPrintable(QString::number(v)));
+        QVERIFY2(v > eps + 0.1, qPrintable(QString("v %1, eps %2").arg(v).arg(eps)));
+    }
     void generationMeasures() {
         QCOMPARE(wasserstein1({0.1, 0.2, 0.3}, {0.1, 0.2, 0.3}), 0.0);
         QVERIFY(std::fabs(wasserstein1({0.0, 0.0}, {0.5, 0.5}) - 0.5) < 1e-12);
@@ -460,6 +509,27 @@ private slots:
         QCOMPARE(plot.dims(), (ms::Dims{64, 48, 1}));
         QVERIFY(plot.phaseCounts()[ms::Donor] > 20);  // the curves
         QVERIFY(plot.phaseCounts()[ms::Mixed] > 100);  // the frame
+        // Labelled: the title is inked in the top rows (image rows = Volume
+        // y from the top), the y tick values left of the frame; the bare
+        // plot has nothing there. Unknown characters still draw (as '?').
+        PlotText text;
+        text.title = "loss ~";
+        text.xLabel = "epoch";
+        text.yLabel = "loss";
+        text.legend = {"run a", "run b"};
+        const auto labelled = plotCurves({{3, 2, 1}, {1, 2, 3}}, 240, 160, false, text);
+        const auto bare = plotCurves({{3, 2, 1}, {1, 2, 3}}, 240, 160);
+        auto inkIn = [](const ms::Volume& v, int x0, int x1, int topRow0, int topRow1) {
+            int ink = 0;
+            for (int row = topRow0; row < topRow1; ++row)
+                for (int x = x0; x < x1; ++x) ink += v.at(x, v.dims().ny - 1 - row) == ms::Donor;
+            return ink;
+        };
+        QVERIFY(inkIn(labelled, 0, 240, 0, 12) > 20);
+        QCOMPARE(inkIn(bare, 0, 240, 0, 12), 0);
+        QVERIFY(inkIn(labelled, 0, 50, 40, 150) > 20);  // tick values
+        QCOMPARE(inkIn(bare, 0, 10, 0, 160), 0);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, plotCurves({{1, 2}}, 60, 40, false, text));  // no room for labels
     }
 
     // The CLI end to end on tiny models: train, models, denoise, ldm2d,

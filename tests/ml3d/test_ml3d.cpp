@@ -341,6 +341,30 @@ private slots:
         QVERIFY(std::abs(xt[1][0][0][0][0].item<double>() - (std::sqrt(s.alphaBar[999]) * 0.5 + std::sqrt(1 - s.alphaBar[999]))) < 1e-6);
     }
 
+    // The v target (sqrt(abar) eps - sqrt(1 - abar) x0) turned back into the
+    // noise the samplers use gives the noise that made x_t; eps is itself.
+    void vPredictionInvertsToTheNoise() {
+        d3::DiffusionSchedule s(1000, 1e-4, 0.02);
+        torch::manual_seed(4);
+        auto x0 = torch::randn({4, 1, 2, 2, 2}), noise = torch::randn({4, 1, 2, 2, 2});
+        const std::vector<long> steps = {0, 250, 600, 999};
+        auto t = torch::tensor(steps);
+        auto xt = s.qSample(x0, t, noise);
+        for (const char* prediction : {"v", "eps"}) {
+            auto target = d3::predictionTarget(prediction, s, x0, t, noise);
+            for (std::size_t i = 0; i < steps.size(); ++i) {
+                const auto k = std::int64_t(i);
+                auto back = d3::noiseFromOutput(prediction, target[k], xt[k], s.alphaBar[std::size_t(steps[i])]);
+                QVERIFY2((back - noise[k]).abs().max().item<double>() < 1e-4, prediction);
+            }
+        }
+        // v at t: the formula, element by element.
+        const double ab = s.alphaBar[600];
+        auto v = d3::predictionTarget("v", s, x0, t, noise)[2];
+        auto expected = std::sqrt(ab) * noise[2] - std::sqrt(1 - ab) * x0[2];
+        QVERIFY((v - expected).abs().max().item<double>() < 1e-5);
+    }
+
     void ddimTimestepsSpan() {
         QCOMPARE(d3::ddimTimesteps(1000, 1000).size(), std::size_t(1000));
         QCOMPARE(d3::ddimTimesteps(1000, 1000).front(), 999L);

@@ -17,8 +17,10 @@ std::vector<double> conditionValues(const Volume& volume, const std::vector<std:
 
 // Two-phase 2D samples of a file or glob (io::readSamples); with limit > 0
 // at most `limit`, evenly spaced over the file order (deterministic).
+// minPhase > 0 first drops images whose rarer phase covers less than that
+// fraction (the single-phase early snapshots of a simulation).
 // Throws ms::Error on 3D or three-phase samples or an empty result.
-std::vector<Volume> readImages2D(const std::string& pathOrGlob, long limit = 0);
+std::vector<Volume> readImages2D(const std::string& pathOrGlob, long limit = 0, double minPhase = 0.0);
 
 // Mean Donor S2(r), r = 0..maxDistance, over the samples (axis-averaged,
 // descriptors::twoPointCorrelation; needs ms_descriptors, else ms::Error).
@@ -31,10 +33,20 @@ double wasserstein1(std::vector<double> a, std::vector<double> b);
 // Coefficient of determination of achieved values against targets.
 double rSquared(const std::vector<double>& target, const std::vector<double>& achieved);
 
-// A monochrome line plot: white background, grey axes and frame, curves in
-// black (curve k dashed with period 2k+... so curves can be told apart:
-// 0 solid, 1 dashed, 2 dotted, 3 dash-dot). Each curve is y over x = 0,1,..;
-// all share the axes; NaNs are skipped. logY plots log10(y) (y > 0 only).
-Volume plotCurves(const std::vector<std::vector<double>>& curves, int width = 480, int height = 320, bool logY = false);
+// Text of a plot; all empty = a bare plot (frame and curves only).
+struct PlotText {
+    std::string title, xLabel, yLabel;
+    std::vector<std::string> legend;  // one name per curve, in curve order
+    double xOrigin = 0.0;             // the x tick value of index 0 (1 for epochs)
+    bool empty() const { return title.empty() && xLabel.empty() && yLabel.empty() && legend.empty(); }
+};
+
+// A monochrome line plot: white background, grey frame, curves in black
+// (curve k: 0 solid, 1 dashed, 2 dotted, 3 dash-dot, repeating). Each curve
+// is y over x = 0, 1, ...; all share the axes; NaNs are skipped. logY plots
+// log10(y) (y > 0 only). With text: tick values on both axes, the labels,
+// the title and a legend (drawn in a built-in 5x7 bitmap font).
+Volume plotCurves(const std::vector<std::vector<double>>& curves, int width = 480, int height = 320, bool logY = false,
+                  const PlotText& text = {});
 
 }  // namespace ms::ml

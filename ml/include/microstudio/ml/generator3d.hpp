@@ -67,6 +67,11 @@ struct Generator3dConfig {
     // volumes' own descriptor attributes (exact labels: one error source less
     // between target and measured descriptors). Sampling is the same for both.
     std::string diffusionContext = "features";
+    // What the U-Net predicts: "eps" (the noise, as in the paper) or "v" =
+    // sqrt(abar) eps - sqrt(1 - abar) x0. With eps the loss barely weighs
+    // the high-noise steps where global descriptors such as the volume
+    // fraction are decided, so the condition is learnt weakly (docs/ml.md).
+    std::string prediction = "v";
     // VAE training on random symmetries of each periodic volume (circular
     // shifts in x, y, z; mirrors in x and y; x <-> y swap when square):
     // with few independent simulation runs the VAE otherwise memorises them.

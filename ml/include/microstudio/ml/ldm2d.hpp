@@ -35,6 +35,12 @@ struct Ldm2dConfig {
     int steps = 1000;      // T
     double betaStart = 1e-4, betaEnd = 0.02;
     double conditionDropout = 0.1;  // training: condition replaced by the null token
+    // What the network predicts: "eps" (the noise, the paper's DDPM) or "v"
+    // (sqrt(abar) eps - sqrt(1 - abar) x0). With eps, the loss barely weighs
+    // the high-noise steps where a global property such as the volume
+    // fraction is decided, and the model learns to ignore its condition;
+    // v weighs them like x0 prediction does (docs/ml.md).
+    std::string prediction = "v";
 
     void validate() const;
     Json toJson() const;
@@ -72,6 +78,16 @@ public:
 
     // Latents (in the VAE's units) sampled by DDIM / ancestral DDPM.
     std::vector<std::vector<float>> sample(const Ldm2dSampleOptions& options) const;
+
+    // How much the model uses its condition: the mean noise-prediction MSE
+    // over (latents, raw conditions) at seeded random timesteps and noise,
+    // with the condition and with the null condition. Equal values mean the
+    // condition is ignored.
+    struct ConditionUse {
+        double conditioned = 0, unconditioned = 0;
+    };
+    ConditionUse conditionUse(const std::vector<std::vector<float>>& latents,
+                              const std::vector<std::vector<double>>& conditions, std::uint64_t seed = 0) const;
 
     struct Impl;
 private:
