@@ -111,9 +111,12 @@ struct Recipe3d {
         long epochs, batch;
         const char* lr;
         long checkpointEvery;
+        // The DDPM's validation loss (on unseen runs) rises after epoch 2 while
+        // the samples keep improving (docs/ml3d.md): keep its last weights.
+        bool keepLast = false;
     };
     // ~3,700 VAE steps, ~9,300 feature-predictor steps, ~2,800 DDPM steps on ~7,400 samples.
-    Stage stages[3] = {{"vae", 8, 16, "2e-3", 100}, {"features", 80, 64, "1e-3", 1000}, {"diffusion", 24, 64, "1e-3", 100}};
+    Stage stages[3] = {{"vae", 8, 16, "2e-3", 100}, {"features", 80, 64, "1e-3", 1000}, {"diffusion", 24, 64, "1e-3", 100, true}};
 };
 
 // An exclusive lock on DIR/checkpoints/.lock for the life of the object:
@@ -188,6 +191,7 @@ int trainRecipe3d(const CommandArgs& argv) {
                                         std::string(stage.lr), std::string("--checkpoint-every"),
                                         std::to_string(stage.checkpointEvery)})
             a.push_back(item);
+        if (stage.keepLast) a.push_back("--keep-last");
         if (args.flag("cpu")) a.push_back("--cpu");
         std::cout << "recipe: stage " << stage.name << ": microstudio-cli train3d";
         for (const auto& item : a)
@@ -210,7 +214,7 @@ int cmdTrain3d(const CommandArgs& argv) {
                "seed", "checkpoint-every", "patience", "min-delta", "stop-after", "threads", "limit", "val-limit",
                "min-phase-fraction", "checkpoint-dir", "description", "context", "prediction", "world-size", "rank", "master",
                "dist-timeout"},
-              {"describe", "cpu", "half", "augment"});
+              {"describe", "cpu", "half", "augment", "keep-last", "restart"});
     if (args.helpRequested()) {
         std::cout <<
             "Usage: microstudio-cli train3d --data TRAIN.h5 [--val VAL.h5] --out DIR [--stage S] [OPTIONS]\n"
@@ -234,7 +238,9 @@ int cmdTrain3d(const CommandArgs& argv) {
             "  --describe             compute descriptors missing from the samples' attributes\n"
             "  --epochs N [10]; --batch B [32]; --lr X [paper: 5e-5 VAE and features, 1e-6 DDPM]\n"
             "  --seed S; --checkpoint-every N [100]; --patience P; --min-delta X; --stop-after N\n"
-            "  --threads T; --cpu; --limit N, --val-limit N (evenly spaced subsets); --half (float16 weights)\n"
+            "  --threads T; --cpu; --limit N, --val-limit N (evenly spaced subsets); --half (float16 weights)\n"            "  --keep-last            keep the last epoch's weights (default: the best by validation loss)\n"
+            "  --restart              --stage diffusion: start the U-Net from its initial weights (of a new\n"
+            "                         model, seed 0) instead of the model's trained ones\n"
             "  --min-phase-fraction F skip samples whose rarer of Donor / Acceptor fills less than F of the\n"
             "                         volume (single-phase early snapshots) before --limit [0: keep all];\n"
             "                         recorded in the model, `evaluate` filters its held-out data the same way\n"
@@ -302,6 +308,7 @@ int cmdTrain3d(const CommandArgs& argv) {
         t.stopAfterSteps = args.integer("stop-after", 0);
         t.threads = int(args.integer("threads", 0));
         t.forceCpu = args.flag("cpu");
+        t.restoreBest = !args.flag("keep-last");
         t.distributed = distributed;
         t.communicator = communicator;
         if (t.epochs < 1 || t.batchSize < 1 || t.checkpointEvery < 0 || t.patience < 0 || t.stopAfterSteps < 0 ||
@@ -349,6 +356,11 @@ int cmdTrain3d(const CommandArgs& argv) {
     if (!stopped && wanted("features"))
         stopped = run("features", 5e-5,
                       [&](const ml::TrainOptions& o) { return ml::trainGenerator3dFeatures(model, train, validation, o); });
+    if (args.flag("restart")) {
+        if (stage != "diffusion") throw Error("--restart goes with --stage diffusion");
+        // A checkpoint, when there is one, holds this restarted run's own weights.
+        if (!fs::exists(checkpointDir / "diffusion.ckpt")) model.resetDiffusion(0);
+    }
     if (!stopped && wanted("diffusion"))
         stopped = run("diffusion", 1e-6,
                       [&](const ml::TrainOptions& o) { return ml::trainGenerator3dDiffusion(model, train, validation, o); });

@@ -280,6 +280,16 @@ Generator3D Generator3D::create(const Generator3dConfig& config, std::uint64_t s
     return g;
 }
 
+void Generator3D::resetDiffusion(std::uint64_t seed) {
+    const auto fresh = create(impl_->config, seed);
+    torch::NoGradGuard noGrad;
+    auto& unet = *impl_->net->unet;
+    const auto initial = fresh.impl_->net->unet->named_parameters();
+    for (auto& p : unet.named_parameters()) p.value().copy_(initial[p.key()]);
+    const auto initialBuffers = fresh.impl_->net->unet->named_buffers();
+    for (auto& b : unet.named_buffers()) b.value().copy_(initialBuffers[b.key()]);
+}
+
 namespace {
 std::filesystem::path weightsPathOf(const std::filesystem::path& p) {
     if (std::filesystem::is_directory(p)) return p / "generator3d.pt";

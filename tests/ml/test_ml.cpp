@@ -569,6 +569,23 @@ private slots:
                  0);
         QCOMPARE(run({"sample2d", d + "/s.h5", "--model", d + "/m/ldm.pt", "--count", "3", "--steps", "5", "--vf", "0.5"}), 0);
         QCOMPARE(ms::io::readSamples((dir / "s.h5").string()).size(), std::size_t(3));
+        // The unconditional LDM beside the conditional one is --compare's "LDM" row;
+        // the metadata records what conditioning the model learnt.
+        QCOMPARE(run({"train", "ldm2d", "--vae", d + "/m/vae.pt", "--data", d + "/train.h5", "--out",
+                      d + "/m/ldm-uncond.pt", "--epochs", "1", "--batch", "4", "--hidden", "16", "--blocks", "1",
+                      "--steps", "50", "--conditions", "none"}),
+                 0);
+        QCOMPARE(run({"sample2d", "--compare", d + "/val.h5", "--model", d + "/m/ldm.pt", "--unconditional",
+                      d + "/m/ldm-uncond.pt", "--count", "4", "--steps", "5"},
+                     &out),
+                 0);
+        QVERIFY2(out.contains("LDM (ldm-uncond)") && out.contains("R^2(vf)"), qPrintable(out));
+        QVERIFY(readMetadata(dir / "m" / "ldm.pt").training.has("validation_mse_conditioned"));
+        QCOMPARE(run({"sample2d", "--compare", d + "/val.h5", "--model", d + "/m/ldm.pt", "--unconditional",
+                      d + "/m/ldm.pt", "--count", "4", "--steps", "5"},
+                     &out),
+                 1);  // a conditional model is no unconditional row
+        QVERIFY2(out.contains("is conditional"), qPrintable(out));
         QCOMPARE(run({"noise", "eval", "--model", d + "/m/vae.pt", "--synthetic", "2", "--size", "24", "--types",
                       "salt-pepper", "--no-descriptors", "--json"},
                      &out),

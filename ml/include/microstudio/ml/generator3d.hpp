@@ -129,6 +129,10 @@ public:
     // An untrained generator (weights seeded); feature ranges default to
     // mean 0, std 1, min -1, max 1 until training or setFeatureRanges.
     static Generator3D create(const Generator3dConfig& config, std::uint64_t seed = 0);
+    // Puts the diffusion U-Net back to its initial weights, those of
+    // create(config(), seed): retraining the diffusion stage from here is a
+    // from-scratch run of that stage on the trained VAE.
+    void resetDiffusion(std::uint64_t seed = 0);
     // A model folder (holding generator3d.pt + generator3d.json), either
     // file of it, or a model name in modelSearchPath(): NAME/generator3d.pt
     // (the shipped layout, resources/models/NAME/) or NAME.pt.

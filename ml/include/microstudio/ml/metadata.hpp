@@ -67,5 +67,7 @@ std::filesystem::path findModel(const std::string& nameOrPath);
 // The shipped defaults (names in resources/models).
 constexpr const char* kDefaultDenoiser = "denoise-vae2d";
 constexpr const char* kDefaultLdm2d = "ldm2d";
+// The unconditional 2D LDM over the same VAE (what `sample2d --compare` measures as "LDM").
+constexpr const char* kDefaultLdm2dUnconditional = "ldm2d-uncond";
 
 }  // namespace ms::ml
