@@ -56,6 +56,19 @@ fs::path tempDir(const char* name) {
     return dir;
 }
 
+// A small LDM trained on toy latents (batch 64, lr 2e-3, seed 1).
+Ldm2d trainTinyLdm(const Ldm2dConfig& config, const std::vector<std::vector<float>>& latents,
+                   const std::vector<std::vector<double>>& conditions, int epochs) {
+    Ldm2d ldm(config, 1);
+    Ldm2dTrainOptions options;
+    options.train.epochs = epochs;
+    options.train.batchSize = 64;
+    options.train.learningRate = 2e-3;
+    options.train.seed = 1;
+    trainLdm2d(ldm, latents, conditions, {}, {}, options);
+    return ldm;
+}
+
 }  // namespace
 
 class TestMl : public QObject {
@@ -416,13 +429,7 @@ private slots:
         c.timeEmbedding = 32;
         c.conditions = {"cluster"};
         c.conditionDropout = 0.25;
-        Ldm2d ldm(c, 1);
-        Ldm2dTrainOptions options;
-        options.train.epochs = 250;
-        options.train.batchSize = 64;
-        options.train.learningRate = 2e-3;
-        options.train.seed = 1;
-        trainLdm2d(ldm, latents, conditions, {}, {}, options);
+        const Ldm2d ldm = trainTinyLdm(c, latents, conditions, 250);
         auto near = [](const std::vector<float>& z, float centre) {
             return std::hypot(z[0] - centre, z[1] - centre) < 1.0;
         };
@@ -470,13 +477,7 @@ private slots:
             c.timeEmbedding = 32;
             c.conditions = {"shift"};
             c.prediction = prediction;
-            Ldm2d ldm(c, 1);
-            Ldm2dTrainOptions options;
-            options.train.epochs = 40;
-            options.train.batchSize = 64;
-            options.train.learningRate = 2e-3;
-            options.train.seed = 1;
-            trainLdm2d(ldm, latents, conditions, {}, {}, options);
+            const Ldm2d ldm = trainTinyLdm(c, latents, conditions, 40);
             Ldm2dSampleOptions o;
             o.count = 64;
             o.steps = 50;
