@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -13,6 +15,7 @@
 #include "commands.hpp"
 #include "ml3d_common.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/files.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/json.hpp"
@@ -99,7 +102,7 @@ ml::Generator3D loadModel(const Args& args) {
 
 int cmdEvaluate(const CommandArgs& argv) {
     Args args(argv, {"model", "data", "count", "steps", "eta", "guidance", "seed", "batch-sizes", "diversity", "batch",
-                     "compare-steps", "compare-count", "min-phase-fraction", "threads"},
+                     "compare-steps", "compare-count", "min-phase-fraction", "threads", "csv"},
               {"json", "cpu", "describe"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli evaluate [--model M] [--data HELDOUT.h5] [-n N] [--steps K] [--json]\n\n"
@@ -130,6 +133,8 @@ int cmdEvaluate(const CommandArgs& argv) {
                      "                     those targets, seconds per sample (denoise + decode) and the speed-up\n"
                      "  --compare-count M  targets for --compare-steps [N]\n"
                      "  --threads T        torch threads on the CPU [MICROSTUDIO_THREADS or all cores]\n"
+                     "  --csv FILE         one row per held-out target: target, VAE round trip and\n"
+                     "                     generated value of each descriptor (find the outliers behind an R^2)\n"
                      "  --json             print one JSON object (r2, mae, diversity, fp_r2,\n"
                      "                     denoise_s_per_sample, decode_s_per_sample, timing, steps, n)\n"
                      "  --cpu              never use CUDA\n";
@@ -218,9 +223,10 @@ int cmdEvaluate(const CommandArgs& argv) {
     }
     // 1b. The VAE round trip: the ceiling of what generation can reach.
     ml::Json reconstruction = ml::Json::object(), reconstructionR2 = ml::Json::object();
+    std::vector<std::map<std::string, double>> rebuiltMeasured;
     {
         const auto rebuilt = model.reconstruct(reference);
-        const auto rebuiltMeasured = measure(rebuilt, model);
+        rebuiltMeasured = measure(rebuilt, model);
         for (const auto& name : c.conditions) {
             std::vector<double> t, a;
             for (std::size_t i = 0; i < n; ++i)
@@ -230,16 +236,27 @@ int cmdEvaluate(const CommandArgs& argv) {
                 }
             reconstructionR2[name] = numberOrNull(ml3d::agreement(t, a).r2);
         }
+        // Accuracy overall and per z-slice: the tortuosity descriptors start at
+        // the z = 0 and z = nz-1 electrodes, so errors there weigh most.
         double agree = 0.0;
+        const int nz = reference.front().dims().nz;
+        const std::size_t slice = reference.front().dims().count() / std::size_t(nz);
+        std::vector<double> agreeByZ(std::size_t(nz), 0.0);
         for (std::size_t i = 0; i < n; ++i) {
             const auto& x = reference[i].labels();
             const auto& y = rebuilt[i].labels();
             std::size_t same = 0;
-            for (std::size_t k = 0; k < x.size(); ++k) same += x[k] == y[k];
+            for (std::size_t k = 0; k < x.size(); ++k) {
+                same += x[k] == y[k];
+                agreeByZ[k / slice] += double(x[k] == y[k]) / double(slice) / double(n);
+            }
             agree += double(same) / double(x.size()) / double(n);
         }
+        ml::Json byZ = ml::Json::array();
+        for (double a : agreeByZ) byZ.push(a);
         reconstruction["r2"] = reconstructionR2;
         reconstruction["voxel_accuracy"] = agree;
+        reconstruction["voxel_accuracy_by_z"] = byZ;
     }
     reference.clear();
 
@@ -250,7 +267,8 @@ int cmdEvaluate(const CommandArgs& argv) {
     timedPrimary.timing = &primaryTiming;
     auto generated = model.generate(targets, timedPrimary);
     const auto measured = measure(generated, model);
-    ml::Json r2 = ml::Json::object(), mae = ml::Json::object(), described = ml::Json::object();
+    ml::Json r2 = ml::Json::object(), mae = ml::Json::object(), described = ml::Json::object(),
+             targetStd = ml::Json::object();
     for (const auto& name : c.conditions) {
         std::vector<double> t, a;
         for (std::size_t i = 0; i < n; ++i)
@@ -262,8 +280,26 @@ int cmdEvaluate(const CommandArgs& argv) {
         r2[name] = numberOrNull(g.r2);
         mae[name] = numberOrNull(g.mae);
         described[name] = double(g.count);
+        targetStd[name] = numberOrNull(standardDeviation(t));  // unbiased fit: R^2 = 1 - MSE / std^2
     }
     generated.clear();
+    if (auto csvPath = args.value("csv")) {
+        std::ostringstream csv;
+        csv << "sample";
+        for (const auto& name : c.conditions) csv << ',' << name << ',' << name << "_round_trip," << name << "_generated";
+        csv << '\n';
+        for (std::size_t i = 0; i < n; ++i) {
+            csv << i;
+            for (const auto& name : c.conditions)
+                csv << ',' << targets[i].at(name) << ',' << rebuiltMeasured[i].at(name) << ',' << measured[i].at(name);
+            csv << '\n';
+        }
+        writeAtomically(*csvPath, [&](const std::filesystem::path& temp) {
+            std::ofstream out(temp);
+            out << csv.str();
+            if (!out.flush()) throw Error("cannot write " + *csvPath);
+        });
+    }
 
     // 2b. The same targets (a subset) with another sampler, in this run: the
     // DDIM vs DDPM comparison of the benchmarks.
@@ -365,6 +401,7 @@ int cmdEvaluate(const CommandArgs& argv) {
     report["r2"] = r2;
     report["mae"] = mae;
     report["described"] = described;
+    report["target_std"] = targetStd;
     report["diversity"] = diversity;
     report["fp_r2"] = fpR2;
     report["fp_mae"] = fpMae;

@@ -475,6 +475,8 @@ private slots:
         auto* table = design->comparison();
         QCOMPARE(table->rowCount(), 3 + 3);  // three conditions, phi, chi, anneal time
         QCOMPARE(table->item(0, 1)->text(), QString("0.4"));
+        QCOMPARE(table->item(3, 0)->text(), QString("blend ratio phi"));
+        QCOMPARE(table->item(3, 1)->text(), QString("(predicted)"));  // no target: the feature predictor's
         design->select(2);
         QCOMPARE(design->viewer()->volume().labels(), design->samples()[2].labels());
         // Export: the selected volume, all samples, and the table.

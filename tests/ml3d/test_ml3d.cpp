@@ -675,7 +675,8 @@ private slots:
         QVERIFY(runCli({"generate", "--model", model, "--target", "ABS_f_D=0.5", "--random-targets", "-o", path("x.h5")}) != 0);
 
         // evaluate --json; the held-out data default to the recorded validation data.
-        QCOMPARE(runCli({"evaluate", "--model", model, "-n", "4", "--steps", "2", "--batch-sizes", "1,2", "--json"},
+        QCOMPARE(runCli({"evaluate", "--model", model, "-n", "4", "--steps", "2", "--batch-sizes", "1,2", "--json",
+                         "--csv", path("eval.csv")},
                         &text, &out), 0);
         const auto report = QJsonDocument::fromJson(out.toUtf8()).object();
         QVERIFY2(!report.isEmpty(), qPrintable(text));
@@ -696,6 +697,25 @@ private slots:
         const auto reconstruction = report["reconstruction"].toObject();
         QVERIFY(reconstruction["voxel_accuracy"].toDouble() > 0.0 && reconstruction["voxel_accuracy"].toDouble() <= 1.0);
         QCOMPARE(reconstruction["r2"].toObject().size(), 3);
+        // Per z-slice accuracy: one value per slice, averaging to the overall one.
+        const auto byZ = reconstruction["voxel_accuracy_by_z"].toArray();
+        QVERIFY(byZ.size() > 1);
+        double meanByZ = 0.0;
+        for (const auto& v : byZ) meanByZ += v.toDouble() / double(byZ.size());
+        QVERIFY(std::abs(meanByZ - reconstruction["voxel_accuracy"].toDouble()) < 1e-9);
+        const auto targetStd = report["target_std"].toObject();
+        QCOMPARE(targetStd.size(), 3);
+        for (const auto& key : targetStd.keys()) QVERIFY(targetStd[key].toDouble() >= 0.0);
+        // --csv: a header and one row per target: sample + (target, round trip, generated) x 3.
+        {
+            QFile csv(path("eval.csv"));
+            QVERIFY(csv.open(QIODevice::ReadOnly));
+            const auto lines = QString::fromUtf8(csv.readAll()).trimmed().split('\n');
+            QCOMPARE(lines.size(), 5);
+            QVERIFY(lines[0].startsWith("sample,") && lines[0].contains("CT_f_A_tort1_round_trip"));
+            for (const auto& line : lines) QCOMPARE(line.split(',').size(), 10);
+            QCOMPARE(lines[4].split(',')[0], QString("3"));
+        }
         QVERIFY(report["comparison"].isUndefined());
         // Another sampler on a subset of the same targets, in the same run.
         QCOMPARE(runCli({"evaluate", "--model", model, "-n", "4", "--steps", "2", "--compare-steps", "6",

@@ -150,7 +150,20 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     export_ = new QPushButton(tr("&Export..."), controls);
     export_->setEnabled(false);
     controlLayout->addWidget(export_);
-    controlLayout->addStretch(1);
+    // The selected sample's figures sit under the controls, where there is
+    // room for every row (targets, measured values, processing parameters).
+    controlLayout->addWidget(new QLabel(tr("<b>Selected sample</b>"), controls));
+    comparison_ = new QTableWidget(0, 3, controls);
+    comparison_->setObjectName("comparison");
+    comparison_->setHorizontalHeaderLabels({tr("quantity"), tr("target"), tr("result")});
+    comparison_->horizontalHeaderItem(2)->setToolTip(
+        tr("Descriptors: measured on the generated sample. Processing: predicted by the feature predictor."));
+    comparison_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    comparison_->horizontalHeader()->setStretchLastSection(true);
+    comparison_->verticalHeader()->hide();
+    comparison_->verticalHeader()->setDefaultSectionSize(comparison_->fontMetrics().height() + 6);
+    comparison_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    controlLayout->addWidget(comparison_, 1);
     layout->addWidget(controls);
 
     auto* right = new QSplitter(Qt::Vertical, this);
@@ -163,14 +176,7 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     gallery_->setIconSize(QSize(96, 96));
     gallery_->setResizeMode(QListView::Adjust);
     gallery_->setMovement(QListView::Static);
-    comparison_ = new QTableWidget(0, 3, bottom);
-    comparison_->setObjectName("comparison");
-    comparison_->setHorizontalHeaderLabels({tr("quantity"), tr("target"), tr("measured / predicted")});
-    comparison_->horizontalHeader()->setStretchLastSection(true);
-    comparison_->verticalHeader()->hide();
-    comparison_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    bottomLayout->addWidget(gallery_, 3);
-    bottomLayout->addWidget(comparison_, 2);
+    bottomLayout->addWidget(gallery_);
     right->addWidget(viewer_);
     right->addWidget(bottom);
     right->setStretchFactor(0, 3);
@@ -484,9 +490,10 @@ void DesignPanel::refreshComparison() {
     // Processing conditions the feature predictor suggests.
     const double phi = attribute(v, "predicted_phi"), chi = attribute(v, "predicted_chi");
     const double logTime = attribute(v, "predicted_log_time");
-    add(tr("blend ratio phi"), "", number(phi));
-    add(tr("interaction chi"), "", number(chi));
-    add(tr("anneal time"), "", std::isnan(logTime) ? QString("-") : number(std::exp(logTime)));
+    const QString predicted = tr("(predicted)");
+    add(tr("blend ratio phi"), predicted, number(phi));
+    add(tr("interaction chi"), predicted, number(chi));
+    add(tr("anneal time"), predicted, std::isnan(logTime) ? QString("-") : number(std::exp(logTime)));
 }
 
 void DesignPanel::exportTo(const QString& path) const {
