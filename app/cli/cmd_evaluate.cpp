@@ -5,8 +5,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
@@ -15,7 +13,6 @@
 #include "commands.hpp"
 #include "ml3d_common.hpp"
 #include "microstudio/core/error.hpp"
-#include "microstudio/core/files.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/json.hpp"
@@ -238,22 +235,22 @@ int cmdEvaluate(const CommandArgs& argv) {
         }
         // Accuracy overall and per z-slice: the tortuosity descriptors start at
         // the z = 0 and z = nz-1 electrodes, so errors there weigh most.
-        double agree = 0.0;
+        // (Slices are equal in size, so the overall accuracy is their mean.)
         const int nz = reference.front().dims().nz;
         const std::size_t slice = reference.front().dims().count() / std::size_t(nz);
         std::vector<double> agreeByZ(std::size_t(nz), 0.0);
         for (std::size_t i = 0; i < n; ++i) {
             const auto& x = reference[i].labels();
             const auto& y = rebuilt[i].labels();
-            std::size_t same = 0;
-            for (std::size_t k = 0; k < x.size(); ++k) {
-                same += x[k] == y[k];
+            for (std::size_t k = 0; k < x.size(); ++k)
                 agreeByZ[k / slice] += double(x[k] == y[k]) / double(slice) / double(n);
-            }
-            agree += double(same) / double(x.size()) / double(n);
         }
+        double agree = 0.0;
         ml::Json byZ = ml::Json::array();
-        for (double a : agreeByZ) byZ.push(a);
+        for (double a : agreeByZ) {
+            byZ.push(a);
+            agree += a / double(nz);
+        }
         reconstruction["r2"] = reconstructionR2;
         reconstruction["voxel_accuracy"] = agree;
         reconstruction["voxel_accuracy_by_z"] = byZ;
@@ -284,21 +281,17 @@ int cmdEvaluate(const CommandArgs& argv) {
     }
     generated.clear();
     if (auto csvPath = args.value("csv")) {
-        std::ostringstream csv;
-        csv << "sample";
-        for (const auto& name : c.conditions) csv << ',' << name << ',' << name << "_round_trip," << name << "_generated";
-        csv << '\n';
+        std::string csv = "sample";
+        for (const auto& name : c.conditions) csv += "," + name + "," + name + "_round_trip," + name + "_generated";
+        csv += "\n";
         for (std::size_t i = 0; i < n; ++i) {
-            csv << i;
+            csv += std::to_string(i);
             for (const auto& name : c.conditions)
-                csv << ',' << targets[i].at(name) << ',' << rebuiltMeasured[i].at(name) << ',' << measured[i].at(name);
-            csv << '\n';
+                csv += "," + ml3d::csvNumber(targets[i].at(name)) + "," + ml3d::csvNumber(rebuiltMeasured[i].at(name)) +
+                       "," + ml3d::csvNumber(measured[i].at(name));
+            csv += "\n";
         }
-        writeAtomically(*csvPath, [&](const std::filesystem::path& temp) {
-            std::ofstream out(temp);
-            out << csv.str();
-            if (!out.flush()) throw Error("cannot write " + *csvPath);
-        });
+        ml3d::writeTextAtomically(*csvPath, csv);
     }
 
     // 2b. The same targets (a subset) with another sampler, in this run: the

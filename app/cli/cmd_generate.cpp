@@ -189,13 +189,6 @@ std::vector<std::map<std::string, double>> targetsFor(const ml::Generator3D& mod
     return std::vector<std::map<std::string, double>>(std::size_t(count), parseTarget(args.value("target", "")));
 }
 
-std::string csvNumber(double v) {
-    if (!std::isfinite(v)) return "";
-    char text[32];
-    std::snprintf(text, sizeof text, "%.6g", v);
-    return text;
-}
-
 // One row per sample: targets, measured descriptors, predicted outputs.
 void writeCsv(const std::vector<Volume>& volumes, const ml::Generator3D& model, const std::filesystem::path& path) {
     const auto& c = model.config();
@@ -210,17 +203,13 @@ void writeCsv(const std::vector<Volume>& volumes, const ml::Generator3D& model, 
     };
     for (const auto& v : volumes) {
         csv += v.text.count("sample") ? v.text.at("sample") : "";
-        csv += "," + csvNumber(value(v, "seed"));
-        for (const auto& name : c.conditions) csv += "," + csvNumber(value(v, "target_" + name));
-        for (const auto& name : c.conditions) csv += "," + csvNumber(value(v, name));
-        for (const auto& name : c.outputs) csv += "," + csvNumber(value(v, "predicted_" + name));
-        csv += "," + csvNumber(value(v, "target_feasible")) + "\n";
+        csv += "," + ml3d::csvNumber(value(v, "seed"));
+        for (const auto& name : c.conditions) csv += "," + ml3d::csvNumber(value(v, "target_" + name));
+        for (const auto& name : c.conditions) csv += "," + ml3d::csvNumber(value(v, name));
+        for (const auto& name : c.outputs) csv += "," + ml3d::csvNumber(value(v, "predicted_" + name));
+        csv += "," + ml3d::csvNumber(value(v, "target_feasible")) + "\n";
     }
-    writeAtomically(path, [&](const std::filesystem::path& temp) {
-        std::ofstream file(temp, std::ios::binary);
-        file << csv;
-        if (!file.flush()) throw Error("cannot write " + temp.string());
-    });
+    ml3d::writeTextAtomically(path, csv);
 }
 
 }  // namespace
@@ -372,7 +361,7 @@ int cmdGenerate(const CommandArgs& argv) {
     for (const auto& name : model.config().conditions) {
         auto m = first.attributes.find(name);
         std::printf("  %-16s target %.4g, measured %s, predicted %.4g (sample 0)\n", name.c_str(),
-                    first.attributes.at("target_" + name), m == first.attributes.end() ? "-" : csvNumber(m->second).c_str(),
+                    first.attributes.at("target_" + name), m == first.attributes.end() ? "-" : ml3d::csvNumber(m->second).c_str(),
                     first.attributes.at("predicted_" + name));
     }
     for (const auto& name : ml::processingOutputs())

@@ -2,12 +2,16 @@
 // Helpers shared by `generate`, `evaluate` and `train3d` (3D generator commands).
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/files.hpp"
 #include "microstudio/core/volume.hpp"
 
 namespace ms::cli::ml3d {
@@ -114,6 +118,23 @@ inline std::vector<Volume> withMinority(std::vector<Volume> volumes, double mini
     for (auto& v : volumes)
         if (minorityFraction(v) >= minimum) kept.push_back(std::move(v));
     return kept;
+}
+
+// A CSV cell: %.6g, empty for NaN (not computed).
+inline std::string csvNumber(double v) {
+    if (!std::isfinite(v)) return "";
+    char text[32];
+    std::snprintf(text, sizeof text, "%.6g", v);
+    return text;
+}
+
+// Writes a CSV (or any text) through a temp file, so a failure leaves no half file.
+inline void writeTextAtomically(const std::filesystem::path& path, const std::string& text) {
+    writeAtomically(path, [&](const std::filesystem::path& temp) {
+        std::ofstream file(temp, std::ios::binary);
+        file << text;
+        if (!file.flush()) throw Error("cannot write " + temp.string());
+    });
 }
 
 }  // namespace ms::cli::ml3d
