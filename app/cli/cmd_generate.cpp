@@ -196,7 +196,7 @@ void writeCsv(const std::vector<Volume>& volumes, const ml::Generator3D& model, 
     for (const auto& name : c.conditions) csv += ",target_" + name;
     for (const auto& name : c.conditions) csv += ",measured_" + name;
     for (const auto& name : c.outputs) csv += ",predicted_" + name;
-    csv += ",feasible\n";
+    csv += ",feasible,candidates,selection_distance\n";
     auto value = [](const Volume& v, const std::string& key) {
         auto it = v.attributes.find(key);
         return it == v.attributes.end() ? std::nan("") : it->second;
@@ -207,7 +207,8 @@ void writeCsv(const std::vector<Volume>& volumes, const ml::Generator3D& model, 
         for (const auto& name : c.conditions) csv += "," + ml3d::csvNumber(value(v, "target_" + name));
         for (const auto& name : c.conditions) csv += "," + ml3d::csvNumber(value(v, name));
         for (const auto& name : c.outputs) csv += "," + ml3d::csvNumber(value(v, "predicted_" + name));
-        csv += "," + ml3d::csvNumber(value(v, "target_feasible")) + "\n";
+        csv += "," + ml3d::csvNumber(value(v, "target_feasible")) + "," + ml3d::csvNumber(value(v, "candidates")) + "," +
+               ml3d::csvNumber(value(v, "selection_distance")) + "\n";
     }
     ml3d::writeTextAtomically(path, csv);
 }
@@ -216,7 +217,7 @@ void writeCsv(const std::vector<Volume>& volumes, const ml::Generator3D& model, 
 
 int cmdGenerate(const CommandArgs& argv) {
     Args args(argv, {"model", "target", "count", "steps", "eta", "guidance", "seed", "batch", "output", "create-tiny",
-                     "phases", "evaluate", "range", "targets-from", "ranges-from"},
+                     "phases", "evaluate", "range", "targets-from", "ranges-from", "candidates"},
               {"info", "cpu", "describe", "random-targets", "strict", "no-measure"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli generate --model M --target NAME=VALUE,... -n N -o OUT [OPTIONS]\n"
@@ -247,6 +248,9 @@ int cmdGenerate(const CommandArgs& argv) {
                      "  --guidance G       classifier-free guidance scale (0 unconditional, 1 conditional) [1]\n"
                      "  --seed S           [0]\n"
                      "  --batch B          samples denoised together [8]\n"
+                     "  --candidates K     screened generation: K draws per sample, each described, the one\n"
+                     "                     whose measured descriptors lie nearest the target kept (distance in\n"
+                     "                     training std units; CSV columns candidates, selection_distance) [1]\n"
                      "  -o, --output OUT   output file\n"
                      "  --strict           refuse targets outside the training data\n"
                      "  --no-measure       skip describing the generated volumes\n"
@@ -290,6 +294,7 @@ int cmdGenerate(const CommandArgs& argv) {
     o.guidance = args.number("guidance", 1.0);
     o.seed = std::uint64_t(seed);
     o.batch = int(batch);
+    o.candidates = ml3d::parseCandidates(args.integer("candidates", 1));
     if (args.has("evaluate")) return evaluate(model, *args.value("evaluate"), args.integer("count", 16), o, args.flag("describe"));
     if (!args.has("output")) throw Error("-o OUT is required (see --help)");
     const std::filesystem::path out = *args.value("output");
@@ -322,7 +327,7 @@ int cmdGenerate(const CommandArgs& argv) {
     auto volumes = model.generate(targets, o);
     bar.finish();
 #ifdef MICROSTUDIO_HAVE_DESCRIPTORS
-    if (!args.flag("no-measure")) {
+    if (!args.flag("no-measure") && o.candidates == 1) {  // screening has measured them
         descriptors::Options d;
         d.phases = model.config().vae.phases;
         const auto measured = descriptors::describeBatch(volumes, d);

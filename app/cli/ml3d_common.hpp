@@ -67,6 +67,12 @@ inline std::map<std::string, std::pair<double, double>> parseRanges(const std::s
     return ranges;
 }
 
+// --candidates K (screened generation): 1..64 draws per kept sample.
+inline int parseCandidates(long value) {
+    if (value < 1 || value > 64) throw Error("--candidates must be in 1..64");
+    return int(value);
+}
+
 // Pearson R^2 (the paper's Fig. 5 measure) and mean absolute error.
 struct Agreement {
     double r2 = std::nan(""), mae = std::nan("");

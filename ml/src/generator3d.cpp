@@ -14,6 +14,9 @@
 #include "ddpm3d.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/noise/noise.hpp"
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+#include "microstudio/descriptors/descriptors.hpp"
+#endif
 #include "torch_common.hpp"
 #include "vae3d.hpp"
 
@@ -480,8 +483,29 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 }
 }  // namespace
 
+namespace {
+// Squared distance between a target and measured conditions in units of the
+// conditions' training std; a condition the measurement lacks (NaN) makes it
+// infinite.
+double selectionDistance(const std::map<std::string, double>& target, const std::map<std::string, double>& measured,
+                         const std::vector<FeatureRange>& ranges) {
+    double sum = 0.0;
+    for (const auto& r : ranges) {
+        const auto t = target.find(r.name);
+        if (t == target.end()) continue;  // unconstrained
+        const auto m = measured.find(r.name);
+        if (m == measured.end() || !std::isfinite(m->second)) return std::numeric_limits<double>::infinity();
+        const double d = (m->second - t->second) / (r.std > 0.0 ? r.std : 1.0);
+        sum += d * d;
+    }
+    return std::sqrt(sum);
+}
+}  // namespace
+
 std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string, double>>& targets,
                                           const GenerateOptions& options) const {
+    if (options.candidates < 1) throw Error("generate needs candidates >= 1");
+    if (options.candidates > 1) return generateScreened(targets, options);
     Impl& impl = *impl_;
     const auto& c = impl.config;
     const int n = int(targets.size());
@@ -579,6 +603,57 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
     }
     if (options.progress) options.progress->report(1.0, "generated " + std::to_string(n));
     return out;
+}
+
+std::vector<Volume> Generator3D::generateScreened(const std::vector<std::map<std::string, double>>& targets,
+                                                  const GenerateOptions& options) const {
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+    const std::size_t k = std::size_t(options.candidates);
+    std::vector<std::map<std::string, double>> drawn;
+    drawn.reserve(targets.size() * k);
+    for (const auto& t : targets) drawn.insert(drawn.end(), k, t);
+    // Denoising is ~95% of the work; describing the rest.
+    ProgressToken relay;
+    if (options.progress)
+        relay.setListener([&](double f, const std::string& msg) { options.progress->report(0.95 * f, msg); });
+    auto single = options;
+    single.candidates = 1;
+    single.progress = options.progress ? &relay : nullptr;
+    auto candidates = generate(drawn, single);
+    if (options.progress) options.progress->report(0.95, "describing " + std::to_string(candidates.size()) + " candidates");
+    const auto screenStart = std::chrono::steady_clock::now();
+    descriptors::Options d;
+    d.phases = impl_->config.vae.phases;
+    const auto measured = descriptors::describeBatch(candidates, d);
+    if (options.timing) options.timing->screenSeconds += secondsSince(screenStart);
+    const auto ranges = conditionRanges();
+    std::vector<Volume> kept;
+    kept.reserve(targets.size());
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        std::size_t best = i * k;
+        double bestDistance = std::numeric_limits<double>::infinity();
+        for (std::size_t j = i * k; j < (i + 1) * k; ++j) {
+            std::map<std::string, double> values;
+            for (const auto& r : ranges) values[r.name] = measured[j].find(r.name).value_or(std::nan(""));
+            const double distance = selectionDistance(targets[i], values, ranges);
+            if (distance < bestDistance) bestDistance = distance, best = j;
+        }
+        Volume v = std::move(candidates[best]);
+        descriptors::storeAsAttributes(measured[best], v);
+        v.attributes["candidates"] = double(k);
+        v.attributes["candidate"] = double(best - i * k);
+        v.attributes["selection_distance"] = bestDistance;
+        v.attributes["sample"] = double(i);
+        kept.push_back(std::move(v));
+    }
+    if (options.progress) options.progress->report(1.0, "kept " + std::to_string(kept.size()) + " of " +
+                                                           std::to_string(candidates.size()) + " candidates");
+    return kept;
+#else
+    (void)targets;
+    (void)options;
+    throw Error("screened generation (candidates > 1) needs the descriptors library (built without it)");
+#endif
 }
 
 std::vector<std::vector<float>> Generator3D::encode(const std::vector<Volume>& volumes) const {

@@ -520,6 +520,27 @@ private slots:
         QVERIFY(done2.wait(60000));
         QCOMPARE(done2.first().at(0).toInt(), 0);
         QCOMPARE(int(design->samples().size()), 3);  // the previous samples are kept
+        // Screened generation: 2 candidates per sample, the kept ones say so
+        // and carry their measured descriptors; the setting is in the session.
+        design->findChildren<QSpinBox*>().at(2)->setValue(3);
+        auto* candidates = design->findChild<QSpinBox*>("candidates");
+        QVERIFY(candidates);
+        candidates->setValue(2);
+        QCOMPARE(design->request().candidates, 2);
+        QSignalSpy done3(design, &ms::ui::DesignPanel::generated);
+        design->generate();
+        QVERIFY(done3.wait(240000));
+        QCOMPARE(done3.first().at(0).toInt(), 3);
+        for (const auto& v : design->samples()) {
+            QCOMPARE(v.attributes.at("candidates"), 2.0);
+            QCOMPARE(v.attributes.at("ABS_f_D"), v.volumeFraction(ms::Donor));
+        }
+        design->saveSession(sessionPath);
+        {
+            ms::ui::MainWindow w3;
+            w3.design()->openSession(sessionPath);
+            QCOMPARE(w3.design()->request().candidates, 2);
+        }
     }
 #endif
 

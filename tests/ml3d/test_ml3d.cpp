@@ -512,6 +512,94 @@ private slots:
         fs::remove_all(dir);
     }
 
+    // Screened generation: K candidates per target are exactly the plain
+    // draws of the targets repeated K times, and the kept one is the draw
+    // whose measured ABS_f_D (the donor fraction) lies nearest its target,
+    // its distance in units of the training std.
+    void screenedGenerationKeepsNearestCandidate() {
+        auto model = Generator3D::create(Generator3dConfig::tiny(2), 4);
+        model.setTrainingData(heldOutVolumes(12, 21));
+        const double vfStd = model.conditionRanges().front().std;
+        QCOMPARE(model.conditionRanges().front().name, std::string("ABS_f_D"));
+        QVERIFY(vfStd > 0.0);
+        const std::vector<std::map<std::string, double>> targets{{{"ABS_f_D", 0.3}}, {{"ABS_f_D", 0.8}}};
+        const int k = 4;
+        GenerateOptions o;
+        o.steps = 3;
+        o.seed = 5;
+        o.batch = 3;  // batches straddle targets: the draws must not depend on it differently
+        GenerateTiming timing;
+        o.timing = &timing;
+        o.candidates = k;
+        ms::ProgressToken progress;
+        double last = 0.0;
+        progress.setListener([&](double f, const std::string&) { QVERIFY(f >= last - 1e-12); last = f; });
+        o.progress = &progress;
+        const auto kept = model.generate(targets, o);
+        QCOMPARE(last, 1.0);
+        QVERIFY(timing.screenSeconds > 0.0 && timing.denoiseSeconds > 0.0);
+        QCOMPARE(int(kept.size()), 2);
+        std::vector<std::map<std::string, double>> drawnTargets;
+        for (const auto& t : targets) drawnTargets.insert(drawnTargets.end(), std::size_t(k), t);
+        auto plain = o;
+        plain.candidates = 1;
+        plain.progress = nullptr;
+        plain.timing = nullptr;
+        const auto drawn = model.generate(drawnTargets, plain);
+        QCOMPARE(int(drawn.size()), 2 * k);
+        for (std::size_t i = 0; i < targets.size(); ++i) {
+            const double target = targets[i].at("ABS_f_D");
+            std::size_t best = 0;
+            std::vector<double> distances;
+            for (std::size_t j = 0; j < std::size_t(k); ++j) {
+                distances.push_back(std::abs(drawn[i * k + j].volumeFraction(ms::Donor) - target) / vfStd);
+                if (distances[j] < distances[best]) best = j;
+            }
+            const auto& v = kept[i];
+            QVERIFY(v.sameLabels(drawn[i * k + best]));
+            QCOMPARE(v.attributes.at("candidates"), double(k));
+            QCOMPARE(v.attributes.at("candidate"), double(best));
+            QCOMPARE(v.attributes.at("sample"), double(i));
+            QCOMPARE(v.attributes.at("target_ABS_f_D"), target);
+            // Only ABS_f_D is constrained: the distance is its alone.
+            QVERIFY(std::abs(v.attributes.at("selection_distance") - distances[best]) < 1e-9);
+            QVERIFY(std::abs(v.attributes.at("ABS_f_D") - v.volumeFraction(ms::Donor)) < 1e-9);
+            for (double d : distances) QVERIFY(v.attributes.at("selection_distance") <= d + 1e-12);
+        }
+        o.candidates = 0;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, model.generate(targets, o));
+
+        // The CLI: --candidates on generate (CSV columns) and evaluate (JSON), range checked.
+        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_screened";
+        fs::remove_all(dir);
+        model.save(dir / "tiny");
+        const QString folder = QString::fromStdString((dir / "tiny").string());
+        const QString out = QString::fromStdString((dir / "s.h5").string());
+        QString text, json;
+        QCOMPARE(runCli({"generate", "--model", folder, "--target", "ABS_f_D=0.5", "-n", "2", "--steps", "2",
+                         "--candidates", "3", "-o", out}, &text), 0);
+        const auto written = ms::io::readHdf5(out.toStdString());
+        QCOMPARE(int(written.size()), 2);
+        for (const auto& v : written) {
+            QCOMPARE(v.attributes.at("candidates"), 3.0);
+            QVERIFY(v.attributes.count("CT_f_A_tort1"));  // measured while screening
+        }
+        const auto lines = csvLines(dir / "s.csv");
+        QCOMPARE(lines.size(), 3);
+        QVERIFY(lines[0].endsWith(",candidates,selection_distance"));
+        QVERIFY(runCli({"generate", "--model", folder, "--target", "ABS_f_D=0.5", "--candidates", "0", "-o", out}, &text) != 0);
+        QVERIFY2(text.contains("--candidates"), qPrintable(text));
+        const fs::path held = dir / "held.h5";
+        ms::io::writeHdf5(heldOutVolumes(6, 3), held.string());
+        QCOMPARE(runCli({"evaluate", "--model", folder, "--data", QString::fromStdString(held.string()), "-n", "3",
+                         "--steps", "2", "--candidates", "2", "--batch-sizes", "1", "--json"}, &text, &json), 0);
+        const auto report = QJsonDocument::fromJson(json.toUtf8()).object();
+        QVERIFY2(!report.isEmpty(), qPrintable(text));
+        QCOMPARE(report["candidates"].toInt(), 2);
+        QCOMPARE(report["r2"].toObject().size(), 3);
+        fs::remove_all(dir);
+    }
+
     // The training-condition cloud on a uniform 20 x 20 grid: every
     // z-scored nearest-neighbour distance is step / std = 1 / sqrt((20^2-1)/12),
     // so that is the 99th percentile; a point between grid points is

@@ -130,7 +130,14 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     samplingForm->addRow(tr("samples"), count_);
     samplingForm->addRow(tr("seed"), seed_);
     samplingForm->addRow(tr("steps"), steps_);
+    candidates_ = new QSpinBox(sampling);
+    candidates_->setObjectName("candidates");
+    candidates_->setRange(1, 64);
+    candidates_->setValue(1);
+    candidates_->setToolTip(tr("Screened generation: draw this many candidates per sample, measure each and keep "
+                               "the one nearest the target (costs this many times the time)"));
     samplingForm->addRow(tr("guidance"), guidance_);
+    samplingForm->addRow(tr("candidates"), candidates_);
     controlLayout->addWidget(sampling);
 
     auto* buttons = new QHBoxLayout();
@@ -353,6 +360,7 @@ DesignRequest DesignPanel::request() const {
     r.steps = steps_->value();
     r.guidance = guidance_->value();
     r.seed = seed_->value();
+    r.candidates = candidates_->value();
     return r;
 }
 
@@ -375,12 +383,15 @@ void DesignPanel::generate() {
             ml::GenerateOptions o;
             o.steps = r.steps;
             o.guidance = r.guidance;
+            o.candidates = r.candidates;
             o.seed = std::uint64_t(r.seed);
             o.progress = token.get();
             auto volumes = std::make_shared<std::vector<Volume>>(model->generate(r.target, r.count, o));
-            // Measured descriptors, under the dataset's names.
-            const auto measured = descriptors::describeBatch(*volumes);
-            for (std::size_t i = 0; i < volumes->size(); ++i) descriptors::storeAsAttributes(measured[i], (*volumes)[i]);
+            // Measured descriptors, under the dataset's names (screening has measured them already).
+            if (r.candidates == 1) {
+                const auto measured = descriptors::describeBatch(*volumes);
+                for (std::size_t i = 0; i < volumes->size(); ++i) descriptors::storeAsAttributes(measured[i], (*volumes)[i]);
+            }
             return volumes;
         } catch (const Cancelled&) {
             QMetaObject::invokeMethod(this, [this] { error_ = tr("cancelled"); }, Qt::QueuedConnection);
@@ -426,7 +437,7 @@ void DesignPanel::saveSession(const QString& path) const {
     for (const auto& t : targets_) targets[QString::fromStdString(t.name)] = t.spin->value();
     QJsonObject session{{"format", "microstudio-session"}, {"version", 1}, {"model", modelPath_},
                         {"targets", targets}, {"count", count_->value()}, {"seed", seed_->value()},
-                        {"steps", steps_->value()}, {"guidance", guidance_->value()}, {"selected", selected()}};
+                        {"steps", steps_->value()}, {"guidance", guidance_->value()}, {"candidates", candidates_->value()}, {"selected", selected()}};
     const fs::path json = path.toStdString();
     if (!samples_.empty()) {
         const fs::path samples = json.string() + ".samples.h5";
@@ -457,6 +468,7 @@ void DesignPanel::openSession(const QString& path) {
     seed_->setValue(session.value("seed").toInt(seed_->value()));
     steps_->setValue(session.value("steps").toInt(steps_->value()));
     guidance_->setValue(session.value("guidance").toDouble(guidance_->value()));
+    candidates_->setValue(session.value("candidates").toInt(candidates_->value()));
     if (session.contains("samples")) {
         const fs::path samples = fs::path(path.toStdString()).parent_path() / session.value("samples").toString().toStdString();
         showSamples(io::readSamples(samples.string()));

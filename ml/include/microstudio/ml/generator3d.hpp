@@ -104,6 +104,7 @@ struct FeatureRange {
 struct GenerateTiming {
     double denoiseSeconds = 0.0;  // start noise + all sampler steps
     double decodeSeconds = 0.0;   // VAE decode, feature predictor, tensor -> volumes
+    double screenSeconds = 0.0;   // describing the candidates (GenerateOptions::candidates > 1)
 };
 
 struct GenerateOptions {
@@ -112,6 +113,11 @@ struct GenerateOptions {
     double guidance = 1.0;   // classifier-free guidance scale (0 = unconditional, 1 = conditional)
     std::uint64_t seed = 0;  // the samples depend on (seed, batch): batch b draws from deriveSeed(seed, b)
     int batch = 8;           // samples denoised together
+    // Screened generation: draw this many candidates per requested sample,
+    // describe each (GraSPI) and keep the one whose measured conditions lie
+    // nearest the target (Euclidean, in units of the training data's std).
+    // 1 = every draw is kept (the paper). Costs `candidates` times the time.
+    int candidates = 1;
     ProgressToken* progress = nullptr;
     GenerateTiming* timing = nullptr;  // when set, generate() adds its seconds
 };
@@ -172,6 +178,10 @@ public:
                                  const GenerateOptions& options = {}) const;
     // One volume per target (targets may differ), batched as `options.batch`;
     // with equal targets this gives the same volumes as the form above.
+    // With options.candidates = K > 1 the draws are those of the targets each
+    // repeated K times in a row (candidates = 1); the kept one carries the
+    // attributes `candidates`, `candidate` (its index among them) and
+    // `selection_distance`, and every measured descriptor.
     std::vector<Volume> generate(const std::vector<std::map<std::string, double>>& targets,
                                  const GenerateOptions& options = {}) const;
     // Convenience form of the brief's signature.
@@ -190,6 +200,8 @@ public:
 
 private:
     Generator3D();
+    std::vector<Volume> generateScreened(const std::vector<std::map<std::string, double>>& targets,
+                                         const GenerateOptions& options) const;
     std::unique_ptr<Impl> impl_;
 };
 

@@ -41,6 +41,7 @@ struct DesignRequest {
     int steps = 50;  // DDIM steps (0 = ancestral DDPM, all timesteps)
     double guidance = 1.0;
     int seed = 0;
+    int candidates = 1;  // screened generation: draws per kept sample (GenerateOptions::candidates)
 };
 
 class DesignPanel : public QWidget {
@@ -109,7 +110,7 @@ private:
     QPushButton* useNearest_ = nullptr;
     std::map<std::string, double> nearest_;
     bool feasible_ = true;
-    QSpinBox *count_ = nullptr, *seed_ = nullptr, *steps_ = nullptr;
+    QSpinBox *count_ = nullptr, *seed_ = nullptr, *steps_ = nullptr, *candidates_ = nullptr;
     QDoubleSpinBox* guidance_ = nullptr;
     QPushButton *generate_ = nullptr, *cancel_ = nullptr, *export_ = nullptr;
     QProgressBar* progress_ = nullptr;
