@@ -134,7 +134,8 @@ int cmdEvaluate(const CommandArgs& argv) {
                      "  --compare-count M  targets for --compare-steps [N]\n"
                      "  --threads T        torch threads on the CPU [MICROSTUDIO_THREADS or all cores]\n"
                      "  --csv FILE         one row per held-out target: target, VAE round trip and\n"
-                     "                     generated value of each descriptor (find the outliers behind an R^2)\n"
+                     "                     generated value of each descriptor (find the outliers behind an R^2);\n"
+                     "                     with --compare-steps also <name>_compared (the other sampler)\n"
                      "  --json             print one JSON object (r2, mae, diversity, fp_r2,\n"
                      "                     denoise_s_per_sample, decode_s_per_sample, timing, steps, n)\n"
                      "  --cpu              never use CUDA\n";
@@ -285,23 +286,11 @@ int cmdEvaluate(const CommandArgs& argv) {
         targetStd[name] = numberOrNull(standardDeviation(t));  // unbiased fit: R^2 = 1 - MSE / std^2
     }
     generated.clear();
-    if (auto csvPath = args.value("csv")) {
-        std::string csv = "sample";
-        for (const auto& name : c.conditions) csv += "," + name + "," + name + "_round_trip," + name + "_generated";
-        csv += "\n";
-        for (std::size_t i = 0; i < n; ++i) {
-            csv += std::to_string(i);
-            for (const auto& name : c.conditions)
-                csv += "," + ml3d::csvNumber(targets[i].at(name)) + "," + ml3d::csvNumber(rebuiltMeasured[i].at(name)) +
-                       "," + ml3d::csvNumber(measured[i].at(name));
-            csv += "\n";
-        }
-        ml3d::writeTextAtomically(*csvPath, csv);
-    }
 
     // 2b. The same targets (a subset) with another sampler, in this run: the
     // DDIM vs DDPM comparison of the benchmarks.
     ml::Json comparison = ml::Json::object();
+    std::vector<std::map<std::string, double>> comparedMeasured(n);  // per target, the other sampler's
     if (compareSteps >= 0) {
         progress.report(0.2, "comparison sampler");
         const auto subset = ml3d::evenlySpaced(n, std::size_t(compareCount));
@@ -313,6 +302,7 @@ int cmdEvaluate(const CommandArgs& argv) {
         other.steps = int(compareSteps);
         other.timing = &t;
         const auto otherMeasured = measure(model.generate(subsetTargets, other), model);
+        for (std::size_t k = 0; k < subset.size(); ++k) comparedMeasured[subset[k]] = otherMeasured[k];
         ml::Json otherR2 = ml::Json::object(), primaryR2 = ml::Json::object(), difference = ml::Json::object();
         for (const auto& name : c.conditions) {
             std::vector<double> ta, a, tb, b;
@@ -343,6 +333,27 @@ int cmdEvaluate(const CommandArgs& argv) {
         comparison["s_per_sample"] = otherSeconds;  // denoise + decode, batch --batch
         comparison["main_s_per_sample"] = primarySeconds;
         comparison["speedup"] = numberOrNull(otherSeconds / primarySeconds);
+    }
+
+    if (auto csvPath = args.value("csv")) {
+        // With --compare-steps: the other sampler's value too (empty off its subset).
+        const bool compared = compareSteps >= 0;
+        std::string csv = "sample";
+        for (const auto& name : c.conditions) {
+            csv += "," + name + "," + name + "_round_trip," + name + "_generated";
+            if (compared) csv += "," + name + "_compared";
+        }
+        csv += "\n";
+        for (std::size_t i = 0; i < n; ++i) {
+            csv += std::to_string(i);
+            for (const auto& name : c.conditions) {
+                csv += "," + ml3d::csvNumber(targets[i].at(name)) + "," + ml3d::csvNumber(rebuiltMeasured[i].at(name)) +
+                       "," + ml3d::csvNumber(measured[i].at(name));
+                if (compared) csv += "," + ml3d::csvNumber(comparedMeasured[i].count(name) ? comparedMeasured[i].at(name) : std::nan(""));
+            }
+            csv += "\n";
+        }
+        ml3d::writeTextAtomically(*csvPath, csv);
     }
 
     // 3. Diversity at one fixed target: the held-out mean.

@@ -807,7 +807,25 @@ private slots:
         QVERIFY(report["comparison"].isUndefined());
         // Another sampler on a subset of the same targets, in the same run.
         QCOMPARE(runCli({"evaluate", "--model", model, "-n", "4", "--steps", "2", "--compare-steps", "6",
-                         "--compare-count", "2", "--batch-sizes", "1", "--threads", "1", "--json"}, &text, &out), 0);
+                         "--compare-count", "2", "--batch-sizes", "1", "--threads", "1", "--json", "--csv",
+                         path("compared.csv")},
+                        &text, &out), 0);
+        {
+            // Per condition also the other sampler's value, on its 2 of the 4 targets only.
+            const auto lines = csvLines(dir / "compared.csv");
+            QCOMPARE(lines.size(), 5);
+            const auto header = lines[0].split(',');
+            QCOMPARE(header.size(), 13);
+            const int column = int(header.indexOf("ABS_f_D_compared"));
+            QVERIFY(column > 0);
+            int filled = 0;
+            for (int row = 1; row < lines.size(); ++row) {
+                const auto cells = lines[row].split(',');
+                QCOMPARE(cells.size(), 13);
+                filled += !cells[column].isEmpty();
+            }
+            QCOMPARE(filled, 2);
+        }
         const auto compared = QJsonDocument::fromJson(out.toUtf8()).object()["comparison"].toObject();
         QVERIFY2(!compared.isEmpty(), qPrintable(text));
         QCOMPARE(compared["n"].toInt(), 2);

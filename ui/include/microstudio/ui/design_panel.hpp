@@ -41,7 +41,7 @@ struct DesignRequest {
     int steps = 50;  // DDIM steps (0 = ancestral DDPM, all timesteps)
     double guidance = 1.0;
     int seed = 0;
-    int candidates = 1;  // screened generation: draws per kept sample (GenerateOptions::candidates)
+    int candidates = 4;  // screened generation: draws per kept sample (GenerateOptions::candidates)
 };
 
 class DesignPanel : public QWidget {
