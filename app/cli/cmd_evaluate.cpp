@@ -99,7 +99,8 @@ ml::Generator3D loadModel(const Args& args) {
 
 int cmdEvaluate(const CommandArgs& argv) {
     Args args(argv, {"model", "data", "count", "steps", "eta", "guidance", "seed", "batch-sizes", "diversity", "batch",
-                     "compare-steps", "compare-count", "min-phase-fraction", "threads", "csv", "candidates"},
+                     "compare-steps", "compare-count", "min-phase-fraction", "threads", "csv", "candidates",
+                     "ddpm-variance"},
               {"json", "cpu", "describe"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli evaluate [--model M] [--data HELDOUT.h5] [-n N] [--steps K] [--json]\n\n"
@@ -119,6 +120,7 @@ int cmdEvaluate(const CommandArgs& argv) {
                      "  -n, --count N      held-out targets [16]\n"
                      "  --steps K          DDIM steps (0 = DDPM over all T) [50]\n"
                      "  --eta X, --guidance G, --seed S   sampler settings [0, 1, 0]\n"
+                     "  --ddpm-variance V  the DDPM's step variance: beta (the paper's) or posterior [beta]\n"
                      "  --batch B          samples denoised together for the R^2 part [8]\n"
                      "  --candidates K     screened generation for the R^2 and comparison parts: K draws per\n"
                      "                     target, the one measured nearest the target kept [1: plain sampling;\n"
@@ -180,6 +182,7 @@ int cmdEvaluate(const CommandArgs& argv) {
     o.guidance = args.number("guidance", 1.0);
     o.seed = std::uint64_t(seed);
     o.batch = int(batch);
+    o.posteriorVariance = ml3d::parseDdpmVariance(args.value("ddpm-variance", "beta"));
     const int candidates = ml3d::parseCandidates(args.integer("candidates", 1));
 
     // Held-out samples and their targets.
@@ -410,6 +413,7 @@ int cmdEvaluate(const CommandArgs& argv) {
     report["sampler"] = steps == 0 ? "ddpm" : "ddim";
     report["guidance"] = o.guidance;
     report["candidates"] = double(candidates);
+    report["ddpm_variance"] = o.posteriorVariance ? "posterior" : "beta";
     report["r2"] = r2;
     report["mae"] = mae;
     report["described"] = described;

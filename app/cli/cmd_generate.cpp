@@ -217,7 +217,7 @@ void writeCsv(const std::vector<Volume>& volumes, const ml::Generator3D& model, 
 
 int cmdGenerate(const CommandArgs& argv) {
     Args args(argv, {"model", "target", "count", "steps", "eta", "guidance", "seed", "batch", "output", "create-tiny",
-                     "phases", "evaluate", "range", "targets-from", "ranges-from", "candidates"},
+                     "phases", "evaluate", "range", "targets-from", "ranges-from", "candidates", "ddpm-variance"},
               {"info", "cpu", "describe", "random-targets", "strict", "no-measure"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli generate --model M --target NAME=VALUE,... -n N -o OUT [OPTIONS]\n"
@@ -245,6 +245,7 @@ int cmdGenerate(const CommandArgs& argv) {
                      "  -n, --count N      samples [1; with --targets-from: all of D, else N evenly spaced]\n"
                      "  --steps K          DDIM steps; 0 = ancestral DDPM over all T steps (the paper) [0]\n"
                      "  --eta X            DDIM noise (0 deterministic) [0]\n"
+                     "  --ddpm-variance V  with --steps 0: step variance beta (the paper's) or posterior [beta]\n"
                      "  --guidance G       classifier-free guidance scale (0 unconditional, 1 conditional) [1]\n"
                      "  --seed S           [0]\n"
                      "  --batch B          samples denoised together [8]\n"
@@ -295,6 +296,7 @@ int cmdGenerate(const CommandArgs& argv) {
     o.seed = std::uint64_t(seed);
     o.batch = int(batch);
     o.candidates = ml3d::parseCandidates(args.integer("candidates", 1));
+    o.posteriorVariance = ml3d::parseDdpmVariance(args.value("ddpm-variance", "beta"));
     if (args.has("evaluate")) return evaluate(model, *args.value("evaluate"), args.integer("count", 16), o, args.flag("describe"));
     if (!args.has("output")) throw Error("-o OUT is required (see --help)");
     const std::filesystem::path out = *args.value("output");

@@ -73,6 +73,12 @@ inline int parseCandidates(long value) {
     return int(value);
 }
 
+// --ddpm-variance beta|posterior -> GenerateOptions::posteriorVariance.
+inline bool parseDdpmVariance(const std::string& value) {
+    if (value != "beta" && value != "posterior") throw Error("--ddpm-variance must be beta or posterior, got '" + value + "'");
+    return value == "posterior";
+}
+
 // Pearson R^2 (the paper's Fig. 5 measure) and mean absolute error.
 struct Agreement {
     double r2 = std::nan(""), mae = std::nan("");

@@ -542,7 +542,8 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
     impl.net->eval();
     const Dims l = c.vae.latentDims();
     const bool ddpm = steps == c.timesteps && options.eta == 0.0 && options.steps == 0;
-    const std::string sampler = ddpm ? "ddpm-" + std::to_string(c.timesteps) : "ddim-" + std::to_string(steps);
+    const std::string sampler = ddpm ? "ddpm-" + std::to_string(c.timesteps) + (options.posteriorVariance ? "-posterior" : "")
+                                     : "ddim-" + std::to_string(steps);
     const auto mean = impl.meanTensor(), stdev = impl.stdTensor();
     std::vector<Volume> out;
     const int batches = (n + options.batch - 1) / options.batch;
@@ -575,7 +576,8 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
                                  "batch " + std::to_string(bp.b + 1) + "/" + std::to_string(bp.batches) + ": " + msg);
             });
         }
-        torch::Tensor latent = ddpm ? detail::sampleDdpm(*impl.schedule, eps, start, detail::AncestralVariance::Beta,
+        const auto variance = options.posteriorVariance ? detail::AncestralVariance::Posterior : detail::AncestralVariance::Beta;
+        torch::Tensor latent = ddpm ? detail::sampleDdpm(*impl.schedule, eps, start, variance,
                                                          generator, progress ? &relay : nullptr)
                                     : detail::sampleDdim(*impl.schedule, eps, start, steps, options.eta, generator,
                                                          progress ? &relay : nullptr);

@@ -509,6 +509,23 @@ private slots:
         const auto t = three.generate({}, 1, 0, 1.0, 3);
         QCOMPARE(t[0].text.at("sampler"), std::string("ddpm-50"));
         for (auto l : t[0].labels()) QVERIFY(l <= 2);
+        // Ancestral DDPM with the posterior variance is DDIM over all T steps
+        // with eta 1 (same seed, same draws), and not the beta_t sampler.
+        GenerateOptions posterior;
+        posterior.seed = 3;
+        posterior.posteriorVariance = true;
+        GenerateOptions ddimAll = posterior;
+        ddimAll.steps = c3.timesteps;
+        ddimAll.eta = 1.0;
+        const auto p = three.generate({}, 1, posterior), q = three.generate({}, 1, ddimAll);
+        QCOMPARE(p[0].text.at("sampler"), std::string("ddpm-50-posterior"));
+        double maxDifference = 0.0, fromBeta = 0.0;
+        for (std::size_t i = 0; i < p[0].field().size(); ++i) {
+            maxDifference = std::max(maxDifference, double(std::abs(p[0].field()[i] - q[0].field()[i])));
+            fromBeta = std::max(fromBeta, double(std::abs(p[0].field()[i] - t[0].field()[i])));
+        }
+        QVERIFY2(maxDifference < 1e-4, qPrintable(QString::number(maxDifference)));
+        QVERIFY2(fromBeta > 1e-3, qPrintable(QString::number(fromBeta)));
         fs::remove_all(dir);
     }
 
@@ -589,6 +606,8 @@ private slots:
         QVERIFY(lines[0].endsWith(",candidates,selection_distance"));
         QVERIFY(runCli({"generate", "--model", folder, "--target", "ABS_f_D=0.5", "--candidates", "0", "-o", out}, &text) != 0);
         QVERIFY2(text.contains("--candidates"), qPrintable(text));
+        QVERIFY(runCli({"generate", "--model", folder, "--ddpm-variance", "small", "-o", out}, &text) != 0);
+        QVERIFY2(text.contains("--ddpm-variance"), qPrintable(text));
         const fs::path held = dir / "held.h5";
         ms::io::writeHdf5(heldOutVolumes(6, 3), held.string());
         QCOMPARE(runCli({"evaluate", "--model", folder, "--data", QString::fromStdString(held.string()), "-n", "3",

@@ -110,6 +110,9 @@ struct GenerateTiming {
 struct GenerateOptions {
     int steps = 0;           // 0: ancestral DDPM over all T steps (the paper); k: DDIM with k steps
     double eta = 0.0;        // DDIM noise (0 = deterministic, 1 = DDPM-like)
+    // Ancestral DDPM's per-step variance: beta_t (false; the paper's) or the
+    // posterior's beta~_t (true; equals DDIM over all T steps with eta 1).
+    bool posteriorVariance = false;
     double guidance = 1.0;   // classifier-free guidance scale (0 = unconditional, 1 = conditional)
     std::uint64_t seed = 0;  // the samples depend on (seed, batch): batch b draws from deriveSeed(seed, b)
     int batch = 8;           // samples denoised together
