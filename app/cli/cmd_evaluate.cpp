@@ -352,7 +352,10 @@ int cmdEvaluate(const CommandArgs& argv) {
             for (const auto& name : c.conditions) {
                 csv += "," + ml3d::csvNumber(targets[i].at(name)) + "," + ml3d::csvNumber(rebuiltMeasured[i].at(name)) +
                        "," + ml3d::csvNumber(measured[i].at(name));
-                if (compared) csv += "," + ml3d::csvNumber(comparedMeasured[i].count(name) ? comparedMeasured[i].at(name) : std::nan(""));
+                if (compared) {
+                    const auto it = comparedMeasured[i].find(name);
+                    csv += "," + ml3d::csvNumber(it != comparedMeasured[i].end() ? it->second : std::nan(""));
+                }
             }
             csv += "\n";
         }

@@ -484,7 +484,7 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 }  // namespace
 
 namespace {
-// Squared distance between a target and measured conditions in units of the
+// Euclidean distance between a target and measured conditions in units of the
 // conditions' training std; a condition the measurement lacks (NaN) makes it
 // infinite.
 double selectionDistance(const std::map<std::string, double>& target, const std::map<std::string, double>& measured,
