@@ -213,7 +213,7 @@ int cmdTrain3d(const CommandArgs& argv) {
                "kl-weight", "features", "timesteps", "condition-dropout", "conditions", "outputs", "epochs", "batch", "lr",
                "seed", "checkpoint-every", "patience", "min-delta", "stop-after", "threads", "limit", "val-limit",
                "min-phase-fraction", "checkpoint-dir", "description", "context", "prediction", "world-size", "rank", "master",
-               "dist-timeout"},
+               "dist-timeout", "diffusion-augment", "ema"},
               {"describe", "cpu", "half", "augment", "keep-last", "restart"});
     if (args.helpRequested()) {
         std::cout <<
@@ -234,11 +234,16 @@ int cmdTrain3d(const CommandArgs& argv) {
             "  --prediction eps|v     what the U-Net predicts: the noise (the paper) or v = sqrt(abar) eps -\n"
             "                         sqrt(1 - abar) x0, which learns the condition far better (docs/ml.md) [v]\n"
             "  --augment              VAE on random symmetries of the periodic volumes (shifts, x/y mirrors, x<->y)\n"
+            "  --diffusion-augment K  DDPM on K of the 8 x/y symmetries of each training volume, each encoded\n"
+            "                         (descriptors unchanged: transport is along z); K x the samples per epoch [1]\n"
             "  --conditions a,b,...   [paper lists]; --outputs a,b,... [conditions + phi,chi,log_time]\n"
             "  --describe             compute descriptors missing from the samples' attributes\n"
             "  --epochs N [10]; --batch B [32]; --lr X [paper: 5e-5 VAE and features, 1e-6 DDPM]\n"
             "  --seed S; --checkpoint-every N [100]; --patience P; --min-delta X; --stop-after N\n"
-            "  --threads T; --cpu; --limit N, --val-limit N (evenly spaced subsets); --half (float16 weights)\n"            "  --keep-last            keep the last epoch's weights (default: the best by validation loss)\n"
+            "  --threads T; --cpu; --limit N, --val-limit N (evenly spaced subsets); --half (float16 weights)\n"
+            "  --keep-last            keep the last epoch's weights (default: the best by validation loss)\n"
+            "  --ema D                exponential moving average of the weights, decay D (e.g. 0.999): validated\n"
+            "                         and kept instead of the raw weights [0 = off]\n"
             "  --restart              --stage diffusion: start the U-Net from its initial weights (of a new\n"
             "                         model, seed 0) instead of the model's trained ones\n"
             "  --min-phase-fraction F skip samples whose rarer of Donor / Acceptor fills less than F of the\n"
@@ -259,6 +264,7 @@ int cmdTrain3d(const CommandArgs& argv) {
     const bool exists = fs::exists(dir / "generator3d.pt");
     auto model = exists ? ml::Generator3D::load(dir) : ml::Generator3D::create(configFromArgs(args), 0);
     if (!exists) model.metadata().name = dir.filename().string();
+    if (args.has("diffusion-augment")) model.setDiffusionAugment(int(args.integer("diffusion-augment", 1)));
     const auto& config = model.config();
     std::cout << "train3d: " << (exists ? "continuing " : "new ") << config.vae.phases << "-phase model "
               << config.vae.dims.str() << " -> latent " << config.vae.latentChannels << "x"
@@ -309,6 +315,8 @@ int cmdTrain3d(const CommandArgs& argv) {
         t.threads = int(args.integer("threads", 0));
         t.forceCpu = args.flag("cpu");
         t.restoreBest = !args.flag("keep-last");
+        t.emaDecay = args.number("ema", 0.0);
+        if (!(t.emaDecay >= 0.0 && t.emaDecay < 1.0)) throw Error("--ema must be in [0, 1)");
         t.distributed = distributed;
         t.communicator = communicator;
         if (t.epochs < 1 || t.batchSize < 1 || t.checkpointEvery < 0 || t.patience < 0 || t.stopAfterSteps < 0 ||

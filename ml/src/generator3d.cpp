@@ -101,6 +101,11 @@ void Generator3dConfig::validate() const {
     if (diffusionContext != "features" && diffusionContext != "data")
         throw Error("the diffusion context must be 'features' or 'data', not '" + diffusionContext + "'");
     if (prediction != "eps" && prediction != "v") throw Error("the diffusion prediction must be eps or v, not '" + prediction + "'");
+    if (diffusionAugment < 1 || diffusionAugment > 8)
+        throw Error("the diffusion augmentation must be 1 to 8 symmetry variants, not " + std::to_string(diffusionAugment));
+    if (diffusionAugment > 4 && vae.dims.nx != vae.dims.ny)
+        throw Error("more than 4 diffusion augmentation variants need a square cross-section (x <-> y swap); the volume is " +
+                    vae.dims.str());
 }
 
 Json Generator3dConfig::toJson() const {
@@ -117,6 +122,7 @@ Json Generator3dConfig::toJson() const {
     j["diffusion_context"] = diffusionContext;
     j["prediction"] = prediction;
     j["vae_augment"] = vaeAugment;
+    j["diffusion_augment"] = diffusionAugment;
     return j;
 }
 
@@ -134,6 +140,7 @@ Generator3dConfig Generator3dConfig::fromJson(const Json& j) {
     c.diffusionContext = j.string("diffusion_context", c.diffusionContext);
     c.prediction = j.string("prediction", "eps");  // models from before v prediction
     if (j.has("vae_augment")) c.vaeAugment = j.at("vae_augment").boolean();
+    c.diffusionAugment = int(j.number("diffusion_augment", 1));
     c.validate();
     return c;
 }
@@ -233,15 +240,16 @@ struct Generator3D::Impl {
         for (const auto& r : ranges) v.push_back(float(r.std));
         return torch::tensor(v).to(device);
     }
-    // Encoder means of volumes, [N, C, d, h, w], in batches, no grad.
-    torch::Tensor encodeMeans(const std::vector<Volume>& volumes, int batch = 8) {
+    // Encoder means of volumes, [N, C, d, h, w], in batches, no grad; of
+    // their x/y symmetry `variant` (detail::xySymmetry) when given.
+    torch::Tensor encodeMeans(const std::vector<Volume>& volumes, int batch = 8, int variant = 0) {
         torch::NoGradGuard noGrad;
         net->eval();
         std::vector<torch::Tensor> parts;
         for (std::size_t i = 0; i < volumes.size(); i += std::size_t(batch)) {
             std::vector<Volume> chunk(volumes.begin() + std::ptrdiff_t(i),
                                       volumes.begin() + std::ptrdiff_t(std::min(volumes.size(), i + std::size_t(batch))));
-            auto x = detail::volumesToTensor(chunk, config.vae).to(device);
+            auto x = detail::xySymmetry(detail::volumesToTensor(chunk, config.vae), variant).to(device);
             parts.push_back(net->vae->encode(x).first);
         }
         if (parts.empty()) {
@@ -291,6 +299,13 @@ void Generator3D::resetDiffusion(std::uint64_t seed) {
     for (auto& p : unet.named_parameters()) p.value().copy_(initial[p.key()]);
     const auto initialBuffers = fresh.impl_->net->unet->named_buffers();
     for (auto& b : unet.named_buffers()) b.value().copy_(initialBuffers[b.key()]);
+}
+
+void Generator3D::setDiffusionAugment(int variants) {
+    auto config = impl_->config;
+    config.diffusionAugment = variants;
+    config.validate();
+    impl_->config = config;
 }
 
 namespace {
@@ -925,7 +940,10 @@ TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volu
     {
         torch::NoGradGuard noGrad;
         impl.net->eval();
-        x = impl.encodeMeans(train);
+        // Training latents of every symmetry variant (validation: as is).
+        std::vector<torch::Tensor> variants;
+        for (int v = 0; v < impl.config.diffusionAugment; ++v) variants.push_back(impl.encodeMeans(train, 8, v));
+        x = torch::cat(variants);
         vx = impl.encodeMeans(validation);
         // Unit-variance latents for the diffusion (kept in the weights).
         const double sd = x.numel() > 1 ? x.std().item<double>() : 1.0;
@@ -933,7 +951,7 @@ TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volu
         auto idx = torch::tensor(impl.conditionIndex, torch::kLong).to(device);
         if (impl.config.diffusionContext == "data") {
             // Context: the volumes' own descriptors, normalised as targets are at sampling.
-            ctx = impl.targetsOf(train).index_select(1, idx);
+            ctx = impl.targetsOf(train).index_select(1, idx).repeat({impl.config.diffusionAugment, 1});
             vctx = validation.empty() ? ctx.slice(0, 0, 0) : impl.targetsOf(validation).index_select(1, idx);
         } else {
             // Context: the feature predictor's (normalised) outputs, as in the paper.
@@ -949,6 +967,7 @@ TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volu
     impl.net->to(impl.device);
     impl.net->eval();
     storeReport(model, "diffusion", report, options, train.size());
+    model.metadata().training["diffusion"]["symmetry_variants"] = impl.config.diffusionAugment;
     return report;
 }
 

@@ -191,6 +191,7 @@ Json TrainOptions::toJson() const {
     j["patience"] = patience;
     j["min_delta"] = minDelta;
     j["checkpoint_every"] = checkpointEvery;
+    if (emaDecay > 0) j["ema_decay"] = emaDecay;
     return j;
 }
 

@@ -177,9 +177,11 @@ std::string formatDuration(double seconds) {
 // The batch recorded is the global one (ranks x batch): a checkpoint
 // resumes with any rank count that keeps it.
 void saveCheckpoint(const std::filesystem::path& path, torch::nn::Module& module, torch::optim::Optimizer& optimizer,
-                    const LoopState& st, const std::vector<torch::Tensor>& best, const TrainOptions& options,
-                    std::int64_t globalBatch, std::size_t trainCount) {
-    torch::serialize::OutputArchive archive, modelArchive, optimizerArchive, bestArchive;
+                    const LoopState& st, const std::vector<torch::Tensor>& best, const std::vector<torch::Tensor>& ema,
+                    const TrainOptions& options, std::int64_t globalBatch, std::size_t trainCount) {
+    torch::serialize::OutputArchive archive, modelArchive, optimizerArchive, bestArchive, emaArchive;
+    for (std::size_t i = 0; i < ema.size(); ++i) emaArchive.write("t" + std::to_string(i), ema[i]);
+    archive.write("ema", emaArchive);
     writeModuleState(module, modelArchive, false);
     archive.write("model", modelArchive);
     optimizer.save(optimizerArchive);
@@ -206,9 +208,9 @@ void saveCheckpoint(const std::filesystem::path& path, torch::nn::Module& module
 // From the file, or from `bytes` (rank 0's copy of it) when given.
 void loadCheckpoint(const std::filesystem::path& path, const std::string* bytes, torch::nn::Module& module,
                     torch::optim::Optimizer& optimizer, LoopState& st, std::vector<torch::Tensor>& best,
-                    const TrainOptions& options, std::int64_t globalBatch, std::size_t trainCount,
-                    const torch::Device& device) {
-    torch::serialize::InputArchive archive, modelArchive, optimizerArchive, bestArchive;
+                    std::vector<torch::Tensor>& ema, const TrainOptions& options, std::int64_t globalBatch,
+                    std::size_t trainCount, const torch::Device& device) {
+    torch::serialize::InputArchive archive, modelArchive, optimizerArchive, bestArchive, emaArchive;
     try {
         if (bytes) archive.load_from(bytes->data(), bytes->size(), device);
         else archive.load_from(path.string(), device);
@@ -237,6 +239,13 @@ void loadCheckpoint(const std::filesystem::path& path, const std::string* bytes,
         bestArchive.read("t" + std::to_string(i), t);
         best.push_back(t.to(device));
     }
+    // The average, when this run keeps one (slots the checkpoint lacks stay
+    // undefined: the caller starts them from the loaded weights).
+    if (!ema.empty() && archive.try_read("ema", emaArchive))
+        for (std::size_t i = 0; i < ema.size(); ++i) {
+            torch::Tensor t;
+            if (emaArchive.try_read("t" + std::to_string(i), t)) ema[i] = t.to(device);
+        }
     st.step = long(I[0]);
     st.epoch = int(I[1]);
     st.stepInEpoch = long(I[2]);
@@ -310,6 +319,10 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
         std::filesystem::create_directories(options.checkpoint.parent_path());
     LoopState st;
     std::vector<torch::Tensor> best;
+    const std::vector<torch::Tensor> parameters = module.parameters(true);
+    // One slot per parameter when averaging; filled after a checkpoint load.
+    std::vector<torch::Tensor> ema(options.emaDecay > 0 ? parameters.size() : 0);
+    if (!(options.emaDecay >= 0 && options.emaDecay < 1)) throw Error("the EMA decay must be in [0, 1)");
     TrainReport report;
     report.device = describeDevice(device);
     report.worldSize = world;
@@ -342,7 +355,8 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
         // Rank 0's checkpoint, if any, for everyone (no shared file system needed).
         const std::string bytes = dist->shareBytes(writer && haveCheckpoint ? readBytes(options.checkpoint) : std::string());
         if (!bytes.empty()) {
-            loadCheckpoint(options.checkpoint, &bytes, module, optimizer, st, best, options, requestedBatch, n, device);
+            loadCheckpoint(options.checkpoint, &bytes, module, optimizer, st, best, ema, options, requestedBatch, n,
+                           device);
             report.resumed = true;
         }
         // Identical start: rank 0's weights and buffers.
@@ -350,16 +364,26 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
         for (auto& [name, t] : namedState(module)) state.push_back(t);
         dist->broadcast(state, 0);
     } else if (haveCheckpoint) {
-        loadCheckpoint(options.checkpoint, nullptr, module, optimizer, st, best, options, requestedBatch, n, device);
+        loadCheckpoint(options.checkpoint, nullptr, module, optimizer, st, best, ema, options, requestedBatch, n, device);
         report.resumed = true;
     }
     if (writer && options.onEpoch)
         for (const auto& record : st.history) options.onEpoch(record);
+    for (std::size_t i = 0; i < ema.size(); ++i)
+        if (!ema[i].defined()) ema[i] = parameters[i].detach().clone();
+    // Puts `from` into the parameters (returning what they held).
+    auto swapParameters = [&](std::vector<torch::Tensor>& from) {
+        torch::NoGradGuard noGrad;
+        for (std::size_t i = 0; i < parameters.size(); ++i) {
+            auto held = parameters[i].detach().clone();
+            parameters[i].copy_(from[i]);
+            from[i] = held;
+        }
+    };
     auto checkpoint = [&] {
         if (writer && !options.checkpoint.empty())
-            saveCheckpoint(options.checkpoint, module, optimizer, st, best, options, requestedBatch, n);
+            saveCheckpoint(options.checkpoint, module, optimizer, st, best, ema, options, requestedBatch, n);
     };
-    const std::vector<torch::Tensor> parameters = module.parameters(true);
     std::vector<torch::Tensor> floatBuffers;
     for (const auto& b : module.buffers(true))
         if (b.is_floating_point()) floatBuffers.push_back(b);
@@ -403,6 +427,11 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
                 throw Error("training diverged (loss " + std::to_string(lossValue) + " at step " +
                             std::to_string(st.step) + "); lower the learning rate");
             optimizer.step();
+            if (!ema.empty()) {
+                torch::NoGradGuard noGrad;
+                const double d = std::min(options.emaDecay, (1.0 + double(st.step)) / (10.0 + double(st.step)));
+                for (std::size_t i = 0; i < ema.size(); ++i) ema[i].mul_(d).add_(parameters[i].detach(), 1.0 - d);
+            }
             st.epochLossSum += lossValue;
             ++st.step;
             ++st.stepInEpoch;
@@ -438,6 +467,8 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
         {
             // Epoch end: validation, history, early stopping, checkpoint.
             double validation = std::numeric_limits<double>::quiet_NaN();
+            // Validated (and kept as best) with the averaged weights.
+            if (!ema.empty()) swapParameters(ema);
             if (task.hasValidation()) {
                 module.eval();
                 torch::NoGradGuard noGrad;
@@ -468,6 +499,7 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
                     if (options.patience > 0 && st.badEpochs >= options.patience) st.earlyStopped = true;
                 }
             }
+            if (!ema.empty()) swapParameters(ema);
             ++st.epoch;
             st.stepInEpoch = 0;
             st.epochLossSum = 0.0;
@@ -475,8 +507,10 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
             checkpoint();
         }
     }
-    // Finished (all epochs or early stop): the best weights by validation.
+    // Finished (all epochs or early stop): the best weights by validation,
+    // else the average when there is one.
     if (options.restoreBest && !best.empty()) restore(module, best);
+    else if (!ema.empty()) swapParameters(ema);
 
 finish:
     module.eval();

@@ -180,6 +180,20 @@ torch::Tensor FeaturePredictor3dImpl::forward(torch::Tensor x) {
 
 // --- Volumes <-> tensors -------------------------------------------------------------------
 
+torch::Tensor xySymmetry(const torch::Tensor& x, int variant) {
+    if (variant < 0 || variant > 7) throw Error("x/y symmetry variant must be 0 to 7, not " + std::to_string(variant));
+    torch::Tensor v = x;
+    if (variant & 4) {
+        if (x.size(3) != x.size(4)) throw Error("swapping x and y needs a square cross-section");
+        v = v.transpose(3, 4);
+    }
+    std::vector<std::int64_t> flips;
+    if (variant & 1) flips.push_back(4);
+    if (variant & 2) flips.push_back(3);
+    if (!flips.empty()) v = v.flip(flips);
+    return v.contiguous();
+}
+
 torch::Tensor volumesToTensor(const std::vector<Volume>& volumes, const Vae3dConfig& config) {
     const Dims d = config.dims;
     const long voxels = long(d.count());

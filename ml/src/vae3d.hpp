@@ -71,6 +71,10 @@ TORCH_MODULE(FeaturePredictor3d);
 
 // Volumes <-> [N, 1, D, H, W] in [0, 1]: D 0, A 1, M 0.5.
 torch::Tensor volumesToTensor(const std::vector<Volume>& volumes, const Vae3dConfig& config);
+// Symmetry `variant` (0-7) of [N, C, D, H, W] volumes in the x/y plane:
+// bit 0 mirrors x, bit 1 mirrors y, bit 2 swaps x and y first. All keep
+// the z axis, along which the descriptors measure transport.
+torch::Tensor xySymmetry(const torch::Tensor& x, int variant);
 // Thresholds the decoder output to the nearest level (0.5; or 0.25 and 0.75
 // with 3 phases); raw values to the field.
 std::vector<Volume> tensorToVolumes(const torch::Tensor& x, const Vae3dConfig& config);

@@ -223,6 +223,134 @@ private slots:
         QVERIFY(!Generator3dConfig::fromJson(trimmed).vaeAugment);
         c.diffusionContext = "labels";
         QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
+        // DDPM training on x/y symmetries: 1 (none) for older models, 1-8,
+        // more than 4 (the x <-> y swaps) only for a square cross-section.
+        c = Generator3dConfig::tiny();
+        QCOMPARE(Generator3dConfig::fromJson(trimmed).diffusionAugment, 1);
+        c.diffusionAugment = 8;
+        QCOMPARE(Generator3dConfig::fromJson(Json::parse(c.toJson().dump())).diffusionAugment, 8);
+        for (int bad : {0, 9}) {
+            c.diffusionAugment = bad;
+            QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
+        }
+        c.vae.dims = ms::Dims{32, 16, 8};
+        c.diffusionAugment = 4;
+        c.validate();
+        c.diffusionAugment = 5;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
+    }
+
+    // The shared loop's weight average (TrainOptions::emaDecay): equal to the
+    // average of the per-step weights computed by hand, used for validation,
+    // kept at the end, and resumed from a checkpoint bit for bit.
+    void trainingKeepsExponentialMovingAverage() {
+        struct LinearTask : d3::TrainTask {
+            torch::nn::Linear net{torch::nn::LinearOptions(3, 1)};
+            torch::Tensor x = torch::linspace(-1, 1, 24).reshape({8, 3}), y = x.sum(1, true) * 0.5 + 0.25;
+            torch::nn::Module& module() override { return *net; }
+            std::size_t trainCount() const override { return 8; }
+            bool hasValidation() const override { return true; }
+            torch::Tensor batchLoss(const d3::Batch& b, const torch::Device&) override {
+                std::vector<std::int64_t> i(b.global.begin(), b.global.end());
+                auto index = torch::tensor(i, torch::kLong);
+                return torch::mse_loss(net->forward(x.index_select(0, index)), y.index_select(0, index));
+            }
+            double validationLoss(const torch::Device&) override {
+                return torch::mse_loss(net->forward(x), y).item<double>();
+            }
+        };
+        auto weightsOf = [](torch::nn::Module& m) {
+            std::vector<torch::Tensor> w;
+            for (const auto& p : m.parameters()) w.push_back(p.detach().clone());
+            return w;
+        };
+        TrainOptions o;
+        o.epochs = 3;
+        o.batchSize = 2;
+        o.learningRate = 0.05;
+        o.forceCpu = true;
+        o.threads = 1;
+        o.restoreBest = false;
+        const double decay = 0.7;
+
+        // Plain run: the weights after every step, and the hand-made average.
+        torch::manual_seed(5);
+        LinearTask plain;
+        const auto initial = weightsOf(*plain.net);
+        std::vector<std::vector<torch::Tensor>> steps;
+        o.onProgress = [&](const TrainProgress&) { steps.push_back(weightsOf(*plain.net)); };
+        d3::runTraining(plain, o);
+        QCOMPARE(int(steps.size()), 12);
+        auto average = initial;
+        std::vector<std::vector<torch::Tensor>> averageAtEpochEnd;
+        for (std::size_t s = 0; s < steps.size(); ++s) {
+            const double d = std::min(decay, (1.0 + double(s)) / (10.0 + double(s)));
+            for (std::size_t k = 0; k < average.size(); ++k) average[k] = average[k] * d + steps[s][k] * (1.0 - d);
+            if ((s + 1) % 4 == 0) averageAtEpochEnd.push_back(average);
+        }
+        QVERIFY(!torch::allclose(average[0], steps.back()[0]));  // the average lags the weights
+
+        // With the average: the same trajectory, the average kept at the end.
+        torch::manual_seed(5);
+        LinearTask averaged;
+        o.emaDecay = decay;
+        o.onProgress = nullptr;
+        const auto report = d3::runTraining(averaged, o);
+        const auto kept = weightsOf(*averaged.net);
+        for (std::size_t k = 0; k < kept.size(); ++k) QVERIFY(torch::allclose(kept[k], average[k], 1e-5, 1e-6));
+        // Each epoch's validation loss is the average's of that moment.
+        for (int e = 0; e < 3; ++e) {
+            torch::NoGradGuard noGrad;
+            auto params = averaged.net->parameters();
+            for (std::size_t k = 0; k < params.size(); ++k) params[k].copy_(averageAtEpochEnd[std::size_t(e)][k]);
+            QVERIFY(std::abs(report.history[std::size_t(e)].validationLoss - averaged.validationLoss(torch::kCPU)) < 1e-6);
+        }
+
+        // Stopped after 5 steps, resumed in a fresh task: the same average.
+        const fs::path checkpoint = fs::temp_directory_path() / "ms_test_ml3d_ema.ckpt";
+        fs::remove(checkpoint);
+        o.checkpoint = checkpoint;
+        o.stopAfterSteps = 5;
+        torch::manual_seed(5);
+        LinearTask first;
+        QVERIFY(d3::runTraining(first, o).stoppedAtLimit);
+        o.stopAfterSteps = 0;
+        torch::manual_seed(99);
+        LinearTask resumed;
+        QVERIFY(d3::runTraining(resumed, o).resumed);
+        const auto again = weightsOf(*resumed.net);
+        for (std::size_t k = 0; k < again.size(); ++k) QVERIFY(torch::equal(again[k], kept[k]));
+        fs::remove(checkpoint);
+        o.emaDecay = 1.0;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, d3::runTraining(resumed, o));
+    }
+
+    // The 8 x/y symmetries the DDPM can train on (bit 0 mirrors x, bit 1
+    // mirrors y, bit 2 swaps x and y first), element by element.
+    void xySymmetryVariants() {
+        const auto x = torch::arange(2 * 1 * 3 * 4 * 4, torch::kFloat).reshape({2, 1, 3, 4, 4});
+        const long n = 4;
+        std::vector<torch::Tensor> variants;
+        for (int variant = 0; variant < 8; ++variant) {
+            const auto v = d3::xySymmetry(x, variant);
+            QCOMPARE(v.sizes(), x.sizes());
+            auto a = v.accessor<float, 5>();
+            auto b = x.accessor<float, 5>();
+            for (long z = 0; z < 3; ++z)
+                for (long yy = 0; yy < n; ++yy)
+                    for (long xx = 0; xx < n; ++xx) {
+                        // The mirrors act on the swapped volume.
+                        const long fx = variant & 1 ? n - 1 - xx : xx, fy = variant & 2 ? n - 1 - yy : yy;
+                        const long sx = variant & 4 ? fy : fx, sy = variant & 4 ? fx : fy;
+                        QCOMPARE(a[1][0][z][yy][xx], b[1][0][z][sy][sx]);
+                    }
+            for (const auto& earlier : variants) QVERIFY(!torch::equal(earlier, v));
+            variants.push_back(v);
+        }
+        QVERIFY(torch::equal(d3::xySymmetry(d3::xySymmetry(x, 3), 3), x));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, d3::xySymmetry(x, 8));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, d3::xySymmetry(torch::zeros({1, 1, 2, 4, 6}), 4));
+        QCOMPARE(d3::xySymmetry(torch::zeros({1, 1, 2, 4, 6}), 3).sizes(), (std::vector<std::int64_t>{1, 1, 2, 4, 6}));
     }
 
     // Three-phase encoding: D 0, M 0.5, A 1 and back.
@@ -922,6 +1050,9 @@ private slots:
                                     "--config", "tiny", "--conditions", "ABS_f_D", "--outputs", "ABS_f_D,phi",
                                     "--epochs", "2", "--batch", "4", "--lr", "1e-3", "--cpu", "--threads", "1"};
         QString text;
+        QVERIFY(run(common + QStringList{"--diffusion-augment", "9"}, &text) != 0);
+        QVERIFY2(text.contains("1 to 8 symmetry variants"), qPrintable(text));
+        QVERIFY(!fs::exists(dir / "model" / "generator3d.pt"));
         // 3 steps: the VAE stops mid-way with a checkpoint.
         QCOMPARE(run(common + QStringList{"--stop-after", "3"}, &text), 0);
         QVERIFY2(text.contains("stopped at --stop-after"), qPrintable(text));
@@ -939,6 +1070,12 @@ private slots:
         QCOMPARE(trained.metadata().training.string("validation_data", ""), fs::absolute(dir / "train.h5").string());
         QCOMPARE(run(common, &text), 0);  // everything trained: all stages skipped
         QVERIFY2(text.contains("diffusion already trained"), qPrintable(text));
+        // Retraining the DDPM on two symmetry variants of each volume.
+        QCOMPARE(run(common + QStringList{"--stage", "diffusion", "--diffusion-augment", "2"}, &text), 0);
+        const auto augmented = Generator3D::load(dir / "model");
+        QCOMPARE(augmented.config().diffusionAugment, 2);
+        QCOMPARE(augmented.metadata().training.at("diffusion").number("symmetry_variants", 0), 2.0);
+        QCOMPARE(augmented.metadata().training.at("diffusion").number("steps", 0), 2.0 * 4);
         QCOMPARE(run({"generate", "--model", model, "--target", "ABS_f_D=0.6", "-n", "1", "--steps", "4", "-o",
                       QString::fromStdString((dir / "one.vti").string())}, &text), 0);
         QVERIFY(fs::exists(dir / "one.vti"));
@@ -1145,6 +1282,17 @@ private slots:
         QVERIFY(model.metadata().training.has("diffusion"));
         const auto v = model.generate({{"ABS_f_D", 0.5}}, 1, 4, 1.5, 1);
         QVERIFY(v[0].attributes.count("predicted_phi"));
+        // Four symmetry variants per volume: four times the steps per epoch
+        // (32 latents, batch 4), recorded in the config and the report.
+        QCOMPARE(report.steps, 3L * 2);
+        model.setDiffusionAugment(4);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, model.setDiffusionAugment(9));
+        QCOMPARE(model.config().diffusionAugment, 4);
+        const auto augmented = trainGenerator3dDiffusion(model, data, {data[0]}, o);
+        QCOMPARE(augmented.steps, 3L * 8);
+        QVERIFY(std::isfinite(augmented.history.back().validationLoss));
+        QCOMPARE(model.metadata().training.at("diffusion").number("symmetry_variants", 0), 4.0);
+        model.setDiffusionAugment(1);
 
         // With the data as context the DDPM reads the volumes' attributes (the
         // feature predictor's context needs none): a volume without them is refused.

@@ -76,6 +76,13 @@ struct Generator3dConfig {
     // shifts in x, y, z; mirrors in x and y; x <-> y swap when square):
     // with few independent simulation runs the VAE otherwise memorises them.
     bool vaeAugment = false;
+    // DDPM training on this many of the 8 x/y symmetries of each training
+    // volume (identity, x mirror, y mirror, both, then the x <-> y swap of
+    // each; more than 4 needs a square cross-section), each encoded by the
+    // VAE: the descriptors are invariant (transport runs along z) while the
+    // latents differ, so the DDPM sees k times as many distinct latents and
+    // memorises the few simulation runs less. 1 = the volumes as they are.
+    int diffusionAugment = 1;
 
     void validate() const;
     Json toJson() const;
@@ -142,6 +149,9 @@ public:
     // create(config(), seed): retraining the diffusion stage from here is a
     // from-scratch run of that stage on the trained VAE.
     void resetDiffusion(std::uint64_t seed = 0);
+    // Generator3dConfig::diffusionAugment for the next diffusion training
+    // (a training choice, not architecture; recorded in the model's JSON).
+    void setDiffusionAugment(int variants);
     // A model folder (holding generator3d.pt + generator3d.json), either
     // file of it, or a model name in modelSearchPath(): NAME/generator3d.pt
     // (the shipped layout, resources/models/NAME/) or NAME.pt.

@@ -58,6 +58,13 @@ struct TrainOptions {
     // poor model-selection criterion, e.g. a VAE's KL term rising as the
     // latent gets used).
     bool restoreBest = true;
+    // Exponential moving average of the weights (0 = off): after step s the
+    // average moves by (1 - d) towards the weights, d = min(emaDecay,
+    // (1 + s) / (10 + s)) so early steps are not swamped by the initial
+    // weights. Validation and the weights kept at the end are the average's
+    // (the DDPM papers sample from such an average: less step-to-step noise
+    // in the predictor). Checkpointed with the rest.
+    double emaDecay = 0.0;
     // Stop (with a checkpoint) once this many steps are done in total; for
     // tests that simulate a kill. 0 = no limit.
     long stopAfterSteps = 0;
