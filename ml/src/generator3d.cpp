@@ -783,10 +783,10 @@ torch::Tensor augmentPeriodic(const torch::Tensor& x, const torch::Tensor& u) {
     for (long i = 0; i < x.size(0); ++i) {
         auto v = torch::roll(x[i], {long(r[i][0] * float(d)) % d, long(r[i][1] * float(h)) % h, long(r[i][2] * float(w)) % w},
                              {1, 2, 3});
-        if (r[i][3] < 0.5f) v = v.flip({3});
-        if (r[i][4] < 0.5f) v = v.flip({2});
-        if (h == w && r[i][5] < 0.5f) v = v.transpose(2, 3);
-        out.push_back(v.contiguous());
+        // Mirrors then swap; xySymmetry swaps first, so the mirror bits trade places.
+        const bool mirrorX = r[i][3] < 0.5f, mirrorY = r[i][4] < 0.5f, swap = h == w && r[i][5] < 0.5f;
+        const int variant = swap ? 4 | (mirrorX ? 2 : 0) | (mirrorY ? 1 : 0) : (mirrorX ? 1 : 0) | (mirrorY ? 2 : 0);
+        out.push_back(detail::xySymmetry(v.unsqueeze(0), variant).squeeze(0));
     }
     return torch::stack(out);
 }
