@@ -132,7 +132,9 @@ int cmdEvaluate(const CommandArgs& argv) {
                      "                     skipped [the model's training filter, e.g. 0.01 for gen3d-ch2]\n"
                      "  --compare-steps K2 also sample --compare-count of the targets (evenly spaced) with\n"
                      "                     K2 steps (0 = DDPM over all T) in this run: R^2 of both samplers on\n"
-                     "                     those targets, seconds per sample (denoise + decode) and the speed-up\n"
+                     "                     those targets, their difference with a 95% interval (paired bootstrap\n"
+                     "                     over the targets: is it more than the targets' own noise?), seconds\n"
+                     "                     per sample (denoise + decode) and the speed-up\n"
                      "  --compare-count M  targets for --compare-steps [N]\n"
                      "  --threads T        torch threads on the CPU [MICROSTUDIO_THREADS or all cores]\n"
                      "  --csv FILE         one row per held-out target: target, VAE round trip and\n"
@@ -306,23 +308,38 @@ int cmdEvaluate(const CommandArgs& argv) {
         other.timing = &t;
         const auto otherMeasured = measure(model.generate(subsetTargets, other), model);
         for (std::size_t k = 0; k < subset.size(); ++k) comparedMeasured[subset[k]] = otherMeasured[k];
-        ml::Json otherR2 = ml::Json::object(), primaryR2 = ml::Json::object(), difference = ml::Json::object();
+        ml::Json otherR2 = ml::Json::object(), primaryR2 = ml::Json::object(), difference = ml::Json::object(),
+                 interval = ml::Json::object();
         for (const auto& name : c.conditions) {
-            std::vector<double> ta, a, tb, b;
+            std::vector<double> ta, a, tb, b, tp, ap, bp;
             for (std::size_t k = 0; k < subset.size(); ++k) {
-                if (std::isfinite(measured[subset[k]].at(name))) {
-                    ta.push_back(subsetTargets[k].at(name));
-                    a.push_back(measured[subset[k]].at(name));
+                const double target = subsetTargets[k].at(name), main = measured[subset[k]].at(name),
+                             compared = otherMeasured[k].at(name);
+                if (std::isfinite(main)) {
+                    ta.push_back(target);
+                    a.push_back(main);
                 }
-                if (std::isfinite(otherMeasured[k].at(name))) {
-                    tb.push_back(subsetTargets[k].at(name));
-                    b.push_back(otherMeasured[k].at(name));
+                if (std::isfinite(compared)) {
+                    tb.push_back(target);
+                    b.push_back(compared);
+                }
+                if (std::isfinite(main) && std::isfinite(compared)) {
+                    tp.push_back(target);
+                    ap.push_back(main);
+                    bp.push_back(compared);
                 }
             }
             const double ra = ml3d::agreement(ta, a).r2, rb = ml3d::agreement(tb, b).r2;
             primaryR2[name] = numberOrNull(ra);
             otherR2[name] = numberOrNull(rb);
             difference[name] = numberOrNull(ra - rb);
+            // Paired bootstrap over the targets both samplers described.
+            ml::Json range = ml::Json::array();
+            if (tp.size() >= 3) {
+                const auto d = ml::bootstrapR2Difference(tp, ap, bp);
+                if (std::isfinite(d.low) && std::isfinite(d.high)) range = ml::Json(std::vector<double>{d.low, d.high});
+            }
+            interval[name] = range;
         }
         const double primarySeconds =
             (primaryTiming.denoiseSeconds + primaryTiming.decodeSeconds + primaryTiming.screenSeconds) / double(n);
@@ -333,6 +350,7 @@ int cmdEvaluate(const CommandArgs& argv) {
         comparison["r2"] = otherR2;
         comparison["r2_main_sampler"] = primaryR2;  // the main sampler on the same targets
         comparison["r2_difference"] = difference;   // main - comparison
+        comparison["r2_difference_ci95"] = interval;  // [low, high], paired bootstrap, 2000 draws
         comparison["s_per_sample"] = otherSeconds;  // denoise + decode, batch --batch
         comparison["main_s_per_sample"] = primarySeconds;
         comparison["speedup"] = numberOrNull(otherSeconds / primarySeconds);
@@ -470,10 +488,15 @@ int cmdEvaluate(const CommandArgs& argv) {
         std::printf("comparison on %.0f of the targets: %s-%.0f vs %s-%ld (batch %ld)\n", comparison.at("n").number(),
                     comparison.string("sampler", "").c_str(), comparison.at("steps").number(), steps == 0 ? "ddpm" : "ddim",
                     steps == 0 ? long(c.timesteps) : steps, batch);
-        std::printf("%-16s %10s %10s\n", "descriptor", "R^2 main", "R^2 other");
-        for (const auto& name : c.conditions)
-            std::printf("%-16s %10s %10s\n", name.c_str(), show(comparison.at("r2_main_sampler"), name).c_str(),
-                        show(comparison.at("r2"), name).c_str());
+        std::printf("%-16s %10s %10s %10s  %s\n", "descriptor", "R^2 main", "R^2 other", "main-other",
+                    "95% interval (paired bootstrap over targets)");
+        for (const auto& name : c.conditions) {
+            const auto range = comparison.at("r2_difference_ci95").at(name).numbers();
+            char text[64] = "-";
+            if (range.size() == 2) std::snprintf(text, sizeof text, "[%.3f, %.3f]", range[0], range[1]);
+            std::printf("%-16s %10s %10s %10s  %s\n", name.c_str(), show(comparison.at("r2_main_sampler"), name).c_str(),
+                        show(comparison.at("r2"), name).c_str(), show(comparison.at("r2_difference"), name).c_str(), text);
+        }
         std::printf("seconds per sample: main %.4g, other %.4g (other / main = %s)\n",
                     comparison.at("main_s_per_sample").number(), comparison.at("s_per_sample").number(),
                     show(comparison, "speedup").c_str());

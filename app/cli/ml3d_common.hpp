@@ -13,6 +13,7 @@
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
 #include "microstudio/core/volume.hpp"
+#include "microstudio/ml/evaluate.hpp"
 
 namespace ms::cli::ml3d {
 
@@ -89,20 +90,11 @@ inline Agreement agreement(const std::vector<double>& target, const std::vector<
     const std::size_t n = std::min(target.size(), achieved.size());
     a.count = n;
     if (n == 0) return a;
-    double mt = 0, ma = 0, mae = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        mt += target[i] / double(n);
-        ma += achieved[i] / double(n);
-        mae += std::fabs(target[i] - achieved[i]) / double(n);
-    }
-    double sxy = 0, sxx = 0, syy = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-        sxy += (target[i] - mt) * (achieved[i] - ma);
-        sxx += (target[i] - mt) * (target[i] - mt);
-        syy += (achieved[i] - ma) * (achieved[i] - ma);
-    }
+    const std::vector<double> t(target.begin(), target.begin() + long(n)), v(achieved.begin(), achieved.begin() + long(n));
+    double mae = 0;
+    for (std::size_t i = 0; i < n; ++i) mae += std::fabs(t[i] - v[i]) / double(n);
     a.mae = mae;
-    if (sxx > 0 && syy > 0) a.r2 = sxy * sxy / (sxx * syy);
+    a.r2 = ml::squaredPearson(t, v);
     return a;
 }
 

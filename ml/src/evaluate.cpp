@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/parallel.hpp"
@@ -12,6 +13,16 @@
 #endif
 
 namespace ms::ml {
+
+namespace {
+// The q-quantile of sorted, non-empty values, linearly interpolated.
+double sortedQuantile(const std::vector<double>& v, double q) {
+    const double pos = q * double(v.size() - 1);
+    const std::size_t lo = std::size_t(pos);
+    const std::size_t hi = std::min(lo + 1, v.size() - 1);
+    return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
+}
+}  // namespace
 
 std::vector<double> conditionValues(const Volume& volume, const std::vector<std::string>& names) {
     std::vector<double> values;
@@ -76,17 +87,11 @@ double wasserstein1(std::vector<double> a, std::vector<double> b) {
     if (a.empty() || b.empty()) throw Error("Wasserstein distance of an empty set");
     std::sort(a.begin(), a.end());
     std::sort(b.begin(), b.end());
-    auto quantile = [](const std::vector<double>& v, double q) {
-        const double pos = q * double(v.size() - 1);
-        const std::size_t lo = std::size_t(pos);
-        const std::size_t hi = std::min(lo + 1, v.size() - 1);
-        return v[lo] + (v[hi] - v[lo]) * (pos - double(lo));
-    };
     const int n = 200;
     double sum = 0;
     for (int i = 0; i < n; ++i) {
         const double q = (i + 0.5) / n;
-        sum += std::fabs(quantile(a, q) - quantile(b, q));
+        sum += std::fabs(sortedQuantile(a, q) - sortedQuantile(b, q));
     }
     return sum / n;
 }
@@ -102,6 +107,57 @@ double rSquared(const std::vector<double>& target, const std::vector<double>& ac
     }
     if (total <= 0) throw Error("R^2 needs targets that vary");
     return 1.0 - residual / total;
+}
+
+double squaredPearson(const std::vector<double>& target, const std::vector<double>& achieved) {
+    if (target.size() != achieved.size()) throw Error("R^2 needs two sets of the same size");
+    const std::size_t n = target.size();
+    if (n < 2) return std::nan("");
+    double mt = 0, ma = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        mt += target[i] / double(n);
+        ma += achieved[i] / double(n);
+    }
+    double sxy = 0, sxx = 0, syy = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+        sxy += (target[i] - mt) * (achieved[i] - ma);
+        sxx += (target[i] - mt) * (target[i] - mt);
+        syy += (achieved[i] - ma) * (achieved[i] - ma);
+    }
+    return sxx > 0 && syy > 0 ? sxy * sxy / (sxx * syy) : std::nan("");
+}
+
+R2Difference bootstrapR2Difference(const std::vector<double>& target, const std::vector<double>& a,
+                                   const std::vector<double>& b, int resamples, double level, std::uint64_t seed) {
+    if (target.size() != a.size() || target.size() != b.size())
+        throw Error("the R^2 difference needs targets and two sets of achieved values of the same size");
+    if (target.size() < 3) throw Error("the R^2 difference needs at least 3 targets");
+    if (resamples < 10) throw Error("the bootstrap needs at least 10 resamples");
+    if (!(level > 0.0 && level < 1.0)) throw Error("the interval level must be in (0, 1)");
+    R2Difference out;
+    out.estimate = squaredPearson(target, a) - squaredPearson(target, b);
+    const std::size_t n = target.size();
+    std::mt19937_64 rng(seed);
+    std::vector<double> t(n), x(n), y(n), differences;
+    differences.reserve(std::size_t(resamples));
+    for (int r = 0; r < resamples; ++r) {
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::size_t k = std::size_t(rng() % n);
+            t[i] = target[k];
+            x[i] = a[k];
+            y[i] = b[k];
+        }
+        const double d = squaredPearson(t, x) - squaredPearson(t, y);
+        if (std::isfinite(d)) differences.push_back(d);
+    }
+    if (differences.empty()) {
+        out.low = out.high = std::nan("");
+        return out;
+    }
+    std::sort(differences.begin(), differences.end());
+    out.low = sortedQuantile(differences, (1.0 - level) / 2.0);
+    out.high = sortedQuantile(differences, 1.0 - (1.0 - level) / 2.0);
+    return out;
 }
 
 }  // namespace ms::ml

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <numeric>
 #include <random>
+#include <tuple>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/synthetic.hpp"
@@ -498,6 +499,12 @@ private slots:
         QVERIFY(std::fabs(wasserstein1({0.0, 0.0}, {0.5, 0.5}) - 0.5) < 1e-12);
         QCOMPARE(rSquared({1, 2, 3}, {1, 2, 3}), 1.0);
         QVERIFY(std::fabs(rSquared({1, 2, 3}, {2, 2, 2}) - 0.0) < 1e-12);
+        // Squared Pearson ignores scale and offset (the 3D paper's R^2); hand case:
+        // t = 1,2,3 vs a = 1,3,2: cov 0.5, var 1 and 1 -> r 0.5, R^2 0.25.
+        QCOMPARE(squaredPearson({1, 2, 3}, {3, 5, 7}), 1.0);
+        QVERIFY(std::fabs(squaredPearson({1, 2, 3}, {1, 3, 2}) - 0.25) < 1e-12);
+        QVERIFY(std::isnan(squaredPearson({1, 2, 3}, {2, 2, 2})));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, squaredPearson({1, 2}, {1, 2, 3}));
         const auto a = syntheticImages(3, 32, 1);
         QCOMPARE(twoPointError(a, a, 10), 0.0);
         ms::Volume v(ms::Dims{4, 4, 1}, ms::Acceptor);
@@ -531,6 +538,56 @@ private slots:
         QVERIFY(inkIn(labelled, 0, 50, 40, 150) > 20);  // tick values
         QCOMPARE(inkIn(bare, 0, 10, 0, 160), 0);
         QVERIFY_THROWS_EXCEPTION(ms::Error, plotCurves({{1, 2}}, 60, 40, false, text));  // no room for labels
+    }
+    // The paired bootstrap of two samplers' R^2 difference (evaluate --compare-steps).
+    void r2DifferenceInterval() {
+        std::mt19937_64 rng(3);
+        std::normal_distribution<double> noise(0.0, 1.0);
+        auto draw = [&](std::size_t n, double sigmaA, double sigmaB) {
+            std::vector<double> t, a, b;
+            for (std::size_t i = 0; i < n; ++i) {
+                t.push_back(double(i) / double(n));
+                a.push_back(t.back() + sigmaA * noise(rng));
+                b.push_back(t.back() + sigmaB * noise(rng));
+            }
+            return std::tuple{t, a, b};
+        };
+        // The same values: a zero difference and a zero-width interval.
+        {
+            const auto [t, a, unused] = draw(64, 0.1, 0.1);
+            (void)unused;
+            const auto d = bootstrapR2Difference(t, a, a);
+            QCOMPARE(d.estimate, 0.0);
+            QCOMPARE(d.low, 0.0);
+            QCOMPARE(d.high, 0.0);
+        }
+        // One sampler far noisier: the interval lies above 0 and holds the estimate;
+        // the same seed gives the same interval, four times the targets a narrower one.
+        auto [t, a, b] = draw(64, 0.05, 0.3);
+        const auto d = bootstrapR2Difference(t, a, b);
+        QCOMPARE(d.estimate, squaredPearson(t, a) - squaredPearson(t, b));
+        QVERIFY2(d.low > 0.0 && d.low <= d.estimate && d.estimate <= d.high,
+                 qPrintable(QString("%1 [%2, %3]").arg(d.estimate).arg(d.low).arg(d.high)));
+        const auto again = bootstrapR2Difference(t, a, b);
+        QCOMPARE(again.low, d.low);
+        QCOMPARE(again.high, d.high);
+        const auto [t4, a4, b4] = draw(256, 0.05, 0.3);
+        const auto more = bootstrapR2Difference(t4, a4, b4);
+        QVERIFY2(more.high - more.low < 0.75 * (d.high - d.low),
+                 qPrintable(QString("256 targets %1, 64 targets %2").arg(more.high - more.low).arg(d.high - d.low)));
+        // Two far outliers in one sampler only (the speck-like targets of the 3D
+        // model): the estimate moves a lot, and the interval says how little it means.
+        std::vector<double> outlier = a;
+        outlier[0] = 1.0;
+        outlier[1] = 1.0;
+        const auto swing = bootstrapR2Difference(t, a, outlier);
+        QVERIFY(swing.estimate > 0.1 && swing.low < 0.05 && swing.high > swing.estimate);
+        // A 90% interval lies inside the 95% one (same draws).
+        const auto narrow = bootstrapR2Difference(t, a, b, 2000, 0.9);
+        QVERIFY(narrow.low >= d.low && narrow.high <= d.high);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, bootstrapR2Difference({1, 2}, {1, 2}, {1, 2}));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, bootstrapR2Difference(t, a, {1, 2, 3}));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, bootstrapR2Difference(t, a, b, 2000, 1.5));
     }
 
     // The CLI end to end on tiny models: train, models, denoise, ldm2d,

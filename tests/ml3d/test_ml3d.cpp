@@ -980,6 +980,10 @@ private slots:
         QCOMPARE(compared["sampler"].toString(), QString("ddim"));
         QCOMPARE(compared["r2"].toObject().size(), 3);
         QCOMPARE(compared["r2_main_sampler"].toObject().size(), 3);
+        // The difference's bootstrap interval needs 3 targets both samplers described: none of 2.
+        const auto intervals = compared["r2_difference_ci95"].toObject();
+        QCOMPARE(intervals.size(), 3);
+        for (const auto& range : intervals) QVERIFY(range.isArray() && range.toArray().isEmpty());
         // 6 denoising steps cost more than 2 (decode is the same): a ratio above 1.
         QVERIFY(compared["s_per_sample"].toDouble() > 0.0 && compared["speedup"].toDouble() > 1.0);
         // A filter no held-out sample passes: a clear error.

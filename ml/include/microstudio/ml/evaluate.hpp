@@ -3,6 +3,7 @@
 // two-point-correlation error and volume-fraction distribution distance
 // (generated vs held-out images), R^2 of conditional generation, condition
 // values of a sample, and monochrome line plots written as PNG.
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,23 @@ double twoPointError(const std::vector<Volume>& generated, const std::vector<Vol
 double wasserstein1(std::vector<double> a, std::vector<double> b);
 // Coefficient of determination of achieved values against targets.
 double rSquared(const std::vector<double>& target, const std::vector<double>& achieved);
+// Squared Pearson correlation of achieved values with targets (the 3D
+// paper's R^2, Fig. 5); NaN when either set is constant. Sizes must match.
+double squaredPearson(const std::vector<double>& target, const std::vector<double>& achieved);
+
+// How far apart two samplers' R^2 on the same targets really are: the
+// squared-Pearson difference R^2(target, a) - R^2(target, b) with a paired
+// bootstrap over the targets (`resamples` draws of n targets with
+// replacement, the same draw for both sets; draws where either R^2 is
+// undefined are skipped). [low, high] is the central `level` percentile
+// interval. With R^2 of 64 targets, one or two outliers can move it by
+// tenths; the interval shows when a difference is within that noise.
+struct R2Difference {
+    double estimate = 0.0, low = 0.0, high = 0.0;
+};
+R2Difference bootstrapR2Difference(const std::vector<double>& target, const std::vector<double>& a,
+                                   const std::vector<double>& b, int resamples = 2000, double level = 0.95,
+                                   std::uint64_t seed = 1);
 
 // Text of a plot; all empty = a bare plot (frame and curves only).
 struct PlotText {
