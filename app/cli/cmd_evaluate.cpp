@@ -73,6 +73,22 @@ double meanPairwiseDisagreement(const std::vector<Volume>& volumes) {
     return pairs ? sum / double(pairs) : std::nan("");
 }
 
+// Candidates drawn for each kept volume (1 when not screened).
+std::vector<double> drawsPerSample(const std::vector<Volume>& volumes) {
+    std::vector<double> draws;
+    for (const auto& v : volumes) {
+        const auto it = v.attributes.find("candidates");
+        draws.push_back(it != v.attributes.end() ? it->second : 1.0);
+    }
+    return draws;
+}
+
+double sum(const std::vector<double>& values) {
+    double total = 0.0;
+    for (double v : values) total += v;
+    return total;
+}
+
 double standardDeviation(const std::vector<double>& values) {
     std::vector<double> finite;
     for (double v : values)
@@ -100,7 +116,7 @@ ml::Generator3D loadModel(const Args& args) {
 int cmdEvaluate(const CommandArgs& argv) {
     Args args(argv, {"model", "data", "count", "steps", "eta", "guidance", "seed", "batch-sizes", "diversity", "batch",
                      "compare-steps", "compare-count", "min-phase-fraction", "threads", "csv", "candidates",
-                     "ddpm-variance"},
+                     "ddpm-variance", "tolerance"},
               {"json", "cpu", "describe"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli evaluate [--model M] [--data HELDOUT.h5] [-n N] [--steps K] [--json]\n\n"
@@ -125,6 +141,8 @@ int cmdEvaluate(const CommandArgs& argv) {
                      "  --candidates K     screened generation for the R^2 and comparison parts: K draws per\n"
                      "                     target, the one measured nearest the target kept [1: plain sampling;\n"
                      "                     diversity and timing always sample plainly]\n"
+                     "  --tolerance D      with --candidates K: a target stops drawing once a draw lies within\n"
+                     "                     D (training std units), so K is the most drawn [0: always K]\n"
                      "  --diversity M      samples at the fixed target [min(N, 8), at least 2]\n"
                      "  --batch-sizes L    timing batch sizes [1,2,4,8,16,32]\n"
                      "  --describe         compute descriptors missing from the held-out attributes\n"
@@ -186,6 +204,7 @@ int cmdEvaluate(const CommandArgs& argv) {
     o.batch = int(batch);
     o.posteriorVariance = ml3d::parseDdpmVariance(args.value("ddpm-variance", "beta"));
     const int candidates = ml3d::parseCandidates(args.integer("candidates", 1));
+    o.tolerance = ml3d::parseTolerance(args.number("tolerance", 0.0));
 
     // Held-out samples and their targets.
     auto all = ml3d::withMinority(io::readSamples(dataPath), minPhase);
@@ -275,6 +294,7 @@ int cmdEvaluate(const CommandArgs& argv) {
     timedPrimary.candidates = candidates;
     auto generated = model.generate(targets, timedPrimary);
     const auto measured = measure(generated, model);
+    const auto primaryDraws = drawsPerSample(generated);
     ml::Json r2 = ml::Json::object(), mae = ml::Json::object(), described = ml::Json::object(),
              targetStd = ml::Json::object();
     for (const auto& name : c.conditions) {
@@ -296,6 +316,7 @@ int cmdEvaluate(const CommandArgs& argv) {
     // DDIM vs DDPM comparison of the benchmarks.
     ml::Json comparison = ml::Json::object();
     std::vector<std::map<std::string, double>> comparedMeasured(n);  // per target, the other sampler's
+    std::vector<double> comparedDraws(n, std::nan(""));
     if (compareSteps >= 0) {
         progress.report(0.2, "comparison sampler");
         const auto subset = ml3d::evenlySpaced(n, std::size_t(compareCount));
@@ -306,8 +327,13 @@ int cmdEvaluate(const CommandArgs& argv) {
         other.candidates = candidates;
         other.steps = int(compareSteps);
         other.timing = &t;
-        const auto otherMeasured = measure(model.generate(subsetTargets, other), model);
-        for (std::size_t k = 0; k < subset.size(); ++k) comparedMeasured[subset[k]] = otherMeasured[k];
+        const auto otherVolumes = model.generate(subsetTargets, other);
+        const auto otherMeasured = measure(otherVolumes, model);
+        const auto otherDraws = drawsPerSample(otherVolumes);
+        for (std::size_t k = 0; k < subset.size(); ++k) {
+            comparedMeasured[subset[k]] = otherMeasured[k];
+            comparedDraws[subset[k]] = otherDraws[k];
+        }
         ml::Json otherR2 = ml::Json::object(), primaryR2 = ml::Json::object(), difference = ml::Json::object(),
                  interval = ml::Json::object();
         for (const auto& name : c.conditions) {
@@ -354,6 +380,15 @@ int cmdEvaluate(const CommandArgs& argv) {
         comparison["s_per_sample"] = otherSeconds;  // denoise + decode, batch --batch
         comparison["main_s_per_sample"] = primarySeconds;
         comparison["speedup"] = numberOrNull(otherSeconds / primarySeconds);
+        // With --tolerance the samplers may draw different numbers of candidates:
+        // the speed-up per draw is the samplers' own ratio.
+        const double primaryDrawCount = sum(primaryDraws), otherDrawCount = sum(otherDraws);
+        comparison["draws_per_sample"] = otherDrawCount / double(subset.size());
+        comparison["main_draws_per_sample"] = primaryDrawCount / double(n);
+        comparison["s_per_draw"] = otherSeconds * double(subset.size()) / otherDrawCount;
+        comparison["main_s_per_draw"] = primarySeconds * double(n) / primaryDrawCount;
+        comparison["speedup_per_draw"] =
+            numberOrNull((otherSeconds * double(subset.size()) / otherDrawCount) / (primarySeconds * double(n) / primaryDrawCount));
     }
 
     if (auto csvPath = args.value("csv")) {
@@ -364,6 +399,8 @@ int cmdEvaluate(const CommandArgs& argv) {
             csv += "," + name + "," + name + "_round_trip," + name + "_generated";
             if (compared) csv += "," + name + "_compared";
         }
+        csv += ",draws";
+        if (compared) csv += ",draws_compared";
         csv += "\n";
         for (std::size_t i = 0; i < n; ++i) {
             csv += std::to_string(i);
@@ -375,6 +412,8 @@ int cmdEvaluate(const CommandArgs& argv) {
                     csv += "," + ml3d::csvNumber(it != comparedMeasured[i].end() ? it->second : std::nan(""));
                 }
             }
+            csv += "," + ml3d::csvNumber(primaryDraws[i]);
+            if (compared) csv += "," + ml3d::csvNumber(comparedDraws[i]);
             csv += "\n";
         }
         ml3d::writeTextAtomically(*csvPath, csv);
@@ -434,6 +473,8 @@ int cmdEvaluate(const CommandArgs& argv) {
     report["sampler"] = steps == 0 ? "ddpm" : "ddim";
     report["guidance"] = o.guidance;
     report["candidates"] = double(candidates);
+    report["tolerance"] = o.tolerance;
+    report["draws_per_sample"] = sum(primaryDraws) / double(n);  // candidates drawn per kept sample
     report["ddpm_variance"] = o.posteriorVariance ? "posterior" : "beta";
     report["r2"] = r2;
     report["mae"] = mae;
@@ -467,6 +508,9 @@ int cmdEvaluate(const CommandArgs& argv) {
     std::printf("evaluate %s on %zu held-out samples of %s (%s, %ld steps, guidance %g, %d candidate(s), %s)\n",
                 model.metadata().name.c_str(), n, dataPath.c_str(), steps == 0 ? "DDPM" : "DDIM",
                 steps == 0 ? long(c.timesteps) : steps, o.guidance, candidates, model.device().c_str());
+    if (o.tolerance > 0.0 && candidates > 1)
+        std::printf("screening stops at distance %g: %.3g draws per sample on average\n", o.tolerance,
+                    report.at("draws_per_sample").number());
     std::printf("%-16s %10s %10s %10s   (target vs measured; diversity: std at the fixed target)\n", "descriptor", "R^2",
                 "MAE", "std");
     for (const auto& name : c.conditions)
@@ -500,6 +544,10 @@ int cmdEvaluate(const CommandArgs& argv) {
         std::printf("seconds per sample: main %.4g, other %.4g (other / main = %s)\n",
                     comparison.at("main_s_per_sample").number(), comparison.at("s_per_sample").number(),
                     show(comparison, "speedup").c_str());
+        std::printf("draws per sample: main %.3g, other %.3g; seconds per draw: main %.4g, other %.4g (other / main = %s)\n",
+                    comparison.at("main_draws_per_sample").number(), comparison.at("draws_per_sample").number(),
+                    comparison.at("main_s_per_draw").number(), comparison.at("s_per_draw").number(),
+                    show(comparison, "speedup_per_draw").c_str());
     }
     return 0;
 }

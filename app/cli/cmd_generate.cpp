@@ -217,7 +217,7 @@ void writeCsv(const std::vector<Volume>& volumes, const ml::Generator3D& model, 
 
 int cmdGenerate(const CommandArgs& argv) {
     Args args(argv, {"model", "target", "count", "steps", "eta", "guidance", "seed", "batch", "output", "create-tiny",
-                     "phases", "evaluate", "range", "targets-from", "ranges-from", "candidates", "ddpm-variance"},
+                     "phases", "evaluate", "range", "targets-from", "ranges-from", "candidates", "ddpm-variance", "tolerance"},
               {"info", "cpu", "describe", "random-targets", "strict", "no-measure"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli generate --model M --target NAME=VALUE,... -n N -o OUT [OPTIONS]\n"
@@ -252,6 +252,8 @@ int cmdGenerate(const CommandArgs& argv) {
                      "  --candidates K     screened generation: K draws per sample, each described, the one\n"
                      "                     whose measured descriptors lie nearest the target kept (distance in\n"
                      "                     training std units; CSV columns candidates, selection_distance) [1]\n"
+                     "  --tolerance D      with --candidates K: a sample stops drawing once a draw lies within\n"
+                     "                     D, so K is the most drawn (column candidates: the draws made) [0]\n"
                      "  -o, --output OUT   output file\n"
                      "  --strict           refuse targets outside the training data\n"
                      "  --no-measure       skip describing the generated volumes\n"
@@ -296,6 +298,7 @@ int cmdGenerate(const CommandArgs& argv) {
     o.seed = std::uint64_t(seed);
     o.batch = int(batch);
     o.candidates = ml3d::parseCandidates(args.integer("candidates", 1));
+    o.tolerance = ml3d::parseTolerance(args.number("tolerance", 0.0));
     o.posteriorVariance = ml3d::parseDdpmVariance(args.value("ddpm-variance", "beta"));
     if (args.has("evaluate")) return evaluate(model, *args.value("evaluate"), args.integer("count", 16), o, args.flag("describe"));
     if (!args.has("output")) throw Error("-o OUT is required (see --help)");

@@ -74,6 +74,13 @@ inline int parseCandidates(long value) {
     return int(value);
 }
 
+// --tolerance D (screened generation): stop drawing once a draw lies within D
+// (training std units); 0 = always draw all --candidates.
+inline double parseTolerance(double value) {
+    if (!std::isfinite(value) || value < 0.0) throw Error("--tolerance must be a number >= 0");
+    return value;
+}
+
 // --ddpm-variance beta|posterior -> GenerateOptions::posteriorVariance.
 inline bool parseDdpmVariance(const std::string& value) {
     if (value != "beta" && value != "posterior") throw Error("--ddpm-variance must be beta or posterior, got '" + value + "'");

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <optional>
 
 #include "ddpm3d.hpp"
 #include "microstudio/core/error.hpp"
@@ -520,6 +521,8 @@ double selectionDistance(const std::map<std::string, double>& target, const std:
 std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string, double>>& targets,
                                           const GenerateOptions& options) const {
     if (options.candidates < 1) throw Error("generate needs candidates >= 1");
+    if (!std::isfinite(options.tolerance) || options.tolerance < 0.0)
+        throw Error("screening tolerance must be a finite number >= 0");
     if (options.candidates > 1) return generateScreened(targets, options);
     Impl& impl = *impl_;
     const auto& c = impl.config;
@@ -625,46 +628,91 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
 std::vector<Volume> Generator3D::generateScreened(const std::vector<std::map<std::string, double>>& targets,
                                                   const GenerateOptions& options) const {
 #ifdef MICROSTUDIO_HAVE_DESCRIPTORS
-    const std::size_t k = std::size_t(options.candidates);
-    std::vector<std::map<std::string, double>> drawn;
-    drawn.reserve(targets.size() * k);
-    for (const auto& t : targets) drawn.insert(drawn.end(), k, t);
-    // Denoising is ~95% of the work; describing the rest.
-    ProgressToken relay;
-    if (options.progress)
-        relay.setListener([&](double f, const std::string& msg) { options.progress->report(0.95 * f, msg); });
-    auto single = options;
-    single.candidates = 1;
-    single.progress = options.progress ? &relay : nullptr;
-    auto candidates = generate(drawn, single);
-    if (options.progress) options.progress->report(0.95, "describing " + std::to_string(candidates.size()) + " candidates");
-    const auto screenStart = std::chrono::steady_clock::now();
+    if (targets.empty()) throw Error("generate needs n >= 1");
+    if (options.batch < 1) throw Error("generate batch must be >= 1");
+    const std::size_t k = std::size_t(options.candidates), n = targets.size();
+    const bool adaptive = options.tolerance > 0.0;
+    const auto ranges = conditionRanges();
     descriptors::Options d;
     d.phases = impl_->config.vae.phases;
-    const auto measured = descriptors::describeBatch(candidates, d);
-    if (options.timing) options.timing->screenSeconds += secondsSince(screenStart);
-    const auto ranges = conditionRanges();
-    std::vector<Volume> kept;
-    kept.reserve(targets.size());
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-        std::size_t best = i * k;
-        double bestDistance = std::numeric_limits<double>::infinity();
-        for (std::size_t j = i * k; j < (i + 1) * k; ++j) {
+    struct Best {
+        std::optional<Volume> volume;
+        descriptors::Result measured;
+        double distance = std::numeric_limits<double>::infinity();
+        std::size_t index = 0, draws = 0;
+    };
+    std::vector<Best> best(n);
+    const double maxDraws = double(n * k);
+    double drawsDone = 0.0;
+    auto unfinished = [&](const Best& b) {
+        return b.draws < k && !(adaptive && b.distance <= options.tolerance);
+    };
+    // Round 0 draws with options.seed; without a tolerance it is the only
+    // round (K draws each: the targets repeated K times in a row). With one,
+    // rounds go on for the samples not yet within it, each drawing enough
+    // per sample to fill a batch.
+    for (std::uint64_t round = 0;; ++round) {
+        std::vector<std::size_t> open;
+        for (std::size_t i = 0; i < n; ++i)
+            if (unfinished(best[i])) open.push_back(i);
+        if (open.empty()) break;
+        const std::size_t fill = (std::size_t(options.batch) + open.size() - 1) / open.size();
+        std::vector<std::map<std::string, double>> drawn;
+        std::vector<std::size_t> owner;
+        for (std::size_t i : open) {
+            const std::size_t count = adaptive ? std::min(fill, k - best[i].draws) : k;
+            drawn.insert(drawn.end(), count, targets[i]);
+            owner.insert(owner.end(), count, i);
+        }
+        // Denoising is ~95% of the work; describing the rest.
+        ProgressToken relay;
+        if (options.progress) {
+            const double before = drawsDone, share = double(drawn.size());
+            relay.setListener([&, before, share, round](double f, const std::string& msg) {
+                options.progress->report(0.95 * (before + f * share) / maxDraws,
+                                         (round > 0 ? "round " + std::to_string(round + 1) + ": " : std::string()) + msg);
+            });
+        }
+        auto single = options;
+        single.candidates = 1;
+        single.seed = round == 0 ? options.seed : noise::deriveSeed(options.seed, round);
+        single.progress = options.progress ? &relay : nullptr;
+        auto candidates = generate(drawn, single);
+        drawsDone += double(drawn.size());
+        if (options.progress)
+            options.progress->report(0.95 * drawsDone / maxDraws, "describing " + std::to_string(candidates.size()) + " candidates");
+        const auto screenStart = std::chrono::steady_clock::now();
+        auto measured = descriptors::describeBatch(candidates, d);
+        if (options.timing) options.timing->screenSeconds += secondsSince(screenStart);
+        for (std::size_t j = 0; j < candidates.size(); ++j) {
+            Best& b = best[owner[j]];
             std::map<std::string, double> values;
             for (const auto& r : ranges) values[r.name] = measured[j].find(r.name).value_or(std::nan(""));
-            const double distance = selectionDistance(targets[i], values, ranges);
-            if (distance < bestDistance) bestDistance = distance, best = j;
+            const double distance = selectionDistance(targets[owner[j]], values, ranges);
+            if (distance < b.distance || !b.volume) {
+                b.distance = distance;
+                b.volume = std::move(candidates[j]);
+                b.measured = std::move(measured[j]);
+                b.index = b.draws;
+            }
+            ++b.draws;
         }
-        Volume v = std::move(candidates[best]);
-        descriptors::storeAsAttributes(measured[best], v);
-        v.attributes["candidates"] = double(k);
-        v.attributes["candidate"] = double(best - i * k);
-        v.attributes["selection_distance"] = bestDistance;
+    }
+    std::vector<Volume> kept;
+    kept.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        Volume v = std::move(*best[i].volume);
+        descriptors::storeAsAttributes(best[i].measured, v);
+        v.attributes["candidates"] = double(best[i].draws);
+        v.attributes["candidate"] = double(best[i].index);
+        v.attributes["selection_distance"] = best[i].distance;
         v.attributes["sample"] = double(i);
+        v.attributes["seed"] = double(options.seed);  // later rounds draw from seeds derived from it
         kept.push_back(std::move(v));
     }
-    if (options.progress) options.progress->report(1.0, "kept " + std::to_string(kept.size()) + " of " +
-                                                           std::to_string(candidates.size()) + " candidates");
+    if (options.progress)
+        options.progress->report(1.0, "kept " + std::to_string(kept.size()) + " of " +
+                                          std::to_string(std::size_t(drawsDone)) + " candidates");
     return kept;
 #else
     (void)targets;

@@ -535,11 +535,31 @@ private slots:
             QCOMPARE(v.attributes.at("candidates"), 2.0);
             QCOMPARE(v.attributes.at("ABS_f_D"), v.volumeFraction(ms::Donor));
         }
+        // "stop within": off with one candidate; a distance every draw meets
+        // stops each sample after its first round (3 draws each: the round
+        // fills a batch of 8), well short of the 8 candidates allowed.
+        auto* tolerance = design->findChild<QDoubleSpinBox*>("tolerance");
+        QVERIFY(tolerance);
+        QVERIFY(tolerance->isEnabled());
+        candidates->setValue(1);
+        QVERIFY(!tolerance->isEnabled());
+        candidates->setValue(8);
+        tolerance->setValue(5.0);
+        QCOMPARE(design->request().tolerance, 5.0);
+        QSignalSpy done4(design, &ms::ui::DesignPanel::generated);
+        design->generate();
+        QVERIFY(done4.wait(240000));
+        QCOMPARE(done4.first().at(0).toInt(), 3);
+        for (const auto& v : design->samples()) {
+            QCOMPARE(v.attributes.at("candidates"), 3.0);
+            QVERIFY(v.attributes.at("selection_distance") <= 5.0);
+        }
         design->saveSession(sessionPath);
         {
             ms::ui::MainWindow w3;
             w3.design()->openSession(sessionPath);
-            QCOMPARE(w3.design()->request().candidates, 2);
+            QCOMPARE(w3.design()->request().candidates, 8);
+            QCOMPARE(w3.design()->request().tolerance, 5.0);
         }
     }
 #endif

@@ -22,6 +22,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -747,6 +748,123 @@ private slots:
         fs::remove_all(dir);
     }
 
+    // Screening with a tolerance: a target stops drawing once a draw lies
+    // within it, so K is only the most drawn. A tolerance every draw meets
+    // keeps the first draw (the plain sample); one no draw meets draws all
+    // K; one between keeps a draw within it or draws all K. Same seed, same
+    // volumes; a negative tolerance is an error.
+    void screenedGenerationStopsWithinTolerance() {
+        auto model = Generator3D::create(Generator3dConfig::tiny(2), 4);
+        model.setTrainingData(heldOutVolumes(12, 21));
+        const std::vector<std::map<std::string, double>> targets{
+            {{"ABS_f_D", 0.3}}, {{"ABS_f_D", 0.5}}, {{"ABS_f_D", 0.65}}, {{"ABS_f_D", 0.8}}};
+        const int k = 5;
+        GenerateOptions o;
+        o.steps = 3;
+        o.seed = 9;
+        o.batch = 4;  // one draw per open target fills a batch: round 0 is the plain draw
+        o.candidates = k;
+        auto plain = o;
+        plain.candidates = 1;
+        const auto first = model.generate(targets, plain);
+        const double vfStd = model.conditionRanges().front().std;
+        std::vector<double> firstDistance;
+        for (std::size_t i = 0; i < targets.size(); ++i)
+            firstDistance.push_back(std::abs(first[i].volumeFraction(ms::Donor) - targets[i].at("ABS_f_D")) / vfStd);
+
+        o.tolerance = 1e9;
+        const auto easy = model.generate(targets, o);
+        for (std::size_t i = 0; i < targets.size(); ++i) {
+            QCOMPARE(easy[i].attributes.at("candidates"), 1.0);
+            QCOMPARE(easy[i].attributes.at("candidate"), 0.0);
+            QVERIFY(easy[i].sameLabels(first[i]));
+            QVERIFY(std::abs(easy[i].attributes.at("selection_distance") - firstDistance[i]) < 1e-9);
+        }
+
+        o.tolerance = 1e-12;
+        const auto hard = model.generate(targets, o);
+        for (std::size_t i = 0; i < targets.size(); ++i) {
+            QCOMPARE(hard[i].attributes.at("candidates"), double(k));
+            QVERIFY(hard[i].attributes.at("selection_distance") <= firstDistance[i] + 1e-12);
+        }
+
+        // Between: the median first-draw distance, so some targets stop at once and some do not.
+        auto sorted = firstDistance;
+        std::sort(sorted.begin(), sorted.end());
+        o.tolerance = 0.5 * (sorted[1] + sorted[2]);
+        ms::ProgressToken progress;
+        double last = 0.0;
+        progress.setListener([&](double f, const std::string&) { QVERIFY(f >= last - 1e-12); last = f; });
+        o.progress = &progress;
+        GenerateTiming timing;
+        o.timing = &timing;
+        const auto mixed = model.generate(targets, o);
+        QCOMPARE(last, 1.0);
+        QVERIFY(timing.screenSeconds > 0.0);
+        int stoppedAtOnce = 0;
+        for (std::size_t i = 0; i < targets.size(); ++i) {
+            const auto& v = mixed[i];
+            const double draws = v.attributes.at("candidates"), distance = v.attributes.at("selection_distance");
+            QVERIFY(draws >= 1.0 && draws <= double(k));
+            QVERIFY(v.attributes.at("candidate") < draws);
+            QCOMPARE(v.attributes.at("sample"), double(i));
+            QCOMPARE(v.attributes.at("seed"), 9.0);
+            QVERIFY(std::abs(distance - std::abs(v.volumeFraction(ms::Donor) - targets[i].at("ABS_f_D")) / vfStd) < 1e-9);
+            if (firstDistance[i] <= o.tolerance) {
+                QCOMPARE(draws, 1.0);
+                QVERIFY(v.sameLabels(first[i]));
+                ++stoppedAtOnce;
+            } else {
+                QVERIFY(draws > 1.0);
+                QVERIFY(distance <= o.tolerance || draws == double(k));
+                QVERIFY(distance <= firstDistance[i] + 1e-12);  // the first draw was among those compared
+            }
+        }
+        QCOMPARE(stoppedAtOnce, 2);
+        o.progress = nullptr;
+        o.timing = nullptr;
+        const auto again = model.generate(targets, o);
+        for (std::size_t i = 0; i < targets.size(); ++i) QVERIFY(again[i].sameLabels(mixed[i]));
+
+        o.tolerance = -0.1;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, model.generate(targets, o));
+        o.tolerance = std::nan("");
+        QVERIFY_THROWS_EXCEPTION(ms::Error, model.generate(targets, o));
+
+        // The CLI: --tolerance on generate (CSV column candidates: the draws) and evaluate (JSON).
+        // Batch 2 for 2 samples: one draw each fills round 0.
+        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_tolerance";
+        fs::remove_all(dir);
+        model.save(dir / "tiny");
+        const QString folder = QString::fromStdString((dir / "tiny").string());
+        const QString out = QString::fromStdString((dir / "s.h5").string());
+        QString text, json;
+        QCOMPARE(runCli({"generate", "--model", folder, "--target", "ABS_f_D=0.5", "-n", "2", "--steps", "2",
+                         "--candidates", "4", "--tolerance", "1000", "--batch", "2", "-o", out}, &text), 0);
+        for (const auto& v : ms::io::readHdf5(out.toStdString())) QCOMPARE(v.attributes.at("candidates"), 1.0);
+        QVERIFY(runCli({"generate", "--model", folder, "--target", "ABS_f_D=0.5", "--candidates", "4", "--tolerance",
+                        "-1", "-o", out}, &text) != 0);
+        QVERIFY2(text.contains("--tolerance"), qPrintable(text));
+        const fs::path held = dir / "held.h5";
+        ms::io::writeHdf5(heldOutVolumes(6, 3), held.string());
+        const QString csv = QString::fromStdString((dir / "e.csv").string());
+        QCOMPARE(runCli({"evaluate", "--model", folder, "--data", QString::fromStdString(held.string()), "-n", "3",
+                         "--steps", "2", "--candidates", "3", "--tolerance", "1e-9", "--compare-steps", "4",
+                         "--batch-sizes", "1", "--json", "--csv", csv}, &text, &json), 0);
+        const auto report = QJsonDocument::fromJson(json.toUtf8()).object();
+        QVERIFY2(!report.isEmpty(), qPrintable(text));
+        QCOMPARE(report["tolerance"].toDouble(), 1e-9);
+        QCOMPARE(report["draws_per_sample"].toDouble(), 3.0);  // none within 1e-9: all K drawn
+        const auto compared = report["comparison"].toObject();
+        QCOMPARE(compared["draws_per_sample"].toDouble(), 3.0);
+        QVERIFY(compared["s_per_draw"].toDouble() > 0.0 && compared["speedup_per_draw"].toDouble() > 0.0);
+        const auto lines = csvLines(dir / "e.csv");
+        QCOMPARE(lines.size(), 4);
+        QVERIFY(lines[0].endsWith(",draws,draws_compared"));
+        for (int row = 1; row < lines.size(); ++row) QVERIFY(lines[row].endsWith(",3,3"));
+        fs::remove_all(dir);
+    }
+
     // The training-condition cloud on a uniform 20 x 20 grid: every
     // z-scored nearest-neighbour distance is step / std = 1 / sqrt((20^2-1)/12),
     // so that is the 99th percentile; a point between grid points is
@@ -948,7 +1066,10 @@ private slots:
             const auto lines = QString::fromUtf8(csv.readAll()).trimmed().split('\n');
             QCOMPARE(lines.size(), 5);
             QVERIFY(lines[0].startsWith("sample,") && lines[0].contains("CT_f_A_tort1_round_trip"));
-            for (const auto& line : lines) QCOMPARE(line.split(',').size(), 10);
+            // target, round trip, generated per condition, then draws (1: not screened)
+            for (const auto& line : lines) QCOMPARE(line.split(',').size(), 11);
+            QCOMPARE(lines[0].split(',').last(), QString("draws"));
+            QCOMPARE(lines[1].split(',').last(), QString("1"));
             QCOMPARE(lines[4].split(',')[0], QString("3"));
         }
         QVERIFY(report["comparison"].isUndefined());
@@ -962,13 +1083,14 @@ private slots:
             const auto lines = csvLines(dir / "compared.csv");
             QCOMPARE(lines.size(), 5);
             const auto header = lines[0].split(',');
-            QCOMPARE(header.size(), 13);
+            QCOMPARE(header.size(), 15);
+            QCOMPARE(header.mid(13), (QStringList{"draws", "draws_compared"}));
             const int column = int(header.indexOf("ABS_f_D_compared"));
             QVERIFY(column > 0);
             int filled = 0;
             for (int row = 1; row < lines.size(); ++row) {
                 const auto cells = lines[row].split(',');
-                QCOMPARE(cells.size(), 13);
+                QCOMPARE(cells.size(), 15);
                 filled += !cells[column].isEmpty();
             }
             QCOMPARE(filled, 2);
@@ -986,6 +1108,10 @@ private slots:
         for (const auto& range : intervals) QVERIFY(range.isArray() && range.toArray().isEmpty());
         // 6 denoising steps cost more than 2 (decode is the same): a ratio above 1.
         QVERIFY(compared["s_per_sample"].toDouble() > 0.0 && compared["speedup"].toDouble() > 1.0);
+        // Unscreened: one draw per sample, so the speed-up per draw is the same ratio.
+        QCOMPARE(compared["draws_per_sample"].toDouble(), 1.0);
+        QCOMPARE(compared["main_draws_per_sample"].toDouble(), 1.0);
+        QVERIFY(std::abs(compared["speedup_per_draw"].toDouble() - compared["speedup"].toDouble()) < 1e-9);
         // A filter no held-out sample passes: a clear error.
         QVERIFY(runCli({"evaluate", "--model", model, "-n", "2", "--min-phase-fraction", "0.499"}, &text) != 0);
         QVERIFY2(text.contains("--min-phase-fraction"), qPrintable(text));

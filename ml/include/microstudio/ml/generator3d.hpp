@@ -128,6 +128,11 @@ struct GenerateOptions {
     // nearest the target (Euclidean, in units of the training data's std).
     // 1 = every draw is kept (the paper). Costs `candidates` times the time.
     int candidates = 1;
+    // With candidates = K > 1 and tolerance > 0: a sample stops drawing once
+    // one of its draws lies within this distance (same units), so K is the
+    // most drawn; easy targets cost one draw, hard ones up to K. Draws go in
+    // rounds over the samples still open, each round filling `batch`.
+    double tolerance = 0.0;
     ProgressToken* progress = nullptr;
     GenerateTiming* timing = nullptr;  // when set, generate() adds its seconds
 };
@@ -193,7 +198,8 @@ public:
     // with equal targets this gives the same volumes as the form above.
     // With options.candidates = K > 1 the draws are those of the targets each
     // repeated K times in a row (candidates = 1); the kept one carries the
-    // attributes `candidates`, `candidate` (its index among them) and
+    // attributes `candidates` (draws made for it: K, or fewer with
+    // options.tolerance), `candidate` (its index among them) and
     // `selection_distance`, and every measured descriptor.
     std::vector<Volume> generate(const std::vector<std::map<std::string, double>>& targets,
                                  const GenerateOptions& options = {}) const;

@@ -42,6 +42,7 @@ struct DesignRequest {
     double guidance = 1.0;
     int seed = 0;
     int candidates = 4;  // screened generation: draws per kept sample (GenerateOptions::candidates)
+    double tolerance = 0.0;  // stop drawing within this distance; 0 = all candidates (GenerateOptions::tolerance)
 };
 
 class DesignPanel : public QWidget {
@@ -112,6 +113,7 @@ private:
     bool feasible_ = true;
     QSpinBox *count_ = nullptr, *seed_ = nullptr, *steps_ = nullptr, *candidates_ = nullptr;
     QDoubleSpinBox* guidance_ = nullptr;
+    QDoubleSpinBox* tolerance_ = nullptr;  // screening: stop drawing within this distance (0 = off)
     QPushButton *generate_ = nullptr, *cancel_ = nullptr, *export_ = nullptr;
     QProgressBar* progress_ = nullptr;
     QListWidget* gallery_ = nullptr;
