@@ -100,6 +100,21 @@ int runCli(const QStringList& arguments, QString* output = nullptr, QString* sta
     return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
 }
 
+// A model saved where the CLI can load it: DIR/tiny, and DIR/s.h5 for output.
+struct CliModel {
+    fs::path dir;
+    QString folder, out;
+};
+
+CliModel saveForCli(const Generator3D& model, const std::string& name) {
+    CliModel m{fs::temp_directory_path() / name, {}, {}};
+    fs::remove_all(m.dir);
+    model.save(m.dir / "tiny");
+    m.folder = QString::fromStdString((m.dir / "tiny").string());
+    m.out = QString::fromStdString((m.dir / "s.h5").string());
+    return m;
+}
+
 QStringList csvLines(const fs::path& path) {
     QFile file(QString::fromStdString(path.string()));
     if (!file.open(QIODevice::ReadOnly)) return {};
@@ -716,11 +731,9 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, model.generate(targets, o));
 
         // The CLI: --candidates on generate (CSV columns) and evaluate (JSON), range checked.
-        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_screened";
-        fs::remove_all(dir);
-        model.save(dir / "tiny");
-        const QString folder = QString::fromStdString((dir / "tiny").string());
-        const QString out = QString::fromStdString((dir / "s.h5").string());
+        const auto cli = saveForCli(model, "ms_test_ml3d_screened");
+        const fs::path& dir = cli.dir;
+        const QString &folder = cli.folder, &out = cli.out;
         QString text, json;
         QCOMPARE(runCli({"generate", "--model", folder, "--target", "ABS_f_D=0.5", "-n", "2", "--steps", "2",
                          "--candidates", "3", "-o", out}, &text), 0);
@@ -833,11 +846,9 @@ private slots:
 
         // The CLI: --tolerance on generate (CSV column candidates: the draws) and evaluate (JSON).
         // Batch 2 for 2 samples: one draw each fills round 0.
-        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_tolerance";
-        fs::remove_all(dir);
-        model.save(dir / "tiny");
-        const QString folder = QString::fromStdString((dir / "tiny").string());
-        const QString out = QString::fromStdString((dir / "s.h5").string());
+        const auto cli = saveForCli(model, "ms_test_ml3d_tolerance");
+        const fs::path& dir = cli.dir;
+        const QString &folder = cli.folder, &out = cli.out;
         QString text, json;
         QCOMPARE(runCli({"generate", "--model", folder, "--target", "ABS_f_D=0.5", "-n", "2", "--steps", "2",
                          "--candidates", "4", "--tolerance", "1000", "--batch", "2", "-o", out}, &text), 0);
