@@ -3,6 +3,7 @@
 // feature predictor reads processing parameters, and what a sample costs.
 #ifdef MICROSTUDIO_HAVE_ML
 #include <cmath>
+#include <numeric>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -81,12 +82,6 @@ std::vector<double> drawsPerSample(const std::vector<Volume>& volumes) {
         draws.push_back(it != v.attributes.end() ? it->second : 1.0);
     }
     return draws;
-}
-
-double sum(const std::vector<double>& values) {
-    double total = 0.0;
-    for (double v : values) total += v;
-    return total;
 }
 
 double standardDeviation(const std::vector<double>& values) {
@@ -382,13 +377,15 @@ int cmdEvaluate(const CommandArgs& argv) {
         comparison["speedup"] = numberOrNull(otherSeconds / primarySeconds);
         // With --tolerance the samplers may draw different numbers of candidates:
         // the speed-up per draw is the samplers' own ratio.
-        const double primaryDrawCount = sum(primaryDraws), otherDrawCount = sum(otherDraws);
+        const double primaryDrawCount = std::accumulate(primaryDraws.begin(), primaryDraws.end(), 0.0),
+                     otherDrawCount = std::accumulate(otherDraws.begin(), otherDraws.end(), 0.0);
         comparison["draws_per_sample"] = otherDrawCount / double(subset.size());
         comparison["main_draws_per_sample"] = primaryDrawCount / double(n);
-        comparison["s_per_draw"] = otherSeconds * double(subset.size()) / otherDrawCount;
-        comparison["main_s_per_draw"] = primarySeconds * double(n) / primaryDrawCount;
-        comparison["speedup_per_draw"] =
-            numberOrNull((otherSeconds * double(subset.size()) / otherDrawCount) / (primarySeconds * double(n) / primaryDrawCount));
+        const double otherPerDraw = otherSeconds * double(subset.size()) / otherDrawCount,
+                     primaryPerDraw = primarySeconds * double(n) / primaryDrawCount;
+        comparison["s_per_draw"] = otherPerDraw;
+        comparison["main_s_per_draw"] = primaryPerDraw;
+        comparison["speedup_per_draw"] = numberOrNull(otherPerDraw / primaryPerDraw);
     }
 
     if (auto csvPath = args.value("csv")) {
@@ -474,7 +471,7 @@ int cmdEvaluate(const CommandArgs& argv) {
     report["guidance"] = o.guidance;
     report["candidates"] = double(candidates);
     report["tolerance"] = o.tolerance;
-    report["draws_per_sample"] = sum(primaryDraws) / double(n);  // candidates drawn per kept sample
+    report["draws_per_sample"] = std::accumulate(primaryDraws.begin(), primaryDraws.end(), 0.0) / double(n);  // candidates drawn per kept sample
     report["ddpm_variance"] = o.posteriorVariance ? "posterior" : "beta";
     report["r2"] = r2;
     report["mae"] = mae;
