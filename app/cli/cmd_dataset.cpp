@@ -15,19 +15,28 @@ namespace ms::cli {
 
 namespace {
 
+std::vector<int> parsePhaseList(const std::string& text) {
+    if (text == "2" || text == "3") return {std::stoi(text)};
+    if (text == "2,3") return {2, 3};
+    throw Error("--phases expects 2, 3 or 2,3, got '" + text + "'");
+}
+
 int datasetBuild(const CommandArgs& argv) {
     Args args(argv,
               {"size", "sampling", "phi", "chi", "phi-count", "chi-count", "runs", "repeats", "seed", "kappa", "mobility",
-               "noise", "time", "first-time", "snapshots", "max-change", "phases", "descriptors", "validation", "shard",
+               "noise", "time", "first-time", "snapshots", "keep-snapshots", "onset-amplitude", "max-change", "phases",
+               "descriptors", "validation", "test", "shard",
                "threads", "output"},
               {"json", "field", "periodic-descriptors", "no-merge"});
     if (args.helpRequested()) {
         std::cout <<
             "Usage: microstudio-cli dataset build [OPTIONS] -o FOLDER\n\n"
             "Sweeps (phi, chi), runs Cahn-Hilliard for each point, thresholds every snapshot, computes the\n"
-            "descriptors and writes FOLDER/train.h5 and FOLDER/val.h5 (MicroGen3D layout; split by run) plus\n"
-            "FOLDER/manifest.json (every parameter, run list, code version). Rerun the same command after a\n"
-            "kill: finished runs are kept, unfinished ones resume from their checkpoints.\n\n"
+            "descriptors and writes FOLDER/train.h5, val.h5 and (with --test) test.h5 (MicroGen3D layout; split\n"
+            "by run; the `split` attribute of every sample names its split) plus FOLDER/manifest.json (every\n"
+            "parameter, run list, code version). With --phases 2,3 every snapshot is thresholded both ways\n"
+            "into FOLDER/2phase/ and FOLDER/3phase/. Held-out runs are built first. Rerun the same command\n"
+            "after a kill: finished runs are kept, unfinished ones resume from their checkpoints.\n\n"
             "Options:\n"
             "  --size NXxNY[xNZ]     grid                                              [101x101]\n"
             "  --sampling grid|lhs   (phi, chi) grid or Latin hypercube                [grid]\n"
@@ -41,12 +50,16 @@ int datasetBuild(const CommandArgs& argv) {
             "  --kappa K --mobility M --noise A    solver parameters                  [2, 1, 0.01]\n"
             "  --time T              end time of each run                              [2000]\n"
             "  --first-time T0       first snapshot time                               [1]\n"
-            "  --snapshots K         snapshots per run, log-spaced in time             [400]\n"
+            "  --snapshots K         (candidate) snapshots per run, log-spaced in time [400]\n"
+            "  --keep-snapshots M    keep at most M, log-spaced from the onset of phase separation\n"
+            "                        (skips the near-uniform early snapshots; 0 = all) [0]\n"
+            "  --onset-amplitude A   onset: the field's standard deviation reaches A  [0.1]\n"
             "  --max-change D        accuracy of the time axis                         [0.005]\n"
-            "  --phases 2|3          thresholding                                      [2]\n"
+            "  --phases 2|3|2,3      thresholding(s)                                   [2]\n"
             "  --descriptors graspi|basic|none  per-snapshot descriptors               [graspi]\n"
             "  --periodic-descriptors           GraSPI periodic side walls\n"
             "  --validation F        fraction of runs in val.h5                        [0.2]\n"
+            "  --test F              fraction of runs in test.h5 (read only by evaluate) [0]\n"
             "  --field               also store the continuous field\n"
             "  --shard I/N           build only runs with index % N == I (no merge; run `dataset merge`)\n"
             "  --no-merge            do not write train.h5/val.h5 at the end\n"
@@ -85,10 +98,13 @@ int datasetBuild(const CommandArgs& argv) {
     c.firstTime = args.number("first-time", 1.0);
     c.snapshots = int(args.integer("snapshots", 400));
     c.maxChange = args.number("max-change", 0.005);
-    c.phases = int(args.integer("phases", 2));
+    c.keepSnapshots = int(args.integer("keep-snapshots", 0));
+    c.onsetAmplitude = args.number("onset-amplitude", 0.1);
+    c.phases = parsePhaseList(args.value("phases", "2"));
     c.descriptors = args.value("descriptors", "graspi");
     c.periodicDescriptors = args.flag("periodic-descriptors");
     c.validationFraction = args.number("validation", 0.2);
+    c.testFraction = args.number("test", 0.0);
     c.keepField = args.flag("field");
     jobs::BuildOptions options;
     if (args.has("shard")) std::tie(options.shardIndex, options.shardCount) = jobs::parseShard(*args.value("shard"));
@@ -104,13 +120,15 @@ int datasetBuild(const CommandArgs& argv) {
     bar.finish();
     if (args.flag("json")) {
         std::printf("{\"folder\": \"%s\", \"runs_total\": %d, \"runs_in_shard\": %d, \"runs_built\": %d, "
-                    "\"runs_skipped\": %d, \"samples_written\": %ld, \"merged\": %s, \"seconds\": %.3f}\n",
-                    folder.c_str(), r.runsTotal, r.runsInShard, r.runsBuilt, r.runsSkipped, r.samples,
+                    "\"runs_skipped\": %d, \"runs_without_onset\": %d, \"samples_written\": %ld, \"merged\": %s, \"seconds\": %.3f}\n",
+                    folder.c_str(), r.runsTotal, r.runsInShard, r.runsBuilt, r.runsSkipped, r.runsWithoutOnset, r.samples,
                     r.merged ? "true" : "false", r.seconds);
     } else {
         std::printf("%s: %d of %d runs in this shard built, %d already done, %ld snapshots, %.1f s%s\n", folder.c_str(),
                     r.runsBuilt, r.runsInShard, r.runsSkipped, r.samples, r.seconds,
-                    r.merged ? "; wrote train.h5 and val.h5" : "");
+                    r.merged ? "; merged the splits" : "");
+        if (r.runsWithoutOnset)
+            std::printf("%d runs never reached the onset amplitude and gave no samples\n", r.runsWithoutOnset);
     }
     return 0;
 }
@@ -119,7 +137,7 @@ int datasetMerge(const CommandArgs& argv) {
     Args args(argv, {}, {"json"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli dataset merge FOLDER [SHARD_FOLDER ...]\n\n"
-                     "Writes FOLDER/train.h5 and FOLDER/val.h5 from the finished runs in FOLDER/parts and in\n"
+                     "Writes FOLDER/train.h5, val.h5 (and test.h5) from the finished runs in FOLDER/parts and in\n"
                      "the parts of each SHARD_FOLDER (built with the same settings: manifests must match).\n"
                      "The result equals a single-process build, sample by sample.\n";
         return 0;
@@ -134,7 +152,7 @@ int datasetMerge(const CommandArgs& argv) {
     if (args.flag("json"))
         std::printf("{\"folder\": \"%s\", \"samples\": %ld}\n", args.positionals()[0].c_str(), n);
     else
-        std::printf("merged %ld samples into %s/train.h5 and val.h5\n", n, args.positionals()[0].c_str());
+        std::printf("merged %ld samples into the splits of %s\n", n, args.positionals()[0].c_str());
     return 0;
 }
 

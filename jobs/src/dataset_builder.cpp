@@ -41,6 +41,56 @@ std::string partName(int run) {
     return buf;
 }
 
+std::string phaseSuffix(const std::vector<int>& phaseSets, int phases) {
+    return phaseSets.size() == 1 ? "" : "_" + std::to_string(phases) + "phase";
+}
+
+// A run's finished samples for one thresholding.
+fs::path partPath(const fs::path& folder, const std::vector<int>& phaseSets, int run, int phases) {
+    return folder / "parts" / (partName(run) + phaseSuffix(phaseSets, phases) + ".h5");
+}
+
+bool runFinished(const fs::path& folder, const std::vector<int>& phaseSets, int run) {
+    return std::all_of(phaseSets.begin(), phaseSets.end(),
+                       [&](int phases) { return fs::exists(partPath(folder, phaseSets, run, phases)); });
+}
+
+fs::path mergedFolderOf(const fs::path& folder, const std::vector<int>& phaseSets, int phases) {
+    return phaseSets.size() == 1 ? folder : folder / (std::to_string(phases) + "phase");
+}
+
+const std::vector<std::string>& splitNames() {
+    static const std::vector<std::string> names{"train", "val", "test"};
+    return names;
+}
+
+double fieldStandardDeviation(const std::vector<float>& field) {
+    double sum = 0.0, sumSquares = 0.0;
+    for (float c : field) {
+        sum += c;
+        sumSquares += double(c) * c;
+    }
+    const double n = double(field.size()), mean = sum / n;
+    return std::sqrt(std::max(0.0, sumSquares / n - mean * mean));
+}
+
+// The onset index survives a kill in the run's work folder (-1: not reached yet).
+int readOnset(const fs::path& work) {
+    std::ifstream in(work / "onset.txt");
+    int onset = -1;
+    if (in && !(in >> onset)) throw Error((work / "onset.txt").string() + ": not a snapshot index");
+    return onset;
+}
+
+void writeOnset(const fs::path& work, int onset) {
+    writeAtomically(work / "onset.txt", [&](const fs::path& temp) {
+        std::ofstream out(temp);
+        out << onset << "\n";
+        out.close();
+        if (!out) throw Error("cannot write " + (work / "onset.txt").string());
+    });
+}
+
 void checkConfig(const DatasetConfig& c) {
     if (c.dims.nx < 8 || c.dims.ny < 8) throw Error("dataset grid must be at least 8x8, got " + c.dims.str());
     if (!(c.phiMin > 0 && c.phiMax < 1 && c.phiMin <= c.phiMax)) throw Error("phi range must lie in (0, 1) with min <= max");
@@ -52,8 +102,14 @@ void checkConfig(const DatasetConfig& c) {
     } else {
         throw Error("sampling must be 'grid' or 'lhs', got '" + c.sampling + "'");
     }
-    if (c.phases != 2 && c.phases != 3) throw Error("phases must be 2 or 3");
+    if (c.phases.empty() || c.phases.size() > 2 || (c.phases.size() == 2 && c.phases[0] == c.phases[1]) ||
+        std::any_of(c.phases.begin(), c.phases.end(), [](int p) { return p != 2 && p != 3; }))
+        throw Error("phases must be 2, 3 or 2,3");
     if (!(c.validationFraction >= 0 && c.validationFraction < 1)) throw Error("validation fraction must lie in [0, 1)");
+    if (!(c.testFraction >= 0 && c.validationFraction + c.testFraction < 1))
+        throw Error("test fraction must lie in [0, 1 - validation fraction)");
+    if (c.keepSnapshots < 0) throw Error("kept snapshots must be >= 0 (0 = all)");
+    if (c.keepSnapshots > 0 && !(c.onsetAmplitude > 0)) throw Error("onset amplitude must be > 0");
     if (c.descriptors != "graspi" && c.descriptors != "basic" && c.descriptors != "none")
         throw Error("descriptors must be graspi, basic or none");
     if (!(c.endTime > 0 && c.firstTime > 0 && c.firstTime <= c.endTime)) throw Error("need 0 < first time <= end time");
@@ -100,7 +156,7 @@ void ensureManifest(const fs::path& folder, const std::string& manifest) {
 
 struct ManifestRun {
     int run = 0;
-    bool validation = false;
+    std::string split;
 };
 
 std::vector<ManifestRun> manifestRuns(const std::string& manifest) {
@@ -116,9 +172,22 @@ std::vector<ManifestRun> manifestRuns(const std::string& manifest) {
         if (std::sscanf(line.c_str() + at, "{\"run\": %d", &run) != 1 || splitAt == std::string::npos ||
             std::sscanf(line.c_str() + splitAt, "\"split\": \"%15[a-z]", split) != 1)
             throw Error("manifest.json has a malformed run line: " + line);
-        runs.push_back({run, std::string(split) == "val"});
+        if (std::find(splitNames().begin(), splitNames().end(), split) == splitNames().end())
+            throw Error("manifest.json names an unknown split '" + std::string(split) + "' for run " + std::to_string(run));
+        runs.push_back({run, split});
     }
     return runs;
+}
+
+// The thresholdings a manifest records ("phases": [2, 3]).
+std::vector<int> manifestPhases(const std::string& manifest) {
+    const auto at = manifest.find("\"phases\": [");
+    if (at == std::string::npos) throw Error("manifest.json records no phases");
+    std::vector<int> phases;
+    std::istringstream in(manifest.substr(at + 11, manifest.find(']', at) - at - 11));
+    std::string item;
+    while (std::getline(in, item, ',')) phases.push_back(std::stoi(item));
+    return phases;
 }
 
 }  // namespace
@@ -163,14 +232,20 @@ std::vector<RunSpec> planRuns(const DatasetConfig& c) {
         runs[k].index = int(k);
         runs[k].seed = splitmix64(state) % 1000000007ull + 1;  // exact in a double attribute
     }
-    // Split by run: a seeded shuffle, the first round(fraction * n) runs (at least one) are validation.
+    // Split by run: a seeded shuffle; the first round(fraction * n) runs (at
+    // least one) are validation, the next ones test, the rest train.
     std::vector<int> order(runs.size());
     std::iota(order.begin(), order.end(), 0);
     shuffle(order, state);
-    std::size_t nVal = std::size_t(std::lround(c.validationFraction * double(runs.size())));
-    if (c.validationFraction > 0 && nVal == 0) nVal = 1;
-    if (runs.size() < 2) nVal = 0;
-    for (std::size_t k = 0; k < nVal && k < order.size(); ++k) runs[std::size_t(order[k])].validation = true;
+    auto count = [&](double fraction) {
+        const std::size_t n = std::size_t(std::lround(fraction * double(runs.size())));
+        return fraction > 0 && n == 0 ? std::size_t(1) : n;
+    };
+    const std::size_t nVal = runs.size() < 2 ? 0 : count(c.validationFraction), nTest = count(c.testFraction);
+    if (nTest > 0 && nVal + nTest >= runs.size())
+        throw Error("a test split needs more runs: " + std::to_string(runs.size()) + " cannot hold validation, test and training runs");
+    for (std::size_t k = 0; k < nVal + nTest && k < order.size(); ++k)
+        runs[std::size_t(order[k])].split = k < nVal ? "val" : "test";
     return runs;
 }
 
@@ -189,25 +264,46 @@ std::string manifestText(const DatasetConfig& c) {
       << "    \"runs\": " << c.runs << ", \"repeats\": " << c.repeats << ", \"seed\": " << c.seed << ",\n"
       << "    \"kappa\": " << c.kappa << ", \"mobility\": " << c.mobility << ", \"noise\": " << c.noise << ",\n"
       << "    \"end_time\": " << c.endTime << ", \"first_time\": " << c.firstTime << ", \"snapshots\": " << c.snapshots
+      << ", \"keep_snapshots\": " << c.keepSnapshots << ", \"onset_amplitude\": " << c.onsetAmplitude
       << ", \"max_change\": " << c.maxChange << ",\n"
       << "    \"dt_initial\": " << solver.dtInitial << ", \"dt_max\": " << solver.dtMax << ", \"dt_growth\": " << solver.growth
       << ", \"log_epsilon\": " << physicsDefaults.logEpsilon << ", \"threshold_2_phase\": 0.5,\n"
-      << "    \"phases\": " << c.phases << ", \"beta\": " << c.threePhase.beta << ", \"max_mixed\": "
+      << "    \"phases\": [" << c.phases[0] << (c.phases.size() > 1 ? ", " + std::to_string(c.phases[1]) : "")
+      << "], \"beta\": " << c.threePhase.beta << ", \"max_mixed\": "
       << c.threePhase.maxMixedFraction << ",\n"
       << "    \"descriptors\": \"" << c.descriptors << "\", \"periodic_descriptors\": " << (c.periodicDescriptors ? "true" : "false")
       << ", \"field\": " << (c.keepField ? "true" : "false") << ",\n"
-      << "    \"validation_fraction\": " << c.validationFraction << "\n  },\n"
+      << "    \"validation_fraction\": " << c.validationFraction << ", \"test_fraction\": " << c.testFraction << "\n  },\n"
       << "  \"runs\": [\n";
     for (std::size_t k = 0; k < runs.size(); ++k) {
         const auto& r = runs[k];
         s << "    {\"run\": " << r.index << ", \"phi\": " << r.phi << ", \"chi\": " << r.chi << ", \"seed\": " << r.seed
-          << ", \"split\": \"" << (r.validation ? "val" : "train") << "\"}" << (k + 1 < runs.size() ? "," : "") << "\n";
+          << ", \"split\": \"" << r.split << "\"}" << (k + 1 < runs.size() ? "," : "") << "\n";
     }
     s << "  ]\n}\n";
     return s.str();
 }
 
-DescriptorFunction descriptorFunction(const DatasetConfig& config) {
+std::vector<int> keptSnapshots(int candidates, int onset, int keep) {
+    std::vector<int> kept;
+    if (keep <= 0) onset = 0;
+    if (onset < 0 || onset >= candidates) return kept;
+    const int available = candidates - onset;
+    if (keep == 1) return {candidates - 1};
+    if (keep <= 0 || available <= keep) {
+        for (int i = onset; i < candidates; ++i) kept.push_back(i);
+        return kept;
+    }
+    for (int j = 0; j < keep; ++j)
+        kept.push_back(onset + int(std::lround(double(j) * double(available - 1) / double(keep - 1))));
+    return kept;
+}
+
+fs::path mergedFolder(const DatasetConfig& config, const fs::path& folder, int phases) {
+    return mergedFolderOf(folder, config.phases, phases);
+}
+
+DescriptorFunction descriptorFunction(const DatasetConfig& config, int phases) {
     if (config.descriptors == "none") return [](const Volume&) { return std::map<std::string, double>{}; };
     if (config.descriptors == "basic")
         return [](const Volume& v) {
@@ -217,7 +313,7 @@ DescriptorFunction descriptorFunction(const DatasetConfig& config) {
         };
     descriptors::Options options;
     options.periodic = config.periodicDescriptors;
-    options.phases = config.phases;
+    options.phases = phases;
     return [options](const Volume& v) {
         std::map<std::string, double> out;
         for (const auto& e : descriptors::describe(v, options).all())
@@ -226,39 +322,45 @@ DescriptorFunction descriptorFunction(const DatasetConfig& config) {
     };
 }
 
-BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, const BuildOptions& options,
-                         ProgressToken* progress) {
-    const auto start = std::chrono::steady_clock::now();
-    if (options.shardCount < 1 || options.shardIndex < 0 || options.shardIndex >= options.shardCount)
-        throw Error("shard index must lie in [0, shard count)");
-    const auto runs = planRuns(config);
-    ensureManifest(folder, manifestText(config));
-    const DescriptorFunction describe = options.descriptors ? options.descriptors : descriptorFunction(config);
+namespace {
 
-    BuildReport report;
-    report.runsTotal = int(runs.size());
-    std::vector<RunSpec> todo;
-    for (const auto& r : runs) {
-        if (r.index % options.shardCount != options.shardIndex) continue;
-        ++report.runsInShard;
-        if (fs::exists(folder / "parts" / (partName(r.index) + ".h5")))
-            ++report.runsSkipped;
-        else
-            todo.push_back(r);
+// One run: simulate, keep the snapshots from the onset, threshold each kept
+// snapshot every configured way, describe, and write one part per thresholding.
+struct RunBuilder {
+    const DatasetConfig& config;
+    const fs::path& folder;
+    const BuildOptions& options;
+    std::map<int, DescriptorFunction> describe;  // per phase count
+    std::mutex& hdf5Mutex;
+
+    physics::RunPlan plan() const {
+        physics::RunPlan p;
+        p.endTime = config.endTime;
+        p.firstTime = config.firstTime;
+        p.snapshots = config.snapshots;
+        return p;
     }
-    std::mutex mutex;
-    // HDF5's C library serialises itself, but its C++ wrappers are not
-    // documented thread-safe: runs on different threads take turns for I/O.
-    std::mutex hdf5Mutex;
-    std::vector<double> fractions(todo.size(), 0.0);
-    long samples = 0;
-    auto overall = [&] {
-        double sum = double(report.runsSkipped);
-        for (double f : fractions) sum += f;
-        return report.runsInShard ? sum / report.runsInShard : 1.0;
-    };
-    auto buildRun = [&](std::size_t k) {
-        const RunSpec& spec = todo[k];
+
+    std::string snapshotFile(int index, int phases) const {
+        return snapshotName(index) + phaseSuffix(config.phases, phases) + ".h5";
+    }
+
+    void writeSnapshot(const RunSpec& spec, const fs::path& work, const physics::SnapshotInfo& info,
+                       const physics::CahnHilliardSolver& solver) const {
+        for (int phases : config.phases) {
+            Volume v = snapshotVolume(info, solver, phases, config.keepField, config.threePhase);
+            for (const auto& [name, value] : describe.at(phases)(v)) v.attributes[name] = value;
+            v.attributes["run"] = spec.index;
+            v.attributes["snapshot"] = info.index;
+            v.text["split"] = spec.split;
+            v.text["sample"] = runSnapshotName(spec.index, info.index);
+            std::lock_guard<std::mutex> lock(hdf5Mutex);
+            io::writeHdf5({v}, work / snapshotFile(info.index, phases));
+        }
+    }
+
+    // Returns the samples written (kept snapshots x thresholdings); -1 when the run never reached the onset.
+    long build(const RunSpec& spec, ProgressToken* token) const {
         const fs::path work = folder / "work" / partName(spec.index);
         fs::create_directories(work);
         physics::CahnHilliardParams params;
@@ -271,23 +373,74 @@ BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, co
         params.seed = spec.seed;
         physics::StepControl control;
         control.maxChange = config.maxChange;
-        physics::RunPlan plan;
-        plan.endTime = config.endTime;
-        plan.firstTime = config.firstTime;
-        plan.snapshots = config.snapshots;
         physics::Checkpointing checkpointing;
         checkpointing.path = work / "run.ckpt";
         checkpointing.everySeconds = options.checkpointEverySeconds;
+        int onset = config.keepSnapshots > 0 ? readOnset(work) : 0;
+        std::vector<int> kept = keptSnapshots(config.snapshots, onset, config.keepSnapshots);
         auto onSnapshot = [&](const physics::SnapshotInfo& info, const physics::CahnHilliardSolver& solver) {
-            Volume v = snapshotVolume(info, solver, config.phases, config.keepField, config.threePhase);
-            for (const auto& [name, value] : describe(v)) v.attributes[name] = value;
-            v.attributes["run"] = spec.index;
-            v.attributes["snapshot"] = info.index;
-            v.text["split"] = spec.validation ? "val" : "train";
-            v.text["sample"] = runSnapshotName(spec.index, info.index);
-            std::lock_guard<std::mutex> lock(hdf5Mutex);
-            io::writeHdf5({v}, work / (snapshotName(info.index) + ".h5"));
+            if (onset < 0) {
+                if (fieldStandardDeviation(solver.fieldAsFloat()) < config.onsetAmplitude) return;
+                onset = info.index;
+                writeOnset(work, onset);  // before returning: the next checkpoint counts this snapshot as done
+                kept = keptSnapshots(config.snapshots, onset, config.keepSnapshots);
+            }
+            if (std::binary_search(kept.begin(), kept.end(), info.index)) writeSnapshot(spec, work, info, solver);
         };
+        physics::runCahnHilliard(params, control, plan(), onSnapshot, checkpointing, token, 1);
+        std::unique_lock<std::mutex> ioLock(hdf5Mutex);
+        for (int phases : config.phases)
+            writeAtomically(partPath(folder, config.phases, spec.index, phases), [&](const fs::path& temp) {
+                io::Hdf5Appender out(temp, true);
+                for (int i : kept)
+                    out.append(runSnapshotName(spec.index, i),
+                               io::readHdf5Sample(work / snapshotFile(i, phases), runSnapshotName(spec.index, i)));
+            });
+        ioLock.unlock();
+        fs::remove_all(work);
+        return onset < 0 ? -1 : long(kept.size() * config.phases.size());
+    }
+};
+
+}  // namespace
+
+BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, const BuildOptions& options,
+                         ProgressToken* progress) {
+    const auto start = std::chrono::steady_clock::now();
+    if (options.shardCount < 1 || options.shardIndex < 0 || options.shardIndex >= options.shardCount)
+        throw Error("shard index must lie in [0, shard count)");
+    const auto runs = planRuns(config);
+    ensureManifest(folder, manifestText(config));
+    std::mutex mutex;
+    // HDF5's C library serialises itself, but its C++ wrappers are not
+    // documented thread-safe: runs on different threads take turns for I/O.
+    std::mutex hdf5Mutex;
+    RunBuilder builder{config, folder, options, {}, hdf5Mutex};
+    for (int phases : config.phases)
+        builder.describe[phases] = options.descriptors ? options.descriptors : descriptorFunction(config, phases);
+
+    BuildReport report;
+    report.runsTotal = int(runs.size());
+    std::vector<RunSpec> todo;
+    for (const auto& r : runs) {
+        if (r.index % options.shardCount != options.shardIndex) continue;
+        ++report.runsInShard;
+        if (runFinished(folder, config.phases, r.index))
+            ++report.runsSkipped;
+        else
+            todo.push_back(r);
+    }
+    // Held-out runs first (test, then validation): a build stopped part-way already has its held-out data.
+    auto rank = [](const RunSpec& r) { return r.split == "test" ? 0 : r.split == "val" ? 1 : 2; };
+    std::stable_sort(todo.begin(), todo.end(), [&](const RunSpec& a, const RunSpec& b) { return rank(a) < rank(b); });
+    std::vector<double> fractions(todo.size(), 0.0);
+    auto overall = [&] {
+        double sum = double(report.runsSkipped);
+        for (double f : fractions) sum += f;
+        return report.runsInShard ? sum / report.runsInShard : 1.0;
+    };
+    auto buildRun = [&](std::size_t k) {
+        const RunSpec& spec = todo[k];
         // Each run gets its own token; it forwards overall progress and the shared cancel.
         ProgressToken runToken;
         runToken.setListener([&](double fraction, const std::string&) {
@@ -299,25 +452,16 @@ BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, co
                                                 ", chi " + std::to_string(spec.chi).substr(0, 5) + ")");
             }
         });
-        const auto summary = physics::runCahnHilliard(params, control, plan, onSnapshot, checkpointing, &runToken, 1);
-        const fs::path part = folder / "parts" / (partName(spec.index) + ".h5");
-        std::unique_lock<std::mutex> ioLock(hdf5Mutex);
-        writeAtomically(part, [&](const fs::path& temp) {
-            io::Hdf5Appender out(temp, true);
-            for (int i = 0; i < summary.snapshots; ++i) {
-                const std::string file = snapshotName(i) + ".h5";
-                out.append(runSnapshotName(spec.index, i), io::readHdf5Sample(work / file, runSnapshotName(spec.index, i)));
-            }
-        });
-        ioLock.unlock();
-        fs::remove_all(work);
+        const long written = builder.build(spec, &runToken);
         std::lock_guard<std::mutex> lock(mutex);
         fractions[k] = 1.0;
-        samples += summary.snapshots;
+        if (written < 0)
+            ++report.runsWithoutOnset;
+        else
+            report.samples += written;
         ++report.runsBuilt;
     };
     parallelFor(todo.size(), buildRun, options.threads);
-    report.samples = samples;
     std::error_code ignored;
     fs::remove(folder / "work", ignored);  // only when empty
     if (options.merge && options.shardCount == 1) {
@@ -334,46 +478,52 @@ long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFold
         if (comparable(readText(other / "manifest.json")) != comparable(manifest))
             throw Error(other.string() + " was built with other settings than " + folder.string() + " (manifest.json differs)");
     const auto runs = manifestRuns(manifest);
+    const auto phaseSets = manifestPhases(manifest);
     if (runs.empty()) throw Error(folder.string() + "/manifest.json lists no runs");
-    std::vector<fs::path> parts;
+    // The folder holding each run's parts (all its thresholdings sit together).
+    std::vector<fs::path> partFolders;
     std::string missing;
     int missingCount = 0;
+    std::vector<fs::path> candidates{folder};
+    candidates.insert(candidates.end(), extraFolders.begin(), extraFolders.end());
     for (const auto& r : runs) {
-        fs::path found;
-        std::vector<fs::path> candidates{folder};
-        candidates.insert(candidates.end(), extraFolders.begin(), extraFolders.end());
-        for (const auto& dir : candidates) {
-            const fs::path p = dir / "parts" / (partName(r.run) + ".h5");
-            if (fs::exists(p)) {
-                found = p;
-                break;
-            }
-        }
-        if (found.empty() && ++missingCount <= 5) missing += (missing.empty() ? "" : ", ") + std::to_string(r.run);
-        parts.push_back(found);
+        const auto found = std::find_if(candidates.begin(), candidates.end(),
+                                        [&](const fs::path& dir) { return runFinished(dir, phaseSets, r.run); });
+        if (found == candidates.end() && ++missingCount <= 5) missing += (missing.empty() ? "" : ", ") + std::to_string(r.run);
+        partFolders.push_back(found == candidates.end() ? fs::path() : *found);
     }
     if (missingCount)
         throw Error("cannot merge: " + std::to_string(missingCount) + " of " + std::to_string(runs.size()) +
                     " runs are not finished (runs " + missing + (missingCount > 5 ? ", ..." : "") + ")");
     long written = 0;
-    for (bool validation : {false, true}) {
-        const fs::path out = folder / (validation ? "val.h5" : "train.h5");
-        if (std::none_of(runs.begin(), runs.end(), [&](const ManifestRun& r) { return r.validation == validation; })) {
-            std::error_code ignored;
-            fs::remove(out, ignored);
-            continue;
-        }
-        writeAtomically(out, [&](const fs::path& temp) {
-            io::Hdf5Appender appender(temp, true);
-            for (std::size_t k = 0; k < runs.size(); ++k) {
-                if (runs[k].validation != validation) continue;
-                for (const auto& name : io::hdf5SampleNames(parts[k])) {
-                    appender.append(name, io::readHdf5Sample(parts[k], name));
-                    ++written;
-                }
-                if (progress) progress->report(double(k + 1) / double(runs.size()), "merging " + out.filename().string());
+    const double files = double(phaseSets.size() * splitNames().size());
+    int fileIndex = 0;
+    for (int phases : phaseSets) {
+        const fs::path outFolder = mergedFolderOf(folder, phaseSets, phases);
+        fs::create_directories(outFolder);
+        for (const auto& split : splitNames()) {
+            const fs::path out = outFolder / (split + ".h5");
+            ++fileIndex;
+            if (std::none_of(runs.begin(), runs.end(), [&](const ManifestRun& r) { return r.split == split; })) {
+                std::error_code ignored;
+                fs::remove(out, ignored);
+                continue;
             }
-        });
+            writeAtomically(out, [&](const fs::path& temp) {
+                io::Hdf5Appender appender(temp, true);
+                for (std::size_t k = 0; k < runs.size(); ++k) {
+                    if (runs[k].split != split) continue;
+                    const fs::path part = partPath(partFolders[k], phaseSets, runs[k].run, phases);
+                    for (const auto& name : io::hdf5SampleNames(part)) {
+                        appender.append(name, io::readHdf5Sample(part, name));
+                        ++written;
+                    }
+                    if (progress)
+                        progress->report((fileIndex - 1 + double(k + 1) / double(runs.size())) / files,
+                                         "merging " + out.string());
+                }
+            });
+        }
     }
     return written;
 }

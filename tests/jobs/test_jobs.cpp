@@ -10,6 +10,7 @@
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/jobs/dataset_builder.hpp"
 #include "microstudio/jobs/simulate_job.hpp"
+#include "microstudio/physics/run.hpp"
 
 namespace fs = std::filesystem;
 using namespace ms;
@@ -93,8 +94,9 @@ private slots:
         int val = 0;
         for (std::size_t i = 0; i < a.size(); ++i) {
             QCOMPARE(a[i].seed, b[i].seed);
-            QCOMPARE(a[i].validation, b[i].validation);
-            val += a[i].validation;
+            QCOMPARE(a[i].split, b[i].split);
+            val += a[i].split == "val";
+            QVERIFY(a[i].split != "test");  // no test fraction, no test runs
         }
         QCOMPARE(val, 2);
         QCOMPARE(a[0].phi, 0.4);
@@ -114,10 +116,112 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, jobs::parseShard("3/3"));
     }
 
+    void threeWaySplitByRun() {
+        auto c = smallConfig();
+        c.sampling = "lhs";
+        c.runs = 40;
+        c.validationFraction = 0.15;
+        const auto twoWay = jobs::planRuns(c);
+        c.testFraction = 0.15;
+        const auto threeWay = jobs::planRuns(c), again = jobs::planRuns(c);
+        std::map<std::string, int> counts;
+        for (std::size_t i = 0; i < threeWay.size(); ++i) {
+            ++counts[threeWay[i].split];
+            QCOMPARE(threeWay[i].split, again[i].split);
+            QCOMPARE(threeWay[i].seed, twoWay[i].seed);
+            // Adding a test split keeps the validation runs: only training runs move to test.
+            QCOMPARE(threeWay[i].split == "val", twoWay[i].split == "val");
+        }
+        QCOMPARE(counts["val"], 6);   // round(0.15 * 40)
+        QCOMPARE(counts["test"], 6);
+        QCOMPARE(counts["train"], 28);
+        c.testFraction = 0.9;
+        QVERIFY_THROWS_EXCEPTION(Error, jobs::planRuns(c));
+        c.testFraction = 0.0;
+        c.runs = 2;  // validation 1, test 1 leaves no training run
+        c.testFraction = 0.1;
+        QVERIFY_THROWS_EXCEPTION(Error, jobs::planRuns(c));
+    }
+
+    void keptSnapshotsAreLogSpacedFromTheOnset() {
+        // keep 0: every candidate; fewer available than kept: all from the onset.
+        QCOMPARE(jobs::keptSnapshots(5, 3, 0), std::vector<int>({0, 1, 2, 3, 4}));
+        QCOMPARE(jobs::keptSnapshots(10, 7, 5), std::vector<int>({7, 8, 9}));
+        // 400 candidates, onset 100, keep 4: indices 100 + round(j * 299 / 3).
+        QCOMPARE(jobs::keptSnapshots(400, 100, 4), std::vector<int>({100, 200, 299, 399}));
+        QCOMPARE(jobs::keptSnapshots(400, 0, 1), std::vector<int>({399}));
+        QVERIFY(jobs::keptSnapshots(10, -1, 5).empty());  // onset never reached
+        const auto kept = jobs::keptSnapshots(400, 37, 50);
+        QCOMPARE(int(kept.size()), 50);
+        QCOMPARE(kept.front(), 37);
+        QCOMPARE(kept.back(), 399);
+        QVERIFY(std::adjacent_find(kept.begin(), kept.end(), std::greater_equal<int>()) == kept.end());
+    }
+
+    void buildFromOnsetThresholdsBothWaysIntoThreeSplits() {
+        const fs::path dir = freshDir("onset");
+        auto c = smallConfig();
+        c.dims = Dims{32, 32, 1};
+        c.sampling = "lhs";
+        c.runs = 6;
+        c.phiMin = 0.45, c.phiMax = 0.55;
+        c.chiMin = c.chiMax = 3.2;
+        c.endTime = 400;
+        c.snapshots = 60;
+        c.keepSnapshots = 8;
+        c.onsetAmplitude = 0.15;
+        c.keepField = true;
+        c.validationFraction = c.testFraction = 0.2;  // 1 + 1 of 6 runs
+        c.phases = {2, 3};
+        c.descriptors = "basic";
+        const auto report = jobs::buildDataset(c, dir);
+        QCOMPARE(report.runsBuilt, 6);
+        QCOMPARE(report.runsWithoutOnset, 0);
+        QCOMPARE(report.samples, 6L * 8 * 2);
+        const auto runs = jobs::planRuns(c);
+        const auto times = physics::snapshotTimes(physics::RunPlan{c.endTime, c.firstTime, 0, c.snapshots});
+        for (const char* split : {"train", "val", "test"}) {
+            const fs::path two = dir / "2phase" / (std::string(split) + ".h5"), three = dir / "3phase" / (std::string(split) + ".h5");
+            const auto names = io::hdf5SampleNames(two);
+            QCOMPARE(io::hdf5SampleNames(three), names);  // one simulation, two thresholdings
+            QCOMPARE(int(names.size()), (std::string(split) == "train" ? 4 : 1) * 8);
+            for (std::size_t k = 0; k < names.size(); ++k) {
+                const Volume v2 = io::readHdf5Sample(two, names[k]), v3 = io::readHdf5Sample(three, names[k]);
+                QCOMPARE(v2.text.at("split"), std::string(split));
+                QCOMPARE(runs[std::size_t(v2.attributes.at("run"))].split, std::string(split));
+                QCOMPARE(v2.phaseCount() <= 2, true);
+                QVERIFY(v3.volumeFraction(Mixed) > 0);
+                QCOMPARE(v2.attributes.at("time"), v3.attributes.at("time"));
+                // Every kept snapshot lies at or after the onset: its field has separated that far.
+                double sum = 0, sq = 0;
+                for (float f : v2.field()) sum += f, sq += double(f) * f;
+                const double n = double(v2.size()), sd = std::sqrt(sq / n - (sum / n) * (sum / n));
+                QVERIFY2(sd >= c.onsetAmplitude - 1e-6, names[k].c_str());
+                if (k % 8 == 7) QVERIFY(std::abs(v2.attributes.at("time") - c.endTime) < 1e-9);  // each run ends at endTime
+                if (k % 8 == 0) QVERIFY(v2.attributes.at("time") > times[0]);  // the first, near-uniform candidates are skipped
+            }
+        }
+        QVERIFY(!fs::exists(dir / "train.h5"));
+        QVERIFY(fs::exists(dir / "parts" / "run_000000_2phase.h5") && fs::exists(dir / "parts" / "run_000000_3phase.h5"));
+        // A killed run resumes with the onset it had found: a cancelled rebuild in a new folder equals this one.
+        ProgressToken token;
+        int reports = 0;
+        token.setListener([&](double, const std::string&) {
+            if (++reports == 40) token.cancel();
+        });
+        jobs::BuildOptions options;
+        options.threads = 1;
+        options.checkpointEverySeconds = 0;
+        QVERIFY_THROWS_EXCEPTION(Cancelled, jobs::buildDataset(c, dir / "killed", options, &token));
+        jobs::buildDataset(c, dir / "killed");
+        for (const char* file : {"2phase/train.h5", "2phase/test.h5", "3phase/val.h5"}) compareFiles(dir / file, dir / "killed" / file);
+        fs::remove_all(dir);
+    }
+
     void buildWritesSplitDatasetWithDescriptors() {
         const fs::path dir = freshDir("build");
         auto c = smallConfig();
-        c.phases = 3;
+        c.phases = {3};
         const auto report = jobs::buildDataset(c, dir);
         QCOMPARE(report.runsBuilt, 6);
         QVERIFY(report.merged);
@@ -130,13 +234,15 @@ private slots:
         // No leakage: every sample of a run sits in that run's split.
         for (const auto& name : val) {
             const Volume v = io::readHdf5Sample(dir / "val.h5", name);
-            QVERIFY(runs[std::size_t(v.attributes.at("run"))].validation);
+            QCOMPARE(runs[std::size_t(v.attributes.at("run"))].split, std::string("val"));
+            QCOMPARE(v.text.at("split"), std::string("val"));
             for (const char* key : {"phi", "chi", "time", "log_time", "vol_frac_D", "vol_frac_M", "tortuosity_D",
                                     "tortuosity_A", "CT_f_D_tort1"})
                 QVERIFY2(v.attributes.count(key), key);
             QVERIFY(std::abs(v.attributes.at("vol_frac_M") - v.volumeFraction(Mixed)) < 1e-9);
         }
-        for (const auto& name : train) QVERIFY(!runs[std::size_t(std::stoi(name.substr(4, 6)))].validation);
+        for (const auto& name : train) QCOMPARE(runs[std::size_t(std::stoi(name.substr(4, 6)))].split, std::string("train"));
+        QVERIFY(!fs::exists(dir / "test.h5"));
         // A rerun has nothing to do; another config in the same folder is refused.
         const auto again = jobs::buildDataset(c, dir);
         QCOMPARE(again.runsBuilt, 0);

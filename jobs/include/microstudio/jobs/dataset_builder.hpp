@@ -7,8 +7,11 @@
 //                         split) and the code version; deterministic text
 //   parts/run_000012.h5   one finished run's samples, written atomically
 //   work/run_000012/      a run in progress: snapshots + checkpoint
-//   train.h5, val.h5      the merged dataset (train / validation split by
-//                         run, never by snapshot)
+//   train.h5, val.h5, test.h5   the merged dataset (train / validation /
+//                         test split by run, never by snapshot; test.h5 only
+//                         with a test fraction)
+//   2phase/, 3phase/      the same three files per thresholding when one
+//                         build thresholds both ways (parts/run_X_2phase.h5 ...)
 // Samples are named "run_000012_snap_000123" and carry phi, chi, time,
 // log_time, step, run, ... and the descriptors as attributes.
 //
@@ -42,21 +45,29 @@ struct DatasetConfig {
     std::uint64_t seed = 1;
     double kappa = 2.0, mobility = 1.0, noise = 0.01;
     double endTime = 2000.0, firstTime = 1.0;
-    int snapshots = 400;
+    int snapshots = 400;  // candidate times, log-spaced from firstTime
+    // > 0: keep at most this many snapshots, log-spaced from the onset of phase
+    // separation (the first candidate whose field standard deviation reaches
+    // onsetAmplitude) to endTime; earlier, near-uniform snapshots are skipped.
+    int keepSnapshots = 0;
+    double onsetAmplitude = 0.1;
     double maxChange = 0.005;
-    int phases = 2;
+    std::vector<int> phases{2};  // thresholdings of every snapshot: {2}, {3} or {2, 3}
     physics::ThreePhaseOptions threePhase;
     std::string descriptors = "graspi";  // "graspi", "basic" (volume fractions) or "none"
     bool periodicDescriptors = false;
     bool keepField = false;
     double validationFraction = 0.2;
+    double testFraction = 0.0;  // runs in test.h5, read only by evaluate
 };
+
+// A run's split ("train", "val", "test") is the `split` text of its samples.
 
 struct RunSpec {
     int index = 0;
     double phi = 0.0, chi = 0.0;
     std::uint64_t seed = 0;
-    bool validation = false;
+    std::string split = "train";
 };
 
 // The deterministic run list of a configuration (same config -> same list).
@@ -64,8 +75,19 @@ std::vector<RunSpec> planRuns(const DatasetConfig& config);
 
 // Extra per-snapshot attributes (descriptors) for a thresholded volume.
 using DescriptorFunction = std::function<std::map<std::string, double>(const Volume&)>;
-// The descriptor function a config names ("graspi", "basic", "none").
-DescriptorFunction descriptorFunction(const DatasetConfig& config);
+// The descriptor function a config names ("graspi", "basic", "none") for
+// volumes thresholded into `phases` phases.
+DescriptorFunction descriptorFunction(const DatasetConfig& config, int phases);
+
+// The candidate snapshots kept when the onset is candidate `onset` of
+// `candidates` (log-spaced times): all from the onset when they are at most
+// `keep`, else `keep` indices evenly spaced (so log-spaced in time) from the
+// onset to the last candidate. keep <= 0: every candidate from 0.
+std::vector<int> keptSnapshots(int candidates, int onset, int keep);
+
+// Where the merged files of a thresholding go: folder itself when the build
+// has one thresholding, else folder/"2phase" or folder/"3phase".
+std::filesystem::path mergedFolder(const DatasetConfig& config, const std::filesystem::path& folder, int phases);
 
 struct BuildOptions {
     int shardIndex = 0, shardCount = 1;
@@ -77,7 +99,8 @@ struct BuildOptions {
 
 struct BuildReport {
     int runsTotal = 0, runsInShard = 0, runsBuilt = 0, runsSkipped = 0;
-    long samples = 0;  // snapshots written by this call
+    long samples = 0;  // snapshots written by this call (all thresholdings)
+    int runsWithoutOnset = 0;  // keepSnapshots > 0: runs that never phase-separated (no samples)
     bool merged = false;
     double seconds = 0.0;
 };
@@ -85,7 +108,7 @@ struct BuildReport {
 BuildReport buildDataset(const DatasetConfig& config, const std::filesystem::path& folder, const BuildOptions& options = {},
                          ProgressToken* progress = nullptr);
 
-// Writes folder/train.h5 and folder/val.h5 from the parts found in `folder`
+// Writes train.h5, val.h5 (and test.h5) per thresholding from the parts found in `folder`
 // and `extraFolders` (other shards' folders, whose manifests must match).
 // Throws naming the missing runs when a part is absent. Returns samples written.
 long mergeDataset(const std::filesystem::path& folder, const std::vector<std::filesystem::path>& extraFolders = {},
