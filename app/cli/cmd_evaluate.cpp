@@ -19,6 +19,7 @@
 #include "microstudio/ml/json.hpp"
 #ifdef MICROSTUDIO_HAVE_DESCRIPTORS
 #include "microstudio/descriptors/descriptors.hpp"
+#include "microstudio/descriptors/similarity.hpp"
 #endif
 
 namespace ms::cli {
@@ -95,6 +96,71 @@ double standardDeviation(const std::vector<double>& values) {
     return std::sqrt(squares / double(finite.size() - 1));
 }
 
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+// Up to `count` training samples, evenly spaced over those the model's
+// phase-fraction filter keeps (as for the held-out data).
+std::vector<Volume> readTraining(const std::string& path, long count, double minPhase) {
+    auto all = ml3d::withMinority(io::readSamples(path), minPhase);
+    if (all.empty()) throw Error("--training: no samples in " + path + (minPhase > 0.0 ? " above the phase-fraction filter" : ""));
+    std::vector<Volume> kept;
+    for (std::size_t i : ml3d::evenlySpaced(all.size(), std::size_t(count))) kept.push_back(std::move(all[i]));
+    return kept;
+}
+
+ml::Json setJson(const descriptors::SetSimilarity& s) {
+    const auto& d = s.disagreement;
+    ml::Json spread = ml::Json::object();
+    spread["min"] = numberOrNull(d.min);
+    spread["q1"] = numberOrNull(d.q1);
+    spread["median"] = numberOrNull(d.median);
+    spread["q3"] = numberOrNull(d.q3);
+    spread["max"] = numberOrNull(d.max);
+    spread["mean"] = numberOrNull(d.mean);
+    ml::Json j = ml::Json::object();
+    j["n"] = double(s.nearest.size());
+    j["nearest_disagreement"] = spread;
+    j["interface_density"] = numberOrNull(s.meanInterfaceDensity);
+    j["s2_donor"] = ml::Json(s.meanS2Donor);
+    return j;
+}
+
+// Memorisation: nearest-training disagreement of the generated and the
+// held-out volumes (x/y shifts and symmetries searched), interface density
+// and S2. Generated samples nearer the training data than unseen held-out
+// data point to copying rather than generalising.
+ml::Json memorisationJson(const std::vector<Volume>& generated, const std::vector<Volume>& heldOut,
+                          const std::vector<Volume>& training, const std::string& path, ProgressToken* progress) {
+    const auto m = descriptors::memorisation(generated, heldOut, training, progress);
+    ml::Json j = ml::Json::object();
+    j["training"] = path;
+    j["training_count"] = double(training.size());
+    j["generated"] = setJson(m.generated);
+    j["held_out"] = setJson(m.heldOut);
+    j["training_interface_density"] = numberOrNull(m.trainingInterfaceDensity);
+    j["training_s2_donor"] = ml::Json(m.trainingS2Donor);
+    j["s2_rms_difference"] = numberOrNull(m.s2RmsDifference);  // generated vs held-out mean S2 (Donor)
+    j["generated_median_ge_held_out_median"] = m.generatedNotCloser();
+    return j;
+}
+
+void printMemorisation(const ml::Json& m) {
+    auto f = [](const ml::Json& v) { return v.isNumber() ? v.number() : std::nan(""); };  // null: NaN
+    std::printf("memorisation: nearest of %.0f training samples (voxel disagreement, best x/y shift and symmetry)\n",
+                m.at("training_count").number());
+    std::printf("%-10s %4s %8s %8s %8s %8s %8s  %s\n", "set", "n", "min", "q1", "median", "q3", "mean", "interface density");
+    for (const auto& [key, label] : {std::pair<const char*, const char*>{"generated", "generated"}, {"held_out", "held-out"}}) {
+        const auto& set = m.at(key);
+        const auto& d = set.at("nearest_disagreement");
+        std::printf("%-10s %4.0f %8.4f %8.4f %8.4f %8.4f %8.4f  %.4f\n", label, set.at("n").number(), f(d.at("min")),
+                    f(d.at("q1")), f(d.at("median")), f(d.at("q3")), f(d.at("mean")), f(set.at("interface_density")));
+    }
+    std::printf("training interface density %.4f; S2 (donor) RMS difference generated vs held-out %.4g\n",
+                f(m.at("training_interface_density")), f(m.at("s2_rms_difference")));
+    std::printf("generated median >= held-out median: %s\n",
+                m.at("generated_median_ge_held_out_median").boolean() ? "true" : "false");
+}
+#endif
+
 ml::Generator3D loadModel(const Args& args) {
     if (auto m = args.value("model")) return ml::Generator3D::load(*m);
     try {
@@ -111,7 +177,7 @@ ml::Generator3D loadModel(const Args& args) {
 int cmdEvaluate(const CommandArgs& argv) {
     Args args(argv, {"model", "data", "count", "steps", "eta", "guidance", "seed", "batch-sizes", "diversity", "batch",
                      "compare-steps", "compare-count", "min-phase-fraction", "threads", "csv", "candidates",
-                     "ddpm-variance", "tolerance"},
+                     "ddpm-variance", "tolerance", "training", "training-count"},
               {"json", "cpu", "describe"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli evaluate [--model M] [--data HELDOUT.h5] [-n N] [--steps K] [--json]\n\n"
@@ -150,11 +216,18 @@ int cmdEvaluate(const CommandArgs& argv) {
                      "                     per sample (denoise + decode) and the speed-up\n"
                      "  --compare-count M  targets for --compare-steps [N]\n"
                      "  --threads T        torch threads on the CPU [MICROSTUDIO_THREADS or all cores]\n"
+                     "  --training T.h5    memorisation: for the R^2 pass's generated samples and the held-out\n"
+                     "                     targets, the voxel disagreement to the nearest training sample (best\n"
+                     "                     periodic x/y shift and x/y symmetry; quartiles per set), interface\n"
+                     "                     density and S2 (donor); generated nearer than held-out = copying\n"
+                     "  --training-count N training samples compared, evenly spaced (after the phase-fraction\n"
+                     "                     filter) [2000]\n"
                      "  --csv FILE         one row per held-out target: target, VAE round trip and\n"
                      "                     generated value of each descriptor (find the outliers behind an R^2);\n"
                      "                     with --compare-steps also <name>_compared (the other sampler)\n"
                      "  --json             print one JSON object (r2, mae, diversity, fp_r2,\n"
-                     "                     denoise_s_per_sample, decode_s_per_sample, timing, steps, n)\n"
+                     "                     denoise_s_per_sample, decode_s_per_sample, timing, steps, n;\n"
+                     "                     memorisation with --training)\n"
                      "  --cpu              never use CUDA\n";
         return 0;
     }
@@ -190,6 +263,10 @@ int cmdEvaluate(const CommandArgs& argv) {
     minPhase = args.number("min-phase-fraction", minPhase);
     if (minPhase < 0.0 || minPhase >= 0.5) throw Error("--min-phase-fraction must be in [0, 0.5)");
     const bool json = args.flag("json");
+    const std::string trainingPath = args.value("training", "");
+    const long trainingCount = args.integer("training-count", 2000);
+    if (args.has("training-count") && trainingPath.empty()) throw Error("--training-count needs --training");
+    if (trainingCount < 1) throw Error("--training-count must be >= 1");
 
     ml::GenerateOptions o;
     o.steps = int(steps);
@@ -207,6 +284,15 @@ int cmdEvaluate(const CommandArgs& argv) {
     std::vector<Volume> reference;
     for (std::size_t i : ml3d::evenlySpaced(all.size(), std::size_t(count))) reference.push_back(std::move(all[i]));
     all.clear();
+    // Read before the slow parts, so a bad file fails at once.
+    std::vector<Volume> training;
+    if (!trainingPath.empty()) {
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+        training = readTraining(trainingPath, trainingCount, minPhase);
+#else
+        throw Error("--training needs the descriptors library (built without it)");
+#endif
+    }
     const std::size_t n = reference.size();
     std::vector<std::map<std::string, double>> targets(n);
     for (std::size_t i = 0; i < n; ++i)
@@ -279,6 +365,9 @@ int cmdEvaluate(const CommandArgs& argv) {
         reconstruction["voxel_accuracy"] = agree;
         reconstruction["voxel_accuracy_by_z"] = byZ;
     }
+    // The held-out volumes stay for the memorisation measure only.
+    std::vector<Volume> heldOut;
+    if (!training.empty()) heldOut = std::move(reference);
     reference.clear();
 
     // 2. Target vs measured.
@@ -305,6 +394,17 @@ int cmdEvaluate(const CommandArgs& argv) {
         described[name] = double(g.count);
         targetStd[name] = numberOrNull(standardDeviation(t));  // unbiased fit: R^2 = 1 - MSE / std^2
     }
+    // 2a. Memorisation: generated vs held-out distance to the training data.
+    ml::Json memorisation;
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+    if (!training.empty()) {
+        ProgressToken search;
+        search.setListener([&](double f, const std::string&) { bar.update(0.1 + 0.1 * f, "nearest training sample"); });
+        memorisation = memorisationJson(generated, heldOut, training, trainingPath, &search);
+        training.clear();
+        heldOut.clear();
+    }
+#endif
     generated.clear();
 
     // 2b. The same targets (a subset) with another sampler, in this run: the
@@ -492,6 +592,7 @@ int cmdEvaluate(const CommandArgs& argv) {
     report["s_per_sample"] =
         (primaryTiming.denoiseSeconds + primaryTiming.decodeSeconds + primaryTiming.screenSeconds) / double(n);
     if (compareSteps >= 0) report["comparison"] = comparison;
+    if (memorisation.isObject()) report["memorisation"] = memorisation;
     if (json) {
         std::cout << report.dump(2) << "\n";
         return 0;
@@ -546,6 +647,9 @@ int cmdEvaluate(const CommandArgs& argv) {
                     comparison.at("main_s_per_draw").number(), comparison.at("s_per_draw").number(),
                     show(comparison, "speedup_per_draw").c_str());
     }
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+    if (memorisation.isObject()) printMemorisation(memorisation);
+#endif
     return 0;
 }
 

@@ -23,6 +23,7 @@
 #include "microstudio/ml/evaluate.hpp"
 #include "microstudio/ml/ldm2d.hpp"
 #include "microstudio/ml/metadata.hpp"
+#include "microstudio/ml/splits.hpp"
 #include "microstudio/ml/vae2d.hpp"
 #include "microstudio/noise/metrics.hpp"
 #include "microstudio/noise/noise.hpp"
@@ -178,6 +179,8 @@ int trainVae(const CommandArgs& argv) {
     auto train = ml::readImages2D(*args.value("data"), args.integer("limit", 0));
     std::vector<Volume> validation;
     if (auto v = args.value("val")) validation = ml::readImages2D(*v, args.integer("val-limit", 0));
+    ml::refuseTestSamples(train, "training data (" + *args.value("data") + ")");
+    if (auto v = args.value("val")) ml::refuseTestSamples(validation, "validation data (" + *v + ")");
     ml::Vae2dTrainOptions options;
     options.train = trainOptionsFromArgs(args, 20, out);
     options.beta = args.number("beta", 1.0);
@@ -258,6 +261,9 @@ int trainLdm(const CommandArgs& argv) {
     auto train = ml::readImages2D(*args.value("data"), args.integer("limit", 0), minPhase);
     std::vector<Volume> validation;
     if (auto v = args.value("val")) validation = ml::readImages2D(*v, args.integer("val-limit", 0), minPhase);
+    // trainLdm2d sees latents only: the test split is refused here, before encoding.
+    ml::refuseTestSamples(train, "training data (" + *args.value("data") + ")");
+    if (auto v = args.value("val")) ml::refuseTestSamples(validation, "validation data (" + *v + ")");
     ml::Ldm2dConfig config;
     config.latent = vae.config().latent;
     config.hidden = int(args.integer("hidden", config.hidden));
@@ -398,6 +404,8 @@ int trainStudy(const CommandArgs& argv) {
     fs::create_directories(dir);
     const auto train = ml::readImages2D(*args.value("data"), args.integer("limit", 0));
     const auto validation = ml::readImages2D(*args.value("val"), args.integer("val-limit", 0));
+    ml::refuseTestSamples(train, "training data (" + *args.value("data") + ")");
+    ml::refuseTestSamples(validation, "validation data (" + *args.value("val") + ")");
     // Fixed noisy validation images for the pixel error: the paper's three
     // noise types at their default settings.
     std::vector<std::pair<Volume, Volume>> noisyPairs;

@@ -21,6 +21,7 @@
 #include "microstudio/core/error.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/splits.hpp"
 #ifdef MICROSTUDIO_HAVE_DESCRIPTORS
 #include "microstudio/descriptors/descriptors.hpp"
 #endif
@@ -278,6 +279,10 @@ int cmdTrain3d(const CommandArgs& argv) {
     if (train.empty())
         throw Error("no training samples in " + *args.value("data") +
                     (minPhase > 0.0 ? " with both phases above --min-phase-fraction" : ""));
+    // Test-split samples are for `evaluate` only; the trainings refuse them too,
+    // this only says so before descriptors are computed.
+    ml::refuseTestSamples(train, "training data (" + *args.value("data") + ")");
+    if (auto v = args.value("val")) ml::refuseTestSamples(validation, "validation data (" + *v + ")");
     const bool needAttributes = stage != "vae";
     if (needAttributes) {
         completeAttributes(train, config.outputs, args.flag("describe"));

@@ -14,6 +14,7 @@
 
 #include "ddpm3d.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/ml/splits.hpp"
 #include "microstudio/noise/noise.hpp"
 #ifdef MICROSTUDIO_HAVE_DESCRIPTORS
 #include "microstudio/descriptors/descriptors.hpp"
@@ -944,6 +945,8 @@ void storeReport(Generator3D& model, const char* phase, const TrainReport& repor
 
 TrainReport trainGenerator3dVae(Generator3D& model, const std::vector<Volume>& train,
                                 const std::vector<Volume>& validation, const TrainOptions& options) {
+    refuseTestSamples(train, "training data");
+    refuseTestSamples(validation, "validation data");
     auto& impl = model.impl();
     VaeTask task(*impl.net->vae, detail::volumesToTensor(train, impl.config.vae),
                  detail::volumesToTensor(validation, impl.config.vae));
@@ -958,6 +961,8 @@ TrainReport trainGenerator3dVae(Generator3D& model, const std::vector<Volume>& t
 
 TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volume>& train,
                                      const std::vector<Volume>& validation, const TrainOptions& options) {
+    refuseTestSamples(train, "training data");
+    refuseTestSamples(validation, "validation data");
     auto& impl = model.impl();
     const auto& outputs = impl.config.outputs;
     // Ranges and normalisation from the training data, which must carry every output.
@@ -980,6 +985,8 @@ TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volum
 
 TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volume>& train,
                                       const std::vector<Volume>& validation, const TrainOptions& options) {
+    refuseTestSamples(train, "training data");
+    refuseTestSamples(validation, "validation data");
     auto& impl = model.impl();
     const auto device = detail::chooseDevice(options.forceCpu, options.threads);
     impl.device = device;

@@ -9,6 +9,7 @@
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/parallel.hpp"
+#include "microstudio/ml/splits.hpp"
 #include "microstudio/ml/tiling.hpp"
 #include "microstudio/noise/noise.hpp"
 #include "torch_common.hpp"
@@ -548,6 +549,8 @@ struct Vae2dTraining : detail::TrainTask {
 
 TrainReport trainVae2d(Vae2d& model, const std::vector<Volume>& train, const std::vector<Volume>& validation,
                        const Vae2dTrainOptions& options) {
+    refuseTestSamples(train, "training data");
+    refuseTestSamples(validation, "validation data");
     if (!(options.beta >= 0)) throw Error("beta must be >= 0");
     if (!(options.augmentation.cleanFraction >= 0 && options.augmentation.cleanFraction <= 1))
         throw Error("clean fraction must be in [0, 1]");

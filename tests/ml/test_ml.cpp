@@ -19,6 +19,7 @@
 #include "microstudio/ml/json.hpp"
 #include "microstudio/ml/ldm2d.hpp"
 #include "microstudio/ml/metadata.hpp"
+#include "microstudio/ml/splits.hpp"
 #include "microstudio/ml/tiling.hpp"
 #include "microstudio/ml/vae2d.hpp"
 #include "microstudio/noise/metrics.hpp"
@@ -588,6 +589,89 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, bootstrapR2Difference({1, 2}, {1, 2}, {1, 2}));
         QVERIFY_THROWS_EXCEPTION(ms::Error, bootstrapR2Difference(t, a, {1, 2, 3}));
         QVERIFY_THROWS_EXCEPTION(ms::Error, bootstrapR2Difference(t, a, b, 2000, 1.5));
+    }
+
+    // Issue 20: the test split is never read by training code. Judged by the
+    // samples' `split` text (the dataset builder's), not by the file name:
+    // trainVae2d refuses a test sample in its training or validation set,
+    // and `train vae2d` / `train ldm2d` (whose library call sees latents
+    // only) stop with one error line before training.
+    void trainingsRefuseTestSplit() {
+        const auto dir = tempDir("split");
+        auto train = syntheticImages(4, 24, 3), validation = syntheticImages(2, 24, 30);
+        for (std::size_t i = 0; i < train.size(); ++i) {
+            train[i].text["split"] = "train";
+            train[i].text["sample"] = "run_00000" + std::to_string(i) + "_snap_000001";
+        }
+        for (auto& v : validation) v.text["split"] = "val";
+        auto withTest = train;
+        withTest[1].text["split"] = "test";
+        withTest[3].text["split"] = " Test";  // trimmed, any case
+        auto testValidation = validation;
+        testValidation[1].text["split"] = "test";
+        Vae2dTrainOptions options;
+        options.train.epochs = 1;
+        options.train.batchSize = 4;
+        options.train.threads = 1;
+        auto refusal = [&](const std::vector<ms::Volume>& t, const std::vector<ms::Volume>& v) {
+            Vae2d vae(tinyVae(), 1);
+            try {
+                trainVae2d(vae, t, v, options);
+            } catch (const ms::Error& e) {
+                return QString::fromStdString(e.what());
+            }
+            return QString();
+        };
+        QCOMPARE(refusal(withTest, validation),
+                 QString("training data holds 2 samples of the test split (e.g. run_000001_snap_000001); "
+                         "test samples are read only by evaluate"));
+        QCOMPARE(refusal(train, testValidation),
+                 QString("validation data holds 1 sample of the test split (e.g. sample 1); "
+                         "test samples are read only by evaluate"));
+        QCOMPARE(refusal(train, validation), QString());  // train / val: trains
+        auto unmarked = train;
+        for (auto& v : unmarked) v.text.erase("split");
+        QCOMPARE(refusal(unmarked, {}), QString());  // data without splits: trains
+        QVERIFY(!isTestSample(train[0]) && isTestSample(withTest[3]));
+
+        // The CLI: the split travels through HDF5 as a text attribute.
+        ms::io::writeHdf5(withTest, dir / "mixed.h5");
+        ms::io::writeHdf5(train, dir / "train.h5");
+        ms::io::writeHdf5(testValidation, dir / "val.h5");
+        QCOMPARE(ms::io::readSamples((dir / "mixed.h5").string())[1].text.at("split"), std::string("test"));
+        Vae2d(tinyVae(), 1).save(dir / "vae.pt");
+        const QString d = QString::fromStdString(dir.string());
+        auto run = [&](const QStringList& arguments, QString* err) {
+            QProcess p;
+            p.start(MICROSTUDIO_CLI, arguments);
+            if (!p.waitForFinished(120000)) return -1;
+            *err = QString::fromUtf8(p.readAllStandardError()).trimmed();
+            return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+        };
+        const QStringList vae = {"--epochs", "1", "--batch", "4", "--latent", "8", "--hidden", "32",
+                                 "--channels", "4,8", "--kernels", "4,4", "--threads", "1"};
+        const QStringList ldm = {"--vae", d + "/vae.pt", "--epochs", "1", "--batch", "4", "--hidden", "16",
+                                 "--blocks", "1", "--steps", "50", "--conditions", "vf", "--threads", "1"};
+        QString err;
+        QCOMPARE(run(QStringList{"train", "vae2d", "--data", d + "/mixed.h5", "--out", d + "/v.pt"} + vae, &err), 1);
+        QVERIFY2(!err.contains('\n') && err.startsWith("microstudio-cli train: error: training data (" + d +
+                                                       "/mixed.h5) holds 2 samples of the test split (e.g. "
+                                                       "run_000001_snap_000001)"),
+                 qPrintable(err));
+        QCOMPARE(run(QStringList{"train", "vae2d", "--data", d + "/train.h5", "--val", d + "/val.h5", "--out",
+                                 d + "/v.pt"} + vae, &err), 1);
+        QVERIFY2(!err.contains('\n') && err.contains("validation data (" + d + "/val.h5) holds 1 sample of the test "
+                                                     "split (e.g. sample_000001)"),
+                 qPrintable(err));
+        QCOMPARE(run(QStringList{"train", "ldm2d", "--data", d + "/mixed.h5", "--out", d + "/l.pt"} + ldm, &err), 1);
+        QVERIFY2(!err.contains('\n') && err.contains("training data (" + d + "/mixed.h5) holds 2 samples of the test split"),
+                 qPrintable(err));
+        QCOMPARE(run(QStringList{"train", "ldm2d", "--data", d + "/train.h5", "--val", d + "/val.h5", "--out",
+                                 d + "/l.pt"} + ldm, &err), 1);
+        QVERIFY2(!err.contains('\n') && err.contains("validation data (" + d + "/val.h5) holds 1 sample of the test split"),
+                 qPrintable(err));
+        QVERIFY(!fs::exists(dir / "v.pt") && !fs::exists(dir / "l.pt") && !fs::exists(dir / "v.pt.ckpt"));
+        fs::remove_all(dir);
     }
 
     // The CLI end to end on tiny models: train, models, denoise, ldm2d,

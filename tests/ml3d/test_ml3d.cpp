@@ -34,6 +34,7 @@
 #include "microstudio/ml/feasibility.hpp"
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/metadata.hpp"
+#include "microstudio/ml/splits.hpp"
 
 namespace fs = std::filesystem;
 using namespace ms::ml;
@@ -1039,8 +1040,9 @@ private slots:
         QVERIFY(runCli({"generate", "--model", model, "--target", "ABS_f_D=0.5", "--random-targets", "-o", path("x.h5")}) != 0);
 
         // evaluate --json; the held-out data default to the recorded validation data.
+        // --training: the held-out file itself, 6 of its 12 samples (0, 2, ..., 10).
         QCOMPARE(runCli({"evaluate", "--model", model, "-n", "4", "--steps", "2", "--batch-sizes", "1,2", "--json",
-                         "--csv", path("eval.csv")},
+                         "--csv", path("eval.csv"), "--training", heldPath, "--training-count", "6"},
                         &text, &out), 0);
         const auto report = QJsonDocument::fromJson(out.toUtf8()).object();
         QVERIFY2(!report.isEmpty(), qPrintable(text));
@@ -1082,6 +1084,26 @@ private slots:
             QCOMPARE(lines[0].split(',').last(), QString("draws"));
             QCOMPARE(lines[1].split(',').last(), QString("1"));
             QCOMPARE(lines[4].split(',')[0], QString("3"));
+        }
+        {
+            // Memorisation: nearest-training disagreement per set, all in [0, 1].
+            const auto memo = report["memorisation"].toObject();
+            QCOMPARE(memo["training_count"].toInt(), 6);
+            for (const char* set : {"generated", "held_out"}) {
+                const auto s = memo[set].toObject();
+                QCOMPARE(s["n"].toInt(), 4);
+                const auto d = s["nearest_disagreement"].toObject();
+                for (const char* key : {"min", "q1", "median", "q3", "max", "mean"})
+                    QVERIFY2(d[key].isDouble() && d[key].toDouble() >= 0.0 && d[key].toDouble() <= 1.0, key);
+                QVERIFY(d["min"].toDouble() <= d["median"].toDouble() && d["median"].toDouble() <= d["max"].toDouble());
+                QVERIFY(s["interface_density"].toDouble() >= 0.0 && s["interface_density"].toDouble() <= 1.0);
+                QVERIFY(!s["s2_donor"].toArray().isEmpty());
+                for (const auto& v : s["s2_donor"].toArray()) QVERIFY(v.toDouble() >= 0.0 && v.toDouble() <= 1.0);
+            }
+            // Held-out targets 0, 3, 6, 9: samples 0 and 6 are in the training subset.
+            QCOMPARE(memo["held_out"].toObject()["nearest_disagreement"].toObject()["min"].toDouble(), 0.0);
+            QVERIFY(memo["s2_rms_difference"].toDouble() >= 0.0 && memo["s2_rms_difference"].toDouble() <= 1.0);
+            QVERIFY(memo["generated_median_ge_held_out_median"].isBool());
         }
         QVERIFY(report["comparison"].isUndefined());
         // Another sampler on a subset of the same targets, in the same run.
@@ -1224,6 +1246,102 @@ private slots:
         QCOMPARE(run({"generate", "--model", model, "--evaluate", QString::fromStdString((dir / "train.h5").string()),
                       "-n", "3", "--steps", "3"}, &text), 0);
         QVERIFY2(text.contains("feature predictor on held-out latents") && text.contains("phi"), qPrintable(text));
+        fs::remove_all(dir);
+    }
+
+    // Issue 20: the test split is never read by training code. Judged by the
+    // samples' `split` text (the dataset builder's), not by the file name:
+    // each of the three trainings refuses a test sample in its training set
+    // and in its validation set (validation picks the epoch), before any
+    // step; the same data marked train / val trains. `train3d` stops with
+    // one error line and writes no model.
+    void trainingsRefuseTestSplit() {
+        Generator3dConfig c = Generator3dConfig::tiny(2);
+        c.outputs = {"ABS_f_D", "phi"};
+        c.conditions = {"ABS_f_D"};
+        auto model = Generator3D::create(c, 4);
+        auto train = toyVolumes(4, c.vae.dims, 7);
+        for (std::size_t i = 0; i < train.size(); ++i) {
+            train[i].attributes["phi"] = 0.3 + 0.05 * double(i);
+            train[i].text["split"] = "train";
+            train[i].text["sample"] = "run_00000" + std::to_string(i) + "_snap_000001";
+        }
+        std::vector<ms::Volume> validation{train[0], train[1]};
+        for (auto& v : validation) {
+            v.text["split"] = "val";
+            v.text.erase("sample");
+        }
+        auto withTest = train;
+        withTest[2].text["split"] = "test";
+        auto testValidation = validation;
+        testValidation[1].text["split"] = "test";
+        TrainOptions o;
+        o.epochs = 1;
+        o.batchSize = 4;
+        o.forceCpu = true;
+        o.threads = 1;
+        using Trainer = TrainReport (*)(Generator3D&, const std::vector<ms::Volume>&, const std::vector<ms::Volume>&,
+                                        const TrainOptions&);
+        const std::pair<const char*, Trainer> trainings[] = {{"vae", &trainGenerator3dVae},
+                                                             {"features", &trainGenerator3dFeatures},
+                                                             {"diffusion", &trainGenerator3dDiffusion}};
+        for (const auto& entry : trainings) {
+            const char* stage = entry.first;
+            const Trainer trainer = entry.second;
+            auto refusal = [&](const std::vector<ms::Volume>& t, const std::vector<ms::Volume>& v) {
+                try {
+                    trainer(model, t, v, o);
+                } catch (const ms::Error& e) {
+                    return QString::fromStdString(e.what());
+                }
+                return QString();
+            };
+            QCOMPARE(refusal(withTest, validation),
+                     QString("training data holds 1 sample of the test split (e.g. run_000002_snap_000001); "
+                             "test samples are read only by evaluate"));
+            QCOMPARE(refusal(train, testValidation),
+                     QString("validation data holds 1 sample of the test split (e.g. sample 1); "
+                             "test samples are read only by evaluate"));
+            QVERIFY2(!model.metadata().training.isObject() || !model.metadata().training.has(stage), stage);
+            const auto report = trainer(model, train, validation, o);
+            QVERIFY2(report.steps >= 1 && std::isfinite(report.history.back().validationLoss), stage);
+        }
+
+        // train3d: the split survives HDF5; --data or --val holding a test
+        // sample is refused (exit 1, one line on stderr, no model written).
+        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_split";
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        ms::io::writeHdf5(withTest, dir / "mixed.h5");
+        ms::io::writeHdf5(train, dir / "train.h5");
+        ms::io::writeHdf5(testValidation, dir / "val.h5");
+        QCOMPARE(ms::io::readSamples((dir / "mixed.h5").string())[2].text.at("split"), std::string("test"));
+        auto run = [](const QStringList& arguments, QString* err) {
+            QProcess p;
+            p.start(MICROSTUDIO_CLI, arguments);
+            p.waitForFinished(120000);
+            *err = QString::fromUtf8(p.readAllStandardError()).trimmed();
+            return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+        };
+        const QString d = QString::fromStdString(dir.string());
+        const QStringList common = {"train3d", "--out", d + "/model", "--config", "tiny", "--conditions", "ABS_f_D",
+                                    "--outputs", "ABS_f_D,phi", "--epochs", "1", "--batch", "4", "--cpu",
+                                    "--threads", "1"};
+        QString err;
+        QCOMPARE(run(common + QStringList{"--data", d + "/mixed.h5"}, &err), 1);
+        QVERIFY2(!err.contains('\n') && err == "microstudio-cli train3d: error: training data (" + d +
+                                                   "/mixed.h5) holds 1 sample of the test split (e.g. "
+                                                   "run_000002_snap_000001); test samples are read only by evaluate",
+                 qPrintable(err));
+        QCOMPARE(run(common + QStringList{"--data", d + "/train.h5", "--val", d + "/val.h5"}, &err), 1);
+        QVERIFY2(!err.contains('\n') && err.contains("error: validation data (" + d + "/val.h5) holds 1 sample of the "
+                                                     "test split (e.g. sample_000001)"),
+                 qPrintable(err));
+        QVERIFY(!fs::exists(dir / "model" / "generator3d.pt"));
+        // The same files without the test sample: the VAE stage trains (one step).
+        QCOMPARE(run(common + QStringList{"--data", d + "/train.h5", "--val", d + "/train.h5", "--stage", "vae",
+                                          "--stop-after", "1"}, &err), 0);
+        QVERIFY(fs::exists(dir / "model" / "generator3d.pt"));
         fs::remove_all(dir);
     }
 

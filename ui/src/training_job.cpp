@@ -18,6 +18,7 @@
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/ldm2d.hpp"
 #include "microstudio/ml/metadata.hpp"
+#include "microstudio/ml/splits.hpp"
 #include "microstudio/ml/vae2d.hpp"
 
 namespace fs = std::filesystem;
@@ -73,8 +74,12 @@ std::pair<std::vector<Volume>, std::vector<Volume>> loadData(const TrainingSetti
     };
     std::vector<Volume> train = read(s.trainData, s.limit), validation;
     if (train.empty()) throw Error(s.trainData.toStdString() + ": no samples");
+    // Test-split samples are for evaluation only (the trainings refuse them
+    // too; the 2D LDM trains on latents, so this is its check).
+    ml::refuseTestSamples(train, "training data (" + s.trainData.toStdString() + ")");
     if (!s.validationData.isEmpty()) {
         validation = read(s.validationData, valLimit);
+        ml::refuseTestSamples(validation, "validation data (" + s.validationData.toStdString() + ")");
     } else if (train.size() >= 5) {
         const std::size_t keep = train.size() - train.size() / 5;
         validation.assign(std::make_move_iterator(train.begin() + std::ptrdiff_t(keep)), std::make_move_iterator(train.end()));
@@ -291,10 +296,15 @@ struct TrainingJob::Worker {
         status(tr("loading data"));
         auto [train, validation] = loadData(s, false);
         const Volume& first = train.front();
-        // Three phases when any sample has the mixed phase (an early snapshot may not)
-        // or the data carry the three-phase descriptors.
-        int phases = first.attributes.count("vol_frac_M") ? 3 : 2;
-        for (const auto& v : train) phases = std::max(phases, std::min(3, v.phaseCount()));
+        // Three phases when any sample has the mixed phase or was thresholded
+        // into three (an early snapshot may hold no mixed voxels yet). Not
+        // "carries vol_frac_M": the descriptors give it for 2-phase samples too (0).
+        const auto threeWay = [](const Volume& v) {
+            const auto low = v.attributes.find("threshold_low"), high = v.attributes.find("threshold_high");
+            return low != v.attributes.end() && high != v.attributes.end() && low->second < high->second;
+        };
+        const int phases =
+            std::any_of(train.begin(), train.end(), [&](const Volume& v) { return v.phaseCount() == 3 || threeWay(v); }) ? 3 : 2;
         ml::Generator3dConfig config = ml::Generator3dConfig::tiny(phases);
         config.vae.dims = first.dims();
         config.vae.channels = intList(s.channels3d, "channels");

@@ -242,6 +242,8 @@ Generator3dTiming timeGenerator3d(const Generator3dConfig& config, int repeats =
 // DDPM on frozen latents with the feature predictor's outputs as context
 // (condition dropout for guidance). Each fills metadata().training.
 // trainGenerator3dFeatures also sets the feature ranges from the data.
+// Samples of the test split (text["split"] == "test", in `train` or in
+// `validation`) are refused with ms::Error before anything trains (splits.hpp).
 TrainReport trainGenerator3dVae(Generator3D& model, const std::vector<Volume>& train,
                                 const std::vector<Volume>& validation, const TrainOptions& options);
 TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volume>& train,

@@ -102,7 +102,8 @@ struct Ldm2dTrainOptions {
 // Trains the epsilon predictor on latents (rows of L floats) with their raw
 // condition values (rows matching config.conditions; empty when
 // unconditional). Latent and condition normalisation (mean, std) are taken
-// from the training set and stored with the model.
+// from the training set and stored with the model. Latents carry no split:
+// callers refuse test-split images before encoding them (splits.hpp).
 TrainReport trainLdm2d(Ldm2d& model, const std::vector<std::vector<float>>& latents,
                        const std::vector<std::vector<double>>& conditions,
                        const std::vector<std::vector<float>>& validationLatents,

@@ -121,6 +121,8 @@ struct Vae2dTrainOptions {
 // targets): loss = BCE summed over pixels + beta * KL summed over latents,
 // both averaged over the batch. Validation: each validation image with one
 // fixed noisy version (seeded), z = mu. Fills model.metadata().training.
+// Samples of the test split (text["split"] == "test") in either set are
+// refused with ms::Error (splits.hpp).
 TrainReport trainVae2d(Vae2d& model, const std::vector<Volume>& train, const std::vector<Volume>& validation,
                        const Vae2dTrainOptions& options);
 
