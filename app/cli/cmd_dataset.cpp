@@ -156,21 +156,49 @@ int datasetMerge(const CommandArgs& argv) {
     return 0;
 }
 
+int datasetSubset(const CommandArgs& argv) {
+    Args args(argv, {"count", "min-phase-fraction", "output"}, {});
+    if (args.helpRequested()) {
+        std::cout << "Usage: microstudio-cli dataset subset IN.h5 -n N [--min-phase-fraction F] -o OUT.h5\n\n"
+                     "Writes N samples of IN.h5, evenly spaced over those whose rarer of donor and acceptor\n"
+                     "covers at least F (default 0.01: the generators' training filter), with their names and\n"
+                     "attributes (split included), compressed. E.g. the test subset shipped beside a model:\n"
+                     "  microstudio-cli dataset subset DATA/2phase/test.h5 -n 64 -o resources/models/gen3d-ch2/heldout-test.h5\n";
+        return 0;
+    }
+    args.requirePositionals(1, 1, "IN.h5");
+    if (!args.has("output")) throw Error("missing -o OUT.h5 (see --help)");
+    const long count = args.integer("count", 64);
+    if (count < 1) throw Error("-n must be >= 1");
+    const double minPhase = args.number("min-phase-fraction", 0.01);
+    if (!(minPhase >= 0.0 && minPhase < 0.5)) throw Error("--min-phase-fraction must be in [0, 0.5)");
+    ProgressToken token;
+    ProgressBar bar("subset");
+    token.setListener([&](double f, const std::string& m) { bar.update(f, m); });
+    const long n = jobs::writeSubset(args.positionals()[0], *args.value("output"), std::size_t(count), minPhase, &token);
+    bar.finish();
+    std::printf("wrote %ld samples of %s to %s\n", n, args.positionals()[0].c_str(), args.value("output")->c_str());
+    return 0;
+}
+
 }  // namespace
 
 int cmdDataset(const CommandArgs& argv) {
     if (argv.empty() || argv[0] == "--help" || argv[0] == "-h") {
         std::cout << "Usage: microstudio-cli dataset build [OPTIONS] -o FOLDER\n"
-                     "       microstudio-cli dataset merge FOLDER [SHARD_FOLDER ...]\n\n"
+                     "       microstudio-cli dataset merge FOLDER [SHARD_FOLDER ...]\n"
+                     "       microstudio-cli dataset subset IN.h5 -n N -o OUT.h5\n\n"
                      "build  Cahn-Hilliard sweep over (phi, chi) -> snapshots -> thresholds -> descriptors -> HDF5\n"
-                     "merge  join the parts of a sharded build into train.h5 / val.h5\n"
+                     "merge  join the parts of a sharded build into train.h5 / val.h5 / test.h5\n"
+                     "subset N evenly spaced two-phase samples of a file (e.g. a shipped test subset)\n"
                      "Each has --help.\n";
         return argv.empty() ? 2 : 0;
     }
     const CommandArgs rest(argv.begin() + 1, argv.end());
     if (argv[0] == "build") return datasetBuild(rest);
     if (argv[0] == "merge") return datasetMerge(rest);
-    throw Error("unknown dataset action '" + argv[0] + "' (build or merge)");
+    if (argv[0] == "subset") return datasetSubset(rest);
+    throw Error("unknown dataset action '" + argv[0] + "' (build, merge or subset)");
 }
 
 }  // namespace ms::cli

@@ -71,6 +71,8 @@ ml::Generator3dConfig configFromArgs(const Args& args) {
     c.vae.latentChannels = int(args.integer("latent-channels", c.vae.latentChannels));
     c.vae.firstStride = int(args.integer("first-stride", c.vae.firstStride));
     c.vae.klWeight = args.number("kl-weight", c.vae.klWeight);
+    if (args.flag("periodic-xy")) c.vae.periodicXY = true;
+    c.vae.minorityWeight = args.number("minority-weight", c.vae.minorityWeight);
     c.unetFeatures = int(args.integer("features", c.unetFeatures));
     c.timesteps = int(args.integer("timesteps", c.timesteps));
     c.conditionDropout = args.number("condition-dropout", c.conditionDropout);
@@ -214,8 +216,8 @@ int cmdTrain3d(const CommandArgs& argv) {
                "kl-weight", "features", "timesteps", "condition-dropout", "conditions", "outputs", "epochs", "batch", "lr",
                "seed", "checkpoint-every", "patience", "min-delta", "stop-after", "threads", "limit", "val-limit",
                "min-phase-fraction", "checkpoint-dir", "description", "context", "prediction", "world-size", "rank", "master",
-               "dist-timeout", "diffusion-augment", "ema"},
-              {"describe", "cpu", "half", "augment", "keep-last", "restart"});
+               "dist-timeout", "diffusion-augment", "ema", "minority-weight"},
+              {"describe", "cpu", "half", "augment", "keep-last", "restart", "periodic-xy"});
     if (args.helpRequested()) {
         std::cout <<
             "Usage: microstudio-cli train3d --data TRAIN.h5 [--val VAL.h5] --out DIR [--stage S] [OPTIONS]\n"
@@ -229,6 +231,8 @@ int cmdTrain3d(const CommandArgs& argv) {
             "  --phases 2|3           [2]; --config paper|tiny [paper]\n"
             "  --dims NXxNYxNZ        input size [128x128x64]; --channels 64,128,256,512; --latent-channels 4\n"
             "  --first-stride 1|2     [2]; --kl-weight [1e-6]; --features U-Net n_feat [512]\n"
+            "  --periodic-xy          VAE convolutions wrap around in x/y (periodic volumes), zero-pad in z\n"
+            "  --minority-weight W    VAE loss weighs each sample's rarer phase by 1 + W (small features) [0]\n"
             "  --timesteps T [1000]; --condition-dropout P (classifier-free guidance) [0.1]\n"
             "  --context features|data  what conditions the DDPM in training: the feature predictor's\n"
             "                         outputs on each latent (the paper) or the samples' own descriptors [features]\n"

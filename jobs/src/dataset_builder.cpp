@@ -13,6 +13,7 @@
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
 #include "microstudio/core/parallel.hpp"
+#include "microstudio/core/subsample.hpp"
 #include "microstudio/descriptors/descriptors.hpp"
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/jobs/snapshot.hpp"
@@ -526,6 +527,30 @@ long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFold
         }
     }
     return written;
+}
+
+long writeSubset(const fs::path& input, const fs::path& output, std::size_t count, double minPhaseFraction,
+                 ProgressToken* progress) {
+    if (count < 1) throw Error("a subset needs at least 1 sample");
+    const auto names = io::hdf5SampleNames(input);
+    std::vector<std::string> eligible;
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (minPhaseFraction <= 0.0 || minorityFraction(io::readHdf5Sample(input, names[i])) >= minPhaseFraction)
+            eligible.push_back(names[i]);
+        if (progress) progress->report(0.8 * double(i + 1) / double(names.size()), "filtering " + input.string());
+    }
+    if (eligible.empty())
+        throw Error(input.string() + ": no sample has both phases above " + std::to_string(minPhaseFraction));
+    const auto picked = evenlySpaced(eligible.size(), count);
+    writeAtomically(output, [&](const fs::path& temp) {
+        io::Hdf5Appender out(temp, true);
+        for (std::size_t k = 0; k < picked.size(); ++k) {
+            const std::string& name = eligible[picked[k]];
+            out.append(name, io::readHdf5Sample(input, name));
+            if (progress) progress->report(0.8 + 0.2 * double(k + 1) / double(picked.size()), "writing " + output.string());
+        }
+    });
+    return long(picked.size());
 }
 
 }  // namespace ms::jobs

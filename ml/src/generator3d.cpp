@@ -43,6 +43,7 @@ void Vae3dConfig::validate() const {
     if (latentChannels < 1 || latentChannels > 256) throw Error("3D VAE latent channels must be in 1..256");
     if (firstStride != 1 && firstStride != 2) throw Error("3D VAE first-layer stride must be 1 or 2");
     if (!(klWeight >= 0)) throw Error("3D VAE KL weight must be >= 0");
+    if (!(minorityWeight >= 0 && minorityWeight <= 1000)) throw Error("3D VAE minority weight must be in [0, 1000]");
     const int f = downsampling();
     for (int n : {dims.nx, dims.ny, dims.nz})
         if (n < f || n % f != 0)
@@ -58,6 +59,8 @@ Json Vae3dConfig::toJson() const {
     j["latent_channels"] = latentChannels;
     j["first_stride"] = firstStride;
     j["kl_weight"] = klWeight;
+    j["periodic_xy"] = periodicXY;
+    j["minority_weight"] = minorityWeight;
     return j;
 }
 
@@ -76,6 +79,8 @@ Vae3dConfig Vae3dConfig::fromJson(const Json& j) {
     c.latentChannels = int(j.number("latent_channels", c.latentChannels));
     c.firstStride = int(j.number("first_stride", c.firstStride));
     c.klWeight = j.number("kl_weight", c.klWeight);
+    if (j.has("periodic_xy")) c.periodicXY = j.at("periodic_xy").boolean();  // absent: models before the option
+    c.minorityWeight = j.number("minority_weight", 0.0);
     c.validate();
     return c;
 }
@@ -210,6 +215,7 @@ struct Generator3D::Impl {
     ModelMetadata metadata;
     std::vector<FeatureRange> ranges;
     ConditionCloud cloud;              // training condition vectors (feasibility)
+    std::filesystem::path weights;     // the file load() read
     detail::Generator3dNet net{nullptr};
     torch::Device device{torch::kCPU};
     std::unique_ptr<detail::DiffusionSchedule> schedule;
@@ -343,12 +349,15 @@ Generator3D Generator3D::load(const std::filesystem::path& folderOrFile) {
     }
     impl.build(config);
     impl.metadata = metadata;
+    impl.weights = weights;
     if (arch.has("training_conditions")) impl.cloud = ConditionCloud::fromJson(arch.at("training_conditions"));
     detail::loadWeights(*impl.net, weights);
     impl.net->to(impl.device);
     impl.net->eval();
     return g;
 }
+
+const std::filesystem::path& Generator3D::weightsPath() const { return impl_->weights; }
 
 void Generator3D::save(const std::filesystem::path& target, bool half) const {
     std::filesystem::path weights = target;

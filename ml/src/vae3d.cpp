@@ -24,17 +24,44 @@ torch::nn::InstanceNorm3d affineNorm(int channels) {
 }
 }  // namespace
 
+// --- Periodic padding ------------------------------------------------------------
+
+torch::Tensor padPeriodicXY(const torch::Tensor& x, int p) {
+    namespace F = torch::nn::functional;
+    auto wrapped = F::pad(x, F::PadFuncOptions({p, p, p, p, 0, 0}).mode(torch::kCircular));
+    return F::pad(wrapped, F::PadFuncOptions({0, 0, 0, 0, p, p}));
+}
+
+namespace {
+// A 3x3x3 convolution: padding 1 everywhere, or (periodic) padding 1 in z only
+// after padPeriodicXY supplied the wrapped x/y border.
+torch::nn::Conv3dOptions conv3Options(int in, int out, int stride, bool periodic) {
+    return torch::nn::Conv3dOptions(in, out, 3).stride(stride).padding(periodic ? 0 : 1);
+}
+// A transposed 3x3x3 convolution multiplying the size by `stride`. Periodic:
+// x/y padding 0 on an input wrapped by one cell; decoderConv crops the result.
+torch::nn::ConvTranspose3dOptions upOptions(int in, int out, int stride, bool periodic) {
+    auto o = torch::nn::ConvTranspose3dOptions(in, out, 3).stride(stride);
+    if (periodic) return o.padding({1, 0, 0}).output_padding({stride - 1, 0, 0});
+    return o.padding(1).output_padding(stride - 1);
+}
+}  // namespace
+
 // --- Residual block ---------------------------------------------------------------
 
-ResBlock3dImpl::ResBlock3dImpl(int channels) {
-    conv1 = register_module("conv1", torch::nn::Conv3d(torch::nn::Conv3dOptions(channels, channels, 3).padding(1)));
+ResBlock3dImpl::ResBlock3dImpl(int channels, bool periodicXY) : periodic(periodicXY) {
+    conv1 = register_module("conv1", torch::nn::Conv3d(conv3Options(channels, channels, 1, periodic)));
     norm1 = register_module("norm1", affineNorm(channels));
-    conv2 = register_module("conv2", torch::nn::Conv3d(torch::nn::Conv3dOptions(channels, channels, 3).padding(1)));
+    conv2 = register_module("conv2", torch::nn::Conv3d(conv3Options(channels, channels, 1, periodic)));
     norm2 = register_module("norm2", affineNorm(channels));
 }
 
+torch::Tensor ResBlock3dImpl::conv(torch::nn::Conv3d& layer, const torch::Tensor& x) const {
+    return layer->forward(periodic ? padPeriodicXY(x, 1) : x);
+}
+
 torch::Tensor ResBlock3dImpl::forward(const torch::Tensor& x) {
-    auto r = norm2->forward(conv2->forward(torch::relu(norm1->forward(conv1->forward(x)))));
+    auto r = norm2->forward(conv(conv2, torch::relu(norm1->forward(conv(conv1, x)))));
     return torch::relu(x + r);
 }
 
@@ -43,21 +70,21 @@ torch::Tensor ResBlock3dImpl::forward(const torch::Tensor& x) {
 Vae3dImpl::Vae3dImpl(const Vae3dConfig& c) : config(c) {
     c.validate();
     const int levels = int(c.channels.size());
+    const bool periodic = c.periodicXY;
     int in = 1;
     for (int i = 0; i < levels; ++i) {
         const int stride = i == 0 ? c.firstStride : 2;
         const std::string n = std::to_string(i + 1);
-        encConv.push_back(register_module("enc_conv" + n,
-            torch::nn::Conv3d(torch::nn::Conv3dOptions(in, c.channels[i], 3).stride(stride).padding(1))));
+        encConv.push_back(register_module("enc_conv" + n, torch::nn::Conv3d(conv3Options(in, c.channels[i], stride, periodic))));
         encNorm.push_back(register_module("enc_norm" + n, affineNorm(c.channels[i])));
-        encRes.push_back(register_module("enc_res" + n, ResBlock3d(c.channels[i])));
+        encRes.push_back(register_module("enc_res" + n, ResBlock3d(c.channels[i], periodic)));
         in = c.channels[i];
     }
     const std::string last = std::to_string(levels + 1);
     encConv.push_back(register_module("enc_conv" + last,
         torch::nn::Conv3d(torch::nn::Conv3dOptions(in, c.latentChannels, 1))));
     encNorm.push_back(register_module("enc_norm" + last, affineNorm(c.latentChannels)));
-    encRes.push_back(register_module("enc_res" + last, ResBlock3d(c.latentChannels)));
+    encRes.push_back(register_module("enc_res" + last, ResBlock3d(c.latentChannels, periodic)));
     muHead = register_module("mu", torch::nn::Conv3d(torch::nn::Conv3dOptions(c.latentChannels, c.latentChannels, 1)));
     logvarHead = register_module("logvar",
         torch::nn::Conv3d(torch::nn::Conv3dOptions(c.latentChannels, c.latentChannels, 1)));
@@ -68,25 +95,39 @@ Vae3dImpl::Vae3dImpl(const Vae3dConfig& c) : config(c) {
     decConv.push_back(register_module("dec_conv1",
         torch::nn::ConvTranspose3d(torch::nn::ConvTranspose3dOptions(c.latentChannels, c.channels.back(), 1))));
     decNorm.push_back(register_module("dec_norm1", affineNorm(c.channels.back())));
-    decRes.push_back(register_module("dec_res1", ResBlock3d(c.channels.back())));
+    decRes.push_back(register_module("dec_res1", ResBlock3d(c.channels.back(), periodic)));
     for (int i = levels - 1; i >= 1; --i) {
         const std::string n = std::to_string(levels - i + 1);
         decConv.push_back(register_module("dec_conv" + n,
-            torch::nn::ConvTranspose3d(torch::nn::ConvTranspose3dOptions(c.channels[i], c.channels[i - 1], 3)
-                                           .stride(2).padding(1).output_padding(1))));
+            torch::nn::ConvTranspose3d(upOptions(c.channels[i], c.channels[i - 1], 2, periodic))));
         decNorm.push_back(register_module("dec_norm" + n, affineNorm(c.channels[i - 1])));
-        decRes.push_back(register_module("dec_res" + n, ResBlock3d(c.channels[i - 1])));
+        decRes.push_back(register_module("dec_res" + n, ResBlock3d(c.channels[i - 1], periodic)));
     }
     output = register_module("dec_output",
-        torch::nn::ConvTranspose3d(torch::nn::ConvTranspose3dOptions(c.channels.front(), 1, 3)
-                                       .stride(c.firstStride).padding(1).output_padding(c.firstStride - 1)));
+        torch::nn::ConvTranspose3d(upOptions(c.channels.front(), 1, c.firstStride, periodic)));
+}
+
+torch::Tensor Vae3dImpl::encoderConv(std::size_t level, const torch::Tensor& x) {
+    const bool wraps = config.periodicXY && level + 1 < encConv.size();  // the last one is 1x1x1
+    return encConv[level]->forward(wraps ? padPeriodicXY(x, 1) : x);
+}
+
+// Periodic: the input wrapped by one cell in x/y gives output index o' + stride
+// + 1 for the unpadded layer's o' (o = stride * i + k - padding), so the
+// result is the window [stride + 1, stride + 1 + stride * n) in x and y.
+torch::Tensor Vae3dImpl::decoderConv(torch::nn::ConvTranspose3d& layer, const torch::Tensor& z, int stride) const {
+    if (!config.periodicXY) return layer->forward(z);
+    const auto y = layer->forward(torch::nn::functional::pad(
+        z, torch::nn::functional::PadFuncOptions({1, 1, 1, 1, 0, 0}).mode(torch::kCircular)));
+    const long ny = long(z.size(3)) * stride, nx = long(z.size(4)) * stride, offset = stride + 1;
+    return y.narrow(3, offset, ny).narrow(4, offset, nx);
 }
 
 std::pair<torch::Tensor, torch::Tensor> Vae3dImpl::encode(torch::Tensor x, ShapeLog* log) {
     logShape(log, "input", x);
     for (std::size_t i = 0; i < encConv.size(); ++i) {
         const std::string n = std::to_string(i + 1);
-        x = encConv[i]->forward(x);
+        x = encoderConv(i, x);
         logShape(log, "encoder.conv" + n, x);
         x = encRes[i]->forward(encNorm[i]->forward(x));
         logShape(log, "encoder.res" + n, x);
@@ -100,12 +141,12 @@ std::pair<torch::Tensor, torch::Tensor> Vae3dImpl::encode(torch::Tensor x, Shape
 torch::Tensor Vae3dImpl::decode(torch::Tensor z, ShapeLog* log) {
     for (std::size_t i = 0; i < decConv.size(); ++i) {
         const std::string n = std::to_string(i + 1);
-        z = decConv[i]->forward(z);
+        z = i == 0 ? decConv[i]->forward(z) : decoderConv(decConv[i], z, 2);  // the first is 1x1x1
         logShape(log, "decoder.conv" + n, z);
         z = decRes[i]->forward(decNorm[i]->forward(z));
         logShape(log, "decoder.res" + n, z);
     }
-    z = torch::sigmoid(output->forward(z));
+    z = torch::sigmoid(decoderConv(output, z, config.firstStride));
     logShape(log, "decoder.output", z);
     return z;
 }
@@ -125,10 +166,20 @@ torch::Tensor Vae3dImpl::loss(const torch::Tensor& x) {
 torch::Tensor Vae3dImpl::loss(const torch::Tensor& x, const torch::Tensor& mu, const torch::Tensor& logvar,
                               const torch::Tensor& noise) {
     auto reconstruction = decode(noise.defined() ? mu + noise * torch::exp(0.5 * logvar) : mu);
-    auto mse = torch::mse_loss(reconstruction, x);
     // KL(q(z|x) || N(0, I)) summed over the latent, averaged over the batch.
     auto kl = -0.5 * torch::sum(1 + logvar - mu.pow(2) - logvar.exp()) / double(x.size(0));
-    return mse + config.klWeight * kl;
+    return reconstructionLoss(reconstruction, x) + config.klWeight * kl;
+}
+
+torch::Tensor Vae3dImpl::reconstructionLoss(const torch::Tensor& reconstruction, const torch::Tensor& x) const {
+    if (config.minorityWeight <= 0.0) return torch::mse_loss(reconstruction, x);
+    // Per sample, the rarer of Donor (0) and Acceptor (1); weighted mean of the squared errors.
+    const auto dims = std::vector<std::int64_t>{1, 2, 3, 4};
+    const auto donor = (x == 0.0).to(x.dtype()), acceptor = (x == 1.0).to(x.dtype());
+    const auto donorRarer = (donor.mean(dims, true) < acceptor.mean(dims, true)).to(x.dtype());
+    const auto minority = donorRarer * donor + (1.0 - donorRarer) * acceptor;
+    const auto weight = 1.0 + config.minorityWeight * minority;
+    return (weight * (reconstruction - x).pow(2)).sum() / weight.sum();
 }
 
 std::vector<torch::nn::Module*> Vae3dImpl::encoderModules() {

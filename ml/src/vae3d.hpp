@@ -19,11 +19,18 @@ struct ShapeLog {
 };
 
 // conv-IN-ReLU-conv-IN, then ReLU(x + r); instance norm with affine.
+// Padding of a 3x3x3 convolution: [N, C, z, y, x] wrapped by `p` in x and y,
+// zero-padded by `p` in z (periodic side walls, electrodes at z = 0, nz-1).
+torch::Tensor padPeriodicXY(const torch::Tensor& x, int p);
+
+// Residual block; `periodic`: its convolutions wrap in x/y (padPeriodicXY).
 struct ResBlock3dImpl : torch::nn::Module {
-    explicit ResBlock3dImpl(int channels);
+    explicit ResBlock3dImpl(int channels, bool periodic = false);
     torch::Tensor forward(const torch::Tensor& x);
+    torch::Tensor conv(torch::nn::Conv3d& layer, const torch::Tensor& x) const;
     torch::nn::Conv3d conv1{nullptr}, conv2{nullptr};
     torch::nn::InstanceNorm3d norm1{nullptr}, norm2{nullptr};
+    bool periodic = false;
 };
 TORCH_MODULE(ResBlock3d);
 
@@ -34,12 +41,16 @@ struct Vae3dImpl : torch::nn::Module {
     torch::Tensor decode(torch::Tensor z, ShapeLog* log = nullptr);
     // Reconstruction (sampled z in training mode, z = mu in eval), mu, logvar.
     std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, ShapeLog* log = nullptr);
-    // MSE (mean over voxels) + klWeight * KL (summed over latents, mean over batch).
+    // MSE (mean over voxels; minority-weighted when config.minorityWeight > 0)
+    // + klWeight * KL (summed over latents, mean over batch).
     torch::Tensor loss(const torch::Tensor& x);
     // The same from an encoding of x and the reparameterisation noise (the
     // training loop draws it for a data-parallel global batch).
     torch::Tensor loss(const torch::Tensor& x, const torch::Tensor& mu, const torch::Tensor& logvar,
                        const torch::Tensor& noise);
+
+    // The reconstruction term of the loss (see Vae3dConfig::minorityWeight).
+    torch::Tensor reconstructionLoss(const torch::Tensor& reconstruction, const torch::Tensor& x) const;
 
     std::vector<torch::nn::Module*> encoderModules();
     std::vector<torch::nn::Module*> decoderModules();
@@ -55,6 +66,10 @@ struct Vae3dImpl : torch::nn::Module {
     std::vector<torch::nn::InstanceNorm3d> decNorm;
     std::vector<ResBlock3d> decRes;
     torch::nn::ConvTranspose3d output{nullptr};
+
+private:
+    torch::Tensor encoderConv(std::size_t level, const torch::Tensor& x);
+    torch::Tensor decoderConv(torch::nn::ConvTranspose3d& layer, const torch::Tensor& z, int stride) const;
 };
 TORCH_MODULE(Vae3d);
 

@@ -215,6 +215,24 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Cancelled, jobs::buildDataset(c, dir / "killed", options, &token));
         jobs::buildDataset(c, dir / "killed");
         for (const char* file : {"2phase/train.h5", "2phase/test.h5", "3phase/val.h5"}) compareFiles(dir / file, dir / "killed" / file);
+
+        // A shipped test subset: 3 of the 8 test samples, evenly spaced (0, 2, 5), names and split kept.
+        const auto testNames = io::hdf5SampleNames(dir / "2phase" / "test.h5");
+        QCOMPARE(jobs::writeSubset(dir / "2phase" / "test.h5", dir / "subset.h5", 3), 3L);
+        QCOMPARE(io::hdf5SampleNames(dir / "subset.h5"), (std::vector<std::string>{testNames[0], testNames[2], testNames[5]}));
+        const Volume first = io::readHdf5Sample(dir / "subset.h5", testNames[0]);
+        QCOMPARE(first.text.at("split"), std::string("test"));
+        QVERIFY(first.sameLabels(io::readHdf5Sample(dir / "2phase" / "test.h5", testNames[0])));
+        // The two-phase filter keeps exactly the samples whose rarer phase covers >= 30%.
+        std::size_t balanced = 0;
+        for (const auto& name : testNames) {
+            const Volume v = io::readHdf5Sample(dir / "2phase" / "test.h5", name);
+            balanced += std::min(v.volumeFraction(Donor), v.volumeFraction(Acceptor)) >= 0.3;
+        }
+        if (balanced == 0)
+            QVERIFY_THROWS_EXCEPTION(Error, jobs::writeSubset(dir / "2phase" / "test.h5", dir / "none.h5", 3, 0.3));
+        else
+            QCOMPARE(jobs::writeSubset(dir / "2phase" / "test.h5", dir / "some.h5", 100, 0.3), long(balanced));
         fs::remove_all(dir);
     }
 

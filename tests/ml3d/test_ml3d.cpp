@@ -193,6 +193,62 @@ private slots:
         QCOMPARE(out.sizes().vec(), (std::vector<std::int64_t>{2, 1, 64, 64, 64}));
     }
 
+    // Periodic x/y (issue 20, point 4): a circular x/y shift by a multiple of
+    // the downsampling shifts the latent, and decoding a shifted latent shifts
+    // the output; z (electrodes) stays zero-padded; same weights and count
+    // as the zero-padded network, which is not equivariant.
+    void periodicVaeWrapsInXYOnly() {
+        Vae3dConfig c;
+        c.dims = ms::Dims{16, 16, 8};
+        c.channels = {4, 8};
+        c.latentChannels = 2;
+        c.firstStride = 2;  // downsampling 4: latent 4x4x2
+        c.periodicXY = true;
+        torch::manual_seed(3);
+        d3::Vae3d vae(c);
+        vae->eval();
+        torch::NoGradGuard noGrad;
+        const auto x = (torch::rand({2, 1, 8, 16, 16}) > 0.5).to(torch::kFloat);
+        auto shift = [](const torch::Tensor& t, int dx, int dy) { return torch::roll(t, {dx, dy}, {4, 3}); };
+        const auto mu = vae->encode(x).first;
+        QCOMPARE(mu.sizes().vec(), (std::vector<std::int64_t>{2, 2, 2, 4, 4}));
+        QVERIFY(torch::allclose(vae->encode(shift(x, 4, -8)).first, shift(mu, 1, -2), 1e-4, 1e-5));
+        QVERIFY(torch::allclose(vae->decode(shift(mu, 1, -2)), shift(vae->decode(mu), 4, -8), 1e-4, 1e-5));
+        QCOMPARE(vae->decode(mu).sizes().vec(), x.sizes().vec());
+        const auto zShifted = vae->encode(torch::roll(x, {4}, {2})).first;
+        QVERIFY(!torch::allclose(zShifted, torch::roll(mu, {1}, {2}), 1e-4, 1e-5));
+        // The zero-padded network with the same weights.
+        Vae3dConfig zero = c;
+        zero.periodicXY = false;
+        d3::Vae3d plain(zero);
+        QCOMPARE(d3::countParameters(*plain), d3::countParameters(*vae));
+        const auto periodicParameters = vae->named_parameters();
+        for (auto& p : plain->named_parameters()) p.value().copy_(periodicParameters[p.key()]);
+        const auto plainMu = plain->encode(x).first;
+        QVERIFY(!torch::allclose(plain->encode(shift(x, 4, -8)).first, shift(plainMu, 1, -2), 1e-4, 1e-5));
+        QVERIFY(Vae3dConfig::fromJson(c.toJson()).periodicXY);
+        QVERIFY(!Vae3dConfig::fromJson(zero.toJson()).periodicXY);
+    }
+
+    // Minority-weighted reconstruction loss, hand-computed.
+    void minorityWeightedReconstructionLoss() {
+        Vae3dConfig c = Generator3dConfig::tiny().vae;
+        c.minorityWeight = 3.0;
+        d3::Vae3d vae(c);
+        // Sample 0: one acceptor voxel of four (acceptor rarer); sample 1: one donor of four.
+        const auto x = torch::tensor({1.f, 0.f, 0.f, 0.f, 0.f, 1.f, 1.f, 1.f}).reshape({2, 1, 1, 1, 4});
+        const auto r = torch::tensor({0.5f, 0.1f, 0.f, 0.f, 0.2f, 1.f, 0.7f, 1.f}).reshape({2, 1, 1, 1, 4});
+        // Squared errors 0.25 (w 4), 0.01, 0, 0 | 0.04 (w 4), 0, 0.09, 0; weights sum 14.
+        const double expected = (4 * 0.25 + 0.01 + 4 * 0.04 + 0.09) / 14.0;
+        QVERIFY(std::abs(vae->reconstructionLoss(r, x).item<double>() - expected) < 1e-6);
+        vae->config.minorityWeight = 0.0;  // plain MSE
+        QVERIFY(std::abs(vae->reconstructionLoss(r, x).item<double>() - (0.25 + 0.01 + 0.04 + 0.09) / 8.0) < 1e-6);
+        c.minorityWeight = -1;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
+        c.minorityWeight = 3.0;
+        QCOMPARE(Vae3dConfig::fromJson(c.toJson()).minorityWeight, 3.0);
+    }
+
     // The full paper U-Net (n_feat 512) on the paper latent, batch 2.
     void unetLayerShapesPaperSize() {
         d3::Unet3d unet(4, 512, 4);

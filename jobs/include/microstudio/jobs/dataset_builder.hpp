@@ -114,6 +114,14 @@ BuildReport buildDataset(const DatasetConfig& config, const std::filesystem::pat
 long mergeDataset(const std::filesystem::path& folder, const std::vector<std::filesystem::path>& extraFolders = {},
                   ProgressToken* progress = nullptr);
 
+// Writes `count` samples of `input` (an HDF5 dataset) to `output`, evenly
+// spaced over the samples whose rarer of Donor/Acceptor covers at least
+// minPhaseFraction (the generator's training filter), keeping names and
+// attributes; compressed HDF5, written atomically. E.g. the small test
+// subset shipped beside a model. Returns the samples written.
+long writeSubset(const std::filesystem::path& input, const std::filesystem::path& output, std::size_t count,
+                 double minPhaseFraction = 0.0, ProgressToken* progress = nullptr);
+
 // Manifest text of a configuration (what manifest.json holds).
 std::string manifestText(const DatasetConfig& config);
 

@@ -39,6 +39,16 @@ struct Vae3dConfig {
     int latentChannels = 4;
     int firstStride = 2;                    // 1 or 2 (the paper's CH models: 2)
     double klWeight = 1e-6;
+    // Periodic in x and y (the Cahn-Hilliard volumes are): every 3x3x3
+    // convolution wraps around in x/y and zero-pads only in z (the electrode
+    // axis), so a structure that crosses a side wall is encoded like any other
+    // and a circular x/y shift by the downsampling factor shifts the latent by
+    // one cell. Same weights and parameter count as the zero-padded network.
+    bool periodicXY = false;
+    // > 0: reconstruction loss weights the voxels of each sample's minority
+    // phase (the rarer of Donor and Acceptor) by 1 + minorityWeight, so small
+    // features (specks, thin strands) cost as much as the bulk. 0: plain MSE.
+    double minorityWeight = 0.0;
 
     int downsampling() const;               // firstStride * 2^(levels-1)
     Dims latentDims() const;                // dims / downsampling()
@@ -161,6 +171,9 @@ public:
     // file of it, or a model name in modelSearchPath(): NAME/generator3d.pt
     // (the shipped layout, resources/models/NAME/) or NAME.pt.
     static Generator3D load(const std::filesystem::path& folderOrFile);
+    // The weights file load() read (empty for create()); its folder holds
+    // the model's evaluation.json and shipped held-out data.
+    const std::filesystem::path& weightsPath() const;
     // Writes FOLDER/generator3d.pt and FOLDER/generator3d.json atomically.
     void save(const std::filesystem::path& folder, bool half = false) const;
 
