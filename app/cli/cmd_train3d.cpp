@@ -146,8 +146,8 @@ private:
 int trainRecipe3d(const CommandArgs& argv) {
     const Recipe3d recipe;
     Args args(argv, {"data", "val", "out", "limit", "val-limit", "vae-epochs", "features-epochs", "diffusion-epochs",
-                     "threads", "seed"},
-              {"cpu"});
+                     "threads", "seed", "phases", "latent-channels", "minority-weight"},
+              {"cpu", "periodic-xy"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli train3d recipe --data TRAIN.h5 --val VAL.h5 [--out DIR]\n\n"
                      "Trains the shipped 2-phase 3D generator (docs/ml3d.md, \"Shipped model\") in one go:\n"
@@ -157,25 +157,33 @@ int trainRecipe3d(const CommandArgs& argv) {
                      "single-phase snapshots skipped (--min-phase-fraction 0.01), float16 weights.\n"
                      "Checkpoints in DIR/checkpoints: rerun the same command after a kill or Ctrl-C to\n"
                      "resume; finished stages are kept.\n"
-                     "  --out DIR              [resources/models/gen3d-ch2]\n"
+                     "  --phases 2|3           3: the 3-phase generator gen3d-ch3 (conditions vol_frac_D,\n"
+                     "                         vol_frac_M, tortuosity_D, tortuosity_A) [2]\n"
+                     "  --out DIR              [resources/models/gen3d-ch2, or gen3d-ch3 with --phases 3]\n"
+                     "  --latent-channels C [4]; --periodic-xy; --minority-weight W [0]  VAE options (train3d --help)\n"
                      "  --limit N, --val-limit N  samples used (evenly spaced, after the filter) [0 = all, 256]\n"
                      "  --vae-epochs N, --features-epochs N, --diffusion-epochs N  [8, 80, 24]\n"
                      "  --threads N (tip: OMP_WAIT_POLICY=PASSIVE with 2), --seed S, --cpu\n";
         return 0;
     }
     if (!args.has("data") || !args.has("val")) throw Error("--data and --val are required (see --help)");
-    const fs::path dir = args.value("out", std::string("resources/models/") + recipe.name);
+    const std::string phases = args.value("phases", "2");
+    if (phases != "2" && phases != "3") throw Error("--phases must be 2 or 3");
+    const std::string name = phases == "3" ? "gen3d-ch3" : recipe.name;
+    const fs::path dir = args.value("out", "resources/models/" + name);
     const fs::path checkpoints = dir / "checkpoints";
     fs::create_directories(checkpoints);
     const RecipeLock lock(checkpoints / ".lock");
-    const std::vector<std::string> common = {
+    std::vector<std::string> common = {
         "--data", *args.value("data"), "--val", *args.value("val"), "--out", dir.string(), "--checkpoint-dir",
-        checkpoints.string(), "--phases", "2", "--dims", recipe.dims, "--channels", recipe.channels, "--first-stride", "2",
-        "--latent-channels", "4", "--features", recipe.unetFeatures, "--context", "data", "--augment", "--min-phase-fraction",
+        checkpoints.string(), "--phases", phases, "--dims", recipe.dims, "--channels", recipe.channels, "--first-stride", "2",
+        "--latent-channels", args.value("latent-channels", "4"), "--minority-weight", args.value("minority-weight", "0"),
+        "--features", recipe.unetFeatures, "--context", "data", "--augment", "--min-phase-fraction",
         recipe.minPhaseFraction, "--limit", std::to_string(args.integer("limit", recipe.limit)),
         "--val-limit", std::to_string(args.integer("val-limit", recipe.valLimit)), "--description",
-        "shipped 2-phase 3D Cahn-Hilliard generator (MicroGen3D), 64x64x32, `train3d recipe`", "--threads",
+        "shipped " + phases + "-phase 3D Cahn-Hilliard generator (MicroGen3D), 64x64x32, `train3d recipe`", "--threads",
         std::to_string(args.integer("threads", 0)), "--seed", std::to_string(args.integer("seed", 0)), "--half"};
+    if (args.flag("periodic-xy")) common.push_back("--periodic-xy");
     // A stage is done when the model records its report and no checkpoint is left.
     auto finished = [&](const std::string& stage) {
         if (!fs::exists(dir / "generator3d.pt") || fs::exists(checkpoints / (stage + ".ckpt"))) return false;
