@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 
 #include "args.hpp"
 #include "commands.hpp"
@@ -134,12 +135,14 @@ int datasetBuild(const CommandArgs& argv) {
 }
 
 int datasetMerge(const CommandArgs& argv) {
-    Args args(argv, {}, {"json"});
+    Args args(argv, {"splits"}, {"json"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli dataset merge FOLDER [SHARD_FOLDER ...]\n\n"
                      "Writes FOLDER/train.h5, val.h5 (and test.h5) from the finished runs in FOLDER/parts and in\n"
                      "the parts of each SHARD_FOLDER (built with the same settings: manifests must match).\n"
-                     "The result equals a single-process build, sample by sample.\n";
+                     "The result equals a single-process build, sample by sample.\n"
+                     "  --splits test,val   merge only these splits: needs only their runs finished (the\n"
+                     "                      held-out files while the training runs are still building)\n";
         return 0;
     }
     args.requirePositionals(1, 1000, "FOLDER [SHARD_FOLDER ...]");
@@ -147,7 +150,12 @@ int datasetMerge(const CommandArgs& argv) {
     ProgressToken token;
     ProgressBar bar("merge");
     token.setListener([&](double f, const std::string& m) { bar.update(f, m); });
-    const long n = jobs::mergeDataset(args.positionals()[0], extra, &token);
+    std::vector<std::string> splits;
+    if (auto list = args.value("splits")) {
+        std::stringstream in(*list);
+        for (std::string item; std::getline(in, item, ',');) splits.push_back(item);
+    }
+    const long n = jobs::mergeDataset(args.positionals()[0], extra, &token, splits);
     bar.finish();
     if (args.flag("json"))
         std::printf("{\"folder\": \"%s\", \"samples\": %ld}\n", args.positionals()[0].c_str(), n);

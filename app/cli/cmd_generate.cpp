@@ -29,7 +29,6 @@ namespace ms::cli {
 
 namespace {
 
-using ml3d::agreement;
 using ml3d::parseTarget;
 
 void printModel(const ml::Generator3D& model) {
@@ -55,78 +54,33 @@ void printModel(const ml::Generator3D& model) {
                     " (z-scored)\n", cloud.size(), cloud.percentile() * 100.0, cloud.threshold());
 }
 
-// Held-out volumes: the feature predictor on their latents against their
-// attributes, and (with descriptors) volumes generated for their condition
-// values, described, against those targets.
-int evaluate(const ml::Generator3D& model, const std::string& path, long count, ml::GenerateOptions o, bool describe) {
-    auto all = io::readSamples(path);
-    if (all.empty()) throw Error("no samples in " + path);
-    std::vector<Volume> reference;
-    const std::size_t n = std::min(all.size(), std::size_t(count));
-    for (std::size_t i = 0; i < n; ++i) reference.push_back(all[i * all.size() / n]);
-    const auto& c = model.config();
-#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
-    if (describe)  // descriptors missing from the held-out attributes
-        for (auto& v : reference)
-            for (const auto& name : c.conditions)
-                if (!v.attributes.count(name)) {
-                    descriptors::storeAsAttributes(descriptors::describe(v), v);
-                    break;
-                }
-#endif
-    std::printf("evaluate: %zu held-out samples from %s; sampler %s, guidance %g\n", n, path.c_str(),
-                o.steps == 0 ? "DDPM (all steps)" : ("DDIM-" + std::to_string(o.steps)).c_str(), o.guidance);
-    const auto predicted = model.predictFeatures(reference);
-    std::printf("%-16s %10s %10s   (feature predictor on held-out latents)\n", "output", "R^2", "MAE");
-    for (const auto& name : c.outputs) {
-        std::vector<double> t, a;
-        for (std::size_t i = 0; i < n; ++i) {
-            auto it = reference[i].attributes.find(name);
-            if (it == reference[i].attributes.end()) continue;
-            t.push_back(it->second);
-            a.push_back(predicted[i].at(name));
-        }
-        const auto g = agreement(t, a);
-        std::printf("%-16s %10.4f %10.4g%s\n", name.c_str(), g.r2, g.mae, t.empty() ? "  (not in the data)" : "");
-    }
-#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
-    std::vector<Volume> generated;
-    std::vector<std::map<std::string, double>> targets;
+// Held-out volumes (N evenly spaced): the feature predictor on their
+// latents, and one plain volume per sample for its condition values,
+// described, against those targets (ml::evaluateGenerator3d, its first parts).
+int evaluate(const ml::Generator3D& model, const std::string& path, long count, const ml::GenerateOptions& sampler,
+             bool describe) {
+    ml::Evaluation3dOptions o;
+    o.sampler = sampler;
+    o.candidates = sampler.candidates;
+    o.tolerance = sampler.tolerance;
+    o.describeMissing = describe;
+    o.reconstruction = false;
+    o.diversitySamples = 0;
+    o.timingBatchSizes.clear();
+    o.data = path;
+    const auto heldOut = ml::selectSamples(io::readSamples(path), std::size_t(count), 0.0);
+    if (heldOut.empty()) throw Error("no samples in " + path);
     ProgressToken progress;
     ProgressBar bar("evaluate");
     progress.setListener([&](double f, const std::string& msg) { bar.update(f, msg); });
-    for (std::size_t i = 0; i < n; ++i) {
-        std::map<std::string, double> target;
-        for (const auto& name : c.conditions) {
-            auto it = reference[i].attributes.find(name);
-            if (it == reference[i].attributes.end())
-                throw Error("held-out sample " + std::to_string(i) + " lacks condition '" + name +
-                            "' (--describe computes missing descriptors)");
-            target[name] = it->second;
-        }
-        auto one = o;
-        one.seed = o.seed + i;
-        one.progress = nullptr;
-        generated.push_back(model.generate(target, 1, one).front());
-        targets.push_back(target);
-        progress.report(double(i + 1) / double(n), "generated " + std::to_string(i + 1) + "/" + std::to_string(n));
-    }
+    const auto r = ml::evaluateGenerator3d(model, heldOut, o, &progress);
     bar.finish();
-    const auto described = descriptors::describeBatch(generated);
-    std::printf("%-16s %10s %10s   (descriptors of generated volumes vs their targets)\n", "condition", "R^2", "MAE");
-    for (const auto& name : c.conditions) {
-        std::vector<double> t, a;
-        for (std::size_t i = 0; i < n; ++i)
-            if (auto v = described[i].find(name); v && std::isfinite(*v)) {
-                t.push_back(targets[i].at(name));
-                a.push_back(*v);
-            }
-        const auto g = agreement(t, a);
-        std::printf("%-16s %10.4f %10.4g  (%zu described)\n", name.c_str(), g.r2, g.mae, t.size());
-    }
-#else
-    std::printf("(built without descriptors: generated volumes not measured)\n");
-#endif
+    std::printf("evaluate: %zu held-out samples from %s (split %s); sampler %s-%d, guidance %g\n", r.n, path.c_str(),
+                r.split.c_str(), r.sampler == "ddpm" ? "DDPM" : "DDIM", r.steps, r.guidance);
+    ml3d::printFeaturePredictor(r);
+    std::printf("descriptors of generated volumes vs their targets (plain sampling, one draw per target)\n");
+    ml3d::printFit(r.plain, r.conditions);
+    if (r.screened) ml3d::printScreened(r);
     return 0;
 }
 
@@ -259,8 +213,9 @@ int cmdGenerate(const CommandArgs& argv) {
                      "  --no-measure       skip describing the generated volumes\n"
                      "  --info             print the model's conditions, ranges and sizes\n"
                      "  --evaluate H.h5    N held-out samples [16]: feature-predictor R^2 on their latents, and\n"
-                     "                     one volume generated per sample for its condition values, described,\n"
-                     "                     R^2 / MAE against those targets (see also `microstudio-cli evaluate`)\n"
+                     "                     one plain volume per sample for its condition values, described,\n"
+                     "                     R^2, R^2 det. and MAE against those targets (with --candidates K\n"
+                     "                     also screened, apart; see also `microstudio-cli evaluate`)\n"
                      "  --describe         compute descriptors missing from held-out / --targets-from attributes\n"
                      "  --cpu              never use CUDA\n"
                      "  --create-tiny D    write an untrained tiny model to folder D (tests, smoke runs);\n"

@@ -14,7 +14,7 @@
 #include "microstudio/core/files.hpp"
 #include "microstudio/core/subsample.hpp"
 #include "microstudio/core/volume.hpp"
-#include "microstudio/ml/evaluate.hpp"
+#include "microstudio/ml/evaluate3d.hpp"
 
 namespace ms::cli::ml3d {
 
@@ -88,35 +88,54 @@ inline bool parseDdpmVariance(const std::string& value) {
     return value == "posterior";
 }
 
-// Pearson R^2 (the paper's Fig. 5 measure) and mean absolute error.
-struct Agreement {
-    double r2 = std::nan(""), mae = std::nan("");
-    std::size_t count = 0;
-};
-inline Agreement agreement(const std::vector<double>& target, const std::vector<double>& achieved) {
-    Agreement a;
-    const std::size_t n = std::min(target.size(), achieved.size());
-    a.count = n;
-    if (n == 0) return a;
-    const std::vector<double> t(target.begin(), target.begin() + long(n)), v(achieved.begin(), achieved.begin() + long(n));
-    double mae = 0;
-    for (std::size_t i = 0; i < n; ++i) mae += std::fabs(t[i] - v[i]) / double(n);
-    a.mae = mae;
-    a.r2 = ml::squaredPearson(t, v);
-    return a;
-}
-
 // Shared with the dataset tools and training (microstudio/core/subsample.hpp).
 using ms::evenlySpaced;
 using ms::minorityFraction;
 using ms::withMinority;
 
-// A CSV cell: %.6g, empty for NaN (not computed).
-inline std::string csvNumber(double v) {
-    if (!std::isfinite(v)) return "";
+// A CSV cell: %.6g, empty for NaN (ml/evaluate3d.hpp).
+using ml::csvNumber;
+
+// A table cell: %.4f (or `format`), "-" for NaN or a missing name.
+inline std::string cell(double value, const char* format = "%.4f") {
+    if (!std::isfinite(value)) return "-";
     char text[32];
-    std::snprintf(text, sizeof text, "%.6g", v);
+    std::snprintf(text, sizeof text, format, value);
     return text;
+}
+inline std::string cell(const ml::NamedValues& values, const std::string& name, const char* format = "%.4f") {
+    const auto it = values.find(name);
+    return cell(it != values.end() ? it->second : std::nan(""), format);
+}
+
+// Target vs measured of one generation pass, per condition; `spread` adds
+// a column (diversity: std at the fixed target).
+inline void printFit(const ml::TargetFit& fit, const std::vector<std::string>& conditions,
+                     const ml::NamedValues* spread = nullptr) {
+    std::printf("%-16s %10s %10s %10s %9s%s\n", "descriptor", "R^2", "R^2 det.", "MAE", "described",
+                spread ? "   std at one target" : "");
+    for (const auto& name : conditions)
+        std::printf("%-16s %10s %10s %10s %9s%s\n", name.c_str(), cell(fit.r2, name).c_str(),
+                    cell(fit.determination, name).c_str(), cell(fit.mae, name).c_str(),
+                    cell(fit.described, name, "%.0f").c_str(), spread ? ("   " + cell(*spread, name)).c_str() : "");
+}
+
+// The screened pass, apart from the plain figures and labelled as a search.
+inline void printScreened(const ml::Evaluation3dReport& r) {
+    const auto& s = *r.screened;
+    std::printf("Screened generation (%d draws per target, best measured kept): a search over draws, not the "
+                "model's figure\n", s.candidates);
+    if (s.tolerance > 0.0) std::printf("draws stop within distance %g\n", s.tolerance);
+    std::printf("%.3g draws per sample on average, %.4g s per sample\n", s.fit.drawsPerSample(), s.fit.secondsPerSample);
+    printFit(s.fit, r.conditions);
+}
+
+// The feature predictor on the held-out latents, per output in the data.
+inline void printFeaturePredictor(const ml::Evaluation3dReport& r) {
+    std::printf("%-16s %10s %10s   (feature predictor on held-out latents)\n", "output", "R^2", "MAE");
+    for (const auto& name : r.outputs)
+        if (r.fpR2.count(name))
+            std::printf("%-16s %10s %10s\n", name.c_str(), cell(r.fpR2, name).c_str(), cell(r.fpMae, name, "%.4g").c_str());
 }
 
 // Writes a CSV (or any text) through a temp file, so a failure leaves no half file.

@@ -473,7 +473,14 @@ BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, co
     return report;
 }
 
-long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFolders, ProgressToken* progress) {
+long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFolders, ProgressToken* progress,
+                  const std::vector<std::string>& onlySplits) {
+    for (const auto& split : onlySplits)
+        if (std::find(splitNames().begin(), splitNames().end(), split) == splitNames().end())
+            throw Error("unknown split '" + split + "' (train, val or test)");
+    auto wanted = [&](const std::string& split) {
+        return onlySplits.empty() || std::find(onlySplits.begin(), onlySplits.end(), split) != onlySplits.end();
+    };
     const std::string manifest = readText(folder / "manifest.json");
     for (const auto& other : extraFolders)
         if (comparable(readText(other / "manifest.json")) != comparable(manifest))
@@ -488,6 +495,10 @@ long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFold
     std::vector<fs::path> candidates{folder};
     candidates.insert(candidates.end(), extraFolders.begin(), extraFolders.end());
     for (const auto& r : runs) {
+        if (!wanted(r.split)) {
+            partFolders.emplace_back();
+            continue;
+        }
         const auto found = std::find_if(candidates.begin(), candidates.end(),
                                         [&](const fs::path& dir) { return runFinished(dir, phaseSets, r.run); });
         if (found == candidates.end() && ++missingCount <= 5) missing += (missing.empty() ? "" : ", ") + std::to_string(r.run);
@@ -505,6 +516,7 @@ long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFold
         for (const auto& split : splitNames()) {
             const fs::path out = outFolder / (split + ".h5");
             ++fileIndex;
+            if (!wanted(split)) continue;
             if (std::none_of(runs.begin(), runs.end(), [&](const ManifestRun& r) { return r.split == split; })) {
                 std::error_code ignored;
                 fs::remove(out, ignored);

@@ -282,6 +282,22 @@ private slots:
         QCOMPARE(r0.runsBuilt + r1.runsBuilt, 6);
         QVERIFY(!r0.merged && !fs::exists(dir / "a" / "train.h5"));
         QVERIFY_THROWS_EXCEPTION(Error, jobs::mergeDataset(dir / "a"));  // runs of shard 1 missing
+        // Only the validation split: needs only the validation runs, which both lie in shard 0 here or not.
+        const auto runs = jobs::planRuns(c);
+        const bool valInShard0 = std::all_of(runs.begin(), runs.end(), [](const jobs::RunSpec& r) {
+            return r.split != "val" || r.index % 2 == 0;
+        });
+        if (valInShard0) {
+            jobs::mergeDataset(dir / "a", {}, nullptr, {"val"});
+            compareFiles(dir / "single" / "val.h5", dir / "a" / "val.h5");
+            QVERIFY(!fs::exists(dir / "a" / "train.h5"));
+        } else {
+            QVERIFY_THROWS_EXCEPTION(Error, jobs::mergeDataset(dir / "a", {}, nullptr, {"val"}));
+        }
+        jobs::mergeDataset(dir / "b", {dir / "a"}, nullptr, {"val"});
+        compareFiles(dir / "single" / "val.h5", dir / "b" / "val.h5");
+        QVERIFY(!fs::exists(dir / "b" / "train.h5"));
+        QVERIFY_THROWS_EXCEPTION(Error, jobs::mergeDataset(dir / "a", {dir / "b"}, nullptr, {"validation"}));
         jobs::mergeDataset(dir / "a", {dir / "b"});
         compareFiles(dir / "single" / "train.h5", dir / "a" / "train.h5");
         compareFiles(dir / "single" / "val.h5", dir / "a" / "val.h5");

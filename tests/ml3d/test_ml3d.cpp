@@ -32,8 +32,10 @@
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/feasibility.hpp"
+#include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/metadata.hpp"
+#include "microstudio/ml/model_evaluation.hpp"
 #include "microstudio/ml/splits.hpp"
 
 namespace fs = std::filesystem;
@@ -85,6 +87,13 @@ std::vector<ms::Volume> heldOutVolumes(int count, std::uint64_t seed) {
         a["chi"] = 2.0 + 0.1 * double(i % 5);
         a["log_time"] = 1.0 + 0.05 * double(i);
     }
+    return volumes;
+}
+
+// heldOutVolumes marked as the test split (the dataset builder's `split` text).
+std::vector<ms::Volume> testSplitVolumes(int count, std::uint64_t seed) {
+    auto volumes = heldOutVolumes(count, seed);
+    for (auto& v : volumes) v.text["split"] = "test";
     return volumes;
 }
 
@@ -808,13 +817,18 @@ private slots:
         QVERIFY(runCli({"generate", "--model", folder, "--ddpm-variance", "small", "-o", out}, &text) != 0);
         QVERIFY2(text.contains("--ddpm-variance"), qPrintable(text));
         const fs::path held = dir / "held.h5";
-        ms::io::writeHdf5(heldOutVolumes(6, 3), held.string());
+        ms::io::writeHdf5(testSplitVolumes(6, 3), held.string());
         QCOMPARE(runCli({"evaluate", "--model", folder, "--data", QString::fromStdString(held.string()), "-n", "3",
                          "--steps", "2", "--candidates", "2", "--batch-sizes", "1", "--json"}, &text, &json), 0);
         const auto report = QJsonDocument::fromJson(json.toUtf8()).object();
         QVERIFY2(!report.isEmpty(), qPrintable(text));
-        QCOMPARE(report["candidates"].toInt(), 2);
+        // Plain sampling first, always; the screened pass apart.
         QCOMPARE(report["r2"].toObject().size(), 3);
+        QVERIFY(report["candidates"].isUndefined());
+        const auto screened = report["screened"].toObject();
+        QCOMPARE(screened["candidates"].toInt(), 2);
+        QCOMPARE(screened["r2"].toObject().size(), 3);
+        QCOMPARE(screened["r2_determination"].toObject().size(), 3);
         fs::remove_all(dir);
     }
 
@@ -914,23 +928,80 @@ private slots:
                         "-1", "-o", out}, &text) != 0);
         QVERIFY2(text.contains("--tolerance"), qPrintable(text));
         const fs::path held = dir / "held.h5";
-        ms::io::writeHdf5(heldOutVolumes(6, 3), held.string());
+        ms::io::writeHdf5(testSplitVolumes(6, 3), held.string());
         const QString csv = QString::fromStdString((dir / "e.csv").string());
         QCOMPARE(runCli({"evaluate", "--model", folder, "--data", QString::fromStdString(held.string()), "-n", "3",
                          "--steps", "2", "--candidates", "3", "--tolerance", "1e-9", "--compare-steps", "4",
                          "--batch-sizes", "1", "--json", "--csv", csv}, &text, &json), 0);
         const auto report = QJsonDocument::fromJson(json.toUtf8()).object();
         QVERIFY2(!report.isEmpty(), qPrintable(text));
-        QCOMPARE(report["tolerance"].toDouble(), 1e-9);
-        QCOMPARE(report["draws_per_sample"].toDouble(), 3.0);  // none within 1e-9: all K drawn
+        // The plain figures exist with --candidates 3; the screened ones sit apart.
+        for (const char* key : {"r2", "r2_determination", "mae", "described"}) QCOMPARE(report[key].toObject().size(), 3);
+        const auto screened = report["screened"].toObject();
+        QCOMPARE(screened["candidates"].toInt(), 3);
+        QCOMPARE(screened["tolerance"].toDouble(), 1e-9);
+        QCOMPARE(screened["draws_per_sample"].toDouble(), 3.0);  // none within 1e-9: all K drawn
+        for (const char* key : {"r2", "r2_determination", "mae"}) QCOMPARE(screened[key].toObject().size(), 3);
+        QVERIFY(screened["s_per_sample"].toDouble() > 0.0);
+        // The comparison runs on the plain samples.
         const auto compared = report["comparison"].toObject();
-        QCOMPARE(compared["draws_per_sample"].toDouble(), 3.0);
-        QVERIFY(compared["s_per_draw"].toDouble() > 0.0 && compared["speedup_per_draw"].toDouble() > 0.0);
+        QCOMPARE(compared["n"].toInt(), 3);
+        QVERIFY(compared["speedup"].toDouble() > 0.0);
         const auto lines = csvLines(dir / "e.csv");
         QCOMPARE(lines.size(), 4);
-        QVERIFY(lines[0].endsWith(",draws,draws_compared"));
-        for (int row = 1; row < lines.size(); ++row) QVERIFY(lines[row].endsWith(",3,3"));
+        QVERIFY(lines[0].contains(",ABS_f_D_generated,ABS_f_D_screened,ABS_f_D_compared,"));
+        QVERIFY(lines[0].endsWith(",draws"));
+        for (int row = 1; row < lines.size(); ++row) QVERIFY(lines[row].endsWith(",3"));
         fs::remove_all(dir);
+    }
+
+    // The evaluation as a library call (issue 23): agreement measures,
+    // the held-out split, and a plain-only report of a tiny model.
+    void evaluateGenerator3dLibrary() {
+        // Achieved = target + 1: perfectly correlated (Pearson R^2 1) but
+        // biased: 1 - SS_res / SS_tot = 1 - 4 / 5.
+        const auto a = agreement({1.0, 2.0, 3.0, 4.0}, {2.0, 3.0, 4.0, 5.0});
+        QVERIFY(std::abs(a.r2 - 1.0) < 1e-12);
+        QVERIFY(std::abs(a.determination - 0.2) < 1e-12);
+        QVERIFY(std::abs(a.mae - 1.0) < 1e-12);
+        QCOMPARE(a.count, std::size_t(4));
+        QVERIFY(std::isnan(agreement({1.0}, {1.0}).determination));
+
+        auto held = testSplitVolumes(6, 8);
+        QCOMPARE(heldOutSplit(held), std::string("test"));
+        held[2].text["split"] = "val";
+        QCOMPARE(heldOutSplit(held), std::string("mixed"));
+        QCOMPARE(heldOutSplit(heldOutVolumes(2, 1)), std::string("unknown"));
+        held[3].text["split"] = "train";
+        QVERIFY_THROWS_EXCEPTION(ms::Error, heldOutSplit(held));
+        QCOMPARE(selectSamples(heldOutVolumes(6, 8), 3, 0.0).size(), std::size_t(3));
+
+        auto model = Generator3D::create(Generator3dConfig::tiny(2), 2);
+        model.setTrainingData(heldOutVolumes(12, 21));
+        Evaluation3dOptions o;
+        o.sampler.steps = 2;
+        o.reconstruction = false;
+        o.diversitySamples = 0;
+        o.timingBatchSizes.clear();
+        ms::ProgressToken progress;
+        double last = 0.0;
+        progress.setListener([&](double f, const std::string&) { last = f; });
+        const auto r = evaluateGenerator3d(model, testSplitVolumes(4, 3), o, &progress);
+        QCOMPARE(last, 1.0);
+        QCOMPARE(r.n, std::size_t(4));
+        QCOMPARE(r.split, std::string("test"));
+        QCOMPARE(r.plain.r2.size(), std::size_t(3));
+        QCOMPARE(r.plain.measured.size(), std::size_t(4));
+        QVERIFY(!r.screened && !r.reconstruction && !r.diversity && r.timing.empty());
+        QCOMPARE(r.plain.drawsPerSample(), 1.0);
+        QVERIFY(r.fpR2.count("phi") && r.fpR2.count("log_time"));
+        const auto json = r.toJson();
+        QVERIFY(json.has("r2") && json.has("r2_determination") && json.has("fp_r2") && !json.has("screened") &&
+                !json.has("timing"));
+        QCOMPARE(json.at("split").string(), std::string("test"));
+        QCOMPARE(r.csvRows().size(), std::size_t(5));
+        o.candidates = 0;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, evaluateGenerator3d(model, testSplitVolumes(4, 3), o));
     }
 
     // The training-condition cloud on a uniform 20 x 20 grid: every
@@ -1030,7 +1101,7 @@ private slots:
         const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_modes";
         fs::remove_all(dir);
         fs::create_directories(dir);
-        const auto held = heldOutVolumes(12, 21);
+        const auto held = testSplitVolumes(12, 21);
         ms::io::writeHdf5(held, (dir / "held.h5").string());
         const QString heldPath = QString::fromStdString((dir / "held.h5").string());
         const QString model = QString::fromStdString((dir / "tiny").string());
@@ -1097,12 +1168,28 @@ private slots:
 
         // evaluate --json; the held-out data default to the recorded validation data.
         // --training: the held-out file itself, 6 of its 12 samples (0, 2, ..., 10).
+        // --save: the report as evaluation.json in the model's folder.
         QCOMPARE(runCli({"evaluate", "--model", model, "-n", "4", "--steps", "2", "--batch-sizes", "1,2", "--json",
-                         "--csv", path("eval.csv"), "--training", heldPath, "--training-count", "6"},
+                         "--csv", path("eval.csv"), "--training", heldPath, "--training-count", "6", "--save"},
                         &text, &out), 0);
         const auto report = QJsonDocument::fromJson(out.toUtf8()).object();
         QVERIFY2(!report.isEmpty(), qPrintable(text));
         QCOMPARE(report["n"].toInt(), 4);
+        QCOMPARE(report["split"].toString(), QString("test"));
+        QVERIFY(report["screened"].isUndefined());  // plain sampling only without --candidates
+        QCOMPARE(report["r2_determination"].toObject().size(), 3);
+        {
+            // The studio reads the saved report back: split, targets, feature predictor R^2.
+            const auto saved = ms::ml::readModelEvaluation(dir / "tiny");
+            QVERIFY(saved.known);
+            QCOMPARE(saved.split, std::string("test"));
+            QCOMPARE(saved.targets, 4L);
+            QVERIFY(saved.data.size() > 0 && QString::fromStdString(saved.data).endsWith("held.h5"));
+            const auto fp = report["fp_r2"].toObject();
+            QVERIFY(saved.featureR2.count("phi"));
+            QVERIFY(std::abs(saved.featureR2.at("phi") - fp["phi"].toDouble()) < 1e-12);
+            QCOMPARE(saved.featureR2.size(), std::size_t(fp.size()));
+        }
         QCOMPARE(report["steps"].toInt(), 2);
         const auto r2 = report["r2"].toObject();
         QCOMPARE(r2.size(), 3);
@@ -1135,11 +1222,30 @@ private slots:
             const auto lines = QString::fromUtf8(csv.readAll()).trimmed().split('\n');
             QCOMPARE(lines.size(), 5);
             QVERIFY(lines[0].startsWith("sample,") && lines[0].contains("CT_f_A_tort1_round_trip"));
-            // target, round trip, generated per condition, then draws (1: not screened)
-            for (const auto& line : lines) QCOMPARE(line.split(',').size(), 11);
-            QCOMPARE(lines[0].split(',').last(), QString("draws"));
-            QCOMPARE(lines[1].split(',').last(), QString("1"));
+            // target, round trip, generated per condition (no draws column: plain sampling)
+            for (const auto& line : lines) QCOMPARE(line.split(',').size(), 10);
+            QCOMPARE(lines[0].split(',').last(), QString("CT_f_A_tort1_generated"));
             QCOMPARE(lines[4].split(',')[0], QString("3"));
+            // r2_determination = 1 - SS_res / SS_tot of target vs generated (the CSV's 6 digits).
+            const auto header = lines[0].split(',');
+            const int target = int(header.indexOf("ABS_f_D")), generated = int(header.indexOf("ABS_f_D_generated"));
+            std::vector<double> t, g;
+            for (int row = 1; row < lines.size(); ++row) {
+                const auto cells = lines[row].split(',');
+                if (cells[generated].isEmpty()) continue;
+                t.push_back(cells[target].toDouble());
+                g.push_back(cells[generated].toDouble());
+            }
+            QCOMPARE(report["described"].toObject()["ABS_f_D"].toInt(), int(t.size()));
+            double mean = 0.0, residual = 0.0, total = 0.0;
+            for (double v : t) mean += v / double(t.size());
+            for (std::size_t i = 0; i < t.size(); ++i) {
+                residual += (t[i] - g[i]) * (t[i] - g[i]);
+                total += (t[i] - mean) * (t[i] - mean);
+            }
+            const double expected = 1.0 - residual / total, reported = report["r2_determination"].toObject()["ABS_f_D"].toDouble();
+            QVERIFY2(std::abs(reported - expected) < 1e-3 * std::max(1.0, std::abs(expected)),
+                     qPrintable(QString("%1 vs %2").arg(reported).arg(expected)));
         }
         {
             // Memorisation: nearest-training disagreement per set, all in [0, 1].
@@ -1172,14 +1278,14 @@ private slots:
             const auto lines = csvLines(dir / "compared.csv");
             QCOMPARE(lines.size(), 5);
             const auto header = lines[0].split(',');
-            QCOMPARE(header.size(), 15);
-            QCOMPARE(header.mid(13), (QStringList{"draws", "draws_compared"}));
+            QCOMPARE(header.size(), 13);  // sample + (target, round trip, generated, compared) x 3
+            QCOMPARE(header.last(), QString("CT_f_A_tort1_compared"));
             const int column = int(header.indexOf("ABS_f_D_compared"));
             QVERIFY(column > 0);
             int filled = 0;
             for (int row = 1; row < lines.size(); ++row) {
                 const auto cells = lines[row].split(',');
-                QCOMPARE(cells.size(), 15);
+                QCOMPARE(cells.size(), 13);
                 filled += !cells[column].isEmpty();
             }
             QCOMPARE(filled, 2);
@@ -1197,10 +1303,21 @@ private slots:
         for (const auto& range : intervals) QVERIFY(range.isArray() && range.toArray().isEmpty());
         // 6 denoising steps cost more than 2 (decode is the same): a ratio above 1.
         QVERIFY(compared["s_per_sample"].toDouble() > 0.0 && compared["speedup"].toDouble() > 1.0);
-        // Unscreened: one draw per sample, so the speed-up per draw is the same ratio.
-        QCOMPARE(compared["draws_per_sample"].toDouble(), 1.0);
-        QCOMPARE(compared["main_draws_per_sample"].toDouble(), 1.0);
-        QVERIFY(std::abs(compared["speedup_per_draw"].toDouble() - compared["speedup"].toDouble()) < 1e-9);
+        // Default data: the shipped test subset in the model's folder, when there.
+        fs::copy_file(dir / "held.h5", dir / "tiny" / "heldout-test.h5");
+        QCOMPARE(runCli({"evaluate", "--model", model, "-n", "2", "--steps", "1", "--batch-sizes", "1", "--json"},
+                        &text, &out), 0);
+        QVERIFY2(QJsonDocument::fromJson(out.toUtf8()).object()["data"].toString().endsWith("tiny/heldout-test.h5"),
+                 qPrintable(text));
+        QVERIFY2(text.contains("heldout-test.h5 (split test)"), qPrintable(text));
+        // Samples of the train split are refused, one line.
+        {
+            auto trainSplit = heldOutVolumes(4, 5);
+            trainSplit[1].text["split"] = "train";
+            ms::io::writeHdf5(trainSplit, (dir / "train-split.h5").string());
+        }
+        QVERIFY(runCli({"evaluate", "--model", model, "--data", path("train-split.h5"), "-n", "4"}, &text) != 0);
+        QVERIFY2(text.contains("1 of 4 samples of the train split"), qPrintable(text));
         // A filter no held-out sample passes: a clear error.
         QVERIFY(runCli({"evaluate", "--model", model, "-n", "2", "--min-phase-fraction", "0.499"}, &text) != 0);
         QVERIFY2(text.contains("--min-phase-fraction"), qPrintable(text));

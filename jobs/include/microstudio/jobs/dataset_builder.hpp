@@ -111,8 +111,10 @@ BuildReport buildDataset(const DatasetConfig& config, const std::filesystem::pat
 // Writes train.h5, val.h5 (and test.h5) per thresholding from the parts found in `folder`
 // and `extraFolders` (other shards' folders, whose manifests must match).
 // Throws naming the missing runs when a part is absent. Returns samples written.
+// `splits` non-empty: merge only those splits ("test", "val", "train"), which
+// needs only their runs finished (the held-out files while training runs build).
 long mergeDataset(const std::filesystem::path& folder, const std::vector<std::filesystem::path>& extraFolders = {},
-                  ProgressToken* progress = nullptr);
+                  ProgressToken* progress = nullptr, const std::vector<std::string>& splits = {});
 
 // Writes `count` samples of `input` (an HDF5 dataset) to `output`, evenly
 // spaced over the samples whose rarer of Donor/Acceptor covers at least

@@ -1,0 +1,172 @@
+#pragma once
+// How well a 3D generator (MicroGen3D) hits its targets on held-out data:
+// the one evaluation behind `microstudio-cli evaluate`, `generate --evaluate`
+// and (to come) the studio's Evaluate action. Torch-free; plain values.
+//
+//   auto heldOut = ms::ml::selectSamples(ms::io::readSamples("heldout-test.h5"), 64, 0.01);
+//   ms::ml::Evaluation3dOptions o;          // plain DDIM-50, every part
+//   auto report = ms::ml::evaluateGenerator3d(model, heldOut, o);
+//   report.plain.r2.at("ABS_f_D");          // squared Pearson, plain sampling
+//   std::cout << report.toJson().dump(2);   // the JSON of `evaluate --json`
+//
+// Plain sampling comes first, always (one draw per target: the model's own
+// figure). With candidates > 1 a second, screened pass (K draws per target,
+// the one measured nearest the target kept) is reported apart in `screened`:
+// it measures a search over draws, not the model. Layout: docs/ml3d.md.
+#include <cmath>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "microstudio/core/progress.hpp"
+#include "microstudio/core/volume.hpp"
+#include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/json.hpp"
+
+namespace ms::ml {
+
+// Per name (condition or output); NaN where not computed.
+using NamedValues = std::map<std::string, double>;
+
+// Achieved values against their targets.
+struct Agreement {
+    double r2 = std::nan("");             // squared Pearson (the paper's R^2, Fig. 5)
+    double determination = std::nan("");  // 1 - SS_res / SS_tot (penalises bias, may be < 0)
+    double mae = std::nan("");            // mean absolute error
+    std::size_t count = 0;                // pairs used (the shorter set's size)
+};
+Agreement agreement(const std::vector<double>& target, const std::vector<double>& achieved);
+
+// Up to `count` of the volumes whose rarer phase fills at least
+// `minPhaseFraction` (core/subsample.hpp), evenly spaced; may be empty.
+std::vector<Volume> selectSamples(std::vector<Volume> volumes, std::size_t count, double minPhaseFraction);
+
+// The split of held-out samples (sampleSplit, splits.hpp): their common
+// value ("val", "test"), "mixed", or "unknown" when none carries one.
+// Throws ms::Error (one line) when any sample belongs to the train split.
+std::string heldOutSplit(const std::vector<Volume>& heldOut);
+
+// A CSV cell: %.6g, empty for NaN.
+std::string csvNumber(double value);
+
+struct Evaluation3dOptions {
+    // Sampler of every pass: steps, eta, guidance, seed, batch (the R^2
+    // passes), posteriorVariance. Its candidates, tolerance, progress and
+    // timing are not read.
+    GenerateOptions sampler = [] {
+        GenerateOptions o;
+        o.steps = 50;
+        return o;
+    }();
+    int candidates = 1;      // > 1: the screened second pass, K draws per target
+    double tolerance = 0.0;  // its stopping distance (GenerateOptions::tolerance)
+    bool describeMissing = false;  // compute conditions missing from the held-out attributes
+    // Parts beyond feature predictor and plain target vs measured (always run).
+    bool reconstruction = true;             // VAE round trip
+    int diversitySamples = 8;               // samples at one fixed target; 0: no diversity
+    std::vector<int> timingBatchSizes{1, 2, 4, 8, 16, 32};  // empty: no timing
+    int compareSteps = -1;                  // >= 0: a second sampler on the plain targets (0 = DDPM-T)
+    std::size_t compareCount = 0;           // its targets, evenly spaced (0: all)
+    // Memorisation against these training volumes (already subsampled,
+    // selectSamples); null: not measured. Needs the descriptors library.
+    const std::vector<Volume>* training = nullptr;
+    // Recorded in the report only.
+    std::string data;                // the held-out file
+    std::string trainingData;        // the training file
+    double minPhaseFraction = 0.0;   // the filter selectSamples applied
+};
+
+// One generation pass against the held-out targets.
+struct TargetFit {
+    NamedValues r2, determination, mae, described;  // per condition; described: targets measured
+    std::vector<NamedValues> measured;              // per target (NaN: not described)
+    std::vector<double> draws;                      // per target: candidates drawn (1 plain)
+    double secondsPerSample = 0.0;                  // denoise + decode (+ describing draws)
+    double drawsPerSample() const;
+};
+
+struct ScreenedFit {
+    int candidates = 1;
+    double tolerance = 0.0;
+    TargetFit fit;
+};
+
+struct ReconstructionReport {
+    NamedValues r2;                         // measured round trip vs the originals' descriptors
+    double voxelAccuracy = 0.0;
+    std::vector<double> voxelAccuracyByZ;   // per z-slice; their mean is voxelAccuracy
+    std::vector<NamedValues> measured;      // per target
+};
+
+struct DiversityReport {
+    NamedValues target;  // the held-out targets' mean
+    int samples = 0;
+    NamedValues std;     // of each measured condition over the samples
+    double meanVoxelDisagreement = 0.0;  // fraction of differing voxels, mean over pairs
+};
+
+struct TimingRow {
+    int batch = 0;
+    double denoiseSecondsPerSample = 0.0, decodeSecondsPerSample = 0.0;
+};
+
+// A second sampler on a subset of the plain targets, same seed and batch.
+struct SamplerComparison {
+    int steps = 0;
+    std::string sampler;                    // "ddim" or "ddpm"
+    std::vector<std::size_t> subset;        // indices into the targets
+    std::vector<NamedValues> measured;      // per subset entry
+    NamedValues r2, r2Main, r2Difference;   // other sampler, main sampler (same targets), main - other
+    std::map<std::string, std::vector<double>> r2DifferenceCi95;  // [low, high]; empty below 3 targets
+    double secondsPerSample = 0.0, mainSecondsPerSample = 0.0, speedup = 0.0;
+};
+
+struct NearestSummary {
+    std::size_t n = 0;
+    double min = 0.0, q1 = 0.0, median = 0.0, q3 = 0.0, max = 0.0, mean = 0.0;  // nearest-training disagreement
+    double interfaceDensity = 0.0;
+    std::vector<double> s2Donor;
+};
+
+struct MemorisationReport {
+    std::string training;
+    std::size_t trainingCount = 0;
+    NearestSummary generated, heldOut;
+    double trainingInterfaceDensity = 0.0;
+    std::vector<double> trainingS2Donor;
+    double s2RmsDifference = 0.0;
+    bool generatedNotCloser = false;  // generated median >= held-out median
+};
+
+struct Evaluation3dReport {
+    std::string model, data, split, device, sampler, ddpmVariance;
+    std::size_t n = 0;
+    int steps = 0;  // the sampler's (T for DDPM)
+    double guidance = 1.0, minPhaseFraction = 0.0;
+    std::vector<std::string> conditions, outputs;
+    std::vector<NamedValues> targets;
+    NamedValues targetStd;                // per condition over the described targets
+    TargetFit plain;                      // one draw per target: the model's figure
+    std::optional<ScreenedFit> screened;  // candidates > 1
+    NamedValues fpR2, fpMae;              // feature predictor, outputs present in the data
+    std::optional<ReconstructionReport> reconstruction;
+    std::optional<DiversityReport> diversity;
+    std::vector<TimingRow> timing;        // the last row is the headline
+    std::optional<SamplerComparison> comparison;
+    std::optional<MemorisationReport> memorisation;
+
+    // `evaluate --json`: the keys listed in docs/ml3d.md; NaN as null.
+    Json toJson() const;
+    // `evaluate --csv`: header, then one row per target.
+    std::vector<std::string> csvRows() const;
+};
+
+// Evaluates every held-out volume as one target (its condition values).
+// ms::Error on train-split samples, missing conditions, an empty set;
+// ms::Cancelled through `progress`.
+Evaluation3dReport evaluateGenerator3d(const Generator3D& model, const std::vector<Volume>& heldOut,
+                                       const Evaluation3dOptions& options, ProgressToken* progress = nullptr);
+
+}  // namespace ms::ml

@@ -1,0 +1,630 @@
+// The 3D generator's evaluation on held-out data (torch-free: it drives
+// Generator3D and the descriptors library).
+#include "microstudio/ml/evaluate3d.hpp"
+
+#include <algorithm>
+#include <cstdio>
+#include <numeric>
+#include <set>
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/subsample.hpp"
+#include "microstudio/ml/evaluate.hpp"
+#include "microstudio/ml/splits.hpp"
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+#include "microstudio/descriptors/descriptors.hpp"
+#include "microstudio/descriptors/similarity.hpp"
+#endif
+
+namespace ms::ml {
+
+namespace {
+
+const double kNaN = std::nan("");
+
+// ---- small measures ---------------------------------------------------------
+
+double coefficientOfDetermination(const std::vector<double>& t, const std::vector<double>& a) {
+    if (t.size() < 2) return kNaN;
+    const double mean = std::accumulate(t.begin(), t.end(), 0.0) / double(t.size());
+    double residual = 0.0, total = 0.0;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+        residual += (t[i] - a[i]) * (t[i] - a[i]);
+        total += (t[i] - mean) * (t[i] - mean);
+    }
+    return total > 0.0 ? 1.0 - residual / total : kNaN;
+}
+
+double standardDeviation(const std::vector<double>& values) {
+    std::vector<double> finite;
+    for (double v : values)
+        if (std::isfinite(v)) finite.push_back(v);
+    if (finite.size() < 2) return kNaN;
+    const double mean = std::accumulate(finite.begin(), finite.end(), 0.0) / double(finite.size());
+    double squares = 0.0;
+    for (double v : finite) squares += (v - mean) * (v - mean);
+    return std::sqrt(squares / double(finite.size() - 1));
+}
+
+// Fraction of voxels whose labels differ, averaged over all pairs.
+double meanPairwiseDisagreement(const std::vector<Volume>& volumes) {
+    double sum = 0.0;
+    long pairs = 0;
+    for (std::size_t a = 0; a < volumes.size(); ++a)
+        for (std::size_t b = a + 1; b < volumes.size(); ++b) {
+            const auto& la = volumes[a].labels();
+            const auto& lb = volumes[b].labels();
+            std::size_t differ = 0;
+            for (std::size_t i = 0; i < la.size(); ++i) differ += la[i] != lb[i];
+            sum += double(differ) / double(la.size());
+            ++pairs;
+        }
+    return pairs ? sum / double(pairs) : kNaN;
+}
+
+// Targets and achieved values of one condition where the achieved one is known.
+void finitePairs(const std::vector<NamedValues>& targets, const std::vector<NamedValues>& achieved,
+                 const std::string& name, std::vector<double>& t, std::vector<double>& a) {
+    for (std::size_t i = 0; i < targets.size() && i < achieved.size(); ++i)
+        if (const double v = achieved[i].at(name); std::isfinite(v)) {
+            t.push_back(targets[i].at(name));
+            a.push_back(v);
+        }
+}
+
+// A token whose fractions land in [from, to] of `parent` (null: none).
+ProgressToken* relay(ProgressToken* parent, ProgressToken& child, double from, double to) {
+    if (!parent) return nullptr;
+    child.setListener([=](double f, const std::string& message) { parent->report(from + (to - from) * f, message); });
+    return &child;
+}
+
+void report(ProgressToken* progress, double fraction, const std::string& message) {
+    if (progress) progress->report(fraction, message);
+}
+
+// ---- descriptors ------------------------------------------------------------
+
+// The model's conditions measured on volumes (GraSPI); NaN where undefined.
+std::vector<NamedValues> measure(const std::vector<Volume>& volumes, const Generator3D& model) {
+    std::vector<NamedValues> out(volumes.size());
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+    descriptors::Options d;
+    d.phases = model.config().vae.phases;
+    const auto results = descriptors::describeBatch(volumes, d);
+    for (std::size_t i = 0; i < volumes.size(); ++i)
+        for (const auto& name : model.config().conditions) out[i][name] = results[i].find(name).value_or(kNaN);
+#else
+    (void)model;
+    throw Error("evaluating a 3D generator needs the descriptors library (built without it)");
+#endif
+    return out;
+}
+
+// The held-out volumes with the conditions as attributes (described when
+// asked and missing) and their condition values, one target each.
+std::vector<NamedValues> targetsOf(std::vector<Volume>& volumes, const std::vector<std::string>& conditions,
+                                   bool describeMissing) {
+    std::vector<NamedValues> targets(volumes.size());
+    for (std::size_t i = 0; i < volumes.size(); ++i)
+        for (const auto& name : conditions) {
+            auto it = volumes[i].attributes.find(name);
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+            if (it == volumes[i].attributes.end() && describeMissing) {
+                descriptors::storeAsAttributes(descriptors::describe(volumes[i]), volumes[i]);
+                it = volumes[i].attributes.find(name);
+            }
+#endif
+            if (it == volumes[i].attributes.end())
+                throw Error("held-out sample " + std::to_string(i) + " lacks condition '" + name +
+                            "' (evaluate --describe computes missing descriptors)");
+            targets[i][name] = it->second;
+        }
+    return targets;
+}
+
+// ---- the parts ----------------------------------------------------------------
+
+struct Context {
+    const Generator3D& model;
+    const Evaluation3dOptions& options;
+    const std::vector<NamedValues>& targets;
+    ProgressToken* progress;
+    const std::vector<std::string>& conditions() const { return model.config().conditions; }
+};
+
+TargetFit fitOf(const Context& c, std::vector<NamedValues> measured, std::vector<double> draws, double seconds) {
+    TargetFit fit;
+    for (const auto& name : c.conditions()) {
+        std::vector<double> t, a;
+        finitePairs(c.targets, measured, name, t, a);
+        const auto g = agreement(t, a);
+        fit.r2[name] = g.r2;
+        fit.determination[name] = g.determination;
+        fit.mae[name] = g.mae;
+        fit.described[name] = double(g.count);
+    }
+    fit.measured = std::move(measured);
+    fit.draws = std::move(draws);
+    fit.secondsPerSample = seconds / double(c.targets.size());
+    return fit;
+}
+
+// One volume per target, `candidates` draws each; the volumes go to `keep`.
+TargetFit generationPass(const Context& c, int candidates, double from, double to, std::vector<Volume>* keep) {
+    GenerateTiming timing;
+    ProgressToken token;
+    auto o = c.options.sampler;
+    o.candidates = candidates;
+    o.tolerance = candidates > 1 ? c.options.tolerance : 0.0;
+    o.timing = &timing;
+    o.progress = relay(c.progress, token, from, to);
+    auto volumes = c.model.generate(c.targets, o);
+    std::vector<double> draws;
+    for (const auto& v : volumes) {
+        const auto it = v.attributes.find("candidates");
+        draws.push_back(it != v.attributes.end() ? it->second : 1.0);
+    }
+    auto fit = fitOf(c, measure(volumes, c.model), std::move(draws),
+                     timing.denoiseSeconds + timing.decodeSeconds + timing.screenSeconds);
+    if (keep) *keep = std::move(volumes);
+    return fit;
+}
+
+NamedValues targetSpread(const Context& c, const TargetFit& fit) {
+    NamedValues spread;
+    for (const auto& name : c.conditions()) {
+        std::vector<double> t, a;
+        finitePairs(c.targets, fit.measured, name, t, a);
+        spread[name] = standardDeviation(t);  // unbiased fit: R^2 = 1 - MSE / std^2
+    }
+    return spread;
+}
+
+void featurePredictor(const Generator3D& model, const std::vector<Volume>& volumes, Evaluation3dReport& r) {
+    const auto predicted = model.predictFeatures(volumes);
+    for (const auto& name : model.config().outputs) {
+        std::vector<double> t, a;
+        for (std::size_t i = 0; i < volumes.size(); ++i)
+            if (auto it = volumes[i].attributes.find(name); it != volumes[i].attributes.end()) {
+                t.push_back(it->second);
+                a.push_back(predicted[i].at(name));
+            }
+        if (t.empty()) continue;  // not in the data
+        const auto g = agreement(t, a);
+        r.fpR2[name] = g.r2;
+        r.fpMae[name] = g.mae;
+    }
+}
+
+// Accuracy per z-slice: the tortuosities start at the z = 0 and z = nz-1
+// electrodes, so errors there weigh most. Slices are equal in size, so the
+// overall accuracy is their mean.
+std::vector<double> accuracyByZ(const std::vector<Volume>& original, const std::vector<Volume>& rebuilt) {
+    const int nz = original.front().dims().nz;
+    const std::size_t slice = original.front().dims().count() / std::size_t(nz);
+    const double n = double(original.size());
+    std::vector<double> byZ(std::size_t(nz), 0.0);
+    for (std::size_t i = 0; i < original.size(); ++i) {
+        const auto& x = original[i].labels();
+        const auto& y = rebuilt[i].labels();
+        for (std::size_t k = 0; k < x.size(); ++k) byZ[k / slice] += double(x[k] == y[k]) / double(slice) / n;
+    }
+    return byZ;
+}
+
+ReconstructionReport measureReconstruction(const Context& c, const std::vector<Volume>& volumes) {
+    ReconstructionReport r;
+    const auto rebuilt = c.model.reconstruct(volumes);
+    r.measured = measure(rebuilt, c.model);
+    for (const auto& name : c.conditions()) {
+        std::vector<double> t, a;
+        finitePairs(c.targets, r.measured, name, t, a);
+        r.r2[name] = agreement(t, a).r2;
+    }
+    r.voxelAccuracyByZ = accuracyByZ(volumes, rebuilt);
+    r.voxelAccuracy = std::accumulate(r.voxelAccuracyByZ.begin(), r.voxelAccuracyByZ.end(), 0.0) /
+                      double(r.voxelAccuracyByZ.size());
+    return r;
+}
+
+// R^2 of both samplers on the compared targets and the bootstrap interval
+// of their difference, over the targets both described.
+void compareCondition(SamplerComparison& s, const std::string& name, const std::vector<NamedValues>& mainMeasured,
+                      const std::vector<NamedValues>& targets) {
+    std::vector<double> ta, a, tb, b, tp, ap, bp;
+    for (std::size_t k = 0; k < s.subset.size(); ++k) {
+        const double target = targets[s.subset[k]].at(name), main = mainMeasured[s.subset[k]].at(name),
+                     other = s.measured[k].at(name);
+        if (std::isfinite(main)) ta.push_back(target), a.push_back(main);
+        if (std::isfinite(other)) tb.push_back(target), b.push_back(other);
+        if (std::isfinite(main) && std::isfinite(other)) tp.push_back(target), ap.push_back(main), bp.push_back(other);
+    }
+    s.r2Main[name] = agreement(ta, a).r2;
+    s.r2[name] = agreement(tb, b).r2;
+    s.r2Difference[name] = s.r2Main[name] - s.r2[name];
+    auto& range = s.r2DifferenceCi95[name];
+    if (tp.size() < 3) return;
+    const auto d = bootstrapR2Difference(tp, ap, bp);
+    if (std::isfinite(d.low) && std::isfinite(d.high)) range = {d.low, d.high};
+}
+
+// The plain targets (a subset) with another sampler, in this run: the DDIM
+// vs DDPM comparison of the benchmarks.
+SamplerComparison compareSamplers(const Context& c, const TargetFit& main, double from, double to) {
+    SamplerComparison s;
+    const auto& o = c.options;
+    s.steps = o.compareSteps == 0 ? c.model.config().timesteps : o.compareSteps;
+    s.sampler = o.compareSteps == 0 ? "ddpm" : "ddim";
+    s.subset = evenlySpaced(c.targets.size(), o.compareCount > 0 ? o.compareCount : c.targets.size());
+    std::vector<NamedValues> subsetTargets;
+    for (std::size_t i : s.subset) subsetTargets.push_back(c.targets[i]);
+    GenerateTiming timing;
+    ProgressToken token;
+    auto other = o.sampler;
+    other.candidates = 1;
+    other.steps = o.compareSteps;
+    other.timing = &timing;
+    other.progress = relay(c.progress, token, from, to);
+    s.measured = measure(c.model.generate(subsetTargets, other), c.model);
+    for (const auto& name : c.conditions()) compareCondition(s, name, main.measured, c.targets);
+    s.secondsPerSample = (timing.denoiseSeconds + timing.decodeSeconds) / double(s.subset.size());
+    s.mainSecondsPerSample = main.secondsPerSample;
+    s.speedup = s.secondsPerSample / s.mainSecondsPerSample;
+    return s;
+}
+
+NamedValues meanTarget(const Context& c) {
+    NamedValues mean;
+    for (const auto& name : c.conditions()) {
+        double sum = 0.0;
+        for (const auto& t : c.targets) sum += t.at(name);
+        mean[name] = sum / double(c.targets.size());
+    }
+    return mean;
+}
+
+// Samples at one fixed target (the held-out mean): spread of each measured
+// condition and voxel disagreement between pairs.
+DiversityReport measureDiversity(const Context& c, const NamedValues& fixed, double from, double to) {
+    DiversityReport d;
+    d.target = fixed;
+    d.samples = c.options.diversitySamples;
+    ProgressToken token;
+    auto o = c.options.sampler;
+    o.candidates = 1;
+    o.seed += 1;
+    o.progress = relay(c.progress, token, from, to);
+    o.timing = nullptr;
+    const auto same = c.model.generate(fixed, d.samples, o);
+    const auto measured = measure(same, c.model);
+    for (const auto& name : c.conditions()) {
+        std::vector<double> values;
+        for (const auto& m : measured) values.push_back(m.at(name));
+        d.std[name] = standardDeviation(values);
+    }
+    d.meanVoxelDisagreement = meanPairwiseDisagreement(same);
+    return d;
+}
+
+// Seconds per sample, denoise and decode apart, per batch size (after the
+// passes above have warmed the networks up).
+std::vector<TimingRow> timingRows(const Context& c, const NamedValues& fixed, double from, double to) {
+    std::vector<TimingRow> rows;
+    const auto& sizes = c.options.timingBatchSizes;
+    for (std::size_t k = 0; k < sizes.size(); ++k) {
+        report(c.progress, from + (to - from) * double(k) / double(sizes.size()),
+               "timing batch " + std::to_string(sizes[k]));
+        GenerateTiming t;
+        auto o = c.options.sampler;
+        o.candidates = 1;
+        o.batch = sizes[k];
+        o.timing = &t;
+        o.progress = nullptr;
+        c.model.generate(fixed, sizes[k], o);
+        rows.push_back({sizes[k], t.denoiseSeconds / double(sizes[k]), t.decodeSeconds / double(sizes[k])});
+    }
+    return rows;
+}
+
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+NearestSummary summary(const descriptors::SetSimilarity& s) {
+    const auto& d = s.disagreement;
+    return {s.nearest.size(), d.min, d.q1, d.median, d.q3, d.max, d.mean, s.meanInterfaceDensity, s.meanS2Donor};
+}
+#endif
+
+// Nearest-training disagreement of the generated and the held-out volumes:
+// generated samples nearer the training data than unseen held-out data
+// point to copying rather than generalising.
+MemorisationReport measureMemorisation(const Context& c, const std::vector<Volume>& generated,
+                                const std::vector<Volume>& heldOut, double from, double to) {
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+    ProgressToken token;
+    const auto& training = *c.options.training;
+    const auto m = descriptors::memorisation(generated, heldOut, training, relay(c.progress, token, from, to));
+    MemorisationReport r;
+    r.training = c.options.trainingData;
+    r.trainingCount = training.size();
+    r.generated = summary(m.generated);
+    r.heldOut = summary(m.heldOut);
+    r.trainingInterfaceDensity = m.trainingInterfaceDensity;
+    r.trainingS2Donor = m.trainingS2Donor;
+    r.s2RmsDifference = m.s2RmsDifference;
+    r.generatedNotCloser = m.generatedNotCloser();
+    return r;
+#else
+    (void)c, (void)generated, (void)heldOut, (void)from, (void)to;
+    throw Error("the memorisation measure needs the descriptors library (built without it)");
+#endif
+}
+
+void checkOptions(const Evaluation3dOptions& o, const std::vector<Volume>& heldOut) {
+    if (heldOut.empty()) throw Error("no held-out samples to evaluate");
+    if (o.candidates < 1 || o.candidates > 64) throw Error("candidates must be in 1..64");
+    if (o.diversitySamples == 1 || o.diversitySamples < 0) throw Error("diversity needs at least 2 samples (0: off)");
+    if (o.compareSteps < -1) throw Error("the comparison sampler's steps must be >= 0");
+    for (int b : o.timingBatchSizes)
+        if (b < 1) throw Error("timing batch sizes must be >= 1");
+    if (o.training && o.training->empty()) throw Error("memorisation needs training volumes");
+}
+
+Evaluation3dReport header(const Generator3D& model, const std::vector<Volume>& heldOut, const Evaluation3dOptions& o) {
+    Evaluation3dReport r;
+    const auto& c = model.config();
+    r.model = model.metadata().name;
+    r.data = o.data;
+    r.split = heldOutSplit(heldOut);
+    r.device = model.device();
+    r.n = heldOut.size();
+    r.steps = o.sampler.steps == 0 ? c.timesteps : o.sampler.steps;
+    r.sampler = o.sampler.steps == 0 ? "ddpm" : "ddim";
+    r.guidance = o.sampler.guidance;
+    r.ddpmVariance = o.sampler.posteriorVariance ? "posterior" : "beta";
+    r.minPhaseFraction = o.minPhaseFraction;
+    r.conditions = c.conditions;
+    r.outputs = c.outputs;
+    return r;
+}
+
+// ---- JSON ---------------------------------------------------------------------
+
+Json numberOrNull(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+
+Json namedJson(const NamedValues& values) {
+    Json j = Json::object();
+    for (const auto& [name, v] : values) j[name] = numberOrNull(v);
+    return j;
+}
+
+// r2, r2_determination, mae, described, s_per_sample of a pass into `j`.
+void putFit(Json& j, const TargetFit& fit) {
+    j["r2"] = namedJson(fit.r2);
+    j["r2_determination"] = namedJson(fit.determination);
+    j["mae"] = namedJson(fit.mae);
+    j["described"] = namedJson(fit.described);
+    j["s_per_sample"] = numberOrNull(fit.secondsPerSample);
+}
+
+Json screenedJson(const ScreenedFit& s) {
+    Json j = Json::object();
+    j["candidates"] = s.candidates;
+    j["tolerance"] = s.tolerance;
+    j["draws_per_sample"] = numberOrNull(s.fit.drawsPerSample());
+    putFit(j, s.fit);
+    return j;
+}
+
+Json reconstructionJson(const ReconstructionReport& r) {
+    Json j = Json::object();
+    j["r2"] = namedJson(r.r2);
+    j["voxel_accuracy"] = numberOrNull(r.voxelAccuracy);
+    j["voxel_accuracy_by_z"] = Json(r.voxelAccuracyByZ);
+    return j;
+}
+
+Json diversityJson(const DiversityReport& d) {
+    Json j = Json::object();
+    j["target"] = namedJson(d.target);
+    j["samples"] = d.samples;
+    j["std"] = namedJson(d.std);
+    j["mean_voxel_disagreement"] = numberOrNull(d.meanVoxelDisagreement);
+    return j;
+}
+
+void putTiming(Json& j, const std::vector<TimingRow>& rows) {
+    Json timing = Json::array();
+    for (const auto& row : rows) {
+        Json r = Json::object();
+        r["batch"] = row.batch;
+        r["denoise_s_per_sample"] = numberOrNull(row.denoiseSecondsPerSample);
+        r["decode_s_per_sample"] = numberOrNull(row.decodeSecondsPerSample);
+        timing.push(r);
+    }
+    j["timing"] = timing;
+    // Headline figures: the last (largest) batch size.
+    j["timing_batch"] = rows.back().batch;
+    j["denoise_s_per_sample"] = numberOrNull(rows.back().denoiseSecondsPerSample);
+    j["decode_s_per_sample"] = numberOrNull(rows.back().decodeSecondsPerSample);
+}
+
+Json comparisonJson(const SamplerComparison& s) {
+    Json j = Json::object();
+    j["steps"] = s.steps;
+    j["sampler"] = s.sampler;
+    j["n"] = s.subset.size();
+    j["r2"] = namedJson(s.r2);
+    j["r2_main_sampler"] = namedJson(s.r2Main);
+    j["r2_difference"] = namedJson(s.r2Difference);
+    Json intervals = Json::object();
+    for (const auto& [name, range] : s.r2DifferenceCi95) intervals[name] = Json(range);
+    j["r2_difference_ci95"] = intervals;
+    j["s_per_sample"] = numberOrNull(s.secondsPerSample);
+    j["main_s_per_sample"] = numberOrNull(s.mainSecondsPerSample);
+    j["speedup"] = numberOrNull(s.speedup);
+    return j;
+}
+
+Json nearestJson(const NearestSummary& s) {
+    Json spread = Json::object();
+    spread["min"] = numberOrNull(s.min);
+    spread["q1"] = numberOrNull(s.q1);
+    spread["median"] = numberOrNull(s.median);
+    spread["q3"] = numberOrNull(s.q3);
+    spread["max"] = numberOrNull(s.max);
+    spread["mean"] = numberOrNull(s.mean);
+    Json j = Json::object();
+    j["n"] = s.n;
+    j["nearest_disagreement"] = spread;
+    j["interface_density"] = numberOrNull(s.interfaceDensity);
+    j["s2_donor"] = Json(s.s2Donor);
+    return j;
+}
+
+Json memorisationJson(const MemorisationReport& m) {
+    Json j = Json::object();
+    j["training"] = m.training;
+    j["training_count"] = m.trainingCount;
+    j["generated"] = nearestJson(m.generated);
+    j["held_out"] = nearestJson(m.heldOut);
+    j["training_interface_density"] = numberOrNull(m.trainingInterfaceDensity);
+    j["training_s2_donor"] = Json(m.trainingS2Donor);
+    j["s2_rms_difference"] = numberOrNull(m.s2RmsDifference);
+    j["generated_median_ge_held_out_median"] = m.generatedNotCloser;
+    return j;
+}
+
+}  // namespace
+
+// ---- public -----------------------------------------------------------------------
+
+Agreement agreement(const std::vector<double>& target, const std::vector<double>& achieved) {
+    Agreement a;
+    a.count = std::min(target.size(), achieved.size());
+    if (a.count == 0) return a;
+    const std::vector<double> t(target.begin(), target.begin() + long(a.count)),
+        v(achieved.begin(), achieved.begin() + long(a.count));
+    double mae = 0.0;
+    for (std::size_t i = 0; i < a.count; ++i) mae += std::fabs(t[i] - v[i]) / double(a.count);
+    a.mae = mae;
+    a.r2 = squaredPearson(t, v);
+    a.determination = coefficientOfDetermination(t, v);
+    return a;
+}
+
+std::vector<Volume> selectSamples(std::vector<Volume> volumes, std::size_t count, double minPhaseFraction) {
+    auto kept = withMinority(std::move(volumes), minPhaseFraction);
+    std::vector<Volume> out;
+    for (std::size_t i : evenlySpaced(kept.size(), count)) out.push_back(std::move(kept[i]));
+    return out;
+}
+
+std::string heldOutSplit(const std::vector<Volume>& heldOut) {
+    std::set<std::string> splits;
+    std::size_t training = 0;
+    for (const auto& v : heldOut) {
+        splits.insert(sampleSplit(v));
+        training += sampleSplit(v) == "train";
+    }
+    if (training > 0)
+        throw Error("the held-out data hold " + std::to_string(training) + " of " + std::to_string(heldOut.size()) +
+                    " samples of the train split; evaluate reads validation or test samples only");
+    if (splits.size() > 1) return "mixed";
+    return splits.empty() || splits.begin()->empty() ? "unknown" : *splits.begin();
+}
+
+std::string csvNumber(double value) {
+    if (!std::isfinite(value)) return "";
+    char text[32];
+    std::snprintf(text, sizeof text, "%.6g", value);
+    return text;
+}
+
+double TargetFit::drawsPerSample() const {
+    return draws.empty() ? kNaN : std::accumulate(draws.begin(), draws.end(), 0.0) / double(draws.size());
+}
+
+Json Evaluation3dReport::toJson() const {
+    Json j = Json::object();
+    j["model"] = model;
+    j["data"] = data;
+    j["split"] = split;
+    j["device"] = device;
+    j["n"] = n;
+    j["steps"] = steps;
+    j["sampler"] = sampler;
+    j["guidance"] = guidance;
+    j["ddpm_variance"] = ddpmVariance;
+    j["min_phase_fraction"] = minPhaseFraction;
+    putFit(j, plain);
+    j["target_std"] = namedJson(targetStd);
+    j["fp_r2"] = namedJson(fpR2);
+    j["fp_mae"] = namedJson(fpMae);
+    if (screened) j["screened"] = screenedJson(*screened);
+    if (reconstruction) j["reconstruction"] = reconstructionJson(*reconstruction);
+    if (diversity) j["diversity"] = diversityJson(*diversity);
+    if (!timing.empty()) putTiming(j, timing);
+    if (comparison) j["comparison"] = comparisonJson(*comparison);
+    if (memorisation) j["memorisation"] = memorisationJson(*memorisation);
+    return j;
+}
+
+std::vector<std::string> Evaluation3dReport::csvRows() const {
+    std::string header = "sample";
+    for (const auto& name : conditions) {
+        header += "," + name;
+        if (reconstruction) header += "," + name + "_round_trip";
+        header += "," + name + "_generated";
+        if (screened) header += "," + name + "_screened";
+        if (comparison) header += "," + name + "_compared";
+    }
+    if (screened) header += ",draws";
+    std::vector<std::string> rows{header};
+    std::vector<const NamedValues*> compared(n, nullptr);  // off the compared subset: empty cells
+    if (comparison)
+        for (std::size_t k = 0; k < comparison->subset.size(); ++k) compared[comparison->subset[k]] = &comparison->measured[k];
+    for (std::size_t i = 0; i < n; ++i) {
+        std::string row = std::to_string(i);
+        for (const auto& name : conditions) {
+            row += "," + csvNumber(targets[i].at(name));
+            if (reconstruction) row += "," + csvNumber(reconstruction->measured[i].at(name));
+            row += "," + csvNumber(plain.measured[i].at(name));
+            if (screened) row += "," + csvNumber(screened->fit.measured[i].at(name));
+            if (comparison) row += "," + csvNumber(compared[i] ? compared[i]->at(name) : kNaN);
+        }
+        if (screened) row += "," + csvNumber(screened->fit.draws[i]);
+        rows.push_back(row);
+    }
+    return rows;
+}
+
+Evaluation3dReport evaluateGenerator3d(const Generator3D& model, const std::vector<Volume>& heldOut,
+                                       const Evaluation3dOptions& options, ProgressToken* progress) {
+    checkOptions(options, heldOut);
+    auto r = header(model, heldOut, options);
+    auto volumes = heldOut;  // the conditions may be described onto them
+    r.targets = targetsOf(volumes, r.conditions, options.describeMissing);
+    const Context c{model, options, r.targets, progress};
+    report(progress, 0.0, "feature predictor");
+    featurePredictor(model, volumes, r);
+    if (options.reconstruction) {
+        report(progress, 0.03, "VAE round trip");
+        r.reconstruction = measureReconstruction(c, volumes);
+    }
+    std::vector<Volume> generated;
+    r.plain = generationPass(c, 1, 0.05, 0.35, options.training ? &generated : nullptr);
+    r.targetStd = targetSpread(c, r.plain);
+    if (options.training) r.memorisation = measureMemorisation(c, generated, volumes, 0.35, 0.45);
+    generated.clear();
+    volumes.clear();
+    if (options.candidates > 1)
+        r.screened = ScreenedFit{options.candidates, options.tolerance, generationPass(c, options.candidates, 0.45, 0.7, nullptr)};
+    if (options.compareSteps >= 0) r.comparison = compareSamplers(c, r.plain, 0.7, 0.8);
+    const auto fixed = meanTarget(c);
+    if (options.diversitySamples > 0) r.diversity = measureDiversity(c, fixed, 0.8, 0.85);
+    r.timing = timingRows(c, fixed, 0.85, 1.0);
+    report(progress, 1.0, "evaluated");
+    return r;
+}
+
+}  // namespace ms::ml
