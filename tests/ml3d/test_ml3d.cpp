@@ -1739,6 +1739,61 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, trainGenerator3dDiffusion(labelled, unlabelled, {}, o));
         QVERIFY(std::isfinite(trainGenerator3dDiffusion(model, unlabelled, {}, o).history.back().trainLoss));
     }
+
+    // Issue 20 end to end on a tiny 3-phase problem, as a user would: a dataset
+    // built from the onset with a test split, a 3-phase generator trained on its
+    // train split (its test split refused), samples generated for test targets
+    // and described with the 3-phase GraSPI set, and evaluated on test.
+    void tinyThreePhaseGeneratorEndToEnd() {
+        const fs::path dir = fs::temp_directory_path() / ("ms_test_ml3d_e2e3_" + std::to_string(::getpid()));
+        fs::remove_all(dir);
+        auto at = [&](const std::string& name) { return QString::fromStdString((dir / name).string()); };
+        QString text;
+        QCOMPARE(runCli({"dataset", "build", "--size", "16x16x8", "--sampling", "lhs", "--runs", "4", "--phi", "0.45:0.55",
+                         "--chi", "3.2:3.6", "--time", "300", "--snapshots", "40", "--keep-snapshots", "6", "--phases", "3",
+                         "--validation", "0.25", "--test", "0.25", "--threads", "2", "-o", at("data")},
+                        &text),
+                 0);
+        for (const char* split : {"train.h5", "val.h5", "test.h5"}) QVERIFY2(fs::exists(dir / "data" / split), split);
+        // The test split is refused by training, judged by the samples' split attribute.
+        QCOMPARE(runCli({"train3d", "--data", at("data/test.h5"), "--out", at("refused"), "--config", "tiny", "--phases", "3"},
+                        &text),
+                 1);
+        QVERIFY2(text.contains("test split"), qPrintable(text));
+        QVERIFY(!fs::exists(dir / "refused" / "generator3d.pt"));
+        QCOMPARE(runCli({"train3d", "--data", at("data/train.h5"), "--val", at("data/val.h5"), "--out", at("model"),
+                         "--config", "tiny", "--phases", "3", "--periodic-xy", "--epochs", "1", "--batch", "4",
+                         "--timesteps", "50", "--threads", "1"},
+                        &text),
+                 0);
+        const auto model = Generator3D::load(dir / "model");
+        QCOMPARE(model.config().vae.phases, 3);
+        QVERIFY(model.config().vae.periodicXY);
+        QCOMPARE(model.conditionNames(), threePhaseConditions());
+        QCOMPARE(runCli({"generate", "--model", at("model"), "--targets-from", at("data/test.h5"), "-n", "3", "--steps", "5",
+                         "-o", at("out.h5")},
+                        &text),
+                 0);
+        const auto generated = ms::io::readHdf5((dir / "out.h5").string());
+        QCOMPARE(int(generated.size()), 3);
+        for (const auto& v : generated) {
+            for (auto label : v.labels()) QVERIFY(label <= 2);
+            for (const auto& name : threePhaseConditions()) {
+                QVERIFY2(v.attributes.count(name) && v.attributes.count("target_" + name), name.c_str());
+            }
+            QVERIFY(std::abs(v.attributes.at("vol_frac_M") - v.volumeFraction(ms::Mixed)) < 1e-9);
+        }
+        QString json;
+        QCOMPARE(runCli({"evaluate", "--model", at("model"), "--data", at("data/test.h5"), "-n", "4", "--steps", "5",
+                         "--batch-sizes", "2", "--diversity", "2", "--json"},
+                        &text, &json),
+                 0);
+        const auto report = QJsonDocument::fromJson(json.toUtf8()).object();
+        QCOMPARE(report["split"].toString(), QString("test"));
+        for (const auto& name : threePhaseConditions())
+            QVERIFY2(report["r2"].toObject().contains(QString::fromStdString(name)), name.c_str());
+        fs::remove_all(dir);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestMl3d)
