@@ -135,14 +135,16 @@ int datasetBuild(const CommandArgs& argv) {
 }
 
 int datasetMerge(const CommandArgs& argv) {
-    Args args(argv, {"splits"}, {"json"});
+    Args args(argv, {"splits"}, {"json", "finished-only"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli dataset merge FOLDER [SHARD_FOLDER ...]\n\n"
                      "Writes FOLDER/train.h5, val.h5 (and test.h5) from the finished runs in FOLDER/parts and in\n"
                      "the parts of each SHARD_FOLDER (built with the same settings: manifests must match).\n"
                      "The result equals a single-process build, sample by sample.\n"
                      "  --splits test,val   merge only these splits: needs only their runs finished (the\n"
-                     "                      held-out files while the training runs are still building)\n";
+                     "                      held-out files while the training runs are still building)\n"
+                     "  --finished-only      merge the finished runs, skip unfinished ones (a partial file for a\n"
+                     "                      pilot; rerun without it once the build is done)\n";
         return 0;
     }
     args.requirePositionals(1, 1000, "FOLDER [SHARD_FOLDER ...]");
@@ -155,7 +157,7 @@ int datasetMerge(const CommandArgs& argv) {
         std::stringstream in(*list);
         for (std::string item; std::getline(in, item, ',');) splits.push_back(item);
     }
-    const long n = jobs::mergeDataset(args.positionals()[0], extra, &token, splits);
+    const long n = jobs::mergeDataset(args.positionals()[0], extra, &token, splits, args.flag("finished-only"));
     bar.finish();
     if (args.flag("json"))
         std::printf("{\"folder\": \"%s\", \"samples\": %ld}\n", args.positionals()[0].c_str(), n);

@@ -474,7 +474,7 @@ BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, co
 }
 
 long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFolders, ProgressToken* progress,
-                  const std::vector<std::string>& onlySplits) {
+                  const std::vector<std::string>& onlySplits, bool finishedOnly) {
     for (const auto& split : onlySplits)
         if (std::find(splitNames().begin(), splitNames().end(), split) == splitNames().end())
             throw Error("unknown split '" + split + "' (train, val or test)");
@@ -504,7 +504,7 @@ long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFold
         if (found == candidates.end() && ++missingCount <= 5) missing += (missing.empty() ? "" : ", ") + std::to_string(r.run);
         partFolders.push_back(found == candidates.end() ? fs::path() : *found);
     }
-    if (missingCount)
+    if (missingCount && !finishedOnly)
         throw Error("cannot merge: " + std::to_string(missingCount) + " of " + std::to_string(runs.size()) +
                     " runs are not finished (runs " + missing + (missingCount > 5 ? ", ..." : "") + ")");
     long written = 0;
@@ -525,7 +525,7 @@ long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFold
             writeAtomically(out, [&](const fs::path& temp) {
                 io::Hdf5Appender appender(temp, true);
                 for (std::size_t k = 0; k < runs.size(); ++k) {
-                    if (runs[k].split != split) continue;
+                    if (runs[k].split != split || partFolders[k].empty()) continue;
                     const fs::path part = partPath(partFolders[k], phaseSets, runs[k].run, phases);
                     for (const auto& name : io::hdf5SampleNames(part)) {
                         appender.append(name, io::readHdf5Sample(part, name));

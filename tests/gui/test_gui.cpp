@@ -30,6 +30,8 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QRadioButton>
+#include <QSlider>
+#include "microstudio/jobs/dataset_builder.hpp"
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/ml/vae2d.hpp"
@@ -425,6 +427,175 @@ private slots:
         QVERIFY(design->request().target.at("CT_f_D_tort1") > 0.79);
     }
 
+    void designHandlesThreePhaseModel() {
+        // An untrained tiny 3-phase generator made by the CLI as a user would,
+        // given the training data's condition ranges and cloud (as a training
+        // leaves them) so that the sliders and the feasibility check have data.
+        const QString folder = QDir::temp().filePath("ms_test_gui_three_phase");
+        QDir(folder).removeRecursively();
+        QProcess make;
+        make.start(MICROSTUDIO_CLI, {"generate", "--create-tiny", folder, "--phases", "3"});
+        QVERIFY(make.waitForFinished(120000));
+        QCOMPARE(make.exitCode(), 0);
+        const auto names = ms::ml::threePhaseConditions();
+        {
+            auto model = ms::ml::Generator3D::load(folder.toStdString());
+            QCOMPARE(model.config().vae.phases, 3);
+            QCOMPARE(model.conditionNames(), names);
+            std::vector<ms::ml::FeatureRange> ranges;
+            const std::map<std::string, std::array<double, 2>> span{
+                {"vol_frac_D", {0.35, 0.65}}, {"vol_frac_M", {0.05, 0.30}}, {"tortuosity_D", {1.0, 1.6}},
+                {"tortuosity_A", {1.0, 1.6}},  {"phi", {0.35, 0.65}},       {"chi", {2.5, 4.0}},
+                {"log_time", {0.0, 7.6}}};
+            for (const auto& name : model.outputNames()) {
+                const auto& [lo, hi] = span.at(name);
+                ranges.push_back({name, lo, hi, (lo + hi) / 2, (hi - lo) / 4});
+            }
+            model.setFeatureRanges(ranges);
+            std::vector<std::vector<double>> rows;
+            for (int i = 0; i < 60; ++i)
+                rows.push_back({0.40 + 0.003 * i, 0.12 + 0.001 * i, 1.10 + 0.005 * (i % 9), 1.15 + 0.004 * (i % 7)});
+            model.setTrainingConditions(ms::ml::ConditionCloud::fromSamples(names, rows));
+            model.save(folder.toStdString());
+        }
+        ms::ui::MainWindow w;
+        w.tabs()->setCurrentWidget(w.design());
+        w.resize(1200, 800);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        // Four target controls, one per three-phase condition, ranged from the data.
+        for (const auto& name : names) {
+            auto* slider = design->findChild<QSlider*>(QString::fromStdString("target_" + name));
+            QVERIFY2(slider, name.c_str());
+        }
+        QCOMPARE(int(design->request().target.size()), 4);
+        QVERIFY(!design->findChild<QSlider*>("target_ABS_f_D"));
+        // A target on a training vector is feasible; far outside it is not, and
+        // "use nearest" brings it back.
+        design->setTarget("vol_frac_D", 0.43);
+        design->setTarget("vol_frac_M", 0.13);
+        design->setTarget("tortuosity_D", 1.105);
+        design->setTarget("tortuosity_A", 1.162);
+        QVERIFY2(design->targetFeasible(), qPrintable(design->feasibilityText()));
+        design->setTarget("vol_frac_M", 0.30);  // twice the most mixed training sample
+        QVERIFY(!design->targetFeasible());
+        QVERIFY2(design->feasibilityText().contains("nearest feasible target"), qPrintable(design->feasibilityText()));
+        QVERIFY(design->feasibilityText().contains("vol_frac_M"));
+        design->useNearestFeasibleTarget();
+        QVERIFY2(design->targetFeasible(), qPrintable(design->feasibilityText()));
+        QVERIFY(design->request().target.at("vol_frac_M") < 0.19);
+        design->setTarget("vol_frac_D", 0.43);
+        design->setTarget("vol_frac_M", 0.13);
+        design->setTarget("tortuosity_D", 1.105);
+        design->setTarget("tortuosity_A", 1.162);
+        // Two samples, plain (measured by the panel) and screened (measured by the model).
+        design->findChildren<QSpinBox*>().at(0)->setValue(2);  // samples
+        design->findChildren<QSpinBox*>().at(2)->setValue(10);  // DDIM steps
+        auto* candidates = design->findChild<QSpinBox*>("candidates");
+        const auto generateAndCount = [design] {
+            QSignalSpy done(design, &ms::ui::DesignPanel::generated);
+            design->generate();
+            return done.wait(240000) ? done.first().at(0).toInt() : -1;
+        };
+        for (const int k : {1, 2}) {
+            candidates->setValue(k);
+            QCOMPARE(generateAndCount(), 2);
+            QCOMPARE(int(design->samples().size()), 2);
+            for (const auto& v : design->samples()) {
+                QCOMPARE(v.dims(), (ms::Dims{16, 16, 8}));
+                QCOMPARE(v.attributes.at("target_vol_frac_M"), 0.13);
+                // Measured as three-phase: the fractions are those of the labels.
+                QCOMPARE(v.attributes.at("vol_frac_D"), v.volumeFraction(ms::Donor));
+                QCOMPARE(v.attributes.at("vol_frac_M"), v.volumeFraction(ms::Mixed));
+                QVERIFY(v.attributes.count("tortuosity_D") && v.attributes.count("tortuosity_A"));
+                QVERIFY(v.attributes.count("CT_f_M_tort1_An"));  // a three-phase GraSPI descriptor
+            }
+        }
+        // An untrained decoder puts most voxels near 0.5: the mixed band.
+        int withMixed = -1;
+        for (std::size_t i = 0; i < design->samples().size(); ++i)
+            if (design->samples()[i].volumeFraction(ms::Mixed) > 0.05) withMixed = int(i);
+        QVERIFY2(withMixed >= 0, "no sample with mixed voxels");
+        design->select(withMixed);
+        auto* viewer = design->viewer();
+        const ms::Volume& shown = viewer->volume();
+        QCOMPARE(shown.labels(), design->samples()[std::size_t(withMixed)].labels());
+        // The viewer: the mixed phase's row, amber in 3D and in the slices.
+        auto* mixedBox = viewer->findChild<QCheckBox*>("phaseVisible2");
+        QVERIFY(mixedBox);
+        QVERIFY(mixedBox->isVisibleTo(viewer));
+        QVERIFY(mixedBox->text().contains("Mixed"));
+        QVERIFY(mixedBox->isChecked());
+        const auto render = [viewer] {
+            viewer->view3d()->requestRender();
+            QTest::qWait(50);
+            return viewer->view3d()->grabFramebuffer();
+        };
+        const int mixedBefore = census(render()).phase[ms::Mixed];
+        QVERIFY2(mixedBefore > 100, qPrintable(QString::number(mixedBefore)));
+        const int z = shown.dims().nz / 2;
+        viewer->setCrosshair(0, 0, z);
+        const QImage xy = viewer->sliceView(0)->image();
+        QCOMPARE(xy.size(), QSize(16, 16));
+        const auto amber = ms::render::phaseColor(ms::Mixed);
+        int amberPixels = 0, mixedVoxels = 0;
+        for (int y = 0; y < 16; ++y)
+            for (int x = 0; x < 16; ++x) {
+                mixedVoxels += shown.at(x, y, z) == ms::Mixed;
+                amberPixels += qRed(xy.pixel(x, 15 - y)) == int(amber.r * 255) &&
+                               qGreen(xy.pixel(x, 15 - y)) == int(amber.g * 255) && shown.at(x, y, z) == ms::Mixed;
+            }
+        QVERIFY(mixedVoxels > 0);
+        QCOMPARE(amberPixels, mixedVoxels);
+        QTest::qWait(200);
+        w.grab().save(QDir::temp().filePath("design3.png"));  // for a look
+        // Unticking it hides the mixed phase in 3D.
+        mixedBox->setChecked(false);
+        QVERIFY(!viewer->phaseScene()->phaseVisible(ms::Mixed));
+        const int mixedAfter = census(render()).phase[ms::Mixed];
+        QVERIFY2(mixedAfter < mixedBefore / 20, qPrintable(QString("mixed pixels %1 -> %2").arg(mixedBefore).arg(mixedAfter)));
+        mixedBox->setChecked(true);
+        QVERIFY(viewer->phaseScene()->phaseVisible(ms::Mixed));
+        // The comparison lists the four conditions, then phi, chi, anneal time.
+        auto* table = design->comparison();
+        QCOMPARE(table->rowCount(), 4 + 3);
+        for (int r = 0; r < 4; ++r) {
+            QCOMPARE(table->item(r, 0)->text(), QString::fromStdString(names[std::size_t(r)]));
+            QVERIFY(table->item(r, 2)->text() != "-");  // measured
+        }
+        QCOMPARE(table->item(1, 1)->text(), QString("0.13"));
+        QCOMPARE(table->item(1, 2)->text(), QString::number(shown.volumeFraction(ms::Mixed), 'g', 4));
+        QCOMPARE(table->item(4, 0)->text(), QString("blend ratio phi"));
+        // Export: the samples with their three-phase labels, and the table.
+        const QString base = QDir::temp().filePath("ms_test_gui_design3");
+        design->exportTo(base + ".h5");
+        const auto back = ms::io::readSamples((base + ".h5").toStdString());
+        QCOMPARE(int(back.size()), 2);
+        for (std::size_t i = 0; i < back.size(); ++i) QVERIFY(back[i].sameLabels(design->samples()[i]));
+        QCOMPARE(back[std::size_t(withMixed)].phaseCount(), 3);
+        QCOMPARE(back[std::size_t(withMixed)].attributes.at("vol_frac_M"), back[std::size_t(withMixed)].volumeFraction(ms::Mixed));
+        design->exportTo(base + ".vti");
+        QVERIFY(ms::io::readVolume((base + ".vti").toStdString()).sameLabels(shown));
+        design->exportTo(base + ".csv");
+        QFile csv(base + ".csv");
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        const QStringList lines = QString(csv.readAll()).trimmed().split('\n');
+        QCOMPARE(lines.size(), 3);
+        const QStringList header = lines[0].split(',');
+        for (const auto& name : names) {
+            QVERIFY2(header.contains(QString::fromStdString("target_" + name)), qPrintable(lines[0]));
+            QVERIFY2(header.contains(QString::fromStdString(name)), qPrintable(lines[0]));
+        }
+        QVERIFY(header.contains("predicted_phi"));
+        const QStringList row = lines[1 + withMixed].split(',');
+        QCOMPARE(row.size(), header.size());
+        QCOMPARE(row[header.indexOf("target_vol_frac_M")].toDouble(), 0.13);
+        QVERIFY(std::abs(row[header.indexOf("vol_frac_M")].toDouble() - shown.volumeFraction(ms::Mixed)) < 1e-7);
+        for (const auto& name : names) QVERIFY(!row[header.indexOf(QString::fromStdString(name))].isEmpty());
+    }
+
     void designGeneratesMeasuresAndExports() {
         // An untrained tiny generator, made by the CLI as a user would.
         const QString models = QDir::temp().filePath("ms_test_gui_models");
@@ -777,6 +948,51 @@ private slots:
         QDir(QFileInfo(train->text()).absolutePath()).removeRecursively();
     }
 
+    void trainingDataBuiltWithThreePhases() {
+        // The data page builds a 3-phase dataset for a 3-phase generator.
+        ms::ui::MainWindow w;
+        auto* wizard = w.training();
+        wizard->setErrorDialogs(false);
+        wizard->restart();
+        auto* phases = wizard->findChild<QComboBox*>("buildPhases");
+        QVERIFY(phases);
+        QCOMPARE(wizard->datasetConfig().phases, std::vector<int>{2});
+        QVERIFY(wizard->datasetConfig().dims.is2D());
+        phases->setCurrentIndex(phases->findData(3));
+        // Three phases are for the 3D generator: the size follows.
+        const ms::jobs::DatasetConfig c = wizard->datasetConfig();
+        QCOMPARE(c.phases, std::vector<int>{3});
+        QCOMPARE(c.dims, (ms::Dims{32, 32, 16}));
+        QCOMPARE(c.descriptors, std::string("graspi"));
+        wizard->findChild<QSpinBox*>("buildGrid")->setValue(2);
+        wizard->findChild<QSpinBox*>("buildSnapshots")->setValue(3);
+        wizard->findChild<QDoubleSpinBox*>("buildEndTime")->setValue(100);
+        QCOMPARE(wizard->datasetConfig().phiCount, 2);
+        QCOMPARE(wizard->datasetConfig().snapshots, 3);
+        auto* train = wizard->findChild<QLineEdit*>("trainData");
+        QTest::mouseClick(wizard->findChild<QPushButton*>("buildDataset"), Qt::LeftButton);
+        QVERIFY(wizard->buildingDataset());
+        QTRY_VERIFY_WITH_TIMEOUT(train->text().endsWith("train.h5"), 240000);
+        QCOMPARE(wizard->dataInfo().dims, (ms::Dims{32, 32, 16}));
+        QCOMPARE(wizard->dataInfo().phases, 3);  // even when the first snapshot is still uniform
+        QVERIFY(wizard->findChild<QLabel*>("dataInfo")->text().contains("3 phases"));
+        std::vector<ms::Volume> samples = ms::io::readSamples(train->text().toStdString());
+        const auto val = ms::io::readSamples(wizard->findChild<QLineEdit*>("validationData")->text().toStdString());
+        samples.insert(samples.end(), val.begin(), val.end());
+        QCOMPARE(int(samples.size()), 4 * 3);
+        QVERIFY(std::any_of(samples.begin(), samples.end(), [](const ms::Volume& v) { return v.phaseCount() == 3; }));
+        for (const auto& v : samples) {
+            QCOMPARE(ms::ui::datasetPhases(v), 3);
+            for (const auto& name : ms::ml::threePhaseConditions()) QVERIFY2(v.attributes.count(name), name.c_str());
+        }
+        // The model page offers the 3D generator only.
+        wizard->next();
+        QCOMPARE(wizard->currentId(), int(ms::ui::TrainingWizard::ModelPageId));
+        QVERIFY(wizard->findChild<QRadioButton*>("kind3d")->isChecked());
+        QVERIFY(!wizard->findChild<QRadioButton*>("kindVae")->isEnabled());
+        QDir(QFileInfo(train->text()).absolutePath()).removeRecursively();
+    }
+
     void trainingPageCancelsAndResumesWithItsButtons() {
         QDir(ms::ui::userModelDirectory()).removeRecursively();
         ms::ui::MainWindow w;
@@ -922,31 +1138,64 @@ private slots:
     }
 
     void trainingOnTheThreePhaseDataset() {
-        // The project's 3D dataset (gitignored; built by `microstudio-cli dataset`): a few
-        // samples through the 3D path of the wizard, three-phase conditions and all.
-        const QString data = QString(MICROSTUDIO_SOURCE_DIR) + "/data/ch3d/train.h5";
-        if (!QFile::exists(data)) QSKIP("data/ch3d/train.h5 not built");
+        // A tiny Cahn-Hilliard dataset thresholded both ways (as `microstudio-cli
+        // dataset build --phases 2,3` writes it), each trained through the
+        // wizard's job: the 3-phase data give a 3-phase generator on the
+        // three-phase conditions, the 2-phase ones (which carry vol_frac_M = 0
+        // among their descriptors) a 2-phase one.
         const QString root = QDir::temp().filePath("ms_test_training_ch3d");
         QDir(root).removeRecursively();
-        ms::ui::TrainingSettings s;
-        s.kind = ms::ui::TrainingKind::Generator3d;
-        s.trainData = data;
-        s.limit = 6;
-        s.name = "ch3d-tiny";
-        s.outputDir = root + "/models";
-        s.checkpointDir = root + "/checkpoints";
-        s.epochs = 1;
-        s.batch = 2;
-        s.unetFeatures = 8;
-        ms::ui::TrainingJob job;
-        QSignalSpy done(&job, &ms::ui::TrainingJob::finished);
-        QVERIFY(job.start(s));
-        QVERIFY(done.wait(600000));
-        QVERIFY2(done.first().at(0).value<ms::ui::TrainingJob::Outcome>() == ms::ui::TrainingJob::Outcome::Finished,
-                 qPrintable(done.first().at(1).toString()));
-        const auto model = ms::ml::Generator3D::load((root + "/models/ch3d-tiny").toStdString());
-        QCOMPARE(model.config().vae.phases, 3);
-        QCOMPARE(model.conditionNames(), ms::ml::threePhaseConditions());
+        ms::jobs::DatasetConfig c;
+        c.dims = ms::Dims{16, 16, 8};
+        c.sampling = "lhs";
+        c.runs = 3;
+        c.endTime = 300;
+        c.snapshots = 20;
+        c.keepSnapshots = 4;
+        c.phases = {2, 3};
+        c.descriptors = "graspi";
+        c.validationFraction = 0.2;
+        ms::jobs::BuildOptions o;
+        o.threads = 1;
+        const auto report = ms::jobs::buildDataset(c, (root + "/data").toStdString(), o);
+        QVERIFY(report.merged);
+        QCOMPARE(report.runsWithoutOnset, 0);
+        for (const int phases : {3, 2}) {
+            const QString data = QString::fromStdString(ms::jobs::mergedFolder(c, (root + "/data").toStdString(), phases).string());
+            const auto samples = ms::io::readSamples((data + "/train.h5").toStdString());
+            QVERIFY(!samples.empty());
+            QCOMPARE(std::any_of(samples.begin(), samples.end(), [](const ms::Volume& v) { return v.phaseCount() == 3; }),
+                     phases == 3);
+            ms::ui::TrainingSettings s;
+            s.kind = ms::ui::TrainingKind::Generator3d;
+            s.trainData = data + "/train.h5";
+            s.validationData = data + "/val.h5";
+            s.name = QString("ch3d-tiny-%1").arg(phases);
+            s.outputDir = root + "/models";
+            s.checkpointDir = root + "/checkpoints";
+            s.epochs = 1;
+            s.batch = 4;
+            s.channels3d = "4,8";
+            s.unetFeatures = 8;
+            ms::ui::TrainingJob job;
+            QSignalSpy done(&job, &ms::ui::TrainingJob::finished);
+            QVERIFY(job.start(s));
+            QVERIFY(done.wait(600000));
+            QVERIFY2(done.first().at(0).value<ms::ui::TrainingJob::Outcome>() == ms::ui::TrainingJob::Outcome::Finished,
+                     qPrintable(done.first().at(1).toString()));
+            const auto model = ms::ml::Generator3D::load(s.modelPath().toStdString());
+            QCOMPARE(model.config().vae.phases, phases);
+            QCOMPARE(model.config().vae.dims, c.dims);
+            QCOMPARE(model.conditionNames(), phases == 3 ? ms::ml::threePhaseConditions() : ms::ml::twoPhaseConditions());
+            QVERIFY(!model.trainingConditions().empty());  // the feasibility cloud
+            if (phases == 3) {
+                // The Design tab loads it with its four sliders.
+                ms::ui::DesignPanel design;
+                QVERIFY(design.loadModel(s.modelPath(), true));
+                QCOMPARE(int(design.request().target.size()), 4);
+                QVERIFY(design.request().target.count("vol_frac_M"));
+            }
+        }
         QDir(root).removeRecursively();
     }
 

@@ -298,6 +298,14 @@ private slots:
         compareFiles(dir / "single" / "val.h5", dir / "b" / "val.h5");
         QVERIFY(!fs::exists(dir / "b" / "train.h5"));
         QVERIFY_THROWS_EXCEPTION(Error, jobs::mergeDataset(dir / "a", {dir / "b"}, nullptr, {"validation"}));
+        // Finished runs only: shard 0's runs alone, each whole and in run order.
+        jobs::mergeDataset(dir / "a", {}, nullptr, {"train"}, true);
+        const auto partial = io::hdf5SampleNames(dir / "a" / "train.h5");
+        QVERIFY(!partial.empty());
+        for (const auto& name : partial) QCOMPARE(std::stoi(name.substr(4, 6)) % 2, 0);
+        long expected = 0;
+        for (const auto& r : runs) expected += r.split == "train" && r.index % 2 == 0 ? c.snapshots : 0;
+        QCOMPARE(long(partial.size()), expected);
         jobs::mergeDataset(dir / "a", {dir / "b"});
         compareFiles(dir / "single" / "train.h5", dir / "a" / "train.h5");
         compareFiles(dir / "single" / "val.h5", dir / "a" / "val.h5");

@@ -17,12 +17,15 @@
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QScrollArea>
+#include <QScrollBar>
 #include <QSlider>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTableWidget>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -78,6 +81,15 @@ double attribute(const Volume& v, const std::string& name) {
 }
 
 QString number(double v) { return std::isnan(v) ? QString("-") : QString::number(v, 'g', 4); }
+
+// A table that asks for its minimum height only and takes what is left: a
+// table's default size hint (192 px) would make the controls' scroll area
+// scroll where the table could simply scroll its own rows.
+class CompactTable : public QTableWidget {
+public:
+    using QTableWidget::QTableWidget;
+    QSize sizeHint() const override { return {QTableWidget::sizeHint().width(), minimumHeight()}; }
+};
 
 }  // namespace
 
@@ -175,10 +187,11 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     export_ = new QPushButton(tr("&Export..."), controls);
     export_->setEnabled(false);
     controlLayout->addWidget(export_);
-    // The selected sample's figures sit under the controls, where there is
-    // room for every row (targets, measured values, processing parameters).
+    // The selected sample's figures sit under the controls (targets, measured
+    // values, processing parameters; 7 rows for a 3-phase model), taking the
+    // height left.
     controlLayout->addWidget(new QLabel(tr("<b>Selected sample</b>"), controls));
-    comparison_ = new QTableWidget(0, 3, controls);
+    comparison_ = new CompactTable(0, 3, controls);
     comparison_->setObjectName("comparison");
     comparison_->setHorizontalHeaderLabels({tr("quantity"), tr("target"), tr("result")});
     comparison_->horizontalHeaderItem(2)->setToolTip(
@@ -188,8 +201,22 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     comparison_->verticalHeader()->hide();
     comparison_->verticalHeader()->setDefaultSectionSize(comparison_->fontMetrics().height() + 6);
     comparison_->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    // At least the header and two rows; more as the window allows (the
+    // rest scroll in the table rather than the controls around it).
+    comparison_->setMinimumHeight(3 * comparison_->verticalHeader()->defaultSectionSize() + 2 * comparison_->frameWidth());
     controlLayout->addWidget(comparison_, 1);
-    layout->addWidget(controls);
+    // In a scroll area: a 3-phase model's four sliders and an infeasibility
+    // note need more height than a small window has; they scroll instead of
+    // squashing the spin boxes.
+    auto* controlScroll = new QScrollArea(this);
+    controlScroll->setObjectName("designControls");
+    controlScroll->setFrameShape(QFrame::NoFrame);
+    controlScroll->setWidgetResizable(true);
+    controlScroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    controlScroll->setWidget(controls);
+    const int scrollBar = controlScroll->verticalScrollBar()->sizeHint().width();
+    controlScroll->setFixedWidth(std::min(controls->sizeHint().width(), controls->maximumWidth()) + scrollBar);
+    layout->addWidget(controlScroll);
 
     auto* right = new QSplitter(Qt::Vertical, this);
     viewer_ = new ViewerPanel(right);
@@ -268,6 +295,7 @@ bool DesignPanel::loadModel(const QString& path, bool quiet) {
         auto model = std::make_shared<ml::Generator3D>(ml::Generator3D::load(p));
         model_ = std::move(model);
         modelPath_ = QString::fromStdString(fs::absolute(p).string());
+        evaluation_ = ml::readModelEvaluation(p);
         const auto& c = model_->config();
         modelInfo_->setText(tr("%1: %2-phase, %3 volumes, latent %4, %5")
                                 .arg(QFileInfo(path).fileName())
@@ -349,9 +377,20 @@ void DesignPanel::updateFeasibility() {
     } else {
         feasible_ = false;
         nearest_ = report.nearest;
-        feasibility_->setText(QString::fromStdString(report.message()));
+        // Short and wrappable (the sliders show the target; with four
+        // conditions the full one-line message is wider than the column).
+        QStringList nearest;
+        for (const auto& name : model_->conditionNames()) {
+            const auto it = report.nearest.find(name);
+            if (it != report.nearest.end()) nearest << QString("%1 %2").arg(QString::fromStdString(name)).arg(it->second, 0, 'g', 3);
+        }
+        feasibility_->setText(tr("Target outside the training data (distance %1 > %2); nearest feasible target: %3")
+                                  .arg(report.distance, 0, 'f', 2)
+                                  .arg(report.threshold, 0, 'f', 2)
+                                  .arg(nearest.join(", ")));
         feasibility_->setStyleSheet("color: #b04000; font-weight: bold;");
     }
+    feasibility_->setToolTip(report.known ? QString::fromStdString(report.message()) : QString());
     useNearest_->setVisible(!feasible_);
 }
 
@@ -409,7 +448,11 @@ void DesignPanel::generate() {
             auto volumes = std::make_shared<std::vector<Volume>>(model->generate(r.target, r.count, o));
             // Measured descriptors, under the dataset's names (screening has measured them already).
             if (r.candidates == 1) {
-                const auto measured = descriptors::describeBatch(*volumes);
+                // As the model's phases, as screening does: a 3-phase sample
+                // without mixed voxels still gets the three-phase descriptors.
+                descriptors::Options d;
+                d.phases = model->config().vae.phases;
+                const auto measured = descriptors::describeBatch(*volumes, d);
                 for (std::size_t i = 0; i < volumes->size(); ++i) descriptors::storeAsAttributes(measured[i], (*volumes)[i]);
             }
             return volumes;
@@ -521,13 +564,38 @@ void DesignPanel::refreshComparison() {
     };
     for (const auto& name : model_->conditionNames())
         add(QString::fromStdString(name), number(attribute(v, "target_" + name)), number(attribute(v, name)));
-    // Processing conditions the feature predictor suggests.
-    const double phi = attribute(v, "predicted_phi"), chi = attribute(v, "predicted_chi");
+    // Processing conditions the feature predictor suggests, each with how well
+    // it predicts them on held-out runs; below kMeaningfulR2 the value is greyed.
     const double logTime = attribute(v, "predicted_log_time");
-    const QString predicted = tr("(predicted)");
-    add(tr("blend ratio phi"), predicted, number(phi));
-    add(tr("interaction chi"), predicted, number(chi));
-    add(tr("anneal time"), predicted, std::isnan(logTime) ? QString("-") : number(std::exp(logTime)));
+    addPrediction(tr("blend ratio phi"), "phi", number(attribute(v, "predicted_phi")));
+    addPrediction(tr("interaction chi"), "chi", number(attribute(v, "predicted_chi")));
+    addPrediction(tr("anneal time"), "log_time", std::isnan(logTime) ? QString("-") : number(std::exp(logTime)));
+}
+
+void DesignPanel::addPrediction(const QString& label, const std::string& output, const QString& value) {
+    const int row = comparison_->rowCount();
+    comparison_->insertRow(row);
+    const auto r2 = evaluation_.featureR2.find(output);
+    const bool measured = r2 != evaluation_.featureR2.end();
+    const QString split = QString::fromStdString(evaluation_.split.empty() ? "held-out" : evaluation_.split);
+    const QString target = measured ? tr("predicted, R\u00b2 %1 (%2)").arg(r2->second, 0, 'f', 2).arg(split) : tr("(predicted)");
+    std::array<QTableWidgetItem*, 3> items{new QTableWidgetItem(label), new QTableWidgetItem(target), new QTableWidgetItem(value)};
+    const bool weak = measured && r2->second < ml::kMeaningfulR2;
+    for (std::size_t column = 0; column < items.size(); ++column) {
+        if (weak) {
+            items[column]->setForeground(palette().color(QPalette::Disabled, QPalette::Text));
+            items[column]->setToolTip(tr("The feature predictor explains only %1% of the variance of %2 on the %3 "
+                                         "split's runs (R\u00b2 %4 < %5): this value carries little information.")
+                                          .arg(int(std::lround(std::max(0.0, r2->second) * 100)))
+                                          .arg(label)
+                                          .arg(split)
+                                          .arg(r2->second, 0, 'f', 2)
+                                          .arg(ml::kMeaningfulR2, 0, 'f', 1));
+        } else if (!measured) {
+            items[column]->setToolTip(tr("No held-out evaluation ships with this model (evaluation.json): accuracy unknown."));
+        }
+        comparison_->setItem(row, int(column), items[column]);
+    }
 }
 
 void DesignPanel::exportTo(const QString& path) const {

@@ -46,6 +46,14 @@ namespace fs = std::filesystem;
 
 namespace ms::ui {
 
+int datasetPhases(const Volume& sample) {
+    // A snapshot thresholded into three phases may not hold mixed voxels yet
+    // (before phase separation); its two thresholds say how it was cut.
+    const auto low = sample.attributes.find("threshold_low"), high = sample.attributes.find("threshold_high");
+    const bool threeWay = low != sample.attributes.end() && high != sample.attributes.end() && low->second < high->second;
+    return sample.phaseCount() == 3 || threeWay ? 3 : 2;
+}
+
 DataInfo inspectDataset(const QString& path) {
     DataInfo info;
     if (path.isEmpty()) {
@@ -62,7 +70,7 @@ DataInfo inspectDataset(const QString& path) {
         const Volume first = io::readHdf5Sample(path.toStdString(), names.front());
         info.samples = long(names.size());
         info.dims = first.dims();
-        info.phases = first.phaseCount();
+        info.phases = datasetPhases(first);
     } catch (const std::exception& e) {
         info.error = QString::fromStdString(e.what());
     }
@@ -148,7 +156,14 @@ public:
         buildGrid_ = intSpin(build, "buildGrid", 1, 10, 2, tr("phi and chi values each (runs = this squared)"));
         buildSnapshots_ = intSpin(build, "buildSnapshots", 2, 400, 12, tr("snapshots kept per run"));
         buildEnd_ = doubleSpin(build, "buildEndTime", 10, 20000, 400, 0, tr("simulated time per run"));
+        buildPhases_ = new QComboBox(build);
+        buildPhases_->setObjectName("buildPhases");
+        buildPhases_->addItem(tr("2 (donor, acceptor)"), 2);
+        buildPhases_->addItem(tr("3 (donor, acceptor, mixed)"), 3);
+        buildPhases_->setToolTip(tr("How each snapshot is thresholded: 2 phases, or 3 with the mixed phase between "
+                                    "donor and acceptor (the data of a 3-phase 3D generator; the 2D models take 2 phases)"));
         buildForm->addRow(tr("size"), buildSize_);
+        buildForm->addRow(tr("phases"), buildPhases_);
         buildForm->addRow(tr("phi x chi grid"), buildGrid_);
         buildForm->addRow(tr("snapshots per run"), buildSnapshots_);
         buildForm->addRow(tr("end time"), buildEnd_);
@@ -179,6 +194,11 @@ public:
         });
         connect(validation_, &QLineEdit::textChanged, this, [this] { inspect(); });
         connect(buildButton_, &QPushButton::clicked, wizard_, &TrainingWizard::startDatasetBuild);
+        // Three phases are for the 3D generator: a 2D size becomes the 3D one.
+        connect(buildPhases_, &QComboBox::currentIndexChanged, this, [this] {
+            if (buildPhases_->currentData().toInt() == 3 && buildSize_->currentData().toSize().height() <= 1)
+                buildSize_->setCurrentIndex(buildSize_->count() - 1);
+        });
         connect(buildCancel_, &QPushButton::clicked, this, [this] {
             if (wizard_->buildToken_) wizard_->buildToken_->cancel();
         });
@@ -221,7 +241,7 @@ public:
     QLineEdit *train_, *validation_;
     QSpinBox* limit_;
     QLabel* info_;
-    QComboBox* buildSize_;
+    QComboBox *buildSize_, *buildPhases_;
     QSpinBox *buildGrid_, *buildSnapshots_;
     QDoubleSpinBox* buildEnd_;
     QPushButton *buildButton_, *buildCancel_;
@@ -820,16 +840,23 @@ void TrainingWizard::cancelTraining() {
     trainPage_->status_->setText(tr("cancelling (writing a checkpoint)"));
 }
 
-void TrainingWizard::startDatasetBuild() {
-    if (buildWatcher_.isRunning()) return;
+jobs::DatasetConfig TrainingWizard::datasetConfig() const {
     jobs::DatasetConfig c;
     const QSize size = dataPage_->buildSize_->currentData().toSize();
     c.dims = size.height() > 1 ? Dims{size.width(), size.width(), size.height()} : Dims{size.width(), size.width(), 1};
     c.phiCount = c.chiCount = dataPage_->buildGrid_->value();
     c.snapshots = dataPage_->buildSnapshots_->value();
     c.endTime = dataPage_->buildEnd_->value();
-    // 2D: volume fractions are enough for the 2D models; 3D: the generator's descriptors.
+    c.phases = {dataPage_->buildPhases_->currentData().toInt()};
+    // 2D: volume fractions are enough for the 2D models; 3D: the generator's
+    // descriptors (the three-phase ones, vol_frac_M and all, for 3 phases).
     c.descriptors = c.dims.is2D() ? "basic" : "graspi";
+    return c;
+}
+
+void TrainingWizard::startDatasetBuild() {
+    if (buildWatcher_.isRunning()) return;
+    const jobs::DatasetConfig c = datasetConfig();
     const QString folder = QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation))
                                .filePath("datasets/ch-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
     buildToken_ = std::make_shared<ProgressToken>();

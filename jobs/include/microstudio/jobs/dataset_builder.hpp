@@ -113,8 +113,11 @@ BuildReport buildDataset(const DatasetConfig& config, const std::filesystem::pat
 // Throws naming the missing runs when a part is absent. Returns samples written.
 // `splits` non-empty: merge only those splits ("test", "val", "train"), which
 // needs only their runs finished (the held-out files while training runs build).
+// finishedOnly: merge the finished runs and skip the others (a partial file,
+// e.g. for a pilot while the build goes on) instead of refusing.
 long mergeDataset(const std::filesystem::path& folder, const std::vector<std::filesystem::path>& extraFolders = {},
-                  ProgressToken* progress = nullptr, const std::vector<std::string>& splits = {});
+                  ProgressToken* progress = nullptr, const std::vector<std::string>& splits = {},
+                  bool finishedOnly = false);
 
 // Writes `count` samples of `input` (an HDF5 dataset) to `output`, evenly
 // spaced over the samples whose rarer of Donor/Acceptor covers at least

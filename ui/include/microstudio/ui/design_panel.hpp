@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "microstudio/core/volume.hpp"
+#include "microstudio/ml/model_evaluation.hpp"
 
 class QComboBox;
 class QDoubleSpinBox;
@@ -91,11 +92,13 @@ private:
     void buildTargetControls();
     void onGenerated();
     void refreshComparison();
+    void addPrediction(const QString& label, const std::string& output, const QString& value);
     void showSamples(std::vector<Volume> samples);
     void updateFeasibility();
 
     std::shared_ptr<const ml::Generator3D> model_;
     QString modelPath_;
+    ml::ModelEvaluation evaluation_;  // the model's shipped held-out figures (evaluation.json), if any
     QComboBox* modelPicker_ = nullptr;
     QLabel* modelInfo_ = nullptr;
     QWidget* targetBox_ = nullptr;

@@ -14,6 +14,7 @@
 #include <memory>
 
 #include "microstudio/core/volume.hpp"
+#include "microstudio/jobs/dataset_builder.hpp"
 #include "microstudio/ui/training_job.hpp"
 
 class QChart;
@@ -45,6 +46,10 @@ struct DataInfo {
 };
 // Reads the sample names and the first sample only (cheap, UI thread).
 DataInfo inspectDataset(const QString& path);
+// 3 when a sample holds mixed voxels or was thresholded into three phases
+// (threshold_low < threshold_high: an early, still uniform snapshot of a
+// 3-phase dataset), else 2.
+int datasetPhases(const Volume& sample);
 
 class TrainingWizard : public QWizard {
     Q_OBJECT
@@ -78,8 +83,11 @@ public:
     // false: failures only in the status line and the page (scripts, tests).
     void setErrorDialogs(bool on) { errorDialogs_ = on; }
 
-    // Building a dataset with the simulator (the data page's button).
+    // Building a dataset with the simulator (the data page's button), and
+    // the configuration its controls (size, grid, snapshots, end time,
+    // phases) describe now.
     bool buildingDataset() const { return buildWatcher_.isRunning(); }
+    jobs::DatasetConfig datasetConfig() const;
 
 public slots:
     void pauseTraining();
