@@ -78,6 +78,8 @@ const char* const kHelp =
     "  --csv FILE         one row per held-out target: target, VAE round trip and generated\n"
     "                     value of each descriptor (_screened, _compared and draws with those parts)\n"
     "  --json             print the report as one JSON object (docs/ml3d.md)\n"
+    "  --round-trip-only  only the feature predictor and the VAE round trip, no sampling (a VAE\n"
+    "                     study: trained after --stage vae)\n"
     "  --save             also write the JSON report to evaluation.json in the model's folder\n"
     "                     (read by the studio)\n"
     "  --cpu              never use CUDA\n";
@@ -148,6 +150,7 @@ ml::Evaluation3dOptions evaluationOptions(const Args& args, long count) {
     o.candidates = ml3d::parseCandidates(args.integer("candidates", 1));
     o.tolerance = ml3d::parseTolerance(args.number("tolerance", 0.0));
     o.describeMissing = args.flag("describe");
+    o.generation = !args.flag("round-trip-only");
     const long diversity = args.integer("diversity", std::max(2L, std::min(count, 8L)));
     if (diversity < 2) throw Error("--diversity needs at least 2 samples");
     o.diversitySamples = int(diversity);
@@ -247,7 +250,7 @@ int cmdEvaluate(const CommandArgs& argv) {
     Args args(argv, {"model", "data", "count", "steps", "eta", "guidance", "seed", "batch-sizes", "diversity", "batch",
                      "compare-steps", "compare-count", "min-phase-fraction", "threads", "csv", "candidates",
                      "ddpm-variance", "tolerance", "training", "training-count"},
-              {"json", "cpu", "describe", "save"});
+              {"json", "cpu", "describe", "save", "round-trip-only"});
     if (args.helpRequested()) {
         std::cout << kHelp;
         return 0;

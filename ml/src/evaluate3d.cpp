@@ -611,6 +611,10 @@ Evaluation3dReport evaluateGenerator3d(const Generator3D& model, const std::vect
         report(progress, 0.03, "VAE round trip");
         r.reconstruction = measureReconstruction(c, volumes);
     }
+    if (!options.generation) {
+        report(progress, 1.0, "evaluated (round trip only)");
+        return r;
+    }
     std::vector<Volume> generated;
     r.plain = generationPass(c, 1, 0.05, 0.35, options.training ? &generated : nullptr);
     r.targetStd = targetSpread(c, r.plain);

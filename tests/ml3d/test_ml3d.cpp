@@ -1792,6 +1792,16 @@ private slots:
         QCOMPARE(report["split"].toString(), QString("test"));
         for (const auto& name : threePhaseConditions())
             QVERIFY2(report["r2"].toObject().contains(QString::fromStdString(name)), name.c_str());
+        // A VAE study reads only the round trip: no sampling, no R^2 of generated samples.
+        QCOMPARE(runCli({"evaluate", "--model", at("model"), "--data", at("data/test.h5"), "-n", "4", "--round-trip-only",
+                         "--json"},
+                        &text, &json),
+                 0);
+        const auto roundTrip = QJsonDocument::fromJson(json.toUtf8()).object();
+        const double accuracy = roundTrip["reconstruction"].toObject()["voxel_accuracy"].toDouble(-1);
+        QVERIFY2(accuracy >= 0 && accuracy <= 1, qPrintable(json));
+        QVERIFY(roundTrip["r2"].toObject().isEmpty());
+        QVERIFY(roundTrip["reconstruction"].toObject()["r2"].toObject().contains("vol_frac_M"));
         fs::remove_all(dir);
     }
 };

@@ -65,6 +65,9 @@ struct Evaluation3dOptions {
     bool describeMissing = false;  // compute conditions missing from the held-out attributes
     // Parts beyond feature predictor and plain target vs measured (always run).
     bool reconstruction = true;             // VAE round trip
+    // false: only the feature predictor and the round trip (a VAE study:
+    // no sampling, so no R^2 passes, memorisation, diversity or timing).
+    bool generation = true;
     int diversitySamples = 8;               // samples at one fixed target; 0: no diversity
     std::vector<int> timingBatchSizes{1, 2, 4, 8, 16, 32};  // empty: no timing
     int compareSteps = -1;                  // >= 0: a second sampler on the plain targets (0 = DDPM-T)
