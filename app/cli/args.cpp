@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/io/limits.hpp"
 
 namespace ms::cli {
 
@@ -29,7 +30,14 @@ Args::Args(std::vector<std::string> argv, std::set<std::string> valueOptions, st
                 val = name.substr(eq + 1);
                 name = name.substr(0, eq);
             }
-            if (valueOptions.count(name)) {
+            if (name == "max-voxels" && !valueOptions.count(name)) {
+                // Every command: the cap on voxels read from any file (io/limits.hpp).
+                if (!inlineValue) {
+                    if (i + 1 >= argv.size()) throw Error("option --max-voxels needs a value");
+                    val = argv[++i];
+                }
+                io::setMaxVoxels(io::parseVoxelCount(val, "--max-voxels"));
+            } else if (valueOptions.count(name)) {
                 if (!inlineValue) {
                     if (i + 1 >= argv.size()) throw Error("option --" + name + " needs a value");
                     val = argv[++i];
@@ -54,6 +62,10 @@ Args::Args(std::vector<std::string> argv, std::set<std::string> valueOptions, st
         }
     }
 }
+
+const char* const kMaxVoxelsHelp =
+    "  --max-voxels N   refuse a file claiming more than N voxels, in milliseconds and before\n"
+    "                   reading it [1073741824 = 1024^3, or MICROSTUDIO_MAX_VOXELS]\n";
 
 std::optional<std::string> Args::value(const std::string& name) const {
     auto it = values_.find(name);

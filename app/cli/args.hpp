@@ -36,6 +36,10 @@ private:
     std::vector<std::string> positionals_;
 };
 
+// Help text for --max-voxels N, which every command accepts (Args handles it:
+// the cap on voxels any reader accepts, see io/limits.hpp).
+extern const char* const kMaxVoxelsHelp;
+
 // A terminal progress bar on stderr ("[#####     ] 50% message"); quiet when
 // stderr is not a terminal except for a final line.
 class ProgressBar {

@@ -14,7 +14,8 @@ int cmdConvert(const CommandArgs& argv) {
                      "Converts between .vti, .h5 (MicroGen3D layout), .txt (GraSPI) and .png\n"
                      "(a 3D volume becomes a slice stack OUT_z0000.png ...). Labels, field\n"
                      "(where the format holds one), spacing and attributes are kept.\n"
-                     "  --sample N   which sample of a multi-sample .h5 file (default 0)\n";
+                     "  --sample N   which sample of a multi-sample .h5 file (default 0)\n"
+                  << kMaxVoxelsHelp;
         return 0;
     }
     args.requirePositionals(2, 2, "IN and OUT");
@@ -25,7 +26,9 @@ int cmdConvert(const CommandArgs& argv) {
     if (io::formatOf(in) == io::Format::Hdf5 && index != 0) {
         auto samples = io::readSamples(in);
         if (index < 0 || index >= long(samples.size()))
-            throw Error("--sample " + std::to_string(index) + " outside 0.." + std::to_string(samples.size() - 1));
+            throw Error(in + ": --sample " + std::to_string(index) + " outside 0.." +
+                        std::to_string(long(samples.size()) - 1) + " (the file holds " +
+                        std::to_string(samples.size()) + " samples)");
         v = std::move(samples[std::size_t(index)]);
     } else {
         v = io::readVolume(in);

@@ -21,17 +21,20 @@ int cmdDenoise(const CommandArgs& argv) {
                      "Denoises every two-phase 2D image of IN (any format; all samples of an .h5) with a\n"
                      "learned denoiser and writes OUT (an .h5 keeps every sample; other formats take one).\n"
                      "  --model M      model name or .pt path [denoise-vae2d, the shipped one]\n"
-                     "  --clean CLEAN  the clean images: print the pixel error before and after\n";
+                     "  --clean CLEAN  the clean images: print the pixel error before and after\n"
+                  << kMaxVoxelsHelp;
         return 0;
     }
     args.requirePositionals(2, 2, "IN and OUT");
     const std::string in = args.positionals()[0], out = args.positionals()[1];
     const auto format = io::formatOf(out);
-    const auto path = ml::findModel(args.value("model", ml::kDefaultDenoiser));
-    const auto model = ml::Vae2d::load(path);
-    auto noisy = io::readSamples(in);
+    // The input first: a bad file fails in milliseconds, before the model loads.
+    auto noisy = io::readSamples(in);  // throws naming IN when it holds no sample
+    if (noisy.empty()) throw Error(in + ": no images to denoise");
     if (noisy.size() > 1 && format != io::Format::Hdf5)
         throw Error(in + " holds " + std::to_string(noisy.size()) + " samples; write them to an .h5 file");
+    const auto path = ml::findModel(args.value("model", ml::kDefaultDenoiser));
+    const auto model = ml::Vae2d::load(path);
     const auto denoised = model.denoise(noisy);
     if (auto clean = args.value("clean")) {
         const auto reference = io::readSamples(*clean);

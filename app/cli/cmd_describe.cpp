@@ -188,7 +188,8 @@ int cmdDescribe(const CommandArgs& argv) {
                "  --pixel-size S      voxel size, GraSPI -s (default 1)\n"
                "  --format graspi|json|csv\n"
                "  --extras            add S2(r), interface area per volume, domain sizes\n"
-               "  --threads N         files described at once (default: every core)\n";
+               "  --threads N         files described at once (default: every core)\n"
+            << kMaxVoxelsHelp;
         return 0;
     }
     if (args.positionals().empty()) throw Error("describe needs at least one FILE (see --help)");
@@ -220,6 +221,7 @@ int cmdDescribe(const CommandArgs& argv) {
         }
     }
 
+    if (volumes.empty()) throw Error("no sample in the given files");  // readSamples refuses an empty file first
     const std::string format = args.value("format", volumes.size() > 1 ? "csv" : "graspi");
     if (format != "graspi" && format != "json" && format != "csv")
         throw Error("--format must be graspi, json or csv, not '" + format + "'");

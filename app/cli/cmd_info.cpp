@@ -12,7 +12,8 @@ int cmdInfo(const CommandArgs& argv) {
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli info [--json] FILE\n\n"
                      "Shows dimensions, spacing, phases, volume fraction per phase and the\n"
-                     "attributes of FILE (.vti, .h5, .txt, .png).\n";
+                     "attributes of FILE (.vti, .h5, .txt, .png).\n"
+                  << kMaxVoxelsHelp;
         return 0;
     }
     args.requirePositionals(1, 1, "one FILE");

@@ -162,7 +162,8 @@ int noiseApply(const CommandArgs& argv) {
                      "writes OUT (any format). --type may list several models, applied in order\n"
                      "(\"salt-pepper,grid\"). The parameters are stored as attributes of OUT.\n"
                      "  --seed S     random seed (salt-pepper) [0]\n"
-                     "  --sample N   which sample of a multi-sample .h5 IN [0]\n\n"
+                     "  --sample N   which sample of a multi-sample .h5 IN [0]\n"
+                  << kMaxVoxelsHelp << "\n"
                   << kParameterHelp;
         return 0;
     }
@@ -174,9 +175,11 @@ int noiseApply(const CommandArgs& argv) {
     for (auto type : parseTypes(*args.value("type"))) chain.push_back(modelFromArgs(args, type));
     const std::uint64_t seed = parseSeed(args, 0);
     const long index = args.integer("sample", 0);
-    auto samples = io::readSamples(in);
+    auto samples = io::readSamples(in);  // throws naming IN when it holds no sample
     if (index < 0 || index >= long(samples.size()))
-        throw Error("--sample " + std::to_string(index) + " outside 0.." + std::to_string(samples.size() - 1));
+        throw Error(in + ": --sample " + std::to_string(index) + " outside 0.." +
+                    std::to_string(long(samples.size()) - 1) + " (the file holds " + std::to_string(samples.size()) +
+                    " samples)");
     const Volume& clean = samples[std::size_t(index)];
     const Volume noisy = noise::applyNoise(clean, chain, seed);
     io::writeVolume(noisy, out);

@@ -31,6 +31,21 @@ void writeAtomically(const fs::path& path, const std::function<void(const fs::pa
     }
 }
 
+fs::path atomicWriteTarget(const fs::path& path) {
+    // The temp name is "." + name + ".tmp" + digits + "_" + digits + extension.
+    const std::string name = path.filename().string();
+    const std::string ext = path.extension().string();
+    if (name.size() < 2 || name[0] != '.') return path;
+    const std::size_t tmp = name.rfind(".tmp");
+    if (tmp == std::string::npos || tmp < 2 || name.size() < ext.size() || tmp + 4 > name.size() - ext.size()) return path;
+    const std::string stamp = name.substr(tmp + 4, name.size() - ext.size() - tmp - 4);
+    const std::size_t underscore = stamp.find('_');
+    if (underscore == std::string::npos || underscore == 0 || underscore + 1 == stamp.size()) return path;
+    for (std::size_t i = 0; i < stamp.size(); ++i)
+        if (i != underscore && !(stamp[i] >= '0' && stamp[i] <= '9')) return path;
+    return path.parent_path() / name.substr(1, tmp - 1);
+}
+
 std::string lowerExtension(const fs::path& path) {
     std::string ext = path.extension().string();
     if (!ext.empty() && ext[0] == '.') ext.erase(0, 1);

@@ -1,5 +1,8 @@
 #include "microstudio/io/graspi_text.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
 #include <fstream>
 #include <istream>
 #include <sstream>
@@ -7,30 +10,38 @@
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
+#include "microstudio/io/limits.hpp"
 
 namespace ms::io {
 
 namespace {
-constexpr int kGraspiMixed = 3;
-}
 
-Volume readGraspiText(std::istream& in, const std::string& name) {
-    std::string header;
-    if (!std::getline(in, header)) throw Error(name + ": empty file, expected 'nx ny [nz]' header");
+constexpr int kGraspiMixed = 3;
+
+Volume parseGraspiText(const std::string& header, const std::string& content, const std::string& name) {
+    const std::string shown = printableExcerpt(header);
     std::istringstream hs(header);
     long nx = 0, ny = 0, nz = 0;
-    if (!(hs >> nx >> ny)) throw Error(name + ": bad header '" + header + "', expected 'nx ny [nz]'");
+    if (!(hs >> nx >> ny)) throw Error(name + ": bad header '" + shown + "', expected 'nx ny [nz]'");
     if (!(hs >> nz)) nz = 0;
     std::string extra;
-    if (hs >> extra) throw Error(name + ": bad header '" + header + "', expected 'nx ny [nz]'");
+    if (hs >> extra) throw Error(name + ": bad header '" + shown + "', expected 'nx ny [nz]'");
     if (nz == 0) nz = 1;
-    if (nx <= 0 || ny <= 0 || nz <= 0 || nx > 100000 || ny > 100000 || nz > 100000 ||
-        double(nx) * double(ny) * double(nz) > 4e9)
-        throw Error(name + ": bad dimensions in header '" + header + "'");
+    if (nx <= 0 || ny <= 0 || nz <= 0 || nx > INT32_MAX || ny > INT32_MAX || nz > INT32_MAX)
+        throw Error(name + ": bad dimensions in header '" + shown + "'");
+    const long double claimed = (long double)nx * ny * nz;
+    const std::string claim = "header '" + shown + "' (" + std::to_string(nx) + "x" + std::to_string(ny) +
+                              (nz > 1 ? "x" + std::to_string(nz) : std::string()) + ")";
+    // Every value takes a digit and a separator (the last one may lack it):
+    // refuse a claim the bytes present cannot hold before allocating it.
+    const long double room = (long double)(content.size() + 1) / 2;
+    if (claimed > room)
+        throw Error(name + ": truncated: " + claim + " needs " + std::to_string((unsigned long long)claimed) +
+                    " values, the file holds " + std::to_string(content.size()) + " bytes after the header (at most " +
+                    std::to_string((unsigned long long)room) + " values)");
+    checkVoxelClaim(name, claim, claimed);
     Volume v(Dims{int(nx), int(ny), int(nz)});
     auto& labels = v.labels();
-    // Hand-rolled parse: the stream extraction of 10^6 ints is the slow part.
-    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::size_t count = 0;
     const char* p = content.data();
     const char* end = p + content.size();
@@ -42,11 +53,15 @@ Volume readGraspiText(std::istream& in, const std::string& name) {
         if (*p == '-' || *p == '+') negative = (*p++ == '-');
         long value = 0;
         const char* digits = p;
-        while (p < end && *p >= '0' && *p <= '9') value = value * 10 + (*p++ - '0');
+        while (p < end && *p >= '0' && *p <= '9') {
+            if (value < 1000000000) value = value * 10 + (*p - '0');  // any such value is refused below
+            ++p;
+        }
         if (p == digits || (p < end && !(*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))) {
             const char* tokenEnd = start;
             while (tokenEnd < end && !std::isspace(static_cast<unsigned char>(*tokenEnd))) ++tokenEnd;
-            throw Error(name + ": value " + std::to_string(count + 1) + " is '" + std::string(start, tokenEnd) +
+            throw Error(name + ": value " + std::to_string(count + 1) + " is '" +
+                        printableExcerpt(std::string(start, std::min<std::size_t>(tokenEnd - start, 80)), 20) +
                         "', expected an integer label (NaN or text is not allowed)");
         }
         if (negative) value = -value;
@@ -68,7 +83,32 @@ Volume readGraspiText(std::istream& in, const std::string& name) {
     return v;
 }
 
+// The first line (without its newline) and the rest.
+void splitHeader(std::string& content, std::string& header, const std::string& name) {
+    if (content.empty()) throw Error(name + ": empty file, expected 'nx ny [nz]' header");
+    const std::size_t eol = content.find('\n');
+    if (eol == std::string::npos) {
+        header.swap(content);
+        content.clear();
+    } else {
+        header.assign(content, 0, eol);
+        content.erase(0, eol + 1);
+    }
+    if (!header.empty() && header.back() == '\r') header.pop_back();
+}
+
+}  // namespace
+
+Volume readGraspiText(std::istream& in, const std::string& name) {
+    // The text first (bounded by the bytes present), then the claim is checked.
+    std::string content((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string header;
+    splitHeader(content, header, name);
+    return parseGraspiText(header, content, name);
+}
+
 Volume readGraspiText(const std::filesystem::path& path) {
+    requireRegularFile(path);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path.string() + ": cannot open for reading");
     return readGraspiText(in, path.string());

@@ -4,6 +4,7 @@
 #include "microstudio/core/files.hpp"
 #include "microstudio/io/graspi_text.hpp"
 #include "microstudio/io/hdf5.hpp"
+#include "microstudio/io/limits.hpp"
 #include "microstudio/io/png.hpp"
 #include "microstudio/io/vti.hpp"
 
@@ -32,14 +33,10 @@ const char* formatName(Format f) {
 
 Volume readVolume(const fs::path& path) {
     const Format format = formatOf(path);
-    if (format != Format::Png && !fs::exists(path)) throw Error(path.string() + ": no such file");
+    if (format != Format::Png) requireRegularFile(path);  // a PNG may name a slice stack
     switch (format) {
         case Format::Vti: return readVti(path);
-        case Format::Hdf5: {
-            auto names = hdf5SampleNames(path);
-            if (names.empty()) throw Error(path.string() + ": no sample datasets in this HDF5 file");
-            return readHdf5Sample(path, names.front());
-        }
+        case Format::Hdf5: return readHdf5Sample(path, hdf5RequireSamples(path).front());
         case Format::GraspiText: return readGraspiText(path);
         case Format::Png: return readPngStack(path);
     }
@@ -61,7 +58,8 @@ std::vector<Volume> readSamples(const std::string& pathOrGlob) {
     std::vector<Volume> all;
     for (const auto& p : paths) {
         if (formatOf(p) == Format::Hdf5) {
-            if (!fs::exists(p)) throw Error(p.string() + ": no such file");
+            // Every file must give a sample: an empty one is an error, not a skip.
+            hdf5RequireSamples(p);
             for (auto& v : readHdf5(p)) all.push_back(std::move(v));
         } else {
             Volume v = readVolume(p);

@@ -7,6 +7,7 @@
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
+#include "microstudio/io/limits.hpp"
 
 namespace fs = std::filesystem;
 
@@ -41,6 +42,7 @@ std::uint8_t phaseOfGrey(std::uint8_t g) {
 }  // namespace
 
 Volume readPng(const fs::path& path) {
+    const std::uintmax_t fileSize = requireRegularFile(path);  // a FIFO would block fopen
     FilePtr file(std::fopen(path.string().c_str(), "rb"));
     if (!file) throw Error(path.string() + ": cannot open for reading");
     unsigned char signature[8] = {};
@@ -66,6 +68,31 @@ Volume readPng(const fs::path& path) {
     png_read_info(png, info);
     width = png_get_image_width(png, info);
     height = png_get_image_height(png, info);
+    {
+        // The claim against the bytes present, before libpng allocates rows:
+        // the image data inflates to (row bytes + 1) * height, and deflate
+        // yields at most kMaxDeflateRatio bytes per stored byte.
+        const long double needed = ((long double)png_get_rowbytes(png, info) + 1) * height;
+        std::string refusal;
+        if (width == 0 || height == 0)
+            refusal = ": bad PNG size " + std::to_string(width) + "x" + std::to_string(height);
+        else if (needed > (long double)fileSize * kMaxDeflateRatio + 1024)
+            refusal = ": corrupt or truncated PNG: its header claims " + std::to_string(width) + "x" +
+                      std::to_string(height) + " pixels, more than its " + std::to_string(fileSize) +
+                      " bytes can hold";
+        if (refusal.empty()) {
+            try {
+                checkVoxelClaim(path.string(), "PNG size " + std::to_string(width) + "x" + std::to_string(height),
+                                (long double)width * height);
+            } catch (const Error& e) {
+                refusal = std::string(e.what()).substr(path.string().size());
+            }
+        }
+        if (!refusal.empty()) {
+            png_destroy_read_struct(&png, &info, nullptr);
+            throw Error(path.string() + refusal);
+        }
+    }
     const int colorType = png_get_color_type(png, info);
     if (png_get_bit_depth(png, info) == 16) png_set_strip_16(png);
     if (colorType == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
@@ -150,6 +177,9 @@ Volume readPngStack(const fs::path& base) {
     if (found != expected) throw Error(base.string() + ": slice stack has gaps; expected " + expected.back().string());
     Volume first = readPng(found[0]);
     const Dims plane = first.dims();
+    checkVoxelClaim(base.string(),
+                    "slice stack of " + std::to_string(found.size()) + " slices of " + plane.str(),
+                    (long double)plane.count() * found.size());
     Volume v(Dims{plane.nx, plane.ny, int(found.size())});
     for (std::size_t z = 0; z < found.size(); ++z) {
         Volume s = z == 0 ? std::move(first) : readPng(found[z]);

@@ -2,7 +2,12 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <array>
+#include <cerrno>
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -11,12 +16,16 @@
 #include "labels.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
+#include "microstudio/io/limits.hpp"
 
 namespace fs = std::filesystem;
 
 namespace ms::io {
 
 namespace {
+
+// FieldData arrays hold attributes (one value each) and names: small.
+constexpr std::uint64_t kMaxFieldDataValues = 1 << 20;
 
 // ---- a small scanner for the XML VTK writes: elements with attributes ----
 struct Element {
@@ -134,12 +143,15 @@ std::string base64Decode(const std::string& in, const VtiParser& p) {
 }
 
 // Decodes VTK's binary blob: [header][data] or, compressed,
-// [nblocks, blocksize, lastsize, csize...][zlib blocks].
+// [nblocks, blocksize, lastsize, csize...][zlib blocks]. Every size the
+// header claims is checked against the bytes present (and, compressed,
+// against zlib's largest ratio) and against maxBytes, what the extent can
+// use, before anything is allocated.
 std::string decodeBlock(const std::string& raw, std::size_t& offset, bool uint64Header, bool compressed,
-                        const VtiParser& p) {
+                        std::uint64_t maxBytes, const std::string& array, const VtiParser& p) {
     const std::size_t h = uint64Header ? 8 : 4;
-    auto header = [&](std::size_t at) -> std::uint64_t {
-        if (at + h > raw.size()) p.fail("truncated binary data");
+    auto header = [&](std::uint64_t at) -> std::uint64_t {
+        if (at > raw.size() || raw.size() - at < h) p.fail("truncated binary data in array '" + array + "'");
         if (uint64Header) {
             std::uint64_t v;
             std::memcpy(&v, raw.data() + at, 8);
@@ -151,80 +163,134 @@ std::string decodeBlock(const std::string& raw, std::size_t& offset, bool uint64
     };
     if (!compressed) {
         const std::uint64_t n = header(offset);
-        if (offset + h + n > raw.size()) p.fail("truncated binary data");
+        if (n > raw.size() - offset - h)
+            p.fail("truncated binary data: array '" + array + "' claims " + std::to_string(n) + " bytes, " +
+                   std::to_string(raw.size() - offset - h) + " present");
+        if (n > maxBytes)
+            p.fail("array '" + array + "' claims " + std::to_string(n) + " bytes, more than the extent holds (" +
+                   std::to_string(maxBytes) + ")");
         std::string out = raw.substr(offset + h, n);
         offset += h + n;
         return out;
     }
     const std::uint64_t blocks = header(offset), blockSize = header(offset + h), lastSize = header(offset + 2 * h);
-    std::size_t at = offset + (3 + blocks) * h;
+    const std::uint64_t available = raw.size() - offset;
+    if (blocks > available / h || (3 + blocks) * h > available)
+        p.fail("truncated compressed data: array '" + array + "' claims " + std::to_string(blocks) + " blocks");
+    if (blocks > 0 && blockSize == 0) p.fail("corrupt compressed header in array '" + array + "' (block size 0)");
+    // Total uncompressed size, without wrapping.
+    const long double total =
+        blocks == 0 ? 0.0L : (long double)(blocks - 1) * blockSize + (long double)(lastSize ? lastSize : blockSize);
+    if (total > (long double)maxBytes)
+        p.fail("compressed array '" + array + "' claims " + std::to_string((unsigned long long)std::min<long double>(total, 1.8e19L)) +
+               " bytes, more than the extent holds (" + std::to_string(maxBytes) + ")");
+    std::uint64_t at = offset + (3 + blocks) * h;
     std::string out;
+    out.reserve(std::size_t(total));
+    std::string chunk;
     for (std::uint64_t b = 0; b < blocks; ++b) {
         const std::uint64_t csize = header(offset + (3 + b) * h);
-        if (at + csize > raw.size()) p.fail("truncated compressed data");
+        if (csize > raw.size() - at)
+            p.fail("truncated compressed data: block " + std::to_string(b) + " of array '" + array + "' claims " +
+                   std::to_string(csize) + " bytes, " + std::to_string(raw.size() - at) + " present");
         const std::uint64_t usize = (b + 1 == blocks && lastSize) ? lastSize : blockSize;
-        std::string chunk(usize, '\0');
+        if ((long double)usize > (long double)csize * kMaxDeflateRatio + 64)
+            p.fail("corrupt compressed data: block " + std::to_string(b) + " of array '" + array + "' claims " +
+                   std::to_string(usize) + " bytes from " + std::to_string(csize) + " compressed bytes");
+        chunk.assign(std::size_t(usize), '\0');
         uLongf len = uLongf(usize);
         if (uncompress(reinterpret_cast<Bytef*>(chunk.data()), &len, reinterpret_cast<const Bytef*>(raw.data() + at),
                        uLong(csize)) != Z_OK || len != usize)
-            p.fail("corrupt compressed data");
+            p.fail("corrupt compressed data in array '" + array + "'");
         out += chunk;
         at += csize;
     }
-    offset = at;
+    offset = std::size_t(at);
     return out;
 }
 
+// One DataArray: raw little-endian values of `type`, or the numbers of an
+// ascii array.
 struct ArrayData {
     std::string name, type;
-    std::vector<double> values;
+    std::size_t valueSize = 0;
+    std::string bytes;
+    std::vector<double> ascii;
+    bool isAscii = false;
+    std::size_t size() const { return isAscii ? ascii.size() : bytes.size() / valueSize; }
+    double at(std::size_t i) const {
+        return isAscii ? ascii[i] : valueAt(type, reinterpret_cast<const unsigned char*>(bytes.data()) + i * valueSize);
+    }
 };
 
+// maxValues: the most values the array may hold (what the extent allows).
 ArrayData readArray(const VtiParser& p, const Element& e, const std::string& appended, bool appendedBase64,
-                    bool uint64Header, bool compressed) {
+                    bool uint64Header, bool compressed, std::uint64_t maxValues) {
     ArrayData a;
     a.name = e.attrs.count("Name") ? e.attrs.at("Name") : "";
     a.type = e.attrs.count("type") ? e.attrs.at("type") : "";
+    const std::string shownName = printableExcerpt(a.name);
     const std::string format = e.attrs.count("format") ? e.attrs.at("format") : "ascii";
     const std::size_t size = typeSize(a.type);
-    if (size == 0) p.fail("unsupported data type '" + a.type + "' in array '" + a.name + "'");
+    if (size == 0) p.fail("unsupported data type '" + printableExcerpt(a.type) + "' in array '" + shownName + "'");
+    a.valueSize = size;
+    if (e.attrs.count("NumberOfComponents")) {
+        const std::string& c = e.attrs.at("NumberOfComponents");
+        char* endp = nullptr;
+        const unsigned long components = std::strtoul(c.c_str(), &endp, 10);
+        if (c.empty() || *endp || components < 1 || components > 64)
+            p.fail("bad NumberOfComponents '" + printableExcerpt(c) + "' in array '" + shownName + "'");
+        maxValues = maxValues > UINT64_MAX / 64 ? UINT64_MAX : maxValues * components;
+    }
     if (format == "ascii") {
+        a.isAscii = true;
         std::istringstream in(p.content(e));
         std::string token;
         while (in >> token) {
-            if (token == "nan" || token == "NaN" || token == "-nan") a.values.push_back(std::nan(""));
+            if (a.ascii.size() >= maxValues)
+                p.fail("array '" + shownName + "' has more values than the extent holds (" + std::to_string(maxValues) + ")");
+            if (token == "nan" || token == "NaN" || token == "-nan") a.ascii.push_back(std::nan(""));
             else {
                 try {
-                    a.values.push_back(std::stod(token));
+                    std::size_t used = 0;
+                    a.ascii.push_back(std::stod(token, &used));
+                    if (used != token.size()) throw std::invalid_argument("");
                 } catch (const std::exception&) {
-                    p.fail("bad number '" + token + "' in array '" + a.name + "'");
+                    p.fail("bad number '" + printableExcerpt(token, 20) + "' in array '" + shownName + "'");
                 }
             }
         }
         return a;
     }
-    std::string bytes;
+    // Saturating: a cap raised very high must not wrap the bound.
+    const std::uint64_t maxBytes = maxValues > UINT64_MAX / 8 ? UINT64_MAX : maxValues * size;
     if (format == "binary") {
         const std::string raw = base64Decode(p.content(e), p);
         std::size_t offset = 0;
-        bytes = decodeBlock(raw, offset, uint64Header, compressed, p);
+        a.bytes = decodeBlock(raw, offset, uint64Header, compressed, maxBytes, shownName, p);
     } else if (format == "appended") {
-        std::size_t offset = std::stoull(e.attrs.count("offset") ? e.attrs.at("offset") : "0");
+        const std::string text = e.attrs.count("offset") ? e.attrs.at("offset") : "0";
+        char* endp = nullptr;
+        errno = 0;
+        const unsigned long long parsed = std::strtoull(text.c_str(), &endp, 10);
+        if (text.empty() || *endp || errno || text[0] == '-')
+            p.fail("bad offset '" + printableExcerpt(text, 20) + "' in array '" + shownName + "'");
+        if (parsed > appended.size())
+            p.fail("truncated file: array '" + shownName + "' starts at offset " + text + ", the appended data has " +
+                   std::to_string(appended.size()) + " bytes");
+        std::size_t offset = std::size_t(parsed);
         if (appendedBase64) {
             // Each array is encoded on its own from its offset.
-            const std::string raw = base64Decode(appended.substr(std::min(offset, appended.size())), p);
+            const std::string raw = base64Decode(appended.substr(offset), p);
             std::size_t at = 0;
-            bytes = decodeBlock(raw, at, uint64Header, compressed, p);
+            a.bytes = decodeBlock(raw, at, uint64Header, compressed, maxBytes, shownName, p);
         } else {
-            bytes = decodeBlock(appended, offset, uint64Header, compressed, p);
+            a.bytes = decodeBlock(appended, offset, uint64Header, compressed, maxBytes, shownName, p);
         }
     } else {
-        p.fail("unknown DataArray format '" + format + "'");
+        p.fail("unknown DataArray format '" + printableExcerpt(format, 20) + "'");
     }
-    if (bytes.size() % size) p.fail("array '" + a.name + "' has a partial value");
-    a.values.resize(bytes.size() / size);
-    for (std::size_t i = 0; i < a.values.size(); ++i)
-        a.values[i] = valueAt(a.type, reinterpret_cast<const unsigned char*>(bytes.data()) + i * size);
+    if (a.bytes.size() % size) p.fail("array '" + shownName + "' has a partial value");
     return a;
 }
 
@@ -252,6 +318,7 @@ std::string formatDouble(double v) {
 }  // namespace
 
 Volume readVti(const fs::path& path) {
+    requireRegularFile(path);
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path.string() + ": cannot open for reading");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -271,6 +338,7 @@ Volume readVti(const fs::path& path) {
         appended.resize(end);
         text.resize(appendedTag);
         text += "</VTKFile>";
+        text.shrink_to_fit();  // the raw block lives on in `appended` only
     }
     VtiParser p(std::move(text), where);
     std::size_t pos = 0;
@@ -281,21 +349,35 @@ Volume readVti(const fs::path& path) {
     const bool uint64Header = file.attrs.count("header_type") && file.attrs["header_type"] == "UInt64";
     const bool compressed = file.attrs.count("compressor") && !file.attrs["compressor"].empty();
     if (compressed && file.attrs["compressor"] != "vtkZLibDataCompressor")
-        p.fail("unsupported compressor " + file.attrs["compressor"]);
+        p.fail("unsupported compressor " + printableExcerpt(file.attrs["compressor"]));
     if (!p.find("ImageData", pos, image)) p.fail("no <ImageData> element");
-    int e[6] = {};
+    const std::string extentText = image.attrs["WholeExtent"];
+    long long e[6] = {};
     {
-        std::istringstream ext(image.attrs["WholeExtent"]);
-        for (int& v : e)
-            if (!(ext >> v)) p.fail("bad WholeExtent '" + image.attrs["WholeExtent"] + "'");
+        std::istringstream ext(extentText);
+        for (long long& v : e)
+            if (!(ext >> v) || v < -(1LL << 40) || v > (1LL << 40))
+                p.fail("bad WholeExtent '" + printableExcerpt(extentText) + "'");
     }
-    Dims pointDims{e[1] - e[0] + 1, e[3] - e[2] + 1, e[5] - e[4] + 1};
-    if (pointDims.nx <= 0 || pointDims.ny <= 0 || pointDims.nz <= 0) p.fail("bad WholeExtent");
+    const long long n[3] = {e[1] - e[0] + 1, e[3] - e[2] + 1, e[5] - e[4] + 1};
+    if (n[0] <= 0 || n[1] <= 0 || n[2] <= 0 || n[0] > INT32_MAX || n[1] > INT32_MAX || n[2] > INT32_MAX)
+        p.fail("bad WholeExtent '" + printableExcerpt(extentText) + "'");
+    // The claim, checked before any array is read: the cells (one fewer per
+    // axis) are the least it can hold; the array actually used is checked again.
+    const std::string claim = "WholeExtent '" + printableExcerpt(extentText) + "' (at least " +
+                              std::to_string(std::max(1LL, n[0] - 1)) + "x" + std::to_string(std::max(1LL, n[1] - 1)) +
+                              "x" + std::to_string(std::max(1LL, n[2] - 1)) + ")";
+    checkVoxelClaim(where, claim,
+                    (long double)std::max(1LL, n[0] - 1) * std::max(1LL, n[1] - 1) * std::max(1LL, n[2] - 1));
+    const Dims pointDims{int(n[0]), int(n[1]), int(n[2])};
+    const long double points = (long double)n[0] * n[1] * n[2];
+    const std::uint64_t pointCount = points > 1e18L ? UINT64_MAX : std::uint64_t(points);
     std::array<double, 3> spacing{1, 1, 1};
     if (image.attrs.count("Spacing")) {
         std::istringstream sp(image.attrs["Spacing"]);
         for (double& s : spacing)
-            if (!(sp >> s) || !(s > 0)) p.fail("bad Spacing '" + image.attrs["Spacing"] + "'");
+            if (!(sp >> s) || !(s > 0) || !std::isfinite(s))
+                p.fail("bad Spacing '" + printableExcerpt(image.attrs["Spacing"]) + "'");
     }
 
     std::map<std::string, double> attributes;
@@ -308,8 +390,8 @@ Volume readVti(const fs::path& path) {
         std::size_t ap = 0;
         Element arr;
         while (fp.find("DataArray", ap, arr)) {
-            auto a = readArray(fp, arr, appended, appendedBase64, uint64Header, compressed);
-            if (a.values.size() == 1) attributes[a.name] = a.values[0];
+            auto a = readArray(fp, arr, appended, appendedBase64, uint64Header, compressed, kMaxFieldDataValues);
+            if (a.size() == 1) attributes[a.name] = a.at(0);
         }
         ap = 0;
         while (fp.find("Array", ap, arr)) {
@@ -333,7 +415,8 @@ Volume readVti(const fs::path& path) {
         VtiParser sp2(p.content(sec), where);
         std::size_t ap = 0;
         Element arr;
-        while (sp2.find("DataArray", ap, arr)) arrays.push_back(readArray(sp2, arr, appended, appendedBase64, uint64Header, compressed));
+        while (sp2.find("DataArray", ap, arr))
+            arrays.push_back(readArray(sp2, arr, appended, appendedBase64, uint64Header, compressed, pointCount));
         if (!arrays.empty()) {
             scalarsName = sec.attrs.count("Scalars") ? sec.attrs["Scalars"] : "";
             if (std::string(section) == "CellData")
@@ -356,14 +439,16 @@ Volume readVti(const fs::path& path) {
             if (&a != field) { labels = &a; break; }
     if (!labels) p.fail("no label array (expected one named 'phase')");
 
-    Volume v(dims);
-    if (labels->values.size() != dims.count())
-        p.fail("array '" + labels->name + "' has " + std::to_string(labels->values.size()) + " values, extent " +
+    checkVoxelClaim(where, claim, (long double)dims.nx * dims.ny * dims.nz);
+    if (labels->size() != dims.count())
+        p.fail("array '" + printableExcerpt(labels->name) + "' has " + std::to_string(labels->size()) + " values, extent " +
                dims.str() + " needs " + std::to_string(dims.count()));
-    for (std::size_t i = 0; i < dims.count(); ++i) v.labels()[i] = detail::phaseOfValue(labels->values[i], where, i);
+    Volume v(dims);
+    for (std::size_t i = 0; i < dims.count(); ++i) v.labels()[i] = detail::phaseOfValue(labels->at(i), where, i);
     if (field) {
-        if (field->values.size() != dims.count()) p.fail("array 'field' has the wrong number of values");
-        std::vector<float> f(field->values.begin(), field->values.end());
+        if (field->size() != dims.count()) p.fail("array 'field' has the wrong number of values");
+        std::vector<float> f(dims.count());
+        for (std::size_t i = 0; i < f.size(); ++i) f[i] = float(field->at(i));
         for (std::size_t i = 0; i < f.size(); ++i)
             if (!std::isfinite(f[i])) p.fail("NaN or infinite value in 'field' at voxel " + std::to_string(i));
         v.setField(std::move(f));

@@ -1,29 +1,78 @@
 // microstudio-cli end to end: convert through every format, refusals with a
 // one-line reason and a non-zero exit, --help on every sub-command.
+//
+// Hostile input (issue 21, docs/reliability.md): tiny malformed files made
+// here, run under an address-space limit so a runaway allocation fails the
+// test, and a file-size limit (SIGXFSZ ignored: writes fail with EFBIG) that
+// stands for a full disk.
 #include <QtTest>
 
+#include <hdf5.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include <QElapsedTimer>
 #include <QProcess>
 #include <QRegularExpression>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/io/io.hpp"
+#include "microstudio/io/png.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
 
 struct Run {
-    int code = -1;
+    int code = -1;  // -1: crashed (a signal) or timed out
+    bool finished = false;
     QString out, err;
+    qint64 ms = 0;
 };
 
-Run cli(const QStringList& args) {
+struct Limits {
+    rlim_t addressSpace = 0;  // bytes; 0 = none
+    rlim_t fileSize = 0;      // bytes; 0 = none
+    int timeoutMs = 300000;
+    QStringList env;          // extra VAR=value
+};
+
+Run cli(const QStringList& args, const Limits& limits = {}) {
     QProcess p;
+    if (!limits.env.isEmpty()) {
+        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+        for (const QString& kv : limits.env) env.insert(kv.section('=', 0, 0), kv.section('=', 1));
+        p.setProcessEnvironment(env);
+    }
+    const rlim_t as = limits.addressSpace, fsize = limits.fileSize;
+    p.setChildProcessModifier([as, fsize] {  // in the child, before exec: async-signal-safe calls only
+        if (as) {
+            struct rlimit r{as, as};
+            setrlimit(RLIMIT_AS, &r);
+        }
+        if (fsize) {
+            struct rlimit r{fsize, fsize};
+            setrlimit(RLIMIT_FSIZE, &r);
+            signal(SIGXFSZ, SIG_IGN);  // stays ignored across exec: writes fail with EFBIG like ENOSPC
+        }
+    });
+    QElapsedTimer timer;
+    timer.start();
     p.start(MICROSTUDIO_CLI, args);
     Run r;
-    if (!p.waitForFinished(300000)) return r;
+    r.finished = p.waitForFinished(limits.timeoutMs);
+    r.ms = timer.elapsed();
+    if (!r.finished) {
+        p.kill();
+        p.waitForFinished(5000);
+        return r;
+    }
     r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
     r.out = QString::fromUtf8(p.readAllStandardOutput());
     r.err = QString::fromUtf8(p.readAllStandardError());
@@ -31,6 +80,110 @@ Run cli(const QStringList& args) {
 }
 
 QString q(const fs::path& p) { return QString::fromStdString(p.string()); }
+
+void writeBytes(const fs::path& p, const std::string& bytes) { std::ofstream(p, std::ios::binary) << bytes; }
+
+std::string readBytes(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// 2 GB of address space: the CLI (with torch linked) starts in a few hundred
+// MB; the runaway reads of issue 21 asked for 2.6 to 9.9 GB.
+constexpr rlim_t kTwoGB = 2000000000;
+
+// 2 GB of address space and, when given, a file-size limit (a "full disk").
+Limits capped(rlim_t fileSize = 0) {
+    Limits l;
+    l.addressSpace = kTwoGB;
+    l.fileSize = fileSize;
+    return l;
+}
+
+// The hostile-input contract: exit 1 (not a crash, not a hang), exactly one
+// stderr line naming `file` and holding `reason`, done in seconds.
+bool refusedInOneLine(const Run& r, const QString& file, const QString& reason, qint64 maxMs = 20000) {
+    const QString line = r.err.trimmed();
+    bool ok = true;
+    auto fail = [&](const char* what) {
+        qWarning("%s: %s (exit %d, %lld ms, stderr: %s)", qPrintable(file), what, r.code, r.ms, qPrintable(r.err));
+        ok = false;
+    };
+    if (!r.finished) fail("did not finish (hang)");
+    else if (r.code != 1) fail("exit status is not 1");
+    else if (line.isEmpty() || line.contains('\n')) fail("stderr is not exactly one line");
+    else if (!line.contains(file)) fail("the line does not name the file");
+    else if (!line.contains(reason)) fail(qPrintable("the line lacks '" + reason + "'"));
+    else if (line.contains("bad_alloc")) fail("ran out of memory");
+    else if (r.ms > maxMs) fail("too slow");
+    return ok;
+}
+
+// HDF5 files made with the C API, as another tool might write them.
+void h5Empty(const fs::path& p) {
+    const hid_t f = H5Fcreate(p.string().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Fclose(f);
+}
+
+void h5OnlyGroup(const fs::path& p) {
+    const hid_t f = H5Fcreate(p.string().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Gclose(H5Gcreate2(f, "data", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    H5Fclose(f);
+}
+
+// A dataset of `shape` created but never written (chunked or contiguous).
+void h5NeverWritten(const fs::path& p, std::vector<hsize_t> shape, bool chunked) {
+    const hid_t f = H5Fcreate(p.string().c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    const hid_t space = H5Screate_simple(int(shape.size()), shape.data(), nullptr);
+    const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (chunked) {
+        std::vector<hsize_t> chunk(shape.size(), 64);
+        H5Pset_chunk(dcpl, int(chunk.size()), chunk.data());
+        H5Pset_deflate(dcpl, 4);
+    }
+    const hid_t ds = H5Dcreate2(f, "s", H5T_NATIVE_UINT8, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    H5Dclose(ds);
+    H5Pclose(dcpl);
+    H5Sclose(space);
+    H5Fclose(f);
+}
+
+// A valid tiny PNG from the project's writer with its IHDR size patched and
+// the chunk CRC recomputed, so libpng accepts the header.
+std::string pngClaiming(const fs::path& tmp, std::uint32_t width, std::uint32_t height) {
+    ms::Volume v(ms::Dims{2, 2, 1});
+    ms::io::writePng(v, tmp);
+    std::string png = readBytes(tmp);
+    auto put32 = [&](std::size_t at, std::uint32_t x) {
+        for (int i = 0; i < 4; ++i) png[at + std::size_t(i)] = char((x >> (24 - 8 * i)) & 0xFF);
+    };
+    // 8-byte signature, then IHDR: length (4) "IHDR" (4) width (4) height (4) ... CRC at 29.
+    if (png.compare(12, 4, "IHDR") != 0) return {};
+    put32(16, width);
+    put32(20, height);
+    put32(29, std::uint32_t(crc32(0L, reinterpret_cast<const Bytef*>(png.data() + 12), 17)));
+    return png;
+}
+
+std::string vtiHeader(const std::string& extent, const std::string& fileAttrs = "") {
+    return "<?xml version=\"1.0\"?>\n<VTKFile type=\"ImageData\" version=\"1.0\" byte_order=\"LittleEndian\"" + fileAttrs +
+           ">\n<ImageData WholeExtent=\"" + extent + "\" Origin=\"0 0 0\" Spacing=\"1 1 1\">\n<Piece Extent=\"" +
+           extent + "\"><PointData Scalars=\"phase\">\n";
+}
+const char* const kVtiFooter = "</PointData></Piece></ImageData></VTKFile>\n";
+
+// The files a run left in a folder (temp files included).
+QStringList filesIn(const fs::path& dir) {
+    QStringList names;
+    std::error_code ec;
+    for (const auto& e : fs::recursive_directory_iterator(dir, ec)) names << q(e.path().lexically_relative(dir));
+    names.sort();
+    return names;
+}
+
+bool hasCommand(const QString& name) {
+    return cli({"--help"}).out.contains(QRegularExpression("\\n  " + name + "\\s"));
+}
 
 }  // namespace
 
@@ -106,6 +259,210 @@ private slots:
         QVERIFY(usage.err.contains("expected IN and OUT"));
         const Run unknown = cli({"frobnicate"});
         QCOMPARE(unknown.code, 2);
+    }
+
+    // Issue 21, crashes: an HDF5 file with no dataset (empty, or only a group)
+    // made describe and denoise segfault and noise apply print
+    // "--sample 0 outside 0..18446744073709551615".
+    void hdf5WithoutDatasetsFailsWithOneLine() {
+        h5Empty(dir_ / "empty.h5");
+        h5OnlyGroup(dir_ / "group.h5");
+        QStringList commands{"info", "convert", "describe", "noise", "denoise"};
+        if (!hasCommand("denoise")) commands.removeAll("denoise");
+        if (!hasCommand("noise")) commands.removeAll("noise");
+        if (!hasCommand("describe")) commands.removeAll("describe");
+        for (const char* name : {"empty.h5", "group.h5"}) {
+            const QString file = q(dir_ / name);
+            for (const QString& command : commands) {
+                QStringList args{command};
+                if (command == "noise") args = QStringList{"noise", "apply", "--type", "salt-pepper"};
+                args << file;
+                if (command == "convert" || command == "noise" || command == "denoise") args << q(dir_ / "out.png");
+                const Run r = cli(args, capped());
+                QVERIFY2(refusedInOneLine(r, file, "no sample datasets"), qPrintable(command + " " + name));
+                QVERIFY(!fs::exists(dir_ / "out.png"));
+            }
+        }
+        const Run groups = cli({"info", q(dir_ / "group.h5")});
+        QVERIFY2(groups.err.contains("only groups: data"), qPrintable(groups.err));
+    }
+
+    // `describe good.vti empty.h5` exited 0 and silently skipped the empty file.
+    void describeRefusesAnEmptyHdf5AmongGoodFiles() {
+        if (!hasCommand("describe")) QSKIP("built without descriptors");
+        ms::io::writeVolume(ms::syntheticMicrostructure(ms::Dims{16, 16, 1}, {}), dir_ / "good.vti");
+        h5Empty(dir_ / "skip.h5");
+        const Run r = cli({"describe", q(dir_ / "good.vti"), q(dir_ / "skip.h5")}, capped());
+        QVERIFY(refusedInOneLine(r, q(dir_ / "skip.h5"), "no sample datasets"));
+        QVERIFY(r.out.isEmpty());
+    }
+
+    // Issue 21, runaway memory: tiny files whose headers claim gigavoxels
+    // were allocated in full (2.6 to 9.9 GB) before the data was checked.
+    // Each is refused in one line, quickly, inside a 2 GB address space.
+    void hugeClaimsFromTinyFilesFailFast() {
+        struct Case {
+            std::string name, bytes;
+            QString reason;
+        };
+        std::vector<Case> cases{
+            {"graspi_60000.txt", "60000 60000\n0 1 3\n", "truncated"},
+            {"graspi_100000.txt", "100000 40000 1\n0 1 3\n", "truncated"},
+            {"png_100000.png", pngClaiming(dir_ / "tiny.png", 100000, 100000), "more than its"},
+            {"png_30000.png", pngClaiming(dir_ / "tiny.png", 30000, 30000), "more than its"},
+            {"extent_ascii.vti",
+             vtiHeader("0 1599 0 1599 0 999") +
+                 "<DataArray type=\"UInt8\" Name=\"phase\" format=\"ascii\">0 1 0 1</DataArray>\n" + kVtiFooter,
+             "more than the limit"},
+            {"extent_1e15.vti",
+             vtiHeader("0 99999 0 99999 0 99999") +
+                 "<DataArray type=\"UInt8\" Name=\"phase\" format=\"ascii\">0 1 0 1</DataArray>\n" + kVtiFooter,
+             "more than the limit"},
+        };
+        {
+            // zlib-compressed inline binary whose header claims a 0xFFFFFFFF-byte block.
+            const unsigned char labels[4] = {0, 1, 1, 0};
+            Bytef packed[64];
+            uLongf packedSize = sizeof packed;
+            QVERIFY(compress(packed, &packedSize, labels, 4) == Z_OK);
+            const std::uint32_t header[4] = {1, 0xFFFFFFFFu, 0, std::uint32_t(packedSize)};
+            QByteArray blob(reinterpret_cast<const char*>(header), sizeof header);
+            blob.append(reinterpret_cast<const char*>(packed), int(packedSize));
+            cases.push_back({"zlib_block.vti",
+                             vtiHeader("0 1 0 1 0 0", " header_type=\"UInt32\" compressor=\"vtkZLibDataCompressor\"") +
+                                 "<DataArray type=\"UInt8\" Name=\"phase\" format=\"binary\">" +
+                                 blob.toBase64().toStdString() + "</DataArray>\n" + kVtiFooter,
+                             "more than the extent holds"});
+            // Raw appended data whose size header claims 2^47 bytes.
+            std::string appended = vtiHeader("0 1 0 1 0 0", " header_type=\"UInt64\"") +
+                                   "<DataArray type=\"UInt8\" Name=\"phase\" format=\"appended\" offset=\"0\"/>\n" +
+                                   "</PointData></Piece></ImageData>\n<AppendedData encoding=\"raw\">\n_";
+            const std::uint64_t claim = std::uint64_t(1) << 47;
+            appended.append(reinterpret_cast<const char*>(&claim), 8);
+            appended += std::string("\0\1\1\0", 4) + "\n</AppendedData>\n</VTKFile>\n";
+            cases.push_back({"appended_2e47.vti", appended, "truncated binary data"});
+        }
+        for (const auto& c : cases) {
+            QVERIFY2(!c.bytes.empty(), c.name.c_str());
+            QVERIFY2(c.bytes.size() < 1000, c.name.c_str());  // tiny files
+            writeBytes(dir_ / c.name, c.bytes);
+        }
+        // HDF5: never-written datasets (1.4 KB files) claiming 60000^2 and 10^15 values.
+        h5NeverWritten(dir_ / "chunked_60000.h5", {60000, 60000}, true);
+        h5NeverWritten(dir_ / "contiguous_60000.h5", {60000, 60000}, false);
+        h5NeverWritten(dir_ / "chunked_1e15.h5", {100000, 100000, 100000}, true);
+        cases.push_back({"chunked_60000.h5", "", "no data was ever written"});
+        cases.push_back({"contiguous_60000.h5", "", "no data was ever written"});
+        cases.push_back({"chunked_1e15.h5", "", "no data was ever written"});
+        for (const auto& c : cases) {
+            const QString file = q(dir_ / c.name);
+            QVERIFY2(fs::file_size(dir_ / c.name) < 10000, c.name.c_str());
+            for (const QString& command : {QString("info"), QString("convert")}) {
+                QStringList args{command, file};
+                if (command == "convert") args << q(dir_ / "huge_out.vti");
+                const Run r = cli(args, capped());
+                QVERIFY2(refusedInOneLine(r, file, c.reason), qPrintable(command + " " + file));
+                QVERIFY(!fs::exists(dir_ / "huge_out.vti"));
+            }
+        }
+        // With the cap raised the bytes-present checks still refuse at once.
+        const Run raised = cli({"info", "--max-voxels", "1000000000000000000", q(dir_ / "extent_1e15.vti")}, capped());
+        QVERIFY(refusedInOneLine(raised, q(dir_ / "extent_1e15.vti"), "has 4 values"));
+        const Run raisedH5 =
+            cli({"info", "--max-voxels", "1000000000000000000", q(dir_ / "chunked_1e15.h5")}, capped());
+        QVERIFY(refusedInOneLine(raisedH5, q(dir_ / "chunked_1e15.h5"), "no data was ever written"));
+    }
+
+    // `mkfifo f.vti; info f.vti` blocked forever; a folder gave
+    // "basic_filebuf::underflow ... Is a directory" without the file name.
+    void nonRegularFilesAreRefusedAtOnce() {
+        for (const char* name : {"fifo.vti", "fifo.h5", "fifo.txt", "fifo.png"}) {
+            const fs::path p = dir_ / name;
+            QCOMPARE(::mkfifo(p.string().c_str(), 0600), 0);
+            Limits limits = capped();
+            limits.timeoutMs = 20000;
+            const Run r = cli({"info", q(p)}, limits);
+            QVERIFY2(refusedInOneLine(r, q(p), "not a regular file"), name);
+            fs::remove(p);
+        }
+        fs::create_directories(dir_ / "folder.vti");
+        QVERIFY(refusedInOneLine(cli({"info", q(dir_ / "folder.vti")}), q(dir_ / "folder.vti"), "is a folder"));
+    }
+
+    // Issue 21 point 4: a documented cap on voxels read, with an override.
+    void voxelCapIsVisibleAndAdjustable() {
+        ms::io::writeVolume(ms::syntheticMicrostructure(ms::Dims{16, 16, 8}, {}), dir_ / "cap.h5");
+        ms::io::writeVolume(ms::syntheticMicrostructure(ms::Dims{16, 16, 8}, {}), dir_ / "cap.txt");
+        for (const char* name : {"cap.h5", "cap.txt"}) {
+            const QString file = q(dir_ / name);
+            QCOMPARE(cli({"info", file}).code, 0);
+            QVERIFY(refusedInOneLine(cli({"info", "--max-voxels", "1000", file}), file, "more than the limit of 1000"));
+            QVERIFY(refusedInOneLine(cli({"info", "--max-voxels=1000", file}), file, "2048 voxels"));
+            Limits env;
+            env.env << "MICROSTUDIO_MAX_VOXELS=1000";
+            QVERIFY(refusedInOneLine(cli({"info", file}, env), file, "MICROSTUDIO_MAX_VOXELS"));
+            QCOMPARE(cli({"info", "--max-voxels", "2048", file}).code, 0);
+            QCOMPARE(cli({"info", file, "--max-voxels", "2048"}, env).code, 0);  // the option wins
+        }
+        const Run bad = cli({"info", "--max-voxels", "lots", q(dir_ / "cap.h5")});
+        QCOMPARE(bad.code, 1);
+        QVERIFY(bad.err.contains("--max-voxels expects a positive number"));
+        QVERIFY(cli({"info", "--help"}).out.contains("--max-voxels N"));
+        // A 10^15-voxel claim fails at once naming it; the default is at least 512^3 voxels.
+        writeBytes(dir_ / "cap_1e15.vti",
+                   vtiHeader("0 99999 0 99999 0 99999") +
+                       "<DataArray type=\"UInt8\" Name=\"phase\" format=\"ascii\">0 1</DataArray>\n" + kVtiFooter);
+        const Run claim = cli({"info", q(dir_ / "cap_1e15.vti")}, capped());
+        QVERIFY(refusedInOneLine(claim, q(dir_ / "cap_1e15.vti"), "WholeExtent '0 99999 0 99999 0 99999'", 10000));
+        const QRegularExpressionMatch m = QRegularExpression("limit of (\\d+)").match(claim.err);
+        QVERIFY2(m.hasMatch(), qPrintable(claim.err));
+        QVERIFY(m.captured(1).toULongLong() >= 134217728ULL);
+    }
+
+    // Issue 21, disk full: every HDF5 writer segfaulted (exit 139) inside
+    // HDF5's flush/close and left .NAME.tmp* files. Now: one line naming the
+    // destination, exit 1, no temp file, an existing destination untouched.
+    void hdf5WritersReportAFullDiskInOneLine() {
+        const fs::path full = dir_ / "full";
+        fs::create_directories(full);
+        ms::SyntheticOptions o;
+        o.seed = 3;
+        ms::Volume big = ms::syntheticMicrostructure(ms::Dims{128, 128, 64}, o);  // about 220 KB as .h5
+        std::mt19937 rng(1);  // noise so deflate cannot shrink it below the limit
+        for (auto& l : big.labels()) l = std::uint8_t(rng() % 3);
+        big.clearField();
+        ms::io::writeVolume(big, dir_ / "big.vti");
+        ms::io::writeVolume(ms::syntheticMicrostructure(ms::Dims{8, 8, 1}, {}), full / "x.h5");
+        const std::string before = readBytes(full / "x.h5");
+        const Limits disk = capped(100000);
+        const Run convert = cli({"convert", q(dir_ / "big.vti"), q(full / "x.h5")}, disk);
+        QVERIFY(refusedInOneLine(convert, q(full / "x.h5"), "write failed"));
+        QCOMPARE(filesIn(full), QStringList{"x.h5"});
+        QVERIFY(readBytes(full / "x.h5") == before);
+        QVERIFY(cli({"convert", q(dir_ / "big.vti"), q(full / "y.h5")}).code == 0);  // without the limit it fits
+        fs::remove(full / "y.h5");
+
+        if (hasCommand("simulate")) {
+            const Run sim = cli({"simulate", "--size", "64x64x16", "--snapshots", "4", "--time", "5", "--threads", "1",
+                                 "-o", q(full / "s.h5")},
+                                disk);
+            QVERIFY2(sim.finished && sim.code == 1, qPrintable(sim.err));
+            const QString last = sim.err.trimmed().section('\n', -1);
+            QVERIFY2(last.contains("write failed") && last.contains(q(full)), qPrintable(sim.err));
+            for (const QString& f : filesIn(full)) QVERIFY2(!f.contains(".tmp"), qPrintable(f));
+            QVERIFY(!fs::exists(full / "s.h5"));
+        }
+        if (hasCommand("dataset")) {
+            const Run build = cli({"dataset", "build", "--size", "48x48", "--phi-count", "2", "--chi-count", "2",
+                                   "--snapshots", "6", "--time", "20", "--descriptors", "none", "--threads", "1", "-o",
+                                   q(full / "d")},
+                                  capped(40000));
+            QVERIFY2(build.finished && build.code == 1, qPrintable(build.err));
+            const QString last = build.err.trimmed().section('\n', -1);
+            QVERIFY2(last.contains("write failed") && last.contains(q(full / "d")), qPrintable(build.err));
+            QVERIFY2(!last.contains(".tmp"), qPrintable(last));  // names the destination, not a temp file
+            for (const QString& f : filesIn(full)) QVERIFY2(!f.contains(".tmp"), qPrintable(f));
+        }
     }
 
     void everyCommandHasHelp() {

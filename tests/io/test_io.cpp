@@ -1,7 +1,12 @@
 // Round trips through every format and refusal of every kind of bad input.
 #include <H5Cpp.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <QtTest>
+
+#include <csignal>
 
 #include <filesystem>
 #include <fstream>
@@ -9,9 +14,11 @@
 #include <sstream>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/files.hpp"
 #include "microstudio/io/graspi_text.hpp"
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
+#include "microstudio/io/limits.hpp"
 #include "microstudio/io/png.hpp"
 #include "microstudio/io/vti.hpp"
 
@@ -288,6 +295,269 @@ private slots:
         ms::Volume b = ms::io::readVolume(dir_ / "b64.vti");
         QCOMPARE(int(b.at(1, 0)), 1);
         QCOMPARE(int(b.at(1, 1)), 0);
+    }
+
+    // Issue 21: HDF5 claims are checked against the bytes stored before
+    // anything is allocated; odd attributes give a clear line.
+    void hdf5ClaimsAreCheckedAgainstStoredBytes() {
+        const fs::path never = dir_ / "never.h5";
+        {
+            H5::H5File f(never.string(), H5F_ACC_TRUNC);
+            hsize_t shape[2] = {60000, 60000}, chunk[2] = {100, 100};
+            H5::DSetCreatPropList props;
+            props.setChunk(2, chunk);
+            props.setDeflate(4);
+            f.createDataSet("s", H5::PredType::NATIVE_UINT8, H5::DataSpace(2, shape), props);
+        }
+        QVERIFY(fs::file_size(never) < 10000);
+        QVERIFY(failsWith([&] { ms::io::readVolume(never); }, "claims shape 60000x60000 but no data was ever written"));
+
+        auto oneDataset = [&](const fs::path& p, auto&& decorate) {
+            H5::H5File f(p.string(), H5F_ACC_TRUNC);
+            hsize_t shape[2] = {2, 2};
+            double data[4] = {0, 1, 1, 0};
+            auto ds = f.createDataSet("s", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(2, shape));
+            ds.write(data, H5::PredType::NATIVE_DOUBLE);
+            decorate(ds);
+        };
+        oneDataset(dir_ / "dims1e20.h5", [](H5::DataSet& ds) {
+            double dims[2] = {1e20, 1};
+            hsize_t two = 2;
+            ds.createAttribute("dims", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, &two))
+                .write(H5::PredType::NATIVE_DOUBLE, dims);
+        });
+        QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "dims1e20.h5"); }, "bad attribute dims [1e+20, 1]"));
+        oneDataset(dir_ / "spacing.h5", [](H5::DataSet& ds) {
+            double spacing[3] = {-1, std::nan(""), 0};
+            hsize_t three = 3;
+            ds.createAttribute("spacing", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(1, &three))
+                .write(H5::PredType::NATIVE_DOUBLE, spacing);
+        });
+        QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "spacing.h5"); }, "bad attribute spacing"));
+        {
+            H5::H5File f((dir_ / "text.h5").string(), H5F_ACC_TRUNC);
+            H5::StrType type(H5::PredType::C_S1, 4);
+            hsize_t n = 2;
+            f.createDataSet("s", type, H5::DataSpace(1, &n)).write("abcdefgh", type);
+        }
+        QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "text.h5"); }, "does not hold numbers"));
+        {
+            H5::H5File f((dir_ / "groups.h5").string(), H5F_ACC_TRUNC);
+            f.createGroup("data");
+        }
+        QVERIFY(failsWith([&] { ms::io::readSamples((dir_ / "groups.h5").string()); }, "no sample datasets"));
+        QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "groups.h5"); }, "only groups: data"));
+    }
+
+    // The reader goes through a dataset a bounded slab at a time; slabs that
+    // cross rows, planes and 3D chunks give the same values in C order.
+    void hdf5ReadsLargeDatasetsInSlabs() {
+        const hsize_t nz = 3, ny = 700, nx = 701;  // 1.47 M values: more than one slab
+        std::vector<float> data(nz * ny * nx);
+        for (std::size_t i = 0; i < data.size(); ++i) data[i] = float((i * 7919 + i / 701) % 3 == 2 ? 0.5 : (i % 3 == 1));
+        {
+            H5::H5File f((dir_ / "slabs.h5").string(), H5F_ACC_TRUNC);
+            hsize_t shape[3] = {nz, ny, nx}, chunk[3] = {2, 64, 64};
+            H5::DSetCreatPropList props;
+            props.setChunk(3, chunk);
+            props.setDeflate(1);
+            f.createDataSet("s", H5::PredType::NATIVE_FLOAT, H5::DataSpace(3, shape), props)
+                .write(data.data(), H5::PredType::NATIVE_FLOAT);
+            hsize_t flat = nz * ny * nx;
+            auto ds = f.createDataSet("flat", H5::PredType::NATIVE_FLOAT, H5::DataSpace(1, &flat));
+            ds.write(data.data(), H5::PredType::NATIVE_FLOAT);
+            int dims[3] = {int(nx), int(ny), int(nz)};
+            hsize_t three = 3;
+            ds.createAttribute("dims", H5::PredType::NATIVE_INT, H5::DataSpace(1, &three)).write(H5::PredType::NATIVE_INT, dims);
+        }
+        for (const char* name : {"s", "flat"}) {
+            const ms::Volume v = ms::io::readHdf5Sample(dir_ / "slabs.h5", name);
+            QCOMPARE(v.dims(), (ms::Dims{int(nx), int(ny), int(nz)}));
+            for (std::size_t i = 0; i < data.size(); ++i) {
+                const std::uint8_t expected = data[i] == 0.5f ? std::uint8_t(ms::Mixed) : std::uint8_t(data[i]);
+                if (v.labels()[i] != expected) QFAIL(qPrintable(QString("%1: voxel %2").arg(name).arg(i)));
+            }
+        }
+        // Rows longer than a slab: read in pieces along the last axis, one row at a time.
+        const hsize_t rows = 2, row = 1200000;
+        std::vector<std::uint8_t> wide(rows * row);
+        for (std::size_t i = 0; i < wide.size(); ++i) wide[i] = std::uint8_t((i / 3 + i / 1000) % 2);
+        {
+            H5::H5File f((dir_ / "wide.h5").string(), H5F_ACC_TRUNC);
+            hsize_t shape[2] = {rows, row};
+            f.createDataSet("w", H5::PredType::NATIVE_UINT8, H5::DataSpace(2, shape))
+                .write(wide.data(), H5::PredType::NATIVE_UINT8);
+        }
+        const ms::Volume w = ms::io::readVolume(dir_ / "wide.h5");
+        QCOMPARE(w.dims(), (ms::Dims{int(row), int(rows), 1}));
+        QVERIFY(w.labels() == wide);
+    }
+
+    // ParaView's zlib-compressed .vti (several blocks) still reads; headers
+    // claiming more than the bytes present or the extent are refused.
+    void vtiCompressedBlocksAndBadHeaders() {
+        std::vector<unsigned char> labels(40);
+        for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = (i * 5 + i / 7) % 3;
+        const std::uint32_t blockSize = 16;  // blocks of 16, 16 and 8 bytes
+        std::string blocks;
+        std::vector<std::uint32_t> header{3, blockSize, 8};
+        for (std::size_t at = 0; at < labels.size(); at += blockSize) {
+            const uLong n = uLong(std::min<std::size_t>(blockSize, labels.size() - at));
+            std::vector<Bytef> packed(compressBound(n));
+            uLongf size = uLongf(packed.size());
+            QCOMPARE(compress(packed.data(), &size, labels.data() + at, n), Z_OK);
+            header.push_back(std::uint32_t(size));
+            blocks.append(reinterpret_cast<const char*>(packed.data()), size);
+        }
+        auto vti = [&](const std::string& blob, const std::string& arrayAttrs = "format=\"binary\"") {
+            return "<?xml version=\"1.0\"?>\n<VTKFile type=\"ImageData\" version=\"1.0\" byte_order=\"LittleEndian\" "
+                   "header_type=\"UInt32\" compressor=\"vtkZLibDataCompressor\">\n"
+                   "<ImageData WholeExtent=\"0 4 0 3 0 1\" Spacing=\"1 1 1\"><Piece Extent=\"0 4 0 3 0 1\">"
+                   "<PointData Scalars=\"phase\"><DataArray type=\"UInt8\" Name=\"phase\" " +
+                   arrayAttrs + ">" + blob + "</DataArray></PointData></Piece></ImageData></VTKFile>\n";
+        };
+        auto base64 = [](const std::string& bytes) {
+            return QByteArray(bytes.data(), int(bytes.size())).toBase64().toStdString();
+        };
+        const std::string headerBytes(reinterpret_cast<const char*>(header.data()), header.size() * 4);
+        writeAll(dir_ / "zlib.vti", vti(base64(headerBytes) + base64(blocks)));
+        const ms::Volume v = ms::io::readVolume(dir_ / "zlib.vti");
+        QCOMPARE(v.dims(), (ms::Dims{5, 4, 2}));
+        for (std::size_t i = 0; i < labels.size(); ++i) QCOMPARE(int(v.labels()[i]), int(labels[i]));
+
+        std::vector<std::uint32_t> lying = header;
+        lying[1] = 0xFFFFFFFFu;  // block size
+        writeAll(dir_ / "zlib_big.vti",
+                 vti(base64(std::string(reinterpret_cast<const char*>(lying.data()), lying.size() * 4)) + base64(blocks)));
+        QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "zlib_big.vti"); }, "more than the extent holds (40)"));
+        lying = header;
+        lying[0] = 0x7FFFFFFFu;  // block count
+        writeAll(dir_ / "zlib_blocks.vti",
+                 vti(base64(std::string(reinterpret_cast<const char*>(lying.data()), lying.size() * 4)) + base64(blocks)));
+        QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "zlib_blocks.vti"); }, "truncated compressed data"));
+        lying = header;
+        lying[3] = 100000;  // first compressed size
+        writeAll(dir_ / "zlib_csize.vti",
+                 vti(base64(std::string(reinterpret_cast<const char*>(lying.data()), lying.size() * 4)) + base64(blocks)));
+        QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "zlib_csize.vti"); }, "truncated compressed data"));
+        writeAll(dir_ / "offset.vti", "<VTKFile type=\"ImageData\"><ImageData WholeExtent=\"0 1 0 0 0 0\"><Piece><PointData>"
+                                      "<DataArray type=\"UInt8\" Name=\"phase\" format=\"appended\" offset=\"abc\"/>"
+                                      "</PointData></Piece></ImageData><AppendedData encoding=\"raw\">_xx</AppendedData></VTKFile>");
+        QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "offset.vti"); }, "bad offset 'abc'"));
+    }
+
+    // The voxel cap: from the environment, from setMaxVoxels, refused in one
+    // line naming the file and the claim.
+    void voxelCapRefusesClaimsBeforeReading() {
+        const ms::Volume v = threePhaseVolume(ms::Dims{16, 8, 4});  // 512 voxels
+        for (const char* name : {"cap.vti", "cap.h5", "cap.txt", "cap.png"}) ms::io::writeVolume(v, dir_ / name);
+        QVERIFY(ms::io::maxVoxels() >= 134217728u);
+        ms::io::setMaxVoxels(511);
+        for (const char* name : {"cap.vti", "cap.h5", "cap.txt", "cap.png"})
+            QVERIFY2(failsWith([&] { ms::io::readVolume(dir_ / name); }, "more than the limit of 511"), name);
+        QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "cap.h5"); }, "cap.h5:/sample_000000: claims shape 512"));
+        ms::io::setMaxVoxels(512);
+        for (const char* name : {"cap.vti", "cap.h5", "cap.txt", "cap.png"})
+            QVERIFY2(ms::io::readVolume(dir_ / name).sameLabels(v), name);
+        ms::io::setMaxVoxels(0);
+        qputenv("MICROSTUDIO_MAX_VOXELS", "100");
+        QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "cap.txt"); }, "more than the limit of 100"));
+        qputenv("MICROSTUDIO_MAX_VOXELS", "12x");
+        QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "cap.txt"); }, "MICROSTUDIO_MAX_VOXELS expects"));
+        qunsetenv("MICROSTUDIO_MAX_VOXELS");
+        QCOMPARE(ms::io::maxVoxels(), ms::io::kDefaultMaxVoxels);
+        QCOMPARE(ms::io::parseVoxelCount("134217728", "x"), std::uint64_t(134217728));
+        QVERIFY(failsWith([&] { ms::io::parseVoxelCount("0", "--max-voxels"); }, "positive"));
+        QVERIFY(failsWith([&] { ms::io::parseVoxelCount("99999999999999999999999", "--max-voxels"); }, "too large"));
+    }
+
+    void nonRegularFilesAreRefused() {
+        fs::create_directories(dir_ / "adir.txt");
+        QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "adir.txt"); }, "adir.txt: is a folder"));
+        QVERIFY(failsWith([&] { ms::io::readGraspiText(dir_ / "adir.txt"); }, "is a folder"));
+        const fs::path fifo = dir_ / "pipe.png";
+        QCOMPARE(::mkfifo(fifo.string().c_str(), 0600), 0);
+        QVERIFY(failsWith([&] { ms::io::readVolume(fifo); }, "pipe.png: not a regular file"));
+        QVERIFY(failsWith([&] { ms::io::readPng(fifo); }, "not a regular file"));
+        fs::remove(fifo);
+    }
+
+    // A full disk (here: RLIMIT_FSIZE with SIGXFSZ ignored, so writes fail
+    // with EFBIG) gives one error naming the file; no temp file is left and
+    // the destination keeps its old content. HDF5 builds the file in memory,
+    // so its own flush/close never fails (libhdf5 1.10 crashed there).
+    void hdf5WritesSurviveAFullDisk() {
+        const fs::path full = dir_ / "full";
+        fs::create_directories(full);
+        ms::Volume big(ms::Dims{128, 128, 32});
+        std::mt19937 rng(3);
+        for (auto& l : big.labels()) l = std::uint8_t(rng() % 3);
+        const ms::Volume small = threePhaseVolume(ms::Dims{8, 8, 2});
+        ms::io::writeHdf5({small}, full / "keep.h5");
+        const std::string before = readAll(full / "keep.h5");
+
+        struct rlimit saved{};
+        QCOMPARE(getrlimit(RLIMIT_FSIZE, &saved), 0);
+        const auto previous = std::signal(SIGXFSZ, SIG_IGN);
+        struct rlimit limited = saved;
+        limited.rlim_cur = 60000;
+        QCOMPARE(setrlimit(RLIMIT_FSIZE, &limited), 0);
+        const bool writeRefused =
+            failsWith([&] { ms::io::writeHdf5({big}, full / "keep.h5"); }, "keep.h5: write failed: File too large");
+        const bool appenderRefused = failsWith(
+            [&] {
+                ms::writeAtomically(full / "merged.h5", [&](const fs::path& temp) {
+                    ms::io::Hdf5Appender out(temp, true);
+                    out.append("a", big);
+                });  // the destructor's write fails and throws
+            },
+            "merged.h5: write failed");
+        const bool closeRefused = failsWith(
+            [&] {
+                ms::io::Hdf5Appender out(full / "closed.h5", true);
+                out.append("a", big);
+                out.close();
+            },
+            "closed.h5: write failed");
+        setrlimit(RLIMIT_FSIZE, &saved);
+        std::signal(SIGXFSZ, previous);
+        QVERIFY(writeRefused);
+        QVERIFY(appenderRefused);
+        QVERIFY(closeRefused);
+        QVERIFY(readAll(full / "keep.h5") == before);
+        std::vector<std::string> left;
+        for (const auto& e : fs::directory_iterator(full)) left.push_back(e.path().filename().string());
+        QCOMPARE(left, std::vector<std::string>{"keep.h5"});
+    }
+
+    // The appender writes its in-memory file on flush/close/destruction and
+    // appends to an existing file.
+    void hdf5AppenderWritesOnCloseAndAppendsToExisting() {
+        const ms::Volume a = threePhaseVolume(ms::Dims{8, 8, 2}), b = threePhaseVolume(ms::Dims{4, 4, 1});
+        const fs::path p = dir_ / "appended.h5";
+        {
+            ms::io::Hdf5Appender out(p, true);
+            out.append("a", a);
+            out.flush();
+            QCOMPARE(ms::io::hdf5SampleNames(p), std::vector<std::string>{"a"});
+        }
+        {
+            ms::io::Hdf5Appender out(p);
+            QVERIFY(out.contains("a"));
+            out.append("b", b);
+            out.close();
+            out.close();  // twice is harmless
+        }
+        QCOMPARE(ms::io::hdf5SampleNames(p), (std::vector<std::string>{"a", "b"}));
+        QVERIFY(ms::io::readHdf5Sample(p, "b").sameLabels(b));
+        QVERIFY(ms::io::readHdf5Sample(p, "a").sameLabels(a));
+        try {  // an exception while appending: nothing is written
+            ms::io::Hdf5Appender out(dir_ / "unwound.h5", true);
+            out.append("a", a);
+            throw std::runtime_error("stop");
+        } catch (const std::runtime_error&) {
+        }
+        QVERIFY(!fs::exists(dir_ / "unwound.h5"));
     }
 };
 

@@ -12,6 +12,11 @@ namespace ms {
 void writeAtomically(const std::filesystem::path& path,
                      const std::function<void(const std::filesystem::path& tempPath)>& write);
 
+// The destination a writeAtomically temp file stands for (".out.h5.tmp123_4.h5"
+// in a folder -> "out.h5" in that folder), so errors name the file the user
+// asked for; any other path is returned as is.
+std::filesystem::path atomicWriteTarget(const std::filesystem::path& path);
+
 // Lower-case extension without the dot ("vti", "h5", "png", "txt").
 std::string lowerExtension(const std::filesystem::path& path);
 

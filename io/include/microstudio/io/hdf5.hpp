@@ -18,22 +18,36 @@ namespace ms::io {
 std::vector<Volume> readHdf5(const std::filesystem::path& path);
 // Names of the sample datasets, in file order.
 std::vector<std::string> hdf5SampleNames(const std::filesystem::path& path);
+// The same, but throws ms::Error naming the file when it holds no sample
+// dataset (an empty file, or only groups).
+std::vector<std::string> hdf5RequireSamples(const std::filesystem::path& path);
+// Readers check each dataset's claim before allocating: a numeric type, the
+// voxel cap (limits.hpp), and stored bytes (H5Dget_storage_size) that can back
+// the shape; a chunked dataset never written is refused.
 Volume readHdf5Sample(const std::filesystem::path& path, const std::string& name);
 
 // Writes all samples atomically; names from text["sample"] or sample_000000...
+// HDF5 builds the file in memory (core driver, no backing store) and the
+// image is written by MicroStudio: a full disk gives one error line, never a
+// crash inside HDF5, and leaves no temp file.
 void writeHdf5(const std::vector<Volume>& samples, const std::filesystem::path& path);
 
-// Appends samples to an existing file (or creates it) in place; used by the
-// dataset builder, which writes each part atomically itself.
+// Appends samples to an existing file (or creates it); used by the dataset
+// builder, which writes each part atomically itself. The file is built in
+// memory (an existing one is loaded) and its image is written atomically to
+// the path by flush(), close() or the destructor. The destructor throws the
+// write's error (a full disk) unless an exception is already unwinding, in
+// which case nothing is written.
 class Hdf5Appender {
 public:
     explicit Hdf5Appender(const std::filesystem::path& path, bool truncate = false);
-    ~Hdf5Appender();
+    ~Hdf5Appender() noexcept(false);
     Hdf5Appender(const Hdf5Appender&) = delete;
     Hdf5Appender& operator=(const Hdf5Appender&) = delete;
     void append(const std::string& name, const Volume& volume);
     bool contains(const std::string& name) const;
     void flush();
+    void close();
 
 private:
     struct Impl;

@@ -7,6 +7,9 @@
 //   .txt        GraSPI / py-graspi morphology text ("nx ny [nz]" then values)
 //   .png        a 2D image, or a slice stack (one PNG per z: name_z0000.png ...)
 // Every failure throws ms::Error with a one-line reason naming the file.
+// Readers check what a file claims against the bytes present and the voxel
+// cap before allocating, and refuse non-regular files (limits.hpp,
+// docs/reliability.md).
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -29,7 +32,8 @@ Volume readVolume(const std::filesystem::path& path);
 // stack: path "out.png" becomes out_z0000.png, out_z0001.png, ...
 void writeVolume(const Volume& volume, const std::filesystem::path& path);
 
-// All samples of one file or of a glob of parts ("data/part_*.h5").
+// All samples of one file or of a glob of parts ("data/part_*.h5"); an .h5
+// file without a sample dataset is an error naming it, never skipped.
 // Each sample gets text["sample"] = its dataset name, text["source"] = file.
 std::vector<Volume> readSamples(const std::string& pathOrGlob);
 
