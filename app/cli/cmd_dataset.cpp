@@ -16,6 +16,14 @@ namespace ms::cli {
 
 namespace {
 
+std::vector<std::string> splitList(const std::string& text) {
+    std::vector<std::string> splits;
+    std::stringstream in(text);
+    for (std::string item; std::getline(in, item, ',');)
+        if (!item.empty()) splits.push_back(item);
+    return splits;
+}
+
 std::vector<int> parsePhaseList(const std::string& text) {
     if (text == "2" || text == "3") return {std::stoi(text)};
     if (text == "2,3") return {2, 3};
@@ -26,7 +34,7 @@ int datasetBuild(const CommandArgs& argv) {
     Args args(argv,
               {"size", "sampling", "phi", "chi", "phi-count", "chi-count", "runs", "repeats", "seed", "kappa", "mobility",
                "noise", "time", "first-time", "snapshots", "keep-snapshots", "onset-amplitude", "max-change", "phases",
-               "descriptors", "validation", "test", "shard",
+               "descriptors", "validation", "test", "shard", "splits",
                "threads", "output"},
               {"json", "field", "periodic-descriptors", "no-merge"});
     if (args.helpRequested()) {
@@ -64,6 +72,8 @@ int datasetBuild(const CommandArgs& argv) {
             "  --field               also store the continuous field\n"
             "  --shard I/N           build only runs with index % N == I (no merge; run `dataset merge`)\n"
             "  --no-merge            do not write train.h5/val.h5 at the end\n"
+            "  --splits train,val    build only the runs of these splits (no merge; e.g. training runs\n"
+            "                        for a pilot first); the same command without it completes the set\n"
             "  --threads N           runs in parallel (0 = every core)                 [0]\n"
             "  --json                print a JSON report\n"
             "  -o, --output FOLDER   dataset folder (required)\n";
@@ -111,6 +121,7 @@ int datasetBuild(const CommandArgs& argv) {
     if (args.has("shard")) std::tie(options.shardIndex, options.shardCount) = jobs::parseShard(*args.value("shard"));
     options.threads = int(args.integer("threads", 0));
     options.merge = !args.flag("no-merge");
+    options.splits = splitList(args.value("splits", ""));
     const std::string folder = *args.value("output");
 
     ProgressToken token;
@@ -152,11 +163,7 @@ int datasetMerge(const CommandArgs& argv) {
     ProgressToken token;
     ProgressBar bar("merge");
     token.setListener([&](double f, const std::string& m) { bar.update(f, m); });
-    std::vector<std::string> splits;
-    if (auto list = args.value("splits")) {
-        std::stringstream in(*list);
-        for (std::string item; std::getline(in, item, ',');) splits.push_back(item);
-    }
+    const auto splits = splitList(args.value("splits", ""));
     const long n = jobs::mergeDataset(args.positionals()[0], extra, &token, splits, args.flag("finished-only"));
     bar.finish();
     if (args.flag("json"))

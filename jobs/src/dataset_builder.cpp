@@ -423,8 +423,14 @@ BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, co
     BuildReport report;
     report.runsTotal = int(runs.size());
     std::vector<RunSpec> todo;
+    for (const auto& split : options.splits)
+        if (std::find(splitNames().begin(), splitNames().end(), split) == splitNames().end())
+            throw Error("unknown split '" + split + "' (train, val or test)");
+    const auto wanted = [&](const RunSpec& r) {
+        return options.splits.empty() || std::find(options.splits.begin(), options.splits.end(), r.split) != options.splits.end();
+    };
     for (const auto& r : runs) {
-        if (r.index % options.shardCount != options.shardIndex) continue;
+        if (r.index % options.shardCount != options.shardIndex || !wanted(r)) continue;
         ++report.runsInShard;
         if (runFinished(folder, config.phases, r.index))
             ++report.runsSkipped;
@@ -465,7 +471,7 @@ BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, co
     parallelFor(todo.size(), buildRun, options.threads);
     std::error_code ignored;
     fs::remove(folder / "work", ignored);  // only when empty
-    if (options.merge && options.shardCount == 1) {
+    if (options.merge && options.shardCount == 1 && options.splits.empty()) {
         mergeDataset(folder, {}, progress);
         report.merged = true;
     }

@@ -24,12 +24,14 @@
 #include "microstudio/ui/simulation_panel.hpp"
 #include "microstudio/ui/viewer_panel.hpp"
 #ifdef MICROSTUDIO_HAVE_DESIGN
+#include <QGroupBox>
 #include <QLabel>
 #include <QLineEdit>
 #include <QLineSeries>
 #include <QProgressBar>
 #include <QPushButton>
 #include <QRadioButton>
+#include <QScrollArea>
 #include <QSlider>
 #include "microstudio/jobs/dataset_builder.hpp"
 #include "microstudio/ml/generator3d.hpp"
@@ -157,6 +159,52 @@ QImage render3d(ms::ui::MainWindow& w) {
     return w.view3d()->grabFramebuffer();
 }
 
+
+#ifdef MICROSTUDIO_HAVE_DESIGN
+// A tiny untrained generator with condition ranges and a training cloud (what
+// a training leaves, so that sliders and the feasibility check have data),
+// saved to a temporary folder.
+QString tinyGeneratorWithData(const QString& name, int phases) {
+    auto model = ms::ml::Generator3D::create(ms::ml::Generator3dConfig::tiny(phases), 1);
+    const std::map<std::string, std::array<double, 2>> span{
+        {"ABS_f_D", {0.3, 0.7}},        {"CT_f_D_tort1", {0.5, 1.0}}, {"CT_f_A_tort1", {0.5, 1.0}},
+        {"vol_frac_D", {0.35, 0.65}},   {"vol_frac_M", {0.05, 0.30}}, {"tortuosity_D", {1.0, 1.6}},
+        {"tortuosity_A", {1.0, 1.6}},   {"phi", {0.35, 0.65}},        {"chi", {2.5, 4.0}},
+        {"log_time", {0.0, 7.6}}};
+    std::vector<ms::ml::FeatureRange> ranges;
+    for (const auto& output : model.outputNames()) {
+        const auto it = span.find(output);
+        const double lo = it == span.end() ? 0.0 : it->second[0], hi = it == span.end() ? 1.0 : it->second[1];
+        ranges.push_back({output, lo, hi, (lo + hi) / 2, (hi - lo) / 4});
+    }
+    model.setFeatureRanges(ranges);
+    std::vector<std::vector<double>> rows;
+    for (int i = 0; i < 60; ++i)
+        rows.push_back(phases == 3 ? std::vector<double>{0.40 + 0.003 * i, 0.12 + 0.001 * i, 1.10 + 0.005 * (i % 9), 1.15 + 0.004 * (i % 7)}
+                                   : std::vector<double>{0.40 + 0.004 * i, 0.80 + 0.002 * i, 0.70 + 0.003 * (i % 7)});
+    model.setTrainingConditions(ms::ml::ConditionCloud::fromSamples(model.conditionNames(), rows));
+    const QString folder = QDir::temp().filePath(name);
+    QDir(folder).removeRecursively();
+    model.save(folder.toStdString());
+    return folder;
+}
+
+// The number box beside a target slider.
+QDoubleSpinBox* targetSpin(ms::ui::DesignPanel* design, const std::string& name) {
+    auto* slider = design->findChild<QSlider*>(QString::fromStdString("target_" + name));
+    return slider ? slider->parentWidget()->findChild<QDoubleSpinBox*>() : nullptr;
+}
+
+// Types `text` as a person does: one key at a time into whatever has the
+// window's keyboard focus (through the window, as the platform delivers
+// keys), `intervalMs` apart.
+void typeSlowly(QWidget* window, const QString& text, int intervalMs = 300) {
+    for (const QChar c : text) {
+        QTest::keyClick(window->windowHandle(), c.toLatin1());
+        QTest::qWait(intervalMs);
+    }
+}
+#endif
 }  // namespace
 
 class TestGui : public QObject {
@@ -733,6 +781,317 @@ private slots:
             QCOMPARE(w3.design()->request().tolerance, 5.0);
         }
     }
+
+    void designShowsPredictionAccuracyFromEvaluation() {
+        // The held-out figures shipped beside a model (evaluation.json) label
+        // each predicted processing parameter; an R^2 below 0.5 greys it out.
+        const QString folder = QDir::temp().filePath("ms_test_gui_evaluation");
+        QDir(folder).removeRecursively();
+        QProcess make;
+        make.start(MICROSTUDIO_CLI, {"generate", "--create-tiny", folder});
+        QVERIFY(make.waitForFinished(120000));
+        QCOMPARE(make.exitCode(), 0);
+        const auto writeEvaluation = [&](const QByteArray& text) {
+            QFile f(QDir(folder).filePath("evaluation.json"));
+            QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
+            f.write(text);
+        };
+        writeEvaluation(R"({"split": "test", "data": "heldout-test.h5", "n": 256,
+                            "fp_r2": {"phi": 0.93, "chi": 0.21, "log_time": 0.9},
+                            "r2": {"ABS_f_D": 0.95, "CT_f_D_tort1": 0.94, "CT_f_A_tort1": 0.91}})");
+        ms::ui::MainWindow w;
+        w.tabs()->setCurrentWidget(w.design());
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        auto* design = w.design();
+        design->findChildren<QSpinBox*>().at(0)->setValue(1);  // samples
+        design->findChildren<QSpinBox*>().at(2)->setValue(3);  // DDIM steps
+        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        auto* table = design->comparison();
+        const QColor disabled = table->palette().color(QPalette::Disabled, QPalette::Text);
+        // Loads `folder` and generates one sample; the table then holds three
+        // conditions, then phi, chi and anneal time.
+        const auto loadAndGenerate = [&]() -> bool {
+            if (!design->loadModel(folder, true)) return false;
+            QSignalSpy done(design, &ms::ui::DesignPanel::generated);
+            design->generate();
+            return done.wait(240000) && done.first().at(0).toInt() == 1 && table->rowCount() == 3 + 3;
+        };
+        const auto greyed = [&](int row) {
+            for (int c = 0; c < 3; ++c) {
+                const QVariant fg = table->item(row, c)->data(Qt::ForegroundRole);
+                if (fg.isNull() || fg.value<QBrush>().color() != disabled) return false;
+            }
+            return true;
+        };
+        const auto notGreyed = [&](int row) {
+            for (int c = 0; c < 3; ++c) {
+                const QVariant fg = table->item(row, c)->data(Qt::ForegroundRole);
+                if (!fg.isNull() && fg.value<QBrush>().color() == disabled) return false;
+            }
+            return true;
+        };
+        QVERIFY(loadAndGenerate());
+        QCOMPARE(table->item(3, 0)->text(), QString("blend ratio phi"));
+        QVERIFY2(table->item(3, 1)->text().contains(QString("R\u00b2 0.93 (test)")), qPrintable(table->item(3, 1)->text()));
+        QVERIFY(notGreyed(3));
+        QVERIFY(table->item(3, 2)->text() != "-");  // the predicted value itself
+        QCOMPARE(table->item(4, 0)->text(), QString("interaction chi"));
+        QVERIFY2(table->item(4, 1)->text().contains(QString("R\u00b2 0.21 (test)")), qPrintable(table->item(4, 1)->text()));
+        QVERIFY(greyed(4));
+        for (int c = 0; c < 3; ++c)
+            QVERIFY2(table->item(4, c)->toolTip().contains(QString("R\u00b2 0.21")), qPrintable(table->item(4, c)->toolTip()));
+        QVERIFY2(table->item(5, 1)->text().contains(QString("R\u00b2 0.90 (test)")), qPrintable(table->item(5, 1)->text()));
+        QVERIFY(notGreyed(5));
+        // The descriptor rows stay as they were.
+        QVERIFY(notGreyed(0));
+        QVERIFY(table->item(3, 1)->toolTip().isEmpty() || !table->item(3, 1)->toolTip().contains("accuracy unknown"));
+        // Without the file: "(predicted)", accuracy unknown, nothing greyed.
+        QVERIFY(QFile::remove(QDir(folder).filePath("evaluation.json")));
+        QVERIFY(loadAndGenerate());
+        for (int row = 3; row < 6; ++row) {
+            QCOMPARE(table->item(row, 1)->text(), QString("(predicted)"));
+            QVERIFY2(table->item(row, 1)->toolTip().contains("accuracy unknown"), qPrintable(table->item(row, 1)->toolTip()));
+            QVERIFY(notGreyed(row));
+        }
+        // A broken side file does not block the model: it loads, with a
+        // one-line warning, and the accuracy is unknown.
+        auto* info = design->findChild<QLabel*>("modelInfo");
+        QVERIFY(info);
+        QVERIFY(!info->text().contains("evaluation.json"));
+        for (const QByteArray& broken : {QByteArray("{\"split\": \"test\", \"fp_r2\": {\"phi\": 0.9"), QByteArray("[1, 2, 3]"),
+                                         QByteArray("{\"split\": 5, \"n\": \"many\", \"fp_r2\": [0.9]}")}) {
+            writeEvaluation(broken);
+            QSignalSpy status(design, &ms::ui::DesignPanel::statusMessage);
+            QVERIFY2(loadAndGenerate(), broken.constData());
+            QVERIFY(design->hasModel());
+            QVERIFY2(info->text().contains("evaluation.json"), qPrintable(info->text()));
+            bool said = false;
+            for (const auto& args : status) said = said || args.at(0).toString().contains("evaluation.json");
+            QVERIFY2(said, broken.constData());
+            for (int row = 3; row < 6; ++row) {
+                QVERIFY(notGreyed(row));
+                QVERIFY(!table->item(row, 1)->text().contains(QString("R\u00b2")));
+            }
+        }
+        // A good file again: the warning goes.
+        writeEvaluation(R"({"split": "test", "n": 256, "fp_r2": {"phi": 0.93, "chi": 0.21, "log_time": 0.9}})");
+        QVERIFY(loadAndGenerate());
+        QVERIFY2(!info->text().contains("evaluation.json"), qPrintable(info->text()));
+        QVERIFY(greyed(4));
+    }
+
+    void designTargetSlidersRecheckFeasibility() {
+        // Issue 26.1: a slider writes its number box with the box's signals
+        // blocked, so the feasibility line went stale while dragging.
+        const QString folder = tinyGeneratorWithData("ms_test_gui_slider_feasibility", 2);
+        const auto model = ms::ml::Generator3D::load(folder.toStdString());
+        ms::ui::MainWindow w;
+        w.tabs()->setCurrentWidget(w.design());
+        w.resize(1200, 800);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        auto* status = design->findChild<QLabel*>("feasibility");
+        QVERIFY(status);
+        // The line says what a fresh check of the current target says.
+        const auto current = [&]() -> QString {
+            const auto report = model.feasibility(design->request().target);
+            const QString distance = QString("distance %1").arg(report.distance, 0, 'f', 2);
+            if (design->targetFeasible() != report.feasible || !status->text().contains(distance) ||
+                status->text().contains("outside") == report.feasible)
+                return QString("stale: '%1' for a target at %2 (%3)")
+                    .arg(status->text(), distance, report.feasible ? "feasible" : "infeasible");
+            return {};
+        };
+        design->setTarget("ABS_f_D", 0.5);
+        design->setTarget("CT_f_D_tort1", 0.85);
+        design->setTarget("CT_f_A_tort1", 0.71);
+        QVERIFY2(design->targetFeasible(), qPrintable(status->text()));
+        QVERIFY2(current().isEmpty(), qPrintable(current()));
+        // Both tortuosity sliders to their limits with the keyboard.
+        for (const char* name : {"target_CT_f_D_tort1", "target_CT_f_A_tort1"}) {
+            auto* slider = design->findChild<QSlider*>(name);
+            QVERIFY(slider);
+            slider->setFocus();
+            QTest::keyClick(slider, Qt::Key_End);
+            QCOMPARE(slider->value(), slider->maximum());
+        }
+        QCOMPARE(design->request().target.at("CT_f_D_tort1"), 1.0);
+        QCOMPARE(design->request().target.at("CT_f_A_tort1"), 1.0);
+        QVERIFY2(!design->targetFeasible(), qPrintable(status->text()));
+        QVERIFY2(current().isEmpty(), qPrintable(current()));
+        // A drag back (slider held down, tracking): the line follows every step.
+        auto* slider = design->findChild<QSlider*>("target_CT_f_A_tort1");
+        slider->setSliderDown(true);
+        bool sawFeasible = false;
+        for (int v = slider->maximum(); v >= slider->maximum() * 2 / 5; v -= 25) {
+            slider->setSliderPosition(v);
+            QTest::qWait(5);
+            QVERIFY2(current().isEmpty(), qPrintable(QString("slider at %1: %2").arg(v).arg(current())));
+            sawFeasible = sawFeasible || design->targetFeasible();
+        }
+        slider->setSliderDown(false);
+        auto* other = design->findChild<QSlider*>("target_CT_f_D_tort1");
+        other->setSliderDown(true);
+        for (int v = other->maximum(); v >= other->maximum() / 2; v -= 20) {
+            other->setSliderPosition(v);
+            QVERIFY2(current().isEmpty(), qPrintable(QString("slider at %1: %2").arg(v).arg(current())));
+            sawFeasible = sawFeasible || design->targetFeasible();
+        }
+        other->setSliderDown(false);
+        QVERIFY(sawFeasible);
+        // The number box follows the slider, and a spin arrow re-checks too.
+        auto* spin = targetSpin(design, "CT_f_D_tort1");
+        QVERIFY(spin);
+        QCOMPARE(spin->value(), design->request().target.at("CT_f_D_tort1"));
+        spin->stepUp();
+        QVERIFY2(current().isEmpty(), qPrintable(current()));
+        QTest::keyClick(other, Qt::Key_Home);
+        QCOMPARE(spin->value(), spin->minimum());
+        QVERIFY2(current().isEmpty(), qPrintable(current()));
+        // A slider drag is one undo step, back to where it started.
+        auto* stack = w.history()->stack();
+        const double before = spin->value();
+        QTest::qWait(1100);  // apart from the steps above
+        other->setSliderDown(true);
+        for (int v = 100; v <= 700; v += 100) other->setSliderPosition(v);
+        other->setSliderDown(false);
+        QVERIFY(spin->value() > before);
+        stack->undo();
+        QCOMPARE(spin->value(), before);
+        QCOMPARE(other->value(), 0);
+        QVERIFY2(current().isEmpty(), qPrintable(current()));
+    }
+
+    void designTypedTargetKeepsEveryDigit() {
+        // Issue 26.2: typed at a person's pace, "0.4639" became 0.4000 and
+        // "0.55" 0.5000: each keystroke's value went through the undo
+        // history, which set it back into the box, reformatted, mid-typing.
+        const QString folder = tinyGeneratorWithData("ms_test_gui_typed_target", 2);
+        ms::ui::MainWindow w;
+        w.tabs()->setCurrentWidget(w.design());
+        w.resize(1200, 800);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        w.activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        auto* spin = targetSpin(design, "ABS_f_D");
+        auto* slider = design->findChild<QSlider*>("target_ABS_f_D");
+        QVERIFY(spin);
+        const double before = spin->value();
+        // Selects the box's text and types over it, ending with `end`.
+        const auto typeInto = [&](QDoubleSpinBox* box, const QString& text, Qt::Key end) {
+            box->setFocus();
+            QTRY_COMPARE(QApplication::focusWidget(), static_cast<QWidget*>(box));
+            QTest::keyClick(w.windowHandle(), Qt::Key_A, Qt::ControlModifier);
+            QTest::qWait(300);
+            typeSlowly(&w, text);
+            QTest::keyClick(w.windowHandle(), end);
+            QTest::qWait(50);
+        };
+        typeInto(spin, "0.4639", Qt::Key_Return);
+        QCOMPARE(spin->text(), QString("0.4639"));
+        QCOMPARE(spin->value(), 0.4639);
+        QCOMPARE(design->request().target.at("ABS_f_D"), 0.4639);
+        QCOMPARE(slider->value(), int(std::lround((0.4639 - 0.3) / 0.4 * slider->maximum())));
+        // The whole typed value is one undo step.
+        auto* stack = w.history()->stack();
+        stack->undo();
+        QCOMPARE(spin->value(), before);
+        stack->redo();
+        QCOMPARE(spin->value(), 0.4639);
+        // Left with Tab (focus out) rather than Enter.
+        QTest::qWait(1100);
+        typeInto(spin, "0.55", Qt::Key_Tab);
+        QVERIFY(QApplication::focusWidget() != spin);
+        QCOMPARE(spin->text(), QString("0.5500"));
+        QCOMPARE(spin->value(), 0.55);
+        QCOMPARE(design->request().target.at("ABS_f_D"), 0.55);
+        // Another box, a value whose prefix ("0.6") is inside the range too.
+        auto* tort = targetSpin(design, "CT_f_D_tort1");
+        typeInto(tort, "0.8125", Qt::Key_Return);
+        QCOMPARE(tort->value(), 0.8125);
+        // The feasibility line reads the typed target.
+        const auto model = ms::ml::Generator3D::load(folder.toStdString());
+        const auto report = model.feasibility(design->request().target);
+        QCOMPARE(design->targetFeasible(), report.feasible);
+        QVERIFY(design->feasibilityText().contains(QString("distance %1").arg(report.distance, 0, 'f', 2)));
+    }
+
+    void designLayoutHoldsAt1024x700WithAnOutOfRangeTarget() {
+        // Issue 26.4: an out-of-range target's message widened the controls
+        // column and squashed the Sampling group at 1024x700.
+        const QString folder = tinyGeneratorWithData("ms_test_gui_layout_1024", 3);
+        ms::ui::MainWindow w;
+        w.tabs()->setCurrentWidget(w.design());
+        w.resize(1024, 700);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        const QSize windowSize = w.size();
+        QCOMPARE(windowSize, QSize(1024, 700));
+        // Every target far out: the longest message there is.
+        design->setTarget("vol_frac_D", 0.65);
+        design->setTarget("vol_frac_M", 0.30);
+        design->setTarget("tortuosity_D", 1.6);
+        design->setTarget("tortuosity_A", 1.6);
+        QVERIFY(!design->targetFeasible());
+        QTest::qWait(100);
+        QCOMPARE(w.size(), windowSize);
+        // The controls column: what shows of it (its scroll area's viewport).
+        auto* status = design->findChild<QLabel*>("feasibility");
+        QWidget* column = status->parentWidget();
+        auto* scroll = design->findChild<QScrollArea*>("designControls");
+        QWidget* viewport = scroll ? scroll->viewport() : column;
+        QVERIFY(viewport->isAncestorOf(status));
+        // The message wraps within the column, shows all its lines, and the
+        // full check is its tooltip.
+        QVERIFY(status->wordWrap());
+        QVERIFY2(status->width() <= viewport->width(), qPrintable(QString("%1 > %2").arg(status->width()).arg(viewport->width())));
+        QVERIFY2(status->height() >= status->heightForWidth(status->width()),
+                 qPrintable(QString("%1 < %2").arg(status->height()).arg(status->heightForWidth(status->width()))));
+        QVERIFY(status->toolTip().contains("ABS") || status->toolTip().contains("vol_frac_M"));
+        QVERIFY(status->text().contains("nearest feasible target"));
+        // Nothing in the controls column wider than what shows of it, nothing
+        // in the window beyond its right edge.
+        for (QWidget* child : column->findChildren<QWidget*>()) {
+            if (!child->isVisibleTo(viewport)) continue;
+            const QRect r(child->mapTo(viewport, QPoint(0, 0)), child->size());
+            QVERIFY2(r.left() >= 0 && r.right() < viewport->width(),
+                     qPrintable(QString("%1 '%2' spans x %3..%4 of %5")
+                                    .arg(child->metaObject()->className(), child->objectName())
+                                    .arg(r.left())
+                                    .arg(r.right())
+                                    .arg(viewport->width())));
+        }
+        for (QWidget* child : w.findChildren<QWidget*>()) {
+            if (!child->isVisibleTo(&w) || child->isWindow()) continue;
+            const QRect r(child->mapTo(&w, QPoint(0, 0)), child->size());
+            QVERIFY2(r.right() < w.width() + 1 || child->parentWidget() == viewport || child->parentWidget()->inherits("QScrollArea"),
+                     qPrintable(QString("%1 '%2' ends at x %3").arg(child->metaObject()->className(), child->objectName()).arg(r.right())));
+        }
+        // The Sampling group keeps its spin boxes readable.
+        QGroupBox* sampling = nullptr;
+        for (auto* g : design->findChildren<QGroupBox*>())
+            if (g->title() == "Sampling") sampling = g;
+        QVERIFY(sampling);
+        QVERIFY(sampling->width() >= sampling->minimumSizeHint().width());
+        for (auto* box : sampling->findChildren<QAbstractSpinBox*>())
+            QVERIFY2(box->width() >= box->sizeHint().width(),
+                     qPrintable(QString("%1: %2 < %3").arg(box->objectName()).arg(box->width()).arg(box->sizeHint().width())));
+        for (auto* box : design->findChildren<QDoubleSpinBox*>())
+            QVERIFY2(box->width() >= box->minimumSizeHint().width(), qPrintable(box->objectName()));
+        w.grab().save(QDir::temp().filePath("ms_test_gui_design_1024x700.png"));  // for a look
+        // "Use nearest" clears the message; the layout stays.
+        design->useNearestFeasibleTarget();
+        QVERIFY(design->targetFeasible());
+        QCOMPARE(w.size(), windowSize);
+    }
 #endif
 
 #ifdef MICROSTUDIO_HAVE_DESIGN
@@ -818,6 +1177,84 @@ private slots:
         QCOMPARE(wizard->currentId(), int(ms::ui::TrainingWizard::DataPageId));
         QVERIFY(!wizard->job()->running());
         QVERIFY(!QFile::exists(s.modelPath()));
+    }
+
+    void trainingChannelsFieldTakesTypedText() {
+        // Issue 26.3: the channels field lost focus after each keystroke
+        // ("8,16" became "8"; a cleared field could not be refilled).
+        QDir(ms::ui::userModelDirectory()).removeRecursively();
+        ms::ui::MainWindow w;
+        auto* wizard = w.training();
+        w.tabs()->setCurrentWidget(wizard);
+        w.resize(1024, 700);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        // Active, as a window a person types into: the application's focus
+        // widget is then the field (what QWizard's refresh used to move on).
+        w.activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        wizard->restart();
+        wizard->useDemoData(QDir::temp().filePath("ms_test_wizard_typing.h5"), 20, 32);
+        wizard->next();
+        wizard->findChild<QRadioButton*>("kindVae")->setChecked(true);
+        wizard->next();
+        QCOMPARE(wizard->currentId(), int(ms::ui::TrainingWizard::ParametersPageId));
+        auto* channels = wizard->findChild<QLineEdit*>("channels");
+        QVERIFY(channels);
+        channels->setFocus();
+        QTRY_COMPARE(QApplication::focusWidget(), static_cast<QWidget*>(channels));
+        // Cleared: Train is off until a valid list is typed.
+        QTest::keyClick(w.windowHandle(), Qt::Key_A, Qt::ControlModifier);
+        QTest::keyClick(w.windowHandle(), Qt::Key_Backspace);
+        QTest::qWait(300);
+        QCOMPARE(channels->text(), QString());
+        QVERIFY(!wizard->currentPage()->isComplete());
+        QCOMPARE(QApplication::focusWidget(), static_cast<QWidget*>(channels));
+        const QString typed = "8,16";
+        for (int i = 0; i < typed.size(); ++i) {
+            typeSlowly(&w, typed.mid(i, 1));
+            QCOMPARE(QApplication::focusWidget(), static_cast<QWidget*>(channels));
+            QCOMPARE(channels->text(), typed.left(i + 1));
+        }
+        QVERIFY(wizard->currentPage()->isComplete());
+        QCOMPARE(wizard->settings().channels, typed);
+        // Back to one width and on again, by keys alone.
+        QTest::keyClick(w.windowHandle(), Qt::Key_Backspace);
+        QTest::keyClick(w.windowHandle(), Qt::Key_Backspace);
+        QTest::keyClick(w.windowHandle(), Qt::Key_Backspace);
+        QTest::qWait(300);
+        QCOMPARE(channels->text(), QString("8"));
+        typeSlowly(&w, ",32,64");
+        QCOMPARE(channels->text(), QString("8,32,64"));
+        QCOMPARE(QApplication::focusWidget(), static_cast<QWidget*>(channels));
+        QVERIFY(wizard->currentPage()->isComplete());
+        // The model name on the page before (also checked on each keystroke).
+        wizard->back();
+        auto* name = wizard->findChild<QLineEdit*>("modelName");
+        name->setFocus();
+        QTRY_COMPARE(QApplication::focusWidget(), static_cast<QWidget*>(name));
+        QTest::keyClick(w.windowHandle(), Qt::Key_A, Qt::ControlModifier);
+        QTest::keyClick(w.windowHandle(), Qt::Key_Backspace);
+        QTest::qWait(300);
+        QVERIFY(!wizard->currentPage()->isComplete());
+        typeSlowly(&w, "vae-8");
+        QCOMPARE(name->text(), QString("vae-8"));
+        QCOMPARE(QApplication::focusWidget(), static_cast<QWidget*>(name));
+        QVERIFY(wizard->currentPage()->isComplete());
+        // Tab still moves on.
+        QTest::keyClick(w.windowHandle(), Qt::Key_Tab);
+        QVERIFY(QApplication::focusWidget() != name);
+        wizard->next();
+        QCOMPARE(wizard->findChild<QLineEdit*>("channels")->text(), QString("8,32,64"));  // kept on Back/Next
+        // The same for the number boxes on the parameters page.
+        auto* latent = wizard->findChild<QSpinBox*>("latent");
+        latent->setFocus();
+        QTRY_COMPARE(QApplication::focusWidget(), static_cast<QWidget*>(latent));
+        QTest::keyClick(w.windowHandle(), Qt::Key_A, Qt::ControlModifier);
+        typeSlowly(&w, "24");
+        QTest::keyClick(w.windowHandle(), Qt::Key_Tab);
+        QCOMPARE(latent->value(), 24);
+        wizard->reject();
     }
 
     void trainingWizardTrainsATinyModelIntoThePickers() {

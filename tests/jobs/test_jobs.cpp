@@ -298,6 +298,15 @@ private slots:
         compareFiles(dir / "single" / "val.h5", dir / "b" / "val.h5");
         QVERIFY(!fs::exists(dir / "b" / "train.h5"));
         QVERIFY_THROWS_EXCEPTION(Error, jobs::mergeDataset(dir / "a", {dir / "b"}, nullptr, {"validation"}));
+        // Only the training runs of a fresh folder: no merge, the held-out parts absent.
+        jobs::BuildOptions trainOnly;
+        trainOnly.splits = {"train"};
+        const auto built = jobs::buildDataset(c, dir / "t", trainOnly);
+        QCOMPARE(built.runsBuilt, int(std::count_if(runs.begin(), runs.end(), [](const jobs::RunSpec& r) { return r.split == "train"; })));
+        QVERIFY(!built.merged && !fs::exists(dir / "t" / "train.h5"));
+        for (const auto& r : runs) QCOMPARE(fs::exists(dir / "t" / "parts" / ("run_00000" + std::to_string(r.index) + ".h5")), r.split == "train");
+        trainOnly.splits = {"training"};
+        QVERIFY_THROWS_EXCEPTION(Error, jobs::buildDataset(c, dir / "t", trainOnly));
         // Finished runs only: shard 0's runs alone, each whole and in run order.
         jobs::mergeDataset(dir / "a", {}, nullptr, {"train"}, true);
         const auto partial = io::hdf5SampleNames(dir / "a" / "train.h5");

@@ -107,6 +107,7 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     controlLayout->addWidget(new QLabel(tr("<b>Model</b>"), controls));
     controlLayout->addLayout(pickRow);
     modelInfo_ = new QLabel(tr("no model"), controls);
+    modelInfo_->setObjectName("modelInfo");
     modelInfo_->setWordWrap(true);
     controlLayout->addWidget(modelInfo_);
 
@@ -293,16 +294,40 @@ bool DesignPanel::loadModel(const QString& path, bool quiet) {
         fs::path p = path.toStdString();
         if (fs::is_regular_file(p)) p = p.parent_path();
         auto model = std::make_shared<ml::Generator3D>(ml::Generator3D::load(p));
+        // The held-out figures are a side file: a broken one costs the
+        // accuracy labels (a warning), never the model.
+        QString evaluationWarning, evaluationError;
+        ml::ModelEvaluation evaluation;
+        try {
+            evaluation = ml::readModelEvaluation(p);
+            if (evaluation.known && evaluation.featureR2.empty())
+                evaluationWarning = tr("evaluation.json holds no feature-predictor R\u00b2 (fp_r2): accuracy of the "
+                                       "predicted parameters unknown");
+        } catch (const std::exception& e) {
+            evaluation = {};
+            evaluationError = QString::fromStdString(e.what());
+            evaluationWarning = tr("evaluation.json is unreadable: accuracy of the predicted parameters unknown");
+        }
         model_ = std::move(model);
         modelPath_ = QString::fromStdString(fs::absolute(p).string());
-        evaluation_ = ml::readModelEvaluation(p);
+        evaluation_ = std::move(evaluation);
         const auto& c = model_->config();
-        modelInfo_->setText(tr("%1: %2-phase, %3 volumes, latent %4, %5")
-                                .arg(QFileInfo(path).fileName())
-                                .arg(c.vae.phases)
-                                .arg(QString::fromStdString(c.vae.dims.str()))
-                                .arg(QString::fromStdString(c.vae.latentDims().str()))
-                                .arg(QString::fromStdString(model_->device())));
+        QString info = tr("%1: %2-phase, %3 volumes, latent %4, %5")
+                           .arg(QFileInfo(path).fileName())
+                           .arg(c.vae.phases)
+                           .arg(QString::fromStdString(c.vae.dims.str()))
+                           .arg(QString::fromStdString(c.vae.latentDims().str()))
+                           .arg(QString::fromStdString(model_->device()));
+        modelInfo_->setTextFormat(evaluationWarning.isEmpty() ? Qt::PlainText : Qt::RichText);
+        if (!evaluationWarning.isEmpty())
+            info = QString("%1<br><span style=\"color: #b04000;\">%2</span>").arg(info.toHtmlEscaped(), evaluationWarning.toHtmlEscaped());
+        modelInfo_->setText(info);
+        modelInfo_->setToolTip(evaluationError);
+        if (!evaluationWarning.isEmpty()) {
+            const QString message = evaluationError.isEmpty() ? evaluationWarning : evaluationError;
+            qWarning("%s", qPrintable(message));
+            emit statusMessage(tr("Model %1 loaded; %2").arg(QFileInfo(path).fileName(), message));
+        }
         if (modelPicker_->findData(QString::fromStdString(p.string())) < 0)
             modelPicker_->addItem(QString::fromStdString(p.filename().string()), QString::fromStdString(p.string()));
         modelPicker_->setCurrentIndex(modelPicker_->findData(QString::fromStdString(p.string())));
@@ -341,15 +366,18 @@ void DesignPanel::buildTargetControls() {
         const double lo = t.min, hi = t.max;
         QSlider* slider = t.slider;
         QDoubleSpinBox* spin = t.spin;
-        connect(slider, &QSlider::valueChanged, spin, [=](int v) {
-            const QSignalBlocker block(spin);
-            spin->setValue(lo + (hi - lo) * v / kSliderSteps);
-        });
+        // The slider writes through the spin box with its signals on, so the
+        // feasibility check and the undo history see every slider move.
+        connect(slider, &QSlider::valueChanged, spin, [=](int v) { spin->setValue(lo + (hi - lo) * v / kSliderSteps); });
+        // A typed or stepped value moves the slider, quietly, and only when it
+        // lies off the slider's position: a slider's own value, rounded to the
+        // box's decimals, must not move the handle under the mouse.
+        const double half = 0.5 * std::pow(10.0, -spin->decimals());
         connect(spin, &QDoubleSpinBox::valueChanged, slider, [=](double v) {
+            if (std::abs(lo + (hi - lo) * slider->value() / kSliderSteps - v) <= half) return;
             const QSignalBlocker block(slider);
             slider->setValue(int(std::lround((v - lo) / (hi - lo) * kSliderSteps)));
         });
-        // The slider writes through the spin box, so this sees every change.
         connect(spin, &QDoubleSpinBox::valueChanged, this, &DesignPanel::updateFeasibility);
         t.slider->setToolTip(tr("training data: %1 .. %2, mean %3").arg(range.min).arg(range.max).arg(range.mean));
         targetForm_->addRow(QString::fromStdString(range.name), row);
@@ -592,7 +620,9 @@ void DesignPanel::addPrediction(const QString& label, const std::string& output,
                                           .arg(r2->second, 0, 'f', 2)
                                           .arg(ml::kMeaningfulR2, 0, 'f', 1));
         } else if (!measured) {
-            items[column]->setToolTip(tr("No held-out evaluation ships with this model (evaluation.json): accuracy unknown."));
+            items[column]->setToolTip(evaluation_.known
+                                          ? tr("The model's evaluation.json has no held-out R\u00b2 for %1: accuracy unknown.").arg(label)
+                                          : tr("No held-out evaluation ships with this model (evaluation.json): accuracy unknown."));
         }
         comparison_->setItem(row, int(column), items[column]);
     }

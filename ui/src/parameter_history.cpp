@@ -36,6 +36,13 @@ public:
         if (control_) history_->applyQuietly(control_, before_);
     }
     void redo() override {
+        // The first redo is QUndoStack::push's: the control holds the value
+        // already. Setting it again would reformat a spin box's text while it
+        // is being typed ("0.4" becomes "0.4000" and the next digit is refused).
+        if (pushed_) {
+            pushed_ = false;
+            return;
+        }
         if (control_) history_->applyQuietly(control_, after_);
     }
     int id() const override { return 1; }
@@ -53,6 +60,7 @@ private:
     QPointer<QWidget> control_;  // rebuilt controls disappear; their steps then do nothing
     QVariant before_, after_;
     qint64 when_;
+    bool pushed_ = true;
 };
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "microstudio/ui/training_wizard.hpp"
 
 #include <QAbstractButton>
+#include <QApplication>
 #include <QButtonGroup>
 #include <QChart>
 #include <QChartView>
@@ -889,6 +890,22 @@ void TrainingWizard::keyPressEvent(QKeyEvent* event) {
         return;
     }
     QWizard::keyPressEvent(event);
+}
+
+bool TrainingWizard::focusNextPrevChild(bool next) {
+    // QWizard refreshes its buttons (on every completeChanged: each keystroke
+    // in a validated field) between hiding and showing the child that holds
+    // the pages and buttons, with updates off. Hiding it moves the focus on:
+    // in a dialog there is nowhere to go, but embedded in the main window the
+    // focus left for the tab bar after every keystroke, and typing went
+    // nowhere. The focus stays where it is; the field is shown again at once.
+    QWidget* focus = QApplication::focusWidget();
+    if (focus && isAncestorOf(focus) && isVisible() && !updatesEnabled()) {
+        QWidget* top = focus;
+        while (top->parentWidget() && top->parentWidget() != this) top = top->parentWidget();
+        if (top->parentWidget() == this && !top->isVisible()) return true;
+    }
+    return QWizard::focusNextPrevChild(next);
 }
 
 void TrainingWizard::done(int result) {

@@ -95,6 +95,7 @@ struct BuildOptions {
     bool merge = true;                   // merge when every run is finished
     double checkpointEverySeconds = 30;
     DescriptorFunction descriptors;      // overrides config.descriptors when set
+    std::vector<std::string> splits;     // non-empty: build only runs of these splits (no merge)
 };
 
 struct BuildReport {

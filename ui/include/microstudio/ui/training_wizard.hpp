@@ -102,6 +102,9 @@ protected:
     void done(int result) override;
     // Escape would reject (start over) the embedded wizard: not a page's business.
     void keyPressEvent(QKeyEvent* event) override;
+    // Keeps the keyboard focus in a field while QWizard refreshes its buttons
+    // (each keystroke that changes a page's completeness).
+    bool focusNextPrevChild(bool next) override;
 
 private:
     friend class DataPage;
