@@ -24,6 +24,10 @@
 #include "microstudio/ui/simulation_panel.hpp"
 #include "microstudio/ui/viewer_panel.hpp"
 #ifdef MICROSTUDIO_HAVE_DESIGN
+#include <QChartView>
+#include <QScatterSeries>
+#include <QTabBar>
+#include <QValueAxis>
 #include <QGroupBox>
 #include <QLabel>
 #include <QLineEdit>
@@ -38,6 +42,7 @@
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/ml/vae2d.hpp"
 #include "microstudio/ui/design_panel.hpp"
+#include "microstudio/ui/evaluation_view.hpp"
 #include "microstudio/ui/training_job.hpp"
 #include "microstudio/ui/training_wizard.hpp"
 #endif
@@ -187,6 +192,49 @@ QString tinyGeneratorWithData(const QString& name, int phases) {
     QDir(folder).removeRecursively();
     model.save(folder.toStdString());
     return folder;
+}
+
+// Held-out samples for the tiny 2-phase generator (16x16x8): a ball of
+// acceptor in donor with an acceptor slab, the conditions and processing
+// outputs as attributes (ABS_f_D measured, the rest spread), split "test".
+std::vector<ms::Volume> heldOutSamples(int count) {
+    std::vector<ms::Volume> out;
+    const ms::Dims d{16, 16, 8};
+    for (int i = 0; i < count; ++i) {
+        ms::Volume v(d);
+        const double cx = 3.0 + (i * 7) % 10, cy = 4.0 + (i * 5) % 8, cz = 2.0 + i % 4, r = 2.5 + 0.3 * (i % 9);
+        const int slab = (i * 3) % 16;
+        for (int z = 0; z < d.nz; ++z)
+            for (int y = 0; y < d.ny; ++y)
+                for (int x = 0; x < d.nx; ++x) {
+                    const double dist = std::sqrt((x - cx) * (x - cx) + (y - cy) * (y - cy) + (z - cz) * (z - cz));
+                    v.at(x, y, z) = dist < r || std::abs(x - slab) <= 1 ? ms::Acceptor : ms::Donor;
+                }
+        auto& a = v.attributes;
+        a["ABS_f_D"] = v.volumeFraction(ms::Donor);
+        a["CT_f_D_tort1"] = 0.7 + 0.02 * i;
+        a["CT_f_A_tort1"] = 0.9 - 0.015 * i;
+        a["phi"] = 0.3 + 0.01 * i;
+        a["chi"] = 2.0 + 0.1 * (i % 5);
+        a["log_time"] = 1.0 + 0.05 * i;
+        v.text["split"] = "test";
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+// Squared Pearson correlation of a scatter series' points.
+double squaredPearson(const QList<QPointF>& points) {
+    const double n = double(points.size());
+    double mx = 0, my = 0;
+    for (const auto& p : points) mx += p.x() / n, my += p.y() / n;
+    double sxy = 0, sxx = 0, syy = 0;
+    for (const auto& p : points) {
+        sxy += (p.x() - mx) * (p.y() - my);
+        sxx += (p.x() - mx) * (p.x() - mx);
+        syy += (p.y() - my) * (p.y() - my);
+    }
+    return sxy * sxy / (sxx * syy);
 }
 
 // The number box beside a target slider.
@@ -1091,6 +1139,252 @@ private slots:
         design->useNearestFeasibleTarget();
         QVERIFY(design->targetFeasible());
         QCOMPARE(w.size(), windowSize);
+    }
+
+    void designEvaluatesOnHeldOutData() {
+        // Issue 23: the Evaluate action runs ms::ml::evaluateGenerator3d on
+        // the held-out file beside the model and plots target vs measured.
+        const QString folder = QDir::temp().filePath("ms_test_gui_evaluate");
+        QDir(folder).removeRecursively();
+        QProcess make;
+        make.start(MICROSTUDIO_CLI, {"generate", "--create-tiny", folder});
+        QVERIFY(make.waitForFinished(120000));
+        QCOMPARE(make.exitCode(), 0);
+        const QString heldOutFile = QDir(folder).filePath("heldout-test.h5");
+        ms::io::writeHdf5(heldOutSamples(16), heldOutFile.toStdString());
+        ms::ui::MainWindow w;
+        w.tabs()->setCurrentWidget(w.design());
+        w.resize(1024, 700);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        // The default held-out data: the model folder's heldout-test.h5.
+        QCOMPARE(QFileInfo(design->heldOutPath()).canonicalFilePath(), QFileInfo(heldOutFile).canonicalFilePath());
+        design->findChildren<QSpinBox*>().at(1)->setValue(7);  // seed
+        design->findChildren<QSpinBox*>().at(2)->setValue(3);  // DDIM steps
+        // To the Evaluation page by its tab, as a user does.
+        auto* results = design->findChild<QTabWidget*>("designResults");
+        QVERIFY(results);
+        QTest::mouseClick(results->tabBar(), Qt::LeftButton, {}, results->tabBar()->tabRect(1).center());
+        QCOMPARE(results->currentIndex(), 1);
+        auto* count = design->findChild<QSpinBox*>("evaluationCount");
+        auto* evaluate = design->findChild<QPushButton*>("evaluate");
+        auto* cancel = design->findChild<QPushButton*>("cancelEvaluation");
+        auto* generate = design->findChild<QPushButton*>("generate");
+        auto* message = design->findChild<QLabel*>("evaluationMessage");
+        QVERIFY(count && evaluate && cancel && generate && message);
+        QCOMPARE(count->value(), 64);
+        count->setValue(12);  // of the file's 16, evenly spaced
+        QVERIFY(evaluate->isVisible() && evaluate->isEnabled());
+        QSignalSpy done(design, &ms::ui::DesignPanel::evaluated);
+        QTest::mouseClick(evaluate, Qt::LeftButton);
+        QVERIFY(design->busy());
+        QVERIFY(!generate->isEnabled() && !evaluate->isEnabled() && cancel->isEnabled());
+        QVERIFY(done.wait(240000));
+        QVERIFY2(done.first().at(0).toBool(), qPrintable(done.first().at(1).toString()));
+        QVERIFY(!design->busy());
+        QVERIFY(generate->isEnabled() && evaluate->isEnabled() && !cancel->isEnabled());
+        const ms::ml::Evaluation3dReport* report = design->evaluationView()->report();
+        QVERIFY(report);
+        QCOMPARE(report->n, std::size_t(12));
+        QCOMPARE(report->split, std::string("test"));
+        QVERIFY(!report->diversity && report->timing.empty() && !report->memorisation);  // kept quick
+        auto* split = design->findChild<QLabel*>("evaluationSplit");
+        QVERIFY(split && split->isVisible());
+        QCOMPARE(split->text(), QString("split: test"));
+        auto* summary = design->findChild<QLabel*>("evaluationSummary");
+        QVERIFY2(summary->text().startsWith("12 targets from heldout-test.h5"), qPrintable(summary->text()));
+        QVERIFY2(summary->text().contains("ddim-3") && summary->text().contains("seed 7"), qPrintable(summary->text()));
+        QVERIFY2(design->findChild<QLabel*>("evaluationMemorisation")->text().contains("not measured"),
+                 qPrintable(design->findChild<QLabel*>("evaluationMemorisation")->text()));
+        // One chart per condition, a point per described target, the R^2 in
+        // its title equal to the points' own and the report's.
+        const auto conditions = ms::ml::Generator3D::load(folder.toStdString()).conditionNames();
+        QCOMPARE(design->evaluationView()->findChildren<QChartView*>().size(), qsizetype(conditions.size()));
+        for (const auto& name : conditions) {
+            auto* view = design->evaluationView()->findChild<QChartView*>(QString::fromStdString("evaluationChart_" + name));
+            QVERIFY2(view, name.c_str());
+            QTRY_VERIFY(view->isVisible());  // shown from the event loop once laid out
+            QScatterSeries* points = nullptr;
+            QLineSeries* identity = nullptr;
+            for (auto* s : view->chart()->series()) {
+                if (auto* sc = qobject_cast<QScatterSeries*>(s)) points = sc;
+                else if (auto* line = qobject_cast<QLineSeries*>(s)) identity = line;
+            }
+            QVERIFY(points && identity);
+            QCOMPARE(points->count(), int(report->plain.described.at(name)));
+            if (name == "ABS_f_D") QCOMPARE(points->count(), 12);  // a volume fraction is always defined
+            for (int i = 0; i < points->count(); ++i) QCOMPARE(points->at(i).x(), report->targets[std::size_t(i)].at(name));
+            const QString title = view->chart()->title();
+            const QString r2 = QString::number(report->plain.r2.at(name), 'f', 3);
+            if (points->count() > 2) QCOMPARE(QString::number(squaredPearson(points->points()), 'f', 3), r2);
+            QVERIFY2(title.contains(QString("R\u00b2 %1").arg(r2)), qPrintable(title));
+            QVERIFY2(title.contains(QString("SS<sub>tot</sub> %1").arg(QString::number(report->plain.determination.at(name), 'f', 3))),
+                     qPrintable(title));
+            QVERIFY2(title.contains("MAE " + QString::number(report->plain.mae.at(name), 'g', 3)), qPrintable(title));
+            // y = x across the plot; both axes alike, every point inside,
+            // ticks on round numbers (multiples of 1, 2, 2.5 or 5 x 10^k).
+            QCOMPARE(identity->count(), 2);
+            QCOMPARE(identity->at(0).x(), identity->at(0).y());
+            QCOMPARE(identity->at(1).x(), identity->at(1).y());
+            for (auto* a : view->chart()->axes()) {
+                auto* axis = qobject_cast<QValueAxis*>(a);
+                QVERIFY(axis && axis->tickType() == QValueAxis::TicksDynamic);
+                const double step = axis->tickInterval();
+                const double mantissa = step / std::pow(10.0, std::floor(std::log10(step) + 1e-9));
+                QVERIFY2(std::abs(mantissa - 1) < 1e-6 || std::abs(mantissa - 2) < 1e-6 || std::abs(mantissa - 2.5) < 1e-6 ||
+                             std::abs(mantissa - 5) < 1e-6,
+                         qPrintable(QString("%1: step %2").arg(name.c_str()).arg(step)));
+                QCOMPARE(axis->tickAnchor(), 0.0);
+                const double ticks = std::floor(axis->max() / step) - std::ceil(axis->min() / step) + 1;
+                QVERIFY2(ticks >= 3 && ticks <= 7, qPrintable(QString("%1: %2 ticks").arg(name.c_str()).arg(ticks)));
+                QCOMPARE(axis->min(), identity->at(0).x());
+                QCOMPARE(axis->max(), identity->at(1).x());
+                for (const QPointF& p : points->points()) {
+                    const double v = axis->orientation() == Qt::Horizontal ? p.x() : p.y();
+                    QVERIFY(v > axis->min() && v < axis->max());
+                }
+            }
+        }
+        // The round trip and the feature predictor, in the table.
+        auto* table = design->evaluationView()->findChild<QTableWidget*>("evaluationTable");
+        QVERIFY(table && report->reconstruction);
+        QStringList rows;
+        for (int row = 0; row < table->rowCount(); ++row) rows << table->item(row, 0)->text() + " = " + table->item(row, 1)->text();
+        for (const auto& name : conditions)
+            QVERIFY2(rows.contains(QString("round trip %1 = %2").arg(name.c_str()).arg(report->reconstruction->r2.at(name), 0, 'f', 3)),
+                     qPrintable(rows.join("; ")));
+        for (const auto& [output, label] : {std::pair<std::string, QString>{"phi", "blend ratio phi"}, {"chi", "interaction chi"},
+                                            {"log_time", "log anneal time"}})
+            QVERIFY2(rows.contains(QString("predictor: %1 = %2").arg(label).arg(report->fpR2.at(output), 0, 'f', 3)),
+                     qPrintable(rows.join("; ")));
+        QCOMPARE(w.size(), QSize(1024, 700));
+        QTest::qWait(100);
+        w.grab().save(QDir::temp().filePath("design_eval.png"));  // for a look
+        // Cancel during a long run (DDPM over all timesteps): the tab stays usable.
+        const ms::ml::Evaluation3dReport before = *report;
+        design->findChildren<QSpinBox*>().at(2)->setValue(0);
+        count->setValue(64);
+        QSignalSpy cancelled(design, &ms::ui::DesignPanel::evaluated);
+        QTest::mouseClick(evaluate, Qt::LeftButton);
+        QVERIFY(design->busy());
+        QTest::qWait(300);
+        QVERIFY(cancel->isEnabled());
+        QTest::mouseClick(cancel, Qt::LeftButton);
+        QVERIFY(cancelled.wait(60000));
+        QVERIFY(!cancelled.first().at(0).toBool());
+        QVERIFY2(cancelled.first().at(1).toString().contains("cancelled"), qPrintable(cancelled.first().at(1).toString()));
+        QVERIFY(!design->busy());
+        QVERIFY(generate->isEnabled() && evaluate->isEnabled() && !cancel->isEnabled());
+        QVERIFY(design->evaluationView()->report());  // the last result stays
+        QCOMPARE(design->evaluationView()->report()->n, before.n);
+        design->findChildren<QSpinBox*>().at(0)->setValue(1);  // samples
+        design->findChildren<QSpinBox*>().at(2)->setValue(3);
+        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        QSignalSpy generated(design, &ms::ui::DesignPanel::generated);
+        QTest::mouseClick(generate, Qt::LeftButton);
+        QVERIFY(generated.wait(240000));
+        QCOMPARE(generated.first().at(0).toInt(), 1);
+        QCOMPARE(results->currentIndex(), 0);  // the new sample shows
+        // A missing held-out file: one line, nothing runs.
+        results->setCurrentIndex(1);
+        auto* data = design->findChild<QLineEdit*>("evaluationData");
+        QVERIFY(data);
+        const QString missing = QDir(folder).filePath("missing.h5");
+        data->setText(missing);
+        QSignalSpy refused(design, &ms::ui::DesignPanel::evaluated);
+        QTest::mouseClick(evaluate, Qt::LeftButton);
+        QCOMPARE(refused.count(), 1);
+        QVERIFY(!refused.first().at(0).toBool());
+        QVERIFY(!design->busy());
+        QVERIFY(message->isVisible());
+        QCOMPARE(message->text(), QString("Held-out file not found: %1").arg(missing));
+        QVERIFY(!message->text().contains('\n'));
+        QVERIFY2(message->height() < 2 * message->fontMetrics().lineSpacing(), qPrintable(QString::number(message->height())));
+        data->clear();
+        QTest::mouseClick(evaluate, Qt::LeftButton);
+        QCOMPARE(refused.count(), 2);
+        QVERIFY2(message->text().startsWith("No held-out data"), qPrintable(message->text()));
+        QVERIFY(!message->text().contains('\n'));
+        // The chosen file is part of the session.
+        data->setText(missing);
+        const QString sessionPath = QDir::temp().filePath("ms_test_gui_evaluate_session.json");
+        design->saveSession(sessionPath);
+        {
+            ms::ui::MainWindow w2;
+            w2.design()->openSession(sessionPath);
+            QCOMPARE(w2.design()->heldOutPath(), missing);
+            QCOMPARE(w2.design()->findChild<QSpinBox*>("evaluationCount")->value(), 64);
+        }
+        // With a training file: the memorisation figure.
+        auto training = heldOutSamples(20);
+        training.erase(training.begin(), training.begin() + 12);  // 8 others
+        for (auto& v : training) v.text["split"] = "train";
+        const QString trainingFile = QDir(folder).filePath("train.h5");
+        ms::io::writeHdf5(training, trainingFile.toStdString());
+        data->setText(heldOutFile);
+        design->findChild<QLineEdit*>("evaluationTraining")->setText(trainingFile);
+        count->setValue(6);
+        QSignalSpy memorised(design, &ms::ui::DesignPanel::evaluated);
+        QTest::mouseClick(evaluate, Qt::LeftButton);
+        QVERIFY(memorised.wait(240000));
+        QVERIFY2(memorised.first().at(0).toBool(), qPrintable(memorised.first().at(1).toString()));
+        report = design->evaluationView()->report();
+        QVERIFY(report && report->memorisation);
+        QCOMPARE(report->memorisation->trainingCount, std::size_t(8));
+        const QString memorisation = design->findChild<QLabel*>("evaluationMemorisation")->text();
+        QVERIFY2(memorisation.contains(QString("nearest of 8 training samples: generated %1, held-out %2")
+                                           .arg(report->memorisation->generated.median, 0, 'f', 3)
+                                           .arg(report->memorisation->heldOut.median, 0, 'f', 3)),
+                 qPrintable(memorisation));
+        w.grab().save(QDir::temp().filePath("design_eval_memorisation.png"));  // for a look
+    }
+
+    void designEvaluatesAThreePhaseModel() {
+        // Four conditions: four plots and the table, in the page's width.
+        const QString folder = tinyGeneratorWithData("ms_test_gui_evaluate3", 3);
+        std::vector<ms::Volume> heldOut = heldOutSamples(10);
+        for (std::size_t i = 0; i < heldOut.size(); ++i) {
+            ms::Volume& v = heldOut[i];
+            for (int y = 0; y < 16; ++y)
+                for (int z = 0; z < 8; ++z) v.at(int(i) % 16, y, z) = ms::Mixed;
+            v.attributes = {{"vol_frac_D", v.volumeFraction(ms::Donor)}, {"vol_frac_M", v.volumeFraction(ms::Mixed)},
+                            {"tortuosity_D", 1.1 + 0.02 * double(i)}, {"tortuosity_A", 1.3 - 0.02 * double(i)},
+                            {"phi", 0.4 + 0.01 * double(i)}, {"chi", 3.0}, {"log_time", 2.0 + 0.3 * double(i)}};
+        }
+        ms::io::writeHdf5(heldOut, QDir(folder).filePath("heldout-test.h5").toStdString());
+        ms::ui::MainWindow w;
+        w.tabs()->setCurrentWidget(w.design());
+        w.resize(1024, 700);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        design->findChildren<QSpinBox*>().at(2)->setValue(2);  // DDIM steps
+        design->showEvaluationPage();
+        QSignalSpy done(design, &ms::ui::DesignPanel::evaluated);
+        QTest::mouseClick(design->findChild<QPushButton*>("evaluate"), Qt::LeftButton);
+        QVERIFY(done.wait(240000));
+        QVERIFY2(done.first().at(0).toBool(), qPrintable(done.first().at(1).toString()));
+        const auto* report = design->evaluationView()->report();
+        QVERIFY(report);
+        QCOMPARE(report->n, std::size_t(10));
+        QCOMPARE(report->split, std::string("test"));
+        QCOMPARE(design->findChild<QLabel*>("evaluationSplit")->text(), QString("split: test"));
+        const auto charts = design->evaluationView()->findChildren<QChartView*>();
+        QCOMPARE(charts.size(), qsizetype(4));
+        auto* scroll = design->findChild<QScrollArea*>("evaluationScroll");
+        QVERIFY(scroll);
+        QTest::qWait(100);
+        for (auto* view : charts) {
+            QVERIFY(view->isVisible());
+            QVERIFY(view->width() >= view->minimumSizeHint().width() && view->height() >= view->minimumSizeHint().height());
+            const QRect r(view->mapTo(scroll->viewport(), QPoint(0, 0)), view->size());
+            QVERIFY2(r.left() >= 0 && r.right() < scroll->viewport()->width(), qPrintable(view->objectName()));
+        }
+        QCOMPARE(w.size(), QSize(1024, 700));
+        w.grab().save(QDir::temp().filePath("design_eval3.png"));  // for a look
     }
 #endif
 

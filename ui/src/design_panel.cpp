@@ -6,13 +6,16 @@
 #include <QJsonObject>
 #include <QCoreApplication>
 #include <QDoubleSpinBox>
+#include <QElapsedTimer>
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QFormLayout>
+#include <QGridLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLineEdit>
 #include <QListWidget>
 #include <QMessageBox>
 #include <QProgressBar>
@@ -22,7 +25,9 @@
 #include <QSlider>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QTableWidget>
+#include <QToolButton>
 #include <QVBoxLayout>
 #include <QtConcurrent/QtConcurrentRun>
 #include <array>
@@ -37,9 +42,11 @@
 #include "microstudio/descriptors/descriptors.hpp"
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
+#include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/render/phase_style.hpp"
+#include "microstudio/ui/evaluation_view.hpp"
 #include "microstudio/ui/training_job.hpp"
 #include "microstudio/ui/viewer_panel.hpp"
 
@@ -50,6 +57,29 @@ namespace ms::ui {
 namespace {
 
 constexpr int kSliderSteps = 1000;
+// The shipped test subset in a model's folder: Evaluate's default held-out data (as the CLI's).
+constexpr const char* kShippedHeldOut = "heldout-test.h5";
+// Training samples the memorisation measure compares against (evaluate --training-count's default).
+constexpr std::size_t kTrainingCount = 2000;
+
+// The model folder's heldout-test.h5, else the validation data its training
+// recorded, else empty (what `microstudio-cli evaluate` reads without --data).
+QString defaultHeldOut(const ml::Generator3D& model) {
+    const fs::path shipped = model.weightsPath().parent_path() / kShippedHeldOut;
+    std::error_code ec;
+    if (!model.weightsPath().empty() && fs::is_regular_file(shipped, ec)) return QString::fromStdString(shipped.string());
+    const auto& training = model.metadata().training;
+    return training.isObject() ? QString::fromStdString(training.string("validation_data", "")) : QString();
+}
+
+// The model's training filter (single-phase snapshots skipped), as the CLI applies it.
+double trainingMinPhaseFraction(const ml::Generator3D& model) {
+    const auto& training = model.metadata().training;
+    const double f = training.isObject() ? training.number("min_phase_fraction", 0.0) : 0.0;
+    return std::isfinite(f) && f >= 0.0 && f < 0.5 ? f : 0.0;
+}
+
+QString oneLine(const QString& text) { return text.simplified(); }
 
 // Generator folders in the user's and the installed model folders (each holds generator3d.json).
 std::vector<fs::path> installedGenerators() {
@@ -219,7 +249,11 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     controlScroll->setFixedWidth(std::min(controls->sizeHint().width(), controls->maximumWidth()) + scrollBar);
     layout->addWidget(controlScroll);
 
-    auto* right = new QSplitter(Qt::Vertical, this);
+    // Results: the samples (3D view, slices, gallery) and the evaluation.
+    results_ = new QTabWidget(this);
+    results_->setObjectName("designResults");
+    results_->setDocumentMode(true);
+    auto* right = new QSplitter(Qt::Vertical, results_);
     viewer_ = new ViewerPanel(right);
     auto* bottom = new QWidget(right);
     auto* bottomLayout = new QHBoxLayout(bottom);
@@ -234,7 +268,10 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     right->addWidget(bottom);
     right->setStretchFactor(0, 3);
     right->setStretchFactor(1, 1);
-    layout->addWidget(right, 1);
+    results_->addTab(right, tr("Samples"));
+    results_->addTab(buildEvaluationPage(), tr("Evaluation"));
+    results_->setTabToolTip(1, tr("How well the model hits its targets on held-out data (Evaluate)"));
+    layout->addWidget(results_, 1);
 
     connect(openModel, &QPushButton::clicked, this, [this] {
         const QString path = QFileDialog::getOpenFileName(this, tr("Open generator"), QString(),
@@ -260,14 +297,240 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
         }
     });
     connect(&watcher_, &QFutureWatcher<std::shared_ptr<std::vector<Volume>>>::finished, this, &DesignPanel::onGenerated);
+    connect(&evaluationWatcher_, &QFutureWatcher<std::shared_ptr<EvaluationOutcome>>::finished, this,
+            &DesignPanel::onEvaluated);
     refreshModelList();
-    generate_->setEnabled(false);
+    updateActions();
     if (modelPicker_->count() > 1) loadModel(modelPicker_->itemData(1).toString(), true);  // the shipped default
 }
 
 DesignPanel::~DesignPanel() {
     if (token_) token_->cancel();
+    if (evaluationToken_) evaluationToken_->cancel();
     watcher_.waitForFinished();
+    evaluationWatcher_.waitForFinished();
+}
+
+QWidget* DesignPanel::buildEvaluationPage() {
+    auto* page = new QWidget(results_);
+    page->setObjectName("evaluationPage");
+    auto* layout = new QVBoxLayout(page);
+    auto* form = new QGridLayout();
+    form->setColumnStretch(1, 1);
+    const auto browse = [this, page](QLineEdit* field, const QString& title) {
+        auto* button = new QToolButton(page);
+        button->setText(tr("..."));
+        button->setToolTip(title);
+        connect(button, &QToolButton::clicked, this, [this, field, title] {
+            QString start = field->text().trimmed();
+            if (start.isEmpty() && !modelPath_.isEmpty()) start = modelPath_;
+            const QString path = QFileDialog::getOpenFileName(this, title, start, tr("HDF5 samples (*.h5 *.hdf5);;All files (*)"));
+            if (!path.isEmpty()) field->setText(path);
+        });
+        return button;
+    };
+    heldOut_ = new QLineEdit(page);
+    heldOut_->setObjectName("evaluationData");
+    heldOut_->setPlaceholderText(tr("held-out samples (.h5)"));
+    heldOut_->setToolTip(tr("Held-out samples with the model's conditions as attributes (test or validation split; "
+                            "train-split samples are refused). Default: heldout-test.h5 in the model's folder, else "
+                            "the validation data the model's training recorded."));
+    trainingData_ = new QLineEdit(page);
+    trainingData_->setObjectName("evaluationTraining");
+    trainingData_->setPlaceholderText(tr("optional: memorisation not measured"));
+    trainingData_->setToolTip(tr("Optional training samples (.h5): memorisation, the voxel disagreement of generated and "
+                                 "of held-out volumes to their nearest training sample (up to %1 training samples, "
+                                 "evenly spaced; slower).")
+                                  .arg(kTrainingCount));
+    evaluationCount_ = new QSpinBox(page);
+    evaluationCount_->setObjectName("evaluationCount");
+    evaluationCount_->setRange(1, 100000);
+    evaluationCount_->setValue(64);
+    evaluationCount_->setToolTip(tr("Held-out samples used as targets (evenly spaced through the file, after the "
+                                    "model's phase-fraction filter); one volume is generated for each"));
+    evaluate_ = new QPushButton(tr("Eva&luate"), page);
+    evaluate_->setObjectName("evaluate");
+    evaluate_->setToolTip(tr("Generate one volume per held-out target with the Sampling group's steps, seed and "
+                             "guidance (plain sampling), describe it and compare it with its target"));
+    cancelEvaluation_ = new QPushButton(tr("Cancel"), page);
+    cancelEvaluation_->setObjectName("cancelEvaluation");
+    cancelEvaluation_->setEnabled(false);
+    form->addWidget(new QLabel(tr("Held-out data"), page), 0, 0);
+    form->addWidget(heldOut_, 0, 1);
+    form->addWidget(browse(heldOut_, tr("Held-out samples")), 0, 2);
+    form->addWidget(new QLabel(tr("targets"), page), 0, 3, Qt::AlignRight);
+    form->addWidget(evaluationCount_, 0, 4);
+    form->addWidget(new QLabel(tr("Training data"), page), 1, 0);
+    form->addWidget(trainingData_, 1, 1);
+    form->addWidget(browse(trainingData_, tr("Training samples (memorisation)")), 1, 2);
+    form->addWidget(evaluate_, 1, 3);
+    form->addWidget(cancelEvaluation_, 1, 4);
+    evaluationProgress_ = new QProgressBar(page);
+    evaluationProgress_->setObjectName("evaluationProgress");
+    evaluationProgress_->setRange(0, 1000);
+    evaluationProgress_->setValue(0);
+    form->addWidget(evaluationProgress_, 2, 0, 1, 5);
+    layout->addLayout(form);
+    evaluationMessage_ = new QLabel(page);
+    evaluationMessage_->setObjectName("evaluationMessage");
+    evaluationMessage_->setWordWrap(true);
+    evaluationMessage_->setTextFormat(Qt::PlainText);
+    evaluationMessage_->hide();
+    layout->addWidget(evaluationMessage_);
+    auto* scroll = new QScrollArea(page);
+    scroll->setObjectName("evaluationScroll");
+    scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setWidgetResizable(true);
+    evaluationView_ = new EvaluationView(scroll);
+    evaluationView_->setObjectName("evaluationView");
+    scroll->setWidget(evaluationView_);
+    layout->addWidget(scroll, 1);
+    connect(evaluate_, &QPushButton::clicked, this, &DesignPanel::evaluate);
+    connect(cancelEvaluation_, &QPushButton::clicked, this, &DesignPanel::cancelEvaluation);
+    connect(heldOut_, &QLineEdit::returnPressed, this, &DesignPanel::evaluate);
+    return page;
+}
+
+void DesignPanel::updateActions() {
+    const bool running = watcher_.isRunning() || evaluationWatcher_.isRunning();
+    generate_->setEnabled(model_ && !running);
+    evaluate_->setEnabled(model_ && !running);
+    cancel_->setEnabled(watcher_.isRunning());
+    cancelEvaluation_->setEnabled(evaluationWatcher_.isRunning());
+}
+
+void DesignPanel::showEvaluationPage() { results_->setCurrentIndex(1); }
+
+QString DesignPanel::heldOutPath() const { return heldOut_->text().trimmed(); }
+
+void DesignPanel::resetEvaluationInputs() {
+    heldOut_->setText(model_ ? defaultHeldOut(*model_) : QString());
+    trainingData_->clear();
+    evaluationView_->clear();
+    evaluationProgress_->setValue(0);
+    evaluationProgress_->setFormat("%p%");
+    setEvaluationMessage({}, false);
+}
+
+void DesignPanel::setEvaluationMessage(const QString& message, bool warning) {
+    evaluationMessage_->setText(message);
+    evaluationMessage_->setStyleSheet(warning ? "color: #b04000; font-weight: bold;" : "");
+    evaluationMessage_->setVisible(!message.isEmpty());
+}
+
+void DesignPanel::evaluate() {
+    if (!model_ || busy()) return;
+    const auto refuse = [this](const QString& message) {
+        setEvaluationMessage(message, true);
+        emit statusMessage(message);
+        emit evaluated(false, message);
+    };
+    const QString data = heldOutPath(), training = trainingData_->text().trimmed();
+    if (data.isEmpty())
+        return refuse(tr("No held-out data: choose a .h5 file (the model's folder has no %1 and its training "
+                         "recorded no validation data)")
+                          .arg(kShippedHeldOut));
+    if (!QFileInfo(data).isFile()) return refuse(tr("Held-out file not found: %1").arg(data));
+    if (!training.isEmpty() && !QFileInfo(training).isFile())
+        return refuse(tr("Training data file not found: %1").arg(training));
+    ml::Evaluation3dOptions options;
+    options.sampler.steps = steps_->value();
+    options.sampler.seed = std::uint64_t(seed_->value());
+    options.sampler.guidance = guidance_->value();
+    options.candidates = 1;  // plain sampling: the model's own figure
+    options.diversitySamples = 0;
+    options.timingBatchSizes.clear();
+    options.compareSteps = -1;
+    options.reconstruction = true;
+    options.data = data.toStdString();
+    options.minPhaseFraction = trainingMinPhaseFraction(*model_);
+    const auto count = std::size_t(evaluationCount_->value());
+    evaluationToken_ = std::make_shared<ProgressToken>();
+    evaluationToken_->setListener([this](double f, const std::string& message) {
+        const QString text = QString::fromStdString(message);
+        QMetaObject::invokeMethod(
+            this,
+            [this, f, text] {
+                evaluationProgress_->setValue(int(f * 1000));
+                evaluationProgress_->setFormat(text.isEmpty() ? QString("%p%") : QString("%1: %p%").arg(text));
+            },
+            Qt::QueuedConnection);
+    });
+    evaluationProgress_->setValue(0);
+    evaluationProgress_->setFormat(tr("reading held-out samples: %p%"));
+    setEvaluationMessage({}, false);
+    evaluatedModel_ = model_;
+    evaluationSeed_ = seed_->value();
+    auto model = model_;
+    auto token = evaluationToken_;
+    const std::string trainingPath = training.toStdString();
+    evaluationWatcher_.setFuture(QtConcurrent::run([model, options, count, trainingPath, token]() {
+        lowerCurrentThreadPriority();
+        auto out = std::make_shared<EvaluationOutcome>();
+        QElapsedTimer clock;
+        clock.start();
+        try {
+            auto heldOut = ml::selectSamples(io::readSamples(options.data), count, options.minPhaseFraction);
+            if (heldOut.empty())
+                throw Error("no samples in " + options.data +
+                            (options.minPhaseFraction > 0.0 ? " above the model's phase-fraction filter" : ""));
+            token->throwIfCancelled();
+            auto o = options;
+            std::vector<Volume> trainingSamples;
+            if (!trainingPath.empty()) {
+                token->report(0.0, "reading training samples");
+                trainingSamples = ml::selectSamples(io::readSamples(trainingPath), kTrainingCount, options.minPhaseFraction);
+                if (trainingSamples.empty()) throw Error("no training samples in " + trainingPath);
+                o.training = &trainingSamples;
+                o.trainingData = trainingPath;
+            }
+            out->report = std::make_shared<const ml::Evaluation3dReport>(ml::evaluateGenerator3d(*model, heldOut, o, token.get()));
+        } catch (const Cancelled&) {
+            out->cancelled = true;
+        } catch (const std::exception& e) {
+            out->error = oneLine(QString::fromStdString(e.what()));
+        }
+        out->seconds = double(clock.elapsed()) / 1000.0;
+        return out;
+    }));
+    updateActions();
+    emit statusMessage(tr("Evaluating %1 on %2").arg(QFileInfo(modelPath_).fileName(), data));
+}
+
+void DesignPanel::cancelEvaluation() {
+    if (evaluationToken_) evaluationToken_->cancel();
+}
+
+void DesignPanel::onEvaluated() {
+    updateActions();
+    const auto out = evaluationWatcher_.result();
+    const bool sameModel = evaluatedModel_ == model_;
+    evaluatedModel_.reset();
+    evaluationProgress_->setFormat("%p%");
+    QString message;
+    bool ok = false;
+    if (out->cancelled) {
+        evaluationProgress_->setValue(0);
+        message = tr("Evaluation cancelled");
+        setEvaluationMessage(message, false);
+    } else if (!out->error.isEmpty()) {
+        evaluationProgress_->setValue(0);
+        message = tr("Evaluation failed: %1").arg(out->error);
+        setEvaluationMessage(message, true);
+    } else if (!sameModel) {
+        message = tr("Evaluation discarded: another model was loaded meanwhile");
+        setEvaluationMessage(message, false);
+    } else {
+        ok = true;
+        evaluationProgress_->setValue(1000);
+        evaluationView_->showReport(*out->report, evaluationSeed_);
+        message = tr("Evaluated %1 held-out targets in %2 s").arg(out->report->n).arg(out->seconds, 0, 'f', 1);
+        evaluationProgress_->setFormat(message);  // in the bar: the figures get the height
+        setEvaluationMessage({}, false);
+        showEvaluationPage();
+    }
+    emit statusMessage(message);
+    emit evaluated(ok, message);
 }
 
 void DesignPanel::refreshModelList() {
@@ -309,7 +572,10 @@ bool DesignPanel::loadModel(const QString& path, bool quiet) {
             evaluationWarning = tr("evaluation.json is unreadable: accuracy of the predicted parameters unknown");
         }
         model_ = std::move(model);
+        const QString previousPath = modelPath_;
         modelPath_ = QString::fromStdString(fs::absolute(p).string());
+        // Another model: its own held-out data, and the old figures go.
+        if (modelPath_ != previousPath) resetEvaluationInputs();
         evaluation_ = std::move(evaluation);
         const auto& c = model_->config();
         QString info = tr("%1: %2-phase, %3 volumes, latent %4, %5")
@@ -332,7 +598,7 @@ bool DesignPanel::loadModel(const QString& path, bool quiet) {
             modelPicker_->addItem(QString::fromStdString(p.filename().string()), QString::fromStdString(p.string()));
         modelPicker_->setCurrentIndex(modelPicker_->findData(QString::fromStdString(p.string())));
         buildTargetControls();
-        generate_->setEnabled(true);
+        updateActions();
         return true;
     } catch (const std::exception& e) {
         if (!quiet) QMessageBox::critical(this, tr("Cannot load model"), e.what());
@@ -451,14 +717,12 @@ DesignRequest DesignPanel::request() const {
 }
 
 void DesignPanel::generate() {
-    if (!model_ || watcher_.isRunning()) return;
+    if (!model_ || busy()) return;
     const DesignRequest r = request();
     token_ = std::make_shared<ProgressToken>();
     token_->setListener([this](double f, const std::string&) {
         QMetaObject::invokeMethod(this, [this, f] { progress_->setValue(int(f * 1000)); }, Qt::QueuedConnection);
     });
-    generate_->setEnabled(false);
-    cancel_->setEnabled(true);
     progress_->setValue(0);
     error_.clear();
     auto model = model_;
@@ -492,6 +756,7 @@ void DesignPanel::generate() {
         }
         return nullptr;
     }));
+    updateActions();
 }
 
 void DesignPanel::cancel() {
@@ -500,8 +765,7 @@ void DesignPanel::cancel() {
 
 void DesignPanel::onGenerated() {
     QCoreApplication::processEvents();  // let a queued error message land first
-    generate_->setEnabled(true);
-    cancel_->setEnabled(false);
+    updateActions();
     const auto result = watcher_.result();
     if (!result) {
         emit generated(0, error_.isEmpty() ? tr("failed") : error_);
@@ -509,6 +773,7 @@ void DesignPanel::onGenerated() {
         return;
     }
     showSamples(std::move(*result));
+    results_->setCurrentIndex(0);  // the new samples
     progress_->setValue(1000);
     emit generated(int(samples_.size()), tr("generated %1 samples").arg(samples_.size()));
 }
@@ -529,7 +794,9 @@ void DesignPanel::saveSession(const QString& path) const {
     QJsonObject session{{"format", "microstudio-session"}, {"version", 1}, {"model", modelPath_},
                         {"targets", targets}, {"count", count_->value()}, {"seed", seed_->value()},
                         {"steps", steps_->value()}, {"guidance", guidance_->value()}, {"candidates", candidates_->value()},
-                        {"tolerance", tolerance_->value()}, {"selected", selected()}};
+                        {"tolerance", tolerance_->value()}, {"selected", selected()},
+                        {"evaluation_data", heldOutPath()}, {"evaluation_training", trainingData_->text().trimmed()},
+                        {"evaluation_count", evaluationCount_->value()}};
     const fs::path json = path.toStdString();
     if (!samples_.empty()) {
         const fs::path samples = json.string() + ".samples.h5";
@@ -562,6 +829,10 @@ void DesignPanel::openSession(const QString& path) {
     guidance_->setValue(session.value("guidance").toDouble(guidance_->value()));
     candidates_->setValue(session.value("candidates").toInt(candidates_->value()));
     tolerance_->setValue(session.value("tolerance").toDouble(tolerance_->value()));
+    // The chosen held-out and training files (older sessions: the model's defaults).
+    if (session.contains("evaluation_data")) heldOut_->setText(session.value("evaluation_data").toString());
+    if (session.contains("evaluation_training")) trainingData_->setText(session.value("evaluation_training").toString());
+    evaluationCount_->setValue(session.value("evaluation_count").toInt(evaluationCount_->value()));
     if (session.contains("samples")) {
         const fs::path samples = fs::path(path.toStdString()).parent_path() / session.value("samples").toString().toStdString();
         showSamples(io::readSamples(samples.string()));

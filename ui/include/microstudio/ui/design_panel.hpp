@@ -4,7 +4,9 @@
 // generate samples on a worker thread (progress, Cancel), browse them in a
 // gallery, see the selected one in 3D with linked slices, compare target
 // with measured descriptors, read the predicted processing conditions
-// (phi, chi, anneal time), and export.
+// (phi, chi, anneal time), and export. Its Evaluation page runs
+// ms::ml::evaluateGenerator3d on held-out data (worker thread, progress,
+// Cancel) and shows target vs measured per descriptor (EvaluationView).
 #include <QFutureWatcher>
 #include <QWidget>
 #include <map>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "microstudio/core/volume.hpp"
+#include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/model_evaluation.hpp"
 
 class QComboBox;
@@ -24,6 +27,8 @@ class QListWidget;
 class QTableWidget;
 class QLabel;
 class QFormLayout;
+class QLineEdit;
+class QTabWidget;
 
 namespace ms {
 class ProgressToken;
@@ -35,6 +40,15 @@ class Generator3D;
 namespace ms::ui {
 
 class ViewerPanel;
+class EvaluationView;
+
+// What an evaluation's worker hands back: the report, or why there is none.
+struct EvaluationOutcome {
+    std::shared_ptr<const ml::Evaluation3dReport> report;
+    QString error;           // one line; empty with a report
+    bool cancelled = false;
+    double seconds = 0.0;
+};
 
 struct DesignRequest {
     std::map<std::string, double> target;
@@ -67,7 +81,13 @@ public:
     void select(int index);
     ViewerPanel* viewer() const { return viewer_; }
     QTableWidget* comparison() const { return comparison_; }
-    bool busy() const { return watcher_.isRunning(); }
+    bool busy() const { return watcher_.isRunning() || evaluationWatcher_.isRunning(); }
+    // The Evaluation page: its result view, and the held-out file Evaluate
+    // reads (the model folder's heldout-test.h5, else the model's recorded
+    // validation data, unless one was chosen).
+    EvaluationView* evaluationView() const { return evaluationView_; }
+    QString heldOutPath() const;
+    void showEvaluationPage();
     // Writes the selected sample (.vti, .h5, .png) or, for .csv, a table of
     // targets, measured descriptors and predicted parameters of all samples.
     void exportTo(const QString& path) const;
@@ -79,6 +99,11 @@ public:
 public slots:
     void generate();
     void cancel();
+    // Evaluates the model on the held-out file (targets: the Evaluation
+    // page's count; steps, seed and guidance: the Sampling group's; plain
+    // sampling, no timing or diversity) on a worker thread.
+    void evaluate();
+    void cancelEvaluation();
     // Lists the generators in ui::modelFolders() again (after a training);
     // the loaded model stays selected.
     void refreshModelList();
@@ -87,6 +112,8 @@ signals:
     void generated(int count, const QString& message);
     void targetsRebuilt();  // new target controls after a model was loaded
     void statusMessage(const QString& message);
+    // An evaluation ended: with a report (ok), cancelled or failed (message).
+    void evaluated(bool ok, const QString& message);
 
 private:
     void buildTargetControls();
@@ -95,6 +122,11 @@ private:
     void addPrediction(const QString& label, const std::string& output, const QString& value);
     void showSamples(std::vector<Volume> samples);
     void updateFeasibility();
+    QWidget* buildEvaluationPage();
+    void resetEvaluationInputs();
+    void onEvaluated();
+    void setEvaluationMessage(const QString& message, bool warning);
+    void updateActions();  // Generate and Evaluate enabled with a model and nothing running
 
     std::shared_ptr<const ml::Generator3D> model_;
     QString modelPath_;
@@ -127,6 +159,19 @@ private:
     std::shared_ptr<ProgressToken> token_;
     QFutureWatcher<std::shared_ptr<std::vector<Volume>>> watcher_;
     QString error_;
+
+    // The Evaluation page.
+    QTabWidget* results_ = nullptr;  // Samples | Evaluation
+    EvaluationView* evaluationView_ = nullptr;
+    QLineEdit *heldOut_ = nullptr, *trainingData_ = nullptr;
+    QSpinBox* evaluationCount_ = nullptr;
+    QPushButton *evaluate_ = nullptr, *cancelEvaluation_ = nullptr;
+    QProgressBar* evaluationProgress_ = nullptr;
+    QLabel* evaluationMessage_ = nullptr;
+    std::shared_ptr<ProgressToken> evaluationToken_;
+    std::shared_ptr<const ml::Generator3D> evaluatedModel_;  // the model the running evaluation measures
+    int evaluationSeed_ = 0;
+    QFutureWatcher<std::shared_ptr<EvaluationOutcome>> evaluationWatcher_;
 };
 
 }  // namespace ms::ui
