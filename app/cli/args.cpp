@@ -61,6 +61,19 @@ Args::Args(std::vector<std::string> argv, std::set<std::string> valueOptions, st
             positionals_.push_back(a);
         }
     }
+    // --threads means the same everywhere (0 = every core): a negative count
+    // is refused here for every command rather than silently used.
+    if (const auto t = value("threads")) {
+        std::size_t used = 0;
+        long n = -1;
+        try {
+            n = std::stol(*t, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (used != t->size() || n < 0 || n > 4096)
+            throw Error("--threads expects 0 (every core) or a number of threads from 1 to 4096, got '" + *t + "'");
+    }
 }
 
 const char* const kMaxVoxelsHelp =

@@ -12,8 +12,10 @@ int cmdConvert(const CommandArgs& argv) {
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli convert [--sample N] IN OUT\n\n"
                      "Converts between .vti, .h5 (MicroGen3D layout), .txt (GraSPI) and .png\n"
-                     "(a 3D volume becomes a slice stack OUT_z0000.png ...). Labels, field\n"
-                     "(where the format holds one), spacing and attributes are kept.\n"
+                     "(a 3D volume becomes a slice stack OUT_z0000.png ... with a manifest\n"
+                     "OUT.pngstack; an older stack there is replaced as a whole). Labels, field\n"
+                     "(where the format holds one), spacing and attributes are kept. Writes are\n"
+                     "atomic; temp files a killed convert left beside OUT are removed.\n"
                      "  --sample N   which sample of a multi-sample .h5 file (default 0)\n"
                   << kMaxVoxelsHelp;
         return 0;

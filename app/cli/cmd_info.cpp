@@ -3,6 +3,8 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "microstudio/core/error.hpp"
+#include "microstudio/io/claim.hpp"
 #include "microstudio/io/io.hpp"
 
 namespace ms::cli {
@@ -12,18 +14,29 @@ int cmdInfo(const CommandArgs& argv) {
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli info [--json] FILE\n\n"
                      "Shows dimensions, spacing, phases, volume fraction per phase and the\n"
-                     "attributes of FILE (.vti, .h5, .txt, .png).\n"
+                     "attributes of FILE (.vti, .h5, .txt, .png). First, before reading the data,\n"
+                     "the line 'claims:' gives what the file's header claims (size, voxels) and the\n"
+                     "bytes present, so it shows even when the file is then refused.\n"
                   << kMaxVoxelsHelp;
         return 0;
     }
     args.requirePositionals(1, 1, "one FILE");
     const std::string path = args.positionals()[0];
+    const io::Format format = io::formatOf(path);
+    // What the file claims, from its header, before it is read: printed (and
+    // flushed) first, so it shows even when the read then refuses the file.
+    std::cout << "file: " << path << "\n"
+              << "format: " << io::formatName(format) << "\n";
+    try {
+        std::cout << "claims: " << io::claimText(io::fileClaim(path)) << "\n";
+    } catch (const Error&) {
+        // Missing, not a regular file, or no header libhdf5 can open: the read says why.
+    }
+    std::cout << std::flush;
     const Volume v = io::readVolume(path);
     const auto& d = v.dims();
     std::cout << std::setprecision(6);
-    std::cout << "file: " << path << "\n"
-              << "format: " << io::formatName(io::formatOf(path)) << "\n"
-              << "dims: " << d.str() << (d.is2D() ? " (2D)" : " (3D)") << "\n"
+    std::cout << "dims: " << d.str() << (d.is2D() ? " (2D)" : " (3D)") << "\n"
               << "spacing: " << v.spacing[0] << " " << v.spacing[1] << " " << v.spacing[2] << "\n"
               << "phases: " << v.phaseCount() << "\n";
     const auto counts = v.phaseCounts();

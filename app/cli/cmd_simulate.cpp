@@ -19,6 +19,35 @@ namespace ms::cli {
 
 namespace {
 
+// A JSON string literal (quotes, backslashes and control characters escaped).
+std::string jsonString(const std::string& s) {
+    std::string out = "\"";
+    for (unsigned char c : s) {
+        switch (c) {
+            case '"': out += "\\\""; break;
+            case '\\': out += "\\\\"; break;
+            case '\n': out += "\\n"; break;
+            case '\r': out += "\\r"; break;
+            case '\t': out += "\\t"; break;
+            default:
+                if (c < 0x20) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
+                    out += buf;
+                } else {
+                    out += char(c);
+                }
+        }
+    }
+    return out + "\"";
+}
+
+std::string shown(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
 }  // namespace
 
 int cmdSimulate(const CommandArgs& argv) {
@@ -58,30 +87,53 @@ int cmdSimulate(const CommandArgs& argv) {
     }
     args.requirePositionals(0, 0, "no positional arguments");
     if (!args.has("output")) throw Error("missing -o OUT.h5 (see --help)");
+    // Every option is checked here, naming it, before the run touches the
+    // output's work folder (a refused run leaves nothing behind).
     jobs::SimulateJob job;
     job.params.dims = parseDims(args.value("size", "101x101"));
+    if (job.params.dims.nx < 2 || job.params.dims.ny < 2)
+        throw Error("--size must be at least 2x2, got " + job.params.dims.str());
     job.params.phi = args.number("phi", 0.5);
+    if (!(job.params.phi > 0 && job.params.phi < 1)) throw Error("--phi must lie between 0 and 1 (exclusive), got " + shown(job.params.phi));
     job.params.chi = args.number("chi", 3.0);
+    if (!(job.params.chi >= 0)) throw Error("--chi must be >= 0, got " + shown(job.params.chi));
     job.params.kappa = args.number("kappa", 2.0);
+    if (!(job.params.kappa > 0)) throw Error("--kappa must be > 0, got " + shown(job.params.kappa));
     job.params.mobility = args.number("mobility", 1.0);
+    if (!(job.params.mobility > 0)) throw Error("--mobility must be > 0, got " + shown(job.params.mobility));
     job.params.noise = args.number("noise", 0.01);
+    if (!(job.params.noise >= 0)) throw Error("--noise must be >= 0, got " + shown(job.params.noise));
     const long seed = args.integer("seed", 1);
     if (seed < 0) throw Error("--seed must be >= 0");
     job.params.seed = std::uint64_t(seed);
-    job.plan.snapshots = int(args.integer("snapshots", 400));
+    const long snapshots = args.integer("snapshots", 400);
+    if (snapshots < 1 || snapshots > 1000000)
+        throw Error("--snapshots must be from 1 to 1000000, got " + std::to_string(snapshots));
+    job.plan.snapshots = int(snapshots);
     const long steps = args.integer("steps", 0);
     if (steps < 0) throw Error("--steps must be >= 0");
     if (args.has("time") || steps == 0) {
         job.plan.endTime = args.number("time", 2000.0);
+        if (!(job.plan.endTime > 0))
+            throw Error("--time must be > 0 (the simulated time the run ends at), got " + shown(job.plan.endTime));
         job.plan.firstTime = args.number("first-time", 1.0);
+        if (!(job.plan.firstTime > 0 && job.plan.firstTime <= job.plan.endTime))
+            throw Error("--first-time must be > 0 and at most --time (" + shown(job.plan.endTime) + "), got " +
+                        shown(job.plan.firstTime));
         job.plan.maxSteps = steps;
     } else {
+        if (args.has("first-time")) throw Error("--first-time needs --time (a run by --steps alone places snapshots by step)");
+        if (steps < snapshots)
+            throw Error("--steps (" + std::to_string(steps) + ") must be at least --snapshots (" +
+                        std::to_string(snapshots) + "): one snapshot per step at most");
         job.plan.steps = steps;
     }
     job.control.maxChange = args.number("max-change", 0.005);
     if (!(job.control.maxChange > 0)) throw Error("--max-change must be > 0");
-    job.phases = int(args.integer("phases", 2));
-    job.threads = int(args.integer("threads", 0));
+    const long phases = args.integer("phases", 2);
+    if (phases != 2 && phases != 3) throw Error("--phases must be 2 or 3, got " + std::to_string(phases));
+    job.phases = int(phases);
+    job.threads = int(args.integer("threads", 0));  // Args refuses a negative count
     job.keepField = !args.flag("no-field");
     job.output = *args.value("output");
 
@@ -92,11 +144,11 @@ int cmdSimulate(const CommandArgs& argv) {
     const auto s = jobs::runSimulateJob(job, &token);
     bar.finish();
     if (args.flag("json")) {
-        std::printf("{\"output\": \"%s\", \"size\": \"%s\", \"phi\": %.10g, \"chi\": %.10g, \"spinodal_chi\": %.10g, "
+        std::printf("{\"output\": %s, \"size\": \"%s\", \"phi\": %.10g, \"chi\": %.10g, \"spinodal_chi\": %.10g, "
                     "\"mass_drift\": %.6g, \"energy_start\": %.12g, \"energy_end\": %.12g, \"energy_increases\": %ld, "
                     "\"length_start\": %.6g, \"length_end\": %.6g, \"steps\": %ld, \"rejected_steps\": %ld, "
                     "\"snapshots\": %d, \"final_time\": %.10g, \"seconds\": %.3f, \"resumed\": %s, \"complete\": %s}\n",
-                    job.output.string().c_str(), job.params.dims.str().c_str(), job.params.phi, job.params.chi,
+                    jsonString(job.output.string()).c_str(), job.params.dims.str().c_str(), job.params.phi, job.params.chi,
                     physics::spinodalChi(job.params.phi), s.massDrift, s.energyStart, s.energyEnd, s.energyIncreases,
                     s.lengthStart, s.lengthEnd, s.steps, s.rejectedSteps, s.snapshots, s.finalTime, s.seconds,
                     s.resumed ? "true" : "false", s.complete ? "true" : "false");

@@ -1,9 +1,18 @@
 #include "microstudio/core/files.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
-#include <chrono>
+#include <cerrno>
+#include <climits>
+#include <cstring>
+#include <optional>
 #include <regex>
 
 #include "microstudio/core/error.hpp"
@@ -12,13 +21,87 @@ namespace fs = std::filesystem;
 
 namespace ms {
 
+namespace {
+
+struct TempName {
+    std::string target;  // the name it stands for (one level up)
+    long long pid = 0;   // the writer's process id (or an old time stamp: not a live pid)
+};
+
+bool allDigits(const std::string& s) {
+    return !s.empty() && s.size() <= 19 && std::all_of(s.begin(), s.end(), [](unsigned char c) { return c >= '0' && c <= '9'; });
+}
+
+// "." + NAME + ".tmp" + digits + "_" + digits + extension of NAME.
+std::optional<TempName> parseTemp(const std::string& name) {
+    if (name.size() < 2 || name[0] != '.') return std::nullopt;
+    for (std::size_t pos = name.rfind(".tmp"); pos != std::string::npos && pos >= 2; pos = name.rfind(".tmp", pos - 1)) {
+        const std::string target = name.substr(1, pos - 1);
+        const std::string ext = fs::path(target).extension().string();
+        const std::string rest = name.substr(pos + 4);
+        if (rest.size() <= ext.size() || rest.compare(rest.size() - ext.size(), ext.size(), ext) != 0) continue;
+        const std::string stamp = rest.substr(0, rest.size() - ext.size());
+        const std::size_t underscore = stamp.find('_');
+        if (underscore == std::string::npos || !allDigits(stamp.substr(0, underscore)) ||
+            !allDigits(stamp.substr(underscore + 1)))
+            continue;
+        TempName t;
+        t.target = target;
+        t.pid = std::stoll(stamp.substr(0, underscore));
+        return t;
+    }
+    return std::nullopt;
+}
+
+bool processAlive(long long pid) {
+    if (pid <= 0 || pid > INT_MAX) return false;
+    if (::kill(pid_t(pid), 0) == 0) return true;
+    return errno == EPERM;  // exists, owned by someone else
+}
+
+}  // namespace
+
+fs::path atomicTempPath(const fs::path& path) {
+    static std::atomic<unsigned> counter{0};  // unique within one process; the pid across processes
+    const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path();
+    return dir / ("." + path.filename().string() + ".tmp" + std::to_string(::getpid()) + "_" +
+                  std::to_string(counter++) + path.extension().string());
+}
+
+int removeStaleTemps(const fs::path& path) {
+    const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
+    const std::string want = path.filename().string();
+    int removed = 0;
+    std::error_code ec;
+    std::vector<fs::path> stale;
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+        std::string name = it->path().filename().string();
+        if (name.size() < want.size() + 2 || name[0] != '.') continue;
+        bool alive = false, ours = false;
+        for (int depth = 0; depth < 8; ++depth) {  // a temp of a temp of ... the destination
+            const auto t = parseTemp(name);
+            if (!t) break;
+            alive = alive || processAlive(t->pid);
+            if (t->target == want) {
+                ours = true;
+                break;
+            }
+            name = t->target;
+        }
+        if (ours && !alive) stale.push_back(it->path());
+    }
+    for (const auto& p : stale) {
+        std::error_code ignored;
+        if (fs::remove_all(p, ignored) > 0 && !ignored) ++removed;
+    }
+    return removed;
+}
+
 void writeAtomically(const fs::path& path, const std::function<void(const fs::path&)>& write) {
     const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
     if (!fs::is_directory(dir)) throw Error("cannot write " + path.string() + ": folder " + dir.string() + " does not exist");
-    static std::atomic<unsigned> counter{0};  // unique temp names within one process
-    const auto stamp = std::chrono::steady_clock::now().time_since_epoch().count();
-    const fs::path temp = dir / ("." + path.filename().string() + ".tmp" + std::to_string(stamp) + "_" +
-                                 std::to_string(counter++) + path.extension().string());
+    removeStaleTemps(path);  // what a killed writer of this destination left behind
+    const fs::path temp = atomicTempPath(path);
     try {
         write(temp);
         std::error_code ec;
@@ -32,18 +115,15 @@ void writeAtomically(const fs::path& path, const std::function<void(const fs::pa
 }
 
 fs::path atomicWriteTarget(const fs::path& path) {
-    // The temp name is "." + name + ".tmp" + digits + "_" + digits + extension.
-    const std::string name = path.filename().string();
-    const std::string ext = path.extension().string();
-    if (name.size() < 2 || name[0] != '.') return path;
-    const std::size_t tmp = name.rfind(".tmp");
-    if (tmp == std::string::npos || tmp < 2 || name.size() < ext.size() || tmp + 4 > name.size() - ext.size()) return path;
-    const std::string stamp = name.substr(tmp + 4, name.size() - ext.size() - tmp - 4);
-    const std::size_t underscore = stamp.find('_');
-    if (underscore == std::string::npos || underscore == 0 || underscore + 1 == stamp.size()) return path;
-    for (std::size_t i = 0; i < stamp.size(); ++i)
-        if (i != underscore && !(stamp[i] >= '0' && stamp[i] <= '9')) return path;
-    return path.parent_path() / name.substr(1, tmp - 1);
+    std::string name = path.filename().string();
+    bool found = false;
+    for (int depth = 0; depth < 8; ++depth) {
+        const auto t = parseTemp(name);
+        if (!t) break;
+        name = t->target;
+        found = true;
+    }
+    return found ? path.parent_path() / name : path;
 }
 
 std::string lowerExtension(const fs::path& path) {
@@ -78,6 +158,47 @@ std::vector<fs::path> expandGlob(const std::string& pattern) {
     if (ec) throw Error("cannot list " + dir.string() + ": " + ec.message());
     std::sort(out.begin(), out.end());
     return out;
+}
+
+FileLock::~FileLock() { unlock(); }
+
+bool FileLock::tryLock(const fs::path& lockFile, long* ownerPid) {
+    unlock();
+    if (ownerPid) *ownerPid = 0;
+    for (int attempt = 0; attempt < 10; ++attempt) {
+        const int fd = ::open(lockFile.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (fd < 0) throw Error("cannot create lock file " + lockFile.string() + ": " + std::strerror(errno));
+        if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            const int err = errno;
+            if (ownerPid) {
+                char buf[32] = {};
+                const ssize_t n = ::pread(fd, buf, sizeof buf - 1, 0);
+                if (n > 0) *ownerPid = std::strtol(buf, nullptr, 10);
+            }
+            ::close(fd);
+            if (err == EWOULDBLOCK) return false;
+            throw Error("cannot lock " + lockFile.string() + ": " + std::strerror(err));
+        }
+        // The holder before us may have removed the file (and its folder) before
+        // releasing it: the lock must be on the file that is at the path now.
+        struct stat held {}, now {};
+        if (::fstat(fd, &held) == 0 && ::stat(lockFile.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
+            held.st_dev == now.st_dev) {
+            const std::string pid = std::to_string(::getpid()) + "\n";
+            if (::ftruncate(fd, 0) == 0) (void)!::pwrite(fd, pid.data(), pid.size(), 0);
+            fd_ = fd;
+            return true;
+        }
+        ::close(fd);
+    }
+    throw Error("cannot lock " + lockFile.string() + ": it keeps being replaced");
+}
+
+void FileLock::unlock() {
+    if (fd_ >= 0) {
+        ::close(fd_);  // releases the flock
+        fd_ = -1;
+    }
 }
 
 }  // namespace ms

@@ -36,9 +36,9 @@ Volume parseGraspiText(const std::string& header, const std::string& content, co
     // refuse a claim the bytes present cannot hold before allocating it.
     const long double room = (long double)(content.size() + 1) / 2;
     if (claimed > room)
-        throw Error(name + ": truncated: " + claim + " needs " + std::to_string((unsigned long long)claimed) +
+        throw Error(name + ": truncated: " + claim + " needs " + countText(claimed) +
                     " values, the file holds " + std::to_string(content.size()) + " bytes after the header (at most " +
-                    std::to_string((unsigned long long)room) + " values)");
+                    countText(room) + " values)");
     checkVoxelClaim(name, claim, claimed);
     Volume v(Dims{int(nx), int(ny), int(nz)});
     auto& labels = v.labels();

@@ -2,13 +2,25 @@
 
 #include <H5Cpp.h>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <malloc.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -16,6 +28,7 @@
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
 #include "labels.hpp"
+#include "microstudio/io/claim.hpp"
 #include "microstudio/io/limits.hpp"
 
 namespace fs = std::filesystem;
@@ -225,7 +238,7 @@ std::size_t checkedCount(const H5::DataSet& ds, const std::vector<hsize_t>& shap
                         std::to_string(fileSize));
         const long double canHold = filters > 0 ? (long double)stored * kMaxDeflateRatio : (long double)stored;
         if (needBytes > canHold)
-            throw Error(where + ": claims " + claim + " (" + std::to_string((unsigned long long)std::min(needBytes, 1.8e19L)) +
+            throw Error(where + ": claims " + claim + " (" + countText(needBytes) +
                         " bytes) but stores only " + std::to_string(stored) + " bytes" +
                         (filters > 0 ? " compressed" : "") + " (truncated, or never fully written)");
     }
@@ -357,49 +370,432 @@ std::string sampleName(const Volume& v, std::size_t index) {
 
 }  // namespace
 
+// ---- Reading untrusted files in a child process ----
+//
+// libhdf5 1.10 crashes (SIGSEGV in its B-tree and object-header code, a
+// realloc of a negative size, a 1 TB malloc) on malformed files the fuzzer
+// makes in seconds, below anything we can check first. So every read runs
+// in a reader process forked from this one: it does the whole read and
+// sends the result (or the ms::Error's line) back over a socket; this
+// process rebuilds the volumes from it. A reader that dies makes a one-line
+// error naming the file, and the next read starts a new one; this process
+// never runs libhdf5 on a file's bytes (MICROSTUDIO_HDF5_IN_PROCESS=1 does).
+
+namespace {
+
+std::atomic<int> g_isolation{-1};  // -1: from the environment
+
+bool isolationOn() {
+    int v = g_isolation.load();
+    if (v < 0) {
+        const char* env = std::getenv("MICROSTUDIO_HDF5_IN_PROCESS");
+        v = (env && *env && std::string(env) != "0") ? 0 : 1;
+        g_isolation.store(v);
+    }
+    return v == 1;
+}
+
+// Little-endian, length-prefixed: only ever read back by the same binary.
+class Encoder {
+public:
+    std::string out;
+    void u64(std::uint64_t v) { out.append(reinterpret_cast<const char*>(&v), 8); }
+    void f64(double v) { out.append(reinterpret_cast<const char*>(&v), 8); }
+    void str(const std::string& s) {
+        u64(s.size());
+        out += s;
+    }
+    void volume(const Volume& v) {
+        u64(std::uint64_t(v.dims().nx));
+        u64(std::uint64_t(v.dims().ny));
+        u64(std::uint64_t(v.dims().nz));
+        for (double x : v.spacing) f64(x);
+        out.append(reinterpret_cast<const char*>(v.labels().data()), v.labels().size());
+        u64(v.hasField() ? 1 : 0);
+        if (v.hasField()) out.append(reinterpret_cast<const char*>(v.field().data()), v.field().size() * sizeof(float));
+        u64(v.attributes.size());
+        for (const auto& [k, x] : v.attributes) {
+            str(k);
+            f64(x);
+        }
+        u64(v.text.size());
+        for (const auto& [k, t] : v.text) {
+            str(k);
+            str(t);
+        }
+    }
+};
+
+class Decoder {
+public:
+    Decoder(const char* data, std::size_t size, std::string where) : p_(data), n_(size), where_(std::move(where)) {}
+    const char* take(std::size_t bytes) {
+        if (bytes > n_ - at_) throw Error(where_ + ": the HDF5 reader process returned a truncated result");
+        const char* r = p_ + at_;
+        at_ += bytes;
+        return r;
+    }
+    std::uint64_t u64() {
+        std::uint64_t v;
+        std::memcpy(&v, take(8), 8);
+        return v;
+    }
+    double f64() {
+        double v;
+        std::memcpy(&v, take(8), 8);
+        return v;
+    }
+    std::string str() {
+        const std::uint64_t len = u64();
+        return std::string(take(std::size_t(len)), std::size_t(len));
+    }
+    Volume volume() {
+        Dims d;
+        d.nx = int(u64());
+        d.ny = int(u64());
+        d.nz = int(u64());
+        Volume v(d);
+        for (double& x : v.spacing) x = f64();
+        std::memcpy(v.labels().data(), take(v.size()), v.size());
+        if (u64()) {
+            std::vector<float> f(v.size());
+            std::memcpy(f.data(), take(f.size() * sizeof(float)), f.size() * sizeof(float));
+            v.setField(std::move(f));
+        }
+        for (std::uint64_t n = u64(); n > 0; --n) {
+            std::string k = str();
+            v.attributes[k] = f64();
+        }
+        for (std::uint64_t n = u64(); n > 0; --n) {
+            std::string k = str();
+            v.text[k] = str();
+        }
+        return v;
+    }
+
+private:
+    const char* p_;
+    std::size_t n_, at_ = 0;
+    std::string where_;
+};
+
+// Sends or receives exactly `size` bytes on a socket (no SIGPIPE).
+bool sendAll(int fd, const char* data, std::size_t size) {
+    while (size > 0) {
+        const ssize_t w = ::send(fd, data, size, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        data += w;
+        size -= std::size_t(w);
+    }
+    return true;
+}
+
+bool recvAll(int fd, char* data, std::size_t size) {
+    while (size > 0) {
+        const ssize_t r = ::recv(fd, data, size, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        data += r;
+        size -= std::size_t(r);
+    }
+    return true;
+}
+
+bool sendMessage(int fd, const std::string& m) {
+    const std::uint64_t n = m.size();
+    return sendAll(fd, reinterpret_cast<const char*>(&n), 8) && sendAll(fd, m.data(), m.size());
+}
+
+bool recvMessage(int fd, std::string& m) {
+    std::uint64_t n = 0;
+    if (!recvAll(fd, reinterpret_cast<char*>(&n), 8)) return false;
+    if (n > (std::uint64_t(1) << 40)) return false;
+    m.resize(std::size_t(n));
+    return recvAll(fd, m.data(), m.size());
+}
+
+// What a reader asks for; served by serve() in the helper (or in process).
+enum class Op : std::uint8_t { Names = 1, RequireSamples, Claim, Sample, All };
+
+std::vector<std::string> sampleNamesOf(const H5::H5File& file) {
+    std::vector<std::string> names;
+    const hsize_t n = file.getNumObjs();
+    for (hsize_t i = 0; i < n; ++i)
+        if (file.getObjTypeByIdx(i) == H5G_DATASET) names.push_back(file.getObjnameByIdx(i));
+    return names;
+}
+
+void encodeNames(Encoder& e, const std::vector<std::string>& names) {
+    e.u64(names.size());
+    for (const auto& n : names) e.str(n);
+}
+
+std::vector<std::string> decodeNames(Decoder& d) {
+    std::vector<std::string> names;
+    for (std::uint64_t n = d.u64(); n > 0; --n) names.push_back(d.str());
+    return names;
+}
+
+FileClaim claimOf(const H5::H5File& file, const fs::path& path, std::uintmax_t size) {
+    FileClaim c;
+    c.bytes = size;
+    const auto names = sampleNamesOf(file);
+    if (names.empty()) {
+        c.what = "no sample datasets, " + std::to_string(file.getNumObjs()) + " other objects at the root";
+        return c;
+    }
+    H5::DataSet ds = file.openDataSet(names[0]);
+    const auto shape = shapeOf(ds);
+    const auto cls = ds.getTypeClass();
+    const std::string type = (cls == H5T_INTEGER ? "integer" : cls == H5T_FLOAT ? "float" : "non-numeric") +
+                             std::string(" ") + std::to_string(ds.getDataType().getSize()) + "-byte";
+    const hsize_t stored = H5Dget_storage_size(ds.getId());
+    c.what = std::to_string(names.size()) + " sample dataset" + (names.size() == 1 ? "" : "s") + ", the first '/" +
+             printableExcerpt(names[0]) + "': shape " + shapeText(shape) + ", " + type + ", " + std::to_string(stored) +
+             " bytes stored";
+    long double voxels = 1;
+    for (hsize_t d : shape) voxels *= (long double)d;
+    c.voxels = voxels;
+    c.dims = shapeText(shape);
+    if (shape.size() == 2 || shape.size() == 3) {
+        std::vector<hsize_t> reversed(shape.rbegin(), shape.rend());  // C order: x is the last index
+        c.dims = shapeText(reversed);
+    }
+    try {
+        if (ds.attrExists("dims")) {
+            const Dims d = dimsFromNumbers(readNumbers(ds.openAttribute("dims"), ""), "", "dims");
+            c.dims = d.str();
+            c.what += ", attribute dims " + d.str();
+        }
+    } catch (const Error&) {
+        c.what += ", a bad dims attribute";
+    }
+    return c;
+}
+
+// Does one request with libhdf5 in this process: "V" + the encoded result,
+// or "E" + the error's line.
+std::string serve(Op op, const fs::path& path, const std::string& name) {
+    try {
+        Encoder e;
+        e.out = "V";
+        const std::uintmax_t size = requireRegularFile(path);
+        H5::H5File file = openForRead(path);
+        guarded(path, [&] {
+            switch (op) {
+                case Op::Names: encodeNames(e, sampleNamesOf(file)); break;
+                case Op::RequireSamples: {
+                    const auto names = sampleNamesOf(file);
+                    if (names.empty()) {
+                        std::string groups;
+                        const hsize_t n = file.getNumObjs();
+                        for (hsize_t i = 0; i < n && i < 5; ++i)
+                            if (file.getObjTypeByIdx(i) == H5G_GROUP)
+                                groups += (groups.empty() ? "" : ", ") + printableExcerpt(file.getObjnameByIdx(i), 30);
+                        throw Error(path.string() + ": no sample datasets in this HDF5 file" +
+                                    (groups.empty() ? std::string(" (it is empty)")
+                                                    : " (only groups: " + groups + "; samples must be datasets at the root)"));
+                    }
+                    encodeNames(e, names);
+                    break;
+                }
+                case Op::Claim: {
+                    const FileClaim c = claimOf(file, path, size);
+                    e.str(c.what);
+                    e.str(c.dims);
+                    e.f64(double(c.voxels));
+                    e.u64(c.bytes);
+                    break;
+                }
+                case Op::Sample:
+                    if (!file.nameExists(name)) throw Error(path.string() + ": no sample named '" + name + "'");
+                    e.volume(readSample(file, path, name));
+                    break;
+                case Op::All: {
+                    const auto names = sampleNamesOf(file);
+                    e.u64(names.size());
+                    for (const auto& n : names) e.volume(readSample(file, path, n));  // one sample at a time
+                    break;
+                }
+            }
+            return 0;
+        });
+        return std::move(e.out);
+    } catch (const std::exception& ex) {
+        return std::string("E") + ex.what();
+    } catch (...) {
+        return "E" + path.string() + ": unknown error reading the HDF5 file";
+    }
+}
+
+// The reader process: forked once, at the first read (and again after it
+// died), serving one request at a time over a socket. Forked afresh for
+// every read, a large multithreaded process (a dataset merge reads
+// thousands of samples) spent more time forking than reading.
+struct Helper {
+    pid_t pid = -1;
+    int fd = -1;
+    pid_t owner = -1;  // the process that started it (a fork of ours must start its own)
+};
+std::mutex g_helperMutex;
+Helper g_helper;
+
+[[noreturn]] void helperMain(int fd) {
+    // Quiet (a crash in libhdf5 must not print), no core file, nothing of the
+    // parent's open files (a lock, a pipe a caller waits on), and a crash
+    // ends it by the signal (not by a sanitizer's report).
+    const int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+        for (int std = 0; std < 3; ++std) ::dup2(devnull, std);
+        if (devnull > 2) ::close(devnull);
+    }
+    if (fd > 3) ::close_range(3, unsigned(fd) - 1, 0);
+    ::close_range(unsigned(fd) + 1, ~0U, 0);
+    ::setenv("LIBC_FATAL_STDERR_", "1", 1);
+    struct rlimit noCore {0, 0};
+    ::setrlimit(RLIMIT_CORE, &noCore);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) {
+        struct sigaction dfl {};
+        dfl.sa_handler = SIG_DFL;
+        ::sigaction(sig, &dfl, nullptr);
+    }
+    for (int sig : {SIGINT, SIGTERM, SIGPIPE}) ::signal(sig, SIG_IGN);  // it ends when its socket closes
+    std::string request;
+    while (recvMessage(fd, request)) {
+        Decoder d(request.data(), request.size(), "request");
+        std::string result;
+        try {
+            const Op op = Op(d.u64());
+            setMaxVoxels(d.u64());
+            const fs::path path = d.str();
+            const std::string name = d.str();
+            result = serve(op, path, name);
+        } catch (const std::exception& ex) {
+            result = std::string("E") + ex.what();
+        }
+        if (!sendMessage(fd, result)) break;
+        result = std::string();
+        ::malloc_trim(0);  // give a large volume's memory back
+    }
+    ::_exit(0);
+}
+
+void stopHelper() {
+    if (g_helper.fd >= 0) ::close(g_helper.fd);
+    if (g_helper.pid > 0 && g_helper.owner == ::getpid()) {
+        ::kill(g_helper.pid, SIGKILL);
+        while (::waitpid(g_helper.pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+    }
+    g_helper = Helper{};
+}
+
+void startHelper(const fs::path& path) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        throw Error(path.string() + ": cannot start the HDF5 reader process: " + std::strerror(errno));
+    std::fflush(nullptr);  // nothing buffered is written twice
+    const pid_t pid = ::fork();
+    if (pid < 0) {
+        const int err = errno;
+        ::close(sv[0]);
+        ::close(sv[1]);
+        throw Error(path.string() + ": cannot start the HDF5 reader process: " + std::strerror(err));
+    }
+    if (pid == 0) {
+        ::close(sv[0]);
+        helperMain(sv[1]);
+    }
+    ::close(sv[1]);
+    g_helper = Helper{pid, sv[0], ::getpid()};
+}
+
+// The helper's answer to one request; a helper that dies while reading is
+// a crash of libhdf5 on this file (one that was already gone is restarted).
+std::string askHelper(Op op, const fs::path& path, const std::string& name) {
+    std::lock_guard<std::mutex> lock(g_helperMutex);
+    if (g_helper.owner != ::getpid()) {
+        if (g_helper.fd >= 0) ::close(g_helper.fd);  // inherited from the process we were forked from
+        g_helper = Helper{};
+    }
+    Encoder request;
+    request.u64(std::uint64_t(op));
+    request.u64(maxVoxels());
+    request.str(path.string());
+    request.str(name);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        if (g_helper.pid < 0) startHelper(path);
+        std::string result;
+        const bool sent = sendMessage(g_helper.fd, request.out);
+        if (sent && recvMessage(g_helper.fd, result)) return result;
+        // It died. While reading this file, or before (then try a new one once).
+        ::close(g_helper.fd);
+        int status = 0;
+        pid_t waited;
+        while ((waited = ::waitpid(g_helper.pid, &status, 0)) < 0 && errno == EINTR) {
+        }
+        g_helper = Helper{};
+        if (!sent) continue;
+        if (waited > 0 && WIFSIGNALED(status)) {
+            const int sig = WTERMSIG(status);
+            throw Error(path.string() + ": corrupt HDF5 file: libhdf5 crashed reading it (signal " + std::to_string(sig) +
+                        ", " + strsignal(sig) + "); refused");
+        }
+        throw Error(path.string() + ": the HDF5 reader process failed" +
+                    (waited > 0 && WIFEXITED(status) ? " (exit " + std::to_string(WEXITSTATUS(status)) + ")" : std::string()) +
+                    " reading it; refused");
+    }
+    throw Error(path.string() + ": cannot start the HDF5 reader process");
+}
+
+template <typename Decode>
+auto isolated(Op op, const fs::path& path, const std::string& name, Decode&& decode) {
+    std::string result;
+    if (isolationOn()) {
+        requireRegularFile(path);  // a FIFO, a folder, a missing file: said here, at once
+        result = askHelper(op, path, name);
+    } else {
+        result = serve(op, path, name);
+    }
+    if (result.empty() || (result[0] != 'V' && result[0] != 'E'))
+        throw Error(path.string() + ": the HDF5 reader process returned garbage");
+    if (result[0] == 'E') throw Error(result.substr(1));
+    Decoder d(result.data() + 1, result.size() - 1, path.string());
+    return decode(d);
+}
+
+}  // namespace
+
+void setHdf5ReadIsolation(bool on) { g_isolation.store(on ? 1 : 0); }
+
 std::vector<std::string> hdf5SampleNames(const fs::path& path) {
-    H5::H5File file = openForRead(path);
-    return guarded(path, [&] {
-        std::vector<std::string> names;
-        const hsize_t n = file.getNumObjs();
-        for (hsize_t i = 0; i < n; ++i)
-            if (file.getObjTypeByIdx(i) == H5G_DATASET) names.push_back(file.getObjnameByIdx(i));
-        return names;
-    });
+    return isolated(Op::Names, path, "", decodeNames);
 }
 
 std::vector<std::string> hdf5RequireSamples(const fs::path& path) {
-    auto names = hdf5SampleNames(path);
-    if (!names.empty()) return names;
-    H5::H5File file = openForRead(path);
-    std::string groups = guarded(path, [&] {
-        std::string list;
-        const hsize_t n = file.getNumObjs();
-        for (hsize_t i = 0; i < n && i < 5; ++i)
-            if (file.getObjTypeByIdx(i) == H5G_GROUP)
-                list += (list.empty() ? "" : ", ") + printableExcerpt(file.getObjnameByIdx(i), 30);
-        return list;
+    return isolated(Op::RequireSamples, path, "", decodeNames);
+}
+
+FileClaim hdf5Claim(const fs::path& path) {
+    return isolated(Op::Claim, path, "", [](Decoder& d) {
+        FileClaim c;
+        c.what = d.str();
+        c.dims = d.str();
+        c.voxels = d.f64();
+        c.bytes = d.u64();
+        return c;
     });
-    throw Error(path.string() + ": no sample datasets in this HDF5 file" +
-                (groups.empty() ? std::string(" (it is empty)")
-                                : " (only groups: " + groups + "; samples must be datasets at the root)"));
 }
 
 Volume readHdf5Sample(const fs::path& path, const std::string& name) {
-    H5::H5File file = openForRead(path);
-    return guarded(path, [&] {
-        if (!file.nameExists(name)) throw Error(path.string() + ": no sample named '" + name + "'");
-        return readSample(file, path, name);
-    });
+    return isolated(Op::Sample, path, name, [](Decoder& d) { return d.volume(); });
 }
 
 std::vector<Volume> readHdf5(const fs::path& path) {
-    const auto names = hdf5SampleNames(path);
-    H5::H5File file = openForRead(path);
-    return guarded(path, [&] {
+    return isolated(Op::All, path, "", [](Decoder& d) {
         std::vector<Volume> out;
-        out.reserve(names.size());
-        for (const auto& n : names) out.push_back(readSample(file, path, n));
+        for (std::uint64_t n = d.u64(); n > 0; --n) out.push_back(d.volume());
         return out;
     });
 }

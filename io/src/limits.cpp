@@ -15,14 +15,15 @@ namespace ms::io {
 namespace {
 std::atomic<std::uint64_t> g_override{0};
 
-std::string voxelText(long double voxels) {
-    if (voxels < 1e19L) return std::to_string(static_cast<unsigned long long>(voxels));
+}  // namespace
+
+std::string countText(long double count) {
+    if (count >= 0 && count < 1e19L) return std::to_string(static_cast<unsigned long long>(count));
     std::ostringstream os;
     os.precision(3);
-    os << double(voxels);
+    os << double(count);
     return os.str();
 }
-}  // namespace
 
 std::uint64_t parseVoxelCount(const std::string& text, const std::string& what) {
     std::size_t i = 0;
@@ -51,7 +52,7 @@ void setMaxVoxels(std::uint64_t voxels) { g_override.store(voxels); }
 void checkVoxelClaim(const std::string& where, const std::string& claim, long double voxels) {
     const std::uint64_t cap = maxVoxels();
     if (!(voxels <= static_cast<long double>(cap)))
-        throw Error(where + ": claims " + claim + " = " + voxelText(voxels) + " voxels, more than the limit of " +
+        throw Error(where + ": claims " + claim + " = " + countText(voxels) + " voxels, more than the limit of " +
                     std::to_string(cap) + " (raise it with --max-voxels N or MICROSTUDIO_MAX_VOXELS=N)");
 }
 

@@ -182,12 +182,12 @@ std::string decodeBlock(const std::string& raw, std::size_t& offset, bool uint64
     const long double total =
         blocks == 0 ? 0.0L : (long double)(blocks - 1) * blockSize + (long double)(lastSize ? lastSize : blockSize);
     if (total > (long double)maxBytes)
-        p.fail("compressed array '" + array + "' claims " + std::to_string((unsigned long long)std::min<long double>(total, 1.8e19L)) +
+        p.fail("compressed array '" + array + "' claims " + countText(total) +
                " bytes, more than the extent holds (" + std::to_string(maxBytes) + ")");
-    std::uint64_t at = offset + (3 + blocks) * h;
-    std::string out;
-    out.reserve(std::size_t(total));
-    std::string chunk;
+    // Every block's claim first (its compressed bytes present, zlib's ratio),
+    // so the output is sized by what the stream can yield, not by the header.
+    const std::uint64_t first = offset + (3 + blocks) * h;
+    std::uint64_t at = first;
     for (std::uint64_t b = 0; b < blocks; ++b) {
         const std::uint64_t csize = header(offset + (3 + b) * h);
         if (csize > raw.size() - at)
@@ -197,6 +197,15 @@ std::string decodeBlock(const std::string& raw, std::size_t& offset, bool uint64
         if ((long double)usize > (long double)csize * kMaxDeflateRatio + 64)
             p.fail("corrupt compressed data: block " + std::to_string(b) + " of array '" + array + "' claims " +
                    std::to_string(usize) + " bytes from " + std::to_string(csize) + " compressed bytes");
+        at += csize;
+    }
+    at = first;
+    std::string out;
+    out.reserve(std::size_t(total));
+    std::string chunk;
+    for (std::uint64_t b = 0; b < blocks; ++b) {
+        const std::uint64_t csize = header(offset + (3 + b) * h);
+        const std::uint64_t usize = (b + 1 == blocks && lastSize) ? lastSize : blockSize;
         chunk.assign(std::size_t(usize), '\0');
         uLongf len = uLongf(usize);
         if (uncompress(reinterpret_cast<Bytef*>(chunk.data()), &len, reinterpret_cast<const Bytef*>(raw.data() + at),
@@ -322,7 +331,10 @@ Volume readVti(const fs::path& path) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw Error(path.string() + ": cannot open for reading");
     std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    const std::string where = path.string();
+    return readVtiBytes(std::move(text), path.string());
+}
+
+Volume readVtiBytes(std::string text, const std::string& where) {
     // The appended block is raw bytes: cut it off before scanning the XML.
     std::string appended;
     bool appendedBase64 = false;

@@ -194,11 +194,23 @@ std::vector<int> manifestPhases(const std::string& manifest) {
 }  // namespace
 
 std::pair<int, int> parseShard(const std::string& text) {
-    int i = -1, n = 0;
-    char rest = 0;
-    if (std::sscanf(text.c_str(), "%d/%d%c", &i, &n, &rest) != 2 || n < 1 || i < 0 || i >= n)
-        throw Error("shard must be I/N with 0 <= I < N, got '" + text + "'");
-    return {i, n};
+    // Digits only, checked for size before they become ints (sscanf's %d
+    // wrapped 4294967297 to 1 and accepted 0/99999999999).
+    const std::size_t slash = text.find('/');
+    auto number = [&](const std::string& digits, const char* what) -> long long {
+        if (digits.empty() || digits.size() > 18 || digits.find_first_not_of("0123456789") != std::string::npos)
+            throw Error("--shard must be I/N with 0 <= I < N (whole numbers), got '" + text + "'");
+        const long long v = std::stoll(digits);
+        if (v > 2147483647LL)
+            throw Error("--shard " + text + ": " + what + " " + digits + " is too large (at most 2147483647)");
+        return v;
+    };
+    if (slash == std::string::npos) throw Error("--shard must be I/N with 0 <= I < N (whole numbers), got '" + text + "'");
+    const long long i = number(text.substr(0, slash), "I");
+    const long long n = number(text.substr(slash + 1), "N");
+    if (n < 1) throw Error("--shard " + text + ": N must be at least 1");
+    if (i >= n) throw Error("--shard " + text + ": I must be below N (shards are numbered 0 to N-1)");
+    return {int(i), int(n)};
 }
 
 std::vector<RunSpec> planRuns(const DatasetConfig& c) {

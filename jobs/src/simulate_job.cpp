@@ -49,13 +49,24 @@ physics::RunSummary runSimulateJob(const SimulateJob& job, ProgressToken* progre
         throw Error("simulation output must be an .h5 file, got " + job.output.string());
     if (job.phases != 2 && job.phases != 3) throw Error("phases must be 2 or 3");
     const fs::path work = workFolder(job.output);
+    // One run per output: the work folder's lock file is held (flock) until
+    // this run ends; the kernel releases it when the process dies, kill -9
+    // included, so a killed run never blocks its resume.
+    std::error_code ec;
+    fs::create_directories(work, ec);
+    if (ec) throw Error("cannot create the work folder " + work.string() + ": " + ec.message());
+    FileLock lock;
+    long owner = 0;
+    if (!lock.tryLock(work / "lock", &owner))
+        throw Error(job.output.string() + ": another simulate run is writing this output" +
+                    (owner > 0 ? " (process " + std::to_string(owner) + ")" : std::string()) +
+                    "; wait for it to finish or choose another output");
     const std::string description = describeJob(job);
     const fs::path jobFile = work / "job.txt";
     if (fs::exists(jobFile)) {
         if (readText(jobFile) != description)
             throw Error("work folder " + work.string() + " belongs to a run with other settings; delete it or choose another output");
     } else {
-        fs::create_directories(work);
         writeAtomically(jobFile, [&](const fs::path& temp) {
             std::ofstream out(temp);
             out << description;

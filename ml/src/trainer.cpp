@@ -7,6 +7,9 @@
 #include <iterator>
 #include <limits>
 #include <random>
+#include <sstream>
+#include <cerrno>
+#include <cstring>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
@@ -75,11 +78,26 @@ long countParameters(const torch::nn::Module& module) {
     return n;
 }
 
+// LibTorch's file writer finishes its zip in a destructor, where a full disk
+// throws and terminates the process: serialise to memory, then write the
+// bytes ourselves, checked, through the atomic temp + rename.
+static void saveArchive(torch::serialize::OutputArchive& archive, const std::filesystem::path& path) {
+    std::ostringstream bytes;
+    archive.save_to(bytes);
+    const std::string data = bytes.str();
+    writeAtomically(path, [&](const std::filesystem::path& temp) {
+        std::ofstream out(temp, std::ios::binary);
+        out.write(data.data(), std::streamsize(data.size()));
+        out.close();
+        if (!out) throw Error(path.string() + ": write failed (" + std::strerror(errno) + ")");
+    });
+}
+
 void saveWeights(const torch::nn::Module& module, const std::filesystem::path& path, bool half) {
     torch::serialize::OutputArchive archive;
     writeModuleState(module, archive, half);
     if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path());
-    writeAtomically(path, [&](const std::filesystem::path& temp) { archive.save_to(temp.string()); });
+    saveArchive(archive, path);
 }
 
 void loadWeights(torch::nn::Module& module, const std::filesystem::path& path) {
@@ -202,7 +220,7 @@ void saveCheckpoint(const std::filesystem::path& path, torch::nn::Module& module
         hist.push_back(e.seconds);
     }
     archive.write("history", torch::tensor(hist, torch::kDouble));
-    writeAtomically(path, [&](const std::filesystem::path& temp) { archive.save_to(temp.string()); });
+    saveArchive(archive, path);
 }
 
 // From the file, or from `bytes` (rank 0's copy of it) when given.

@@ -1,8 +1,10 @@
 #include "microstudio/physics/run.hpp"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -41,10 +43,12 @@ void saveCheckpoint(const fs::path& path, const RunState& run, const CahnHilliar
     bytes.append(reinterpret_cast<const char*>(&run), sizeof(RunState));
     bytes += solver.saveState();
     writeAtomically(path, [&](const fs::path& temp) {
-        std::ofstream out(temp, std::ios::binary);
-        out.write(bytes.data(), std::streamsize(bytes.size()));
-        out.close();
-        if (!out) throw Error("cannot write checkpoint " + path.string());
+        std::FILE* f = std::fopen(temp.c_str(), "wb");
+        if (!f) throw Error("cannot write checkpoint " + path.string() + ": " + std::strerror(errno));
+        int err = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() ? 0 : (errno ? errno : EIO);
+        if (std::fflush(f) != 0 && !err) err = errno ? errno : EIO;
+        if (std::fclose(f) != 0 && !err) err = errno ? errno : EIO;
+        if (err) throw Error("cannot write checkpoint " + path.string() + ": " + std::strerror(err));
     });
 }
 

@@ -41,6 +41,10 @@ void checkVoxelClaim(const std::string& where, const std::string& claim, long do
 // file (after following links). Returns its size in bytes.
 std::uintmax_t requireRegularFile(const std::filesystem::path& path);
 
+// A count for a message: exact below 10^19, else "2.52e+21" (a cast of a
+// larger long double to an integer is undefined).
+std::string countText(long double count);
+
 // Text from a file for an error message: at most maxChars, anything but
 // printable ASCII shown as '?', "..." when cut.
 std::string printableExcerpt(const std::string& text, std::size_t maxChars = 60);

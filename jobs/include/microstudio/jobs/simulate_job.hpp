@@ -3,7 +3,10 @@
 // sample per snapshot ("snap_000000" ...) holding the thresholded labels,
 // the continuous field and the snapshot attributes. Resumable: snapshots and
 // a checkpoint live in "<output>.work/" until the file is complete; a rerun
-// with the same settings continues from there.
+// with the same settings continues from there. A run holds an advisory lock
+// on "<output>.work/lock" while it runs: a second run on the same output is
+// refused at once with one line ("OUT: another simulate run is writing this
+// output (process N); ...").
 #include <filesystem>
 
 #include "microstudio/core/progress.hpp"
