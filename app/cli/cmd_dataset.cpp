@@ -10,11 +10,14 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/json_text.hpp"
 #include "microstudio/jobs/dataset_builder.hpp"
 
 namespace ms::cli {
 
 namespace {
+
+using ms::jsonQuoted;
 
 std::vector<std::string> splitList(const std::string& text) {
     std::vector<std::string> splits;
@@ -131,9 +134,9 @@ int datasetBuild(const CommandArgs& argv) {
     const auto r = jobs::buildDataset(c, folder, options, &token);
     bar.finish();
     if (args.flag("json")) {
-        std::printf("{\"folder\": \"%s\", \"runs_total\": %d, \"runs_in_shard\": %d, \"runs_built\": %d, "
+        std::printf("{\"folder\": %s, \"runs_total\": %d, \"runs_in_shard\": %d, \"runs_built\": %d, "
                     "\"runs_skipped\": %d, \"runs_without_onset\": %d, \"samples_written\": %ld, \"merged\": %s, \"seconds\": %.3f}\n",
-                    folder.c_str(), r.runsTotal, r.runsInShard, r.runsBuilt, r.runsSkipped, r.runsWithoutOnset, r.samples,
+                    jsonQuoted(folder).c_str(), r.runsTotal, r.runsInShard, r.runsBuilt, r.runsSkipped, r.runsWithoutOnset, r.samples,
                     r.merged ? "true" : "false", r.seconds);
     } else {
         std::printf("%s: %d of %d runs in this shard built, %d already done, %ld snapshots, %.1f s%s\n", folder.c_str(),
@@ -167,7 +170,7 @@ int datasetMerge(const CommandArgs& argv) {
     const long n = jobs::mergeDataset(args.positionals()[0], extra, &token, splits, args.flag("finished-only"));
     bar.finish();
     if (args.flag("json"))
-        std::printf("{\"folder\": \"%s\", \"samples\": %ld}\n", args.positionals()[0].c_str(), n);
+        std::printf("{\"folder\": %s, \"samples\": %ld}\n", jsonQuoted(args.positionals()[0]).c_str(), n);
     else
         std::printf("merged %ld samples into the splits of %s\n", n, args.positionals()[0].c_str());
     return 0;

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "args.hpp"
+#include "microstudio/core/json_text.hpp"
 #include "commands.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/jobs/simulate_job.hpp"
@@ -19,28 +20,7 @@ namespace ms::cli {
 
 namespace {
 
-// A JSON string literal (quotes, backslashes and control characters escaped).
-std::string jsonString(const std::string& s) {
-    std::string out = "\"";
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += char(c);
-                }
-        }
-    }
-    return out + "\"";
-}
+using ms::jsonQuoted;
 
 std::string shown(double v) {
     char buf[32];
@@ -148,7 +128,7 @@ int cmdSimulate(const CommandArgs& argv) {
                     "\"mass_drift\": %.6g, \"energy_start\": %.12g, \"energy_end\": %.12g, \"energy_increases\": %ld, "
                     "\"length_start\": %.6g, \"length_end\": %.6g, \"steps\": %ld, \"rejected_steps\": %ld, "
                     "\"snapshots\": %d, \"final_time\": %.10g, \"seconds\": %.3f, \"resumed\": %s, \"complete\": %s}\n",
-                    jsonString(job.output.string()).c_str(), job.params.dims.str().c_str(), job.params.phi, job.params.chi,
+                    jsonQuoted(job.output.string()).c_str(), job.params.dims.str().c_str(), job.params.phi, job.params.chi,
                     physics::spinodalChi(job.params.phi), s.massDrift, s.energyStart, s.energyEnd, s.energyIncreases,
                     s.lengthStart, s.lengthEnd, s.steps, s.rejectedSteps, s.snapshots, s.finalTime, s.seconds,
                     s.resumed ? "true" : "false", s.complete ? "true" : "false");
