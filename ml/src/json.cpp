@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/json_text.hpp"
 #include "microstudio/core/files.hpp"
 
 namespace ms::ml {
@@ -103,27 +104,7 @@ void Json::push(Json value) {
 
 namespace {
 
-void escapeTo(std::string& out, const std::string& s) {
-    out += '"';
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\t': out += "\\t"; break;
-            case '\r': out += "\\r"; break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out += char(c);
-                }
-        }
-    }
-    out += '"';
-}
+void escapeTo(std::string& out, const std::string& s) { out += jsonQuoted(s); }
 
 std::string numberText(double v) {
     if (!std::isfinite(v)) return "null";  // JSON has no inf/NaN
