@@ -48,8 +48,10 @@ const char* const kHelp =
     "  --data H.h5        held-out samples [the model folder's heldout-test.h5, else the model's\n"
     "                     recorded validation data]\n"
     "  -n, --count N      held-out targets [16]\n"
-    "  --steps K          DDIM steps (0 = DDPM over all T) [50]\n"
-    "  --eta X, --guidance G, --seed S   sampler settings [0, 1, 0]\n"
+    "  --sampler S        ddim, dpmpp (DPM-Solver++(2M), deterministic) or ddpm (ancestral over\n"
+    "                     all T) [ddim]\n"
+    "  --steps K          solver steps; with ddim 0 = DDPM over all T [ddim: 50, dpmpp: 16]\n"
+    "  --eta X, --guidance G, --seed S   sampler settings (eta: ddim only) [0, 1, 0]\n"
     "  --ddpm-variance V  the DDPM's step variance: beta (the paper's) or posterior [beta]\n"
     "  --batch B          samples denoised together for the R^2 passes [8]\n"
     "  --candidates K     also screened generation on the same targets: K draws per target, the\n"
@@ -67,6 +69,9 @@ const char* const kHelp =
     "                     those targets, their difference with a 95% interval (paired bootstrap\n"
     "                     over the targets: is it more than the targets' own noise?), seconds\n"
     "                     per sample (denoise + decode) and the speed-up\n"
+    "  --compare-sampler S  the --compare-steps sampler: ddim, dpmpp or ddpm [the main one];\n"
+    "                     e.g. --compare-sampler dpmpp --compare-steps 16 against the main DDIM-50\n"
+    "                     (alone: --compare-steps defaults to the main --steps)\n"
     "  --compare-count M  targets for --compare-steps [N]\n"
     "  --threads T        torch threads on the CPU [MICROSTUDIO_THREADS or all cores]\n"
     "  --training T.h5    memorisation: for the plain samples and the held-out targets, the\n"
@@ -131,7 +136,8 @@ double minPhaseFraction(const Args& args, const ml::Generator3D& model) {
 
 ml::GenerateOptions samplerOptions(const Args& args) {
     ml::GenerateOptions o;
-    const long steps = args.integer("steps", 50), seed = args.integer("seed", 0), batch = args.integer("batch", 8);
+    o.sampler = ml3d::parseSampler(args.value("sampler", "ddim"));
+    const long steps = args.integer("steps", ml3d::defaultSteps(o.sampler, 50)), seed = args.integer("seed", 0), batch = args.integer("batch", 8);
     if (steps < 0) throw Error("--steps must be >= 0");
     if (seed < 0) throw Error("--seed must be >= 0");
     if (batch < 1) throw Error("--batch must be >= 1");
@@ -155,7 +161,8 @@ ml::Evaluation3dOptions evaluationOptions(const Args& args, long count) {
     if (diversity < 2) throw Error("--diversity needs at least 2 samples");
     o.diversitySamples = int(diversity);
     o.timingBatchSizes = parseBatchSizes(args.value("batch-sizes", "1,2,4,8,16,32"));
-    o.compareSteps = int(args.integer("compare-steps", -1));
+    if (args.has("compare-sampler")) o.compareSampler = ml3d::parseSampler(*args.value("compare-sampler"), "--compare-sampler");
+    o.compareSteps = int(args.integer("compare-steps", args.has("compare-sampler") ? o.sampler.steps : -1));
     if (args.has("compare-steps") && o.compareSteps < 0) throw Error("--compare-steps must be >= 0");
     const long compareCount = args.integer("compare-count", count);
     if (compareCount < 2) throw Error("--compare-count must be >= 2");
@@ -177,9 +184,9 @@ std::vector<Volume> readTraining(const Args& args, double minPhase) {
 // ---- text report ------------------------------------------------------------
 
 void printHeader(const ml::Evaluation3dReport& r, long batch) {
-    std::printf("evaluate %s on %zu held-out samples of %s (split %s; %s-%d, batch %ld, guidance %g, %s)\n",
-                r.model.c_str(), r.n, r.data.c_str(), r.split.c_str(), r.sampler == "ddpm" ? "DDPM" : "DDIM", r.steps,
-                batch, r.guidance, r.device.c_str());
+    std::printf("evaluate %s on %zu held-out samples of %s (split %s; %s, batch %ld, guidance %g, %s)\n",
+                r.model.c_str(), r.n, r.data.c_str(), r.split.c_str(), r.samplerLabel.c_str(), batch, r.guidance,
+                r.device.c_str());
     std::printf("plain sampling (one draw per target): target vs measured\n");
     ml3d::printFit(r.plain, r.conditions, r.diversity ? &r.diversity->std : nullptr);
 }
@@ -202,8 +209,8 @@ void printParts(const ml::Evaluation3dReport& r) {
 
 void printComparison(const ml::Evaluation3dReport& r, long batch) {
     const auto& c = *r.comparison;
-    std::printf("comparison on %zu of the plain targets: %s-%d vs %s-%d (batch %ld)\n", c.subset.size(), c.sampler.c_str(),
-                c.steps, r.sampler.c_str(), r.steps, batch);
+    std::printf("comparison on %zu of the plain targets: %s (other) vs %s (main) (batch %ld)\n", c.subset.size(),
+                c.label.c_str(), r.samplerLabel.c_str(), batch);
     std::printf("%-16s %10s %10s %10s  %s\n", "descriptor", "R^2 main", "R^2 other", "main-other",
                 "95% interval (paired bootstrap over targets)");
     for (const auto& name : r.conditions) {
@@ -249,7 +256,7 @@ void writeCsv(const ml::Evaluation3dReport& r, const std::string& path) {
 int cmdEvaluate(const CommandArgs& argv) {
     Args args(argv, {"model", "data", "count", "steps", "eta", "guidance", "seed", "batch-sizes", "diversity", "batch",
                      "compare-steps", "compare-count", "min-phase-fraction", "threads", "csv", "candidates",
-                     "ddpm-variance", "tolerance", "training", "training-count"},
+                     "ddpm-variance", "tolerance", "training", "training-count", "sampler", "compare-sampler"},
               {"json", "cpu", "describe", "save", "round-trip-only"});
     if (args.helpRequested()) {
         std::cout << kHelp;
@@ -260,6 +267,9 @@ int cmdEvaluate(const CommandArgs& argv) {
         if (args.integer("threads", 0) < 1) throw Error("--threads must be >= 1");
         setenv("MICROSTUDIO_THREADS", t->c_str(), 1);  // read when the model picks its device
     }
+    // Sampler names are refused before the model loads.
+    (void)ml3d::parseSampler(args.value("sampler", "ddim"));
+    if (auto s = args.value("compare-sampler")) (void)ml3d::parseSampler(*s, "--compare-sampler");
     const auto model = loadModel(args);
     const long count = args.integer("count", 16);
     if (count < 1 || count > 100000) throw Error("-n must be in 1..100000");

@@ -75,8 +75,8 @@ int evaluate(const ml::Generator3D& model, const std::string& path, long count, 
     progress.setListener([&](double f, const std::string& msg) { bar.update(f, msg); });
     const auto r = ml::evaluateGenerator3d(model, heldOut, o, &progress);
     bar.finish();
-    std::printf("evaluate: %zu held-out samples from %s (split %s); sampler %s-%d, guidance %g\n", r.n, path.c_str(),
-                r.split.c_str(), r.sampler == "ddpm" ? "DDPM" : "DDIM", r.steps, r.guidance);
+    std::printf("evaluate: %zu held-out samples from %s (split %s); sampler %s, guidance %g\n", r.n, path.c_str(),
+                r.split.c_str(), r.samplerLabel.c_str(), r.guidance);
     ml3d::printFeaturePredictor(r);
     std::printf("descriptors of generated volumes vs their targets (plain sampling, one draw per target)\n");
     ml3d::printFit(r.plain, r.conditions);
@@ -171,7 +171,8 @@ void writeCsv(const std::vector<Volume>& volumes, const ml::Generator3D& model, 
 
 int cmdGenerate(const CommandArgs& argv) {
     Args args(argv, {"model", "target", "count", "steps", "eta", "guidance", "seed", "batch", "output", "create-tiny",
-                     "phases", "evaluate", "range", "targets-from", "ranges-from", "candidates", "ddpm-variance", "tolerance"},
+                     "phases", "evaluate", "range", "targets-from", "ranges-from", "candidates", "ddpm-variance", "tolerance",
+                     "sampler"},
               {"info", "cpu", "describe", "random-targets", "strict", "no-measure"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli generate --model M --target NAME=VALUE,... -n N -o OUT [OPTIONS]\n"
@@ -197,9 +198,12 @@ int cmdGenerate(const CommandArgs& argv) {
                      "  --range R          with --random-targets: NAME=LO:HI,... instead of the training range\n"
                      "  --targets-from D   per sample, the condition values of D's samples (attributes)\n"
                      "  -n, --count N      samples [1; with --targets-from: all of D, else N evenly spaced]\n"
-                     "  --steps K          DDIM steps; 0 = ancestral DDPM over all T steps (the paper) [0]\n"
-                     "  --eta X            DDIM noise (0 deterministic) [0]\n"
-                     "  --ddpm-variance V  with --steps 0: step variance beta (the paper's) or posterior [beta]\n"
+                     "  --sampler S        ddim, dpmpp (DPM-Solver++(2M): deterministic, ~16 steps match\n"
+                     "                     DDIM-50) or ddpm (ancestral over all T steps) [ddim]\n"
+                     "  --steps K          solver steps (network calls); with ddim 0 = ancestral DDPM over all\n"
+                     "                     T steps (the paper) [ddim: 0, dpmpp: 16]\n"
+                     "  --eta X            DDIM noise (0 deterministic; ddim only) [0]\n"
+                     "  --ddpm-variance V  for ancestral DDPM: step variance beta (the paper's) or posterior [beta]\n"
                      "  --guidance G       classifier-free guidance scale (0 unconditional, 1 conditional) [1]\n"
                      "  --seed S           [0]\n"
                      "  --batch B          samples denoised together [8]\n"
@@ -234,6 +238,7 @@ int cmdGenerate(const CommandArgs& argv) {
         return 0;
     }
     if (!args.has("model")) throw Error("--model is required (see --help)");
+    const std::string sampler = ml3d::parseSampler(args.value("sampler", "ddim"));
     if (args.flag("cpu")) setenv("CUDA_VISIBLE_DEVICES", "", 1);
     const auto model = ml::Generator3D::load(*args.value("model"));
     if (args.flag("info")) {
@@ -241,17 +246,20 @@ int cmdGenerate(const CommandArgs& argv) {
         return 0;
     }
     ml::GenerateOptions o;
-    const long count = args.integer("count", 1), steps = args.integer("steps", 0), seed = args.integer("seed", 0);
+    const long count = args.integer("count", 1), seed = args.integer("seed", 0);
+    const long steps = args.integer("steps", ml3d::defaultSteps(sampler, 0));
     const long batch = args.integer("batch", 8);
     if (count < 1 || count > 100000) throw Error("-n must be in 1..100000");
     if (steps < 0) throw Error("--steps must be >= 0");
     if (seed < 0) throw Error("--seed must be >= 0");
     if (batch < 1) throw Error("--batch must be >= 1");
+    o.sampler = sampler;
     o.steps = int(steps);
     o.eta = args.number("eta", 0.0);
     o.guidance = args.number("guidance", 1.0);
     o.seed = std::uint64_t(seed);
     o.batch = int(batch);
+    (void)ml::samplerLabel(o, model.config().timesteps);  // steps / eta that do not fit the sampler: refused now
     o.candidates = ml3d::parseCandidates(args.integer("candidates", 1));
     o.tolerance = ml3d::parseTolerance(args.number("tolerance", 0.0));
     o.posteriorVariance = ml3d::parseDdpmVariance(args.value("ddpm-variance", "beta"));

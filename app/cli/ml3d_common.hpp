@@ -88,6 +88,19 @@ inline bool parseDdpmVariance(const std::string& value) {
     return value == "posterior";
 }
 
+// --sampler ddim|dpmpp|ddpm -> GenerateOptions::sampler (also sample2d's);
+// `option` names the flag in the one-line refusal.
+inline std::string parseSampler(const std::string& value, const std::string& option = "--sampler") {
+    if (value != "ddim" && value != "dpmpp" && value != "ddpm")
+        throw Error(option + " must be ddim, dpmpp or ddpm, got '" + value + "'");
+    return value;
+}
+
+// --steps default per sampler: DPM-Solver++ 16, the others `otherDefault`.
+inline long defaultSteps(const std::string& sampler, long otherDefault) {
+    return sampler == "dpmpp" ? 16 : sampler == "ddpm" ? 0 : otherDefault;
+}
+
 // Shared with the dataset tools and training (microstudio/core/subsample.hpp).
 using ms::evenlySpaced;
 using ms::minorityFraction;

@@ -228,6 +228,11 @@ ReconstructionReport measureReconstruction(const Context& c, const std::vector<V
     return r;
 }
 
+// "ddim", "dpmpp" or "ddpm" (DDIM with steps 0 and eta 0 is ancestral DDPM).
+std::string familyOf(const GenerateOptions& o) {
+    return o.sampler == "ddim" && o.steps == 0 && o.eta == 0.0 ? "ddpm" : o.sampler;
+}
+
 // R^2 of both samplers on the compared targets and the bootstrap interval
 // of their difference, over the targets both described.
 void compareCondition(SamplerComparison& s, const std::string& name, const std::vector<NamedValues>& mainMeasured,
@@ -254,16 +259,19 @@ void compareCondition(SamplerComparison& s, const std::string& name, const std::
 SamplerComparison compareSamplers(const Context& c, const TargetFit& main, double from, double to) {
     SamplerComparison s;
     const auto& o = c.options;
+    auto other = o.sampler;
+    other.sampler = o.compareSampler.empty() ? o.sampler.sampler : o.compareSampler;
+    if (other.sampler != "ddim") other.eta = 0.0;
+    other.candidates = 1;
+    other.steps = o.compareSteps;
+    s.label = samplerLabel(other, c.model.config().timesteps);
     s.steps = o.compareSteps == 0 ? c.model.config().timesteps : o.compareSteps;
-    s.sampler = o.compareSteps == 0 ? "ddpm" : "ddim";
+    s.sampler = familyOf(other);
     s.subset = evenlySpaced(c.targets.size(), o.compareCount > 0 ? o.compareCount : c.targets.size());
     std::vector<NamedValues> subsetTargets;
     for (std::size_t i : s.subset) subsetTargets.push_back(c.targets[i]);
     GenerateTiming timing;
     ProgressToken token;
-    auto other = o.sampler;
-    other.candidates = 1;
-    other.steps = o.compareSteps;
     other.timing = &timing;
     other.progress = relay(c.progress, token, from, to);
     s.measured = measure(c.model.generate(subsetTargets, other), c.model);
@@ -364,6 +372,7 @@ void checkOptions(const Evaluation3dOptions& o, const std::vector<Volume>& heldO
     if (o.candidates < 1 || o.candidates > 64) throw Error("candidates must be in 1..64");
     if (o.diversitySamples == 1 || o.diversitySamples < 0) throw Error("diversity needs at least 2 samples (0: off)");
     if (o.compareSteps < -1) throw Error("the comparison sampler's steps must be >= 0");
+    if (!o.compareSampler.empty() && o.compareSteps < 0) throw Error("a comparison sampler needs compareSteps >= 0");
     for (int b : o.timingBatchSizes)
         if (b < 1) throw Error("timing batch sizes must be >= 1");
     if (o.training && o.training->empty()) throw Error("memorisation needs training volumes");
@@ -377,8 +386,16 @@ Evaluation3dReport header(const Generator3D& model, const std::vector<Volume>& h
     r.split = heldOutSplit(heldOut);
     r.device = model.device();
     r.n = heldOut.size();
+    r.samplerLabel = samplerLabel(o.sampler, c.timesteps);  // refuses a bad sampler before the slow parts
+    if (o.compareSteps >= 0) {
+        auto other = o.sampler;
+        other.sampler = o.compareSampler.empty() ? o.sampler.sampler : o.compareSampler;
+        if (other.sampler != "ddim") other.eta = 0.0;
+        other.steps = o.compareSteps;
+        (void)samplerLabel(other, c.timesteps);
+    }
     r.steps = o.sampler.steps == 0 ? c.timesteps : o.sampler.steps;
-    r.sampler = o.sampler.steps == 0 ? "ddpm" : "ddim";
+    r.sampler = familyOf(o.sampler);
     r.guidance = o.sampler.guidance;
     r.ddpmVariance = o.sampler.posteriorVariance ? "posterior" : "beta";
     r.minPhaseFraction = o.minPhaseFraction;
@@ -452,6 +469,7 @@ Json comparisonJson(const SamplerComparison& s) {
     Json j = Json::object();
     j["steps"] = s.steps;
     j["sampler"] = s.sampler;
+    j["sampler_label"] = s.label;
     j["n"] = s.subset.size();
     j["r2"] = namedJson(s.r2);
     j["r2_main_sampler"] = namedJson(s.r2Main);
@@ -553,6 +571,7 @@ Json Evaluation3dReport::toJson() const {
     j["n"] = n;
     j["steps"] = steps;
     j["sampler"] = sampler;
+    j["sampler_label"] = samplerLabel;
     j["guidance"] = guidance;
     j["ddpm_variance"] = ddpmVariance;
     j["min_phase_fraction"] = minPhaseFraction;

@@ -483,6 +483,23 @@ std::string Generator3D::device() const { return detail::describeDevice(impl_->d
 
 // --- Generation ---------------------------------------------------------------------------
 
+std::string samplerLabel(const GenerateOptions& o, int timesteps) {
+    detail::checkSamplerName(o.sampler);
+    const std::string T = std::to_string(timesteps);
+    if (o.steps < 0 || o.steps > timesteps) throw Error("steps must be in 1.." + T + " (0 = all)");
+    if (!(o.eta >= 0.0) || !std::isfinite(o.eta)) throw Error("DDIM eta must be a finite number >= 0");
+    if (o.sampler != "ddim" && o.eta != 0.0) throw Error("eta applies to the ddim sampler only (" + o.sampler + " given)");
+    const std::string ddpm = "ddpm-" + T + (o.posteriorVariance ? "-posterior" : "");
+    if (o.sampler == "ddpm") {
+        if (o.steps != 0 && o.steps != timesteps)
+            throw Error("the ddpm sampler runs all " + T + " steps: give steps 0 (got " + std::to_string(o.steps) + ")");
+        return ddpm;
+    }
+    const int steps = o.steps == 0 ? timesteps : o.steps;
+    if (o.sampler == "dpmpp") return "dpmpp2m-" + std::to_string(steps);
+    return o.steps == 0 && o.eta == 0.0 ? ddpm : "ddim-" + std::to_string(steps);
+}
+
 std::vector<Volume> Generator3D::generate(const std::map<std::string, double>& target, int n, int steps,
                                           double guidance, std::uint64_t seed, ProgressToken* progress) const {
     GenerateOptions o;
@@ -540,9 +557,8 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
     if (n < 1) throw Error("generate needs n >= 1");
     if (options.batch < 1) throw Error("generate batch must be >= 1");
     if (!std::isfinite(options.guidance)) throw Error("guidance must be finite");
+    const std::string sampler = samplerLabel(options, c.timesteps);  // validates sampler, steps, eta
     const int steps = options.steps == 0 ? c.timesteps : options.steps;
-    if (steps < 1 || steps > c.timesteps)
-        throw Error("steps must be in 1.." + std::to_string(c.timesteps) + " (0 = all)");
     // Normalised contexts (missing conditions: the training mean, i.e. 0).
     std::vector<float> contexts;
     std::vector<std::map<std::string, double>> used(targets.size());
@@ -569,9 +585,8 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
     torch::NoGradGuard noGrad;
     impl.net->eval();
     const Dims l = c.vae.latentDims();
-    const bool ddpm = steps == c.timesteps && options.eta == 0.0 && options.steps == 0;
-    const std::string sampler = ddpm ? "ddpm-" + std::to_string(c.timesteps) + (options.posteriorVariance ? "-posterior" : "")
-                                     : "ddim-" + std::to_string(steps);
+    const bool ddpm = sampler.rfind("ddpm-", 0) == 0;
+    const bool dpmpp = options.sampler == "dpmpp";
     const auto mean = impl.meanTensor(), stdev = impl.stdTensor();
     std::vector<Volume> out;
     const int batches = (n + options.batch - 1) / options.batch;
@@ -605,10 +620,11 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
             });
         }
         const auto variance = options.posteriorVariance ? detail::AncestralVariance::Posterior : detail::AncestralVariance::Beta;
-        torch::Tensor latent = ddpm ? detail::sampleDdpm(*impl.schedule, eps, start, variance,
-                                                         generator, progress ? &relay : nullptr)
-                                    : detail::sampleDdim(*impl.schedule, eps, start, steps, options.eta, generator,
-                                                         progress ? &relay : nullptr);
+        ProgressToken* stepProgress = progress ? &relay : nullptr;
+        torch::Tensor latent =
+            ddpm    ? detail::sampleDdpm(*impl.schedule, eps, start, variance, generator, stepProgress)
+            : dpmpp ? detail::sampleDpmSolver(*impl.schedule, eps, start, steps, detail::SolverSpacing::LogSnr, stepProgress)
+                    : detail::sampleDdim(*impl.schedule, eps, start, steps, options.eta, generator, stepProgress);
         latent = latent / impl.net->latentScale;
         synchronise(latent);
         const auto decodeStart = std::chrono::steady_clock::now();

@@ -8,6 +8,7 @@
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/noise/noise.hpp"
+#include "ddpm3d.hpp"  // DPM-Solver++(2M), shared with the 3D generator
 #include "torch_common.hpp"
 
 namespace ms::ml {
@@ -266,11 +267,24 @@ torch::Tensor conditionTensor(const std::vector<std::vector<double>>& rows, std:
 
 }  // namespace
 
+std::string Ldm2d::samplerLabel(const Ldm2dSampleOptions& o) const {
+    detail::checkSamplerName(o.sampler);
+    if (!(o.eta >= 0) || !std::isfinite(o.eta)) throw Error("eta must be >= 0");
+    const int T = impl_->schedule.steps();
+    if (o.ancestral || o.sampler == "ddpm") {
+        if (o.eta != 0.0 && o.sampler != "ddim") throw Error("eta applies to the ddim sampler only (" + o.sampler + " given)");
+        return "ddpm-" + std::to_string(T);
+    }
+    if (o.sampler != "ddim" && o.eta != 0.0) throw Error("eta applies to the ddim sampler only (" + o.sampler + " given)");
+    if (o.steps < 1 || o.steps > T) throw Error("steps must be in 1.." + std::to_string(T) + " (got " + std::to_string(o.steps) + ")");
+    return (o.sampler == "dpmpp" ? "dpmpp2m-" : "ddim-") + std::to_string(o.steps);
+}
+
 std::vector<std::vector<float>> Ldm2d::sample(const Ldm2dSampleOptions& o) const {
     const auto& c = impl_->config;
     const auto& s = impl_->schedule;
     if (o.count < 1) throw Error("sample count must be >= 1");
-    if (!(o.eta >= 0)) throw Error("eta must be >= 0");
+    const std::string label = samplerLabel(o);  // validates sampler, steps, eta
     const bool conditional = !c.conditions.empty() && !o.conditions.empty();
     std::lock_guard<std::mutex> lock(impl_->mutex);
     torch::NoGradGuard noGrad;
@@ -303,7 +317,11 @@ std::vector<std::vector<float>> Ldm2d::sample(const Ldm2dSampleOptions& o) const
     };
 
     torch::Tensor x = randn();
-    if (o.ancestral) {
+    if (label.rfind("dpmpp2m-", 0) == 0) {
+        // The network output as its x0 estimate (v: sqrt(abar) x - sqrt(1 - abar) v).
+        detail::DataPredictor x0 = [&](const torch::Tensor& xt, long t) { return predict(xt, int(t)).x0; };
+        x = detail::sampleDpmSolver(s.alphaBar, x0, x, o.steps);
+    } else if (o.ancestral || o.sampler == "ddpm") {
         for (int t = s.steps() - 1; t >= 0; --t) {
             auto eps = predict(x, t).eps;
             const double alpha = s.alphas[std::size_t(t)], ab = s.alphaBar[std::size_t(t)];

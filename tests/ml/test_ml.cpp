@@ -1,8 +1,11 @@
 // ms_ml: JSON metadata, the paper VAE layer shapes, weights round trip,
 // bit-identical resume after a simulated kill, the DDPM schedule, DDIM vs
-// ancestral sampling, and a tiny LDM learning a two-cluster distribution.
+// ancestral sampling, DPM-Solver++(2M), and a tiny LDM learning a
+// two-cluster distribution.
 // Everything runs on tiny configurations (seconds on 2 cores).
 #include <QProcess>
+#include <csignal>
+#include <sys/resource.h>
 #include <QtTest>
 
 #include <cmath>
@@ -413,6 +416,68 @@ private slots:
         QCOMPARE(ldm.sample(o), deterministic);
     }
 
+    // DPM-Solver++(2M) in the 2D LDM (the solver shared with the 3D generator,
+    // tested against the exact Gaussian score in test_ml3d): it converges to
+    // DDIM's ODE solution (DDIM over all T steps) as the steps grow, the same
+    // seed gives the same latents, and bad names / options are refused in one
+    // line.
+    void dpmSolverSampling() {
+        Ldm2dConfig c;
+        c.latent = 4;
+        c.hidden = 16;
+        c.blocks = 1;
+        c.timeEmbedding = 8;
+        Ldm2d ldm(c, 9);
+        Ldm2dSampleOptions o;
+        o.count = 3;
+        o.seed = 5;
+        o.steps = 1000;
+        const auto ode = ldm.sample(o);
+        auto distance = [&](const std::vector<std::vector<float>>& a) {
+            double d = 0;
+            for (std::size_t i = 0; i < a.size(); ++i)
+                for (std::size_t k = 0; k < a[i].size(); ++k) d = std::max(d, double(std::fabs(a[i][k] - ode[i][k])));
+            return d;
+        };
+        o.sampler = "dpmpp";
+        o.steps = 10;
+        const auto ten = ldm.sample(o);
+        QCOMPARE(ldm.sample(o), ten);
+        QCOMPARE(ldm.samplerLabel(o), std::string("dpmpp2m-10"));
+        o.steps = 200;
+        const double d10 = distance(ten), d200 = distance(ldm.sample(o));
+        qInfo("max |DPM++(2M)-k - DDIM-1000|: k=10 %.3g, k=200 %.3g", d10, d200);
+        QVERIFY2(d200 < 0.1 * d10, qPrintable(QString("%1 vs %2").arg(d200).arg(d10)));
+        o.sampler = "ddpm";
+        QCOMPARE(ldm.samplerLabel(o), std::string("ddpm-1000"));
+        auto refused = [&](Ldm2dSampleOptions bad, const char* needle) {
+            try {
+                (void)ldm.sample(bad);
+            } catch (const ms::Error& e) {
+                const std::string what = e.what();
+                QVERIFY2(what.find('\n') == std::string::npos && what.find(needle) != std::string::npos, e.what());
+                return;
+            }
+            QFAIL(needle);
+        };
+        Ldm2dSampleOptions bad = o;
+        bad.sampler = "unipc";
+        refused(bad, "unknown sampler 'unipc'");
+        bad.sampler = "dpmpp";
+        bad.eta = 1.0;
+        refused(bad, "eta applies to the ddim sampler only");
+        bad.eta = 0.0;
+        bad.steps = 0;
+        refused(bad, "steps must be in 1..1000");
+        // The CLI refuses a bad --sampler in one line, before loading anything.
+        QProcess p;
+        p.start(MICROSTUDIO_CLI, {"sample2d", "out.h5", "--sampler", "heun"});
+        QVERIFY(p.waitForFinished(60000));
+        QVERIFY(p.exitCode() != 0);
+        const QString text = QString::fromUtf8(p.readAllStandardOutput() + p.readAllStandardError()).trimmed();
+        QVERIFY2(text.contains("--sampler must be ddim, dpmpp or ddpm, got 'heun'") && !text.contains('\n'), qPrintable(text));
+    }
+
     // A tiny conditional LDM learns two clusters and which one a condition picks.
     void tinyLdmLearnsTwoClusters() {
         std::vector<std::vector<float>> latents;
@@ -450,6 +515,12 @@ private slots:
         for (const auto& z : ldm.sample(o)) hits += near(z, 3);
         QVERIFY2(hits >= 180, qPrintable(QString::number(hits)));
         o.conditions = {{0.0}};
+        hits = 0;
+        for (const auto& z : ldm.sample(o)) hits += near(z, -3);
+        QVERIFY2(hits >= 180, qPrintable(QString::number(hits)));
+        // DPM-Solver++(2M) at 16 steps picks the cluster as DDIM-50 does.
+        o.sampler = "dpmpp";
+        o.steps = 16;
         hits = 0;
         for (const auto& z : ldm.sample(o)) hits += near(z, -3);
         QVERIFY2(hits >= 180, qPrintable(QString::number(hits)));
@@ -596,6 +667,37 @@ private slots:
     // trainVae2d refuses a test sample in its training or validation set,
     // and `train vae2d` / `train ldm2d` (whose library call sees latents
     // only) stop with one error line before training.
+    // Issue 21: a full disk while training wrote a 22-line c10::Error trace
+    // and a 0-byte temp file (LibTorch's writer throws from a destructor).
+    // Now: one line naming the file, exit 1, nothing partial left.
+    void trainingOnAFullDiskFailsInOneLine() {
+        const auto dir = tempDir("fulldisk");
+        ms::io::writeHdf5(syntheticImages(4, 24, 3), dir / "train.h5");
+        fs::create_directories(dir / "out");
+        const QString d = QString::fromStdString(dir.string());
+        QProcess p;
+        p.setChildProcessModifier([] {
+            ::signal(SIGXFSZ, SIG_IGN);  // a write past the limit fails with EFBIG, as on a full disk
+            rlimit limit{3000, 3000};
+            ::setrlimit(RLIMIT_FSIZE, &limit);
+        });
+        p.start(MICROSTUDIO_CLI, {"train", "vae2d", "--data", d + "/train.h5", "--out", d + "/out/v.pt", "--epochs", "1",
+                                  "--batch", "4", "--latent", "8", "--hidden", "32", "--channels", "4,8", "--kernels",
+                                  "4,4", "--threads", "1"});
+        QVERIFY(p.waitForFinished(120000));
+        const QString err = QString::fromUtf8(p.readAllStandardError()).trimmed();
+        QCOMPARE(p.exitStatus(), QProcess::NormalExit);
+        QCOMPARE(p.exitCode(), 1);
+        const QString last = err.section('\n', -1);
+        QVERIFY2(last.startsWith("microstudio-cli train: error: ") && last.contains("write failed") &&
+                     last.contains(d + "/out/"),
+                 qPrintable(err));
+        QVERIFY2(!err.contains("terminate called") && !err.contains("c10::Error"), qPrintable(err));
+        for (const auto& entry : fs::directory_iterator(dir / "out"))
+            QVERIFY2(entry.path().filename().string().find(".tmp") == std::string::npos, entry.path().c_str());
+        QVERIFY(!fs::exists(dir / "out" / "v.pt"));
+    }
+
     void trainingsRefuseTestSplit() {
         const auto dir = tempDir("split");
         auto train = syntheticImages(4, 24, 3), validation = syntheticImages(2, 24, 30);

@@ -71,6 +71,9 @@ struct Evaluation3dOptions {
     int diversitySamples = 8;               // samples at one fixed target; 0: no diversity
     std::vector<int> timingBatchSizes{1, 2, 4, 8, 16, 32};  // empty: no timing
     int compareSteps = -1;                  // >= 0: a second sampler on the plain targets (0 = DDPM-T)
+    // The second sampler's name ("ddim", "dpmpp", "ddpm"); empty: the main
+    // one's (sampler.sampler). Its eta is the main one's for "ddim", else 0.
+    std::string compareSampler;
     std::size_t compareCount = 0;           // its targets, evenly spaced (0: all)
     // Memorisation against these training volumes (already subsampled,
     // selectSamples); null: not measured. Needs the descriptors library.
@@ -118,7 +121,8 @@ struct TimingRow {
 // A second sampler on a subset of the plain targets, same seed and batch.
 struct SamplerComparison {
     int steps = 0;
-    std::string sampler;                    // "ddim" or "ddpm"
+    std::string sampler;                    // "ddim", "dpmpp" or "ddpm"
+    std::string label;                      // as the volumes record it: "dpmpp2m-16", "ddim-50", "ddpm-1000"
     std::vector<std::size_t> subset;        // indices into the targets
     std::vector<NamedValues> measured;      // per subset entry
     NamedValues r2, r2Main, r2Difference;   // other sampler, main sampler (same targets), main - other
@@ -144,7 +148,8 @@ struct MemorisationReport {
 };
 
 struct Evaluation3dReport {
-    std::string model, data, split, device, sampler, ddpmVariance;
+    std::string model, data, split, device, sampler, ddpmVariance;  // sampler: "ddim", "dpmpp" or "ddpm"
+    std::string samplerLabel;  // as the volumes record it: "ddim-50", "dpmpp2m-16", "ddpm-1000"
     std::size_t n = 0;
     int steps = 0;  // the sampler's (T for DDPM)
     double guidance = 1.0, minPhaseFraction = 0.0;

@@ -125,8 +125,14 @@ struct GenerateTiming {
 };
 
 struct GenerateOptions {
-    int steps = 0;           // 0: ancestral DDPM over all T steps (the paper); k: DDIM with k steps
-    double eta = 0.0;        // DDIM noise (0 = deterministic, 1 = DDPM-like)
+    // The sampler: "ddim" (steps 0: ancestral DDPM over all T, as before;
+    // k: DDIM with k steps), "dpmpp" (DPM-Solver++(2M), Lu et al. 2022:
+    // deterministic, second-order multistep; k steps = k network calls, 0 =
+    // T; ~16 steps match DDIM-50, docs/ml3d.md) or "ddpm" (ancestral over all
+    // T; steps must be 0 or T). Any other name: ms::Error, one line.
+    std::string sampler = "ddim";
+    int steps = 0;           // 0: ancestral DDPM over all T steps (the paper); k: k solver steps
+    double eta = 0.0;        // DDIM noise (0 = deterministic, 1 = DDPM-like); ddim only
     // Ancestral DDPM's per-step variance: beta_t (false; the paper's) or the
     // posterior's beta~_t (true; equals DDIM over all T steps with eta 1).
     bool posteriorVariance = false;
@@ -146,6 +152,13 @@ struct GenerateOptions {
     ProgressToken* progress = nullptr;
     GenerateTiming* timing = nullptr;  // when set, generate() adds its seconds
 };
+
+// What generate() runs and records as the volumes' `sampler` text for these
+// options on a model of T timesteps: "ddim-50", "dpmpp2m-16", "ddpm-1000",
+// "ddpm-1000-posterior" (a "ddim" with steps 0 and eta 0 is ancestral DDPM,
+// as before). ms::Error (one line) on an unknown sampler name, steps outside
+// 0..T, steps other than 0 or T for "ddpm", or eta != 0 off "ddim".
+std::string samplerLabel(const GenerateOptions& options, int timesteps);
 
 struct ParameterCounts {
     long vae = 0, encoder = 0, decoder = 0, featurePredictor = 0, unet = 0;

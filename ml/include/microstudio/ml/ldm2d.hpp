@@ -3,7 +3,8 @@
 // DDPM with T = 1000 steps and linear betas 1e-4 -> 0.02, an epsilon-
 // predicting residual MLP with a sinusoidal time embedding, optionally
 // conditioned on attributes (volume fraction, phi, chi) with condition
-// dropout for classifier-free guidance; DDIM sampling with k steps.
+// dropout for classifier-free guidance; DDIM or DPM-Solver++(2M) sampling
+// with k steps, or ancestral DDPM.
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -49,14 +50,18 @@ struct Ldm2dConfig {
 
 struct Ldm2dSampleOptions {
     int count = 16;
-    int steps = 50;        // DDIM k; k == T with eta == 1 is ancestral DDPM
-    double eta = 0.0;      // 0 = deterministic DDIM
+    // "ddim", "dpmpp" (DPM-Solver++(2M), Lu et al. 2022: deterministic,
+    // second-order multistep, the same solver as the 3D generator's) or
+    // "ddpm" (ancestral over all T, as `ancestral`). Other names: ms::Error.
+    std::string sampler = "ddim";
+    int steps = 50;        // solver steps k (network calls); DDIM k == T with eta == 1 is ancestral DDPM
+    double eta = 0.0;      // 0 = deterministic DDIM; ddim only
     std::uint64_t seed = 0;
     // Raw attribute values per sample (count rows) or one row for all;
     // empty = unconditional (the null condition).
     std::vector<std::vector<double>> conditions;
     double guidance = 1.0;  // classifier-free guidance scale (1 = conditional only)
-    bool ancestral = false; // DDPM ancestral sampling over all T steps (tests)
+    bool ancestral = false; // DDPM ancestral sampling over all T steps (tests); = sampler "ddpm"
 };
 
 class Ldm2d {
@@ -76,8 +81,12 @@ public:
     long parameterCount() const;
     std::vector<float> flatParameters() const;
 
-    // Latents (in the VAE's units) sampled by DDIM / ancestral DDPM.
+    // Latents (in the VAE's units) sampled by DDIM / DPM-Solver++ / ancestral DDPM.
     std::vector<std::vector<float>> sample(const Ldm2dSampleOptions& options) const;
+    // What sample() runs for these options: "ddim-50", "dpmpp2m-16",
+    // "ddpm-1000" (the images' `sampler` text in sample2d). ms::Error (one
+    // line) on an unknown sampler, steps outside 1..T, or eta != 0 off ddim.
+    std::string samplerLabel(const Ldm2dSampleOptions& options) const;
 
     // How much the model uses its condition: the mean noise-prediction MSE
     // over (latents, raw conditions) at seeded random timesteps and noise,
