@@ -27,7 +27,6 @@ namespace fs = std::filesystem;
 // The shipped 2-phase 3D model (resources/models/gen3d-ch2/generator3d.{pt,json}).
 constexpr const char* defaultGenerator = "gen3d-ch2";
 // The shipped test subset in a model's folder, the default held-out data.
-constexpr const char* shippedHeldOut = "heldout-test.h5";
 
 const char* const kHelp =
     "Usage: microstudio-cli evaluate [--model M] [--data HELDOUT.h5] [-n N] [--steps K] [--json] [--save]\n\n"
@@ -116,20 +115,16 @@ ml::Generator3D loadModel(const Args& args) {
 // --data, else the shipped test subset beside the model, else its recorded validation data.
 std::string heldOutPath(const Args& args, const ml::Generator3D& model) {
     if (auto data = args.value("data")) return *data;
-    const fs::path shipped = model.weightsPath().parent_path() / shippedHeldOut;
-    if (!model.weightsPath().empty() && fs::exists(shipped)) return shipped.string();
-    const auto& training = model.metadata().training;
-    const std::string validation = training.isObject() ? training.string("validation_data", "") : "";
-    if (validation.empty())
-        throw Error(std::string("--data HELDOUT.h5 is required: the model's folder has no ") + shippedHeldOut +
+    const std::string path = ml::defaultHeldOutData(model);
+    if (path.empty())
+        throw Error(std::string("--data HELDOUT.h5 is required: the model's folder has no ") + ml::kShippedHeldOut +
                     " and the model records no validation data");
-    return validation;
+    return path;
 }
 
 double minPhaseFraction(const Args& args, const ml::Generator3D& model) {
     // The model's training filter (single-phase snapshots skipped) unless given.
-    const auto& training = model.metadata().training;
-    const double minPhase = args.number("min-phase-fraction", training.isObject() ? training.number("min_phase_fraction", 0.0) : 0.0);
+    const double minPhase = args.number("min-phase-fraction", ml::trainingMinPhaseFraction(model));
     if (minPhase < 0.0 || minPhase >= 0.5) throw Error("--min-phase-fraction must be in [0, 0.5)");
     return minPhase;
 }

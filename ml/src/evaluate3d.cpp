@@ -537,6 +537,19 @@ std::vector<Volume> selectSamples(std::vector<Volume> volumes, std::size_t count
     return out;
 }
 
+std::string defaultHeldOutData(const Generator3D& model) {
+    const std::filesystem::path shipped = model.weightsPath().parent_path() / kShippedHeldOut;
+    std::error_code ec;
+    if (!model.weightsPath().empty() && std::filesystem::is_regular_file(shipped, ec)) return shipped.string();
+    const auto& training = model.metadata().training;
+    return training.isObject() ? training.string("validation_data", "") : "";
+}
+
+double trainingMinPhaseFraction(const Generator3D& model) {
+    const auto& training = model.metadata().training;
+    return training.isObject() ? training.number("min_phase_fraction", 0.0) : 0.0;
+}
+
 std::string heldOutSplit(const std::vector<Volume>& heldOut) {
     std::set<std::string> splits;
     std::size_t training = 0;

@@ -57,25 +57,12 @@ namespace ms::ui {
 namespace {
 
 constexpr int kSliderSteps = 1000;
-// The shipped test subset in a model's folder: Evaluate's default held-out data (as the CLI's).
-constexpr const char* kShippedHeldOut = "heldout-test.h5";
 // Training samples the memorisation measure compares against (evaluate --training-count's default).
 constexpr std::size_t kTrainingCount = 2000;
 
-// The model folder's heldout-test.h5, else the validation data its training
-// recorded, else empty (what `microstudio-cli evaluate` reads without --data).
-QString defaultHeldOut(const ml::Generator3D& model) {
-    const fs::path shipped = model.weightsPath().parent_path() / kShippedHeldOut;
-    std::error_code ec;
-    if (!model.weightsPath().empty() && fs::is_regular_file(shipped, ec)) return QString::fromStdString(shipped.string());
-    const auto& training = model.metadata().training;
-    return training.isObject() ? QString::fromStdString(training.string("validation_data", "")) : QString();
-}
-
-// The model's training filter (single-phase snapshots skipped), as the CLI applies it.
-double trainingMinPhaseFraction(const ml::Generator3D& model) {
-    const auto& training = model.metadata().training;
-    const double f = training.isObject() ? training.number("min_phase_fraction", 0.0) : 0.0;
+// The library's filter, ignored when the model records an unusable value.
+double usableMinPhaseFraction(const ml::Generator3D& model) {
+    const double f = ml::trainingMinPhaseFraction(model);
     return std::isfinite(f) && f >= 0.0 && f < 0.5 ? f : 0.0;
 }
 
@@ -404,7 +391,7 @@ void DesignPanel::showEvaluationPage() { results_->setCurrentIndex(1); }
 QString DesignPanel::heldOutPath() const { return heldOut_->text().trimmed(); }
 
 void DesignPanel::resetEvaluationInputs() {
-    heldOut_->setText(model_ ? defaultHeldOut(*model_) : QString());
+    heldOut_->setText(model_ ? QString::fromStdString(ml::defaultHeldOutData(*model_)) : QString());
     trainingData_->clear();
     evaluationView_->clear();
     evaluationProgress_->setValue(0);
@@ -429,7 +416,7 @@ void DesignPanel::evaluate() {
     if (data.isEmpty())
         return refuse(tr("No held-out data: choose a .h5 file (the model's folder has no %1 and its training "
                          "recorded no validation data)")
-                          .arg(kShippedHeldOut));
+                          .arg(ml::kShippedHeldOut));
     if (!QFileInfo(data).isFile()) return refuse(tr("Held-out file not found: %1").arg(data));
     if (!training.isEmpty() && !QFileInfo(training).isFile())
         return refuse(tr("Training data file not found: %1").arg(training));
@@ -443,7 +430,7 @@ void DesignPanel::evaluate() {
     options.compareSteps = -1;
     options.reconstruction = true;
     options.data = data.toStdString();
-    options.minPhaseFraction = trainingMinPhaseFraction(*model_);
+    options.minPhaseFraction = usableMinPhaseFraction(*model_);
     const auto count = std::size_t(evaluationCount_->value());
     evaluationToken_ = std::make_shared<ProgressToken>();
     evaluationToken_->setListener([this](double f, const std::string& message) {
