@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/io/hdf5.hpp"
 
 namespace {
 
@@ -63,6 +64,7 @@ int main(int argc, char** argv) {
     for (const auto& c : commandTable()) {
         if (std::strcmp(argv[1], c.name) != 0) continue;
         try {
+            ms::io::startHdf5Reader();  // forked now, while this process has one thread
             return c.run(ms::cli::CommandArgs(argv + 2, argv + argc));
         } catch (const ms::Cancelled&) {
             std::cerr << "microstudio-cli " << c.name << ": cancelled\n";

@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "microstudio/core/synthetic.hpp"
+#include "microstudio/io/hdf5.hpp"
 #include "microstudio/jobs/snapshot.hpp"
 #include "microstudio/physics/run.hpp"
 #include "microstudio/render/vtk_widget.hpp"
@@ -111,6 +112,7 @@ bool startDefaultAction(ms::ui::MainWindow& window, bool generate, const QString
 }  // namespace
 
 int main(int argc, char** argv) {
+    ms::io::startHdf5Reader();  // forked now, while this process has one thread
     // VTK needs a 3.2 core profile; it must be the default before QApplication.
     QSurfaceFormat format;
     format.setRenderableType(QSurfaceFormat::OpenGL);

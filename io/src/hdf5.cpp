@@ -3,6 +3,7 @@
 #include <H5Cpp.h>
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <malloc.h>
 #include <sys/resource.h>
@@ -13,14 +14,17 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -207,8 +211,18 @@ Dims dimsOf(const H5::DataSet& ds, const H5::H5File& file, const std::vector<hsi
 // that can back the claim (a chunked dataset never written stores nothing;
 // a compressed one expands at most kMaxDeflateRatio times; nothing can
 // store more than the file's size).
+// Called with the voxels (a float field's counting 4 times) of each dataset
+// that passed its checks; the reader process raises its memory cap by them
+// (a no-op elsewhere).
+using GrantMemory = std::function<void(long double voxels)>;
+
+// A field voxel (float) needs 4 times a label voxel's memory.
+constexpr long double kLabelVoxelShare = 1;
+constexpr long double kFieldVoxelShare = 4;
+constexpr const char* kOutOfMemory = "not enough memory to read it";
+
 std::size_t checkedCount(const H5::DataSet& ds, const std::vector<hsize_t>& shape, std::uintmax_t fileSize,
-                         const std::string& where) {
+                         const std::string& where, const GrantMemory& grant, long double voxelShare) {
     const auto cls = ds.getTypeClass();
     if (cls != H5T_INTEGER && cls != H5T_FLOAT) throw Error(where + ": dataset does not hold numbers");
     long double claimed = 1;
@@ -243,6 +257,7 @@ std::size_t checkedCount(const H5::DataSet& ds, const std::vector<hsize_t>& shap
                         (filters > 0 ? " compressed" : "") + " (truncated, or never fully written)");
     }
     checkVoxelClaim(where, claim, claimed);
+    grant(claimed * voxelShare);
     return std::size_t(claimed);
 }
 
@@ -293,12 +308,12 @@ void readValues(const H5::DataSet& ds, const std::vector<hsize_t>& shape, Take&&
     }
 }
 
-Volume readSample(const H5::H5File& file, const fs::path& path, const std::string& name) {
+Volume readSample(const H5::H5File& file, const fs::path& path, const std::string& name, const GrantMemory& grant) {
     const std::string where = path.string() + ":/" + printableExcerpt(name, 80);
     const std::uintmax_t fileSize = requireRegularFile(path);
     H5::DataSet ds = file.openDataSet(name);
     const auto shape = shapeOf(ds);
-    const std::size_t count = checkedCount(ds, shape, fileSize, where);
+    const std::size_t count = checkedCount(ds, shape, fileSize, where, grant, kLabelVoxelShare);
     Volume v(dimsOf(ds, file, shape, count, where));
     auto& labels = v.labels();
     readValues(ds, shape, [&](std::size_t i, double x) { labels[i] = detail::phaseOfValue(x, where, i); });
@@ -333,7 +348,7 @@ Volume readSample(const H5::H5File& file, const fs::path& path, const std::strin
             const std::string fieldWhere = path.string() + ":/" + kFieldGroup + "/" + printableExcerpt(name, 80);
             H5::DataSet fds = group.openDataSet(name);
             const auto fieldShape = shapeOf(fds);
-            if (checkedCount(fds, fieldShape, fileSize, fieldWhere) != count)
+            if (checkedCount(fds, fieldShape, fileSize, fieldWhere, grant, kFieldVoxelShare) != count)
                 throw Error(where + ": field size differs from the labels");
             std::vector<float> field(count);
             readValues(fds, fieldShape, [&](std::size_t i, double x) {
@@ -515,6 +530,48 @@ bool recvMessage(int fd, std::string& m) {
     return recvAll(fd, m.data(), m.size());
 }
 
+// A point in time a reply must have come by.
+struct Deadline {
+    explicit Deadline(double s)
+        : seconds(s),
+          at(std::chrono::steady_clock::now() +
+             std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(s))) {}
+    // Milliseconds left for poll(), at least 0.
+    int msLeft() const {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(at - std::chrono::steady_clock::now());
+        return int(std::clamp<long long>(left.count(), 0, 1 << 30));
+    }
+    double seconds;
+    std::chrono::steady_clock::time_point at;
+};
+
+// recvAll that gives up at the deadline (late = true).
+bool recvAllBy(int fd, char* data, std::size_t size, const Deadline& deadline, bool& late) {
+    while (size > 0) {
+        struct pollfd p {fd, POLLIN, 0};
+        const int ready = ::poll(&p, 1, deadline.msLeft());
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready == 0) {
+            late = true;
+            return false;
+        }
+        const ssize_t r = ::recv(fd, data, size, MSG_DONTWAIT);
+        if (r < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (r <= 0) return false;
+        data += r;
+        size -= std::size_t(r);
+    }
+    return true;
+}
+
+bool recvMessage(int fd, std::string& m, const Deadline& deadline, bool& late) {
+    std::uint64_t n = 0;
+    if (!recvAllBy(fd, reinterpret_cast<char*>(&n), 8, deadline, late)) return false;
+    if (n > (std::uint64_t(1) << 40)) return false;
+    m.resize(std::size_t(n));
+    return recvAllBy(fd, m.data(), m.size(), deadline, late);
+}
+
 // What a reader asks for; served by serve() in the helper (or in process).
 enum class Op : std::uint8_t { Names = 1, RequireSamples, Claim, Sample, All };
 
@@ -576,7 +633,7 @@ FileClaim claimOf(const H5::H5File& file, const fs::path& path, std::uintmax_t s
 
 // Does one request with libhdf5 in this process: "V" + the encoded result,
 // or "E" + the error's line.
-std::string serve(Op op, const fs::path& path, const std::string& name) {
+std::string serve(Op op, const fs::path& path, const std::string& name, const GrantMemory& grant) {
     try {
         Encoder e;
         e.out = "V";
@@ -610,18 +667,20 @@ std::string serve(Op op, const fs::path& path, const std::string& name) {
                 }
                 case Op::Sample:
                     if (!file.nameExists(name)) throw Error(path.string() + ": no sample named '" + name + "'");
-                    e.volume(readSample(file, path, name));
+                    e.volume(readSample(file, path, name, grant));
                     break;
                 case Op::All: {
                     const auto names = sampleNamesOf(file);
                     e.u64(names.size());
-                    for (const auto& n : names) e.volume(readSample(file, path, n));  // one sample at a time
+                    for (const auto& n : names) e.volume(readSample(file, path, n, grant));  // one sample at a time
                     break;
                 }
             }
             return 0;
         });
         return std::move(e.out);
+    } catch (const std::bad_alloc&) {
+        return "E" + path.string() + ": " + kOutOfMemory;
     } catch (const std::exception& ex) {
         return std::string("E") + ex.what();
     } catch (...) {
@@ -629,10 +688,106 @@ std::string serve(Op op, const fs::path& path, const std::string& name) {
     }
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kCapAddressSpace = false;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+constexpr bool kCapAddressSpace = false;
+#else
+constexpr bool kCapAddressSpace = true;
+#endif
+#else
+constexpr bool kCapAddressSpace = true;
+#endif
+
+// The reader process's memory cap for one request (RLIMIT_AS, soft): its
+// address space at the request's start plus a headroom (libhdf5's caches,
+// metadata, our slab buffer), raised by what each checked dataset may need.
+// So a claim libhdf5 acts on before our checks see it (a huge allocation
+// inside the library) fails there instead of taking the machine's memory.
+// Not under AddressSanitizer, which reserves terabytes of address space.
+class AddressSpaceCap {
+public:
+    explicit AddressSpaceCap(std::uint64_t headroom) {
+        if (!kCapAddressSpace) return;
+        struct rlimit current {};
+        if (::getrlimit(RLIMIT_AS, &current) != 0) return;
+        hard_ = current.rlim_max;
+        base_ = addressSpaceNow();
+        if (base_ == 0) return;
+        allowance_ = (long double)headroom;
+        active_ = apply();
+    }
+    ~AddressSpaceCap() {
+        if (!active_) return;
+        struct rlimit lifted {hard_, hard_};
+        ::setrlimit(RLIMIT_AS, &lifted);
+    }
+    AddressSpaceCap(const AddressSpaceCap&) = delete;
+    AddressSpaceCap& operator=(const AddressSpaceCap&) = delete;
+
+    void grant(long double bytes) {
+        if (!active_) return;
+        allowance_ += bytes;
+        apply();
+    }
+    bool active() const { return active_; }
+    long long limitMB() const { return (long long)(allowance_ / (1 << 20)); }
+
+private:
+    static std::uint64_t addressSpaceNow() {
+        std::FILE* statm = std::fopen("/proc/self/statm", "r");
+        if (!statm) return 0;
+        unsigned long long pages = 0;
+        const int got = std::fscanf(statm, "%llu", &pages);
+        std::fclose(statm);
+        return got == 1 ? pages * std::uint64_t(::sysconf(_SC_PAGESIZE)) : 0;
+    }
+    bool apply() {
+        const long double want = (long double)base_ + allowance_;
+        rlim_t soft = want >= (long double)hard_ ? hard_ : rlim_t(want);
+        struct rlimit cap {soft, hard_};
+        return ::setrlimit(RLIMIT_AS, &cap) == 0;
+    }
+
+    std::uint64_t base_ = 0;
+    rlim_t hard_ = RLIM_INFINITY;
+    long double allowance_ = 0;
+    bool active_ = false;
+};
+
 // The reader process: forked once, at the first read (and again after it
 // died), serving one request at a time over a socket. Forked afresh for
 // every read, a large multithreaded process (a dataset merge reads
 // thousands of samples) spent more time forking than reading.
+// Set by setHdf5ReaderLimits; read by every request.
+struct ReaderLimitsState {
+    std::atomic<double> seconds{0};
+    std::atomic<std::uint64_t> headroomBytes{Hdf5ReaderLimits{}.headroomBytes};
+    std::atomic<double> bytesPerVoxel{Hdf5ReaderLimits{}.bytesPerVoxel};
+};
+ReaderLimitsState g_readerLimits;
+
+// How long one read may take: the set limit, else MICROSTUDIO_HDF5_TIMEOUT,
+// else 60 s plus 1 s per 20 MB of file (a slow disk, a large compressed file).
+double readTimeoutSeconds(const fs::path& path) {
+    if (const double set = g_readerLimits.seconds.load(); set > 0) return set;
+    if (const char* env = std::getenv("MICROSTUDIO_HDF5_TIMEOUT")) {
+        char* end = nullptr;
+        const double s = std::strtod(env, &end);
+        if (end != env && *end == 0 && std::isfinite(s) && s > 0) return s;
+    }
+    std::error_code ec;
+    const auto size = fs::file_size(path, ec);
+    return 60.0 + (ec ? 0.0 : double(size) / (20.0 * (1 << 20)));
+}
+
+std::string numberText(double s) {
+    std::ostringstream out;
+    out << s;
+    return out.str();
+}
+
 struct Helper {
     pid_t pid = -1;
     int fd = -1;
@@ -668,9 +823,16 @@ Helper g_helper;
         try {
             const Op op = Op(d.u64());
             setMaxVoxels(d.u64());
+            const std::uint64_t headroom = d.u64();
+            const double bytesPerVoxel = d.f64();
             const fs::path path = d.str();
             const std::string name = d.str();
-            result = serve(op, path, name);
+            AddressSpaceCap cap(headroom);
+            result = serve(op, path, name, [&](long double voxels) { cap.grant(voxels * bytesPerVoxel); });
+            if (cap.active() && result[0] == 'E' && result.size() > std::strlen(kOutOfMemory) &&
+                result.compare(result.size() - std::strlen(kOutOfMemory), std::string::npos, kOutOfMemory) == 0)
+                result += " within the HDF5 reader's memory limit (" + std::to_string(cap.limitMB()) +
+                          " MB: its headroom plus " + numberText(bytesPerVoxel) + " bytes per checked voxel); refused";
         } catch (const std::exception& ex) {
             result = std::string("E") + ex.what();
         }
@@ -711,24 +873,38 @@ void startHelper(const fs::path& path) {
     g_helper = Helper{pid, sv[0], ::getpid()};
 }
 
+// A helper started by the process we were forked from is not ours to use.
+void forgetInheritedHelper() {
+    if (g_helper.owner == ::getpid()) return;
+    if (g_helper.fd >= 0) ::close(g_helper.fd);
+    g_helper = Helper{};
+}
+
 // The helper's answer to one request; a helper that dies while reading is
 // a crash of libhdf5 on this file (one that was already gone is restarted).
 std::string askHelper(Op op, const fs::path& path, const std::string& name) {
     std::lock_guard<std::mutex> lock(g_helperMutex);
-    if (g_helper.owner != ::getpid()) {
-        if (g_helper.fd >= 0) ::close(g_helper.fd);  // inherited from the process we were forked from
-        g_helper = Helper{};
-    }
+    forgetInheritedHelper();
     Encoder request;
     request.u64(std::uint64_t(op));
     request.u64(maxVoxels());
+    request.u64(g_readerLimits.headroomBytes.load());
+    request.f64(g_readerLimits.bytesPerVoxel.load());
     request.str(path.string());
     request.str(name);
     for (int attempt = 0; attempt < 2; ++attempt) {
         if (g_helper.pid < 0) startHelper(path);
         std::string result;
         const bool sent = sendMessage(g_helper.fd, request.out);
-        if (sent && recvMessage(g_helper.fd, result)) return result;
+        const Deadline deadline(readTimeoutSeconds(path));
+        bool late = false;
+        if (sent && recvMessage(g_helper.fd, result, deadline, late)) return result;
+        if (late) {
+            stopHelper();  // killed mid-read: the next read starts a new one
+            throw Error(path.string() + ": the HDF5 reader took more than " + numberText(deadline.seconds) +
+                        " s reading it (libhdf5 hangs on this file?); refused (MICROSTUDIO_HDF5_TIMEOUT=SECONDS "
+                        "allows longer reads)");
+        }
         // It died. While reading this file, or before (then try a new one once).
         ::close(g_helper.fd);
         int status = 0;
@@ -756,7 +932,7 @@ auto isolated(Op op, const fs::path& path, const std::string& name, Decode&& dec
         requireRegularFile(path);  // a FIFO, a folder, a missing file: said here, at once
         result = askHelper(op, path, name);
     } else {
-        result = serve(op, path, name);
+        result = serve(op, path, name, [](long double) {});
     }
     if (result.empty() || (result[0] != 'V' && result[0] != 'E'))
         throw Error(path.string() + ": the HDF5 reader process returned garbage");
@@ -768,6 +944,21 @@ auto isolated(Op op, const fs::path& path, const std::string& name, Decode&& dec
 }  // namespace
 
 void setHdf5ReadIsolation(bool on) { g_isolation.store(on ? 1 : 0); }
+
+void setHdf5ReaderLimits(const Hdf5ReaderLimits& limits) {
+    g_readerLimits.seconds.store(limits.seconds);
+    g_readerLimits.headroomBytes.store(limits.headroomBytes);
+    g_readerLimits.bytesPerVoxel.store(limits.bytesPerVoxel);
+}
+
+bool hdf5ReaderCapsMemory() { return kCapAddressSpace && isolationOn(); }
+
+void startHdf5Reader() {
+    if (!isolationOn()) return;
+    std::lock_guard<std::mutex> lock(g_helperMutex);
+    forgetInheritedHelper();
+    if (g_helper.pid < 0) startHelper("HDF5 reader");
+}
 
 std::vector<std::string> hdf5SampleNames(const fs::path& path) {
     return isolated(Op::Names, path, "", decodeNames);

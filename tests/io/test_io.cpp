@@ -777,6 +777,36 @@ private slots:
         QVERIFY(failsWith([&] { ms::io::readHdf5Sample(good, "nope"); }, "no sample named 'nope'"));
     }
 
+    // A read that outlives its time limit kills the reader (a hang inside
+    // libhdf5 must not hang the caller), and a reader whose memory allowance
+    // is exhausted fails the read in one line; either way the next read,
+    // with the limits restored, works.
+    void hdf5ReaderHasTimeAndMemoryLimits() {
+        const fs::path good = dir_ / "limits.h5";
+        const ms::Volume v = threePhaseVolume(ms::Dims{96, 96, 96});
+        ms::io::writeVolume(v, good);
+        ms::io::startHdf5Reader();
+        ms::io::setHdf5ReaderLimits({1e-4, ms::io::Hdf5ReaderLimits{}.headroomBytes});
+        QVERIFY(failsWith([&] { ms::io::readVolume(good); }, "the HDF5 reader took more than 0.0001 s"));
+        QVERIFY(failsWith([&] { ms::io::readVolume(good); }, good.string()));
+        ms::io::setHdf5ReaderLimits({});
+        QVERIFY(ms::io::readVolume(good).sameLabels(v));
+
+        // 24 MB of labels cannot be read in a reader allowed no growth.
+#if defined(__SANITIZE_ADDRESS__)
+        QVERIFY(!ms::io::hdf5ReaderCapsMemory());  // ASan's shadow memory rules out an address-space cap
+        return;
+#endif
+        QVERIFY(ms::io::hdf5ReaderCapsMemory());
+        const fs::path large = dir_ / "limits-large.h5";
+        const ms::Volume big = threePhaseVolume(ms::Dims{512, 256, 192});
+        ms::io::writeVolume(big, large);
+        ms::io::setHdf5ReaderLimits({0, 0, 0});
+        QVERIFY(failsWith([&] { ms::io::readVolume(large); }, large.string() + ": not enough memory to read it within the HDF5 reader's memory limit (0 MB"));
+        ms::io::setHdf5ReaderLimits({});
+        QVERIFY(ms::io::readVolume(large).sameLabels(big));
+    }
+
     // The appender writes its in-memory file on flush/close/destruction and
     // appends to an existing file.
     void hdf5AppenderWritesOnCloseAndAppendsToExisting() {

@@ -6,6 +6,7 @@
 // "<name>__field" (float32). Any file in that layout reads: a dataset
 // without "dims" takes its own shape (3D or 2D array) or, if flat, the
 // file's root attribute "dims".
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -16,14 +17,39 @@
 namespace ms::io {
 
 // Every reader below runs libhdf5 in a forked child process, which sends the
-// result back through a pipe: libhdf5 1.10 crashes on some
+// result back through a socket: libhdf5 1.10 crashes on some
 // malformed files (fuzzing finds such files in seconds), and a crash must
 // never take the CLI or the studio down. A child that dies gives one line,
 // "f.h5: corrupt HDF5 file: libhdf5 crashed reading it (signal 11, ...);
-// refused". Costs one fork per call (about a millisecond).
+// refused". The reader process is started once and serves every read.
 // MICROSTUDIO_HDF5_IN_PROCESS=1 (or setHdf5ReadIsolation(false), as the fuzz
 // target does to see libhdf5's crashes) reads in the calling process.
 void setHdf5ReadIsolation(bool on);
+
+// The reader process's limits. A read that takes longer than `seconds` (a
+// hang inside libhdf5) kills the reader: one line, refused, and the next read
+// starts a new one. 0 = MICROSTUDIO_HDF5_TIMEOUT if set, else 60 s + 1 s per
+// 20 MB of file. Memory: for each read the reader may grow its address space
+// by `headroomBytes` (libhdf5's caches and metadata, an 8 MB slab buffer)
+// plus `bytesPerVoxel` per voxel of each dataset that passed its checks (the
+// labels, their copy in the reply and its growth; a float field counts 4
+// times), so an allocation libhdf5 makes from a claim before our checks see
+// it fails in the reader: one line, the caller unharmed. (Not under
+// AddressSanitizer, which reserves terabytes of address space.)
+struct Hdf5ReaderLimits {
+    double seconds = 0;
+    std::uint64_t headroomBytes = std::uint64_t(64) << 20;
+    double bytesPerVoxel = 4;
+};
+void setHdf5ReaderLimits(const Hdf5ReaderLimits& limits);
+// Whether reads run under the memory cap (isolated, and not sanitized).
+bool hdf5ReaderCapsMemory();
+
+// Starts the reader process now. Called first thing in main() by the CLI and
+// the studio, so it is forked while the process has one thread (a fork of a
+// multi-threaded process copies only the forking thread, and locks another
+// thread held stay held in the child). Without it the first read starts it.
+void startHdf5Reader();
 
 std::vector<Volume> readHdf5(const std::filesystem::path& path);
 // Names of the sample datasets, in file order.
