@@ -2,6 +2,7 @@
 // GraSPI C++ (see ../shared/docs/descriptors.md and docs/descriptors.md).
 #include <atomic>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <sstream>
 
@@ -56,11 +57,6 @@ Diss dissociation(const Grid& grid, const std::vector<std::uint8_t>& labels, con
     return {ratio(weighted, double(phaseCount)), ratio(double(count), double(phaseCount))};
 }
 
-struct Tortuosity {
-    double fraction = 0.0;          // CT_f_X_tort1
-    std::size_t atElectrode = 0;    // vertices at distance < 1e-10 (CT_n_X_adj_Y)
-};
-
 // Fraction of `label` voxels with finite distance whose path is straight
 // (|d/h - 1| < 1/layers), h measured from the source electrode's layer.
 double straightFraction(const Grid& grid, const std::vector<std::uint8_t>& labels, const std::vector<float>& dist,
@@ -85,6 +81,25 @@ std::size_t countAtZero(const std::vector<float>& dist) {
     return n;
 }
 
+// One electrode's charge-transport figures: the straight-path fractions of
+// the phase it collects (and of Mixed) and the voxels at distance 0.
+struct ElectrodePaths {
+    double straight = 0.0;
+    double straightMixed = 0.0;
+    std::size_t atElectrode = 0;
+};
+
+ElectrodePaths electrodePaths(const Grid& grid, const std::vector<std::uint8_t>& labels, const Weights& w,
+                              bool fromAnode, int phases, double pixelSize) {
+    std::vector<float> dist;
+    dijkstraFromElectrode(grid, labels, w, fromAnode, dist);
+    ElectrodePaths out;
+    out.straight = straightFraction(grid, labels, dist, fromAnode, fromAnode ? Donor : Acceptor, pixelSize);
+    if (phases == 3) out.straightMixed = straightFraction(grid, labels, dist, fromAnode, Mixed, pixelSize);
+    out.atElectrode = countAtZero(dist);
+    return out;
+}
+
 void add(std::vector<Entry>& list, const char* name, double value, bool integer = false) {
     list.push_back({name, value, integer});
 }
@@ -106,6 +121,7 @@ Result describe(const Volume& volume, const Options& options, ProgressToken* pro
         throw Error("describe: volume too large (" + volume.dims().str() + ")");
 
     const int phases = options.phases ? options.phases : (volume.phaseCount() == 3 ? 3 : 2);
+    const int threads = options.threads > 0 ? options.threads : defaultThreadCount();
     const double ps = options.pixelSize;
     const Grid grid(volume.dims(), options.periodic);
     const Weights w(ps);
@@ -122,7 +138,7 @@ Result describe(const Volume& volume, const Options& options, ProgressToken* pro
     // Connected components and electrode contact.
     report(progress, 0.1, "connected components");
     std::vector<std::uint8_t> kinds;  // interface vertices, found in the same sweep
-    const Components cc = connectedComponents(grid, labels, &kinds);
+    const Components cc = connectedComponents(grid, labels, &kinds, threads);
     std::size_t ccD = 0, ccA = 0, ccDtop = 0, ccAbottom = 0, nDtop = 0, nAbottom = 0;
     for (const auto& c : cc.list) {
         if (c.label == Donor) {
@@ -158,25 +174,27 @@ Result describe(const Volume& volume, const Options& options, ProgressToken* pro
     const double absWf = absSum / double(grid.n);
     const double absF = ratio(double(nB), double(nB + nW + nG));
 
-    // Exciton dissociation.
-    report(progress, 0.4, "dissociation");
-    const Diss dissD = dissociation(grid, labels, kinds, w, Donor, Acceptor, nB);
-    Diss dissM;
-    if (phases == 3) dissM = dissociation(grid, labels, kinds, w, Mixed, Acceptor, nG);
-
-    // Charge transport: shortest in-phase paths to the electrodes.
-    report(progress, 0.6, "paths to the anode");
-    std::vector<float> dist;
-    dijkstraFromElectrode(grid, labels, w, true, dist);
-    const double tortD = straightFraction(grid, labels, dist, true, Donor, ps);
-    const double tortMAn = phases == 3 ? straightFraction(grid, labels, dist, true, Mixed, ps) : 0.0;
-    const std::size_t adjAn = countAtZero(dist);
-    report(progress, 0.8, "paths to the cathode");
-    dijkstraFromElectrode(grid, labels, w, false, dist);
-    const double tortA = straightFraction(grid, labels, dist, false, Acceptor, ps);
-    const double tortMCa = phases == 3 ? straightFraction(grid, labels, dist, false, Mixed, ps) : 0.0;
-    const std::size_t adjCa = countAtZero(dist);
-    dist = {};
+    // The passes below are independent: run them side by side (longest first).
+    report(progress, 0.4, "dissociation and paths to the electrodes");
+    Diss dissD, dissM;
+    ElectrodePaths toAnode, toCathode;
+    std::vector<std::function<void()>> passes{
+        [&] { toAnode = electrodePaths(grid, labels, w, true, phases, ps); },
+        [&] { toCathode = electrodePaths(grid, labels, w, false, phases, ps); },
+        [&] { dissD = dissociation(grid, labels, kinds, w, Donor, Acceptor, nB); },
+    };
+    if (phases == 3) passes.push_back([&] { dissM = dissociation(grid, labels, kinds, w, Mixed, Acceptor, nG); });
+    std::atomic<std::size_t> passesDone{0};
+    parallelFor(
+        passes.size(),
+        [&](std::size_t i) {
+            passes[i]();
+            report(progress, 0.4 + 0.5 * double(++passesDone) / double(passes.size()), "paths");
+        },
+        threads);
+    const double tortD = toAnode.straight, tortMAn = toAnode.straightMixed;
+    const double tortA = toCathode.straight, tortMCa = toCathode.straightMixed;
+    const std::size_t adjAn = toAnode.atElectrode, adjCa = toCathode.atElectrode;
 
     const double fEconn = ratio(double(eConn), double(statE));
     auto& g = result.graspi;
@@ -250,7 +268,9 @@ std::vector<Result> describeBatch(const std::vector<Volume>& volumes, const Opti
         volumes.size(),
         [&](std::size_t i) {
             if (progress) progress->throwIfCancelled();
-            results[i] = describe(volumes[i], options);
+            Options one = options;
+            one.threads = 1;  // the volumes are the parallel work here
+            results[i] = describe(volumes[i], one);
             const std::size_t finished = ++done;
             // Only one thread reports at a time inside ProgressToken.
             if (progress) progress->report(double(finished) / double(volumes.size()), "described");

@@ -2,6 +2,8 @@
 
 #include <cstdlib>
 
+#include "microstudio/core/parallel.hpp"
+
 namespace ms::descriptors::detail {
 
 Grid::Grid(const Dims& dims, bool periodic)
@@ -21,6 +23,7 @@ Grid::Grid(const Dims& dims, bool periodic)
                 const auto kind = std::uint8_t(std::abs(dx) + std::abs(dy) + std::abs(dz) - 1);
                 offsets_[relative_.size()] = dx + std::int64_t(nx) * (dy + std::int64_t(ny) * dz);
                 kinds_[relative_.size()] = kind;
+                if (offsets_[relative_.size()] < 0) earlier_[earlierCount_++] = std::uint8_t(relative_.size());
                 relative_.push_back({dx, dy, dz, kind});
             }
 
@@ -52,41 +55,121 @@ inline void noteInterface(std::uint8_t& bits, std::uint8_t other, Kind kind) {
 
 }  // namespace
 
-Components connectedComponents(const Grid& grid, const std::vector<std::uint8_t>& labels,
-                               std::vector<std::uint8_t>* kinds) {
+namespace {
+
+// Union-find over voxels. Unions inside one slab of layers link roots in
+// that slab only (the root is the smaller index), so slabs are joined by
+// separate threads without sharing a cell, and their borders afterwards.
+class DisjointVoxels {
+public:
+    explicit DisjointVoxels(std::size_t n) : parent_(n) {
+        for (std::size_t i = 0; i < n; ++i) parent_[i] = Node(i);
+    }
+    Node root(Node v) {
+        Node r = v;
+        while (parent_[r] != r) r = parent_[r];
+        while (parent_[v] != r) {  // path compression
+            const Node next = parent_[v];
+            parent_[v] = r;
+            v = next;
+        }
+        return r;
+    }
+    void unite(Node a, Node b) {
+        a = root(a);
+        b = root(b);
+        if (a == b) return;
+        if (a < b) std::swap(a, b);
+        parent_[a] = b;
+    }
+
+private:
+    std::vector<Node> parent_;
+};
+
+// Joins v with its same-label neighbours u for which accept(u) holds and
+// records interface kinds on both sides. Interior voxels look at the 13
+// neighbours before them (each pair once); boundary voxels at all of theirs
+// (a pair seen twice changes nothing).
+template <class Accept>
+void joinVoxel(const Grid& grid, const std::vector<std::uint8_t>& labels, Node v, DisjointVoxels& sets,
+               std::vector<std::uint8_t>& kinds, Accept&& accept) {
+    const std::uint8_t own = labels[v];
+    auto visit = [&](Node u, Kind kind) {
+        if (!accept(u)) return;
+        const std::uint8_t other = labels[u];
+        if (other == own) {
+            sets.unite(v, u);
+        } else {
+            noteInterface(kinds[v], other, kind);
+            noteInterface(kinds[u], own, kind);
+        }
+    };
+    if (grid.isBoundary(v)) grid.forEachNeighbour(v, visit);
+    else grid.forEachEarlierNeighbour(v, visit);
+}
+
+// Layers [first, last) of the electrode axis, as voxel indices.
+struct Slab {
+    Node begin, end;
+};
+
+std::vector<Slab> slabsOf(const Grid& grid, int threads) {
+    const int count = std::max(1, std::min(threads, grid.layers / 8));  // thin slabs gain nothing
+    std::vector<Slab> slabs;
+    for (int i = 0; i < count; ++i) {
+        const std::size_t first = std::size_t(grid.layers) * std::size_t(i) / std::size_t(count);
+        const std::size_t last = std::size_t(grid.layers) * std::size_t(i + 1) / std::size_t(count);
+        slabs.push_back({Node(first * grid.layerSize), Node(last * grid.layerSize)});
+    }
+    return slabs;
+}
+
+// Numbers the sets in order of their first voxel and sums what each holds.
+Components numberComponents(const Grid& grid, const std::vector<std::uint8_t>& labels, DisjointVoxels& sets) {
     constexpr std::uint32_t unset = std::numeric_limits<std::uint32_t>::max();
     Components out;
     out.id.assign(grid.n, unset);
-    if (kinds) kinds->assign(grid.n, 0xFF);
-    std::vector<Node> stack;
-    for (Node seed = 0; seed < grid.n; ++seed) {
-        if (out.id[seed] != unset) continue;
-        const auto cid = std::uint32_t(out.list.size());
-        Component comp;
-        comp.label = labels[seed];
-        out.id[seed] = cid;
-        stack.push_back(seed);
-        while (!stack.empty()) {
-            const Node v = stack.back();
-            stack.pop_back();
-            ++comp.size;
-            if (grid.inBottomLayer(v)) comp.bottom = true;
-            if (grid.inTopLayer(v)) comp.top = true;
-            std::uint8_t bits = 0xFF;
-            grid.forEachNeighbour(v, [&](Node u, Kind kind) {
-                const std::uint8_t other = labels[u];
-                if (other != comp.label) {
-                    noteInterface(bits, other, kind);
-                } else if (out.id[u] == unset) {
-                    out.id[u] = cid;
-                    stack.push_back(u);
-                }
-            });
-            if (kinds) (*kinds)[v] = bits;
+    for (Node v = 0; v < grid.n; ++v) {
+        const Node r = sets.root(v);
+        if (out.id[r] == unset) {  // the root is the set's first voxel
+            out.id[r] = std::uint32_t(out.list.size());
+            out.list.push_back(Component{labels[v], 0, false, false});
         }
-        out.list.push_back(comp);
+        const std::uint32_t cid = out.id[r];
+        out.id[v] = cid;
+        Component& c = out.list[cid];
+        ++c.size;
+        if (grid.inBottomLayer(v)) c.bottom = true;
+        if (grid.inTopLayer(v)) c.top = true;
     }
     return out;
+}
+
+}  // namespace
+
+Components connectedComponents(const Grid& grid, const std::vector<std::uint8_t>& labels,
+                               std::vector<std::uint8_t>* kinds, int threads) {
+    DisjointVoxels sets(grid.n);
+    std::vector<std::uint8_t> ownKinds;
+    std::vector<std::uint8_t>& bits = kinds ? *kinds : ownKinds;
+    bits.assign(grid.n, 0xFF);
+    const std::vector<Slab> slabs = slabsOf(grid, threads);
+    parallelFor(
+        slabs.size(),
+        [&](std::size_t i) {
+            const Slab s = slabs[i];
+            for (Node v = s.begin; v < s.end; ++v)
+                joinVoxel(grid, labels, v, sets, bits, [&](Node u) { return u >= s.begin && u < s.end; });
+        },
+        int(slabs.size()));
+    // The pairs across slab borders: from each slab's first layer downwards.
+    for (std::size_t i = 1; i < slabs.size(); ++i) {
+        const Node border = slabs[i].begin;
+        for (Node v = border; v < border + Node(grid.layerSize); ++v)
+            joinVoxel(grid, labels, v, sets, bits, [&](Node u) { return u < border; });
+    }
+    return numberComponents(grid, labels, sets);
 }
 
 std::vector<std::uint8_t> interfaceKinds(const Grid& grid, const std::vector<std::uint8_t>& labels) {

@@ -69,6 +69,17 @@ public:
         }
     }
 
+    // Whether v lies on a side of the box (the offset table does not apply).
+    bool isBoundary(Node v) const { return boundary_[v] != 0; }
+
+    // For a voxel not on the boundary: the 13 neighbours with a smaller index
+    // (4 in 2D), so that a sweep over all voxels meets each pair once.
+    template <class F>
+    void forEachEarlierNeighbour(Node v, F&& f) const {
+        for (std::size_t k = 0; k < earlierCount_; ++k)
+            f(Node(std::int64_t(v) + offsets_[earlier_[k]]), Kind(kinds_[earlier_[k]]));
+    }
+
     // The 'f' neighbours in +x, +y, +z only (each face pair once).
     template <class F>
     void forEachForwardFace(F&& f) const {
@@ -94,6 +105,8 @@ private:
     std::vector<Relative> relative_;
     std::int64_t offsets_[26] = {};
     std::uint8_t kinds_[26] = {};
+    std::uint8_t earlier_[13] = {};  // indices into offsets_ of the negative offsets
+    std::size_t earlierCount_ = 0;
     std::vector<std::uint8_t> boundary_;  // 1 where the offset table does not apply
 };
 
@@ -172,9 +185,11 @@ struct Components {
     std::vector<Component> list;
 };
 // When `kinds` is given it is filled as interfaceKinds() does, in the same
-// sweep over the neighbours.
+// sweep over the neighbours. Union-find over each pair of neighbours once,
+// in up to `threads` slabs of layers joined in parallel; components are
+// numbered in order of their first voxel whatever the thread count.
 Components connectedComponents(const Grid& grid, const std::vector<std::uint8_t>& labels,
-                               std::vector<std::uint8_t>* kinds = nullptr);
+                               std::vector<std::uint8_t>* kinds = nullptr, int threads = 1);
 
 // Per voxel, for each label p (2 bits each, p = 0..2): the smallest edge kind
 // joining the voxel to a neighbour labelled p, kNone if there is none. The

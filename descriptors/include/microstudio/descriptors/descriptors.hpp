@@ -43,6 +43,10 @@ struct Options {
     bool extras = false;
     // Largest S2 distance in voxels; 0 = half the smallest side.
     int s2MaxDistance = 0;
+    // Threads for one volume: connected components in slabs, then the four
+    // path searches side by side (0 = every core). The result is the same
+    // for any count. describeBatch describes one volume per thread instead.
+    int threads = 1;
 };
 
 struct Entry {
