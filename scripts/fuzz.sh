@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every file reader with libFuzzer (docs/reliability.md).
 #
-#   bash scripts/fuzz.sh [SECONDS] [READER ...]     READER: vti h5 txt png (default: all)
+#   bash scripts/fuzz.sh [SECONDS] [READER ...]     READER: vti h5 txt png tif npy (default: all)
 #   bash scripts/fuzz.sh 0 h5                       only replay the last run's crash inputs
 #
 # Configures and builds build-fuzz/ with clang (-DMICROSTUDIO_FUZZ=ON: core
@@ -21,7 +21,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-600}"
 [ $# -gt 0 ] && shift
 readers=("$@")
-[ ${#readers[@]} -eq 0 ] && readers=(vti h5 txt png)
+[ ${#readers[@]} -eq 0 ] && readers=(vti h5 txt png tif npy)
 build="${MICROSTUDIO_FUZZ_DIR:-$root/build-fuzz}"
 jobs="${MICROSTUDIO_FUZZ_JOBS:-1}"
 cc="${CC:-clang-14}"

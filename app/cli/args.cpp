@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/io/io.hpp"
 #include "microstudio/io/limits.hpp"
 
 namespace ms::cli {
@@ -79,6 +80,18 @@ Args::Args(std::vector<std::string> argv, std::set<std::string> valueOptions, st
 const char* const kMaxVoxelsHelp =
     "  --max-voxels N   refuse a file claiming more than N voxels, in milliseconds and before\n"
     "                   reading it [1073741824 = 1024^3, or MICROSTUDIO_MAX_VOXELS]\n";
+
+const char* const kLabelsHelp =
+    "  --labels D,A[,M] for .tif and .npy: the stored values of donor, acceptor and\n"
+    "                   mixed (e.g. 0,255 or 0,255,128). Default: 0/1/2 and 0/0.5/1 are\n"
+    "                   labels as they are, else 2 or 3 distinct values are D, A or D, M, A\n"
+    "                   in ascending order; any other file is refused\n";
+
+io::ReadOptions readOptions(const Args& args) {
+    io::ReadOptions options;
+    if (const auto labels = args.value("labels")) options.labelValues = io::parseLabelValues(*labels);
+    return options;
+}
 
 std::optional<std::string> Args::value(const std::string& name) const {
     auto it = values_.find(name);

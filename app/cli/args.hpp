@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "microstudio/core/progress.hpp"
+#include "microstudio/io/io.hpp"
 
 namespace ms::cli {
 
@@ -39,6 +40,11 @@ private:
 // Help text for --max-voxels N, which every command accepts (Args handles it:
 // the cap on voxels any reader accepts, see io/limits.hpp).
 extern const char* const kMaxVoxelsHelp;
+
+// Help text for --labels D,A[,M] (commands that read a .tif or .npy), and the
+// read options it sets (io::parseLabelValues).
+extern const char* const kLabelsHelp;
+io::ReadOptions readOptions(const Args& args);
 
 // A terminal progress bar on stderr ("[#####     ] 50% message"); quiet when
 // stderr is not a terminal except for a final line.

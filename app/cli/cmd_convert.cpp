@@ -8,16 +8,18 @@
 namespace ms::cli {
 
 int cmdConvert(const CommandArgs& argv) {
-    Args args(argv, {"sample"}, {});
+    Args args(argv, {"sample", "labels"}, {});
     if (args.helpRequested()) {
-        std::cout << "Usage: microstudio-cli convert [--sample N] IN OUT\n\n"
-                     "Converts between .vti, .h5 (MicroGen3D layout), .txt (GraSPI) and .png\n"
+        std::cout << "Usage: microstudio-cli convert [--sample N] [--labels D,A[,M]] IN OUT\n\n"
+                     "Converts between .vti, .h5 (MicroGen3D layout), .txt (GraSPI), .png\n"
                      "(a 3D volume becomes a slice stack OUT_z0000.png ... with a manifest\n"
-                     "OUT.pngstack; an older stack there is replaced as a whole). Labels, field\n"
-                     "(where the format holds one), spacing and attributes are kept. Writes are\n"
-                     "atomic; temp files a killed convert left beside OUT are removed.\n"
+                     "OUT.pngstack; an older stack there is replaced as a whole), .tif/.tiff\n"
+                     "(multi-page, one page per z; IN may be a folder of single-page TIFFs) and\n"
+                     ".npy. Labels are always kept; field, spacing and attributes where the\n"
+                     "format holds them (docs/formats.md). Writes are atomic; temp files a killed\n"
+                     "convert left beside OUT are removed.\n"
                      "  --sample N   which sample of a multi-sample .h5 file (default 0)\n"
-                  << kMaxVoxelsHelp;
+                  << kLabelsHelp << kMaxVoxelsHelp;
         return 0;
     }
     args.requirePositionals(2, 2, "IN and OUT");
@@ -33,7 +35,7 @@ int cmdConvert(const CommandArgs& argv) {
                         std::to_string(samples.size()) + " samples)");
         v = std::move(samples[std::size_t(index)]);
     } else {
-        v = io::readVolume(in);
+        v = io::readVolume(in, readOptions(args));
     }
     io::writeVolume(v, out);
     std::cout << "wrote " << out << " (" << v.dims().str() << ", " << v.phaseCount() << " phases)\n";

@@ -10,14 +10,13 @@
 #include "args.hpp"
 #include "commands.hpp"
 #include "microstudio/core/error.hpp"
-#include "microstudio/core/json_text.hpp"
+#include "microstudio/core/json.hpp"
 #include "microstudio/jobs/dataset_builder.hpp"
 
 namespace ms::cli {
 
 namespace {
 
-using ms::jsonQuoted;
 
 std::vector<std::string> splitList(const std::string& text) {
     std::vector<std::string> splits;
@@ -134,10 +133,11 @@ int datasetBuild(const CommandArgs& argv) {
     const auto r = jobs::buildDataset(c, folder, options, &token);
     bar.finish();
     if (args.flag("json")) {
-        std::printf("{\"folder\": %s, \"runs_total\": %d, \"runs_in_shard\": %d, \"runs_built\": %d, "
-                    "\"runs_skipped\": %d, \"runs_without_onset\": %d, \"samples_written\": %ld, \"merged\": %s, \"seconds\": %.3f}\n",
-                    jsonQuoted(folder).c_str(), r.runsTotal, r.runsInShard, r.runsBuilt, r.runsSkipped, r.runsWithoutOnset, r.samples,
-                    r.merged ? "true" : "false", r.seconds);
+        const Json summary{{"folder", folder}, {"runs_total", r.runsTotal}, {"runs_in_shard", r.runsInShard},
+                           {"runs_built", r.runsBuilt}, {"runs_skipped", r.runsSkipped},
+                           {"runs_without_onset", r.runsWithoutOnset}, {"samples_written", r.samples},
+                           {"merged", r.merged}, {"seconds", r.seconds}};
+        std::cout << jsonText(summary) << "\n";
     } else {
         std::printf("%s: %d of %d runs in this shard built, %d already done, %ld snapshots, %.1f s%s\n", folder.c_str(),
                     r.runsBuilt, r.runsInShard, r.runsSkipped, r.samples, r.seconds,
@@ -170,7 +170,7 @@ int datasetMerge(const CommandArgs& argv) {
     const long n = jobs::mergeDataset(args.positionals()[0], extra, &token, splits, args.flag("finished-only"));
     bar.finish();
     if (args.flag("json"))
-        std::printf("{\"folder\": %s, \"samples\": %ld}\n", jsonQuoted(args.positionals()[0]).c_str(), n);
+        std::cout << jsonText(Json{{"folder", args.positionals()[0]}, {"samples", n}}) << "\n";
     else
         std::printf("merged %ld samples into the splits of %s\n", n, args.positionals()[0].c_str());
     return 0;

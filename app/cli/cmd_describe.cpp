@@ -1,5 +1,7 @@
 // describe: GraSPI descriptors of morphology files; bench descriptors.
 #ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+#include <unistd.h>
+#include <sys/resource.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -10,9 +12,11 @@
 #include <random>
 #include <sstream>
 
+#include "microstudio/core/parallel.hpp"
 #include "args.hpp"
 #include "commands.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/json.hpp"
 #include "microstudio/core/progress.hpp"
 #include "microstudio/descriptors/descriptors.hpp"
 #include "microstudio/io/io.hpp"
@@ -20,30 +24,6 @@
 namespace ms::cli {
 
 namespace {
-
-std::string jsonNumber(double v) {
-    if (!std::isfinite(v)) return "null";
-    std::ostringstream os;
-    os.imbue(std::locale::classic());
-    os.precision(9);
-    os << v;
-    return os.str();
-}
-
-std::string jsonString(const std::string& s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') out += '\\';
-        if (static_cast<unsigned char>(c) < 0x20) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\u%04x", c);
-            out += buf;
-            continue;
-        }
-        out += c;
-    }
-    return out + "\"";
-}
 
 std::string csvField(const std::string& s) {
     if (s.find_first_of(",\"\n") == std::string::npos) return s;
@@ -57,28 +37,22 @@ struct Described {
     descriptors::Result result;
 };
 
-void printJson(const std::vector<Described>& items) {
-    std::cout << (items.size() > 1 ? "[\n" : "");
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        const auto& r = items[i].result;
-        std::cout << "{\n  \"file\": " << jsonString(items[i].name) << ",\n  \"phases\": " << r.phases
-                  << ",\n  \"periodic\": " << (r.periodic ? "true" : "false") << ",\n  \"descriptors\": {";
-        const auto all = r.all();
-        for (std::size_t k = 0; k < all.size(); ++k)
-            std::cout << (k ? ",\n    " : "\n    ") << jsonString(all[k].name) << ": " << jsonNumber(all[k].value);
-        std::cout << "\n  }";
-        if (!r.s2.empty()) {
-            std::cout << ",\n  \"s2\": {";
-            for (std::size_t p = 0; p < r.s2.size(); ++p) {
-                std::cout << (p ? ",\n    " : "\n    ") << jsonString(phaseName(int(p))) << ": [";
-                for (std::size_t k = 0; k < r.s2[p].size(); ++k) std::cout << (k ? ", " : "") << jsonNumber(r.s2[p][k]);
-                std::cout << "]";
-            }
-            std::cout << "\n  }";
-        }
-        std::cout << "\n}" << (i + 1 < items.size() ? "," : "") << "\n";
+// One object per file (NaN descriptors are null); a list for several files.
+Json describedJson(const Described& item) {
+    const auto& r = item.result;
+    Json j{{"file", item.name}, {"phases", r.phases}, {"periodic", r.periodic}, {"descriptors", Json::object()}};
+    for (const auto& e : r.all()) j["descriptors"][e.name] = e.value;
+    if (!r.s2.empty()) {
+        j["s2"] = Json::object();
+        for (std::size_t p = 0; p < r.s2.size(); ++p) j["s2"][phaseName(int(p))] = r.s2[p];
     }
-    std::cout << (items.size() > 1 ? "]\n" : "");
+    return j;
+}
+
+void printJson(const std::vector<Described>& items) {
+    Json out = Json::array();
+    for (const auto& item : items) out.push_back(describedJson(item));
+    std::cout << jsonText(items.size() == 1 ? out.front() : out) << "\n";
 }
 
 void printCsv(const std::vector<Described>& items) {
@@ -172,24 +146,59 @@ double bestSeconds(int repeats, F&& f) {
     return best;
 }
 
+// Peak resident memory of this process so far, in MB.
+double peakResidentMB() {
+    struct rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    return double(usage.ru_maxrss) / 1024.0;
+}
+
+// Large volumes as a user meets them: a .vti file read and described, one
+// thread against `threads` in one run (the results must be identical).
+void benchLargeVolumes(const std::vector<Dims>& sizes, int threads) {
+    namespace fs = std::filesystem;
+    const fs::path dir = fs::temp_directory_path() / ("microstudio-bench-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    std::printf("large volumes (.vti read + all GraSPI descriptors; sizes ascending, peak memory of the process):\n");
+    for (const Dims& dims : sizes) {
+        const fs::path file = dir / (dims.str() + ".vti");
+        io::writeVolume(smoothedRandomField(dims, 4, 17), file);
+        Volume volume;
+        const double read = bestSeconds(1, [&] { volume = io::readVolume(file); });
+        descriptors::Options one, many;
+        many.threads = threads;
+        descriptors::Result single, threaded;
+        const double t1 = bestSeconds(1, [&] { single = descriptors::describe(volume, one); });
+        const double tn = bestSeconds(1, [&] { threaded = descriptors::describe(volume, many); });
+        std::printf("  %-12s %5.1f M voxels: read %.2f s; describe 1 thread %.2f s, %d threads %.2f s (%.2fx); "
+                    "read + describe %.2f s; identical %s; peak %.0f MB\n",
+                    dims.str().c_str(), double(dims.count()) / 1e6, read, t1, threads, tn, t1 / tn, read + tn,
+                    descriptors::formatGraspi(single) == descriptors::formatGraspi(threaded) ? "yes" : "NO",
+                    peakResidentMB());
+        fs::remove(file);
+    }
+    fs::remove_all(dir);
+}
+
 }  // namespace
 
 int cmdDescribe(const CommandArgs& argv) {
-    Args args(argv, {"phases", "format", "pixel-size", "threads"}, {"periodic", "extras"});
+    Args args(argv, {"phases", "format", "pixel-size", "threads", "labels"}, {"periodic", "extras"});
     if (args.helpRequested()) {
         std::cout
             << "Usage: microstudio-cli describe [OPTIONS] FILE...\n\n"
-               "GraSPI morphology descriptors of each FILE (.txt, .vti, .h5, .png; every sample\n"
-               "of a multi-sample .h5). The default output for one file is GraSPI's own\n"
-               "'NAME value' lines in GraSPI's order and number format; several files give\n"
-               "one CSV row each.\n\n"
+               "GraSPI morphology descriptors of each FILE (.txt, .vti, .h5, .png, .tif/.tiff\n"
+               "or a folder of TIFF slices, .npy; every sample of a multi-sample .h5). The\n"
+               "default output for one file is GraSPI's own 'NAME value' lines in GraSPI's\n"
+               "order and number format; several files give one CSV row each.\n\n"
                "  --periodic          wrap the sides (x in 2D; x and y in 3D), GraSPI -p 1\n"
                "  --phases 2|3        GraSPI -n (default: 3 when the file has mixed voxels)\n"
                "  --pixel-size S      voxel size, GraSPI -s (default 1)\n"
                "  --format graspi|json|csv\n"
                "  --extras            add S2(r), interface area per volume, domain sizes\n"
-               "  --threads N         files described at once (default: every core)\n"
-            << kMaxVoxelsHelp;
+               "  --threads N         threads (default: every core): samples described at once, or\n"
+               "                      for one volume its connected components and path searches\n"
+            << kLabelsHelp << kMaxVoxelsHelp;
         return 0;
     }
     if (args.positionals().empty()) throw Error("describe needs at least one FILE (see --help)");
@@ -205,7 +214,9 @@ int cmdDescribe(const CommandArgs& argv) {
 
     std::vector<std::string> names;
     std::vector<Volume> volumes;
+    const io::ReadOptions readOpts = readOptions(args);
     for (const auto& path : args.positionals()) {
+        io::checkReadOptions(path, readOpts);
         if (io::formatOf(path) == io::Format::Hdf5) {
             auto samples = io::readSamples(path);
             for (std::size_t i = 0; i < samples.size(); ++i) {
@@ -217,7 +228,7 @@ int cmdDescribe(const CommandArgs& argv) {
             }
         } else {
             names.push_back(path);
-            volumes.push_back(io::readVolume(path));
+            volumes.push_back(io::readVolume(path, readOpts));
         }
     }
 
@@ -234,6 +245,7 @@ int cmdDescribe(const CommandArgs& argv) {
         results = descriptors::describeBatch(volumes, options, int(threads), &progress);
         bar.finish();
     } else {
+        options.threads = int(threads);  // one volume: its passes side by side
         results.push_back(descriptors::describe(volumes[0], options));
     }
 
@@ -253,14 +265,25 @@ int cmdDescribe(const CommandArgs& argv) {
 }
 
 int benchDescriptors(const CommandArgs& argv) {
-    Args args(argv, {"repeats"}, {});
+    Args args(argv, {"repeats", "large", "threads"}, {});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli bench descriptors [--repeats N]\n\n"
                      "All GraSPI descriptors on one core: a 512x128 2D Cahn-Hilliard morphology\n"
                      "(first data_*.txt fixture of ../shared/fixtures/graspi, else a smoothed random\n"
                      "field), a 128x128x64 and a 50^3 two-phase thresholded smoothed random field.\n"
                      "Prints the best of N runs (default 5) and the ratio to the targets\n"
-                     "(70 ms and 1 s) and to GraSPI C++ (0.7 s for 512x128, 7.6 s for 50^3).\n";
+                     "(70 ms and 1 s) and to GraSPI C++ (0.7 s for 512x128, 7.6 s for 50^3).\n"
+                     "  --large SIZES   instead: smoothed random fields of these sizes (e.g.\n"
+                     "                  128x128x128,256x256x128,512x512x64) written as .vti, then read and\n"
+                     "                  described with 1 thread and with --threads N [every core] in one run\n";
+        return 0;
+    }
+    if (auto large = args.value("large")) {
+        std::vector<Dims> sizes;
+        for (const auto& text : splitList(*large)) sizes.push_back(parseDims(text));
+        const long threads = args.integer("threads", 0);
+        if (threads < 0) throw Error("--threads must be 0 or more");
+        benchLargeVolumes(sizes, threads > 0 ? int(threads) : defaultThreadCount());
         return 0;
     }
     const int repeats = int(args.integer("repeats", 5));

@@ -13,6 +13,7 @@
 #include "commands.hpp"
 #include "ml3d_common.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/json.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/generator3d.hpp"
@@ -72,6 +73,12 @@ const char* const kHelp =
     "                     e.g. --compare-sampler dpmpp --compare-steps 16 against the main DDIM-50\n"
     "                     (alone: --compare-steps defaults to the main --steps)\n"
     "  --compare-count M  targets for --compare-steps [N]\n"
+    "  --size NXxNYxNZ    also generate at this size (larger than the training size in x/y;\n"
+    "                     overlapping latent windows, see generate --size) for --size-count of\n"
+    "                     the plain targets: each descriptor's R^2 and MAE beside the training\n"
+    "                     size on the same targets, seams (S2 of the donor across window borders\n"
+    "                     vs inside windows, against the spread between samples), seconds per voxel\n"
+    "  --size-count M     targets for --size [min(N, 8)]\n"
     "  --threads T        torch threads on the CPU [MICROSTUDIO_THREADS or all cores]\n"
     "  --training T.h5    memorisation: for the plain samples and the held-out targets, the\n"
     "                     voxel disagreement to the nearest training sample (best periodic x/y\n"
@@ -162,6 +169,10 @@ ml::Evaluation3dOptions evaluationOptions(const Args& args, long count) {
     const long compareCount = args.integer("compare-count", count);
     if (compareCount < 2) throw Error("--compare-count must be >= 2");
     o.compareCount = std::size_t(compareCount);
+    if (auto size = args.value("size")) o.largeSize = parseDims(*size);
+    const long largeCount = args.integer("size-count", std::min(count, 8L));
+    if (args.has("size") && largeCount < 2) throw Error("--size-count must be >= 2 (seams compare independent samples)");
+    o.largeCount = std::size_t(largeCount);
     return o;
 }
 
@@ -219,6 +230,22 @@ void printComparison(const ml::Evaluation3dReport& r, long batch) {
                 c.secondsPerSample, ml3d::cell(c.speedup).c_str());
 }
 
+void printLarge(const ml::LargeVolumeReport& l) {
+    std::printf("larger volumes %s (%zu latent windows each) on %zu of the plain targets, beside the training size\n",
+                l.size.str().c_str(), l.windows, l.subset.size());
+    std::printf("%-16s %10s %10s %10s %10s %10s\n", "descriptor", "R^2 large", "R^2 train", "MAE large", "MAE train",
+                "MAE ratio");
+    for (const auto& [name, r2] : l.fit.r2)
+        std::printf("%-16s %10s %10s %10s %10s %10s\n", name.c_str(), ml3d::cell(r2).c_str(),
+                    ml3d::cell(l.r2Training, name).c_str(), ml3d::cell(l.fit.mae, name).c_str(),
+                    ml3d::cell(l.maeTraining, name).c_str(), ml3d::cell(l.maeRatio, name).c_str());
+    std::printf("seams (donor S2, lags 1..%d along x/y): across borders vs inside windows RMS %s; between samples %s: %s\n",
+                l.maxLag, ml3d::cell(l.seamDifference).c_str(), ml3d::cell(l.sampleSpread).c_str(),
+                l.seamless ? "no seams" : "SEAMS");
+    std::printf("seconds per voxel: large %.4g, training size %.4g (ratio %s)\n", l.secondsPerVoxel,
+                l.trainingSecondsPerVoxel, ml3d::cell(l.costRatio).c_str());
+}
+
 void printMemorisation(const ml::MemorisationReport& m) {
     std::printf("memorisation: nearest of %zu training samples (voxel disagreement, best x/y shift and symmetry)\n",
                 m.trainingCount);
@@ -237,6 +264,7 @@ void printReport(const ml::Evaluation3dReport& r, long batch) {
     if (r.screened) ml3d::printScreened(r);
     printParts(r);
     if (r.comparison) printComparison(r, batch);
+    if (r.large) printLarge(*r.large);
     if (r.memorisation) printMemorisation(*r.memorisation);
 }
 
@@ -251,7 +279,8 @@ void writeCsv(const ml::Evaluation3dReport& r, const std::string& path) {
 int cmdEvaluate(const CommandArgs& argv) {
     Args args(argv, {"model", "data", "count", "steps", "eta", "guidance", "seed", "batch-sizes", "diversity", "batch",
                      "compare-steps", "compare-count", "min-phase-fraction", "threads", "csv", "candidates",
-                     "ddpm-variance", "tolerance", "training", "training-count", "sampler", "compare-sampler"},
+                     "ddpm-variance", "tolerance", "training", "training-count", "sampler", "compare-sampler",
+                     "size", "size-count"},
               {"json", "cpu", "describe", "save", "round-trip-only"});
     if (args.helpRequested()) {
         std::cout << kHelp;
@@ -291,11 +320,11 @@ int cmdEvaluate(const CommandArgs& argv) {
     if (auto csv = args.value("csv")) writeCsv(report, *csv);
     if (args.flag("save")) {
         const auto path = ml::evaluationPath(model.weightsPath());
-        ml::writeJsonFile(report.toJson(), path.string());
+        writeJsonFile(report.toJson(), path);
         std::fprintf(stderr, "wrote %s\n", path.string().c_str());
     }
     if (args.flag("json"))
-        std::cout << report.toJson().dump(2) << "\n";
+        std::cout << jsonText(report.toJson()) << "\n";
     else
         printReport(report, options.sampler.batch);
     return 0;

@@ -172,7 +172,7 @@ void writeCsv(const std::vector<Volume>& volumes, const ml::Generator3D& model, 
 int cmdGenerate(const CommandArgs& argv) {
     Args args(argv, {"model", "target", "count", "steps", "eta", "guidance", "seed", "batch", "output", "create-tiny",
                      "phases", "evaluate", "range", "targets-from", "ranges-from", "candidates", "ddpm-variance", "tolerance",
-                     "sampler"},
+                     "sampler", "size"},
               {"info", "cpu", "describe", "random-targets", "strict", "no-measure"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli generate --model M --target NAME=VALUE,... -n N -o OUT [OPTIONS]\n"
@@ -207,6 +207,9 @@ int cmdGenerate(const CommandArgs& argv) {
                      "  --guidance G       classifier-free guidance scale (0 unconditional, 1 conditional) [1]\n"
                      "  --seed S           [0]\n"
                      "  --batch B          samples denoised together [8]\n"
+                     "  --size NXxNYxNZ    volume size, larger than the training size in x/y (NZ: the training\n"
+                     "                     depth; multiples of the VAE's downsampling): overlapping training-size\n"
+                     "                     latent windows blended every step, periodic in x/y [training size]\n"
                      "  --candidates K     screened generation: K draws per sample, each described, the one\n"
                      "                     whose measured descriptors lie nearest the target kept (distance in\n"
                      "                     training std units; CSV columns candidates, selection_distance) [1]\n"
@@ -263,6 +266,7 @@ int cmdGenerate(const CommandArgs& argv) {
     o.candidates = ml3d::parseCandidates(args.integer("candidates", 1));
     o.tolerance = ml3d::parseTolerance(args.number("tolerance", 0.0));
     o.posteriorVariance = ml3d::parseDdpmVariance(args.value("ddpm-variance", "beta"));
+    if (auto size = args.value("size")) o.size = ml::generationSize(model.config().vae, parseDims(*size));
     if (args.has("evaluate")) return evaluate(model, *args.value("evaluate"), args.integer("count", 16), o, args.flag("describe"));
     if (!args.has("output")) throw Error("-o OUT is required (see --help)");
     const std::filesystem::path out = *args.value("output");

@@ -10,14 +10,15 @@
 namespace ms::cli {
 
 int cmdInfo(const CommandArgs& argv) {
-    Args args(argv, {}, {"json"});
+    Args args(argv, {"labels"}, {"json"});
     if (args.helpRequested()) {
-        std::cout << "Usage: microstudio-cli info [--json] FILE\n\n"
+        std::cout << "Usage: microstudio-cli info [--json] [--labels D,A[,M]] FILE\n\n"
                      "Shows dimensions, spacing, phases, volume fraction per phase and the\n"
-                     "attributes of FILE (.vti, .h5, .txt, .png). First, before reading the data,\n"
-                     "the line 'claims:' gives what the file's header claims (size, voxels) and the\n"
-                     "bytes present, so it shows even when the file is then refused.\n"
-                  << kMaxVoxelsHelp;
+                     "attributes of FILE (.vti, .h5, .txt, .png, .tif/.tiff or a folder of TIFF\n"
+                     "slices, .npy). First, before reading the data, the line 'claims:' gives what\n"
+                     "the file's header claims (size, voxels) and the bytes present, so it shows\n"
+                     "even when the file is then refused.\n"
+                  << kLabelsHelp << kMaxVoxelsHelp;
         return 0;
     }
     args.requirePositionals(1, 1, "one FILE");
@@ -33,7 +34,7 @@ int cmdInfo(const CommandArgs& argv) {
         // Missing, not a regular file, or no header libhdf5 can open: the read says why.
     }
     std::cout << std::flush;
-    const Volume v = io::readVolume(path);
+    const Volume v = io::readVolume(path, readOptions(args));
     const auto& d = v.dims();
     std::cout << std::setprecision(6);
     std::cout << "dims: " << d.str() << (d.is2D() ? " (2D)" : " (3D)") << "\n"

@@ -5,6 +5,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "microstudio/core/json.hpp"
 #include "microstudio/ml/metadata.hpp"
 
 namespace ms::cli {
@@ -15,8 +16,9 @@ int cmdModels(const CommandArgs& argv) {
         std::cout << "Usage: microstudio-cli models [--json] [--dir DIR]\n\n"
                      "Lists the installed models (NAME.pt with NAME.json beside, and 3D generator folders\n"
                      "NAME/generator3d.pt + .json) with their metadata. Folders\n"
-                     "searched: $MICROSTUDIO_MODELS (colon-separated), the source tree's resources/models,\n"
-                     "the install prefix's share/microstudio/models; --dir lists one folder instead.\n"
+                     "searched: $MICROSTUDIO_MODELS (colon-separated), share/microstudio/models beside\n"
+                     "the executable's bin/ folder (an installed package), a build tree's resources/models;\n"
+                     "--dir lists one folder instead.\n"
                      "  --json   the full metadata of every model as a JSON array\n";
         return 0;
     }
@@ -25,14 +27,14 @@ int cmdModels(const CommandArgs& argv) {
     if (auto dir = args.value("dir")) folders = {*dir};
     const auto models = ml::listModels(folders);
     if (args.flag("json")) {
-        ml::Json list = ml::Json::array();
+        Json list = Json::array();
         for (const auto& m : models) {
-            ml::Json j = m.metadata.toJson();
+            Json j = m.metadata.toJson();
             j["path"] = m.weights.string();
             j["bytes"] = double(m.bytes);
-            list.push(j);
+            list.push_back(j);
         }
-        std::cout << list.dump(2) << "\n";
+        std::cout << jsonText(list) << "\n";
         return 0;
     }
     if (models.empty()) {
@@ -46,7 +48,7 @@ int cmdModels(const CommandArgs& argv) {
         std::printf("%-20s %-7s %7.1fMB %-8s %-20s %s\n", m.metadata.name.c_str(), m.metadata.kind.c_str(),
                     double(m.bytes) / 1e6, m.metadata.weightsPrecision.c_str(), m.metadata.created.c_str(),
                     m.metadata.description.c_str());
-        std::cout << "    path " << m.weights.string() << "\n    architecture " << m.metadata.architecture.dump(0)
+        std::cout << "    path " << m.weights.string() << "\n    architecture " << ml::architectureSummary(m.metadata.architecture)
                   << "\n";
         if (!m.metadata.attributes.empty()) {
             std::cout << "    conditions";
@@ -58,11 +60,11 @@ int cmdModels(const CommandArgs& argv) {
             std::cout << "\n";
         }
         const auto& t = m.metadata.training;
-        if (t.isObject() && t.has("report")) {
-            const auto& r = t.at("report");
+        if (t.is_object() && t.contains("report")) {
+            const auto& r = memberAt(t, "report");
             std::printf("    trained %g epochs, %g steps on %s, best validation loss %.6g; data %s\n",
-                        r.number("epochs_done", 0), r.number("steps", 0), r.string("device", "?").c_str(),
-                        r.number("best_validation_loss", 0), m.metadata.dataHash.c_str());
+                        numberOr(r, "epochs_done", 0), numberOr(r, "steps", 0), stringOr(r, "device", "?").c_str(),
+                        numberOr(r, "best_validation_loss", 0), m.metadata.dataHash.c_str());
         }
     }
     return 0;

@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "ml3d_common.hpp"  // parseSampler, defaultSteps
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/json.hpp"
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/evaluate.hpp"
@@ -30,8 +31,7 @@ int compare(const Args& args, const ml::Vae2d& vae, const ml::Ldm2d& ldm, const 
             ml::Ldm2dSampleOptions o) {
     // The held-out images the LDM was trained to make: by default without the
     // single-phase snapshots its training left out.
-    double minPhase = 0.0;
-    if (ldm.metadata().training.isObject()) minPhase = ldm.metadata().training.number("min_phase_fraction", 0.0);
+    double minPhase = numberOr(ldm.metadata().training, "min_phase_fraction", 0.0);
     minPhase = args.number("min-phase-fraction", minPhase);
     const auto reference = ml::readImages2D(*args.value("compare"), args.integer("limit", 400), minPhase);
     std::printf("reference: %zu held-out images; %d generated per model, sampler %s, eta %g\n", reference.size(),
@@ -138,8 +138,7 @@ int cmdSample2d(const CommandArgs& argv) {
     const auto ldmPath = ml::findModel(args.value("model", ml::kDefaultLdm2d));
     auto ldm = args.flag("prior") && !args.has("model") ? std::optional<ml::Ldm2d>() : ml::Ldm2d::load(ldmPath);
     std::string vaeName = args.value("vae", ml::kDefaultDenoiser);
-    if (!args.has("vae") && ldm && ldm->metadata().training.isObject())
-        vaeName = ldm->metadata().training.string("vae", vaeName);
+    if (!args.has("vae") && ldm) vaeName = stringOr(ldm->metadata().training, "vae", vaeName);
     // The LDM's own VAE is looked for beside it first (models travel in pairs).
     std::filesystem::path vaePath = ldmPath.parent_path() / (vaeName + ".pt");
     if (args.has("vae") || !ldm || !std::filesystem::exists(vaePath)) vaePath = ml::findModel(vaeName);

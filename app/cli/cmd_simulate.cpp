@@ -9,7 +9,7 @@
 #include <iostream>
 
 #include "args.hpp"
-#include "microstudio/core/json_text.hpp"
+#include "microstudio/core/json.hpp"
 #include "commands.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/jobs/simulate_job.hpp"
@@ -20,7 +20,6 @@ namespace ms::cli {
 
 namespace {
 
-using ms::jsonQuoted;
 
 std::string shown(double v) {
     char buf[32];
@@ -124,14 +123,14 @@ int cmdSimulate(const CommandArgs& argv) {
     const auto s = jobs::runSimulateJob(job, &token);
     bar.finish();
     if (args.flag("json")) {
-        std::printf("{\"output\": %s, \"size\": \"%s\", \"phi\": %.10g, \"chi\": %.10g, \"spinodal_chi\": %.10g, "
-                    "\"mass_drift\": %.6g, \"energy_start\": %.12g, \"energy_end\": %.12g, \"energy_increases\": %ld, "
-                    "\"length_start\": %.6g, \"length_end\": %.6g, \"steps\": %ld, \"rejected_steps\": %ld, "
-                    "\"snapshots\": %d, \"final_time\": %.10g, \"seconds\": %.3f, \"resumed\": %s, \"complete\": %s}\n",
-                    jsonQuoted(job.output.string()).c_str(), job.params.dims.str().c_str(), job.params.phi, job.params.chi,
-                    physics::spinodalChi(job.params.phi), s.massDrift, s.energyStart, s.energyEnd, s.energyIncreases,
-                    s.lengthStart, s.lengthEnd, s.steps, s.rejectedSteps, s.snapshots, s.finalTime, s.seconds,
-                    s.resumed ? "true" : "false", s.complete ? "true" : "false");
+        const Json summary{{"output", job.output.string()}, {"size", job.params.dims.str()}, {"phi", job.params.phi},
+                           {"chi", job.params.chi}, {"spinodal_chi", physics::spinodalChi(job.params.phi)},
+                           {"mass_drift", s.massDrift}, {"energy_start", s.energyStart}, {"energy_end", s.energyEnd},
+                           {"energy_increases", s.energyIncreases}, {"length_start", s.lengthStart},
+                           {"length_end", s.lengthEnd}, {"steps", s.steps}, {"rejected_steps", s.rejectedSteps},
+                           {"snapshots", s.snapshots}, {"final_time", s.finalTime}, {"seconds", s.seconds},
+                           {"resumed", s.resumed}, {"complete", s.complete}};
+        std::cout << jsonText(summary) << "\n";
     } else {
         std::printf("wrote %s: %d snapshots, %ld steps (%ld rejected), t = %.6g, %.2f s\n"
                     "mass drift %.3g, free energy %.6g -> %.6g (%ld increases), length %.3g -> %.3g cells\n",

@@ -202,8 +202,8 @@ int trainVae(const CommandArgs& argv) {
         std::cout << "not saved (stopped at --stop-after); rerun without it to finish\n";
         return 0;
     }
-    model.metadata().description = std::string(options.denoising ? "denoising" : "plain") + " 2D VAE (Moola et al. III.B), L=" +
-                                   std::to_string(config.latent) + ", beta=" + std::to_string(options.beta);
+    model.metadata().description = std::string(options.denoising ? "denoising" : "plain") + " 2D VAE (Moola et al. III.B), " +
+                                   config.latentText() + ", beta=" + std::to_string(options.beta);
     model.save(out, args.flag("half"));
     std::cout << "wrote " << out.string() << " and " << ml::metadataPathFor(out).string() << "\n";
     return 0;

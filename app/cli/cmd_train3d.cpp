@@ -188,7 +188,7 @@ int trainRecipe3d(const CommandArgs& argv) {
     auto finished = [&](const std::string& stage) {
         if (!fs::exists(dir / "generator3d.pt") || fs::exists(checkpoints / (stage + ".ckpt"))) return false;
         const auto training = ml::readMetadata(dir / "generator3d.pt").training;
-        return training.isObject() && training.has(stage);
+        return training.contains(stage);
     };
     for (const auto& stage : recipe.stages) {
         if (finished(stage.name)) {
@@ -371,7 +371,7 @@ int cmdTrain3d(const CommandArgs& argv) {
         if (stage == name) return true;
         if (stage != "all") return false;
         const auto& training = model.metadata().training;
-        const bool finished = training.isObject() && training.has(name) && !fs::exists(checkpointDir / (name + ".ckpt"));
+        const bool finished = training.contains(name) && !fs::exists(checkpointDir / (name + ".ckpt"));
         if (finished) std::cout << "train3d: " << name << " already trained (skipped; --stage " << name << " retrains)\n";
         return !finished;
     };

@@ -8,7 +8,9 @@
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
 #include "microstudio/io/limits.hpp"
+#include "microstudio/io/npy.hpp"
 #include "microstudio/io/png.hpp"
+#include "microstudio/io/tiff.hpp"
 
 namespace fs = std::filesystem;
 
@@ -166,6 +168,34 @@ FileClaim pngStackClaim(const fs::path& base) {
     return c;
 }
 
+FileClaim npyClaim(const std::string& head) {
+    FileClaim c;
+    NpyHeader h;
+    try {
+        h = parseNpyHeader(head, "npy");
+    } catch (const Error& e) {
+        c.what = std::string(e.what()).substr(5);  // the reason, without the "npy: " placeholder
+        return c;
+    }
+    std::string shape;
+    long double voxels = 1;
+    for (std::size_t i = 0; i < h.shape.size(); ++i) {
+        shape += (i ? ", " : "") + std::to_string(h.shape[i]);
+        voxels *= h.shape[i];
+    }
+    c.what = ".npy " + std::to_string(h.version) + ".0 header, shape (" + shape + "), dtype " + printableExcerpt(h.descr) +
+             (h.fortranOrder ? ", Fortran order" : ", C order");
+    if (h.shape.size() == 2 || h.shape.size() == 3) {
+        // Axes as the reader takes them (io/npy.hpp): x is the fastest-varying.
+        const auto& s = h.shape;
+        const bool flat = s.size() == 2;
+        if (h.fortranOrder) c.dims = dimsText(s[0], s[1], flat ? 1 : s[2]);
+        else c.dims = flat ? dimsText(s[1], s[0], 1) : dimsText(s[2], s[1], s[0]);
+        c.voxels = voxels;
+    }
+    return c;
+}
+
 }  // namespace
 
 FileClaim claimFromHead(Format format, const std::string& head, std::uintmax_t fileSize) {
@@ -175,6 +205,8 @@ FileClaim claimFromHead(Format format, const std::string& head, std::uintmax_t f
         case Format::Vti: c = vtiClaim(head); break;
         case Format::Png: c = pngClaim(head); break;
         case Format::Hdf5: c.what = "HDF5 (needs libhdf5)"; break;
+        case Format::Npy: c = npyClaim(head); break;
+        case Format::Tiff: c = tiffClaimFromBytes(head, fileSize); break;
     }
     c.bytes = fileSize;
     return c;
@@ -184,6 +216,7 @@ FileClaim fileClaim(const fs::path& path) {
     const Format format = formatOf(path);
     std::error_code ec;
     if (format == Format::Png && !fs::exists(path, ec)) return pngStackClaim(path);
+    if (format == Format::Tiff) return tiffClaim(path);  // directories may lie past any head; a folder of slices
     const std::uintmax_t size = requireRegularFile(path);
     if (format == Format::Hdf5) return hdf5Claim(path);
     return claimFromHead(format, readHead(path), size);

@@ -4,8 +4,14 @@
 #include "microstudio/core/files.hpp"
 #include "microstudio/io/graspi_text.hpp"
 #include "microstudio/io/hdf5.hpp"
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
 #include "microstudio/io/limits.hpp"
+#include "microstudio/io/npy.hpp"
 #include "microstudio/io/png.hpp"
+#include "microstudio/io/tiff.hpp"
 #include "microstudio/io/vti.hpp"
 
 namespace fs = std::filesystem;
@@ -18,7 +24,13 @@ Format formatOf(const fs::path& path) {
     if (ext == "h5" || ext == "hdf5") return Format::Hdf5;
     if (ext == "txt" || ext == "graspi") return Format::GraspiText;
     if (ext == "png") return Format::Png;
-    throw Error(path.string() + ": unknown file type '." + ext + "' (use .vti, .h5, .txt or .png)");
+    if (ext == "tif" || ext == "tiff") return Format::Tiff;
+    if (ext == "npy") return Format::Npy;
+    // A folder named like no file type ("slices/", "scan.d") is a folder of
+    // TIFF slices; "x.txt/" stays a text path, refused as a folder.
+    std::error_code ec;
+    if (fs::is_directory(path, ec)) return Format::Tiff;
+    throw Error(path.string() + ": unknown file type '." + ext + "' (use .vti, .h5, .txt, .png, .tif or .npy)");
 }
 
 const char* formatName(Format f) {
@@ -27,18 +39,51 @@ const char* formatName(Format f) {
         case Format::Hdf5: return "HDF5, MicroGen3D layout (.h5)";
         case Format::GraspiText: return "GraSPI text (.txt)";
         case Format::Png: return "PNG (.png)";
+        case Format::Tiff: return "TIFF (.tif, multi-page or a folder of slices)";
+        case Format::Npy: return "NumPy array (.npy)";
     }
     return "?";
 }
 
-Volume readVolume(const fs::path& path) {
+Volume readVolume(const fs::path& path) { return readVolume(path, ReadOptions{}); }
+
+std::vector<double> parseLabelValues(const std::string& text) {
+    const Error bad("--labels expects 2 or 3 distinct numbers D,A[,M] (the stored values of donor, acceptor and "
+                    "mixed), got '" + printableExcerpt(text) + "'");
+    std::vector<double> values;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        const std::size_t comma = std::min(text.find(',', start), text.size());
+        const std::string item = text.substr(start, comma - start);
+        char* end = nullptr;
+        const double v = std::strtod(item.c_str(), &end);
+        if (item.empty() || *end || !std::isfinite(v) || std::count(values.begin(), values.end(), v)) throw bad;
+        values.push_back(v);
+        start = comma + 1;
+    }
+    if (values.size() < 2 || values.size() > 3) throw bad;
+    return values;
+}
+
+void checkReadOptions(const fs::path& path, const ReadOptions& options) {
     const Format format = formatOf(path);
-    if (format != Format::Png) requireRegularFile(path);  // a PNG may name a slice stack
+    if (!options.labelValues.empty() && format != Format::Tiff && format != Format::Npy)
+        throw Error(path.string() + ": --labels applies to .tif and .npy files only (a " + formatName(format) +
+                    " file stores phase labels itself)");
+}
+
+Volume readVolume(const fs::path& path, const ReadOptions& options) {
+    checkReadOptions(path, options);
+    const Format format = formatOf(path);
+    // A PNG may name a slice stack, a TIFF path a folder of slices.
+    if (format != Format::Png && format != Format::Tiff) requireRegularFile(path);
     switch (format) {
         case Format::Vti: return readVti(path);
         case Format::Hdf5: return readHdf5Sample(path, hdf5RequireSamples(path).front());
         case Format::GraspiText: return readGraspiText(path);
         case Format::Png: return readPngStack(path);
+        case Format::Tiff: return readTiff(path, options.labelValues);
+        case Format::Npy: return readNpy(path, options.labelValues);
     }
     throw Error("unreachable");
 }
@@ -49,6 +94,8 @@ void writeVolume(const Volume& volume, const fs::path& path) {
         case Format::Hdf5: return writeHdf5({volume}, path);
         case Format::GraspiText: return writeGraspiText(volume, path);
         case Format::Png: return volume.dims().is2D() ? writePng(volume, path) : writePngStack(volume, path);
+        case Format::Tiff: return writeTiff(volume, path);
+        case Format::Npy: return writeNpy(volume, path);
     }
 }
 

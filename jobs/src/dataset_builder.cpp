@@ -5,13 +5,12 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
-#include <iomanip>
 #include <mutex>
 #include <numeric>
-#include <sstream>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
+#include "microstudio/core/json.hpp"
 #include "microstudio/core/parallel.hpp"
 #include "microstudio/core/subsample.hpp"
 #include "microstudio/descriptors/descriptors.hpp"
@@ -117,42 +116,23 @@ void checkConfig(const DatasetConfig& c) {
     if (c.snapshots < 1) throw Error("snapshots must be >= 1");
 }
 
-std::string readText(const fs::path& path) {
-    std::ifstream in(path);
-    if (!in) throw Error("cannot read " + path.string());
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-// Manifest without its code_version line: what must match between shards and reruns.
-std::string comparable(const std::string& manifest) {
-    std::istringstream in(manifest);
-    std::string line, out;
-    while (std::getline(in, line))
-        if (line.find("\"code_version\"") == std::string::npos) out += line + "\n";
-    return out;
-}
-
-void writeText(const fs::path& path, const std::string& text) {
-    writeAtomically(path, [&](const fs::path& temp) {
-        std::ofstream out(temp);
-        out << text;
-        out.close();
-        if (!out) throw Error("cannot write " + path.string());
-    });
+// Manifest without its code_version: what must match between shards and
+// reruns. Compared as values, so 1 and 1.0 (older manifests) are equal.
+Json comparable(Json manifest) {
+    if (manifest.is_object()) manifest.erase("code_version");
+    return manifest;
 }
 
 // Writes (or checks) folder/manifest.json.
-void ensureManifest(const fs::path& folder, const std::string& manifest) {
+void ensureManifest(const fs::path& folder, const Json& manifest) {
     fs::create_directories(folder / "parts");
     const fs::path path = folder / "manifest.json";
     if (fs::exists(path)) {
-        if (comparable(readText(path)) != comparable(manifest))
+        if (comparable(readJsonFile(path)) != comparable(manifest))
             throw Error(folder.string() + " holds a dataset with other settings (manifest.json differs); use another folder");
         return;
     }
-    writeText(path, manifest);
+    writeJsonFile(manifest, path);
 }
 
 struct ManifestRun {
@@ -160,34 +140,28 @@ struct ManifestRun {
     std::string split;
 };
 
-std::vector<ManifestRun> manifestRuns(const std::string& manifest) {
+std::vector<ManifestRun> manifestRuns(const Json& manifest) {
+    const Json& list = memberAt(manifest, "runs");
+    if (!list.is_array()) throw Error("manifest.json: 'runs' is not a list");
     std::vector<ManifestRun> runs;
-    std::istringstream in(manifest);
-    std::string line;
-    while (std::getline(in, line)) {
-        int run = 0;
-        char split[16] = {0};
-        const auto at = line.find("{\"run\": ");
-        if (at == std::string::npos) continue;
-        const auto splitAt = line.find("\"split\": \"");
-        if (std::sscanf(line.c_str() + at, "{\"run\": %d", &run) != 1 || splitAt == std::string::npos ||
-            std::sscanf(line.c_str() + splitAt, "\"split\": \"%15[a-z]", split) != 1)
-            throw Error("manifest.json has a malformed run line: " + line);
+    for (const Json& item : list) {
+        const double run = numberAt(item, "run");
+        if (run != std::floor(run) || run < 0 || run > 2147483647.0)
+            throw Error("manifest.json has a malformed run number " + jsonText(item, -1));
+        const std::string split = stringAt(item, "split");
         if (std::find(splitNames().begin(), splitNames().end(), split) == splitNames().end())
-            throw Error("manifest.json names an unknown split '" + std::string(split) + "' for run " + std::to_string(run));
-        runs.push_back({run, split});
+            throw Error("manifest.json names an unknown split '" + split + "' for run " + std::to_string(int(run)));
+        runs.push_back({int(run), split});
     }
     return runs;
 }
 
 // The thresholdings a manifest records ("phases": [2, 3]).
-std::vector<int> manifestPhases(const std::string& manifest) {
-    const auto at = manifest.find("\"phases\": [");
-    if (at == std::string::npos) throw Error("manifest.json records no phases");
+std::vector<int> manifestPhases(const Json& manifest) {
+    const Json& config = memberAt(manifest, "config");
+    if (!config.contains("phases")) throw Error("manifest.json records no phases");
     std::vector<int> phases;
-    std::istringstream in(manifest.substr(at + 11, manifest.find(']', at) - at - 11));
-    std::string item;
-    while (std::getline(in, item, ',')) phases.push_back(std::stoi(item));
+    for (double p : numbersAt(config, "phases")) phases.push_back(int(p));
     return phases;
 }
 
@@ -262,39 +236,36 @@ std::vector<RunSpec> planRuns(const DatasetConfig& c) {
     return runs;
 }
 
-std::string manifestText(const DatasetConfig& c) {
-    const auto runs = planRuns(c);
+namespace {
+
+Json manifestConfig(const DatasetConfig& c) {
     const physics::StepControl solver;  // the builder uses the default step control besides max_change
     const physics::CahnHilliardParams physicsDefaults;
-    std::ostringstream s;
-    s << std::setprecision(17);
-    s << "{\n  \"format\": \"microstudio-dataset 1\",\n  \"generator\": \"microstudio cahn-hilliard (FFTW spectral)\",\n"
-      << "  \"code_version\": \"" << MICROSTUDIO_VERSION << " (git " << MICROSTUDIO_GIT_COMMIT << ")\",\n"
-      << "  \"config\": {\n"
-      << "    \"dims\": \"" << c.dims.str() << "\",\n    \"sampling\": \"" << c.sampling << "\",\n"
-      << "    \"phi_min\": " << c.phiMin << ", \"phi_max\": " << c.phiMax << ", \"phi_count\": " << c.phiCount << ",\n"
-      << "    \"chi_min\": " << c.chiMin << ", \"chi_max\": " << c.chiMax << ", \"chi_count\": " << c.chiCount << ",\n"
-      << "    \"runs\": " << c.runs << ", \"repeats\": " << c.repeats << ", \"seed\": " << c.seed << ",\n"
-      << "    \"kappa\": " << c.kappa << ", \"mobility\": " << c.mobility << ", \"noise\": " << c.noise << ",\n"
-      << "    \"end_time\": " << c.endTime << ", \"first_time\": " << c.firstTime << ", \"snapshots\": " << c.snapshots
-      << ", \"keep_snapshots\": " << c.keepSnapshots << ", \"onset_amplitude\": " << c.onsetAmplitude
-      << ", \"max_change\": " << c.maxChange << ",\n"
-      << "    \"dt_initial\": " << solver.dtInitial << ", \"dt_max\": " << solver.dtMax << ", \"dt_growth\": " << solver.growth
-      << ", \"log_epsilon\": " << physicsDefaults.logEpsilon << ", \"threshold_2_phase\": 0.5,\n"
-      << "    \"phases\": [" << c.phases[0] << (c.phases.size() > 1 ? ", " + std::to_string(c.phases[1]) : "")
-      << "], \"beta\": " << c.threePhase.beta << ", \"max_mixed\": "
-      << c.threePhase.maxMixedFraction << ",\n"
-      << "    \"descriptors\": \"" << c.descriptors << "\", \"periodic_descriptors\": " << (c.periodicDescriptors ? "true" : "false")
-      << ", \"field\": " << (c.keepField ? "true" : "false") << ",\n"
-      << "    \"validation_fraction\": " << c.validationFraction << ", \"test_fraction\": " << c.testFraction << "\n  },\n"
-      << "  \"runs\": [\n";
-    for (std::size_t k = 0; k < runs.size(); ++k) {
-        const auto& r = runs[k];
-        s << "    {\"run\": " << r.index << ", \"phi\": " << r.phi << ", \"chi\": " << r.chi << ", \"seed\": " << r.seed
-          << ", \"split\": \"" << r.split << "\"}" << (k + 1 < runs.size() ? "," : "") << "\n";
-    }
-    s << "  ]\n}\n";
-    return s.str();
+    return Json{{"dims", c.dims.str()}, {"sampling", c.sampling},
+                {"phi_min", c.phiMin}, {"phi_max", c.phiMax}, {"phi_count", c.phiCount},
+                {"chi_min", c.chiMin}, {"chi_max", c.chiMax}, {"chi_count", c.chiCount},
+                {"runs", c.runs}, {"repeats", c.repeats}, {"seed", c.seed},
+                {"kappa", c.kappa}, {"mobility", c.mobility}, {"noise", c.noise},
+                {"end_time", c.endTime}, {"first_time", c.firstTime}, {"snapshots", c.snapshots},
+                {"keep_snapshots", c.keepSnapshots}, {"onset_amplitude", c.onsetAmplitude}, {"max_change", c.maxChange},
+                {"dt_initial", solver.dtInitial}, {"dt_max", solver.dtMax}, {"dt_growth", solver.growth},
+                {"log_epsilon", physicsDefaults.logEpsilon}, {"threshold_2_phase", 0.5},
+                {"phases", c.phases}, {"beta", c.threePhase.beta}, {"max_mixed", c.threePhase.maxMixedFraction},
+                {"descriptors", c.descriptors}, {"periodic_descriptors", c.periodicDescriptors}, {"field", c.keepField},
+                {"validation_fraction", c.validationFraction}, {"test_fraction", c.testFraction}};
+}
+
+}  // namespace
+
+Json manifestJson(const DatasetConfig& c) {
+    Json runs = Json::array();
+    for (const auto& r : planRuns(c))
+        runs.push_back(Json{{"run", r.index}, {"phi", r.phi}, {"chi", r.chi}, {"seed", r.seed}, {"split", r.split}});
+    return Json{{"format", "microstudio-dataset 1"},
+                {"generator", "microstudio cahn-hilliard (FFTW spectral)"},
+                {"code_version", std::string(MICROSTUDIO_VERSION) + " (git " + MICROSTUDIO_GIT_COMMIT + ")"},
+                {"config", manifestConfig(c)},
+                {"runs", runs}};
 }
 
 std::vector<int> keptSnapshots(int candidates, int onset, int keep) {
@@ -423,7 +394,7 @@ BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, co
     if (options.shardCount < 1 || options.shardIndex < 0 || options.shardIndex >= options.shardCount)
         throw Error("shard index must lie in [0, shard count)");
     const auto runs = planRuns(config);
-    ensureManifest(folder, manifestText(config));
+    ensureManifest(folder, manifestJson(config));
     std::mutex mutex;
     // HDF5's C library serialises itself, but its C++ wrappers are not
     // documented thread-safe: runs on different threads take turns for I/O.
@@ -499,9 +470,9 @@ long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFold
     auto wanted = [&](const std::string& split) {
         return onlySplits.empty() || std::find(onlySplits.begin(), onlySplits.end(), split) != onlySplits.end();
     };
-    const std::string manifest = readText(folder / "manifest.json");
+    const Json manifest = readJsonFile(folder / "manifest.json");
     for (const auto& other : extraFolders)
-        if (comparable(readText(other / "manifest.json")) != comparable(manifest))
+        if (comparable(readJsonFile(other / "manifest.json")) != comparable(manifest))
             throw Error(other.string() + " was built with other settings than " + folder.string() + " (manifest.json differs)");
     const auto runs = manifestRuns(manifest);
     const auto phaseSets = manifestPhases(manifest);

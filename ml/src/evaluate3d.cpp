@@ -282,6 +282,100 @@ SamplerComparison compareSamplers(const Context& c, const TargetFit& main, doubl
     return s;
 }
 
+// ---- volumes larger than the training box --------------------------------------
+
+// Per position along a periodic axis of n voxels: how far ahead the next
+// window border lies (k: the plane between p + k - 1 and p + k; n + 1: none).
+std::vector<int> distanceToBorder(int n, const std::vector<int>& starts) {
+    std::vector<int> d(std::size_t(n), n + 1);
+    for (int p = 0; p < n; ++p)
+        for (int k = 1; k <= n; ++k)
+            if (std::find(starts.begin(), starts.end(), (p + k) % n) != starts.end()) {
+                d[std::size_t(p)] = k;
+                break;
+            }
+    return d;
+}
+
+// RMS over the lags of a - b (finite entries only).
+double rmsDifference(const std::vector<double>& a, const std::vector<double>& b) {
+    double sum = 0.0;
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < a.size() && i < b.size(); ++i)
+        if (std::isfinite(a[i]) && std::isfinite(b[i])) sum += (a[i] - b[i]) * (a[i] - b[i]), ++n;
+    return n ? std::sqrt(sum / double(n)) : kNaN;
+}
+
+// Mean of per-volume curves, entry by entry.
+std::vector<double> meanCurve(const std::vector<std::vector<double>>& curves) {
+    std::vector<double> mean(curves.empty() ? 0 : curves.front().size(), 0.0);
+    for (const auto& c : curves)
+        for (std::size_t i = 0; i < mean.size(); ++i) mean[i] += c[i] / double(curves.size());
+    return mean;
+}
+
+// Seams by S2: across borders vs inside windows per volume, against the
+// difference of S2 inside windows between independent volumes.
+void measureSeams(LargeVolumeReport& r, const std::vector<Volume>& volumes, const Vae3dConfig& vae) {
+    const auto startsX = windowStarts(vae, r.size, true), startsY = windowStarts(vae, r.size, false);
+    // Lags up to half the border spacing, so every lag has pairs inside windows.
+    const int spacing = std::min(r.size.nx / int(startsX.size()), r.size.ny / int(startsY.size()));
+    r.maxLag = std::max(1, std::min(spacing / 2, 16));
+    std::vector<std::vector<double>> across, inside;
+    double seam = 0.0;
+    for (const auto& v : volumes) {
+        const auto s = seamCorrelation(v, startsX, startsY, r.maxLag);
+        seam += rmsDifference(s.across, s.inside) / double(volumes.size());
+        across.push_back(s.across);
+        inside.push_back(s.inside);
+    }
+    double spread = 0.0;
+    long pairs = 0;
+    for (std::size_t a = 0; a < inside.size(); ++a)
+        for (std::size_t b = a + 1; b < inside.size(); ++b) spread += rmsDifference(inside[a], inside[b]), ++pairs;
+    r.s2Across = meanCurve(across);
+    r.s2Inside = meanCurve(inside);
+    r.seamDifference = seam;
+    r.sampleSpread = pairs ? spread / double(pairs) : kNaN;
+    r.seamless = std::isfinite(r.sampleSpread) && r.seamDifference <= r.sampleSpread;
+}
+
+// The plain targets (a subset) at options.largeSize: descriptors against
+// their targets beside the training-size pass, seams, cost per voxel.
+LargeVolumeReport measureLarge(const Context& c, const TargetFit& plain, double from, double to) {
+    LargeVolumeReport r;
+    const auto& vae = c.model.config().vae;
+    r.size = generationSize(vae, c.options.largeSize);
+    r.subset = evenlySpaced(c.targets.size(), c.options.largeCount > 0 ? c.options.largeCount : c.targets.size());
+    std::vector<NamedValues> subsetTargets, subsetPlain;
+    for (std::size_t i : r.subset) subsetTargets.push_back(c.targets[i]), subsetPlain.push_back(plain.measured[i]);
+    GenerateTiming timing;
+    ProgressToken token;
+    auto o = c.options.sampler;
+    o.candidates = 1;
+    o.size = r.size;
+    o.timing = &timing;
+    o.progress = relay(c.progress, token, from, to);
+    const auto volumes = c.model.generate(subsetTargets, o);
+    r.windows = std::size_t(volumes.front().attributes.at("windows"));
+    const Context sub{c.model, c.options, subsetTargets, c.progress};
+    r.fit = fitOf(sub, measure(volumes, c.model), std::vector<double>(volumes.size(), 1.0),
+                  timing.denoiseSeconds + timing.decodeSeconds);
+    for (const auto& name : c.conditions()) {
+        std::vector<double> t, a;
+        finitePairs(subsetTargets, subsetPlain, name, t, a);
+        const auto g = agreement(t, a);
+        r.r2Training[name] = g.r2;
+        r.maeTraining[name] = g.mae;
+        r.maeRatio[name] = r.fit.mae[name] / g.mae;
+    }
+    measureSeams(r, volumes, vae);
+    r.secondsPerVoxel = r.fit.secondsPerSample / double(r.size.count());
+    r.trainingSecondsPerVoxel = plain.secondsPerSample / double(vae.dims.count());
+    r.costRatio = r.secondsPerVoxel / r.trainingSecondsPerVoxel;
+    return r;
+}
+
 NamedValues meanTarget(const Context& c) {
     NamedValues mean;
     for (const auto& name : c.conditions()) {
@@ -376,6 +470,7 @@ void checkOptions(const Evaluation3dOptions& o, const std::vector<Volume>& heldO
     for (int b : o.timingBatchSizes)
         if (b < 1) throw Error("timing batch sizes must be >= 1");
     if (o.training && o.training->empty()) throw Error("memorisation needs training volumes");
+    if (o.sampler.size != Dims{0, 0, 0}) throw Error("the evaluation's plain passes run at the training size (largeSize for larger)");
 }
 
 Evaluation3dReport header(const Generator3D& model, const std::vector<Volume>& heldOut, const Evaluation3dOptions& o) {
@@ -394,6 +489,7 @@ Evaluation3dReport header(const Generator3D& model, const std::vector<Volume>& h
         other.steps = o.compareSteps;
         (void)samplerLabel(other, c.timesteps);
     }
+    if (o.largeSize != Dims{0, 0, 0}) (void)generationSize(c.vae, o.largeSize);  // refused before the slow parts
     r.steps = o.sampler.steps == 0 ? c.timesteps : o.sampler.steps;
     r.sampler = familyOf(o.sampler);
     r.guidance = o.sampler.guidance;
@@ -456,13 +552,33 @@ void putTiming(Json& j, const std::vector<TimingRow>& rows) {
         r["batch"] = row.batch;
         r["denoise_s_per_sample"] = numberOrNull(row.denoiseSecondsPerSample);
         r["decode_s_per_sample"] = numberOrNull(row.decodeSecondsPerSample);
-        timing.push(r);
+        timing.push_back(r);
     }
     j["timing"] = timing;
     // Headline figures: the last (largest) batch size.
     j["timing_batch"] = rows.back().batch;
     j["denoise_s_per_sample"] = numberOrNull(rows.back().denoiseSecondsPerSample);
     j["decode_s_per_sample"] = numberOrNull(rows.back().decodeSecondsPerSample);
+}
+
+Json largeJson(const LargeVolumeReport& l) {
+    Json j = Json::object();
+    j["size"] = l.size.str();
+    j["windows"] = l.windows;
+    j["targets"] = l.subset.size();
+    putFit(j, l.fit);
+    j["r2_training_size"] = namedJson(l.r2Training);
+    j["mae_training_size"] = namedJson(l.maeTraining);
+    j["mae_ratio"] = namedJson(l.maeRatio);
+    j["s2_across_borders"] = l.s2Across;
+    j["s2_inside_windows"] = l.s2Inside;
+    j["seam_difference"] = numberOrNull(l.seamDifference);
+    j["sample_spread"] = numberOrNull(l.sampleSpread);
+    j["seamless"] = l.seamless;
+    j["s_per_voxel"] = numberOrNull(l.secondsPerVoxel);
+    j["s_per_voxel_training_size"] = numberOrNull(l.trainingSecondsPerVoxel);
+    j["cost_ratio"] = numberOrNull(l.costRatio);
+    return j;
 }
 
 Json comparisonJson(const SamplerComparison& s) {
@@ -516,6 +632,36 @@ Json memorisationJson(const MemorisationReport& m) {
 
 // ---- public -----------------------------------------------------------------------
 
+SeamCorrelation seamCorrelation(const Volume& volume, const std::vector<int>& startsX, const std::vector<int>& startsY,
+                                int maxLag) {
+    const Dims d = volume.dims();
+    if (maxLag < 1 || maxLag >= std::min(d.nx, d.ny)) throw Error("the seam correlation's lag must be in 1..side - 1");
+    const auto toBorderX = distanceToBorder(d.nx, startsX), toBorderY = distanceToBorder(d.ny, startsY);
+    const auto lags = std::size_t(maxLag);
+    std::vector<double> hitsAcross(lags, 0.0), pairsAcross(lags, 0.0), hitsInside(lags, 0.0), pairsInside(lags, 0.0);
+    const auto& labels = volume.labels();
+    for (int r = 1; r <= maxLag; ++r)
+        for (int z = 0; z < d.nz; ++z)
+            for (int y = 0; y < d.ny; ++y)
+                for (int x = 0; x < d.nx; ++x) {
+                    const bool donor = labels[volume.index(x, y, z)] == Donor;
+                    // Along x, then along y: the pair (p, p + r), wrapped.
+                    for (const bool alongX : {true, false}) {
+                        const bool across = (alongX ? toBorderX[std::size_t(x)] : toBorderY[std::size_t(y)]) <= r;
+                        const std::size_t q = alongX ? volume.index((x + r) % d.nx, y, z) : volume.index(x, (y + r) % d.ny, z);
+                        const double both = donor && labels[q] == Donor ? 1.0 : 0.0;
+                        (across ? hitsAcross : hitsInside)[std::size_t(r - 1)] += both;
+                        (across ? pairsAcross : pairsInside)[std::size_t(r - 1)] += 1.0;
+                    }
+                }
+    SeamCorrelation s;
+    for (std::size_t i = 0; i < lags; ++i) {
+        s.across.push_back(pairsAcross[i] > 0 ? hitsAcross[i] / pairsAcross[i] : kNaN);
+        s.inside.push_back(pairsInside[i] > 0 ? hitsInside[i] / pairsInside[i] : kNaN);
+    }
+    return s;
+}
+
 Agreement agreement(const std::vector<double>& target, const std::vector<double>& achieved) {
     Agreement a;
     a.count = std::min(target.size(), achieved.size());
@@ -542,12 +688,12 @@ std::string defaultHeldOutData(const Generator3D& model) {
     std::error_code ec;
     if (!model.weightsPath().empty() && std::filesystem::is_regular_file(shipped, ec)) return shipped.string();
     const auto& training = model.metadata().training;
-    return training.isObject() ? training.string("validation_data", "") : "";
+    return training.is_object() ? stringOr(training, "validation_data", "") : "";
 }
 
 double trainingMinPhaseFraction(const Generator3D& model) {
     const auto& training = model.metadata().training;
-    return training.isObject() ? training.number("min_phase_fraction", 0.0) : 0.0;
+    return training.is_object() ? numberOr(training, "min_phase_fraction", 0.0) : 0.0;
 }
 
 std::string heldOutSplit(const std::vector<Volume>& heldOut) {
@@ -598,6 +744,7 @@ Json Evaluation3dReport::toJson() const {
     if (!timing.empty()) putTiming(j, timing);
     if (comparison) j["comparison"] = comparisonJson(*comparison);
     if (memorisation) j["memorisation"] = memorisationJson(*memorisation);
+    if (large) j["large"] = largeJson(*large);
     return j;
 }
 
@@ -655,7 +802,8 @@ Evaluation3dReport evaluateGenerator3d(const Generator3D& model, const std::vect
     volumes.clear();
     if (options.candidates > 1)
         r.screened = ScreenedFit{options.candidates, options.tolerance, generationPass(c, options.candidates, 0.45, 0.7, nullptr)};
-    if (options.compareSteps >= 0) r.comparison = compareSamplers(c, r.plain, 0.7, 0.8);
+    if (options.compareSteps >= 0) r.comparison = compareSamplers(c, r.plain, 0.7, 0.75);
+    if (options.largeSize != Dims{0, 0, 0}) r.large = measureLarge(c, r.plain, 0.75, 0.8);
     const auto fixed = meanTarget(c);
     if (options.diversitySamples > 0) r.diversity = measureDiversity(c, fixed, 0.8, 0.85);
     r.timing = timingRows(c, fixed, 0.85, 1.0);

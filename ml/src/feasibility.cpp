@@ -153,13 +153,13 @@ Json ConditionCloud::toJson() const {
 
 ConditionCloud ConditionCloud::fromJson(const Json& j) {
     ConditionCloud cloud;
-    cloud.names_ = j.at("names").strings();
-    cloud.mean_ = j.at("mean").numbers();
-    cloud.std_ = j.at("std").numbers();
-    cloud.points_ = j.at("points").numbers();
-    cloud.percentile_ = j.number("percentile", 0.99);
-    cloud.threshold_ = j.number("threshold", 0.0);
-    cloud.samples_ = std::size_t(j.number("samples", 0.0));
+    cloud.names_ = stringsAt(j, "names");
+    cloud.mean_ = numbersAt(j, "mean");
+    cloud.std_ = numbersAt(j, "std");
+    cloud.points_ = numbersAt(j, "points");
+    cloud.percentile_ = numberOr(j, "percentile", 0.99);
+    cloud.threshold_ = numberOr(j, "threshold", 0.0);
+    cloud.samples_ = std::size_t(numberOr(j, "samples", 0.0));
     const std::size_t d = cloud.names_.size();
     if (d == 0 || cloud.mean_.size() != d || cloud.std_.size() != d || cloud.points_.size() % d != 0)
         throw Error("training_conditions: sizes do not match the condition names");

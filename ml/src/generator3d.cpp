@@ -21,6 +21,7 @@
 #endif
 #include "torch_common.hpp"
 #include "vae3d.hpp"
+#include "windows3d.hpp"
 
 namespace ms::ml {
 
@@ -66,21 +67,21 @@ Json Vae3dConfig::toJson() const {
 
 Vae3dConfig Vae3dConfig::fromJson(const Json& j) {
     Vae3dConfig c;
-    if (j.has("dims")) {
-        auto d = j.at("dims").numbers();
+    if (j.contains("dims")) {
+        auto d = numbersAt(j, "dims");
         if (d.size() != 3) throw Error("3D VAE dims must have 3 numbers");
         c.dims = Dims{int(d[0]), int(d[1]), int(d[2])};
     }
-    c.phases = int(j.number("phases", c.phases));
-    if (j.has("channels")) {
+    c.phases = int(numberOr(j, "phases", c.phases));
+    if (j.contains("channels")) {
         c.channels.clear();
-        for (double v : j.at("channels").numbers()) c.channels.push_back(int(v));
+        for (double v : numbersAt(j, "channels")) c.channels.push_back(int(v));
     }
-    c.latentChannels = int(j.number("latent_channels", c.latentChannels));
-    c.firstStride = int(j.number("first_stride", c.firstStride));
-    c.klWeight = j.number("kl_weight", c.klWeight);
-    if (j.has("periodic_xy")) c.periodicXY = j.at("periodic_xy").boolean();  // absent: models before the option
-    c.minorityWeight = j.number("minority_weight", 0.0);
+    c.latentChannels = int(numberOr(j, "latent_channels", c.latentChannels));
+    c.firstStride = int(numberOr(j, "first_stride", c.firstStride));
+    c.klWeight = numberOr(j, "kl_weight", c.klWeight);
+    if (j.contains("periodic_xy")) c.periodicXY = boolAt(j, "periodic_xy");  // absent: models before the option
+    c.minorityWeight = numberOr(j, "minority_weight", 0.0);
     c.validate();
     return c;
 }
@@ -135,19 +136,19 @@ Json Generator3dConfig::toJson() const {
 
 Generator3dConfig Generator3dConfig::fromJson(const Json& j) {
     Generator3dConfig c;
-    if (j.has("vae")) c.vae = Vae3dConfig::fromJson(j.at("vae"));
-    if (j.has("outputs")) c.outputs = j.at("outputs").strings();
-    if (j.has("conditions")) c.conditions = j.at("conditions").strings();
-    c.dropout = j.number("dropout", c.dropout);
-    c.unetFeatures = int(j.number("unet_features", c.unetFeatures));
-    c.timesteps = int(j.number("timesteps", c.timesteps));
-    c.betaStart = j.number("beta_start", c.betaStart);
-    c.betaEnd = j.number("beta_end", c.betaEnd);
-    c.conditionDropout = j.number("condition_dropout", c.conditionDropout);
-    c.diffusionContext = j.string("diffusion_context", c.diffusionContext);
-    c.prediction = j.string("prediction", "eps");  // models from before v prediction
-    if (j.has("vae_augment")) c.vaeAugment = j.at("vae_augment").boolean();
-    c.diffusionAugment = int(j.number("diffusion_augment", 1));
+    if (j.contains("vae")) c.vae = Vae3dConfig::fromJson(memberAt(j, "vae"));
+    if (j.contains("outputs")) c.outputs = stringsAt(j, "outputs");
+    if (j.contains("conditions")) c.conditions = stringsAt(j, "conditions");
+    c.dropout = numberOr(j, "dropout", c.dropout);
+    c.unetFeatures = int(numberOr(j, "unet_features", c.unetFeatures));
+    c.timesteps = int(numberOr(j, "timesteps", c.timesteps));
+    c.betaStart = numberOr(j, "beta_start", c.betaStart);
+    c.betaEnd = numberOr(j, "beta_end", c.betaEnd);
+    c.conditionDropout = numberOr(j, "condition_dropout", c.conditionDropout);
+    c.diffusionContext = stringOr(j, "diffusion_context", c.diffusionContext);
+    c.prediction = stringOr(j, "prediction", "eps");  // models from before v prediction
+    if (j.contains("vae_augment")) c.vaeAugment = boolAt(j, "vae_augment");
+    c.diffusionAugment = int(numberOr(j, "diffusion_augment", 1));
     c.validate();
     return c;
 }
@@ -338,8 +339,8 @@ Generator3D Generator3D::load(const std::filesystem::path& folderOrFile) {
     auto& impl = *g.impl_;
     const Generator3dConfig config = Generator3dConfig::fromJson(metadata.architecture);
     const Json& arch = metadata.architecture;
-    if (arch.has("feature_min") && arch.has("feature_max")) {
-        const auto lo = arch.at("feature_min").numbers(), hi = arch.at("feature_max").numbers();
+    if (arch.contains("feature_min") && arch.contains("feature_max")) {
+        const auto lo = numbersAt(arch, "feature_min"), hi = numbersAt(arch, "feature_max");
         if (lo.size() != config.outputs.size() || hi.size() != config.outputs.size() ||
             metadata.attributeMean.size() != config.outputs.size() || metadata.attributeStd.size() != config.outputs.size())
             throw Error(weights.string() + ": feature ranges do not match the outputs");
@@ -350,7 +351,7 @@ Generator3D Generator3D::load(const std::filesystem::path& folderOrFile) {
     impl.build(config);
     impl.metadata = metadata;
     impl.weights = weights;
-    if (arch.has("training_conditions")) impl.cloud = ConditionCloud::fromJson(arch.at("training_conditions"));
+    if (arch.contains("training_conditions")) impl.cloud = ConditionCloud::fromJson(memberAt(arch, "training_conditions"));
     detail::loadWeights(*impl.net, weights);
     impl.net->to(impl.device);
     impl.net->eval();
@@ -545,6 +546,71 @@ double selectionDistance(const std::map<std::string, double>& target, const std:
 }
 }  // namespace
 
+Dims generationSize(const Vae3dConfig& vae, const Dims& requested) {
+    if (requested == Dims{0, 0, 0}) return vae.dims;
+    const Dims t = vae.dims;
+    const int f = vae.downsampling();
+    const std::string asked = "generation size " + requested.str();
+    if (requested.nz != t.nz)
+        throw Error(asked + ": z must be the training depth " + std::to_string(t.nz) + " (windows tile x and y only)");
+    if (requested.nx < t.nx || requested.ny < t.ny)
+        throw Error(asked + " is smaller than the training size " + t.str() + " in x or y");
+    if (requested.nx % f != 0 || requested.ny % f != 0)
+        throw Error(asked + ": x and y must be multiples of " + std::to_string(f) + " (the VAE's downsampling)");
+    return requested;
+}
+
+std::vector<int> windowStarts(const Vae3dConfig& vae, const Dims& size, bool alongX) {
+    const Dims checked = generationSize(vae, size), window = vae.latentDims();
+    const int f = vae.downsampling();
+    std::vector<int> starts;
+    for (long o : detail::windowOrigins((alongX ? checked.nx : checked.ny) / f, alongX ? window.nx : window.ny))
+        starts.push_back(int(o) * f);
+    return starts;
+}
+
+namespace {
+constexpr long kWindowRows = 32;  // least windows per U-Net call on a large latent
+
+// A large latent is decoded whole, not in windows: the decoder is fully
+// convolutional, and its instance norms take their statistics over whatever
+// extent they get, so decoded windows would each be normalised differently
+// (visible seams) while the whole volume is normalised once. Memory grows
+// with the volume (activations of the first level: channels[0] x voxels /
+// firstStride^3 floats; gen3d-ch2 at 512x512x32: ~0.1 GB each). A zero-padded
+// (not periodicXY) VAE gets the latent wrapped by a few cells in x/y first and
+// the result cropped, so across the x/y wrap it sees the periodic neighbours
+// rather than zeros; a periodicXY VAE wraps by itself. One sample at a time
+// (instance norm is per sample anyway), so memory is that of one volume.
+torch::Tensor decodeWhole(detail::Vae3dImpl& vae, const torch::Tensor& latent) {
+    // Beyond ~levels + 2 latent cells the decoder's convolutions no longer reach.
+    const long margin = vae.config.periodicXY ? 0 : std::min({long(vae.config.channels.size()) + 2, long(latent.size(3)),
+                                                               long(latent.size(4))});
+    namespace F = torch::nn::functional;
+    const long f = vae.config.downsampling(), crop = margin * f;
+    std::vector<torch::Tensor> volumes;
+    for (long i = 0; i < latent.size(0); ++i) {
+        const auto one = latent.narrow(0, i, 1);
+        const auto padded =
+            margin > 0 ? F::pad(one, F::PadFuncOptions({margin, margin, margin, margin, 0, 0}).mode(torch::kCircular)) : one;
+        volumes.push_back(vae.decode(padded).narrow(3, crop, one.size(3) * f).narrow(4, crop, one.size(4) * f));
+    }
+    return torch::cat(volumes);
+}
+
+// The feature predictor reads one flattened training-size latent: on windows
+// it runs on each, and the predictions are averaged per sample.
+torch::Tensor windowFeatures(detail::FeaturePredictor3dImpl& fp, const detail::LatentWindows& windows,
+                             const torch::Tensor& latent) {
+    torch::Tensor sum;
+    for (std::size_t i = 0; i < windows.count(); ++i) {
+        auto f = fp.forward(windows.extract(latent, i));
+        sum = sum.defined() ? sum + f : f;
+    }
+    return sum / double(windows.count());
+}
+}  // namespace
+
 std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string, double>>& targets,
                                           const GenerateOptions& options) const {
     if (options.candidates < 1) throw Error("generate needs candidates >= 1");
@@ -559,6 +625,7 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
     if (!std::isfinite(options.guidance)) throw Error("guidance must be finite");
     const std::string sampler = samplerLabel(options, c.timesteps);  // validates sampler, steps, eta
     const int steps = options.steps == 0 ? c.timesteps : options.steps;
+    const Dims size = generationSize(c.vae, options.size);
     // Normalised contexts (missing conditions: the training mean, i.e. 0).
     std::vector<float> contexts;
     std::vector<std::map<std::string, double>> used(targets.size());
@@ -584,7 +651,18 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
     std::lock_guard<std::mutex> lock(impl.mutex);
     torch::NoGradGuard noGrad;
     impl.net->eval();
-    const Dims l = c.vae.latentDims();
+    const int f = c.vae.downsampling();
+    const Dims l{size.nx / f, size.ny / f, size.nz / f}, window = c.vae.latentDims();
+    // An explicit size (the training size included) denoises through windows;
+    // at the training size that is one window of weight 1: plain sampling.
+    std::optional<detail::LatentWindows> windows;
+    if (options.size != Dims{0, 0, 0}) windows.emplace(l.nx, l.ny, window.nx, window.ny, impl.device);
+    const bool larger = size != c.vae.dims;
+    Vae3dConfig volumeConfig = c.vae;
+    volumeConfig.dims = size;
+    // The batch bounds samples; one sample has many small windows, so a
+    // U-Net call takes at least kWindowRows of them (CPU convolutions gain from it).
+    const long windowRows = std::max<long>(options.batch, kWindowRows);
     const bool ddpm = sampler.rfind("ddpm-", 0) == 0;
     const bool dpmpp = options.sampler == "dpmpp";
     const auto mean = impl.meanTensor(), stdev = impl.stdTensor();
@@ -602,10 +680,16 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
                                                     contexts.begin() + (first + count) * width))
                        .view({count, width})
                        .to(impl.device);
-        detail::NoisePredictor eps = [&](const torch::Tensor& x, long t) {
+        auto unetNoise = [&](const torch::Tensor& x, long t, const torch::Tensor& context) {
             return detail::noiseFromOutput(c.prediction,
-                                           detail::guidedNoise(*impl.net->unet, x, t, c.timesteps, ctx, options.guidance),
+                                           detail::guidedNoise(*impl.net->unet, x, t, c.timesteps, context, options.guidance),
                                            x, impl.schedule->alphaBar[std::size_t(t)]);
+        };
+        const detail::WindowNoisePredictor windowNoise = [&](const torch::Tensor& w, long t, const torch::Tensor& sample) {
+            return unetNoise(w, t, ctx.index_select(0, sample));
+        };
+        detail::NoisePredictor eps = [&](const torch::Tensor& x, long t) {
+            return windows ? windows->blend(x, t, windowNoise, windowRows) : unetNoise(x, t, ctx);
         };
         ProgressToken* progress = options.progress;
         struct BatchProgress {
@@ -629,9 +713,10 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
         synchronise(latent);
         const auto decodeStart = std::chrono::steady_clock::now();
         if (options.timing) options.timing->denoiseSeconds += std::chrono::duration<double>(decodeStart - denoiseStart).count();
-        auto decoded = impl.net->vae->decode(latent);
-        auto features = (impl.net->fp->forward(latent) * stdev + mean).to(torch::kCPU).to(torch::kDouble).contiguous();
-        auto volumes = detail::tensorToVolumes(decoded, c.vae);
+        auto decoded = larger ? decodeWhole(*impl.net->vae, latent) : impl.net->vae->decode(latent);
+        auto predicted = windows ? windowFeatures(*impl.net->fp, *windows, latent) : impl.net->fp->forward(latent);
+        auto features = (predicted * stdev + mean).to(torch::kCPU).to(torch::kDouble).contiguous();
+        auto volumes = detail::tensorToVolumes(decoded, volumeConfig);
         if (options.timing) options.timing->decodeSeconds += secondsSince(decodeStart);
         for (long i = 0; i < count; ++i) {
             Volume& v = volumes[std::size_t(i)];
@@ -641,6 +726,7 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
             v.attributes["guidance"] = options.guidance;
             v.attributes["seed"] = double(options.seed);
             v.attributes["sample"] = double(first + i);
+            if (windows) v.attributes["windows"] = double(windows->count());
             v.text["model"] = impl.metadata.name;
             v.text["sampler"] = sampler;
             v.text["source"] = "generator3d";
@@ -959,7 +1045,7 @@ struct DiffusionTask : TrainTask {
 void storeReport(Generator3D& model, const char* phase, const TrainReport& report, const TrainOptions& options,
                  std::size_t samples) {
     Json& training = model.metadata().training;
-    if (!training.isObject()) training = Json::object();
+    if (!training.is_object()) training = Json::object();
     Json j = report.toJson();
     j["options"] = options.toJson();
     j["samples"] = double(samples);

@@ -79,16 +79,16 @@ Json Ldm2dConfig::toJson() const {
 
 Ldm2dConfig Ldm2dConfig::fromJson(const Json& j) {
     Ldm2dConfig c;
-    c.latent = int(j.number("latent", c.latent));
-    c.hidden = int(j.number("hidden", c.hidden));
-    c.blocks = int(j.number("blocks", c.blocks));
-    c.timeEmbedding = int(j.number("time_embedding", c.timeEmbedding));
-    if (j.has("conditions")) c.conditions = j.at("conditions").strings();
-    c.steps = int(j.number("steps", c.steps));
-    c.betaStart = j.number("beta_start", c.betaStart);
-    c.betaEnd = j.number("beta_end", c.betaEnd);
-    c.conditionDropout = j.number("condition_dropout", c.conditionDropout);
-    c.prediction = j.string("prediction", "eps");  // models from before v prediction  // models before v prediction
+    c.latent = int(numberOr(j, "latent", c.latent));
+    c.hidden = int(numberOr(j, "hidden", c.hidden));
+    c.blocks = int(numberOr(j, "blocks", c.blocks));
+    c.timeEmbedding = int(numberOr(j, "time_embedding", c.timeEmbedding));
+    if (j.contains("conditions")) c.conditions = stringsAt(j, "conditions");
+    c.steps = int(numberOr(j, "steps", c.steps));
+    c.betaStart = numberOr(j, "beta_start", c.betaStart);
+    c.betaEnd = numberOr(j, "beta_end", c.betaEnd);
+    c.conditionDropout = numberOr(j, "condition_dropout", c.conditionDropout);
+    c.prediction = stringOr(j, "prediction", "eps");  // models from before v prediction  // models before v prediction
     c.validate();
     return c;
 }

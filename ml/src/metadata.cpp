@@ -20,14 +20,14 @@ Json ModelMetadata::toJson() const {
     j["name"] = name;
     j["kind"] = kind;
     j["description"] = description;
-    j["architecture"] = architecture.isNull() ? Json::object() : architecture;
+    j["architecture"] = architecture.is_null() ? Json::object() : architecture;
     j["attributes"] = Json(attributes);
     Json norm = Json::object();
     norm["mean"] = Json(attributeMean);
     norm["std"] = Json(attributeStd);
     j["attribute_normalisation"] = norm;
     j["data_hash"] = dataHash;
-    j["training"] = training.isNull() ? Json::object() : training;
+    j["training"] = training.is_null() ? Json::object() : training;
     j["created"] = created;
     j["weights"] = weightsFile;
     j["weights_precision"] = weightsPrecision;
@@ -35,27 +35,27 @@ Json ModelMetadata::toJson() const {
 }
 
 ModelMetadata ModelMetadata::fromJson(const Json& j) {
-    if (!j.isObject()) throw Error("model metadata: not a JSON object");
-    const int version = int(j.number("format_version", 0));
+    if (!j.is_object()) throw Error("model metadata: not a JSON object");
+    const int version = int(numberOr(j, "format_version", 0));
     if (version < 1 || version > kMetadataVersion)
         throw Error("model metadata: unsupported format_version " + std::to_string(version));
     ModelMetadata m;
-    m.name = j.string("name", "");
-    m.kind = j.string("kind", "");
+    m.name = stringOr(j, "name", "");
+    m.kind = stringOr(j, "kind", "");
     if (m.kind.empty()) throw Error("model metadata: missing 'kind'");
-    m.description = j.string("description", "");
-    if (j.has("architecture")) m.architecture = j.at("architecture");
-    if (j.has("attributes")) m.attributes = j.at("attributes").strings();
-    if (j.has("attribute_normalisation")) {
-        const Json& n = j.at("attribute_normalisation");
-        if (n.has("mean")) m.attributeMean = n.at("mean").numbers();
-        if (n.has("std")) m.attributeStd = n.at("std").numbers();
+    m.description = stringOr(j, "description", "");
+    if (j.contains("architecture")) m.architecture = memberAt(j, "architecture");
+    if (j.contains("attributes")) m.attributes = stringsAt(j, "attributes");
+    if (j.contains("attribute_normalisation")) {
+        const Json& n = memberAt(j, "attribute_normalisation");
+        if (n.contains("mean")) m.attributeMean = numbersAt(n, "mean");
+        if (n.contains("std")) m.attributeStd = numbersAt(n, "std");
     }
-    m.dataHash = j.string("data_hash", "");
-    if (j.has("training")) m.training = j.at("training");
-    m.created = j.string("created", "");
-    m.weightsFile = j.string("weights", "");
-    m.weightsPrecision = j.string("weights_precision", "float32");
+    m.dataHash = stringOr(j, "data_hash", "");
+    if (j.contains("training")) m.training = memberAt(j, "training");
+    m.created = stringOr(j, "created", "");
+    m.weightsFile = stringOr(j, "weights", "");
+    m.weightsPrecision = stringOr(j, "weights_precision", "float32");
     return m;
 }
 
@@ -126,8 +126,13 @@ std::vector<std::filesystem::path> modelSearchPath() {
         while (std::getline(in, part, ':'))
             if (!part.empty()) candidates.emplace_back(part);
     }
+    // Installed: PREFIX/bin/microstudio-* -> PREFIX/share/microstudio/models,
+    // wherever the prefix is (a package, a dpkg -x tree, a relocated install).
+    std::error_code exeError;
+    const auto exe = std::filesystem::canonical("/proc/self/exe", exeError);
+    if (!exeError) candidates.push_back(exe.parent_path().parent_path() / "share" / "microstudio" / "models");
 #ifdef MICROSTUDIO_MODELS_SOURCE_DIR
-    candidates.emplace_back(MICROSTUDIO_MODELS_SOURCE_DIR);
+    candidates.emplace_back(MICROSTUDIO_MODELS_SOURCE_DIR);  // a build tree's own source
 #endif
 #ifdef MICROSTUDIO_MODELS_INSTALL_DIR
     candidates.emplace_back(MICROSTUDIO_MODELS_INSTALL_DIR);
@@ -223,6 +228,40 @@ std::string TrainReport::historyCsv() const {
         out += line;
     }
     return out;
+}
+
+namespace {
+
+std::string scalarText(const Json& value) {
+    if (value.is_string()) return value.get<std::string>();
+    if (value.is_number_float()) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%.4g", value.get<double>());
+        return text;
+    }
+    return jsonText(value, -1);
+}
+
+}  // namespace
+
+std::string architectureSummary(const Json& value, std::size_t maxItems) {
+    if (value.is_object()) {
+        std::string out;
+        for (const auto& [key, member] : value.items()) {
+            if (!out.empty()) out += ", ";
+            out += member.is_object() ? key + " (" + architectureSummary(member, maxItems) + ")"
+                                      : key + " " + architectureSummary(member, maxItems);
+        }
+        return out;
+    }
+    if (value.is_array()) {
+        if (value.empty()) return "none";
+        if (value.size() > maxItems) return "[" + std::to_string(value.size()) + " values]";
+        std::string out;
+        for (const auto& item : value) out += (out.empty() ? "" : ",") + architectureSummary(item, maxItems);
+        return out;
+    }
+    return scalarText(value);
 }
 
 }  // namespace ms::ml

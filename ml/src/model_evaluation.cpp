@@ -1,11 +1,9 @@
 #include "microstudio/ml/model_evaluation.hpp"
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "microstudio/core/error.hpp"
-#include "microstudio/ml/json.hpp"
+#include "microstudio/core/json.hpp"
 
 namespace fs = std::filesystem;
 
@@ -15,9 +13,9 @@ namespace {
 
 std::map<std::string, double> finiteNumbers(const Json& object) {
     std::map<std::string, double> out;
-    if (!object.isObject()) return out;
-    for (const auto& [name, value] : object.members())
-        if (value.isNumber() && std::isfinite(value.number())) out[name] = value.number();
+    if (!object.is_object()) return out;
+    for (const auto& [name, value] : object.items())
+        if (value.is_number() && std::isfinite(asNumber(value))) out[name] = asNumber(value);
     return out;
 }
 
@@ -31,23 +29,15 @@ fs::path evaluationPath(const fs::path& model) {
 ModelEvaluation readModelEvaluation(const fs::path& model) {
     ModelEvaluation e;
     const fs::path path = evaluationPath(model);
-    std::ifstream in(path);
-    if (!in) return e;
-    std::stringstream text;
-    text << in.rdbuf();
-    Json json;
-    try {
-        json = Json::parse(text.str());
-    } catch (const std::exception& error) {
-        throw Error(path.string() + ": not an evaluation file (" + error.what() + ")");
-    }
-    if (!json.isObject()) throw Error(path.string() + ": not an evaluation file (no JSON object)");
+    if (!fs::exists(path)) return e;  // not evaluated yet
+    const Json json = readJsonFile(path);
+    if (!json.is_object()) throw Error(path.string() + ": not an evaluation file (no JSON object)");
     e.known = true;
-    e.split = json.string("split", "");
-    e.data = json.string("data", "");
-    e.targets = long(json.number("n", 0.0));
-    if (json.has("fp_r2")) e.featureR2 = finiteNumbers(json.at("fp_r2"));
-    if (json.has("r2")) e.plainR2 = finiteNumbers(json.at("r2"));
+    e.split = stringOr(json, "split", "");
+    e.data = stringOr(json, "data", "");
+    e.targets = long(numberOr(json, "n", 0.0));
+    if (json.contains("fp_r2")) e.featureR2 = finiteNumbers(memberAt(json, "fp_r2"));
+    if (json.contains("r2")) e.plainR2 = finiteNumbers(memberAt(json, "r2"));
     return e;
 }
 

@@ -54,6 +54,13 @@ int Vae2dConfig::latentSize() const {
     return latentChannels > 0 ? latentChannels * deepestSide() * deepestSide() : latent;
 }
 
+std::string Vae2dConfig::latentText() const {
+    if (latentChannels <= 0) return "flat latent L=" + std::to_string(latent);
+    const std::string side = std::to_string(deepestSide());
+    return "spatial latent " + std::to_string(latentChannels) + "x" + side + "x" + side + " (L=" +
+           std::to_string(latentSize()) + ")";
+}
+
 Json Vae2dConfig::toJson() const {
     Json j = Json::object();
     j["size"] = size;
@@ -69,18 +76,18 @@ Json Vae2dConfig::toJson() const {
 
 Vae2dConfig Vae2dConfig::fromJson(const Json& j) {
     Vae2dConfig c;
-    c.size = int(j.number("size", c.size));
-    c.latent = int(j.number("latent", c.latent));
-    c.hidden = int(j.number("hidden", c.hidden));
-    c.midBlocks = int(j.number("mid_blocks", 0));
-    c.latentChannels = int(j.number("latent_channels", 0));
-    if (j.has("channels")) {
+    c.size = int(numberOr(j, "size", c.size));
+    c.latent = int(numberOr(j, "latent", c.latent));
+    c.hidden = int(numberOr(j, "hidden", c.hidden));
+    c.midBlocks = int(numberOr(j, "mid_blocks", 0));
+    c.latentChannels = int(numberOr(j, "latent_channels", 0));
+    if (j.contains("channels")) {
         c.channels.clear();
-        for (double v : j.at("channels").numbers()) c.channels.push_back(int(v));
+        for (double v : numbersAt(j, "channels")) c.channels.push_back(int(v));
     }
-    if (j.has("kernels")) {
+    if (j.contains("kernels")) {
         c.kernels.clear();
-        for (double v : j.at("kernels").numbers()) c.kernels.push_back(int(v));
+        for (double v : numbersAt(j, "kernels")) c.kernels.push_back(int(v));
     }
     c.validate();
     return c;
@@ -378,6 +385,19 @@ std::vector<Volume> Vae2d::denoise(const std::vector<Volume>& noisy) const {
 
 Volume Vae2d::denoise(const Volume& noisy) const { return denoise(std::vector<Volume>{noisy}).front(); }
 
+std::vector<std::vector<float>> Vae2d::probabilities(const std::vector<Volume>& noisy) const {
+    auto x = imagesToTensor(noisy, impl_->config.size);
+    auto y = impl_->run([&] { return impl_->net->decode(impl_->net->encode(x.to(impl_->device)).first); });
+    y = y.detach().to(torch::kCPU).to(torch::kFloat).contiguous();
+    std::vector<std::vector<float>> out;
+    const std::size_t pixels = std::size_t(y.size(2)) * std::size_t(y.size(3));
+    for (std::int64_t i = 0; i < y.size(0); ++i) {
+        const float* p = y[i].data_ptr<float>();
+        out.emplace_back(p, p + pixels);
+    }
+    return out;
+}
+
 std::vector<std::vector<float>> Vae2d::encode(const std::vector<Volume>& images) const {
     std::vector<std::vector<float>> out;
     const std::size_t chunk = 64;
@@ -568,7 +588,7 @@ TrainReport trainVae2d(Vae2d& model, const std::vector<Volume>& train, const std
     t["report"] = report.toJson();
     Json noises = Json::array();
     for (const auto& r : (options.augmentation.noises.empty() ? Augmentation::defaultRanges() : options.augmentation.noises))
-        noises.push(noise::noiseTypeName(r.type));
+        noises.push_back(noise::noiseTypeName(r.type));
     t["augmentation"] = noises;
     m.training = t;
     return report;

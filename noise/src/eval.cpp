@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/json.hpp"
 #include "microstudio/core/parallel.hpp"
 
 namespace ms::noise {
@@ -30,21 +31,17 @@ std::string optionalNumber(const std::optional<double>& value, int decimals, con
     return value ? number(*value, decimals) : missing;
 }
 
-std::string jsonString(const std::string& text) {
-    std::string out = "\"";
-    for (char c : text) {
-        if (c == '"' || c == '\\') out += '\\';
-        if (static_cast<unsigned char>(c) < 0x20) continue;
-        out += c;
-    }
-    return out + "\"";
-}
+// A figure that was not computed (or is not finite) is null.
+Json optionalJson(const std::optional<double>& value) { return value ? Json(*value) : Json(nullptr); }
 
-std::string jsonNumber(double value) {
-    if (!std::isfinite(value)) return "null";
-    char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "%.6g", value);
-    return buffer;
+Json rowJson(const EvalRow& r) {
+    Json j{{"noise", r.noise}, {"settings", r.settings}, {"denoiser", r.denoiser},
+           {"kind", denoiserKindName(r.kind)}, {"samples", r.samples},
+           {"pixel_error", r.mean.pixel_error}, {"iou_D", r.mean.iou_D}, {"iou_A", r.mean.iou_A},
+           {"delta_vf", r.mean.delta_vf}, {"delta_tort_D", optionalJson(r.mean.delta_tort_D)},
+           {"delta_tort_A", optionalJson(r.mean.delta_tort_A)}, {"ms_per_sample", r.millisecondsPerSample}};
+    if (r.mean.iou_M) j["iou_M"] = *r.mean.iou_M;
+    return j;
 }
 
 }  // namespace
@@ -219,23 +216,9 @@ std::string formatMarkdown(const std::vector<EvalRow>& rows) {
 }
 
 std::string formatJson(const std::vector<EvalRow>& rows) {
-    std::ostringstream out;
-    out << "[\n";
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-        const auto& r = rows[i];
-        const auto opt = [](const std::optional<double>& v) { return v ? jsonNumber(*v) : std::string("null"); };
-        out << "  {\"noise\": " << jsonString(r.noise) << ", \"settings\": " << jsonString(r.settings)
-            << ", \"denoiser\": " << jsonString(r.denoiser) << ", \"kind\": " << jsonString(denoiserKindName(r.kind))
-            << ", \"samples\": " << r.samples << ", \"pixel_error\": " << jsonNumber(r.mean.pixel_error)
-            << ", \"iou_D\": " << jsonNumber(r.mean.iou_D) << ", \"iou_A\": " << jsonNumber(r.mean.iou_A);
-        if (r.mean.iou_M) out << ", \"iou_M\": " << jsonNumber(*r.mean.iou_M);
-        out << ", \"delta_vf\": " << jsonNumber(r.mean.delta_vf) << ", \"delta_tort_D\": " << opt(r.mean.delta_tort_D)
-            << ", \"delta_tort_A\": " << opt(r.mean.delta_tort_A)
-            << ", \"ms_per_sample\": " << jsonNumber(r.millisecondsPerSample) << "}" << (i + 1 < rows.size() ? "," : "")
-            << "\n";
-    }
-    out << "]\n";
-    return out.str();
+    Json list = Json::array();
+    for (const auto& r : rows) list.push_back(rowJson(r));
+    return jsonText(list) + "\n";
 }
 
 }  // namespace ms::noise

@@ -210,29 +210,66 @@ std::vector<double> ringMask(const Dims& dims, int rings, double mask_intensity,
     return mask;
 }
 
-FrequencyResult addFrequencyNoiseDetailed(const Volume& clean, int rings, double mask_intensity, double mask_width) {
-    requireTwoPhase(clean, "frequency noise");
-    const Dims& dims = clean.dims();
-    const auto mask = ringMask(dims, rings, mask_intensity, mask_width);
+namespace {
 
-    std::vector<std::complex<double>> spectrum(clean.size());
-    for (std::size_t i = 0; i < spectrum.size(); ++i) spectrum[i] = double(clean.labels()[i]);
-    detail::dft(spectrum, dims, false);
+// The DFT of a volume's labels, unshifted (FFTW order).
+std::vector<std::complex<double>> labelSpectrum(const Volume& volume) {
+    std::vector<std::complex<double>> spectrum(volume.size());
+    for (std::size_t i = 0; i < spectrum.size(); ++i) spectrum[i] = double(volume.labels()[i]);
+    detail::dft(spectrum, volume.dims(), false);
+    return spectrum;
+}
 
-    // Multiplying the shifted spectrum by M and shifting back is multiplying
-    // the unshifted spectrum at index k by M at the shifted index
-    // (k + n/2) mod n on every axis (numpy's fftshift convention).
+// Calls f(i, shifted) for every unshifted spectrum index i with the index of
+// the same frequency in the shifted (centred) layout: (k + n/2) mod n on
+// every axis (numpy's fftshift convention).
+template <class F>
+void forEachShifted(const Volume& volume, F&& f) {
+    const Dims& dims = volume.dims();
     std::size_t i = 0;
     for (int z = 0; z < dims.nz; ++z) {
         const int sz = (z + dims.nz / 2) % dims.nz;
         for (int y = 0; y < dims.ny; ++y) {
             const int sy = (y + dims.ny / 2) % dims.ny;
-            for (int x = 0; x < dims.nx; ++x, ++i) {
-                const int sx = (x + dims.nx / 2) % dims.nx;
-                spectrum[i] *= mask[clean.index(sx, sy, sz)];
-            }
+            for (int x = 0; x < dims.nx; ++x, ++i) f(i, volume.index((x + dims.nx / 2) % dims.nx, sy, sz));
         }
     }
+}
+
+}  // namespace
+
+double dominantFrequencyDistance(const Volume& image) {
+    requireTwoPhase(image, "dominant frequency");
+    const Dims& dims = image.dims();
+    const double dMax = std::sqrt(double(dims.nx / 2) * (dims.nx / 2) + double(dims.ny / 2) * (dims.ny / 2) +
+                                  double(dims.nz / 2) * (dims.nz / 2));
+    if (dMax <= 0.0) return 0.0;
+    const auto spectrum = labelSpectrum(image);
+    const auto distance = normalisedFrequencyDistance(dims);
+    // Power per band of one index unit (a ring of the radial power spectrum).
+    std::vector<double> bandPower(std::size_t(std::ceil(dMax)) + 2, 0.0);
+    forEachShifted(image, [&](std::size_t i, std::size_t shifted) {
+        bandPower[std::size_t(std::lround(distance[shifted] * dMax))] += std::norm(spectrum[i]);
+    });
+    const auto peak = std::max_element(bandPower.begin() + 1, bandPower.end());
+    if (*peak <= 1e-9 * bandPower[0]) return 0.0;  // constant: all power at the zero frequency
+    return double(peak - bandPower.begin()) / dMax;
+}
+
+int ringsReaching(double distance) {
+    if (!(distance > 0.0)) return 1;
+    return int(std::max(1L, std::lround(1.0 / distance - 1.0)));
+}
+
+FrequencyResult addFrequencyNoiseDetailed(const Volume& clean, int rings, double mask_intensity, double mask_width) {
+    requireTwoPhase(clean, "frequency noise");
+    const Dims& dims = clean.dims();
+    const auto mask = ringMask(dims, rings, mask_intensity, mask_width);
+
+    auto spectrum = labelSpectrum(clean);
+    // Multiplying the shifted spectrum by M and shifting back is multiplying
+    // the unshifted spectrum at each index by M at its shifted index.
+    forEachShifted(clean, [&](std::size_t i, std::size_t shifted) { spectrum[i] *= mask[shifted]; });
     detail::dft(spectrum, dims, true);
 
     FrequencyResult result;

@@ -40,7 +40,7 @@ const char* titleOf(SliceAxis a) {
 
 SliceView::SliceView(SliceAxis axis, QWidget* parent) : QWidget(parent), axis_(axis) {
     setMinimumSize(160, 160);
-    setFocusPolicy(Qt::ClickFocus);
+    setFocusPolicy(Qt::StrongFocus);  // reachable by Tab: arrow keys step slices
     setAttribute(Qt::WA_OpaquePaintEvent);
 }
 

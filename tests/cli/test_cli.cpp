@@ -27,6 +27,7 @@
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/io/png.hpp"
+#include "../io/tiny_files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -684,6 +685,140 @@ private slots:
             ++seen;
         }
         QVERIFY(seen >= 3);
+    }
+
+    // ---- Issue 22: TIFF stacks and NumPy arrays ----
+
+    void convertInfoDescribeThroughTiffAndNpy() {
+        ms::SyntheticOptions o;
+        o.donorFraction = 0.4;
+        o.mixedFraction = 0.15;
+        o.seed = 9;
+        ms::Volume original = ms::syntheticMicrostructure(ms::Dims{40, 32, 12}, o);
+        original.clearField();
+        original.spacing = {0.5, 0.5, 2.0};
+        ms::io::writeVolume(original, dir_ / "t0.vti");
+        // Labels through every pair; spacing wherever the format holds it.
+        const QStringList chain{"t0.vti", "t1.tif", "t2.npy", "t3.h5", "t4.tiff", "t5.vti", "t6.npy", "t7.tif", "t8.vti"};
+        for (int i = 0; i + 1 < chain.size(); ++i) {
+            const Run r = cli({"convert", q(dir_ / chain[i].toStdString()), q(dir_ / chain[i + 1].toStdString())});
+            QVERIFY2(r.code == 0, qPrintable(chain[i] + " -> " + chain[i + 1] + ": " + r.err));
+            QVERIFY2(ms::io::readVolume(dir_ / chain[i + 1].toStdString()).sameLabels(original), qPrintable(chain[i + 1]));
+        }
+        QCOMPARE(ms::io::readVolume(dir_ / "t1.tif").spacing, original.spacing);
+        QCOMPARE(ms::io::readVolume(dir_ / "t5.vti").spacing, (std::array<double, 3>{1, 1, 1}));  // via .npy
+        for (const char* name : {"t1.tif", "t2.npy"}) {
+            const Run info = cli({"info", q(dir_ / name)});
+            QVERIFY2(info.code == 0, qPrintable(info.err));
+            QVERIFY2(info.out.contains("claims: 40x32x12 = 15360 voxels"), qPrintable(info.out));
+            QVERIFY(info.out.contains("dims: 40x32x12 (3D)"));
+            QVERIFY(info.out.contains("phases: 3"));
+        }
+        QVERIFY(cli({"info", q(dir_ / "t1.tif")}).out.contains("spacing: 0.5 0.5 2"));
+        // The same descriptors from every format.
+        const Run reference = cli({"describe", q(dir_ / "t0.vti")});
+        QCOMPARE(reference.code, 0);
+        for (const char* name : {"t1.tif", "t2.npy"}) {
+            const Run r = cli({"describe", q(dir_ / name)});
+            QVERIFY2(r.code == 0, qPrintable(r.err));
+            QCOMPARE(r.out, reference.out);
+        }
+        // A folder of single-page TIFFs, in name order.
+        const fs::path folder = dir_ / "slices";
+        fs::create_directories(folder);
+        for (int z = 0; z < original.dims().nz; ++z)
+            ms::io::writeVolume(original.slice(z), folder / ("img" + std::to_string(z) + ".tif"));
+        const Run fromFolder = cli({"convert", q(folder), q(dir_ / "from_folder.npy")});
+        QVERIFY2(fromFolder.code == 0, qPrintable(fromFolder.err));
+        QVERIFY(ms::io::readVolume(dir_ / "from_folder.npy").sameLabels(original));
+        QVERIFY(cli({"info", q(folder)}).out.contains("folder of 12 TIFF slices"));
+    }
+
+    void labelsOptionSetsTheMappingOrRefuses() {
+        // Grey levels 0 / 255 as a segmentation tool writes them.
+        const std::string grey("\x00\xff\xff\x00\xff\xff", 6);
+        writeBytes(dir_ / "grey.npy", tiny::npyFile("|u1", false, "(2, 3)", grey) + grey);
+        Run r = cli({"info", q(dir_ / "grey.npy")});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("vol_frac_D: 0.333333 (2 voxels)"), qPrintable(r.out));
+        r = cli({"info", "--labels", "255,0", q(dir_ / "grey.npy")});
+        QVERIFY2(r.out.contains("vol_frac_D: 0.666667 (4 voxels)"), qPrintable(r.out));
+        r = cli({"convert", "--labels=255,0", q(dir_ / "grey.npy"), q(dir_ / "grey.tif")});
+        QCOMPARE(r.code, 0);
+        QCOMPARE(ms::io::readVolume(dir_ / "grey.tif").phaseCounts()[ms::Donor], std::size_t(4));
+        r = cli({"describe", "--labels", "0,255", q(dir_ / "grey.npy")});
+        QVERIFY2(r.code == 0 && r.out.contains("STAT_n_D 2"), qPrintable(r.out + r.err));
+        QVERIFY(refusedInOneLine(cli({"info", "--labels", "0,128", q(dir_ / "grey.npy")}), q(dir_ / "grey.npy"),
+                                 "value 255 at voxel 1 is not one of --labels 0, 128"));
+        QVERIFY(refusedInOneLine(cli({"convert", "--labels", "0,1", q(dir_ / "t0.vti"), q(dir_ / "x.tif")}), q(dir_ / "t0.vti"),
+                                 "--labels applies to .tif and .npy files only"));
+        QVERIFY(refusedInOneLine(cli({"describe", "--labels", "0,1", q(dir_ / "t3.h5")}), q(dir_ / "t3.h5"),
+                                 "--labels applies to .tif and .npy files only"));
+        const Run bad = cli({"info", "--labels", "0", q(dir_ / "grey.npy")});
+        QCOMPARE(bad.code, 1);
+        QVERIFY(bad.err.contains("--labels expects 2 or 3 distinct numbers"));
+    }
+
+    // Malformed files of each new format, made here: exit 1, one line naming
+    // the file, fast, within 2 GB of address space.
+    void malformedTiffAndNpyFailFastInOneLine() {
+        struct Case {
+            std::string name, bytes;
+            QString reason;
+            QStringList extra;
+        };
+        const std::string page = tiny::tinyTiff(4, 4, {std::vector<std::uint16_t>(16, 1), std::vector<std::uint16_t>(16, 0)});
+        const std::string data(24, '\x01');
+        const QStringList bigCap{"--max-voxels", "1000000000000000000"};
+        const std::vector<Case> cases{
+            {"cut.tif", page.substr(0, page.size() - 10), "truncated TIFF", {}},
+            {"huge.tif", tiny::tinyTiff(100000, 100000, {{0, 1}}), "more than the limit", {}},
+            {"huge_capped.tif", tiny::tinyTiff(100000, 100000, {{0, 1}}), "truncated TIFF", bigCap},
+            {"float.tif", tiny::tinyTiff(2, 1, {{0, 15360}}, 16, 3), "floating-point", {}},
+            {"four.tif", tiny::tinyTiff(4, 1, {{0, 1, 2, 7}}), "more than 3 distinct values (found 0, 1, 2, 7, ...)", {}},
+            {"cut.npy", tiny::npyFile("|u1", false, "(2, 3, 4)", data) + data.substr(0, 20), "truncated or corrupt .npy", {}},
+            {"huge.npy", tiny::npyFile("|u1", false, "(100000, 100000, 100000)", data) + data, "more than the limit", {}},
+            {"huge_capped.npy", tiny::npyFile("|u1", false, "(100000, 100000, 100000)", data) + data, "truncated or corrupt .npy", bigCap},
+            {"complex.npy", tiny::npyFile("<c8", false, "(2, 3, 4)", data) + data, "dtype '<c8' is not supported", {}},
+            {"four.npy", tiny::npyFile("|u1", false, "(2, 2)", "") + std::string("\x00\x01\x02\x07", 4), "more than 3 distinct values", {}},
+        };
+        for (const auto& c : cases) {
+            const fs::path p = dir_ / c.name;
+            writeBytes(p, c.bytes);
+            for (const char* command : {"info", "convert", "describe"}) {
+                QStringList args{command};
+                args << c.extra << q(p);
+                if (QString(command) == "convert") args << q(dir_ / "never.vti");
+                QVERIFY2(refusedInOneLine(cli(args, capped()), q(p), c.reason), qPrintable(QString(command) + " " + q(p)));
+            }
+            QVERIFY(!fs::exists(dir_ / "never.vti"));
+        }
+    }
+
+    // A full disk (a file-size limit) while writing: one line naming OUT, no
+    // OUT and no temp file left, an older OUT kept as it was.
+    void tiffAndNpyWritersReportAFullDiskInOneLine() {
+        const fs::path folder = dir_ / "full";
+        fs::create_directories(folder);
+        ms::Volume v(ms::Dims{64, 64, 16});
+        for (std::size_t i = 0; i < v.size(); ++i) v.labels()[i] = std::uint8_t(i % 3);
+        ms::io::writeVolume(v, folder / "in.vti");
+        for (const char* name : {"out.tif", "out.npy"}) {
+            writeBytes(folder / name, "older");
+            const Run r = cli({"convert", q(folder / "in.vti"), q(folder / name)}, capped(16384));
+            QVERIFY(refusedInOneLine(r, q(folder / name), "write failed"));
+            QCOMPARE(readBytes(folder / name), std::string("older"));
+            for (const QString& f : filesIn(folder)) QVERIFY2(!f.contains(".tmp"), qPrintable(f));
+        }
+    }
+
+    void tiffAndNpyAppearInHelp() {
+        for (const char* command : {"info", "convert", "describe"}) {
+            const Run r = cli({command, "--help"});
+            QCOMPARE(r.code, 0);
+            QVERIFY2(r.out.contains(".tif") && r.out.contains(".npy") && r.out.contains("--labels D,A[,M]"),
+                     qPrintable(r.out));
+        }
     }
 };
 

@@ -6,6 +6,7 @@
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
+#include "microstudio/core/json.hpp"
 #include "microstudio/core/parallel.hpp"
 #include "microstudio/core/progress.hpp"
 #include "microstudio/core/synthetic.hpp"
@@ -80,6 +81,55 @@ private slots:
         std::ifstream in2(target);
         in2 >> content;
         QCOMPARE(content, std::string("new"));
+        fs::remove_all(dir);
+    }
+    void jsonFilesRoundTripDoublesExactly() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_json";
+        fs::create_directories(dir);
+        const std::vector<double> values{0.1, 1e-300, 2.0 / 3.0, -1.7976931348623157e308, 3.0, 5e-324};
+        ms::Json j = ms::Json::object();
+        j["values"] = values;
+        j["name"] = "tab\there \"quoted\"";
+        ms::writeJsonFile(j, dir / "values.json");
+        const ms::Json back = ms::readJsonFile(dir / "values.json");
+        const std::vector<double> read = ms::numbersAt(back, "values");
+        QCOMPARE(read.size(), values.size());
+        for (std::size_t i = 0; i < values.size(); ++i) QVERIFY(read[i] == values[i]);  // bit-exact, not fuzzy
+        QCOMPARE(ms::stringAt(back, "name"), j["name"].get<std::string>());
+        fs::remove_all(dir);
+    }
+    void jsonErrorsNameFileOffsetAndKey() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_json_bad";
+        fs::create_directories(dir);
+        const fs::path bad = dir / "bad.json";
+        { std::ofstream(bad) << "{\"a\": }"; }
+        try {
+            ms::readJsonFile(bad);
+            QFAIL("malformed JSON was accepted");
+        } catch (const ms::Error& e) {
+            const std::string what = e.what();
+            QVERIFY2(what.find(bad.string()) != std::string::npos, what.c_str());
+            QVERIFY2(what.find("at byte 7") != std::string::npos, what.c_str());
+            QVERIFY2(what.find('\n') == std::string::npos, what.c_str());
+        }
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::readJsonFile(dir / "missing.json"));
+        const ms::Json j = ms::parseJson(R"({"epochs": 3, "name": "x"})");
+        QCOMPARE(ms::numberAt(j, "epochs"), 3.0);
+        QCOMPARE(ms::numberOr(j, "rate", 0.5), 0.5);
+        QCOMPARE(ms::stringOr(j, "epochs", "none"), std::string("none"));  // wrong type: the fallback
+        try {
+            ms::numberAt(j, "rate");
+            QFAIL("a missing key was accepted");
+        } catch (const ms::Error& e) {
+            QVERIFY2(std::string(e.what()).find("'rate'") != std::string::npos, e.what());
+        }
+        try {
+            ms::numberAt(j, "name");
+            QFAIL("a string was read as a number");
+        } catch (const ms::Error& e) {
+            const std::string what = e.what();
+            QVERIFY2(what.find("'name'") != std::string::npos && what.find("number") != std::string::npos, e.what());
+        }
         fs::remove_all(dir);
     }
     void globSortsMatches() {

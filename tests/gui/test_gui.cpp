@@ -8,6 +8,8 @@
 #include <QProcess>
 #include <QStandardPaths>
 #include <QSurfaceFormat>
+#include <QTemporaryDir>
+#include <QToolButton>
 #include <array>
 #include <ctime>
 #include <filesystem>
@@ -53,9 +55,13 @@
 #include <QSignalSpy>
 #include <QTimer>
 #include "microstudio/noise/metrics.hpp"
+#include "microstudio/noise/noise.hpp"
 #include <QComboBox>
 #include <QTabWidget>
 #include <QTableWidget>
+#include <QHeaderView>
+#include <QLabel>
+#include <QSlider>
 
 namespace {
 
@@ -243,6 +249,8 @@ QDoubleSpinBox* targetSpin(ms::ui::DesignPanel* design, const std::string& name)
     return slider ? slider->parentWidget()->findChild<QDoubleSpinBox*>() : nullptr;
 }
 
+#endif
+
 // Types `text` as a person does: one key at a time into whatever has the
 // window's keyboard focus (through the window, as the platform delivers
 // keys), `intervalMs` apart.
@@ -252,7 +260,59 @@ void typeSlowly(QWidget* window, const QString& text, int intervalMs = 300) {
         QTest::qWait(intervalMs);
     }
 }
-#endif
+
+// Focuses `box`, selects its text and types `text` over it at a person's
+// pace, ending with `end` (Enter or Tab). False when the box took no focus.
+bool typeIntoBox(QWidget* window, QAbstractSpinBox* box, const QString& text, Qt::Key end = Qt::Key_Return) {
+    box->setFocus();
+    if (!QTest::qWaitFor([box] { return QApplication::focusWidget() == box; })) return false;
+    QTest::keyClick(window->windowHandle(), Qt::Key_A, Qt::ControlModifier);
+    QTest::qWait(200);
+    typeSlowly(window, text, 200);
+    QTest::keyClick(window->windowHandle(), end);
+    QTest::qWait(100);
+    return true;
+}
+
+// Shows the studio window on `tab` at `size`, exposed and active: what the
+// layout and typing tests start from. False when the window system did not
+// give that.
+bool showAt(ms::ui::MainWindow& w, QWidget* tab, QSize size) {
+    w.tabs()->setCurrentWidget(tab);
+    w.resize(size);
+    w.show();
+    if (!QTest::qWaitForWindowExposed(&w)) return false;
+    w.activateWindow();
+    return QTest::qWaitForWindowActive(&w) && w.size() == size;
+}
+
+// Snapshots of a run as `simulate` writes them: two-phase volumes that grow
+// coarser, named snap_00000k, each with its time.
+std::vector<ms::Volume> runSnapshots(int count) {
+    std::vector<ms::Volume> out;
+    for (int k = 0; k < count; ++k) {
+        ms::SyntheticOptions o;
+        o.wavelength = 4.0 + 4.0 * k;
+        o.seed = 3;
+        ms::Volume v = ms::syntheticMicrostructure(ms::Dims{32, 32, 16}, o);
+        v.text["sample"] = QString("snap_%1").arg(k, 6, 10, QChar('0')).toStdString();
+        v.attributes["time"] = 10.0 * k * k;
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+// The noise lab's line naming its sample ("Sample: NAME (SIZE)" and any error).
+QString noiseLabSampleText(ms::ui::NoiseLabPanel* lab) {
+    for (auto* label : lab->findChildren<QLabel*>())
+        if (label->text().startsWith("Sample:")) return label->text();
+    return {};
+}
+
+// Whether all of `label`'s text shows (one line, not cut off on the right).
+bool showsWholeText(const QLabel* label) {
+    return label->fontMetrics().horizontalAdvance(label->text()) <= label->contentsRect().width();
+}
 }  // namespace
 
 class TestGui : public QObject {
@@ -441,6 +501,200 @@ private slots:
         type->setCurrentText("grid");
         lab->waitForPreview();
         QVERIFY(ms::noise::pixelErrorRate(image, lab->noisy()) != flipped);
+    }
+
+    void viewerStepsThroughTheSamplesOfAFile() {
+        // Issue 26.5: a multi-snapshot .h5 opened at sample 0 only (near-random
+        // noise for a simulation run) with no way to step through the samples.
+        QTemporaryDir dir;
+        const QString path = dir.filePath("run.h5");
+        const auto samples = runSnapshots(5);
+        ms::io::writeHdf5(samples, path.toStdString());
+        ms::ui::MainWindow w;
+        QVERIFY(w.openFile(path, true));
+        QVERIFY(showAt(w, w.viewer(), {1024, 700}));
+        auto* control = w.viewer()->findChild<QWidget*>("sampleControl");
+        QVERIFY(control && control->isVisible());
+        auto* spin = control->findChild<QSpinBox*>("sampleIndex");
+        auto* slider = control->findChild<QSlider*>("sampleSlider");
+        auto* label = control->findChild<QLabel*>("sampleName");
+        const auto button = [control](const char* name) { return control->findChild<QToolButton*>(name); };
+        QVERIFY(spin && slider && label && button("sampleFirst") && button("samplePrevious") && button("sampleNext") &&
+                button("sampleLast"));
+        // It opens at the last sample, the end of the run, and names it and its time.
+        QCOMPARE(slider->maximum(), 4);
+        QCOMPARE(spin->value(), 4);
+        QCOMPARE(slider->value(), 4);
+        QVERIFY(w.volume().sameLabels(samples[4]));
+        QVERIFY2(label->text().contains("snap_000004") && label->text().contains("t = 160"), qPrintable(label->text()));
+        QVERIFY(!button("sampleNext")->isEnabled());
+        // All of it shows at 1024x700.
+        QVERIFY2(control->mapTo(&w, QPoint(control->width(), 0)).x() <= w.width(), "control beyond the window");
+        QVERIFY2(showsWholeText(label), qPrintable(QString("%1 px for '%2'").arg(label->width()).arg(label->text())));
+        QVERIFY(slider->width() >= 100);
+        w.grab().save(QDir::temp().filePath("ms_test_gui_viewer_samples_1024x700.png"));  // for a look
+        // Previous: the slices and the 3D view show that sample; the crosshair stays.
+        w.setCrosshair(5, 6, 7);
+        const QImage sliceBefore = w.sliceView(0)->image(), viewBefore = render3d(w);
+        QTest::mouseClick(button("samplePrevious"), Qt::LeftButton);
+        QTRY_VERIFY(w.volume().sameLabels(samples[3]));
+        QCOMPARE(spin->value(), 3);
+        QCOMPARE(slider->value(), 3);
+        QVERIFY2(label->text().contains("snap_000003") && label->text().contains("t = 90"), qPrintable(label->text()));
+        QVERIFY(w.sliceView(0)->image() != sliceBefore);
+        for (int i = 0; i < 3; ++i) QCOMPARE(w.sliceView(i)->position(), (std::array<int, 3>{5, 6, 7}));
+        QVERIFY(render3d(w) != viewBefore);
+        QVERIFY(w.windowTitle().contains("snap_000003"));
+        QCOMPARE(w.volume().attributes.at("time"), 90.0);  // what Save As writes
+        // First, then last, at a person's pace.
+        QTest::qWait(200);
+        QTest::mouseClick(button("sampleFirst"), Qt::LeftButton);
+        QTRY_VERIFY(w.volume().sameLabels(samples[0]));
+        QVERIFY(!button("samplePrevious")->isEnabled());
+        QTest::qWait(200);
+        QTest::mouseClick(button("sampleLast"), Qt::LeftButton);
+        QTRY_VERIFY(w.volume().sameLabels(samples[4]));
+        // A typed index, then the slider by keyboard.
+        QVERIFY(typeIntoBox(&w, spin, "2"));
+        QTRY_VERIFY(w.volume().sameLabels(samples[2]));
+        QCOMPARE(slider->value(), 2);
+        slider->setFocus();
+        QTest::keyClick(w.windowHandle(), Qt::Key_Left);
+        QTRY_VERIFY(w.volume().sameLabels(samples[1]));
+        QCOMPARE(spin->value(), 1);
+        // Requests faster than reading: the latest one wins.
+        for (int i = 0; i < 3; ++i) QTest::mouseClick(button("sampleNext"), Qt::LeftButton);
+        QCOMPARE(spin->value(), 4);
+        QTRY_VERIFY(w.volume().sameLabels(samples[4]));
+        QTest::qWait(200);
+        QVERIFY(w.volume().sameLabels(samples[4]));
+        QTest::mouseClick(button("samplePrevious"), Qt::LeftButton);
+        QTRY_VERIFY(w.volume().sameLabels(samples[3]));
+        // Send to the noise lab (Ctrl+N) takes this sample.
+        QTest::keyClick(w.windowHandle(), Qt::Key_N, Qt::ControlModifier);
+        QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(w.noiseLab()));
+        QVERIFY2(noiseLabSampleText(w.noiseLab()).contains("snap_000003"), qPrintable(noiseLabSampleText(w.noiseLab())));
+        w.noiseLab()->waitForPreview();
+        // Reopened, the file shows the sample last chosen.
+        {
+            ms::ui::MainWindow again;
+            QVERIFY(again.openFile(path, true));
+            QVERIFY(again.volume().sameLabels(samples[3]));
+            QCOMPARE(again.viewer()->findChild<QSpinBox*>("sampleIndex")->value(), 3);
+        }
+        // One volume (a single-sample file, a simulation's snapshot): no control.
+        const QString single = dir.filePath("single.h5");
+        ms::io::writeHdf5({samples[1]}, single.toStdString());
+        w.tabs()->setCurrentWidget(w.viewer());
+        QVERIFY(w.openFile(single, true));
+        QVERIFY(!control->isVisible());
+        QVERIFY(w.openFile(path, true));
+        QVERIFY(control->isVisible());
+        w.setVolume(samples[0], "snapshot");
+        QVERIFY(!control->isVisible());
+    }
+
+    void noiseLabClearsStaleImagesAndExplainsAnUnchangedOne() {
+        // Issue 26.6: a three-phase slice sent to the lab emptied the table but
+        // left the previous noisy and denoised images; frequency noise with
+        // rings = 3, intensity = 1 gave the clean image back with no word why.
+        ms::ui::MainWindow w;
+        QVERIFY(showAt(w, w.noiseLab(), {1024, 700}));
+        auto* lab = w.noiseLab();
+        lab->setLearnedDenoiser({}, QString());
+        ms::SyntheticOptions coarse;  // features near d = 0.04 of the spectrum, far inside the rings of rings = 3
+        coarse.wavelength = 36;
+        const ms::Volume clean = ms::syntheticMicrostructure(ms::Dims{101, 101, 1}, coarse);
+        lab->setSample(clean, "coarse");
+        lab->waitForPreview();
+        const auto views = lab->findChildren<ms::render::SliceView*>();
+        QCOMPARE(views.size(), 4);
+        for (int i : {0, 1, 3}) QVERIFY(!views[i]->image().isNull());  // clean, noisy, best classical
+        // A three-phase volume's slice sent from the viewer (Ctrl+N): refused, and nothing of the previous sample stays.
+        ms::SyntheticOptions three;
+        three.mixedFraction = 0.2;
+        w.setVolume(ms::syntheticMicrostructure(ms::Dims{32, 32, 8}, three), "three-phase");
+        w.tabs()->setCurrentWidget(w.viewer());
+        QTest::qWait(200);
+        QTest::keyClick(w.windowHandle(), Qt::Key_N, Qt::ControlModifier);
+        lab->waitForPreview();
+        QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(lab));
+        QVERIFY(noiseLabSampleText(lab).contains("two-phase"));
+        QCOMPARE(lab->metricsTable()->columnCount(), 0);
+        QCOMPARE(lab->noisy().size(), std::size_t(0));
+        for (int i = 1; i < 4; ++i) QVERIFY2(views[i]->image().isNull(), qPrintable(QString("view %1 still shows an image").arg(i)));
+        // Frequency noise, rings 3 and intensity 1, typed: the rings miss this
+        // image's spectrum, so no pixel changes (true of the model, not a bug)...
+        QVERIFY(ms::noise::addFrequencyNoise(clean, 3, 1.0, 0.05).sameLabels(clean));
+        lab->setSample(clean, "coarse");
+        lab->waitForPreview();
+        auto* type = lab->findChild<QComboBox*>("noiseType");
+        auto* rings = lab->findChild<QSpinBox*>("rings");
+        auto* intensity = lab->findChild<QDoubleSpinBox*>("maskIntensity");
+        QVERIFY(type && rings && intensity);
+        type->setFocus();
+        QTRY_COMPARE(QApplication::focusWidget(), static_cast<QWidget*>(type));
+        QTest::keyClick(w.windowHandle(), Qt::Key_F);
+        QTest::qWait(200);
+        QCOMPARE(type->currentText(), QString("frequency"));
+        QVERIFY(typeIntoBox(&w, rings, "3"));
+        QVERIFY(typeIntoBox(&w, intensity, "1"));
+        lab->waitForPreview();
+        QCOMPARE(rings->value(), 3);
+        QCOMPARE(intensity->value(), 1.0);
+        QVERIFY(lab->noisy().sameLabels(clean));
+        // ... and the lab says so next to the parameters, with what would bite.
+        auto* note = lab->findChild<QLabel*>("noiseNote");
+        QVERIFY(note && note->isVisible());
+        QVERIFY2(note->text().contains("rings"), qPrintable(note->text()));
+        QCOMPARE(note->parentWidget(), rings->parentWidget());
+        QVERIFY(note->mapTo(lab, QPoint(0, 0)).y() > rings->mapTo(lab, QPoint(0, rings->height())).y());
+        QVERIFY(note->mapTo(lab, QPoint(0, note->height())).y() <= lab->metricsTable()->mapTo(lab, QPoint(0, 0)).y());
+        QVERIFY(note->height() >= note->heightForWidth(note->width()));
+        w.grab().save(QDir::temp().filePath("ms_test_gui_noise_note_1024x700.png"));  // for a look
+        // The rings it suggests reach the features: the image changes, the note goes.
+        const auto suggested = QRegularExpression("About (\\d+) rings").match(note->text());
+        QVERIFY2(suggested.hasMatch(), qPrintable(note->text()));
+        QVERIFY(typeIntoBox(&w, rings, suggested.captured(1)));
+        lab->waitForPreview();
+        QVERIFY(!lab->noisy().sameLabels(clean));
+        QVERIFY(!note->isVisible());
+        QCOMPARE(lab->metricsTable()->columnCount(), 2);
+    }
+
+    void noiseLabMetricsShowEveryColumn() {
+        // Issue 26.7: the metrics table's third column (best classical) was
+        // beyond the table's right edge at every window size.
+        const ms::Volume image = ms::syntheticMicrostructure(ms::Dims{101, 101, 1});
+        for (const QSize size : {QSize(1024, 700), QSize(1600, 1000)}) {
+            ms::ui::MainWindow w;
+            QVERIFY(showAt(w, w.noiseLab(), size));
+            auto* lab = w.noiseLab();
+            lab->setLearnedDenoiser([image](const ms::Volume&) { return image; }, "denoise-vae2d");  // the shipped model's name
+            lab->setSample(image, "synthetic");
+            lab->waitForPreview();
+            QTest::qWait(100);
+            auto* table = lab->metricsTable();
+            QCOMPARE(table->columnCount(), 3);
+            QWidget* viewport = table->viewport();
+            QVERIFY(table->mapTo(&w, QPoint(table->width(), 0)).x() <= w.width());
+            QVERIFY2(table->verticalHeader()->length() <= viewport->height(), "rows cut off at the bottom");
+            for (int c = 0; c < table->columnCount(); ++c) {
+                const int left = table->columnViewportPosition(c), right = left + table->columnWidth(c);
+                QVERIFY2(left >= 0 && right <= viewport->width(),
+                         qPrintable(QString("%1x%2: column %3 spans %4..%5 of %6")
+                                        .arg(size.width()).arg(size.height()).arg(c).arg(left).arg(right).arg(viewport->width())));
+                for (int r = 0; r < table->rowCount(); ++r) {
+                    const QString text = table->item(r, c)->text();
+                    QVERIFY2(table->fontMetrics().horizontalAdvance(text) < table->columnWidth(c),
+                             qPrintable(QString("'%1' in %2 px").arg(text).arg(table->columnWidth(c))));
+                }
+                const QString header = table->horizontalHeaderItem(c)->text();
+                QVERIFY2(table->horizontalHeader()->fontMetrics().horizontalAdvance(header) < table->columnWidth(c),
+                         qPrintable(QString("header '%1' in %2 px").arg(header).arg(table->columnWidth(c))));
+            }
+            if (size.width() == 1024) w.grab().save(QDir::temp().filePath("ms_test_gui_noise_lab_1024x700.png"));  // for a look
+        }
     }
 
     void simulationRunsLiveWithoutBlockingTheUi() {
@@ -1070,6 +1324,92 @@ private slots:
         QVERIFY(design->feasibilityText().contains(QString("distance %1").arg(report.distance, 0, 'f', 2)));
     }
 
+    // The sampler is chosen in the Sampling group by keyboard: DPM-Solver++
+    // sets its 16 steps, the samples record it, a session keeps it, and DDPM
+    // locks the steps to every timestep.
+    void designSamplerSelectorDrivesGeneration() {
+        const QString folder = tinyGeneratorWithData("ms_test_gui_sampler", 2);
+        ms::ui::MainWindow w;
+        QVERIFY(showAt(w, w.design(), {1024, 700}));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        auto* sampler = design->findChild<QComboBox*>("sampler");
+        auto* steps = design->findChild<QSpinBox*>("steps");
+        QVERIFY(sampler && steps);
+        QCOMPARE(sampler->currentData().toString(), QString("ddim"));
+        QCOMPARE(steps->value(), 50);
+        sampler->setFocus();
+        QTRY_COMPARE(QApplication::focusWidget(), static_cast<QWidget*>(sampler));
+        QTest::keyClick(w.windowHandle(), Qt::Key_Down);
+        QTest::qWait(200);
+        QCOMPARE(sampler->currentData().toString(), QString("dpmpp"));
+        QCOMPARE(steps->value(), 16);
+        QVERIFY(steps->isEnabled());
+        steps->setValue(4);  // a tiny model: fewer network calls keep the test short
+        QCOMPARE(design->request().sampler, std::string("dpmpp"));
+        auto* count = design->findChild<QSpinBox*>();
+        count->setValue(1);
+        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        QSignalSpy done(design, &ms::ui::DesignPanel::generated);
+        design->generate();
+        QVERIFY(done.wait(240000));
+        QCOMPARE(int(design->samples().size()), 1);
+        QCOMPARE(QString::fromStdString(design->samples().front().text.at("sampler")), QString("dpmpp2m-4"));
+        // A session keeps the sampler and its steps.
+        const QString session = QDir::temp().filePath("ms_test_gui_sampler/session.json");
+        design->saveSession(session);
+        sampler->setCurrentIndex(0);
+        QCOMPARE(steps->value(), 50);
+        design->openSession(session);
+        QCOMPARE(sampler->currentData().toString(), QString("dpmpp"));
+        QCOMPARE(steps->value(), 4);
+        // DDPM runs every timestep: its steps box is locked at 0.
+        QTest::keyClick(w.windowHandle(), Qt::Key_Down);
+        QTest::qWait(200);
+        QCOMPARE(sampler->currentData().toString(), QString("ddpm"));
+        QVERIFY(!steps->isEnabled());
+        QCOMPARE(steps->value(), 0);
+        // The row fits the controls column at 1024x700.
+        QVERIFY(sampler->width() >= sampler->minimumSizeHint().width());
+        QVERIFY(steps->width() >= steps->minimumSizeHint().width());
+        QVERIFY(steps->mapTo(&w, QPoint(steps->width(), 0)).x() <= w.width());
+    }
+
+    // Issue 26.8: Tab cycled the 18 cells of "Selected sample" forever, and
+    // the phases, the 3D view and the gallery could not be reached by keyboard.
+    void designKeyboardReachesEveryPart() {
+        const QString folder = tinyGeneratorWithData("ms_test_gui_keyboard", 2);
+        ms::ui::MainWindow w;
+        QVERIFY(showAt(w, w.design(), {1024, 700}));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        design->findChild<QSpinBox*>()->setValue(2);
+        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        QSignalSpy done(design, &ms::ui::DesignPanel::generated);
+        design->generate();
+        QVERIFY(done.wait(240000));
+        auto* generate = design->findChild<QPushButton*>("generate");
+        generate->setFocus();
+        QTRY_COMPARE(QApplication::focusWidget(), static_cast<QWidget*>(generate));
+        std::vector<QWidget*> visited;
+        for (int i = 0; i < 80; ++i) {
+            QTest::keyClick(w.windowHandle(), Qt::Key_Tab);
+            QTest::qWait(100);
+            visited.push_back(QApplication::focusWidget());
+            if (visited.back() == generate) break;
+        }
+        QCOMPARE(visited.back(), static_cast<QWidget*>(generate));  // the chain comes round: no trap
+        auto reached = [&](auto&& isPart) { return std::any_of(visited.begin(), visited.end(), isPart); };
+        auto* table = design->comparison();
+        QVERIFY(reached([&](QWidget* f) { return f == table; }));
+        QCOMPARE(std::count(visited.begin(), visited.end(), static_cast<QWidget*>(table)), 1L);  // one Tab leaves it
+        QVERIFY(reached([&](QWidget* f) { return qobject_cast<QCheckBox*>(f) && design->viewer()->isAncestorOf(f); }));
+        QVERIFY(reached([&](QWidget* f) { return qobject_cast<ms::render::VtkWidget*>(f) && design->isAncestorOf(f); }));
+        QVERIFY(reached([&](QWidget* f) { return qobject_cast<ms::render::SliceView*>(f) && design->isAncestorOf(f); }));
+        QWidget* gallery = design->findChild<QWidget*>("gallery");
+        QVERIFY(gallery && reached([&](QWidget* f) { return f == gallery; }));
+    }
+
     void designLayoutHoldsAt1024x700WithAnOutOfRangeTarget() {
         // Issue 26.4: an out-of-range target's message widened the controls
         // column and squashed the Sampling group at 1024x700.
@@ -1439,7 +1779,7 @@ private slots:
         auto* vaes = wizard->findChild<QComboBox*>("vaePicker");
         for (int i = 0; i < vaes->count(); ++i) {
             const auto meta = ms::ml::readMetadata(vaes->itemData(i).toString().toStdString());
-            QCOMPARE(int(meta.architecture.number("size", 0)), 32);
+            QCOMPARE(int(ms::numberOr(meta.architecture, "size", 0)), 32);
         }
         QCOMPARE(wizard->currentPage()->isComplete(), vaes->count() > 0);
         if (vaes->count() == 0) QVERIFY(wizard->findChild<QLabel*>("nameNote")->text().contains("No VAE"));
@@ -1651,7 +1991,7 @@ private slots:
                  qPrintable(ldmDone.first().at(1).toString()));
         const auto ldm = ms::ml::readMetadata(QDir(ms::ui::userModelDirectory()).filePath("tiny-ldm.pt").toStdString());
         QCOMPARE(ldm.kind, std::string("ldm2d"));
-        QCOMPARE(ldm.training.string("vae", ""), std::string("tiny-vae"));
+        QCOMPARE(ms::stringOr(ldm.training, "vae", ""), std::string("tiny-vae"));
         QCOMPARE(wizard->validationSeries()->count(), 2);
     }
 

@@ -20,8 +20,20 @@
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/io/limits.hpp"
+#include "microstudio/io/npy.hpp"
 #include "microstudio/io/png.hpp"
+#include "microstudio/io/tiff.hpp"
 #include "microstudio/io/vti.hpp"
+#include "tiny_files.hpp"
+
+#ifdef MICROSTUDIO_HAVE_VTK
+#include <vtkFloatArray.h>
+#include <vtkImageData.h>
+#include <vtkPointData.h>
+#include <vtkSmartPointer.h>
+#include <vtkUnsignedCharArray.h>
+#include <vtkXMLImageDataWriter.h>
+#endif
 
 namespace fs = std::filesystem;
 
@@ -55,6 +67,23 @@ bool failsWith(Fn&& fn, const std::string& needle) {
     } catch (const ms::Error& e) {
         if (std::string(e.what()).find(needle) != std::string::npos) return true;
         qWarning("error '%s' lacks '%s'", e.what(), needle.c_str());
+        return false;
+    }
+    qWarning("no error, expected '%s'", needle.c_str());
+    return false;
+}
+
+// Exactly one line naming `where` and holding `needle`.
+template <typename Fn>
+bool refusedInOneLine(Fn&& fn, const std::string& where, const std::string& needle) {
+    try {
+        fn();
+    } catch (const ms::Error& e) {
+        const std::string line = e.what();
+        if (line.find('\n') == std::string::npos && line.find(where) != std::string::npos &&
+            line.find(needle) != std::string::npos)
+            return true;
+        qWarning("error '%s' is not one line naming '%s' with '%s'", e.what(), where.c_str(), needle.c_str());
         return false;
     }
     qWarning("no error, expected '%s'", needle.c_str());
@@ -836,6 +865,273 @@ private slots:
         }
         QVERIFY(!fs::exists(dir_ / "unwound.h5"));
     }
+
+    // ---- Issue 22: TIFF stacks and NumPy arrays ----
+
+    // tif <-> vti <-> npy <-> h5: labels always; spacing through every format
+    // that holds it (.npy holds none and gives 1).
+    void tiffNpyVtiHdf5RoundTripsKeepLabelsAndSpacing() {
+        ms::Volume v = threePhaseVolume(ms::Dims{20, 14, 6});
+        v.spacing = {0.5, 0.25, 2.0};
+        const std::vector<std::string> withSpacing{"r0.tif", "r1.vti", "r2.h5", "r3.tiff", "r4.vti"};
+        ms::Volume current = v;
+        for (const auto& name : withSpacing) {
+            ms::io::writeVolume(current, dir_ / name);
+            current = ms::io::readVolume(dir_ / name);
+            QVERIFY2(current.sameLabels(v), name.c_str());
+            QCOMPARE(current.spacing, v.spacing);
+        }
+        const std::vector<std::string> withNpy{"n0.npy", "n1.tif", "n2.npy", "n3.h5", "n4.npy", "n5.vti"};
+        for (const auto& name : withNpy) {
+            ms::io::writeVolume(current, dir_ / name);
+            current = ms::io::readVolume(dir_ / name);
+            QVERIFY2(current.sameLabels(v), name.c_str());
+            QCOMPARE(current.phaseCount(), 3);
+        }
+        QCOMPARE(ms::io::readVolume(dir_ / "n0.npy").spacing, (std::array<double, 3>{1, 1, 1}));
+        // 2D images, and volumes with a subset of the phases (D and M only),
+        // which a mapping by ascending values alone would get wrong.
+        ms::Volume image = threePhaseVolume(ms::Dims{9, 7, 1});
+        ms::Volume dm = threePhaseVolume(ms::Dims{6, 5, 4});
+        for (auto& l : dm.labels()) l = l == ms::Acceptor ? std::uint8_t(ms::Donor) : l;
+        for (const ms::Volume* x : {&image, &dm})
+            for (const char* name : {"s.tif", "s.npy"}) {
+                ms::io::writeVolume(*x, dir_ / name);
+                const ms::Volume back = ms::io::readVolume(dir_ / name);
+                QVERIFY2(back.sameLabels(*x), name);
+                QCOMPARE(back.dims().is2D(), x->dims().is2D());
+            }
+        // Atomic: the writes left no temp file behind.
+        for (const auto& e : fs::directory_iterator(dir_))
+            QVERIFY2(e.path().filename().string().find(".tmp") == std::string::npos, e.path().c_str());
+    }
+
+    // Other tools' TIFFs: grey levels, 16-bit, signed, explicit --labels;
+    // row r of a page is y = r.
+    void tiffGreyLevelsSixteenBitAndExplicitLabels() {
+        const fs::path p = dir_ / "grey.tif";
+        writeAll(p, tiny::tinyTiff(3, 2, {{0, 255, 0, 255, 255, 0}, {255, 255, 255, 0, 0, 0}}));
+        ms::Volume v = ms::io::readVolume(p);
+        QCOMPARE(v.dims(), (ms::Dims{3, 2, 2}));
+        QCOMPARE(int(v.at(1, 0, 0)), int(ms::Acceptor));
+        QCOMPARE(int(v.at(0, 1, 1)), int(ms::Donor));
+        QCOMPARE(int(v.at(2, 0, 1)), int(ms::Acceptor));
+        QCOMPARE(v.spacing, (std::array<double, 3>{1, 1, 1}));
+        writeAll(p, tiny::tinyTiff(3, 1, {{0, 128, 255}}));
+        v = ms::io::readVolume(p);
+        QCOMPARE(v.labels(), (std::vector<std::uint8_t>{ms::Donor, ms::Mixed, ms::Acceptor}));
+        writeAll(p, tiny::tinyTiff(3, 1, {{65535, 1000, 0}}, 16));
+        v = ms::io::readVolume(p);
+        QCOMPARE(v.labels(), (std::vector<std::uint8_t>{ms::Acceptor, ms::Mixed, ms::Donor}));
+        writeAll(p, tiny::tinyTiff(2, 1, {{255, 1}}, 8, 2));  // int8: -1 and 1
+        QCOMPARE(ms::io::readVolume(p).labels(), (std::vector<std::uint8_t>{ms::Donor, ms::Acceptor}));
+        // Explicit: D, A, M in that order.
+        writeAll(p, tiny::tinyTiff(3, 1, {{0, 128, 255}}));
+        ms::io::ReadOptions o;
+        o.labelValues = {255, 0, 128};
+        QCOMPARE(ms::io::readVolume(p, o).labels(), (std::vector<std::uint8_t>{ms::Acceptor, ms::Mixed, ms::Donor}));
+        o.labelValues = {0, 255};
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(p, o); }, p.string(), "value 128 at voxel 1 is not one of --labels 0, 255"));
+        // One grey level only: not a label the reader can place without --labels.
+        writeAll(p, tiny::tinyTiff(2, 1, {{255, 255}}));
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(p); }, p.string(), "one value only (255)"));
+        QCOMPARE(ms::io::readVolume(p, o).labels(), (std::vector<std::uint8_t>{ms::Acceptor, ms::Acceptor}));
+        QVERIFY(ms::io::claimText(ms::io::fileClaim(p)).find("2x1 = 2 voxels (TIFF, 1 page") != std::string::npos);
+        // PackBits-compressed pages (through libtiff's codec), 8- and 16-bit,
+        // several runs per strip.
+        std::vector<std::uint16_t> grey(300);
+        for (std::size_t i = 0; i < grey.size(); ++i) grey[i] = (i * 7 / 3) % 3 == 0 ? 0 : (i % 5 ? 255 : 128);
+        for (int bits : {8, 16}) {
+            writeAll(p, tiny::tinyTiff(20, 15, {grey, grey}, bits, 1, true));
+            const ms::Volume packed = ms::io::readVolume(p);
+            QCOMPARE(packed.dims(), (ms::Dims{20, 15, 2}));
+            for (std::size_t i = 0; i < packed.size(); ++i)
+                QCOMPARE(int(packed.labels()[i]), grey[i % 300] == 0 ? int(ms::Donor) : grey[i % 300] == 255 ? int(ms::Acceptor) : int(ms::Mixed));
+        }
+        // A PackBits page whose runs cannot fill the size it claims.
+        std::string cut = tiny::tinyTiff(20, 15, {grey}, 8, 1, true);
+        QVERIFY(refusedInOneLine([&] { writeAll(p, cut.substr(0, cut.size() - 200)); ms::io::readVolume(p); }, p.string(),
+                                 "truncated TIFF"));
+    }
+
+    void tiffFolderOfSlicesReadsInNameOrder() {
+        const fs::path folder = dir_ / "slices";
+        fs::create_directories(folder);
+        ms::Volume v = threePhaseVolume(ms::Dims{7, 5, 11});
+        v.spacing = {0.5, 0.5, 3.0};
+        for (int z = 0; z < v.dims().nz; ++z) {
+            ms::Volume s = v.slice(z);
+            s.spacing = v.spacing;
+            ms::io::writeTiff(s, folder / ("slice_" + std::to_string(z + 1) + ".tif"));  // slice_10 after slice_9
+        }
+        writeAll(folder / ".slice_0.tif.tmp1_1.tif", "junk");  // hidden: a killed writer's temp file
+        writeAll(folder / "notes.txt", "not a slice");
+        QCOMPARE(ms::io::tiffFolderSlices(folder).size(), std::size_t(11));
+        QCOMPARE(ms::io::tiffFolderSlices(folder)[9].filename().string(), std::string("slice_10.tif"));
+        const ms::Volume back = ms::io::readVolume(folder);
+        QVERIFY(back.sameLabels(v));
+        QCOMPARE(back.spacing, v.spacing);
+        const std::string claim = ms::io::claimText(ms::io::fileClaim(folder));
+        QVERIFY2(claim.find("7x5x11 = 385 voxels (folder of 11 TIFF slices") != std::string::npos, claim.c_str());
+        // A slice of another size, then a multi-page slice: refused naming it.
+        ms::io::writeTiff(threePhaseVolume(ms::Dims{7, 6, 1}), folder / "slice_12.tif");
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(folder); }, (folder / "slice_12.tif").string(), "differs from slice_1.tif's 7x5"));
+        ms::io::writeTiff(threePhaseVolume(ms::Dims{7, 5, 2}), folder / "slice_12.tif");
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(folder); }, (folder / "slice_12.tif").string(), "2 pages; a slice folder holds single-page TIFFs"));
+        fs::remove_all(folder);
+        fs::create_directories(folder);
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(folder); }, folder.string(), "without .tif or .tiff slices"));
+        QVERIFY(refusedInOneLine([&] { ms::io::writeVolume(v, folder); }, folder.string(), "is a folder"));
+    }
+
+    void npyReadsEveryDtypeOrderAndVersion() {
+        ms::Volume v(ms::Dims{5, 4, 3});  // all three phases, no symmetry between the axes
+        for (std::size_t i = 0; i < v.size(); ++i) v.labels()[i] = std::uint8_t((i * 7 + i / 9) % 11 % 3);
+        const fs::path p = dir_ / "a.npy";
+        struct Case {
+            std::string descr, data;
+        };
+        const std::vector<Case> cases{
+            {"|u1", tiny::valuesAs<std::uint8_t>(v, 0, 1, 2)},   {"|i1", tiny::valuesAs<std::int8_t>(v, 0, 1, 2)},
+            {"<i2", tiny::valuesAs<std::int16_t>(v, 0, 1, 2)},   {"<i4", tiny::valuesAs<std::int32_t>(v, 0, 1, 2)},
+            {"<i8", tiny::valuesAs<std::int64_t>(v, 0, 1, 2)},   {"<u2", tiny::valuesAs<std::uint16_t>(v, 0, 1, 2)},
+            {"<u4", tiny::valuesAs<std::uint32_t>(v, 0, 1, 2)},  {"<f4", tiny::valuesAs<float>(v, 0, 1, 0.5)},  // MicroGen3D
+            {"<f8", tiny::valuesAs<double>(v, 0, 1, 0.5)},       {"|u1", tiny::valuesAs<std::uint8_t>(v, 0, 255, 128)},
+            {"<i2", tiny::valuesAs<std::int16_t>(v, -5, 9, 4)},
+        };
+        for (const auto& c : cases)
+            for (int version : {1, 2}) {
+                // C order holds (nz, ny, nx); Fortran order (nx, ny, nz): the same bytes.
+                writeAll(p, tiny::npyFile(c.descr, false, "(3, 4, 5)", c.data, version) + c.data);
+                QVERIFY2(ms::io::readVolume(p).sameLabels(v), c.descr.c_str());
+                writeAll(p, tiny::npyFile(c.descr, true, "(5, 4, 3)", c.data, version) + c.data);
+                QVERIFY2(ms::io::readVolume(p).sameLabels(v), c.descr.c_str());
+            }
+        // 2D, bool (PoreSpy), and explicit values.
+        const ms::Volume image = v.slice(1);
+        std::string bits = tiny::valuesAs<std::uint8_t>(image, 0, 1, 1);
+        writeAll(p, tiny::npyFile("|b1", false, "(4, 5)", bits) + bits);
+        ms::Volume back = ms::io::readVolume(p);
+        QCOMPARE(back.dims(), (ms::Dims{5, 4, 1}));
+        for (std::size_t i = 0; i < back.size(); ++i)
+            QCOMPARE(int(back.labels()[i]), image.labels()[i] == ms::Donor ? int(ms::Donor) : int(ms::Acceptor));
+        const std::string grey = tiny::valuesAs<std::uint8_t>(v, 7, 3, 5);
+        writeAll(p, tiny::npyFile("|u1", false, "(3, 4, 5)", grey) + grey);
+        ms::io::ReadOptions o;
+        o.labelValues = {7, 3, 5};
+        QVERIFY(ms::io::readVolume(p, o).sameLabels(v));
+        const std::string claim = ms::io::claimText(ms::io::fileClaim(p));
+        QVERIFY2(claim.find("5x4x3 = 60 voxels (.npy 1.0 header, shape (3, 4, 5), dtype |u1, C order)") != std::string::npos,
+                 claim.c_str());
+    }
+
+    // Malformed files of each new format, made here: one line naming the
+    // file, before any allocation the bytes cannot back.
+    void malformedTiffAndNpyAreRefusedInOneLine() {
+        struct Case {
+            std::string name, bytes, reason;
+        };
+        const std::string page = tiny::tinyTiff(4, 4, {std::vector<std::uint16_t>(16, 1), std::vector<std::uint16_t>(16, 0)});
+        const std::string u1 = tiny::valuesAs<std::uint8_t>(threePhaseVolume(ms::Dims{4, 3, 2}), 0, 1, 2);
+        const std::vector<Case> cases{
+            {"cut.tif", page.substr(0, page.size() - 10), "truncated TIFF: strip 0 of page 2"},
+            {"cut_header.tif", page.substr(0, 60), "not a readable TIFF file"},
+            {"huge.tif", tiny::tinyTiff(100000, 100000, {{0, 1}}), "more than the limit"},
+            {"float.tif", tiny::tinyTiff(2, 1, {{0, 15360}}, 16, 3), "floating-point"},
+            {"rgb.tif", tiny::tinyTiff(2, 1, {{0, 1}}, 4), "4-bit; expected 8- or 16-bit"},
+            {"four.tif", tiny::tinyTiff(4, 1, {{0, 1, 2, 7}}), "more than 3 distinct values (found 0, 1, 2, 7, ...)"},
+            {"text.tif", "not a tiff at all", "not a readable TIFF file"},
+            {"cut.npy", tiny::npyFile("|u1", false, "(2, 3, 4)", u1) + u1.substr(0, 20), "truncated or corrupt .npy"},
+            {"huge.npy", tiny::npyFile("|u1", false, "(100000, 100000, 100000)", u1) + u1, "more than the limit"},
+            {"complex.npy", tiny::npyFile("<c8", false, "(2, 3, 4)", u1) + u1, "dtype '<c8' is not supported"},
+            {"bigendian.npy", tiny::npyFile(">i4", false, "(2, 3, 4)", u1) + u1, "dtype '>i4' is not supported"},
+            {"four.npy", tiny::npyFile("|u1", false, "(2, 2)", "") + std::string("\x00\x01\x02\x07", 4), "more than 3 distinct values"},
+            {"nan.npy", tiny::npyFile("<f4", false, "(1, 2)", "") + tiny::valuesAs<float>(ms::Volume(ms::Dims{1, 1, 1}), 0, 0, 0) +
+                            std::string("\x00\x00\xc0\x7f", 4), "NaN at voxel 1"},
+            {"flat.npy", tiny::npyFile("|u1", false, "(24,)", u1) + u1, "expected a 2D or 3D array"},
+            {"key.npy", "\x93NUMPY\x01" + std::string(1, '\0') + "\x16" + std::string(1, '\0') + "{'descr': '|u1', 'x': 1}\n",
+             "bad .npy header"},
+            {"header.npy", "\x93NUMPY\x02" + std::string(1, '\0') + "\xff\xff\xff\x7f{}", "header claims 2147483647 bytes"},
+            {"version.npy", "\x93NUMPY\x07" + std::string(1, '\0') + "\x02" + std::string(1, '\0') + "{}", "version 7.0"},
+        };
+        for (const auto& c : cases) {
+            const fs::path p = dir_ / c.name;
+            writeAll(p, c.bytes);
+            QVERIFY2(refusedInOneLine([&] { ms::io::readVolume(p); }, p.string(), c.reason), c.name.c_str());
+            (void)ms::io::fileClaim(p);  // the claim of a bad file says so; it does not throw
+        }
+        // With the cap raised, the bytes present refuse the same claims.
+        ms::io::setMaxVoxels(std::uint64_t(1) << 62);
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(dir_ / "huge.tif"); }, (dir_ / "huge.tif").string(), "truncated TIFF"));
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(dir_ / "huge.npy"); }, (dir_ / "huge.npy").string(),
+                                 "needs 1000000000000000 bytes of data, the file holds 24"));
+        ms::io::setMaxVoxels(0);
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(dir_ / "folder.npy"); }, (dir_ / "folder.npy").string(), "no such file"));
+        for (const char* name : {"fifo.tif", "fifo.npy"}) {  // a FIFO would block the read
+            QCOMPARE(::mkfifo((dir_ / name).c_str(), 0600), 0);
+            QVERIFY(refusedInOneLine([&] { ms::io::readVolume(dir_ / name); }, (dir_ / name).string(), "not a regular file"));
+        }
+    }
+
+    void labelOptionParsesAndAppliesToTiffAndNpyOnly() {
+        QCOMPARE(ms::io::parseLabelValues("0,255"), (std::vector<double>{0, 255}));
+        QCOMPARE(ms::io::parseLabelValues("0,0.5,1"), (std::vector<double>{0, 0.5, 1}));
+        for (const char* bad : {"0", "0,0", "a,b", "0,1,2,3", "0,,1", "", "1,inf"})
+            QVERIFY2(failsWith([&] { ms::io::parseLabelValues(bad); }, "--labels expects"), bad);
+        ms::io::writeVolume(threePhaseVolume(ms::Dims{4, 4, 2}), dir_ / "l.vti");
+        ms::io::ReadOptions o;
+        o.labelValues = {0, 1};
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(dir_ / "l.vti", o); }, (dir_ / "l.vti").string(),
+                                 "--labels applies to .tif and .npy files only"));
+    }
+
+#ifdef MICROSTUDIO_HAVE_VTK
+    // A .vti from VTK's own vtkXMLImageDataWriter, zlib-compressed, appended
+    // raw (and, for the second, base64-encoded appended) data, 32- and
+    // 64-bit headers, several compressed blocks: read exactly.
+    void vtkWrittenCompressedAppendedVtiReadsIdentically() {
+        ms::Volume v = threePhaseVolume(ms::Dims{23, 17, 9});
+        std::vector<float> field(v.size());
+        for (std::size_t i = 0; i < field.size(); ++i) field[i] = float(i) * 0.5f - 7.0f;
+        v.setField(field);
+        v.spacing = {0.5, 0.25, 2.0};
+        auto image = vtkSmartPointer<vtkImageData>::New();
+        image->SetDimensions(23, 17, 9);
+        image->SetSpacing(v.spacing.data());
+        auto phase = vtkSmartPointer<vtkUnsignedCharArray>::New();
+        phase->SetName("phase");
+        phase->SetNumberOfTuples(vtkIdType(v.size()));
+        std::copy(v.labels().begin(), v.labels().end(), phase->GetPointer(0));
+        auto values = vtkSmartPointer<vtkFloatArray>::New();
+        values->SetName("field");
+        values->SetNumberOfTuples(vtkIdType(v.size()));
+        std::copy(field.begin(), field.end(), values->GetPointer(0));
+        image->GetPointData()->SetScalars(phase);
+        image->GetPointData()->AddArray(values);
+        int written = 0;
+        for (bool uint64Header : {false, true})
+            for (bool base64 : {false, true}) {
+                const fs::path p = dir_ / ("vtk_" + std::to_string(written++) + ".vti");
+                auto writer = vtkSmartPointer<vtkXMLImageDataWriter>::New();
+                writer->SetFileName(p.c_str());
+                writer->SetInputData(image);
+                writer->SetDataModeToAppended();
+                writer->SetEncodeAppendedData(base64);
+                writer->SetCompressorTypeToZLib();
+                writer->SetBlockSize(1024);  // several blocks per array
+                uint64Header ? writer->SetHeaderTypeToUInt64() : writer->SetHeaderTypeToUInt32();
+                QVERIFY(writer->Write() == 1);
+                const std::string text = readAll(p);
+                QVERIFY(text.find("vtkZLibDataCompressor") != std::string::npos);
+                QVERIFY(text.find(base64 ? "encoding=\"base64\"" : "encoding=\"raw\"") != std::string::npos);
+                const ms::Volume back = ms::io::readVolume(p);
+                QVERIFY2(back.sameLabels(v), p.c_str());
+                QVERIFY(back.hasField());
+                QCOMPARE(back.field(), field);
+                QCOMPARE(back.spacing, v.spacing);
+            }
+    }
+#endif
 };
 
 QTEST_GUILESS_MAIN(TestIo)

@@ -10,16 +10,17 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <numeric>
 #include <random>
 #include <tuple>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/json.hpp"
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/evaluate.hpp"
-#include "microstudio/ml/json.hpp"
 #include "microstudio/ml/ldm2d.hpp"
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/ml/splits.hpp"
@@ -121,30 +122,33 @@ private slots:
         QVERIFY(refused);
     }
 
-    void jsonRoundTrip() {
-        Json j = Json::object();
-        j["name"] = "vae \"2d\"\n";
-        j["pi"] = 3.141592653589793;
-        j["small"] = 1.25e-7;
-        j["n"] = 12544;
-        j["flag"] = true;
-        j["none"] = Json();
-        j["list"] = Json(std::vector<double>{1, 2.5, -3});
-        j["nested"]["k"] = "v";
-        const Json back = Json::parse(j.dump(2));
-        QCOMPARE(back.at("name").string(), std::string("vae \"2d\"\n"));
-        QCOMPARE(back.at("pi").number(), 3.141592653589793);
-        QCOMPARE(back.at("small").number(), 1.25e-7);
-        QCOMPARE(back.at("n").number(), 12544.0);
-        QVERIFY(back.at("flag").boolean());
-        QVERIFY(back.at("none").isNull());
-        QCOMPARE(back.at("list").numbers(), (std::vector<double>{1, 2.5, -3}));
-        QCOMPARE(back.at("nested").at("k").string(), std::string("v"));
-        QCOMPARE(Json::parse(j.dump(0)).dump(2), j.dump(2));
-        QVERIFY_THROWS_EXCEPTION(ms::Error, Json::parse("{\"a\": }"));
-        QVERIFY_THROWS_EXCEPTION(ms::Error, Json::parse("[1, 2"));
-        QVERIFY_THROWS_EXCEPTION(ms::Error, Json::parse("{} x"));
-        QVERIFY_THROWS_EXCEPTION(ms::Error, back.at("missing"));
+    // Metadata through its file: strings escaped, doubles exact, nested
+    // training figures kept; a malformed file names itself.
+    void metadataFileRoundTrip() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_metadata_json";
+        fs::create_directories(dir);
+        ModelMetadata m;
+        m.name = "vae \"2d\"\n";
+        m.kind = "vae2d";
+        m.attributes = {"phi", "chi"};
+        m.attributeMean = {3.141592653589793, 1.25e-7};
+        m.attributeStd = {2.0 / 3.0, 12544};
+        m.architecture["size"] = 64;
+        m.training["report"]["epochs_done"] = 2;
+        writeMetadata(m, dir / "m.pt");
+        const ModelMetadata back = readMetadata(dir / "m.pt");
+        QCOMPARE(back.name, m.name);
+        QCOMPARE(back.attributeMean, m.attributeMean);
+        QCOMPARE(back.attributeStd, m.attributeStd);
+        QVERIFY(back.toJson() == m.toJson());
+        { std::ofstream(dir / "m.json") << "{\"kind\": "; }
+        try {
+            readMetadata(dir / "m.pt");
+            QFAIL("a malformed metadata file was read");
+        } catch (const ms::Error& e) {
+            QVERIFY2(std::string(e.what()).find((dir / "m.json").string()) != std::string::npos, e.what());
+        }
+        fs::remove_all(dir);
     }
 
     // Section III.B of the paper, layer by layer.
@@ -174,11 +178,30 @@ private slots:
             QCOMPARE(shapes[i].name, paper[i].first);
             QCOMPARE(shapes[i].shape, paper[i].second);
         }
-        // Output is a probability map (sigmoid).
+        // The decoder ends in a sigmoid: every raw output lies strictly in
+        // (0, 1) and is not yet thresholded; denoise() thresholds it at 0.5.
         auto image = syntheticImages(1, 101, 3)[0];
+        const auto p = vae.probabilities({image}).front();
+        QCOMPARE(p.size(), image.size());
+        QVERIFY(std::all_of(p.begin(), p.end(), [](float x) { return x > 0.0f && x < 1.0f; }));
+        QVERIFY(std::any_of(p.begin(), p.end(), [](float x) { return std::fabs(x - 0.5f) < 0.49f; }));
         auto out = vae.denoise(image);
         QCOMPARE(out.dims(), image.dims());
-        QVERIFY(out.phaseCount() <= 2);
+        for (std::size_t i = 0; i < p.size(); ++i) QCOMPARE(int(out.labels()[i]), p[i] > 0.5f ? 1 : 0);
+    }
+
+    // The denoising augmentation's ranges, as docs/ml.md states them.
+    void augmentationRangesAsDocumented() {
+        const auto ranges = ms::ml::Augmentation::defaultRanges();
+        QCOMPARE(int(ranges.size()), 3);
+        auto same = [](const ms::noise::ParamRange& r, double lo, double hi) { return r.lo == lo && r.hi == hi; };
+        QVERIFY(same(ranges[0].flip_probability, 0.02, 0.25));
+        QVERIFY(same(ranges[1].grid_amplitude, 0.55, 1.0));
+        QVERIFY(same(ranges[1].grid_frequency, 4.0, 12.0));
+        QVERIFY(same(ranges[1].grid_rotation, 0.0, 45.0));
+        QVERIFY(same(ranges[2].rings, 4.0, 24.0));
+        QVERIFY(same(ranges[2].mask_intensity, 0.5, 1.0));
+        QVERIFY(same(ranges[2].mask_width, 0.02, 0.06));
     }
 
     void otherInputSizes() {
@@ -348,7 +371,7 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, trainVae2d(x, train, validation, other));
         // Metadata records the data and the figures.
         QCOMPARE(resumed.metadata().dataHash, hashVolumes(train));
-        QVERIFY(resumed.metadata().training.has("report"));
+        QVERIFY(resumed.metadata().training.contains("report"));
         fs::remove_all(dir);
     }
 
@@ -799,10 +822,10 @@ private slots:
         QVERIFY(fs::exists(dir / "m" / "vae.pt") && fs::exists(dir / "m" / "vae.json") && fs::exists(dir / "h.csv"));
         QString out;
         QCOMPARE(run({"models", "--dir", d + "/m", "--json"}, &out), 0);
-        const Json list = Json::parse(out.toStdString());
-        QCOMPARE(list.items().size(), std::size_t(1));
-        QCOMPARE(list.items()[0].at("kind").string(), std::string("vae2d"));
-        QCOMPARE(list.items()[0].at("training").at("report").at("epochs_done").number(), 2.0);
+        const ms::Json list = ms::parseJson(out.toStdString());
+        QCOMPARE(list.size(), std::size_t(1));
+        QCOMPARE(ms::stringAt(list[0], "kind"), std::string("vae2d"));
+        QCOMPARE(ms::numberAt(ms::memberAt(ms::memberAt(list[0], "training"), "report"), "epochs_done"), 2.0);
         QCOMPARE(run({"denoise", d + "/val.h5", d + "/den.h5", "--model", d + "/m/vae.pt", "--clean", d + "/val.h5"}), 0);
         const auto denoised = ms::io::readSamples((dir / "den.h5").string());
         QCOMPARE(denoised.size(), std::size_t(4));
@@ -824,7 +847,7 @@ private slots:
                      &out),
                  0);
         QVERIFY2(out.contains("LDM (ldm-uncond)") && out.contains("R^2(vf)"), qPrintable(out));
-        QVERIFY(readMetadata(dir / "m" / "ldm.pt").training.has("validation_mse_conditioned"));
+        QVERIFY(readMetadata(dir / "m" / "ldm.pt").training.contains("validation_mse_conditioned"));
         QCOMPARE(run({"sample2d", "--compare", d + "/val.h5", "--model", d + "/m/ldm.pt", "--unconditional",
                       d + "/m/ldm.pt", "--count", "4", "--steps", "5"},
                      &out),

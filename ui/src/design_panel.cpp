@@ -1,9 +1,6 @@
 #include "microstudio/ui/design_panel.hpp"
 
 #include <QComboBox>
-#include <QFile>
-#include <QJsonDocument>
-#include <QJsonObject>
 #include <QCoreApplication>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
@@ -37,6 +34,7 @@
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
+#include "microstudio/core/json.hpp"
 #include "microstudio/core/parallel.hpp"
 #include "microstudio/core/progress.hpp"
 #include "microstudio/descriptors/descriptors.hpp"
@@ -102,9 +100,13 @@ QString number(double v) { return std::isnan(v) ? QString("-") : QString::number
 // A table that asks for its minimum height only and takes what is left: a
 // table's default size hint (192 px) would make the controls' scroll area
 // scroll where the table could simply scroll its own rows.
+// Tab leaves it (arrow keys move between cells): a table that cycles Tab
+// through its cells traps keyboard users.
 class CompactTable : public QTableWidget {
 public:
-    using QTableWidget::QTableWidget;
+    CompactTable(int rows, int columns, QWidget* parent) : QTableWidget(rows, columns, parent) {
+        setTabKeyNavigation(false);
+    }
     QSize sizeHint() const override { return {QTableWidget::sizeHint().width(), minimumHeight()}; }
 };
 
@@ -148,10 +150,20 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     seed_ = new QSpinBox(sampling);
     seed_->setRange(0, 1000000000);
     steps_ = new QSpinBox(sampling);
+    steps_->setObjectName("steps");
     steps_->setRange(0, 1000);
     steps_->setValue(50);
-    steps_->setSpecialValueText(tr("DDPM (all)"));
+    steps_->setSpecialValueText(tr("all"));  // DDIM with 0 steps: ancestral DDPM over every timestep
     steps_->setToolTip(tr("DDIM steps; 0 runs the full ancestral DDPM"));
+    sampler_ = new QComboBox(sampling);
+    sampler_->setObjectName("sampler");
+    sampler_->addItem(tr("DDIM"), "ddim");
+    sampler_->addItem(tr("DPM++"), "dpmpp");
+    sampler_->addItem(tr("DDPM"), "ddpm");
+    sampler_->setToolTip(tr("DDIM: the paper's fast sampler (50 steps). DPM-Solver++(2M): deterministic, 16 steps "
+                            "match DDIM-50 (R^2 within 0.003 on 256 test targets) at 2.6x the speed. DDPM: "
+                            "ancestral over all timesteps (slowest)."));
+    connect(sampler_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { samplerChanged(); });
     guidance_ = new QDoubleSpinBox(sampling);
     guidance_->setRange(0, 10);
     guidance_->setSingleStep(0.25);
@@ -159,7 +171,12 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     guidance_->setToolTip(tr("Classifier-free guidance: 0 unconditional, 1 conditional, > 1 stronger"));
     samplingForm->addRow(tr("samples"), count_);
     samplingForm->addRow(tr("seed"), seed_);
-    samplingForm->addRow(tr("steps"), steps_);
+    // One row for the sampler and its steps: the panel's height sets the window's minimum.
+    auto* solver = new QHBoxLayout();
+    solver->addWidget(sampler_, 1);
+    solver->addWidget(new QLabel(tr("steps"), sampling));
+    solver->addWidget(steps_);
+    samplingForm->addRow(tr("sampler"), solver);
     candidates_ = new QSpinBox(sampling);
     candidates_->setObjectName("candidates");
     candidates_->setRange(1, 64);
@@ -421,6 +438,7 @@ void DesignPanel::evaluate() {
     if (!training.isEmpty() && !QFileInfo(training).isFile())
         return refuse(tr("Training data file not found: %1").arg(training));
     ml::Evaluation3dOptions options;
+    options.sampler.sampler = sampler_->currentData().toString().toStdString();
     options.sampler.steps = steps_->value();
     options.sampler.seed = std::uint64_t(seed_->value());
     options.sampler.guidance = guidance_->value();
@@ -691,10 +709,24 @@ void DesignPanel::setTarget(const std::string& name, double value) {
     throw Error("the model has no condition " + name);
 }
 
+// Each sampler's step count: DDIM 50 (0 = ancestral DDPM), DPM-Solver++ 16
+// (the count that matched DDIM-50), DDPM always every timestep.
+void DesignPanel::samplerChanged() {
+    const QString sampler = sampler_->currentData().toString();
+    const bool ddpm = sampler == "ddpm";
+    steps_->setEnabled(!ddpm);
+    steps_->setMinimum(sampler == "dpmpp" ? 1 : 0);
+    steps_->setValue(ddpm ? 0 : sampler == "dpmpp" ? 16 : 50);
+    steps_->setToolTip(ddpm ? tr("DDPM runs every timestep of the model")
+                       : sampler == "dpmpp" ? tr("DPM-Solver++ steps (network calls); 16 match DDIM-50")
+                                            : tr("DDIM steps; 0 runs the full ancestral DDPM"));
+}
+
 DesignRequest DesignPanel::request() const {
     DesignRequest r;
     for (const auto& t : targets_) r.target[t.name] = t.spin->value();
     r.count = count_->value();
+    r.sampler = sampler_->currentData().toString().toStdString();
     r.steps = steps_->value();
     r.guidance = guidance_->value();
     r.seed = seed_->value();
@@ -718,6 +750,7 @@ void DesignPanel::generate() {
         lowerCurrentThreadPriority();
         try {
             ml::GenerateOptions o;
+            o.sampler = r.sampler;
             o.steps = r.steps;
             o.guidance = r.guidance;
             o.candidates = r.candidates;
@@ -776,54 +809,54 @@ void DesignPanel::showSamples(std::vector<Volume> samples) {
 
 void DesignPanel::saveSession(const QString& path) const {
     if (!model_) throw Error("no model loaded: nothing to save");
-    QJsonObject targets;
-    for (const auto& t : targets_) targets[QString::fromStdString(t.name)] = t.spin->value();
-    QJsonObject session{{"format", "microstudio-session"}, {"version", 1}, {"model", modelPath_},
-                        {"targets", targets}, {"count", count_->value()}, {"seed", seed_->value()},
-                        {"steps", steps_->value()}, {"guidance", guidance_->value()}, {"candidates", candidates_->value()},
-                        {"tolerance", tolerance_->value()}, {"selected", selected()},
-                        {"evaluation_data", heldOutPath()}, {"evaluation_training", trainingData_->text().trimmed()},
-                        {"evaluation_count", evaluationCount_->value()}};
+    Json targets = Json::object();
+    for (const auto& t : targets_) targets[t.name] = t.spin->value();
+    Json session{{"format", "microstudio-session"}, {"version", 1}, {"model", modelPath_.toStdString()},
+                 {"targets", targets}, {"count", count_->value()}, {"seed", seed_->value()},
+                 {"sampler", sampler_->currentData().toString().toStdString()},
+                 {"steps", steps_->value()}, {"guidance", guidance_->value()}, {"candidates", candidates_->value()},
+                 {"tolerance", tolerance_->value()}, {"selected", selected()},
+                 {"evaluation_data", heldOutPath().toStdString()},
+                 {"evaluation_training", trainingData_->text().trimmed().toStdString()},
+                 {"evaluation_count", evaluationCount_->value()}};
     const fs::path json = path.toStdString();
     if (!samples_.empty()) {
         const fs::path samples = json.string() + ".samples.h5";
         io::writeHdf5(samples_, samples);
-        session["samples"] = QString::fromStdString(samples.filename().string());
+        session["samples"] = samples.filename().string();
     }
-    const QByteArray bytes = QJsonDocument(session).toJson();
-    writeAtomically(json, [&](const fs::path& tmp) {
-        std::ofstream out(tmp, std::ios::binary);
-        out.write(bytes.constData(), bytes.size());
-        if (!out) throw Error(json.string() + ": write failed");
-    });
+    writeJsonFile(session, json);
 }
 
 void DesignPanel::openSession(const QString& path) {
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly)) throw Error(path.toStdString() + ": cannot open");
-    QJsonParseError parseError;
-    const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &parseError);
-    const QJsonObject session = doc.object();
-    if (doc.isNull() || session.value("format").toString() != "microstudio-session")
+    const Json session = readJsonFile(path.toStdString());
+    if (stringOr(session, "format", "") != "microstudio-session")
         throw Error(path.toStdString() + ": not a MicroStudio session file");
-    if (!loadModel(session.value("model").toString(), true))
-        throw Error(path.toStdString() + ": cannot load its model " + session.value("model").toString().toStdString());
-    const QJsonObject targets = session.value("targets").toObject();
-    for (auto it = targets.begin(); it != targets.end(); ++it) setTarget(it.key().toStdString(), it.value().toDouble());
-    count_->setValue(session.value("count").toInt(count_->value()));
-    seed_->setValue(session.value("seed").toInt(seed_->value()));
-    steps_->setValue(session.value("steps").toInt(steps_->value()));
-    guidance_->setValue(session.value("guidance").toDouble(guidance_->value()));
-    candidates_->setValue(session.value("candidates").toInt(candidates_->value()));
-    tolerance_->setValue(session.value("tolerance").toDouble(tolerance_->value()));
+    const std::string model = stringOr(session, "model", "");
+    if (!loadModel(QString::fromStdString(model), true))
+        throw Error(path.toStdString() + ": cannot load its model " + model);
+    if (session.contains("targets"))
+        for (const auto& [name, value] : memberAt(session, "targets").items())
+            if (value.is_number()) setTarget(name, value.get<double>());
+    const auto integer = [&](const char* key, int fallback) { return int(numberOr(session, key, fallback)); };
+    count_->setValue(integer("count", count_->value()));
+    seed_->setValue(integer("seed", seed_->value()));
+    const int sampler = sampler_->findData(QString::fromStdString(stringOr(session, "sampler", "ddim")));
+    if (sampler < 0) throw Error(path.toStdString() + ": unknown sampler '" + stringOr(session, "sampler", "") + "'");
+    sampler_->setCurrentIndex(sampler);
+    steps_->setValue(integer("steps", steps_->value()));
+    guidance_->setValue(numberOr(session, "guidance", guidance_->value()));
+    candidates_->setValue(integer("candidates", candidates_->value()));
+    tolerance_->setValue(numberOr(session, "tolerance", tolerance_->value()));
     // The chosen held-out and training files (older sessions: the model's defaults).
-    if (session.contains("evaluation_data")) heldOut_->setText(session.value("evaluation_data").toString());
-    if (session.contains("evaluation_training")) trainingData_->setText(session.value("evaluation_training").toString());
-    evaluationCount_->setValue(session.value("evaluation_count").toInt(evaluationCount_->value()));
+    if (session.contains("evaluation_data")) heldOut_->setText(QString::fromStdString(stringAt(session, "evaluation_data")));
+    if (session.contains("evaluation_training"))
+        trainingData_->setText(QString::fromStdString(stringAt(session, "evaluation_training")));
+    evaluationCount_->setValue(integer("evaluation_count", evaluationCount_->value()));
     if (session.contains("samples")) {
-        const fs::path samples = fs::path(path.toStdString()).parent_path() / session.value("samples").toString().toStdString();
+        const fs::path samples = fs::path(path.toStdString()).parent_path() / stringAt(session, "samples");
         showSamples(io::readSamples(samples.string()));
-        select(session.value("selected").toInt(0));
+        select(integer("selected", 0));
     }
 }
 

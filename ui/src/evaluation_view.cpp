@@ -262,6 +262,7 @@ QTableWidget* EvaluationView::makeTable() const {
     const auto& r = *report_;
     auto* table = new QTableWidget(0, 2);
     table->setObjectName("evaluationTable");
+    table->setTabKeyNavigation(false);  // Tab moves on; arrow keys move between cells
     table->setHorizontalHeaderLabels({tr("held-out R\u00b2 of"), tr("R\u00b2")});
     table->horizontalHeader()->setSectionResizeMode(0, QHeaderView::Stretch);
     table->horizontalHeader()->setSectionResizeMode(1, QHeaderView::ResizeToContents);

@@ -13,7 +13,10 @@
 #include <QSettings>
 #include <QStatusBar>
 #include <QTabWidget>
+#include <algorithm>
+#include <iterator>
 
+#include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/render/slice_view.hpp"
 #include "microstudio/ui/noise_lab_panel.hpp"
@@ -33,6 +36,10 @@ namespace ms::ui {
 namespace {
 constexpr int kMaxRecent = 8;
 const char* kFileFilter = "Microstructures (*.vti *.h5 *.hdf5 *.txt *.png);;All files (*)";
+// Absolute path -> name of the sample last shown, for the recent files.
+const char* kChosenSamplesKey = "viewer/chosenSamples";
+
+QString sampleTitle(const QString& path, const QString& sample) { return QFileInfo(path).fileName() + ":" + sample; }
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
@@ -74,6 +81,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 #endif
     setCentralWidget(tabs_);
     connect(viewer_, &ViewerPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m); });
+    connect(viewer_, &ViewerPanel::sampleShown, this, [this](int, const QString& name) { showSample(name); });
     history_ = new ParameterHistory(this);
 #ifdef MICROSTUDIO_HAVE_DESIGN
     // The shipped denoising VAE joins the noise lab when installed; the
@@ -176,9 +184,21 @@ void MainWindow::buildMenus() {
 
 bool MainWindow::openFile(const QString& path, bool quiet) {
     try {
-        Volume v = io::readVolume(path.toStdString());
-        currentPath_ = path;
-        setVolume(std::move(v), QFileInfo(path).fileName());
+        const std::string file = path.toStdString();
+        std::vector<std::string> samples;
+        if (io::formatOf(file) == io::Format::Hdf5) samples = io::hdf5RequireSamples(file);
+        if (samples.size() > 1) {
+            // Only the shown sample is read; the others when the time control asks.
+            const int index = rememberedSample(path, samples);
+            Volume v = io::readHdf5Sample(file, samples[std::size_t(index)]);
+            currentPath_ = path;
+            setVolume(std::move(v), sampleTitle(path, QString::fromStdString(samples[std::size_t(index)])));
+            viewer_->setSampleFile(path, std::move(samples), index);
+        } else {
+            Volume v = io::readVolume(file);
+            currentPath_ = path;
+            setVolume(std::move(v), QFileInfo(path).fileName());
+        }
         rememberRecent(QFileInfo(path).absoluteFilePath());
         return true;
     } catch (const std::exception& e) {
@@ -191,6 +211,31 @@ bool MainWindow::openFile(const QString& path, bool quiet) {
 
 void MainWindow::setVolume(Volume volume, const QString& title) {
     viewer_->setVolume(std::move(volume));
+    announceVolume(title);
+}
+
+void MainWindow::showSample(const QString& name) {
+    announceVolume(sampleTitle(currentPath_, name));
+    rememberSample(currentPath_, name);
+}
+
+int MainWindow::rememberedSample(const QString& path, const std::vector<std::string>& names) const {
+    const QString chosen = QSettings().value(kChosenSamplesKey).toMap().value(QFileInfo(path).absoluteFilePath()).toString();
+    const auto it = std::find(names.begin(), names.end(), chosen.toStdString());
+    return it != names.end() ? int(it - names.begin()) : int(names.size()) - 1;
+}
+
+void MainWindow::rememberSample(const QString& path, const QString& name) {
+    QSettings settings;
+    QVariantMap chosen = settings.value(kChosenSamplesKey).toMap();
+    chosen.insert(QFileInfo(path).absoluteFilePath(), name);
+    // Kept for the recent files only, so the map stays small.
+    const QStringList recent = settings.value("recentFiles").toStringList();
+    for (auto it = chosen.begin(); it != chosen.end();) it = recent.contains(it.key()) ? std::next(it) : chosen.erase(it);
+    settings.setValue(kChosenSamplesKey, chosen);
+}
+
+void MainWindow::announceVolume(const QString& title) {
     const Volume& v = viewer_->volume();
     // The noise lab works on two-phase 2D images: give it this one's middle slice.
     if (v.phaseCount() == 2) noiseLab_->setSample(v, title);

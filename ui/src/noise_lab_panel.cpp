@@ -32,7 +32,10 @@
 namespace ms::ui {
 
 struct NoiseLabResult {
+    noise::NoiseModel model;
     Volume noisy, learned, classical;
+    bool unchanged = false;           // the noise changed no pixel of the clean image
+    double dominantFrequency = 0.0;  // where the clean image's features sit (d_norm), when unchanged
     QString classicalName;
     noise::Metrics noisyMetrics, classicalMetrics;
     std::optional<noise::Metrics> learnedMetrics;
@@ -52,12 +55,34 @@ QDoubleSpinBox* spin(QWidget* parent, double lo, double hi, double value, double
     return s;
 }
 
+// Why these settings change no pixel of this image, and what would.
+QString unchangedNote(const noise::NoiseModel& model, double dominantFrequency) {
+    switch (model.type) {
+        case noise::NoiseType::SaltPepper:
+            return QObject::tr("No pixel changes: at this flip_probability no pixel was drawn to flip.");
+        case noise::NoiseType::Grid:
+            return QObject::tr("No pixel changes: the grid flips a pixel only where the pattern passes 0.5 "
+                               "(grid_amplitude above 0.5, grid_frequency above 0).");
+        case noise::NoiseType::Frequency: break;
+    }
+    const int reaching = noise::ringsReaching(dominantFrequency);
+    if (reaching != model.rings)
+        return QObject::tr("No pixel changes: this image's features sit at d_norm = %1 in its spectrum, where no "
+                           "ring lies. About %2 rings reach them (or a wider mask_width).")
+            .arg(dominantFrequency, 0, 'f', 3)
+            .arg(reaching);
+    return QObject::tr("No pixel changes: the rings reach this image's features (d_norm = %1) but take too little of "
+                       "them; raise mask_intensity or mask_width.")
+        .arg(dominantFrequency, 0, 'f', 3);
+}
+
 }  // namespace
 
 NoiseLabPanel::NoiseLabPanel(QWidget* parent) : QWidget(parent) {
     auto* layout = new QHBoxLayout(this);
     auto* controls = new QWidget(this);
-    controls->setMaximumWidth(320);
+    // Wide enough for the metrics table's three columns beside its row names.
+    controls->setFixedWidth(320);
     auto* controlLayout = new QVBoxLayout(controls);
     sampleLabel_ = new QLabel(tr("no sample"), controls);
     sampleLabel_->setWordWrap(true);
@@ -107,6 +132,11 @@ NoiseLabPanel::NoiseLabPanel(QWidget* parent) : QWidget(parent) {
     seed_ = new QSpinBox(controls);
     seed_->setRange(0, 1000000);
     seed_->setValue(1);
+    const std::pair<QWidget*, const char*> names[] = {
+        {flipProbability_, "flipProbability"}, {gridAmplitude_, "gridAmplitude"}, {gridFrequency_, "gridFrequency"},
+        {gridRotation_, "gridRotation"},       {rings_, "rings"},                  {maskIntensity_, "maskIntensity"},
+        {maskWidth_, "maskWidth"},             {seed_, "seed"}};
+    for (const auto& [widget, name] : names) widget->setObjectName(name);
     form_->addRow(tr("noise"), type_);
     form_->addRow(tr("flip_probability"), flipProbability_);
     form_->addRow(tr("grid_amplitude"), gridAmplitude_);
@@ -117,13 +147,24 @@ NoiseLabPanel::NoiseLabPanel(QWidget* parent) : QWidget(parent) {
     form_->addRow(tr("mask_width"), maskWidth_);
     form_->addRow(tr("seed"), seed_);
     controlLayout->addLayout(form_);
+    // Says so when the parameters change no pixel of this image (and why).
+    note_ = new QLabel(controls);
+    note_->setObjectName("noiseNote");
+    note_->setWordWrap(true);
+    note_->setStyleSheet("QLabel { color: #8a5a00; }");
+    note_->hide();
+    controlLayout->addWidget(note_);
     metrics_ = new QTableWidget(5, 0, controls);
     metrics_->setObjectName("noiseMetrics");
+    metrics_->setTabKeyNavigation(false);  // Tab moves on; arrow keys move between cells
     metrics_->setVerticalHeaderLabels({"pixel_error", "iou_D", "iou_A", "delta_vf", "delta_tort_D"});
     metrics_->setEditTriggers(QAbstractItemView::NoEditTriggers);
-    metrics_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
+    // Columns share the width: all of them show, never behind a scroll bar.
+    metrics_->horizontalHeader()->setSectionResizeMode(QHeaderView::Stretch);
+    metrics_->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     controlLayout->addWidget(new QLabel(tr("<b>Against the clean image</b>"), controls));
-    controlLayout->addWidget(metrics_, 1);
+    controlLayout->addWidget(metrics_);
+    controlLayout->addStretch(1);
     layout->addWidget(controls);
 
     auto* grid = new QGridLayout();
@@ -232,12 +273,16 @@ void NoiseLabPanel::recompute() {
     const LearnedDenoiser learned = learned_;
     watcher_.setFuture(QtConcurrent::run([clean, model, seed, learned]() {
         auto r = std::make_shared<NoiseLabResult>();
+        r->model = model;
         try {
             if (clean.phaseCount() != 2) throw Error("the noise models need a two-phase image (donor and acceptor only)");
             const auto descriptors = noise::defaultDescriptorFunction();
             const auto cleanDescriptors = descriptors ? descriptors(clean) : std::map<std::string, double>{};
             r->noisy = noise::applyNoise(clean, model, seed);
             r->noisyMetrics = noise::compare(clean, r->noisy, descriptors, &cleanDescriptors);
+            r->unchanged = r->noisy.sameLabels(clean);
+            if (r->unchanged && model.type == noise::NoiseType::Frequency)
+                r->dominantFrequency = noise::dominantFrequencyDistance(clean);
             double best = 2.0;
             for (const auto& d : noise::standardDenoisers()) {
                 if (d->kind() != noise::DenoiserKind::Classical) continue;
@@ -275,8 +320,11 @@ void NoiseLabPanel::showResult() {
         return;
     }
     metrics_->setColumnCount(0);
+    note_->setVisible(r->error.isEmpty() && r->unchanged);
+    if (note_->isVisibleTo(this)) note_->setText(unchangedNote(r->model, r->dominantFrequency));
     if (!r->error.isEmpty()) {
         sampleLabel_->setText(sampleLabel_->text().section('\n', 0, 0) + "\n" + r->error);
+        clearResultImages();  // nothing of an earlier sample stays beside this one
         emit previewReady();
         return;
     }
@@ -291,18 +339,33 @@ void NoiseLabPanel::showResult() {
                                                         : tr("%1: %2").arg(learnedName_, r->learnedError));
     for (int i = 0; i < 4; ++i) views_[std::size_t(i)]->setVolume(images_[std::size_t(i)].size() ? &images_[std::size_t(i)] : nullptr);
     // One column per image, one row per metric.
-    auto addRow = [this](const QString& name, const noise::Metrics& m) {
+    // Short headers keep the columns narrow; the tooltip names the denoiser.
+    auto addRow = [this](const QString& name, const QString& tip, const noise::Metrics& m) {
         const int column = metrics_->columnCount();
         metrics_->insertColumn(column);
-        metrics_->setHorizontalHeaderItem(column, new QTableWidgetItem(name));
+        auto* header = new QTableWidgetItem(name);
+        header->setToolTip(tip);
+        metrics_->setHorizontalHeaderItem(column, header);
         const double values[5] = {m.pixel_error, m.iou_D, m.iou_A, m.delta_vf, m.delta_tort_D.value_or(std::nan(""))};
         for (int r = 0; r < 5; ++r)
             metrics_->setItem(r, column, new QTableWidgetItem(std::isnan(values[r]) ? QString("-") : QString::number(values[r], 'f', 4)));
     };
-    addRow(tr("noisy"), r->noisyMetrics);
-    if (r->learnedMetrics) addRow(learnedName_, *r->learnedMetrics);
-    addRow(r->classicalName, r->classicalMetrics);
+    addRow(tr("noisy"), tr("the noisy image"), r->noisyMetrics);
+    if (r->learnedMetrics) addRow(tr("learned"), tr("denoised by %1").arg(learnedName_), *r->learnedMetrics);
+    addRow(tr("classical"), tr("best classical: %1").arg(r->classicalName), r->classicalMetrics);
+    // As tall as its rows (sized now, with the style's fonts): no empty box under them.
+    metrics_->setFixedHeight(metrics_->horizontalHeader()->sizeHint().height() + metrics_->verticalHeader()->length() +
+                             2 * metrics_->frameWidth());
     emit previewReady();
+}
+
+void NoiseLabPanel::clearResultImages() {
+    for (std::size_t i = 1; i < images_.size(); ++i) {
+        views_[i]->setVolume(nullptr);
+        images_[i] = Volume();
+    }
+    bestClassical_.clear();
+    views_[3]->setCaption(tr("best classical"));
 }
 
 void NoiseLabPanel::waitForPreview() {

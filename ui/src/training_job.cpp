@@ -247,7 +247,7 @@ struct TrainingJob::Worker {
             options.train = o;
             return ml::trainVae2d(model, train, validation, options);
         });
-        model.metadata().description = "denoising 2D VAE trained in the studio, L=" + std::to_string(config.latent) +
+        model.metadata().description = "denoising 2D VAE trained in the studio, " + config.latentText() +
                                        ", beta=" + std::to_string(s.beta);
         model.save(s.modelPath().toStdString());
     }
@@ -342,7 +342,7 @@ struct TrainingJob::Worker {
         model.metadata().name = s.name.toStdString();
         const auto& training = model.metadata().training;
         auto done = [&](const char* stage) {
-            return training.isObject() && training.has(stage) && !fs::exists(s.checkpointPath(stage).toStdString());
+            return training.contains(stage) && !fs::exists(s.checkpointPath(stage).toStdString());
         };
         // The paper's rates are for long runs; these small runs use the chosen one for all stages.
         if (!done("vae"))

@@ -36,6 +36,7 @@
 #include <filesystem>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/json.hpp"
 #include "microstudio/core/parallel.hpp"
 #include "microstudio/core/progress.hpp"
 #include "microstudio/core/synthetic.hpp"
@@ -304,8 +305,7 @@ public:
         vae_->clear();
         for (const auto& m : ml::listModels(modelFolders())) {
             if (m.metadata.kind != "vae2d") continue;
-            const ml::Json& a = m.metadata.architecture;
-            if (a.isObject() && int(a.number("size", info.dims.nx)) != info.dims.nx) continue;
+            if (int(numberOr(m.metadata.architecture, "size", info.dims.nx)) != info.dims.nx) continue;
             vae_->addItem(QString::fromStdString(m.metadata.name.empty() ? m.weights.stem().string() : m.metadata.name),
                           QString::fromStdString(m.weights.string()));
         }

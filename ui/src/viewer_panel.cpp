@@ -9,13 +9,23 @@
 #include <QSplitter>
 #include <QTableWidget>
 #include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include "microstudio/render/phase_scene.hpp"
 #include "microstudio/render/phase_style.hpp"
 #include "microstudio/render/slice_view.hpp"
 #include "microstudio/render/vtk_widget.hpp"
+#include "microstudio/io/hdf5.hpp"
+#include "microstudio/ui/sample_control.hpp"
 
 namespace ms::ui {
+
+struct ReadSample {
+    int generation = 0;
+    int index = 0;
+    Volume volume;
+    QString error;
+};
 
 namespace {
 const char* kPhaseNames[kMaxPhases] = {"Donor (D)", "Acceptor (A)", "Mixed (M)"};
@@ -28,7 +38,17 @@ ViewerPanel::ViewerPanel(QWidget* parent) : QWidget(parent) {
     layout->addWidget(splitter);
     splitter->addWidget(buildPhasePanel());
 
-    auto* views = new QWidget(splitter);
+    auto* viewColumn = new QWidget(splitter);
+    auto* columnLayout = new QVBoxLayout(viewColumn);
+    columnLayout->setContentsMargins(0, 0, 0, 0);
+    columnLayout->setSpacing(0);
+    sampleControl_ = new SampleControl(viewColumn);
+    sampleControl_->hide();
+    columnLayout->addWidget(sampleControl_);
+    connect(sampleControl_, &SampleControl::indexRequested, this, &ViewerPanel::requestSample);
+    connect(&sampleReader_, &QFutureWatcher<std::shared_ptr<ReadSample>>::finished, this, &ViewerPanel::sampleRead);
+    auto* views = new QWidget(viewColumn);
+    columnLayout->addWidget(views, 1);
     viewGrid_ = new QGridLayout(views);
     viewGrid_->setContentsMargins(2, 2, 2, 2);
     viewGrid_->setSpacing(2);
@@ -45,11 +65,12 @@ ViewerPanel::ViewerPanel(QWidget* parent) : QWidget(parent) {
         viewGrid_->setRowStretch(i, 1);
     }
     for (auto* s : slices_) connect(s, &render::SliceView::positionPicked, this, &ViewerPanel::setCrosshair);
-    splitter->addWidget(views);
+    splitter->addWidget(viewColumn);
     splitter->setStretchFactor(1, 1);
 }
 
 ViewerPanel::~ViewerPanel() {
+    sampleReader_.waitForFinished();
     for (auto* s : slices_) s->setVolume(nullptr);
 }
 
@@ -85,6 +106,7 @@ QWidget* ViewerPanel::buildPhasePanel() {
     }
     properties_ = new QTableWidget(0, 2, panel);
     properties_->setObjectName("properties");
+    properties_->setTabKeyNavigation(false);  // Tab moves on; arrow keys move between cells
     properties_->setHorizontalHeaderLabels({tr("property"), tr("value")});
     properties_->horizontalHeader()->setStretchLastSection(true);
     properties_->verticalHeader()->hide();
@@ -96,6 +118,79 @@ QWidget* ViewerPanel::buildPhasePanel() {
 }
 
 void ViewerPanel::setVolume(Volume volume) {
+    ++sampleFileGeneration_;
+    samplePath_.clear();
+    sampleNames_.clear();
+    sampleControl_->hide();
+    display(std::move(volume));
+}
+
+void ViewerPanel::setSampleFile(const QString& path, std::vector<std::string> names, int index) {
+    ++sampleFileGeneration_;
+    samplePath_ = path;
+    sampleNames_ = std::move(names);
+    shownSample_ = requestedSample_ = index;
+    sampleControl_->setRange(int(sampleNames_.size()), index);
+    describeSample(index);
+    sampleControl_->setVisible(sampleNames_.size() > 1);
+}
+
+void ViewerPanel::requestSample(int index) {
+    if (index < 0 || index >= int(sampleNames_.size())) return;
+    requestedSample_ = index;
+    describeSample(index, tr("reading..."));
+    if (!sampleReader_.isRunning()) startReading(index);  // else read when the current read ends
+}
+
+void ViewerPanel::startReading(int index) {
+    const std::string path = samplePath_.toStdString(), name = sampleNames_[std::size_t(index)];
+    const int generation = sampleFileGeneration_;
+    sampleReader_.setFuture(QtConcurrent::run([path, name, index, generation] {
+        auto read = std::make_shared<ReadSample>();
+        read->generation = generation;
+        read->index = index;
+        try {
+            read->volume = io::readHdf5Sample(path, name);
+        } catch (const std::exception& e) {
+            read->error = QString::fromStdString(e.what());
+        }
+        return read;
+    }));
+}
+
+void ViewerPanel::sampleRead() {
+    const auto read = sampleReader_.result();
+    if (read->generation != sampleFileGeneration_ || read->index != requestedSample_) {
+        // Another file since, or another sample asked for: the latest request wins.
+        if (sampleNames_.empty()) return;
+        if (requestedSample_ != shownSample_) startReading(requestedSample_);
+        else describeSample(shownSample_);
+        return;
+    }
+    if (!read->error.isEmpty()) {
+        describeSample(read->index, tr("cannot read it"));
+        emit statusMessage(read->error);
+        return;
+    }
+    // Stepping through a run keeps the crosshair where the user put it.
+    const auto crosshair = slices_[0]->position();
+    const bool sameSize = read->volume.dims() == volume_.dims();
+    display(std::move(read->volume));
+    if (sameSize) setCrosshair(crosshair[0], crosshair[1], crosshair[2]);
+    shownSample_ = read->index;
+    describeSample(read->index);
+    emit sampleShown(read->index, QString::fromStdString(sampleNames_[std::size_t(read->index)]));
+}
+
+void ViewerPanel::describeSample(int index, const QString& state) {
+    QString text = QString::fromStdString(sampleNames_[std::size_t(index)]);
+    if (!state.isEmpty()) text += QString(" (%1)").arg(state);
+    else if (volume_.attributes.count("time"))
+        text += tr(", t = %1").arg(volume_.attributes.at("time"), 0, 'g', 6);
+    sampleControl_->setDescription(text);
+}
+
+void ViewerPanel::display(Volume volume) {
     for (auto* s : slices_) s->setVolume(nullptr);
     volume_ = std::move(volume);
     const bool is2D = volume_.dims().is2D();

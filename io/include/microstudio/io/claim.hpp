@@ -23,8 +23,8 @@ struct FileClaim {
 // `what` says so.
 FileClaim fileClaim(const std::filesystem::path& path);
 
-// The claim in the first bytes of a .vti, .txt or .png file; fileSize is the
-// whole file's size. Never throws.
+// The claim in the first bytes of a .vti, .txt, .png, .npy or .tif file;
+// fileSize is the whole file's size. Never throws.
 FileClaim claimFromHead(Format format, const std::string& head, std::uintmax_t fileSize);
 
 // An HDF5 file's claim: its sample datasets and the first one's shape, type

@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "microstudio/core/json.hpp"
 #include "microstudio/core/progress.hpp"
 #include "microstudio/core/volume.hpp"
 #include "microstudio/physics/run.hpp"
@@ -128,8 +129,8 @@ long mergeDataset(const std::filesystem::path& folder, const std::vector<std::fi
 long writeSubset(const std::filesystem::path& input, const std::filesystem::path& output, std::size_t count,
                  double minPhaseFraction = 0.0, ProgressToken* progress = nullptr);
 
-// Manifest text of a configuration (what manifest.json holds).
-std::string manifestText(const DatasetConfig& config);
+// The manifest of a configuration (what manifest.json holds).
+Json manifestJson(const DatasetConfig& config);
 
 // Parses "I/N" (0 <= I < N).
 std::pair<int, int> parseShard(const std::string& text);

@@ -23,7 +23,7 @@
 #include "microstudio/core/progress.hpp"
 #include "microstudio/core/volume.hpp"
 #include "microstudio/ml/generator3d.hpp"
-#include "microstudio/ml/json.hpp"
+#include "microstudio/core/json.hpp"
 
 namespace ms::ml {
 
@@ -79,6 +79,10 @@ struct Evaluation3dOptions {
     bool generation = true;
     int diversitySamples = 8;               // samples at one fixed target; 0: no diversity
     std::vector<int> timingBatchSizes{1, 2, 4, 8, 16, 32};  // empty: no timing
+    // Not 0x0x0: a pass at this size (GenerateOptions::size; the plain passes
+    // stay at the training size) on the plain targets: LargeVolumeReport.
+    Dims largeSize{0, 0, 0};
+    std::size_t largeCount = 0;             // its targets, evenly spaced (0: all)
     int compareSteps = -1;                  // >= 0: a second sampler on the plain targets (0 = DDPM-T)
     // The second sampler's name ("ddim", "dpmpp", "ddpm"); empty: the main
     // one's (sampler.sampler). Its eta is the main one's for "ddim", else 0.
@@ -139,6 +143,35 @@ struct SamplerComparison {
     double secondsPerSample = 0.0, mainSecondsPerSample = 0.0, speedup = 0.0;
 };
 
+// Donor two-point correlation S2(r), r = 1..maxLag voxels, along x and y
+// (periodic pairs), split into pairs that cross a window border (a plane
+// just before one of the starts, windowStarts) and pairs that do not.
+struct SeamCorrelation {
+    std::vector<double> across, inside;  // index r - 1
+};
+SeamCorrelation seamCorrelation(const Volume& volume, const std::vector<int>& startsX, const std::vector<int>& startsY,
+                                int maxLag);
+
+// Volumes larger than the training box (issue 24) against the same model
+// at the training size in the same run.
+struct LargeVolumeReport {
+    Dims size;
+    std::size_t windows = 0;                // latent windows per volume
+    std::vector<std::size_t> subset;        // indices into the targets
+    TargetFit fit;                          // one large volume per subset target
+    NamedValues r2Training, maeTraining;    // the plain (training-size) pass on the same targets
+    NamedValues maeRatio;                   // large MAE / training-size MAE
+    // Seams: per volume RMS over r of S2 across borders - S2 inside, its mean;
+    // against the RMS difference of S2 inside between independent volumes
+    // (mean over pairs). seamless: seamDifference <= sampleSpread.
+    int maxLag = 0;
+    std::vector<double> s2Across, s2Inside;  // mean over the volumes
+    double seamDifference = std::nan(""), sampleSpread = std::nan("");
+    bool seamless = false;
+    // Denoise + decode seconds per voxel, large and training size, and their ratio.
+    double secondsPerVoxel = 0.0, trainingSecondsPerVoxel = 0.0, costRatio = 0.0;
+};
+
 struct NearestSummary {
     std::size_t n = 0;
     double min = 0.0, q1 = 0.0, median = 0.0, q3 = 0.0, max = 0.0, mean = 0.0;  // nearest-training disagreement
@@ -172,6 +205,7 @@ struct Evaluation3dReport {
     std::optional<DiversityReport> diversity;
     std::vector<TimingRow> timing;        // the last row is the headline
     std::optional<SamplerComparison> comparison;
+    std::optional<LargeVolumeReport> large;  // options.largeSize set (not in toJson yet)
     std::optional<MemorisationReport> memorisation;
 
     // `evaluate --json`: the keys listed in docs/ml3d.md; NaN as null.

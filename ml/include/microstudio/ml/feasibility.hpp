@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "microstudio/ml/json.hpp"
+#include "microstudio/core/json.hpp"
 
 namespace ms::ml {
 

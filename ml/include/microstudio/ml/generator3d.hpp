@@ -149,9 +149,23 @@ struct GenerateOptions {
     // most drawn; easy targets cost one draw, hard ones up to K. Draws go in
     // rounds over the samples still open, each round filling `batch`.
     double tolerance = 0.0;
+    // Volume size; 0 x 0 x 0 = the training size. Larger in x and/or y (z must be
+    // the training depth, x and y multiples of the VAE's downsampling): the
+    // latent is denoised with overlapping training-size windows blended every
+    // step, periodic in x/y (docs/ml3d.md, "Volumes larger than the training box").
+    Dims size{0, 0, 0};
     ProgressToken* progress = nullptr;
     GenerateTiming* timing = nullptr;  // when set, generate() adds its seconds
 };
+
+// The volume size generate() makes for `requested` (GenerateOptions::size):
+// the training size for 0 x 0 x 0, else `requested` after checking it (one-line
+// ms::Error: z other than the training depth, x or y below the training size
+// or not a multiple of the VAE's downsampling).
+Dims generationSize(const Vae3dConfig& vae, const Dims& requested);
+// Where the latent windows start along x (alongX) or y of a volume of
+// generationSize `size`, in voxels; every start is a window border.
+std::vector<int> windowStarts(const Vae3dConfig& vae, const Dims& size, bool alongX);
 
 // What generate() runs and records as the volumes' `sampler` text for these
 // options on a model of T timesteps: "ddim-50", "dpmpp2m-16", "ddpm-1000",

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "microstudio/core/volume.hpp"
-#include "microstudio/ml/json.hpp"
+#include "microstudio/core/json.hpp"
 
 namespace ms::ml {
 
@@ -58,6 +58,11 @@ struct InstalledModel {
 };
 // Every NAME.json with a NAME.pt beside it in the search path (or `folder`),
 // and every generator folder NAME/generator3d.{json,pt} (3D generators).
+// A model's architecture in one readable line: "key value" pairs, nested
+// objects in parentheses, arrays of at most maxItems joined by commas and
+// longer ones as "[N values]" (a 3D generator's JSON holds thousands).
+std::string architectureSummary(const Json& architecture, std::size_t maxItems = 6);
+
 std::vector<InstalledModel> listModels(const std::vector<std::filesystem::path>& folders = modelSearchPath());
 
 // A model file by path (NAME.pt or NAME.json) or by name in the search

@@ -18,7 +18,7 @@
 
 #include "microstudio/core/progress.hpp"
 #include "microstudio/ml/distributed.hpp"
-#include "microstudio/ml/json.hpp"
+#include "microstudio/core/json.hpp"
 
 namespace ms::ml {
 

@@ -47,6 +47,8 @@ struct Vae2dConfig {
     int deepestSide() const;
     // L: `latent`, or latentChannels x deepestSide()^2 when spatial.
     int latentSize() const;
+    // "flat latent L=128" or "spatial latent 4x25x25 (L=2500)", for descriptions.
+    std::string latentText() const;
     void validate() const;  // throws ms::Error
     Json toJson() const;
     static Vae2dConfig fromJson(const Json& json);
@@ -84,6 +86,9 @@ public:
     // decode, threshold at 0.5. Thread-safe.
     Volume denoise(const Volume& noisy) const;
     std::vector<Volume> denoise(const std::vector<Volume>& noisy) const;
+    // The decoder's output before thresholding (the sigmoid's probability of
+    // label 1 per pixel, x fastest) for images of the model's size.
+    std::vector<std::vector<float>> probabilities(const std::vector<Volume>& noisy) const;
     // Latent means (mu) of images; decoded images from latents.
     std::vector<std::vector<float>> encode(const std::vector<Volume>& images) const;
     std::vector<Volume> decode(const std::vector<std::vector<float>>& latents) const;

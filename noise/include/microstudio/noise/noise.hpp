@@ -90,6 +90,16 @@ std::vector<double> ringMask(const Dims& dims, int rings, double mask_intensity,
 // d_norm of every voxel of the shifted spectrum (for tests and plots).
 std::vector<double> normalisedFrequencyDistance(const Dims& dims);
 
+// Where a two-phase image's features sit in its spectrum: the d_norm (as in
+// ringMask) of the band, one index unit wide, that holds the most power, the
+// zero frequency left out; 0 for a constant image. Frequency noise changes an
+// image visibly only when a ring r_k lies near it.
+double dominantFrequencyDistance(const Volume& image);
+// The number of rings whose first ring, r_0 = 1 / (N_rings + 1), lies at
+// `distance` (rounded, at least 1): a setting whose rings reach features
+// there.
+int ringsReaching(double distance);
+
 // --- Applying models --------------------------------------------------------
 
 // Applies one model. The result keeps spacing, attributes and text of the

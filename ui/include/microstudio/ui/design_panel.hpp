@@ -53,7 +53,8 @@ struct EvaluationOutcome {
 struct DesignRequest {
     std::map<std::string, double> target;
     int count = 4;
-    int steps = 50;  // DDIM steps (0 = ancestral DDPM, all timesteps)
+    std::string sampler = "ddim";  // GenerateOptions::sampler: ddim, dpmpp or ddpm
+    int steps = 50;  // solver steps (ddim: 0 = ancestral DDPM, all timesteps)
     double guidance = 1.0;
     int seed = 0;
     int candidates = 4;  // screened generation: draws per kept sample (GenerateOptions::candidates)
@@ -116,6 +117,7 @@ signals:
     void evaluated(bool ok, const QString& message);
 
 private:
+    void samplerChanged();
     void buildTargetControls();
     void onGenerated();
     void refreshComparison();
@@ -147,6 +149,7 @@ private:
     std::map<std::string, double> nearest_;
     bool feasible_ = true;
     QSpinBox *count_ = nullptr, *seed_ = nullptr, *steps_ = nullptr, *candidates_ = nullptr;
+    QComboBox* sampler_ = nullptr;  // item data: the GenerateOptions::sampler name
     QDoubleSpinBox* guidance_ = nullptr;
     QDoubleSpinBox* tolerance_ = nullptr;  // screening: stop drawing within this distance (0 = off)
     QPushButton *generate_ = nullptr, *cancel_ = nullptr, *export_ = nullptr;

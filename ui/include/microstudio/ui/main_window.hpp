@@ -3,6 +3,8 @@
 // noise lab, design, simulation and training, a menu with recent files,
 // settings remembered between runs, errors in dialogs.
 #include <QMainWindow>
+#include <string>
+#include <vector>
 
 #include "microstudio/core/volume.hpp"
 
@@ -31,6 +33,8 @@ public:
     ~MainWindow() override;
 
     // Shows errors in a dialog unless quiet (tests, --screenshot); returns success.
+    // A file of several samples opens at the one chosen when it was last open,
+    // else at its last (the end of a run); the viewer's time control steps.
     bool openFile(const QString& path, bool quiet = false);
     void setVolume(Volume volume, const QString& title);
     const Volume& volume() const;
@@ -71,6 +75,11 @@ private:
     void fillModelPickers();
     void rememberRecent(const QString& path);
     void refreshRecentMenu();
+    // Window title, status line and noise lab for the volume the viewer shows.
+    void announceVolume(const QString& title);
+    void showSample(const QString& name);
+    int rememberedSample(const QString& path, const std::vector<std::string>& names) const;
+    void rememberSample(const QString& path, const QString& name);
 
     QString currentPath_;
     QTabWidget* tabs_ = nullptr;

@@ -3,7 +3,8 @@
 // models with its parameters, and side by side the clean, noisy, learned
 // (when a denoising model is installed) and best classical result, with the
 // metrics of each against the clean image. Recomputed live, off the UI
-// thread, whenever a parameter changes.
+// thread, whenever a parameter changes. When the parameters change no pixel
+// of the image, a note beside them says why and what would.
 #include <QFutureWatcher>
 #include <QWidget>
 #include <array>
@@ -51,7 +52,8 @@ public:
     const Volume& noisy() const { return images_[1]; }
     // Blocks until the pending preview is computed (tests).
     void waitForPreview();
-    // Metrics table: columns noisy, [learned], best classical; rows are metric names.
+    // Metrics table: columns noisy, [learned], classical (best classical), their
+    // tooltips naming the denoisers; rows are metric names.
     QTableWidget* metricsTable() const { return metrics_; }
     QString bestClassicalName() const { return bestClassical_; }
 
@@ -64,6 +66,7 @@ signals:
 
 private:
     void showResult();
+    void clearResultImages();  // noisy, learned and classical
     void updateParameterRows();
 
     Volume clean_;
@@ -82,6 +85,7 @@ private:
     QFormLayout* form_ = nullptr;
     QTableWidget* metrics_ = nullptr;
     QLabel* sampleLabel_ = nullptr;
+    QLabel* note_ = nullptr;  // why the noise changed nothing, when it did not
     QString bestClassical_;
     LearnedDenoiser learned_;
     QString learnedName_;
