@@ -50,7 +50,7 @@ for p in $PHASES; do
   # 2. VAE pilots, measured on validation.
   choice="$WORK/$name-vae-choice.txt"
   if [ ! -f "$choice" ]; then
-    best="" best_r2=-1
+    best="" best_r2=-1 measured=""
     for v in "${!VARIANT[@]}"; do
       out="$WORK/pilot-$name-$v"
       if [ ! -f "$out/generator3d.pt" ] || [ -f "$out/vae.ckpt" ]; then
@@ -64,8 +64,11 @@ for p in $PHASES; do
         --threads "$THREADS" --json > "$out-val.json"
       r2=$(least_round_trip "$out-val.json")
       echo "pilot $name $v (${VARIANT[$v]}): least round-trip R^2 on validation $r2" >&2
+      measured="$measured $v $r2;"
       if python3 -c "import sys; sys.exit(0 if float('$r2') > float('$best_r2') else 1)"; then best=$v best_r2=$r2; fi
     done
+    echo "VAE variant $best (${VARIANT[$best]}) chosen on validation by the least round-trip R^2 over the" \
+      "conditions after a ${PILOT_EPOCHS}-epoch pilot on $PILOT_LIMIT training samples:$measured" > "$choice.note"
     echo "${VARIANT[$best]}" > "$choice.tmp" && mv "$choice.tmp" "$choice"
   fi
 
@@ -73,7 +76,7 @@ for p in $PHASES; do
   model="$WORK/$name"
   # shellcheck disable=SC2046
   run "$CLI" train3d recipe --phases "$p" --data "$d/train.h5" --val "$d/val.h5" --out "$model" \
-    --threads "$THREADS" $(cat "$choice")
+    --threads "$THREADS" $(cat "$choice") --choice "$(cat "$choice.note")"
 
   # 4. Test figures (256 evenly spaced test targets, memorisation against train).
   [ -f "$model/evaluation.json" ] || run "$CLI" evaluate --model "$model" --data "$d/test.h5" -n 256 --steps 50 \

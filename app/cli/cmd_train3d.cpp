@@ -19,6 +19,7 @@
 #include "commands.hpp"
 #include "ml3d_common.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/json.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/splits.hpp"
@@ -56,6 +57,18 @@ void completeAttributes(std::vector<Volume>& volumes, const std::vector<std::str
             throw Error("sample " + std::to_string(i) + " lacks attribute '" + name + "'" +
                         (describe ? "" : " (--describe computes missing descriptors)"));
         }
+}
+
+// Which split chose what (docs/ml3d.md, "Which split chooses what"): the
+// trainings read the train split only, every choice is made on validation,
+// test is read only by `evaluate`. Recorded in the model's training metadata.
+void recordChoices(Json& training, const Args& args) {
+    Json& choices = training["choices"];
+    choices["trained_on"] = "the train split (test-split samples are refused)";
+    choices["weights_kept"] = "per stage, in its weights_kept";
+    choices["validated_on"] = args.has("val") ? "the validation split (" + *args.value("val") + ")" : "none";
+    choices["test_split"] = "read only by `evaluate`, to report";
+    if (auto note = args.value("choice")) choices["recipe"] = *note;
 }
 
 ml::Generator3dConfig configFromArgs(const Args& args) {
@@ -146,7 +159,7 @@ private:
 int trainRecipe3d(const CommandArgs& argv) {
     const Recipe3d recipe;
     Args args(argv, {"data", "val", "out", "limit", "val-limit", "vae-epochs", "features-epochs", "diffusion-epochs",
-                     "threads", "seed", "phases", "latent-channels", "minority-weight"},
+                     "threads", "seed", "phases", "latent-channels", "minority-weight", "choice"},
               {"cpu", "periodic-xy"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli train3d recipe --data TRAIN.h5 --val VAL.h5 [--out DIR]\n\n"
@@ -161,6 +174,7 @@ int trainRecipe3d(const CommandArgs& argv) {
                      "                         vol_frac_M, tortuosity_D, tortuosity_A) [2]\n"
                      "  --out DIR              [resources/models/gen3d-ch2, or gen3d-ch3 with --phases 3]\n"
                      "  --latent-channels C [4]; --periodic-xy; --minority-weight W [0]  VAE options (train3d --help)\n"
+                     "  --choice TEXT          how these options were chosen on validation (recorded in the model)\n"
                      "  --limit N, --val-limit N  samples used (evenly spaced, after the filter) [0 = all, 256]\n"
                      "  --vae-epochs N, --features-epochs N, --diffusion-epochs N  [8, 80, 24]\n"
                      "  --threads N (tip: OMP_WAIT_POLICY=PASSIVE with 2), --seed S, --cpu\n";
@@ -184,6 +198,10 @@ int trainRecipe3d(const CommandArgs& argv) {
         "shipped " + phases + "-phase 3D Cahn-Hilliard generator (MicroGen3D), 64x64x32, `train3d recipe`", "--threads",
         std::to_string(args.integer("threads", 0)), "--seed", std::to_string(args.integer("seed", 0)), "--half"};
     if (args.flag("periodic-xy")) common.push_back("--periodic-xy");
+    if (auto note = args.value("choice")) {
+        common.push_back("--choice");
+        common.push_back(*note);
+    }
     // A stage is done when the model records its report and no checkpoint is left.
     auto finished = [&](const std::string& stage) {
         if (!fs::exists(dir / "generator3d.pt") || fs::exists(checkpoints / (stage + ".ckpt"))) return false;
@@ -224,7 +242,7 @@ int cmdTrain3d(const CommandArgs& argv) {
                "kl-weight", "features", "timesteps", "condition-dropout", "conditions", "outputs", "epochs", "batch", "lr",
                "seed", "checkpoint-every", "patience", "min-delta", "stop-after", "threads", "limit", "val-limit",
                "min-phase-fraction", "checkpoint-dir", "description", "context", "prediction", "world-size", "rank", "master",
-               "dist-timeout", "diffusion-augment", "ema", "minority-weight"},
+               "dist-timeout", "diffusion-augment", "ema", "minority-weight", "choice"},
               {"describe", "cpu", "half", "augment", "keep-last", "restart", "periodic-xy"});
     if (args.helpRequested()) {
         std::cout <<
@@ -263,6 +281,8 @@ int cmdTrain3d(const CommandArgs& argv) {
             "                         volume (single-phase early snapshots) before --limit [0: keep all];\n"
             "                         recorded in the model, `evaluate` filters its held-out data the same way\n"
             "  --checkpoint-dir D     where the <stage>.ckpt files go [DIR]; --description TEXT (for `models`)\n"
+            "  --choice TEXT          how the settings were chosen on validation, recorded with the split\n"
+            "                         rules in the model's training.choices\n"
             "Data-parallel (docs/scaling.md; every rank runs the same command and sees DIR; rank 0 writes):\n"
             "  --world-size N [$WORLD_SIZE or 1]; --rank R [$RANK]; global batch = N x --batch\n"
             "  --master HOST:PORT [$MASTER_ADDR:$MASTER_PORT or 127.0.0.1:29500]; --dist-timeout S [300]\n";
@@ -304,6 +324,7 @@ int cmdTrain3d(const CommandArgs& argv) {
     // `evaluate` defaults to the recorded held-out data.
     if (auto v = args.value("val")) model.metadata().training["validation_data"] = fs::absolute(*v).string();
     model.metadata().training["min_phase_fraction"] = minPhase;
+    recordChoices(model.metadata().training, args);
     if (auto text = args.value("description")) model.metadata().description = *text;
 
     const long seed = args.integer("seed", 0);
@@ -354,6 +375,8 @@ int cmdTrain3d(const CommandArgs& argv) {
             const auto report = trainer(options);
             bar.finish();
             printReport(name.c_str(), report);
+            model.metadata().training[name]["weights_kept"] =
+                options.restoreBest ? "the epoch with the lowest validation loss" : "the last epoch (--keep-last)";
             if (writer) {
                 model.save(dir, args.flag("half"));
                 if (!report.stoppedAtLimit) fs::remove(options.checkpoint);

@@ -1975,10 +1975,22 @@ private slots:
         const QString out = QString::fromStdString((dir / "gen").string());
         const QStringList command = {"train3d", "recipe", "--data", dataPath, "--val", dataPath, "--out", out,
                                      "--vae-epochs", "1", "--features-epochs", "1", "--diffusion-epochs", "1",
-                                     "--threads", "1", "--cpu"};
+                                     "--threads", "1", "--cpu", "--choice", "VAE variant A, chosen on validation"};
         QString text;
         QCOMPARE(runCli(command, &text), 0);
         QVERIFY2(text.contains("recipe: done"), qPrintable(text));
+        {
+            // Which split chose what, in the model's metadata.
+            const auto training = Generator3D::load(dir / "gen").metadata().training;
+            const auto& choices = ms::memberAt(training, "choices");
+            QCOMPARE(ms::stringAt(choices, "recipe"), std::string("VAE variant A, chosen on validation"));
+            QVERIFY(ms::stringAt(choices, "validated_on").find("validation split") != std::string::npos);
+            QVERIFY(ms::stringAt(choices, "test_split").find("evaluate") != std::string::npos);
+            QCOMPARE(ms::stringAt(ms::memberAt(training, "vae"), "weights_kept"),
+                     std::string("the epoch with the lowest validation loss"));
+            QCOMPARE(ms::stringAt(ms::memberAt(training, "diffusion"), "weights_kept"),
+                     std::string("the last epoch (--keep-last)"));
+        }
         auto model = Generator3D::load(dir / "gen");
         const auto& c = model.config();
         QCOMPARE(c.vae.dims, (ms::Dims{64, 64, 32}));
