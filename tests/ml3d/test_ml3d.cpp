@@ -136,6 +136,18 @@ QStringList csvLines(const fs::path& path) {
     return QString::fromUtf8(file.readAll()).split('\n', Qt::SkipEmptyParts);
 }
 
+// generate() with `bad` options throws one line containing `needle`.
+void generationRefusedInOneLine(const Generator3D& model, const GenerateOptions& bad, const char* needle) {
+    try {
+        (void)model.generate({{"ABS_f_D", 0.4}}, 1, bad);
+    } catch (const ms::Error& e) {
+        const std::string what = e.what();
+        QVERIFY2(what.find('\n') == std::string::npos && what.find(needle) != std::string::npos, e.what());
+        return;
+    }
+    QFAIL(needle);
+}
+
 }  // namespace
 
 class TestMl3d : public QObject {
@@ -995,14 +1007,7 @@ private slots:
         auto refused = [&](ms::Dims size, const char* needle) {
             GenerateOptions bad = o;
             bad.size = size;
-            try {
-                (void)model.generate({{"ABS_f_D", 0.4}}, 1, bad);
-            } catch (const ms::Error& e) {
-                const std::string what = e.what();
-                QVERIFY2(what.find('\n') == std::string::npos && what.find(needle) != std::string::npos, e.what());
-                return;
-            }
-            QFAIL(needle);
+            generationRefusedInOneLine(model, bad, needle);
         };
         refused(ms::Dims{32, 32, 16}, "z must be the training depth 8");
         refused(ms::Dims{8, 32, 8}, "smaller than the training size 16x16x8");
@@ -1092,14 +1097,7 @@ private slots:
         d.posteriorVariance = true;
         QCOMPARE(samplerLabel(d, 1000), std::string("ddpm-1000-posterior"));
         auto refusedInOneLine = [&](GenerateOptions bad, const char* needle) {
-            try {
-                (void)model.generate({{"ABS_f_D", 0.4}}, 1, bad);
-            } catch (const ms::Error& e) {
-                const std::string what = e.what();
-                QVERIFY2(what.find('\n') == std::string::npos && what.find(needle) != std::string::npos, e.what());
-                return;
-            }
-            QFAIL(needle);
+            generationRefusedInOneLine(model, bad, needle);
         };
         GenerateOptions bad = o;
         bad.sampler = "dpm++";
