@@ -1,6 +1,6 @@
 #pragma once
 // ml-private (torch): denoising a latent larger than the training box in x
-// and y (issue 24). The U-Net only ever sees training-size windows; every
+// and y. The U-Net only ever sees training-size windows; every
 // step, each window's noise prediction is weighted by a smooth profile and
 // the weighted sum over all windows is divided by the summed weights.
 // Windows wrap periodically in x and y (the training volumes are periodic
