@@ -175,6 +175,17 @@ QImage render3d(ms::ui::MainWindow& w) {
 // A tiny untrained generator with condition ranges and a training cloud (what
 // a training leaves, so that sliders and the feasibility check have data),
 // saved to a temporary folder.
+// Makes an untrained tiny generator in `folder` (emptied first) with the CLI,
+// as a user would (`generate --create-tiny`): the CLI's exit code, -1 when it
+// did not finish within 2 minutes.
+int createTinyGeneratorWithCli(const QString& folder, const QStringList& extra = {}) {
+    QDir(folder).removeRecursively();
+    QProcess make;
+    make.start(MICROSTUDIO_CLI, QStringList{"generate", "--create-tiny", folder} + extra);
+    if (!make.waitForFinished(120000)) return -1;
+    return make.exitStatus() == QProcess::NormalExit ? make.exitCode() : -1;
+}
+
 QString tinyGeneratorWithData(const QString& name, int phases) {
     auto model = ms::ml::Generator3D::create(ms::ml::Generator3dConfig::tiny(phases), 1);
     const std::map<std::string, std::array<double, 2>> span{
@@ -782,11 +793,7 @@ private slots:
         // given the training data's condition ranges and cloud (as a training
         // leaves them) so that the sliders and the feasibility check have data.
         const QString folder = QDir::temp().filePath("ms_test_gui_three_phase");
-        QDir(folder).removeRecursively();
-        QProcess make;
-        make.start(MICROSTUDIO_CLI, {"generate", "--create-tiny", folder, "--phases", "3"});
-        QVERIFY(make.waitForFinished(120000));
-        QCOMPARE(make.exitCode(), 0);
+        QCOMPARE(createTinyGeneratorWithCli(folder, {"--phases", "3"}), 0);
         const auto names = ms::ml::threePhaseConditions();
         {
             auto model = ms::ml::Generator3D::load(folder.toStdString());
@@ -950,10 +957,7 @@ private slots:
         // An untrained tiny generator, made by the CLI as a user would.
         const QString models = QDir::temp().filePath("ms_test_gui_models");
         QDir(models).removeRecursively();
-        QProcess make;
-        make.start(MICROSTUDIO_CLI, {"generate", "--create-tiny", models + "/tiny"});
-        QVERIFY(make.waitForFinished(120000));
-        QCOMPARE(make.exitCode(), 0);
+        QCOMPARE(createTinyGeneratorWithCli(models + "/tiny"), 0);
         ms::ui::MainWindow w;
         w.tabs()->setCurrentWidget(w.design());
         w.show();
@@ -1088,11 +1092,7 @@ private slots:
         // The held-out figures shipped beside a model (evaluation.json) label
         // each predicted processing parameter; an R^2 below 0.5 greys it out.
         const QString folder = QDir::temp().filePath("ms_test_gui_evaluation");
-        QDir(folder).removeRecursively();
-        QProcess make;
-        make.start(MICROSTUDIO_CLI, {"generate", "--create-tiny", folder});
-        QVERIFY(make.waitForFinished(120000));
-        QCOMPARE(make.exitCode(), 0);
+        QCOMPARE(createTinyGeneratorWithCli(folder), 0);
         const auto writeEvaluation = [&](const QByteArray& text) {
             QFile f(QDir(folder).filePath("evaluation.json"));
             QVERIFY(f.open(QIODevice::WriteOnly | QIODevice::Truncate));
@@ -1485,11 +1485,7 @@ private slots:
         // Issue 23: the Evaluate action runs ms::ml::evaluateGenerator3d on
         // the held-out file beside the model and plots target vs measured.
         const QString folder = QDir::temp().filePath("ms_test_gui_evaluate");
-        QDir(folder).removeRecursively();
-        QProcess make;
-        make.start(MICROSTUDIO_CLI, {"generate", "--create-tiny", folder});
-        QVERIFY(make.waitForFinished(120000));
-        QCOMPARE(make.exitCode(), 0);
+        QCOMPARE(createTinyGeneratorWithCli(folder), 0);
         const QString heldOutFile = QDir(folder).filePath("heldout-test.h5");
         ms::io::writeHdf5(heldOutSamples(16), heldOutFile.toStdString());
         ms::ui::MainWindow w;
