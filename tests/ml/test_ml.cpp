@@ -75,6 +75,16 @@ Ldm2d trainTinyLdm(const Ldm2dConfig& config, const std::vector<std::vector<floa
     return ldm;
 }
 
+// A 4-value latent diffusion model small enough to sample 1000 steps in a test.
+Ldm2d tinyLdm2d() {
+    Ldm2dConfig c;
+    c.latent = 4;
+    c.hidden = 16;
+    c.blocks = 1;
+    c.timeEmbedding = 8;
+    return Ldm2d(c, 9);
+}
+
 }  // namespace
 
 class TestMl : public QObject {
@@ -415,12 +425,7 @@ private slots:
     }
 
     void ddimWithAllStepsAndEtaOneIsAncestral() {
-        Ldm2dConfig c;
-        c.latent = 4;
-        c.hidden = 16;
-        c.blocks = 1;
-        c.timeEmbedding = 8;
-        Ldm2d ldm(c, 9);
+        Ldm2d ldm = tinyLdm2d();
         Ldm2dSampleOptions o;
         o.count = 3;
         o.seed = 5;
@@ -445,12 +450,7 @@ private slots:
     // seed gives the same latents, and bad names / options are refused in one
     // line.
     void dpmSolverSampling() {
-        Ldm2dConfig c;
-        c.latent = 4;
-        c.hidden = 16;
-        c.blocks = 1;
-        c.timeEmbedding = 8;
-        Ldm2d ldm(c, 9);
+        Ldm2d ldm = tinyLdm2d();
         Ldm2dSampleOptions o;
         o.count = 3;
         o.seed = 5;
