@@ -30,6 +30,37 @@ void expectType(const Json& value, bool ok, const char* expected, const std::str
     throw Error(where + ": expected " + expected + ", found " + value.type_name());
 }
 
+// Checks a value's JSON type: Json::is_number, is_string, is_boolean ...
+using TypeCheck = bool (Json::*)() const noexcept;
+
+// Member `key` of `object` as T; ms::Error naming the key unless it has the type.
+template <class T>
+T typedAt(const Json& object, const std::string& key, TypeCheck holds, const char* expected) {
+    const Json& value = memberAt(object, key);
+    expectType(value, (value.*holds)(), expected, key);
+    return value.get<T>();
+}
+
+// Member `key` of `object` as T, or `fallback` when it is missing or of another type.
+template <class T>
+T typedOr(const Json& object, const std::string& key, TypeCheck holds, T fallback) {
+    const auto it = object.is_object() ? object.find(key) : object.end();
+    return it != object.end() && ((*it).*holds)() ? it->get<T>() : fallback;
+}
+
+// Array member `key` of `object` whose items all have the type, as T each.
+template <class T>
+std::vector<T> arrayAt(const Json& object, const std::string& key, TypeCheck holds, const char* expected) {
+    const Json& value = memberAt(object, key);
+    expectType(value, value.is_array(), expected, key);
+    std::vector<T> out;
+    for (const Json& item : value) {
+        expectType(item, (item.*holds)(), expected, key);
+        out.push_back(item.get<T>());
+    }
+    return out;
+}
+
 }  // namespace
 
 Json parseJson(const std::string& text, const std::string& source) {
@@ -71,58 +102,35 @@ const Json& memberAt(const Json& object, const std::string& key) {
 }
 
 double numberAt(const Json& object, const std::string& key) {
-    const Json& value = memberAt(object, key);
-    expectType(value, value.is_number(), "a number", key);
-    return value.get<double>();
+    return typedAt<double>(object, key, &Json::is_number, "a number");
 }
 
 double numberOr(const Json& object, const std::string& key, double fallback) {
-    const auto it = object.is_object() ? object.find(key) : object.end();
-    return it != object.end() && it->is_number() ? it->get<double>() : fallback;
+    return typedOr(object, key, &Json::is_number, fallback);
 }
 
 std::string stringAt(const Json& object, const std::string& key) {
-    const Json& value = memberAt(object, key);
-    expectType(value, value.is_string(), "a string", key);
-    return value.get<std::string>();
+    return typedAt<std::string>(object, key, &Json::is_string, "a string");
 }
 
 std::string stringOr(const Json& object, const std::string& key, const std::string& fallback) {
-    const auto it = object.is_object() ? object.find(key) : object.end();
-    return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+    return typedOr(object, key, &Json::is_string, fallback);
 }
 
 bool boolAt(const Json& object, const std::string& key) {
-    const Json& value = memberAt(object, key);
-    expectType(value, value.is_boolean(), "true or false", key);
-    return value.get<bool>();
+    return typedAt<bool>(object, key, &Json::is_boolean, "true or false");
 }
 
 bool boolOr(const Json& object, const std::string& key, bool fallback) {
-    const auto it = object.is_object() ? object.find(key) : object.end();
-    return it != object.end() && it->is_boolean() ? it->get<bool>() : fallback;
+    return typedOr(object, key, &Json::is_boolean, fallback);
 }
 
 std::vector<double> numbersAt(const Json& object, const std::string& key) {
-    const Json& value = memberAt(object, key);
-    expectType(value, value.is_array(), "an array of numbers", key);
-    std::vector<double> out;
-    for (const Json& item : value) {
-        expectType(item, item.is_number(), "an array of numbers", key);
-        out.push_back(item.get<double>());
-    }
-    return out;
+    return arrayAt<double>(object, key, &Json::is_number, "an array of numbers");
 }
 
 std::vector<std::string> stringsAt(const Json& object, const std::string& key) {
-    const Json& value = memberAt(object, key);
-    expectType(value, value.is_array(), "an array of strings", key);
-    std::vector<std::string> out;
-    for (const Json& item : value) {
-        expectType(item, item.is_string(), "an array of strings", key);
-        out.push_back(item.get<std::string>());
-    }
-    return out;
+    return arrayAt<std::string>(object, key, &Json::is_string, "an array of strings");
 }
 
 double asNumber(const Json& value) {
