@@ -24,6 +24,7 @@
 #include "microstudio/ml/ldm2d.hpp"
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/ml/splits.hpp"
+#include "microstudio/ml/train2d.hpp"
 #include "microstudio/ml/vae2d.hpp"
 #include "microstudio/noise/metrics.hpp"
 #include "microstudio/noise/noise.hpp"
@@ -89,7 +90,7 @@ ml::TrainOptions trainOptionsFromArgs(const Args& args, int defaultEpochs, const
 
 // Runs a training with a progress bar and Ctrl-C handling.
 template <typename Fn>
-ml::TrainReport withProgress(const std::string& label, ml::TrainOptions& options, Fn&& train) {
+auto withProgress(const std::string& label, ml::TrainOptions& options, Fn&& train) -> decltype(train()) {
     ProgressToken token;
     ProgressBar bar(label);
     token.setListener([&bar](double f, const std::string& m) { bar.update(f, m); });
@@ -131,23 +132,49 @@ const std::set<std::string> kVaeOptions = {"data",     "val",           "out",  
                                            "hidden",   "channels",      "kernels",        "mid-blocks",
                                            "latent-channels", "clean-fraction", "history"};
 
-ml::Vae2dConfig vaeConfigFromArgs(const Args& args, int size) {
+ml::Vae2dConfig vaeConfigFromArgs(const Args& args) {
     ml::Vae2dConfig c;
-    c.size = size;
     c.latent = int(args.integer("latent", c.latent));
     c.hidden = int(args.integer("hidden", c.hidden));
     c.midBlocks = int(args.integer("mid-blocks", c.midBlocks));
     c.latentChannels = int(args.integer("latent-channels", c.latentChannels));
     if (auto v = args.value("channels")) c.channels = positiveIntList(*v, "channels");
     if (auto v = args.value("kernels")) c.kernels = positiveIntList(*v, "kernels");
-    else if (c.channels.size() != c.kernels.size()) {
-        // The paper's kernels for the first layers, 3 for further ones.
-        std::vector<int> k;
-        for (std::size_t i = 0; i < c.channels.size(); ++i) k.push_back(i < 2 ? 4 : 3);
-        c.kernels = k;
-    }
-    c.validate();
+    else if (c.channels.size() != c.kernels.size()) c.kernels = ml::paperKernels(c.channels.size());
     return c;
+}
+
+// A VAE training as both `train vae2d` and the recipe run it: the library
+// pipeline (ml/train2d.hpp), a progress bar, the outputs on rank 0.
+struct Vae2dRun {
+    ml::TrainingSampleSelection data;
+    ml::Vae2dConfig config;
+    ml::Vae2dTrainOptions options;
+    fs::path out, history;
+    bool half = false;
+};
+
+// Writes the loss history; false (with a note) when the run stopped at --stop-after.
+bool finishRun(const ml::TrainReport& report, const fs::path& history) {
+    printReport(report);
+    if (report.rank > 0) return false;  // rank 0 writes the outputs
+    if (!history.empty()) writeText(history, report.historyCsv());
+    if (!report.stoppedAtLimit) return true;
+    std::cout << "not saved (stopped at --stop-after); rerun without it to finish\n";
+    return false;
+}
+
+int runVae2d(Vae2dRun run) {
+    const auto data = ml::loadTrainingImages(run.data);
+    std::cout << "train vae2d: " << data.train.size() << " training, " << data.validation.size() << " validation images "
+              << data.train.front().dims().str() << ", device " << ml::preferredDevice() << "\n";
+    auto trained = withProgress("train vae2d", run.options.train,
+                                [&] { return ml::trainNewVae2d(data, run.config, run.options); });
+    if (!finishRun(trained.report, run.history)) return 0;
+    trained.model.save(run.out, run.half);
+    std::cout << "wrote " << run.out.string() << " (" << trained.model.parameterCount() << " parameters) and "
+              << ml::metadataPathFor(run.out).string() << "\n";
+    return 0;
 }
 
 int trainVae(const CommandArgs& argv) {
@@ -175,53 +202,46 @@ int trainVae(const CommandArgs& argv) {
     }
     args.requirePositionals(0, 0, "no positional arguments");
     if (!args.has("data") || !args.has("out")) throw Error("--data and --out are required");
-    const fs::path out = *args.value("out");
-    auto train = ml::readImages2D(*args.value("data"), args.integer("limit", 0));
-    std::vector<Volume> validation;
-    if (auto v = args.value("val")) validation = ml::readImages2D(*v, args.integer("val-limit", 0));
-    ml::refuseTestSamples(train, "training data (" + *args.value("data") + ")");
-    if (auto v = args.value("val")) ml::refuseTestSamples(validation, "validation data (" + *v + ")");
-    ml::Vae2dTrainOptions options;
-    options.train = trainOptionsFromArgs(args, 20, out);
-    options.beta = args.number("beta", 1.0);
-    options.denoising = !args.flag("plain");
-    options.augmentation.cleanFraction = args.number("clean-fraction", 0.1);
-    const auto config = vaeConfigFromArgs(args, train.front().dims().nx);
-    if (train.front().dims().nx != train.front().dims().ny) throw Error("square images expected");
-    const long seed = long(options.train.seed);
-    ml::Vae2d model(config, std::uint64_t(seed));
-    std::cout << "train vae2d: " << train.size() << " training, " << validation.size() << " validation images "
-              << config.size << "x" << config.size << ", " << model.parameterCount() << " parameters, device "
-              << ml::preferredDevice() << "\n";
-    const auto report = withProgress("train vae2d", options.train,
-                                     [&] { return ml::trainVae2d(model, train, validation, options); });
-    printReport(report);
-    if (report.rank > 0) return 0;  // rank 0 writes the outputs
-    if (auto h = args.value("history")) writeText(*h, report.historyCsv());
-    if (report.stoppedAtLimit) {
-        std::cout << "not saved (stopped at --stop-after); rerun without it to finish\n";
-        return 0;
-    }
-    model.metadata().description = std::string(options.denoising ? "denoising" : "plain") + " 2D VAE (Moola et al. III.B), " +
-                                   config.latentText() + ", beta=" + std::to_string(options.beta);
-    model.save(out, args.flag("half"));
-    std::cout << "wrote " << out.string() << " and " << ml::metadataPathFor(out).string() << "\n";
-    return 0;
+    Vae2dRun run;
+    run.out = *args.value("out");
+    run.data = {*args.value("data"), args.value("val", ""), args.integer("limit", 0), args.integer("val-limit", 0)};
+    run.config = vaeConfigFromArgs(args);
+    run.options.train = trainOptionsFromArgs(args, 20, run.out);
+    run.options.beta = args.number("beta", 1.0);
+    run.options.denoising = !args.flag("plain");
+    run.options.augmentation.cleanFraction = args.number("clean-fraction", 0.1);
+    run.history = args.value("history", "");
+    run.half = args.flag("half");
+    return runVae2d(std::move(run));
 }
 
 // --- ldm2d -------------------------------------------------------------------------
 
-std::vector<std::string> conditionNames(const Args& args) {
-    const std::string text = args.value("conditions", "vf,phi,chi");
+std::vector<std::string> conditionNames(const std::string& text) {
     if (text == "none") return {};
     return splitList(text);
 }
 
-std::vector<std::vector<double>> conditionsOf(const std::vector<Volume>& images, const std::vector<std::string>& names) {
-    std::vector<std::vector<double>> rows;
-    if (names.empty()) return rows;
-    for (const auto& v : images) rows.push_back(ml::conditionValues(v, names));
-    return rows;
+struct Ldm2dRun {
+    ml::TrainingSampleSelection data;
+    ml::Ldm2dPlan plan;
+    fs::path out, history;
+    bool half = false;
+};
+
+int runLdm2d(Ldm2dRun run) {
+    const auto data = ml::loadTrainingImages(run.data);
+    run.plan.status = [](const std::string& message) { std::cout << "train ldm2d: " << message << "\n" << std::flush; };
+    auto trained = withProgress("train ldm2d", run.plan.options.train, [&] { return ml::trainNewLdm2d(data, run.plan); });
+    if (trained.conditionUse)
+        std::printf("train ldm2d: validation noise MSE %.5f with the condition, %.5f without (gain %.1f%%)\n",
+                    trained.conditionUse->conditioned, trained.conditionUse->unconditioned,
+                    100.0 * (1.0 - trained.conditionUse->conditioned / trained.conditionUse->unconditioned));
+    if (!finishRun(trained.report, run.history)) return 0;
+    trained.model.save(run.out, run.half);
+    std::cout << "wrote " << run.out.string() << " (" << trained.model.parameterCount() << " parameters) and "
+              << ml::metadataPathFor(run.out).string() << "\n";
+    return 0;
 }
 
 int trainLdm(const CommandArgs& argv) {
@@ -253,61 +273,23 @@ int trainLdm(const CommandArgs& argv) {
     }
     args.requirePositionals(0, 0, "no positional arguments");
     if (!args.has("data") || !args.has("out")) throw Error("--data and --out are required");
-    const fs::path out = *args.value("out");
-    const auto vaePath = ml::findModel(args.value("vae", ml::kDefaultDenoiser));
-    const auto vae = ml::Vae2d::load(vaePath);
-    const auto names = conditionNames(args);
+    Ldm2dRun run;
+    run.out = *args.value("out");
     const double minPhase = args.number("min-phase-fraction", 0.0);
-    auto train = ml::readImages2D(*args.value("data"), args.integer("limit", 0), minPhase);
-    std::vector<Volume> validation;
-    if (auto v = args.value("val")) validation = ml::readImages2D(*v, args.integer("val-limit", 0), minPhase);
-    // trainLdm2d sees latents only: the test split is refused here, before encoding.
-    ml::refuseTestSamples(train, "training data (" + *args.value("data") + ")");
-    if (auto v = args.value("val")) ml::refuseTestSamples(validation, "validation data (" + *v + ")");
-    ml::Ldm2dConfig config;
-    config.latent = vae.config().latent;
-    config.hidden = int(args.integer("hidden", config.hidden));
-    config.blocks = int(args.integer("blocks", config.blocks));
-    config.steps = int(args.integer("steps", config.steps));
-    config.conditionDropout = args.number("dropout", config.conditionDropout);
-    config.prediction = args.value("prediction", config.prediction);
-    config.conditions = names;
-    ml::Ldm2dTrainOptions options;
-    options.train = trainOptionsFromArgs(args, 200, out);
-    std::cout << "train ldm2d: encoding " << train.size() << " + " << validation.size() << " images with "
-              << vaePath.string() << "\n";
-    const auto latents = vae.encode(train), valLatents = vae.encode(validation);
-    ml::Ldm2d model(config, options.train.seed);
-    std::cout << "train ldm2d: " << model.parameterCount() << " parameters, conditions "
-              << (names.empty() ? std::string("none") : args.value("conditions", "vf,phi,chi")) << "\n";
-    const auto report = withProgress("train ldm2d", options.train, [&] {
-        return ml::trainLdm2d(model, latents, conditionsOf(train, names), valLatents, conditionsOf(validation, names),
-                              options);
-    });
-    printReport(report);
-    if (report.rank > 0) return 0;  // rank 0 writes the outputs
-    if (auto h = args.value("history")) writeText(*h, report.historyCsv());
-    if (report.stoppedAtLimit) {
-        std::cout << "not saved (stopped at --stop-after); rerun without it to finish\n";
-        return 0;
-    }
-    auto& m = model.metadata();
-    if (!names.empty() && !valLatents.empty()) {
-        const auto use = model.conditionUse(valLatents, conditionsOf(validation, names), options.train.seed);
-        std::printf("train ldm2d: validation noise MSE %.5f with the condition, %.5f without (gain %.1f%%)\n",
-                    use.conditioned, use.unconditioned, 100.0 * (1.0 - use.conditioned / use.unconditioned));
-        m.training["validation_mse_conditioned"] = use.conditioned;
-        m.training["validation_mse_unconditioned"] = use.unconditioned;
-    }
-    m.dataHash = ml::hashVolumes(train);
-    m.description = "2D latent diffusion over " + vaePath.stem().string() + " latents" +
-                    (names.empty() ? std::string(", unconditional") : ", conditioned on " + args.value("conditions", "vf,phi,chi"));
-    m.training["vae"] = vaePath.stem().string();
-    m.training["vae_data_hash"] = vae.metadata().dataHash;
-    m.training["min_phase_fraction"] = minPhase;
-    model.save(out, args.flag("half"));
-    std::cout << "wrote " << out.string() << " and " << ml::metadataPathFor(out).string() << "\n";
-    return 0;
+    run.data = {*args.value("data"), args.value("val", ""), args.integer("limit", 0), args.integer("val-limit", 0), minPhase};
+    auto& plan = run.plan;
+    plan.vae = args.value("vae", ml::kDefaultDenoiser);
+    plan.config.hidden = int(args.integer("hidden", plan.config.hidden));
+    plan.config.blocks = int(args.integer("blocks", plan.config.blocks));
+    plan.config.steps = int(args.integer("steps", plan.config.steps));
+    plan.config.conditionDropout = args.number("dropout", plan.config.conditionDropout);
+    plan.config.prediction = args.value("prediction", plan.config.prediction);
+    plan.config.conditions = conditionNames(args.value("conditions", "vf,phi,chi"));
+    plan.options.train = trainOptionsFromArgs(args, 200, run.out);
+    plan.minPhaseFraction = minPhase;
+    run.history = args.value("history", "");
+    run.half = args.flag("half");
+    return runLdm2d(std::move(run));
 }
 
 // --- study -------------------------------------------------------------------------
@@ -402,10 +384,9 @@ int trainStudy(const CommandArgs& argv) {
     if (!args.has("data") || !args.has("val")) throw Error("--data and --val are required");
     const fs::path dir = args.value("out-dir", "docs/ml/study");
     fs::create_directories(dir);
-    const auto train = ml::readImages2D(*args.value("data"), args.integer("limit", 0));
-    const auto validation = ml::readImages2D(*args.value("val"), args.integer("val-limit", 0));
-    ml::refuseTestSamples(train, "training data (" + *args.value("data") + ")");
-    ml::refuseTestSamples(validation, "validation data (" + *args.value("val") + ")");
+    const auto data = ml::loadTrainingImages(
+        {*args.value("data"), *args.value("val"), args.integer("limit", 0), args.integer("val-limit", 0)});
+    const auto& validation = data.validation;
     // Fixed noisy validation images for the pixel error: the paper's three
     // noise types at their default settings.
     std::vector<std::pair<Volume, Volume>> noisyPairs;
@@ -433,12 +414,12 @@ int trainStudy(const CommandArgs& argv) {
         if (options.train.distributed.enabled()) throw Error("train study runs in one process (--world-size is for vae2d, ldm2d)");
         options.train.batchSize = batch;
         options.beta = beta;
-        auto config = vaeConfigFromArgs(args, train.front().dims().nx);
+        auto config = vaeConfigFromArgs(args);
         config.latent = latent;
-        ml::Vae2d model(config, options.train.seed);
         std::cout << "study stage " << stage << ": " << r.name << "\n";
-        r.report = withProgress("study " + r.name, options.train,
-                                [&] { return ml::trainVae2d(model, train, validation, options); });
+        auto trained = withProgress("study " + r.name, options.train, [&] { return ml::trainNewVae2d(data, config, options); });
+        auto& model = trained.model;
+        r.report = trained.report;
         writeText(dir / (r.name + ".csv"), r.report.historyCsv());
         std::vector<Volume> noisy;
         for (const auto& p : noisyPairs) noisy.push_back(p.second);
@@ -538,54 +519,68 @@ int trainRecipe(const CommandArgs& argv) {
     // The VAEs train on an evenly spaced subset (--limit); the LDMs, whose
     // steps are cheap, on every two-phase image (fewer left their samples
     // farther from the held-out images: S2 error 0.038 with 16,000 vs 0.016).
-    const std::string vaeLimit = std::to_string(args.integer("limit", 16000));
-    std::vector<std::string> common = {"--data", *args.value("data"), "--val", *args.value("val"),
-                                       "--val-limit", std::to_string(args.integer("val-limit", 400)),
-                                       "--threads", std::to_string(args.integer("threads", 0)),
-                                       "--seed", std::to_string(args.integer("seed", 0)), "--half"};
-    if (args.flag("cpu")) common.push_back("--cpu");
-    // One step: skipped when its model exists, else trained (resuming from
-    // its checkpoint) with the common options and a loss history.
-    auto step = [&](const std::string& name, CommandArgs options, int (*train)(const CommandArgs&)) {
-        const fs::path model = dir / (name + ".pt");
-        if (fs::exists(model)) {
-            std::cout << "keeping " << model.string() << "\n";
-            return 0;
-        }
-        CommandArgs a = {"--out", model.string(), "--checkpoint", (dir / "checkpoints" / (name + ".ckpt")).string(),
-                         "--history", (dir / "checkpoints" / (name + "-history.csv")).string()};
-        a.insert(a.end(), options.begin(), options.end());
-        a.insert(a.end(), common.begin(), common.end());
-        return train(a);
+    const long vaeLimit = args.integer("limit", 16000), valLimit = args.integer("val-limit", 400);
+    const ml::TrainingSampleSelection vaeData{*args.value("data"), *args.value("val"), vaeLimit, valLimit};
+    // Options of one step; the checkpoint and loss history live in DIR/checkpoints.
+    auto options = [&](const std::string& name, long epochs, int batch, double lr, long every) {
+        ml::TrainOptions t = trainOptionsFromArgs(args, 1, dir / "checkpoints" / name);
+        t.epochs = int(epochs);
+        t.batchSize = batch;
+        t.learningRate = lr;
+        t.checkpointEvery = every;
+        t.restoreBest = false;  // the last epoch's weights (docs/ml.md)
+        return t;
+    };
+    // A step is skipped when its model exists, else trained (resuming from its checkpoint).
+    auto kept = [&](const std::string& name) {
+        if (!fs::exists(dir / (name + ".pt"))) return false;
+        std::cout << "keeping " << (dir / (name + ".pt")).string() << "\n";
+        return true;
+    };
+    auto vaeRun = [&](const std::string& name, std::vector<int> channels, int midBlocks, int latentChannels, double beta,
+                      bool denoising, long epochs) {
+        Vae2dRun run;
+        run.data = vaeData;
+        run.config.channels = std::move(channels);
+        run.config.kernels = ml::paperKernels(run.config.channels.size());
+        run.config.midBlocks = midBlocks;
+        run.config.latentChannels = latentChannels;
+        run.options.train = options(name, epochs, 32, 2e-3, 50);
+        run.options.beta = beta;
+        run.options.denoising = denoising;
+        run.out = dir / (name + ".pt");
+        run.history = dir / "checkpoints" / (name + "-history.csv");
+        run.half = true;
+        return run;
     };
     const std::string ldmVae = "ldm-vae2d";
-    if (int rc = step(ml::kDefaultDenoiser,
-                      {"--channels", "32,64", "--kernels", "4,4", "--mid-blocks", "2", "--latent-channels", "4",
-                       "--beta", "0.1", "--batch", "32", "--lr", "2e-3", "--limit", vaeLimit, "--epochs",
-                       std::to_string(args.integer("vae-epochs", 8)), "--checkpoint-every", "50", "--keep-last"},
-                      trainVae))
-        return rc;
-    if (int rc = step(ldmVae,
-                      {"--channels", "16,32,64", "--kernels", "4,4,3", "--mid-blocks", "1", "--latent-channels", "2",
-                       "--beta", "1", "--plain", "--batch", "32", "--lr", "2e-3", "--limit", vaeLimit, "--epochs",
-                       std::to_string(args.integer("ldm-vae-epochs", 4)), "--checkpoint-every", "50", "--keep-last"},
-                      trainVae))
-        return rc;
-    const CommandArgs ldmOptions = {"--vae", (dir / (ldmVae + ".pt")).string(), "--min-phase-fraction", "0.01",
-                                    "--prediction", "v", "--hidden", "512", "--blocks", "4", "--batch", "128", "--lr",
-                                    "1e-3", "--epochs", std::to_string(args.integer("ldm-epochs", 30)),
-                                    "--limit", "0", "--checkpoint-every", "500",
-                                    // The validation loss is on unseen (phi, chi) runs and rises from
-                                    // epoch 1 as the model learns the training runs; the samples still
-                                    // improve (docs/ml.md), so the last epoch is kept.
-                                    "--keep-last"};
-    auto withConditions = [&](const std::string& conditions) {
-        CommandArgs a = ldmOptions;
-        a.insert(a.end(), {"--conditions", conditions});
-        return a;
+    if (!kept(ml::kDefaultDenoiser))
+        if (int rc = runVae2d(vaeRun(ml::kDefaultDenoiser, {32, 64}, 2, 4, 0.1, true, args.integer("vae-epochs", 8))))
+            return rc;
+    if (!kept(ldmVae))
+        if (int rc = runVae2d(vaeRun(ldmVae, {16, 32, 64}, 1, 2, 1.0, false, args.integer("ldm-vae-epochs", 4)))) return rc;
+    // The validation loss is on unseen (phi, chi) runs and rises from epoch 1
+    // as the model learns the training runs; the samples still improve
+    // (docs/ml.md), so the last epoch is kept.
+    auto ldmRun = [&](const std::string& name, const std::string& conditions) {
+        Ldm2dRun run;
+        run.data = {*args.value("data"), *args.value("val"), 0, valLimit, 0.01};
+        run.plan.vae = dir / (ldmVae + ".pt");
+        run.plan.config.prediction = "v";
+        run.plan.config.hidden = 512;
+        run.plan.config.blocks = 4;
+        run.plan.config.conditions = conditionNames(conditions);
+        run.plan.options.train = options(name, args.integer("ldm-epochs", 30), 128, 1e-3, 500);
+        run.plan.minPhaseFraction = 0.01;
+        run.out = dir / (name + ".pt");
+        run.history = dir / "checkpoints" / (name + "-history.csv");
+        run.half = true;
+        return run;
     };
-    if (int rc = step(ml::kDefaultLdm2d, withConditions("vf,phi,chi"), trainLdm)) return rc;
-    return step(ml::kDefaultLdm2dUnconditional, withConditions("none"), trainLdm);
+    if (!kept(ml::kDefaultLdm2d))
+        if (int rc = runLdm2d(ldmRun(ml::kDefaultLdm2d, "vf,phi,chi"))) return rc;
+    if (!kept(ml::kDefaultLdm2dUnconditional)) return runLdm2d(ldmRun(ml::kDefaultLdm2dUnconditional, "none"));
+    return 0;
 }
 
 // --- subset ------------------------------------------------------------------------

@@ -1,75 +1,29 @@
-// microstudio-cli train3d: the three sequential trainings of the 3D
-// generator (VAE, feature predictor, DDPM) on a dataset of volumes whose
-// attributes hold the descriptors and processing parameters. Each stage
-// checkpoints into the model folder, so rerunning the command resumes.
+// microstudio-cli train3d: parses the flags into ml's 3D training pipeline
+// (ml/train3d.hpp: the VAE, feature predictor and DDPM in sequence, the same
+// calls the studio's TrainingJob makes) and shows its progress. Each stage
+// checkpoints, so rerunning the command resumes.
 #ifdef MICROSTUDIO_HAVE_ML
 #include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
-#include <sstream>
 
 #include "args.hpp"
 #include "commands.hpp"
 #include "ml3d_common.hpp"
 #include "microstudio/core/error.hpp"
-#include "microstudio/core/json.hpp"
-#include "microstudio/io/io.hpp"
 #include "microstudio/ml/generator3d.hpp"
-#include "microstudio/ml/splits.hpp"
-#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
-#include "microstudio/descriptors/descriptors.hpp"
-#endif
+#include "microstudio/ml/train3d.hpp"
 
 namespace fs = std::filesystem;
 
 namespace ms::cli {
 
 namespace {
-
-// The samples of `path` whose rarer phase fills at least `minPhase` of the
-// volume (0 = all), then at most `limit` of them, evenly spaced (0 = all).
-std::vector<Volume> readSelected(const std::string& path, long limit, double minPhase) {
-    auto all = ml3d::withMinority(io::readSamples(path), minPhase);
-    if (limit <= 0 || std::size_t(limit) >= all.size()) return all;
-    std::vector<Volume> out;
-    for (long i = 0; i < limit; ++i) out.push_back(std::move(all[std::size_t(i) * all.size() / std::size_t(limit)]));
-    return out;
-}
-
-// Computes the descriptors of volumes that lack one of the outputs.
-void completeAttributes(std::vector<Volume>& volumes, const std::vector<std::string>& outputs, bool describe) {
-    for (std::size_t i = 0; i < volumes.size(); ++i)
-        for (const auto& name : outputs) {
-            if (volumes[i].attributes.count(name)) continue;
-#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
-            if (describe) {
-                descriptors::storeAsAttributes(descriptors::describe(volumes[i]), volumes[i]);
-                if (volumes[i].attributes.count(name)) continue;
-            }
-#endif
-            throw Error("sample " + std::to_string(i) + " lacks attribute '" + name + "'" +
-                        (describe ? "" : " (--describe computes missing descriptors)"));
-        }
-}
-
-// Which split chose what (docs/ml3d.md, "Which split chooses what"): the
-// trainings read the train split only, every choice is made on validation,
-// test is read only by `evaluate`. Recorded in the model's training metadata.
-void recordChoices(Json& training, const Args& args) {
-    Json& choices = training["choices"];
-    choices["trained_on"] = "the train split (test-split samples are refused)";
-    choices["weights_kept"] = "per stage, in its weights_kept";
-    choices["validated_on"] = args.has("val") ? "the validation split (" + *args.value("val") + ")" : "none";
-    choices["test_split"] = "read only by `evaluate`, to report";
-    if (auto note = args.value("choice")) choices["recipe"] = *note;
-}
 
 ml::Generator3dConfig configFromArgs(const Args& args) {
     const long phases = args.integer("phases", 2);
@@ -119,20 +73,20 @@ struct Recipe3d {
     const char* name = "gen3d-ch2";
     const char* dims = "64x64x32";
     const char* channels = "16,32,64";
-    const char* unetFeatures = "64";
-    const char* minPhaseFraction = "0.01";
+    int unetFeatures = 64;
+    double minPhaseFraction = 0.01;
     long limit = 0, valLimit = 256;  // every two-phase training snapshot (~7,400)
     struct Stage {
         const char* name;
         long epochs, batch;
-        const char* lr;
+        double lr;
         long checkpointEvery;
         // The DDPM's validation loss (on unseen runs) rises after epoch 2 while
         // the samples keep improving (docs/ml3d.md): keep its last weights.
         bool keepLast = false;
     };
     // ~3,700 VAE steps, ~9,300 feature-predictor steps, ~2,800 DDPM steps on ~7,400 samples.
-    Stage stages[3] = {{"vae", 8, 16, "2e-3", 100}, {"features", 80, 64, "1e-3", 1000}, {"diffusion", 24, 64, "1e-3", 100, true}};
+    Stage stages[3] = {{"vae", 8, 16, 2e-3, 100}, {"features", 80, 64, 1e-3, 1000}, {"diffusion", 24, 64, 1e-3, 100, true}};
 };
 
 // An exclusive lock on DIR/checkpoints/.lock for the life of the object:
@@ -155,6 +109,73 @@ public:
 private:
     int fd_;
 };
+
+// Per-stage options shared by both commands; `stage` picks the paper rate.
+ml::TrainOptions stageOptions(const Args& args, const std::string& stage, long epochs, long batch, double rate) {
+    ml::TrainOptions t;
+    t.epochs = int(epochs);
+    t.batchSize = int(batch);
+    t.learningRate = rate;
+    t.seed = std::uint64_t(args.integer("seed", 0));
+    t.threads = int(args.integer("threads", 0));
+    t.forceCpu = args.flag("cpu");
+    if (args.integer("seed", 0) < 0) throw Error("--seed must be >= 0");
+    if (t.epochs < 1 || t.batchSize < 1 || t.threads < 0)
+        throw Error("--epochs and --batch must be >= 1, --threads >= 0 (" + stage + ")");
+    return t;
+}
+
+// What both commands run: the library pipeline, shown with a progress bar
+// per stage and Ctrl-C writing the running stage's checkpoint.
+struct Train3dRun {
+    ml::Generator3dConfig config;  // for a new model
+    ml::TrainingSampleSelection selection;
+    ml::Generator3dTrainingPlan plan;
+    int diffusionAugment = 0;      // 0: the model's
+};
+
+int runTrain3d(Train3dRun run) {
+    auto model = ml::openGenerator3d(run.plan.modelDir, run.config, 0);
+    const bool exists = fs::exists(run.plan.modelDir / "generator3d.pt");
+    if (run.diffusionAugment > 0) model.setDiffusionAugment(run.diffusionAugment);
+    const auto& config = model.config();
+    std::cout << "train3d: " << (exists ? "continuing " : "new ") << config.vae.phases << "-phase model "
+              << config.vae.dims.str() << " -> latent " << config.vae.latentChannels << "x"
+              << config.vae.latentDims().str() << " in " << run.plan.modelDir.string() << "\n";
+    auto data = ml::loadTrainingSamples(run.selection);
+    std::cout << "train3d: " << data.train.size() << " training, " << data.validation.size() << " validation samples\n";
+
+    ProgressToken token;
+    std::unique_ptr<ProgressBar> bar;
+    std::string running;
+    token.setListener([&bar](double f, const std::string& m) {
+        if (bar) bar->update(f, m);
+    });
+    ml::Generator3dStageEvents events;
+    events.skipped = [](const std::string& stage) {
+        std::cout << "train3d: " << stage << " already trained (skipped; --stage " << stage << " retrains)\n";
+    };
+    events.starting = [&](const std::string& stage, int, ml::TrainOptions& options) {
+        running = options.checkpoint.string();
+        bar = std::make_unique<ProgressBar>("train3d " + stage);
+        options.progress = &token;
+    };
+    events.trained = [&](const std::string& stage, const ml::TrainReport& report) {
+        bar->finish();
+        printReport(stage.c_str(), report);
+    };
+    const CancelOnInterrupt interrupt(token);
+    try {
+        const auto result = ml::trainGenerator3d(model, data, run.plan, events);
+        std::cout << "train3d: model " << (run.plan.modelDir / "generator3d.pt").string()
+                  << (result.stoppedAtLimit ? " (stopped at --stop-after)" : "") << "\n";
+    } catch (const Cancelled&) {
+        if (bar) bar->finish();
+        std::cerr << "stopped; checkpoint " << running << " written: rerun to resume\n";
+        throw;
+    }
+    return 0;
+}
 
 int trainRecipe3d(const CommandArgs& argv) {
     const Recipe3d recipe;
@@ -181,54 +202,49 @@ int trainRecipe3d(const CommandArgs& argv) {
         return 0;
     }
     if (!args.has("data") || !args.has("val")) throw Error("--data and --val are required (see --help)");
-    const std::string phases = args.value("phases", "2");
-    if (phases != "2" && phases != "3") throw Error("--phases must be 2 or 3");
-    const std::string name = phases == "3" ? "gen3d-ch3" : recipe.name;
-    const fs::path dir = args.value("out", "resources/models/" + name);
-    const fs::path checkpoints = dir / "checkpoints";
-    fs::create_directories(checkpoints);
-    const RecipeLock lock(checkpoints / ".lock");
-    std::vector<std::string> common = {
-        "--data", *args.value("data"), "--val", *args.value("val"), "--out", dir.string(), "--checkpoint-dir",
-        checkpoints.string(), "--phases", phases, "--dims", recipe.dims, "--channels", recipe.channels, "--first-stride", "2",
-        "--latent-channels", args.value("latent-channels", "4"), "--minority-weight", args.value("minority-weight", "0"),
-        "--features", recipe.unetFeatures, "--context", "data", "--augment", "--min-phase-fraction",
-        recipe.minPhaseFraction, "--limit", std::to_string(args.integer("limit", recipe.limit)),
-        "--val-limit", std::to_string(args.integer("val-limit", recipe.valLimit)), "--description",
-        "shipped " + phases + "-phase 3D Cahn-Hilliard generator (MicroGen3D), 64x64x32, `train3d recipe`", "--threads",
-        std::to_string(args.integer("threads", 0)), "--seed", std::to_string(args.integer("seed", 0)), "--half"};
-    if (args.flag("periodic-xy")) common.push_back("--periodic-xy");
-    if (auto note = args.value("choice")) {
-        common.push_back("--choice");
-        common.push_back(*note);
-    }
-    // A stage is done when the model records its report and no checkpoint is left.
-    auto finished = [&](const std::string& stage) {
-        if (!fs::exists(dir / "generator3d.pt") || fs::exists(checkpoints / (stage + ".ckpt"))) return false;
-        const auto training = ml::readMetadata(dir / "generator3d.pt").training;
-        return training.contains(stage);
-    };
+    const long phases = args.integer("phases", 2);
+    if (phases != 2 && phases != 3) throw Error("--phases must be 2 or 3");
+    const std::string name = phases == 3 ? "gen3d-ch3" : recipe.name;
+    Train3dRun run;
+    run.plan.modelDir = args.value("out", "resources/models/" + name);
+    run.plan.checkpointDir = run.plan.modelDir / "checkpoints";
+    fs::create_directories(run.plan.checkpointDir);
+    const RecipeLock lock(run.plan.checkpointDir / ".lock");
+
+    auto& c = run.config;
+    c = phases == 3 ? ml::Generator3dConfig::paperThreePhase() : ml::Generator3dConfig::paperTwoPhase();
+    c.vae.dims = parseDims(recipe.dims);
+    c.vae.channels = positiveIntList(recipe.channels, "channels");
+    c.vae.firstStride = 2;
+    c.vae.latentChannels = int(args.integer("latent-channels", 4));
+    c.vae.minorityWeight = args.number("minority-weight", 0.0);
+    c.vae.periodicXY = args.flag("periodic-xy");
+    c.unetFeatures = recipe.unetFeatures;
+    c.diffusionContext = "data";
+    c.vaeAugment = true;
+    c.validate();
+
+    run.selection = {*args.value("data"), *args.value("val"), args.integer("limit", recipe.limit),
+                     args.integer("val-limit", recipe.valLimit), recipe.minPhaseFraction};
+    auto& plan = run.plan;
+    plan.half = true;
+    plan.measureDescriptors = false;
+    plan.validationData = *args.value("val");
+    plan.minPhaseFraction = recipe.minPhaseFraction;
+    plan.choice = args.value("choice", "");
+    plan.description = "shipped " + std::to_string(phases) +
+                       "-phase 3D Cahn-Hilliard generator (MicroGen3D), 64x64x32, `train3d recipe`";
     for (const auto& stage : recipe.stages) {
-        if (finished(stage.name)) {
-            std::cout << "recipe: " << stage.name << " already trained in " << dir.string() << " (kept)\n";
-            continue;
-        }
-        CommandArgs a = common;
-        const std::string epochs = std::to_string(args.integer(std::string(stage.name) + "-epochs", stage.epochs));
-        for (const std::string& item : {std::string("--stage"), std::string(stage.name), std::string("--epochs"), epochs,
-                                        std::string("--batch"), std::to_string(stage.batch), std::string("--lr"),
-                                        std::string(stage.lr), std::string("--checkpoint-every"),
-                                        std::to_string(stage.checkpointEvery)})
-            a.push_back(item);
-        if (stage.keepLast) a.push_back("--keep-last");
-        if (args.flag("cpu")) a.push_back("--cpu");
-        std::cout << "recipe: stage " << stage.name << ": microstudio-cli train3d";
-        for (const auto& item : a)
-            std::cout << " " << (item.find(' ') == std::string::npos ? item : "'" + item + "'");
-        std::cout << "\n" << std::flush;
-        if (int rc = cmdTrain3d(a)) return rc;
+        const long epochs = args.integer(std::string(stage.name) + "-epochs", stage.epochs);
+        auto options = stageOptions(args, stage.name, epochs, stage.batch, stage.lr);
+        options.checkpointEvery = stage.checkpointEvery;
+        options.restoreBest = !stage.keepLast;
+        plan.options[stage.name] = options;
     }
-    std::cout << "recipe: done; evaluate with `microstudio-cli evaluate --model " << dir.string()
+    std::cout << "recipe: " << name << " in " << plan.modelDir.string() << ", checkpoints in "
+              << plan.checkpointDir.string() << "\n" << std::flush;
+    if (int rc = runTrain3d(std::move(run))) return rc;
+    std::cout << "recipe: done; evaluate with `microstudio-cli evaluate --model " << plan.modelDir.string()
               << " -n 64 --steps 50 --json`\n";
     return 0;
 }
@@ -289,46 +305,29 @@ int cmdTrain3d(const CommandArgs& argv) {
         return 0;
     }
     if (!args.has("data") || !args.has("out")) throw Error("--data and --out are required (see --help)");
-    const fs::path dir = *args.value("out");
-    const std::string stage = args.value("stage", "all");
-    if (stage != "all" && stage != "vae" && stage != "features" && stage != "diffusion")
-        throw Error("--stage must be vae, features, diffusion or all");
-
-    const bool exists = fs::exists(dir / "generator3d.pt");
-    auto model = exists ? ml::Generator3D::load(dir) : ml::Generator3D::create(configFromArgs(args), 0);
-    if (!exists) model.metadata().name = dir.filename().string();
-    if (args.has("diffusion-augment")) model.setDiffusionAugment(int(args.integer("diffusion-augment", 1)));
-    const auto& config = model.config();
-    std::cout << "train3d: " << (exists ? "continuing " : "new ") << config.vae.phases << "-phase model "
-              << config.vae.dims.str() << " -> latent " << config.vae.latentChannels << "x"
-              << config.vae.latentDims().str() << " in " << dir.string() << "\n";
-
+    Train3dRun run;
+    run.config = configFromArgs(args);
+    run.diffusionAugment = int(args.integer("diffusion-augment", 0));
+    if (run.diffusionAugment < 0) throw Error("--diffusion-augment must be >= 1");
     const double minPhase = args.number("min-phase-fraction", 0.0);
     if (minPhase < 0.0 || minPhase >= 0.5) throw Error("--min-phase-fraction must be in [0, 0.5)");
-    auto train = readSelected(*args.value("data"), args.integer("limit", 0), minPhase);
-    std::vector<Volume> validation;
-    if (auto v = args.value("val")) validation = readSelected(*v, args.integer("val-limit", 0), minPhase);
-    if (train.empty())
-        throw Error("no training samples in " + *args.value("data") +
-                    (minPhase > 0.0 ? " with both phases above --min-phase-fraction" : ""));
-    // Test-split samples are for `evaluate` only; the trainings refuse them too,
-    // this only says so before descriptors are computed.
-    ml::refuseTestSamples(train, "training data (" + *args.value("data") + ")");
-    if (auto v = args.value("val")) ml::refuseTestSamples(validation, "validation data (" + *v + ")");
-    const bool needAttributes = stage != "vae";
-    if (needAttributes) {
-        completeAttributes(train, config.outputs, args.flag("describe"));
-        completeAttributes(validation, config.outputs, args.flag("describe"));
-    }
-    std::cout << "train3d: " << train.size() << " training, " << validation.size() << " validation samples\n";
-    // `evaluate` defaults to the recorded held-out data.
-    if (auto v = args.value("val")) model.metadata().training["validation_data"] = fs::absolute(*v).string();
-    model.metadata().training["min_phase_fraction"] = minPhase;
-    recordChoices(model.metadata().training, args);
-    if (auto text = args.value("description")) model.metadata().description = *text;
+    run.selection = {*args.value("data"), args.value("val", ""), args.integer("limit", 0), args.integer("val-limit", 0),
+                     minPhase};
+    auto& plan = run.plan;
+    plan.modelDir = *args.value("out");
+    plan.checkpointDir = args.value("checkpoint-dir", plan.modelDir.string());
+    plan.only = args.value("stage", "all");
+    if (plan.only != "all" && plan.only != "vae" && plan.only != "features" && plan.only != "diffusion")
+        throw Error("--stage must be vae, features, diffusion or all");
+    plan.restartDiffusion = args.flag("restart");
+    if (plan.restartDiffusion && plan.only != "diffusion") throw Error("--restart goes with --stage diffusion");
+    plan.half = args.flag("half");
+    plan.measureDescriptors = args.flag("describe");
+    plan.validationData = args.value("val", "");
+    plan.minPhaseFraction = minPhase;
+    plan.choice = args.value("choice", "");
+    plan.description = args.value("description", "");
 
-    const long seed = args.integer("seed", 0);
-    if (seed < 0) throw Error("--seed must be >= 0");
     // One rendezvous for the three stages.
     const auto distributed = ml::DistributedOptions::fromArguments(
         args.value("world-size", ""), args.value("rank", ""), args.value("master", ""), args.value("dist-timeout", ""));
@@ -337,84 +336,24 @@ int cmdTrain3d(const CommandArgs& argv) {
         std::cout << "train3d: " << distributed.describe() << ", connecting\n" << std::flush;
         communicator = std::make_shared<ml::Communicator>(distributed);
     }
-    const bool writer = distributed.rank == 0;
-    const fs::path checkpointDir = args.value("checkpoint-dir", dir.string());
-    auto optionsFor = [&](const std::string& name, double paperRate) {
-        ml::TrainOptions t;
-        t.epochs = int(args.integer("epochs", 10));
-        t.batchSize = int(args.integer("batch", 32));
-        t.learningRate = args.number("lr", paperRate);
-        t.seed = std::uint64_t(seed);
-        t.checkpoint = checkpointDir / (name + ".ckpt");
+    plan.writer = distributed.rank == 0;
+    for (const auto& stage : ml::generator3dStages()) {
+        auto t = stageOptions(args, stage, args.integer("epochs", 10), args.integer("batch", 32),
+                              args.number("lr", ml::paperLearningRate(stage)));
         t.checkpointEvery = args.integer("checkpoint-every", 100);
         t.patience = int(args.integer("patience", 0));
         t.minDelta = args.number("min-delta", 0.0);
         t.stopAfterSteps = args.integer("stop-after", 0);
-        t.threads = int(args.integer("threads", 0));
-        t.forceCpu = args.flag("cpu");
         t.restoreBest = !args.flag("keep-last");
         t.emaDecay = args.number("ema", 0.0);
         if (!(t.emaDecay >= 0.0 && t.emaDecay < 1.0)) throw Error("--ema must be in [0, 1)");
+        if (t.checkpointEvery < 0 || t.patience < 0 || t.stopAfterSteps < 0)
+            throw Error("--checkpoint-every, --patience and --stop-after must be >= 0");
         t.distributed = distributed;
         t.communicator = communicator;
-        if (t.epochs < 1 || t.batchSize < 1 || t.checkpointEvery < 0 || t.patience < 0 || t.stopAfterSteps < 0 ||
-            t.threads < 0)
-            throw Error("--epochs and --batch must be >= 1; --checkpoint-every, --patience, --stop-after, --threads >= 0");
-        return t;
-    };
-    fs::create_directories(dir);
-    fs::create_directories(checkpointDir);
-    auto run = [&](const std::string& name, double paperRate, auto&& trainer) {
-        auto options = optionsFor(name, paperRate);
-        ProgressToken token;
-        ProgressBar bar("train3d " + name);
-        token.setListener([&bar](double f, const std::string& m) { bar.update(f, m); });
-        options.progress = &token;
-        const CancelOnInterrupt interrupt(token);
-        try {
-            const auto report = trainer(options);
-            bar.finish();
-            printReport(name.c_str(), report);
-            model.metadata().training[name]["weights_kept"] =
-                options.restoreBest ? "the epoch with the lowest validation loss" : "the last epoch (--keep-last)";
-            if (writer) {
-                model.save(dir, args.flag("half"));
-                if (!report.stoppedAtLimit) fs::remove(options.checkpoint);
-            }
-            return report.stoppedAtLimit;
-        } catch (const Cancelled&) {
-            bar.finish();
-            std::cerr << "stopped; checkpoint " << options.checkpoint.string() << " written: rerun to resume\n";
-            throw;
-        }
-    };
-    // With --stage all, a stage that finished earlier (its report is in the
-    // metadata and its checkpoint is gone) is skipped, so reruns resume.
-    auto wanted = [&](const std::string& name) {
-        if (stage == name) return true;
-        if (stage != "all") return false;
-        const auto& training = model.metadata().training;
-        const bool finished = training.contains(name) && !fs::exists(checkpointDir / (name + ".ckpt"));
-        if (finished) std::cout << "train3d: " << name << " already trained (skipped; --stage " << name << " retrains)\n";
-        return !finished;
-    };
-    bool stopped = false;
-    if (!stopped && wanted("vae"))
-        stopped = run("vae", 5e-5, [&](const ml::TrainOptions& o) { return ml::trainGenerator3dVae(model, train, validation, o); });
-    if (!stopped && wanted("features"))
-        stopped = run("features", 5e-5,
-                      [&](const ml::TrainOptions& o) { return ml::trainGenerator3dFeatures(model, train, validation, o); });
-    if (args.flag("restart")) {
-        if (stage != "diffusion") throw Error("--restart goes with --stage diffusion");
-        // A checkpoint, when there is one, holds this restarted run's own weights.
-        if (!fs::exists(checkpointDir / "diffusion.ckpt")) model.resetDiffusion(0);
+        plan.options[stage] = t;
     }
-    if (!stopped && wanted("diffusion"))
-        stopped = run("diffusion", 1e-6,
-                      [&](const ml::TrainOptions& o) { return ml::trainGenerator3dDiffusion(model, train, validation, o); });
-    std::cout << "train3d: model " << (dir / "generator3d.pt").string() << (stopped ? " (stopped at --stop-after)" : "")
-              << "\n";
-    return 0;
+    return runTrain3d(std::move(run));
 }
 
 }  // namespace ms::cli

@@ -42,6 +42,7 @@
 #include "microstudio/jobs/dataset_builder.hpp"
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/metadata.hpp"
+#include "microstudio/ml/train3d.hpp"
 #include "microstudio/ml/vae2d.hpp"
 #include "microstudio/ui/design_panel.hpp"
 #include "microstudio/ui/evaluation_view.hpp"
@@ -2202,6 +2203,82 @@ private slots:
         QVERIFY(w.design()->loadModel(picker->itemData(index).toString(), true));
         QVERIFY(w.design()->hasModel());
         QCOMPARE(int(w.design()->request().target.count("ABS_f_D")), 1);
+    }
+
+    // One training pipeline (ml/train3d.hpp): the studio's job and `train3d`
+    // given the same settings write the same model description, the same
+    // architecture and the same training record, losses included (only the
+    // wall times differ).
+    void trainingJobAndCliRecordTheSameGenerator() {
+        std::vector<ms::Volume> volumes;
+        for (int i = 0; i < 14; ++i) {
+            ms::SyntheticOptions o;
+            o.seed = std::uint64_t(70 + i);
+            o.wavelength = 5.0;
+            o.donorFraction = 0.38 + 0.02 * i;
+            volumes.push_back(ms::syntheticMicrostructure(ms::Dims{16, 16, 8}, o));
+        }
+        const QDir root(QDir::temp().filePath("ms_test_one_pipeline"));
+        QDir(root).removeRecursively();
+        QVERIFY(QDir().mkpath(root.path()));
+        const QString train = root.filePath("train.h5"), val = root.filePath("val.h5");
+        ms::io::writeHdf5({volumes.begin(), volumes.begin() + 10}, train.toStdString());
+        ms::io::writeHdf5({volumes.begin() + 10, volumes.end()}, val.toStdString());
+
+        ms::ui::TrainingSettings s;
+        s.kind = ms::ui::TrainingKind::Generator3d;
+        s.trainData = train;
+        s.validationData = val;
+        s.name = "same-gen";
+        s.outputDir = root.filePath("studio");
+        s.checkpointDir = root.filePath("studio-checkpoints");
+        s.epochs = 1;
+        s.batch = 4;
+        s.learningRate = 1e-3;
+        s.threads = 1;
+        s.channels3d = "4,8";
+        s.latentChannels = 2;
+        s.unetFeatures = 8;
+        ms::ui::TrainingJob job;
+        QSignalSpy finished(&job, &ms::ui::TrainingJob::finished);
+        QVERIFY(job.start(s));
+        QVERIFY(finished.wait(300000));
+        QVERIFY2(finished.first().at(0).value<ms::ui::TrainingJob::Outcome>() == ms::ui::TrainingJob::Outcome::Finished,
+                 qPrintable(finished.first().at(1).toString()));
+
+        // The same settings as flags (16x16x8 takes first stride 1; the data
+        // carry no processing parameters, so the outputs are the conditions).
+        const QString cliModel = root.filePath("cli/same-gen");
+        QProcess cli;
+        cli.start(MICROSTUDIO_CLI, {"train3d", "--data", train, "--val", val, "--out", cliModel, "--config", "tiny",
+                                    "--phases", "2", "--dims", "16x16x8", "--channels", "4,8", "--latent-channels", "2",
+                                    "--features", "8", "--first-stride", "1", "--outputs", "ABS_f_D,CT_f_D_tort1,CT_f_A_tort1",
+                                    "--describe", "--epochs", "1", "--batch", "4", "--lr", "1e-3", "--seed", "0",
+                                    "--threads", "1", "--checkpoint-every", "50"});
+        QVERIFY(cli.waitForFinished(300000));
+        QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+
+        auto recorded = [](const QString& folder) {
+            const auto model = ms::ml::Generator3D::load(folder.toStdString());
+            ms::Json training = model.metadata().training;
+            for (const auto& stage : ms::ml::generator3dStages()) {
+                training[stage].erase("seconds_last_run");
+                training[stage].erase("seconds_per_step");
+            }
+            return std::make_tuple(model.metadata().name, model.metadata().description, model.config().toJson().dump(),
+                                   training);
+        };
+        const auto [studioName, studioText, studioConfig, studioTraining] = recorded(root.filePath("studio/same-gen"));
+        const auto [cliName, cliText, cliConfig, cliTraining] = recorded(cliModel);
+        QCOMPARE(studioName, cliName);
+        QCOMPARE(studioText, cliText);
+        QCOMPARE(studioConfig, cliConfig);
+        QVERIFY2(studioTraining == cliTraining,
+                 qPrintable(QString::fromStdString(studioTraining.dump(1) + "\n--- CLI:\n" + cliTraining.dump(1))));
+        // What the old studio job left out, now recorded by both.
+        QCOMPARE(ms::numberOr(studioTraining, "min_phase_fraction", -1.0), 0.0);
+        QVERIFY(studioTraining.contains("choices"));
+        QDir(root).removeRecursively();
     }
 
     void trainingOnTheThreePhaseDataset() {

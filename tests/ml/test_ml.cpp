@@ -799,6 +799,64 @@ private slots:
         fs::remove_all(dir);
     }
 
+    // `train recipe` fills the 2D pipeline's plans itself (no argument
+    // strings): the four shipped 2D models with the recipe's architectures,
+    // float16, their links (the LDMs over ldm-vae2d) and filters recorded,
+    // and a rerun keeps every finished model.
+    void trainRecipeBuildsTheFour2dModels() {
+        const auto dir = tempDir("recipe2d");
+        auto images = syntheticImages(12, 24, 1);
+        for (std::size_t i = 0; i < images.size(); ++i) {
+            images[i].attributes["phi"] = 0.4 + 0.01 * double(i);
+            images[i].attributes["chi"] = 3.0 - 0.05 * double(i);
+        }
+        ms::io::writeHdf5({images.begin(), images.begin() + 9}, dir / "train.h5");
+        ms::io::writeHdf5({images.begin() + 9, images.end()}, dir / "val.h5");
+        const QString d = QString::fromStdString(dir.string());
+        const QStringList command = {"train", "recipe", "--data", d + "/train.h5", "--val", d + "/val.h5", "--out",
+                                     d + "/models", "--vae-epochs", "1", "--ldm-vae-epochs", "1", "--ldm-epochs", "1",
+                                     "--threads", "1"};
+        QProcess p;
+        p.start(MICROSTUDIO_CLI, command);
+        QVERIFY(p.waitForFinished(300000));
+        const QString text = p.readAllStandardOutput() + p.readAllStandardError();
+        QVERIFY2(p.exitCode() == 0, qPrintable(text));
+        const auto models = dir / "models";
+        const auto denoiser = Vae2d::load(models / "denoise-vae2d.pt");
+        QCOMPARE(denoiser.config().channels, (std::vector<int>{32, 64}));
+        QCOMPARE(denoiser.config().kernels, (std::vector<int>{4, 4}));
+        QCOMPARE(denoiser.config().midBlocks, 2);
+        QCOMPARE(denoiser.config().latentChannels, 4);
+        QCOMPARE(denoiser.metadata().weightsPrecision, std::string("float16"));
+        QVERIFY(denoiser.metadata().description.rfind("denoising 2D VAE", 0) == 0);
+        const auto ldmVae = Vae2d::load(models / "ldm-vae2d.pt");
+        QCOMPARE(ldmVae.config().kernels, (std::vector<int>{4, 4, 3}));
+        QCOMPARE(ldmVae.config().latentChannels, 2);
+        QVERIFY(ldmVae.metadata().description.rfind("plain 2D VAE", 0) == 0);
+        for (const char* name : {"ldm2d", "ldm2d-uncond"}) {
+            const auto ldm = Ldm2d::load(models / (std::string(name) + ".pt"));
+            const bool conditional = std::string(name) == "ldm2d";
+            QCOMPARE(ldm.config().conditions,
+                     conditional ? (std::vector<std::string>{"vf", "phi", "chi"}) : std::vector<std::string>{});
+            QCOMPARE(ldm.config().hidden, 512);
+            QCOMPARE(ldm.config().prediction, std::string("v"));
+            QCOMPARE(ldm.config().latent, 2 * 3 * 3);  // ldm-vae2d's spatial latent on 24x24
+            const auto& training = ldm.metadata().training;
+            QCOMPARE(ms::stringAt(training, "vae"), std::string("ldm-vae2d"));
+            QCOMPARE(ms::stringAt(training, "vae_data_hash"), ldmVae.metadata().dataHash);
+            QCOMPARE(ms::numberAt(training, "min_phase_fraction"), 0.01);
+            QCOMPARE(training.contains("validation_mse_conditioned"), conditional);
+        }
+        QVERIFY(fs::exists(models / "checkpoints" / "ldm2d-history.csv"));
+        QProcess again;
+        again.start(MICROSTUDIO_CLI, command);
+        QVERIFY(again.waitForFinished(120000));
+        const QString rerun = again.readAllStandardOutput();
+        QCOMPARE(again.exitCode(), 0);
+        QCOMPARE(int(rerun.count("keeping ")), 4);
+        fs::remove_all(dir);
+    }
+
     // The CLI end to end on tiny models: train, models, denoise, ldm2d,
     // sample2d, and the learned row of `noise eval`.
     void cliEndToEnd() {

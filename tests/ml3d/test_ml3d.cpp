@@ -1987,7 +1987,7 @@ private slots:
             QCOMPARE(ms::stringAt(ms::memberAt(training, "vae"), "weights_kept"),
                      std::string("the epoch with the lowest validation loss"));
             QCOMPARE(ms::stringAt(ms::memberAt(training, "diffusion"), "weights_kept"),
-                     std::string("the last epoch (--keep-last)"));
+                     std::string("the last epoch"));
         }
         auto model = Generator3D::load(dir / "gen");
         const auto& c = model.config();

@@ -8,18 +8,12 @@
 #include <cmath>
 
 #include "microstudio/core/error.hpp"
-#include "microstudio/core/files.hpp"
 #include "microstudio/core/parallel.hpp"
 #include "microstudio/core/progress.hpp"
-#include "microstudio/descriptors/descriptors.hpp"
-#include "microstudio/io/hdf5.hpp"
-#include "microstudio/io/io.hpp"
-#include "microstudio/ml/evaluate.hpp"
 #include "microstudio/ml/generator3d.hpp"
-#include "microstudio/ml/ldm2d.hpp"
 #include "microstudio/ml/metadata.hpp"
-#include "microstudio/ml/splits.hpp"
-#include "microstudio/ml/vae2d.hpp"
+#include "microstudio/ml/train2d.hpp"
+#include "microstudio/ml/train3d.hpp"
 
 namespace fs = std::filesystem;
 
@@ -43,49 +37,6 @@ std::vector<std::string> nameList(const QString& text) {
     std::vector<std::string> out;
     for (const QString& part : text.split(',', Qt::SkipEmptyParts)) out.push_back(part.trimmed().toStdString());
     return out;
-}
-
-// At most `limit` samples, evenly spaced (0 = all): the CLI's --limit rule.
-std::vector<Volume> readLimited(const QString& path, long limit) {
-    const fs::path file = path.toStdString();
-    const std::string ext = lowerExtension(file);
-    if (limit > 0 && (ext == "h5" || ext == "hdf5")) {
-        // Only the samples used are read (datasets of 3D volumes are large).
-        const auto names = io::hdf5SampleNames(file);
-        if (std::size_t(limit) < names.size()) {
-            std::vector<Volume> out;
-            for (long i = 0; i < limit; ++i) out.push_back(io::readHdf5Sample(file, names[std::size_t(i) * names.size() / std::size_t(limit)]));
-            return out;
-        }
-    }
-    auto all = io::readSamples(path.toStdString());
-    if (limit <= 0 || std::size_t(limit) >= all.size()) return all;
-    std::vector<Volume> out;
-    for (long i = 0; i < limit; ++i) out.push_back(std::move(all[std::size_t(i) * all.size() / std::size_t(limit)]));
-    return out;
-}
-
-// Training and validation samples; without a validation file the last
-// fifth of the training samples validates.
-std::pair<std::vector<Volume>, std::vector<Volume>> loadData(const TrainingSettings& s, bool images2d) {
-    const long valLimit = s.limit > 0 ? std::max(1L, s.limit / 4) : 0;
-    auto read = [&](const QString& path, long limit) {
-        return images2d ? ml::readImages2D(path.toStdString(), limit) : readLimited(path, limit);
-    };
-    std::vector<Volume> train = read(s.trainData, s.limit), validation;
-    if (train.empty()) throw Error(s.trainData.toStdString() + ": no samples");
-    // Test-split samples are for evaluation only (the trainings refuse them
-    // too; the 2D LDM trains on latents, so this is its check).
-    ml::refuseTestSamples(train, "training data (" + s.trainData.toStdString() + ")");
-    if (!s.validationData.isEmpty()) {
-        validation = read(s.validationData, valLimit);
-        ml::refuseTestSamples(validation, "validation data (" + s.validationData.toStdString() + ")");
-    } else if (train.size() >= 5) {
-        const std::size_t keep = train.size() - train.size() / 5;
-        validation.assign(std::make_move_iterator(train.begin() + std::ptrdiff_t(keep)), std::make_move_iterator(train.end()));
-        train.resize(keep);
-    }
-    return {std::move(train), std::move(validation)};
 }
 
 }  // namespace
@@ -143,11 +94,20 @@ struct TrainingJob::Worker {
         return o;
     }
 
-    // Runs `train`, publishing each epoch's losses as it ends.
-    template <typename Fn>
-    ml::TrainReport stage(int index, const QString& name, ml::TrainOptions o, Fn&& train) {
+    // Per stage: the step timing behind the ETA and the curve's last point.
+    struct StageClock {
+        std::chrono::steady_clock::time_point lastReturn;
+        double stepSeconds = 0.0;
+        long timedSteps = 0;
+        double lastTrainX = 0.0;  // the curve's last train point (epochs)
+    } clock;
+
+    // Shows the stage as running and gives `o` the callbacks that publish
+    // its steps and epochs (and wait while paused).
+    void prepare(int index, const QString& name, ml::TrainOptions& o) {
         job.token_->throwIfCancelled();
         const int epochs = o.epochs;
+        o.progress = job.token_.get();
         {
             const std::lock_guard lock(job.mutex_);
             auto& st = job.state_;
@@ -164,11 +124,9 @@ struct TrainingJob::Worker {
         }
         o.checkpoint = s.checkpointPath(name).toStdString();
         using Clock = std::chrono::steady_clock;
-        auto lastReturn = Clock::now();
-        double stepSeconds = 0.0;
-        long timedSteps = 0;
-        double lastTrainX = 0.0;  // the curve's last train point (epochs)
-        o.onProgress = [&](const ml::TrainProgress& p) {
+        clock = StageClock{Clock::now()};
+        o.onProgress = [this, epochs](const ml::TrainProgress& p) {
+            auto& [lastReturn, stepSeconds, timedSteps, lastTrainX] = clock;
             const auto now = Clock::now();
             // Time since the previous step's callback returned: pauses do not count.
             stepSeconds += std::chrono::duration<double>(now - lastReturn).count();
@@ -204,7 +162,8 @@ struct TrainingJob::Worker {
             }
             lastReturn = Clock::now();
         };
-        o.onEpoch = [&](const ml::EpochRecord& r) {
+        o.onEpoch = [this](const ml::EpochRecord& r) {
+            double& lastTrainX = clock.lastTrainX;
             {
                 const std::lock_guard lock(job.mutex_);
                 const QPointF t(r.epoch + 1, r.trainLoss);
@@ -222,143 +181,83 @@ struct TrainingJob::Worker {
             }
             emit job.progressed();
         };
-        const auto report = train(o);
-        emit job.progressed();
-        return report;
+    }
+
+    // The 2D trainings through ml's pipeline (the one `train vae2d` / `train ldm2d` run).
+    ml::TrainingSampleSelection imageSelection() const {
+        return {s.trainData.toStdString(), s.validationData.toStdString(), s.limit,
+                s.limit > 0 ? std::max(1L, s.limit / 4) : 0, 0.0, true};
     }
 
     void trainVae() {
         status(tr("loading data"));
-        auto [train, validation] = loadData(s, true);
-        const int size = train.front().dims().nx;
-        if (train.front().dims().ny != size) throw Error("the denoising VAE needs square images");
+        const auto data = ml::loadTrainingImages(imageSelection());
         ml::Vae2dConfig config;
-        config.size = size;
         config.latent = s.latent;
         config.hidden = s.hidden;
         config.channels = intList(s.channels, "channels");
-        config.kernels.clear();
-        for (std::size_t i = 0; i < config.channels.size(); ++i) config.kernels.push_back(i < 2 ? 4 : 3);  // the paper's
-        config.validate();
-        ml::Vae2d model(config, std::uint64_t(s.seed));
+        config.kernels = ml::paperKernels(config.channels.size());
         ml::Vae2dTrainOptions options;
         options.beta = s.beta;
-        stage(0, "vae", baseOptions(s.epochs, s.learningRate), [&](const ml::TrainOptions& o) {
-            options.train = o;
-            return ml::trainVae2d(model, train, validation, options);
-        });
-        model.metadata().description = "denoising 2D VAE trained in the studio, " + config.latentText() +
-                                       ", beta=" + std::to_string(s.beta);
-        model.save(s.modelPath().toStdString());
+        options.train = baseOptions(s.epochs, s.learningRate);
+        prepare(0, "vae", options.train);
+        auto trained = ml::trainNewVae2d(data, config, options);
+        emit job.progressed();
+        trained.model.save(s.modelPath().toStdString());
     }
 
     void trainLdm() {
-        status(tr("loading the VAE and the data"));
-        const fs::path vaePath = ml::findModel(s.vae.toStdString());
-        const auto vae = ml::Vae2d::load(vaePath);
-        auto [train, validation] = loadData(s, true);
-        if (train.front().dims().nx != vae.config().size || train.front().dims().ny != vae.config().size)
-            throw Error("the VAE takes " + std::to_string(vae.config().size) + "x" + std::to_string(vae.config().size) +
-                        " images; the data are " + train.front().dims().str());
-        const auto names = nameList(s.conditions);
-        auto conditionsOf = [&](const std::vector<Volume>& images) {
-            std::vector<std::vector<double>> rows;
-            if (!names.empty())
-                for (const auto& v : images) rows.push_back(ml::conditionValues(v, names));
-            return rows;
-        };
-        const auto trainConditions = conditionsOf(train), validationConditions = conditionsOf(validation);
-        status(tr("encoding %1 images with %2").arg(train.size() + validation.size()).arg(QString::fromStdString(vaePath.stem().string())));
-        const auto latents = vae.encode(train), validationLatents = vae.encode(validation);
-        job.token_->throwIfCancelled();
-        ml::Ldm2dConfig config;
-        config.latent = vae.config().latent;
-        config.hidden = s.ldmHidden;
-        config.blocks = s.ldmBlocks;
-        config.steps = s.diffusionSteps;
-        config.conditions = names;
-        ml::Ldm2d model(config, std::uint64_t(s.seed));
-        ml::Ldm2dTrainOptions options;
-        stage(0, "ldm", baseOptions(s.epochs, s.learningRate), [&](const ml::TrainOptions& o) {
-            options.train = o;
-            return ml::trainLdm2d(model, latents, trainConditions, validationLatents, validationConditions, options);
-        });
-        auto& m = model.metadata();
-        m.dataHash = ml::hashVolumes(train);
-        m.description = "2D latent diffusion over " + vaePath.stem().string() + " latents, trained in the studio" +
-                        (names.empty() ? std::string(", unconditional") : ", conditioned on " + s.conditions.toStdString());
-        m.training["vae"] = vaePath.stem().string();
-        m.training["vae_data_hash"] = vae.metadata().dataHash;
-        model.save(s.modelPath().toStdString());
+        status(tr("loading the data"));
+        const auto data = ml::loadTrainingImages(imageSelection());
+        ml::Ldm2dPlan plan;
+        plan.vae = s.vae.toStdString();
+        plan.config.hidden = s.ldmHidden;
+        plan.config.blocks = s.ldmBlocks;
+        plan.config.steps = s.diffusionSteps;
+        plan.config.conditions = nameList(s.conditions);
+        plan.options.train = baseOptions(s.epochs, s.learningRate);
+        plan.status = [this](const std::string& message) { status(QString::fromStdString(message)); };
+        prepare(0, "ldm", plan.options.train);
+        auto trained = ml::trainNewLdm2d(data, plan);
+        emit job.progressed();
+        trained.model.save(s.modelPath().toStdString());
     }
 
+    // The 3D generator through ml's pipeline (the one `train3d` runs): a
+    // small generator fitted to the data, every stage at the chosen rate.
     void trainGenerator() {
         status(tr("loading data"));
-        auto [train, validation] = loadData(s, false);
-        const Volume& first = train.front();
-        // Three phases when any sample has the mixed phase or was thresholded
-        // into three (an early snapshot may hold no mixed voxels yet). Not
-        // "carries vol_frac_M": the descriptors give it for 2-phase samples too (0).
-        const auto threeWay = [](const Volume& v) {
-            const auto low = v.attributes.find("threshold_low"), high = v.attributes.find("threshold_high");
-            return low != v.attributes.end() && high != v.attributes.end() && low->second < high->second;
-        };
-        const int phases =
-            std::any_of(train.begin(), train.end(), [&](const Volume& v) { return v.phaseCount() == 3 || threeWay(v); }) ? 3 : 2;
-        ml::Generator3dConfig config = ml::Generator3dConfig::tiny(phases);
-        config.vae.dims = first.dims();
-        config.vae.channels = intList(s.channels3d, "channels");
-        config.vae.latentChannels = s.latentChannels;
-        // The paper's first stride of 2 when the latent grid then still suits
-        // the U-Net's two levels (multiples of 4), else 1 (small volumes).
-        config.vae.firstStride = 2;
-        const int d = config.vae.downsampling() * 4;
-        if (first.dims().nx % d || first.dims().ny % d || first.dims().nz % d) config.vae.firstStride = 1;
-        config.unetFeatures = s.unetFeatures;
-        config.conditions = phases == 3 ? ml::threePhaseConditions() : ml::twoPhaseConditions();
-        // Descriptors the data lack are measured; processing parameters are
-        // predicted only when every sample carries them.
-        status(tr("measuring descriptors"));
-        for (auto* set : {&train, &validation})
-            for (auto& v : *set) {
-                job.token_->throwIfCancelled();
-                for (const auto& name : config.conditions)
-                    if (!v.attributes.count(name)) {
-                        descriptors::storeAsAttributes(descriptors::describe(v), v);
-                        break;
-                    }
-                for (const auto& name : config.conditions)
-                    if (!v.attributes.count(name)) throw Error("the descriptors give no '" + name + "' for these samples");
-            }
-        config.outputs = config.conditions;
-        for (const auto& p : ml::processingOutputs())
-            if (std::all_of(train.begin(), train.end(), [&](const Volume& v) { return v.attributes.count(p) > 0; }) &&
-                std::all_of(validation.begin(), validation.end(), [&](const Volume& v) { return v.attributes.count(p) > 0; }))
-                config.outputs.push_back(p);
-        config.validate();
-        const fs::path dir = s.modelPath().toStdString();
-        // A model folder left by a cancelled run continues (its stages' checkpoints too).
-        auto model = fs::exists(dir / "generator3d.pt") ? ml::Generator3D::load(dir) : ml::Generator3D::create(config, std::uint64_t(s.seed));
-        model.metadata().name = s.name.toStdString();
-        const auto& training = model.metadata().training;
-        auto done = [&](const char* stage) {
-            return training.contains(stage) && !fs::exists(s.checkpointPath(stage).toStdString());
-        };
+        ml::TrainingSampleSelection selection;
+        selection.train = s.trainData.toStdString();
+        selection.validation = s.validationData.toStdString();
+        selection.limit = s.limit;
+        selection.validationLimit = s.limit > 0 ? std::max(1L, s.limit / 4) : 0;
+        selection.validationFromTrain = true;
+        auto data = ml::loadTrainingSamples(selection);
+        ml::Generator3dConfig base;
+        base.vae.channels = intList(s.channels3d, "channels");
+        base.vae.latentChannels = s.latentChannels;
+        base.unetFeatures = s.unetFeatures;
+        const auto config = ml::fitGeneratorToData(base, data);
+
+        ml::Generator3dTrainingPlan plan;
+        plan.modelDir = s.modelPath().toStdString();
+        plan.checkpointDir = s.checkpointDir.toStdString();
+        plan.checkpointPrefix = s.name.toStdString() + "-";
+        plan.validationData = selection.validation;
+        if (selection.validation.empty())
+            plan.validatedOn = "the last fifth of the training samples (" + selection.train.string() + ")";
         // The paper's rates are for long runs; these small runs use the chosen one for all stages.
-        if (!done("vae"))
-            stage(0, "vae", baseOptions(s.epochs, s.learningRate),
-                  [&](const ml::TrainOptions& o) { return ml::trainGenerator3dVae(model, train, validation, o); });
-        model.save(dir);
-        fs::remove(s.checkpointPath("vae").toStdString());
-        if (!done("features"))
-            stage(1, "features", baseOptions(s.epochs, s.learningRate),
-                  [&](const ml::TrainOptions& o) { return ml::trainGenerator3dFeatures(model, train, validation, o); });
-        model.save(dir);
-        fs::remove(s.checkpointPath("features").toStdString());
-        stage(2, "diffusion", baseOptions(s.epochs, s.learningRate),
-              [&](const ml::TrainOptions& o) { return ml::trainGenerator3dDiffusion(model, train, validation, o); });
-        model.metadata().description = "3D generator trained in the studio on " + first.dims().str() + " volumes";
-        model.save(dir);
+        for (const auto& stage : ml::generator3dStages()) plan.options[stage] = baseOptions(s.epochs, s.learningRate);
+        // A model folder left by a cancelled run continues (its stages' checkpoints
+        // too); the model is named after its folder, NAME.
+        auto model = ml::openGenerator3d(plan.modelDir, config, std::uint64_t(s.seed));
+        ml::Generator3dStageEvents events;
+        events.starting = [this](const std::string& stage, int index, ml::TrainOptions& o) {
+            prepare(index, QString::fromStdString(stage), o);
+        };
+        events.trained = [this](const std::string&, const ml::TrainReport&) { emit job.progressed(); };
+        ml::trainGenerator3d(model, data, plan, events);
     }
 };
 

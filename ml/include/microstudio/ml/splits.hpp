@@ -8,6 +8,7 @@
 // attribute, never by the file name. Torch-free, header-only.
 #include <cctype>
 #include <cstddef>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,17 @@ inline void refuseTestSamples(const std::vector<Volume>& samples, const std::str
     if (count == 0) return;
     throw Error(role + " holds " + std::to_string(count) + (count == 1 ? " sample" : " samples") +
                 " of the test split (e.g. " + first + "); test samples are read only by evaluate");
+}
+
+// Without a validation file, the studio's trainings validate on the last
+// fifth of the training samples: moves them out of `train` (none below 5).
+inline std::vector<Volume> splitOffLastFifth(std::vector<Volume>& train) {
+    std::vector<Volume> validation;
+    if (train.size() < 5) return validation;
+    const std::size_t keep = train.size() - train.size() / 5;
+    validation.assign(std::make_move_iterator(train.begin() + std::ptrdiff_t(keep)), std::make_move_iterator(train.end()));
+    train.resize(keep);
+    return validation;
 }
 
 }  // namespace ms::ml

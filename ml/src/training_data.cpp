@@ -1,0 +1,65 @@
+#include "microstudio/ml/training_data.hpp"
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/files.hpp"
+#include "microstudio/core/subsample.hpp"
+#include "microstudio/io/hdf5.hpp"
+#include "microstudio/io/io.hpp"
+#include "microstudio/ml/evaluate.hpp"
+#include "microstudio/ml/splits.hpp"
+
+namespace fs = std::filesystem;
+
+namespace ms::ml {
+
+namespace {
+
+std::vector<Volume> readVolumes(const fs::path& file, long limit, double minPhaseFraction) {
+    const std::string ext = lowerExtension(file);
+    if (limit > 0 && minPhaseFraction <= 0.0 && (ext == "h5" || ext == "hdf5")) {
+        // Only the samples used are read (datasets of 3D volumes are large).
+        const auto names = io::hdf5SampleNames(file);
+        std::vector<Volume> out;
+        for (std::size_t i : evenlySpaced(names.size(), std::size_t(limit))) out.push_back(io::readHdf5Sample(file, names[i]));
+        return out;
+    }
+    auto kept = withMinority(io::readSamples(file.string()), minPhaseFraction);
+    if (limit <= 0 || std::size_t(limit) >= kept.size()) return kept;
+    std::vector<Volume> out;
+    for (std::size_t i : evenlySpaced(kept.size(), std::size_t(limit))) out.push_back(std::move(kept[i]));
+    return out;
+}
+
+std::vector<Volume> readImages(const fs::path& file, long limit, double minPhaseFraction) {
+    return readImages2D(file.string(), limit, minPhaseFraction);
+}
+
+using Reader = std::vector<Volume> (*)(const fs::path& file, long limit, double minPhaseFraction);
+
+TrainingSamples load(const TrainingSampleSelection& s, Reader read) {
+    if (s.minPhaseFraction < 0.0 || s.minPhaseFraction >= 0.5)
+        throw Error("the minimum phase fraction must be in [0, 0.5), not " + std::to_string(s.minPhaseFraction));
+    TrainingSamples d;
+    d.train = read(s.train, s.limit, s.minPhaseFraction);
+    if (d.train.empty())
+        throw Error(s.train.string() + ": no training samples" +
+                    (s.minPhaseFraction > 0.0 ? " with both phases above the minimum phase fraction" : ""));
+    // Test-split samples are for `evaluate` only; the trainings refuse them
+    // too, this says so before descriptors are computed.
+    refuseTestSamples(d.train, "training data (" + s.train.string() + ")");
+    if (!s.validation.empty()) {
+        d.validation = read(s.validation, s.validationLimit, s.minPhaseFraction);
+        refuseTestSamples(d.validation, "validation data (" + s.validation.string() + ")");
+    } else if (s.validationFromTrain) {
+        d.validation = splitOffLastFifth(d.train);
+    }
+    return d;
+}
+
+}  // namespace
+
+TrainingSamples loadTrainingSamples(const TrainingSampleSelection& s) { return load(s, readVolumes); }
+
+TrainingSamples loadTrainingImages(const TrainingSampleSelection& s) { return load(s, readImages); }
+
+}  // namespace ms::ml
