@@ -474,8 +474,15 @@ long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFold
     for (const auto& other : extraFolders)
         if (comparable(readJsonFile(other / "manifest.json")) != comparable(manifest))
             throw Error(other.string() + " was built with other settings than " + folder.string() + " (manifest.json differs)");
-    const auto runs = manifestRuns(manifest);
-    const auto phaseSets = manifestPhases(manifest);
+    // A manifest that parses but lacks a key: say which file.
+    std::vector<ManifestRun> runs;
+    std::vector<int> phaseSets;
+    try {
+        runs = manifestRuns(manifest);
+        phaseSets = manifestPhases(manifest);
+    } catch (const Error& e) {
+        throw Error((folder / "manifest.json").string() + ": " + e.what());
+    }
     if (runs.empty()) throw Error(folder.string() + "/manifest.json lists no runs");
     // The folder holding each run's parts (all its thresholdings sit together).
     std::vector<fs::path> partFolders;

@@ -318,6 +318,19 @@ private slots:
         jobs::mergeDataset(dir / "a", {dir / "b"});
         compareFiles(dir / "single" / "train.h5", dir / "a" / "train.h5");
         compareFiles(dir / "single" / "val.h5", dir / "a" / "val.h5");
+        // A manifest that parses but lacks a key: one line naming the file and the key.
+        Json broken = readJsonFile(dir / "a" / "manifest.json");
+        broken.erase("runs");
+        writeJsonFile(broken, dir / "a" / "manifest.json");
+        try {
+            jobs::mergeDataset(dir / "a");
+            QFAIL("a manifest without runs was merged");
+        } catch (const Error& e) {
+            const std::string text = e.what();
+            QVERIFY2(text.rfind((dir / "a" / "manifest.json").string() + ": ", 0) == 0 &&
+                         text.find("runs") != std::string::npos && text.find('\n') == std::string::npos,
+                     e.what());
+        }
         fs::remove_all(dir);
     }
 
