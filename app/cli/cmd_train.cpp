@@ -25,6 +25,7 @@
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/ml/splits.hpp"
 #include "microstudio/ml/train2d.hpp"
+#include "microstudio/ml/vae_study.hpp"
 #include "microstudio/ml/vae2d.hpp"
 #include "microstudio/noise/metrics.hpp"
 #include "microstudio/noise/noise.hpp"
@@ -294,14 +295,6 @@ int trainLdm(const CommandArgs& argv) {
 
 // --- study -------------------------------------------------------------------------
 
-struct StudyRun {
-    std::string name;
-    int batch = 32, latent = 128;
-    double beta = 1.0;
-    ml::TrainReport report;
-    double pixelError = 0.0;  // denoised validation images vs clean
-};
-
 // DIR/stageK_train.png and DIR/stageK_validation.png: the stage's runs' loss
 // curves, labelled.
 void plotStudyStage(const fs::path& dir, int stage, const std::vector<std::string>& names,
@@ -386,100 +379,48 @@ int trainStudy(const CommandArgs& argv) {
     fs::create_directories(dir);
     const auto data = ml::loadTrainingImages(
         {*args.value("data"), *args.value("val"), args.integer("limit", 0), args.integer("val-limit", 0)});
-    const auto& validation = data.validation;
-    // Fixed noisy validation images for the pixel error: the paper's three
-    // noise types at their default settings.
-    std::vector<std::pair<Volume, Volume>> noisyPairs;
-    for (std::size_t i = 0; i < validation.size(); ++i)
-        for (auto type : noise::allNoiseTypes()) {
-            noise::NoiseModel m;
-            m.type = type;
-            noisyPairs.emplace_back(validation[i], noise::applyNoise(validation[i], m, noise::deriveSeed(7, i)));
-        }
-    std::vector<StudyRun> runs;
+    ml::VaeStudyOptions study;
+    study.architecture = vaeConfigFromArgs(args);
+    study.train = trainOptionsFromArgs(args, 10, dir / "study");
+    if (study.train.distributed.enabled()) throw Error("train study runs in one process (--world-size is for vae2d, ldm2d)");
+    study.checkpoints = dir;
     std::string summary =
         "| stage | run | batch | L | beta | epochs | best validation loss | final train loss | validation pixel error | "
         "s/step |\n|---|---|---|---|---|---|---|---|---|---|\n";
-    auto runOne = [&](int stage, int batch, int latent, double beta) -> StudyRun {
-        StudyRun r;
-        char name[64];
-        std::snprintf(name, sizeof name, "b%d_L%d_beta%g", batch, latent, beta);
-        r.name = name;
-        r.batch = batch;
-        r.latent = latent;
-        r.beta = beta;
-        const fs::path modelPath = dir / (r.name + ".pt");
-        ml::Vae2dTrainOptions options;
-        options.train = trainOptionsFromArgs(args, 10, modelPath);
-        if (options.train.distributed.enabled()) throw Error("train study runs in one process (--world-size is for vae2d, ldm2d)");
-        options.train.batchSize = batch;
-        options.beta = beta;
-        auto config = vaeConfigFromArgs(args);
-        config.latent = latent;
-        std::cout << "study stage " << stage << ": " << r.name << "\n";
-        auto trained = withProgress("study " + r.name, options.train, [&] { return ml::trainNewVae2d(data, config, options); });
-        auto& model = trained.model;
-        r.report = trained.report;
+    ProgressToken token;
+    std::unique_ptr<ProgressBar> bar;
+    token.setListener([&bar](double f, const std::string& m) {
+        if (bar) bar->update(f, m);
+    });
+    const CancelOnInterrupt interrupt(token);
+    study.starting = [&](const ml::VaeStudyRun& r, ml::TrainOptions& options) {
+        std::cout << "study stage " << r.stage << ": " << r.name << "\n";
+        bar = std::make_unique<ProgressBar>("study " + r.name);
+        options.progress = &token;
+    };
+    study.finished = [&](const ml::VaeStudyRun& r) {
+        bar->finish();
         writeText(dir / (r.name + ".csv"), r.report.historyCsv());
-        std::vector<Volume> noisy;
-        for (const auto& p : noisyPairs) noisy.push_back(p.second);
-        const auto denoised = model.denoise(noisy);
-        double error = 0;
-        for (std::size_t i = 0; i < denoised.size(); ++i)
-            error += noise::pixelErrorRate(noisyPairs[i].first, denoised[i]) / double(denoised.size());
-        r.pixelError = error;
         char row[256];
-        std::snprintf(row, sizeof row, "| %d | %s | %d | %d | %g | %d | %.2f | %.2f | %.4f | %.3f |\n", stage,
-                      r.name.c_str(), batch, latent, beta, r.report.epochsDone, r.report.bestValidationLoss,
+        std::snprintf(row, sizeof row, "| %d | %s | %d | %d | %g | %d | %.2f | %.2f | %.4f | %.3f |\n", r.stage,
+                      r.name.c_str(), r.batch, r.latent, r.beta, r.report.epochsDone, r.report.bestValidationLoss,
                       r.report.history.empty() ? 0.0 : r.report.history.back().trainLoss, r.pixelError,
                       r.report.secondsPerStep);
         summary += row;
         writeText(dir / "summary.md", summary);
-        fs::remove(options.train.checkpoint);
-        return r;
     };
-    auto plotStage = [&](int stage, const std::vector<StudyRun>& stageRuns) {
+    study.stageDone = [&](int stage, const std::vector<ml::VaeStudyRun>& runs) {
         std::vector<std::string> names;
         std::vector<std::vector<ml::EpochRecord>> histories;
-        for (const auto& r : stageRuns) {
+        for (const auto& r : runs) {
             names.push_back(r.name);
             histories.push_back(r.report.history);
         }
         plotStudyStage(dir, stage, names, histories);
     };
-    auto best = [](const std::vector<StudyRun>& rs) {
-        std::size_t b = 0;
-        for (std::size_t i = 1; i < rs.size(); ++i)
-            if (rs[i].report.bestValidationLoss < rs[b].report.bestValidationLoss) b = i;
-        return rs[b];
-    };
-    // Stage runs that an earlier stage already trained are reused.
-    auto find = [&](int batch, int latent, double beta) -> const StudyRun* {
-        for (const auto& r : runs)
-            if (r.batch == batch && r.latent == latent && r.beta == beta) return &r;
-        return nullptr;
-    };
-    std::vector<StudyRun> stage1;
-    for (int batch : {16, 32, 64}) stage1.push_back(runOne(1, batch, 128, 1.0));
-    runs.insert(runs.end(), stage1.begin(), stage1.end());
-    plotStage(1, stage1);
-    const int bestBatch = best(stage1).batch;
-    std::vector<StudyRun> stage2;
-    for (int latent : {32, 128}) {
-        if (const StudyRun* r = find(bestBatch, latent, 1.0)) stage2.push_back(*r);
-        else stage2.push_back(runOne(2, bestBatch, latent, 1.0));
-    }
-    runs.insert(runs.end(), stage2.begin(), stage2.end());
-    plotStage(2, stage2);
-    const int bestLatent = best(stage2).latent;
-    std::vector<StudyRun> stage3;
-    for (double beta : {0.25, 1.0, 1.5}) {
-        if (const StudyRun* r = find(bestBatch, bestLatent, beta)) stage3.push_back(*r);
-        else stage3.push_back(runOne(3, bestBatch, bestLatent, beta));
-    }
-    plotStage(3, stage3);
-    summary += "\nBest batch " + std::to_string(bestBatch) + ", best L " + std::to_string(bestLatent) +
-               ", best beta by validation loss " + std::to_string(best(stage3).beta) +
+    const auto result = ml::runVaeStudy(data, study);
+    summary += "\nBest batch " + std::to_string(result.bestBatch) + ", best L " + std::to_string(result.bestLatent) +
+               ", best beta by validation loss " + std::to_string(result.bestBeta) +
                ". Loss curves per stage in stageK_train.png and stageK_validation.png (legend: run names).\n";
     writeText(dir / "summary.md", summary);
     std::cout << summary;

@@ -26,6 +26,7 @@
 #include "microstudio/ml/splits.hpp"
 #include "microstudio/ml/tiling.hpp"
 #include "microstudio/ml/vae2d.hpp"
+#include "microstudio/ml/vae_study.hpp"
 #include "microstudio/noise/metrics.hpp"
 
 namespace fs = std::filesystem;
@@ -796,6 +797,51 @@ private slots:
         QVERIFY2(!err.contains('\n') && err.contains("validation data (" + d + "/val.h5) holds 1 sample of the test split"),
                  qPrintable(err));
         QVERIFY(!fs::exists(dir / "v.pt") && !fs::exists(dir / "l.pt") && !fs::exists(dir / "v.pt.ckpt"));
+        fs::remove_all(dir);
+    }
+
+    // The paper's three-stage study as a library call: 3 batch sizes, then
+    // the other L at the best batch, then the two other betas at the best L
+    // (the run that an earlier stage trained is reused: 6 trainings), each
+    // stage's winner the lowest validation loss, pixel errors in [0, 1].
+    void vaeStudyChoosesByValidationLoss() {
+        const auto dir = tempDir("study");
+        TrainingSamples data{syntheticImages(12, 24, 1), syntheticImages(3, 24, 100)};
+        VaeStudyOptions o;
+        o.architecture = tinyVae();
+        o.train.epochs = 1;
+        o.train.threads = 1;
+        o.checkpoints = dir;
+        std::vector<std::pair<int, std::vector<VaeStudyRun>>> stages;
+        int started = 0;
+        o.starting = [&](const VaeStudyRun&, TrainOptions& options) {
+            ++started;
+            QCOMPARE(options.checkpoint.parent_path(), dir);
+        };
+        o.stageDone = [&](int stage, const std::vector<VaeStudyRun>& runs) { stages.emplace_back(stage, runs); };
+        const auto result = runVaeStudy(data, o);
+        QCOMPARE(started, 6);
+        QCOMPARE(int(result.runs.size()), 6);
+        QCOMPARE(int(stages.size()), 3);
+        QCOMPARE(int(stages[0].second.size()), 3);
+        QCOMPARE(int(stages[1].second.size()), 2);
+        QCOMPARE(int(stages[2].second.size()), 3);
+        auto best = [](const std::vector<VaeStudyRun>& runs) {
+            return *std::min_element(runs.begin(), runs.end(), [](const VaeStudyRun& a, const VaeStudyRun& b) {
+                return a.report.bestValidationLoss < b.report.bestValidationLoss;
+            });
+        };
+        QCOMPARE(result.bestBatch, best(stages[0].second).batch);
+        QCOMPARE(result.bestLatent, best(stages[1].second).latent);
+        QCOMPARE(result.bestBeta, best(stages[2].second).beta);
+        for (const auto& r : stages[1].second) QCOMPARE(r.batch, result.bestBatch);
+        for (const auto& r : stages[2].second) QCOMPARE(r.latent, result.bestLatent);
+        for (const auto& r : result.runs) {
+            QCOMPARE(r.name, vaeStudyRunName(r.batch, r.latent, r.beta));
+            QVERIFY(r.pixelError >= 0.0 && r.pixelError <= 1.0);
+            QVERIFY(!fs::exists(dir / (r.name + ".ckpt")));
+        }
+        QCOMPARE(vaeStudyRunName(32, 128, 0.25), std::string("b32_L128_beta0.25"));
         fs::remove_all(dir);
     }
 
