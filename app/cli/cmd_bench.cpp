@@ -239,6 +239,7 @@ const std::vector<Benchmark>& benchmarkTable() {
         {"ml3d", "paper-sized 3D VAE / U-Net forward+backward at batch 1, denoising step, parameter counts", benchMl3d},
         {"dist", "data-parallel training: 1 process x 2 threads vs 2 processes x 1 thread, all-reduce time", benchDist},
 #endif
+        {"startup", "whole short commands: the torch-free CLI against the ML worker (process start)", benchStartup},
 #ifdef MICROSTUDIO_HAVE_JOBS
         {"simulate", "Cahn-Hilliard steps/s at 128x128 and 128x128x64; steps until L = 16", benchSimulate},
 #endif

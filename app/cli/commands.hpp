@@ -37,6 +37,7 @@ int benchMl3d(const CommandArgs& args);  // cmd_generate.cpp
 int benchSimulate(const CommandArgs& args);  // cmd_simulate.cpp
 int benchDescriptors(const CommandArgs& args);  // cmd_describe.cpp
 int benchNoise(const CommandArgs& args);        // cmd_noise.cpp
+int benchStartup(const CommandArgs& args);      // cmd_bench_startup.cpp
 
 
 }  // namespace ms::cli

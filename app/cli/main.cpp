@@ -8,6 +8,15 @@
 #include "commands.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/io/hdf5.hpp"
+#if defined(MICROSTUDIO_ML_WORKER) && !defined(MICROSTUDIO_HAVE_ML)
+#include "ml_worker.hpp"
+// The model commands run in microstudio-ml (ml_worker.hpp); listed here for --help.
+#define MS_ML_COMMAND(function) nullptr
+#define MICROSTUDIO_LISTS_ML 1
+#elif defined(MICROSTUDIO_HAVE_ML)
+#define MS_ML_COMMAND(function) function
+#define MICROSTUDIO_LISTS_ML 1
+#endif
 
 namespace {
 
@@ -26,14 +35,19 @@ const std::vector<ms::cli::Command>& commandTable() {
         {"simulate", "one Cahn-Hilliard run: field and thresholded labels per snapshot (.h5)", ms::cli::cmdSimulate},
         {"dataset", "build a Cahn-Hilliard dataset over (phi, chi) (sharded, resumable); merge shards", ms::cli::cmdDataset},
 #endif
-#ifdef MICROSTUDIO_HAVE_ML
-        {"train", "train the 2D denoising VAE / latent diffusion (resumable), the paper's VAE study", ms::cli::cmdTrain},
-        {"models", "list installed models with their metadata", ms::cli::cmdModels},
-        {"denoise", "denoise 2D images with a learned denoiser (the shipped VAE by default)", ms::cli::cmdDenoise},
-        {"sample2d", "generate 2D microstructures with the latent diffusion model", ms::cli::cmdSample2d},
-        {"generate", "generate 3D microstructures for target descriptors (MicroGen3D latent diffusion)", ms::cli::cmdGenerate},
-        {"train3d", "train the 3D generator: VAE, feature predictor, conditional DDPM (resumable)", ms::cli::cmdTrain3d},
-        {"evaluate", "evaluate a 3D generator on held-out data: target R^2, diversity, timing (--json)", ms::cli::cmdEvaluate},
+#ifdef MICROSTUDIO_LISTS_ML
+        {"train", "train the 2D denoising VAE / latent diffusion (resumable), the paper's VAE study",
+         MS_ML_COMMAND(ms::cli::cmdTrain)},
+        {"models", "list installed models with their metadata", MS_ML_COMMAND(ms::cli::cmdModels)},
+        {"denoise", "denoise 2D images with a learned denoiser (the shipped VAE by default)",
+         MS_ML_COMMAND(ms::cli::cmdDenoise)},
+        {"sample2d", "generate 2D microstructures with the latent diffusion model", MS_ML_COMMAND(ms::cli::cmdSample2d)},
+        {"generate", "generate 3D microstructures for target descriptors (MicroGen3D latent diffusion)",
+         MS_ML_COMMAND(ms::cli::cmdGenerate)},
+        {"train3d", "train the 3D generator: VAE, feature predictor, conditional DDPM (resumable)",
+         MS_ML_COMMAND(ms::cli::cmdTrain3d)},
+        {"evaluate", "evaluate a 3D generator on held-out data: target R^2, diversity, timing (--json)",
+         MS_ML_COMMAND(ms::cli::cmdEvaluate)},
 #endif
         {"bench", "run a benchmark (bench --help lists them)", ms::cli::cmdBench},
     };
@@ -61,8 +75,11 @@ int main(int argc, char** argv) {
         std::cout << "microstudio-cli " << MICROSTUDIO_VERSION << "\n";
         return 0;
     }
+#if defined(MICROSTUDIO_ML_WORKER) && !defined(MICROSTUDIO_HAVE_ML)
+    if (ms::cli::runsInMlWorker(argc, argv)) ms::cli::execMlWorker(argc, argv);
+#endif
     for (const auto& c : commandTable()) {
-        if (std::strcmp(argv[1], c.name) != 0) continue;
+        if (std::strcmp(argv[1], c.name) != 0 || !c.run) continue;
         try {
             ms::io::startHdf5Reader();  // forked now, while this process has one thread
             return c.run(ms::cli::CommandArgs(argv + 2, argv + argc));

@@ -22,6 +22,11 @@ for f in gen3d-ch2/generator3d.pt gen3d-ch2/generator3d.json gen3d-ch2/heldout-t
   [ -f "$models/$f" ] || fail "the package lacks usr/share/microstudio/models/$f"
 done
 [ -z "$(find "$models" -name '*.ckpt' -o -name checkpoints)" ] || fail "the package ships training checkpoints"
+[ -x "$work/root/usr/bin/microstudio-ml" ] || fail "the package lacks usr/bin/microstudio-ml (the ML worker)"
+# The CLI is torch-free: its model commands run in microstudio-ml.
+if ldd "$work/root/usr/bin/microstudio-cli" | grep -q 'libtorch\|libQt5\|libopencv'; then
+  fail "the installed microstudio-cli links LibTorch, OpenCV or Qt5"
+fi
 echo "package: $(basename "$deb"), $(du -sm "$deb" | cut -f1) MB"
 
 # What runs with the trees hidden.

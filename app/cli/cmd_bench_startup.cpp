@@ -1,0 +1,107 @@
+// bench startup: whole short commands end to end (process start included),
+// the torch-free microstudio-cli against the ML worker microstudio-ml, which
+// links LibTorch as every command did before the split. One run, the same
+// files, the median of --repeats runs each.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "args.hpp"
+#include "commands.hpp"
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/synthetic.hpp"
+#include "microstudio/io/io.hpp"
+
+extern char** environ;
+
+namespace fs = std::filesystem;
+
+namespace ms::cli {
+
+namespace {
+
+// Wall seconds of one run of `program args...`, output discarded; throws
+// when it cannot start or exits non-zero.
+double timedRun(const fs::path& program, const std::vector<std::string>& args) {
+    std::vector<std::string> words = {program.filename().string()};
+    words.insert(words.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+    const auto start = std::chrono::steady_clock::now();
+    pid_t pid = 0;
+    const int failed = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (failed) throw Error("bench startup: cannot start " + program.string());
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw Error("bench startup: " + program.string() + " failed");
+    return seconds;
+}
+
+double median(const fs::path& program, const std::vector<std::string>& args, int repeats) {
+    std::vector<double> t;
+    for (int i = 0; i < repeats; ++i) t.push_back(timedRun(program, args));
+    std::sort(t.begin(), t.end());
+    return t[t.size() / 2];
+}
+
+}  // namespace
+
+int benchStartup(const CommandArgs& argv) {
+    Args args(argv, {"repeats"}, {});
+    if (args.helpRequested()) {
+        std::cout << "Usage: microstudio-cli bench startup [--repeats N]\n\n"
+                     "Seconds of whole short commands (--help, info and describe of a 32x32x16 volume),\n"
+                     "process start included: microstudio-cli (no LibTorch) against microstudio-ml (the\n"
+                     "ML worker, which links LibTorch), median of N runs each [10].\n";
+        return 0;
+    }
+    const int repeats = int(args.integer("repeats", 10));
+    if (repeats < 1 || repeats > 1000) throw Error("--repeats must be in 1..1000");
+    const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path();
+    const fs::path cli = bin / "microstudio-cli", worker = bin / "microstudio-ml";
+    const bool haveWorker = fs::exists(worker);
+    const fs::path temp = fs::temp_directory_path() / ("ms-bench-startup-" + std::to_string(::getpid()));
+    fs::create_directories(temp);
+    SyntheticOptions o;
+    o.seed = 1;
+    io::writeVolume(syntheticMicrostructure(Dims{32, 32, 16}, o), temp / "small.vti");
+    const std::string file = (temp / "small.vti").string();
+    std::ifstream loadavg("/proc/loadavg");
+    double load = 0.0;
+    loadavg >> load;
+    std::printf("bench startup: median of %d runs, load %.2f (1-minute average)\n", repeats, load);
+    std::printf("%-26s %16s %16s %8s\n", "command", "microstudio-cli", "microstudio-ml", "ratio");
+    for (const std::vector<std::string>& command :
+         {std::vector<std::string>{"--help"}, {"info", file}, {"describe", file}}) {
+        std::string label;
+        for (const auto& w : command) label += (label.empty() ? "" : " ") + (w == file ? std::string("32x32x16.vti") : w);
+        const double a = median(cli, command, repeats);
+        if (!haveWorker) {
+            std::printf("%-26s %14.1f ms %16s\n", label.c_str(), 1e3 * a, "(not built)");
+            continue;
+        }
+        const double b = median(worker, command, repeats);
+        std::printf("%-26s %14.1f ms %13.1f ms %7.1fx\n", label.c_str(), 1e3 * a, 1e3 * b, b / a);
+    }
+    fs::remove_all(temp);
+    return 0;
+}
+
+}  // namespace ms::cli
