@@ -78,6 +78,12 @@ for p in $PHASES; do
   run "$CLI" train3d recipe --phases "$p" --data "$d/train.h5" --val "$d/val.h5" --out "$model" \
     --threads "$THREADS" $(cat "$choice") --choice "$(cat "$choice.note")"
 
+  # 3b. Validation figures (plain sampling and the VAE round trip, 256 targets):
+  #     what the choices above are judged by (the VAE must reach round-trip
+  #     R^2 >= 0.97 on every condition, docs/ml3d.md); test is not read here.
+  [ -f "$WORK/$name-val.json" ] || run "$CLI" evaluate --model "$model" --data "$d/val.h5" -n 256 --steps 50 \
+    --threads "$THREADS" --json > "$WORK/$name-val.json"
+
   # 4. Test figures (256 evenly spaced test targets, memorisation against train).
   [ -f "$model/evaluation.json" ] || run "$CLI" evaluate --model "$model" --data "$d/test.h5" -n 256 --steps 50 \
     --training "$d/train.h5" --threads "$THREADS" --save --json > "$WORK/$name-test.json"
