@@ -67,7 +67,7 @@ int benchStartup(const CommandArgs& argv) {
     Args args(argv, {"repeats"}, {});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli bench startup [--repeats N]\n\n"
-                     "Seconds of whole short commands (--help, info and describe of a 32x32x16 volume),\n"
+                     "Seconds of whole short commands (--help, info and describe of a 512x128 image),\n"
                      "process start included: microstudio-cli (no LibTorch) against microstudio-ml (the\n"
                      "ML worker, which links LibTorch), median of N runs each [10].\n";
         return 0;
@@ -81,7 +81,7 @@ int benchStartup(const CommandArgs& argv) {
     fs::create_directories(temp);
     SyntheticOptions o;
     o.seed = 1;
-    io::writeVolume(syntheticMicrostructure(Dims{32, 32, 16}, o), temp / "small.vti");
+    io::writeVolume(syntheticMicrostructure(Dims{512, 128, 1}, o), temp / "small.vti");
     const std::string file = (temp / "small.vti").string();
     std::ifstream loadavg("/proc/loadavg");
     double load = 0.0;
@@ -91,7 +91,7 @@ int benchStartup(const CommandArgs& argv) {
     for (const std::vector<std::string>& command :
          {std::vector<std::string>{"--help"}, {"info", file}, {"describe", file}}) {
         std::string label;
-        for (const auto& w : command) label += (label.empty() ? "" : " ") + (w == file ? std::string("32x32x16.vti") : w);
+        for (const auto& w : command) label += (label.empty() ? "" : " ") + (w == file ? std::string("512x128.vti") : w);
         const double a = median(cli, command, repeats);
         if (!haveWorker) {
             std::printf("%-26s %14.1f ms %16s\n", label.c_str(), 1e3 * a, "(not built)");

@@ -12,6 +12,7 @@
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/json.hpp"
 #include "microstudio/jobs/dataset_builder.hpp"
+#include "microstudio/jobs/volume_dataset.hpp"
 
 namespace ms::cli {
 
@@ -201,16 +202,88 @@ int datasetSubset(const CommandArgs& argv) {
     return 0;
 }
 
+// "a, b, c" of the extensions io reads, for --help.
+std::string readableExtensions() {
+    std::string list;
+    for (const auto& ext : io::volumeExtensions()) list += (list.empty() ? "." : ", .") + ext;
+    return list;
+}
+
+int datasetFromVolume(const CommandArgs& argv) {
+    Args args(argv, {"size", "stride", "depth", "descriptors", "validation", "test", "labels", "threads", "output"},
+              {"json", "periodic-descriptors"});
+    if (args.helpRequested()) {
+        std::cout <<
+            "Usage: microstudio-cli dataset from-volume VOLUME --size NXxNY [--stride S] [--depth NZ] -o FOLDER\n\n"
+            "Cuts a segmented volume of your own (tomography, FIB-SEM; " + readableExtensions() + ")\n"
+            "into windows of NXxNY voxels at a stride of S, each spanning the full depth (resized to NZ\n"
+            "slices by nearest neighbour with --depth: the paper's experimental recipe is a 466x465x50\n"
+            "volume, --size 64x64 --stride 4 --depth 64), describes each window like `dataset build` and\n"
+            "writes FOLDER/train.h5, val.h5 and test.h5 (MicroGen3D layout; the `split` attribute names\n"
+            "each sample's split) plus FOLDER/manifest.json, ready for train3d, evaluate and the studio's\n"
+            "Training tab.\n\n"
+            "Split by position, so overlapping windows never straddle two splits: the longer of x and y is\n"
+            "cut into equal strips of at least window + stride voxels; the first strips are training, then\n"
+            "validation, then test (about 70/15/15, at least one strip each); a window goes to the split\n"
+            "whose strips hold all of it, and windows crossing a split border are dropped.\n\n"
+            "Options:\n"
+            "  --size NXxNY          window size in x and y                            [64x64]\n"
+            "  --stride S            step between windows in x and y                   [4]\n"
+            "  --depth NZ            resize each window to NZ slices (0: keep)         [0]\n"
+            "  --descriptors graspi|basic|none  per-window descriptors                 [graspi]\n"
+            "  --periodic-descriptors           GraSPI periodic side walls\n"
+            "  --validation F        fraction of strips for val.h5                     [0.15]\n"
+            "  --test F              fraction of strips for test.h5 (0: none)          [0.15]\n"
+            "  --threads N           windows described in parallel (0 = every core)    [0]\n"
+            "  --json                print a JSON report\n"
+            "  -o, --output FOLDER   dataset folder (required; not one of `dataset build`)\n"
+         << kLabelsHelp;
+        return 0;
+    }
+    args.requirePositionals(1, 1, "VOLUME");
+    if (!args.has("output")) throw Error("missing -o FOLDER (see --help)");
+    const Dims size = parseDims(args.value("size", "64x64"));
+    if (!size.is2D()) throw Error("--size takes NXxNY: windows span the volume's full depth (resize it with --depth)");
+    jobs::VolumeDatasetConfig c;
+    c.windowX = size.nx;
+    c.windowY = size.ny;
+    c.stride = int(args.integer("stride", 4));
+    c.depth = int(args.integer("depth", 0));
+    c.descriptors = args.value("descriptors", "graspi");
+    c.periodicDescriptors = args.flag("periodic-descriptors");
+    c.validationFraction = args.number("validation", 0.15);
+    c.testFraction = args.number("test", 0.15);
+    c.threads = int(args.integer("threads", 0));
+    const std::string volume = args.positionals()[0], folder = *args.value("output");
+    ProgressToken token;
+    ProgressBar bar("from-volume");
+    token.setListener([&](double f, const std::string& m) { bar.update(f, m); });
+    const CancelOnInterrupt interrupt(token);
+    const auto r = jobs::buildDatasetFromVolume(volume, folder, c, readOptions(args), &token);
+    bar.finish();
+    if (args.flag("json")) {
+        std::cout << jsonText(Json{{"folder", folder}, {"train", r.train}, {"val", r.val}, {"test", r.test},
+                                   {"dropped", r.dropped}, {"window", r.windowDims.str()}, {"seconds", r.seconds}})
+                  << "\n";
+    } else {
+        std::printf("%s: %d train, %d validation, %d test windows of %s (%d crossing a split border dropped), %.1f s\n",
+                    folder.c_str(), r.train, r.val, r.test, r.windowDims.str().c_str(), r.dropped, r.seconds);
+    }
+    return 0;
+}
+
 }  // namespace
 
 int cmdDataset(const CommandArgs& argv) {
     if (argv.empty() || argv[0] == "--help" || argv[0] == "-h") {
         std::cout << "Usage: microstudio-cli dataset build [OPTIONS] -o FOLDER\n"
                      "       microstudio-cli dataset merge FOLDER [SHARD_FOLDER ...]\n"
-                     "       microstudio-cli dataset subset IN.h5 -n N -o OUT.h5\n\n"
+                     "       microstudio-cli dataset subset IN.h5 -n N -o OUT.h5\n"
+                     "       microstudio-cli dataset from-volume VOLUME --size NXxNY --stride S [--depth NZ] -o FOLDER\n\n"
                      "build  Cahn-Hilliard sweep over (phi, chi) -> snapshots -> thresholds -> descriptors -> HDF5\n"
                      "merge  join the parts of a sharded build into train.h5 / val.h5 / test.h5\n"
                      "subset N evenly spaced two-phase samples of a file (e.g. a shipped test subset)\n"
+                     "from-volume  windows of your own volume (.tif, .npy, .vti, ...) -> a dataset, split by position\n"
                      "Each has --help.\n";
         return argv.empty() ? 2 : 0;
     }
@@ -218,7 +291,8 @@ int cmdDataset(const CommandArgs& argv) {
     if (argv[0] == "build") return datasetBuild(rest);
     if (argv[0] == "merge") return datasetMerge(rest);
     if (argv[0] == "subset") return datasetSubset(rest);
-    throw Error("unknown dataset action '" + argv[0] + "' (build, merge or subset)");
+    if (argv[0] == "from-volume") return datasetFromVolume(rest);
+    throw Error("unknown dataset action '" + argv[0] + "' (build, merge, subset or from-volume)");
 }
 
 }  // namespace ms::cli

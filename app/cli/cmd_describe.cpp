@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -24,13 +25,6 @@
 namespace ms::cli {
 
 namespace {
-
-std::string csvField(const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string out = "\"";
-    for (char c : s) out += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return out + "\"";
-}
 
 struct Described {
     std::string name;  // file, or file#sample for multi-sample .h5
@@ -53,29 +47,6 @@ void printJson(const std::vector<Described>& items) {
     Json out = Json::array();
     for (const auto& item : items) out.push_back(describedJson(item));
     std::cout << jsonText(items.size() == 1 ? out.front() : out) << "\n";
-}
-
-void printCsv(const std::vector<Described>& items) {
-    // Columns: the union of names in first-seen order (2- and 3-phase rows mix).
-    std::vector<std::string> columns;
-    for (const auto& it : items)
-        for (const auto& e : it.result.all())
-            if (std::find(columns.begin(), columns.end(), e.name) == columns.end()) columns.push_back(e.name);
-    std::cout << "file,phases,periodic";
-    for (const auto& c : columns) std::cout << ',' << c;
-    std::cout << '\n';
-    for (const auto& it : items) {
-        std::cout << csvField(it.name) << ',' << it.result.phases << ',' << (it.result.periodic ? 1 : 0);
-        for (const auto& c : columns) {
-            std::cout << ',';
-            const auto all = it.result.all();
-            const auto e = std::find_if(all.begin(), all.end(), [&](const descriptors::Entry& x) { return x.name == c; });
-            if (e == all.end() || std::isnan(e->value)) continue;
-            // Counts in full; reals with GraSPI's 6 digits.
-            std::cout << (e->integer ? std::to_string(std::llround(e->value)) : descriptors::formatValue(e->value));
-        }
-        std::cout << '\n';
-    }
 }
 
 // A 512x128 Cahn-Hilliard-like 2D morphology: the first 512x128 data_*.txt
@@ -153,6 +124,23 @@ double peakResidentMB() {
     return double(usage.ru_maxrss) / 1024.0;
 }
 
+// CPU seconds of this process so far (all threads): what a run costs
+// whatever else keeps the cores busy.
+double processCpuSeconds() {
+    struct rusage usage {};
+    getrusage(RUSAGE_SELF, &usage);
+    auto seconds = [](const timeval& t) { return double(t.tv_sec) + 1e-6 * double(t.tv_usec); };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// The 1-minute load average ("?" where /proc is absent): the figures above
+// mean little without it on a shared machine.
+std::string loadAverage() {
+    std::ifstream in("/proc/loadavg");
+    std::string first;
+    return in >> first ? first : std::string("?");
+}
+
 // Large volumes as a user meets them: a .vti file read and described, one
 // thread against `threads` in one run (the results must be identical).
 void benchLargeVolumes(const std::vector<Dims>& sizes, int threads) {
@@ -168,13 +156,17 @@ void benchLargeVolumes(const std::vector<Dims>& sizes, int threads) {
         descriptors::Options one, many;
         many.threads = threads;
         descriptors::Result single, threaded;
+        const std::string load = loadAverage();
+        const double cpu0 = processCpuSeconds();
         const double t1 = bestSeconds(1, [&] { single = descriptors::describe(volume, one); });
+        const double cpu1 = processCpuSeconds();
         const double tn = bestSeconds(1, [&] { threaded = descriptors::describe(volume, many); });
-        std::printf("  %-12s %5.1f M voxels: read %.2f s; describe 1 thread %.2f s, %d threads %.2f s (%.2fx); "
-                    "read + describe %.2f s; identical %s; peak %.0f MB\n",
-                    dims.str().c_str(), double(dims.count()) / 1e6, read, t1, threads, tn, t1 / tn, read + tn,
-                    descriptors::formatGraspi(single) == descriptors::formatGraspi(threaded) ? "yes" : "NO",
-                    peakResidentMB());
+        const double cpun = processCpuSeconds() - cpu1;
+        std::printf("  %-12s %5.1f M voxels: read %.2f s; describe 1 thread %.2f s (CPU %.2f s), %d threads %.2f s "
+                    "(CPU %.2f s; %.2fx); read + describe %.2f s; identical %s; peak %.0f MB; load %s\n",
+                    dims.str().c_str(), double(dims.count()) / 1e6, read, t1, cpu1 - cpu0, threads, tn, cpun, t1 / tn,
+                    read + tn, descriptors::formatGraspi(single) == descriptors::formatGraspi(threaded) ? "yes" : "NO",
+                    peakResidentMB(), load.c_str());
         fs::remove(file);
     }
     fs::remove_all(dir);
@@ -249,12 +241,14 @@ int cmdDescribe(const CommandArgs& argv) {
         results.push_back(descriptors::describe(volumes[0], options));
     }
 
+    if (format == "csv") {
+        std::cout << descriptors::formatCsv(names, results);  // the studio's Describe panel writes the same
+        return 0;
+    }
     std::vector<Described> items;
     for (std::size_t i = 0; i < results.size(); ++i) items.push_back({names[i], std::move(results[i])});
     if (format == "json") {
         printJson(items);
-    } else if (format == "csv") {
-        printCsv(items);
     } else {
         for (std::size_t i = 0; i < items.size(); ++i) {
             if (items.size() > 1) std::cout << (i ? "\n" : "") << "# " << items[i].name << "\n";

@@ -145,14 +145,13 @@ VoxelMaps voxelMaps(const Volume& volume, const Options& options) {
     // Distance to the interface: every phase at once (paths never leave
     // their phase, so the seeds of one phase never reach another).
     const auto kinds = interfaceKinds(grid, labels);
-    std::vector<std::pair<float, Node>> seeds;
+    std::vector<float> dist(grid.n);
     for (Node v = 0; v < grid.n; ++v) {
         Kind best = kNone;
         for (int p = 0; p < kMaxPhases; ++p) best = std::min(best, kindTo(kinds[v], p));
-        if (best != kNone) seeds.emplace_back(w.half[best], v);
+        dist[v] = best != kNone ? w.half[best] : kInf;
     }
-    std::vector<float> dist;
-    dijkstraInPhase(grid, labels, w, seeds, kInf, dist);
+    dijkstraInPhase(grid, labels, w, kInf, dist);
     maps.distanceToInterface.resize(grid.n);
     for (Node v = 0; v < grid.n; ++v) maps.distanceToInterface[v] = dist[v] < 0.5f * kInf ? dist[v] : -1.0f;
 

@@ -72,13 +72,19 @@ public:
     // Whether v lies on a side of the box (the offset table does not apply).
     bool isBoundary(Node v) const { return boundary_[v] != 0; }
 
-    // For a voxel not on the boundary: the 13 neighbours with a smaller index
-    // (4 in 2D), so that a sweep over all voxels meets each pair once.
-    template <class F>
-    void forEachEarlierNeighbour(Node v, F&& f) const {
-        for (std::size_t k = 0; k < earlierCount_; ++k)
-            f(Node(std::int64_t(v) + offsets_[earlier_[k]]), Kind(kinds_[earlier_[k]]));
-    }
+    // The neighbours of a voxel off the boundary: v + interiorOffset(k) is
+    // joined by an edge of interiorKind(k), k < neighbourCount (26 / 8).
+    int neighbourCount() const { return is3D ? 26 : 8; }
+    std::int64_t interiorOffset(int k) const { return offsets_[k]; }
+    Kind interiorKind(int k) const { return Kind(kinds_[k]); }
+    // Neighbour k as a step on the grid.
+    struct Step {
+        int dx, dy, dz;
+    };
+    Step step(int k) const { return {relative_[std::size_t(k)].dx, relative_[std::size_t(k)].dy, relative_[std::size_t(k)].dz}; }
+    // The neighbours with a smaller index (13 in 3D, 4 in 2D): indices k.
+    int earlierCount() const { return int(earlierCount_); }
+    int earlierIndex(int j) const { return earlier_[j]; }
 
     // The 'f' neighbours in +x, +y, +z only (each face pair once).
     template <class F>
@@ -118,59 +124,63 @@ struct Weights {
     float half[3];
 };
 
-// A radix heap of (distance, node) keyed on the float's bit pattern (for
-// non-negative floats the bits order like the values). Dijkstra only pushes
-// keys >= the last popped one, which is all a radix heap needs; it pops in
-// non-decreasing order like any priority queue, so the float distances are
-// exactly those of GraSPI's binary-heap Dijkstra: each final distance is the
-// least float left-fold path sum, whatever order ties are popped in.
-class RadixHeap {
+// Dial's bucket queue over the non-negative float distances of a search:
+// buckets of width `width` (the least edge weight, so that a relaxation
+// lands in a later bucket) kept in a ring that spans the largest step. A
+// voxel is queued once per bucket it enters and expanded with its distance
+// of the moment when its bucket is drained; voxels inside one bucket are
+// taken first in, first out.
+//
+// Why the distances are GraSPI's exactly: a relaxation only stores
+// fl(d + w) where that lowers a distance, and the search ends when no edge
+// can lower one. Then every distance is the least float left-fold sum over
+// the paths to it (fl(x + w) grows with x, so induction along the best path
+// bounds it from above, and every stored value is such a sum), which is
+// what GraSPI's binary-heap Dijkstra finds too, whatever order the voxels
+// are taken in (tests: bucketSearchEqualsDijkstra*).
+class BucketQueue {
 public:
-    struct Item {
-        float d;
-        Node v;
-    };
-    void push(float d, Node v) {
-        const std::uint32_t key = bits(d);
-        buckets_[bucketOf(key)].push_back({key, v});
+    BucketQueue(float width, float largestStep, const float* dist);
+
+    // dist[v] was just lowered from `old` to d (d at most largestStep above
+    // the bucket being drained): queue v unless it waits in d's bucket.
+    void lowered(Node v, float old, float d) {
+        const std::uint64_t bucket = bucketOf(d);
+        if (old < kInf && bucketOf(old) == bucket && bucket != current_) return;
+        ring_[bucket & mask_].push_back(v);
         ++size_;
     }
-    Item pop() {
-        if (buckets_[0].empty()) {
-            std::size_t i = 1;
-            while (buckets_[i].empty()) ++i;
-            std::uint32_t least = std::numeric_limits<std::uint32_t>::max();
-            for (const auto& e : buckets_[i]) least = std::min(least, e.key);
-            last_ = least;
-            for (const auto& e : buckets_[i]) buckets_[bucketOf(e.key)].push_back(e);
-            buckets_[i].clear();
+    // Calls expand(v, dist[v]) for every queued voxel whose distance lies in
+    // the bucket being drained, bucket by bucket; expand may lower distances.
+    // When a bucket runs dry bucketDone() is called, and may lower distances
+    // into it again (the electrodes' zero-weight edges do).
+    template <class Expand, class BucketDone>
+    void drain(Expand&& expand, BucketDone&& bucketDone) {
+        while (size_ > 0) {
+            std::vector<Node>& bucket = ring_[current_ & mask_];
+            std::size_t i = 0;
+            do {
+                for (; i < bucket.size(); ++i) {
+                    const Node v = bucket[i];
+                    const float d = dist_[v];
+                    if (bucketOf(d) == current_) expand(v, d);  // else lowered into an earlier bucket
+                }
+                bucketDone();
+            } while (i < bucket.size());
+            size_ -= bucket.size();
+            bucket.clear();
+            ++current_;
         }
-        const Entry e = buckets_[0].back();
-        buckets_[0].pop_back();
-        --size_;
-        float d;
-        std::memcpy(&d, &e.key, sizeof d);
-        return {d, e.v};
     }
-    bool empty() const { return size_ == 0; }
 
 private:
-    struct Entry {
-        std::uint32_t key;
-        Node v;
-    };
-    static std::uint32_t bits(float d) {
-        std::uint32_t k;
-        std::memcpy(&k, &d, sizeof k);
-        return k;
-    }
-    std::size_t bucketOf(std::uint32_t key) const {
-        const std::uint32_t diff = key ^ last_;
-        return diff == 0 ? 0 : std::size_t(32 - __builtin_clz(diff));
-    }
-    std::vector<Entry> buckets_[33];
-    std::uint32_t last_ = 0;
+    std::uint64_t bucketOf(float d) const { return std::uint64_t(double(d) * inverseWidth_); }
+    const float* dist_;
+    double inverseWidth_;
+    std::uint64_t mask_ = 0;
+    std::uint64_t current_ = 0;
     std::size_t size_ = 0;
+    std::vector<std::vector<Node>> ring_;
 };
 
 // Connected components of same-label voxels over the full neighbourhood.
@@ -184,25 +194,24 @@ struct Components {
     std::vector<std::uint32_t> id;  // per voxel
     std::vector<Component> list;
 };
-// When `kinds` is given it is filled as interfaceKinds() does, in the same
-// sweep over the neighbours. Union-find over each pair of neighbours once,
-// in up to `threads` slabs of layers joined in parallel; components are
-// numbered in order of their first voxel whatever the thread count.
-Components connectedComponents(const Grid& grid, const std::vector<std::uint8_t>& labels,
-                               std::vector<std::uint8_t>* kinds = nullptr, int threads = 1);
+// Union-find over each pair of neighbours once, in up to `threads` slabs of
+// layers joined in parallel; components are numbered in order of their first
+// voxel whatever the thread count.
+Components connectedComponents(const Grid& grid, const std::vector<std::uint8_t>& labels, int threads = 1);
 
 // Per voxel, for each label p (2 bits each, p = 0..2): the smallest edge kind
 // joining the voxel to a neighbour labelled p, kNone if there is none. The
-// slot of the voxel's own label is kNone.
-std::vector<std::uint8_t> interfaceKinds(const Grid& grid, const std::vector<std::uint8_t>& labels);
+// slot of the voxel's own label is kNone (and bits 6-7 are set).
+std::vector<std::uint8_t> interfaceKinds(const Grid& grid, const std::vector<std::uint8_t>& labels, int threads = 1);
 inline Kind kindTo(std::uint8_t packed, int label) { return Kind((packed >> (2 * label)) & 3u); }
 
-// Dijkstra inside one phase from interface seeds: dist[v] starts at the
-// seed distance for seeded voxels; edges join equal labels only. Stops once
-// the smallest queued distance reaches `cutoff` (distances below it are
-// final; the rest may stay larger than the truth, kInf when unreached).
-void dijkstraInPhase(const Grid& grid, const std::vector<std::uint8_t>& labels, const Weights& w,
-                     const std::vector<std::pair<float, Node>>& seeds, float cutoff, std::vector<float>& dist);
+// Dijkstra inside one phase from seeds: on entry dist (n entries) holds the
+// seed distances, kInf elsewhere; edges join equal labels only. Expands only
+// voxels closer than `cutoff`, as a search that stops at the first distance
+// >= cutoff: distances below it are final, the rest hold what the expanded
+// voxels offered (kInf when unreached), the same values as GraSPI's.
+void dijkstraInPhase(const Grid& grid, const std::vector<std::uint8_t>& labels, const Weights& w, float cutoff,
+                     std::vector<float>& dist);
 
 // GraSPI's charge-transport Dijkstra from an electrode: voxel edges join
 // equal labels; electrode edges (weight 0) join the anode (top, RED) to

@@ -18,14 +18,39 @@ namespace fs = std::filesystem;
 
 namespace ms::io {
 
+namespace {
+
+struct ExtensionFormat {
+    const char* extension;
+    Format format;
+};
+// The dispatch table: formatOf, volumeExtensions and the dialogs' filter all read it.
+constexpr ExtensionFormat kExtensionFormats[] = {
+    {"vti", Format::Vti},          {"h5", Format::Hdf5},   {"hdf5", Format::Hdf5}, {"txt", Format::GraspiText},
+    {"graspi", Format::GraspiText}, {"png", Format::Png},  {"tif", Format::Tiff},  {"tiff", Format::Tiff},
+    {"npy", Format::Npy}};
+
+}  // namespace
+
+const std::vector<std::string>& volumeExtensions() {
+    static const std::vector<std::string> extensions = [] {
+        std::vector<std::string> list;
+        for (const auto& e : kExtensionFormats) list.emplace_back(e.extension);
+        return list;
+    }();
+    return extensions;
+}
+
+std::string volumeFileFilter() {
+    std::string patterns;
+    for (const auto& ext : volumeExtensions()) patterns += (patterns.empty() ? "*." : " *.") + ext;
+    return "Microstructures (" + patterns + ")";
+}
+
 Format formatOf(const fs::path& path) {
     const std::string ext = lowerExtension(path);
-    if (ext == "vti") return Format::Vti;
-    if (ext == "h5" || ext == "hdf5") return Format::Hdf5;
-    if (ext == "txt" || ext == "graspi") return Format::GraspiText;
-    if (ext == "png") return Format::Png;
-    if (ext == "tif" || ext == "tiff") return Format::Tiff;
-    if (ext == "npy") return Format::Npy;
+    for (const auto& e : kExtensionFormats)
+        if (ext == e.extension) return e.format;
     // A folder named like no file type ("slices/", "scan.d") is a folder of
     // TIFF slices; "x.txt/" stays a text path, refused as a folder.
     std::error_code ec;

@@ -731,6 +731,7 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
             v.text["sampler"] = sampler;
             v.text["source"] = "generator3d";
             out.push_back(std::move(v));
+            if (options.onSample) options.onSample(std::size_t(first + i), out.back());
         }
     }
     if (options.progress) options.progress->report(1.0, "generated " + std::to_string(n));
@@ -754,10 +755,23 @@ std::vector<Volume> Generator3D::generateScreened(const std::vector<std::map<std
         std::size_t index = 0, draws = 0;
     };
     std::vector<Best> best(n);
+    std::vector<std::optional<Volume>> kept(n);
     const double maxDraws = double(n * k);
     double drawsDone = 0.0;
     auto unfinished = [&](const Best& b) {
         return b.draws < k && !(adaptive && b.distance <= options.tolerance);
+    };
+    // A sample is kept (and handed to onSample) once its last draw is measured.
+    auto keep = [&](std::size_t i) {
+        Volume v = std::move(*best[i].volume);
+        descriptors::storeAsAttributes(best[i].measured, v);
+        v.attributes["candidates"] = double(best[i].draws);
+        v.attributes["candidate"] = double(best[i].index);
+        v.attributes["selection_distance"] = best[i].distance;
+        v.attributes["sample"] = double(i);
+        v.attributes["seed"] = double(options.seed);  // later rounds draw from seeds derived from it
+        if (options.onSample) options.onSample(i, v);
+        kept[i] = std::move(v);
     };
     // Round 0 draws with options.seed; without a tolerance it is the only
     // round (K draws each: the targets repeated K times in a row). With one,
@@ -770,11 +784,12 @@ std::vector<Volume> Generator3D::generateScreened(const std::vector<std::map<std
         if (open.empty()) break;
         const std::size_t fill = (std::size_t(options.batch) + open.size() - 1) / open.size();
         std::vector<std::map<std::string, double>> drawn;
-        std::vector<std::size_t> owner;
+        std::vector<std::size_t> owner, left(n, 0);  // left: this round's draws of a sample not yet measured
         for (std::size_t i : open) {
             const std::size_t count = adaptive ? std::min(fill, k - best[i].draws) : k;
             drawn.insert(drawn.end(), count, targets[i]);
             owner.insert(owner.end(), count, i);
+            left[i] = count;
         }
         // Denoising is ~95% of the work; describing the rest.
         ProgressToken relay;
@@ -785,47 +800,54 @@ std::vector<Volume> Generator3D::generateScreened(const std::vector<std::map<std
                                          (round > 0 ? "round " + std::to_string(round + 1) + ": " : std::string()) + msg);
             });
         }
+        // Each batch of candidates is measured as it comes, so samples are
+        // kept as soon as their draws are in (same draws and choice as
+        // measuring the whole round at once).
+        std::vector<Volume> pending;
+        std::size_t pendingFirst = 0;
+        auto measurePending = [&] {
+            if (options.progress)
+                options.progress->report(0.95 * (drawsDone + double(pendingFirst + pending.size())) / maxDraws,
+                                         "describing " + std::to_string(pending.size()) + " candidates");
+            const auto screenStart = std::chrono::steady_clock::now();
+            auto measured = descriptors::describeBatch(pending, d);
+            if (options.timing) options.timing->screenSeconds += secondsSince(screenStart);
+            for (std::size_t j = 0; j < pending.size(); ++j) {
+                const std::size_t i = owner[pendingFirst + j];
+                Best& b = best[i];
+                std::map<std::string, double> values;
+                for (const auto& r : ranges) values[r.name] = measured[j].find(r.name).value_or(std::nan(""));
+                const double distance = selectionDistance(targets[i], values, ranges);
+                if (distance < b.distance || !b.volume) {
+                    b.distance = distance;
+                    b.volume = std::move(pending[j]);
+                    b.measured = std::move(measured[j]);
+                    b.index = b.draws;
+                }
+                ++b.draws;
+                if (--left[i] == 0 && !unfinished(b)) keep(i);
+            }
+            pendingFirst += pending.size();
+            pending.clear();
+        };
         auto single = options;
         single.candidates = 1;
         single.seed = round == 0 ? options.seed : noise::deriveSeed(options.seed, round);
         single.progress = options.progress ? &relay : nullptr;
-        auto candidates = generate(drawn, single);
+        single.onSample = [&](std::size_t j, const Volume& candidate) {
+            pending.push_back(candidate);
+            if ((j + 1) % std::size_t(options.batch) == 0 || j + 1 == drawn.size()) measurePending();
+        };
+        generate(drawn, single);
         drawsDone += double(drawn.size());
-        if (options.progress)
-            options.progress->report(0.95 * drawsDone / maxDraws, "describing " + std::to_string(candidates.size()) + " candidates");
-        const auto screenStart = std::chrono::steady_clock::now();
-        auto measured = descriptors::describeBatch(candidates, d);
-        if (options.timing) options.timing->screenSeconds += secondsSince(screenStart);
-        for (std::size_t j = 0; j < candidates.size(); ++j) {
-            Best& b = best[owner[j]];
-            std::map<std::string, double> values;
-            for (const auto& r : ranges) values[r.name] = measured[j].find(r.name).value_or(std::nan(""));
-            const double distance = selectionDistance(targets[owner[j]], values, ranges);
-            if (distance < b.distance || !b.volume) {
-                b.distance = distance;
-                b.volume = std::move(candidates[j]);
-                b.measured = std::move(measured[j]);
-                b.index = b.draws;
-            }
-            ++b.draws;
-        }
     }
-    std::vector<Volume> kept;
-    kept.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        Volume v = std::move(*best[i].volume);
-        descriptors::storeAsAttributes(best[i].measured, v);
-        v.attributes["candidates"] = double(best[i].draws);
-        v.attributes["candidate"] = double(best[i].index);
-        v.attributes["selection_distance"] = best[i].distance;
-        v.attributes["sample"] = double(i);
-        v.attributes["seed"] = double(options.seed);  // later rounds draw from seeds derived from it
-        kept.push_back(std::move(v));
-    }
+    std::vector<Volume> out;
+    out.reserve(n);
+    for (auto& v : kept) out.push_back(std::move(*v));
     if (options.progress)
-        options.progress->report(1.0, "kept " + std::to_string(kept.size()) + " of " +
+        options.progress->report(1.0, "kept " + std::to_string(out.size()) + " of " +
                                           std::to_string(std::size_t(drawsDone)) + " candidates");
-    return kept;
+    return out;
 #else
     (void)targets;
     (void)options;

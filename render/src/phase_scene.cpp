@@ -1,21 +1,34 @@
 #include "microstudio/render/phase_scene.hpp"
 
 #include <vtkActor.h>
+#include <vtkActor2D.h>
+#include <vtkCallbackCommand.h>
 #include <vtkCamera.h>
+#include <vtkCellArray.h>
+#include <vtkCommand.h>
 #include <vtkDiscreteFlyingEdges3D.h>
 #include <vtkImageConstantPad.h>
 #include <vtkImageData.h>
 #include <vtkLineSource.h>
+#include <vtkMath.h>
 #include <vtkOutlineSource.h>
 #include <vtkPointData.h>
+#include <vtkPoints.h>
+#include <vtkPolyData.h>
 #include <vtkPolyDataMapper.h>
+#include <vtkPolyDataMapper2D.h>
 #include <vtkPolyDataNormals.h>
 #include <vtkProperty.h>
 #include <vtkRenderer.h>
+#include <vtkProperty2D.h>
 #include <vtkSmartPointer.h>
+#include <vtkTextActor.h>
+#include <vtkTextProperty.h>
 #include <vtkUnsignedCharArray.h>
 
 #include <array>
+#include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include "microstudio/render/phase_style.hpp"
@@ -24,7 +37,58 @@ namespace ms::render {
 
 namespace {
 constexpr unsigned char kOutside = 255;  // padding label: closes surfaces at the box faces
+
+// The largest 1, 2 or 5 times a power of ten not above `limit` (> 0).
+double roundLengthBelow(double limit) {
+    const double decade = std::pow(10.0, std::floor(std::log10(limit)));
+    for (double m : {5.0, 2.0, 1.0})
+        if (m * decade <= limit * (1 + 1e-9)) return m * decade;
+    return decade;
 }
+
+std::string number(double v) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", v);
+    return text;
+}
+
+// A white bar with end ticks and its label above, in viewport pixels.
+struct ScaleBarActors {
+    vtkSmartPointer<vtkPoints> points = vtkSmartPointer<vtkPoints>::New();
+    vtkSmartPointer<vtkActor2D> bar = vtkSmartPointer<vtkActor2D>::New();
+    vtkSmartPointer<vtkTextActor> text = vtkSmartPointer<vtkTextActor>::New();
+
+    ScaleBarActors() {
+        points->SetNumberOfPoints(6);
+        auto lines = vtkSmartPointer<vtkCellArray>::New();
+        for (vtkIdType a : {0, 2, 4}) {
+            const vtkIdType ends[2] = {a, a + 1};
+            lines->InsertNextCell(2, ends);
+        }
+        auto poly = vtkSmartPointer<vtkPolyData>::New();
+        poly->SetPoints(points);
+        poly->SetLines(lines);
+        auto mapper = vtkSmartPointer<vtkPolyDataMapper2D>::New();
+        mapper->SetInputData(poly);
+        bar->SetMapper(mapper);
+        bar->GetProperty()->SetColor(1.0, 1.0, 1.0);
+        bar->GetProperty()->SetLineWidth(2.0);
+        auto* style = text->GetTextProperty();
+        style->SetFontSize(13);
+        style->SetColor(0.95, 0.95, 0.95);
+        style->SetJustificationToCentered();
+        style->SetVerticalJustificationToBottom();
+        style->ShadowOn();
+    }
+    void place(double left, double right, double y) {
+        const double tick = 5.0;
+        const double xy[6][2] = {{left, y}, {right, y}, {left, y - tick}, {left, y + tick}, {right, y - tick}, {right, y + tick}};
+        for (int i = 0; i < 6; ++i) points->SetPoint(i, xy[i][0], xy[i][1], 0.0);
+        points->Modified();
+        text->SetDisplayPosition(int((left + right) / 2), int(y + 6));
+    }
+};
+}  // namespace
 
 struct PhaseScene::Impl {
     vtkRenderer* renderer = nullptr;
@@ -36,6 +100,33 @@ struct PhaseScene::Impl {
     std::array<vtkSmartPointer<vtkActor>, 3> crossActors;
     Dims dims{0, 0, 0};
     std::array<double, 3> spacing{1, 1, 1};
+    ScaleBarActors barActors;
+    ScaleBar bar;
+    bool barWanted = true;
+    vtkSmartPointer<vtkCallbackCommand> beforeRender = vtkSmartPointer<vtkCallbackCommand>::New();
+
+    // Before each render: the bar's length follows the zoom and the view size.
+    void updateScaleBar() {
+        const int* size = renderer->GetSize();
+        vtkCamera* cam = renderer->GetActiveCamera();
+        bar.visible = barWanted && dims.count() > 0 && size[0] > 0 && size[1] > 0;
+        barActors.bar->SetVisibility(bar.visible);
+        barActors.text->SetVisibility(bar.visible);
+        if (!bar.visible) return;
+        // World height of the view at the focal point (the view angle is vertical).
+        const double viewHeight = cam->GetParallelProjection()
+                                      ? 2.0 * cam->GetParallelScale()
+                                      : 2.0 * cam->GetDistance() * std::tan(vtkMath::RadiansFromDegrees(cam->GetViewAngle() / 2.0));
+        const double perPixel = viewHeight / size[1];
+        bar.length = roundLengthBelow(0.2 * size[0] * perPixel);
+        bar.pixels = bar.length / perPixel;
+        const double voxels = bar.length / spacing[0];
+        bar.label = spacing[0] == 1.0 ? number(voxels) + (voxels == 1.0 ? " voxel" : " voxels")
+                                      : number(bar.length) + " (" + number(voxels) + " voxels)";
+        barActors.text->SetInput(bar.label.c_str());
+        const double right = size[0] - 16.0;
+        barActors.place(right - bar.pixels, right, 14.0);
+    }
 
     void applyStyle(int p) {
         if (!actors[p]) return;
@@ -44,10 +135,23 @@ struct PhaseScene::Impl {
     }
 };
 
-PhaseScene::PhaseScene(vtkRenderer* renderer) : impl_(std::make_unique<Impl>()) { impl_->renderer = renderer; }
+PhaseScene::PhaseScene(vtkRenderer* renderer) : impl_(std::make_unique<Impl>()) {
+    auto& s = *impl_;
+    s.renderer = renderer;
+    s.beforeRender->SetClientData(&s);
+    s.beforeRender->SetCallback(
+        [](vtkObject*, unsigned long, void* scene, void*) { static_cast<Impl*>(scene)->updateScaleBar(); });
+    renderer->AddObserver(vtkCommand::StartEvent, s.beforeRender);
+    renderer->AddActor2D(s.barActors.bar);
+    renderer->AddActor2D(s.barActors.text);
+    s.updateScaleBar();
+}
 
 PhaseScene::~PhaseScene() {
     auto& s = *impl_;
+    s.renderer->RemoveObserver(s.beforeRender);
+    s.renderer->RemoveActor2D(s.barActors.bar);
+    s.renderer->RemoveActor2D(s.barActors.text);
     for (auto& a : s.actors)
         if (a) s.renderer->RemoveActor(a);
     if (s.outline) s.renderer->RemoveActor(s.outline);
@@ -158,6 +262,13 @@ void PhaseScene::setPhaseVisible(int phase, bool visible) {
 void PhaseScene::setPhaseOpacity(int phase, double opacity) {
     impl_->opacity.at(std::size_t(phase)) = opacity;
     impl_->applyStyle(phase);
+}
+
+PhaseScene::ScaleBar PhaseScene::scaleBar() const { return impl_->bar; }
+
+void PhaseScene::setScaleBarVisible(bool visible) {
+    impl_->barWanted = visible;
+    impl_->updateScaleBar();
 }
 
 bool PhaseScene::phaseVisible(int phase) const { return impl_->visible.at(std::size_t(phase)); }

@@ -27,6 +27,10 @@ AxisMap axesOf(SliceAxis a) {
 
 int extent(const Dims& d, int axis) { return axis == 0 ? d.nx : axis == 1 ? d.ny : d.nz; }
 
+const char* kPhaseNames[kMaxPhases] = {"Donor", "Acceptor", "Mixed"};
+const char* kPhaseLetters[kMaxPhases] = {"D", "A", "M"};
+constexpr double kCaptionTop = 2, kCaptionHeight = 16, kSwatch = 10;
+
 const char* titleOf(SliceAxis a) {
     switch (a) {
         case SliceAxis::XY: return "XY (z)";
@@ -56,9 +60,12 @@ void SliceView::setCrosshairVisible(bool visible) {
 
 void SliceView::setVolume(const Volume* volume) {
     volume_ = volume;
+    phasePresent_.fill(false);
     if (volume_) {
         const Dims& d = volume_->dims();
         position_ = {d.nx / 2, d.ny / 2, d.nz / 2};
+        const auto counts = volume_->phaseCounts();
+        for (int p = 0; p < kMaxPhases; ++p) phasePresent_[std::size_t(p)] = counts[std::size_t(p)] > 0;
     }
     rebuildImage();
 }
@@ -102,27 +109,90 @@ void SliceView::rebuildImage() {
     update();
 }
 
-QRectF SliceView::imageRect() const {
+QRectF SliceView::imageRectIn(const QRectF& bounds) const {
     if (image_.isNull()) return {};
-    const QRectF area = QRectF(rect()).adjusted(4, 20, -4, -4);
+    const QRectF area = bounds.adjusted(4, 20, -4, -4);
     const double scale = std::min(area.width() / image_.width(), area.height() / image_.height());
     const QSizeF size(image_.width() * scale, image_.height() * scale);
     return QRectF(area.center() - QPointF(size.width() / 2, size.height() / 2), size);
 }
 
+QString SliceView::captionText() const {
+    if (!caption_.isEmpty()) return caption_;
+    return QString("%1 = %2").arg(titleOf(axis_)).arg(position_[std::size_t(axesOf(axis_).normal)]);
+}
+
+// Right-aligned in the caption row, so it never covers the picture: the
+// phase names when they fit beside the caption, else their letters.
+std::vector<SliceView::LegendItem> SliceView::legendLayout(const QRectF& bounds) const {
+    if (image_.isNull()) return {};
+    const QFontMetricsF metrics(font());
+    const double room = bounds.width() - 12 - metrics.horizontalAdvance(captionText()) - 10;
+    for (const char* const* names : {kPhaseNames, kPhaseLetters}) {
+        std::vector<LegendItem> items;
+        double x = 0;
+        for (int p = 0; p < kMaxPhases; ++p) {
+            if (!phasePresent_[std::size_t(p)]) continue;
+            const QString name = names[p];
+            const double textWidth = metrics.horizontalAdvance(name) + 2;
+            const double top = bounds.top() + kCaptionTop;
+            items.push_back({p, QRectF(x, top + (kCaptionHeight - kSwatch) / 2, kSwatch, kSwatch),
+                             QRectF(x + kSwatch + 3, top, textWidth, kCaptionHeight), name});
+            x += kSwatch + 3 + textWidth + 6;
+        }
+        const double width = x - 6;
+        if (width > room) continue;
+        const double shift = bounds.right() - 6 - width;
+        for (auto& item : items) {
+            item.swatch.translate(shift, 0);
+            item.text.translate(shift, 0);
+        }
+        return items;
+    }
+    return {};
+}
+
+QStringList SliceView::legendEntries() const {
+    QStringList names;
+    for (const auto& item : legendLayout(rect())) names << item.name;
+    return names;
+}
+
+QRect SliceView::legendRect() const {
+    QRectF area;
+    for (const auto& item : legendLayout(rect())) area = area.united(item.swatch).united(item.text);
+    return area.toAlignedRect();
+}
+
+QImage SliceView::renderImage(QSize size) const {
+    QImage out(size, QImage::Format_RGB32);
+    QPainter painter(&out);
+    painter.setFont(font());
+    paint(painter, QRectF(QPointF(0, 0), QSizeF(size)));
+    return out;
+}
+
 void SliceView::paintEvent(QPaintEvent*) {
     QPainter painter(this);
-    painter.fillRect(rect(), QColor(28, 30, 34));
+    paint(painter, rect());
+}
+
+void SliceView::paint(QPainter& painter, const QRectF& bounds) const {
+    painter.fillRect(bounds, QColor(28, 30, 34));
     painter.setPen(QColor(210, 210, 210));
     if (image_.isNull()) {
-        painter.drawText(rect(), Qt::AlignCenter, caption_.isEmpty() ? tr("no volume") : caption_);
+        painter.drawText(bounds, Qt::AlignCenter, caption_.isEmpty() ? tr("no volume") : caption_);
         return;
     }
     const AxisMap m = axesOf(axis_);
-    painter.drawText(QRectF(6, 2, width() - 12, 16), Qt::AlignLeft | Qt::AlignVCenter,
-                     caption_.isEmpty() ? QString("%1 = %2").arg(titleOf(axis_)).arg(position_[std::size_t(m.normal)])
-                                        : caption_);
-    const QRectF target = imageRect();
+    painter.drawText(QRectF(bounds.left() + 6, bounds.top() + kCaptionTop, bounds.width() - 12, kCaptionHeight),
+                     Qt::AlignLeft | Qt::AlignVCenter, captionText());
+    for (const auto& item : legendLayout(bounds)) {
+        const Rgb c = phaseColor(item.phase);
+        painter.fillRect(item.swatch, QColor(int(c.r * 255), int(c.g * 255), int(c.b * 255)));  // as the slice pixels
+        painter.drawText(item.text, Qt::AlignLeft | Qt::AlignVCenter, item.name);
+    }
+    const QRectF target = imageRectIn(bounds);
     painter.drawImage(target, image_);
     if (!crosshairVisible_) return;
     // Crosshair through the picked voxel's centre.

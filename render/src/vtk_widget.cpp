@@ -1,20 +1,30 @@
 #include "microstudio/render/vtk_widget.hpp"
 
+#include <vtkAxesActor.h>
 #include <vtkCallbackCommand.h>
+#include <vtkCaptionActor2D.h>
 #include <vtkCommand.h>
 #include <vtkGenericOpenGLRenderWindow.h>
 #include <vtkGenericRenderWindowInteractor.h>
 #include <vtkInteractorStyleTrackballCamera.h>
+#include <vtkImageData.h>
 #include <vtkNew.h>
 #include <vtkOpenGLState.h>
+#include <vtkOrientationMarkerWidget.h>
 #include <vtkRenderer.h>
 #include <vtkSmartPointer.h>
+#include <vtkTextActor.h>
+#include <vtkTextProperty.h>
+#include <vtkWindowToImageFilter.h>
 
 #include <QMouseEvent>
 #include <QOpenGLContext>
 #include <QOpenGLExtraFunctions>
 #include <QOpenGLFunctions>
 #include <QWheelEvent>
+#include <cstring>
+
+#include "microstudio/core/error.hpp"
 
 namespace ms::render {
 
@@ -24,12 +34,45 @@ struct VtkWidget::Impl {
     vtkSmartPointer<vtkGenericRenderWindowInteractor> interactor =
         vtkSmartPointer<vtkGenericRenderWindowInteractor>::New();
     vtkSmartPointer<vtkCallbackCommand> observer = vtkSmartPointer<vtkCallbackCommand>::New();
+    vtkSmartPointer<vtkAxesActor> axes = vtkSmartPointer<vtkAxesActor>::New();
+    vtkSmartPointer<vtkOrientationMarkerWidget> orientation = vtkSmartPointer<vtkOrientationMarkerWidget>::New();
+    bool axesWanted = true;
     QSurface* surface = nullptr;
     bool needsRender = true;
     bool inPaint = false;
+
+    // One VTK render into the current context, its GL state pushed first
+    // (the caller pops it once done with the picture).
+    vtkOpenGLState* renderNow() {
+        vtkOpenGLState* state = window->GetState();
+        state->Reset();
+        state->Push();
+        state->vtkglDepthFunc(GL_LEQUAL);
+        inPaint = true;
+        window->Render();
+        inPaint = false;
+        return state;
+    }
 };
 
 namespace {
+
+constexpr double kAxesViewport[4] = {0.0, 0.0, 0.2, 0.2};  // lower left corner
+
+// x red, y green, z blue (vtkAxesActor's colours), labelled, no shading of the labels.
+void styleAxes(vtkAxesActor& axes) {
+    axes.SetShaftTypeToCylinder();
+    axes.SetCylinderRadius(0.06);
+    axes.SetConeRadius(0.5);
+    axes.SetTotalLength(1.0, 1.0, 1.0);
+    for (vtkCaptionActor2D* label : {axes.GetXAxisCaptionActor2D(), axes.GetYAxisCaptionActor2D(), axes.GetZAxisCaptionActor2D()}) {
+        label->GetTextActor()->SetTextScaleModeToNone();
+        label->GetCaptionTextProperty()->SetFontSize(14);
+        label->GetCaptionTextProperty()->SetColor(0.95, 0.95, 0.95);
+        label->GetCaptionTextProperty()->ShadowOn();
+        label->GetCaptionTextProperty()->ItalicOff();
+    }
+}
 
 // VTK asks to make the context current in the middle of Render(): only the
 // QOpenGLContext call is safe there (QOpenGLWidget::makeCurrent would rebind
@@ -82,6 +125,12 @@ VtkWidget::VtkWidget(QWidget* parent) : QOpenGLWidget(parent), impl_(std::make_u
         static_cast<VtkWidget*>(self)->requestRender();
     });
     w.interactor->AddObserver(vtkCommand::RenderEvent, renderRequest);
+    styleAxes(*w.axes);
+    w.orientation->SetOrientationMarker(w.axes);
+    w.orientation->SetInteractor(w.interactor);
+    w.orientation->SetDefaultRenderer(w.renderer);  // the camera the triad follows
+    w.orientation->SetViewport(kAxesViewport[0], kAxesViewport[1], kAxesViewport[2], kAxesViewport[3]);
+    w.orientation->SetZoom(1.5);  // the actor's bounds are symmetric about its origin: half of them is empty
 }
 
 VtkWidget::~VtkWidget() {
@@ -99,9 +148,69 @@ void VtkWidget::requestRender() {
     update();
 }
 
+void VtkWidget::setOrientationAxesVisible(bool visible) {
+    auto& w = *impl_;
+    w.axesWanted = visible;
+    // The triad's renderer joins the window only with a context to draw in.
+    if (w.window->GetReadyForRendering() && bool(w.orientation->GetEnabled()) != visible) {
+        makeCurrent();
+        w.orientation->SetCurrentRenderer(w.renderer);
+        w.orientation->SetEnabled(visible);
+        if (visible) w.orientation->InteractiveOff();
+        doneCurrent();
+    }
+    requestRender();
+}
+
+bool VtkWidget::orientationAxesShown() const {
+    return impl_->orientation->GetEnabled() && impl_->axes->GetVisibility();
+}
+
+QRectF VtkWidget::orientationAxesViewport() const {
+    return QRectF(QPointF(kAxesViewport[0], kAxesViewport[1]), QPointF(kAxesViewport[2], kAxesViewport[3]));
+}
+
+QImage VtkWidget::renderImage(QSize size) {
+    auto& w = *impl_;
+    if (!context() || !w.window->GetReadyForRendering()) throw Error("the 3D view has not been shown yet: nothing to render");
+    if (size.width() < 1 || size.height() < 1 || size.width() > kMaxImageSide || size.height() > kMaxImageSide)
+        throw Error("image size " + std::to_string(size.width()) + "x" + std::to_string(size.height()) +
+                    " is outside 1.." + std::to_string(kMaxImageSide) + " per side");
+    makeCurrent();
+    const int* now = w.window->GetSize();
+    const int oldWidth = now[0], oldHeight = now[1];
+    w.window->SetSize(size.width(), size.height());
+    vtkOpenGLState* state = w.renderNow();
+    vtkNew<vtkWindowToImageFilter> grab;
+    grab->SetInput(w.window);
+    grab->SetInputBufferTypeToRGB();
+    grab->ReadFrontBufferOn();  // the resolved picture (what paintGL blits)
+    grab->ShouldRerenderOff();
+    grab->Update();
+    state->Pop();
+    w.window->SetSize(oldWidth, oldHeight);
+    doneCurrent();
+    requestRender();
+    vtkImageData* pixels = grab->GetOutput();
+    int dims[3];
+    pixels->GetDimensions(dims);
+    if (dims[0] != size.width() || dims[1] != size.height())
+        throw Error("the 3D view rendered " + std::to_string(dims[0]) + "x" + std::to_string(dims[1]) + " instead of " +
+                    std::to_string(size.width()) + "x" + std::to_string(size.height()));
+    auto* rgb = static_cast<const unsigned char*>(pixels->GetScalarPointer());
+    QImage image(size, QImage::Format_RGB888);
+    // VTK's rows run bottom up.
+    for (int y = 0; y < size.height(); ++y)
+        std::memcpy(image.scanLine(size.height() - 1 - y), rgb + std::size_t(y) * std::size_t(size.width()) * 3,
+                    std::size_t(size.width()) * 3);
+    return image;
+}
+
 void VtkWidget::finalizeGL() {
     if (!context() || !impl_->window->GetReadyForRendering()) return;
     makeCurrent();
+    // The triad's renderer leaves with the context (it is added back in initializeGL).
+    if (impl_->orientation->GetEnabled()) impl_->orientation->SetEnabled(0);
     impl_->window->Finalize();
     impl_->window->SetReadyForRendering(false);
     doneCurrent();
@@ -118,6 +227,11 @@ void VtkWidget::initializeGL() {
     w.window->SetOwnContext(0);
     w.window->OpenGLInitContext();
     w.window->SetReadyForRendering(true);
+    if (w.axesWanted) {
+        w.orientation->SetCurrentRenderer(w.renderer);
+        w.orientation->SetEnabled(1);
+        w.orientation->InteractiveOff();
+    }
     w.needsRender = true;
 }
 
@@ -131,14 +245,8 @@ void VtkWidget::resizeGL(int w, int h) {
 void VtkWidget::paintGL() {
     auto& w = *impl_;
     if (!w.window->GetReadyForRendering()) return;
-    vtkOpenGLState* state = w.window->GetState();
-    state->Reset();
-    state->Push();
-    state->vtkglDepthFunc(GL_LEQUAL);
     // Always render: Qt may have reallocated its framebuffer since.
-    w.inPaint = true;
-    w.window->Render();
-    w.inPaint = false;
+    vtkOpenGLState* state = w.renderNow();
     w.needsRender = false;
     // Copy VTK's picture into the widget's framebuffer.
     QOpenGLFunctions* gl = context()->functions();

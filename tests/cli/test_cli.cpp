@@ -820,6 +820,53 @@ private slots:
                      qPrintable(r.out));
         }
     }
+
+    // Issue 22.5: a user's own volume as a dataset, end to end.
+    void datasetFromVolumeCutsATiffIntoThreeSplits() {
+        if (!hasCommand("dataset")) QSKIP("built without the jobs library");
+        ms::SyntheticOptions o;
+        o.seed = 21;
+        ms::Volume volume = ms::syntheticMicrostructure(ms::Dims{300, 300, 50}, o);
+        volume.clearField();
+        const fs::path tif = dir_ / "scan.tif", out = dir_ / "scan_dataset";
+        ms::io::writeVolume(volume, tif);
+        // 300 voxels in x: 3 strips of 100 (>= 64 + 32): x 0, 32 train; 128 val; 224 test; 8 y positions each.
+        const Run r = cli({"dataset", "from-volume", q(tif), "--size", "64x64", "--stride", "32", "--depth", "16",
+                           "--threads", "2", "--json", "-o", q(out)});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        const QJsonObject report = QJsonDocument::fromJson(r.out.toUtf8()).object();
+        QCOMPARE(report["train"].toInt(), 16);
+        QCOMPARE(report["val"].toInt(), 8);
+        QCOMPARE(report["test"].toInt(), 8);
+        QCOMPARE(report["dropped"].toInt(), 32);
+        QCOMPARE(report["window"].toString(), QString("64x64x16"));
+        for (const char* split : {"train", "val", "test"}) {
+            const auto samples = ms::io::readSamples((out / (std::string(split) + ".h5")).string());
+            for (const auto& w : samples) {
+                QCOMPARE(w.text.at("split"), std::string(split));
+                QVERIFY(w.attributes.count("ABS_f_D") && w.attributes.count("CT_f_D_tort1"));
+                // The source crop, slice k taken from floor((k + 0.5) * 50 / 16).
+                const int x0 = int(w.attributes.at("x0")), y0 = int(w.attributes.at("y0"));
+                QVERIFY(std::string(split) == "val" ? x0 == 128 : std::string(split) == "test" ? x0 == 224 : x0 <= 32);
+                bool same = w.dims() == ms::Dims{64, 64, 16};
+                for (int z = 0; z < 16 && same; ++z)
+                    for (int y = 0; y < 64; ++y)
+                        for (int x = 0; x < 64; ++x) same = same && w.at(x, y, z) == volume.at(x0 + x, y0 + y, (2 * z + 1) * 50 / 32);
+                QVERIFY2(same, w.text.at("sample").c_str());
+            }
+        }
+        QVERIFY(fs::exists(out / "manifest.json"));
+        for (const QString& f : filesIn(out)) QVERIFY2(!f.contains(".tmp"), qPrintable(f));
+        // Refusals in one line naming the file; --help lists the formats io reads.
+        QVERIFY(refusedInOneLine(cli({"dataset", "from-volume", q(tif), "--size", "400x64", "-o", q(dir_ / "never")}), q(tif),
+                                 "window 400x64 is larger than the volume's x/y plane 300x300"));
+        QVERIFY(refusedInOneLine(cli({"dataset", "from-volume", q(tif), "--size", "64x64", "--stride", "0", "-o", q(dir_ / "never")}),
+                                 q(tif), "stride must be at least 1"));
+        QVERIFY(!fs::exists(dir_ / "never" / "train.h5"));
+        const Run help = cli({"dataset", "from-volume", "--help"});
+        QCOMPARE(help.code, 0);
+        QVERIFY(help.out.contains(".tif") && help.out.contains(".npy") && help.out.contains("--depth NZ"));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCli)

@@ -2,9 +2,13 @@
 // hand-computed tiny cases, extras, batch and the describe CLI.
 #include <QtTest>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <queue>
+#include <random>
 #include <sstream>
 
 #include "microstudio/core/error.hpp"
@@ -53,6 +57,110 @@ std::vector<LogLine> toLines(const md::Result& r) {
     std::string name, text;
     while (in >> name >> text) out.push_back({name, text});
     return out;
+}
+
+// ---- plain references for the fast searches (GraSPI's graph, built out) ----
+
+// GraSPI's graph with adjacency lists: voxels, then the cathode (n) and the
+// anode (n + 1); voxel edges join equal labels, weights float(w * size).
+struct ReferenceGraph {
+    struct Edge {
+        std::size_t to;
+        float w;
+        int kind;  // 0 face, 1 edge-diagonal, 2 corner
+    };
+    std::vector<std::vector<Edge>> all;  // every grid neighbour, any label
+    std::size_t n = 0, layerSize = 0;
+    int layers = 0;
+    float full[3], half[3];
+};
+
+ReferenceGraph referenceGraph(const ms::Volume& v, bool periodic, double pixelSize) {
+    const auto d = v.dims();
+    const bool is3D = d.nz > 1;
+    ReferenceGraph g;
+    g.n = v.size();
+    g.layerSize = is3D ? std::size_t(d.nx) * d.ny : std::size_t(d.nx);
+    g.layers = is3D ? d.nz : d.ny;
+    const double w[3] = {pixelSize, std::sqrt(2.0) * pixelSize, std::sqrt(3.0) * pixelSize};
+    for (int k = 0; k < 3; ++k) g.full[k] = float(w[k]), g.half[k] = float(w[k] / 2.0);
+    const bool wrapX = periodic && d.nx >= 3, wrapY = periodic && is3D && d.ny >= 3;
+    g.all.resize(g.n);
+    for (int z = 0; z < d.nz; ++z)
+        for (int y = 0; y < d.ny; ++y)
+            for (int x = 0; x < d.nx; ++x) {
+                std::map<std::size_t, int> kinds;  // neighbour -> least kind
+                for (int dz = is3D ? -1 : 0; dz <= (is3D ? 1 : 0); ++dz)
+                    for (int dy = -1; dy <= 1; ++dy)
+                        for (int dx = -1; dx <= 1; ++dx) {
+                            int xx = x + dx, yy = y + dy, zz = z + dz;
+                            if (xx < 0 || xx >= d.nx) {
+                                if (!wrapX) continue;
+                                xx = (xx + d.nx) % d.nx;
+                            }
+                            if (yy < 0 || yy >= d.ny) {
+                                if (!wrapY) continue;
+                                yy = (yy + d.ny) % d.ny;
+                            }
+                            if (zz < 0 || zz >= d.nz) continue;
+                            const std::size_t u = std::size_t(xx) + std::size_t(d.nx) * (yy + std::size_t(d.ny) * zz);
+                            const std::size_t self = std::size_t(x) + std::size_t(d.nx) * (y + std::size_t(d.ny) * z);
+                            if (u == self) continue;
+                            const int kind = std::abs(dx) + std::abs(dy) + std::abs(dz) - 1;
+                            const auto it = kinds.find(u);
+                            if (it == kinds.end() || kind < it->second) kinds[u] = kind;
+                        }
+                auto& edges = g.all[std::size_t(x) + std::size_t(d.nx) * (y + std::size_t(d.ny) * z)];
+                for (const auto& [u, kind] : kinds) edges.push_back({u, g.full[kind], kind});
+            }
+    return g;
+}
+
+// Textbook Dijkstra with a binary heap over float sums, from `seeds`
+// (node -> distance); voxel edges between equal labels, plus the electrode
+// edges of weight 0 (anode: Donor/Mixed of the top layer; cathode:
+// Acceptor/Mixed of the bottom layer) when `electrodes`.
+std::vector<float> referenceDijkstra(const ReferenceGraph& g, const std::vector<std::uint8_t>& labels,
+                                     const std::vector<std::pair<std::size_t, float>>& seeds, bool electrodes) {
+    const float inf = std::numeric_limits<float>::max();
+    std::vector<float> dist(g.n + 2, inf);
+    using Item = std::pair<float, std::size_t>;
+    std::priority_queue<Item, std::vector<Item>, std::greater<Item>> heap;
+    auto relax = [&](std::size_t u, float nd) {
+        if (nd < dist[u]) dist[u] = nd, heap.push({nd, u});
+    };
+    for (const auto& [v, d] : seeds) relax(v, d);
+    const std::size_t cathode = g.n, anode = g.n + 1;
+    while (!heap.empty()) {
+        const auto [d, v] = heap.top();
+        heap.pop();
+        if (d > dist[v]) continue;
+        if (v == anode || v == cathode) {
+            const std::size_t first = v == anode ? g.n - g.layerSize : 0;
+            for (std::size_t u = first; u < first + g.layerSize; ++u)
+                if (labels[u] == ms::Mixed || labels[u] == (v == anode ? ms::Donor : ms::Acceptor)) relax(u, d + 0.0f);
+            continue;
+        }
+        for (const auto& e : g.all[v])
+            if (labels[e.to] == labels[v]) relax(e.to, d + e.w);
+        if (!electrodes) continue;
+        if (v >= g.n - g.layerSize && labels[v] != ms::Acceptor) relax(anode, d + 0.0f);
+        if (v < g.layerSize && labels[v] != ms::Donor) relax(cathode, d + 0.0f);
+    }
+    return dist;
+}
+
+// Voxel labels drawn independently: Mixed with probability `mixed`, the
+// rest Donor with probability `donor`.
+ms::Volume randomLabels(ms::Dims dims, double mixed, unsigned seed, double donor = 0.55) {
+    ms::Volume v(dims);
+    std::mt19937 rng(seed);
+    std::uniform_real_distribution<double> u(0.0, 1.0);
+    for (auto& l : v.labels()) {
+        const double r = u(rng);
+        l = r < mixed ? ms::Mixed : r < mixed + (1.0 - mixed) * donor ? ms::Donor : ms::Acceptor;
+    }
+    return v;
 }
 
 }  // namespace
@@ -346,6 +454,163 @@ private slots:
         }
         QVERIFY(single.value("vol_frac_D") > 0.2 && single.value("CT_f_D_tort1") > 0);
     }
+    // The bucket-queue searches (with their vector relaxation) give the
+    // floats of a textbook binary-heap Dijkstra, bit for bit: the distance
+    // to the interface and the path tortuosity maps, open and periodic
+    // sides, 2D and 3D, 2 and 3 phases, odd pixel sizes.
+    void bucketSearchEqualsDijkstra_data() {
+        QTest::addColumn<int>("nx");
+        QTest::addColumn<int>("ny");
+        QTest::addColumn<int>("nz");
+        QTest::addColumn<double>("mixed");
+        QTest::addColumn<bool>("random");
+        QTest::addColumn<bool>("periodic");
+        QTest::addColumn<double>("pixelSize");
+        QTest::newRow("3D domains") << 37 << 29 << 23 << 0.0 << false << false << 1.0;
+        QTest::newRow("3D domains periodic") << 37 << 29 << 23 << 0.0 << false << true << 1.0;
+        QTest::newRow("3D 3 phases, size 0.37") << 30 << 26 << 21 << 0.25 << false << false << 0.37;
+        QTest::newRow("3D random labels periodic") << 19 << 17 << 15 << 0.2 << true << true << 1.0;
+        QTest::newRow("3D random labels, size 2.5") << 16 << 21 << 18 << 0.0 << true << false << 2.5;
+        QTest::newRow("3D thin box periodic") << 3 << 4 << 9 << 0.0 << true << true << 1.0;
+        QTest::newRow("2D domains") << 91 << 67 << 1 << 0.0 << false << false << 1.0;
+        QTest::newRow("2D 3 phases periodic, size 0.37") << 64 << 51 << 1 << 0.3 << false << true << 0.37;
+        QTest::newRow("2D random labels") << 40 << 33 << 1 << 0.2 << true << false << 1.0;
+    }
+    void bucketSearchEqualsDijkstra() {
+        QFETCH(int, nx);
+        QFETCH(int, ny);
+        QFETCH(int, nz);
+        QFETCH(double, mixed);
+        QFETCH(bool, random);
+        QFETCH(bool, periodic);
+        QFETCH(double, pixelSize);
+        const ms::Dims dims{nx, ny, nz};
+        ms::Volume v = random ? randomLabels(dims, mixed, 7) : ms::Volume();
+        if (!random) {
+            ms::SyntheticOptions so;
+            so.wavelength = 8;
+            so.mixedFraction = mixed;
+            so.seed = 3;
+            v = ms::syntheticMicrostructure(dims, so);
+        }
+        const auto& labels = v.labels();
+        const ReferenceGraph g = referenceGraph(v, periodic, pixelSize);
+
+        // Distance to the interface: seeds at half the least edge to another phase.
+        std::vector<std::pair<std::size_t, float>> seeds;
+        for (std::size_t i = 0; i < g.n; ++i) {
+            int least = 3;
+            for (const auto& e : g.all[i])
+                if (labels[e.to] != labels[i]) least = std::min(least, e.kind);
+            if (least < 3) seeds.push_back({i, g.half[least]});
+        }
+        const std::vector<float> toInterface = referenceDijkstra(g, labels, seeds, false);
+        // Tortuosity d/h: donor and mixed from the anode, acceptor from the cathode.
+        const std::vector<float> fromAnode = referenceDijkstra(g, labels, {{g.n + 1, 0.0f}}, true);
+        const std::vector<float> fromCathode = referenceDijkstra(g, labels, {{g.n, 0.0f}}, true);
+
+        md::Options o;
+        o.periodic = periodic;
+        o.pixelSize = pixelSize;
+        const md::VoxelMaps maps = md::voxelMaps(v, o);
+        const float inf = std::numeric_limits<float>::max();
+        std::size_t reached = 0;
+        for (std::size_t i = 0; i < g.n; ++i) {
+            const float want = toInterface[i] < 0.5f * inf ? toInterface[i] : -1.0f;
+            QVERIFY2(maps.distanceToInterface[i] == want,
+                     qPrintable(QString("voxel %1: %2, Dijkstra %3").arg(i).arg(maps.distanceToInterface[i], 0, 'g', 9)
+                                    .arg(want, 0, 'g', 9)));
+            const bool anode = labels[i] != ms::Acceptor;
+            const float d = anode ? fromAnode[i] : fromCathode[i];
+            const double source = anode ? double(g.layers - 1) : 0.0;
+            const double h = std::fabs(source - double(i / g.layerSize)) * pixelSize;
+            const float tort = !(d < 0.5f * inf) ? -1.0f : h < 1e-20 ? 1.0f : float(double(d) / h);
+            QVERIFY2(maps.tortuosity[i] == tort, qPrintable(QString("voxel %1: tortuosity %2, Dijkstra %3")
+                                                                .arg(i).arg(maps.tortuosity[i], 0, 'g', 9)
+                                                                .arg(tort, 0, 'g', 9)));
+            reached += d < 0.5f * inf;
+        }
+        QVERIFY(reached > g.n / 4);  // the searches went somewhere
+        QVERIFY(!seeds.empty());
+    }
+
+    // Connected components (union-find in slabs, one join per group of
+    // touching earlier neighbours) and interface voxels against a flood
+    // fill over the reference graph.
+    void componentsEqualFloodFill_data() {
+        QTest::addColumn<int>("nz");
+        QTest::addColumn<bool>("random");
+        QTest::addColumn<bool>("periodic");
+        QTest::newRow("3D domains") << 40 << false << false;
+        QTest::newRow("3D domains periodic") << 40 << false << true;
+        QTest::newRow("3D random labels") << 33 << true << false;
+        QTest::newRow("3D random labels periodic") << 33 << true << true;
+        QTest::newRow("2D random labels") << 1 << true << false;
+        QTest::newRow("2D random labels periodic") << 1 << true << true;
+    }
+    void componentsEqualFloodFill() {
+        QFETCH(int, nz);
+        QFETCH(bool, random);
+        QFETCH(bool, periodic);
+        const ms::Dims dims = nz > 1 ? ms::Dims{23, 19, nz} : ms::Dims{70, 61, 1};
+        // Sparse donors: many donor components, some at the anode, in 3D too.
+        ms::Volume v = random ? randomLabels(dims, 0.0, 11, nz > 1 ? 0.08 : 0.4) : ms::Volume();
+        if (!random) {
+            ms::SyntheticOptions so;
+            so.wavelength = 5;
+            so.donorFraction = 0.15;
+            so.seed = 9;
+            v = ms::syntheticMicrostructure(dims, so);
+        }
+        const auto& labels = v.labels();
+        const ReferenceGraph g = referenceGraph(v, periodic, 1.0);
+        std::vector<int> component(g.n, -1);
+        std::size_t count[2] = {0, 0}, atElectrode[2] = {0, 0};  // donor at the top, acceptor at the bottom
+        std::size_t interfaceAtElectrode[2] = {0, 0}, statE = 0;
+        std::vector<bool> touches;
+        for (std::size_t start = 0; start < g.n; ++start) {
+            if (component[start] >= 0) continue;
+            const int id = int(touches.size());
+            const int label = labels[start];
+            bool touchesElectrode = false;
+            std::vector<std::size_t> stack{start};
+            component[start] = id;
+            while (!stack.empty()) {
+                const std::size_t i = stack.back();
+                stack.pop_back();
+                touchesElectrode = touchesElectrode ||
+                                   (label == ms::Donor ? i >= g.n - g.layerSize : i < g.layerSize);
+                for (const auto& e : g.all[i])
+                    if (labels[e.to] == label && component[e.to] < 0) component[e.to] = id, stack.push_back(e.to);
+            }
+            touches.push_back(touchesElectrode);
+            ++count[label];
+            atElectrode[label] += touchesElectrode;
+        }
+        for (std::size_t i = 0; i < g.n; ++i) {
+            bool otherPhase = false;
+            for (const auto& e : g.all[i]) {
+                otherPhase = otherPhase || labels[e.to] != labels[i];
+                statE += e.kind == 0 && labels[e.to] != labels[i] && e.to > i;  // each face once
+            }
+            interfaceAtElectrode[labels[i]] += otherPhase && touches[std::size_t(component[i])];
+        }
+        for (int threads : {1, 3}) {
+            md::Options o;
+            o.periodic = periodic;
+            o.threads = threads;
+            const md::Result r = md::describe(v, o);
+            QCOMPARE(val(r, "STAT_CC_D"), double(count[ms::Donor]));
+            QCOMPARE(val(r, "STAT_CC_A"), double(count[ms::Acceptor]));
+            QCOMPARE(val(r, "STAT_CC_D_An"), double(atElectrode[ms::Donor]));
+            QCOMPARE(val(r, "STAT_CC_A_Ca"), double(atElectrode[ms::Acceptor]));
+            QCOMPARE(val(r, "CT_e_D_An"), double(interfaceAtElectrode[ms::Donor]));
+            QCOMPARE(val(r, "CT_e_A_Ca"), double(interfaceAtElectrode[ms::Acceptor]));
+            QCOMPARE(val(r, "STAT_e"), double(statE));
+        }
+        QVERIFY2(count[ms::Donor] > 5 && atElectrode[ms::Donor] > 1 && statE > 100,
+                 qPrintable(QString("%1 donor components, %2 at the anode").arg(count[0]).arg(atElectrode[0])));
+    }
     void batchMatchesSingle() {
         std::vector<ms::Volume> vols = {image({"DA", "DA"}), image({"DA", "AD", "AA"}), image({"MDD", "MDM", "MDM"})};
         const auto batch = md::describeBatch(vols, {}, 2);
@@ -397,6 +662,81 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Cancelled, md::describe(image({"DA", "AD"}), {}, &token));
         std::vector<ms::Volume> vols(3, image({"DA", "AD"}));
         QVERIFY_THROWS_EXCEPTION(ms::Cancelled, md::describeBatch(vols, {}, 2, &token));
+    }
+
+    // ---- CSV and glossary (the CLI's --format csv and the studio's Describe panel)
+    void csvTable() {
+        const auto twoPhase = md::describe(image({"DA", "AD", "AA"}));
+        const auto threePhase = md::describe(image({"MDD", "MDM", "MDM"}));
+        const std::string csv = md::formatCsv({"plain.txt", "a,\"b\".txt"}, {twoPhase, threePhase});
+        QStringList lines = QString::fromStdString(csv).split('\n');
+        QCOMPARE(lines.size(), 4);  // header, two rows, "" after the last newline
+        QCOMPARE(lines[3], QString());
+        // Header: the union of names in first-seen order.
+        QStringList header{"file", "phases", "periodic"};
+        for (const auto& e : twoPhase.all()) header << QString::fromStdString(e.name);
+        for (const auto& e : threePhase.all())
+            if (!header.contains(QString::fromStdString(e.name))) header << QString::fromStdString(e.name);
+        QCOMPARE(lines[0], header.join(','));
+        // Row 1: counts in full, reals as GraSPI prints them; 3-phase-only columns empty.
+        const QStringList row = lines[1].split(',');
+        QCOMPARE(row.size(), header.size());
+        QCOMPARE(row.mid(0, 3), (QStringList{"plain.txt", "2", "0"}));
+        QCOMPARE(row[header.indexOf("STAT_n")], QString("6"));
+        QCOMPARE(row[header.indexOf("ABS_f_D")], QString::fromStdString(md::formatValue(twoPhase.value("ABS_f_D"))));
+        QCOMPARE(row[header.indexOf("DISS_f10_M")], QString());
+        // Row 2: a quoted name (comma, doubled quotes); its NaN and 2-phase-only cells empty.
+        QVERIFY(lines[2].startsWith("\"a,\"\"b\"\".txt\",3,0,"));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, md::formatCsv({"one"}, {}));
+        // Cells: counts in full (GraSPI's own lines print 1.23457e+06), NaN empty.
+        QCOMPARE(md::formatCell({"STAT_e", 1234567.0, true}), std::string("1234567"));
+        QCOMPARE(md::formatCell({"ABS_f_D", 5.0 / 6.0, false}), std::string("0.833333"));
+        QCOMPARE(md::formatCell({"CT_f_e_conn", std::nan(""), false}), std::string());
+    }
+    void glossaryNamesEveryDescriptor() {
+        // Every name describe() reports, for 2 and 3 phases, 2D and 3D, with extras.
+        md::Options o;
+        o.extras = true;
+        ms::SyntheticOptions three;
+        three.mixedFraction = 0.2;
+        const std::vector<md::Result> results = {md::describe(image({"DA", "AD", "AA"}), o),
+                                                 md::describe(image({"MDD", "MDM", "MAA"}), o),
+                                                 md::describe(ms::syntheticMicrostructure(ms::Dims{12, 10, 8}, three), o)};
+        int named = 0;
+        for (const auto& r : results)
+            for (const auto& e : r.all()) {
+                QVERIFY2(!md::glossary(e.name).empty(), e.name.c_str());
+                ++named;
+            }
+        QVERIFY(named > 60);
+        QCOMPARE(md::glossary("no_such_descriptor"), std::string());
+        QVERIFY(md::glossary("ABS_f_D").find("volume fraction") != std::string::npos);
+        // No name twice, and no entry for a name describe() never reports.
+        auto names = md::glossaryNames();
+        std::sort(names.begin(), names.end());
+        QVERIFY(std::adjacent_find(names.begin(), names.end()) == names.end());
+        for (const auto& n : names) {
+            bool reported = false;
+            for (const auto& r : results) reported = reported || r.has(n);
+            QVERIFY2(reported, n.c_str());
+        }
+    }
+    void cliCsvIsTheLibraryTable() {
+        QTemporaryDir dir;
+        const QString a = dir.filePath("a.txt"), b = dir.filePath("b.txt");
+        ms::io::writeGraspiText(image({"DA", "AD", "AA"}), a.toStdString());
+        ms::io::writeGraspiText(image({"MDD", "MDM", "MDM"}), b.toStdString());
+        QProcess p;
+        p.start(MICROSTUDIO_CLI, {"describe", "--extras", "--format", "csv", a, b});
+        QVERIFY(p.waitForFinished(60000));
+        QCOMPARE(p.exitCode(), 0);
+        md::Options o;
+        o.extras = true;
+        const std::string expected =
+            md::formatCsv({a.toStdString(), b.toStdString()},
+                          {md::describe(ms::io::readGraspiText(a.toStdString()), o),
+                           md::describe(ms::io::readGraspiText(b.toStdString()), o)});
+        QCOMPARE(p.readAllStandardOutput().toStdString(), expected);
     }
 
     // ---- CLI end to end ---------------------------------------------------

@@ -2,6 +2,7 @@
 // show every phase in its colour, toggles and opacity must act on it, the
 // slice views must follow one crosshair, and --screenshot must work.
 #include <QtTest>
+#include <QPainter>
 
 #include <QApplication>
 #include <QCheckBox>
@@ -63,6 +64,31 @@
 #include <QHeaderView>
 #include <QLabel>
 #include <QSlider>
+#include <QChartView>
+#include <QFileDialog>
+#include <QInputDialog>
+#include <QListWidget>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QStatusBar>
+#include <QPointer>
+#include <QSettings>
+#include <QValueAxis>
+#include <functional>
+#include <set>
+// Describe panel, orientation axes, scale bar, screenshot, slice legend (issue 26).
+#include <QClipboard>
+#include <QDialogButtonBox>
+#include <QLineSeries>
+#include <QLineEdit>
+#include <QProgressBar>
+#include <QPushButton>
+#include <cmath>
+#include "microstudio/core/error.hpp"
+#ifdef MICROSTUDIO_HAVE_DESCRIBE_PANEL
+#include "microstudio/descriptors/descriptors.hpp"
+#include "microstudio/ui/describe_panel.hpp"
+#endif
 
 namespace {
 
@@ -155,12 +181,71 @@ int countColour(const QImage& image, const QColor& colour, int tolerance = 40) {
 }
 
 // Runs `microstudio ARGS --screenshot FILE --size 1100x800` and returns the picture.
-QImage studioScreenshot(const QStringList& args, const QString& name) {
+// Baseline images (as f3d's tests): a screenshot matches its baseline in
+// tests/gui/baselines/ when at most `tolerance` of its pixels differ by more
+// than 48 in a channel (anti-aliasing, text rendering and timing-dependent
+// labels stay under it; a moved panel or a changed colour does not).
+// MICROSTUDIO_UPDATE_BASELINES=1 rewrites the baselines (look at them).
+struct BaselineComparison {
+    bool matches = false;
+    double differing = 1.0;  // fraction of pixels
+    QString message;
+};
+
+BaselineComparison compareImages(const QImage& shot, const QImage& baseline, double tolerance) {
+    BaselineComparison c;
+    if (baseline.isNull()) {
+        c.message = "no baseline image";
+        return c;
+    }
+    if (shot.size() != baseline.size()) {
+        c.message = QString("size %1x%2, baseline %3x%4")
+                        .arg(shot.width()).arg(shot.height()).arg(baseline.width()).arg(baseline.height());
+        return c;
+    }
+    const QImage a = shot.convertToFormat(QImage::Format_RGB32), b = baseline.convertToFormat(QImage::Format_RGB32);
+    long differing = 0;
+    for (int y = 0; y < a.height(); ++y) {
+        const auto* ra = reinterpret_cast<const QRgb*>(a.constScanLine(y));
+        const auto* rb = reinterpret_cast<const QRgb*>(b.constScanLine(y));
+        for (int x = 0; x < a.width(); ++x) {
+            const int d = std::max({std::abs(qRed(ra[x]) - qRed(rb[x])), std::abs(qGreen(ra[x]) - qGreen(rb[x])),
+                                    std::abs(qBlue(ra[x]) - qBlue(rb[x]))});
+            differing += d > 48;
+        }
+    }
+    c.differing = double(differing) / double(a.width() * a.height());
+    c.matches = c.differing <= tolerance;
+    c.message = QString("%1% of the pixels differ (tolerance %2%)").arg(100.0 * c.differing, 0, 'f', 2).arg(100.0 * tolerance);
+    return c;
+}
+
+BaselineComparison compareWithBaseline(const QImage& shot, const QString& name, double tolerance = 0.02) {
+    const QString path = QString(MICROSTUDIO_SOURCE_DIR) + "/tests/gui/baselines/" + name + ".png";
+    if (qEnvironmentVariableIntValue("MICROSTUDIO_UPDATE_BASELINES") == 1) {
+        QDir().mkpath(QFileInfo(path).absolutePath());
+        BaselineComparison c;
+        c.matches = shot.save(path);
+        c.differing = 0.0;
+        c.message = "baseline rewritten: " + path;
+        qInfo("%s", qPrintable(c.message));
+        return c;
+    }
+    auto c = compareImages(shot, QImage(path), tolerance);
+    if (!c.matches) {
+        const QString failed = QDir::temp().filePath("ms_test_gui_failed_" + name + ".png");
+        shot.save(failed);
+        c.message = name + ": " + c.message + " (screenshot " + failed + ", baseline " + path + ")";
+    }
+    return c;
+}
+
+QImage studioScreenshot(const QStringList& args, const QString& name, const QString& size = "1100x800") {
     const QString out = QDir::temp().filePath(name);
     QFile::remove(out);
     QProcess app;
     app.setProcessChannelMode(QProcess::ForwardedChannels);
-    app.start(MICROSTUDIO_GUI, args + QStringList{"--screenshot", out, "--size", "1100x800"});
+    app.start(MICROSTUDIO_GUI, args + QStringList{"--screenshot", out, "--size", size});
     if (!app.waitForFinished(300000) || app.exitCode() != 0) return {};
     return QImage(out);
 }
@@ -185,6 +270,21 @@ int createTinyGeneratorWithCli(const QString& folder, const QStringList& extra =
     make.start(MICROSTUDIO_CLI, QStringList{"generate", "--create-tiny", folder} + extra);
     if (!make.waitForFinished(120000)) return -1;
     return make.exitStatus() == QProcess::NormalExit ? make.exitCode() : -1;
+}
+
+// Starts a 4-epoch denoising VAE (batch 8, widths 8,16) named `model` on the
+// wizard's demo data, as a user would through its pages.
+void startDemoVaeTraining(ms::ui::TrainingWizard* wizard, const QString& data, const QString& model) {
+    wizard->setErrorDialogs(false);
+    wizard->restart();
+    wizard->useDemoData(QDir::temp().filePath(data), 40, 32);
+    wizard->next();
+    wizard->findChild<QLineEdit*>("modelName")->setText(model);
+    wizard->next();
+    wizard->findChild<QSpinBox*>("epochs")->setValue(4);
+    wizard->findChild<QSpinBox*>("batch")->setValue(8);
+    wizard->findChild<QLineEdit*>("channels")->setText("8,16");
+    wizard->next();
 }
 
 QString tinyGeneratorWithData(const QString& name, int phases) {
@@ -324,6 +424,55 @@ QString noiseLabSampleText(ms::ui::NoiseLabPanel* lab) {
 // Whether all of `label`'s text shows (one line, not cut off on the right).
 bool showsWholeText(const QLabel* label) {
     return label->fontMetrics().horizontalAdvance(label->text()) <= label->contentsRect().width();
+}
+
+// Deals with the next modal dialog from inside the event loop it runs:
+// every 100 ms for up to 20 s `answer` sees the active modal widget and
+// returns true once it has dealt with it (false: not the one it waits for).
+// Polling stops when the returned guard goes (at the latest).
+[[nodiscard]] std::shared_ptr<void> answerModal(std::function<bool(QWidget*)> answer) {
+    auto* timer = new QTimer(qApp);
+    auto clock = std::make_shared<QElapsedTimer>();
+    clock->start();
+    QObject::connect(timer, &QTimer::timeout, [timer, answer, clock] {
+        timer->stop();  // an answer that waits (typing) must not be entered again
+        QWidget* modal = QApplication::activeModalWidget();
+        if ((modal && answer(modal)) || clock->elapsed() > 20000) timer->deleteLater();
+        else timer->start();
+    });
+    timer->start(100);
+    const QPointer<QTimer> polling(timer);
+    return std::shared_ptr<void>(nullptr, [polling](void*) { delete polling.data(); });
+}
+
+// The menu bar's action whose text (without '&') is `text`.
+QAction* menuAction(QMainWindow& w, const QString& text) {
+    for (QAction* menu : w.menuBar()->actions())
+        if (menu->menu())
+            for (QAction* a : menu->menu()->actions())
+                if (a->text().remove('&') == text) return a;
+    return nullptr;
+}
+
+// Pixels of two same-sized pictures that differ (sum of channel differences > 30).
+int differingPixels(const QImage& a, const QImage& b) {
+    const QImage x = a.convertToFormat(QImage::Format_RGB32), y = b.convertToFormat(QImage::Format_RGB32);
+    if (x.size() != y.size()) return x.width() * x.height();
+    int n = 0;
+    for (int r = 0; r < x.height(); ++r)
+        for (int c = 0; c < x.width(); ++c) {
+            const QRgb p = x.pixel(c, r), q = y.pixel(c, r);
+            if (std::abs(qRed(p) - qRed(q)) + std::abs(qGreen(p) - qGreen(q)) + std::abs(qBlue(p) - qBlue(q)) > 30) ++n;
+        }
+    return n;
+}
+
+// Ticks of a value axis: from its minimum, (max - min) / (count - 1) apart.
+QList<double> tickValues(const QValueAxis* axis) {
+    QList<double> ticks;
+    const double step = (axis->max() - axis->min()) / std::max(1, axis->tickCount() - 1);
+    for (int i = 0; i < axis->tickCount(); ++i) ticks << axis->min() + i * step;
+    return ticks;
 }
 }  // namespace
 
@@ -605,6 +754,369 @@ private slots:
         w.setVolume(samples[0], "snapshot");
         QVERIFY(!control->isVisible());
     }
+
+    // ---- Issue 26, what ParaView / ITK-SNAP / Dragonfly users expect ------------
+
+#ifdef MICROSTUDIO_HAVE_DESCRIBE_PANEL
+    void describePanelMeasuresTheOpenedFile() {
+        // GraSPI's own output for this fixture is in grf3d_a.graspi.log.
+        const QString dir = QString(MICROSTUDIO_SHARED_DIR) + "/fixtures/graspi";
+        const QString path = dir + "/grf3d_a.txt";
+        QVERIFY2(QFile::exists(path), qPrintable(path + " is missing"));
+        ms::ui::MainWindow w;
+        QVERIFY(w.openFile(path, true));
+        QVERIFY(showAt(w, w.viewer(), {1024, 700}));
+        auto* panel = w.viewer()->describePanel();
+        auto* pages = w.viewer()->infoPages();
+        QVERIFY(panel && pages);
+        QVERIFY(!panel->result());  // nothing measured while the page is hidden
+        // The Describe page, clicked as a user does: shown, it measures the volume.
+        auto* bar = pages->tabBar();
+        const int index = pages->indexOf(panel);
+        QTest::mouseClick(bar, Qt::LeftButton, {}, bar->tabRect(index).center());
+        QCOMPARE(pages->currentWidget(), static_cast<QWidget*>(panel));
+        QTRY_VERIFY_WITH_TIMEOUT(panel->result() != nullptr, 60000);
+        QVERIFY(!panel->findChild<QProgressBar*>("describeProgress")->isVisible());
+
+        // The table holds the library's values, as describe --extras computes them.
+        ms::descriptors::Options extras;
+        extras.extras = true;
+        const auto expected = ms::descriptors::describe(ms::io::readVolume(path.toStdString()), extras);
+        const auto entries = expected.all();
+        auto* table = panel->table();
+        QCOMPARE(table->rowCount(), int(entries.size()));
+        for (int row = 0; row < table->rowCount(); ++row) {
+            const auto& e = entries[std::size_t(row)];
+            QCOMPARE(table->item(row, 0)->text(), QString::fromStdString(e.name));
+            const std::string cell = ms::descriptors::formatCell(e);
+            QCOMPARE(table->item(row, 1)->text(), cell.empty() ? QString("n/a") : QString::fromStdString(cell));
+            // Every name explains itself.
+            const QString meaning = QString::fromStdString(ms::descriptors::glossary(e.name));
+            QVERIFY2(!meaning.isEmpty(), e.name.c_str());
+            QVERIFY2(table->item(row, 0)->toolTip().contains(meaning.toHtmlEscaped()), e.name.c_str());
+        }
+        // GraSPI C++'s numbers for this file (its log), as the table shows them.
+        const auto shown = [table](const QString& name) {
+            const auto found = table->findItems(name, Qt::MatchExactly);
+            return found.isEmpty() ? QString() : table->item(found.first()->row(), 1)->text();
+        };
+        QCOMPARE(shown("ABS_f_D"), QString("0.449978"));
+        QCOMPARE(shown("CT_f_D_tort1"), QString("0.63986"));
+        QCOMPARE(shown("STAT_n"), QString("9216"));
+
+        // S2(r) per phase: the library's curves, S2(0) the volume fraction.
+        auto* chart = panel->s2Chart()->chart();
+        QCOMPARE(chart->series().size(), 2);
+        for (int p = 0; p < 2; ++p) {
+            auto* curve = qobject_cast<QLineSeries*>(chart->series()[p]);
+            QVERIFY(curve);
+            QCOMPARE(curve->count(), int(expected.s2[std::size_t(p)].size()));
+            QCOMPARE(curve->at(3).y(), expected.s2[std::size_t(p)][3]);
+        }
+        QCOMPARE(qobject_cast<QLineSeries*>(chart->series()[0])->at(0).y(), expected.value("vol_frac_D"));
+
+        // Export CSV and Copy: the library's CSV, which is what the CLI prints
+        // for this file (run where the file is, so that it names it the same).
+        const QString csv = QString::fromStdString(ms::descriptors::formatCsv({"grf3d_a.txt"}, {expected}));
+        QTemporaryDir out;
+        const QString exported = out.filePath("descriptors.csv");
+        panel->exportCsv(exported);
+        QFile file(exported);
+        QVERIFY(file.open(QIODevice::ReadOnly));
+        QCOMPARE(QString::fromUtf8(file.readAll()), csv);
+        QProcess cli;
+        cli.setWorkingDirectory(dir);
+        cli.start(MICROSTUDIO_CLI, {"describe", "--extras", "--format", "csv", "grf3d_a.txt"});
+        QVERIFY(cli.waitForFinished(60000));
+        QCOMPARE(cli.exitCode(), 0);
+        QCOMPARE(QString::fromUtf8(cli.readAllStandardOutput()), csv);
+        QApplication::clipboard()->clear();
+        QTest::mouseClick(panel->findChild<QPushButton*>("describeCopy"), Qt::LeftButton);
+        QCOMPARE(QApplication::clipboard()->text(), csv);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, panel->exportCsv(out.filePath("no/such/folder/d.csv")));
+
+        // All of it shows at 1024x700: table rows and a readable plot.
+        QVERIFY2(table->viewport()->height() >= 5 * table->verticalHeader()->defaultSectionSize(),
+                 qPrintable(QString("table %1 px high").arg(table->viewport()->height())));
+        QVERIFY2(panel->s2Chart()->height() >= 150, qPrintable(QString("chart %1 px").arg(panel->s2Chart()->height())));
+        const QPoint corner = panel->mapTo(&w, QPoint(panel->width(), panel->height()));
+        QVERIFY(corner.x() <= w.width() && corner.y() <= w.height());
+        w.grab().save(QDir::temp().filePath("ms_test_gui_describe_1024x700.png"));  // for a look
+
+        // Another volume while the page shows: the old numbers go, the new ones come.
+        ms::Volume half(ms::Dims{8, 6, 4});
+        for (int z = 0; z < 4; ++z)
+            for (int y = 0; y < 6; ++y)
+                for (int x = 0; x < 8; ++x) half.at(x, y, z) = x < 2 ? ms::Donor : ms::Acceptor;  // 1/4 donor
+        w.setVolume(half, "quarter");
+        QVERIFY(!panel->result() || panel->result()->value("vol_frac_D") != expected.value("vol_frac_D"));
+        QTRY_VERIFY_WITH_TIMEOUT(panel->result() != nullptr, 60000);
+        QCOMPARE(shown("vol_frac_D"), QString("0.25"));
+        QVERIFY(panel->csvText().startsWith("file,phases,periodic,") &&
+                panel->csvText().contains("\nquarter,2,0,"));  // named as the window names it
+    }
+
+    void describeRunsOffTheUiThreadAndCancels() {
+        // A large 2D image: seconds of describing, no 3D view to render meanwhile;
+        // three phases, so that the noise lab (two-phase images) does not take it too.
+        ms::SyntheticOptions o;
+        o.wavelength = 10;
+        o.mixedFraction = 0.2;
+        const ms::Volume big = ms::syntheticMicrostructure(ms::Dims{1200, 1200, 1}, o);
+        ms::ui::MainWindow w;
+        w.setVolume(big, "big");
+        QVERIFY(showAt(w, w.viewer(), {1024, 700}));
+        auto* panel = w.viewer()->describePanel();
+        auto* progress = panel->findChild<QProgressBar*>("describeProgress");
+        auto* cancel = panel->findChild<QPushButton*>("describeCancel");
+        w.viewer()->infoPages()->setCurrentWidget(panel);  // shown: the run starts
+        QVERIFY2(panel->isRunning(), qPrintable(panel->findChild<QLabel*>("describeState")->text()));
+        QVERIFY(progress->isVisible() && cancel->isEnabled());
+        QTest::mouseClick(cancel, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!panel->isRunning(), 30000);
+        QVERIFY(!panel->result());
+        const QString state = panel->findChild<QLabel*>("describeState")->text();
+        QVERIFY2(state.startsWith("Cancelled"), qPrintable(state));
+        QVERIFY(!progress->isVisible());
+        // Describe again, to the end: the window answers all along, the progress bar moves.
+        int seen = 0;
+        connect(progress, &QProgressBar::valueChanged, progress, [&seen](int v) { seen = std::max(seen, v); });
+        LatencyProbe probe;
+        probe.start();
+        QElapsedTimer clock;
+        clock.start();
+        QTest::mouseClick(panel->findChild<QPushButton*>("describeButton"), Qt::LeftButton);
+        QVERIFY(panel->isRunning());
+        QTRY_VERIFY_WITH_TIMEOUT(panel->result() != nullptr, 120000);
+        probe.stop();
+        qInfo("describe of 1200x1200 with extras: %lld ms, worst UI gap %lld ms (UI thread busy %.0f ms of it)", clock.elapsed(),
+              probe.worstGap, probe.worstCpuGap);
+        QVERIFY2(probe.worstGap < 250, qPrintable(QString("UI stalled %1 ms").arg(probe.worstGap)));
+        QVERIFY2(seen > 0, "no progress shown");
+        QCOMPARE(panel->result()->value("vol_frac_D"), big.volumeFraction(ms::Donor));
+    }
+#endif
+
+    void threeDViewHasOrientationAxesAndScaleBar() {
+        ms::ui::MainWindow w;
+        w.setVolume(demoVolume(), "test");
+        QVERIFY(showAt(w, w.viewer(), {1200, 800}));
+        auto* view = w.view3d();
+        const QImage frame = render3d(w);
+        frame.save(QDir::temp().filePath("ms_test_gui_axes_scalebar.png"));  // for a look
+        QVERIFY(view->orientationAxesShown());
+        // The triad's corner (lower left) holds its red x, green y and blue z axes.
+        const QRectF vp = view->orientationAxesViewport();
+        const QRect corner(int(vp.left() * frame.width()), int((1 - vp.bottom()) * frame.height()),
+                           int(vp.width() * frame.width()), int(vp.height() * frame.height()));
+        const auto withAxes = primaryColours(frame, corner);
+        for (int c = 0; c < 3; ++c)
+            QVERIFY2(withAxes[std::size_t(c)] >= 15,
+                     qPrintable(QString("colour %1: %2 pixels in the corner").arg(c).arg(withAxes[std::size_t(c)])));
+        view->setOrientationAxesVisible(false);
+        QVERIFY(!view->orientationAxesShown());
+        const auto without = primaryColours(render3d(w), corner);
+        QVERIFY2(without[1] == 0 && without[2] < withAxes[2] / 4 && without[0] < withAxes[0] / 4,
+                 qPrintable(QString("hidden: %1 %2 %3").arg(without[0]).arg(without[1]).arg(without[2])));
+        view->setOrientationAxesVisible(true);
+        QVERIFY(primaryColours(render3d(w), corner)[1] >= 15);
+
+        // The scale bar: a round length spanning about a fifth of the view at
+        // the focal point, in voxels (spacing 1).
+        const auto bar = w.phaseScene()->scaleBar();
+        QVERIFY(bar.visible);
+        const double decade = std::pow(10.0, std::floor(std::log10(bar.length)));
+        const double mantissa = bar.length / decade;
+        QVERIFY2(std::abs(mantissa - 1) < 1e-9 || std::abs(mantissa - 2) < 1e-9 || std::abs(mantissa - 5) < 1e-9,
+                 qPrintable(QString::number(bar.length)));
+        QVERIFY2(bar.pixels <= 0.2 * frame.width() + 1 && bar.pixels > 0.2 * frame.width() / 2.5 - 1,
+                 qPrintable(QString("%1 px of %2").arg(bar.pixels).arg(frame.width())));
+        QCOMPARE(QString::fromStdString(bar.label), QString("%1 voxels").arg(bar.length));
+        // The bar itself: near-white pixels in the lower right, gone when hidden.
+        const QRect barArea(int(frame.width() - 20 - bar.pixels), frame.height() - 40, int(bar.pixels) + 20, 40);
+        const int white = lightGreyPixels(frame.copy(barArea));
+        QVERIFY2(white >= bar.pixels, qPrintable(QString("%1 bar pixels").arg(white)));
+        // Zooming in with the wheel: more pixels per voxel, a shorter round length.
+        for (int i = 0; i < 6; ++i) {
+            const QPointF centre(view->width() / 2.0, view->height() / 2.0);
+            QWheelEvent wheel(centre, view->mapToGlobal(centre), QPoint(), QPoint(0, 120), Qt::NoButton, Qt::NoModifier,
+                              Qt::NoScrollPhase, false);
+            QApplication::sendEvent(view, &wheel);
+            QTest::qWait(30);
+        }
+        render3d(w);
+        const auto zoomed = w.phaseScene()->scaleBar();
+        QVERIFY2(zoomed.pixels / zoomed.length > 1.5 * bar.pixels / bar.length && zoomed.length < bar.length,
+                 qPrintable(QString("%1 px for %2 -> %3 px for %4").arg(bar.pixels).arg(bar.length).arg(zoomed.pixels).arg(zoomed.length)));
+        w.phaseScene()->setScaleBarVisible(false);
+        const QImage hidden = render3d(w);
+        QVERIFY(!w.phaseScene()->scaleBar().visible);
+        QVERIFY(lightGreyPixels(hidden.copy(barArea)) < white / 4);
+        // A volume with a spacing: the label gives its units and the voxels.
+        ms::Volume spaced = demoVolume();
+        spaced.spacing = {0.5, 0.5, 0.5};
+        w.phaseScene()->setScaleBarVisible(true);
+        w.setVolume(spaced, "spaced");
+        render3d(w);
+        const auto spacedBar = w.phaseScene()->scaleBar();
+        QCOMPARE(QString::fromStdString(spacedBar.label),
+                 QString("%1 (%2 voxels)").arg(spacedBar.length).arg(spacedBar.length / 0.5));
+    }
+
+    void viewScreenshotSavesThePngAtTheAskedSize() {
+        ms::ui::MainWindow w;
+        w.setVolume(demoVolume(), "test");
+        QVERIFY(showAt(w, w.viewer(), {1024, 700}));
+        render3d(w);
+        QAction* action = nullptr;
+        for (QAction* a : w.menuBar()->actions())
+            if (a->text() == "&View")
+                for (QAction* item : a->menu()->actions())
+                    if (item->text() == "Save &screenshot...") action = item;
+        QVERIFY(action);
+        QTemporaryDir dir;
+        const QString shot = dir.filePath("view");  // no extension: .png is added
+        bool filled = false;
+        QSize offered;
+        QTimer::singleShot(300, this, [&] {
+            auto* dialog = qobject_cast<QDialog*>(QApplication::activeModalWidget());
+            if (!dialog || dialog->objectName() != "screenshotDialog") return;
+            auto* path = dialog->findChild<QLineEdit*>("screenshotPath");
+            auto* width = dialog->findChild<QSpinBox*>("screenshotWidth");
+            auto* height = dialog->findChild<QSpinBox*>("screenshotHeight");
+            offered = QSize(width->value(), height->value());
+            path->setFocus();
+            QTest::keyClick(dialog->windowHandle(), Qt::Key_A, Qt::ControlModifier);
+            typeSlowly(dialog, shot, 20);
+            filled = typeIntoBox(dialog, width, "900", Qt::Key_Tab) && typeIntoBox(dialog, height, "500", Qt::Key_Tab);
+            QTest::mouseClick(dialog->findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Save), Qt::LeftButton);
+        });
+        action->trigger();  // the modal dialog runs until Save
+        QVERIFY(filled);
+        const QSize viewSize = w.view3d()->size() * w.view3d()->devicePixelRatioF();
+        QCOMPARE(offered, viewSize);  // the default: the view's own size
+        const QImage saved(shot + ".png");
+        QCOMPARE(saved.size(), QSize(900, 500));
+        saved.save(QDir::temp().filePath("ms_test_gui_screenshot_900x500.png"));  // for a look
+        const ColourCensus c = census(saved);
+        for (int p = 0; p < 3; ++p)
+            QVERIFY2(c.phase[std::size_t(p)] > c.total / 200,
+                     qPrintable(QString("phase %1: %2 of %3").arg(p).arg(c.phase[std::size_t(p)]).arg(c.total)));
+        // Larger than the screen's view, and the view is left as it was.
+        const QString large = dir.filePath("large.png");
+        w.viewer()->saveScreenshot(large, {2000, 1400});
+        const QImage big(large);
+        QCOMPARE(big.size(), QSize(2000, 1400));
+        QVERIFY(census(big).phase[ms::Donor] > census(saved).phase[ms::Donor]);
+        QCOMPARE(render3d(w).size(), viewSize);
+        // Errors name the file.
+        try {
+            w.viewer()->saveScreenshot("/nonexistent/folder/x.png", {100, 100});
+            QFAIL("saved into a missing folder");
+        } catch (const ms::Error& e) {
+            QVERIFY2(QString(e.what()).startsWith("/nonexistent/folder/x.png: "), e.what());
+        }
+        QVERIFY_THROWS_EXCEPTION(ms::Error, w.viewer()->saveScreenshot(dir.filePath("huge.png"), {100000, 10}));
+        // A 2D image: its slice view at the asked size, with its legend.
+        w.setVolume(ms::syntheticMicrostructure(ms::Dims{64, 32, 1}), "2d");
+        QCOMPARE(w.viewer()->screenshotDefaultSize(), w.sliceView(0)->size() * w.sliceView(0)->devicePixelRatioF());
+        const QString flat = dir.filePath("flat.png");
+        w.viewer()->saveScreenshot(flat, {640, 360});
+        const QImage image(flat);
+        QCOMPARE(image.size(), QSize(640, 360));
+        const auto donor = ms::render::phaseColor(ms::Donor), acceptor = ms::render::phaseColor(ms::Acceptor);
+        QVERIFY(countColour(image, QColor(int(donor.r * 255), int(donor.g * 255), int(donor.b * 255)), 3) > 640 * 300 / 5);
+        QVERIFY(countColour(image, QColor(int(acceptor.r * 255), int(acceptor.g * 255), int(acceptor.b * 255)), 3) >
+                640 * 300 / 5);
+    }
+
+    void sliceViewsNameEachPhaseInALegend() {
+        ms::ui::MainWindow w;
+        w.setVolume(demoVolume(), "three phases");
+        QVERIFY(showAt(w, w.viewer(), {1200, 800}));
+        const QStringList names{"Donor", "Acceptor", "Mixed"};
+        for (int i = 0; i < 3; ++i) {
+            auto* slice = w.sliceView(i);
+            QCOMPARE(slice->legendEntries(), names);
+            const QRect legend = slice->legendRect();
+            // Above the picture (which starts 20 px down), right of the caption.
+            QVERIFY2(legend.bottom() < 20 && legend.right() < slice->width() && legend.left() > slice->width() / 3,
+                     qPrintable(QString("legend at %1,%2 %3x%4").arg(legend.x()).arg(legend.y()).arg(legend.width()).arg(legend.height())));
+            const QImage shown = slice->grab().toImage().copy(legend);
+            for (int p = 0; p < 3; ++p) {
+                const auto c = ms::render::phaseColor(p);
+                QVERIFY2(countColour(shown, QColor(int(c.r * 255), int(c.g * 255), int(c.b * 255)), 3) >= 64,
+                         qPrintable(QString("view %1, phase %2 swatch").arg(i).arg(p)));
+            }
+        }
+        // Two phases: two entries, no mixed swatch.
+        w.setVolume(ms::syntheticMicrostructure(ms::Dims{40, 40, 20}), "two phases");
+        auto* xy = w.sliceView(0);
+        QCOMPARE(xy->legendEntries(), (QStringList{"Donor", "Acceptor"}));
+        const auto m = ms::render::phaseColor(ms::Mixed);
+        QCOMPARE(countColour(xy->grab().toImage().copy(xy->legendRect()), QColor(int(m.r * 255), int(m.g * 255), int(m.b * 255)), 3), 0);
+        // A narrow view keeps the colours with letters.
+        const ms::Volume three = demoVolume();
+        ms::render::SliceView narrow(ms::render::SliceAxis::XY);
+        narrow.setVolume(&three);
+        narrow.resize(190, 190);
+        QCOMPARE(narrow.legendEntries(), (QStringList{"D", "A", "M"}));
+        narrow.setVolume(nullptr);
+        QVERIFY(narrow.legendEntries().isEmpty());
+        w.grab().save(QDir::temp().filePath("ms_test_gui_slice_legend.png"));  // for a look
+    }
+
+    void opacitySlidersAreForTheThreeDViewOnly() {
+        // Issue 26 (smaller): the 3D opacity sliders stayed enabled for a 2D image.
+        ms::ui::MainWindow w;
+        QVERIFY(showAt(w, w.viewer(), {1024, 700}));
+        const auto slider = [&w](int p) { return w.viewer()->findChild<QSlider*>(QString("phaseOpacity%1").arg(p)); };
+        w.setVolume(ms::syntheticMicrostructure(ms::Dims{64, 32, 1}), "2d");
+        for (int p = 0; p < 2; ++p) {
+            QVERIFY(slider(p)->isVisible());
+            QVERIFY(!slider(p)->isEnabled());
+            QVERIFY2(slider(p)->toolTip().contains("2D image has no 3D view"), qPrintable(slider(p)->toolTip()));
+            // A click on it changes nothing.
+            const int before = slider(p)->value();
+            QTest::mouseClick(slider(p), Qt::LeftButton, {}, QPoint(4, slider(p)->height() / 2));
+            QCOMPARE(slider(p)->value(), before);
+        }
+        w.setVolume(demoVolume(), "3d");
+        for (int p = 0; p < 3; ++p) {
+            QVERIFY(slider(p)->isEnabled());
+            QVERIFY2(slider(p)->toolTip().startsWith("Opacity of"), qPrintable(slider(p)->toolTip()));
+        }
+        QTest::mouseClick(slider(0), Qt::LeftButton, {}, QPoint(4, slider(0)->height() / 2));
+        QVERIFY(w.phaseScene()->phaseOpacity(ms::Donor) < 1.0);
+    }
+
+private:
+    // Bright neutral pixels (the scale bar and its label on the dark background).
+    static int lightGreyPixels(const QImage& image) {
+        int n = 0;
+        const QImage img = image.convertToFormat(QImage::Format_RGB32);
+        for (int y = 0; y < img.height(); ++y)
+            for (int x = 0; x < img.width(); ++x) {
+                const QRgb p = img.pixel(x, y);
+                if (qRed(p) > 140 && std::abs(qRed(p) - qGreen(p)) < 12 && std::abs(qGreen(p) - qBlue(p)) < 12) ++n;
+            }
+        return n;
+    }
+    // Saturated red, green and blue pixels (the triad's axis colours) in `area`.
+    static std::array<int, 3> primaryColours(const QImage& image, const QRect& area) {
+        std::array<int, 3> n{0, 0, 0};
+        const QImage img = image.convertToFormat(QImage::Format_RGB32);
+        for (int y = std::max(0, area.top()); y <= std::min(img.height() - 1, area.bottom()); ++y)
+            for (int x = std::max(0, area.left()); x <= std::min(img.width() - 1, area.right()); ++x) {
+                const QRgb p = img.pixel(x, y);
+                const int c[3] = {qRed(p), qGreen(p), qBlue(p)};
+                for (int k = 0; k < 3; ++k)
+                    if (c[k] > 120 && c[(k + 1) % 3] < 60 && c[(k + 2) % 3] < 60) ++n[std::size_t(k)];
+            }
+        return n;
+    }
+
+private slots:
 
     void noiseLabClearsStaleImagesAndExplainsAnUnchangedOne() {
         // Issue 26.6: a three-phase slice sent to the lab emptied the table but
@@ -1992,6 +2504,159 @@ private slots:
         QCOMPARE(wizard->validationSeries()->count(), 2);
     }
 
+    // Issue 22.7: Open, Save As and the noise lab's open list every format
+    // io reads and writes (io::volumeFileFilter), .tif and .npy among them.
+    void fileDialogsListTiffAndNpy() {
+        ms::ui::MainWindow w;
+        w.setVolume(demoVolume(), "test");
+        w.tabs()->setCurrentWidget(w.noiseLab());
+        w.resize(1024, 700);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        QStringList seen;
+        const auto record = [&seen](QWidget* modal) {
+            auto* dialog = qobject_cast<QFileDialog*>(modal);
+            if (!dialog) return false;
+            seen << dialog->windowTitle() + ": " + dialog->nameFilters().join(";;");
+            dialog->reject();
+            return true;
+        };
+        {
+            const auto answering = answerModal(record);
+            w.openDialog();
+        }
+        {
+            const auto answering = answerModal(record);
+            w.saveAsDialog();
+        }
+        QPushButton* openSample = nullptr;
+        for (auto* b : w.noiseLab()->findChildren<QPushButton*>())
+            if (b->text().startsWith("Open sample")) openSample = b;
+        QVERIFY(openSample && openSample->isVisible());
+        {
+            const auto answering = answerModal(record);
+            QTest::mouseClick(openSample, Qt::LeftButton);
+        }
+        QCOMPARE(seen.size(), 3);
+        for (const QString& filters : seen)
+            QVERIFY2(filters.contains("*.tif *.tiff *.npy") && filters.contains("*.vti") && filters.contains("*.h5"),
+                     qPrintable(filters));
+    }
+
+    // Issue 22.5: the data page's "from a volume file" source cuts a user's
+    // own 300x300x50 volume (stride 32) into a dataset on a worker thread, and
+    // a tiny 3D generator trains on it as on a built dataset.
+    void trainingDataCutFromAVolumeFileTrainsAGenerator() {
+        QDir(ms::ui::userModelDirectory()).removeRecursively();
+        ms::SyntheticOptions o;
+        o.seed = 33;
+        o.wavelength = 8.0;
+        ms::Volume scan = ms::syntheticMicrostructure(ms::Dims{300, 300, 50}, o);
+        scan.clearField();
+        const QString file = QDir::temp().filePath("ms_test_wizard_scan.tif");
+        ms::io::writeVolume(scan, file.toStdString());
+        ms::ui::MainWindow w;
+        auto* wizard = w.training();
+        wizard->setErrorDialogs(false);
+        wizard->restart();
+        // At 1024x700 (another tab's minimum may make the window taller: the
+        // wizard's own minimum must fit in what the window gives it at 700).
+        w.tabs()->setCurrentWidget(wizard);
+        w.resize(1024, 700);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        w.activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        const int chrome = w.height() - wizard->height();
+        QVERIFY2(wizard->minimumSize().height() + chrome <= 700 && wizard->minimumSize().width() <= 1024,
+                 qPrintable(QString("wizard minimum %1x%2, window chrome %3").arg(wizard->minimumSize().width())
+                                .arg(wizard->minimumSize().height()).arg(chrome)));
+        auto* fromVolume = wizard->findChild<QRadioButton*>("sourceVolume");
+        auto* path = wizard->findChild<QLineEdit*>("volumeFile");
+        auto* windowSize = wizard->findChild<QSpinBox*>("volumeWindow");
+        auto* stride = wizard->findChild<QSpinBox*>("volumeStride");
+        auto* depth = wizard->findChild<QSpinBox*>("volumeDepth");
+        auto* build = wizard->findChild<QPushButton*>("buildDataset");
+        auto* progress = wizard->findChild<QProgressBar*>("buildProgress");
+        QVERIFY(fromVolume && path && windowSize && stride && depth && build && progress);
+        QVERIFY(!path->isVisible());  // the simulator is the first source
+        QTest::mouseClick(fromVolume, Qt::LeftButton);
+        QVERIFY(fromVolume->isChecked());
+        QVERIFY(path->isVisible());
+        QVERIFY(!wizard->findChild<QSpinBox*>("buildGrid")->isVisible());
+        // Every control of this source lies whole within the wizard, below 700 - chrome.
+        for (QWidget* widget : std::initializer_list<QWidget*>{path, windowSize, stride, depth, build, progress}) {
+            const QRect r(widget->mapTo(wizard, QPoint(0, 0)), widget->size());
+            QVERIFY2(widget->isVisible() && wizard->rect().contains(r) && r.bottom() < 700 - chrome, qPrintable(widget->objectName()));
+        }
+        w.grab().save(QDir::temp().filePath("ms_test_wizard_from_volume.png"));  // for a look
+        // A person types the file name and the numbers.
+        path->setFocus();
+        QVERIFY(QTest::qWaitFor([path] { return QApplication::focusWidget() == path; }));
+        typeSlowly(&w, file, 60);
+        QCOMPARE(path->text(), file);
+        QVERIFY(typeIntoBox(&w, windowSize, "400"));
+        QVERIFY(typeIntoBox(&w, stride, "32"));
+        QVERIFY(typeIntoBox(&w, depth, "16"));
+        // A window larger than the volume: refused with the reason in the status line; nothing picked.
+        QSignalSpy status(wizard, &ms::ui::TrainingWizard::statusMessage);
+        QTest::mouseClick(build, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(!wizard->buildingDataset(), 60000);
+        QTRY_VERIFY(!status.isEmpty());
+        QVERIFY2(status.last().at(0).toString().contains("window 400x400 is larger than the volume's x/y plane 300x300"),
+                 qPrintable(status.last().at(0).toString()));
+        auto* train = wizard->findChild<QLineEdit*>("trainData");
+        QVERIFY(train->text().isEmpty());
+        QVERIFY(typeIntoBox(&w, windowSize, "64"));
+        const ms::jobs::VolumeDatasetConfig c = wizard->volumeDatasetConfig();
+        QCOMPARE(c.windowX, 64);
+        QCOMPARE(c.windowY, 64);
+        QCOMPARE(c.stride, 32);
+        QCOMPARE(c.depth, 16);
+        // Built on a worker thread with progress; then the train file is picked with its val.h5.
+        QTest::mouseClick(build, Qt::LeftButton);
+        QVERIFY(wizard->buildingDataset());
+        QVERIFY(!wizard->currentPage()->isComplete());
+        QTRY_VERIFY_WITH_TIMEOUT(train->text().endsWith("train.h5"), 240000);
+        QCOMPARE(progress->value(), 1000);
+        const QString val = wizard->findChild<QLineEdit*>("validationData")->text();
+        QVERIFY(val.endsWith("val.h5"));
+        // 3 strips of 100 in x: 2 x 8 training windows, 8 validation, 8 test, each 64x64x16.
+        QCOMPARE(wizard->dataInfo().dims, (ms::Dims{64, 64, 16}));
+        QCOMPARE(wizard->dataInfo().samples, 16L);
+        QCOMPARE(int(ms::io::readSamples(val.toStdString()).size()), 8);
+        const QString folder = QFileInfo(train->text()).absolutePath();
+        QCOMPARE(int(ms::io::readSamples((folder + "/test.h5").toStdString()).size()), 8);
+        const ms::Volume first = ms::io::readSamples(train->text().toStdString()).at(3);
+        const int x0 = int(first.attributes.at("x0")), y0 = int(first.attributes.at("y0"));
+        bool crop = true;
+        for (int z = 0; z < 16; ++z)  // slice z of the window is slice floor((z + 0.5) * 50 / 16) of the scan
+            for (int y = 0; y < 64; ++y)
+                for (int x = 0; x < 64; ++x) crop = crop && first.at(x, y, z) == scan.at(x0 + x, y0 + y, (2 * z + 1) * 50 / 32);
+        QVERIFY(crop);
+        QVERIFY(wizard->currentPage()->isComplete());
+        // On to a tiny 3D generator, as with any dataset.
+        wizard->next();
+        QCOMPARE(wizard->currentId(), int(ms::ui::TrainingWizard::ModelPageId));
+        QVERIFY(wizard->findChild<QRadioButton*>("kind3d")->isChecked());
+        wizard->findChild<QLineEdit*>("modelName")->setText("scan-gen");
+        wizard->next();
+        wizard->findChild<QSpinBox*>("epochs")->setValue(1);
+        wizard->findChild<QSpinBox*>("batch")->setValue(4);
+        wizard->findChild<QLineEdit*>("channels3d")->setText("4,8");
+        wizard->findChild<QSpinBox*>("unetFeatures")->setValue(8);
+        QSignalSpy finished(wizard->job(), &ms::ui::TrainingJob::finished);
+        wizard->next();
+        QVERIFY(finished.wait(600000));
+        QVERIFY2(finished.first().at(0).value<ms::ui::TrainingJob::Outcome>() == ms::ui::TrainingJob::Outcome::Finished,
+                 qPrintable(finished.first().at(1).toString()));
+        const auto model = ms::ml::Generator3D::load(QDir(ms::ui::userModelDirectory()).filePath("scan-gen").toStdString());
+        QCOMPARE(model.config().vae.dims, (ms::Dims{64, 64, 16}));
+        QVERIFY(w.design()->findChild<QComboBox*>("modelPicker")->findText("scan-gen") > 0);
+        QDir(folder).removeRecursively();
+        QFile::remove(file);
+    }
+
     void trainingDataBuiltWithTheSimulator() {
         ms::ui::MainWindow w;
         auto* wizard = w.training();
@@ -2065,17 +2730,8 @@ private slots:
         QDir(ms::ui::userModelDirectory()).removeRecursively();
         ms::ui::MainWindow w;
         auto* wizard = w.training();
-        wizard->setErrorDialogs(false);
-        wizard->restart();
-        wizard->useDemoData(QDir::temp().filePath("ms_test_wizard_cancel.h5"), 40, 32);
-        wizard->next();
-        wizard->findChild<QLineEdit*>("modelName")->setText("cancelled-vae");
-        wizard->next();
-        wizard->findChild<QSpinBox*>("epochs")->setValue(4);
-        wizard->findChild<QSpinBox*>("batch")->setValue(8);
-        wizard->findChild<QLineEdit*>("channels")->setText("8,16");
         QSignalSpy finished(wizard->job(), &ms::ui::TrainingJob::finished);
-        wizard->next();
+        startDemoVaeTraining(wizard, "ms_test_wizard_cancel.h5", "cancelled-vae");
         auto* resume = wizard->findChild<QPushButton*>("resume");
         auto* cancel = wizard->findChild<QPushButton*>("cancelTraining");
         QTest::mouseClick(wizard->findChild<QPushButton*>("pause"), Qt::LeftButton);
@@ -2343,6 +2999,423 @@ private slots:
         QDir(root).removeRecursively();
     }
 
+    // Issue 26.9: the gallery clipped its thumbnails (about 67 of 96 px) and
+    // hid the #1..#4 labels until an unmarked splitter was dragged; samples
+    // came all at once at the end, with no time left shown.
+    void designGalleryFillsSampleBySampleWithWholeThumbnails() {
+        const QString folder = tinyGeneratorWithData("ms_test_gui_gallery", 2);
+        // The library hands each sample over once it is final: the volumes
+        // generate() returns, plain and screened.
+        {
+            const auto model = ms::ml::Generator3D::load(folder.toStdString());
+            for (int candidates : {1, 2}) {
+                ms::ml::GenerateOptions o;
+                o.steps = 2;
+                o.candidates = candidates;
+                o.batch = 2;
+                o.seed = 5;
+                std::vector<std::pair<std::size_t, ms::Volume>> handed;
+                o.onSample = [&](std::size_t i, const ms::Volume& v) { handed.emplace_back(i, v); };
+                const auto volumes = model.generate({{"ABS_f_D", 0.5}}, 3, o);
+                QCOMPARE(handed.size(), std::size_t(3));
+                std::set<std::size_t> indices;
+                for (const auto& [i, v] : handed) {
+                    indices.insert(i);
+                    QVERIFY(i < volumes.size() && v.sameLabels(volumes[i]));
+                    QVERIFY(v.attributes == volumes[i].attributes);
+                }
+                QCOMPARE(indices.size(), std::size_t(3));
+            }
+        }
+        ms::ui::MainWindow w;
+        QVERIFY(showAt(w, w.design(), {1024, 700}));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        // Plain sampling denoises 4 samples per batch (4-6x cheaper per sample
+        // than one at a time on 2 cores): 6 samples show as 4, then 6.
+        // Screened generation shows each sample alone (its draws are one batch).
+        design->findChild<QSpinBox*>()->setValue(6);
+        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        auto* sampler = design->findChild<QComboBox*>("sampler");
+        sampler->setCurrentIndex(sampler->findData("ddpm"));  // every timestep: long enough to watch
+        QSignalSpy done(design, &ms::ui::DesignPanel::generated);
+        QTest::mouseClick(design->findChild<QPushButton*>("generate"), Qt::LeftButton);
+        int shownWhileRunning = 0;
+        QString eta;
+        QElapsedTimer clock;
+        clock.start();
+        while (done.isEmpty() && clock.elapsed() < 240000) {
+            QTest::qWait(20);
+            if (!design->busy()) continue;
+            shownWhileRunning = std::max(shownWhileRunning, design->gallery()->count());
+            if (design->progressBar()->text().contains("left")) eta = design->progressBar()->text();
+        }
+        QVERIFY(!done.isEmpty());
+        QCOMPARE(done.first().at(0).toInt(), 6);
+        qInfo("gallery while generating: up to %d of 6 samples; progress '%s'; %.1f s", shownWhileRunning, qPrintable(eta),
+              clock.elapsed() / 1000.0);
+        QVERIFY2(shownWhileRunning >= 4, qPrintable(QString::number(shownWhileRunning)));
+        QVERIFY2(eta.contains(QRegularExpression("about \\d+ (s|min) left")), qPrintable(eta));
+        QCOMPARE(design->gallery()->count(), 6);
+        for (int i = 0; i < 6; ++i) QCOMPARE(design->gallery()->item(i)->text(), QString("#%1").arg(i + 1));
+        // Whole thumbnails with their labels, by default, at both sizes.
+        for (const QSize size : {QSize(1024, 700), QSize(1600, 1000)}) {
+            w.resize(size);
+            QTest::qWait(300);
+            QCOMPARE(w.size(), size);
+            auto* gallery = design->gallery();
+            const QRect shown = gallery->viewport()->rect();
+            const int labelled = gallery->iconSize().height() + gallery->fontMetrics().height();
+            QCOMPARE(gallery->iconSize(), QSize(96, 96));
+            for (int i = 0; i < gallery->count(); ++i) {
+                const QRect item = gallery->visualItemRect(gallery->item(i));
+                QVERIFY2(shown.contains(item) && item.height() >= labelled && item.width() >= 96,
+                         qPrintable(QString("%1x%2: item %3 at %4,%5 %6x%7 in a %8x%9 viewport")
+                                        .arg(size.width()).arg(size.height()).arg(i)
+                                        .arg(item.x()).arg(item.y()).arg(item.width()).arg(item.height())
+                                        .arg(shown.width()).arg(shown.height())));
+            }
+            // The views keep most of the height.
+            QVERIFY(design->viewer()->height() > 2 * gallery->height());
+            w.grab().save(QDir::temp().filePath(QString("ms_test_gui_gallery_%1x%2.png").arg(size.width()).arg(size.height())));
+        }
+    }
+
+    // Issue 26.10: empty Design views with no hint, three phases listed for a
+    // 2-phase model, a status bar describing the Viewer tab's demo, R and
+    // View > Reset camera acting on the Viewer tab only, and the Design 3D
+    // view clipped on the left.
+    void designFirstScreenHintsAndItsCameraAnswersR() {
+        const QString folder = tinyGeneratorWithData("ms_test_gui_first_screen", 2);
+        ms::ui::MainWindow w;
+        w.setVolume(demoVolume(), "demo");  // what the studio opens with: on the Viewer tab
+        QVERIFY(showAt(w, w.design(), {1024, 700}));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        const auto status = [&w] { return w.statusBar()->currentMessage(); };
+        QVERIFY2(!status().contains("demo") && status().startsWith("Design"), qPrintable(status()));
+        QTest::keyClick(w.windowHandle(), Qt::Key_2, Qt::ControlModifier);  // View > Viewer
+        QTRY_COMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(w.viewer()));
+        QVERIFY2(status().contains("demo"), qPrintable(status()));
+        QTest::keyClick(w.windowHandle(), Qt::Key_1, Qt::ControlModifier);  // back to Design
+        QTRY_COMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(design));
+        QVERIFY2(!status().contains("demo"), qPrintable(status()));
+        // Before any sample: a hint over the views, none of the empty views
+        // or a phase list in sight (what shows of a widget: its visible region).
+        const auto shows = [](const QWidget* widget) { return widget->isVisible() && !widget->visibleRegion().isEmpty(); };
+        const auto visiblePhases = [design, shows] {
+            int n = 0;
+            for (auto* box : design->viewer()->findChildren<QCheckBox*>())
+                if (box->objectName().startsWith("phaseVisible") && shows(box)) ++n;
+            return n;
+        };
+        QVERIFY(shows(design->emptyHint()));
+        QVERIFY2(design->emptyHint()->text().contains("Generate"), qPrintable(design->emptyHint()->text()));
+        QCOMPARE(visiblePhases(), 0);
+        QVERIFY(!shows(design->viewer()->view3d()));
+        QVERIFY(!shows(design->gallery()));
+        // Two samples of the 2-phase model: two phases listed.
+        design->findChild<QSpinBox*>()->setValue(2);
+        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        auto* sampler = design->findChild<QComboBox*>("sampler");
+        sampler->setCurrentIndex(sampler->findData("dpmpp"));
+        design->findChild<QSpinBox*>("steps")->setValue(4);
+        QSignalSpy done(design, &ms::ui::DesignPanel::generated);
+        QTest::keyClick(w.windowHandle(), Qt::Key_G, Qt::ControlModifier);
+        QVERIFY(done.wait(240000));
+        QTRY_VERIFY(shows(design->viewer()->view3d()));
+        QVERIFY(!shows(design->emptyHint()));
+        QVERIFY(shows(design->gallery()));
+        QCOMPARE(visiblePhases(), 2);
+        QVERIFY2(status().startsWith("Design") && !status().contains("demo"), qPrintable(status()));
+        // The default view shows the whole volume: no phase colour on its left
+        // and right columns or its top row (the lower left holds the axes triad).
+        auto* view = design->viewer()->view3d();
+        const auto grab3d = [view] {
+            view->requestRender();
+            QTest::qWait(150);
+            return view->grabFramebuffer();
+        };
+        QTest::qWait(300);
+        const QImage reset = grab3d();
+        const ColourCensus whole = census(reset);
+        QVERIFY(whole.phase[0] + whole.phase[1] > whole.total / 20);
+        const int upper = reset.height() * 3 / 4;
+        for (const QRect border : {QRect(0, 0, 2, upper), QRect(reset.width() - 2, 0, 2, upper), QRect(0, 0, reset.width(), 2)}) {
+            const ColourCensus edge = census(reset.copy(border));
+            QVERIFY2(edge.phase[0] + edge.phase[1] == 0,
+                     qPrintable(QString("%1 phase pixels on the border at x %2").arg(edge.phase[0] + edge.phase[1]).arg(border.x())));
+        }
+        // Turned with the mouse, then R (focus in the 3D view) brings the reset view back.
+        const auto turn = [&w, view] {
+            const QPoint from = view->rect().center();
+            QTest::mousePress(view, Qt::LeftButton, {}, from);
+            for (int step = 1; step <= 6; ++step) {
+                QTest::mouseMove(view, from + QPoint(15 * step, 6 * step));
+                QTest::qWait(30);
+            }
+            QTest::mouseRelease(view, Qt::LeftButton, {}, from + QPoint(90, 36));
+            QTest::qWait(100);
+        };
+        turn();
+        const QImage turned = grab3d();
+        QVERIFY2(differingPixels(turned, reset) > reset.width() * reset.height() / 20,
+                 qPrintable(QString::number(differingPixels(turned, reset))));
+        view->setFocus();
+        QTRY_COMPARE(QApplication::focusWidget(), static_cast<QWidget*>(view));
+        QTest::keyClick(w.windowHandle(), Qt::Key_R);
+        const QImage back = grab3d();
+        QVERIFY2(differingPixels(back, reset) < reset.width() * reset.height() / 100,
+                 qPrintable(QString::number(differingPixels(back, reset))));
+        // And View > Reset camera.
+        turn();
+        QVERIFY(differingPixels(grab3d(), reset) > reset.width() * reset.height() / 20);
+        QAction* resetAction = menuAction(w, "Reset camera");
+        QVERIFY(resetAction);
+        resetAction->trigger();
+        QVERIFY(differingPixels(grab3d(), reset) < reset.width() * reset.height() / 100);
+    }
+
+    // Smaller items of issue 26: the bar stayed at 19% after Cancel, and
+    // Ctrl+Q during a generation quit at once, losing the samples.
+    void designCancelResetsTheBarAndQuitAsksFirst() {
+        const QString folder = tinyGeneratorWithData("ms_test_gui_quit", 2);
+        ms::ui::MainWindow w;
+        QVERIFY(showAt(w, w.design(), {1024, 700}));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        design->findChild<QSpinBox*>()->setValue(3);
+        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        auto* sampler = design->findChild<QComboBox*>("sampler");
+        sampler->setCurrentIndex(sampler->findData("ddpm"));
+        auto* bar = design->progressBar();
+        QSignalSpy done(design, &ms::ui::DesignPanel::generated);
+        QTest::mouseClick(design->findChild<QPushButton*>("generate"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(bar->value() > 0, 60000);
+        QTest::keyClick(w.windowHandle(), Qt::Key_Escape);  // Cancel
+        QVERIFY(done.wait(60000));
+        QCOMPARE(bar->value(), 0);
+        QVERIFY2(bar->text().contains("cancelled"), qPrintable(bar->text()));
+        // Ctrl+Q while generating asks; Cancel keeps the window and the generation.
+        QSignalSpy done2(design, &ms::ui::DesignPanel::generated);
+        QTest::mouseClick(design->findChild<QPushButton*>("generate"), Qt::LeftButton);
+        QVERIFY(design->busy());
+        QString asked;
+        const auto answering1 = answerModal([&asked](QWidget* modal) {
+            auto* box = qobject_cast<QMessageBox*>(modal);
+            if (!box) return false;
+            asked = box->text();
+            box->button(QMessageBox::Cancel)->click();
+            return true;
+        });
+        QTest::keyClick(w.windowHandle(), Qt::Key_Q, Qt::ControlModifier);
+        QTRY_VERIFY(!asked.isEmpty() || !w.isVisible());
+        QVERIFY2(w.isVisible(), "Ctrl+Q quit without asking");
+        QVERIFY2(asked.contains("lost") || asked.contains("not saved"), qPrintable(asked));
+        // Discard quits and stops the generation (the window active again, as a window manager leaves it).
+        w.activateWindow();
+        QVERIFY(QTest::qWaitForWindowActive(&w));
+        const auto answering2 = answerModal([](QWidget* modal) {
+            auto* box = qobject_cast<QMessageBox*>(modal);
+            if (!box) return false;
+            box->button(QMessageBox::Discard)->click();
+            return true;
+        });
+        QTest::keyClick(w.windowHandle(), Qt::Key_Q, Qt::ControlModifier);
+        QTRY_VERIFY(!w.isVisible());
+        QVERIFY(!done2.isEmpty() || done2.wait(60000));
+        QVERIFY(!design->busy());
+        QSettings().remove("window");  // the closed window's geometry and tab: not for the next tests
+    }
+
+    // Smaller items: Save Session said nothing; an export name without an
+    // extension failed with "unknown file type '.'", and the message left
+    // out .csv.
+    void sessionSaveAndExportSayWhatTheyDo() {
+        const QString folder = tinyGeneratorWithData("ms_test_gui_export", 2);
+        ms::ui::MainWindow w;
+        QVERIFY(showAt(w, w.design(), {1024, 700}));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        design->findChild<QSpinBox*>()->setValue(2);
+        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        design->findChild<QSpinBox*>("steps")->setValue(2);
+        QSignalSpy done(design, &ms::ui::DesignPanel::generated);
+        design->generate();
+        QVERIFY(done.wait(240000));
+        QVERIFY(design->hasUnsavedSamples());
+        QTemporaryDir dir;
+        const QString session = dir.filePath("studio.json");
+        const auto answering3 = answerModal([&session](QWidget* modal) {
+            auto* dialog = qobject_cast<QFileDialog*>(modal);
+            if (!dialog) return false;
+            // As typed into the name field (selectFile keeps the suggested name here).
+            auto* name = dialog->findChild<QLineEdit*>("fileNameEdit");
+            if (!name) return false;
+            name->setText(session);
+            static_cast<QDialog*>(dialog)->accept();  // QFileDialog's own is protected
+            return true;
+        });
+        QAction* save = menuAction(w, "Save Session...");
+        QVERIFY(save);
+        save->trigger();
+        QVERIFY(QFile::exists(session));
+        QVERIFY2(w.statusBar()->currentMessage().contains(session), qPrintable(w.statusBar()->currentMessage()));
+        QVERIFY(!design->hasUnsavedSamples());
+        // Export, a name typed without extension and the Table filter: name.csv.
+        QStringList errors;
+        const auto errorCatcher = answerModal([&errors](QWidget* modal) {  // any error box: noted and closed
+            auto* box = qobject_cast<QMessageBox*>(modal);
+            if (!box) return false;
+            errors << box->text();
+            box->accept();
+            return true;
+        });
+        const auto answering4 = answerModal([&dir](QWidget* modal) {
+            auto* dialog = qobject_cast<QFileDialog*>(modal);
+            if (!dialog) return false;
+            dialog->setDirectory(dir.path());
+            dialog->selectNameFilter("Table (*.csv)");
+            auto* name = dialog->findChild<QLineEdit*>("fileNameEdit");
+            if (!name) return false;
+            name->setFocus();
+            name->selectAll();
+            typeSlowly(dialog, "noext", 150);
+            QTest::keyClick(dialog->windowHandle(), Qt::Key_Return);
+            return true;
+        });
+        QPushButton* exportButton = nullptr;
+        for (auto* b : design->findChildren<QPushButton*>())
+            if (b->text().remove('&') == "Export...") exportButton = b;
+        QVERIFY(exportButton && exportButton->isEnabled());
+        QTest::mouseClick(exportButton, Qt::LeftButton);
+        QTRY_VERIFY(QFile::exists(dir.filePath("noext.csv")) || !errors.isEmpty());
+        QVERIFY2(errors.isEmpty(), qPrintable(errors.join("; ")));
+        QFile csv(dir.filePath("noext.csv"));
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        QVERIFY(csv.readLine().startsWith("sample,target_"));
+        QVERIFY2(w.statusBar()->currentMessage().contains("noext.csv"), qPrintable(w.statusBar()->currentMessage()));
+        // A wrong extension, or none, names every accepted one.
+        for (const char* name : {"table.xlsx", "noext"}) {
+            QString message;
+            try {
+                design->exportTo(dir.filePath(name));
+            } catch (const std::exception& e) {
+                message = e.what();
+            }
+            for (const char* extension : {".vti", ".h5", ".txt", ".png", ".csv"})
+                QVERIFY2(message.contains(extension), qPrintable(message));
+            QVERIFY2(!message.contains("'.'"), qPrintable(message));
+        }
+        QCOMPARE(ms::ui::DesignPanel::withFilterExtension("/a/b", "Microstructures (*.vti *.h5)"), QString("/a/b.vti"));
+        QCOMPARE(ms::ui::DesignPanel::withFilterExtension("/a/b.h5", "Table (*.csv)"), QString("/a/b.h5"));
+    }
+
+    // Smaller items: the energy chart ticked at odd values (0.00936,
+    // -0.0168) and the length axis showed one label.
+    void simulationChartsTickOnRoundNumbers() {
+        ms::ui::MainWindow w;
+        QVERIFY(showAt(w, w.simulation(), {1024, 700}));
+        auto* sim = w.simulation();
+        ms::ui::SimulationSettings s;
+        s.dims = ms::Dims{64, 64, 1};
+        s.chi = 3.0;
+        s.snapshots = 12;
+        s.endTime = 400;
+        sim->setSettings(s);
+        QSignalSpy finished(sim, &ms::ui::SimulationPanel::runFinished);
+        sim->start();
+        QVERIFY(finished.wait(240000));
+        QTest::qWait(300);
+        const auto views = sim->findChildren<QChartView*>();
+        QCOMPARE(views.size(), 2);
+        for (auto* view : views) {
+            const auto vertical = view->chart()->axes(Qt::Vertical);
+            QCOMPARE(vertical.size(), 1);
+            auto* axis = qobject_cast<QValueAxis*>(vertical.first());
+            QVERIFY2(axis, qPrintable(view->chart()->title() + ": not a linear axis"));
+            const QList<double> ticks = tickValues(axis);
+            QVERIFY2(ticks.size() >= 3, qPrintable(QString("%1: %2 labels").arg(view->chart()->title()).arg(ticks.size())));
+            const double step = ticks[1] - ticks[0];
+            const double mantissa = step / std::pow(10.0, std::floor(std::log10(step) + 1e-9));
+            QVERIFY2(std::abs(mantissa - 1) < 1e-6 || std::abs(mantissa - 2) < 1e-6 || std::abs(mantissa - 2.5) < 1e-6 ||
+                         std::abs(mantissa - 5) < 1e-6,
+                     qPrintable(QString("%1: step %2").arg(view->chart()->title()).arg(step)));
+            QStringList labels;
+            for (const double t : ticks) {
+                QVERIFY2(std::abs(t / step - std::round(t / step)) < 1e-6,
+                         qPrintable(QString("%1: tick %2 off the step %3").arg(view->chart()->title()).arg(t).arg(step)));
+                labels << QString::asprintf(qPrintable(axis->labelFormat()), t);
+            }
+            QCOMPARE(QSet<QString>(labels.begin(), labels.end()).size(), labels.size());  // no two alike
+            // The data lies inside.
+            auto* series = qobject_cast<QLineSeries*>(view->chart()->series().first());
+            QVERIFY(series && series->count() > 0);
+            for (const QPointF& p : series->points()) QVERIFY(p.y() >= axis->min() && p.y() <= axis->max());
+            qInfo("%s: %s", qPrintable(view->chart()->title()), qPrintable(labels.join(" ")));
+        }
+    }
+
+    // Smaller items: the training ETA froze at its last value while paused.
+    void trainingEtaSaysPausedWhilePaused() {
+        QDir(ms::ui::userModelDirectory()).removeRecursively();
+        ms::ui::MainWindow w;
+        auto* wizard = w.training();
+        QSignalSpy finished(wizard->job(), &ms::ui::TrainingJob::finished);
+        startDemoVaeTraining(wizard, "ms_test_wizard_eta.h5", "paused-eta-vae");
+        auto* eta = wizard->findChild<QLabel*>("eta");
+        QVERIFY(eta);
+        QTest::mouseClick(wizard->findChild<QPushButton*>("pause"), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(wizard->job()->paused() && wizard->job()->takeState().paused, 60000);
+        QTest::qWait(500);
+        QVERIFY2(eta->text().contains("paused"), qPrintable(eta->text()));
+        QVERIFY2(!eta->text().contains(QRegularExpression("\\d")), qPrintable(eta->text()));
+        QTest::mouseClick(wizard->findChild<QPushButton*>("cancelTraining"), Qt::LeftButton);
+        QVERIFY(finished.wait(60000));
+        QVERIFY(eta->text().isEmpty());
+    }
+
+    // Smaller items: the noise lab's "Open sample" asked for an index with no
+    // range and no names.
+    void noiseLabOpenSampleNamesTheSamples() {
+        ms::ui::MainWindow w;
+        QVERIFY(showAt(w, w.noiseLab(), {1024, 700}));
+        auto* lab = w.noiseLab();
+        QTemporaryDir dir;
+        const QString path = dir.filePath("run.h5");
+        ms::io::writeHdf5(runSnapshots(4), path.toStdString());
+        const auto answering5 = answerModal([&path](QWidget* modal) {
+            auto* dialog = qobject_cast<QFileDialog*>(modal);
+            if (!dialog) return false;
+            // As typed into the name field (selectFile keeps the suggested name here).
+            auto* name = dialog->findChild<QLineEdit*>("fileNameEdit");
+            if (!name) return false;
+            name->setText(path);
+            static_cast<QDialog*>(dialog)->accept();
+            return true;
+        });
+        QString label;
+        QStringList items;
+        const auto answering6 = answerModal([&](QWidget* modal) {
+            auto* dialog = qobject_cast<QInputDialog*>(modal);
+            if (!dialog) return false;
+            label = dialog->labelText();
+            items = dialog->comboBoxItems();
+            dialog->setTextValue(items.value(2));
+            dialog->accept();
+            return true;
+        });
+        QPushButton* open = nullptr;
+        for (auto* b : lab->findChildren<QPushButton*>())
+            if (b->text().startsWith("Open sample")) open = b;
+        QVERIFY(open);
+        QTest::mouseClick(open, Qt::LeftButton);
+        QVERIFY2(label.contains("0 to 3"), qPrintable(label));
+        QCOMPARE(items.size(), 4);
+        for (int i = 0; i < 4; ++i) QVERIFY2(items[i].contains(QString("snap_%1").arg(i, 6, 10, QChar('0'))), qPrintable(items[i]));
+        QTRY_VERIFY2(noiseLabSampleText(lab).contains("snap_000002"), qPrintable(noiseLabSampleText(lab)));
+    }
+
     void screenshotsOfEachTabShowItsDefaultAction_data() {
         QTest::addColumn<QStringList>("args");
         QTest::newRow("training") << QStringList{"--tab", "training"};
@@ -2375,6 +3448,63 @@ private slots:
     }
 #endif
 
+    // Each tab's default view against its baseline image at the smallest
+    // supported window (tests/gui/baselines/, regenerated deliberately with
+    // MICROSTUDIO_UPDATE_BASELINES=1 when a view changes on purpose).
+    void tabsMatchTheirBaselineImages_data() {
+        QTest::addColumn<QStringList>("args");
+        QTest::newRow("viewer") << QStringList{"--tab", "viewer"};
+        QTest::newRow("noise") << QStringList{"--tab", "noise"};
+        // (The simulation tab's picture is taken while its run goes on: which
+        // snapshot shows depends on the machine's speed, so it has no baseline.)
+        QTest::newRow("design") << QStringList{"--tab", "design", "--generate"};
+    }
+
+    void tabsMatchTheirBaselineImages() {
+        QFETCH(QStringList, args);
+        const QString name = "tab-" + args[1] + "-1024x700";
+        const QImage shot = studioScreenshot(args, "ms_test_gui_" + name + ".png", "1024x700");
+        QVERIFY2(!shot.isNull(), "no screenshot");
+        const auto c = compareWithBaseline(shot, name);
+        qInfo("%s: %s", qPrintable(name), qPrintable(c.message));
+        QVERIFY2(c.matches, qPrintable(c.message));
+    }
+
+    // The comparison's own self-check: the baseline itself and a few changed
+    // text pixels pass; a recoloured phase and a view moved by 24 px fail.
+    void baselineComparisonCatchesChangedViews() {
+        const QImage baseline(QString(MICROSTUDIO_SOURCE_DIR) + "/tests/gui/baselines/tab-noise-1024x700.png");
+        QVERIFY2(!baseline.isNull(), "no baseline tab-noise-1024x700.png");
+        QVERIFY(compareImages(baseline, baseline, 0.02).matches);
+        QImage text = baseline.convertToFormat(QImage::Format_RGB32);
+        for (int x = 10; x < 90; ++x)
+            for (int y = 10; y < 16; ++y) text.setPixel(x, y, qRgb(0, 0, 0));  // a label that reads otherwise
+        QVERIFY(compareImages(text, baseline, 0.02).matches);
+        // One phase drawn in another colour.
+        QImage recoloured = baseline.convertToFormat(QImage::Format_RGB32);
+        const auto rgb = ms::render::phaseColor(ms::Donor);
+        const QColor donor = QColor::fromRgbF(float(rgb.r), float(rgb.g), float(rgb.b));
+        int changed = 0;
+        for (int y = 0; y < recoloured.height(); ++y)
+            for (int x = 0; x < recoloured.width(); ++x)
+                if (std::abs(QColor(recoloured.pixel(x, y)).hue() - donor.hue()) < 8 &&
+                    QColor(recoloured.pixel(x, y)).saturation() > 80) {
+                    recoloured.setPixel(x, y, qRgb(40, 200, 40));
+                    ++changed;
+                }
+        QVERIFY2(changed > baseline.width() * baseline.height() / 50, qPrintable(QString::number(changed)));
+        const auto recolour = compareImages(recoloured, baseline, 0.02);
+        QVERIFY2(!recolour.matches, qPrintable(recolour.message));
+        // The layout moved: everything 24 px to the right.
+        QImage moved(baseline.size(), QImage::Format_RGB32);
+        moved.fill(baseline.pixel(0, 0));
+        QPainter painter(&moved);
+        painter.drawImage(24, 0, baseline);
+        painter.end();
+        const auto move = compareImages(moved, baseline, 0.02);
+        QVERIFY2(!move.matches, qPrintable(move.message));
+    }
+
     void screenshotOptionWritesThePicture() {
         const QString out = QDir::temp().filePath("ms_test_gui_screenshot.png");
         QFile::remove(out);
@@ -2398,6 +3528,8 @@ private slots:
 };
 
 int main(int argc, char** argv) {
+    // As the studio does: the HDF5 reader is forked while this process has one thread.
+    ms::io::startHdf5Reader();
     QSurfaceFormat format;
     format.setVersion(3, 2);
     format.setProfile(QSurfaceFormat::CoreProfile);
@@ -2405,6 +3537,8 @@ int main(int argc, char** argv) {
     format.setAlphaBufferSize(8);
     QSurfaceFormat::setDefaultFormat(format);
     QApplication app(argc, argv);
+    // Tests close windows (Ctrl+Q): that must not end the event loop of the tests after them.
+    app.setQuitOnLastWindowClosed(false);
     TestGui test;
     return QTest::qExec(&test, argc, argv);
 }

@@ -1132,6 +1132,42 @@ private slots:
             }
     }
 #endif
+
+    // Issue 22.7: the one list of extensions every file dialog takes.
+    void volumeExtensionsAreExactlyTheReadableOnes() {
+        const auto& listed = ms::io::volumeExtensions();
+        for (const char* ext : {"tif", "tiff", "npy", "vti", "h5", "png", "txt"})
+            QVERIFY2(std::count(listed.begin(), listed.end(), ext) == 1, ext);
+        // Every listed extension writes and reads back (upper case too).
+        ms::Volume v(ms::Dims{6, 5, 1});
+        for (std::size_t i = 0; i < v.size(); ++i) v.labels()[i] = std::uint8_t((i * 7) % 3 == 0 ? ms::Acceptor : ms::Donor);
+        for (const auto& ext : listed) {
+            const fs::path path = dir_ / ("probe." + ext);
+            ms::io::writeVolume(v, path);
+            QVERIFY2(ms::io::readVolume(path).sameLabels(v), ext.c_str());
+            std::string upper = ext;
+            for (char& c : upper) c = char(std::toupper(static_cast<unsigned char>(c)));
+            fs::copy_file(path, dir_ / ("probe_upper." + upper), fs::copy_options::overwrite_existing);
+            QVERIFY2(ms::io::readVolume(dir_ / ("probe_upper." + upper)).sameLabels(v), upper.c_str());
+        }
+        // And no other extension is accepted: candidates from the field's formats.
+        for (const char* ext : {"vti", "vtk", "vtr", "h5", "hdf5", "he5", "nc", "txt", "csv", "graspi", "png", "jpg",
+                                "jpeg", "bmp", "gif", "tif", "tiff", "npy", "npz", "raw", "mhd", "nrrd", "nii", "dream3d",
+                                "xdmf", "xmf", "mat", "json", "zip", "am", "rec", "mrc"}) {
+            bool accepted = true;
+            try {
+                ms::io::formatOf(dir_ / (std::string("file.") + ext));
+            } catch (const ms::Error&) {
+                accepted = false;
+            }
+            QVERIFY2(accepted == (std::count(listed.begin(), listed.end(), ext) == 1), ext);
+        }
+        // The dialogs' filter names each of them, in the list's order.
+        std::string patterns;
+        for (const auto& ext : listed) patterns += (patterns.empty() ? "*." : " *.") + ext;
+        QCOMPARE(ms::io::volumeFileFilter(), "Microstructures (" + patterns + ")");
+        QVERIFY(ms::io::volumeFileFilter().find("*.tif *.tiff *.npy") != std::string::npos);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestIo)

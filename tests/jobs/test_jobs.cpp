@@ -3,6 +3,7 @@
 #include <QtTest>
 
 #include <filesystem>
+#include <set>
 #include <unistd.h>
 
 #include "microstudio/core/error.hpp"
@@ -10,6 +11,10 @@
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/jobs/dataset_builder.hpp"
 #include "microstudio/jobs/simulate_job.hpp"
+#include "microstudio/jobs/volume_dataset.hpp"
+#include "microstudio/core/files.hpp"
+#include "microstudio/core/json.hpp"
+#include "microstudio/io/io.hpp"
 #include "microstudio/physics/run.hpp"
 
 namespace fs = std::filesystem;
@@ -45,6 +50,31 @@ void compareFiles(const fs::path& a, const fs::path& b) {
         QVERIFY2(va.sameLabels(vb), n.c_str());
         QVERIFY2(va.attributes == vb.attributes, n.c_str());
     }
+}
+
+// A volume whose every voxel is known from its position: windows and
+// resized slices can be checked against the formula.
+std::uint8_t knownLabel(int x, int y, int z) { return (x * 7 + y * 3 + z * 5) % 11 < 5 ? Donor : Acceptor; }
+
+Volume knownVolume(Dims d) {
+    Volume v(d);
+    for (int z = 0; z < d.nz; ++z)
+        for (int y = 0; y < d.ny; ++y)
+            for (int x = 0; x < d.nx; ++x) v.at(x, y, z) = knownLabel(x, y, z);
+    v.spacing = {0.5, 0.5, 2.0};
+    return v;
+}
+
+// Every sample of a dataset folder's split files: name -> volume.
+std::map<std::string, Volume> datasetSamples(const fs::path& dir) {
+    std::map<std::string, Volume> all;
+    for (const char* split : {"train", "val", "test"})
+        if (fs::exists(dir / (std::string(split) + ".h5")))
+            for (auto& v : io::readHdf5(dir / (std::string(split) + ".h5"))) {
+                const std::string name = v.text.at("sample");
+                if (!all.emplace(name, std::move(v)).second) all[name].text["duplicate"] = "yes";
+            }
+    return all;
 }
 
 }  // namespace
@@ -426,6 +456,202 @@ private slots:
         QVERIFY(bad.waitForFinished(30000));
         QCOMPARE(bad.exitCode(), 1);
         QVERIFY(bad.readAllStandardError().contains("phi"));
+        fs::remove_all(dir);
+    }
+
+    // ---- Issue 22.5: a user's own volume as a dataset ----
+
+    void volumeDatasetSplitsByPositionBlocks() {
+        // 40x20x4, windows 8x8 at stride 4: x is cut into 3 strips of >= 12
+        // (window + stride): [0,13) train, [13,26) val, [26,40) test. Window
+        // origins x = 0..32, y = 0..12 (9 x 4 = 36); kept: x 0, 4 (train), 16
+        // (val), 28, 32 (test); x 8, 12, 20, 24 cross a border: dropped.
+        jobs::VolumeDatasetConfig c;
+        c.windowX = c.windowY = 8;
+        c.stride = 4;
+        const auto plan = jobs::planVolumeDataset(Dims{40, 20, 4}, c);
+        QCOMPARE(plan.axis, 'x');
+        QCOMPARE(int(plan.regions.size()), 3);
+        QCOMPARE(plan.regions[1].begin, 13);
+        QCOMPARE(plan.regions[1].end, 26);
+        QCOMPARE(plan.regions[2].split, std::string("test"));
+        QCOMPARE(plan.count("train"), 8);
+        QCOMPARE(plan.count("val"), 4);
+        QCOMPARE(plan.count("test"), 8);
+        QCOMPARE(plan.dropped, 16);
+        for (const auto& w : plan.windows)
+            QVERIFY(w.split == "train" ? (w.x == 0 || w.x == 4) : w.split == "val" ? w.x == 16 : (w.x == 28 || w.x == 32));
+        // No test split: [0,26) train, [26,40) val.
+        c.testFraction = 0;
+        const auto two = jobs::planVolumeDataset(Dims{40, 20, 4}, c);
+        QCOMPARE(two.count("train"), 20);
+        QCOMPARE(two.count("val"), 8);
+        QCOMPARE(two.count("test"), 0);
+        QCOMPARE(two.dropped, 8);
+        // A taller than wide plane is cut along y.
+        c.testFraction = 0.15;
+        const auto tall = jobs::planVolumeDataset(Dims{20, 40, 1}, c);
+        QCOMPARE(tall.axis, 'y');
+        QCOMPARE(tall.count("val"), 4);
+        // Refusals, each with its reason.
+        auto refused = [&](Dims d, jobs::VolumeDatasetConfig bad, const char* reason) {
+            try {
+                jobs::planVolumeDataset(d, bad);
+            } catch (const Error& e) {
+                return QString(e.what()).contains(reason) || (qWarning("%s", e.what()), false);
+            }
+            return false;
+        };
+        jobs::VolumeDatasetConfig bad = c;
+        bad.stride = 0;
+        QVERIFY(refused(Dims{40, 20, 4}, bad, "stride must be at least 1"));
+        bad = c;
+        bad.windowX = 41;
+        QVERIFY(refused(Dims{40, 20, 4}, bad, "window 41x8 is larger than the volume's x/y plane 40x20"));
+        bad = c;
+        bad.windowY = 21;
+        QVERIFY(refused(Dims{40, 20, 4}, bad, "larger than the volume's x/y plane"));
+        bad = c;
+        bad.stride = 8;  // strips of >= 16: only 2 fit in 40
+        QVERIFY(refused(Dims{40, 20, 4}, bad, "x axis (40 voxels) holds 2 strips of at least 16 voxels (window + stride) but the splits need 3"));
+        bad = c;
+        bad.depth = -1;
+        QVERIFY(refused(Dims{40, 20, 4}, bad, "depth must be at least 1"));
+        bad = c;
+        bad.validationFraction = 0.6;
+        bad.testFraction = 0.5;
+        QVERIFY(refused(Dims{40, 20, 4}, bad, "test fraction must lie in"));
+    }
+
+    void volumeDatasetResizesDepthByNearestNeighbour() {
+        // floor((k + 0.5) * from / to): 4 -> 8 doubles each slice; 4 -> 3 takes 0, 2, 3.
+        for (int k = 0; k < 8; ++k) QCOMPARE(jobs::nearestSourceSlice(k, 4, 8), k / 2);
+        QCOMPARE(jobs::nearestSourceSlice(0, 4, 3), 0);
+        QCOMPARE(jobs::nearestSourceSlice(1, 4, 3), 2);
+        QCOMPARE(jobs::nearestSourceSlice(2, 4, 3), 3);
+        // The paper's 50 -> 64: first and last slices kept, 14 of 50 repeated.
+        QCOMPARE(jobs::nearestSourceSlice(0, 50, 64), 0);
+        QCOMPARE(jobs::nearestSourceSlice(63, 50, 64), 49);
+        QCOMPARE(jobs::nearestSourceSlice(32, 50, 64), 25);  // floor(32.5 * 50 / 64) = floor(25.39)
+        std::set<int> used;
+        for (int k = 0; k < 64; ++k) used.insert(jobs::nearestSourceSlice(k, 50, 64));
+        QCOMPARE(int(used.size()), 50);
+        const Volume v = knownVolume(Dims{40, 20, 4});
+        const Volume w = jobs::extractWindow(v, 5, 3, 8, 6, 3);
+        QCOMPARE(w.dims(), (Dims{8, 6, 3}));
+        const int source[] = {0, 2, 3};
+        for (int z = 0; z < 3; ++z)
+            for (int y = 0; y < 6; ++y)
+                for (int x = 0; x < 8; ++x) QCOMPARE(w.at(x, y, z), knownLabel(5 + x, 3 + y, source[z]));
+        QCOMPARE(w.spacing, (std::array<double, 3>{0.5, 0.5, 2.0 * 4 / 3}));
+        QVERIFY_THROWS_EXCEPTION(Error, jobs::extractWindow(v, 33, 0, 8, 8));
+    }
+
+    void volumeDatasetWritesCropsDescribedIntoThreeSplits() {
+        const fs::path dir = freshDir("from_volume");
+        const Volume v = knownVolume(Dims{40, 20, 4});
+        jobs::VolumeDatasetConfig c;
+        c.windowX = c.windowY = 8;
+        c.stride = 4;
+        c.depth = 8;
+        ProgressToken token;
+        double last = 0;
+        int reports = 0;
+        token.setListener([&](double f, const std::string&) {
+            QVERIFY(f >= last);
+            last = f;
+            ++reports;
+        });
+        const auto report = jobs::buildDatasetFromVolume(v, "known.vti", dir, c, &token);
+        QCOMPARE(report.train, 8);
+        QCOMPARE(report.val, 4);
+        QCOMPARE(report.test, 8);
+        QCOMPARE(report.dropped, 16);
+        QCOMPARE(report.windowDims, (Dims{8, 8, 8}));
+        QCOMPARE(last, 1.0);
+        QVERIFY(reports >= 3);
+        const auto samples = datasetSamples(dir);
+        QCOMPARE(int(samples.size()), 20);
+        jobs::DatasetConfig describeConfig;  // the builder's descriptors
+        const auto describe = jobs::descriptorFunction(describeConfig, 2);
+        std::map<std::string, std::vector<std::pair<int, int>>> origins;
+        for (const auto& [name, w] : samples) {
+            QVERIFY2(!w.text.count("duplicate"), name.c_str());  // no window in two splits
+            const int x0 = int(w.attributes.at("x0")), y0 = int(w.attributes.at("y0"));
+            const std::string split = w.text.at("split");
+            // The split attribute names the file the sample is in.
+            QVERIFY(io::hdf5SampleNames(dir / (split + ".h5")).size() > 0);
+            const auto names = io::hdf5SampleNames(dir / (split + ".h5"));
+            QVERIFY2(std::count(names.begin(), names.end(), name) == 1, name.c_str());
+            QCOMPARE(w.dims(), (Dims{8, 8, 8}));
+            for (int z = 0; z < 8; ++z)
+                for (int y = 0; y < 8; ++y)
+                    for (int x = 0; x < 8; ++x) QCOMPARE(w.at(x, y, z), knownLabel(x0 + x, y0 + y, z / 2));
+            QCOMPARE(w.spacing, (std::array<double, 3>{0.5, 0.5, 1.0}));
+            for (const auto& [key, value] : describe(w)) QCOMPARE(w.attributes.at(key), value);
+            QVERIFY(w.attributes.count("ABS_f_D"));
+            QCOMPARE(w.text.at("source_volume"), std::string("known.vti"));
+            origins[split].push_back({x0, y0});
+        }
+        QCOMPARE(int(origins["val"].size()), 4);
+        // No two windows of different splits share a voxel.
+        for (const auto& [a, first] : origins)
+            for (const auto& [b, second] : origins) {
+                if (a == b) continue;
+                for (const auto& p : first)
+                    for (const auto& q : second)
+                        QVERIFY(std::abs(p.first - q.first) >= 8 || std::abs(p.second - q.second) >= 8);
+            }
+        const Json manifest = readJsonFile(dir / "manifest.json");
+        QCOMPARE(stringAt(manifest, "generator"), std::string("microstudio from-volume"));
+        QCOMPARE(manifest.at("windows").size(), std::size_t(20));
+        QCOMPARE(manifest.at("regions").size(), std::size_t(3));
+        QCOMPARE(int(numberAt(manifest.at("config"), "depth")), 8);
+        for (const auto& e : fs::directory_iterator(dir)) QVERIFY2(e.path().string().find(".tmp") == std::string::npos, e.path().c_str());
+        // A rerun without a test split removes the stale test.h5.
+        c.testFraction = 0;
+        const auto again = jobs::buildDatasetFromVolume(v, "known.vti", dir, c);
+        QCOMPARE(again.test, 0);
+        QVERIFY(!fs::exists(dir / "test.h5"));
+        QCOMPARE(int(io::hdf5SampleNames(dir / "val.h5").size()), 8);
+        fs::remove_all(dir);
+    }
+
+    void volumeDatasetFromAFileCancelsAndRefuses() {
+        const fs::path dir = freshDir("from_volume_file");
+        const Volume v = knownVolume(Dims{40, 20, 4});
+        io::writeVolume(v, dir / "known.npy");
+        jobs::VolumeDatasetConfig c;
+        c.windowX = c.windowY = 8;
+        c.stride = 4;
+        c.threads = 1;  // chunks of 2 windows: cancelled inside train.h5
+        c.descriptors = "basic";
+        ProgressToken token;
+        token.setListener([&](double f, const std::string&) {
+            if (f > 0) token.cancel();
+        });
+        QVERIFY_THROWS_EXCEPTION(Cancelled, jobs::buildDatasetFromVolume(dir / "known.npy", dir / "out", c, {}, &token));
+        QVERIFY(!fs::exists(dir / "out" / "train.h5"));
+        for (const auto& e : fs::directory_iterator(dir / "out")) QVERIFY2(false, e.path().c_str());  // no temp left
+        // Read from the file: the same windows as from memory.
+        const auto report = jobs::buildDatasetFromVolume(dir / "known.npy", dir / "out", c);
+        QCOMPARE(report.train, 8);
+        const Volume first = io::readHdf5Sample(dir / "out" / "train.h5", "window_x0004_y0008");
+        QVERIFY(first.sameLabels(jobs::extractWindow(v, 4, 8, 8, 8)));
+        QCOMPARE(first.attributes.at("vol_frac_D"), first.volumeFraction(Donor));
+        // Errors name the file; a folder with the simulator's dataset is never overwritten.
+        c.windowX = 64;
+        try {
+            jobs::buildDatasetFromVolume(dir / "known.npy", dir / "out2", c);
+            QFAIL("a window larger than the volume was accepted");
+        } catch (const Error& e) {
+            QVERIFY2(QString(e.what()).startsWith(QString::fromStdString((dir / "known.npy").string() + ": window 64x8")), e.what());
+        }
+        c.windowX = 8;
+        fs::create_directories(dir / "ch");
+        writeJsonFile(jobs::manifestJson(smallConfig()), dir / "ch" / "manifest.json");
+        QVERIFY_THROWS_EXCEPTION(Error, jobs::buildDatasetFromVolume(dir / "known.npy", dir / "ch", c));
+        QVERIFY(!fs::exists(dir / "ch" / "train.h5"));
         fs::remove_all(dir);
     }
 };

@@ -152,13 +152,21 @@ void generationRefusedInOneLine(const Generator3D& model, const GenerateOptions&
 
 class TestMl3d : public QObject {
     Q_OBJECT
+    fs::path tempRoot_;
 private slots:
     // One torch thread (as the CMake ENV sets for the library's own loop):
     // with tiny networks on a shared 2-core machine, threads only contend.
     void initTestCase() {
         torch::set_num_threads(1);
         torch::manual_seed(0);
+        // A temporary folder of this run (TMPDIR, inherited by the CLI runs):
+        // two runs at once (a developer's beside CI) never remove each other's files.
+        tempRoot_ = fs::temp_directory_path() / ("ms_test_ml3d_run_" + std::to_string(::getpid()));
+        fs::create_directories(tempRoot_);
+        ::setenv("TMPDIR", tempRoot_.c_str(), 1);
     }
+
+    void cleanupTestCase() { fs::remove_all(tempRoot_); }
 
     // Table 1 of the paper: our layer widths reproduce its counts exactly.
     void parameterCountsMatchPaperTable1() {

@@ -17,6 +17,7 @@
 #include <QMessageBox>
 #include <QProgressBar>
 #include <QPushButton>
+#include <QRegularExpression>
 #include <QScrollArea>
 #include <QScrollBar>
 #include <QSlider>
@@ -26,7 +27,11 @@
 #include <QTableWidget>
 #include <QToolButton>
 #include <QVBoxLayout>
+#include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
+#include <vtkCamera.h>
+#include <vtkGenericOpenGLRenderWindow.h>
+#include <vtkRenderer.h>
 #include <array>
 #include <cmath>
 #include <filesystem>
@@ -44,6 +49,7 @@
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/render/phase_style.hpp"
+#include "microstudio/render/vtk_widget.hpp"
 #include "microstudio/ui/evaluation_view.hpp"
 #include "microstudio/ui/training_job.hpp"
 #include "microstudio/ui/viewer_panel.hpp"
@@ -55,6 +61,8 @@ namespace ms::ui {
 namespace {
 
 constexpr int kSliderSteps = 1000;
+constexpr int kThumbnail = 96;  // gallery thumbnails, pixels
+constexpr double kFitMargin = 0.95;  // a reset 3D view shows the volume within this fraction of its half-size
 // Training samples the memorisation measure compares against (evaluate --training-count's default).
 constexpr std::size_t kTrainingCount = 2000;
 
@@ -87,7 +95,7 @@ QIcon thumbnail(const Volume& v) {
             const auto c = render::phaseColor(s.at(x, s.dims().ny - 1 - y));
             image.setPixel(x, y, qRgb(int(c.r * 255), int(c.g * 255), int(c.b * 255)));
         }
-    return QIcon(QPixmap::fromImage(image.scaled(96, 96, Qt::KeepAspectRatio, Qt::FastTransformation)));
+    return QIcon(QPixmap::fromImage(image.scaled(kThumbnail, kThumbnail, Qt::KeepAspectRatio, Qt::FastTransformation)));
 }
 
 double attribute(const Volume& v, const std::string& name) {
@@ -108,6 +116,14 @@ public:
         setTabKeyNavigation(false);
     }
     QSize sizeHint() const override { return {QTableWidget::sizeHint().width(), minimumHeight()}; }
+};
+
+// A gallery that asks for the height of its minimum (one row of whole
+// thumbnails with labels): the views above take the rest of the splitter.
+class Gallery : public QListWidget {
+public:
+    using QListWidget::QListWidget;
+    QSize sizeHint() const override { return {QListWidget::sizeHint().width(), minimumHeight()}; }
 };
 
 }  // namespace
@@ -257,22 +273,46 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     results_ = new QTabWidget(this);
     results_->setObjectName("designResults");
     results_->setDocumentMode(true);
-    auto* right = new QSplitter(Qt::Vertical, results_);
+    // Until samples exist the page says what to do, over the empty views
+    // (they stay shown beneath: their OpenGL start-up is done with the
+    // window's, not when the first sample arrives mid-generation).
+    auto* samplesPage = new QWidget(results_);
+    auto* samplesLayout = new QGridLayout(samplesPage);
+    samplesLayout->setContentsMargins(0, 0, 0, 0);
+    auto* right = new QSplitter(Qt::Vertical, samplesPage);
+    samplesViews_ = right;
+    right->setChildrenCollapsible(false);
     viewer_ = new ViewerPanel(right);
-    auto* bottom = new QWidget(right);
-    auto* bottomLayout = new QHBoxLayout(bottom);
-    gallery_ = new QListWidget(bottom);
+    gallery_ = new Gallery(right);
     gallery_->setObjectName("gallery");
     gallery_->setViewMode(QListView::IconMode);
-    gallery_->setIconSize(QSize(96, 96));
+    gallery_->setIconSize(QSize(kThumbnail, kThumbnail));
     gallery_->setResizeMode(QListView::Adjust);
     gallery_->setMovement(QListView::Static);
-    bottomLayout->addWidget(gallery_);
+    gallery_->setWrapping(true);
+    gallery_->setSpacing(4);
+    // One row of whole thumbnails with their labels, at least: a shorter
+    // gallery clipped them until the splitter above it was dragged.
+    const int labelHeight = gallery_->fontMetrics().height() + 6;
+    gallery_->setGridSize(QSize(kThumbnail + 12, kThumbnail + labelHeight + 8));
+    gallery_->setMinimumHeight(gallery_->gridSize().height() + 2 * gallery_->spacing() + 2 * gallery_->frameWidth() + 4);
+    gallery_->setToolTip(tr("The generated samples, each as soon as it is done (middle z slice); click one to see it above"));
     right->addWidget(viewer_);
-    right->addWidget(bottom);
-    right->setStretchFactor(0, 3);
-    right->setStretchFactor(1, 1);
-    results_->addTab(right, tr("Samples"));
+    right->addWidget(gallery_);
+    right->setStretchFactor(0, 1);
+    right->setStretchFactor(1, 0);
+    right->setHandleWidth(6);
+    right->handle(1)->setToolTip(tr("Drag to share the height between the views and the gallery"));
+    emptyHint_ = new QLabel(samplesPage);
+    emptyHint_->setObjectName("designHint");
+    emptyHint_->setWordWrap(true);
+    emptyHint_->setAlignment(Qt::AlignCenter);
+    emptyHint_->setMargin(24);
+    emptyHint_->setAutoFillBackground(true);  // opaque: nothing of the views shows through
+    emptyHint_->setMinimumSize(1, 1);  // the views' minimum rules the page's
+    samplesLayout->addWidget(right, 0, 0);
+    samplesLayout->addWidget(emptyHint_, 0, 0);  // added last: on top
+    results_->addTab(samplesPage, tr("Samples"));
     results_->addTab(buildEvaluationPage(), tr("Evaluation"));
     results_->setTabToolTip(1, tr("How well the model hits its targets on held-out data (Evaluate)"));
     layout->addWidget(results_, 1);
@@ -289,23 +329,14 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     connect(generate_, &QPushButton::clicked, this, &DesignPanel::generate);
     connect(cancel_, &QPushButton::clicked, this, &DesignPanel::cancel);
     connect(gallery_, &QListWidget::currentRowChanged, this, &DesignPanel::select);
-    connect(export_, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Export"), "design.vti",
-                                                          tr("Volume (*.vti *.h5 *.png);;Table (*.csv)"));
-        if (path.isEmpty()) return;
-        try {
-            exportTo(path);
-            emit statusMessage(tr("Exported %1").arg(path));
-        } catch (const std::exception& e) {
-            QMessageBox::critical(this, tr("Export failed"), e.what());
-        }
-    });
+    connect(export_, &QPushButton::clicked, this, &DesignPanel::exportDialog);
     connect(&watcher_, &QFutureWatcher<std::shared_ptr<std::vector<Volume>>>::finished, this, &DesignPanel::onGenerated);
     connect(&evaluationWatcher_, &QFutureWatcher<std::shared_ptr<EvaluationOutcome>>::finished, this,
             &DesignPanel::onEvaluated);
     refreshModelList();
     updateActions();
     if (modelPicker_->count() > 1) loadModel(modelPicker_->itemData(1).toString(), true);  // the shipped default
+    showPage();
 }
 
 DesignPanel::~DesignPanel() {
@@ -604,6 +635,7 @@ bool DesignPanel::loadModel(const QString& path, bool quiet) {
         modelPicker_->setCurrentIndex(modelPicker_->findData(QString::fromStdString(p.string())));
         buildTargetControls();
         updateActions();
+        showPage();
         return true;
     } catch (const std::exception& e) {
         if (!quiet) QMessageBox::critical(this, tr("Cannot load model"), e.what());
@@ -740,13 +772,18 @@ void DesignPanel::generate() {
     const DesignRequest r = request();
     token_ = std::make_shared<ProgressToken>();
     token_->setListener([this](double f, const std::string&) {
-        QMetaObject::invokeMethod(this, [this, f] { progress_->setValue(int(f * 1000)); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(this, [this, f] { showProgress(f); }, Qt::QueuedConnection);
     });
+    const int run = ++run_;
+    runCount_ = r.count;
+    runArrived_ = 0;
+    runClock_.start();
     progress_->setValue(0);
+    progress_->setFormat("%p%");
     error_.clear();
     auto model = model_;
     auto token = token_;
-    watcher_.setFuture(QtConcurrent::run([model, r, token, this]() -> std::shared_ptr<std::vector<Volume>> {
+    watcher_.setFuture(QtConcurrent::run([model, r, token, run, this]() -> std::shared_ptr<std::vector<Volume>> {
         lowerCurrentThreadPriority();
         try {
             ml::GenerateOptions o;
@@ -757,16 +794,30 @@ void DesignPanel::generate() {
             o.tolerance = r.tolerance;
             o.seed = std::uint64_t(r.seed);
             o.progress = token.get();
-            auto volumes = std::make_shared<std::vector<Volume>>(model->generate(r.target, r.count, o));
-            // Measured descriptors, under the dataset's names (screening has measured them already).
-            if (r.candidates == 1) {
-                // As the model's phases, as screening does: a 3-phase sample
-                // without mixed voxels still gets the three-phase descriptors.
-                descriptors::Options d;
-                d.phases = model->config().vae.phases;
-                const auto measured = descriptors::describeBatch(*volumes, d);
-                for (std::size_t i = 0; i < volumes->size(); ++i) descriptors::storeAsAttributes(measured[i], (*volumes)[i]);
-            }
+            // Screened: one sample's K draws per batch, so each sample shows as
+            // soon as it is done (the CLI's --batch K --candidates K gives the
+            // same volumes). Plain: 4 samples per batch, shown 4 at a time:
+            // on 2 cores a batch of 1 costs 4-6x the CPU per sample of a batch
+            // of 4 (gen3d-ch2, DDIM-50: 4 samples in 63-71 s of CPU vs 10-24 s).
+            o.batch = r.candidates > 1 ? r.candidates : 4;
+            // As the model's phases, as screening does: a 3-phase sample
+            // without mixed voxels still gets the three-phase descriptors.
+            descriptors::Options d;
+            d.phases = model->config().vae.phases;
+            auto volumes = std::make_shared<std::vector<Volume>>();
+            o.onSample = [&](std::size_t index, const Volume& sample) {
+                Volume v = sample;
+                // Measured descriptors, under the dataset's names (screening has measured them already).
+                if (r.candidates == 1) descriptors::storeAsAttributes(descriptors::describe(v, d), v);
+                volumes->push_back(v);
+                QMetaObject::invokeMethod(
+                    this, [this, run, index, v = std::move(v)]() mutable { addSample(run, index, std::move(v)); },
+                    Qt::QueuedConnection);
+            };
+            model->generate(r.target, r.count, o);
+            std::sort(volumes->begin(), volumes->end(), [](const Volume& a, const Volume& b) {
+                return a.attributes.at("sample") < b.attributes.at("sample");
+            });
             return volumes;
         } catch (const Cancelled&) {
             QMetaObject::invokeMethod(this, [this] { error_ = tr("cancelled"); }, Qt::QueuedConnection);
@@ -777,37 +828,155 @@ void DesignPanel::generate() {
         return nullptr;
     }));
     updateActions();
+    showPage();
 }
 
 void DesignPanel::cancel() {
     if (token_) token_->cancel();
 }
 
+void DesignPanel::showProgress(double fraction) {
+    if (!watcher_.isRunning()) return;  // a late report after the end
+    progress_->setValue(int(fraction * 1000));
+    QString format = runCount_ > 1 ? tr("%p% \u00b7 %1 of %2 samples").arg(runArrived_).arg(runCount_) : QString("%p%");
+    // The time left, from the pace so far (once there is a pace to go by).
+    const double seconds = double(runClock_.elapsed()) / 1000.0;
+    if (fraction >= 0.01 && fraction < 1.0 && seconds >= 0.5) {
+        const double left = seconds * (1.0 - fraction) / fraction;
+        format += left < 90 ? tr(" \u00b7 about %1 s left").arg(std::max(1L, std::lround(left)))
+                            : tr(" \u00b7 about %1 min left").arg(std::lround(left / 60.0));
+    }
+    progress_->setFormat(format);
+}
+
+void DesignPanel::addSample(int run, std::size_t index, Volume sample) {
+    if (run != run_) return;  // an earlier generation's
+    if (runArrived_ == 0) {
+        // The first new sample replaces the previous ones (kept until now, so
+        // that a generation cancelled before any sample leaves them).
+        samples_.clear();
+        sampleIndex_.clear();
+        gallery_->clear();
+    }
+    ++runArrived_;
+    unsaved_ = true;
+    // In index order (screening with a tolerance may finish a later sample first).
+    const auto at = std::upper_bound(sampleIndex_.begin(), sampleIndex_.end(), index);
+    const int row = int(at - sampleIndex_.begin());
+    sampleIndex_.insert(at, index);
+    samples_.insert(samples_.begin() + row, std::move(sample));
+    gallery_->insertItem(row, new QListWidgetItem(thumbnail(samples_[std::size_t(row)]), tr("#%1").arg(index + 1)));
+    export_->setEnabled(true);
+    if (samples_.size() == 1) {
+        showPage();
+        results_->setCurrentIndex(0);  // the new samples
+        gallery_->setCurrentRow(0);
+        // Once the page is laid out: the view's size decides the fit.
+        QTimer::singleShot(0, this, [this] { resetCamera(); });
+    }
+    showProgress(double(progress_->value()) / 1000.0);
+}
+
 void DesignPanel::onGenerated() {
-    QCoreApplication::processEvents();  // let a queued error message land first
+    QCoreApplication::processEvents();  // let a queued error message and the last samples land first
     updateActions();
     const auto result = watcher_.result();
     if (!result) {
-        emit generated(0, error_.isEmpty() ? tr("failed") : error_);
-        if (!error_.isEmpty() && error_ != tr("cancelled")) QMessageBox::warning(this, tr("Generation failed"), error_);
+        const bool cancelled = error_ == tr("cancelled");
+        QString message = error_.isEmpty() ? tr("failed") : error_;
+        if (runArrived_ > 0) message = tr("%1 after %2 of %3 samples (kept)").arg(message).arg(runArrived_).arg(runCount_);
+        // The bar says how it ended, not where it stopped.
+        progress_->setValue(0);
+        progress_->setFormat(cancelled ? tr("cancelled") : tr("failed"));
+        showPage();
+        emit generated(runArrived_, message);
+        if (!error_.isEmpty() && !cancelled) QMessageBox::warning(this, tr("Generation failed"), error_);
         return;
     }
-    showSamples(std::move(*result));
-    results_->setCurrentIndex(0);  // the new samples
+    // Each sample was shown as it came (addSample); the result holds the same
+    // volumes, shown whole only should a sample not have come that way.
+    if (runArrived_ != int(result->size())) showSamples(std::move(*result));
     progress_->setValue(1000);
+    progress_->setFormat(tr("%1 samples in %2 s").arg(samples_.size()).arg(double(runClock_.elapsed()) / 1000.0, 0, 'f', 1));
     emit generated(int(samples_.size()), tr("generated %1 samples").arg(samples_.size()));
 }
 
 void DesignPanel::showSamples(std::vector<Volume> samples) {
     samples_ = std::move(samples);
+    sampleIndex_.clear();
     gallery_->clear();
-    for (std::size_t i = 0; i < samples_.size(); ++i)
+    for (std::size_t i = 0; i < samples_.size(); ++i) {
+        sampleIndex_.push_back(i);
         gallery_->addItem(new QListWidgetItem(thumbnail(samples_[i]), tr("#%1").arg(i + 1)));
+    }
     export_->setEnabled(!samples_.empty());
-    if (!samples_.empty()) gallery_->setCurrentRow(0);
+    showPage();
+    if (!samples_.empty()) {
+        results_->setCurrentIndex(0);
+        gallery_->setCurrentRow(0);
+        QTimer::singleShot(0, this, [this] { resetCamera(); });
+    }
 }
 
-void DesignPanel::saveSession(const QString& path) const {
+void DesignPanel::showPage() {
+    // Covered views are off the keyboard's Tab chain too.
+    samplesViews_->setEnabled(!samples_.empty());
+    if (!samples_.empty()) {
+        emptyHint_->hide();
+        return;
+    }
+    if (!model_)
+        emptyHint_->setText(tr("No model loaded. Pick a 3D generator above the targets (or Open... one, or train one in "
+                               "the Training tab), then press Generate."));
+    else if (watcher_.isRunning())
+        emptyHint_->setText(tr("Generating %1 samples: each appears here, in 3D with its slices and in the gallery, as "
+                               "soon as it is done. The bar on the left shows the time left.")
+                                .arg(runCount_));
+    else
+        emptyHint_->setText(tr("No samples yet. Set the target descriptors on the left and press Generate (Ctrl+G): "
+                               "each sample appears here, in 3D with its slices and in the gallery, as soon as it is "
+                               "done."));
+    emptyHint_->show();
+}
+
+QString DesignPanel::summary() const {
+    if (!model_) return tr("Design: no model loaded; pick a generator");
+    const QString model = QFileInfo(modelPath_).fileName();
+    if (watcher_.isRunning()) return tr("Design: generating %1 samples with %2").arg(runCount_).arg(model);
+    if (samples_.empty()) return tr("Design: %1 loaded; set the targets and press Generate (Ctrl+G)").arg(model);
+    return tr("Design: %1 samples of %2; sample #%3 shown").arg(samples_.size()).arg(model).arg(selected() + 1);
+}
+
+void DesignPanel::resetCamera() {
+    // The view's size as shown now (a view first shown since its last
+    // resize has not told VTK yet): the fit depends on it.
+    render::VtkWidget* view = viewer_->view3d();
+    const qreal dpr = view->devicePixelRatioF();
+    view->renderWindow()->SetSize(int(view->width() * dpr), int(view->height() * dpr));
+    viewer_->resetCamera();
+    // The scene's reset zooms in for a wide view; a narrow one (this tab's
+    // views sit beside the controls) would clip the volume's sides: widen
+    // the view angle until every corner of the volume is in sight.
+    vtkRenderer* renderer = view->renderer();
+    double b[6];
+    renderer->ComputeVisiblePropBounds(b);
+    if (!(b[0] <= b[1])) return;
+    for (int pass = 0; pass < 3; ++pass) {
+        double worst = 0.0;
+        for (int corner = 0; corner < 8; ++corner) {
+            renderer->SetWorldPoint(b[corner & 1], b[2 + ((corner >> 1) & 1)], b[4 + ((corner >> 2) & 1)], 1.0);
+            renderer->WorldToView();
+            const double* p = renderer->GetViewPoint();
+            worst = std::max({worst, std::abs(p[0]), std::abs(p[1])});
+        }
+        if (worst <= kFitMargin) break;
+        renderer->GetActiveCamera()->Zoom(kFitMargin / worst);
+    }
+    renderer->ResetCameraClippingRange();
+    view->requestRender();
+}
+
+void DesignPanel::saveSession(const QString& path) {
     if (!model_) throw Error("no model loaded: nothing to save");
     Json targets = Json::object();
     for (const auto& t : targets_) targets[t.name] = t.spin->value();
@@ -826,6 +995,7 @@ void DesignPanel::saveSession(const QString& path) const {
         session["samples"] = samples.filename().string();
     }
     writeJsonFile(session, json);
+    unsaved_ = false;
 }
 
 void DesignPanel::openSession(const QString& path) {
@@ -919,10 +1089,46 @@ void DesignPanel::addPrediction(const QString& label, const std::string& output,
     }
 }
 
-void DesignPanel::exportTo(const QString& path) const {
+std::vector<std::string> DesignPanel::exportExtensions() {
+    std::vector<std::string> extensions = io::volumeExtensions();
+    extensions.push_back("csv");
+    return extensions;
+}
+
+QString DesignPanel::withFilterExtension(const QString& path, const QString& nameFilter) {
+    if (!QFileInfo(path).suffix().isEmpty()) return path;
+    // "Table (*.csv)" -> "csv"; "Microstructures (*.vti *.h5 ...)" -> "vti".
+    const QRegularExpression firstPattern(R"(\*\.([A-Za-z0-9]+))");
+    const auto match = firstPattern.match(nameFilter);
+    return match.hasMatch() ? path + "." + match.captured(1) : path;
+}
+
+void DesignPanel::exportDialog() {
+    QFileDialog dialog(this, tr("Export"), "design.vti");
+    dialog.setAcceptMode(QFileDialog::AcceptSave);
+    dialog.setNameFilters({QString::fromStdString(io::volumeFileFilter()), tr("Table (*.csv)")});
+    if (dialog.exec() != QDialog::Accepted || dialog.selectedFiles().isEmpty()) return;
+    const QString path = withFilterExtension(dialog.selectedFiles().first(), dialog.selectedNameFilter());
+    try {
+        exportTo(path);
+        emit statusMessage(tr("Exported %1").arg(path));
+    } catch (const std::exception& e) {
+        QMessageBox::critical(this, tr("Export failed"), e.what());
+    }
+}
+
+void DesignPanel::exportTo(const QString& path) {
     if (samples_.empty()) throw Error("nothing to export: generate first");
     const fs::path out = path.toStdString();
-    if (lowerExtension(out) == "csv") {
+    const std::string extension = lowerExtension(out);
+    const auto accepted = exportExtensions();
+    if (std::find(accepted.begin(), accepted.end(), extension) == accepted.end()) {
+        std::string list;
+        for (const auto& e : accepted) list += (list.empty() ? "." : ", .") + e;
+        throw Error(path.toStdString() + (extension.empty() ? ": no file extension" : ": unknown file type '." + extension + "'") +
+                    " (the export writes " + list + ")");
+    }
+    if (extension == "csv") {
         // One row per sample: targets, measured descriptors, predicted parameters.
         std::vector<std::string> columns;
         for (const auto& name : model_->conditionNames()) columns.push_back("target_" + name);
@@ -949,6 +1155,7 @@ void DesignPanel::exportTo(const QString& path) const {
     }
     if (io::formatOf(out) == io::Format::Hdf5) {
         io::writeHdf5(samples_, out);  // all samples, one dataset each
+        unsaved_ = false;
         return;
     }
     io::writeVolume(samples_[std::size_t(std::max(0, selected()))], out);

@@ -35,7 +35,8 @@ namespace ms::ui {
 
 namespace {
 constexpr int kMaxRecent = 8;
-const char* kFileFilter = "Microstructures (*.vti *.h5 *.hdf5 *.txt *.png);;All files (*)";
+// Open / Save As: every format io reads and writes, then anything.
+QString fileFilter() { return QString::fromStdString(io::volumeFileFilter()) + ";;All files (*)"; }
 // Absolute path -> name of the sample last shown, for the recent files.
 const char* kChosenSamplesKey = "viewer/chosenSamples";
 
@@ -50,9 +51,9 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
 #ifdef MICROSTUDIO_HAVE_DESIGN
     design_ = new DesignPanel(tabs_);
     tabs_->addTab(design_, tr("&Design"));
-    connect(design_, &DesignPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m); });
+    connect(design_, &DesignPanel::statusMessage, this, [this](const QString& m) { setTabMessage(design_, m); });
     connect(design_, &DesignPanel::generated, this,
-            [this](int, const QString& m) { statusBar()->showMessage(tr("Design: %1").arg(m)); });
+            [this](int, const QString& m) { setTabMessage(design_, tr("Design: %1").arg(m)); });
 #endif
     tabs_->addTab(viewer_, tr("&Viewer"));
     simulation_ = new SimulationPanel(tabs_);
@@ -67,12 +68,15 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
         tabs_->setCurrentWidget(noiseLab_);
     });
     connect(simulation_, &SimulationPanel::runFinished, this,
-            [this](bool, const QString& message) { statusBar()->showMessage(tr("Simulation: %1").arg(message)); });
+            [this](bool, const QString& message) { setTabMessage(simulation_, tr("Simulation: %1").arg(message)); });
+    connect(simulation_, &SimulationPanel::snapshotArrived, this, [this](int index) {
+        if (index == 0) setTabMessage(simulation_, tr("Simulation: running; the snapshots and curves follow it (Cancel stops it)"));
+    });
 #ifdef MICROSTUDIO_HAVE_DESIGN
     training_ = new TrainingWizard(tabs_);
     training_->setWindowFlags(Qt::Widget);  // a page of the window, not a dialog
     tabs_->addTab(training_, tr("&Training"));
-    connect(training_, &TrainingWizard::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m); });
+    connect(training_, &TrainingWizard::statusMessage, this, [this](const QString& m) { setTabMessage(training_, m); });
     connect(training_, &TrainingWizard::modelTrained, this, [this](const QString& path) {
         refreshModels();
         const bool listed = QFileInfo(path).absolutePath().startsWith(QFileInfo(userModelDirectory()).absoluteFilePath());
@@ -80,7 +84,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     });
 #endif
     setCentralWidget(tabs_);
-    connect(viewer_, &ViewerPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m); });
+    connect(viewer_, &ViewerPanel::statusMessage, this, [this](const QString& m) { setTabMessage(viewer_, m); });
     connect(viewer_, &ViewerPanel::sampleShown, this, [this](int, const QString& name) { showSample(name); });
     history_ = new ParameterHistory(this);
 #ifdef MICROSTUDIO_HAVE_DESIGN
@@ -105,7 +109,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(design_, &DesignPanel::targetsRebuilt, this, [this] { history_->trackChildren(design_); });
 #endif
     buildMenus();
-    statusBar()->showMessage(tr("Open a microstructure with File > Open (Ctrl+O)"));
+    connect(tabs_, &QTabWidget::currentChanged, this, &MainWindow::showTabStatus);
 
     QSettings settings;
     if (!restoreGeometry(settings.value("window/geometry").toByteArray())) resize(1280, 800);
@@ -115,6 +119,7 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     if (design_->hasModel()) firstTab = tabs_->indexOf(design_);
 #endif
     tabs_->setCurrentIndex(settings.value("window/tab", firstTab).toInt());
+    showTabStatus();
 }
 
 MainWindow::~MainWindow() = default;
@@ -149,11 +154,7 @@ void MainWindow::buildMenus() {
             tabs_->setCurrentWidget(design_);
         });
     });
-    file->addAction(tr("Save Session..."), this, [this, guarded] {
-        const QString path = QFileDialog::getSaveFileName(this, tr("Save session"), "session.json", tr("Sessions (*.json)"));
-        if (path.isEmpty()) return;
-        guarded(tr("Cannot save session"), [&] { design_->saveSession(path); });
-    });
+    file->addAction(tr("Save Session..."), this, &MainWindow::saveSessionDialog);
 #endif
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
@@ -169,7 +170,7 @@ void MainWindow::buildMenus() {
         view->addAction(tabs_->tabText(i).remove('&'), QKeySequence(QString("Ctrl+%1").arg(i + 1)), this,
                         [this, i] { tabs_->setCurrentIndex(i); });
     view->addSeparator();
-    view->addAction(tr("&Reset camera"), QKeySequence(Qt::Key_R), viewer_, &ViewerPanel::resetCamera);
+    view->addAction(tr("&Reset camera"), QKeySequence(Qt::Key_R), this, &MainWindow::resetCamera);
     view->addAction(tr("Send slice to the &noise lab"), QKeySequence(tr("Ctrl+N")), this, [this] {
         const Volume& v = viewer_->volume();
         if (!v.size()) return;
@@ -177,6 +178,7 @@ void MainWindow::buildMenus() {
         noiseLab_->setSample(v.dims().is2D() ? v : v.slice(z), windowTitle().section(" - ", 0, 0));
         tabs_->setCurrentWidget(noiseLab_);
     });
+    view->addAction(tr("Save &screenshot..."), viewer_, &ViewerPanel::saveScreenshotDialog);
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About MicroStudio"), this, &MainWindow::showAbout);
     refreshRecentMenu();
@@ -200,6 +202,8 @@ bool MainWindow::openFile(const QString& path, bool quiet) {
             setVolume(std::move(v), QFileInfo(path).fileName());
         }
         rememberRecent(QFileInfo(path).absoluteFilePath());
+        if (tabs_->currentWidget() != viewer_)
+            statusBar()->showMessage(tr("Opened %1: it is in the Viewer tab").arg(QFileInfo(path).fileName()));
         return true;
     } catch (const std::exception& e) {
         statusBar()->showMessage(tr("Could not open %1").arg(path));
@@ -243,13 +247,89 @@ void MainWindow::announceVolume(const QString& title) {
     QString message = QString("%1: %2, %3 phases").arg(title, QString::fromStdString(v.dims().str())).arg(v.phaseCount());
     for (int p = 0; p < v.phaseCount(); ++p)
         message += QString(", %1 %2").arg(phaseName(p)).arg(v.volumeFraction(p), 0, 'f', 3);
+    setTabMessage(viewer_, message);
+}
+
+void MainWindow::setTabMessage(QWidget* tab, const QString& message) {
+    tabMessages_[tab] = message;
+    if (tabs_->currentWidget() == tab) statusBar()->showMessage(message);
+}
+
+void MainWindow::showTabStatus() {
+    const QWidget* tab = tabs_->currentWidget();
+    QString message = tabMessages_.value(tab);
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    if (tab == design_) message = design_->summary();  // what it shows now
+#endif
+    if (!message.isEmpty()) {
+        statusBar()->showMessage(message);
+        return;
+    }
+    if (tab == viewer_) message = tr("Viewer: open a microstructure with File > Open (Ctrl+O)");
+    else if (tab == noiseLab_)
+        message = tr("Noise lab: corrupt a two-phase 2D image and compare the denoisers (Open sample..., or View > "
+                     "Send slice to the noise lab)");
+    else if (tab == simulation_) message = tr("Simulation: set the Cahn-Hilliard parameters and press Run");
+    else message = tr("Training: choose the data, the model kind and its settings, then train");
     statusBar()->showMessage(message);
+}
+
+void MainWindow::resetCamera() {
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    if (tabs_->currentWidget() == design_) return design_->resetCamera();
+#endif
+    viewer_->resetCamera();
+}
+
+bool MainWindow::saveSessionDialog() {
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save session"), "session.json", tr("Sessions (*.json)"));
+    if (path.isEmpty()) return false;
+    try {
+        design_->saveSession(path);
+    } catch (const std::exception& e) {
+        QMessageBox::critical(this, tr("Cannot save session"), QString::fromStdString(e.what()));
+        return false;
+    }
+    const int samples = int(design_->samples().size());
+    statusBar()->showMessage(samples > 0 ? tr("Session saved to %1 (%2 samples in %3)")
+                                               .arg(path)
+                                               .arg(samples)
+                                               .arg(QFileInfo(path + ".samples.h5").fileName())
+                                         : tr("Session saved to %1").arg(path));
+    return true;
+#else
+    return false;
+#endif
+}
+
+bool MainWindow::confirmClose() {
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    const bool generating = design_->busy();
+    if (!generating && !design_->hasUnsavedSamples()) return true;
+    const int samples = int(design_->samples().size());
+    const QString what = generating ? tr("The Design tab is still working: quitting stops it, and its samples are lost.")
+                                    : tr("%n generated sample(s) are not saved.", nullptr, samples);
+    QMessageBox box(QMessageBox::Warning, tr("Quit MicroStudio"), what,
+                    QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
+    box.setObjectName("confirmQuit");
+    box.setInformativeText(tr("Save the session (model, targets and the samples so far) first?"));
+    box.setDefaultButton(QMessageBox::Cancel);
+    const int answer = box.exec();
+    if (answer == QMessageBox::Cancel) return false;
+    if (answer == QMessageBox::Save && !saveSessionDialog()) return false;
+    if (generating) {
+        design_->cancel();
+        design_->cancelEvaluation();
+    }
+#endif
+    return true;
 }
 
 void MainWindow::openDialog() {
     QSettings settings;
     const QString path = QFileDialog::getOpenFileName(this, tr("Open microstructure"),
-                                                      settings.value("paths/lastOpenDir").toString(), kFileFilter);
+                                                      settings.value("paths/lastOpenDir").toString(), fileFilter());
     if (path.isEmpty()) return;
     settings.setValue("paths/lastOpenDir", QFileInfo(path).absolutePath());
     openFile(path);
@@ -257,7 +337,7 @@ void MainWindow::openDialog() {
 
 void MainWindow::saveAsDialog() {
     if (!volume().size()) return;
-    const QString path = QFileDialog::getSaveFileName(this, tr("Save microstructure as"), currentPath_, kFileFilter);
+    const QString path = QFileDialog::getSaveFileName(this, tr("Save microstructure as"), currentPath_, fileFilter());
     if (path.isEmpty()) return;
     try {
         io::writeVolume(volume(), path.toStdString());
@@ -340,6 +420,10 @@ bool MainWindow::useDenoiser(const QString& path, bool quiet) {
 void MainWindow::showAbout() { QMessageBox::about(this, tr("About MicroStudio"), aboutText()); }
 
 void MainWindow::closeEvent(QCloseEvent* e) {
+    if (!confirmClose()) {
+        e->ignore();
+        return;
+    }
     QSettings settings;
     settings.setValue("window/geometry", saveGeometry());
     settings.setValue("window/tab", tabs_->currentIndex());

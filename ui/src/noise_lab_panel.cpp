@@ -91,15 +91,26 @@ NoiseLabPanel::NoiseLabPanel(QWidget* parent) : QWidget(parent) {
     controlLayout->addWidget(openSample);
     connect(openSample, &QPushButton::clicked, this, [this] {
         const QString path = QFileDialog::getOpenFileName(this, tr("Open sample"), QString(),
-                                                          "Microstructures (*.vti *.h5 *.hdf5 *.txt *.png)");
+                                                          QString::fromStdString(io::volumeFileFilter()));
         if (path.isEmpty()) return;
         int index = 0;
-        if (path.endsWith(".h5") || path.endsWith(".hdf5")) {
-            bool ok = false;
-            index = QInputDialog::getInt(this, tr("Dataset sample"), tr("Sample index"), 0, 0, 10000000, 1, &ok);
-            if (!ok) return;
-        }
         try {
+            // A file of several samples: pick one by index and name (the last,
+            // the end of a run, first).
+            const auto names = io::formatOf(path.toStdString()) == io::Format::Hdf5
+                                   ? io::hdf5RequireSamples(path.toStdString())
+                                   : std::vector<std::string>{};
+            if (names.size() > 1) {
+                QStringList items;
+                for (std::size_t i = 0; i < names.size(); ++i) items << QString("%1: %2").arg(i).arg(QString::fromStdString(names[i]));
+                bool ok = false;
+                const QString choice = QInputDialog::getItem(
+                    this, tr("Dataset sample"),
+                    tr("%1 holds %2 samples (index 0 to %3). Sample:").arg(QFileInfo(path).fileName()).arg(names.size()).arg(names.size() - 1),
+                    items, items.size() - 1, false, &ok);
+                if (!ok) return;
+                index = int(items.indexOf(choice));
+            }
             loadSample(path, index);
         } catch (const std::exception& e) {
             QMessageBox::warning(this, tr("Cannot use this sample"), e.what());

@@ -28,6 +28,7 @@
 #include "microstudio/physics/flory_huggins.hpp"
 #include "microstudio/physics/run.hpp"
 #include "microstudio/render/slice_view.hpp"
+#include "microstudio/ui/chart_axes.hpp"
 
 namespace ms::ui {
 
@@ -42,7 +43,10 @@ QDoubleSpinBox* spin(QWidget* parent, double lo, double hi, double value, double
     return s;
 }
 
-QChart* makeChart(const QString& title, QLineSeries* series, const QString& yTitle, bool logY) {
+// Time spans decades (log axis); energy and length a small range each
+// (linear axes on round numbers: a log axis over less than two octaves
+// showed one label).
+QChart* makeChart(const QString& title, QLineSeries* series, const QString& yTitle) {
     auto* chart = new QChart();
     chart->setTitle(title);
     chart->legend()->hide();
@@ -52,23 +56,14 @@ QChart* makeChart(const QString& title, QLineSeries* series, const QString& yTit
     x->setLabelFormat("%g");
     chart->addAxis(x, Qt::AlignBottom);
     series->attachAxis(x);
-    QAbstractAxis* y = nullptr;
-    if (logY) {
-        auto* ly = new QLogValueAxis();
-        ly->setBase(2);  // lengths span a few octaves, not decades
-        ly->setLabelFormat("%g");
-        y = ly;
-    } else {
-        auto* vy = new QValueAxis();
-        vy->setLabelFormat("%.3g");
-        y = vy;
-    }
+    auto* y = new QValueAxis();
     y->setTitleText(yTitle);
     chart->addAxis(y, Qt::AlignLeft);
     series->attachAxis(y);
     chart->setMargins(QMargins(2, 2, 2, 2));
     return chart;
 }
+
 
 void fitAxes(QChart* chart, QLineSeries* series) {
     if (series->count() == 0) return;
@@ -85,10 +80,8 @@ void fitAxes(QChart* chart, QLineSeries* series) {
         const double lo = horizontal ? x0 : y0, hi = horizontal ? x1 : y1;
         if (auto* la = qobject_cast<QLogValueAxis*>(a))
             la->setRange(lo * 0.9, hi * 1.1 + 1e-12);
-        else {
-            const double pad = std::max(1e-9, (hi - lo) * 0.05);
-            a->setRange(lo - pad, hi + pad);
-        }
+        else if (auto* va = qobject_cast<QValueAxis*>(a))
+            setNiceRange(va, lo, hi);
     }
 }
 
@@ -161,8 +154,8 @@ SimulationPanel::SimulationPanel(QWidget* parent) : QWidget(parent) {
     snapshotLabel_ = new QLabel(this);
     energy_ = new QLineSeries();
     length_ = new QLineSeries();
-    energyChart_ = makeChart(tr("free energy per cell"), energy_, "F/N", false);
-    lengthChart_ = makeChart(tr("characteristic length"), length_, "cells", true);
+    energyChart_ = makeChart(tr("free energy per cell"), energy_, "F/N");
+    lengthChart_ = makeChart(tr("characteristic length"), length_, "cells");
     auto* energyView = new QChartView(energyChart_, this);
     auto* lengthView = new QChartView(lengthChart_, this);
     // Repaints are coalesced (refresh_) so a fast run never floods the UI thread.

@@ -34,13 +34,16 @@
 #include <QtConcurrent/QtConcurrentRun>
 #include <cmath>
 #include <filesystem>
+#include <functional>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/json.hpp"
+#include "microstudio/ui/chart_axes.hpp"
 #include "microstudio/core/parallel.hpp"
 #include "microstudio/core/progress.hpp"
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/io/hdf5.hpp"
+#include "microstudio/io/io.hpp"
 #include "microstudio/jobs/dataset_builder.hpp"
 #include "microstudio/ml/metadata.hpp"
 
@@ -118,7 +121,8 @@ class DataPage : public QWizardPage {
 public:
     explicit DataPage(TrainingWizard* wizard) : wizard_(wizard) {
         setTitle(tr("Training data"));
-        setSubTitle(tr("An HDF5 dataset (MicroGen3D layout), one built with the simulator, or a small demo set."));
+        setSubTitle(tr("An HDF5 dataset (MicroGen3D layout), one built with the simulator or cut from a volume file of "
+                       "your own, or a small demo set."));
         auto* layout = new QVBoxLayout(this);
         auto* form = new QFormLayout();
         train_ = new QLineEdit(this);
@@ -148,8 +152,24 @@ public:
         info_->setWordWrap(true);
         layout->addWidget(info_);
 
-        auto* build = new QGroupBox(tr("Build a dataset with the Cahn-Hilliard simulator"), this);
-        auto* buildForm = new QFormLayout(build);
+        auto* build = new QGroupBox(tr("Build a dataset"), this);
+        auto* buildLayout = new QVBoxLayout(build);
+        auto* sources = new QHBoxLayout();
+        sourceSimulator_ = new QRadioButton(tr("with the Cahn-Hilliard simulator"), build);
+        sourceSimulator_->setObjectName("sourceSimulator");
+        sourceSimulator_->setChecked(true);
+        sourceVolume_ = new QRadioButton(tr("from a &volume file"), build);
+        sourceVolume_->setObjectName("sourceVolume");
+        sourceVolume_->setToolTip(tr("Your own segmented volume (tomography, FIB-SEM) cut into windows, as "
+                                     "`microstudio-cli dataset from-volume` does"));
+        sources->addWidget(sourceSimulator_);
+        sources->addWidget(sourceVolume_);
+        sources->addStretch(1);
+        buildLayout->addLayout(sources);
+        sourceStack_ = new QStackedWidget(build);
+        auto* simulator = new QWidget(sourceStack_);
+        auto* buildForm = new QFormLayout(simulator);
+        buildForm->setContentsMargins(0, 0, 0, 0);
         buildSize_ = new QComboBox(build);
         buildSize_->setObjectName("buildSize");
         buildSize_->addItem("64 x 64 (2D)", QVariant::fromValue(QSize(64, 1)));
@@ -169,6 +189,10 @@ public:
         buildForm->addRow(tr("phi x chi grid"), buildGrid_);
         buildForm->addRow(tr("snapshots per run"), buildSnapshots_);
         buildForm->addRow(tr("end time"), buildEnd_);
+        sourceStack_->addWidget(simulator);
+        sourceStack_->addWidget(volumeSource(sourceStack_));
+        buildLayout->addWidget(sourceStack_);
+        connect(sourceVolume_, &QRadioButton::toggled, this, [this](bool on) { sourceStack_->setCurrentIndex(on ? 1 : 0); });
         auto* buttons = new QHBoxLayout();
         buildButton_ = new QPushButton(tr("&Build"), build);
         buildButton_->setObjectName("buildDataset");
@@ -179,10 +203,11 @@ public:
         buttons->addWidget(buildButton_);
         buttons->addWidget(buildCancel_);
         buttons->addWidget(demo);
-        buildForm->addRow(buttons);
+        buildLayout->addLayout(buttons);
         buildProgress_ = new QProgressBar(build);
+        buildProgress_->setObjectName("buildProgress");
         buildProgress_->setRange(0, 1000);
-        buildForm->addRow(buildProgress_);
+        buildLayout->addWidget(buildProgress_);
         layout->addWidget(build);
         layout->addStretch(1);
 
@@ -238,12 +263,50 @@ public:
 
     bool isComplete() const override { return info.error.isEmpty() && info.samples > 0 && !wizard_->buildingDataset(); }
 
+    // The volume-file source: the file, and how it is cut (jobs/volume_dataset.hpp).
+    QWidget* volumeSource(QWidget* parent) {
+        auto* page = new QWidget(parent);
+        auto* form = new QFormLayout(page);
+        form->setContentsMargins(0, 0, 0, 0);
+        volumeFile_ = new QLineEdit(page);
+        volumeFile_->setObjectName("volumeFile");
+        volumeFile_->setPlaceholderText(tr("a segmented volume: .tif stack, .npy, .vti, .h5, ..."));
+        auto* row = new QHBoxLayout();
+        auto* browse = new QPushButton(tr("Browse..."), page);
+        row->addWidget(volumeFile_, 1);
+        row->addWidget(browse);
+        connect(browse, &QPushButton::clicked, this, [this] {
+            const QString filter = QString::fromStdString(io::volumeFileFilter()) + ";;" + tr("All files (*)");
+            const QString path = QFileDialog::getOpenFileName(this, tr("Volume"), volumeFile_->text(), filter);
+            if (!path.isEmpty()) volumeFile_->setText(path);
+        });
+        volumeWindow_ = intSpin(page, "volumeWindow", 4, 4096, 64, tr("x and y size of each window (sub-volume), voxels"));
+        volumeStride_ = intSpin(page, "volumeStride", 1, 4096, 16,
+                                tr("Step between windows in x and y; neighbours overlap when it is below the window"));
+        volumeDepth_ = intSpin(page, "volumeDepth", 0, 4096, 0,
+                               tr("z voxels of each window, resized by nearest neighbour (the paper's recipe: "
+                                  "466x465x50 -> 64x64x64); keep: the volume's own depth"));
+        volumeDepth_->setSpecialValueText(tr("keep"));
+        form->addRow(tr("volume file"), row);
+        form->addRow(tr("window (x and y)"), volumeWindow_);
+        form->addRow(tr("stride"), volumeStride_);
+        form->addRow(tr("depth (z)"), volumeDepth_);
+        auto* note = new QLabel(tr("Split by position into train, validation and test: their windows never overlap."), page);
+        note->setWordWrap(true);
+        form->addRow(note);
+        return page;
+    }
+
     TrainingWizard* wizard_;
     DataInfo info;
     QLineEdit *train_, *validation_;
     QSpinBox* limit_;
     QLabel* info_;
     QComboBox *buildSize_, *buildPhases_;
+    QRadioButton *sourceSimulator_, *sourceVolume_;
+    QStackedWidget* sourceStack_;
+    QLineEdit* volumeFile_;
+    QSpinBox *volumeWindow_, *volumeStride_, *volumeDepth_;
     QSpinBox *buildGrid_, *buildSnapshots_;
     QDoubleSpinBox* buildEnd_;
     QPushButton *buildButton_, *buildCancel_;
@@ -661,7 +724,8 @@ TrainingWizard::TrainingWizard(QWidget* parent) : QWizard(parent) {
         if (result.startsWith("error:")) {
             dataPage_->buildProgress_->setValue(0);
             emit statusMessage(tr("Dataset build: %1").arg(result.mid(6)));
-            if (!result.contains("cancelled")) QMessageBox::warning(this, tr("Dataset build failed"), result.mid(6));
+            if (!result.contains("cancelled") && errorDialogs_)
+                QMessageBox::warning(this, tr("Dataset build failed"), result.mid(6));
         } else {
             dataPage_->buildProgress_->setValue(1000);
             dataPage_->validation_->clear();
@@ -794,14 +858,16 @@ void TrainingWizard::refreshTraining() {
     if (!st.trainPoints.isEmpty()) trainSeries_->append(QList<QPointF>(st.trainPoints.begin(), st.trainPoints.end()));
     if (!st.validationPoints.isEmpty())
         validationSeries_->append(QList<QPointF>(st.validationPoints.begin(), st.validationPoints.end()));
-    const double margin = std::max(1e-9, (yMax_ - yMin_) * 0.05);
-    yAxis_->setRange(yMin_ - margin, yMax_ + margin);
+    setNiceRange(yAxis_, yMin_, yMax_);
     const QString stage = st.stageCount > 1 ? tr("stage %1/%2 (%3): ").arg(st.stage + 1).arg(st.stageCount).arg(st.stageName) : QString();
     chart_->setTitle(st.stageCount > 1 ? tr("Loss, %1 stage").arg(st.stageName) : tr("Loss"));
     const double fraction = st.totalSteps > 0 ? (double(st.stage) + double(st.step) / double(st.totalSteps)) / st.stageCount : 0.0;
     trainPage_->progress_->setValue(int(std::lround(fraction * 1000)));
     trainPage_->status_->setText(stage + st.message + (st.paused ? tr(" (paused)") : QString()));
-    trainPage_->eta_->setText(job_->running() && st.totalSteps > 0 ? tr("ETA %1").arg(formatSeconds(st.etaSeconds)) : QString());
+    // Paused, the time left does not run down: say so rather than freeze a stale figure.
+    trainPage_->eta_->setText(!job_->running() || st.totalSteps <= 0 ? QString()
+                              : job_->paused()                       ? tr("ETA: paused")
+                                                                     : tr("ETA %1").arg(formatSeconds(st.etaSeconds)));
     trainPage_->updateButtons();
 }
 
@@ -828,6 +894,7 @@ void TrainingWizard::pauseTraining() {
     job_->pause();
     trainPage_->updateButtons();
     trainPage_->status_->setText(trainPage_->status_->text() + tr(" (pausing)"));
+    if (job_->paused()) trainPage_->eta_->setText(tr("ETA: paused"));
 }
 
 void TrainingWizard::resumeTraining() {
@@ -855,11 +922,27 @@ jobs::DatasetConfig TrainingWizard::datasetConfig() const {
     return c;
 }
 
+jobs::VolumeDatasetConfig TrainingWizard::volumeDatasetConfig() const {
+    jobs::VolumeDatasetConfig c;
+    c.windowX = c.windowY = dataPage_->volumeWindow_->value();
+    c.stride = dataPage_->volumeStride_->value();
+    c.depth = dataPage_->volumeDepth_->value();
+    c.threads = 1;  // leave a core to the UI
+    return c;
+}
+
 void TrainingWizard::startDatasetBuild() {
     if (buildWatcher_.isRunning()) return;
-    const jobs::DatasetConfig c = datasetConfig();
+    const bool fromVolume = dataPage_->sourceVolume_->isChecked();
+    const QString volume = dataPage_->volumeFile_->text().trimmed();
+    if (fromVolume && volume.isEmpty()) {
+        emit statusMessage(tr("Dataset build: choose a volume file"));
+        dataPage_->volumeFile_->setFocus();
+        return;
+    }
+    const QString name = fromVolume ? "volume-" + QFileInfo(volume).completeBaseName() + "-" : QString("ch-");
     const QString folder = QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation))
-                               .filePath("datasets/ch-" + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
+                               .filePath("datasets/" + name + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
     buildToken_ = std::make_shared<ProgressToken>();
     buildToken_->setListener([this](double f, const std::string&) {
         QMetaObject::invokeMethod(this, [this, f] { dataPage_->buildProgress_->setValue(int(f * 1000)); }, Qt::QueuedConnection);
@@ -869,12 +952,22 @@ void TrainingWizard::startDatasetBuild() {
     dataPage_->buildProgress_->setValue(0);
     emit dataPage_->completeChanged();
     auto token = buildToken_;
-    buildWatcher_.setFuture(QtConcurrent::run([c, folder, token]() -> QString {
-        lowerCurrentThreadPriority();
-        try {
+    std::function<void()> build;
+    if (fromVolume) {
+        build = [c = volumeDatasetConfig(), file = volume.toStdString(), folder, token] {
+            jobs::buildDatasetFromVolume(file, folder.toStdString(), c, {}, token.get());
+        };
+    } else {
+        build = [c = datasetConfig(), folder, token] {
             jobs::BuildOptions o;
             o.threads = 1;  // leave a core to the UI
             jobs::buildDataset(c, folder.toStdString(), o, token.get());
+        };
+    }
+    buildWatcher_.setFuture(QtConcurrent::run([build, folder]() -> QString {
+        lowerCurrentThreadPriority();
+        try {
+            build();
             return folder;
         } catch (const Cancelled&) {
             return "error:cancelled";

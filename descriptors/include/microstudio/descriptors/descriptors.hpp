@@ -43,9 +43,11 @@ struct Options {
     bool extras = false;
     // Largest S2 distance in voxels; 0 = half the smallest side.
     int s2MaxDistance = 0;
-    // Threads for one volume: connected components in slabs, then the four
-    // path searches side by side (0 = every core). The result is the same
-    // for any count. describeBatch describes one volume per thread instead.
+    // Threads for one volume (0 = every core): its passes side by side (the
+    // two electrode path searches, the dissociation searches, interface
+    // kinds, connected components, counts); threads beyond the passes join
+    // the components in slabs. The result is the same for any count.
+    // describeBatch describes one volume per thread instead.
     int threads = 1;
 };
 
@@ -99,6 +101,27 @@ std::string formatGraspi(const Result& result);
 // Copies every computed (non-NaN) value into volume.attributes under its
 // name, e.g. for the dataset builder's HDF5 attributes.
 void storeAsAttributes(const Result& result, Volume& volume);
+
+// The CSV table of `microstudio-cli describe --format csv` (and the studio's
+// Describe panel): a header "file,phases,periodic,NAME..." over the union
+// of names in first-seen order, then one row per result named by `sources`
+// (quoted where needed); NaN cells are empty, counts are written in full
+// and reals with GraSPI's 6 digits. Throws ms::Error when the two lists
+// differ in length.
+std::string formatCsv(const std::vector<std::string>& sources, const std::vector<Result>& results);
+// One value as formatCsv writes it: counts in full ("1234567"), reals as
+// formatValue, "" for NaN.
+std::string formatCell(const Entry& entry);
+
+// ---- glossary -------------------------------------------------------------
+
+// What a descriptor measures, in one line for a tooltip ("" when the name is
+// unknown): every name describe() can report has an entry, GraSPI's own and
+// the extras (vol_frac_*, tortuosity_*, interface_area_per_volume,
+// domain_size_*).
+std::string glossary(const std::string& name);
+// Every name with a glossary entry, GraSPI's two-phase order first.
+std::vector<std::string> glossaryNames();
 
 // ---- extras ---------------------------------------------------------------
 

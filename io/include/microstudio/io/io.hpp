@@ -29,6 +29,13 @@ enum class Format { Vti, Hdf5, GraspiText, Png, Tiff, Npy };
 Format formatOf(const std::filesystem::path& path);
 const char* formatName(Format f);
 
+// Every file extension formatOf knows (lower case, no dot; each format reads
+// and writes), in the order dialogs list them: the one list the studio's file
+// dialogs and the CLI's help take.
+const std::vector<std::string>& volumeExtensions();
+// A Qt file-dialog filter of them: "Microstructures (*.vti *.h5 ... *.npy)".
+std::string volumeFileFilter();
+
 // Reads the (first) volume of a file. For HDF5 files with several samples
 // use readSamples().
 Volume readVolume(const std::filesystem::path& path);

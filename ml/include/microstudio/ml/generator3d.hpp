@@ -13,6 +13,7 @@
 // Layout details and choices: docs/ml3d.md.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -156,6 +157,11 @@ struct GenerateOptions {
     Dims size{0, 0, 0};
     ProgressToken* progress = nullptr;
     GenerateTiming* timing = nullptr;  // when set, generate() adds its seconds
+    // When set, called on generate()'s thread with each sample as soon as it
+    // is final (its index among the targets, the volume as generate() returns
+    // it): per batch in plain sampling, once its last candidate is measured
+    // in screened generation. A GUI shows samples while the rest are drawn.
+    std::function<void(std::size_t index, const Volume& sample)> onSample;
 };
 
 // The volume size generate() makes for `requested` (GenerateOptions::size):

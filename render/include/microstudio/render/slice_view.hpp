@@ -1,11 +1,15 @@
 #pragma once
 // One orthogonal slice of a labelled volume, drawn with the phase colours,
-// with a crosshair. Clicking picks a voxel; the wheel steps the slice.
+// with a crosshair and a legend naming the volume's phases with their
+// colours (right of the caption, above the picture). Clicking picks a voxel;
+// the wheel steps the slice.
 // Three of these (XY, XZ, YZ) linked through positionPicked make the
 // orthogonal views beside the 3D view.
 #include <QImage>
+#include <QStringList>
 #include <QWidget>
 #include <array>
+#include <vector>
 
 #include "microstudio/core/volume.hpp"
 
@@ -27,6 +31,15 @@ public:
     void setCaption(const QString& caption);
     void setCrosshairVisible(bool visible);
 
+    // The legend at the view's present size: its entries ("Donor", or "D"
+    // where the names do not fit; empty without a volume or room) and the
+    // area they cover.
+    QStringList legendEntries() const;
+    QRect legendRect() const;
+    // The view painted at `size` pixels (caption, legend, slice, crosshair),
+    // e.g. for a screenshot.
+    QImage renderImage(QSize size) const;
+
 public slots:
     void setPosition(int x, int y, int z);
 
@@ -40,13 +53,24 @@ protected:
     void wheelEvent(QWheelEvent* e) override;
 
 private:
+    struct LegendItem {
+        int phase;
+        QRectF swatch;
+        QRectF text;
+        QString name;
+    };
     void rebuildImage();
-    QRectF imageRect() const;
+    QRectF imageRect() const { return imageRectIn(rect()); }
+    QRectF imageRectIn(const QRectF& bounds) const;
+    QString captionText() const;
+    std::vector<LegendItem> legendLayout(const QRectF& bounds) const;
+    void paint(QPainter& painter, const QRectF& bounds) const;
     void pickAt(QPointF p);
 
     SliceAxis axis_;
     const Volume* volume_ = nullptr;
     std::array<int, 3> position_{0, 0, 0};
+    std::array<bool, kMaxPhases> phasePresent_{};
     QImage image_;
     QString caption_;
     bool crosshairVisible_ = true;

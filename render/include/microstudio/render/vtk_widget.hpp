@@ -1,7 +1,11 @@
 #pragma once
 // A QOpenGLWidget that hosts a VTK render window (Debian's VTK Qt module is
-// Qt 5 only, so we embed VTK in Qt 6 ourselves; see docs/rendering.md).
+// Qt 5 only, so we embed VTK in Qt 6 ourselves; see docs/rendering.md),
+// with an orientation axes triad (x red, y green, z blue) in the lower left
+// corner that turns with the camera, as in ParaView.
+#include <QImage>
 #include <QOpenGLWidget>
+#include <QRectF>
 #include <memory>
 
 class vtkRenderer;
@@ -19,6 +23,20 @@ public:
     vtkGenericOpenGLRenderWindow* renderWindow() const;
     // Schedules a VTK render on the next paint.
     void requestRender();
+
+    // The orientation axes triad: shown once the view has its OpenGL
+    // context (the widget was shown), unless hidden here.
+    void setOrientationAxesVisible(bool visible);
+    bool orientationAxesShown() const;
+    // Where the triad is drawn, as fractions of the view (x right, y up).
+    QRectF orientationAxesViewport() const;
+
+    // The scene rendered off screen at `size` pixels (the camera's aspect
+    // follows the size), e.g. for a screenshot larger than the view. Throws
+    // ms::Error before the view was first shown, or for a size outside
+    // 1..kMaxImageSide per side.
+    QImage renderImage(QSize size);
+    static constexpr int kMaxImageSide = 8192;
 
 protected:
     void initializeGL() override;

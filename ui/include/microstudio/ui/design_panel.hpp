@@ -7,6 +7,7 @@
 // (phi, chi, anneal time), and export. Its Evaluation page runs
 // ms::ml::evaluateGenerator3d on held-out data (worker thread, progress,
 // Cancel) and shows target vs measured per descriptor (EvaluationView).
+#include <QElapsedTimer>
 #include <QFutureWatcher>
 #include <QWidget>
 #include <map>
@@ -81,6 +82,17 @@ public:
     int selected() const;
     void select(int index);
     ViewerPanel* viewer() const { return viewer_; }
+    // The gallery of generated samples (one item per sample, filled as each is done).
+    QListWidget* gallery() const { return gallery_; }
+    QProgressBar* progressBar() const { return progress_; }
+    // The hint shown over the empty views until samples exist.
+    QLabel* emptyHint() const { return emptyHint_; }
+    // What the tab shows, in one line (the window's status bar on this tab).
+    QString summary() const;
+    // Samples generated since the last session save or .h5 export.
+    bool hasUnsavedSamples() const { return unsaved_; }
+    // Resets the samples' 3D view so that the whole volume is in sight.
+    void resetCamera();
     QTableWidget* comparison() const { return comparison_; }
     bool busy() const { return watcher_.isRunning() || evaluationWatcher_.isRunning(); }
     // The Evaluation page: its result view, and the held-out file Evaluate
@@ -89,12 +101,19 @@ public:
     EvaluationView* evaluationView() const { return evaluationView_; }
     QString heldOutPath() const;
     void showEvaluationPage();
-    // Writes the selected sample (.vti, .h5, .png) or, for .csv, a table of
-    // targets, measured descriptors and predicted parameters of all samples.
-    void exportTo(const QString& path) const;
+    // Writes the selected sample (.vti, .h5, .png, ...: io::volumeExtensions())
+    // or, for .csv, a table of targets, measured descriptors and predicted
+    // parameters of all samples. Another extension, or none, throws ms::Error
+    // listing the accepted ones.
+    void exportTo(const QString& path);
+    // The export's file types, .csv included (lower case, no dot).
+    static std::vector<std::string> exportExtensions();
+    // The export dialog's choice as a file name: one without an extension
+    // takes the first of the chosen filter's ("Table (*.csv)" -> name.csv).
+    static QString withFilterExtension(const QString& path, const QString& nameFilter);
     // A session: the model, targets, sampling settings and the generated
     // samples (in PATH.samples.h5 beside the .json). Both throw ms::Error.
-    void saveSession(const QString& path) const;
+    void saveSession(const QString& path);
     void openSession(const QString& path);
 
 public slots:
@@ -123,6 +142,11 @@ private:
     void refreshComparison();
     void addPrediction(const QString& label, const std::string& output, const QString& value);
     void showSamples(std::vector<Volume> samples);
+    // A sample of the running generation is done (its index among the requested).
+    void addSample(int run, std::size_t index, Volume sample);
+    void showProgress(double fraction);
+    void showPage();  // the hint over the views until samples exist
+    void exportDialog();
     void updateFeasibility();
     QWidget* buildEvaluationPage();
     void resetEvaluationInputs();
@@ -155,10 +179,18 @@ private:
     QPushButton *generate_ = nullptr, *cancel_ = nullptr, *export_ = nullptr;
     QProgressBar* progress_ = nullptr;
     QListWidget* gallery_ = nullptr;
+    QLabel* emptyHint_ = nullptr;  // over the views and gallery until samples exist
+    QWidget* samplesViews_ = nullptr;  // the viewer and the gallery
     QTableWidget* comparison_ = nullptr;
     ViewerPanel* viewer_ = nullptr;
 
     std::vector<Volume> samples_;
+    std::vector<std::size_t> sampleIndex_;  // each shown sample's index in its generation
+    bool unsaved_ = false;
+    int run_ = 0;            // generations started; a sample of an earlier one is dropped
+    int runCount_ = 0;       // samples the running generation was asked for
+    int runArrived_ = 0;     // of them, shown so far
+    QElapsedTimer runClock_;
     std::shared_ptr<ProgressToken> token_;
     QFutureWatcher<std::shared_ptr<std::vector<Volume>>> watcher_;
     QString error_;

@@ -2,6 +2,7 @@
 // The studio's main window: tabs for the viewer (3D + linked slices) and the
 // noise lab, design, simulation and training, a menu with recent files,
 // settings remembered between runs, errors in dialogs.
+#include <QHash>
 #include <QMainWindow>
 #include <string>
 #include <vector>
@@ -60,6 +61,11 @@ public slots:
     void saveAsDialog();
     void setCrosshair(int x, int y, int z);
     void showAbout();
+    // Resets the 3D view of the current tab (Design: the samples' view; else the viewer's).
+    void resetCamera();
+    // Asks for a session file and saves the Design tab's session there; false
+    // when not saved (dialog cancelled, or an error shown).
+    bool saveSessionDialog();
     // Lists the installed and user-trained models again in the Design tab's
     // and the Noise lab's pickers (after a training finished).
     void refreshModels();
@@ -77,6 +83,12 @@ private:
     void refreshRecentMenu();
     // Window title, status line and noise lab for the volume the viewer shows.
     void announceVolume(const QString& title);
+    // The status line says what the current tab shows: each tab's latest
+    // message, kept while another tab is current.
+    void setTabMessage(QWidget* tab, const QString& message);
+    void showTabStatus();
+    // Quitting while samples are being generated or are unsaved asks first.
+    bool confirmClose();
     void showSample(const QString& name);
     int rememberedSample(const QString& path, const std::vector<std::string>& names) const;
     void rememberSample(const QString& path, const QString& name);
@@ -90,6 +102,7 @@ private:
     TrainingWizard* training_ = nullptr;
     ParameterHistory* history_ = nullptr;
     QMenu* recentMenu_ = nullptr;
+    QHash<const QWidget*, QString> tabMessages_;
 };
 
 }  // namespace ms::ui

@@ -1,6 +1,6 @@
 #pragma once
 // The training wizard (the studio's Training tab): data (an HDF5 dataset,
-// one built with the simulator, or a small synthetic demo set) -> model
+// one built with the simulator or cut from a volume file, or a small synthetic demo set) -> model
 // kind (denoising 2D VAE, 2D LDM over a chosen VAE, 3D generator) ->
 // hyper-parameters with defaults for the data -> training with live loss
 // curves (train and validation), progress, ETA, Pause / Resume / Cancel ->
@@ -15,6 +15,7 @@
 
 #include "microstudio/core/volume.hpp"
 #include "microstudio/jobs/dataset_builder.hpp"
+#include "microstudio/jobs/volume_dataset.hpp"
 #include "microstudio/ui/training_job.hpp"
 
 class QChart;
@@ -88,6 +89,10 @@ public:
     // phases) describe now.
     bool buildingDataset() const { return buildWatcher_.isRunning(); }
     jobs::DatasetConfig datasetConfig() const;
+    // The data page's other source, a volume file of the user's own cut into
+    // windows (jobs::buildDatasetFromVolume, as `dataset from-volume`): its
+    // window, stride and depth controls now.
+    jobs::VolumeDatasetConfig volumeDatasetConfig() const;
 
 public slots:
     void pauseTraining();

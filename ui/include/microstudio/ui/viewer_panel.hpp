@@ -1,10 +1,13 @@
 #pragma once
 // The viewer: a VTK 3D view of a microstructure beside three linked
 // orthogonal slice views, with a phase panel (colour, visibility, opacity
-// per phase) and the volume's properties. A 2D image shows as one slice.
-// A file of several samples gets a time control above the views; each
-// sample is read when asked for, off the UI thread.
+// per phase) and, on pages below it, the volume's properties and its
+// descriptors (the Describe page). A 2D image shows as one slice. A file of
+// several samples gets a time control above the views; each sample is read
+// when asked for, off the UI thread. View > Save screenshot writes the 3D
+// view (a 2D image's slice view) as PNG at a chosen size.
 #include <QFutureWatcher>
+#include <QImage>
 #include <QWidget>
 #include <array>
 #include <memory>
@@ -15,6 +18,7 @@
 
 class QCheckBox;
 class QSlider;
+class QTabWidget;
 class QTableWidget;
 class QGridLayout;
 
@@ -27,6 +31,7 @@ class PhaseScene;
 namespace ms::ui {
 
 class SampleControl;
+class DescribePanel;
 struct ReadSample;  // defined in the .cpp
 
 class ViewerPanel : public QWidget {
@@ -52,6 +57,18 @@ public:
     void setPhaseVisible(int phase, bool visible);
     void setPhaseOpacity(int phase, double opacity);
     void resetCamera();
+    // The Describe page (null in a build without the descriptors library).
+    DescribePanel* describePanel() const { return describe_; }
+    QTabWidget* infoPages() const { return infoPages_; }
+
+    // The picture a screenshot takes: the 3D view, or for a 2D image its
+    // slice view, rendered at `size` pixels; saved as PNG (throws ms::Error
+    // naming the file). The default size is the view's own.
+    QImage screenshotImage(QSize size);
+    void saveScreenshot(const QString& path, QSize size);
+    QSize screenshotDefaultSize() const;
+    // Asks for the file and size, then saves (View > Save screenshot...).
+    void saveScreenshotDialog();
 
 public slots:
     void setCrosshair(int x, int y, int z);
@@ -69,6 +86,7 @@ private:
     void startReading(int index);
     void sampleRead();
     void describeSample(int index, const QString& state = {});
+    QString csvSourceName() const;
 
 
     Volume volume_;
@@ -80,6 +98,8 @@ private:
     std::array<QCheckBox*, kMaxPhases> phaseVisible_{};
     std::array<QSlider*, kMaxPhases> phaseOpacity_{};
     QTableWidget* properties_ = nullptr;
+    QTabWidget* infoPages_ = nullptr;
+    DescribePanel* describe_ = nullptr;
     SampleControl* sampleControl_ = nullptr;
     QString samplePath_;
     std::vector<std::string> sampleNames_;  // empty: the volume is no file's sample
