@@ -3509,7 +3509,9 @@ private slots:
         const QString out = QDir::temp().filePath("ms_test_gui_screenshot.png");
         QFile::remove(out);
         QProcess app;
-        app.start(MICROSTUDIO_GUI, {"--screenshot", out, "--size", "1000x700"});
+        // The viewer's 3-phase demo (without --tab the studio opens where it was
+        // last closed, or on the Design tab when a generator is installed).
+        app.start(MICROSTUDIO_GUI, {"--tab", "viewer", "--screenshot", out, "--size", "1000x700"});
         QVERIFY(app.waitForFinished(120000));
         QCOMPARE(app.exitCode(), 0);
         QImage shot(out);
