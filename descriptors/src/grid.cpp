@@ -385,7 +385,10 @@ public:
             for (int dy = -1; dy <= 1; ++dy) {
                 Row& row = rows_[rowCount_++];
                 row.offset = dy * nx + dz * slice - 1;
-                for (int dx = -1; dx <= 1; ++dx) row.weight[dx + 1] = w.full[std::abs(dx) + std::abs(dy) + std::abs(dz) - 1];
+                for (int dx = -1; dx <= 1; ++dx) {
+                    const int steps = std::abs(dx) + std::abs(dy) + std::abs(dz);
+                    row.weight[dx + 1] = steps == 0 ? 0.0f : w.full[steps - 1];  // v itself: lane masked off
+                }
                 row.weight[3] = 0.0f;
                 row.lanes = dy == 0 && dz == 0 ? 0b101u : 0b111u;  // not v itself
             }
