@@ -1,11 +1,14 @@
 #include "microstudio/ml/training_data.hpp"
 
 #include "microstudio/core/error.hpp"
+#include <cstdint>
+
 #include "microstudio/core/files.hpp"
 #include "microstudio/core/subsample.hpp"
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/evaluate.hpp"
+#include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/splits.hpp"
 
 namespace fs = std::filesystem;
@@ -23,11 +26,8 @@ std::vector<Volume> readVolumes(const fs::path& file, long limit, double minPhas
         for (std::size_t i : evenlySpaced(names.size(), std::size_t(limit))) out.push_back(io::readHdf5Sample(file, names[i]));
         return out;
     }
-    auto kept = withMinority(io::readSamples(file.string()), minPhaseFraction);
-    if (limit <= 0 || std::size_t(limit) >= kept.size()) return kept;
-    std::vector<Volume> out;
-    for (std::size_t i : evenlySpaced(kept.size(), std::size_t(limit))) out.push_back(std::move(kept[i]));
-    return out;
+    // The filter, then the evenly spaced limit: the selection `evaluate` makes.
+    return selectSamples(io::readSamples(file.string()), limit > 0 ? std::size_t(limit) : SIZE_MAX, minPhaseFraction);
 }
 
 std::vector<Volume> readImages(const fs::path& file, long limit, double minPhaseFraction) {
