@@ -1,8 +1,8 @@
 #include "microstudio/ml/training_data.hpp"
 
-#include "microstudio/core/error.hpp"
 #include <cstdint>
 
+#include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
 #include "microstudio/core/subsample.hpp"
 #include "microstudio/io/hdf5.hpp"
