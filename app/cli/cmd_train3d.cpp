@@ -44,6 +44,7 @@ ml::Generator3dConfig configFromArgs(const Args& args) {
     c.timesteps = int(args.integer("timesteps", c.timesteps));
     c.conditionDropout = args.number("condition-dropout", c.conditionDropout);
     c.diffusionContext = args.value("context", c.diffusionContext);
+    c.featureHead = args.value("fp-head", c.featureHead);
     c.prediction = args.value("prediction", c.prediction);
     if (args.flag("augment")) c.vaeAugment = true;
     if (auto v = args.value("conditions")) c.conditions = splitList(*v);
@@ -75,6 +76,7 @@ struct Recipe3d {
     const char* channels = "16,32,64";
     int unetFeatures = 64;
     double minPhaseFraction = 0.01;
+    const char* featureHead = "conv";  // the paper's MLP memorises the training runs (docs/ml3d.md)
     long limit = 0, valLimit = 256;  // every two-phase training snapshot (~7,400)
     struct Stage {
         const char* name;
@@ -132,12 +134,34 @@ struct Train3dRun {
     ml::TrainingSampleSelection selection;
     ml::Generator3dTrainingPlan plan;
     int diffusionAugment = 0;      // 0: the model's
+    int featureAugment = 0;        // 0: the model's
+    std::string featureHead;       // empty: the model's; another: a fresh predictor of that head
 };
+
+// --diffusion-augment, --features-augment and --fp-head into the run (0 / empty: the model's).
+void readAugmentAndHead(const Args& args, Train3dRun& run) {
+    run.diffusionAugment = int(args.integer("diffusion-augment", 0));
+    run.featureAugment = int(args.integer("features-augment", 0));
+    if (run.diffusionAugment < 0 || run.featureAugment < 0)
+        throw Error("--diffusion-augment and --features-augment must be 1 to 8");
+    run.featureHead = args.value("fp-head", "");
+}
+
+// Training choices applied to a new or continued model.
+void applyRunChoices(ml::Generator3D& model, const Train3dRun& run) {
+    if (run.diffusionAugment > 0) model.setDiffusionAugment(run.diffusionAugment);
+    if (run.featureAugment > 0) model.setFeatureAugment(run.featureAugment);
+    if (!run.featureHead.empty() && run.featureHead != model.config().featureHead) {
+        std::cout << "train3d: feature predictor " << model.config().featureHead << " -> a new " << run.featureHead
+                  << " head (to be trained)\n";
+        model.resetFeaturePredictor(run.featureHead);
+    }
+}
 
 int runTrain3d(Train3dRun run) {
     auto model = ml::openGenerator3d(run.plan.modelDir, run.config, 0);
     const bool exists = fs::exists(run.plan.modelDir / "generator3d.pt");
-    if (run.diffusionAugment > 0) model.setDiffusionAugment(run.diffusionAugment);
+    applyRunChoices(model, run);
     const auto& config = model.config();
     std::cout << "train3d: " << (exists ? "continuing " : "new ") << config.vae.phases << "-phase model "
               << config.vae.dims.str() << " -> latent " << config.vae.latentChannels << "x"
@@ -180,7 +204,8 @@ int runTrain3d(Train3dRun run) {
 int trainRecipe3d(const CommandArgs& argv) {
     const Recipe3d recipe;
     Args args(argv, {"data", "val", "out", "limit", "val-limit", "vae-epochs", "features-epochs", "diffusion-epochs",
-                     "threads", "seed", "phases", "latent-channels", "minority-weight", "choice"},
+                     "threads", "seed", "phases", "latent-channels", "minority-weight", "choice", "fp-head",
+                     "features-augment", "diffusion-augment"},
               {"cpu", "periodic-xy"});
     if (args.helpRequested()) {
         std::cout << "Usage: microstudio-cli train3d recipe --data TRAIN.h5 --val VAL.h5 [--out DIR]\n\n"
@@ -195,6 +220,7 @@ int trainRecipe3d(const CommandArgs& argv) {
                      "                         vol_frac_M, tortuosity_D, tortuosity_A) [2]\n"
                      "  --out DIR              [resources/models/gen3d-ch2, or gen3d-ch3 with --phases 3]\n"
                      "  --latent-channels C [4]; --periodic-xy; --minority-weight W [0]  VAE options (train3d --help)\n"
+                     "  --fp-head mlp|conv [conv]; --features-augment K, --diffusion-augment K [1]  (train3d --help)\n"
                      "  --choice TEXT          how these options were chosen on validation (recorded in the model)\n"
                      "  --limit N, --val-limit N  samples used (evenly spaced, after the filter) [0 = all, 256]\n"
                      "  --vae-epochs N, --features-epochs N, --diffusion-epochs N  [8, 80, 24]\n"
@@ -222,7 +248,9 @@ int trainRecipe3d(const CommandArgs& argv) {
     c.unetFeatures = recipe.unetFeatures;
     c.diffusionContext = "data";
     c.vaeAugment = true;
+    c.featureHead = args.value("fp-head", recipe.featureHead);
     c.validate();
+    readAugmentAndHead(args, run);
 
     run.selection = {*args.value("data"), *args.value("val"), args.integer("limit", recipe.limit),
                      args.integer("val-limit", recipe.valLimit), recipe.minPhaseFraction};
@@ -258,7 +286,7 @@ int cmdTrain3d(const CommandArgs& argv) {
                "kl-weight", "features", "timesteps", "condition-dropout", "conditions", "outputs", "epochs", "batch", "lr",
                "seed", "checkpoint-every", "patience", "min-delta", "stop-after", "threads", "limit", "val-limit",
                "min-phase-fraction", "checkpoint-dir", "description", "context", "prediction", "world-size", "rank", "master",
-               "dist-timeout", "diffusion-augment", "ema", "minority-weight", "choice"},
+               "dist-timeout", "diffusion-augment", "features-augment", "fp-head", "ema", "minority-weight", "choice"},
               {"describe", "cpu", "half", "augment", "keep-last", "restart", "periodic-xy"});
     if (args.helpRequested()) {
         std::cout <<
@@ -283,6 +311,10 @@ int cmdTrain3d(const CommandArgs& argv) {
             "  --augment              VAE on random symmetries of the periodic volumes (shifts, x/y mirrors, x<->y)\n"
             "  --diffusion-augment K  DDPM on K of the 8 x/y symmetries of each training volume, each encoded\n"
             "                         (descriptors unchanged: transport is along z); K x the samples per epoch [1]\n"
+            "  --fp-head mlp|conv     feature predictor: the paper's MLP on the flattened latent, or two\n"
+            "                         convolutions averaged over the latent grid (docs/ml3d.md) [mlp]; on an\n"
+            "                         existing model another head replaces its predictor, to be trained again\n"
+            "  --features-augment K   feature predictor on K of the 8 x/y symmetries of each training volume [1]\n"
             "  --conditions a,b,...   [paper lists]; --outputs a,b,... [conditions + phi,chi,log_time]\n"
             "  --describe             compute descriptors missing from the samples' attributes\n"
             "  --epochs N [10]; --batch B [32]; --lr X [paper: 5e-5 VAE and features, 1e-6 DDPM]\n"
@@ -307,8 +339,7 @@ int cmdTrain3d(const CommandArgs& argv) {
     if (!args.has("data") || !args.has("out")) throw Error("--data and --out are required (see --help)");
     Train3dRun run;
     run.config = configFromArgs(args);
-    run.diffusionAugment = int(args.integer("diffusion-augment", 0));
-    if (run.diffusionAugment < 0) throw Error("--diffusion-augment must be >= 1");
+    readAugmentAndHead(args, run);
     const double minPhase = args.number("min-phase-fraction", 0.0);
     if (minPhase < 0.0 || minPhase >= 0.5) throw Error("--min-phase-fraction must be in [0, 0.5)");
     run.selection = {*args.value("data"), args.value("val", ""), args.integer("limit", 0), args.integer("val-limit", 0),

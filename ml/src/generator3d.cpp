@@ -86,6 +86,17 @@ Vae3dConfig Vae3dConfig::fromJson(const Json& j) {
     return c;
 }
 
+namespace {
+void checkSymmetryVariants(const char* stage, int variants, const Dims& dims) {
+    if (variants < 1 || variants > 8)
+        throw Error(std::string("the ") + stage + " augmentation must be 1 to 8 symmetry variants, not " +
+                    std::to_string(variants));
+    if (variants > 4 && dims.nx != dims.ny)
+        throw Error(std::string("more than 4 ") + stage +
+                    " augmentation variants need a square cross-section (x <-> y swap); the volume is " + dims.str());
+}
+}  // namespace
+
 void Generator3dConfig::validate() const {
     vae.validate();
     if (outputs.empty()) throw Error("the generator needs feature-predictor outputs");
@@ -109,11 +120,10 @@ void Generator3dConfig::validate() const {
     if (diffusionContext != "features" && diffusionContext != "data")
         throw Error("the diffusion context must be 'features' or 'data', not '" + diffusionContext + "'");
     if (prediction != "eps" && prediction != "v") throw Error("the diffusion prediction must be eps or v, not '" + prediction + "'");
-    if (diffusionAugment < 1 || diffusionAugment > 8)
-        throw Error("the diffusion augmentation must be 1 to 8 symmetry variants, not " + std::to_string(diffusionAugment));
-    if (diffusionAugment > 4 && vae.dims.nx != vae.dims.ny)
-        throw Error("more than 4 diffusion augmentation variants need a square cross-section (x <-> y swap); the volume is " +
-                    vae.dims.str());
+    if (featureHead != "mlp" && featureHead != "conv")
+        throw Error("the feature predictor head must be mlp or conv, not '" + featureHead + "'");
+    checkSymmetryVariants("diffusion", diffusionAugment, vae.dims);
+    checkSymmetryVariants("feature", featureAugment, vae.dims);
 }
 
 Json Generator3dConfig::toJson() const {
@@ -122,6 +132,8 @@ Json Generator3dConfig::toJson() const {
     j["outputs"] = Json(outputs);
     j["conditions"] = Json(conditions);
     j["dropout"] = dropout;
+    j["feature_head"] = featureHead;
+    j["feature_augment"] = featureAugment;
     j["unet_features"] = unetFeatures;
     j["timesteps"] = timesteps;
     j["beta_start"] = betaStart;
@@ -140,6 +152,8 @@ Generator3dConfig Generator3dConfig::fromJson(const Json& j) {
     if (j.contains("outputs")) c.outputs = stringsAt(j, "outputs");
     if (j.contains("conditions")) c.conditions = stringsAt(j, "conditions");
     c.dropout = numberOr(j, "dropout", c.dropout);
+    c.featureHead = stringOr(j, "feature_head", "mlp");  // models from before the conv head
+    c.featureAugment = int(numberOr(j, "feature_augment", 1));
     c.unetFeatures = int(numberOr(j, "unet_features", c.unetFeatures));
     c.timesteps = int(numberOr(j, "timesteps", c.timesteps));
     c.betaStart = numberOr(j, "beta_start", c.betaStart);
@@ -193,11 +207,15 @@ Generator3dConfig Generator3dConfig::tiny(int phases) {
 // --- Model ------------------------------------------------------------------------------
 
 namespace detail {
+FeaturePredictor3d makeFeaturePredictor(const Generator3dConfig& c) {
+    return FeaturePredictor3d(c.featureHead, c.vae.latentChannels, c.vae.latentSize(), int(c.outputs.size()), c.dropout);
+}
+
 // The three networks in one module, so one weights file holds them.
 struct Generator3dNetImpl : torch::nn::Module {
     explicit Generator3dNetImpl(const Generator3dConfig& c) {
         vae = register_module("vae", Vae3d(c.vae));
-        fp = register_module("fp", FeaturePredictor3d(c.vae.latentSize(), int(c.outputs.size()), c.dropout));
+        fp = register_module("fp", makeFeaturePredictor(c));
         unet = register_module("unet", Unet3d(c.vae.latentChannels, c.unetFeatures, int(c.conditions.size())));
         // Latents are multiplied by this before diffusion (unit variance,
         // as in Rombach et al.); set by the diffusion training.
@@ -308,6 +326,26 @@ void Generator3D::resetDiffusion(std::uint64_t seed) {
     for (auto& p : unet.named_parameters()) p.value().copy_(initial[p.key()]);
     const auto initialBuffers = fresh.impl_->net->unet->named_buffers();
     for (auto& b : unet.named_buffers()) b.value().copy_(initialBuffers[b.key()]);
+}
+
+void Generator3D::setFeatureAugment(int variants) {
+    auto config = impl_->config;
+    config.featureAugment = variants;
+    config.validate();
+    impl_->config = config;
+}
+
+void Generator3D::resetFeaturePredictor(const std::string& head, std::uint64_t seed) {
+    auto config = impl_->config;
+    config.featureHead = head;
+    config.validate();
+    torch::manual_seed(seed);
+    auto& net = *impl_->net;
+    net.fp = net.replace_module("fp", detail::makeFeaturePredictor(config));
+    net.fp->to(impl_->device);
+    net.fp->eval();
+    impl_->config = config;
+    if (impl_->metadata.training.is_object()) impl_->metadata.training.erase("features");  // to be trained again
 }
 
 void Generator3D::setDiffusionAugment(int variants) {
@@ -598,10 +636,11 @@ torch::Tensor decodeWhole(detail::Vae3dImpl& vae, const torch::Tensor& latent) {
     return torch::cat(volumes);
 }
 
-// The feature predictor reads one flattened training-size latent: on windows
-// it runs on each, and the predictions are averaged per sample.
+// The MLP feature predictor reads one flattened training-size latent: on
+// windows it runs on each, and the predictions are averaged per sample.
 torch::Tensor windowFeatures(detail::FeaturePredictor3dImpl& fp, const detail::LatentWindows& windows,
                              const torch::Tensor& latent) {
+    if (fp.head == "conv") return fp.forward(latent);  // averages over any grid by itself
     torch::Tensor sum;
     for (std::size_t i = 0; i < windows.count(); ++i) {
         auto f = fp.forward(windows.extract(latent, i));
@@ -1107,12 +1146,18 @@ TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volum
     const auto device = detail::chooseDevice(options.forceCpu, options.threads);
     impl.device = device;
     impl.net->to(device);
-    FeatureTask task(*impl.net->fp, impl.encodeMeans(train).flatten(1), impl.targetsOf(train),
-                     impl.encodeMeans(validation).flatten(1), impl.targetsOf(validation));
+    // Training latents of every symmetry variant (validation: as is);
+    // the descriptors and processing parameters are invariant under them.
+    std::vector<torch::Tensor> variants;
+    for (int v = 0; v < impl.config.featureAugment; ++v) variants.push_back(impl.encodeMeans(train, 8, v));
+    FeatureTask task(*impl.net->fp, torch::cat(variants), impl.targetsOf(train).repeat({impl.config.featureAugment, 1}),
+                     impl.encodeMeans(validation), impl.targetsOf(validation));
     TrainReport report = detail::runTraining(task, options);
     impl.net->to(impl.device);
     impl.net->eval();
     storeReport(model, "features", report, options, train.size());
+    model.metadata().training["features"]["symmetry_variants"] = impl.config.featureAugment;
+    model.metadata().training["features"]["head"] = impl.config.featureHead;
     return report;
 }
 

@@ -203,16 +203,8 @@ std::vector<torch::nn::Module*> Vae3dImpl::decoderModules() {
 
 // --- Feature predictor ------------------------------------------------------------------
 
-FeaturePredictor3dImpl::FeaturePredictor3dImpl(long inputs, int outputs, double dropoutRate) : dropout(dropoutRate) {
-    if (inputs < 4) throw Error("feature predictor needs at least 4 latent values");
-    if (outputs < 1) throw Error("feature predictor needs at least one output");
-    const long hidden1 = inputs / 2, hidden2 = hidden1 / 2;
-    fc1 = register_module("fc1", torch::nn::Linear(inputs, hidden1));
-    fc2 = register_module("fc2", torch::nn::Linear(hidden1, hidden2));
-    fc3 = register_module("fc3", torch::nn::Linear(hidden2, outputs));
-}
-
 namespace {
+constexpr int kConvHeadWidth = 64;
 // InstanceNorm1d of a [N, F] tensor (unbatched C x L reading): per sample
 // over its features, biased variance, eps 1e-5, no affine.
 torch::Tensor normaliseRows(const torch::Tensor& x) {
@@ -222,10 +214,45 @@ torch::Tensor normaliseRows(const torch::Tensor& x) {
 }
 }  // namespace
 
-torch::Tensor FeaturePredictor3dImpl::forward(torch::Tensor x) {
+FeaturePredictor3dImpl::FeaturePredictor3dImpl(const std::string& head_, int latentChannels, long inputs, int outputs,
+                                               double dropoutRate)
+    : head(head_), dropout(dropoutRate) {
+    if (outputs < 1) throw Error("feature predictor needs at least one output");
+    if (head == "conv") {
+        const int w = kConvHeadWidth;
+        conv1 = register_module("conv1", torch::nn::Conv3d(torch::nn::Conv3dOptions(latentChannels, w, 3).padding({1, 0, 0})));
+        conv2 = register_module("conv2", torch::nn::Conv3d(torch::nn::Conv3dOptions(w, w, 3).padding({1, 0, 0})));
+        fc1 = register_module("fc1", torch::nn::Linear(w, w));
+        fc3 = register_module("fc3", torch::nn::Linear(w, outputs));
+        return;
+    }
+    if (head != "mlp") throw Error("the feature predictor head must be mlp or conv, not '" + head + "'");
+    if (inputs < 4) throw Error("feature predictor needs at least 4 latent values");
+    const long hidden1 = inputs / 2, hidden2 = hidden1 / 2;
+    fc1 = register_module("fc1", torch::nn::Linear(inputs, hidden1));
+    fc2 = register_module("fc2", torch::nn::Linear(hidden1, hidden2));
+    fc3 = register_module("fc3", torch::nn::Linear(hidden2, outputs));
+}
+
+torch::Tensor FeaturePredictor3dImpl::forward(torch::Tensor latent) {
+    return head == "conv" ? forwardConv(latent) : forwardMlp(latent);
+}
+
+torch::Tensor FeaturePredictor3dImpl::forwardMlp(torch::Tensor x) {
     x = x.flatten(1);
     x = torch::dropout(normaliseRows(torch::relu(fc1->forward(x))), dropout, is_training());
     x = torch::dropout(normaliseRows(torch::relu(fc2->forward(x))), dropout, is_training());
+    return fc3->forward(x);
+}
+
+// x/y wrap by one cell (the volumes are periodic there), z zero-padded by the layer.
+torch::Tensor FeaturePredictor3dImpl::forwardConv(const torch::Tensor& latent) {
+    namespace F = torch::nn::functional;
+    const auto wrap = [](const torch::Tensor& t) { return F::pad(t, F::PadFuncOptions({1, 1, 1, 1, 0, 0}).mode(torch::kCircular)); };
+    auto x = torch::silu(conv1->forward(wrap(latent)));
+    x = torch::silu(conv2->forward(wrap(x)));
+    x = x.mean({2, 3, 4});
+    x = torch::dropout(torch::silu(fc1->forward(x)), dropout, is_training());
     return fc3->forward(x);
 }
 
@@ -268,21 +295,37 @@ torch::Tensor volumesToTensor(const std::vector<Volume>& volumes, const Vae3dCon
     return t;
 }
 
+float twoPhaseThreshold(const std::vector<float>& field, double minorityWeight) {
+    if (minorityWeight <= 0.0 || field.empty()) return 0.5f;
+    const float high = float((1.0 + minorityWeight) / (2.0 + minorityWeight)), low = 1.0f - high;
+    std::size_t aboveHigh = 0, aboveLow = 0;
+    for (float f : field) {
+        aboveHigh += f >= high;
+        aboveLow += f >= low;
+    }
+    const double n = double(field.size());
+    const bool acceptorRarer = double(aboveHigh) < 0.5 * n, donorRarer = double(aboveLow) > 0.5 * n;
+    if (acceptorRarer == donorRarer) return 0.5f;  // both readings hold (near 50/50): no shift
+    return acceptorRarer ? high : low;
+}
+
 std::vector<Volume> tensorToVolumes(const torch::Tensor& x, const Vae3dConfig& config) {
     auto cpu = x.detach().to(torch::kCPU).to(torch::kFloat).contiguous();
     const Dims d = config.dims;
     const std::size_t voxels = d.count();
     std::vector<Volume> out;
     const float* data = cpu.data_ptr<float>();
-    // Nearest level: 2 phases threshold at 0.5; 3 phases at 0.25 and 0.75.
+    // Nearest level: 2 phases threshold at 0.5 (moved by twoPhaseThreshold
+    // for a minority-weighted VAE); 3 phases at 0.25 and 0.75.
     const bool three = config.phases == 3;
     for (long i = 0; i < cpu.size(0); ++i) {
         Volume v(d);
         std::vector<float> field(data + std::size_t(i) * voxels, data + std::size_t(i + 1) * voxels);
+        const float threshold = three ? 0.5f : twoPhaseThreshold(field, config.minorityWeight);
         auto& labels = v.labels();
         for (std::size_t k = 0; k < voxels; ++k) {
             const float f = field[k];
-            if (!three) labels[k] = f >= 0.5f ? Acceptor : Donor;
+            if (!three) labels[k] = f >= threshold ? Acceptor : Donor;
             else labels[k] = f < 0.25f ? Donor : (f >= 0.75f ? Acceptor : Mixed);
         }
         v.setField(std::move(field));

@@ -73,14 +73,25 @@ private:
 };
 TORCH_MODULE(Vae3d);
 
-// Linear-ReLU-norm-dropout twice (in/2, in/4), then linear to the outputs.
-// The norm is InstanceNorm1d on a [N, features] tensor as in the reference
-// (each sample's hidden vector to zero mean, unit variance, no affine).
+// Two heads (Generator3dConfig::featureHead):
+// "mlp": the paper's. Linear-ReLU-norm-dropout twice (in/2, in/4), then linear
+// to the outputs; the norm is InstanceNorm1d on a [N, features] tensor as in
+// the reference (each sample's hidden vector to zero mean, unit variance).
+// "conv": two 3x3x3 convolutions (64 wide, x/y wrapped, z zero-padded), the
+// average over the latent grid, then Linear-SiLU-dropout-Linear. It sees the
+// latent the same wherever a structure sits, with ~1/20 of the MLP's weights:
+// it cannot tell training runs apart by where their features lie.
 struct FeaturePredictor3dImpl : torch::nn::Module {
-    FeaturePredictor3dImpl(long inputs, int outputs, double dropout);
-    torch::Tensor forward(torch::Tensor latent);  // latent [N, ...] flattened inside
+    FeaturePredictor3dImpl(const std::string& head, int latentChannels, long inputs, int outputs, double dropout);
+    torch::Tensor forward(torch::Tensor latent);  // latent [N, C, d, h, w]
+    std::string head;
     torch::nn::Linear fc1{nullptr}, fc2{nullptr}, fc3{nullptr};
+    torch::nn::Conv3d conv1{nullptr}, conv2{nullptr};
     double dropout = 0.1;
+
+private:
+    torch::Tensor forwardMlp(torch::Tensor x);
+    torch::Tensor forwardConv(const torch::Tensor& latent);
 };
 TORCH_MODULE(FeaturePredictor3d);
 
@@ -90,6 +101,13 @@ torch::Tensor volumesToTensor(const std::vector<Volume>& volumes, const Vae3dCon
 // bit 0 mirrors x, bit 1 mirrors y, bit 2 swaps x and y first. All keep
 // the z axis, along which the descriptors measure transport.
 torch::Tensor xySymmetry(const torch::Tensor& x, int variant);
+// The two-phase threshold of one decoded field. 0.5, except after a VAE
+// whose loss weighs each sample's rarer phase by 1 + W: its output for an
+// even voxel (probability 1/2) sits at (1 + W) / (2 + W) towards the rarer
+// phase (the minimiser of (1 + W) q (1 - y)^2 + (1 - q) y^2 at q = 1/2), so
+// thresholding there undoes the bias. The rarer phase is the one that is
+// rarer under its own threshold; where both readings hold, 0.5.
+float twoPhaseThreshold(const std::vector<float>& field, double minorityWeight);
 // Thresholds the decoder output to the nearest level (0.5; or 0.25 and 0.75
 // with 3 phases); raw values to the field.
 std::vector<Volume> tensorToVolumes(const torch::Tensor& x, const Vae3dConfig& config);

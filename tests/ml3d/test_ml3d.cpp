@@ -178,8 +178,10 @@ private slots:
         experimental.firstStride = 1;
         QCOMPARE(experimental.latentDims(), (ms::Dims{8, 8, 8}));
         QCOMPARE(d3::countParameters(*d3::Vae3d(experimental)), 46912836L);
-        QCOMPARE(d3::countParameters(*d3::FeaturePredictor3d(1024, 7, 0.1)), 657927L);
-        QCOMPARE(d3::countParameters(*d3::FeaturePredictor3d(512, 3, 0.1)), 164611L);
+        QCOMPARE(d3::countParameters(*d3::FeaturePredictor3d("mlp", 4, 1024, 7, 0.1)), 657927L);
+        QCOMPARE(d3::countParameters(*d3::FeaturePredictor3d("mlp", 4, 512, 3, 0.1)), 164611L);
+        // The conv head: 8*64*27+64 + 64*64*27+64 + 64*64+64 + 64*6+6, whatever the grid.
+        QCOMPARE(d3::countParameters(*d3::FeaturePredictor3d("conv", 8, 2048, 6, 0.1)), 129094L);
         QCOMPARE(d3::countParameters(*d3::Unet3d(4, 512, 4)), 150871044L);
         QCOMPARE(d3::countParameters(*d3::Unet3d(1, 512, 3)), 150786561L);
     }
@@ -479,6 +481,30 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, d3::volumesToTensor({v}, c));  // M in a 2-phase model
     }
 
+    // Hand-computed: weight W = 2 puts an even voxel at 3/4 towards the
+    // rarer phase; the threshold follows the rarer phase, 1/2 when unclear.
+    void minorityWeightedThreshold() {
+        const std::vector<float> acceptorRare{0.8f, 0.7f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f, 0.1f};
+        const std::vector<float> donorRare{0.2f, 0.3f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f, 0.9f};
+        const std::vector<float> even{0.3f, 0.3f, 0.3f, 0.3f, 0.3f, 0.7f, 0.7f, 0.7f, 0.7f, 0.7f};
+        QCOMPARE(d3::twoPhaseThreshold(acceptorRare, 0.0), 0.5f);
+        QCOMPARE(d3::twoPhaseThreshold(acceptorRare, 2.0), 0.75f);
+        QCOMPARE(d3::twoPhaseThreshold(donorRare, 2.0), 0.25f);
+        QCOMPARE(d3::twoPhaseThreshold(even, 2.0), 0.5f);
+        QCOMPARE(d3::twoPhaseThreshold(acceptorRare, 1.0), 2.0f / 3.0f);
+        Vae3dConfig c;
+        c.dims = ms::Dims{10, 1, 1};
+        c.channels = {2};
+        c.firstStride = 1;
+        c.minorityWeight = 2.0;
+        const auto t = torch::tensor(acceptorRare).view({1, 1, 1, 1, 10});
+        const auto labels = d3::tensorToVolumes(t, c)[0].labels();
+        QCOMPARE(int(labels[0]), int(ms::Acceptor));  // 0.8 >= 0.75
+        QCOMPARE(int(labels[1]), int(ms::Donor));     // 0.7: Acceptor at 1/2, Donor here
+        c.minorityWeight = 0.0;
+        QCOMPARE(int(d3::tensorToVolumes(t, c)[0].labels()[1]), int(ms::Acceptor));
+    }
+
     // 200 steps: the reconstruction beats the best constant by far.
     void vaeLearnsTinyDataset() {
         Generator3dConfig c = Generator3dConfig::tiny();
@@ -526,7 +552,7 @@ private slots:
         auto y = torch::matmul(x, w);
         auto tx = sphere(64);
         auto ty = torch::matmul(tx, w);
-        d3::FeaturePredictor3d fp(inputs, 3, 0.1);
+        d3::FeaturePredictor3d fp("mlp", 1, inputs, 3, 0.1);
         torch::optim::Adam adam(fp->parameters(), torch::optim::AdamOptions(3e-3));
         fp->train();
         for (int step = 0; step < 1500; ++step) {
@@ -543,6 +569,78 @@ private slots:
         const double variance = ty.var().item<double>();
         qInfo("feature predictor MSE held-out %.4f, training %.4f, target variance %.4f", mse, trainMse, variance);
         QVERIFY(mse < 0.1 * variance);
+    }
+
+    // The conv head answers the same for a latent shifted periodically in
+    // x/y (not in z, which is zero-padded), learns grid averages of a
+    // nonlinear function of the latent, and reads any grid size.
+    void convFeaturePredictorIgnoresWhereStructureSits() {
+        torch::manual_seed(11);
+        d3::FeaturePredictor3d fp("conv", 2, 0, 2, 0.0);
+        fp->eval();
+        torch::NoGradGuard noGrad;
+        const auto x = torch::randn({3, 2, 4, 8, 8});
+        const auto shifted = torch::roll(x, {3, 5}, {3, 4});
+        QVERIFY(torch::allclose(fp->forward(x), fp->forward(shifted), 1e-5, 1e-5));
+        QVERIFY(!torch::allclose(fp->forward(x), fp->forward(torch::roll(x, {1}, {2})), 1e-5, 1e-5));
+        QCOMPARE(fp->forward(torch::randn({2, 2, 4, 16, 24})).sizes().vec(), (Shape{2, 2}));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, d3::FeaturePredictor3d("cnn", 2, 64, 2, 0.0));
+    }
+
+    void convFeaturePredictorLearnsGridAverages() {
+        torch::manual_seed(12);
+        // Targets: the grid mean of channel 0 (a volume fraction) and of relu(channel 1).
+        auto make = [](long n) {
+            auto x = torch::randn({n, 2, 4, 8, 8}) + torch::randn({n, 2, 1, 1, 1});
+            auto y = torch::stack({x.select(1, 0).mean({1, 2, 3}), torch::relu(x.select(1, 1)).mean({1, 2, 3})}, 1);
+            return std::make_pair(x, y);
+        };
+        auto [x, y] = make(1024);
+        auto [tx, ty] = make(128);
+        d3::FeaturePredictor3d fp("conv", 2, 0, 2, 0.0);
+        torch::optim::Adam adam(fp->parameters(), torch::optim::AdamOptions(2e-3));
+        fp->train();
+        for (int step = 0; step < 400; ++step) {
+            auto idx = torch::randint(1024, {32}, torch::kLong);
+            adam.zero_grad();
+            auto loss = torch::mse_loss(fp->forward(x.index_select(0, idx)), y.index_select(0, idx));
+            loss.backward();
+            adam.step();
+        }
+        fp->eval();
+        torch::NoGradGuard noGrad;
+        const double mse = torch::mse_loss(fp->forward(tx), ty).item<double>();
+        const double variance = ty.var(0).mean().item<double>();
+        qInfo("conv feature predictor MSE held-out %.5f, target variance %.5f", mse, variance);
+        QVERIFY(mse < 0.05 * variance);
+    }
+
+    // A trained model's predictor swapped for a conv head: the config, the
+    // stage record and the weights file all follow; older JSON reads as mlp.
+    void featureHeadSwapAndReload() {
+        const fs::path dir = tempRoot_ / "fp_head";
+        auto model = Generator3D::create(Generator3dConfig::tiny(2), 3);
+        model.metadata().training["features"] = Json::object();
+        model.metadata().training["vae"] = Json::object();
+        model.resetFeaturePredictor("conv", 4);
+        QCOMPARE(model.config().featureHead, std::string("conv"));
+        QVERIFY(!model.metadata().training.contains("features") && model.metadata().training.contains("vae"));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, model.resetFeaturePredictor("linear"));
+        QCOMPARE(model.config().featureHead, std::string("conv"));
+        model.setFeatureAugment(4);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, model.setFeatureAugment(9));
+        model.save(dir);
+        const auto loaded = Generator3D::load(dir);
+        QCOMPARE(loaded.config().featureHead, std::string("conv"));
+        QCOMPARE(loaded.config().featureAugment, 4);
+        std::vector<ms::Volume> volumes(2, ms::Volume(Generator3dConfig::tiny(2).vae.dims));
+        for (std::size_t i = 0; i < volumes[1].labels().size(); i += 3) volumes[1].labels()[i] = 1;
+        const auto a = model.predictFeatures(volumes), b = loaded.predictFeatures(volumes);
+        for (std::size_t i = 0; i < 2; ++i) QCOMPARE(a[i].at("phi"), b[i].at("phi"));
+        Json old = Generator3dConfig::tiny(2).toJson();
+        old.erase("feature_head");
+        old.erase("feature_augment");
+        QCOMPARE(Generator3dConfig::fromJson(old).featureHead, std::string("mlp"));
     }
 
     void scheduleMatchesClosedForm() {
@@ -1822,6 +1920,18 @@ private slots:
         QCOMPARE(augmented.config().diffusionAugment, 2);
         QCOMPARE(ms::numberOr(ms::memberAt(augmented.metadata().training, "diffusion"), "symmetry_variants", 0), 2.0);
         QCOMPARE(ms::numberOr(ms::memberAt(augmented.metadata().training, "diffusion"), "steps", 0), 2.0 * 4);
+        // The feature predictor swapped for the conv head and trained on two
+        // symmetry variants; `--stage all` retrains that stage only.
+        QCOMPARE(run(common + QStringList{"--fp-head", "conv", "--features-augment", "2"}, &text), 0);
+        QVERIFY2(text.contains("mlp -> a new conv head") && text.contains("diffusion already trained"), qPrintable(text));
+        const auto conv = Generator3D::load(dir / "model");
+        QCOMPARE(conv.config().featureHead, std::string("conv"));
+        const Json& features = ms::memberAt(conv.metadata().training, "features");
+        QCOMPARE(ms::stringOr(features, "head", ""), std::string("conv"));
+        QCOMPARE(ms::numberOr(features, "symmetry_variants", 0), 2.0);
+        QCOMPARE(ms::numberOr(features, "steps", 0), 2.0 * 4);
+        QVERIFY(run(common + QStringList{"--fp-head", "cnn"}, &text) != 0);
+        QVERIFY2(text.contains("mlp or conv"), qPrintable(text));
         QCOMPARE(run({"generate", "--model", model, "--target", "ABS_f_D=0.6", "-n", "1", "--steps", "4", "-o",
                       QString::fromStdString((dir / "one.vti").string())}, &text), 0);
         QVERIFY(fs::exists(dir / "one.vti"));

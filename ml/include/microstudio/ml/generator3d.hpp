@@ -59,8 +59,8 @@ struct Vae3dConfig {
     static Vae3dConfig fromJson(const Json& json);
 };
 
-// The whole generator: VAE, feature predictor (MLP on the flattened latent:
-// two hidden layers halving the width, instance norm, dropout), a 2-level
+// The whole generator: VAE, feature predictor (the paper's MLP on the
+// flattened latent, or a convolutional head: featureHead), a 2-level
 // context U-Net on the latent grid and the diffusion schedule.
 struct Generator3dConfig {
     Vae3dConfig vae;
@@ -69,6 +69,15 @@ struct Generator3dConfig {
     std::vector<std::string> outputs;
     std::vector<std::string> conditions;
     double dropout = 0.1;
+    // Feature predictor: "mlp", the paper's (two hidden layers halving the
+    // flattened latent's width, instance norm, dropout), or "conv", two
+    // convolutions averaged over the latent grid and a small MLP: the same
+    // answer wherever a structure sits, so it cannot memorise training runs
+    // by their layout (docs/ml3d.md, measured on validation).
+    std::string featureHead = "mlp";
+    // Feature-predictor training on this many of the 8 x/y symmetries of
+    // each training volume, each encoded (as diffusionAugment). 1 = as is.
+    int featureAugment = 1;
     int unetFeatures = 512;                 // n_feat of the U-Net
     int timesteps = 1000;
     double betaStart = 1e-4, betaEnd = 0.02;  // linear schedule
@@ -200,6 +209,11 @@ public:
     // Generator3dConfig::diffusionAugment for the next diffusion training
     // (a training choice, not architecture; recorded in the model's JSON).
     void setDiffusionAugment(int variants);
+    // Generator3dConfig::featureAugment for the next feature training.
+    void setFeatureAugment(int variants);
+    // A fresh (seeded) feature predictor with this head in place of the
+    // model's, to be trained next; the other networks are kept.
+    void resetFeaturePredictor(const std::string& head, std::uint64_t seed = 0);
     // A model folder (holding generator3d.pt + generator3d.json), either
     // file of it, or a model name in modelSearchPath(): NAME/generator3d.pt
     // (the shipped layout, resources/models/NAME/) or NAME.pt.
