@@ -13,6 +13,7 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <set>
 #include <tuple>
 
 #include "microstudio/core/error.hpp"
@@ -25,6 +26,7 @@
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/ml/splits.hpp"
 #include "microstudio/ml/tiling.hpp"
+#include "microstudio/ml/train2d.hpp"
 #include "microstudio/ml/vae2d.hpp"
 #include "microstudio/ml/vae_study.hpp"
 #include "microstudio/noise/metrics.hpp"
@@ -196,9 +198,47 @@ private slots:
         QCOMPARE(p.size(), image.size());
         QVERIFY(std::all_of(p.begin(), p.end(), [](float x) { return x > 0.0f && x < 1.0f; }));
         QVERIFY(std::any_of(p.begin(), p.end(), [](float x) { return std::fabs(x - 0.5f) < 0.49f; }));
+        QVERIFY(std::set<float>(p.begin(), p.end()).size() > 2);  // a thresholded map has 2 values at most
         auto out = vae.denoise(image);
         QCOMPARE(out.dims(), image.dims());
         for (std::size_t i = 0; i < p.size(); ++i) QCOMPARE(int(out.labels()[i]), p[i] > 0.5f ? 1 : 0);
+    }
+
+    // A 2D VAE's description states its real latent (issue 25: the shipped
+    // denoiser once said "L=128" with a 4x25x25 latent): the shipped file,
+    // and the text trainNewVae2d writes for spatial and flat configs.
+    void vaeDescriptionStatesLatentShape() {
+        QCOMPARE(Vae2dConfig{}.latentText(), std::string("flat latent L=128"));  // the paper's network
+        Vae2dConfig shipped;
+        shipped.channels = {32, 64};
+        shipped.kernels = {4, 4};
+        shipped.midBlocks = 2;
+        shipped.latentChannels = 4;
+        QCOMPARE(shipped.latentText(), std::string("spatial latent 4x25x25 (L=2500)"));  // 101 -> 50 -> 25
+        // Every shipped 2D VAE's description names the latent of its own architecture.
+        for (const char* name : {"denoise-vae2d", "ldm-vae2d"}) {
+            const auto weights = fs::path(MICROSTUDIO_SOURCE_DIR) / "resources/models" / (std::string(name) + ".pt");
+            const auto meta = readMetadata(weights);
+            const std::string latent = ", " + Vae2dConfig::fromJson(meta.architecture).latentText() + ", ";
+            QVERIFY2(meta.description.find(latent) != std::string::npos, meta.description.c_str());
+        }
+
+        const TrainingSamples data{syntheticImages(4, 24, 1), syntheticImages(2, 24, 50)};
+        Vae2dTrainOptions options;
+        options.train.epochs = 1;
+        options.train.batchSize = 4;
+        options.train.threads = 1;
+        options.beta = 0.1;
+        Vae2dConfig spatial = tinyVae();
+        spatial.latentChannels = 2;  // 24 -> 12 -> 6
+        QCOMPARE(trainNewVae2d(data, spatial, options).model.metadata().description,
+                 std::string("denoising 2D VAE (Moola et al. III.B), spatial latent 2x6x6 (L=72), beta=0.100000"));
+        Vae2dConfig flat = tinyVae();
+        flat.latent = 128;
+        options.denoising = false;
+        options.beta = 1.0;
+        QCOMPARE(trainNewVae2d(data, flat, options).model.metadata().description,
+                 std::string("plain 2D VAE (Moola et al. III.B), flat latent L=128, beta=1.000000"));
     }
 
     // The denoising augmentation's ranges, as docs/ml.md states them.
