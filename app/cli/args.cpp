@@ -94,9 +94,24 @@ io::ReadOptions readOptions(const Args& args) {
 }
 
 std::optional<std::string> Args::value(const std::string& name) const {
-    auto it = values_.find(name);
-    if (it == values_.end()) return std::nullopt;
-    return it->second;
+    if (auto it = values_.find(name); it != values_.end()) return it->second;
+    if (auto it = defaults_.find(name); it != defaults_.end()) return it->second;
+    return std::nullopt;
+}
+
+std::string Args::text(const std::string& name) const {
+    if (auto v = value(name)) return *v;
+    throw Error("--" + name + " is required (see --help)");
+}
+
+double Args::number(const std::string& name) const {
+    text(name);  // given or defaulted, else an error
+    return number(name, 0.0);
+}
+
+long Args::integer(const std::string& name) const {
+    text(name);
+    return integer(name, 0);
 }
 
 std::string Args::value(const std::string& name, const std::string& fallback) const {

@@ -13,26 +13,36 @@
 
 namespace ms::cli {
 
+class Options;
+
 class Args {
 public:
     // valueOptions take a value ("--phi 0.5"); flags do not ("--json").
     Args(std::vector<std::string> argv, std::set<std::string> valueOptions, std::set<std::string> flags);
+    Args() = default;  // filled by Options::parse (options.hpp), which checks every value
 
     bool helpRequested() const { return help_; }
     bool flag(const std::string& name) const { return flags_.count(name) > 0; }
+    // has: given on the command line; value: given, else the declared default.
     bool has(const std::string& name) const { return values_.count(name) > 0; }
     std::optional<std::string> value(const std::string& name) const;
     std::string value(const std::string& name, const std::string& fallback) const;
     // Numeric values with a clear error on bad text or range.
     double number(const std::string& name, double fallback) const;
     long integer(const std::string& name, long fallback) const;
+    // Declared options with a default: the value, the default or an error.
+    std::string text(const std::string& name) const;
+    double number(const std::string& name) const;
+    long integer(const std::string& name) const;
     const std::vector<std::string>& positionals() const { return positionals_; }
     // Throws ms::Error unless the positional count is in [min, max].
     void requirePositionals(std::size_t min, std::size_t max, const std::string& what) const;
 
 private:
+    friend class Options;
     bool help_ = false;
     std::map<std::string, std::string> values_;
+    std::map<std::string, std::string> defaults_;
     std::set<std::string> flags_;
     std::vector<std::string> positionals_;
 };

@@ -35,8 +35,8 @@ int cmdTrain3d(const CommandArgs& args);   // cmd_train3d.cpp (ml, 3D generator)
 int benchMl(const CommandArgs& args);  // cmd_train.cpp
 int benchMl3d(const CommandArgs& args);  // cmd_generate.cpp
 int benchSimulate(const CommandArgs& args);  // cmd_simulate.cpp
-int benchDescriptors(const CommandArgs& args);  // cmd_describe.cpp
-int benchNoise(const CommandArgs& args);        // cmd_noise.cpp
+int benchDescriptors(const CommandArgs& args);  // cmd_bench_descriptors.cpp
+int benchNoise(const CommandArgs& args);        // cmd_bench_noise.cpp
 int benchStartup(const CommandArgs& args);      // cmd_bench_startup.cpp
 
 

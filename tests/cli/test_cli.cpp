@@ -195,6 +195,53 @@ bool hasCommand(const QString& name) {
     return cli({"--help"}).out.contains(QRegularExpression("\\n  " + name + "\\s"));
 }
 
+// The commands whose options are declared once (app/cli/options.hpp); `noise
+// eval` with --no-learned stays in the torch-free CLI.
+QList<QStringList> declaredCommands() {
+    QList<QStringList> commands;
+    if (hasCommand("describe")) commands << QStringList{"describe"} << QStringList{"bench", "descriptors"};
+    if (hasCommand("noise"))
+        commands << QStringList{"noise", "apply"} << QStringList{"noise", "dataset"}
+                 << QStringList{"noise", "eval", "--no-learned"} << QStringList{"noise", "montage"}
+                 << QStringList{"bench", "noise"};
+    if (hasCommand("dataset"))
+        commands << QStringList{"dataset", "build"} << QStringList{"dataset", "merge"} << QStringList{"dataset", "subset"}
+                 << QStringList{"dataset", "from-volume"};
+    return commands;
+}
+
+// One declared option as `--list-options` gives it: name, kind, bounds, rule.
+struct Declared {
+    QString name, kind, rule;
+    bool hasMin = false, hasMax = false;
+    double min = 0, max = 0;
+};
+
+QList<Declared> declaredOptions(const QStringList& command) {
+    const Run r = cli(command + QStringList{"--list-options"});
+    QList<Declared> options;
+    for (const QString& line : r.out.split('\n', Qt::SkipEmptyParts)) {
+        const QStringList f = line.split('\t');
+        if (f.size() != 5) continue;
+        Declared d{f[0], f[1], f[4]};
+        d.hasMin = !f[2].isEmpty();
+        d.hasMax = !f[3].isEmpty();
+        d.min = f[2].toDouble();
+        d.max = f[3].toDouble();
+        options << d;
+    }
+    return options;
+}
+
+// Exit 1 and exactly one stderr line holding every one of `parts`.
+bool refusedWith(const Run& r, const QStringList& parts) {
+    const QString line = r.err.trimmed();
+    bool ok = r.finished && r.code == 1 && !line.isEmpty() && !line.contains('\n');
+    for (const QString& part : parts) ok = ok && line.contains(part);
+    if (!ok) qWarning("exit %d, stderr: %s (wanted %s)", r.code, qPrintable(r.err), qPrintable(parts.join(" | ")));
+    return ok;
+}
+
 }  // namespace
 
 class TestCli : public QObject {
@@ -866,6 +913,84 @@ private slots:
         const Run help = cli({"dataset", "from-volume", "--help"});
         QCOMPARE(help.code, 0);
         QVERIFY(help.out.contains(".tif") && help.out.contains(".npy") && help.out.contains("--depth NZ"));
+    }
+
+    // ---- Issue 23: options declared once (app/cli/options.hpp) ----
+
+    // Every declared number is checked from its declaration: bad text, and a
+    // value outside the declared range, are refused in one line naming the
+    // option, the rule and the value. Exit 1: the status of every refused
+    // argument of a command (main.cpp gives 2 to an unknown command only).
+    void declaredOptionsRefuseBadValuesInOneLine() {
+        int numbers = 0, ranges = 0;
+        for (const QStringList& command : declaredCommands()) {
+            const QList<Declared> options = declaredOptions(command);
+            QVERIFY2(!options.isEmpty(), qPrintable(command.join(' ')));
+            for (const Declared& d : options) {
+                const QString where = command.join(' ') + " " + d.name;
+                if (d.kind == "integer" || d.kind == "number") {
+                    QVERIFY2(refusedWith(cli(command + QStringList{d.name, "abc"}), {d.name, d.rule, "'abc'"}),
+                             qPrintable(where));
+                    ++numbers;
+                }
+                if (d.hasMin || d.hasMax) {
+                    const double bound = d.hasMin ? d.min : d.max;
+                    const QString outside = QString::number(d.hasMin ? d.min - 1 : d.max + 1, 'g', 15);
+                    QVERIFY2(d.rule.contains(QString::number(bound, 'g', 15)), qPrintable(where + ": " + d.rule));
+                    QVERIFY2(refusedWith(cli(command + QStringList{d.name, outside}), {d.name, d.rule, "'" + outside + "'"}),
+                             qPrintable(where + " " + outside));
+                    ++ranges;
+                }
+                if (d.kind == "text" && !d.rule.isEmpty())  // allowed values
+                    QVERIFY2(refusedWith(cli(command + QStringList{d.name, "bogus"}), {d.name, d.rule, "'bogus'"}),
+                             qPrintable(where));
+                if (d.kind == "flag")
+                    QVERIFY2(refusedWith(cli(command + QStringList{d.name + "=1"}), {d.name, "takes no value"}),
+                             qPrintable(where));
+                else
+                    QVERIFY2(refusedWith(cli(command + QStringList{d.name}), {d.name, "needs a value"}), qPrintable(where));
+            }
+            QVERIFY(refusedWith(cli(command + QStringList{"--no-such-option"}), {"unknown option --no-such-option"}));
+        }
+        if (hasCommand("describe")) {
+            QVERIFY(numbers >= 20);
+            QVERIFY(ranges >= 15);
+        }
+        // The brief's example, spelled out once.
+        if (hasCommand("noise"))
+            QVERIFY(refusedWith(cli({"noise", "eval", "--no-learned", "--synthetic", "abc"}),
+                                {"--synthetic must be an integer in [1, 10000], not 'abc'"}));
+    }
+
+    // --help is generated from the same declarations: it lists every declared
+    // option (and nothing else), its help in one aligned column.
+    void helpListsEveryDeclaredOptionAligned() {
+        for (const QStringList& command : declaredCommands()) {
+            QStringList words;
+            for (const QString& w : command)
+                if (!w.startsWith("--")) words << w;
+            const Run help = cli(command + QStringList{"--help"});
+            QCOMPARE(help.code, 0);
+            QVERIFY2(help.out.startsWith("Usage: microstudio-cli " + words.join(' ')), qPrintable(help.out));
+            QStringList declared{"--help"};
+            for (const Declared& d : declaredOptions(command)) declared << d.name;
+            QVERIFY(declared.size() > 2);
+            // Option rows: "  [-x, ]--name[ PLACEHOLDER]" then the help, or the help on the next line.
+            const QRegularExpression row("^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?(  +)(?=\\S)|^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?$",
+                                         QRegularExpression::MultilineOption);
+            QStringList listed;
+            QSet<qsizetype> columns;
+            for (auto it = row.globalMatch(help.out); it.hasNext();) {
+                const auto m = it.next();
+                listed << (m.captured(1).isEmpty() ? m.captured(3) : m.captured(1));
+                if (!m.captured(1).isEmpty()) columns.insert(m.capturedLength(0));
+            }
+            QStringList sortedListed = listed, sortedDeclared = declared;
+            sortedListed.sort();
+            sortedDeclared.sort();
+            QCOMPARE(sortedListed, sortedDeclared);
+            QVERIFY2(columns.size() == 1, qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
+        }
     }
 };
 
