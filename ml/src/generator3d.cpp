@@ -120,8 +120,8 @@ void Generator3dConfig::validate() const {
     if (diffusionContext != "features" && diffusionContext != "data")
         throw Error("the diffusion context must be 'features' or 'data', not '" + diffusionContext + "'");
     if (prediction != "eps" && prediction != "v") throw Error("the diffusion prediction must be eps or v, not '" + prediction + "'");
-    if (featureHead != "mlp" && featureHead != "conv")
-        throw Error("the feature predictor head must be mlp or conv, not '" + featureHead + "'");
+    if (featureHead != "mlp" && featureHead != "conv" && featureHead != "conv-fractions")
+        throw Error("the feature predictor head must be mlp, conv or conv-fractions, not '" + featureHead + "'");
     checkSymmetryVariants("diffusion", diffusionAugment, vae.dims);
     checkSymmetryVariants("feature", featureAugment, vae.dims);
 }
@@ -208,7 +208,10 @@ Generator3dConfig Generator3dConfig::tiny(int phases) {
 
 namespace detail {
 FeaturePredictor3d makeFeaturePredictor(const Generator3dConfig& c) {
-    return FeaturePredictor3d(c.featureHead, c.vae.latentChannels, c.vae.latentSize(), int(c.outputs.size()), c.dropout);
+    // conv-fractions reads the Donor (and, with 3 phases, Mixed) fraction.
+    const int extra = c.featureHead == "conv-fractions" ? c.vae.phases - 1 : 0;
+    return FeaturePredictor3d(c.featureHead, c.vae.latentChannels, c.vae.latentSize(), int(c.outputs.size()), c.dropout,
+                              extra);
 }
 
 // The three networks in one module, so one weights file holds them.
@@ -284,6 +287,17 @@ struct Generator3D::Impl {
             return torch::empty({0, config.vae.latentChannels, l.nz, l.ny, l.nx}, device);
         }
         return torch::cat(parts);
+    }
+    // What the feature predictor reads beside the latent: [N, phases - 1]
+    // phase fractions (Donor, then Mixed) for conv-fractions; else undefined.
+    torch::Tensor extraOf(const std::vector<Volume>& volumes) const {
+        if (!net->fp->readsExtra()) return {};
+        std::vector<float> values;
+        for (const auto& v : volumes) {
+            values.push_back(float(v.volumeFraction(Donor)));
+            if (config.vae.phases == 3) values.push_back(float(v.volumeFraction(Mixed)));
+        }
+        return torch::tensor(values).view({long(volumes.size()), long(config.vae.phases - 1)}).to(device);
     }
     // Normalised targets [N, outputs] from the volumes' attributes.
     torch::Tensor targetsOf(const std::vector<Volume>& volumes) const {
@@ -639,8 +653,8 @@ torch::Tensor decodeWhole(detail::Vae3dImpl& vae, const torch::Tensor& latent) {
 // The MLP feature predictor reads one flattened training-size latent: on
 // windows it runs on each, and the predictions are averaged per sample.
 torch::Tensor windowFeatures(detail::FeaturePredictor3dImpl& fp, const detail::LatentWindows& windows,
-                             const torch::Tensor& latent) {
-    if (fp.head == "conv") return fp.forward(latent);  // averages over any grid by itself
+                             const torch::Tensor& latent, const torch::Tensor& extra) {
+    if (fp.head != "mlp") return fp.forward(latent, extra);  // the conv heads average over any grid
     torch::Tensor sum;
     for (std::size_t i = 0; i < windows.count(); ++i) {
         auto f = fp.forward(windows.extract(latent, i));
@@ -753,9 +767,10 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
         const auto decodeStart = std::chrono::steady_clock::now();
         if (options.timing) options.timing->denoiseSeconds += std::chrono::duration<double>(decodeStart - denoiseStart).count();
         auto decoded = larger ? decodeWhole(*impl.net->vae, latent) : impl.net->vae->decode(latent);
-        auto predicted = windows ? windowFeatures(*impl.net->fp, *windows, latent) : impl.net->fp->forward(latent);
-        auto features = (predicted * stdev + mean).to(torch::kCPU).to(torch::kDouble).contiguous();
         auto volumes = detail::tensorToVolumes(decoded, volumeConfig);
+        const auto extra = impl.extraOf(volumes);
+        auto predicted = windows ? windowFeatures(*impl.net->fp, *windows, latent, extra) : impl.net->fp->forward(latent, extra);
+        auto features = (predicted * stdev + mean).to(torch::kCPU).to(torch::kDouble).contiguous();
         if (options.timing) options.timing->decodeSeconds += secondsSince(decodeStart);
         for (long i = 0; i < count; ++i) {
             Volume& v = volumes[std::size_t(i)];
@@ -906,7 +921,7 @@ std::vector<std::map<std::string, double>> Generator3D::predictFeatures(const st
     std::lock_guard<std::mutex> lock(impl_->mutex);
     torch::NoGradGuard noGrad;
     auto mu = impl_->encodeMeans(volumes);
-    auto f = (impl_->net->fp->forward(mu) * impl_->stdTensor() + impl_->meanTensor()).to(torch::kCPU).to(torch::kDouble);
+    auto f = (impl_->net->fp->forward(mu, impl_->extraOf(volumes)) * impl_->stdTensor() + impl_->meanTensor()).to(torch::kCPU).to(torch::kDouble);
     std::vector<std::map<std::string, double>> out(volumes.size());
     for (std::size_t i = 0; i < volumes.size(); ++i)
         for (std::size_t k = 0; k < impl_->config.outputs.size(); ++k)
@@ -1038,6 +1053,7 @@ struct VaeTask : TrainTask {
 struct FeatureTask : TrainTask {
     detail::FeaturePredictor3dImpl& fp;
     torch::Tensor x, y, vx, vy;  // latents and normalised targets (device)
+    torch::Tensor extra, vextra;  // what the predictor reads beside them (undefined: nothing)
     FeatureTask(detail::FeaturePredictor3dImpl& f, torch::Tensor x_, torch::Tensor y_, torch::Tensor vx_, torch::Tensor vy_)
         : fp(f), x(x_), y(y_), vx(vx_), vy(vy_) {}
     torch::nn::Module& module() override { return fp; }
@@ -1047,10 +1063,11 @@ struct FeatureTask : TrainTask {
     // with several ranks this stage matches one process only statistically.
     torch::Tensor batchLoss(const detail::Batch& batch, const torch::Device& device) override {
         auto i = indexTensor(batch.indices(), device);
-        return torch::mse_loss(fp.forward(x.index_select(0, i)), y.index_select(0, i));
+        const auto e = extra.defined() ? extra.index_select(0, i) : extra;
+        return torch::mse_loss(fp.forward(x.index_select(0, i), e), y.index_select(0, i));
     }
     double validationLoss(const torch::Device&) override {
-        return torch::mse_loss(fp.forward(vx), vy).item<double>();
+        return torch::mse_loss(fp.forward(vx, vextra), vy).item<double>();
     }
 };
 
@@ -1152,6 +1169,10 @@ TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volum
     for (int v = 0; v < impl.config.featureAugment; ++v) variants.push_back(impl.encodeMeans(train, 8, v));
     FeatureTask task(*impl.net->fp, torch::cat(variants), impl.targetsOf(train).repeat({impl.config.featureAugment, 1}),
                      impl.encodeMeans(validation), impl.targetsOf(validation));
+    if (const auto e = impl.extraOf(train); e.defined()) {
+        task.extra = e.repeat({impl.config.featureAugment, 1});
+        task.vextra = impl.extraOf(validation);
+    }
     TrainReport report = detail::runTraining(task, options);
     impl.net->to(impl.device);
     impl.net->eval();
@@ -1188,8 +1209,10 @@ TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volu
             vctx = validation.empty() ? ctx.slice(0, 0, 0) : impl.targetsOf(validation).index_select(1, idx);
         } else {
             // Context: the feature predictor's (normalised) outputs, as in the paper.
-            ctx = impl.net->fp->forward(x).index_select(1, idx);
-            vctx = impl.net->fp->forward(vx).index_select(1, idx);
+            auto extra = impl.extraOf(train);
+            if (extra.defined()) extra = extra.repeat({impl.config.diffusionAugment, 1});
+            ctx = impl.net->fp->forward(x, extra).index_select(1, idx);
+            vctx = impl.net->fp->forward(vx, impl.extraOf(validation)).index_select(1, idx);
         }
         x = x * impl.net->latentScale;
         vx = vx * impl.net->latentScale;

@@ -215,18 +215,21 @@ torch::Tensor normaliseRows(const torch::Tensor& x) {
 }  // namespace
 
 FeaturePredictor3dImpl::FeaturePredictor3dImpl(const std::string& head_, int latentChannels, long inputs, int outputs,
-                                               double dropoutRate)
-    : head(head_), dropout(dropoutRate) {
+                                               double dropoutRate, int extra)
+    : head(head_), extraInputs(extra), dropout(dropoutRate) {
     if (outputs < 1) throw Error("feature predictor needs at least one output");
-    if (head == "conv") {
+    if (head == "conv" || head == "conv-fractions") {
+        if ((head == "conv-fractions") != (extraInputs > 0))
+            throw Error("the feature predictor head conv-fractions, and only it, reads extra inputs");
         const int w = kConvHeadWidth;
         conv1 = register_module("conv1", torch::nn::Conv3d(torch::nn::Conv3dOptions(latentChannels, w, 3).padding({1, 0, 0})));
         conv2 = register_module("conv2", torch::nn::Conv3d(torch::nn::Conv3dOptions(w, w, 3).padding({1, 0, 0})));
-        fc1 = register_module("fc1", torch::nn::Linear(w, w));
+        fc1 = register_module("fc1", torch::nn::Linear(w + extraInputs, w));
         fc3 = register_module("fc3", torch::nn::Linear(w, outputs));
         return;
     }
-    if (head != "mlp") throw Error("the feature predictor head must be mlp or conv, not '" + head + "'");
+    if (head != "mlp") throw Error("the feature predictor head must be mlp, conv or conv-fractions, not '" + head + "'");
+    if (extraInputs != 0) throw Error("the mlp feature predictor reads no extra inputs");
     if (inputs < 4) throw Error("feature predictor needs at least 4 latent values");
     const long hidden1 = inputs / 2, hidden2 = hidden1 / 2;
     fc1 = register_module("fc1", torch::nn::Linear(inputs, hidden1));
@@ -234,8 +237,8 @@ FeaturePredictor3dImpl::FeaturePredictor3dImpl(const std::string& head_, int lat
     fc3 = register_module("fc3", torch::nn::Linear(hidden2, outputs));
 }
 
-torch::Tensor FeaturePredictor3dImpl::forward(torch::Tensor latent) {
-    return head == "conv" ? forwardConv(latent) : forwardMlp(latent);
+torch::Tensor FeaturePredictor3dImpl::forward(torch::Tensor latent, const torch::Tensor& extra) {
+    return head == "mlp" ? forwardMlp(latent) : forwardConv(latent, extra);
 }
 
 torch::Tensor FeaturePredictor3dImpl::forwardMlp(torch::Tensor x) {
@@ -246,12 +249,17 @@ torch::Tensor FeaturePredictor3dImpl::forwardMlp(torch::Tensor x) {
 }
 
 // x/y wrap by one cell (the volumes are periodic there), z zero-padded by the layer.
-torch::Tensor FeaturePredictor3dImpl::forwardConv(const torch::Tensor& latent) {
+torch::Tensor FeaturePredictor3dImpl::forwardConv(const torch::Tensor& latent, const torch::Tensor& extra) {
     namespace F = torch::nn::functional;
     const auto wrap = [](const torch::Tensor& t) { return F::pad(t, F::PadFuncOptions({1, 1, 1, 1, 0, 0}).mode(torch::kCircular)); };
     auto x = torch::silu(conv1->forward(wrap(latent)));
     x = torch::silu(conv2->forward(wrap(x)));
     x = x.mean({2, 3, 4});
+    if (extraInputs > 0) {
+        if (!extra.defined() || extra.dim() != 2 || extra.size(0) != x.size(0) || extra.size(1) != extraInputs)
+            throw Error("the " + head + " feature predictor needs " + std::to_string(extraInputs) + " extra inputs per sample");
+        x = torch::cat({x, extra.to(x.dtype())}, 1);
+    }
     x = torch::dropout(torch::silu(fc1->forward(x)), dropout, is_training());
     return fc3->forward(x);
 }

@@ -73,7 +73,7 @@ private:
 };
 TORCH_MODULE(Vae3d);
 
-// Two heads (Generator3dConfig::featureHead):
+// Three heads (Generator3dConfig::featureHead):
 // "mlp": the paper's. Linear-ReLU-norm-dropout twice (in/2, in/4), then linear
 // to the outputs; the norm is InstanceNorm1d on a [N, features] tensor as in
 // the reference (each sample's hidden vector to zero mean, unit variance).
@@ -81,17 +81,23 @@ TORCH_MODULE(Vae3d);
 // average over the latent grid, then Linear-SiLU-dropout-Linear. It sees the
 // latent the same wherever a structure sits, with ~1/20 of the MLP's weights:
 // it cannot tell training runs apart by where their features lie.
+// "conv-fractions": the conv head that also reads `extraInputs` numbers per
+// sample beside the grid average (the volume's phase fractions).
 struct FeaturePredictor3dImpl : torch::nn::Module {
-    FeaturePredictor3dImpl(const std::string& head, int latentChannels, long inputs, int outputs, double dropout);
-    torch::Tensor forward(torch::Tensor latent);  // latent [N, C, d, h, w]
+    FeaturePredictor3dImpl(const std::string& head, int latentChannels, long inputs, int outputs, double dropout,
+                           int extraInputs = 0);
+    // latent [N, C, d, h, w]; extra [N, extraInputs] (unused by the others).
+    torch::Tensor forward(torch::Tensor latent, const torch::Tensor& extra = {});
+    bool readsExtra() const { return extraInputs > 0; }
     std::string head;
+    int extraInputs = 0;
     torch::nn::Linear fc1{nullptr}, fc2{nullptr}, fc3{nullptr};
     torch::nn::Conv3d conv1{nullptr}, conv2{nullptr};
     double dropout = 0.1;
 
 private:
     torch::Tensor forwardMlp(torch::Tensor x);
-    torch::Tensor forwardConv(const torch::Tensor& latent);
+    torch::Tensor forwardConv(const torch::Tensor& latent, const torch::Tensor& extra);
 };
 TORCH_MODULE(FeaturePredictor3d);
 

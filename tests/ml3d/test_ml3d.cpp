@@ -585,6 +585,17 @@ private slots:
         QVERIFY(!torch::allclose(fp->forward(x), fp->forward(torch::roll(x, {1}, {2})), 1e-5, 1e-5));
         QCOMPARE(fp->forward(torch::randn({2, 2, 4, 16, 24})).sizes().vec(), (Shape{2, 2}));
         QVERIFY_THROWS_EXCEPTION(ms::Error, d3::FeaturePredictor3d("cnn", 2, 64, 2, 0.0));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, d3::FeaturePredictor3d("conv", 2, 64, 2, 0.0, 1));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, d3::FeaturePredictor3d("conv-fractions", 2, 64, 2, 0.0));
+        // conv-fractions: one more input per sample beside the grid average, required.
+        d3::FeaturePredictor3d withFractions("conv-fractions", 2, 0, 2, 0.0, 1);
+        withFractions->eval();
+        QCOMPARE(d3::countParameters(*withFractions) - d3::countParameters(*fp), 64L);  // fc1's extra column
+        const auto f1 = torch::full({3, 1}, 0.3), f2 = torch::full({3, 1}, 0.7);
+        QVERIFY(!torch::allclose(withFractions->forward(x, f1), withFractions->forward(x, f2)));
+        QVERIFY(torch::allclose(withFractions->forward(x, f1), withFractions->forward(shifted, f1), 1e-5, 1e-5));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, withFractions->forward(x));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, withFractions->forward(x, torch::zeros({2, 1})));
     }
 
     void convFeaturePredictorLearnsGridAverages() {
@@ -637,6 +648,19 @@ private slots:
         for (std::size_t i = 0; i < volumes[1].labels().size(); i += 3) volumes[1].labels()[i] = 1;
         const auto a = model.predictFeatures(volumes), b = loaded.predictFeatures(volumes);
         for (std::size_t i = 0; i < 2; ++i) QCOMPARE(a[i].at("phi"), b[i].at("phi"));
+        // conv-fractions reads each volume's Donor fraction: a generated
+        // sample carries predictions, and the predictor sees the fraction.
+        model.resetFeaturePredictor("conv-fractions", 5);
+        model.save(dir);
+        const auto reloaded = Generator3D::load(dir);
+        QCOMPARE(reloaded.config().featureHead, std::string("conv-fractions"));
+        const auto c = model.predictFeatures(volumes), d = reloaded.predictFeatures(volumes);
+        for (std::size_t i = 0; i < 2; ++i) QCOMPARE(c[i].at("phi"), d[i].at("phi"));
+        const auto generated = model.generate({{"ABS_f_D", 0.4}}, 2, 0, 1.0, 3);
+        QVERIFY(generated[0].attributes.count("predicted_phi"));
+        auto three = Generator3D::create(Generator3dConfig::tiny(3), 6);
+        three.resetFeaturePredictor("conv-fractions", 6);
+        QCOMPARE(three.generate({}, 1, 0, 1.0, 3)[0].attributes.count("predicted_phi"), std::size_t(1));
         Json old = Generator3dConfig::tiny(2).toJson();
         old.erase("feature_head");
         old.erase("feature_augment");
@@ -1931,7 +1955,7 @@ private slots:
         QCOMPARE(ms::numberOr(features, "symmetry_variants", 0), 2.0);
         QCOMPARE(ms::numberOr(features, "steps", 0), 2.0 * 4);
         QVERIFY(run(common + QStringList{"--fp-head", "cnn"}, &text) != 0);
-        QVERIFY2(text.contains("mlp or conv"), qPrintable(text));
+        QVERIFY2(text.contains("mlp, conv or conv-fractions"), qPrintable(text));
         QCOMPARE(run({"generate", "--model", model, "--target", "ABS_f_D=0.6", "-n", "1", "--steps", "4", "-o",
                       QString::fromStdString((dir / "one.vti").string())}, &text), 0);
         QVERIFY(fs::exists(dir / "one.vti"));

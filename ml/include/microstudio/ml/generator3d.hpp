@@ -73,7 +73,10 @@ struct Generator3dConfig {
     // flattened latent's width, instance norm, dropout), or "conv", two
     // convolutions averaged over the latent grid and a small MLP: the same
     // answer wherever a structure sits, so it cannot memorise training runs
-    // by their layout (docs/ml3d.md, measured on validation).
+    // by their layout (docs/ml3d.md, measured on validation); or
+    // "conv-fractions", the conv head reading the volume's phase fractions
+    // (Donor; Mixed with 3 phases) beside the latent: measured exactly on
+    // any volume, they carry most of the blend ratio phi.
     std::string featureHead = "mlp";
     // Feature-predictor training on this many of the 8 x/y symmetries of
     // each training volume, each encoded (as diffusionAugment). 1 = as is.
