@@ -34,30 +34,34 @@ Args::Args(std::vector<std::string> argv, std::set<std::string> valueOptions, st
             if (name == "max-voxels" && !valueOptions.count(name)) {
                 // Every command: the cap on voxels read from any file (io/limits.hpp).
                 if (!inlineValue) {
-                    if (i + 1 >= argv.size()) throw Error("option --max-voxels needs a value");
+                    if (i + 1 >= argv.size()) throw UsageError("option --max-voxels needs a value");
                     val = argv[++i];
                 }
-                io::setMaxVoxels(io::parseVoxelCount(val, "--max-voxels"));
+                try {
+                    io::setMaxVoxels(io::parseVoxelCount(val, "--max-voxels"));
+                } catch (const Error& e) {
+                    throw UsageError(e.what());
+                }
             } else if (valueOptions.count(name)) {
                 if (!inlineValue) {
-                    if (i + 1 >= argv.size()) throw Error("option --" + name + " needs a value");
+                    if (i + 1 >= argv.size()) throw UsageError("option --" + name + " needs a value");
                     val = argv[++i];
                 }
                 values_[name] = val;
             } else if (flags.count(name)) {
-                if (inlineValue) throw Error("option --" + name + " takes no value");
+                if (inlineValue) throw UsageError("option --" + name + " takes no value");
                 flags_.insert(name);
             } else {
-                throw Error("unknown option --" + name + " (see --help)");
+                throw UsageError("unknown option --" + name + " (see --help)");
             }
         } else if (a == "-o" && valueOptions.count("output")) {
-            if (i + 1 >= argv.size()) throw Error("option -o needs a value");
+            if (i + 1 >= argv.size()) throw UsageError("option -o needs a value");
             values_["output"] = argv[++i];
         } else if (a == "-n" && valueOptions.count("count")) {
-            if (i + 1 >= argv.size()) throw Error("option -n needs a value");
+            if (i + 1 >= argv.size()) throw UsageError("option -n needs a value");
             values_["count"] = argv[++i];
         } else if (a.size() > 1 && a[0] == '-' && !std::isdigit(static_cast<unsigned char>(a[1])) && a[1] != '.') {
-            throw Error("unknown option " + a + " (see --help)");
+            throw UsageError("unknown option " + a + " (see --help)");
         } else {
             positionals_.push_back(a);
         }
@@ -73,19 +77,9 @@ Args::Args(std::vector<std::string> argv, std::set<std::string> valueOptions, st
             used = 0;
         }
         if (used != t->size() || n < 0 || n > 4096)
-            throw Error("--threads expects 0 (every core) or a number of threads from 1 to 4096, got '" + *t + "'");
+            throw UsageError("--threads expects 0 (every core) or a number of threads from 1 to 4096, got '" + *t + "'");
     }
 }
-
-const char* const kMaxVoxelsHelp =
-    "  --max-voxels N   refuse a file claiming more than N voxels, in milliseconds and before\n"
-    "                   reading it [1073741824 = 1024^3, or MICROSTUDIO_MAX_VOXELS]\n";
-
-const char* const kLabelsHelp =
-    "  --labels D,A[,M] for .tif and .npy: the stored values of donor, acceptor and\n"
-    "                   mixed (e.g. 0,255 or 0,255,128). Default: 0/1/2 and 0/0.5/1 are\n"
-    "                   labels as they are, else 2 or 3 distinct values are D, A or D, M, A\n"
-    "                   in ascending order; any other file is refused\n";
 
 io::ReadOptions readOptions(const Args& args) {
     io::ReadOptions options;
@@ -101,7 +95,7 @@ std::optional<std::string> Args::value(const std::string& name) const {
 
 std::string Args::text(const std::string& name) const {
     if (auto v = value(name)) return *v;
-    throw Error("--" + name + " is required (see --help)");
+    throw UsageError("--" + name + " is required (see --help)");
 }
 
 double Args::number(const std::string& name) const {
@@ -127,7 +121,7 @@ double Args::number(const std::string& name, double fallback) const {
         if (used != v->size() || !std::isfinite(d)) throw std::invalid_argument("");
         return d;
     } catch (const std::exception&) {
-        throw Error("--" + name + " expects a number, got '" + *v + "'");
+        throw UsageError("--" + name + " expects a number, got '" + *v + "'");
     }
 }
 
@@ -140,13 +134,13 @@ long Args::integer(const std::string& name, long fallback) const {
         if (used != v->size()) throw std::invalid_argument("");
         return n;
     } catch (const std::exception&) {
-        throw Error("--" + name + " expects an integer, got '" + *v + "'");
+        throw UsageError("--" + name + " expects an integer, got '" + *v + "'");
     }
 }
 
 void Args::requirePositionals(std::size_t min, std::size_t max, const std::string& what) const {
     if (positionals_.size() < min || positionals_.size() > max)
-        throw Error("expected " + what + " (see --help)");
+        throw UsageError("expected " + what + " (see --help)");
 }
 
 std::vector<std::string> splitList(const std::string& text) {
@@ -168,7 +162,7 @@ std::vector<int> positiveIntList(const std::string& text, const std::string& opt
         } catch (const std::exception&) {
             used = 0;
         }
-        if (used != item.size() || v < 1) throw Error("--" + option + ": '" + item + "' is not a positive integer");
+        if (used != item.size() || v < 1) throw UsageError("--" + option + ": '" + item + "' is not a positive integer");
         out.push_back(v);
     }
     return out;

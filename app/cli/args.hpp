@@ -1,6 +1,9 @@
 #pragma once
-// Tiny argument parser shared by the CLI sub-commands: --name value,
-// --name=value, boolean flags, positionals, and --help text.
+// The parsed arguments of a sub-command: values, flags and positionals, as
+// Options::parse (options.hpp) fills them; the commands not yet converted
+// (train, train3d, generate, evaluate) still parse with the constructor here
+// (--name value, --name=value, flags, positionals). Either way a bad command
+// line throws UsageError (exit status 2).
 #include <chrono>
 #include <map>
 #include <optional>
@@ -8,10 +11,20 @@
 #include <string>
 #include <vector>
 
+#include "microstudio/core/error.hpp"
 #include "microstudio/core/progress.hpp"
 #include "microstudio/io/io.hpp"
 
 namespace ms::cli {
+
+// A command line the command cannot run as given: an unknown option, a bad
+// or missing value, the wrong arguments. main() prints its one line like any
+// other error but exits 2 (bad usage) instead of 1; an error of the run
+// itself (a missing file, bad data) stays ms::Error.
+class UsageError : public Error {
+public:
+    using Error::Error;
+};
 
 class Options;
 
@@ -27,7 +40,7 @@ public:
     bool has(const std::string& name) const { return values_.count(name) > 0; }
     std::optional<std::string> value(const std::string& name) const;
     std::string value(const std::string& name, const std::string& fallback) const;
-    // Numeric values with a clear error on bad text or range.
+    // Numeric values; UsageError naming the option on bad text.
     double number(const std::string& name, double fallback) const;
     long integer(const std::string& name, long fallback) const;
     // Declared options with a default: the value, the default or an error.
@@ -35,7 +48,7 @@ public:
     double number(const std::string& name) const;
     long integer(const std::string& name) const;
     const std::vector<std::string>& positionals() const { return positionals_; }
-    // Throws ms::Error unless the positional count is in [min, max].
+    // Throws UsageError unless the positional count is in [min, max].
     void requirePositionals(std::size_t min, std::size_t max, const std::string& what) const;
 
 private:
@@ -47,13 +60,8 @@ private:
     std::vector<std::string> positionals_;
 };
 
-// Help text for --max-voxels N, which every command accepts (Args handles it:
-// the cap on voxels any reader accepts, see io/limits.hpp).
-extern const char* const kMaxVoxelsHelp;
-
-// Help text for --labels D,A[,M] (commands that read a .tif or .npy), and the
-// read options it sets (io::parseLabelValues).
-extern const char* const kLabelsHelp;
+// The read options --labels D,A[,M] sets (io::parseLabelValues), for
+// commands that read a .tif or .npy (Options::labels declares it).
 io::ReadOptions readOptions(const Args& args);
 
 // A terminal progress bar on stderr ("[#####     ] 50% message"); quiet when
@@ -76,7 +84,7 @@ private:
 
 // "a,b,,c" -> {"a", "b", "c"}.
 std::vector<std::string> splitList(const std::string& text);
-// "16,32,64" -> {16, 32, 64}; throws ms::Error naming --option unless every
+// "16,32,64" -> {16, 32, 64}; throws UsageError naming --option unless every
 // item is a positive integer.
 std::vector<int> positiveIntList(const std::string& text, const std::string& option);
 

@@ -18,6 +18,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/io/io.hpp"
@@ -64,16 +65,14 @@ double median(const fs::path& program, const std::vector<std::string>& args, int
 }  // namespace
 
 int benchStartup(const CommandArgs& argv) {
-    Args args(argv, {"repeats"}, {});
-    if (args.helpRequested()) {
-        std::cout << "Usage: microstudio-cli bench startup [--repeats N]\n\n"
-                     "Seconds of whole short commands (--help, info and describe of a 512x128 image),\n"
-                     "process start included: microstudio-cli (no LibTorch) against microstudio-ml (the\n"
-                     "ML worker, which links LibTorch), median of N runs each [10].\n";
-        return 0;
-    }
-    const int repeats = int(args.integer("repeats", 10));
-    if (repeats < 1 || repeats > 1000) throw Error("--repeats must be in 1..1000");
+    Options declared("bench startup [--repeats N]",
+                     "Seconds of whole short commands (--help, info and describe of a 512x128 image), process start "
+                     "included: microstudio-cli (no LibTorch) against microstudio-ml (the ML worker, which links "
+                     "LibTorch), median of N runs each.");
+    declared.integer("repeats", "N", "runs of each command; the median is shown").range(1, 1000).def(10);
+    const auto parsed = declared.parse(argv);
+    if (!parsed) return 0;
+    const int repeats = int(parsed->integer("repeats"));
     const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path();
     const fs::path cli = bin / "microstudio-cli", worker = bin / "microstudio-ml";
     const bool haveWorker = fs::exists(worker);

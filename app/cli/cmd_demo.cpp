@@ -6,6 +6,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/io/io.hpp"
@@ -18,25 +19,23 @@ namespace fs = std::filesystem;
 namespace ms::cli {
 
 int cmdDemo(const CommandArgs& argv) {
-    Args args(argv, {"output", "size", "seed"}, {});
-    if (args.helpRequested()) {
-        std::cout << "Usage: microstudio-cli demo [-o FOLDER] [--size NXxNYxNZ] [--seed S]\n\n"
-                     "Headless demo of the studio: makes a 3-phase (donor / mixed / acceptor)\n"
-                     "microstructure, computes its GraSPI descriptors, and writes it as .vti\n"
-                     "(open it in ParaView or the studio), .h5 (MicroGen3D layout, descriptors as\n"
-                     "attributes), a PNG slice stack and a GraSPI text file.\n"
-                     "  -o FOLDER   output folder (default microstudio-demo)\n"
-                     "  --size      volume size (default 96x96x48)\n"
-                     "  --seed      random seed (default 2026)\n";
-        return 0;
-    }
+    Options declared("demo [-o FOLDER] [--size NXxNYxNZ] [--seed S]",
+                     "Headless demo of the studio: makes a 3-phase (donor / mixed / acceptor) microstructure, computes "
+                     "its GraSPI descriptors, and writes it as .vti (open it in ParaView or the studio), .h5 "
+                     "(MicroGen3D layout, descriptors as attributes), a PNG slice stack and a GraSPI text file.");
+    declared.text("output", "FOLDER", "output folder").shortName('o').def("microstudio-demo");
+    declared.dims("size", "NXxNYxNZ", "volume size").def("96x96x48");
+    declared.integer("seed", "S", "random seed").atLeast(0).def(2026);
+    const auto parsed = declared.parse(argv);
+    if (!parsed) return 0;
+    const Args& args = *parsed;
     args.requirePositionals(0, 0, "no positional arguments");
-    const fs::path out = args.value("output", "microstudio-demo");
-    const Dims dims = parseDims(args.value("size", "96x96x48"));
+    const fs::path out = args.text("output");
+    const Dims dims = parseDims(args.text("size"));
     SyntheticOptions options;
     options.donorFraction = 0.42;
     options.mixedFraction = 0.16;
-    options.seed = std::uint64_t(args.integer("seed", 2026));
+    options.seed = std::uint64_t(args.integer("seed"));
     std::error_code ec;
     fs::create_directories(out, ec);
     if (ec) throw Error("cannot create folder " + out.string() + ": " + ec.message());

@@ -5,6 +5,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
@@ -15,16 +16,14 @@
 namespace ms::cli {
 
 int cmdDenoise(const CommandArgs& argv) {
-    Args args(argv, {"model", "clean"}, {});
-    if (args.helpRequested()) {
-        std::cout << "Usage: microstudio-cli denoise IN OUT [--model M] [--clean CLEAN]\n\n"
-                     "Denoises every two-phase 2D image of IN (any format; all samples of an .h5) with a\n"
-                     "learned denoiser and writes OUT (an .h5 keeps every sample; other formats take one).\n"
-                     "  --model M      model name or .pt path [denoise-vae2d, the shipped one]\n"
-                     "  --clean CLEAN  the clean images: print the pixel error before and after\n"
-                  << kMaxVoxelsHelp;
-        return 0;
-    }
+    Options declared("denoise IN OUT [--model M] [--clean CLEAN]",
+                     "Denoises every two-phase 2D image of IN (any format; all samples of an .h5) with a learned "
+                     "denoiser and writes OUT (an .h5 keeps every sample; other formats take one).");
+    declared.text("model", "M", "model name or .pt path").note(std::string(ml::kDefaultDenoiser) + ", the shipped one");
+    declared.text("clean", "CLEAN", "the clean images: print the pixel error before and after");
+    const auto parsed = declared.parse(argv);
+    if (!parsed) return 0;
+    const Args& args = *parsed;
     args.requirePositionals(2, 2, "IN and OUT");
     const std::string in = args.positionals()[0], out = args.positionals()[1];
     const auto format = io::formatOf(out);

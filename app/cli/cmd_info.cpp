@@ -1,8 +1,10 @@
+// microstudio-cli info: what a file claims, then what was read from it.
 #include <iomanip>
 #include <iostream>
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/io/claim.hpp"
 #include "microstudio/io/io.hpp"
@@ -10,17 +12,16 @@
 namespace ms::cli {
 
 int cmdInfo(const CommandArgs& argv) {
-    Args args(argv, {"labels"}, {"json"});
-    if (args.helpRequested()) {
-        std::cout << "Usage: microstudio-cli info [--json] [--labels D,A[,M]] FILE\n\n"
-                     "Shows dimensions, spacing, phases, volume fraction per phase and the\n"
-                     "attributes of FILE (.vti, .h5, .txt, .png, .tif/.tiff or a folder of TIFF\n"
-                     "slices, .npy). First, before reading the data, the line 'claims:' gives what\n"
-                     "the file's header claims (size, voxels) and the bytes present, so it shows\n"
-                     "even when the file is then refused.\n"
-                  << kLabelsHelp << kMaxVoxelsHelp;
-        return 0;
-    }
+    Options declared("info [--json] [--labels D,A[,M]] FILE",
+                     "Shows dimensions, spacing, phases, volume fraction per phase and the attributes of FILE (.vti, "
+                     ".h5, .txt, .png, .tif/.tiff or a folder of TIFF slices, .npy). First, before reading the data, "
+                     "the line 'claims:' gives what the file's header claims (size, voxels) and the bytes present, so "
+                     "it shows even when the file is then refused.");
+    declared.flag("json", "accepted for older scripts; the output stays these text lines");
+    declared.labels();
+    const auto parsed = declared.parse(argv);
+    if (!parsed) return 0;
+    const Args& args = *parsed;
     args.requirePositionals(1, 1, "one FILE");
     const std::string path = args.positionals()[0];
     const io::Format format = io::formatOf(path);
@@ -29,7 +30,8 @@ int cmdInfo(const CommandArgs& argv) {
     std::cout << "file: " << path << "\n"
               << "format: " << io::formatName(format) << "\n";
     try {
-        std::cout << "claims: " << io::claimText(io::fileClaim(path)) << "\n";
+        const std::string claim = io::claimText(io::fileClaim(path));  // whole, or no line at all
+        std::cout << "claims: " << claim << "\n";
     } catch (const Error&) {
         // Missing, not a regular file, or no header libhdf5 can open: the read says why.
     }

@@ -5,23 +5,23 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 #include "microstudio/core/json.hpp"
 #include "microstudio/ml/metadata.hpp"
 
 namespace ms::cli {
 
 int cmdModels(const CommandArgs& argv) {
-    Args args(argv, {"dir"}, {"json"});
-    if (args.helpRequested()) {
-        std::cout << "Usage: microstudio-cli models [--json] [--dir DIR]\n\n"
-                     "Lists the installed models (NAME.pt with NAME.json beside, and 3D generator folders\n"
-                     "NAME/generator3d.pt + .json) with their metadata. Folders\n"
-                     "searched: $MICROSTUDIO_MODELS (colon-separated), share/microstudio/models beside\n"
-                     "the executable's bin/ folder (an installed package), a build tree's resources/models;\n"
-                     "--dir lists one folder instead.\n"
-                     "  --json   the full metadata of every model as a JSON array\n";
-        return 0;
-    }
+    Options declared("models [--json] [--dir DIR]",
+                     "Lists the installed models (NAME.pt with NAME.json beside, and 3D generator folders "
+                     "NAME/generator3d.pt + .json) with their metadata. Folders searched: $MICROSTUDIO_MODELS "
+                     "(colon-separated), share/microstudio/models beside the executable's bin/ folder (an installed "
+                     "package), a build tree's resources/models; --dir lists one folder instead.");
+    declared.flag("json", "the full metadata of every model as a JSON array");
+    declared.text("dir", "DIR", "list the models of this folder only");
+    const auto parsed = declared.parse(argv);
+    if (!parsed) return 0;
+    const Args& args = *parsed;
     args.requirePositionals(0, 0, "no positional arguments");
     std::vector<std::filesystem::path> folders = ml::modelSearchPath();
     if (auto dir = args.value("dir")) folders = {*dir};

@@ -9,6 +9,7 @@
 
 #include "args.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 #include "ml3d_common.hpp"  // parseSampler, defaultSteps
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/json.hpp"
@@ -33,7 +34,7 @@ int compare(const Args& args, const ml::Vae2d& vae, const ml::Ldm2d& ldm, const 
     // single-phase snapshots its training left out.
     double minPhase = numberOr(ldm.metadata().training, "min_phase_fraction", 0.0);
     minPhase = args.number("min-phase-fraction", minPhase);
-    const auto reference = ml::readImages2D(*args.value("compare"), args.integer("limit", 400), minPhase);
+    const auto reference = ml::readImages2D(*args.value("compare"), args.integer("limit"), minPhase);
     std::printf("reference: %zu held-out images; %d generated per model, sampler %s, eta %g\n", reference.size(),
                 o.count, ldm.samplerLabel(o).c_str(), o.eta);
     std::vector<double> refVf;
@@ -100,41 +101,49 @@ int compare(const Args& args, const ml::Vae2d& vae, const ml::Ldm2d& ldm, const 
     return 0;
 }
 
+// The options of `sample2d`, with the sampler's defaults (ml::Ldm2dSampleOptions).
+Options sample2dOptions() {
+    const ml::Ldm2dSampleOptions d;
+    Options o("sample2d OUT [--count N] [--vf X --phi Y --chi Z] [OPTIONS]",
+              "Generates 2D microstructures: latents from the latent diffusion model (DDIM), decoded by its VAE, "
+              "thresholded at 0.5. OUT: .h5 for several samples, else one image. With --compare, measures LDM "
+              "samples and VAE prior samples against held-out images (two-point correlation error, Wasserstein "
+              "distance of the volume fractions) and the conditional model's R^2 on the volume fraction.");
+    o.alsoUsage("sample2d --compare HELDOUT.h5 [--count N] [OPTIONS]");
+    o.text("model", "M", "LDM name or path").def(ml::kDefaultLdm2d);
+    o.text("vae", "M", "VAE name or path").note(std::string("the LDM's own, else ") + ml::kDefaultDenoiser);
+    o.integer("count", "N", "samples").atLeast(1).def(d.count);
+    o.text("sampler", "S", "ddim, dpmpp (DPM-Solver++(2M), deterministic, few steps) or ddpm (ancestral over all T steps)")
+        .rule("ddim, dpmpp or ddpm", [](const std::string& text) { ml3d::parseSampler(text); })
+        .def(d.sampler);
+    o.integer("steps", "K", "solver steps").note("ddim: " + std::to_string(d.steps) + ", dpmpp: 16");
+    o.number("eta", "X", "DDIM eta (0 deterministic, 1 DDPM-like; ddim only)").def(d.eta);
+    o.number("guidance", "G",
+             "classifier-free guidance scale; 2 hits the requested vf best (R^2 0.95 vs 0.90 at 1, docs/benchmarks.md)")
+        .def(2);
+    o.number("vf", "X", "condition: the Donor volume fraction (give every condition the model has)");
+    o.number("phi", "Y", "condition: the blend composition phi");
+    o.number("chi", "Z", "condition: the Flory-Huggins chi");
+    o.flag("prior", "decode z ~ N(0, I) with the VAE instead (no LDM)");
+    o.flag("ancestral", "ancestral DDPM over all T steps (= --sampler ddpm)");
+    o.integer("seed", "S", "random seed").atLeast(0).def(double(d.seed));
+    o.section("--compare (measures against held-out images):");
+    o.text("compare", "HELDOUT.h5", "the held-out images (a file or a glob)");
+    o.integer("limit", "N", "held-out images used (0: all)").atLeast(0).def(400);
+    o.number("min-phase-fraction", "F", "leave out held-out images whose rarer phase covers less than F")
+        .note("the LDM's training value");
+    o.text("unconditional", "M", "the unconditional LDM row")
+        .note(std::string(ml::kDefaultLdm2dUnconditional) + " beside the LDM, else the LDM's null condition");
+    return o;
+}
+
 }  // namespace
 
 int cmdSample2d(const CommandArgs& argv) {
-    Args args(argv, {"model", "vae", "count", "steps", "eta", "seed", "vf", "phi", "chi", "guidance", "compare", "limit",
-                     "min-phase-fraction", "unconditional", "sampler"},
-              {"prior", "ancestral"});
-    if (args.helpRequested()) {
-        std::cout << "Usage: microstudio-cli sample2d OUT [--count N] [--vf X --phi Y --chi Z] [OPTIONS]\n"
-                     "       microstudio-cli sample2d --compare HELDOUT.h5 [--count N] [OPTIONS]\n\n"
-                     "Generates 2D microstructures: latents from the latent diffusion model (DDIM), decoded\n"
-                     "by its VAE, thresholded at 0.5. OUT: .h5 for several samples, else one image. With\n"
-                     "--compare, measures LDM samples and VAE prior samples against held-out images (two-point\n"
-                     "correlation error, Wasserstein distance of the volume fractions) and the conditional\n"
-                     "model's R^2 on the volume fraction.\n"
-                     "  --model M       LDM name or path [ldm2d]\n"
-                     "  --vae M         VAE name or path [the LDM's own, else denoise-vae2d]\n"
-                     "  --count N       samples [16]\n"
-                     "  --sampler S     ddim, dpmpp (DPM-Solver++(2M), deterministic, few steps) or ddpm\n"
-                     "                  (ancestral over all T steps) [ddim]\n"
-                     "  --steps K       solver steps [ddim: 50, dpmpp: 16]\n"
-                     "  --eta X         DDIM eta (0 deterministic, 1 DDPM-like; ddim only) [0]\n"
-                     "  --guidance G    classifier-free guidance scale; 2 hits the requested vf best (R^2\n"
-                     "                  0.95 vs 0.90 at 1, docs/benchmarks.md) [2]\n"
-                     "  --vf, --phi, --chi  condition values (the model's conditions; vf = Donor fraction)\n"
-                     "  --prior         decode z ~ N(0, I) with the VAE instead (no LDM)\n"
-                     "  --ancestral     ancestral DDPM over all T steps (= --sampler ddpm)\n"
-                     "  --seed S        [0]\n"
-                     "  --limit N       held-out images used by --compare [400]\n"
-                     "  --min-phase-fraction F  --compare leaves out held-out images whose rarer phase\n"
-                     "                  covers less than F [the LDM's training value]\n"
-                     "  --unconditional M  --compare's unconditional LDM row [ldm2d-uncond beside the LDM,\n"
-                     "                  else the LDM's null condition]\n";
-        return 0;
-    }
-    const std::string sampler = ml3d::parseSampler(args.value("sampler", "ddim"));
+    const auto parsed = sample2dOptions().parse(argv);
+    if (!parsed) return 0;
+    const Args& args = *parsed;
+    const std::string sampler = args.text("sampler");
     const auto ldmPath = ml::findModel(args.value("model", ml::kDefaultLdm2d));
     auto ldm = args.flag("prior") && !args.has("model") ? std::optional<ml::Ldm2d>() : ml::Ldm2d::load(ldmPath);
     std::string vaeName = args.value("vae", ml::kDefaultDenoiser);
@@ -144,15 +153,13 @@ int cmdSample2d(const CommandArgs& argv) {
     if (args.has("vae") || !ldm || !std::filesystem::exists(vaePath)) vaePath = ml::findModel(vaeName);
     const auto vae = ml::Vae2d::load(vaePath);
     ml::Ldm2dSampleOptions o;
-    o.count = int(args.integer("count", 16));
+    o.count = int(args.integer("count"));
     o.sampler = sampler;
     o.steps = int(args.integer("steps", ml3d::defaultSteps(sampler, 50)));
-    o.eta = args.number("eta", 0.0);
-    o.guidance = args.number("guidance", 2.0);
+    o.eta = args.number("eta");
+    o.guidance = args.number("guidance");
     o.ancestral = args.flag("ancestral");
-    const long seed = args.integer("seed", 0);
-    if (seed < 0 || o.count < 1) throw Error("--seed must be >= 0 and --count >= 1");
-    o.seed = std::uint64_t(seed);
+    o.seed = std::uint64_t(args.integer("seed"));
     if (ldm && !args.flag("prior")) (void)ldm->samplerLabel(o);  // steps / eta that do not fit the sampler: refused now
     if (args.has("compare")) {
         if (!ldm) throw Error("--compare needs the LDM");

@@ -11,6 +11,7 @@
 #include "args.hpp"
 #include "microstudio/core/json.hpp"
 #include "commands.hpp"
+#include "options.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/jobs/simulate_job.hpp"
 #include "microstudio/physics/cahn_hilliard.hpp"
@@ -20,99 +21,106 @@ namespace ms::cli {
 
 namespace {
 
-
 std::string shown(double v) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%g", v);
     return buf;
 }
 
+// The options of `simulate`, with the library's defaults where it has them
+// (the CLI's own: --time 2000 and the finer --max-change 0.005).
+Options simulateOptions() {
+    const jobs::SimulateJob job;
+    const physics::CahnHilliardParams& p = job.params;
+    Options o("simulate --size NXxNY[xNZ] --phi C0 --chi CHI [OPTIONS] -o OUT.h5",
+              "Runs the Cahn-Hilliard equation for a binary blend with the Flory-Huggins free energy f(c) = c ln c + "
+              "(1-c) ln(1-c) + chi c (1-c) (spinodal at chi = 1/(2 c0 (1-c0))) on a periodic grid, from c0 plus "
+              "small seeded noise. Writes one sample per snapshot (snap_000000 ...) with the field, the thresholded "
+              "labels and attributes phi, chi, time, log_time, step, energy, length. Units: grid spacing 1, time in "
+              "cells^2/M. A killed run resumes from OUT.h5.work/ when rerun.");
+    o.dims("size", "NXxNY[xNZ]", "grid (101x101, 128x128x64 ...)", 2).def(p.dims.str());
+    // The model's own ranges (phi in (0, 1), chi >= 0, ...) are checked in cmdSimulate: a value the model
+    // refuses is a failed run (status 1), as for the noise models' parameters.
+    o.number("phi", "C0", "initial mean composition, in (0, 1)").def(p.phi);
+    o.number("chi", "CHI", "Flory-Huggins interaction parameter, >= 0").def(p.chi);
+    o.number("kappa", "K", "gradient energy coefficient (cells^2), > 0").def(p.kappa);
+    o.number("mobility", "M", "mobility, > 0").def(p.mobility);
+    o.number("noise", "A", "initial noise amplitude (uniform, zero mean), >= 0").def(p.noise);
+    o.integer("seed", "S", "noise seed").atLeast(0).def(double(p.seed));
+    o.integer("snapshots", "K", "snapshots, log-spaced").range(1, 1000000).def(job.plan.snapshots);
+    o.number("time", "T", "end time; snapshots log-spaced in time from --first-time").above(0).def(2000);
+    o.number("first-time", "T0", "time of the first snapshot, at most --time").above(0).def(job.plan.firstTime);
+    o.integer("steps", "N",
+              "without --time: run exactly N steps, snapshots log-spaced in step number; with --time: stop after N "
+              "steps at most")
+        .atLeast(0);
+    o.number("max-change", "D", "largest change of c per step (accuracy of the time axis)").above(0).def(0.005);
+    o.integer("phases", "2|3", "labels: 2 phases (0.5 threshold) or 3 (donor/mixed/acceptor)")
+        .choices({"2", "3"})
+        .def(job.phases);
+    o.threads("threads (0 = every core)");
+    o.flag("no-field", "store only the labels");
+    o.flag("json",
+           "print a JSON summary (mass_drift, energy_start, energy_end, energy_increases, length_start, length_end, "
+           "steps, seconds ...)");
+    o.text("output", "FILE", "output .h5 file (required)").shortName('o');
+    return o;
+}
+
+// The model's ranges, before the run touches the output's work folder (a
+// refused run leaves nothing behind).
+void checkModelParameters(const physics::CahnHilliardParams& p) {
+    if (!(p.phi > 0 && p.phi < 1)) throw Error("--phi must lie between 0 and 1 (exclusive), got " + shown(p.phi));
+    if (!(p.chi >= 0)) throw Error("--chi must be >= 0, got " + shown(p.chi));
+    if (!(p.kappa > 0)) throw Error("--kappa must be > 0, got " + shown(p.kappa));
+    if (!(p.mobility > 0)) throw Error("--mobility must be > 0, got " + shown(p.mobility));
+    if (!(p.noise >= 0)) throw Error("--noise must be >= 0, got " + shown(p.noise));
+}
+
+// The run plan: by time (--time, or neither --time nor --steps) or by steps.
+physics::RunPlan runPlan(const Args& args) {
+    physics::RunPlan plan;
+    plan.snapshots = int(args.integer("snapshots"));
+    const long steps = args.integer("steps", 0);
+    if (args.has("time") || steps == 0) {
+        plan.endTime = args.number("time");
+        plan.firstTime = args.number("first-time");
+        if (plan.firstTime > plan.endTime)
+            throw UsageError("--first-time must be > 0 and at most --time (" + shown(plan.endTime) + "), got " +
+                             shown(plan.firstTime));
+        plan.maxSteps = steps;
+    } else {
+        if (args.has("first-time"))
+            throw UsageError("--first-time needs --time (a run by --steps alone places snapshots by step)");
+        if (steps < plan.snapshots)
+            throw UsageError("--steps (" + std::to_string(steps) + ") must be at least --snapshots (" +
+                             std::to_string(plan.snapshots) + "): one snapshot per step at most");
+        plan.steps = steps;
+    }
+    return plan;
+}
+
 }  // namespace
 
 int cmdSimulate(const CommandArgs& argv) {
-    Args args(argv,
-              {"size", "phi", "chi", "kappa", "mobility", "noise", "seed", "snapshots", "steps", "time", "first-time",
-               "max-change", "phases", "threads", "output"},
-              {"json", "no-field"});
-    if (args.helpRequested()) {
-        std::cout <<
-            "Usage: microstudio-cli simulate --size NXxNY[xNZ] --phi C0 --chi CHI [OPTIONS] -o OUT.h5\n\n"
-            "Runs the Cahn-Hilliard equation for a binary blend with the Flory-Huggins free energy\n"
-            "f(c) = c ln c + (1-c) ln(1-c) + chi c (1-c) (spinodal at chi = 1/(2 c0 (1-c0))) on a periodic\n"
-            "grid, from c0 plus small seeded noise. Writes one sample per snapshot (snap_000000 ...) with the\n"
-            "field, the thresholded labels and attributes phi, chi, time, log_time, step, energy, length.\n"
-            "Units: grid spacing 1, time in cells^2/M. A killed run resumes from OUT.h5.work/ when rerun.\n\n"
-            "Options:\n"
-            "  --size NXxNY[xNZ]  grid (101x101, 128x128x64 ...)                        [101x101]\n"
-            "  --phi C0           initial mean composition                              [0.5]\n"
-            "  --chi CHI          Flory-Huggins interaction parameter                    [3.0]\n"
-            "  --kappa K          gradient energy coefficient (cells^2)                  [2.0]\n"
-            "  --mobility M       mobility                                               [1.0]\n"
-            "  --noise A          initial noise amplitude (uniform, zero mean)           [0.01]\n"
-            "  --seed S           noise seed                                             [1]\n"
-            "  --snapshots K      snapshots, log-spaced                                  [400]\n"
-            "  --time T           end time; snapshots log-spaced in time from --first-time [2000]\n"
-            "  --first-time T0    time of the first snapshot                             [1]\n"
-            "  --steps N          without --time: run exactly N steps, snapshots log-spaced in step\n"
-            "                     number; with --time: stop after N steps at most\n"
-            "  --max-change D     largest change of c per step (accuracy of the time axis) [0.005]\n"
-            "  --phases 2|3       labels: 2 phases (0.5 threshold) or 3 (donor/mixed/acceptor) [2]\n"
-            "  --threads N        threads (0 = every core)                               [0]\n"
-            "  --no-field         store only the labels\n"
-            "  --json             print a JSON summary (mass_drift, energy_start, energy_end,\n"
-            "                     energy_increases, length_start, length_end, steps, seconds ...)\n"
-            "  -o, --output FILE  output .h5 file (required)\n";
-        return 0;
-    }
+    const auto parsed = simulateOptions().parse(argv);
+    if (!parsed) return 0;
+    const Args& args = *parsed;
     args.requirePositionals(0, 0, "no positional arguments");
-    if (!args.has("output")) throw Error("missing -o OUT.h5 (see --help)");
-    // Every option is checked here, naming it, before the run touches the
-    // output's work folder (a refused run leaves nothing behind).
+    if (!args.has("output")) throw UsageError("missing -o OUT.h5 (see --help)");
     jobs::SimulateJob job;
-    job.params.dims = parseDims(args.value("size", "101x101"));
-    if (job.params.dims.nx < 2 || job.params.dims.ny < 2)
-        throw Error("--size must be at least 2x2, got " + job.params.dims.str());
-    job.params.phi = args.number("phi", 0.5);
-    if (!(job.params.phi > 0 && job.params.phi < 1)) throw Error("--phi must lie between 0 and 1 (exclusive), got " + shown(job.params.phi));
-    job.params.chi = args.number("chi", 3.0);
-    if (!(job.params.chi >= 0)) throw Error("--chi must be >= 0, got " + shown(job.params.chi));
-    job.params.kappa = args.number("kappa", 2.0);
-    if (!(job.params.kappa > 0)) throw Error("--kappa must be > 0, got " + shown(job.params.kappa));
-    job.params.mobility = args.number("mobility", 1.0);
-    if (!(job.params.mobility > 0)) throw Error("--mobility must be > 0, got " + shown(job.params.mobility));
-    job.params.noise = args.number("noise", 0.01);
-    if (!(job.params.noise >= 0)) throw Error("--noise must be >= 0, got " + shown(job.params.noise));
-    const long seed = args.integer("seed", 1);
-    if (seed < 0) throw Error("--seed must be >= 0");
-    job.params.seed = std::uint64_t(seed);
-    const long snapshots = args.integer("snapshots", 400);
-    if (snapshots < 1 || snapshots > 1000000)
-        throw Error("--snapshots must be from 1 to 1000000, got " + std::to_string(snapshots));
-    job.plan.snapshots = int(snapshots);
-    const long steps = args.integer("steps", 0);
-    if (steps < 0) throw Error("--steps must be >= 0");
-    if (args.has("time") || steps == 0) {
-        job.plan.endTime = args.number("time", 2000.0);
-        if (!(job.plan.endTime > 0))
-            throw Error("--time must be > 0 (the simulated time the run ends at), got " + shown(job.plan.endTime));
-        job.plan.firstTime = args.number("first-time", 1.0);
-        if (!(job.plan.firstTime > 0 && job.plan.firstTime <= job.plan.endTime))
-            throw Error("--first-time must be > 0 and at most --time (" + shown(job.plan.endTime) + "), got " +
-                        shown(job.plan.firstTime));
-        job.plan.maxSteps = steps;
-    } else {
-        if (args.has("first-time")) throw Error("--first-time needs --time (a run by --steps alone places snapshots by step)");
-        if (steps < snapshots)
-            throw Error("--steps (" + std::to_string(steps) + ") must be at least --snapshots (" +
-                        std::to_string(snapshots) + "): one snapshot per step at most");
-        job.plan.steps = steps;
-    }
-    job.control.maxChange = args.number("max-change", 0.005);
-    if (!(job.control.maxChange > 0)) throw Error("--max-change must be > 0");
-    const long phases = args.integer("phases", 2);
-    if (phases != 2 && phases != 3) throw Error("--phases must be 2 or 3, got " + std::to_string(phases));
-    job.phases = int(phases);
-    job.threads = int(args.integer("threads", 0));  // Args refuses a negative count
+    job.params.dims = parseDims(args.text("size"));
+    job.params.phi = args.number("phi");
+    job.params.chi = args.number("chi");
+    job.params.kappa = args.number("kappa");
+    job.params.mobility = args.number("mobility");
+    job.params.noise = args.number("noise");
+    job.params.seed = std::uint64_t(args.integer("seed"));
+    checkModelParameters(job.params);
+    job.plan = runPlan(args);
+    job.control.maxChange = args.number("max-change");
+    job.phases = int(args.integer("phases"));
+    job.threads = int(args.integer("threads"));
     job.keepField = !args.flag("no-field");
     job.output = *args.value("output");
 
@@ -140,19 +148,17 @@ int cmdSimulate(const CommandArgs& argv) {
     return 0;
 }
 
-
 // bench simulate: steps per second at 128x128 and 128x128x64 (1 and 2
 // threads), and the steps a 128x128 run needs until L reaches 16 cells.
 int benchSimulate(const CommandArgs& argv) {
-    Args args(argv, {"seconds"}, {});
-    if (args.helpRequested()) {
-        std::cout << "Usage: microstudio-cli bench simulate [--seconds S]\n\n"
-                     "Cahn-Hilliard (phi 0.5, chi 3, kappa 2, default step control) steps per second at 128x128\n"
-                     "(1 thread) and 128x128x64 (1 and 2 threads) (targets: 500 and 10 on 2 cores), and the steps and\n"
-                     "time a 128x128 run needs until the characteristic length reaches 16 cells.\n";
-        return 0;
-    }
-    const double budget = args.number("seconds", 3.0);
+    Options declared("bench simulate [--seconds S]",
+                     "Cahn-Hilliard (phi 0.5, chi 3, kappa 2, default step control) steps per second at 128x128 (1 "
+                     "thread) and 128x128x64 (1 and 2 threads) (targets: 500 and 10 on 2 cores), and the steps and "
+                     "time a 128x128 run needs until the characteristic length reaches 16 cells.");
+    declared.number("seconds", "S", "seconds each rate is measured for").above(0).def(3);
+    const auto parsed = declared.parse(argv);
+    if (!parsed) return 0;
+    const double budget = parsed->number("seconds");
     using Clock = std::chrono::steady_clock;
     auto rate = [&](const Dims& dims, int threads) {
         physics::CahnHilliardParams p;

@@ -1,7 +1,9 @@
 #pragma once
 // Every sub-command of microstudio-cli: a name, a one-line summary and an
 // entry point taking the arguments after the sub-command name. Each lives in
-// its own cmd_<name>.cpp; add it to commandTable() in main.cpp.
+// its own cmd_<name>.cpp; add it to commandTable() in main.cpp. A command
+// declares its options once (Options, options.hpp: help, checks, parsing) and
+// throws UsageError (args.hpp, exit status 2) for a command line it cannot run.
 #include <string>
 #include <vector>
 

@@ -1,10 +1,12 @@
 // microstudio-cli: every MicroStudio job, headless, on the same libraries as
-// the studio. Prints a one-line reason and exits non-zero on any failure.
+// the studio. Prints a one-line reason and exits non-zero on any failure:
+// 2 for a command line it cannot run (UsageError), 1 for a failed run.
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 #include <vector>
 
+#include "args.hpp"  // UsageError
 #include "commands.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/io/hdf5.hpp"
@@ -86,6 +88,9 @@ int main(int argc, char** argv) {
         } catch (const ms::Cancelled&) {
             std::cerr << "microstudio-cli " << c.name << ": cancelled\n";
             return 130;
+        } catch (const ms::cli::UsageError& e) {
+            std::cerr << "microstudio-cli " << c.name << ": error: " << e.what() << "\n";
+            return 2;
         } catch (const std::exception& e) {
             std::cerr << "microstudio-cli " << c.name << ": error: " << e.what() << "\n";
             return 1;

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/volume.hpp"
 #include "microstudio/io/limits.hpp"
 
 namespace ms::cli {
@@ -137,10 +138,11 @@ OptionSpec helpSpec() {
 [[noreturn]] void rethrow(const CLI::ParseError& error) {
     const std::string what = error.what();
     if (const auto at = what.find(" was given a disallowed flag override"); at != std::string::npos)
-        throw Error(std::string("option ") + (what.rfind('-', 0) == 0 ? "" : "--") + what.substr(0, at) + " takes no value");
+        throw UsageError(std::string("option ") + (what.rfind('-', 0) == 0 ? "" : "--") + what.substr(0, at) +
+                         " takes no value");
     if (const auto at = what.find(": "); at != std::string::npos && what.find(" missing") != std::string::npos)
-        throw Error("option " + what.substr(0, at) + " needs a value");
-    throw Error(what);
+        throw UsageError("option " + what.substr(0, at) + " needs a value");
+    throw UsageError(what);
 }
 
 }  // namespace
@@ -174,8 +176,16 @@ std::string OptionSpec::rule() const {
 }
 
 void OptionSpec::validate(const std::string& text) const {
-    if (check) return check(text);
-    auto refuse = [&] { throw Error("--" + name + " must be " + rule() + ", not '" + text + "'"); };
+    if (check) {
+        try {
+            return check(text);
+        } catch (const UsageError&) {
+            throw;
+        } catch (const Error& e) {  // a library's parser (io::parseLabelValues ...): its words, a usage error
+            throw UsageError(e.what());
+        }
+    }
+    auto refuse = [&] { throw UsageError("--" + name + " must be " + rule() + ", not '" + text + "'"); };
     if (kind == Kind::Text) {
         if (!choices.empty() && std::find(choices.begin(), choices.end(), text) == choices.end()) refuse();
         return;
@@ -250,6 +260,12 @@ OptionRef& OptionRef::shortName(char letter) {
     return *this;
 }
 
+OptionRef& OptionRef::rule(const std::string& text, std::function<void(const std::string&)> check) {
+    spec().ruleText = text;
+    spec().check = std::move(check);
+    return *this;
+}
+
 // ---- Options -------------------------------------------------------------------------
 
 Options::Options(std::string usage, std::string description)
@@ -293,16 +309,35 @@ OptionRef Options::threads(const std::string& help, int max) {
         } catch (const std::logic_error&) {
             used = 0;
         }
-        if (used != text.size() || n < min || n > max) throw Error("--threads expects " + rule + ", got '" + text + "'");
+        if (used != text.size() || n < min || n > max)
+            throw UsageError("--threads expects " + rule + ", got '" + text + "'");
     };
     return ref;
+}
+
+OptionRef Options::dims(const std::string& name, const std::string& placeholder, const std::string& help,
+                       int minSide) {
+    const std::string rule = minSide <= 1 ? "NXxNY or NXxNYxNZ, each in 1..100000"
+                                          : "NXxNY or NXxNYxNZ, NX and NY in " + std::to_string(minSide) +
+                                                "..100000, NZ in 1..100000";
+    return text(name, placeholder, help).rule(rule, [name, rule, minSide](const std::string& text) {
+        bool ok = true;
+        Dims d;
+        try {
+            d = parseDims(text);
+        } catch (const Error&) {
+            ok = false;
+        }
+        if (!ok || d.nx < minSide || d.ny < minSide) throw UsageError("--" + name + " must be " + rule + ", not '" + text + "'");
+    });
 }
 
 void Options::labels() {
     text("labels", "D,A[,M]",
          "for .tif and .npy: the stored values of donor, acceptor and mixed (e.g. 0,255 or 0,255,128). Default: "
          "0/1/2 and 0/0.5/1 are labels as they are, else 2 or 3 distinct values are D, A or D, M, A in ascending "
-         "order; any other file is refused");
+         "order; any other file is refused")
+        .rule("2 or 3 distinct numbers D,A[,M]", [](const std::string& text) { io::parseLabelValues(text); });
 }
 
 std::vector<OptionSpec> Options::withCommonOptions() const {
@@ -378,7 +413,7 @@ std::optional<Args> Options::parse(const CommandArgs& argv) const {
         rethrow(error);
     }
     for (const auto& unknown : app.remaining())  // CLI11 keeps "--", the end of the options, here too
-        if (unknown != "--") throw Error("unknown option " + unknown + " (see --help)");
+        if (unknown != "--") throw UsageError("unknown option " + unknown + " (see --help)");
     for (std::size_t i = 0; i < all.size(); ++i) {
         const OptionSpec& spec = all[i];
         if (bound[i]->count() == 0) {
@@ -417,8 +452,8 @@ int SubcommandSet::run(const CommandArgs& argv) const {
         if (argv[0] == entry.name) return entry.run(CommandArgs(argv.begin() + 1, argv.end()));
         names.push_back(entry.name);
     }
-    throw Error("unknown " + noun + " '" + argv[0] + "' (" + joinAlternatives(names) + "; see " + command +
-                " --help)");
+    throw UsageError("unknown " + noun + " '" + argv[0] + "' (" + joinAlternatives(names) + "; see " + command +
+                     " --help)");
 }
 
 }  // namespace ms::cli

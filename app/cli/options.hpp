@@ -28,12 +28,13 @@ struct OptionSpec {
     std::vector<std::string> choices;
     std::string section;       // heading it is listed under in --help
     std::string ruleText;      // replaces the generated rule (below)
-    // Replaces the generated rule: throws ms::Error with its own message.
+    // Replaces the generated rule: throws ms::Error with its own message
+    // (Options::parse passes it on as a UsageError).
     std::function<void(const std::string&)> check;
 
     // "an integer in [1, 1000]", "a number > 0", "graspi, json or csv".
     std::string rule() const;
-    // Throws ms::Error "--NAME must be RULE, not 'TEXT'" unless `text` passes.
+    // Throws UsageError "--NAME must be RULE, not 'TEXT'" unless `text` passes.
     void validate(const std::string& text) const;
 };
 
@@ -52,6 +53,9 @@ public:
     OptionRef& below(double hi);               // value < hi
     OptionRef& choices(std::vector<std::string> allowed);
     OptionRef& shortName(char letter);
+    // A rule no range or list says ("NXxNY[xNZ]"): `check` throws ms::Error
+    // with its own one-line message; `text` is the rule --list-options shows.
+    OptionRef& rule(const std::string& text, std::function<void(const std::string&)> check);
 
 private:
     OptionSpec& spec();
@@ -74,13 +78,15 @@ public:
     OptionRef number(const std::string& name, const std::string& placeholder, const std::string& help);
     // --threads N, 0 = every core (the same rule and message everywhere).
     OptionRef threads(const std::string& help, int max = 4096);
+    // A grid size NXxNY[xNZ] (parseDims), NX and NY at least minSide.
+    OptionRef dims(const std::string& name, const std::string& placeholder, const std::string& help, int minSide = 1);
     // --labels D,A[,M] for commands that read .tif and .npy (readOptions).
     void labels();
 
     // Parses argv (the words after the command name). Prints --help (or, for
     // tests and tools, --list-options: one tab-separated line per option) and
-    // returns nullopt when asked for; throws ms::Error naming the option on a
-    // bad value, an unknown option or a missing value. --max-voxels is
+    // returns nullopt when asked for; throws UsageError naming the option on
+    // a bad value, an unknown option or a missing value. --max-voxels is
     // accepted by every command.
     std::optional<Args> parse(const CommandArgs& argv) const;
     std::string help() const;

@@ -196,9 +196,13 @@ bool hasCommand(const QString& name) {
 }
 
 // The commands whose options are declared once (app/cli/options.hpp); `noise
-// eval` with --no-learned stays in the torch-free CLI.
+// eval` with --no-learned stays in the torch-free CLI. The model commands
+// (denoise, models, sample2d) run in the ML worker, a second or so a run.
 QList<QStringList> declaredCommands() {
-    QList<QStringList> commands;
+    QList<QStringList> commands{{"info"}, {"convert"}, {"demo"}, {"bench", "startup"}};
+    if (hasCommand("simulate")) commands << QStringList{"simulate"} << QStringList{"bench", "simulate"};
+    for (const char* model : {"denoise", "models", "sample2d"})
+        if (hasCommand(model)) commands << QStringList{model};
     if (hasCommand("describe")) commands << QStringList{"describe"} << QStringList{"bench", "descriptors"};
     if (hasCommand("noise"))
         commands << QStringList{"noise", "apply"} << QStringList{"noise", "dataset"}
@@ -233,10 +237,10 @@ QList<Declared> declaredOptions(const QStringList& command) {
     return options;
 }
 
-// Exit 1 and exactly one stderr line holding every one of `parts`.
+// Bad usage: exit 2 and exactly one stderr line holding every one of `parts`.
 bool refusedWith(const Run& r, const QStringList& parts) {
     const QString line = r.err.trimmed();
-    bool ok = r.finished && r.code == 1 && !line.isEmpty() && !line.contains('\n');
+    bool ok = r.finished && r.code == 2 && !line.isEmpty() && !line.contains('\n');
     for (const QString& part : parts) ok = ok && line.contains(part);
     if (!ok) qWarning("exit %d, stderr: %s (wanted %s)", r.code, qPrintable(r.err), qPrintable(parts.join(" | ")));
     return ok;
@@ -312,7 +316,7 @@ private slots:
         QCOMPARE(ext.code, 1);
         QVERIFY(ext.err.contains("unknown file type"));
         const Run usage = cli({"convert", "only-one-arg"});
-        QCOMPARE(usage.code, 1);
+        QCOMPARE(usage.code, 2);  // bad usage
         QVERIFY(usage.err.contains("expected IN and OUT"));
         const Run unknown = cli({"frobnicate"});
         QCOMPARE(unknown.code, 2);
@@ -462,7 +466,7 @@ private slots:
             QCOMPARE(cli({"info", file, "--max-voxels", "2048"}, env).code, 0);  // the option wins
         }
         const Run bad = cli({"info", "--max-voxels", "lots", q(dir_ / "cap.h5")});
-        QCOMPARE(bad.code, 1);
+        QCOMPARE(bad.code, 2);  // bad usage
         QVERIFY(bad.err.contains("--max-voxels expects a positive number"));
         QVERIFY(cli({"info", "--help"}).out.contains("--max-voxels N"));
         // A 10^15-voxel claim fails at once naming it; the default is at least 512^3 voxels.
@@ -664,31 +668,39 @@ private slots:
 
     // The unclear messages of issue 21, each now one line saying what is wrong.
     void unclearMessagesNowSayWhatIsWrong() {
+        // Status 2: the command line is wrong (a declared rule, or options that
+        // contradict each other); 1: a rule of the model or library the run calls.
         struct Case {
             QStringList args;
             QString message;
+            int code = 2;
         };
         std::vector<Case> cases;
         if (hasCommand("simulate")) {
             const QString out = q(dir_ / "msg.h5");
-            cases.push_back({{"simulate", "--time", "-1", "-o", out}, "--time must be > 0"});
+            cases.push_back({{"simulate", "--time", "-1", "-o", out}, "--time must be a number > 0, not '-1'"});
             cases.push_back({{"simulate", "--threads", "-3", "-o", out}, "--threads expects 0 (every core) or a number"});
             cases.push_back({{"simulate", "--first-time", "50", "--time", "10", "-o", out}, "--first-time must be > 0 and at most --time (10)"});
+            cases.push_back({{"simulate", "--first-time", "5", "--steps", "10", "-o", out}, "--first-time needs --time"});
             cases.push_back({{"simulate", "--steps", "3", "--snapshots", "10", "-o", out}, "--steps (3) must be at least --snapshots (10)"});
-            cases.push_back({{"simulate", "--snapshots", "0", "-o", out}, "--snapshots must be from 1"});
+            cases.push_back({{"simulate", "--snapshots", "0", "-o", out}, "--snapshots must be an integer in [1, 1000000], not '0'"});
             cases.push_back({{"simulate", "--phases", "4", "-o", out}, "--phases must be 2 or 3"});
+            cases.push_back({{"simulate", "--size", "1x64", "-o", out}, "--size must be NXxNY or NXxNYxNZ, NX and NY in 2..100000"});
+            cases.push_back({{"simulate", "--size", "64x64"}, "missing -o OUT.h5"});
+            cases.push_back({{"simulate", "--phi", "1.5", "-o", out}, "--phi must lie between 0 and 1 (exclusive), got 1.5", 1});
+            cases.push_back({{"simulate", "--kappa", "0", "-o", out}, "--kappa must be > 0, got 0", 1});
         }
         if (hasCommand("dataset")) {
             const QString out = q(dir_ / "msg_ds");
             cases.push_back({{"dataset", "build", "--threads", "-3", "-o", out}, "--threads expects 0 (every core)"});
-            cases.push_back({{"dataset", "build", "--shard", "0/99999999999", "-o", out}, "N 99999999999 is too large"});
-            cases.push_back({{"dataset", "build", "--shard", "1/4294967297", "-o", out}, "N 4294967297 is too large"});
-            cases.push_back({{"dataset", "build", "--shard", "4/4", "-o", out}, "I must be below N"});
-            cases.push_back({{"dataset", "build", "--shard", "a/4", "-o", out}, "--shard must be I/N"});
+            cases.push_back({{"dataset", "build", "--shard", "0/99999999999", "-o", out}, "N 99999999999 is too large", 1});
+            cases.push_back({{"dataset", "build", "--shard", "1/4294967297", "-o", out}, "N 4294967297 is too large", 1});
+            cases.push_back({{"dataset", "build", "--shard", "4/4", "-o", out}, "I must be below N", 1});
+            cases.push_back({{"dataset", "build", "--shard", "a/4", "-o", out}, "--shard must be I/N", 1});
         }
         for (const auto& c : cases) {
             const Run r = cli(c.args);
-            QVERIFY2(r.code == 1 && r.err.trimmed().count('\n') == 0 && r.err.contains(c.message),
+            QVERIFY2(r.code == c.code && r.err.trimmed().count('\n') == 0 && r.err.contains(c.message),
                      qPrintable(c.args.join(' ') + " -> exit " + QString::number(r.code) + ": " + r.err));
         }
         // Nothing was left behind by the refused runs.
@@ -802,7 +814,7 @@ private slots:
         QVERIFY(refusedInOneLine(cli({"describe", "--labels", "0,1", q(dir_ / "t3.h5")}), q(dir_ / "t3.h5"),
                                  "--labels applies to .tif and .npy files only"));
         const Run bad = cli({"info", "--labels", "0", q(dir_ / "grey.npy")});
-        QCOMPARE(bad.code, 1);
+        QCOMPARE(bad.code, 2);  // bad usage
         QVERIFY(bad.err.contains("--labels expects 2 or 3 distinct numbers"));
     }
 
@@ -919,8 +931,8 @@ private slots:
 
     // Every declared number is checked from its declaration: bad text, and a
     // value outside the declared range, are refused in one line naming the
-    // option, the rule and the value. Exit 1: the status of every refused
-    // argument of a command (main.cpp gives 2 to an unknown command only).
+    // option, the rule and the value. Exit 2, bad usage (README), as for an
+    // unknown command; a failed run exits 1.
     void declaredOptionsRefuseBadValuesInOneLine() {
         int numbers = 0, ranges = 0;
         for (const QStringList& command : declaredCommands()) {
@@ -956,6 +968,8 @@ private slots:
             QVERIFY(numbers >= 20);
             QVERIFY(ranges >= 15);
         }
+        // An unknown sub-command of a command group is bad usage too.
+        QVERIFY(refusedWith(cli({"bench", "no-such-bench"}), {"unknown benchmark 'no-such-bench'"}));
         // The brief's example, spelled out once.
         if (hasCommand("noise"))
             QVERIFY(refusedWith(cli({"noise", "eval", "--no-learned", "--synthetic", "abc"}),
