@@ -1170,6 +1170,7 @@ TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volum
     FeatureTask task(*impl.net->fp, torch::cat(variants), impl.targetsOf(train).repeat({impl.config.featureAugment, 1}),
                      impl.encodeMeans(validation), impl.targetsOf(validation));
     if (const auto e = impl.extraOf(train); e.defined()) {
+        impl.net->fp->setExtraScale(e);
         task.extra = e.repeat({impl.config.featureAugment, 1});
         task.vextra = impl.extraOf(validation);
     }

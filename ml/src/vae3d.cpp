@@ -226,6 +226,10 @@ FeaturePredictor3dImpl::FeaturePredictor3dImpl(const std::string& head_, int lat
         conv2 = register_module("conv2", torch::nn::Conv3d(torch::nn::Conv3dOptions(w, w, 3).padding({1, 0, 0})));
         fc1 = register_module("fc1", torch::nn::Linear(w + extraInputs, w));
         fc3 = register_module("fc3", torch::nn::Linear(w, outputs));
+        if (extraInputs > 0) {
+            extraMean = register_buffer("extra_mean", torch::zeros({extraInputs}));
+            extraStd = register_buffer("extra_std", torch::ones({extraInputs}));
+        }
         return;
     }
     if (head != "mlp") throw Error("the feature predictor head must be mlp, conv or conv-fractions, not '" + head + "'");
@@ -248,6 +252,14 @@ torch::Tensor FeaturePredictor3dImpl::forwardMlp(torch::Tensor x) {
     return fc3->forward(x);
 }
 
+void FeaturePredictor3dImpl::setExtraScale(const torch::Tensor& trainingExtra) {
+    if (extraInputs == 0) return;
+    torch::NoGradGuard noGrad;
+    const auto e = trainingExtra.to(extraMean.device()).to(extraMean.dtype());
+    extraMean.copy_(e.mean(0));
+    extraStd.copy_(e.size(0) > 1 ? e.std(0).clamp_min(1e-6) : torch::ones_like(extraStd));
+}
+
 // x/y wrap by one cell (the volumes are periodic there), z zero-padded by the layer.
 torch::Tensor FeaturePredictor3dImpl::forwardConv(const torch::Tensor& latent, const torch::Tensor& extra) {
     namespace F = torch::nn::functional;
@@ -258,7 +270,7 @@ torch::Tensor FeaturePredictor3dImpl::forwardConv(const torch::Tensor& latent, c
     if (extraInputs > 0) {
         if (!extra.defined() || extra.dim() != 2 || extra.size(0) != x.size(0) || extra.size(1) != extraInputs)
             throw Error("the " + head + " feature predictor needs " + std::to_string(extraInputs) + " extra inputs per sample");
-        x = torch::cat({x, extra.to(x.dtype())}, 1);
+        x = torch::cat({x, ((extra.to(x.dtype()) - extraMean) / extraStd).to(x.dtype())}, 1);
     }
     x = torch::dropout(torch::silu(fc1->forward(x)), dropout, is_training());
     return fc3->forward(x);

@@ -82,13 +82,19 @@ TORCH_MODULE(Vae3d);
 // latent the same wherever a structure sits, with ~1/20 of the MLP's weights:
 // it cannot tell training runs apart by where their features lie.
 // "conv-fractions": the conv head that also reads `extraInputs` numbers per
-// sample beside the grid average (the volume's phase fractions).
+// sample beside the grid average (the volume's phase fractions), each
+// standardised with the training set's mean and deviation (setExtraScale):
+// a fraction varies by ~0.1, the averages by ~1, and unscaled it is learnt
+// thousands of steps late.
 struct FeaturePredictor3dImpl : torch::nn::Module {
     FeaturePredictor3dImpl(const std::string& head, int latentChannels, long inputs, int outputs, double dropout,
                            int extraInputs = 0);
     // latent [N, C, d, h, w]; extra [N, extraInputs] (unused by the others).
     torch::Tensor forward(torch::Tensor latent, const torch::Tensor& extra = {});
     bool readsExtra() const { return extraInputs > 0; }
+    // The training extras [N, extraInputs]: their mean and deviation, kept.
+    void setExtraScale(const torch::Tensor& trainingExtra);
+    torch::Tensor extraMean, extraStd;  // buffers (conv-fractions only)
     std::string head;
     int extraInputs = 0;
     torch::nn::Linear fc1{nullptr}, fc2{nullptr}, fc3{nullptr};

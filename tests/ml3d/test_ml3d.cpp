@@ -594,6 +594,12 @@ private slots:
         const auto f1 = torch::full({3, 1}, 0.3), f2 = torch::full({3, 1}, 0.7);
         QVERIFY(!torch::allclose(withFractions->forward(x, f1), withFractions->forward(x, f2)));
         QVERIFY(torch::allclose(withFractions->forward(x, f1), withFractions->forward(shifted, f1), 1e-5, 1e-5));
+        // The extras are standardised with the training set's mean and (unbiased) deviation.
+        withFractions->setExtraScale(torch::tensor({0.3f, 0.7f}).view({2, 1}));
+        QCOMPARE(withFractions->extraMean.item<float>(), 0.5f);
+        QVERIFY(std::abs(withFractions->extraStd.item<float>() - float(std::sqrt(0.08))) < 1e-6f);
+        QVERIFY(torch::allclose(withFractions->forward(x, torch::full({3, 1}, 0.5)), withFractions->forward(x, f1), 1e-6, 1e-6) ==
+                false);
         QVERIFY_THROWS_EXCEPTION(ms::Error, withFractions->forward(x));
         QVERIFY_THROWS_EXCEPTION(ms::Error, withFractions->forward(x, torch::zeros({2, 1})));
     }
