@@ -51,6 +51,21 @@ namespace {
 
 using Shape = std::vector<long>;
 
+// Adam on random minibatches of (x, y), then eval mode.
+void fitFeaturePredictor(d3::FeaturePredictor3dImpl& fp, const torch::Tensor& x, const torch::Tensor& y, int steps,
+                         long batch, double rate) {
+    torch::optim::Adam adam(fp.parameters(), torch::optim::AdamOptions(rate));
+    fp.train();
+    for (int step = 0; step < steps; ++step) {
+        auto idx = torch::randint(x.size(0), {batch}, torch::kLong);
+        adam.zero_grad();
+        auto loss = torch::mse_loss(fp.forward(x.index_select(0, idx)), y.index_select(0, idx));
+        loss.backward();
+        adam.step();
+    }
+    fp.eval();
+}
+
 Shape shapeOf(const d3::ShapeLog& log, const std::string& name) {
     for (const auto& [n, s] : log.entries)
         if (n == name) return s;
@@ -553,16 +568,7 @@ private slots:
         auto tx = sphere(64);
         auto ty = torch::matmul(tx, w);
         d3::FeaturePredictor3d fp("mlp", 1, inputs, 3, 0.1);
-        torch::optim::Adam adam(fp->parameters(), torch::optim::AdamOptions(3e-3));
-        fp->train();
-        for (int step = 0; step < 1500; ++step) {
-            auto idx = torch::randint(n, {64}, torch::kLong);
-            adam.zero_grad();
-            auto loss = torch::mse_loss(fp->forward(x.index_select(0, idx)), y.index_select(0, idx));
-            loss.backward();
-            adam.step();
-        }
-        fp->eval();
+        fitFeaturePredictor(*fp, x, y, 1500, 64, 3e-3);
         torch::NoGradGuard noGrad;
         const double mse = torch::mse_loss(fp->forward(tx), ty).item<double>();
         const double trainMse = torch::mse_loss(fp->forward(x), y).item<double>();
@@ -615,16 +621,7 @@ private slots:
         auto [x, y] = make(1024);
         auto [tx, ty] = make(128);
         d3::FeaturePredictor3d fp("conv", 2, 0, 2, 0.0);
-        torch::optim::Adam adam(fp->parameters(), torch::optim::AdamOptions(2e-3));
-        fp->train();
-        for (int step = 0; step < 400; ++step) {
-            auto idx = torch::randint(1024, {32}, torch::kLong);
-            adam.zero_grad();
-            auto loss = torch::mse_loss(fp->forward(x.index_select(0, idx)), y.index_select(0, idx));
-            loss.backward();
-            adam.step();
-        }
-        fp->eval();
+        fitFeaturePredictor(*fp, x, y, 400, 32, 2e-3);
         torch::NoGradGuard noGrad;
         const double mse = torch::mse_loss(fp->forward(tx), ty).item<double>();
         const double variance = ty.var(0).mean().item<double>();
