@@ -76,7 +76,9 @@ struct Recipe3d {
     const char* channels = "16,32,64";
     int unetFeatures = 64;
     double minPhaseFraction = 0.01;
-    const char* featureHead = "conv";  // the paper's MLP memorises the training runs (docs/ml3d.md)
+    // The paper's MLP memorises the training runs; the conv head reading the
+    // phase fractions predicts phi best on validation (docs/ml3d.md).
+    const char* featureHead = "conv-fractions";
     long limit = 0, valLimit = 256;  // every two-phase training snapshot (~7,400)
     struct Stage {
         const char* name;
@@ -220,7 +222,7 @@ int trainRecipe3d(const CommandArgs& argv) {
                      "                         vol_frac_M, tortuosity_D, tortuosity_A) [2]\n"
                      "  --out DIR              [resources/models/gen3d-ch2, or gen3d-ch3 with --phases 3]\n"
                      "  --latent-channels C [4]; --periodic-xy; --minority-weight W [0]  VAE options (train3d --help)\n"
-                     "  --fp-head H [conv]; --features-augment K, --diffusion-augment K [1]  (train3d --help)\n"
+                     "  --fp-head H [conv-fractions]; --features-augment K, --diffusion-augment K [1]  (train3d --help)\n"
                      "  --choice TEXT          how these options were chosen on validation (recorded in the model)\n"
                      "  --limit N, --val-limit N  samples used (evenly spaced, after the filter) [0 = all, 256]\n"
                      "  --vae-epochs N, --features-epochs N, --diffusion-epochs N  [8, 80, 24]\n"

@@ -2141,6 +2141,8 @@ private slots:
         QCOMPARE(c.vae.latentSize(), 1024L);  // the paper's 4 x 8 x 8 x 4
         QCOMPARE(c.unetFeatures, 64);
         QCOMPARE(c.diffusionContext, std::string("data"));
+        QCOMPARE(c.featureHead, std::string("conv-fractions"));  // chosen on validation (docs/ml3d.md)
+        QCOMPARE(model.featureRanges().size(), std::size_t(6));
         QVERIFY(c.vaeAugment);
         QCOMPARE(model.conditionNames(), twoPhaseConditions());
         QCOMPARE(model.metadata().weightsPrecision, std::string("float16"));
