@@ -1,9 +1,7 @@
 #pragma once
 // The parsed arguments of a sub-command: values, flags and positionals, as
-// Options::parse (options.hpp) fills them; the commands not yet converted
-// (train, train3d, generate, evaluate) still parse with the constructor here
-// (--name value, --name=value, flags, positionals). Either way a bad command
-// line throws UsageError (exit status 2).
+// Options::parse (options.hpp) fills them from the command's declared
+// options; a bad command line throws UsageError (exit status 2).
 #include <chrono>
 #include <map>
 #include <optional>
@@ -30,8 +28,6 @@ class Options;
 
 class Args {
 public:
-    // valueOptions take a value ("--phi 0.5"); flags do not ("--json").
-    Args(std::vector<std::string> argv, std::set<std::string> valueOptions, std::set<std::string> flags);
     Args() = default;  // filled by Options::parse (options.hpp), which checks every value
 
     bool helpRequested() const { return help_; }

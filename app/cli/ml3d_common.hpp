@@ -1,5 +1,6 @@
 #pragma once
-// Helpers shared by `generate`, `evaluate` and `train3d` (3D generator commands).
+// Parsing helpers of the 3D generator commands (`generate`, `evaluate`) and
+// `sample2d`; their reports are report3d.hpp's.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -69,25 +70,6 @@ inline std::map<std::string, std::pair<double, double>> parseRanges(const std::s
     return ranges;
 }
 
-// --candidates K (screened generation): 1..64 draws per kept sample.
-inline int parseCandidates(long value) {
-    if (value < 1 || value > 64) throw Error("--candidates must be in 1..64");
-    return int(value);
-}
-
-// --tolerance D (screened generation): stop drawing once a draw lies within D
-// (training std units); 0 = always draw all --candidates.
-inline double parseTolerance(double value) {
-    if (!std::isfinite(value) || value < 0.0) throw Error("--tolerance must be a number >= 0");
-    return value;
-}
-
-// --ddpm-variance beta|posterior -> GenerateOptions::posteriorVariance.
-inline bool parseDdpmVariance(const std::string& value) {
-    if (value != "beta" && value != "posterior") throw Error("--ddpm-variance must be beta or posterior, got '" + value + "'");
-    return value == "posterior";
-}
-
 // --sampler ddim|dpmpp|ddpm -> GenerateOptions::sampler (also sample2d's);
 // `option` names the flag in the one-line refusal.
 inline std::string parseSampler(const std::string& value, const std::string& option = "--sampler") {
@@ -99,65 +81,6 @@ inline std::string parseSampler(const std::string& value, const std::string& opt
 // --steps default per sampler: DPM-Solver++ 16, the others `otherDefault`.
 inline long defaultSteps(const std::string& sampler, long otherDefault) {
     return sampler == "dpmpp" ? 16 : sampler == "ddpm" ? 0 : otherDefault;
-}
-
-// Shared with the dataset tools and training (microstudio/core/subsample.hpp).
-using ms::evenlySpaced;
-using ms::minorityFraction;
-using ms::withMinority;
-
-// A CSV cell: %.6g, empty for NaN (ml/evaluate3d.hpp).
-using ml::csvNumber;
-
-// A table cell: %.4f (or `format`), "-" for NaN or a missing name.
-inline std::string cell(double value, const char* format = "%.4f") {
-    if (!std::isfinite(value)) return "-";
-    char text[32];
-    std::snprintf(text, sizeof text, format, value);
-    return text;
-}
-inline std::string cell(const ml::NamedValues& values, const std::string& name, const char* format = "%.4f") {
-    const auto it = values.find(name);
-    return cell(it != values.end() ? it->second : std::nan(""), format);
-}
-
-// Target vs measured of one generation pass, per condition; `spread` adds
-// a column (diversity: std at the fixed target).
-inline void printFit(const ml::TargetFit& fit, const std::vector<std::string>& conditions,
-                     const ml::NamedValues* spread = nullptr) {
-    std::printf("%-16s %10s %10s %10s %9s%s\n", "descriptor", "R^2", "R^2 det.", "MAE", "described",
-                spread ? "   std at one target" : "");
-    for (const auto& name : conditions)
-        std::printf("%-16s %10s %10s %10s %9s%s\n", name.c_str(), cell(fit.r2, name).c_str(),
-                    cell(fit.determination, name).c_str(), cell(fit.mae, name).c_str(),
-                    cell(fit.described, name, "%.0f").c_str(), spread ? ("   " + cell(*spread, name)).c_str() : "");
-}
-
-// The screened pass, apart from the plain figures and labelled as a search.
-inline void printScreened(const ml::Evaluation3dReport& r) {
-    const auto& s = *r.screened;
-    std::printf("Screened generation (%d draws per target, best measured kept): a search over draws, not the "
-                "model's figure\n", s.candidates);
-    if (s.tolerance > 0.0) std::printf("draws stop within distance %g\n", s.tolerance);
-    std::printf("%.3g draws per sample on average, %.4g s per sample\n", s.fit.drawsPerSample(), s.fit.secondsPerSample);
-    printFit(s.fit, r.conditions);
-}
-
-// The feature predictor on the held-out latents, per output in the data.
-inline void printFeaturePredictor(const ml::Evaluation3dReport& r) {
-    std::printf("%-16s %10s %10s   (feature predictor on held-out latents)\n", "output", "R^2", "MAE");
-    for (const auto& name : r.outputs)
-        if (r.fpR2.count(name))
-            std::printf("%-16s %10s %10s\n", name.c_str(), cell(r.fpR2, name).c_str(), cell(r.fpMae, name, "%.4g").c_str());
-}
-
-// Writes a CSV (or any text) through a temp file, so a failure leaves no half file.
-inline void writeTextAtomically(const std::filesystem::path& path, const std::string& text) {
-    writeAtomically(path, [&](const std::filesystem::path& temp) {
-        std::ofstream file(temp, std::ios::binary);
-        file << text;
-        if (!file.flush()) throw Error("cannot write " + temp.string());
-    });
 }
 
 }  // namespace ms::cli::ml3d

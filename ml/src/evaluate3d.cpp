@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <numeric>
+#include <random>
 #include <set>
 
 #include "microstudio/core/error.hpp"
@@ -101,6 +102,22 @@ std::vector<NamedValues> measure(const std::vector<Volume>& volumes, const Gener
     return out;
 }
 
+// The attribute `name` of `volume`, its descriptors described onto it first
+// when missing and asked; nullopt when it stays missing.
+std::optional<double> conditionOf(Volume& volume, const std::string& name, bool describeMissing) {
+    auto it = volume.attributes.find(name);
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+    if (it == volume.attributes.end() && describeMissing) {
+        descriptors::storeAsAttributes(descriptors::describe(volume), volume);
+        it = volume.attributes.find(name);
+    }
+#else
+    (void)describeMissing;
+#endif
+    if (it == volume.attributes.end()) return std::nullopt;
+    return it->second;
+}
+
 // The held-out volumes with the conditions as attributes (described when
 // asked and missing) and their condition values, one target each.
 std::vector<NamedValues> targetsOf(std::vector<Volume>& volumes, const std::vector<std::string>& conditions,
@@ -108,17 +125,11 @@ std::vector<NamedValues> targetsOf(std::vector<Volume>& volumes, const std::vect
     std::vector<NamedValues> targets(volumes.size());
     for (std::size_t i = 0; i < volumes.size(); ++i)
         for (const auto& name : conditions) {
-            auto it = volumes[i].attributes.find(name);
-#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
-            if (it == volumes[i].attributes.end() && describeMissing) {
-                descriptors::storeAsAttributes(descriptors::describe(volumes[i]), volumes[i]);
-                it = volumes[i].attributes.find(name);
-            }
-#endif
-            if (it == volumes[i].attributes.end())
+            const auto value = conditionOf(volumes[i], name, describeMissing);
+            if (!value)
                 throw Error("held-out sample " + std::to_string(i) + " lacks condition '" + name +
                             "' (evaluate --describe computes missing descriptors)");
-            targets[i][name] = it->second;
+            targets[i][name] = *value;
         }
     return targets;
 }
@@ -809,6 +820,125 @@ Evaluation3dReport evaluateGenerator3d(const Generator3D& model, const std::vect
     r.timing = timingRows(c, fixed, 0.85, 1.0);
     report(progress, 1.0, "evaluated");
     return r;
+}
+
+// ---- generation for given targets ------------------------------------------
+
+std::vector<NamedValues> randomTargets(const Generator3D& model, std::size_t count,
+                                       const std::map<std::string, std::pair<double, double>>& ranges,
+                                       std::uint64_t seed) {
+    std::map<std::string, std::pair<double, double>> bounds;
+    for (const auto& r : model.conditionRanges()) bounds[r.name] = {r.min, r.max};
+    for (const auto& [name, range] : ranges) {
+        if (!bounds.count(name)) throw Error("--range: unknown condition '" + name + "' (see generate --info)");
+        bounds[name] = range;
+    }
+    std::mt19937_64 random(seed);
+    std::vector<NamedValues> targets;
+    for (std::size_t i = 0; i < count; ++i) {
+        NamedValues target;
+        for (const auto& name : model.config().conditions) {
+            const auto [lo, hi] = bounds.at(name);
+            target[name] = lo + (hi - lo) * std::uniform_real_distribution<double>(0.0, 1.0)(random);
+        }
+        targets.push_back(std::move(target));
+    }
+    return targets;
+}
+
+std::vector<NamedValues> targetsFromSamples(const Generator3D& model, std::vector<Volume> samples, std::size_t count,
+                                            bool describeMissing, const std::string& source) {
+    if (samples.empty()) throw Error("no samples in " + source);
+    std::vector<NamedValues> targets;
+    for (std::size_t index : evenlySpaced(samples.size(), count == 0 ? samples.size() : count)) {
+        NamedValues target;
+        for (const auto& name : model.config().conditions) {
+            const auto value = conditionOf(samples[index], name, describeMissing);
+            if (!value)
+                throw Error(source + ": sample " + std::to_string(index) + " lacks condition '" + name +
+                            "' (--describe computes missing descriptors)");
+            target[name] = *value;
+        }
+        targets.push_back(std::move(target));
+    }
+    return targets;
+}
+
+TargetFeasibility checkFeasibility(const Generator3D& model, const std::vector<NamedValues>& targets) {
+    TargetFeasibility f;
+    f.feasible.assign(targets.size(), true);
+    std::map<NamedValues, bool> checked;  // distinct targets: feasible?
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        auto it = checked.find(targets[i]);
+        if (it == checked.end()) {
+            auto report = model.feasibility(targets[i]);
+            it = checked.emplace(targets[i], report.feasible).first;
+            if (!report.feasible) f.firstOutside.emplace_back(i, std::move(report));
+        }
+        f.feasible[i] = it->second;
+        f.outside += it->second ? 0 : 1;
+    }
+    return f;
+}
+
+void finishGenerated(std::vector<Volume>& volumes, const Generator3D& model, const TargetFeasibility& feasibility,
+                     bool describe) {
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+    if (describe) {
+        descriptors::Options d;
+        d.phases = model.config().vae.phases;
+        const auto measured = descriptors::describeBatch(volumes, d);
+        for (std::size_t i = 0; i < volumes.size(); ++i) descriptors::storeAsAttributes(measured[i], volumes[i]);
+    }
+#else
+    (void)describe;
+#endif
+    const bool known = model.trainingConditions().size() > 0;
+    for (std::size_t i = 0; i < volumes.size(); ++i) {
+        char name[32];
+        std::snprintf(name, sizeof name, "sample_%06zu", i);
+        volumes[i].text["sample"] = name;
+        if (known && i < feasibility.feasible.size())
+            volumes[i].attributes["target_feasible"] = feasibility.feasible[i] ? 1.0 : 0.0;
+    }
+}
+
+std::vector<std::string> generatedCsvRows(const std::vector<Volume>& volumes, const Generator3dConfig& config) {
+    std::string header = "sample,seed";
+    for (const auto& name : config.conditions) header += ",target_" + name;
+    for (const auto& name : config.conditions) header += ",measured_" + name;
+    for (const auto& name : config.outputs) header += ",predicted_" + name;
+    std::vector<std::string> rows{header + ",feasible,candidates,selection_distance"};
+    auto value = [](const Volume& v, const std::string& key) {
+        const auto it = v.attributes.find(key);
+        return csvNumber(it == v.attributes.end() ? kNaN : it->second);
+    };
+    for (const auto& v : volumes) {
+        std::string row = (v.text.count("sample") ? v.text.at("sample") : "") + "," + value(v, "seed");
+        for (const auto& name : config.conditions) row += "," + value(v, "target_" + name);
+        for (const auto& name : config.conditions) row += "," + value(v, name);
+        for (const auto& name : config.outputs) row += "," + value(v, "predicted_" + name);
+        rows.push_back(row + "," + value(v, "target_feasible") + "," + value(v, "candidates") + "," +
+                       value(v, "selection_distance"));
+    }
+    return rows;
+}
+
+std::vector<TimingRow> timeBatchSizes(const Generator3D& model, const std::vector<int>& batchSizes, int steps) {
+    GenerateOptions o;
+    o.steps = steps;
+    o.guidance = 2.0;
+    o.batch = 1;
+    if (!batchSizes.empty()) model.generate(NamedValues{}, 1, o);  // warm-up (allocator, kernels)
+    std::vector<TimingRow> rows;
+    for (int batch : batchSizes) {
+        GenerateTiming t;
+        o.batch = batch;
+        o.timing = &t;
+        model.generate(NamedValues{}, batch, o);
+        rows.push_back({batch, t.denoiseSeconds / double(batch), t.decodeSeconds / double(batch)});
+    }
+    return rows;
 }
 
 }  // namespace ms::ml

@@ -117,6 +117,7 @@ void Generator3dConfig::validate() const {
     if (timesteps < 2 || timesteps > 100000) throw Error("timesteps must be in 2..100000");
     if (!(betaStart > 0 && betaStart <= betaEnd && betaEnd < 1)) throw Error("betas must satisfy 0 < start <= end < 1");
     if (!(conditionDropout >= 0 && conditionDropout < 1)) throw Error("condition dropout must be in [0, 1)");
+    if (!(guidance >= 0 && guidance <= 100)) throw Error("the sampling guidance must be in [0, 100]");
     if (diffusionContext != "features" && diffusionContext != "data")
         throw Error("the diffusion context must be 'features' or 'data', not '" + diffusionContext + "'");
     if (prediction != "eps" && prediction != "v") throw Error("the diffusion prediction must be eps or v, not '" + prediction + "'");
@@ -139,6 +140,7 @@ Json Generator3dConfig::toJson() const {
     j["beta_start"] = betaStart;
     j["beta_end"] = betaEnd;
     j["condition_dropout"] = conditionDropout;
+    j["guidance"] = guidance;
     j["diffusion_context"] = diffusionContext;
     j["prediction"] = prediction;
     j["vae_augment"] = vaeAugment;
@@ -159,6 +161,7 @@ Generator3dConfig Generator3dConfig::fromJson(const Json& j) {
     c.betaStart = numberOr(j, "beta_start", c.betaStart);
     c.betaEnd = numberOr(j, "beta_end", c.betaEnd);
     c.conditionDropout = numberOr(j, "condition_dropout", c.conditionDropout);
+    c.guidance = numberOr(j, "guidance", 1.0);  // models from before the recorded choice
     c.diffusionContext = stringOr(j, "diffusion_context", c.diffusionContext);
     c.prediction = stringOr(j, "prediction", "eps");  // models from before v prediction
     if (j.contains("vae_augment")) c.vaeAugment = boolAt(j, "vae_augment");
@@ -360,6 +363,13 @@ void Generator3D::resetFeaturePredictor(const std::string& head, std::uint64_t s
     net.fp->eval();
     impl_->config = config;
     if (impl_->metadata.training.is_object()) impl_->metadata.training.erase("features");  // to be trained again
+}
+
+void Generator3D::setGuidance(double guidance) {
+    auto config = impl_->config;
+    config.guidance = guidance;
+    config.validate();
+    impl_->config = config;
 }
 
 void Generator3D::setDiffusionAugment(int variants) {

@@ -1006,6 +1006,173 @@ private slots:
             QVERIFY2(columns.size() == 1, qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
         }
     }
+
+    // Issue 23: evaluate, generate and bench ml3d (ML worker) declare their
+    // options too. Every number is refused when it is not one or lies outside
+    // its declared range, every rule and choice when broken, every option
+    // without its value, every flag with one: exit 2, one line naming the
+    // option and the value; the model is not loaded for any of it.
+    void evaluateAndGenerateRefuseBadValuesInOneLine() {
+        if (!hasCommand("evaluate")) QSKIP("built without the ML worker");
+        int ranges = 0;
+        for (const QStringList& command : {QStringList{"evaluate"}, QStringList{"generate"}, QStringList{"bench", "ml3d"}}) {
+            const QList<Declared> options = declaredOptions(command);
+            QVERIFY2(options.size() >= (command.size() == 1 ? 20 : 6), qPrintable(command.join(' ')));
+            for (const Declared& d : options) {
+                const QString where = command.join(' ') + " " + d.name;
+                if (d.kind == "integer" || d.kind == "number")
+                    QVERIFY2(refusedWith(cli(command + QStringList{d.name, "abc"}), {d.name, "'abc'"}), qPrintable(where));
+                if (d.hasMin || d.hasMax) {
+                    const QString outside = QString::number(d.hasMin ? d.min - 1 : d.max + 1, 'g', 15);
+                    QVERIFY2(refusedWith(cli(command + QStringList{d.name, outside}), {d.name, d.rule, "'" + outside + "'"}),
+                             qPrintable(where + " " + outside));
+                    ++ranges;
+                }
+                // Rules from the parsers (sampler names, NAME=VALUE lists, sizes): their own words, the value named.
+                if (d.kind == "text" && !d.rule.isEmpty())
+                    QVERIFY2(refusedWith(cli(command + QStringList{d.name, "bogus"}), {d.name, "'bogus'"}), qPrintable(where));
+                if (d.kind == "flag")
+                    QVERIFY2(refusedWith(cli(command + QStringList{d.name + "=1"}), {d.name, "takes no value"}),
+                             qPrintable(where));
+                else
+                    QVERIFY2(refusedWith(cli(command + QStringList{d.name}), {d.name, "needs a value"}), qPrintable(where));
+            }
+            QVERIFY(refusedWith(cli(command + QStringList{"--no-such-option"}), {"unknown option --no-such-option"}));
+            QVERIFY(refusedWith(cli(command + QStringList{"stray"}), {"expected no positional arguments"}));
+        }
+        QVERIFY(ranges >= 25);
+        // The sampler settings, spelled out, the same in both commands.
+        for (const QString& command : {QString("evaluate"), QString("generate")}) {
+            QVERIFY(refusedWith(cli({command, "--steps", "-1"}), {"--steps must be an integer >= 0, not '-1'"}));
+            QVERIFY(refusedWith(cli({command, "--guidance", "-1"}), {"--guidance must be a number in [0, 100], not '-1'"}));
+            QVERIFY(refusedWith(cli({command, "--candidates", "65"}), {"--candidates must be an integer in [1, 64], not '65'"}));
+            QVERIFY(refusedWith(cli({command, "-n", "0"}), {"--count must be an integer in [1, 100000], not '0'"}));
+            QVERIFY(refusedWith(cli({command, "--sampler", "euler"}), {"--sampler must be ddim, dpmpp or ddpm, got 'euler'"}));
+            QVERIFY(refusedWith(cli({command, "--ddpm-variance", "small"}), {"--ddpm-variance must be beta or posterior, not 'small'"}));
+        }
+        QVERIFY(refusedWith(cli({"evaluate", "--min-phase-fraction", "0.5"}),
+                            {"--min-phase-fraction must be a number in [0, 0.5), not '0.5'"}));
+        QVERIFY(refusedWith(cli({"evaluate", "--batch-sizes", "1,2000"}), {"--batch-sizes", "'2000'", "1..1024"}));
+        QVERIFY(refusedWith(cli({"evaluate", "--training-count", "5"}), {"--training-count needs --training"}));
+        QVERIFY(refusedWith(cli({"generate", "--target", "ABS_f_D"}), {"--target expects NAME=VALUE", "'ABS_f_D'"}));
+        QVERIFY(refusedWith(cli({"generate", "--phases", "4"}), {"--phases must be 2 or 3, not '4'"}));
+        QVERIFY(refusedWith(cli({"generate", "--target", "A=1", "--random-targets"}),
+                            {"give one of --target, --random-targets, --targets-from"}));
+        QVERIFY(refusedWith(cli({"generate", "--target", "A=1"}), {"--model is required"}));
+    }
+
+    // Their --help is generated from the declarations: every declared option
+    // listed once, in one aligned column, under the explanatory paragraphs.
+    void evaluateAndGenerateHelpListsEveryDeclaredOption() {
+        if (!hasCommand("evaluate")) QSKIP("built without the ML worker");
+        const QList<QPair<QStringList, QStringList>> commands{
+            {{"evaluate"}, {"Evaluates a 3D generator (MicroGen3D) on held-out data", "Samples of the train split"}},
+            {{"generate"}, {"Generates 3D microstructures with a MicroGen3D model", "--strict refuses.",
+                            "       microstudio-cli generate --create-tiny DIR"}},
+            {{"bench", "ml3d"}, {"Paper-sized MicroGen3D networks", "       microstudio-cli bench ml3d --batch-sizes"}}};
+        const QRegularExpression row("^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?(  +)(?=\\S)|^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?$",
+                                     QRegularExpression::MultilineOption);
+        for (const auto& [command, paragraphs] : commands) {
+            const Run help = cli(command + QStringList{"--help"});
+            QCOMPARE(help.code, 0);
+            QVERIFY2(help.out.startsWith("Usage: microstudio-cli " + command.join(' ')), qPrintable(help.out));
+            for (const QString& text : paragraphs) QVERIFY2(help.out.contains(text), qPrintable(text + "\n" + help.out));
+            QStringList declared{"--help"};
+            for (const Declared& d : declaredOptions(command)) declared << d.name;
+            QStringList listed;
+            QSet<qsizetype> columns;
+            for (auto it = row.globalMatch(help.out); it.hasNext();) {
+                const auto m = it.next();
+                listed << (m.captured(1).isEmpty() ? m.captured(3) : m.captured(1));
+                if (!m.captured(1).isEmpty()) columns.insert(m.capturedLength(0));
+            }
+            listed.sort();
+            declared.sort();
+            QCOMPARE(listed, declared);
+            QVERIFY2(columns.size() == 1, qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
+        }
+        // Every option scripts, tests and docs pass is still declared, short names included.
+        const Run evaluate = cli({"evaluate", "--help"}), generate = cli({"generate", "--help"});
+        for (const char* name : {"-n, --count", "--model", "--data", "--steps", "--json", "--save", "--csv", "--describe",
+                                 "--round-trip-only", "--compare-steps", "--compare-count", "--compare-sampler",
+                                 "--size-count", "--training-count", "--min-phase-fraction", "--threads", "--cpu"})
+            QVERIFY2(evaluate.out.contains(name), name);
+        for (const char* name : {"-o, --output", "-n, --count", "--create-tiny", "--ranges-from", "--phases", "--info",
+                                 "--evaluate", "--random-targets", "--range", "--targets-from", "--strict", "--no-measure"})
+            QVERIFY2(generate.out.contains(name), name);
+    }
+
+    // Issue 23: `train` (every sub-form) and `train3d` (and its recipe)
+    // declare their options too: each bounded number outside its range and
+    // each other number given as text is refused with exit status 2 in one
+    // line naming the option and its rule, so are a bad choice and an unknown
+    // option; --help lists exactly the declared options, in one column.
+    void trainCommandsDeclareTheirOptions() {
+        if (!hasCommand("train3d")) QSKIP("built without ml: no train commands");
+        const QList<QStringList> commands{{"train", "vae2d"}, {"train", "ldm2d"}, {"train", "study"},
+                                          {"train", "recipe"}, {"train", "subset"}, {"train3d"},
+                                          {"train3d", "recipe"}};
+        const QRegularExpression row("^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?(  +)(?=\\S)|^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?$",
+                                     QRegularExpression::MultilineOption);
+        int refused = 0;
+        for (const QStringList& command : commands) {
+            const QList<Declared> options = declaredOptions(command);
+            QVERIFY2(options.size() >= 3, qPrintable(command.join(' ')));
+            for (const Declared& d : options) {
+                if (d.name == "--max-voxels") continue;  // every command's, checked above
+                QString bad;
+                if (d.kind == "integer" || d.kind == "number")
+                    bad = d.hasMin ? QString::number(d.min - 1, 'g', 15)
+                                   : d.hasMax ? QString::number(d.max + 1, 'g', 15) : QString("abc");
+                else if (d.kind == "text" && !d.rule.isEmpty())
+                    bad = "bogus";
+                if (bad.isEmpty()) continue;
+                QVERIFY2(refusedWith(cli(command + QStringList{d.name, bad}), {d.name, d.rule, "'" + bad + "'"}),
+                         qPrintable(command.join(' ') + " " + d.name + " " + bad));
+                ++refused;
+            }
+            QVERIFY(refusedWith(cli(command + QStringList{"--no-such-option"}), {"unknown option --no-such-option"}));
+
+            const Run help = cli(command + QStringList{"--help"});
+            QCOMPARE(help.code, 0);
+            QVERIFY2(help.out.startsWith("Usage: microstudio-cli " + command.join(' ')), qPrintable(help.out));
+            QStringList declared{"--help"};
+            for (const Declared& d : options) declared << d.name;
+            QStringList listed;
+            QSet<qsizetype> columns;
+            for (auto it = row.globalMatch(help.out); it.hasNext();) {
+                const auto m = it.next();
+                listed << (m.captured(1).isEmpty() ? m.captured(3) : m.captured(1));
+                if (!m.captured(1).isEmpty()) columns.insert(m.capturedLength(0));
+            }
+            listed.sort();
+            declared.sort();
+            QCOMPARE(listed, declared);
+            QVERIFY2(columns.size() == 1, qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
+        }
+        QVERIFY(refused >= 60);
+        // The brief's examples, spelled out.
+        QVERIFY(refusedWith(cli({"train", "vae2d", "--epochs", "0"}), {"--epochs must be an integer >= 1, not '0'"}));
+        QVERIFY(refusedWith(cli({"train3d", "recipe", "--features-augment", "9"}),
+                            {"--features-augment must be 1 to 8 symmetry variants, not '9'"}));
+        QVERIFY(refusedWith(cli({"train3d", "--stage", "decoder"}),
+                            {"--stage must be vae, features, diffusion or all, not 'decoder'"}));
+        QVERIFY(refusedWith(cli({"train", "no-such-model"}), {"unknown model 'no-such-model'"}));
+        // Missing required options are bad usage too.
+        QVERIFY(refusedWith(cli({"train3d", "--out", "x"}), {"--data and --out are required"}));
+        QVERIFY(refusedWith(cli({"train3d", "recipe", "--data", "x.h5"}), {"--data and --val are required"}));
+        // Options the scripts and docs pass are still there.
+        const Run recipe3d = cli({"train3d", "recipe", "--help"}), train3d = cli({"train3d", "--help"});
+        for (const char* name : {"--phases", "--threads", "--choice", "--latent-channels", "--periodic-xy",
+                                 "--minority-weight", "--fp-head", "--features-augment", "--diffusion-augment"})
+            QVERIFY2(recipe3d.out.contains(name), name);
+        for (const char* name : {"--stage", "--dims", "--channels", "--first-stride", "--features", "--context", "--augment",
+                                 "--min-phase-fraction", "--checkpoint-every", "--lr", "--world-size", "--ema"})
+            QVERIFY2(train3d.out.contains(name), name);
+        // The recipe's feature predictor trains on 4 symmetry variants unless told otherwise.
+        QVERIFY2(recipe3d.out.simplified().contains("[4; a predictor already trained or training keeps its own]"),
+                 qPrintable(recipe3d.out));
+    }
 };
 
 QTEST_GUILESS_MAIN(TestCli)

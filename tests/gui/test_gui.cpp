@@ -1277,6 +1277,61 @@ private slots:
     }
 
 #ifdef MICROSTUDIO_HAVE_DESIGN
+    // Loading a model sets the guidance it chose on validation; a model
+    // from before the recorded choice samples at 1.
+    void designUsesTheModelsChosenGuidance() {
+        auto model = ms::ml::Generator3D::create(ms::ml::Generator3dConfig::tiny(2), 1);
+        const QString plain = QDir::temp().filePath("ms_test_gui_guidance1");
+        const QString chosen = QDir::temp().filePath("ms_test_gui_guidance25");
+        model.save(plain.toStdString());
+        model.setGuidance(2.5);
+        model.save(chosen.toStdString());
+        ms::ui::MainWindow w;
+        auto* design = w.design();
+        auto* guidance = design->findChild<QDoubleSpinBox*>("guidance");
+        QVERIFY(guidance);
+        QVERIFY(design->loadModel(chosen, true));
+        QCOMPARE(guidance->value(), 2.5);
+        QVERIFY(design->loadModel(plain, true));
+        QCOMPARE(guidance->value(), 1.0);
+        QDir(plain).removeRecursively();
+        QDir(chosen).removeRecursively();
+    }
+
+    // Issue 24: the Design tab offers volumes larger than the training box
+    // (x and y doubled, the training depth) and generates at the chosen size.
+    void designGeneratesLargerThanTheTrainingBox() {
+        const QString folder = tinyGeneratorWithData("ms_test_gui_size", 2);
+        ms::ui::MainWindow w;
+        QVERIFY(showAt(w, w.design(), {1024, 700}));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        auto* size = design->findChild<QComboBox*>("size");
+        QVERIFY(size && size->isVisible());
+        QCOMPARE(size->itemText(0), QString("16 x 16 x 8 (training)"));
+        QCOMPARE(size->itemData(1).toString(), QString("32x32x8"));
+        QCOMPARE(size->itemData(size->count() - 1).toString(), QString("512x512x8"));
+        QCOMPARE(design->request().size, (ms::Dims{0, 0, 0}));
+        // Chosen by keyboard, as a user would: focus, then Down once.
+        size->setFocus();
+        QTest::keyClick(size, Qt::Key_Down, Qt::NoModifier, 150);
+        QCOMPARE(design->request().size, (ms::Dims{32, 32, 8}));
+        design->findChild<QSpinBox*>()->setValue(2);
+        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        design->findChild<QSpinBox*>("steps")->setValue(2);
+        QSignalSpy done(design, &ms::ui::DesignPanel::generated);
+        QTest::mouseClick(design->findChild<QPushButton*>("generate"), Qt::LeftButton);
+        QVERIFY(done.wait(120000));
+        QCOMPARE(design->samples().size(), std::size_t(2));
+        for (const auto& v : design->samples()) QCOMPARE(v.dims(), (ms::Dims{32, 32, 8}));
+        // The samples row fits the panel at 1024x700: the combo at its minimum width or more, inside the tab.
+        QVERIFY2(size->width() >= size->minimumSizeHint().width(),
+                 qPrintable(QString("%1 < %2").arg(size->width()).arg(size->minimumSizeHint().width())));
+        QVERIFY(design->rect().contains(QRect(size->mapTo(design, QPoint(0, 0)), size->size())));
+        w.grab().save(QDir::temp().filePath("ms_test_gui_design_size.png"));
+        QDir(folder).removeRecursively();
+    }
+
     void designWarnsLiveAboutInfeasibleTargets() {
         // A tiny generator whose training conditions form a small cloud.
         auto model = ms::ml::Generator3D::create(ms::ml::Generator3dConfig::tiny(2), 1);

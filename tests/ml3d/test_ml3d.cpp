@@ -38,9 +38,11 @@
 #include "microstudio/ml/feasibility.hpp"
 #include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/guidance3d.hpp"
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/ml/model_evaluation.hpp"
 #include "microstudio/ml/splits.hpp"
+#include "microstudio/ml/training_runs.hpp"
 
 namespace fs = std::filesystem;
 using namespace ms::ml;
@@ -1539,6 +1541,110 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, evaluateGenerator3d(model, testSplitVolumes(4, 3), o));
     }
 
+    // The guidance scale is chosen on validation only, by the least plain
+    // R^2 over the conditions, and travels with the model.
+    void chooseGuidanceOnValidation() {
+        auto model = Generator3D::create(Generator3dConfig::tiny(2), 2);
+        model.setTrainingData(heldOutVolumes(12, 21));
+        QCOMPARE(model.config().guidance, 1.0);
+        auto validation = heldOutVolumes(5, 4);
+        for (auto& v : validation) v.text["split"] = "val";
+        Evaluation3dOptions o;
+        o.sampler.steps = 2;
+        o.data = "val.h5";
+        const std::vector<double> scales{0.0, 1.0, 2.5};
+        const auto choice = chooseGuidance3d(model, validation, scales, o);
+        QCOMPARE(choice.candidates.size(), scales.size());
+        QCOMPARE(choice.targets, std::size_t(5));
+        double best = -1e9, chosen = -1;
+        for (std::size_t i = 0; i < scales.size(); ++i) {
+            const auto& c = choice.candidates[i];
+            QCOMPARE(c.guidance, scales[i]);
+            QCOMPARE(c.r2.size(), std::size_t(3));
+            double least = 1e9;
+            for (const auto& [name, r2] : c.r2) least = std::min(least, r2);
+            QCOMPARE(c.leastR2, least);
+            if (least > best) best = least, chosen = c.guidance;
+        }
+        QCOMPARE(choice.chosen, chosen);
+        // The same pass as evaluate's at that scale (same seed and targets).
+        o.sampler.guidance = chosen;
+        o.reconstruction = false;
+        o.diversitySamples = 0;
+        o.timingBatchSizes.clear();
+        const auto again = evaluateGenerator3d(model, validation, o);
+        for (const auto& [name, r2] : again.plain.r2)
+            QCOMPARE(r2, choice.candidates[std::size_t(std::find(scales.begin(), scales.end(), chosen) - scales.begin())].r2.at(name));
+
+        QVERIFY_THROWS_EXCEPTION(ms::Error, chooseGuidance3d(model, testSplitVolumes(5, 4), scales, o));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, chooseGuidance3d(model, heldOutVolumes(5, 4), scales, o));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, chooseGuidance3d(model, validation, {}, o));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, chooseGuidance3d(model, validation, {1.0, -1.0}, o));
+
+        recordGuidanceChoice(model, choice);
+        QCOMPARE(model.config().guidance, chosen);
+        const std::string why = ms::stringAt(model.metadata().training["choices"], "guidance");
+        QVERIFY2(why.find("val.h5") != std::string::npos && why.find("guidance 2.5:") != std::string::npos, why.c_str());
+        QTemporaryDir dir;
+        model.save(dir.path().toStdString());
+        const auto loaded = Generator3D::load(dir.path().toStdString());
+        QCOMPARE(loaded.config().guidance, chosen);
+        QCOMPARE(ms::stringAt(loaded.metadata().training["choices"], "guidance"), why);
+        // Models from before the recorded choice sample at 1; a negative scale is refused.
+        auto json = model.config().toJson();
+        json.erase("guidance");
+        QCOMPARE(Generator3dConfig::fromJson(json).guidance, 1.0);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, model.setGuidance(-0.5));
+    }
+
+    // evaluate --choose-guidance: validation only, the best scale saved in
+    // the model; generate and evaluate then sample at it unless told.
+    void chooseGuidanceCommand() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_choose_guidance";
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        auto validation = heldOutVolumes(6, 5);
+        for (auto& v : validation) v.text["split"] = "val";
+        ms::io::writeHdf5(validation, (dir / "val.h5").string());
+        ms::io::writeHdf5(testSplitVolumes(6, 5), (dir / "test.h5").string());
+        {
+            auto m = Generator3D::create(Generator3dConfig::tiny(2), 0);
+            m.setTrainingData(heldOutVolumes(12, 21));
+            m.save(dir / "tiny", true);
+        }
+        auto path = [&](const char* name) { return QString::fromStdString((dir / name).string()); };
+        const QStringList common{"evaluate", "--model", path("tiny"), "-n", "6", "--steps", "2"};
+        QString text;
+        QCOMPARE(runCli(common + QStringList{"--data", path("val.h5"), "--choose-guidance", "0,1.5"}, &text), 0);
+        const auto model = Generator3D::load(dir / "tiny");
+        QVERIFY2(model.config().guidance == 0.0 || model.config().guidance == 1.5, qPrintable(text));
+        QVERIFY2(text.contains(QString("guidance %1 chosen").arg(model.config().guidance)), qPrintable(text));
+        QCOMPARE(model.metadata().weightsPrecision, std::string("float16"));  // saved as it was
+        const std::string why = ms::stringAt(model.metadata().training["choices"], "guidance");
+        QVERIFY2(why.find("val.h5") != std::string::npos && why.find("guidance 1.5:") != std::string::npos, why.c_str());
+        // Test or unmarked samples never choose; a malformed list is a usage error.
+        QCOMPARE(runCli(common + QStringList{"--data", path("test.h5"), "--choose-guidance", "1,2"}, &text), 1);
+        QVERIFY2(text.contains("validation split only"), qPrintable(text));
+        QCOMPARE(runCli(common + QStringList{"--data", path("val.h5"), "--choose-guidance", "1,x"}, &text), 2);
+        QVERIFY2(text.contains("--choose-guidance must be"), qPrintable(text));
+        QCOMPARE(runCli(common + QStringList{"--data", path("val.h5"), "--choose-guidance", "1,200"}, &text), 2);
+        // The recorded scale is the sampling default; --guidance still overrides it.
+        auto chosen = Generator3D::load(dir / "tiny");
+        chosen.setGuidance(2.5);
+        chosen.save(dir / "tiny", true);
+        QCOMPARE(runCli({"generate", "--model", path("tiny"), "--target", "ABS_f_D=0.5", "-n", "1", "--steps", "2",
+                         "--no-measure", "-o", path("g.h5")}, &text), 0);
+        QCOMPARE(ms::io::readHdf5((dir / "g.h5").string())[0].attributes.at("guidance"), 2.5);
+        QCOMPARE(runCli({"generate", "--model", path("tiny"), "--target", "ABS_f_D=0.5", "-n", "1", "--steps", "2",
+                         "--guidance", "1", "--no-measure", "-o", path("g1.h5")}, &text), 0);
+        QCOMPARE(ms::io::readHdf5((dir / "g1.h5").string())[0].attributes.at("guidance"), 1.0);
+        QString json;
+        QCOMPARE(runCli(common + QStringList{"--data", path("test.h5"), "--json", "--diversity", "2", "--batch-sizes", "1"},
+                        &text, &json), 0);
+        QCOMPARE(QJsonDocument::fromJson(json.toUtf8()).object()["guidance"].toDouble(), 2.5);
+        fs::remove_all(dir);
+    }
+
     // The training-condition cloud on a uniform 20 x 20 grid: every
     // z-scored nearest-neighbour distance is step / std = 1 / sqrt((20^2-1)/12),
     // so that is the 99th percentile; a point between grid points is
@@ -2142,6 +2248,8 @@ private slots:
         QCOMPARE(c.unetFeatures, 64);
         QCOMPARE(c.diffusionContext, std::string("data"));
         QCOMPARE(c.featureHead, std::string("conv-fractions"));  // chosen on validation (docs/ml3d.md)
+        QCOMPARE(c.featureAugment, 4);  // 4 symmetry variants, chosen on validation (docs/ml3d.md)
+        QCOMPARE(int(ms::numberOr(ms::memberAt(model.metadata().training, "features"), "symmetry_variants", 0)), 4);
         QCOMPARE(model.featureRanges().size(), std::size_t(6));
         QVERIFY(c.vaeAugment);
         QCOMPARE(model.conditionNames(), twoPhaseConditions());
@@ -2363,6 +2471,128 @@ private slots:
         QVERIFY2(accuracy >= 0 && accuracy <= 1, qPrintable(json));
         QVERIFY(roundTrip["r2"].toObject().isEmpty());
         QVERIFY(roundTrip["reconstruction"].toObject()["r2"].toObject().contains("vol_frac_M"));
+        fs::remove_all(dir);
+    }
+
+    // Issue 23: generate's steps around Generator3D::generate, in the library
+    // (evaluate3d.hpp) for the CLI and the studio alike: random targets inside
+    // the training ranges (or the given ones) and reproducible from the seed;
+    // targets from samples evenly spaced (i * size / n); each distinct target
+    // checked for feasibility once; the volumes named and marked; the CSV rows.
+    void generationStepsInTheLibrary() {
+        const auto training = heldOutVolumes(12, 21);
+        auto model = Generator3D::create(Generator3dConfig::tiny(2), 4);
+        model.setTrainingData(training);
+        const auto a = randomTargets(model, 40, {}, 7);
+        QCOMPARE(a.size(), std::size_t(40));
+        QVERIFY(a == randomTargets(model, 40, {}, 7));
+        QVERIFY(a != randomTargets(model, 40, {}, 8));
+        for (const auto& range : model.conditionRanges()) {
+            double lo = 1e9, hi = -1e9;
+            for (const auto& t : a) {
+                lo = std::min(lo, t.at(range.name));
+                hi = std::max(hi, t.at(range.name));
+            }
+            QVERIFY2(lo >= range.min && hi <= range.max, range.name.c_str());
+            QVERIFY(hi - lo > 0.5 * (range.max - range.min));  // spread over the range, not one value
+        }
+        for (const auto& t : randomTargets(model, 20, {{"CT_f_D_tort1", {0.75, 0.76}}}, 7))
+            QVERIFY(t.at("CT_f_D_tort1") >= 0.75 && t.at("CT_f_D_tort1") <= 0.76);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, randomTargets(model, 1, {{"no_such_condition", {0.0, 1.0}}}, 7));
+
+        // 3 of 12 samples: 0, 4 and 8; their attributes are the targets.
+        const auto picked = targetsFromSamples(model, training, 3, false, "held.h5");
+        QCOMPARE(picked.size(), std::size_t(3));
+        for (std::size_t k = 0; k < 3; ++k) {
+            QCOMPARE(picked[k].at("CT_f_D_tort1"), 0.7 + 0.02 * double(4 * k));
+            QCOMPARE(picked[k].at("ABS_f_D"), training[4 * k].attributes.at("ABS_f_D"));
+        }
+        QCOMPARE(targetsFromSamples(model, training, 0, false, "held.h5").size(), std::size_t(12));
+        auto lacking = training;
+        lacking[4].attributes.erase("CT_f_A_tort1");
+        try {
+            targetsFromSamples(model, lacking, 3, false, "held.h5");
+            QFAIL("a sample without a condition was accepted");
+        } catch (const ms::Error& e) {
+            QVERIFY2(QString(e.what()).contains("held.h5: sample 4 lacks condition 'CT_f_A_tort1'"), e.what());
+        }
+
+        // A training target is feasible; a far one is not, and reported once.
+        const NamedValues inside = picked[1], far{{"ABS_f_D", 4.0}, {"CT_f_D_tort1", 9.0}, {"CT_f_A_tort1", 9.0}};
+        const std::vector<NamedValues> targets{inside, far, far, inside, far};
+        const auto feasibility = checkFeasibility(model, targets);
+        QCOMPARE(feasibility.feasible, (std::vector<bool>{true, false, false, true, false}));
+        QCOMPARE(feasibility.outside, std::size_t(3));
+        QCOMPARE(feasibility.firstOutside.size(), std::size_t(1));
+        QCOMPARE(feasibility.firstOutside[0].first, std::size_t(1));
+        QVERIFY(QString::fromStdString(feasibility.firstOutside[0].second.message()).contains("nearest feasible target"));
+
+        GenerateOptions o;
+        o.steps = 2;
+        o.batch = 5;
+        auto volumes = model.generate(targets, o);
+        finishGenerated(volumes, model, feasibility, false);
+        QCOMPARE(volumes[3].text.at("sample"), std::string("sample_000003"));
+        QCOMPARE(volumes[0].attributes.at("target_feasible"), 1.0);
+        QCOMPARE(volumes[1].attributes.at("target_feasible"), 0.0);
+        const auto rows = generatedCsvRows(volumes, model.config());
+        QCOMPARE(rows.size(), std::size_t(6));
+        QCOMPARE(QString::fromStdString(rows[0]),
+                 QString("sample,seed,target_ABS_f_D,target_CT_f_D_tort1,target_CT_f_A_tort1,measured_ABS_f_D,"
+                         "measured_CT_f_D_tort1,measured_CT_f_A_tort1,predicted_ABS_f_D,predicted_CT_f_D_tort1,"
+                         "predicted_CT_f_A_tort1,predicted_phi,predicted_chi,predicted_log_time,feasible,candidates,"
+                         "selection_distance"));
+        const QStringList second = QString::fromStdString(rows[2]).split(',');
+        QCOMPARE(second.size(), 17);
+        QCOMPARE(second[0], QString("sample_000001"));
+        QCOMPARE(second[2], QString("4"));   // target_ABS_f_D, %.6g
+        QCOMPARE(second[3], QString("9"));
+        QCOMPARE(second[14], QString("0"));  // outside the training data
+        QCOMPARE(QString::fromStdString(rows[1]).split(',')[14], QString("1"));
+        QVERIFY(!second[8].isEmpty());       // predicted_ABS_f_D
+    }
+
+    // The 3D recipe's feature augmentation (4 symmetry variants) goes to a
+    // predictor that has not started training; one already trained, or with a
+    // checkpoint to resume (which must see the samples it started with),
+    // keeps its own; an explicit --features-augment applies to any, and a new
+    // head makes its predictor a fresh one again.
+    void recipeFeatureAugmentGoesToAnUnstartedPredictor() {
+        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_recipe_augment";
+        fs::remove_all(dir);
+        Recipe3dSettings settings;
+        settings.train = dir / "train.h5";
+        settings.validation = dir / "val.h5";
+        settings.outDir = dir / "gen";
+        auto run = recipe3dRun(settings);
+        QCOMPARE(run.config.featureAugment, 4);
+        QCOMPARE(run.config.featureHead, std::string("conv-fractions"));
+        QCOMPARE(run.plan.options.at("features").epochs, 80);
+        QVERIFY(fs::is_directory(dir / "gen" / "checkpoints"));
+        run.featureHead.clear();  // as without --fp-head: the model's head
+        auto fresh = Generator3D::create(Generator3dConfig::tiny(), 0);
+        QCOMPARE(fresh.config().featureAugment, 1);
+        QCOMPARE(applyRunChoices(fresh, run), std::string());
+        QCOMPARE(fresh.config().featureAugment, 4);
+
+        auto trained = Generator3D::create(Generator3dConfig::tiny(), 0);
+        trained.metadata().training["features"] = Json::object();  // what a finished stage records
+        applyRunChoices(trained, run);
+        QCOMPARE(trained.config().featureAugment, 1);
+        auto resuming = Generator3D::create(Generator3dConfig::tiny(), 0);
+        std::ofstream(run.plan.checkpointPath("features")) << "checkpoint";
+        applyRunChoices(resuming, run);
+        QCOMPARE(resuming.config().featureAugment, 1);
+
+        run.featureAugment = 2;  // --features-augment 2
+        applyRunChoices(trained, run);
+        QCOMPARE(trained.config().featureAugment, 2);
+        run.featureAugment = 0;
+        fs::remove(run.plan.checkpointPath("features"));
+        run.featureHead = "conv";  // a new head: its predictor untrained, the recipe's variants again
+        QCOMPARE(applyRunChoices(trained, run), Generator3dConfig::tiny().featureHead);
+        QCOMPARE(trained.config().featureHead, std::string("conv"));
+        QCOMPARE(trained.config().featureAugment, 4);
         fs::remove_all(dir);
     }
 };

@@ -181,11 +181,23 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
                             "ancestral over all timesteps (slowest)."));
     connect(sampler_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { samplerChanged(); });
     guidance_ = new QDoubleSpinBox(sampling);
+    guidance_->setObjectName("guidance");
     guidance_->setRange(0, 10);
     guidance_->setSingleStep(0.25);
     guidance_->setValue(1.0);
-    guidance_->setToolTip(tr("Classifier-free guidance: 0 unconditional, 1 conditional, > 1 stronger"));
-    samplingForm->addRow(tr("samples"), count_);
+    guidance_->setToolTip(tr("Classifier-free guidance: 0 unconditional, 1 conditional, > 1 stronger; set to "
+                              "the scale chosen on validation when a model loads"));
+    size_ = new QComboBox(sampling);
+    size_->setObjectName("size");
+    size_->setToolTip(tr("Volume size. Larger than the training box: the latent is denoised in overlapping "
+                         "training-size windows blended every step, periodic in x and y (no seams); the cost "
+                         "grows with the voxels (docs/ml3d.md)"));
+    // One row for the count and the size: the panel's height sets the window's minimum.
+    auto* samplesRow = new QHBoxLayout();
+    samplesRow->addWidget(count_);
+    samplesRow->addWidget(new QLabel(tr("size"), sampling));
+    samplesRow->addWidget(size_, 1);
+    samplingForm->addRow(tr("samples"), samplesRow);
     samplingForm->addRow(tr("seed"), seed_);
     // One row for the sampler and its steps: the panel's height sets the window's minimum.
     auto* solver = new QHBoxLayout();
@@ -633,6 +645,9 @@ bool DesignPanel::loadModel(const QString& path, bool quiet) {
         if (modelPicker_->findData(QString::fromStdString(p.string())) < 0)
             modelPicker_->addItem(QString::fromStdString(p.filename().string()), QString::fromStdString(p.string()));
         modelPicker_->setCurrentIndex(modelPicker_->findData(QString::fromStdString(p.string())));
+        // The scale chosen on validation for this model (Generator3dConfig::guidance).
+        guidance_->setValue(c.guidance);
+        fillSizes(c.vae.dims);
         buildTargetControls();
         updateActions();
         showPage();
@@ -764,7 +779,19 @@ DesignRequest DesignPanel::request() const {
     r.seed = seed_->value();
     r.candidates = candidates_->value();
     r.tolerance = tolerance_->value();
+    const QString size = size_->currentData().toString();
+    if (!size.isEmpty()) r.size = parseDims(size.toStdString());
     return r;
+}
+
+// The training size, then x and y doubled up to 512 (the depth is the training one).
+void DesignPanel::fillSizes(const Dims& training) {
+    size_->clear();
+    size_->addItem(tr("%1 x %2 x %3 (training)").arg(training.nx).arg(training.ny).arg(training.nz), QString());
+    for (int k = 2; training.nx * k <= 512 && training.ny * k <= 512; k *= 2) {
+        const Dims d{training.nx * k, training.ny * k, training.nz};
+        size_->addItem(tr("%1 x %2 x %3").arg(d.nx).arg(d.ny).arg(d.nz), QString::fromStdString(d.str()));
+    }
 }
 
 void DesignPanel::generate() {
@@ -792,6 +819,7 @@ void DesignPanel::generate() {
             o.guidance = r.guidance;
             o.candidates = r.candidates;
             o.tolerance = r.tolerance;
+            o.size = r.size;
             o.seed = std::uint64_t(r.seed);
             o.progress = token.get();
             // Screened: one sample's K draws per batch, so each sample shows as

@@ -15,6 +15,7 @@
 // it measures a search over draws, not the model. Layout: docs/ml3d.md.
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -219,5 +220,48 @@ struct Evaluation3dReport {
 // ms::Cancelled through `progress`.
 Evaluation3dReport evaluateGenerator3d(const Generator3D& model, const std::vector<Volume>& heldOut,
                                        const Evaluation3dOptions& options, ProgressToken* progress = nullptr);
+
+// ---- Generation for given targets (`microstudio-cli generate`) -------------
+// The steps around Generator3D::generate that the CLI and the studio share.
+
+// `count` targets, each condition uniform within its training range
+// (conditionRanges) or within ranges[name] where given, drawn from `seed`.
+// ms::Error on a range naming a condition the model does not have.
+std::vector<NamedValues> randomTargets(const Generator3D& model, std::size_t count,
+                                       const std::map<std::string, std::pair<double, double>>& ranges,
+                                       std::uint64_t seed);
+
+// The condition values (attributes) of `count` of `samples`, evenly spaced
+// (0: all of them), as MicroGen3D does; missing ones described when
+// `describeMissing`. ms::Error naming `source` and the sample lacking one.
+std::vector<NamedValues> targetsFromSamples(const Generator3D& model, std::vector<Volume> samples, std::size_t count,
+                                            bool describeMissing, const std::string& source);
+
+// Targets against the training data's conditions (Generator3D::feasibility),
+// each distinct target checked once.
+struct TargetFeasibility {
+    std::vector<bool> feasible;  // per target
+    std::size_t outside = 0;     // targets outside the training data
+    // The first index of each distinct target outside, with its report
+    // (message(): the distance and the nearest feasible target).
+    std::vector<std::pair<std::size_t, FeasibilityReport>> firstOutside;
+};
+TargetFeasibility checkFeasibility(const Generator3D& model, const std::vector<NamedValues>& targets);
+
+// Generated volumes made ready to write: their descriptors measured and
+// stored as attributes when `describe` (GraSPI; a no-op without the
+// descriptors library), named sample_000000 ..., and target_feasible (1/0)
+// where the model carries training conditions.
+void finishGenerated(std::vector<Volume>& volumes, const Generator3D& model, const TargetFeasibility& feasibility,
+                     bool describe);
+
+// `generate`'s OUT.csv: the header, then one row per volume: sample, seed,
+// target_, measured_ and predicted_ values, feasible, candidates, selection_distance.
+std::vector<std::string> generatedCsvRows(const std::vector<Volume>& volumes, const Generator3dConfig& config);
+
+// Seconds per sample of generate(), denoise and decode apart, at each batch
+// size (`bench ml3d --batch-sizes`): DDIM-`steps`, guidance 2 (conditional
+// and unconditional passes), after one warm-up call.
+std::vector<TimingRow> timeBatchSizes(const Generator3D& model, const std::vector<int>& batchSizes, int steps);
 
 }  // namespace ms::ml

@@ -85,6 +85,10 @@ struct Generator3dConfig {
     int timesteps = 1000;
     double betaStart = 1e-4, betaEnd = 0.02;  // linear schedule
     double conditionDropout = 0.1;          // classifier-free guidance training
+    // The guidance scale plain sampling uses unless told otherwise (generate,
+    // evaluate, the Design tab): chosen on validation by chooseGuidance3d
+    // (evaluate3d.hpp) and recorded in training.choices. 1 = conditional.
+    double guidance = 1.0;
     // What conditions the DDPM while it trains: "features", the feature
     // predictor's outputs on each latent (the paper), or "data", the training
     // volumes' own descriptor attributes (exact labels: one error source less
@@ -214,6 +218,9 @@ public:
     void setDiffusionAugment(int variants);
     // Generator3dConfig::featureAugment for the next feature training.
     void setFeatureAugment(int variants);
+    // Generator3dConfig::guidance (validated >= 0); the choice's reason goes
+    // in metadata().training["choices"]["guidance"] (chooseGuidance3d).
+    void setGuidance(double guidance);
     // A fresh (seeded) feature predictor with this head in place of the
     // model's, to be trained next; the other networks are kept.
     void resetFeaturePredictor(const std::string& head, std::uint64_t seed = 0);

@@ -60,6 +60,7 @@ struct DesignRequest {
     int seed = 0;
     int candidates = 4;  // screened generation: draws per kept sample (GenerateOptions::candidates)
     double tolerance = 0.0;  // stop drawing within this distance; 0 = all candidates (GenerateOptions::tolerance)
+    Dims size{0, 0, 0};      // GenerateOptions::size: 0 x 0 x 0 = the model's training size
 };
 
 class DesignPanel : public QWidget {
@@ -138,6 +139,7 @@ signals:
 private:
     void samplerChanged();
     void buildTargetControls();
+    void fillSizes(const Dims& training);
     void onGenerated();
     void refreshComparison();
     void addPrediction(const QString& label, const std::string& output, const QString& value);
@@ -175,6 +177,7 @@ private:
     QSpinBox *count_ = nullptr, *seed_ = nullptr, *steps_ = nullptr, *candidates_ = nullptr;
     QComboBox* sampler_ = nullptr;  // item data: the GenerateOptions::sampler name
     QDoubleSpinBox* guidance_ = nullptr;
+    QComboBox* size_ = nullptr;  // item data: "NXxNYxNZ", empty for the training size
     QDoubleSpinBox* tolerance_ = nullptr;  // screening: stop drawing within this distance (0 = off)
     QPushButton *generate_ = nullptr, *cancel_ = nullptr, *export_ = nullptr;
     QProgressBar* progress_ = nullptr;
