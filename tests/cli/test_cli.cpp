@@ -195,6 +195,26 @@ bool hasCommand(const QString& name) {
     return cli({"--help"}).out.contains(QRegularExpression("\\n  " + name + "\\s"));
 }
 
+// The options a --help text lists (rows "  [-x, ]--name[ PLACEHOLDER]" then
+// the help, or the help on the next line), sorted, and the columns in which
+// their help starts.
+struct HelpRows {
+    QStringList names;
+    QSet<qsizetype> columns;
+};
+HelpRows helpRows(const QString& help) {
+    static const QRegularExpression row("^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?(  +)(?=\\S)|^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?$",
+                                        QRegularExpression::MultilineOption);
+    HelpRows rows;
+    for (auto it = row.globalMatch(help); it.hasNext();) {
+        const auto m = it.next();
+        rows.names << (m.captured(1).isEmpty() ? m.captured(3) : m.captured(1));
+        if (!m.captured(1).isEmpty()) rows.columns.insert(m.capturedLength(0));
+    }
+    rows.names.sort();
+    return rows;
+}
+
 // The commands whose options are declared once (app/cli/options.hpp); `noise
 // eval` with --no-learned stays in the torch-free CLI. The model commands
 // (denoise, models, sample2d) run in the ML worker, a second or so a run.
@@ -989,21 +1009,10 @@ private slots:
             QStringList declared{"--help"};
             for (const Declared& d : declaredOptions(command)) declared << d.name;
             QVERIFY(declared.size() > 2);
-            // Option rows: "  [-x, ]--name[ PLACEHOLDER]" then the help, or the help on the next line.
-            const QRegularExpression row("^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?(  +)(?=\\S)|^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?$",
-                                         QRegularExpression::MultilineOption);
-            QStringList listed;
-            QSet<qsizetype> columns;
-            for (auto it = row.globalMatch(help.out); it.hasNext();) {
-                const auto m = it.next();
-                listed << (m.captured(1).isEmpty() ? m.captured(3) : m.captured(1));
-                if (!m.captured(1).isEmpty()) columns.insert(m.capturedLength(0));
-            }
-            QStringList sortedListed = listed, sortedDeclared = declared;
-            sortedListed.sort();
-            sortedDeclared.sort();
-            QCOMPARE(sortedListed, sortedDeclared);
-            QVERIFY2(columns.size() == 1, qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
+            const HelpRows rows = helpRows(help.out);
+            declared.sort();
+            QCOMPARE(rows.names, declared);
+            QVERIFY2(rows.columns.size() == 1, qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
         }
     }
 
@@ -1070,8 +1079,6 @@ private slots:
             {{"generate"}, {"Generates 3D microstructures with a MicroGen3D model", "--strict refuses.",
                             "       microstudio-cli generate --create-tiny DIR"}},
             {{"bench", "ml3d"}, {"Paper-sized MicroGen3D networks", "       microstudio-cli bench ml3d --batch-sizes"}}};
-        const QRegularExpression row("^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?(  +)(?=\\S)|^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?$",
-                                     QRegularExpression::MultilineOption);
         for (const auto& [command, paragraphs] : commands) {
             const Run help = cli(command + QStringList{"--help"});
             QCOMPARE(help.code, 0);
@@ -1079,17 +1086,10 @@ private slots:
             for (const QString& text : paragraphs) QVERIFY2(help.out.contains(text), qPrintable(text + "\n" + help.out));
             QStringList declared{"--help"};
             for (const Declared& d : declaredOptions(command)) declared << d.name;
-            QStringList listed;
-            QSet<qsizetype> columns;
-            for (auto it = row.globalMatch(help.out); it.hasNext();) {
-                const auto m = it.next();
-                listed << (m.captured(1).isEmpty() ? m.captured(3) : m.captured(1));
-                if (!m.captured(1).isEmpty()) columns.insert(m.capturedLength(0));
-            }
-            listed.sort();
+            const HelpRows rows = helpRows(help.out);
             declared.sort();
-            QCOMPARE(listed, declared);
-            QVERIFY2(columns.size() == 1, qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
+            QCOMPARE(rows.names, declared);
+            QVERIFY2(rows.columns.size() == 1, qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
         }
         // Every option scripts, tests and docs pass is still declared, short names included.
         const Run evaluate = cli({"evaluate", "--help"}), generate = cli({"generate", "--help"});
@@ -1112,8 +1112,6 @@ private slots:
         const QList<QStringList> commands{{"train", "vae2d"}, {"train", "ldm2d"}, {"train", "study"},
                                           {"train", "recipe"}, {"train", "subset"}, {"train3d"},
                                           {"train3d", "recipe"}};
-        const QRegularExpression row("^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?(  +)(?=\\S)|^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?$",
-                                     QRegularExpression::MultilineOption);
         int refused = 0;
         for (const QStringList& command : commands) {
             const QList<Declared> options = declaredOptions(command);
@@ -1138,17 +1136,10 @@ private slots:
             QVERIFY2(help.out.startsWith("Usage: microstudio-cli " + command.join(' ')), qPrintable(help.out));
             QStringList declared{"--help"};
             for (const Declared& d : options) declared << d.name;
-            QStringList listed;
-            QSet<qsizetype> columns;
-            for (auto it = row.globalMatch(help.out); it.hasNext();) {
-                const auto m = it.next();
-                listed << (m.captured(1).isEmpty() ? m.captured(3) : m.captured(1));
-                if (!m.captured(1).isEmpty()) columns.insert(m.capturedLength(0));
-            }
-            listed.sort();
+            const HelpRows rows = helpRows(help.out);
             declared.sort();
-            QCOMPARE(listed, declared);
-            QVERIFY2(columns.size() == 1, qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
+            QCOMPARE(rows.names, declared);
+            QVERIFY2(rows.columns.size() == 1, qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
         }
         QVERIFY(refused >= 60);
         // The brief's examples, spelled out.
