@@ -356,6 +356,14 @@ double squaredPearson(const QList<QPointF>& points) {
 }
 
 // The number box beside a target slider.
+// The Design tab's sampling for a test run: `count` samples, plain (one
+// draw each), and `steps` solver steps when given.
+void setPlainSampling(ms::ui::DesignPanel* design, int count, int steps = -1) {
+    design->findChild<QSpinBox*>()->setValue(count);  // the first spin box: samples
+    design->findChild<QSpinBox*>("candidates")->setValue(1);
+    if (steps >= 0) design->findChild<QSpinBox*>("steps")->setValue(steps);
+}
+
 QDoubleSpinBox* targetSpin(ms::ui::DesignPanel* design, const std::string& name) {
     auto* slider = design->findChild<QSlider*>(QString::fromStdString("target_" + name));
     return slider ? slider->parentWidget()->findChild<QDoubleSpinBox*>() : nullptr;
@@ -1316,9 +1324,7 @@ private slots:
         size->setFocus();
         QTest::keyClick(size, Qt::Key_Down, Qt::NoModifier, 150);
         QCOMPARE(design->request().size, (ms::Dims{32, 32, 8}));
-        design->findChild<QSpinBox*>()->setValue(2);
-        design->findChild<QSpinBox*>("candidates")->setValue(1);
-        design->findChild<QSpinBox*>("steps")->setValue(2);
+        setPlainSampling(design, 2, 2);
         QSignalSpy done(design, &ms::ui::DesignPanel::generated);
         QTest::mouseClick(design->findChild<QPushButton*>("generate"), Qt::LeftButton);
         QVERIFY(done.wait(120000));
@@ -1951,8 +1957,7 @@ private slots:
         QVERIFY(showAt(w, w.design(), {1024, 700}));
         auto* design = w.design();
         QVERIFY(design->loadModel(folder, true));
-        design->findChild<QSpinBox*>()->setValue(2);
-        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        setPlainSampling(design, 2);
         QSignalSpy done(design, &ms::ui::DesignPanel::generated);
         design->generate();
         QVERIFY(done.wait(240000));
@@ -3089,8 +3094,7 @@ private slots:
         // Plain sampling denoises 4 samples per batch (4-6x cheaper per sample
         // than one at a time on 2 cores): 6 samples show as 4, then 6.
         // Screened generation shows each sample alone (its draws are one batch).
-        design->findChild<QSpinBox*>()->setValue(6);
-        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        setPlainSampling(design, 6);
         auto* sampler = design->findChild<QComboBox*>("sampler");
         sampler->setCurrentIndex(sampler->findData("ddpm"));  // every timestep: long enough to watch
         QSignalSpy done(design, &ms::ui::DesignPanel::generated);
@@ -3170,8 +3174,7 @@ private slots:
         QVERIFY(!shows(design->viewer()->view3d()));
         QVERIFY(!shows(design->gallery()));
         // Two samples of the 2-phase model: two phases listed.
-        design->findChild<QSpinBox*>()->setValue(2);
-        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        setPlainSampling(design, 2);
         auto* sampler = design->findChild<QComboBox*>("sampler");
         sampler->setCurrentIndex(sampler->findData("dpmpp"));
         design->findChild<QSpinBox*>("steps")->setValue(4);
@@ -3239,8 +3242,7 @@ private slots:
         QVERIFY(showAt(w, w.design(), {1024, 700}));
         auto* design = w.design();
         QVERIFY(design->loadModel(folder, true));
-        design->findChild<QSpinBox*>()->setValue(3);
-        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        setPlainSampling(design, 3);
         auto* sampler = design->findChild<QComboBox*>("sampler");
         sampler->setCurrentIndex(sampler->findData("ddpm"));
         auto* bar = design->progressBar();
@@ -3292,9 +3294,7 @@ private slots:
         QVERIFY(showAt(w, w.design(), {1024, 700}));
         auto* design = w.design();
         QVERIFY(design->loadModel(folder, true));
-        design->findChild<QSpinBox*>()->setValue(2);
-        design->findChild<QSpinBox*>("candidates")->setValue(1);
-        design->findChild<QSpinBox*>("steps")->setValue(2);
+        setPlainSampling(design, 2, 2);
         QSignalSpy done(design, &ms::ui::DesignPanel::generated);
         design->generate();
         QVERIFY(done.wait(240000));
