@@ -43,6 +43,12 @@ void declareArchitecture(Options& o) {
            "condition far better (docs/ml.md)")
         .choices({"eps", "v"})
         .note(d.prediction);
+    o.text("unet-conditioning", "",
+           "how time and condition reach the U-Net: add, the paper's embeddings added before normalised "
+           "convolutions, or scale-shift, also scaling and shifting every block's normalised features (docs/ml3d.md); "
+           "scale-shift on a trained add model adds zero-initialised layers and continues its U-Net")
+        .choices({"add", "scale-shift"})
+        .note(d.unetConditioning);
     o.flag("augment", "VAE on random symmetries of the periodic volumes (shifts, x/y mirrors, x<->y)");
     symmetryVariantsOption(o, "diffusion-augment",
                            "DDPM on K of the 8 x/y symmetries of each training volume, each encoded (descriptors "
@@ -132,6 +138,7 @@ ml::Generator3dConfig configFromArgs(const Args& args) {
     c.diffusionContext = args.value("context", c.diffusionContext);
     c.featureHead = args.value("fp-head", c.featureHead);
     c.prediction = args.value("prediction", c.prediction);
+    c.unetConditioning = args.value("unet-conditioning", c.unetConditioning);
     if (args.flag("augment")) c.vaeAugment = true;
     if (auto v = args.value("conditions")) c.conditions = splitList(*v);
     if (auto v = args.value("outputs")) c.outputs = splitList(*v);
@@ -183,6 +190,7 @@ int cmdTrain3d(const CommandArgs& argv) {
     run.diffusionAugment = int(args.integer("diffusion-augment", 0));
     run.featureAugment = int(args.integer("features-augment", 0));
     run.featureHead = args.value("fp-head", "");
+    run.unetConditioning = args.value("unet-conditioning", "");
     const double minPhase = args.number("min-phase-fraction");
     run.selection = {*args.value("data"), args.value("val", ""), args.integer("limit"), args.integer("val-limit"),
                      minPhase};

@@ -25,14 +25,34 @@ torch::Tensor instanceNorm(const torch::Tensor& x) {
 
 // --- Blocks ----------------------------------------------------------------------------
 
-ResidualConvBlock3dImpl::ResidualConvBlock3dImpl(int in, int out) : sameChannels(in == out) {
+ResidualConvBlock3dImpl::ResidualConvBlock3dImpl(int in, int out) : sameChannels(in == out), outChannels(out) {
     conv1 = register_module("conv1", torch::nn::Conv3d(torch::nn::Conv3dOptions(in, out, 3).padding(1)));
     conv2 = register_module("conv2", torch::nn::Conv3d(torch::nn::Conv3dOptions(out, out, 3).padding(1)));
 }
 
-torch::Tensor ResidualConvBlock3dImpl::forward(const torch::Tensor& x) {
-    auto x1 = torch::gelu(instanceNorm(conv1->forward(x)));
-    auto x2 = torch::gelu(instanceNorm(conv2->forward(x1)));
+void ResidualConvBlock3dImpl::enableScaleShift(int embeddingSize) {
+    torch::NoGradGuard noGrad;
+    for (auto* layer : {&film1, &film2}) {
+        *layer = torch::nn::Linear(embeddingSize, 2 * outChannels);
+        (*layer)->weight.zero_();
+        (*layer)->bias.zero_();
+    }
+    film1 = register_module("film1", film1);
+    film2 = register_module("film2", film2);
+}
+
+namespace {
+// h * (1 + scale) + shift per sample and channel; h as is without a layer.
+torch::Tensor scaleShift(const torch::Tensor& h, torch::nn::Linear& layer, const torch::Tensor& embedding) {
+    if (!layer || !embedding.defined()) return h;
+    const auto parts = layer->forward(embedding).view({h.size(0), 2, h.size(1), 1, 1, 1});
+    return h * (1 + parts.select(1, 0)) + parts.select(1, 1);
+}
+}  // namespace
+
+torch::Tensor ResidualConvBlock3dImpl::forward(const torch::Tensor& x, const torch::Tensor& embedding) {
+    auto x1 = torch::gelu(scaleShift(instanceNorm(conv1->forward(x)), film1, embedding));
+    auto x2 = torch::gelu(scaleShift(instanceNorm(conv2->forward(x1)), film2, embedding));
     // Residual from the input when widths agree, else from the first conv.
     return (sameChannels ? x + x2 : x1 + x2) / 1.414;
 }
@@ -52,13 +72,16 @@ UnetUp3dImpl::UnetUp3dImpl(int in, int out) {
     res2 = register_module("res2", ResidualConvBlock3d(out, out));
 }
 
-torch::Tensor UnetUp3dImpl::forward(const torch::Tensor& x, const torch::Tensor& skip) {
-    return res2->forward(res1->forward(up->forward(torch::cat({x, skip}, 1))));
+torch::Tensor UnetUp3dImpl::forward(const torch::Tensor& x, const torch::Tensor& skip, const torch::Tensor& embedding) {
+    return res2->forward(res1->forward(up->forward(torch::cat({x, skip}, 1)), embedding), embedding);
 }
 
 // --- U-Net ---------------------------------------------------------------------------------
 
-Unet3dImpl::Unet3dImpl(int channels, int feat, int context) : features(feat), contextDim(context) {
+Unet3dImpl::Unet3dImpl(int channels, int feat, int context, const std::string& conditioning)
+    : features(feat), contextDim(context) {
+    if (conditioning != "add" && conditioning != "scale-shift")
+        throw Error("U-Net conditioning must be add or scale-shift, not '" + conditioning + "'");
     if (channels < 1) throw Error("U-Net needs at least one channel");
     if (feat < 8 || feat % 8 != 0) throw Error("U-Net features must be a positive multiple of 8 (group norm)");
     if (context < 1) throw Error("U-Net needs at least one condition");
@@ -76,22 +99,34 @@ Unet3dImpl::Unet3dImpl(int channels, int feat, int context) : features(feat), co
     out1 = register_module("out1", torch::nn::Conv3d(torch::nn::Conv3dOptions(2 * feat, feat, 3).padding(1)));
     outNorm = register_module("out_norm", torch::nn::GroupNorm(8, feat));
     out2 = register_module("out2", torch::nn::Conv3d(torch::nn::Conv3dOptions(feat, channels, 3).padding(1)));
+    if (conditioning == "scale-shift") enableScaleShift();
+}
+
+void Unet3dImpl::enableScaleShift() {
+    if (scaleShift()) return;
+    const int size = 2 * features;
+    conditionEmbedding = register_module("condition_embedding", EmbedFc(1 + contextDim, size));
+    for (auto* block : {&init, &down1, &down2, &up1->res1, &up1->res2, &up2->res1, &up2->res2})
+        (*block)->enableScaleShift(size);
 }
 
 torch::Tensor Unet3dImpl::forward(const torch::Tensor& input, const torch::Tensor& timeFraction,
                                   const torch::Tensor& context, const torch::Tensor& contextMask, ShapeLog* log) {
     const long n = input.size(0);
     logShape(log, "input", input);
-    auto x = init->forward(input);
+    auto t = timeFraction.reshape({n, 1});
+    auto mask = contextMask.reshape({n, 1});
+    // Scale-shift: one embedding of time and (masked) context for every block.
+    torch::Tensor embedding;
+    if (scaleShift()) embedding = torch::gelu(conditionEmbedding->forward(torch::cat({t, context * mask}, 1)));
+    auto x = init->forward(input, embedding);
     logShape(log, "unet.init", x);
-    auto d1 = torch::max_pool3d(down1->forward(x), 2);
+    auto d1 = torch::max_pool3d(down1->forward(x, embedding), 2);
     logShape(log, "unet.down1", d1);
-    auto d2 = torch::max_pool3d(down2->forward(d1), 2);
+    auto d2 = torch::max_pool3d(down2->forward(d1, embedding), 2);
     logShape(log, "unet.down2", d2);
     auto hidden = torch::gelu(d2);
 
-    auto t = timeFraction.reshape({n, 1});
-    auto mask = contextMask.reshape({n, 1});
     auto temb1 = time1->forward(t).view({n, 2 * features, 1, 1, 1});
     auto temb2 = time2->forward(t).view({n, features, 1, 1, 1});
     auto cemb1 = (context1->forward(context) * mask).view({n, 2 * features, 1, 1, 1});
@@ -99,9 +134,9 @@ torch::Tensor Unet3dImpl::forward(const torch::Tensor& input, const torch::Tenso
 
     auto u1 = torch::leaky_relu(up0Norm->forward(up0->forward(hidden)), 0.2);
     logShape(log, "unet.up0", u1);
-    auto u2 = up1->forward(u1 + temb1 + cemb1, d2);
+    auto u2 = up1->forward(u1 + temb1 + cemb1, d2, embedding);
     logShape(log, "unet.up1", u2);
-    auto u3 = up2->forward(u2 + temb2 + cemb2, d1);
+    auto u3 = up2->forward(u2 + temb2 + cemb2, d1, embedding);
     logShape(log, "unet.up2", u3);
     auto out = out2->forward(torch::tanh(outNorm->forward(out1->forward(torch::cat({u3, x}, 1)))));
     logShape(log, "unet.output", out);

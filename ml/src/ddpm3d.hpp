@@ -16,11 +16,21 @@
 namespace ms::ml::detail {
 
 // Two 3x3x3 conv-IN-GELU; residual (x or the first conv's output) / sqrt 2.
+// With scale-shift conditioning (enableScaleShift), each instance norm's
+// output is h * (1 + scale) + shift, both linear in an embedding [N, E] of
+// time and context: the instance norm removes every per-sample channel mean,
+// so a condition added before a convolution (the paper's U-Net) barely
+// reaches the output; after the norm it sets the means and scales directly.
 struct ResidualConvBlock3dImpl : torch::nn::Module {
     ResidualConvBlock3dImpl(int in, int out);
-    torch::Tensor forward(const torch::Tensor& x);
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& embedding = {});
+    // Adds the two zero-initialised scale-shift layers (the block's output is
+    // unchanged until they train).
+    void enableScaleShift(int embeddingSize);
     torch::nn::Conv3d conv1{nullptr}, conv2{nullptr};
+    torch::nn::Linear film1{nullptr}, film2{nullptr};
     bool sameChannels = false;
+    int outChannels = 0;
 };
 TORCH_MODULE(ResidualConvBlock3d);
 
@@ -36,7 +46,7 @@ TORCH_MODULE(EmbedFc);
 // cat(x, skip) -> transposed conv 2/2 -> two residual blocks.
 struct UnetUp3dImpl : torch::nn::Module {
     UnetUp3dImpl(int in, int out);
-    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& skip);
+    torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& skip, const torch::Tensor& embedding = {});
     torch::nn::ConvTranspose3d up{nullptr};
     ResidualConvBlock3d res1{nullptr}, res2{nullptr};
 };
@@ -47,14 +57,24 @@ TORCH_MODULE(UnetUp3d);
 // levels, output conv. `contextMask` [N] (1 = use the context, 0 = null
 // context) multiplies the context embeddings: the null context of
 // classifier-free guidance is "no context embedding".
+//
+// Conditioning "add" is the paper's (above); "scale-shift" also feeds an
+// embedding of (t / T, masked context) to every residual block's norms
+// (ResidualConvBlock3dImpl), the additive embeddings staying as they are.
 struct Unet3dImpl : torch::nn::Module {
-    Unet3dImpl(int channels, int features, int contextDim);
+    Unet3dImpl(int channels, int features, int contextDim, const std::string& conditioning = "add");
+    // Turns "add" into "scale-shift" with zero-initialised new layers: the
+    // network computes exactly what it did until they train, so a trained
+    // U-Net is continued rather than restarted.
+    void enableScaleShift();
+    bool scaleShift() const { return static_cast<bool>(conditionEmbedding); }
     torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& timeFraction, const torch::Tensor& context,
                           const torch::Tensor& contextMask, ShapeLog* log = nullptr);
 
     int features = 0, contextDim = 0;
     ResidualConvBlock3d init{nullptr}, down1{nullptr}, down2{nullptr};
     EmbedFc time1{nullptr}, time2{nullptr}, context1{nullptr}, context2{nullptr};
+    EmbedFc conditionEmbedding{nullptr};  // scale-shift only: (t / T, masked context) -> 2 x features
     torch::nn::ConvTranspose3d up0{nullptr};
     torch::nn::GroupNorm up0Norm{nullptr};
     UnetUp3d up1{nullptr}, up2{nullptr};

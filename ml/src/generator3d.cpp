@@ -114,6 +114,8 @@ void Generator3dConfig::validate() const {
     if (vae.latentSize() < 4) throw Error("latent too small for the feature predictor");
     if (!(dropout >= 0 && dropout < 1)) throw Error("dropout must be in [0, 1)");
     if (unetFeatures < 8 || unetFeatures % 8 != 0) throw Error("U-Net features must be a positive multiple of 8");
+    if (unetConditioning != "add" && unetConditioning != "scale-shift")
+        throw Error("the U-Net conditioning must be add or scale-shift, not '" + unetConditioning + "'");
     if (timesteps < 2 || timesteps > 100000) throw Error("timesteps must be in 2..100000");
     if (!(betaStart > 0 && betaStart <= betaEnd && betaEnd < 1)) throw Error("betas must satisfy 0 < start <= end < 1");
     if (!(conditionDropout >= 0 && conditionDropout < 1)) throw Error("condition dropout must be in [0, 1)");
@@ -136,6 +138,7 @@ Json Generator3dConfig::toJson() const {
     j["feature_head"] = featureHead;
     j["feature_augment"] = featureAugment;
     j["unet_features"] = unetFeatures;
+    j["unet_conditioning"] = unetConditioning;
     j["timesteps"] = timesteps;
     j["beta_start"] = betaStart;
     j["beta_end"] = betaEnd;
@@ -157,6 +160,7 @@ Generator3dConfig Generator3dConfig::fromJson(const Json& j) {
     c.featureHead = stringOr(j, "feature_head", "mlp");  // models from before the conv head
     c.featureAugment = int(numberOr(j, "feature_augment", 1));
     c.unetFeatures = int(numberOr(j, "unet_features", c.unetFeatures));
+    c.unetConditioning = stringOr(j, "unet_conditioning", "add");  // models from before scale-shift
     c.timesteps = int(numberOr(j, "timesteps", c.timesteps));
     c.betaStart = numberOr(j, "beta_start", c.betaStart);
     c.betaEnd = numberOr(j, "beta_end", c.betaEnd);
@@ -222,7 +226,7 @@ struct Generator3dNetImpl : torch::nn::Module {
     explicit Generator3dNetImpl(const Generator3dConfig& c) {
         vae = register_module("vae", Vae3d(c.vae));
         fp = register_module("fp", makeFeaturePredictor(c));
-        unet = register_module("unet", Unet3d(c.vae.latentChannels, c.unetFeatures, int(c.conditions.size())));
+        unet = register_module("unet", Unet3d(c.vae.latentChannels, c.unetFeatures, int(c.conditions.size()), c.unetConditioning));
         // Latents are multiplied by this before diffusion (unit variance,
         // as in Rombach et al.); set by the diffusion training.
         latentScale = register_buffer("latent_scale", torch::ones({1}));
@@ -363,6 +367,16 @@ void Generator3D::resetFeaturePredictor(const std::string& head, std::uint64_t s
     net.fp->eval();
     impl_->config = config;
     if (impl_->metadata.training.is_object()) impl_->metadata.training.erase("features");  // to be trained again
+}
+
+void Generator3D::setUnetConditioning(const std::string& conditioning) {
+    if (conditioning == impl_->config.unetConditioning) return;
+    if (conditioning != "scale-shift")
+        throw Error("a trained U-Net can gain scale-shift conditioning, not change from '" +
+                    impl_->config.unetConditioning + "' to '" + conditioning + "'");
+    impl_->net->unet->enableScaleShift();
+    impl_->net->unet->to(impl_->device);
+    impl_->config.unetConditioning = conditioning;
 }
 
 void Generator3D::setGuidance(double guidance) {

@@ -140,6 +140,7 @@ std::string applyRunChoices(Generator3D& model, const Generator3dRun& run) {
         model.resetFeaturePredictor(run.featureHead);  // forgets the trained stage
     }
     if (run.diffusionAugment > 0) model.setDiffusionAugment(run.diffusionAugment);
+    if (!run.unetConditioning.empty()) model.setUnetConditioning(run.unetConditioning);
     const auto& training = model.metadata().training;
     const bool featuresStarted = (training.is_object() && training.contains("features")) ||
                                  fs::exists(run.plan.checkpointPath("features"));

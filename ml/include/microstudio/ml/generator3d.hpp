@@ -82,6 +82,12 @@ struct Generator3dConfig {
     // each training volume, each encoded (as diffusionAugment). 1 = as is.
     int featureAugment = 1;
     int unetFeatures = 512;                 // n_feat of the U-Net
+    // How time and condition reach the U-Net: "add", the paper's (embeddings
+    // added at the two decoder levels, before convolutions whose instance
+    // norms remove most of them), or "scale-shift": also a scale and shift
+    // of every residual block's normalised features from one embedding of
+    // time and condition (ml/src/ddpm3d.hpp; docs/ml3d.md).
+    std::string unetConditioning = "add";
     int timesteps = 1000;
     double betaStart = 1e-4, betaEnd = 0.02;  // linear schedule
     double conditionDropout = 0.1;          // classifier-free guidance training
@@ -218,6 +224,11 @@ public:
     void setDiffusionAugment(int variants);
     // Generator3dConfig::featureAugment for the next feature training.
     void setFeatureAugment(int variants);
+    // Generator3dConfig::unetConditioning "add" -> "scale-shift": the U-Net
+    // gains zero-initialised scale-shift layers (it computes what it did
+    // until they train), to continue training a trained U-Net with them.
+    // ms::Error for any other change.
+    void setUnetConditioning(const std::string& conditioning);
     // Generator3dConfig::guidance (validated >= 0); the choice's reason goes
     // in metadata().training["choices"]["guidance"] (chooseGuidance3d).
     void setGuidance(double guidance);

@@ -99,6 +99,7 @@ struct Generator3dRun {
     // resumed checkpoint must see the samples it started with. 0: none.
     int defaultFeatureAugment = 0;
     std::string featureHead;   // empty: the model's; another: a fresh predictor of that head
+    std::string unetConditioning;  // empty: the model's; "scale-shift" on an "add" model: setUnetConditioning
 };
 
 // Applies the run's head and augmentations to the model. Returns the head
