@@ -1,6 +1,7 @@
 // microstudio: the studio's window. `microstudio [FILE] [--tab NAME]
-// [--generate] [--screenshot OUT.png]`. With --screenshot the shown tab
-// first does its default action (design with --generate: samples; noise:
+// [--generate | --evaluate] [--screenshot OUT.png]`. With --screenshot the shown tab
+// first does its default action (design with --generate: samples, with
+// --evaluate: the model's held-out evaluation; noise:
 // a comparison; simulation: a run under way; training: a few epochs of a
 // tiny model), then the window is saved and the program exits.
 #include <QApplication>
@@ -33,11 +34,34 @@
 
 namespace {
 
+#ifdef MICROSTUDIO_HAVE_DESIGN
+// Design tab, --evaluate: the loaded model on its held-out data (the
+// Evaluation page); `ready` once the report shows. False without a model.
+bool startDesignEvaluation(ms::ui::MainWindow& window, std::function<void()> ready) {
+    auto* design = window.design();
+    if (!design->hasModel()) {
+        std::fprintf(stderr, "microstudio: --evaluate: no 3D generator installed\n");
+        return false;
+    }
+    QObject::connect(design, &ms::ui::DesignPanel::evaluated, &window, [ready](bool ok, const QString& message) {
+        if (!ok) std::fprintf(stderr, "microstudio: evaluation: %s\n", qPrintable(message));
+        ready();
+    });
+    design->showEvaluationPage();
+    design->evaluate();
+    return true;
+}
+#endif
+
 // Starts the shown tab's default action; calls `ready` once there is
 // something to show (a finished job, or a running simulation with
 // snapshots). Returns false (with a message) when it cannot start.
-bool startDefaultAction(ms::ui::MainWindow& window, bool generate, const QString& scratch, std::function<void()> ready) {
+bool startDefaultAction(ms::ui::MainWindow& window, bool generate, bool evaluate, const QString& scratch,
+                        std::function<void()> ready) {
     QWidget* tab = window.tabs()->currentWidget();
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    if (tab == window.design() && evaluate) return startDesignEvaluation(window, ready);
+#endif
     if (tab == window.noiseLab()) {
         // The lab compares two-phase images; the 3-phase demo volume gives it
         // none: a short Cahn-Hilliard run, the kind of image the shipped
@@ -143,8 +167,11 @@ int main(int argc, char** argv) {
     QCommandLineOption size("size", "Window size for --screenshot, WIDTHxHEIGHT (default 1280x800).", "size", "1280x800");
     QCommandLineOption tab("tab", "Tab to show at start-up: design, viewer, noise, simulation or training.", "name");
     QCommandLineOption generate("generate", "With --tab design: generate samples at start-up (with --screenshot, before the picture).");
+    QCommandLineOption evaluate("evaluate", "With --tab design and --screenshot: evaluate the model on its held-out data "
+                                            "(the Evaluation page) before the picture.");
     parser.addOption(tab);
     parser.addOption(generate);
+    parser.addOption(evaluate);
     parser.addOption(screenshot);
     parser.addOption(size);
     parser.process(app);
@@ -198,7 +225,7 @@ int main(int argc, char** argv) {
                 QApplication::exit(ok ? 0 : 1);
             });
         };
-        if (!startDefaultAction(window, parser.isSet(generate), scratch.path(), shoot)) return 1;
+        if (!startDefaultAction(window, parser.isSet(generate), parser.isSet(evaluate), scratch.path(), shoot)) return 1;
         // A default action that never ends must not hang scripts and tests.
         QTimer::singleShot(600000, &window, [] {
             std::fprintf(stderr, "microstudio: the tab's default action did not finish in 10 minutes\n");

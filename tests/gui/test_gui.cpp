@@ -1316,7 +1316,8 @@ private slots:
         QVERIFY(design->loadModel(folder, true));
         auto* size = design->findChild<QComboBox*>("size");
         QVERIFY(size && size->isVisible());
-        QCOMPARE(size->itemText(0), QString("16 x 16 x 8 (training)"));
+        QCOMPARE(size->itemText(0), QString("16x16x8"));
+        QCOMPARE(size->itemData(0, Qt::ToolTipRole).toString(), QString("the training size"));
         QCOMPARE(size->itemData(1).toString(), QString("32x32x8"));
         QCOMPARE(size->itemData(size->count() - 1).toString(), QString("512x512x8"));
         QCOMPARE(design->request().size, (ms::Dims{0, 0, 0}));
@@ -1330,9 +1331,9 @@ private slots:
         QVERIFY(done.wait(120000));
         QCOMPARE(design->samples().size(), std::size_t(2));
         for (const auto& v : design->samples()) QCOMPARE(v.dims(), (ms::Dims{32, 32, 8}));
-        // The samples row fits the panel at 1024x700: the combo at its minimum width or more, inside the tab.
-        QVERIFY2(size->width() >= size->minimumSizeHint().width(),
-                 qPrintable(QString("%1 < %2").arg(size->width()).arg(size->minimumSizeHint().width())));
+        // The samples row fits the panel at 1024x700: the largest size reads whole, the combo inside the tab.
+        const int widest = size->fontMetrics().horizontalAdvance(size->itemText(size->count() - 1));
+        QVERIFY2(size->width() >= widest + 20, qPrintable(QString("%1 < %2 + 20").arg(size->width()).arg(widest)));
         QVERIFY(design->rect().contains(QRect(size->mapTo(design, QPoint(0, 0)), size->size())));
         w.grab().save(QDir::temp().filePath("ms_test_gui_design_size.png"));
         QDir(folder).removeRecursively();
@@ -3502,6 +3503,20 @@ private slots:
         }
     }
 #endif
+
+    // `microstudio --tab design --evaluate --screenshot`: the shipped model
+    // evaluated on its shipped held-out data, the Evaluation page with its
+    // scatter plots in the picture (docs/images/design-evaluation-1024x700.png).
+    void screenshotOfTheDesignEvaluation() {
+        const QImage shot = studioScreenshot({"--tab", "design", "--evaluate"}, "ms_test_gui_design_evaluation.png", "1024x700");
+        QVERIFY2(!shot.isNull(), "no screenshot");
+        // The plots: the right part below the data fields (the progress bar above them is another blue).
+        const QImage plots = shot.copy(QRect(shot.width() / 3, shot.height() * 33 / 100, shot.width() * 2 / 3,
+                                             shot.height() * 60 / 100));
+        const int points = countColour(plots, ms::ui::kEvaluationPointColour, 25);
+        qInfo("evaluation screenshot: %d scatter-point pixels", points);
+        QVERIFY2(points > 1500, qPrintable(QString::number(points)));  // 3 plots of 64 points
+    }
 
     // Each tab's default view against its baseline image at the smallest
     // supported window (tests/gui/baselines/, regenerated deliberately with

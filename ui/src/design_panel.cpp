@@ -189,6 +189,7 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
                               "the scale chosen on validation when a model loads"));
     size_ = new QComboBox(sampling);
     size_->setObjectName("size");
+    size_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
     size_->setToolTip(tr("Volume size. Larger than the training box: the latent is denoised in overlapping "
                          "training-size windows blended every step, periodic in x and y (no seams); the cost "
                          "grows with the voxels (docs/ml3d.md)"));
@@ -787,10 +788,13 @@ DesignRequest DesignPanel::request() const {
 // The training size, then x and y doubled up to 512 (the depth is the training one).
 void DesignPanel::fillSizes(const Dims& training) {
     size_->clear();
-    size_->addItem(tr("%1 x %2 x %3 (training)").arg(training.nx).arg(training.ny).arg(training.nz), QString());
+    // Compact "64x64x32" texts: the row shares its width with the sample count at 1024x700.
+    size_->addItem(QString::fromStdString(training.str()), QString());
+    size_->setItemData(0, tr("the training size"), Qt::ToolTipRole);
     for (int k = 2; training.nx * k <= 512 && training.ny * k <= 512; k *= 2) {
         const Dims d{training.nx * k, training.ny * k, training.nz};
-        size_->addItem(tr("%1 x %2 x %3").arg(d.nx).arg(d.ny).arg(d.nz), QString::fromStdString(d.str()));
+        size_->addItem(QString::fromStdString(d.str()), QString::fromStdString(d.str()));
+        size_->setItemData(size_->count() - 1, tr("%1 x the training size in x and y").arg(k), Qt::ToolTipRole);
     }
 }
 

@@ -21,7 +21,7 @@ namespace ms::ui {
 
 namespace {
 
-const QColor kPointColour(31, 97, 180);   // the donor's blue family, readable on white
+const QColor kPointColour = kEvaluationPointColour;
 const QColor kIdentityColour(120, 120, 120);
 
 QString figure(double v, int decimals = 3) { return std::isfinite(v) ? QString::number(v, 'f', decimals) : QString("-"); }

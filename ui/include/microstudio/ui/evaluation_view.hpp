@@ -6,6 +6,7 @@
 // table; the split the held-out data came from, the number of targets, and
 // the memorisation figure when the report has one. Shows plain values only:
 // the evaluation itself runs in DesignPanel.
+#include <QColor>
 #include <QWidget>
 #include <memory>
 
@@ -16,6 +17,9 @@ class QLabel;
 class QTableWidget;
 
 namespace ms::ui {
+
+// The target-vs-measured points of the scatter plots (the donor's blue family, readable on white).
+inline const QColor kEvaluationPointColour{31, 97, 180};
 
 class EvaluationView : public QWidget {
     Q_OBJECT
