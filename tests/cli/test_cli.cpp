@@ -266,6 +266,12 @@ bool refusedWith(const Run& r, const QStringList& parts) {
     return ok;
 }
 
+// A flag given a value, or an option given none: refused in one line naming it.
+bool refusesMisusedValue(const QStringList& command, const Declared& d) {
+    return d.kind == "flag" ? refusedWith(cli(command + QStringList{d.name + "=1"}), {d.name, "takes no value"})
+                            : refusedWith(cli(command + QStringList{d.name}), {d.name, "needs a value"});
+}
+
 }  // namespace
 
 class TestCli : public QObject {
@@ -976,11 +982,7 @@ private slots:
                 if (d.kind == "text" && !d.rule.isEmpty())  // allowed values
                     QVERIFY2(refusedWith(cli(command + QStringList{d.name, "bogus"}), {d.name, d.rule, "'bogus'"}),
                              qPrintable(where));
-                if (d.kind == "flag")
-                    QVERIFY2(refusedWith(cli(command + QStringList{d.name + "=1"}), {d.name, "takes no value"}),
-                             qPrintable(where));
-                else
-                    QVERIFY2(refusedWith(cli(command + QStringList{d.name}), {d.name, "needs a value"}), qPrintable(where));
+                QVERIFY2(refusesMisusedValue(command, d), qPrintable(where));
             }
             QVERIFY(refusedWith(cli(command + QStringList{"--no-such-option"}), {"unknown option --no-such-option"}));
         }
@@ -1040,11 +1042,7 @@ private slots:
                 // Rules from the parsers (sampler names, NAME=VALUE lists, sizes): their own words, the value named.
                 if (d.kind == "text" && !d.rule.isEmpty())
                     QVERIFY2(refusedWith(cli(command + QStringList{d.name, "bogus"}), {d.name, "'bogus'"}), qPrintable(where));
-                if (d.kind == "flag")
-                    QVERIFY2(refusedWith(cli(command + QStringList{d.name + "=1"}), {d.name, "takes no value"}),
-                             qPrintable(where));
-                else
-                    QVERIFY2(refusedWith(cli(command + QStringList{d.name}), {d.name, "needs a value"}), qPrintable(where));
+                QVERIFY2(refusesMisusedValue(command, d), qPrintable(where));
             }
             QVERIFY(refusedWith(cli(command + QStringList{"--no-such-option"}), {"unknown option --no-such-option"}));
             QVERIFY(refusedWith(cli(command + QStringList{"stray"}), {"expected no positional arguments"}));
