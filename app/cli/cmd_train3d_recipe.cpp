@@ -20,9 +20,9 @@ Options recipe3dOptions() {
     Options o("train3d recipe --data TRAIN.h5 --val VAL.h5 [--out DIR]",
               "Trains the shipped 2-phase 3D generator (docs/ml3d.md, \"Shipped model\") in one go: 64x64x32 volumes "
               "-> latent 4x8x8x4 (VAE widths 16,32,64, first stride 2), feature predictor (the conv-fractions head on "
-              "4 symmetry variants of each volume), conditional DDPM (U-Net n_feat 64) on ABS_f_D, CT_f_D_tort1, "
-              "CT_f_A_tort1 (trained with the samples' own descriptors as context, --context data); single-phase "
-              "snapshots skipped (--min-phase-fraction 0.01), float16 weights.\n\n"
+              "4 symmetry variants of each volume), conditional DDPM (U-Net n_feat 64, scale-shift conditioning) on "
+              "ABS_f_D, CT_f_D_tort1, CT_f_A_tort1 (trained with the samples' own descriptors as context, --context "
+              "data); single-phase snapshots skipped (--min-phase-fraction 0.01), float16 weights.\n\n"
               "Checkpoints in DIR/checkpoints: rerun the same command after a kill or Ctrl-C to resume; finished "
               "stages are kept.");
     o.text("data", "TRAIN.h5", "training samples (required)");

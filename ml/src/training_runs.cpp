@@ -190,6 +190,7 @@ Generator3dRun recipe3dRun(const Recipe3dSettings& s) {
     c.vae.minorityWeight = s.minorityWeight;
     c.vae.periodicXY = s.periodicXY;
     c.unetFeatures = 64;
+    c.unetConditioning = kRecipe3dUnetConditioning;
     c.diffusionContext = "data";
     c.vaeAugment = true;
     c.featureHead = s.featureHead.empty() ? kRecipe3dFeatureHead : s.featureHead;

@@ -2297,6 +2297,7 @@ private slots:
         QCOMPARE(c.vae.channels, (std::vector<int>{16, 32, 64}));
         QCOMPARE(c.vae.latentSize(), 1024L);  // the paper's 4 x 8 x 8 x 4
         QCOMPARE(c.unetFeatures, 64);
+        QCOMPARE(c.unetConditioning, std::string("scale-shift"));  // chosen on validation (docs/ml3d.md)
         QCOMPARE(c.diffusionContext, std::string("data"));
         QCOMPARE(c.featureHead, std::string("conv-fractions"));  // chosen on validation (docs/ml3d.md)
         QCOMPARE(c.featureAugment, 4);  // 4 symmetry variants, chosen on validation (docs/ml3d.md)
