@@ -74,8 +74,7 @@ long Args::integer(const std::string& name, long fallback) const {
 }
 
 void Args::requirePositionals(std::size_t min, std::size_t max, const std::string& what) const {
-    if (positionals_.size() < min || positionals_.size() > max)
-        throw UsageError("expected " + what + " (see --help)");
+    if (positionals_.size() < min || positionals_.size() > max) throw UsageError("expected " + what + " (see --help)");
 }
 
 std::vector<std::string> splitList(const std::string& text) {
@@ -97,7 +96,8 @@ std::vector<int> positiveIntList(const std::string& text, const std::string& opt
         } catch (const std::exception&) {
             used = 0;
         }
-        if (used != item.size() || v < 1) throw UsageError("--" + option + ": '" + item + "' is not a positive integer");
+        if (used != item.size() || v < 1)
+            throw UsageError("--" + option + ": '" + item + "' is not a positive integer");
         out.push_back(v);
     }
     return out;
@@ -111,7 +111,8 @@ void ProgressBar::update(double fraction, const std::string& message) {
     lastPercent_ = percent;
     if (!tty_) {
         const auto now = std::chrono::steady_clock::now();
-        if (percent < 100 && lastLine_ != std::chrono::steady_clock::time_point{} && now - lastLine_ < std::chrono::seconds(30))
+        if (percent < 100 && lastLine_ != std::chrono::steady_clock::time_point{} &&
+            now - lastLine_ < std::chrono::seconds(30))
             return;
         lastLine_ = now;
         std::fprintf(stderr, "%s %3d%% %s\n", label_.c_str(), percent, message.c_str());

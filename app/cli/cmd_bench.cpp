@@ -38,8 +38,8 @@ std::vector<Subcommand> benchmarks() {
 
 int cmdBench(const CommandArgs& argv) {
     static const SubcommandSet set{
-        "bench", "benchmark", {"bench NAME [OPTIONS]"}, "Benchmarks (figures go to docs/benchmarks.md):",
-        benchmarks(), "", 0,
+        "bench", "benchmark", {"bench NAME [OPTIONS]"}, "Benchmarks (figures go to docs/benchmarks.md):", benchmarks(),
+        "",      0,
     };
     return set.run(argv);
 }

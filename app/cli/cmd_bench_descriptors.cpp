@@ -55,7 +55,8 @@ Volume smoothedRandomField(Dims dims, int passes, unsigned seed) {
 std::vector<std::filesystem::path> fixtureDirs() {
     namespace fs = std::filesystem;
     std::vector<fs::path> dirs{"../shared/fixtures/graspi", "shared/fixtures/graspi"};
-    if (const char* env = std::getenv("MICROSTUDIO_SHARED_DIR")) dirs.insert(dirs.begin(), fs::path(env) / "fixtures/graspi");
+    if (const char* env = std::getenv("MICROSTUDIO_SHARED_DIR"))
+        dirs.insert(dirs.begin(), fs::path(env) / "fixtures/graspi");
     return dirs;
 }
 
@@ -137,11 +138,12 @@ void benchLargeVolumes(const std::vector<Dims>& sizes, int threads) {
         const double cpu1 = processCpuSeconds();
         const double tn = bestSeconds(1, [&] { threaded = descriptors::describe(volume, many); });
         const double cpun = processCpuSeconds() - cpu1;
-        std::printf("  %-12s %5.1f M voxels: read %.2f s; describe 1 thread %.2f s (CPU %.2f s), %d threads %.2f s "
-                    "(CPU %.2f s; %.2fx); read + describe %.2f s; identical %s; peak %.0f MB; load %s\n",
-                    dims.str().c_str(), double(dims.count()) / 1e6, read, t1, cpu1 - cpu0, threads, tn, cpun, t1 / tn,
-                    read + tn, descriptors::formatGraspi(single) == descriptors::formatGraspi(threaded) ? "yes" : "NO",
-                    peakResidentMB(), load.c_str());
+        std::printf(
+            "  %-12s %5.1f M voxels: read %.2f s; describe 1 thread %.2f s (CPU %.2f s), %d threads %.2f s "
+            "(CPU %.2f s; %.2fx); read + describe %.2f s; identical %s; peak %.0f MB; load %s\n",
+            dims.str().c_str(), double(dims.count()) / 1e6, read, t1, cpu1 - cpu0, threads, tn, cpun, t1 / tn,
+            read + tn, descriptors::formatGraspi(single) == descriptors::formatGraspi(threaded) ? "yes" : "NO",
+            peakResidentMB(), load.c_str());
         fs::remove(file);
     }
     fs::remove_all(dir);
@@ -192,9 +194,10 @@ int benchDescriptors(const CommandArgs& argv) {
     });
 
     std::printf("descriptors, one thread, best of %d\n", repeats);
-    std::printf("  2D 512x128 (%s): %.1f ms  (target 70 ms: %.2fx of budget; GraSPI C++ 0.7 s: %.0fx faster;"
-                " py-graspi 17 s: %.0fx faster)\n",
-                source.c_str(), t2 * 1e3, t2 / 0.070, 0.7 / t2, 17.0 / t2);
+    std::printf(
+        "  2D 512x128 (%s): %.1f ms  (target 70 ms: %.2fx of budget; GraSPI C++ 0.7 s: %.0fx faster;"
+        " py-graspi 17 s: %.0fx faster)\n",
+        source.c_str(), t2 * 1e3, t2 / 0.070, 0.7 / t2, 17.0 / t2);
     std::printf("  3D 128x128x64 two-phase (vol_frac_D %.3f): %.0f ms  (target 1 s: %.2fx of budget)\n",
                 r3.value("vol_frac_D"), t3 * 1e3, t3 / 1.0);
     std::printf("  3D 50^3 two-phase: %.1f ms  (GraSPI C++ 7.6 s: %.0fx faster; py-graspi 66 s: %.0fx faster)\n",

@@ -52,8 +52,8 @@ int freePort() {
 
 struct DistFigures {
     double samplesPerSecond = 0.0;
-    double commPerStep = 0.0;    // the step's all-reduce call, waiting for the slower rank included
-    double allReduce = 0.0;      // one all-reduce of the gradients alone
+    double commPerStep = 0.0;  // the step's all-reduce call, waiting for the slower rank included
+    double allReduce = 0.0;    // one all-reduce of the gradients alone
     long parameters = 0;
 };
 
@@ -167,9 +167,10 @@ int benchDist(const CommandArgs& argv) {
     std::filesystem::create_directories(temp);
     // OpenMP's spin-waiting decides the 1 x 2 figure on a loaded machine: say which policy ran.
     const char* policy = std::getenv("OMP_WAIT_POLICY");
-    std::printf("bench dist: %d measured steps per run (after one warm-up step), CPU, Gloo over 127.0.0.1, "
-                "OMP_WAIT_POLICY=%s\n",
-                steps, policy ? policy : "(unset)");
+    std::printf(
+        "bench dist: %d measured steps per run (after one warm-up step), CPU, Gloo over 127.0.0.1, "
+        "OMP_WAIT_POLICY=%s\n",
+        steps, policy ? policy : "(unset)");
     std::printf("%-26s %10s %14s %14s %14s %8s %12s %12s\n", "workload", "params", "1x1 samples/s", "1x2 samples/s",
                 "2x1 samples/s", "2x1/1x2", "comm/step", "all-reduce");
     for (const auto& w : workloads) {
@@ -181,10 +182,21 @@ int benchDist(const CommandArgs& argv) {
         std::vector<std::filesystem::path> reports;
         for (int rank = 0; rank < 2; ++rank) {
             reports.push_back(temp / (std::string(w.name) + "-" + std::to_string(rank) + ".txt"));
-            std::vector<std::string> words = {"microstudio-cli", "bench", "dist", "--worker", w.name,
-                                              "--rank", std::to_string(rank), "--world-size", "2",
-                                              "--master", "127.0.0.1:" + std::to_string(port), "--steps",
-                                              std::to_string(steps), "--report", reports.back().string()};
+            std::vector<std::string> words = {"microstudio-cli",
+                                              "bench",
+                                              "dist",
+                                              "--worker",
+                                              w.name,
+                                              "--rank",
+                                              std::to_string(rank),
+                                              "--world-size",
+                                              "2",
+                                              "--master",
+                                              "127.0.0.1:" + std::to_string(port),
+                                              "--steps",
+                                              std::to_string(steps),
+                                              "--report",
+                                              reports.back().string()};
             std::vector<char*> cargs;
             for (auto& word : words) cargs.push_back(word.data());
             cargs.push_back(nullptr);
@@ -205,7 +217,8 @@ int benchDist(const CommandArgs& argv) {
         for (const auto& path : reports) {
             std::ifstream in(path);
             DistFigures r;
-            if (!(in >> r.samplesPerSecond >> r.commPerStep >> r.allReduce)) throw Error("bench dist: no report in " + path.string());
+            if (!(in >> r.samplesPerSecond >> r.commPerStep >> r.allReduce))
+                throw Error("bench dist: no report in " + path.string());
             slowest = std::min(slowest, r.samplesPerSecond);  // the run is as fast as its slowest rank
             two.commPerStep += r.commPerStep / 2.0;
             two.allReduce += r.allReduce / 2.0;
@@ -217,8 +230,9 @@ int benchDist(const CommandArgs& argv) {
         std::fflush(stdout);
     }
     std::filesystem::remove_all(temp);
-    std::printf("comm/step: the all-reduce call of a training step (waiting for the slower rank included);\n"
-                "all-reduce: the same buffer (gradients) alone, mean of 20.\n");
+    std::printf(
+        "comm/step: the all-reduce call of a training step (waiting for the slower rank included);\n"
+        "all-reduce: the same buffer (gradients) alone, mean of 20.\n");
     return 0;
 }
 }  // namespace ms::cli

@@ -25,7 +25,8 @@ double bestMilliseconds(int repeats, F&& work) {
     for (int r = 0; r < repeats; ++r) {
         const auto start = std::chrono::steady_clock::now();
         work();
-        best = std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        best =
+            std::min(best, std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
     }
     return best;
 }
@@ -71,9 +72,10 @@ int benchNoise(const CommandArgs& argv) {
         options.threads = t == 0 ? 1 : 0;
         ms[t] = bestMilliseconds(int(repeats), [&] { noise::makePairs(clean, options); });
     }
-    std::printf("paired dataset, 64 x 3 noisy 101x101: %.1f ms on 1 thread (%.0f pairs/s), %.1f ms on %d threads "
-                "(%.0f pairs/s), speed-up %.2fx\n",
-                ms[0], 192e3 / ms[0], ms[1], defaultThreadCount(), 192e3 / ms[1], ms[0] / ms[1]);
+    std::printf(
+        "paired dataset, 64 x 3 noisy 101x101: %.1f ms on 1 thread (%.0f pairs/s), %.1f ms on %d threads "
+        "(%.0f pairs/s), speed-up %.2fx\n",
+        ms[0], 192e3 / ms[0], ms[1], defaultThreadCount(), 192e3 / ms[1], ms[0] / ms[1]);
     return 0;
 }
 

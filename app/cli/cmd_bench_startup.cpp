@@ -90,7 +90,8 @@ int benchStartup(const CommandArgs& argv) {
     for (const std::vector<std::string>& command :
          {std::vector<std::string>{"--help"}, {"info", file}, {"describe", file}}) {
         std::string label;
-        for (const auto& w : command) label += (label.empty() ? "" : " ") + (w == file ? std::string("512x128.vti") : w);
+        for (const auto& w : command)
+            label += (label.empty() ? "" : " ") + (w == file ? std::string("512x128.vti") : w);
         const double a = median(cli, command, repeats);
         if (!haveWorker) {
             std::printf("%-26s %14.1f ms %16s\n", label.c_str(), 1e3 * a, "(not built)");

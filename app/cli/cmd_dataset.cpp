@@ -17,7 +17,6 @@ namespace ms::cli {
 
 namespace {
 
-
 // The options of `dataset build`, with the library's defaults.
 Options buildOptions() {
     const jobs::DatasetConfig d;
@@ -54,7 +53,10 @@ Options buildOptions() {
     o.text("descriptors", "", "per-snapshot descriptors").choices({"graspi", "basic", "none"}).def(d.descriptors);
     o.flag("periodic-descriptors", "GraSPI periodic side walls");
     o.number("validation", "F", "fraction of runs in val.h5").atLeast(0).below(1).def(d.validationFraction);
-    o.number("test", "F", "fraction of runs in test.h5 (read only by evaluate)").atLeast(0).below(1).def(d.testFraction);
+    o.number("test", "F", "fraction of runs in test.h5 (read only by evaluate)")
+        .atLeast(0)
+        .below(1)
+        .def(d.testFraction);
     o.flag("field", "also store the continuous field");
     o.text("shard", "I/N", "build only runs with index % N == I (no merge; run `dataset merge`)");
     o.flag("no-merge", "do not write train.h5/val.h5 at the end");
@@ -84,7 +86,8 @@ int datasetBuild(const CommandArgs& argv) {
         const std::string text = *args.value(name);
         char rest = 0;
         if (std::sscanf(text.c_str(), "%lf:%lf%c", &lo, &hi, &rest) != 2) {
-            if (std::sscanf(text.c_str(), "%lf%c", &lo, &rest) != 1) throw Error("--" + name + " expects MIN:MAX or one value, got '" + text + "'");
+            if (std::sscanf(text.c_str(), "%lf%c", &lo, &rest) != 1)
+                throw Error("--" + name + " expects MIN:MAX or one value, got '" + text + "'");
             hi = lo;
         }
     };
@@ -127,10 +130,15 @@ int datasetBuild(const CommandArgs& argv) {
     const auto r = jobs::buildDataset(c, folder, options, &token);
     bar.finish();
     if (args.flag("json")) {
-        const Json summary{{"folder", folder}, {"runs_total", r.runsTotal}, {"runs_in_shard", r.runsInShard},
-                           {"runs_built", r.runsBuilt}, {"runs_skipped", r.runsSkipped},
-                           {"runs_without_onset", r.runsWithoutOnset}, {"samples_written", r.samples},
-                           {"merged", r.merged}, {"seconds", r.seconds}};
+        const Json summary{{"folder", folder},
+                           {"runs_total", r.runsTotal},
+                           {"runs_in_shard", r.runsInShard},
+                           {"runs_built", r.runsBuilt},
+                           {"runs_skipped", r.runsSkipped},
+                           {"runs_without_onset", r.runsWithoutOnset},
+                           {"samples_written", r.samples},
+                           {"merged", r.merged},
+                           {"seconds", r.seconds}};
         std::cout << jsonText(summary) << "\n";
     } else {
         std::printf("%s: %d of %d runs in this shard built, %d already done, %ld snapshots, %.1f s%s\n", folder.c_str(),
@@ -165,10 +173,8 @@ int datasetMerge(const CommandArgs& argv) {
     const auto splits = splitList(args.value("splits", ""));
     const long n = jobs::mergeDataset(args.positionals()[0], extra, &token, splits, args.flag("finished-only"));
     bar.finish();
-    if (args.flag("json"))
-        std::cout << jsonText(Json{{"folder", args.positionals()[0]}, {"samples", n}}) << "\n";
-    else
-        std::printf("merged %ld samples into the splits of %s\n", n, args.positionals()[0].c_str());
+    if (args.flag("json")) std::cout << jsonText(Json{{"folder", args.positionals()[0]}, {"samples", n}}) << "\n";
+    else std::printf("merged %ld samples into the splits of %s\n", n, args.positionals()[0].c_str());
     return 0;
 }
 
@@ -195,7 +201,8 @@ int datasetSubset(const CommandArgs& argv) {
     ProgressToken token;
     ProgressBar bar("subset");
     token.setListener([&](double f, const std::string& m) { bar.update(f, m); });
-    const long n = jobs::writeSubset(args.positionals()[0], *args.value("output"), std::size_t(count), minPhase, &token);
+    const long n =
+        jobs::writeSubset(args.positionals()[0], *args.value("output"), std::size_t(count), minPhase, &token);
     bar.finish();
     std::printf("wrote %ld samples of %s to %s\n", n, args.positionals()[0].c_str(), args.value("output")->c_str());
     return 0;

@@ -76,8 +76,13 @@ int datasetFromVolume(const CommandArgs& argv) {
     const auto r = jobs::buildDatasetFromVolume(volume, folder, c, readOptions(args), &token);
     bar.finish();
     if (args.flag("json")) {
-        std::cout << jsonText(Json{{"folder", folder}, {"train", r.train}, {"val", r.val}, {"test", r.test},
-                                   {"dropped", r.dropped}, {"window", r.windowDims.str()}, {"seconds", r.seconds}})
+        std::cout << jsonText(Json{{"folder", folder},
+                                   {"train", r.train},
+                                   {"val", r.val},
+                                   {"test", r.test},
+                                   {"dropped", r.dropped},
+                                   {"window", r.windowDims.str()},
+                                   {"seconds", r.seconds}})
                   << "\n";
     } else {
         std::printf("%s: %d train, %d validation, %d test windows of %s (%d crossing a split border dropped), %.1f s\n",

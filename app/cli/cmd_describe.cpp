@@ -49,10 +49,13 @@ int cmdDescribe(const CommandArgs& argv) {
     declared.flag("periodic", "wrap the sides (x in 2D; x and y in 3D), GraSPI -p 1");
     declared.integer("phases", "2|3", "GraSPI -n").choices({"2", "3"}).note("3 when the file has mixed voxels");
     declared.number("pixel-size", "S", "voxel size, GraSPI -s").above(0).def(1.0);
-    declared.text("format", "", "output format").choices({"graspi", "json", "csv"}).note("graspi for one file, csv for several");
+    declared.text("format", "", "output format")
+        .choices({"graspi", "json", "csv"})
+        .note("graspi for one file, csv for several");
     declared.flag("extras", "add S2(r), interface area per volume, domain sizes");
-    declared.threads("threads, 0 = every core: samples described at once, or for one volume its connected "
-                     "components and path searches");
+    declared.threads(
+        "threads, 0 = every core: samples described at once, or for one volume its connected "
+        "components and path searches");
     declared.labels();
     const auto parsed = declared.parse(argv);
     if (!parsed) return 0;
@@ -74,9 +77,9 @@ int cmdDescribe(const CommandArgs& argv) {
             auto samples = io::readSamples(path);
             for (std::size_t i = 0; i < samples.size(); ++i) {
                 const auto it = samples[i].text.find("sample");
-                names.push_back(samples.size() == 1 ? path
-                                                    : path + "#" + (it != samples[i].text.end() ? it->second
-                                                                                                : std::to_string(i)));
+                names.push_back(samples.size() == 1
+                                    ? path
+                                    : path + "#" + (it != samples[i].text.end() ? it->second : std::to_string(i)));
                 volumes.push_back(std::move(samples[i]));
             }
         } else {

@@ -87,8 +87,10 @@ Options evaluateOptions() {
               "sample, denoise and decode apart, for each batch size.\n\n"
               "Samples of the train split (their `split` attribute) are refused.");
     o.text("model", "M", "model folder / name").note(std::string(defaultGenerator) + ", the shipped 2-phase model");
-    o.text("data", "H.h5", "held-out samples").note("the model folder's heldout-test.h5, else the model's recorded "
-                                                    "validation data");
+    o.text("data", "H.h5", "held-out samples")
+        .note(
+            "the model folder's heldout-test.h5, else the model's recorded "
+            "validation data");
     o.integer("count", "N", "held-out targets").range(1, 100000).def(16).shortName('n');
     o.number("min-phase-fraction", "F", "held-out samples whose rarer phase fills less than F are skipped")
         .atLeast(0)
@@ -156,7 +158,8 @@ ml::Evaluation3dOptions evaluationOptions(const Args& args, long count, const ml
     o.compareCount = std::size_t(args.integer("compare-count", count));
     if (auto size = args.value("size")) o.largeSize = parseDims(*size);
     o.largeCount = std::size_t(args.integer("size-count", std::min(count, 8L)));
-    if (args.has("size") && o.largeCount < 2) throw UsageError("--size-count must be >= 2 (seams compare independent samples)");
+    if (args.has("size") && o.largeCount < 2)
+        throw UsageError("--size-count must be >= 2 (seams compare independent samples)");
     return o;
 }
 
@@ -164,7 +167,8 @@ std::vector<Volume> readTraining(const Args& args, double minPhase) {
     const std::string path = args.value("training", "");
     if (path.empty()) return {};
     auto training = ml::selectSamples(io::readSamples(path), std::size_t(args.integer("training-count")), minPhase);
-    if (training.empty()) throw Error("--training: no samples in " + path + (minPhase > 0.0 ? " above the phase-fraction filter" : ""));
+    if (training.empty())
+        throw Error("--training: no samples in " + path + (minPhase > 0.0 ? " above the phase-fraction filter" : ""));
     return training;
 }
 
@@ -199,7 +203,8 @@ int cmdEvaluate(const CommandArgs& argv) {
     args.requirePositionals(0, 0, "no positional arguments");
     if (args.has("training-count") && !args.has("training")) throw UsageError("--training-count needs --training");
     if (args.flag("cpu")) setenv("CUDA_VISIBLE_DEVICES", "", 1);
-    if (auto t = args.value("threads")) setenv("MICROSTUDIO_THREADS", t->c_str(), 1);  // read when the model picks its device
+    if (auto t = args.value("threads"))
+        setenv("MICROSTUDIO_THREADS", t->c_str(), 1);  // read when the model picks its device
     auto model = loadModel(args);
     const long count = args.integer("count");
     auto options = evaluationOptions(args, count, model);
@@ -208,7 +213,8 @@ int cmdEvaluate(const CommandArgs& argv) {
     options.minPhaseFraction = args.number("min-phase-fraction", ml::trainingMinPhaseFraction(model));
     const auto heldOut = ml::selectSamples(io::readSamples(options.data), std::size_t(count), options.minPhaseFraction);
     if (heldOut.empty())
-        throw Error("no samples in " + options.data + (options.minPhaseFraction > 0.0 ? " above --min-phase-fraction" : ""));
+        throw Error("no samples in " + options.data +
+                    (options.minPhaseFraction > 0.0 ? " above --min-phase-fraction" : ""));
     const std::string split = ml::heldOutSplit(heldOut);  // refuses train samples before the slow parts
     std::fprintf(stderr, "evaluate: %zu held-out samples of %s (split %s)\n", heldOut.size(), options.data.c_str(),
                  split.c_str());
@@ -221,7 +227,8 @@ int cmdEvaluate(const CommandArgs& argv) {
     ProgressToken progress;
     ProgressBar bar("evaluate");
     progress.setListener([&](double f, const std::string& msg) { bar.update(f, msg); });
-    if (auto scales = args.value("choose-guidance")) return chooseGuidance(model, heldOut, *scales, options, progress, bar);
+    if (auto scales = args.value("choose-guidance"))
+        return chooseGuidance(model, heldOut, *scales, options, progress, bar);
     const auto report = ml::evaluateGenerator3d(model, heldOut, options, &progress);
     bar.finish();
     if (auto csv = args.value("csv")) report3d::writeLines(*csv, report.csvRows());
@@ -230,10 +237,8 @@ int cmdEvaluate(const CommandArgs& argv) {
         writeJsonFile(report.toJson(), path);
         std::fprintf(stderr, "wrote %s\n", path.string().c_str());
     }
-    if (args.flag("json"))
-        std::cout << jsonText(report.toJson()) << "\n";
-    else
-        report3d::printEvaluation(report, options.sampler.batch);
+    if (args.flag("json")) std::cout << jsonText(report.toJson()) << "\n";
+    else report3d::printEvaluation(report, options.sampler.batch);
     return 0;
 }
 

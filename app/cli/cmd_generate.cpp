@@ -202,7 +202,8 @@ Options benchOptions() {
 int benchBatchSizes(const Args& args, const ml::Generator3dConfig& config) {
     if (args.flag("cpu")) setenv("CUDA_VISIBLE_DEVICES", "", 1);
     const long steps = args.integer("steps");
-    if (steps > config.timesteps) throw UsageError("--steps must be in 1..T (T = " + std::to_string(config.timesteps) + ")");
+    if (steps > config.timesteps)
+        throw UsageError("--steps must be in 1..T (T = " + std::to_string(config.timesteps) + ")");
     const auto model = ml::Generator3D::create(config, 0);
     std::printf("config: %s, U-Net n_feat %d, device %s, DDIM-%ld, guidance 2 (cond + uncond)\n",
                 config.vae.dims.str().c_str(), config.unetFeatures, model.device().c_str(), steps);
@@ -228,10 +229,10 @@ int benchMl3d(const CommandArgs& argv) {
                 config.unetFeatures);
     const auto t = ml::timeGenerator3d(config, repeats, args.flag("cpu"), int(args.integer("threads")));
     std::printf("device: %s, repeats %d\n", t.device.c_str(), repeats);
-    std::printf("parameters: VAE %ld (encoder %ld, decoder %ld; paper 46,916,781), feature predictor %ld,"
-                " U-Net %ld (paper 150,871,044 with 4 conditions)\n",
-                t.parameters.vae, t.parameters.encoder, t.parameters.decoder, t.parameters.featurePredictor,
-                t.parameters.unet);
+    std::printf(
+        "parameters: VAE %ld (encoder %ld, decoder %ld; paper 46,916,781), feature predictor %ld,"
+        " U-Net %ld (paper 150,871,044 with 4 conditions)\n",
+        t.parameters.vae, t.parameters.encoder, t.parameters.decoder, t.parameters.featurePredictor, t.parameters.unet);
     std::printf("VAE forward+backward (batch 1):   %9.3f s\n", t.vaeTrainStep);
     std::printf("U-Net forward+backward (batch 1): %9.3f s\n", t.unetTrainStep);
     std::printf("guided denoising step (batch 1):  %9.3f s  -> DDPM-%d %.1f s, DDIM-50 %.1f s per sample\n",

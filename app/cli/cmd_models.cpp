@@ -48,8 +48,8 @@ int cmdModels(const CommandArgs& argv) {
         std::printf("%-20s %-7s %7.1fMB %-8s %-20s %s\n", m.metadata.name.c_str(), m.metadata.kind.c_str(),
                     double(m.bytes) / 1e6, m.metadata.weightsPrecision.c_str(), m.metadata.created.c_str(),
                     m.metadata.description.c_str());
-        std::cout << "    path " << m.weights.string() << "\n    architecture " << ml::architectureSummary(m.metadata.architecture)
-                  << "\n";
+        std::cout << "    path " << m.weights.string() << "\n    architecture "
+                  << ml::architectureSummary(m.metadata.architecture) << "\n";
         if (!m.metadata.attributes.empty()) {
             std::cout << "    conditions";
             for (std::size_t i = 0; i < m.metadata.attributes.size(); ++i) {

@@ -142,19 +142,20 @@ int noiseApply(const CommandArgs& argv) {
     io::writeVolume(noisy, out);
     std::string names;
     for (const auto& m : chain) names += (names.empty() ? "" : " then ") + m.describe();
-    std::cout << "wrote " << out << " (" << noisy.dims().str() << ", " << names << ", seed " << seed
-              << ", pixel error " << noise::pixelErrorRate(clean, noisy) << ")\n";
+    std::cout << "wrote " << out << " (" << noisy.dims().str() << ", " << names << ", seed " << seed << ", pixel error "
+              << noise::pixelErrorRate(clean, noisy) << ")\n";
     return 0;
 }
 
 int noiseDataset(const CommandArgs& argv) {
-    Options declared("noise dataset [--types LIST] [--variants N] [PARAMETER RANGES] [--seed S] [--limit N] "
-                     "[--threads N] -o OUT.h5 INPUT...",
-                     "Builds a paired clean/noisy dataset: every two-phase sample of the INPUT files (or globs, e.g. "
-                     "'data/part_*.h5') with N noisy variants per noise type. Each parameter takes a value or a range "
-                     "LO:HI drawn uniformly per variant (--rings draws integers). Samples are named p000000_clean and "
-                     "p000000_<type>_<k>; noisy ones carry role, clean, noise, the parameters and noise_seed (see "
-                     "docs/noise.md).");
+    Options declared(
+        "noise dataset [--types LIST] [--variants N] [PARAMETER RANGES] [--seed S] [--limit N] "
+        "[--threads N] -o OUT.h5 INPUT...",
+        "Builds a paired clean/noisy dataset: every two-phase sample of the INPUT files (or globs, e.g. "
+        "'data/part_*.h5') with N noisy variants per noise type. Each parameter takes a value or a range "
+        "LO:HI drawn uniformly per variant (--rings draws integers). Samples are named p000000_clean and "
+        "p000000_<type>_<k>; noisy ones carry role, clean, noise, the parameters and noise_seed (see "
+        "docs/noise.md).");
     declared.text("types", "LIST", "comma-separated noise types").def("salt-pepper,grid,frequency");
     declared.integer("variants", "N", "noisy variants per sample and type").range(1, 1000).def(1);
     declared.integer("seed", "S", "base seed").atLeast(0).def(0);
@@ -203,12 +204,14 @@ int noiseMontage(const CommandArgs& argv) {
     const std::string out = args.positionals().back();
     if (io::formatOf(out) != io::Format::Png) throw Error(out + ": the montage is written as .png");
     const long size = args.integer("size"), scale = args.integer("scale");
-    const Volume clean = args.positionals().size() == 2 ? io::readVolume(args.positionals()[0])
-                                                        : noise::syntheticMorphology(Dims{int(size), int(size), 1}, 2026);
+    const Volume clean = args.positionals().size() == 2
+                             ? io::readVolume(args.positionals()[0])
+                             : noise::syntheticMorphology(Dims{int(size), int(size), 1}, 2026);
     if (!clean.dims().is2D()) throw Error("montage needs a 2D image");
     const std::uint64_t seed = std::uint64_t(args.integer("seed"));
     std::vector<Volume> noisy;
-    for (auto type : noise::allNoiseTypes()) noisy.push_back(noise::applyNoise(clean, noiseModelFromArgs(args, type), seed));
+    for (auto type : noise::allNoiseTypes())
+        noisy.push_back(noise::applyNoise(clean, noiseModelFromArgs(args, type), seed));
     std::vector<Volume> tiles{clean};
     tiles.insert(tiles.end(), noisy.begin(), noisy.end());
     if (auto name = args.value("denoiser")) {

@@ -54,12 +54,13 @@ std::vector<std::shared_ptr<const noise::Denoiser>> learnedDenoisers(const Args&
 }  // namespace
 
 int noiseEval(const CommandArgs& argv) {
-    Options declared("noise eval [--types LIST] [PARAMETERS] [--denoisers LIST] [--seed S] [--json|--markdown] "
-                     "[--no-descriptors] [--synthetic N --size PX] [--limit N] [INPUT...]",
-                     "For every clean two-phase sample of the INPUT files (or, with none given, N built-in synthetic "
-                     "bicontinuous PXxPX images) and every noise type, makes one noisy image, applies every denoiser "
-                     "and prints the mean pixel error rate, IoU per phase, |delta volume fraction| and |delta "
-                     "tortuosity| (GraSPI CT_f_D_tort1 / CT_f_A_tort1, when the descriptors library is built).");
+    Options declared(
+        "noise eval [--types LIST] [PARAMETERS] [--denoisers LIST] [--seed S] [--json|--markdown] "
+        "[--no-descriptors] [--synthetic N --size PX] [--limit N] [INPUT...]",
+        "For every clean two-phase sample of the INPUT files (or, with none given, N built-in synthetic "
+        "bicontinuous PXxPX images) and every noise type, makes one noisy image, applies every denoiser "
+        "and prints the mean pixel error rate, IoU per phase, |delta volume fraction| and |delta "
+        "tortuosity| (GraSPI CT_f_D_tort1 / CT_f_A_tort1, when the descriptors library is built).");
     declared.alsoUsage("noise eval --pairs DATASET.h5 [--denoisers LIST] [--json|--markdown]");
     declared.text("types", "LIST", "noise types").def("salt-pepper,grid,frequency");
     declared.text("denoisers", "LIST", "from none, median3, median5, majority, open-close, learned").note("all");
@@ -70,11 +71,13 @@ int noiseEval(const CommandArgs& argv) {
     declared.text("pairs", "FILE",
                   "evaluate the stored noisy samples of a `noise dataset` file against their clean partners instead "
                   "of making new ones");
-    declared.flag("json", "a JSON list of objects (noise, denoiser, kind, pixel_error, iou_D, iou_A, delta_vf, "
-                          "delta_tort_D, delta_tort_A, ...)");
+    declared.flag("json",
+                  "a JSON list of objects (noise, denoiser, kind, pixel_error, iou_D, iou_A, delta_vf, "
+                  "delta_tort_D, delta_tort_A, ...)");
     declared.flag("markdown", "a Markdown table");
     declared.flag("no-descriptors", "skip the tortuosity drift");
-    declared.text("model", "M", "learned denoiser (name or .pt); with --denoisers, only when the list names \"learned\"")
+    declared
+        .text("model", "M", "learned denoiser (name or .pt); with --denoisers, only when the list names \"learned\"")
         .note("the shipped denoise-vae2d");
     declared.flag("no-learned", "leave the learned denoiser out");
     declared.threads("worker threads, 0 = every core", 1024);
@@ -124,7 +127,8 @@ int noiseEval(const CommandArgs& argv) {
     ProgressBar bar("noise eval");
     ProgressToken token;
     token.setListener([&bar](double f, const std::string& msg) { bar.update(f, msg); });
-    const auto rows = pairs.empty() ? noise::evaluate(clean, options, &token) : noise::evaluatePairs(pairs, options, &token);
+    const auto rows =
+        pairs.empty() ? noise::evaluate(clean, options, &token) : noise::evaluatePairs(pairs, options, &token);
     bar.finish();
     if (args.flag("json")) {
         std::cout << noise::formatJson(rows);

@@ -54,7 +54,8 @@ int compare(const Args& args, const ml::Vae2d& vae, const ml::Ldm2d& ldm, const 
         const std::string name = args.value("unconditional", ml::kDefaultLdm2dUnconditional);
         std::optional<std::filesystem::path> path;
         if (args.has("unconditional")) path = ml::findModel(name);
-        else if (std::filesystem::exists(ldmPath.parent_path() / (name + ".pt"))) path = ldmPath.parent_path() / (name + ".pt");
+        else if (std::filesystem::exists(ldmPath.parent_path() / (name + ".pt")))
+            path = ldmPath.parent_path() / (name + ".pt");
         if (path) {
             unconditionalModel = ml::Ldm2d::load(*path);
             if (!unconditionalModel->config().conditions.empty()) throw Error(path->string() + " is conditional");
@@ -94,9 +95,10 @@ int compare(const Args& args, const ml::Vae2d& vae, const ml::Ldm2d& ldm, const 
         const auto achieved = vfOf(conditioned);
         double mae = 0;
         for (std::size_t i = 0; i < n; ++i) mae += std::fabs(achieved[i] - target[i]) / double(n);
-        std::printf("conditional on the held-out (vf, phi, chi), guidance %g: R^2(vf) = %.4f, mean |vf error| = %.4f, "
-                    "S2 RMS error %.5f\n",
-                    o.guidance, ml::rSquared(target, achieved), mae, ml::twoPointError(conditioned, reference, maxDistance));
+        std::printf(
+            "conditional on the held-out (vf, phi, chi), guidance %g: R^2(vf) = %.4f, mean |vf error| = %.4f, "
+            "S2 RMS error %.5f\n",
+            o.guidance, ml::rSquared(target, achieved), mae, ml::twoPointError(conditioned, reference, maxDistance));
     }
     return 0;
 }
@@ -113,7 +115,8 @@ Options sample2dOptions() {
     o.text("model", "M", "LDM name or path").def(ml::kDefaultLdm2d);
     o.text("vae", "M", "VAE name or path").note(std::string("the LDM's own, else ") + ml::kDefaultDenoiser);
     o.integer("count", "N", "samples").atLeast(1).def(d.count);
-    o.text("sampler", "S", "ddim, dpmpp (DPM-Solver++(2M), deterministic, few steps) or ddpm (ancestral over all T steps)")
+    o.text("sampler", "S",
+           "ddim, dpmpp (DPM-Solver++(2M), deterministic, few steps) or ddpm (ancestral over all T steps)")
         .rule("ddim, dpmpp or ddpm", [](const std::string& text) { ml3d::parseSampler(text); })
         .def(d.sampler);
     o.integer("steps", "K", "solver steps").note("ddim: " + std::to_string(d.steps) + ", dpmpp: 16");

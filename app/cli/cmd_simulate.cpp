@@ -131,19 +131,31 @@ int cmdSimulate(const CommandArgs& argv) {
     const auto s = jobs::runSimulateJob(job, &token);
     bar.finish();
     if (args.flag("json")) {
-        const Json summary{{"output", job.output.string()}, {"size", job.params.dims.str()}, {"phi", job.params.phi},
-                           {"chi", job.params.chi}, {"spinodal_chi", physics::spinodalChi(job.params.phi)},
-                           {"mass_drift", s.massDrift}, {"energy_start", s.energyStart}, {"energy_end", s.energyEnd},
-                           {"energy_increases", s.energyIncreases}, {"length_start", s.lengthStart},
-                           {"length_end", s.lengthEnd}, {"steps", s.steps}, {"rejected_steps", s.rejectedSteps},
-                           {"snapshots", s.snapshots}, {"final_time", s.finalTime}, {"seconds", s.seconds},
-                           {"resumed", s.resumed}, {"complete", s.complete}};
+        const Json summary{{"output", job.output.string()},
+                           {"size", job.params.dims.str()},
+                           {"phi", job.params.phi},
+                           {"chi", job.params.chi},
+                           {"spinodal_chi", physics::spinodalChi(job.params.phi)},
+                           {"mass_drift", s.massDrift},
+                           {"energy_start", s.energyStart},
+                           {"energy_end", s.energyEnd},
+                           {"energy_increases", s.energyIncreases},
+                           {"length_start", s.lengthStart},
+                           {"length_end", s.lengthEnd},
+                           {"steps", s.steps},
+                           {"rejected_steps", s.rejectedSteps},
+                           {"snapshots", s.snapshots},
+                           {"final_time", s.finalTime},
+                           {"seconds", s.seconds},
+                           {"resumed", s.resumed},
+                           {"complete", s.complete}};
         std::cout << jsonText(summary) << "\n";
     } else {
-        std::printf("wrote %s: %d snapshots, %ld steps (%ld rejected), t = %.6g, %.2f s\n"
-                    "mass drift %.3g, free energy %.6g -> %.6g (%ld increases), length %.3g -> %.3g cells\n",
-                    job.output.string().c_str(), s.snapshots, s.steps, s.rejectedSteps, s.finalTime, s.seconds,
-                    s.massDrift, s.energyStart, s.energyEnd, s.energyIncreases, s.lengthStart, s.lengthEnd);
+        std::printf(
+            "wrote %s: %d snapshots, %ld steps (%ld rejected), t = %.6g, %.2f s\n"
+            "mass drift %.3g, free energy %.6g -> %.6g (%ld increases), length %.3g -> %.3g cells\n",
+            job.output.string().c_str(), s.snapshots, s.steps, s.rejectedSteps, s.finalTime, s.seconds, s.massDrift,
+            s.energyStart, s.energyEnd, s.energyIncreases, s.lengthStart, s.lengthEnd);
     }
     return 0;
 }
@@ -183,7 +195,8 @@ int benchSimulate(const CommandArgs& argv) {
     double best3D = 0;
     for (int threads : {1, 2}) {
         const double r3 = rate(Dims{128, 128, 64}, threads);
-        std::printf("128x128x64  %d thread%s: %8.2f steps/s (target 10: %.2fx)\n", threads, threads > 1 ? "s" : " ", r3, r3 / 10);
+        std::printf("128x128x64  %d thread%s: %8.2f steps/s (target 10: %.2fx)\n", threads, threads > 1 ? "s" : " ", r3,
+                    r3 / 10);
         std::fflush(stdout);
         best3D = std::max(best3D, r3);
     }

@@ -34,8 +34,9 @@ void declareArchitecture(Options& o) {
         .note("0");
     o.integer("timesteps", "T", "diffusion steps").range(2, 100000).note(std::to_string(d.timesteps));
     o.number("condition-dropout", "P", "classifier-free guidance").atLeast(0).below(1).note("0.1");
-    o.text("context", "", "what conditions the DDPM in training: the feature predictor's outputs on each latent (the "
-                          "paper) or the samples' own descriptors")
+    o.text("context", "",
+           "what conditions the DDPM in training: the feature predictor's outputs on each latent (the "
+           "paper) or the samples' own descriptors")
         .choices({"features", "data"})
         .note(d.diffusionContext);
     o.text("prediction", "",
@@ -87,23 +88,27 @@ void declareStages(Options& o) {
     o.integer("val-limit", "N", "use at most N (evenly spaced) validation samples (0 = all)").atLeast(0).def(0);
     o.flag("half", "float16 weights");
     o.flag("keep-last", "keep the last epoch's weights (default: the best by validation loss)");
-    o.number("ema", "D", "exponential moving average of the weights, decay D (e.g. 0.999): validated and kept "
-                         "instead of the raw weights (0 = off)")
+    o.number("ema", "D",
+             "exponential moving average of the weights, decay D (e.g. 0.999): validated and kept "
+             "instead of the raw weights (0 = off)")
         .atLeast(0)
         .below(1)
         .def(0);
-    o.flag("restart", "--stage diffusion: start the U-Net from its initial weights (of a new model, seed 0) instead "
-                      "of the model's trained ones");
-    o.number("min-phase-fraction", "F", "skip samples whose rarer of Donor / Acceptor fills less than F of the volume "
-                                        "(single-phase early snapshots) before --limit (0: keep all); recorded in the "
-                                        "model, `evaluate` filters its held-out data the same way")
+    o.flag("restart",
+           "--stage diffusion: start the U-Net from its initial weights (of a new model, seed 0) instead "
+           "of the model's trained ones");
+    o.number("min-phase-fraction", "F",
+             "skip samples whose rarer of Donor / Acceptor fills less than F of the volume "
+             "(single-phase early snapshots) before --limit (0: keep all); recorded in the "
+             "model, `evaluate` filters its held-out data the same way")
         .atLeast(0)
         .below(0.5)
         .def(0);
     o.text("checkpoint-dir", "D", "where the <stage>.ckpt files go").note("DIR");
     o.text("description", "TEXT", "the model's description (for `models`)");
-    o.text("choice", "TEXT", "how the settings were chosen on validation, recorded with the split rules in the "
-                             "model's training.choices");
+    o.text("choice", "TEXT",
+           "how the settings were chosen on validation, recorded with the split rules in the "
+           "model's training.choices");
 }
 
 Options train3dOptions() {

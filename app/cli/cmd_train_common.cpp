@@ -153,8 +153,8 @@ void finish(Trained& trained, const Run& run) {
 int runVae2d(const ml::Vae2dRun& run) {
     const auto data = ml::loadTrainingImages(run.data);
     std::cout << "train vae2d: " << data.train.size() << " training, " << data.validation.size()
-              << " validation images "
-              << data.train.front().dims().str() << ", device " << ml::preferredDevice() << "\n";
+              << " validation images " << data.train.front().dims().str() << ", device " << ml::preferredDevice()
+              << "\n";
     auto options = run.options;
     std::optional<ml::TrainedVae2d> trained;
     withProgress("train vae2d", options.train, [&] { trained = ml::trainNewVae2d(data, run.config, options); });

@@ -24,7 +24,7 @@ int cmdBench(const CommandArgs& args);
 int cmdSimulate(const CommandArgs& args);  // cmd_simulate.cpp
 int cmdDataset(const CommandArgs& args);   // cmd_dataset.cpp
 int cmdDescribe(const CommandArgs& args);
-int cmdNoise(const CommandArgs& args);  // cmd_noise.cpp
+int cmdNoise(const CommandArgs& args);     // cmd_noise.cpp
 int cmdTrain(const CommandArgs& args);     // cmd_train.cpp (ml)
 int cmdModels(const CommandArgs& args);    // cmd_models.cpp (ml)
 int cmdDenoise(const CommandArgs& args);   // cmd_denoise.cpp (ml)
@@ -34,12 +34,11 @@ int cmdEvaluate(const CommandArgs& args);  // cmd_evaluate.cpp (ml, 3D generator
 int cmdTrain3d(const CommandArgs& args);   // cmd_train3d.cpp (ml, 3D generator)
 
 // Benchmarks, listed in cmd_bench.cpp.
-int benchMl(const CommandArgs& args);  // cmd_train.cpp
-int benchMl3d(const CommandArgs& args);  // cmd_generate.cpp
-int benchSimulate(const CommandArgs& args);  // cmd_simulate.cpp
+int benchMl(const CommandArgs& args);           // cmd_train.cpp
+int benchMl3d(const CommandArgs& args);         // cmd_generate.cpp
+int benchSimulate(const CommandArgs& args);     // cmd_simulate.cpp
 int benchDescriptors(const CommandArgs& args);  // cmd_bench_descriptors.cpp
 int benchNoise(const CommandArgs& args);        // cmd_bench_noise.cpp
 int benchStartup(const CommandArgs& args);      // cmd_bench_startup.cpp
-
 
 }  // namespace ms::cli

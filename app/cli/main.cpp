@@ -35,7 +35,8 @@ const std::vector<ms::cli::Command>& commandTable() {
 #endif
 #ifdef MICROSTUDIO_HAVE_JOBS
         {"simulate", "one Cahn-Hilliard run: field and thresholded labels per snapshot (.h5)", ms::cli::cmdSimulate},
-        {"dataset", "build a Cahn-Hilliard dataset over (phi, chi) (sharded, resumable); merge shards", ms::cli::cmdDataset},
+        {"dataset", "build a Cahn-Hilliard dataset over (phi, chi) (sharded, resumable); merge shards",
+         ms::cli::cmdDataset},
 #endif
 #ifdef MICROSTUDIO_LISTS_ML
         {"train", "train the 2D denoising VAE / latent diffusion (resumable), the paper's VAE study",
@@ -43,7 +44,8 @@ const std::vector<ms::cli::Command>& commandTable() {
         {"models", "list installed models with their metadata", MS_ML_COMMAND(ms::cli::cmdModels)},
         {"denoise", "denoise 2D images with a learned denoiser (the shipped VAE by default)",
          MS_ML_COMMAND(ms::cli::cmdDenoise)},
-        {"sample2d", "generate 2D microstructures with the latent diffusion model", MS_ML_COMMAND(ms::cli::cmdSample2d)},
+        {"sample2d", "generate 2D microstructures with the latent diffusion model",
+         MS_ML_COMMAND(ms::cli::cmdSample2d)},
         {"generate", "generate 3D microstructures for target descriptors (MicroGen3D latent diffusion)",
          MS_ML_COMMAND(ms::cli::cmdGenerate)},
         {"train3d", "train the 3D generator: VAE, feature predictor, conditional DDPM (resumable)",

@@ -52,7 +52,8 @@ inline double parseNumber(const std::string& value, const std::string& what) {
 // "ABS_f_D=0.5,CT_f_D_tort1=1.2" -> map; numbers validated.
 inline std::map<std::string, double> parseTarget(const std::string& text) {
     std::map<std::string, double> target;
-    for (const auto& [name, value] : parseAssignments(text, "--target")) target[name] = parseNumber(value, "--target " + name);
+    for (const auto& [name, value] : parseAssignments(text, "--target"))
+        target[name] = parseNumber(value, "--target " + name);
     return target;
 }
 

@@ -35,8 +35,7 @@ bool runsInMlWorker(int argc, char** argv) {
     if (!std::strcmp(command, "noise"))
         return argc > 2 && !std::strcmp(argv[2], "eval") && !hasArgument(argc, argv, "--no-learned");
     // The model benchmarks, and the list of all benchmarks.
-    if (!std::strcmp(command, "bench"))
-        return argc < 3 || isOneOf(argv[2], {"ml", "ml3d", "dist", "--help", "-h"});
+    if (!std::strcmp(command, "bench")) return argc < 3 || isOneOf(argv[2], {"ml", "ml3d", "dist", "--help", "-h"});
     return false;
 }
 

@@ -315,11 +315,10 @@ OptionRef Options::threads(const std::string& help, int max) {
     return ref;
 }
 
-OptionRef Options::dims(const std::string& name, const std::string& placeholder, const std::string& help,
-                       int minSide) {
-    const std::string rule = minSide <= 1 ? "NXxNY or NXxNYxNZ, each in 1..100000"
-                                          : "NXxNY or NXxNYxNZ, NX and NY in " + std::to_string(minSide) +
-                                                "..100000, NZ in 1..100000";
+OptionRef Options::dims(const std::string& name, const std::string& placeholder, const std::string& help, int minSide) {
+    const std::string rule =
+        minSide <= 1 ? "NXxNY or NXxNYxNZ, each in 1..100000"
+                     : "NXxNY or NXxNYxNZ, NX and NY in " + std::to_string(minSide) + "..100000, NZ in 1..100000";
     return text(name, placeholder, help).rule(rule, [name, rule, minSide](const std::string& text) {
         bool ok = true;
         Dims d;
@@ -328,7 +327,8 @@ OptionRef Options::dims(const std::string& name, const std::string& placeholder,
         } catch (const Error&) {
             ok = false;
         }
-        if (!ok || d.nx < minSide || d.ny < minSide) throw UsageError("--" + name + " must be " + rule + ", not '" + text + "'");
+        if (!ok || d.nx < minSide || d.ny < minSide)
+            throw UsageError("--" + name + " must be " + rule + ", not '" + text + "'");
     });
 }
 
@@ -342,7 +342,8 @@ void Options::labels() {
 
 std::vector<OptionSpec> Options::withCommonOptions() const {
     std::vector<OptionSpec> all = specs_;
-    const bool ownMaxVoxels = std::any_of(all.begin(), all.end(), [](const OptionSpec& s) { return s.name == "max-voxels"; });
+    const bool ownMaxVoxels =
+        std::any_of(all.begin(), all.end(), [](const OptionSpec& s) { return s.name == "max-voxels"; });
     if (!ownMaxVoxels) all.push_back(maxVoxelsSpec());
     all.push_back(helpSpec());
     all.back().section = all.end()[-2].section = "Options:";
@@ -354,7 +355,8 @@ std::string Options::help() const {
     std::string out = usageLines(usages_) + "\n" + paragraphs(description_);
     std::vector<std::string> sections;
     for (const auto& spec : all)
-        if (std::find(sections.begin(), sections.end(), spec.section) == sections.end()) sections.push_back(spec.section);
+        if (std::find(sections.begin(), sections.end(), spec.section) == sections.end())
+            sections.push_back(spec.section);
     for (const auto& heading : sections) {
         std::vector<OptionSpec> rows;
         for (const auto& spec : all)
@@ -424,9 +426,8 @@ std::optional<Args> Options::parse(const CommandArgs& argv) const {
             args.values_[spec.name] = bound[i]->results().back();
         }
     }
-    if (auto cap = args.value("max-voxels"); cap && !std::any_of(specs_.begin(), specs_.end(), [](const OptionSpec& s) {
-            return s.name == "max-voxels";
-        }))
+    if (auto cap = args.value("max-voxels");
+        cap && !std::any_of(specs_.begin(), specs_.end(), [](const OptionSpec& s) { return s.name == "max-voxels"; }))
         io::setMaxVoxels(io::parseVoxelCount(*cap, "--max-voxels"));
     return args;
 }

@@ -16,7 +16,7 @@ namespace ms::cli {
 
 struct OptionSpec {
     enum class Kind { Flag, Text, Integer, Number };
-    std::string name;          // "steps" for --steps
+    std::string name;  // "steps" for --steps
     Kind kind = Kind::Text;
     std::string placeholder;   // "N"; empty for a flag (the choices for Text with choices)
     std::string help;          // one sentence, wrapped in --help
@@ -26,8 +26,8 @@ struct OptionSpec {
     std::optional<double> min, max;
     bool minExclusive = false, maxExclusive = false;
     std::vector<std::string> choices;
-    std::string section;       // heading it is listed under in --help
-    std::string ruleText;      // replaces the generated rule (below)
+    std::string section;   // heading it is listed under in --help
+    std::string ruleText;  // replaces the generated rule (below)
     // Replaces the generated rule: throws ms::Error with its own message
     // (Options::parse passes it on as a UsageError).
     std::function<void(const std::string&)> check;
@@ -49,8 +49,8 @@ public:
     OptionRef& note(const std::string& text);  // default shown in --help only
     OptionRef& range(double lo, double hi);    // lo <= value <= hi
     OptionRef& atLeast(double lo);
-    OptionRef& above(double lo);               // value > lo
-    OptionRef& below(double hi);               // value < hi
+    OptionRef& above(double lo);  // value > lo
+    OptionRef& below(double hi);  // value < hi
     OptionRef& choices(std::vector<std::string> allowed);
     OptionRef& shortName(char letter);
     // A rule no range or list says ("NXxNY[xNZ]"): `check` throws ms::Error
@@ -70,8 +70,8 @@ public:
     // starting with a space is printed as it is (an example command line).
     Options(std::string usage, std::string description);
 
-    void alsoUsage(std::string usage);      // a further "Usage:" line
-    void section(std::string heading);      // later options listed under it
+    void alsoUsage(std::string usage);  // a further "Usage:" line
+    void section(std::string heading);  // later options listed under it
     OptionRef flag(const std::string& name, const std::string& help);
     OptionRef text(const std::string& name, const std::string& placeholder, const std::string& help);
     OptionRef integer(const std::string& name, const std::string& placeholder, const std::string& help);
@@ -117,8 +117,8 @@ struct SubcommandSet {
     std::vector<std::string> usages;  // after "microstudio-cli "
     std::string heading;              // above the list; may be empty
     std::vector<Subcommand> entries;
-    std::string footer;               // after the list; may be empty
-    int statusWithoutArguments = 2;   // help printed, then this status
+    std::string footer;              // after the list; may be empty
+    int statusWithoutArguments = 2;  // help printed, then this status
 
     std::string help() const;
     int run(const CommandArgs& argv) const;

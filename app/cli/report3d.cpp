@@ -44,10 +44,13 @@ void printFit(const ml::TargetFit& fit, const std::vector<std::string>& conditio
 // The screened pass, apart from the plain figures and labelled as a search.
 void printScreened(const ml::Evaluation3dReport& r) {
     const auto& s = *r.screened;
-    std::printf("Screened generation (%d draws per target, best measured kept): a search over draws, not the "
-                "model's figure\n", s.candidates);
+    std::printf(
+        "Screened generation (%d draws per target, best measured kept): a search over draws, not the "
+        "model's figure\n",
+        s.candidates);
     if (s.tolerance > 0.0) std::printf("draws stop within distance %g\n", s.tolerance);
-    std::printf("%.3g draws per sample on average, %.4g s per sample\n", s.fit.drawsPerSample(), s.fit.secondsPerSample);
+    std::printf("%.3g draws per sample on average, %.4g s per sample\n", s.fit.drawsPerSample(),
+                s.fit.secondsPerSample);
     printFit(s.fit, r.conditions);
 }
 
@@ -56,7 +59,8 @@ void printFeaturePredictor(const ml::Evaluation3dReport& r) {
     std::printf("%-16s %10s %10s   (feature predictor on held-out latents)\n", "output", "R^2", "MAE");
     for (const auto& name : r.outputs)
         if (r.fpR2.count(name))
-            std::printf("%-16s %10s %10s\n", name.c_str(), cell(r.fpR2, name).c_str(), cell(r.fpMae, name, "%.4g").c_str());
+            std::printf("%-16s %10s %10s\n", name.c_str(), cell(r.fpR2, name).c_str(),
+                        cell(r.fpMae, name, "%.4g").c_str());
 }
 
 void printParts(const ml::Evaluation3dReport& r) {
@@ -98,10 +102,12 @@ void printLarge(const ml::LargeVolumeReport& l) {
     std::printf("%-16s %10s %10s %10s %10s %10s\n", "descriptor", "R^2 large", "R^2 train", "MAE large", "MAE train",
                 "MAE ratio");
     for (const auto& [name, r2] : l.fit.r2)
-        std::printf("%-16s %10s %10s %10s %10s %10s\n", name.c_str(), cell(r2).c_str(), cell(l.r2Training, name).c_str(),
-                    cell(l.fit.mae, name).c_str(), cell(l.maeTraining, name).c_str(), cell(l.maeRatio, name).c_str());
-    std::printf("seams (donor S2, lags 1..%d along x/y): across borders vs inside windows RMS %s; between samples %s: %s\n",
-                l.maxLag, cell(l.seamDifference).c_str(), cell(l.sampleSpread).c_str(), l.seamless ? "no seams" : "SEAMS");
+        std::printf("%-16s %10s %10s %10s %10s %10s\n", name.c_str(), cell(r2).c_str(),
+                    cell(l.r2Training, name).c_str(), cell(l.fit.mae, name).c_str(), cell(l.maeTraining, name).c_str(),
+                    cell(l.maeRatio, name).c_str());
+    std::printf(
+        "seams (donor S2, lags 1..%d along x/y): across borders vs inside windows RMS %s; between samples %s: %s\n",
+        l.maxLag, cell(l.seamDifference).c_str(), cell(l.sampleSpread).c_str(), l.seamless ? "no seams" : "SEAMS");
     std::printf("seconds per voxel: large %.4g, training size %.4g (ratio %s)\n", l.secondsPerVoxel,
                 l.trainingSecondsPerVoxel, cell(l.costRatio).c_str());
 }
@@ -109,9 +115,10 @@ void printLarge(const ml::LargeVolumeReport& l) {
 void printMemorisation(const ml::MemorisationReport& m) {
     std::printf("memorisation: nearest of %zu training samples (voxel disagreement, best x/y shift and symmetry)\n",
                 m.trainingCount);
-    std::printf("%-10s %4s %8s %8s %8s %8s %8s  %s\n", "set", "n", "min", "q1", "median", "q3", "mean", "interface density");
-    for (const auto& [set, label] : {std::pair<const ml::NearestSummary*, const char*>{&m.generated, "generated"},
-                                     {&m.heldOut, "held-out"}})
+    std::printf("%-10s %4s %8s %8s %8s %8s %8s  %s\n", "set", "n", "min", "q1", "median", "q3", "mean",
+                "interface density");
+    for (const auto& [set, label] :
+         {std::pair<const ml::NearestSummary*, const char*>{&m.generated, "generated"}, {&m.heldOut, "held-out"}})
         std::printf("%-10s %4zu %8.4f %8.4f %8.4f %8.4f %8.4f  %.4f\n", label, set->n, set->min, set->q1, set->median,
                     set->q3, set->mean, set->interfaceDensity);
     std::printf("training interface density %.4f; S2 (donor) RMS difference generated vs held-out %.4g\n",
@@ -184,13 +191,16 @@ std::vector<int> batchSizes(const std::string& text) {
     const auto sizes = positiveIntList(text, "batch-sizes");
     if (sizes.empty()) throw UsageError("--batch-sizes needs at least one size");
     for (int size : sizes)
-        if (size > 1024) throw UsageError("--batch-sizes: '" + std::to_string(size) + "' is not a batch size in 1..1024");
+        if (size > 1024)
+            throw UsageError("--batch-sizes: '" + std::to_string(size) + "' is not a batch size in 1..1024");
     return sizes;
 }
 
 void declareBatchSizes(Options& o, const std::string& help, const std::string& defaultValue) {
-    auto option = o.text("batch-sizes", "L", help).rule("comma-separated batch sizes in 1..1024",
-                                                       [](const std::string& text) { batchSizes(text); });
+    auto option =
+        o.text("batch-sizes", "L", help).rule("comma-separated batch sizes in 1..1024", [](const std::string& text) {
+            batchSizes(text);
+        });
     if (!defaultValue.empty()) option.def(defaultValue);
 }
 
@@ -233,11 +243,12 @@ void printModel(const ml::Generator3D& model) {
                     condition ? "condition" : "predicted");
     }
     const auto& cloud = model.trainingConditions();
-    if (cloud.empty())
-        std::printf("feasibility: no training conditions stored (targets are not checked)\n");
+    if (cloud.empty()) std::printf("feasibility: no training conditions stored (targets are not checked)\n");
     else
-        std::printf("feasibility: %zu training condition vectors, %.0fth-percentile nearest-neighbour distance %.4g"
-                    " (z-scored)\n", cloud.size(), cloud.percentile() * 100.0, cloud.threshold());
+        std::printf(
+            "feasibility: %zu training condition vectors, %.0fth-percentile nearest-neighbour distance %.4g"
+            " (z-scored)\n",
+            cloud.size(), cloud.percentile() * 100.0, cloud.threshold());
 }
 
 void printFeasibility(const ml::TargetFeasibility& feasibility, std::size_t targets) {
@@ -246,10 +257,12 @@ void printFeasibility(const ml::TargetFeasibility& feasibility, std::size_t targ
         std::cerr << "warning: sample " << index << ": " << report.message() << "\n";
     }
     if (feasibility.outside > 1)
-        std::cerr << "warning: " << feasibility.outside << " of " << targets << " targets lie outside the training data\n";
+        std::cerr << "warning: " << feasibility.outside << " of " << targets
+                  << " targets lie outside the training data\n";
 }
 
-void writeGenerated(const std::vector<Volume>& volumes, const ml::Generator3D& model, const std::filesystem::path& out) {
+void writeGenerated(const std::vector<Volume>& volumes, const ml::Generator3D& model,
+                    const std::filesystem::path& out) {
     std::vector<std::filesystem::path> written;
     if (io::formatOf(out) == io::Format::Hdf5) {
         io::writeHdf5(volumes, out);

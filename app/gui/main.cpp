@@ -163,12 +163,16 @@ int main(int argc, char** argv) {
     parser.addHelpOption();
     parser.addVersionOption();
     parser.addPositionalArgument("file", "Microstructure to open (.vti, .h5, .txt, .png)");
-    QCommandLineOption screenshot("screenshot", "Render the window after start-up, save it to <file> and exit.", "file");
-    QCommandLineOption size("size", "Window size for --screenshot, WIDTHxHEIGHT (default 1280x800).", "size", "1280x800");
+    QCommandLineOption screenshot("screenshot", "Render the window after start-up, save it to <file> and exit.",
+                                  "file");
+    QCommandLineOption size("size", "Window size for --screenshot, WIDTHxHEIGHT (default 1280x800).", "size",
+                            "1280x800");
     QCommandLineOption tab("tab", "Tab to show at start-up: design, viewer, noise, simulation or training.", "name");
-    QCommandLineOption generate("generate", "With --tab design: generate samples at start-up (with --screenshot, before the picture).");
-    QCommandLineOption evaluate("evaluate", "With --tab design and --screenshot: evaluate the model on its held-out data "
-                                            "(the Evaluation page) before the picture.");
+    QCommandLineOption generate(
+        "generate", "With --tab design: generate samples at start-up (with --screenshot, before the picture).");
+    QCommandLineOption evaluate("evaluate",
+                                "With --tab design and --screenshot: evaluate the model on its held-out data "
+                                "(the Evaluation page) before the picture.");
     parser.addOption(tab);
     parser.addOption(generate);
     parser.addOption(evaluate);
@@ -225,7 +229,8 @@ int main(int argc, char** argv) {
                 QApplication::exit(ok ? 0 : 1);
             });
         };
-        if (!startDefaultAction(window, parser.isSet(generate), parser.isSet(evaluate), scratch.path(), shoot)) return 1;
+        if (!startDefaultAction(window, parser.isSet(generate), parser.isSet(evaluate), scratch.path(), shoot))
+            return 1;
         // A default action that never ends must not hang scripts and tests.
         QTimer::singleShot(600000, &window, [] {
             std::fprintf(stderr, "microstudio: the tab's default action did not finish in 10 minutes\n");

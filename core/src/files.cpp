@@ -29,13 +29,15 @@ struct TempName {
 };
 
 bool allDigits(const std::string& s) {
-    return !s.empty() && s.size() <= 19 && std::all_of(s.begin(), s.end(), [](unsigned char c) { return c >= '0' && c <= '9'; });
+    return !s.empty() && s.size() <= 19 &&
+           std::all_of(s.begin(), s.end(), [](unsigned char c) { return c >= '0' && c <= '9'; });
 }
 
 // "." + NAME + ".tmp" + digits + "_" + digits + extension of NAME.
 std::optional<TempName> parseTemp(const std::string& name) {
     if (name.size() < 2 || name[0] != '.') return std::nullopt;
-    for (std::size_t pos = name.rfind(".tmp"); pos != std::string::npos && pos >= 2; pos = name.rfind(".tmp", pos - 1)) {
+    for (std::size_t pos = name.rfind(".tmp"); pos != std::string::npos && pos >= 2;
+         pos = name.rfind(".tmp", pos - 1)) {
         const std::string target = name.substr(1, pos - 1);
         const std::string ext = fs::path(target).extension().string();
         const std::string rest = name.substr(pos + 4);
@@ -99,7 +101,8 @@ int removeStaleTemps(const fs::path& path) {
 
 void writeAtomically(const fs::path& path, const std::function<void(const fs::path&)>& write) {
     const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-    if (!fs::is_directory(dir)) throw Error("cannot write " + path.string() + ": folder " + dir.string() + " does not exist");
+    if (!fs::is_directory(dir))
+        throw Error("cannot write " + path.string() + ": folder " + dir.string() + " does not exist");
     removeStaleTemps(path);  // what a killed writer of this destination left behind
     const fs::path temp = atomicTempPath(path);
     try {
@@ -140,12 +143,31 @@ std::vector<fs::path> expandGlob(const std::string& pattern) {
     std::string rx;
     for (char c : name) {
         switch (c) {
-            case '*': rx += ".*"; break;
-            case '?': rx += '.'; break;
-            case '[': case ']': rx += c; break;
-            case '.': case '(': case ')': case '+': case '^': case '$': case '|': case '{': case '}': case '\\':
-                rx += '\\'; rx += c; break;
-            default: rx += c;
+            case '*':
+                rx += ".*";
+                break;
+            case '?':
+                rx += '.';
+                break;
+            case '[':
+            case ']':
+                rx += c;
+                break;
+            case '.':
+            case '(':
+            case ')':
+            case '+':
+            case '^':
+            case '$':
+            case '|':
+            case '{':
+            case '}':
+            case '\\':
+                rx += '\\';
+                rx += c;
+                break;
+            default:
+                rx += c;
         }
     }
     const std::regex re(rx);
@@ -181,7 +203,8 @@ bool FileLock::tryLock(const fs::path& lockFile, long* ownerPid) {
         }
         // The holder before us may have removed the file (and its folder) before
         // releasing it: the lock must be on the file that is at the path now.
-        struct stat held {}, now {};
+        struct stat held {
+        }, now{};
         if (::fstat(fd, &held) == 0 && ::stat(lockFile.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
             held.st_dev == now.st_dev) {
             const std::string pid = std::to_string(::getpid()) + "\n";

@@ -67,8 +67,7 @@ Json parseJson(const std::string& text, const std::string& source) {
     try {
         return Json::parse(text);
     } catch (const Json::parse_error& e) {
-        throw Error(source + ": JSON parse error at byte " + std::to_string(e.byte) + ": " +
-                    parseReason(e.what()));
+        throw Error(source + ": JSON parse error at byte " + std::to_string(e.byte) + ": " + parseReason(e.what()));
     }
 }
 

@@ -9,10 +9,14 @@ namespace ms {
 
 const char* phaseName(int phase) {
     switch (phase) {
-        case Donor: return "D";
-        case Acceptor: return "A";
-        case Mixed: return "M";
-        default: return "?";
+        case Donor:
+            return "D";
+        case Acceptor:
+            return "A";
+        case Mixed:
+            return "M";
+        default:
+            return "?";
     }
 }
 
@@ -33,8 +37,7 @@ Dims parseDims(const std::string& text) {
             throw Error("bad size '" + text + "': expected NXxNY or NXxNYxNZ with positive integers");
         parts.push_back(std::stol(token));
     }
-    if (parts.size() < 2 || parts.size() > 3)
-        throw Error("bad size '" + text + "': expected NXxNY or NXxNYxNZ");
+    if (parts.size() < 2 || parts.size() > 3) throw Error("bad size '" + text + "': expected NXxNY or NXxNYxNZ");
     for (long p : parts)
         if (p <= 0 || p > 100000) throw Error("bad size '" + text + "': each extent must be in 1..100000");
     d.nx = int(parts[0]);
@@ -86,7 +89,8 @@ void Volume::validateLabels() const {
 }
 
 Volume Volume::slice(int z) const {
-    if (z < 0 || z >= dims_.nz) throw Error("slice " + std::to_string(z) + " outside 0.." + std::to_string(dims_.nz - 1));
+    if (z < 0 || z >= dims_.nz)
+        throw Error("slice " + std::to_string(z) + " outside 0.." + std::to_string(dims_.nz - 1));
     Volume out(Dims{dims_.nx, dims_.ny, 1});
     out.spacing = spacing;
     const std::size_t plane = std::size_t(dims_.nx) * dims_.ny;

@@ -253,12 +253,10 @@ Result describe(const Volume& volume, const Options& options, ProgressToken* pro
     const int kindsPass = passes.add("interface", [&] { kinds = interfaceKinds(grid, labels); });
     passes.add("paths to the anode", [&] { toAnode = electrodePaths(grid, labels, w, true, phases, ps); });
     passes.add("paths to the cathode", [&] { toCathode = electrodePaths(grid, labels, w, false, phases, ps); });
-    passes.add(
-        "dissociation", [&] { dissD = dissociation(grid, labels, kinds, w, Donor, Acceptor, nB); }, {kindsPass});
+    passes.add("dissociation", [&] { dissD = dissociation(grid, labels, kinds, w, Donor, Acceptor, nB); }, {kindsPass});
     if (phases == 3)
-        passes.add(
-            "dissociation (mixed)", [&] { dissM = dissociation(grid, labels, kinds, w, Mixed, Acceptor, nG); },
-            {kindsPass});
+        passes.add("dissociation (mixed)", [&] { dissM = dissociation(grid, labels, kinds, w, Mixed, Acceptor, nG); },
+                   {kindsPass});
     // Spare threads (beyond the passes above) join the components in slabs.
     const int componentsPass = passes.add("connected components", [&] {
         cc = connectedComponents(grid, labels, std::max(1, threads - 4));
@@ -272,33 +270,33 @@ Result describe(const Volume& volume, const Options& options, ProgressToken* pro
             }
         }
     });
-    passes.add(
-        "interface counts",
-        [&] {
-            // Per voxel: bit 0 = its component touches the anode (top)
-            // layer, bit 1 = the cathode (bottom) layer.
-            std::vector<std::uint8_t> ends(grid.n);
-            for (Node v = 0; v < grid.n; ++v) {
-                const Component& c = cc.list[cc.id[v]];
-                ends[v] = std::uint8_t(unsigned(c.top) | unsigned(c.bottom) << 1);
-            }
-            // D/A side-sharing edges, and those from a donor component at the
-            // anode to an acceptor one at the cathode (no branches: whether a
-            // face is on the interface is as good as random).
-            static_assert(Donor == 0 && Acceptor == 1 && Mixed == 2, "the sums below rely on the label values");
-            const std::uint8_t* l = labels.data();
-            grid.forEachForwardFace([&](Node a, Node b) {
-                const bool donorAcceptor = l[a] + l[b] == 1;  // {0, 1}
-                const unsigned black = l[a] == Donor ? ends[a] : ends[b], white = l[a] == Donor ? ends[b] : ends[a];
-                statE += donorAcceptor;
-                eConn += donorAcceptor & black & (white >> 1);
-            });
-            for (Node v = 0; v < grid.n; ++v) {
-                eDtop += (l[v] == Donor) & (kindTo(kinds[v], Acceptor) != kNone) & ends[v];
-                eAbottom += (l[v] == Acceptor) & (kindTo(kinds[v], Donor) != kNone) & (ends[v] >> 1);
-            }
-        },
-        {kindsPass, componentsPass});
+    passes.add("interface counts",
+               [&] {
+                   // Per voxel: bit 0 = its component touches the anode (top)
+                   // layer, bit 1 = the cathode (bottom) layer.
+                   std::vector<std::uint8_t> ends(grid.n);
+                   for (Node v = 0; v < grid.n; ++v) {
+                       const Component& c = cc.list[cc.id[v]];
+                       ends[v] = std::uint8_t(unsigned(c.top) | unsigned(c.bottom) << 1);
+                   }
+                   // D/A side-sharing edges, and those from a donor component at the
+                   // anode to an acceptor one at the cathode (no branches: whether a
+                   // face is on the interface is as good as random).
+                   static_assert(Donor == 0 && Acceptor == 1 && Mixed == 2, "the sums below rely on the label values");
+                   const std::uint8_t* l = labels.data();
+                   grid.forEachForwardFace([&](Node a, Node b) {
+                       const bool donorAcceptor = l[a] + l[b] == 1;  // {0, 1}
+                       const unsigned black = l[a] == Donor ? ends[a] : ends[b],
+                                      white = l[a] == Donor ? ends[b] : ends[a];
+                       statE += donorAcceptor;
+                       eConn += donorAcceptor & black & (white >> 1);
+                   });
+                   for (Node v = 0; v < grid.n; ++v) {
+                       eDtop += (l[v] == Donor) & (kindTo(kinds[v], Acceptor) != kNone) & ends[v];
+                       eAbottom += (l[v] == Acceptor) & (kindTo(kinds[v], Donor) != kNone) & (ends[v] >> 1);
+                   }
+               },
+               {kindsPass, componentsPass});
     passes.add("light absorption", [&] {
         // Depth-weighted donor fraction (depth from the top): one exp per
         // layer, added voxel by voxel as GraSPI does.
@@ -432,7 +430,8 @@ std::string formatValue(double value) {
 
 std::string formatEntry(const Result& result, const Entry& entry) {
     // GraSPI -n 3 streams counts as int; -n 2 stores every value as float.
-    if (result.phases == 3 && entry.integer && std::isfinite(entry.value)) return std::to_string(std::llround(entry.value));
+    if (result.phases == 3 && entry.integer && std::isfinite(entry.value))
+        return std::to_string(std::llround(entry.value));
     return formatValue(entry.value);
 }
 

@@ -35,8 +35,7 @@ Grid::Grid(const Dims& dims, bool periodic)
     for (int z = 0; z < nz; ++z)
         for (int y = 0; y < ny; ++y)
             for (int x = 0; x < nx; ++x) {
-                const bool edge = x == 0 || x == nx - 1 || y == 0 || y == ny - 1 ||
-                                  (is3D && (z == 0 || z == nz - 1));
+                const bool edge = x == 0 || x == nx - 1 || y == 0 || y == ny - 1 || (is3D && (z == 0 || z == nz - 1));
                 if (edge) boundary_[x + std::size_t(nx) * (y + std::size_t(ny) * z)] = 1;
             }
 }

@@ -81,7 +81,9 @@ public:
     struct Step {
         int dx, dy, dz;
     };
-    Step step(int k) const { return {relative_[std::size_t(k)].dx, relative_[std::size_t(k)].dy, relative_[std::size_t(k)].dz}; }
+    Step step(int k) const {
+        return {relative_[std::size_t(k)].dx, relative_[std::size_t(k)].dy, relative_[std::size_t(k)].dz};
+    }
     // The neighbours with a smaller index (13 in 3D, 4 in 2D): indices k.
     int earlierCount() const { return int(earlierCount_); }
     int earlierIndex(int j) const { return earlier_[j]; }

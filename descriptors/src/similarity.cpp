@@ -39,14 +39,13 @@ Buffer<fftw_complex> complexBuffer(std::size_t n) { return Buffer<fftw_complex>(
 // not thread-safe; executing plans on new arrays is).
 class Transforms {
 public:
-    explicit Transforms(const Dims& d)
-        : dims_(d), sliceSpectrum_(std::size_t(d.ny) * std::size_t(d.nx / 2 + 1)) {
+    explicit Transforms(const Dims& d) : dims_(d), sliceSpectrum_(std::size_t(d.ny) * std::size_t(d.nx / 2 + 1)) {
         auto real = realBuffer(d.count());
         auto spectrum = complexBuffer(spectrumSize());
         const int n[2] = {d.ny, d.nx};  // row-major, x fastest
         // Every z-slice transformed in 2D (x/y only: no correlation along z).
-        forward_.reset(fftw_plan_many_dft_r2c(2, n, d.nz, real.get(), nullptr, 1, d.nx * d.ny, spectrum.get(),
-                                              nullptr, 1, int(sliceSpectrum_), FFTW_ESTIMATE));
+        forward_.reset(fftw_plan_many_dft_r2c(2, n, d.nz, real.get(), nullptr, 1, d.nx * d.ny, spectrum.get(), nullptr,
+                                              1, int(sliceSpectrum_), FFTW_ESTIMATE));
         inverse_.reset(fftw_plan_dft_c2r_2d(d.ny, d.nx, spectrum.get(), real.get(), FFTW_ESTIMATE));
         if (!forward_ || !inverse_) throw Error("nearestDisagreement: FFTW could not plan " + d.str());
     }

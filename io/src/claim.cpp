@@ -121,9 +121,14 @@ FileClaim pngClaim(const std::string& head) {
     }
     const std::uint32_t w = u32(16), h = u32(20);
     const int depth = std::uint8_t(head[24]), color = std::uint8_t(head[25]);
-    const char* kind = color == 0 ? "grey" : color == 2 ? "RGB" : color == 3 ? "palette" : color == 4 ? "grey+alpha"
-                       : color == 6 ? "RGBA" : "unknown colour type";
-    c.what = "PNG header " + std::to_string(w) + "x" + std::to_string(h) + ", " + std::to_string(depth) + "-bit " + kind;
+    const char* kind = color == 0   ? "grey"
+                       : color == 2 ? "RGB"
+                       : color == 3 ? "palette"
+                       : color == 4 ? "grey+alpha"
+                       : color == 6 ? "RGBA"
+                                    : "unknown colour type";
+    c.what =
+        "PNG header " + std::to_string(w) + "x" + std::to_string(h) + ", " + std::to_string(depth) + "-bit " + kind;
     c.dims = std::to_string(w) + "x" + std::to_string(h);
     c.voxels = (long double)w * h;
     return c;
@@ -156,11 +161,12 @@ FileClaim pngStackClaim(const fs::path& base) {
         return c;
     }
     const auto found = expandGlob((base.parent_path() / base.stem()).string() + "_z*.png");
-    if (found.empty()) throw Error(base.string() + ": no such file (nor a slice stack " + base.stem().string() + "_z*.png)");
+    if (found.empty())
+        throw Error(base.string() + ": no such file (nor a slice stack " + base.stem().string() + "_z*.png)");
     for (const auto& f : found) c.bytes += fs::file_size(f, ec);
     const FileClaim first = pngClaim(readHead(found.front()));
-    c.what = "slice stack of " + std::to_string(found.size()) + " files " + base.stem().string() + "_z*.png (no manifest), " +
-             first.what + " in the first";
+    c.what = "slice stack of " + std::to_string(found.size()) + " files " + base.stem().string() +
+             "_z*.png (no manifest), " + first.what + " in the first";
     if (first.voxels >= 0) {
         c.dims = first.dims + "x" + std::to_string(found.size());
         c.voxels = first.voxels * found.size();
@@ -183,8 +189,8 @@ FileClaim npyClaim(const std::string& head) {
         shape += (i ? ", " : "") + std::to_string(h.shape[i]);
         voxels *= h.shape[i];
     }
-    c.what = ".npy " + std::to_string(h.version) + ".0 header, shape (" + shape + "), dtype " + printableExcerpt(h.descr) +
-             (h.fortranOrder ? ", Fortran order" : ", C order");
+    c.what = ".npy " + std::to_string(h.version) + ".0 header, shape (" + shape + "), dtype " +
+             printableExcerpt(h.descr) + (h.fortranOrder ? ", Fortran order" : ", C order");
     if (h.shape.size() == 2 || h.shape.size() == 3) {
         // Axes as the reader takes them (io/npy.hpp): x is the fastest-varying.
         const auto& s = h.shape;
@@ -201,12 +207,24 @@ FileClaim npyClaim(const std::string& head) {
 FileClaim claimFromHead(Format format, const std::string& head, std::uintmax_t fileSize) {
     FileClaim c;
     switch (format) {
-        case Format::GraspiText: c = graspiClaim(head); break;
-        case Format::Vti: c = vtiClaim(head); break;
-        case Format::Png: c = pngClaim(head); break;
-        case Format::Hdf5: c.what = "HDF5 (needs libhdf5)"; break;
-        case Format::Npy: c = npyClaim(head); break;
-        case Format::Tiff: c = tiffClaimFromBytes(head, fileSize); break;
+        case Format::GraspiText:
+            c = graspiClaim(head);
+            break;
+        case Format::Vti:
+            c = vtiClaim(head);
+            break;
+        case Format::Png:
+            c = pngClaim(head);
+            break;
+        case Format::Hdf5:
+            c.what = "HDF5 (needs libhdf5)";
+            break;
+        case Format::Npy:
+            c = npyClaim(head);
+            break;
+        case Format::Tiff:
+            c = tiffClaimFromBytes(head, fileSize);
+            break;
     }
     c.bytes = fileSize;
     return c;

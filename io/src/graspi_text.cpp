@@ -36,9 +36,9 @@ Volume parseGraspiText(const std::string& header, const std::string& content, co
     // refuse a claim the bytes present cannot hold before allocating it.
     const long double room = (long double)(content.size() + 1) / 2;
     if (claimed > room)
-        throw Error(name + ": truncated: " + claim + " needs " + countText(claimed) +
-                    " values, the file holds " + std::to_string(content.size()) + " bytes after the header (at most " +
-                    countText(room) + " values)");
+        throw Error(name + ": truncated: " + claim + " needs " + countText(claimed) + " values, the file holds " +
+                    std::to_string(content.size()) + " bytes after the header (at most " + countText(room) +
+                    " values)");
     checkVoxelClaim(name, claim, claimed);
     Volume v(Dims{int(nx), int(ny), int(nz)});
     auto& labels = v.labels();
@@ -68,10 +68,8 @@ Volume parseGraspiText(const std::string& header, const std::string& content, co
         if (count >= labels.size())
             throw Error(name + ": more values than " + std::to_string(nx) + "x" + std::to_string(ny) + "x" +
                         std::to_string(nz) + " in the header");
-        if (value == 0 || value == 1)
-            labels[count] = std::uint8_t(value);
-        else if (value == kGraspiMixed)
-            labels[count] = Mixed;
+        if (value == 0 || value == 1) labels[count] = std::uint8_t(value);
+        else if (value == kGraspiMixed) labels[count] = Mixed;
         else
             throw Error(name + ": unknown label " + std::to_string(value) + " at value " + std::to_string(count + 1) +
                         " (GraSPI labels are 0 = D, 1 = A, 3 = M)");

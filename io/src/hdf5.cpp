@@ -106,7 +106,8 @@ void writeTextAttribute(H5::H5Object& obj, const std::string& name, const std::s
 }
 
 template <typename T>
-void writeArrayAttribute(H5::H5Object& obj, const std::string& name, const H5::PredType& type, const std::vector<T>& v) {
+void writeArrayAttribute(H5::H5Object& obj, const std::string& name, const H5::PredType& type,
+                         const std::vector<T>& v) {
     hsize_t n = v.size();
     H5::DataSpace space(1, &n);
     auto attr = obj.createAttribute(name, type, space);
@@ -125,8 +126,7 @@ void writeSample(H5::H5File& file, const std::string& name, const Volume& v) {
     auto ds = file.createDataSet(name, H5::PredType::NATIVE_UINT8, space, props);
     ds.write(v.labels().data(), H5::PredType::NATIVE_UINT8);
     writeArrayAttribute<int>(ds, "dims", H5::PredType::NATIVE_INT, {d.nx, d.ny, d.nz});
-    writeArrayAttribute<double>(ds, "spacing", H5::PredType::NATIVE_DOUBLE,
-                                {v.spacing[0], v.spacing[1], v.spacing[2]});
+    writeArrayAttribute<double>(ds, "spacing", H5::PredType::NATIVE_DOUBLE, {v.spacing[0], v.spacing[1], v.spacing[2]});
     for (const auto& [key, value] : v.attributes) {
         if (key == "dims" || key == "spacing") continue;
         writeScalarAttribute(ds, key, value);
@@ -170,7 +170,8 @@ std::vector<double> readNumbers(const H5::Attribute& attr, const std::string& wh
 }
 
 Dims dimsFromNumbers(const std::vector<double>& v, const std::string& where, const std::string& what) {
-    if (v.size() < 2 || v.size() > 3) throw Error(where + ": " + what + " must hold 2 or 3 numbers, not " + listText(v));
+    if (v.size() < 2 || v.size() > 3)
+        throw Error(where + ": " + what + " must hold 2 or 3 numbers, not " + listText(v));
     for (double x : v)
         if (!(x >= 1 && x <= 2147483647.0 && x == std::floor(x)))
             throw Error(where + ": bad " + what + " " + listText(v) + " (expected positive integers)");
@@ -245,16 +246,15 @@ std::size_t checkedCount(const H5::DataSet& ds, const std::vector<hsize_t>& shap
         throw Error(where + ": unsupported storage layout (virtual dataset?)");
     if (layout != H5D_COMPACT) {
         const hsize_t stored = H5Dget_storage_size(ds.getId());
-        if (stored == 0)
-            throw Error(where + ": claims " + claim + " but no data was ever written (0 bytes stored)");
+        if (stored == 0) throw Error(where + ": claims " + claim + " but no data was ever written (0 bytes stored)");
         if (stored > fileSize)
             throw Error(where + ": truncated: claims " + std::to_string(stored) + " bytes stored, the file has " +
                         std::to_string(fileSize));
         const long double canHold = filters > 0 ? (long double)stored * kMaxDeflateRatio : (long double)stored;
         if (needBytes > canHold)
-            throw Error(where + ": claims " + claim + " (" + countText(needBytes) +
-                        " bytes) but stores only " + std::to_string(stored) + " bytes" +
-                        (filters > 0 ? " compressed" : "") + " (truncated, or never fully written)");
+            throw Error(where + ": claims " + claim + " (" + countText(needBytes) + " bytes) but stores only " +
+                        std::to_string(stored) + " bytes" + (filters > 0 ? " compressed" : "") +
+                        " (truncated, or never fully written)");
     }
     checkVoxelClaim(where, claim, claimed);
     grant(claimed * voxelShare);
@@ -352,7 +352,8 @@ Volume readSample(const H5::H5File& file, const fs::path& path, const std::strin
                 throw Error(where + ": field size differs from the labels");
             std::vector<float> field(count);
             readValues(fds, fieldShape, [&](std::size_t i, double x) {
-                if (!std::isfinite(x)) throw Error(fieldWhere + ": NaN or infinite value at voxel " + std::to_string(i));
+                if (!std::isfinite(x))
+                    throw Error(fieldWhere + ": NaN or infinite value at voxel " + std::to_string(i));
                 field[i] = float(x);
             });
             v.setField(std::move(field));
@@ -548,7 +549,9 @@ struct Deadline {
 // recvAll that gives up at the deadline (late = true).
 bool recvAllBy(int fd, char* data, std::size_t size, const Deadline& deadline, bool& late) {
     while (size > 0) {
-        struct pollfd p {fd, POLLIN, 0};
+        struct pollfd p {
+            fd, POLLIN, 0
+        };
         const int ready = ::poll(&p, 1, deadline.msLeft());
         if (ready < 0 && errno == EINTR) continue;
         if (ready == 0) {
@@ -605,7 +608,9 @@ FileClaim claimOf(const H5::H5File& file, const fs::path& path, std::uintmax_t s
     H5::DataSet ds = file.openDataSet(names[0]);
     const auto shape = shapeOf(ds);
     const auto cls = ds.getTypeClass();
-    const std::string type = (cls == H5T_INTEGER ? "integer" : cls == H5T_FLOAT ? "float" : "non-numeric") +
+    const std::string type = (cls == H5T_INTEGER ? "integer"
+                              : cls == H5T_FLOAT ? "float"
+                                                 : "non-numeric") +
                              std::string(" ") + std::to_string(ds.getDataType().getSize()) + "-byte";
     const hsize_t stored = H5Dget_storage_size(ds.getId());
     c.what = std::to_string(names.size()) + " sample dataset" + (names.size() == 1 ? "" : "s") + ", the first '/" +
@@ -641,7 +646,9 @@ std::string serve(Op op, const fs::path& path, const std::string& name, const Gr
         H5::H5File file = openForRead(path);
         guarded(path, [&] {
             switch (op) {
-                case Op::Names: encodeNames(e, sampleNamesOf(file)); break;
+                case Op::Names:
+                    encodeNames(e, sampleNamesOf(file));
+                    break;
                 case Op::RequireSamples: {
                     const auto names = sampleNamesOf(file);
                     if (names.empty()) {
@@ -651,8 +658,9 @@ std::string serve(Op op, const fs::path& path, const std::string& name, const Gr
                             if (file.getObjTypeByIdx(i) == H5G_GROUP)
                                 groups += (groups.empty() ? "" : ", ") + printableExcerpt(file.getObjnameByIdx(i), 30);
                         throw Error(path.string() + ": no sample datasets in this HDF5 file" +
-                                    (groups.empty() ? std::string(" (it is empty)")
-                                                    : " (only groups: " + groups + "; samples must be datasets at the root)"));
+                                    (groups.empty()
+                                         ? std::string(" (it is empty)")
+                                         : " (only groups: " + groups + "; samples must be datasets at the root)"));
                     }
                     encodeNames(e, names);
                     break;
@@ -720,7 +728,9 @@ public:
     }
     ~AddressSpaceCap() {
         if (!active_) return;
-        struct rlimit lifted {hard_, hard_};
+        struct rlimit lifted {
+            hard_, hard_
+        };
         ::setrlimit(RLIMIT_AS, &lifted);
     }
     AddressSpaceCap(const AddressSpaceCap&) = delete;
@@ -746,7 +756,9 @@ private:
     bool apply() {
         const long double want = (long double)base_ + allowance_;
         rlim_t soft = want >= (long double)hard_ ? hard_ : rlim_t(want);
-        struct rlimit cap {soft, hard_};
+        struct rlimit cap {
+            soft, hard_
+        };
         return ::setrlimit(RLIMIT_AS, &cap) == 0;
     }
 
@@ -808,7 +820,9 @@ Helper g_helper;
     if (fd > 3) ::close_range(3, unsigned(fd) - 1, 0);
     ::close_range(unsigned(fd) + 1, ~0U, 0);
     ::setenv("LIBC_FATAL_STDERR_", "1", 1);
-    struct rlimit noCore {0, 0};
+    struct rlimit noCore {
+        0, 0
+    };
     ::setrlimit(RLIMIT_CORE, &noCore);
     for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) {
         struct sigaction dfl {};
@@ -847,8 +861,7 @@ void stopHelper() {
     if (g_helper.fd >= 0) ::close(g_helper.fd);
     if (g_helper.pid > 0 && g_helper.owner == ::getpid()) {
         ::kill(g_helper.pid, SIGKILL);
-        while (::waitpid(g_helper.pid, nullptr, 0) < 0 && errno == EINTR) {
-        }
+        while (::waitpid(g_helper.pid, nullptr, 0) < 0 && errno == EINTR) {}
     }
     g_helper = Helper{};
 }
@@ -909,18 +922,18 @@ std::string askHelper(Op op, const fs::path& path, const std::string& name) {
         ::close(g_helper.fd);
         int status = 0;
         pid_t waited;
-        while ((waited = ::waitpid(g_helper.pid, &status, 0)) < 0 && errno == EINTR) {
-        }
+        while ((waited = ::waitpid(g_helper.pid, &status, 0)) < 0 && errno == EINTR) {}
         g_helper = Helper{};
         if (!sent) continue;
         if (waited > 0 && WIFSIGNALED(status)) {
             const int sig = WTERMSIG(status);
-            throw Error(path.string() + ": corrupt HDF5 file: libhdf5 crashed reading it (signal " + std::to_string(sig) +
-                        ", " + strsignal(sig) + "); refused");
+            throw Error(path.string() + ": corrupt HDF5 file: libhdf5 crashed reading it (signal " +
+                        std::to_string(sig) + ", " + strsignal(sig) + "); refused");
         }
-        throw Error(path.string() + ": the HDF5 reader process failed" +
-                    (waited > 0 && WIFEXITED(status) ? " (exit " + std::to_string(WEXITSTATUS(status)) + ")" : std::string()) +
-                    " reading it; refused");
+        throw Error(
+            path.string() + ": the HDF5 reader process failed" +
+            (waited > 0 && WIFEXITED(status) ? " (exit " + std::to_string(WEXITSTATUS(status)) + ")" : std::string()) +
+            " reading it; refused");
     }
     throw Error(path.string() + ": cannot start the HDF5 reader process");
 }
@@ -960,9 +973,7 @@ void startHdf5Reader() {
     if (g_helper.pid < 0) startHelper("HDF5 reader");
 }
 
-std::vector<std::string> hdf5SampleNames(const fs::path& path) {
-    return isolated(Op::Names, path, "", decodeNames);
-}
+std::vector<std::string> hdf5SampleNames(const fs::path& path) { return isolated(Op::Names, path, "", decodeNames); }
 
 std::vector<std::string> hdf5RequireSamples(const fs::path& path) {
     return isolated(Op::RequireSamples, path, "", decodeNames);
@@ -1031,8 +1042,7 @@ struct Hdf5Appender::Impl {
         SilenceHdf5 quiet;
         try {
             if (handle) handle->close();
-        } catch (...) {
-        }
+        } catch (...) {}
         handle.reset();
     }
 };
@@ -1046,8 +1056,8 @@ Hdf5Appender::Hdf5Appender(const fs::path& path, bool truncate) : impl_(std::mak
     if (existing) requireRegularFile(path);
     guarded(path, [&] {
         // Opening an existing file with the core driver loads it into memory.
-        impl_->handle.emplace(path.string(), existing ? H5F_ACC_RDWR : H5F_ACC_TRUNC,
-                              H5::FileCreatPropList::DEFAULT, inMemoryAccess(4 << 20));
+        impl_->handle.emplace(path.string(), existing ? H5F_ACC_RDWR : H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT,
+                              inMemoryAccess(4 << 20));
         return 0;
     });
     impl_->dirty = !existing;
@@ -1083,7 +1093,8 @@ void Hdf5Appender::close() {
 
 void Hdf5Appender::append(const std::string& name, const Volume& volume) {
     guarded(impl_->shownPath, [&] {
-        if (impl_->file().nameExists(name)) throw Error(impl_->shownPath.string() + ": sample '" + name + "' exists already");
+        if (impl_->file().nameExists(name))
+            throw Error(impl_->shownPath.string() + ": sample '" + name + "' exists already");
         writeSample(impl_->file(), name, volume);
         impl_->dirty = true;
         return 0;

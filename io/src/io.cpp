@@ -26,9 +26,9 @@ struct ExtensionFormat {
 };
 // The dispatch table: formatOf, volumeExtensions and the dialogs' filter all read it.
 constexpr ExtensionFormat kExtensionFormats[] = {
-    {"vti", Format::Vti},          {"h5", Format::Hdf5},   {"hdf5", Format::Hdf5}, {"txt", Format::GraspiText},
-    {"graspi", Format::GraspiText}, {"png", Format::Png},  {"tif", Format::Tiff},  {"tiff", Format::Tiff},
-    {"npy", Format::Npy}};
+    {"vti", Format::Vti},        {"h5", Format::Hdf5},           {"hdf5", Format::Hdf5},
+    {"txt", Format::GraspiText}, {"graspi", Format::GraspiText}, {"png", Format::Png},
+    {"tif", Format::Tiff},       {"tiff", Format::Tiff},         {"npy", Format::Npy}};
 
 }  // namespace
 
@@ -60,12 +60,18 @@ Format formatOf(const fs::path& path) {
 
 const char* formatName(Format f) {
     switch (f) {
-        case Format::Vti: return "VTK ImageData (.vti)";
-        case Format::Hdf5: return "HDF5, MicroGen3D layout (.h5)";
-        case Format::GraspiText: return "GraSPI text (.txt)";
-        case Format::Png: return "PNG (.png)";
-        case Format::Tiff: return "TIFF (.tif, multi-page or a folder of slices)";
-        case Format::Npy: return "NumPy array (.npy)";
+        case Format::Vti:
+            return "VTK ImageData (.vti)";
+        case Format::Hdf5:
+            return "HDF5, MicroGen3D layout (.h5)";
+        case Format::GraspiText:
+            return "GraSPI text (.txt)";
+        case Format::Png:
+            return "PNG (.png)";
+        case Format::Tiff:
+            return "TIFF (.tif, multi-page or a folder of slices)";
+        case Format::Npy:
+            return "NumPy array (.npy)";
     }
     return "?";
 }
@@ -73,8 +79,10 @@ const char* formatName(Format f) {
 Volume readVolume(const fs::path& path) { return readVolume(path, ReadOptions{}); }
 
 std::vector<double> parseLabelValues(const std::string& text) {
-    const Error bad("--labels expects 2 or 3 distinct numbers D,A[,M] (the stored values of donor, acceptor and "
-                    "mixed), got '" + printableExcerpt(text) + "'");
+    const Error bad(
+        "--labels expects 2 or 3 distinct numbers D,A[,M] (the stored values of donor, acceptor and "
+        "mixed), got '" +
+        printableExcerpt(text) + "'");
     std::vector<double> values;
     std::size_t start = 0;
     while (start <= text.size()) {
@@ -103,24 +111,36 @@ Volume readVolume(const fs::path& path, const ReadOptions& options) {
     // A PNG may name a slice stack, a TIFF path a folder of slices.
     if (format != Format::Png && format != Format::Tiff) requireRegularFile(path);
     switch (format) {
-        case Format::Vti: return readVti(path);
-        case Format::Hdf5: return readHdf5Sample(path, hdf5RequireSamples(path).front());
-        case Format::GraspiText: return readGraspiText(path);
-        case Format::Png: return readPngStack(path);
-        case Format::Tiff: return readTiff(path, options.labelValues);
-        case Format::Npy: return readNpy(path, options.labelValues);
+        case Format::Vti:
+            return readVti(path);
+        case Format::Hdf5:
+            return readHdf5Sample(path, hdf5RequireSamples(path).front());
+        case Format::GraspiText:
+            return readGraspiText(path);
+        case Format::Png:
+            return readPngStack(path);
+        case Format::Tiff:
+            return readTiff(path, options.labelValues);
+        case Format::Npy:
+            return readNpy(path, options.labelValues);
     }
     throw Error("unreachable");
 }
 
 void writeVolume(const Volume& volume, const fs::path& path) {
     switch (formatOf(path)) {
-        case Format::Vti: return writeVti(volume, path);
-        case Format::Hdf5: return writeHdf5({volume}, path);
-        case Format::GraspiText: return writeGraspiText(volume, path);
-        case Format::Png: return volume.dims().is2D() ? writePng(volume, path) : writePngStack(volume, path);
-        case Format::Tiff: return writeTiff(volume, path);
-        case Format::Npy: return writeNpy(volume, path);
+        case Format::Vti:
+            return writeVti(volume, path);
+        case Format::Hdf5:
+            return writeHdf5({volume}, path);
+        case Format::GraspiText:
+            return writeGraspiText(volume, path);
+        case Format::Png:
+            return volume.dims().is2D() ? writePng(volume, path) : writePngStack(volume, path);
+        case Format::Tiff:
+            return writeTiff(volume, path);
+        case Format::Npy:
+            return writeNpy(volume, path);
     }
 }
 

@@ -62,7 +62,8 @@ std::uintmax_t requireRegularFile(const fs::path& path) {
     if (st.type() == fs::file_type::not_found) throw Error(path.string() + ": no such file");
     if (ec) throw Error(path.string() + ": " + ec.message());
     if (fs::is_directory(st)) throw Error(path.string() + ": is a folder, not a file");
-    if (!fs::is_regular_file(st)) throw Error(path.string() + ": not a regular file (a FIFO, socket or device); refused");
+    if (!fs::is_regular_file(st))
+        throw Error(path.string() + ": not a regular file (a FIFO, socket or device); refused");
     const std::uintmax_t size = fs::file_size(path, ec);
     if (ec) throw Error(path.string() + ": " + ec.message());
     return size;

@@ -132,9 +132,9 @@ void parseDict(const std::string& text, const std::string& where, NpyHeader& h) 
 
 // Element size and reader of one supported dtype; 0 when unsupported.
 std::size_t itemSize(const std::string& descr) {
-    static const std::map<std::string, std::size_t> sizes = {
-        {"|b1", 1}, {"|u1", 1}, {"<u1", 1}, {"|i1", 1}, {"<i1", 1}, {"<u2", 2}, {"<i2", 2}, {"<u4", 4},
-        {"<i4", 4}, {"<i8", 8}, {"<f4", 4}, {"<f8", 8}};
+    static const std::map<std::string, std::size_t> sizes = {{"|b1", 1}, {"|u1", 1}, {"<u1", 1}, {"|i1", 1},
+                                                             {"<i1", 1}, {"<u2", 2}, {"<i2", 2}, {"<u4", 4},
+                                                             {"<i4", 4}, {"<i8", 8}, {"<f4", 4}, {"<f8", 8}};
     const auto it = sizes.find(descr);
     return it == sizes.end() ? 0 : it->second;
 }
@@ -148,7 +148,10 @@ double valueAt(char kind, std::size_t size, const char* p) {
     if (kind == 'f') return size == 4 ? get(float{}) : get(double{});
     if (kind == 'u' || kind == 'b')
         return size == 1 ? get(std::uint8_t{}) : size == 2 ? get(std::uint16_t{}) : get(std::uint32_t{});
-    return size == 1 ? get(std::int8_t{}) : size == 2 ? get(std::int16_t{}) : size == 4 ? get(std::int32_t{}) : get(std::int64_t{});
+    return size == 1   ? get(std::int8_t{})
+           : size == 2 ? get(std::int16_t{})
+           : size == 4 ? get(std::int32_t{})
+                       : get(std::int64_t{});
 }
 
 std::string shapeText(const std::vector<std::uint64_t>& shape) {
@@ -165,7 +168,8 @@ Dims dimsOf(const NpyHeader& h, std::size_t item, std::size_t dataBytes, const s
         throw Error(where + ": .npy array of shape " + shapeText(s) + "; expected a 2D or 3D array");
     long double count = 1;
     for (auto n : s) {
-        if (n == 0 || n > std::uint64_t(INT32_MAX)) throw Error(where + ": .npy shape " + shapeText(s) + " has a bad axis length");
+        if (n == 0 || n > std::uint64_t(INT32_MAX))
+            throw Error(where + ": .npy shape " + shapeText(s) + " has a bad axis length");
         count *= n;
     }
     checkVoxelClaim(where, ".npy shape " + shapeText(s), count);
@@ -228,7 +232,8 @@ Volume readNpyBytes(const std::string& bytes, const std::string& where, const st
     const char kind = h.descr[1];
     const char* data = bytes.data() + h.dataOffset;
     auto& labels = v.labels();
-    for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = labeler.indexOf(valueAt(kind, item, data + i * item), i);
+    for (std::size_t i = 0; i < labels.size(); ++i)
+        labels[i] = labeler.indexOf(valueAt(kind, item, data + i * item), i);
     labeler.finish(labels);
     return v;
 }

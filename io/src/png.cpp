@@ -126,8 +126,7 @@ Volume readPngBytes(const std::string& bytes, const std::string& where) {
             refusal = ": bad PNG size " + std::to_string(width) + "x" + std::to_string(height);
         else if (needed > (long double)fileSize * kMaxDeflateRatio + 1024)
             refusal = ": corrupt or truncated PNG: its header claims " + std::to_string(width) + "x" +
-                      std::to_string(height) + " pixels, more than its " + std::to_string(fileSize) +
-                      " bytes can hold";
+                      std::to_string(height) + " pixels, more than its " + std::to_string(fileSize) + " bytes can hold";
         if (refusal.empty()) {
             try {
                 checkVoxelClaim(where, "PNG size " + std::to_string(width) + "x" + std::to_string(height),
@@ -164,7 +163,8 @@ Volume readPngBytes(const std::string& bytes, const std::string& where) {
     // PNG rows go top to bottom; y grows upwards (y = 0 is the bottom electrode).
     Volume v(Dims{int(width), int(height), 1});
     for (int r = 0; r < int(height); ++r)
-        for (int x = 0; x < int(width); ++x) v.at(x, int(height) - 1 - r) = phaseOfGrey(pixels[std::size_t(r) * width + x]);
+        for (int x = 0; x < int(width); ++x)
+            v.at(x, int(height) - 1 - r) = phaseOfGrey(pixels[std::size_t(r) * width + x]);
     return v;
 }
 
@@ -222,10 +222,9 @@ std::vector<fs::path> pngStackPaths(const fs::path& base, int nz) {
 PngStackManifest parsePngStackManifest(const std::string& text, const fs::path& base, const std::string& where) {
     std::istringstream in(text);
     std::string line;
-    auto bad = [&](const std::string& why) -> Error {
-        return Error(where + ": bad PNG stack manifest (" + why + ")");
-    };
-    if (!std::getline(in, line) || line != kManifestMagic) throw bad("first line is not '" + std::string(kManifestMagic) + "'");
+    auto bad = [&](const std::string& why) -> Error { return Error(where + ": bad PNG stack manifest (" + why + ")"); };
+    if (!std::getline(in, line) || line != kManifestMagic)
+        throw bad("first line is not '" + std::string(kManifestMagic) + "'");
     PngStackManifest m;
     std::string key, extra;
     if (!std::getline(in, line)) throw bad("no 'slices N' line");
@@ -250,12 +249,14 @@ PngStackManifest parsePngStackManifest(const std::string& text, const fs::path& 
     // allocates nothing the text does not hold.
     for (long z = 0; z < m.slices; ++z) {
         const fs::path path = stackSlicePath(base, z);
-        if (!std::getline(in, line)) throw bad("lists " + std::to_string(z) + " of " + std::to_string(m.slices) + " slices");
+        if (!std::getline(in, line))
+            throw bad("lists " + std::to_string(z) + " of " + std::to_string(m.slices) + " slices");
         std::istringstream ls(line);
         PngStackManifest::Slice s;
         std::string name;
         if (!(ls >> name >> s.bytes >> s.crc) || (ls >> extra) || s.crc.size() != 8)
-            throw bad("expected 'NAME BYTES CRC32' for slice " + std::to_string(z) + ", got '" + printableExcerpt(line) + "'");
+            throw bad("expected 'NAME BYTES CRC32' for slice " + std::to_string(z) + ", got '" +
+                      printableExcerpt(line) + "'");
         if (name != path.filename().string())
             throw bad("slice " + std::to_string(z) + " is '" + printableExcerpt(name) + "', expected " +
                       path.filename().string());
@@ -275,7 +276,8 @@ Volume readPngStack(const fs::path& base) {
         // slices are refused, never read as part of the volume.
         const std::uintmax_t size = requireRegularFile(manifestPath);
         if (size > kMaxManifestBytes)
-            throw Error(manifestPath.string() + ": " + std::to_string(size) + " bytes, too large for a PNG stack manifest");
+            throw Error(manifestPath.string() + ": " + std::to_string(size) +
+                        " bytes, too large for a PNG stack manifest");
         const auto m = parsePngStackManifest(readFileBytes(manifestPath), base, manifestPath.string());
         checkVoxelClaim(base.string(),
                         "slice stack of " + std::to_string(m.slices) + " slices of " + std::to_string(m.width) + "x" +
@@ -290,8 +292,8 @@ Volume readPngStack(const fs::path& base) {
                             manifestPath.filename().string() + " is missing");
             const std::string bytes = readFileBytes(e.path);
             if (bytes.size() != e.bytes || crcText(bytes) != e.crc)
-                throw Error(base.string() + ": slice " + e.path.filename().string() + " does not match the stack manifest " +
-                            manifestPath.filename().string() +
+                throw Error(base.string() + ": slice " + e.path.filename().string() +
+                            " does not match the stack manifest " + manifestPath.filename().string() +
                             " (the stack was changed, or a write was interrupted: write it again)");
             Volume s = readPngBytes(bytes, e.path.string());
             if (s.dims() != plane)
@@ -302,19 +304,20 @@ Volume readPngStack(const fs::path& base) {
     }
     // A stack without a manifest (another tool's, or an older MicroStudio's).
     const auto found = expandGlob((base.parent_path() / base.stem()).string() + "_z*.png");
-    if (found.empty()) throw Error(base.string() + ": no such file (nor a slice stack " + base.stem().string() + "_z*.png)");
+    if (found.empty())
+        throw Error(base.string() + ": no such file (nor a slice stack " + base.stem().string() + "_z*.png)");
     const auto expected = pngStackPaths(base, int(found.size()));
     if (found != expected) throw Error(base.string() + ": slice stack has gaps; expected " + expected.back().string());
     Volume first = readPng(found[0]);
     const Dims plane = first.dims();
-    checkVoxelClaim(base.string(),
-                    "slice stack of " + std::to_string(found.size()) + " slices of " + plane.str(),
+    checkVoxelClaim(base.string(), "slice stack of " + std::to_string(found.size()) + " slices of " + plane.str(),
                     (long double)plane.count() * found.size());
     Volume v(Dims{plane.nx, plane.ny, int(found.size())});
     for (std::size_t z = 0; z < found.size(); ++z) {
         Volume s = z == 0 ? std::move(first) : readPng(found[z]);
         if (s.dims() != plane)
-            throw Error(found[z].string() + ": size " + s.dims().str() + " differs from the first slice " + plane.str());
+            throw Error(found[z].string() + ": size " + s.dims().str() + " differs from the first slice " +
+                        plane.str());
         std::copy(s.labels().begin(), s.labels().end(), v.labels().begin() + std::ptrdiff_t(z * plane.count()));
     }
     return v;
@@ -322,7 +325,8 @@ Volume readPngStack(const fs::path& base) {
 
 void writePngStack(const Volume& v, const fs::path& base) {
     const fs::path dir = base.has_parent_path() ? base.parent_path() : fs::path(".");
-    if (!fs::is_directory(dir)) throw Error("cannot write " + base.string() + ": folder " + dir.string() + " does not exist");
+    if (!fs::is_directory(dir))
+        throw Error("cannot write " + base.string() + ": folder " + dir.string() + " does not exist");
     const auto paths = pngStackPaths(base, v.dims().nz);
     const fs::path manifestPath = pngStackManifest(base);
     // 1. Every slice and the manifest into a temporary folder beside the
@@ -334,7 +338,8 @@ void writePngStack(const Volume& v, const fs::path& base) {
         throw Error("cannot write " + base.string() + ": cannot create " + temp.string() + ": " + ec.message());
     try {
         std::ostringstream manifest;
-        manifest << kManifestMagic << "\nslices " << v.dims().nz << "\nsize " << v.dims().nx << "x" << v.dims().ny << "\n";
+        manifest << kManifestMagic << "\nslices " << v.dims().nz << "\nsize " << v.dims().nx << "x" << v.dims().ny
+                 << "\n";
         for (int z = 0; z < v.dims().nz; ++z) {
             const fs::path& p = paths[std::size_t(z)];
             const std::string bytes = encodePng(v.slice(z), p.string());

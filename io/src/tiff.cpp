@@ -82,7 +82,8 @@ void memoryUnmap(thandle_t, void*, toff_t) {}
 class TiffFile {
 public:
     // where: the name errors give (a temp file's target), default the path.
-    static TiffFile open(const fs::path& path, const char* mode, std::uintmax_t fileSize, const std::string& where = {}) {
+    static TiffFile open(const fs::path& path, const char* mode, std::uintmax_t fileSize,
+                         const std::string& where = {}) {
         TiffFile f(where.empty() ? path.string() : where, fileSize);
         f.tiff_.reset(TIFFOpenExt(path.c_str(), mode, f.options().get()));
         if (!f.tiff_) f.fail(std::string(mode[0] == 'w' ? "cannot open for writing" : "not a readable TIFF file"));
@@ -120,8 +121,8 @@ private:
         if (!o) throw Error(where_ + ": out of memory opening TIFF");
         TIFFOpenOptionsSetErrorHandlerExtR(o.get(), keepFirstError, message_.get());
         TIFFOpenOptionsSetWarningHandlerExtR(o.get(), dropWarning, nullptr);
-        TIFFOpenOptionsSetMaxSingleMemAlloc(o.get(), tmsize_t(std::min<std::uintmax_t>(fileSize_, INT32_MAX)) +
-                                                         kLibtiffAllocSlack);
+        TIFFOpenOptionsSetMaxSingleMemAlloc(
+            o.get(), tmsize_t(std::min<std::uintmax_t>(fileSize_, INT32_MAX)) + kLibtiffAllocSlack);
         return o;
     }
 
@@ -145,10 +146,14 @@ std::string pageName(std::uint32_t index) { return "page " + std::to_string(inde
 // How many bytes a codec can make of one stored byte, at most.
 long double maxExpansion(std::uint16_t compression) {
     switch (compression) {
-        case COMPRESSION_NONE: return 1;
-        case COMPRESSION_PACKBITS: return 64;  // 2 bytes -> a run of 128
-        case COMPRESSION_LZW: return 4096;     // a 12-bit code -> a string of up to 4096 bytes
-        default: return kMaxDeflateRatio;
+        case COMPRESSION_NONE:
+            return 1;
+        case COMPRESSION_PACKBITS:
+            return 64;  // 2 bytes -> a run of 128
+        case COMPRESSION_LZW:
+            return 4096;  // a 12-bit code -> a string of up to 4096 bytes
+        default:
+            return kMaxDeflateRatio;
     }
 }
 
@@ -167,7 +172,8 @@ Page pageHeader(const TiffFile& f, std::uint32_t index) {
     TIFFGetFieldDefaulted(t, TIFFTAG_COMPRESSION, &p.compression);
     TIFFGetFieldDefaulted(t, TIFFTAG_ROWSPERSTRIP, &p.rowsPerStrip);
     if (samples != 1)
-        f.fail(pageName(index) + " has " + std::to_string(samples) + " samples per pixel (colour?); expected greyscale labels");
+        f.fail(pageName(index) + " has " + std::to_string(samples) +
+               " samples per pixel (colour?); expected greyscale labels");
     if (p.bits != 8 && p.bits != 16)
         f.fail(pageName(index) + " is " + std::to_string(p.bits) + "-bit; expected 8- or 16-bit greyscale labels");
     if (p.sampleFormat != SAMPLEFORMAT_UINT && p.sampleFormat != SAMPLEFORMAT_INT)
@@ -218,11 +224,13 @@ std::vector<Page> scanPages(const TiffFile& f, long double voxelsBefore, const s
         const auto index = std::uint32_t(pages.size());
         const Page p = pageHeader(f, index);
         if (!pages.empty() && (p.width != pages[0].width || p.height != pages[0].height))
-            f.fail(pageName(index) + " is " + std::to_string(p.width) + "x" + std::to_string(p.height) + ", page 1 is " +
-                   std::to_string(pages[0].width) + "x" + std::to_string(pages[0].height));
+            f.fail(pageName(index) + " is " + std::to_string(p.width) + "x" + std::to_string(p.height) +
+                   ", page 1 is " + std::to_string(pages[0].width) + "x" + std::to_string(pages[0].height));
         voxels += (long double)p.width * p.height;
-        checkVoxelClaim(where, "TIFF pages of " + std::to_string(p.width) + "x" + std::to_string(p.height) + " (" +
-                                   std::to_string(pages.size() + 1) + " so far)", voxels);
+        checkVoxelClaim(where,
+                        "TIFF pages of " + std::to_string(p.width) + "x" + std::to_string(p.height) + " (" +
+                            std::to_string(pages.size() + 1) + " so far)",
+                        voxels);
         checkPageBytes(f, p, index);
         pages.push_back(p);
     } while (TIFFReadDirectory(f.get()));
@@ -238,8 +246,8 @@ double sampleAt(const Page& p, const std::uint8_t* row, std::uint32_t x) {
 }
 
 // Pass 2: the current page's strips into out (one z slice), as value indices.
-void readPage(const TiffFile& f, const Page& p, std::uint32_t index, detail::ValueLabeler& labeler,
-              std::uint8_t* out, std::size_t firstVoxel) {
+void readPage(const TiffFile& f, const Page& p, std::uint32_t index, detail::ValueLabeler& labeler, std::uint8_t* out,
+              std::size_t firstVoxel) {
     std::vector<std::uint8_t> strip(p.rowBytes() * p.rowsPerStrip);
     for (std::uint32_t s = 0; s < p.strips(); ++s) {
         const std::uint32_t y0 = s * p.rowsPerStrip;
@@ -278,8 +286,9 @@ std::array<double, 3> readSpacing(TIFF* t) {
     std::uint16_t unit = RESUNIT_INCH;
     float xres = 0, yres = 0;
     TIFFGetFieldDefaulted(t, TIFFTAG_RESOLUTIONUNIT, &unit);
-    if (unit == RESUNIT_NONE && TIFFGetField(t, TIFFTAG_XRESOLUTION, &xres) && TIFFGetField(t, TIFFTAG_YRESOLUTION, &yres) &&
-        xres > 0 && yres > 0 && std::isfinite(1.0 / xres) && std::isfinite(1.0 / yres))
+    if (unit == RESUNIT_NONE && TIFFGetField(t, TIFFTAG_XRESOLUTION, &xres) &&
+        TIFFGetField(t, TIFFTAG_YRESOLUTION, &yres) && xres > 0 && yres > 0 && std::isfinite(1.0 / xres) &&
+        std::isfinite(1.0 / yres))
         spacing = {1.0 / xres, 1.0 / yres, 1.0};
     return spacing;
 }
@@ -333,12 +342,12 @@ Volume readTiffFolder(const fs::path& folder, const std::vector<double>& labelVa
     for (std::size_t z = 0; z < slices.size(); ++z) {
         const TiffFile f = openSlice(slices[z]);
         const auto pages = scanPages(f, (long double)first.width * first.height * z, folder.string());
-        if (pages.size() != 1)
-            f.fail(std::to_string(pages.size()) + " pages; a slice folder holds single-page TIFFs");
+        if (pages.size() != 1) f.fail(std::to_string(pages.size()) + " pages; a slice folder holds single-page TIFFs");
         if (z == 0) first = pages[0];
         if (pages[0].width != first.width || pages[0].height != first.height)
             f.fail("size " + std::to_string(pages[0].width) + "x" + std::to_string(pages[0].height) + " differs from " +
-                   slices[0].filename().string() + "'s " + std::to_string(first.width) + "x" + std::to_string(first.height));
+                   slices[0].filename().string() + "'s " + std::to_string(first.width) + "x" +
+                   std::to_string(first.height));
     }
     Volume v(Dims{int(first.width), int(first.height), int(slices.size())});
     detail::ValueLabeler labeler(folder.string(), labelValues);

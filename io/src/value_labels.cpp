@@ -18,9 +18,8 @@ std::string valueList(const std::vector<double>& values) {
 }
 
 bool within(const std::vector<double>& values, std::initializer_list<double> allowed) {
-    return std::all_of(values.begin(), values.end(), [&](double v) {
-        return std::find(allowed.begin(), allowed.end(), v) != allowed.end();
-    });
+    return std::all_of(values.begin(), values.end(),
+                       [&](double v) { return std::find(allowed.begin(), allowed.end(), v) != allowed.end(); });
 }
 
 }  // namespace

@@ -182,8 +182,8 @@ std::string decodeBlock(const std::string& raw, std::size_t& offset, bool uint64
     const long double total =
         blocks == 0 ? 0.0L : (long double)(blocks - 1) * blockSize + (long double)(lastSize ? lastSize : blockSize);
     if (total > (long double)maxBytes)
-        p.fail("compressed array '" + array + "' claims " + countText(total) +
-               " bytes, more than the extent holds (" + std::to_string(maxBytes) + ")");
+        p.fail("compressed array '" + array + "' claims " + countText(total) + " bytes, more than the extent holds (" +
+               std::to_string(maxBytes) + ")");
     // Every block's claim first (its compressed bytes present, zlib's ratio),
     // so the output is sized by what the stream can yield, not by the header.
     const std::uint64_t first = offset + (3 + blocks) * h;
@@ -209,7 +209,8 @@ std::string decodeBlock(const std::string& raw, std::size_t& offset, bool uint64
         chunk.assign(std::size_t(usize), '\0');
         uLongf len = uLongf(usize);
         if (uncompress(reinterpret_cast<Bytef*>(chunk.data()), &len, reinterpret_cast<const Bytef*>(raw.data() + at),
-                       uLong(csize)) != Z_OK || len != usize)
+                       uLong(csize)) != Z_OK ||
+            len != usize)
             p.fail("corrupt compressed data in array '" + array + "'");
         out += chunk;
         at += csize;
@@ -257,7 +258,8 @@ ArrayData readArray(const VtiParser& p, const Element& e, const std::string& app
         std::string token;
         while (in >> token) {
             if (a.ascii.size() >= maxValues)
-                p.fail("array '" + shownName + "' has more values than the extent holds (" + std::to_string(maxValues) + ")");
+                p.fail("array '" + shownName + "' has more values than the extent holds (" + std::to_string(maxValues) +
+                       ")");
             if (token == "nan" || token == "NaN" || token == "-nan") a.ascii.push_back(std::nan(""));
             else {
                 try {
@@ -307,11 +309,20 @@ std::string xmlEscape(const std::string& s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-            case '&': out += "&amp;"; break;
-            case '<': out += "&lt;"; break;
-            case '>': out += "&gt;"; break;
-            case '"': out += "&quot;"; break;
-            default: out += c;
+            case '&':
+                out += "&amp;";
+                break;
+            case '<':
+                out += "&lt;";
+                break;
+            case '>':
+                out += "&gt;";
+                break;
+            case '"':
+                out += "&quot;";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -432,7 +443,8 @@ Volume readVtiBytes(std::string text, const std::string& where) {
         if (!arrays.empty()) {
             scalarsName = sec.attrs.count("Scalars") ? sec.attrs["Scalars"] : "";
             if (std::string(section) == "CellData")
-                dims = Dims{std::max(1, pointDims.nx - 1), std::max(1, pointDims.ny - 1), std::max(1, pointDims.nz - 1)};
+                dims =
+                    Dims{std::max(1, pointDims.nx - 1), std::max(1, pointDims.ny - 1), std::max(1, pointDims.nz - 1)};
             break;
         }
     }
@@ -448,13 +460,16 @@ Volume readVtiBytes(std::string text, const std::string& where) {
             if (a.name == scalarsName && &a != field) labels = &a;
     if (!labels)
         for (const auto& a : arrays)
-            if (&a != field) { labels = &a; break; }
+            if (&a != field) {
+                labels = &a;
+                break;
+            }
     if (!labels) p.fail("no label array (expected one named 'phase')");
 
     checkVoxelClaim(where, claim, (long double)dims.nx * dims.ny * dims.nz);
     if (labels->size() != dims.count())
-        p.fail("array '" + printableExcerpt(labels->name) + "' has " + std::to_string(labels->size()) + " values, extent " +
-               dims.str() + " needs " + std::to_string(dims.count()));
+        p.fail("array '" + printableExcerpt(labels->name) + "' has " + std::to_string(labels->size()) +
+               " values, extent " + dims.str() + " needs " + std::to_string(dims.count()));
     Volume v(dims);
     for (std::size_t i = 0; i < dims.count(); ++i) v.labels()[i] = detail::phaseOfValue(labels->at(i), where, i);
     if (field) {
@@ -494,7 +509,8 @@ void writeVti(const Volume& v, const fs::path& path) {
             xml << "      <DataArray type=\"Float64\" Name=\"" << xmlEscape(k)
                 << "\" NumberOfTuples=\"1\" format=\"ascii\">" << formatDouble(val) << "</DataArray>\n";
         for (const auto& [k, s] : texts) {
-            xml << "      <Array type=\"String\" Name=\"" << xmlEscape(k) << "\" NumberOfTuples=\"1\" format=\"ascii\">";
+            xml << "      <Array type=\"String\" Name=\"" << xmlEscape(k)
+                << "\" NumberOfTuples=\"1\" format=\"ascii\">";
             for (unsigned char c : s) xml << int(c) << ' ';
             xml << "0</Array>\n";
         }
@@ -502,7 +518,8 @@ void writeVti(const Volume& v, const fs::path& path) {
     }
     xml << "    <Piece Extent=\"0 " << d.nx - 1 << " 0 " << d.ny - 1 << " 0 " << d.nz - 1 << "\">\n"
         << "      <PointData Scalars=\"phase\">\n"
-        << "        <DataArray type=\"UInt8\" Name=\"phase\" format=\"appended\" RangeMin=\"0\" RangeMax=\"2\" offset=\"0\"/>\n";
+        << "        <DataArray type=\"UInt8\" Name=\"phase\" format=\"appended\" RangeMin=\"0\" RangeMax=\"2\" "
+           "offset=\"0\"/>\n";
     if (v.hasField())
         xml << "        <DataArray type=\"Float32\" Name=\"field\" format=\"appended\" offset=\"" << 8 + labelBytes
             << "\"/>\n";

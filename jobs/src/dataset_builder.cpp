@@ -93,7 +93,8 @@ void writeOnset(const fs::path& work, int onset) {
 
 void checkConfig(const DatasetConfig& c) {
     if (c.dims.nx < 8 || c.dims.ny < 8) throw Error("dataset grid must be at least 8x8, got " + c.dims.str());
-    if (!(c.phiMin > 0 && c.phiMax < 1 && c.phiMin <= c.phiMax)) throw Error("phi range must lie in (0, 1) with min <= max");
+    if (!(c.phiMin > 0 && c.phiMax < 1 && c.phiMin <= c.phiMax))
+        throw Error("phi range must lie in (0, 1) with min <= max");
     if (!(c.chiMin >= 0 && c.chiMin <= c.chiMax)) throw Error("chi range must have 0 <= min <= max");
     if (c.sampling == "grid") {
         if (c.phiCount < 1 || c.chiCount < 1 || c.repeats < 1) throw Error("grid counts and repeats must be >= 1");
@@ -129,7 +130,8 @@ void ensureManifest(const fs::path& folder, const Json& manifest) {
     const fs::path path = folder / "manifest.json";
     if (fs::exists(path)) {
         if (comparable(readJsonFile(path)) != comparable(manifest))
-            throw Error(folder.string() + " holds a dataset with other settings (manifest.json differs); use another folder");
+            throw Error(folder.string() +
+                        " holds a dataset with other settings (manifest.json differs); use another folder");
         return;
     }
     writeJsonFile(manifest, path);
@@ -179,7 +181,8 @@ std::pair<int, int> parseShard(const std::string& text) {
             throw Error("--shard " + text + ": " + what + " " + digits + " is too large (at most 2147483647)");
         return v;
     };
-    if (slash == std::string::npos) throw Error("--shard must be I/N with 0 <= I < N (whole numbers), got '" + text + "'");
+    if (slash == std::string::npos)
+        throw Error("--shard must be I/N with 0 <= I < N (whole numbers), got '" + text + "'");
     const long long i = number(text.substr(0, slash), "I");
     const long long n = number(text.substr(slash + 1), "N");
     if (n < 1) throw Error("--shard " + text + ": N must be at least 1");
@@ -197,8 +200,10 @@ std::vector<RunSpec> planRuns(const DatasetConfig& c) {
             for (int j = 0; j < c.chiCount; ++j)
                 for (int r = 0; r < c.repeats; ++r) {
                     RunSpec s;
-                    s.phi = c.phiCount == 1 ? 0.5 * (c.phiMin + c.phiMax) : lerp(c.phiMin, c.phiMax, double(i) / (c.phiCount - 1));
-                    s.chi = c.chiCount == 1 ? 0.5 * (c.chiMin + c.chiMax) : lerp(c.chiMin, c.chiMax, double(j) / (c.chiCount - 1));
+                    s.phi = c.phiCount == 1 ? 0.5 * (c.phiMin + c.phiMax)
+                                            : lerp(c.phiMin, c.phiMax, double(i) / (c.phiCount - 1));
+                    s.chi = c.chiCount == 1 ? 0.5 * (c.chiMin + c.chiMax)
+                                            : lerp(c.chiMin, c.chiMax, double(j) / (c.chiCount - 1));
                     runs.push_back(s);
                 }
     } else {
@@ -230,7 +235,8 @@ std::vector<RunSpec> planRuns(const DatasetConfig& c) {
     };
     const std::size_t nVal = runs.size() < 2 ? 0 : count(c.validationFraction), nTest = count(c.testFraction);
     if (nTest > 0 && nVal + nTest >= runs.size())
-        throw Error("a test split needs more runs: " + std::to_string(runs.size()) + " cannot hold validation, test and training runs");
+        throw Error("a test split needs more runs: " + std::to_string(runs.size()) +
+                    " cannot hold validation, test and training runs");
     for (std::size_t k = 0; k < nVal + nTest && k < order.size(); ++k)
         runs[std::size_t(order[k])].split = k < nVal ? "val" : "test";
     return runs;
@@ -241,18 +247,39 @@ namespace {
 Json manifestConfig(const DatasetConfig& c) {
     const physics::StepControl solver;  // the builder uses the default step control besides max_change
     const physics::CahnHilliardParams physicsDefaults;
-    return Json{{"dims", c.dims.str()}, {"sampling", c.sampling},
-                {"phi_min", c.phiMin}, {"phi_max", c.phiMax}, {"phi_count", c.phiCount},
-                {"chi_min", c.chiMin}, {"chi_max", c.chiMax}, {"chi_count", c.chiCount},
-                {"runs", c.runs}, {"repeats", c.repeats}, {"seed", c.seed},
-                {"kappa", c.kappa}, {"mobility", c.mobility}, {"noise", c.noise},
-                {"end_time", c.endTime}, {"first_time", c.firstTime}, {"snapshots", c.snapshots},
-                {"keep_snapshots", c.keepSnapshots}, {"onset_amplitude", c.onsetAmplitude}, {"max_change", c.maxChange},
-                {"dt_initial", solver.dtInitial}, {"dt_max", solver.dtMax}, {"dt_growth", solver.growth},
-                {"log_epsilon", physicsDefaults.logEpsilon}, {"threshold_2_phase", 0.5},
-                {"phases", c.phases}, {"beta", c.threePhase.beta}, {"max_mixed", c.threePhase.maxMixedFraction},
-                {"descriptors", c.descriptors}, {"periodic_descriptors", c.periodicDescriptors}, {"field", c.keepField},
-                {"validation_fraction", c.validationFraction}, {"test_fraction", c.testFraction}};
+    return Json{{"dims", c.dims.str()},
+                {"sampling", c.sampling},
+                {"phi_min", c.phiMin},
+                {"phi_max", c.phiMax},
+                {"phi_count", c.phiCount},
+                {"chi_min", c.chiMin},
+                {"chi_max", c.chiMax},
+                {"chi_count", c.chiCount},
+                {"runs", c.runs},
+                {"repeats", c.repeats},
+                {"seed", c.seed},
+                {"kappa", c.kappa},
+                {"mobility", c.mobility},
+                {"noise", c.noise},
+                {"end_time", c.endTime},
+                {"first_time", c.firstTime},
+                {"snapshots", c.snapshots},
+                {"keep_snapshots", c.keepSnapshots},
+                {"onset_amplitude", c.onsetAmplitude},
+                {"max_change", c.maxChange},
+                {"dt_initial", solver.dtInitial},
+                {"dt_max", solver.dtMax},
+                {"dt_growth", solver.growth},
+                {"log_epsilon", physicsDefaults.logEpsilon},
+                {"threshold_2_phase", 0.5},
+                {"phases", c.phases},
+                {"beta", c.threePhase.beta},
+                {"max_mixed", c.threePhase.maxMixedFraction},
+                {"descriptors", c.descriptors},
+                {"periodic_descriptors", c.periodicDescriptors},
+                {"field", c.keepField},
+                {"validation_fraction", c.validationFraction},
+                {"test_fraction", c.testFraction}};
 }
 
 }  // namespace
@@ -291,7 +318,8 @@ DescriptorFunction descriptorFunction(const DatasetConfig& config, int phases) {
     if (config.descriptors == "none") return [](const Volume&) { return std::map<std::string, double>{}; };
     if (config.descriptors == "basic")
         return [](const Volume& v) {
-            std::map<std::string, double> out{{"vol_frac_D", v.volumeFraction(Donor)}, {"vol_frac_A", v.volumeFraction(Acceptor)}};
+            std::map<std::string, double> out{{"vol_frac_D", v.volumeFraction(Donor)},
+                                              {"vol_frac_A", v.volumeFraction(Acceptor)}};
             if (v.phaseCount() == 3 || v.volumeFraction(Mixed) > 0) out["vol_frac_M"] = v.volumeFraction(Mixed);
             return out;
         };
@@ -410,15 +438,14 @@ BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, co
         if (std::find(splitNames().begin(), splitNames().end(), split) == splitNames().end())
             throw Error("unknown split '" + split + "' (train, val or test)");
     const auto wanted = [&](const RunSpec& r) {
-        return options.splits.empty() || std::find(options.splits.begin(), options.splits.end(), r.split) != options.splits.end();
+        return options.splits.empty() ||
+               std::find(options.splits.begin(), options.splits.end(), r.split) != options.splits.end();
     };
     for (const auto& r : runs) {
         if (r.index % options.shardCount != options.shardIndex || !wanted(r)) continue;
         ++report.runsInShard;
-        if (runFinished(folder, config.phases, r.index))
-            ++report.runsSkipped;
-        else
-            todo.push_back(r);
+        if (runFinished(folder, config.phases, r.index)) ++report.runsSkipped;
+        else todo.push_back(r);
     }
     // Held-out runs first (test, then validation): a build stopped part-way already has its held-out data.
     auto rank = [](const RunSpec& r) { return r.split == "test" ? 0 : r.split == "val" ? 1 : 2; };
@@ -438,17 +465,16 @@ BuildReport buildDataset(const DatasetConfig& config, const fs::path& folder, co
             fractions[k] = fraction;
             if (progress) {
                 if (progress->cancelled()) runToken.cancel();
-                progress->report(overall(), "run " + std::to_string(spec.index) + " (phi " + std::to_string(spec.phi).substr(0, 5) +
-                                                ", chi " + std::to_string(spec.chi).substr(0, 5) + ")");
+                progress->report(overall(), "run " + std::to_string(spec.index) + " (phi " +
+                                                std::to_string(spec.phi).substr(0, 5) + ", chi " +
+                                                std::to_string(spec.chi).substr(0, 5) + ")");
             }
         });
         const long written = builder.build(spec, &runToken);
         std::lock_guard<std::mutex> lock(mutex);
         fractions[k] = 1.0;
-        if (written < 0)
-            ++report.runsWithoutOnset;
-        else
-            report.samples += written;
+        if (written < 0) ++report.runsWithoutOnset;
+        else report.samples += written;
         ++report.runsBuilt;
     };
     parallelFor(todo.size(), buildRun, options.threads);
@@ -473,7 +499,8 @@ long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFold
     const Json manifest = readJsonFile(folder / "manifest.json");
     for (const auto& other : extraFolders)
         if (comparable(readJsonFile(other / "manifest.json")) != comparable(manifest))
-            throw Error(other.string() + " was built with other settings than " + folder.string() + " (manifest.json differs)");
+            throw Error(other.string() + " was built with other settings than " + folder.string() +
+                        " (manifest.json differs)");
     // A manifest that parses but lacks a key: say which file.
     std::vector<ManifestRun> runs;
     std::vector<int> phaseSets;
@@ -497,7 +524,8 @@ long mergeDataset(const fs::path& folder, const std::vector<fs::path>& extraFold
         }
         const auto found = std::find_if(candidates.begin(), candidates.end(),
                                         [&](const fs::path& dir) { return runFinished(dir, phaseSets, r.run); });
-        if (found == candidates.end() && ++missingCount <= 5) missing += (missing.empty() ? "" : ", ") + std::to_string(r.run);
+        if (found == candidates.end() && ++missingCount <= 5)
+            missing += (missing.empty() ? "" : ", ") + std::to_string(r.run);
         partFolders.push_back(found == candidates.end() ? fs::path() : *found);
     }
     if (missingCount && !finishedOnly)
@@ -555,7 +583,8 @@ long writeSubset(const fs::path& input, const fs::path& output, std::size_t coun
         for (std::size_t k = 0; k < picked.size(); ++k) {
             const std::string& name = eligible[picked[k]];
             out.append(name, io::readHdf5Sample(input, name));
-            if (progress) progress->report(0.8 + 0.2 * double(k + 1) / double(picked.size()), "writing " + output.string());
+            if (progress)
+                progress->report(0.8 + 0.2 * double(k + 1) / double(picked.size()), "writing " + output.string());
         }
     });
     return long(picked.size());

@@ -23,12 +23,12 @@ std::string describeJob(const SimulateJob& job) {
     const auto& c = job.control;
     s << "microstudio simulate 1\n"
       << "dims " << p.dims.str() << "\nphi " << p.phi << "\nchi " << p.chi << "\nkappa " << p.kappa << "\nmobility "
-      << p.mobility << "\nnoise " << p.noise << "\nseed " << p.seed << "\nlog_epsilon " << p.logEpsilon
-      << "\nend_time " << job.plan.endTime << "\nfirst_time " << job.plan.firstTime << "\nsteps " << job.plan.steps
-      << "\nsnapshots " << job.plan.snapshots << "\nmax_steps " << job.plan.maxSteps << "\ndt_initial " << c.dtInitial
-      << "\ndt_max " << c.dtMax << "\nmax_change " << c.maxChange << "\ngrowth " << c.growth << "\nphases "
-      << job.phases << "\nbeta " << job.threePhase.beta << "\nmax_mixed " << job.threePhase.maxMixedFraction
-      << "\nfield " << job.keepField << "\n";
+      << p.mobility << "\nnoise " << p.noise << "\nseed " << p.seed << "\nlog_epsilon " << p.logEpsilon << "\nend_time "
+      << job.plan.endTime << "\nfirst_time " << job.plan.firstTime << "\nsteps " << job.plan.steps << "\nsnapshots "
+      << job.plan.snapshots << "\nmax_steps " << job.plan.maxSteps << "\ndt_initial " << c.dtInitial << "\ndt_max "
+      << c.dtMax << "\nmax_change " << c.maxChange << "\ngrowth " << c.growth << "\nphases " << job.phases << "\nbeta "
+      << job.threePhase.beta << "\nmax_mixed " << job.threePhase.maxMixedFraction << "\nfield " << job.keepField
+      << "\n";
     return s.str();
 }
 
@@ -65,7 +65,8 @@ physics::RunSummary runSimulateJob(const SimulateJob& job, ProgressToken* progre
     const fs::path jobFile = work / "job.txt";
     if (fs::exists(jobFile)) {
         if (readText(jobFile) != description)
-            throw Error("work folder " + work.string() + " belongs to a run with other settings; delete it or choose another output");
+            throw Error("work folder " + work.string() +
+                        " belongs to a run with other settings; delete it or choose another output");
     } else {
         writeAtomically(jobFile, [&](const fs::path& temp) {
             std::ofstream out(temp);

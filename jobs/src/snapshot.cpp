@@ -12,12 +12,9 @@ Volume snapshotVolume(const physics::SnapshotInfo& info, const physics::CahnHill
     const auto& p = solver.params();
     const std::vector<float> field = solver.fieldAsFloat();
     Volume v;
-    if (phases == 2)
-        v = physics::thresholdTwoPhase(field, p.dims, keepField);
-    else if (phases == 3)
-        v = physics::thresholdThreePhase(field, p.dims, threePhase, keepField);
-    else
-        throw Error("phases must be 2 or 3, got " + std::to_string(phases));
+    if (phases == 2) v = physics::thresholdTwoPhase(field, p.dims, keepField);
+    else if (phases == 3) v = physics::thresholdThreePhase(field, p.dims, threePhase, keepField);
+    else throw Error("phases must be 2 or 3, got " + std::to_string(phases));
     v.attributes["phi"] = p.phi;
     v.attributes["chi"] = p.chi;
     v.attributes["kappa"] = p.kappa;

@@ -28,7 +28,8 @@ std::string windowName(int x, int y) {
 
 void checkConfig(const Dims& d, const VolumeDatasetConfig& c) {
     if (c.windowX < 1 || c.windowY < 1)
-        throw Error("window size must be at least 1x1, got " + std::to_string(c.windowX) + "x" + std::to_string(c.windowY));
+        throw Error("window size must be at least 1x1, got " + std::to_string(c.windowX) + "x" +
+                    std::to_string(c.windowY));
     if (c.stride < 1) throw Error("stride must be at least 1, got " + std::to_string(c.stride));
     if (c.depth < 0) throw Error("depth must be at least 1 (0: the volume's own), got " + std::to_string(c.depth));
     if (c.windowX > d.nx || c.windowY > d.ny)
@@ -84,12 +85,16 @@ Json manifestJson(const VolumeDatasetPlan& plan, const Dims& source, const std::
     for (const auto& r : plan.regions) regions.push_back(Json{{"split", r.split}, {"begin", r.begin}, {"end", r.end}});
     for (const auto& w : plan.windows)
         windows.push_back(Json{{"sample", windowName(w.x, w.y)}, {"x", w.x}, {"y", w.y}, {"split", w.split}});
-    const Json config{{"source", sourceName},          {"source_dims", source.str()},
+    const Json config{{"source", sourceName},
+                      {"source_dims", source.str()},
                       {"window", std::to_string(c.windowX) + "x" + std::to_string(c.windowY)},
-                      {"stride", c.stride},            {"depth", c.depth},
-                      {"phases", std::vector<int>{phases}}, {"descriptors", c.descriptors},
+                      {"stride", c.stride},
+                      {"depth", c.depth},
+                      {"phases", std::vector<int>{phases}},
+                      {"descriptors", c.descriptors},
                       {"periodic_descriptors", c.periodicDescriptors},
-                      {"validation_fraction", c.validationFraction}, {"test_fraction", c.testFraction},
+                      {"validation_fraction", c.validationFraction},
+                      {"test_fraction", c.testFraction},
                       {"split_axis", std::string(1, plan.axis)}};
     return Json{{"format", "microstudio-dataset 1"},
                 {"generator", kGenerator},
@@ -105,7 +110,8 @@ void checkFolder(const fs::path& folder) {
     const fs::path manifest = folder / "manifest.json";
     if (!fs::exists(manifest)) return;
     if (stringOr(readJsonFile(manifest), "generator", "") != kGenerator)
-        throw Error(folder.string() + " holds another dataset (manifest.json is not from `dataset from-volume`); use another folder");
+        throw Error(folder.string() +
+                    " holds another dataset (manifest.json is not from `dataset from-volume`); use another folder");
 }
 
 }  // namespace
@@ -191,15 +197,18 @@ VolumeDatasetReport buildDatasetFromVolume(const Volume& volume, const std::stri
             io::Hdf5Appender appender(temp, true);
             for (std::size_t first = 0; first < windows.size(); first += chunk) {
                 std::vector<Volume> samples(std::min(chunk, windows.size() - first));
-                parallelFor(samples.size(), [&](std::size_t i) {
-                    if (progress) progress->throwIfCancelled();
-                    samples[i] = describedWindow(volume, windows[first + i], c, describe, source);
-                }, c.threads);
+                parallelFor(
+                    samples.size(),
+                    [&](std::size_t i) {
+                        if (progress) progress->throwIfCancelled();
+                        samples[i] = describedWindow(volume, windows[first + i], c, describe, source);
+                    },
+                    c.threads);
                 for (const auto& v : samples) appender.append(v.text.at("sample"), v);
                 done += samples.size();
                 if (progress)
-                    progress->report(double(done) / double(total),
-                                     "window " + std::to_string(done) + " of " + std::to_string(total) + " (" + split + ")");
+                    progress->report(double(done) / double(total), "window " + std::to_string(done) + " of " +
+                                                                       std::to_string(total) + " (" + split + ")");
             }
         });
     }

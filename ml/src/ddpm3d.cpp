@@ -171,8 +171,8 @@ torch::Tensor DiffusionSchedule::qSample(const torch::Tensor& x0, const torch::T
     return torch::sqrt(abt) * x0 + torch::sqrt(1 - abt) * noise;
 }
 
-torch::Tensor predictionTarget(const std::string& prediction, const DiffusionSchedule& schedule, const torch::Tensor& x0,
-                               const torch::Tensor& t, const torch::Tensor& noise) {
+torch::Tensor predictionTarget(const std::string& prediction, const DiffusionSchedule& schedule,
+                               const torch::Tensor& x0, const torch::Tensor& t, const torch::Tensor& noise) {
     if (prediction == "eps") return noise;
     auto abt = schedule.alphaBarAt(t, x0);
     return torch::sqrt(abt) * noise - torch::sqrt(1 - abt) * x0;
@@ -208,8 +208,9 @@ torch::Tensor drawNoise(const torch::Tensor& like, at::Generator& generator) {
     return torch::randn(like.sizes(), generator, torch::TensorOptions().dtype(torch::kFloat)).to(like.device());
 }
 void reportStep(ProgressToken* progress, int done, int total) {
-    if (progress) progress->report(double(done) / double(total), "denoising step " + std::to_string(done) + "/" +
-                                                                     std::to_string(total));
+    if (progress)
+        progress->report(double(done) / double(total),
+                         "denoising step " + std::to_string(done) + "/" + std::to_string(total));
 }
 }  // namespace
 

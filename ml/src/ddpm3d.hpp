@@ -97,8 +97,8 @@ struct DiffusionSchedule {
 
 // The U-Net's training target for prediction "eps" (the noise) or "v"
 // (sqrt(abar) eps - sqrt(1 - abar) x0), t per sample [N] (long).
-torch::Tensor predictionTarget(const std::string& prediction, const DiffusionSchedule& schedule, const torch::Tensor& x0,
-                               const torch::Tensor& t, const torch::Tensor& noise);
+torch::Tensor predictionTarget(const std::string& prediction, const DiffusionSchedule& schedule,
+                               const torch::Tensor& x0, const torch::Tensor& t, const torch::Tensor& noise);
 // The noise estimate from the U-Net's output at x_t, abar = abar_t.
 torch::Tensor noiseFromOutput(const std::string& prediction, const torch::Tensor& output, const torch::Tensor& xt,
                               double abar);
@@ -158,7 +158,8 @@ torch::Tensor sampleDpmSolver(const std::vector<double>& alphaBar, const DataPre
 // The same with a noise predictor (the 3D U-Net's), x0 = (x - sqrt(1 - abar) eps) / sqrt(abar)
 // as DDIM converts it.
 torch::Tensor sampleDpmSolver(const DiffusionSchedule& schedule, const NoisePredictor& eps, torch::Tensor start,
-                              int steps, SolverSpacing spacing = SolverSpacing::LogSnr, ProgressToken* progress = nullptr);
+                              int steps, SolverSpacing spacing = SolverSpacing::LogSnr,
+                              ProgressToken* progress = nullptr);
 
 // Sampler names of GenerateOptions::sampler / Ldm2dSampleOptions::sampler
 // ("ddim", "dpmpp", "ddpm"); throws a one-line ms::Error for any other.

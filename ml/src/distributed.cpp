@@ -46,9 +46,7 @@ std::string reason(const std::exception& e) {
     return text.empty() ? std::string("unknown error") : text;
 }
 
-bool isLoopback(const std::string& host) {
-    return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1";
-}
+bool isLoopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
 
 class GlooImpl final : public Communicator::Impl {
 public:
@@ -63,12 +61,12 @@ public:
         try {
             store_ = c10::make_intrusive<c10d::TCPStore>(o.masterAddress, so);
         } catch (const std::exception& e) {
-            throw Error(prefix() +
-                        (o.rank == 0 ? "rendezvous: cannot host " + master() + " or not every rank joined within " +
-                                           seconds() + ": "
-                                     : "rendezvous: cannot reach the master " + master() + " within " + seconds() +
-                                           ": ") +
-                        reason(e));
+            throw Error(
+                prefix() +
+                (o.rank == 0
+                     ? "rendezvous: cannot host " + master() + " or not every rank joined within " + seconds() + ": "
+                     : "rendezvous: cannot reach the master " + master() + " within " + seconds() + ": ") +
+                reason(e));
         }
         auto pgOptions = c10d::ProcessGroupGloo::Options::create(timeout);
         // Gloo binds each rank's own address and publishes it in the store:
@@ -223,7 +221,8 @@ void DistributedOptions::validate() const {
     if (rank < 0 || rank >= worldSize)
         throw Error("rank must be in [0, " + std::to_string(worldSize) + ") (got " + std::to_string(rank) + ")");
     if (masterAddress.empty()) throw Error("the master address is empty");
-    if (masterPort < 1 || masterPort > 65535) throw Error("master port must be in 1..65535 (got " + std::to_string(masterPort) + ")");
+    if (masterPort < 1 || masterPort > 65535)
+        throw Error("master port must be in 1..65535 (got " + std::to_string(masterPort) + ")");
     if (!(timeoutSeconds > 0)) throw Error("the distributed timeout must be > 0 seconds");
 }
 
@@ -241,7 +240,7 @@ DistributedOptions DistributedOptions::fromEnvironment() {
 }
 
 DistributedOptions DistributedOptions::fromArguments(const std::string& worldSize, const std::string& rank,
-                                                    const std::string& master, const std::string& timeoutSeconds) {
+                                                     const std::string& master, const std::string& timeoutSeconds) {
     DistributedOptions o = fromEnvironment();
     if (!worldSize.empty()) o.worldSize = parseInt(worldSize, "--world-size");
     if (!rank.empty()) o.rank = parseInt(rank, "--rank");
@@ -308,8 +307,9 @@ double averageStep(Communicator::Impl& comm, const std::vector<torch::Tensor>& p
     std::vector<float> tail;
     for (const auto& p : params) {
         const auto& g = p.grad();
-        parts.push_back(g.defined() ? g.detach().to(torch::kFloat).reshape(-1)
-                                    : torch::zeros({p.numel()}, torch::TensorOptions().dtype(torch::kFloat).device(device)));
+        parts.push_back(g.defined()
+                            ? g.detach().to(torch::kFloat).reshape(-1)
+                            : torch::zeros({p.numel()}, torch::TensorOptions().dtype(torch::kFloat).device(device)));
         tail.push_back(g.defined() ? 1.0f : 0.0f);
     }
     for (const auto& b : buffers) parts.push_back(b.detach().to(torch::kFloat).reshape(-1).to(device));

@@ -62,9 +62,8 @@ std::vector<double> meanTwoPointCorrelation(const std::vector<Volume>& samples, 
 #ifdef MICROSTUDIO_HAVE_DESCRIPTORS
     if (samples.empty()) throw Error("no samples for the two-point correlation");
     std::vector<std::vector<double>> curves(samples.size());
-    parallelFor(samples.size(), [&](std::size_t i) {
-        curves[i] = descriptors::twoPointCorrelation(samples[i], maxDistance)[Donor];
-    });
+    parallelFor(samples.size(),
+                [&](std::size_t i) { curves[i] = descriptors::twoPointCorrelation(samples[i], maxDistance)[Donor]; });
     std::vector<double> mean(std::size_t(maxDistance) + 1, 0.0);
     for (const auto& c : curves)
         for (std::size_t r = 0; r < mean.size() && r < c.size(); ++r) mean[r] += c[r] / double(curves.size());
@@ -79,7 +78,8 @@ std::vector<double> meanTwoPointCorrelation(const std::vector<Volume>& samples, 
 double twoPointError(const std::vector<Volume>& generated, const std::vector<Volume>& reference, int maxDistance) {
     const auto a = meanTwoPointCorrelation(generated, maxDistance), b = meanTwoPointCorrelation(reference, maxDistance);
     double sum = 0;
-    for (int r = 1; r <= maxDistance; ++r) sum += (a[std::size_t(r)] - b[std::size_t(r)]) * (a[std::size_t(r)] - b[std::size_t(r)]);
+    for (int r = 1; r <= maxDistance; ++r)
+        sum += (a[std::size_t(r)] - b[std::size_t(r)]) * (a[std::size_t(r)] - b[std::size_t(r)]);
     return std::sqrt(sum / double(maxDistance));
 }
 

@@ -234,8 +234,8 @@ ReconstructionReport measureReconstruction(const Context& c, const std::vector<V
         r.r2[name] = agreement(t, a).r2;
     }
     r.voxelAccuracyByZ = accuracyByZ(volumes, rebuilt);
-    r.voxelAccuracy = std::accumulate(r.voxelAccuracyByZ.begin(), r.voxelAccuracyByZ.end(), 0.0) /
-                      double(r.voxelAccuracyByZ.size());
+    r.voxelAccuracy =
+        std::accumulate(r.voxelAccuracyByZ.begin(), r.voxelAccuracyByZ.end(), 0.0) / double(r.voxelAccuracyByZ.size());
     return r;
 }
 
@@ -451,7 +451,7 @@ NearestSummary summary(const descriptors::SetSimilarity& s) {
 // generated samples nearer the training data than unseen held-out data
 // point to copying rather than generalising.
 MemorisationReport measureMemorisation(const Context& c, const std::vector<Volume>& generated,
-                                const std::vector<Volume>& heldOut, double from, double to) {
+                                       const std::vector<Volume>& heldOut, double from, double to) {
 #ifdef MICROSTUDIO_HAVE_DESCRIPTORS
     ProgressToken token;
     const auto& training = *c.options.training;
@@ -481,7 +481,8 @@ void checkOptions(const Evaluation3dOptions& o, const std::vector<Volume>& heldO
     for (int b : o.timingBatchSizes)
         if (b < 1) throw Error("timing batch sizes must be >= 1");
     if (o.training && o.training->empty()) throw Error("memorisation needs training volumes");
-    if (o.sampler.size != Dims{0, 0, 0}) throw Error("the evaluation's plain passes run at the training size (largeSize for larger)");
+    if (o.sampler.size != Dims{0, 0, 0})
+        throw Error("the evaluation's plain passes run at the training size (largeSize for larger)");
 }
 
 Evaluation3dReport header(const Generator3D& model, const std::vector<Volume>& heldOut, const Evaluation3dOptions& o) {
@@ -659,7 +660,8 @@ SeamCorrelation seamCorrelation(const Volume& volume, const std::vector<int>& st
                     // Along x, then along y: the pair (p, p + r), wrapped.
                     for (const bool alongX : {true, false}) {
                         const bool across = (alongX ? toBorderX[std::size_t(x)] : toBorderY[std::size_t(y)]) <= r;
-                        const std::size_t q = alongX ? volume.index((x + r) % d.nx, y, z) : volume.index(x, (y + r) % d.ny, z);
+                        const std::size_t q =
+                            alongX ? volume.index((x + r) % d.nx, y, z) : volume.index(x, (y + r) % d.ny, z);
                         const double both = donor && labels[q] == Donor ? 1.0 : 0.0;
                         (across ? hitsAcross : hitsInside)[std::size_t(r - 1)] += both;
                         (across ? pairsAcross : pairsInside)[std::size_t(r - 1)] += 1.0;
@@ -772,7 +774,8 @@ std::vector<std::string> Evaluation3dReport::csvRows() const {
     std::vector<std::string> rows{header};
     std::vector<const NamedValues*> compared(n, nullptr);  // off the compared subset: empty cells
     if (comparison)
-        for (std::size_t k = 0; k < comparison->subset.size(); ++k) compared[comparison->subset[k]] = &comparison->measured[k];
+        for (std::size_t k = 0; k < comparison->subset.size(); ++k)
+            compared[comparison->subset[k]] = &comparison->measured[k];
     for (std::size_t i = 0; i < n; ++i) {
         std::string row = std::to_string(i);
         for (const auto& name : conditions) {
@@ -812,7 +815,8 @@ Evaluation3dReport evaluateGenerator3d(const Generator3D& model, const std::vect
     generated.clear();
     volumes.clear();
     if (options.candidates > 1)
-        r.screened = ScreenedFit{options.candidates, options.tolerance, generationPass(c, options.candidates, 0.45, 0.7, nullptr)};
+        r.screened = ScreenedFit{options.candidates, options.tolerance,
+                                 generationPass(c, options.candidates, 0.45, 0.7, nullptr)};
     if (options.compareSteps >= 0) r.comparison = compareSamplers(c, r.plain, 0.7, 0.75);
     if (options.largeSize != Dims{0, 0, 0}) r.large = measureLarge(c, r.plain, 0.75, 0.8);
     const auto fixed = meanTarget(c);

@@ -42,8 +42,8 @@ ConditionCloud ConditionCloud::fromSamples(std::vector<std::string> names, const
     const std::size_t d = names.size();
     std::vector<const std::vector<double>*> valid;
     for (const auto& row : rows) {
-        if (row.size() != d) throw Error("condition row has " + std::to_string(row.size()) + " values, expected " +
-                                         std::to_string(d));
+        if (row.size() != d)
+            throw Error("condition row has " + std::to_string(row.size()) + " values, expected " + std::to_string(d));
         if (std::all_of(row.begin(), row.end(), [](double v) { return std::isfinite(v); })) valid.push_back(&row);
     }
     ConditionCloud cloud;

@@ -37,7 +37,8 @@ Dims Vae3dConfig::latentDims() const {
 long Vae3dConfig::latentSize() const { return long(latentChannels) * long(latentDims().count()); }
 
 void Vae3dConfig::validate() const {
-    if (phases != 2 && phases != 3) throw Error("the 3D VAE handles 2 or 3 phases (got " + std::to_string(phases) + ")");
+    if (phases != 2 && phases != 3)
+        throw Error("the 3D VAE handles 2 or 3 phases (got " + std::to_string(phases) + ")");
     if (channels.empty() || channels.size() > 6) throw Error("the 3D VAE needs 1..6 channel widths");
     for (int c : channels)
         if (c < 1 || c > 4096) throw Error("3D VAE channel widths must be in 1..4096");
@@ -110,7 +111,8 @@ void Generator3dConfig::validate() const {
     const Dims l = vae.latentDims();
     for (int n : {l.nx, l.ny, l.nz})
         if (n < 4 || n % 4 != 0)
-            throw Error("the latent grid " + l.str() + " must be a multiple of 4 in every direction (two U-Net levels)");
+            throw Error("the latent grid " + l.str() +
+                        " must be a multiple of 4 in every direction (two U-Net levels)");
     if (vae.latentSize() < 4) throw Error("latent too small for the feature predictor");
     if (!(dropout >= 0 && dropout < 1)) throw Error("dropout must be in [0, 1)");
     if (unetFeatures < 8 || unetFeatures % 8 != 0) throw Error("U-Net features must be a positive multiple of 8");
@@ -122,7 +124,8 @@ void Generator3dConfig::validate() const {
     if (!(guidance >= 0 && guidance <= 100)) throw Error("the sampling guidance must be in [0, 100]");
     if (diffusionContext != "features" && diffusionContext != "data")
         throw Error("the diffusion context must be 'features' or 'data', not '" + diffusionContext + "'");
-    if (prediction != "eps" && prediction != "v") throw Error("the diffusion prediction must be eps or v, not '" + prediction + "'");
+    if (prediction != "eps" && prediction != "v")
+        throw Error("the diffusion prediction must be eps or v, not '" + prediction + "'");
     if (featureHead != "mlp" && featureHead != "conv" && featureHead != "conv-fractions")
         throw Error("the feature predictor head must be mlp, conv or conv-fractions, not '" + featureHead + "'");
     checkSymmetryVariants("diffusion", diffusionAugment, vae.dims);
@@ -226,7 +229,8 @@ struct Generator3dNetImpl : torch::nn::Module {
     explicit Generator3dNetImpl(const Generator3dConfig& c) {
         vae = register_module("vae", Vae3d(c.vae));
         fp = register_module("fp", makeFeaturePredictor(c));
-        unet = register_module("unet", Unet3d(c.vae.latentChannels, c.unetFeatures, int(c.conditions.size()), c.unetConditioning));
+        unet = register_module(
+            "unet", Unet3d(c.vae.latentChannels, c.unetFeatures, int(c.conditions.size()), c.unetConditioning));
         // Latents are multiplied by this before diffusion (unit variance,
         // as in Rombach et al.); set by the diffusion training.
         latentScale = register_buffer("latent_scale", torch::ones({1}));
@@ -243,8 +247,8 @@ struct Generator3D::Impl {
     Generator3dConfig config;
     ModelMetadata metadata;
     std::vector<FeatureRange> ranges;
-    ConditionCloud cloud;              // training condition vectors (feasibility)
-    std::filesystem::path weights;     // the file load() read
+    ConditionCloud cloud;           // training condition vectors (feasibility)
+    std::filesystem::path weights;  // the file load() read
     detail::Generator3dNet net{nullptr};
     torch::Device device{torch::kCPU};
     std::unique_ptr<detail::DiffusionSchedule> schedule;
@@ -284,8 +288,9 @@ struct Generator3D::Impl {
         net->eval();
         std::vector<torch::Tensor> parts;
         for (std::size_t i = 0; i < volumes.size(); i += std::size_t(batch)) {
-            std::vector<Volume> chunk(volumes.begin() + std::ptrdiff_t(i),
-                                      volumes.begin() + std::ptrdiff_t(std::min(volumes.size(), i + std::size_t(batch))));
+            std::vector<Volume> chunk(
+                volumes.begin() + std::ptrdiff_t(i),
+                volumes.begin() + std::ptrdiff_t(std::min(volumes.size(), i + std::size_t(batch))));
             auto x = detail::xySymmetry(detail::volumesToTensor(chunk, config.vae), variant).to(device);
             parts.push_back(net->vae->encode(x).first);
         }
@@ -313,7 +318,8 @@ struct Generator3D::Impl {
             for (std::size_t k = 0; k < config.outputs.size(); ++k) {
                 auto it = volumes[i].attributes.find(config.outputs[k]);
                 if (it == volumes[i].attributes.end())
-                    throw Error("training volume " + std::to_string(i) + " lacks attribute '" + config.outputs[k] + "'");
+                    throw Error("training volume " + std::to_string(i) + " lacks attribute '" + config.outputs[k] +
+                                "'");
                 values.push_back(float((it->second - ranges[k].mean) / ranges[k].std));
             }
         return torch::tensor(values).view({long(volumes.size()), long(config.outputs.size())}).to(device);
@@ -418,16 +424,18 @@ Generator3D Generator3D::load(const std::filesystem::path& folderOrFile) {
     if (arch.contains("feature_min") && arch.contains("feature_max")) {
         const auto lo = numbersAt(arch, "feature_min"), hi = numbersAt(arch, "feature_max");
         if (lo.size() != config.outputs.size() || hi.size() != config.outputs.size() ||
-            metadata.attributeMean.size() != config.outputs.size() || metadata.attributeStd.size() != config.outputs.size())
+            metadata.attributeMean.size() != config.outputs.size() ||
+            metadata.attributeStd.size() != config.outputs.size())
             throw Error(weights.string() + ": feature ranges do not match the outputs");
         for (std::size_t k = 0; k < config.outputs.size(); ++k)
-            impl.ranges.push_back(FeatureRange{config.outputs[k], lo[k], hi[k], metadata.attributeMean[k],
-                                               metadata.attributeStd[k]});
+            impl.ranges.push_back(
+                FeatureRange{config.outputs[k], lo[k], hi[k], metadata.attributeMean[k], metadata.attributeStd[k]});
     }
     impl.build(config);
     impl.metadata = metadata;
     impl.weights = weights;
-    if (arch.contains("training_conditions")) impl.cloud = ConditionCloud::fromJson(memberAt(arch, "training_conditions"));
+    if (arch.contains("training_conditions"))
+        impl.cloud = ConditionCloud::fromJson(memberAt(arch, "training_conditions"));
     detail::loadWeights(*impl.net, weights);
     impl.net->to(impl.device);
     impl.net->eval();
@@ -565,11 +573,13 @@ std::string samplerLabel(const GenerateOptions& o, int timesteps) {
     const std::string T = std::to_string(timesteps);
     if (o.steps < 0 || o.steps > timesteps) throw Error("steps must be in 1.." + T + " (0 = all)");
     if (!(o.eta >= 0.0) || !std::isfinite(o.eta)) throw Error("DDIM eta must be a finite number >= 0");
-    if (o.sampler != "ddim" && o.eta != 0.0) throw Error("eta applies to the ddim sampler only (" + o.sampler + " given)");
+    if (o.sampler != "ddim" && o.eta != 0.0)
+        throw Error("eta applies to the ddim sampler only (" + o.sampler + " given)");
     const std::string ddpm = "ddpm-" + T + (o.posteriorVariance ? "-posterior" : "");
     if (o.sampler == "ddpm") {
         if (o.steps != 0 && o.steps != timesteps)
-            throw Error("the ddpm sampler runs all " + T + " steps: give steps 0 (got " + std::to_string(o.steps) + ")");
+            throw Error("the ddpm sampler runs all " + T + " steps: give steps 0 (got " + std::to_string(o.steps) +
+                        ")");
         return ddpm;
     }
     const int steps = o.steps == 0 ? timesteps : o.steps;
@@ -660,15 +670,18 @@ constexpr long kWindowRows = 32;  // least windows per U-Net call on a large lat
 // (instance norm is per sample anyway), so memory is that of one volume.
 torch::Tensor decodeWhole(detail::Vae3dImpl& vae, const torch::Tensor& latent) {
     // Beyond ~levels + 2 latent cells the decoder's convolutions no longer reach.
-    const long margin = vae.config.periodicXY ? 0 : std::min({long(vae.config.channels.size()) + 2, long(latent.size(3)),
-                                                               long(latent.size(4))});
+    const long margin =
+        vae.config.periodicXY
+            ? 0
+            : std::min({long(vae.config.channels.size()) + 2, long(latent.size(3)), long(latent.size(4))});
     namespace F = torch::nn::functional;
     const long f = vae.config.downsampling(), crop = margin * f;
     std::vector<torch::Tensor> volumes;
     for (long i = 0; i < latent.size(0); ++i) {
         const auto one = latent.narrow(0, i, 1);
         const auto padded =
-            margin > 0 ? F::pad(one, F::PadFuncOptions({margin, margin, margin, margin, 0, 0}).mode(torch::kCircular)) : one;
+            margin > 0 ? F::pad(one, F::PadFuncOptions({margin, margin, margin, margin, 0, 0}).mode(torch::kCircular))
+                       : one;
         volumes.push_back(vae.decode(padded).narrow(3, crop, one.size(3) * f).narrow(4, crop, one.size(4) * f));
     }
     return torch::cat(volumes);
@@ -750,19 +763,22 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
         const long count = std::min<long>(options.batch, n - first);
         const auto denoiseStart = std::chrono::steady_clock::now();
         // One CPU generator per batch: the start noise, then the sampler's.
-        at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(noise::deriveSeed(options.seed, std::uint64_t(b)));
+        at::Generator generator =
+            at::make_generator<at::CPUGeneratorImpl>(noise::deriveSeed(options.seed, std::uint64_t(b)));
         auto start = torch::randn({count, c.vae.latentChannels, l.nz, l.ny, l.nx}, generator,
-                                  torch::TensorOptions().dtype(torch::kFloat)).to(impl.device);
-        auto ctx = torch::tensor(std::vector<float>(contexts.begin() + first * width,
-                                                    contexts.begin() + (first + count) * width))
+                                  torch::TensorOptions().dtype(torch::kFloat))
+                         .to(impl.device);
+        auto ctx = torch::tensor(
+                       std::vector<float>(contexts.begin() + first * width, contexts.begin() + (first + count) * width))
                        .view({count, width})
                        .to(impl.device);
         auto unetNoise = [&](const torch::Tensor& x, long t, const torch::Tensor& context) {
-            return detail::noiseFromOutput(c.prediction,
-                                           detail::guidedNoise(*impl.net->unet, x, t, c.timesteps, context, options.guidance),
-                                           x, impl.schedule->alphaBar[std::size_t(t)]);
+            return detail::noiseFromOutput(
+                c.prediction, detail::guidedNoise(*impl.net->unet, x, t, c.timesteps, context, options.guidance), x,
+                impl.schedule->alphaBar[std::size_t(t)]);
         };
-        const detail::WindowNoisePredictor windowNoise = [&](const torch::Tensor& w, long t, const torch::Tensor& sample) {
+        const detail::WindowNoisePredictor windowNoise = [&](const torch::Tensor& w, long t,
+                                                             const torch::Tensor& sample) {
             return unetNoise(w, t, ctx.index_select(0, sample));
         };
         detail::NoisePredictor eps = [&](const torch::Tensor& x, long t) {
@@ -780,20 +796,24 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
                                  "batch " + std::to_string(bp.b + 1) + "/" + std::to_string(bp.batches) + ": " + msg);
             });
         }
-        const auto variance = options.posteriorVariance ? detail::AncestralVariance::Posterior : detail::AncestralVariance::Beta;
+        const auto variance =
+            options.posteriorVariance ? detail::AncestralVariance::Posterior : detail::AncestralVariance::Beta;
         ProgressToken* stepProgress = progress ? &relay : nullptr;
         torch::Tensor latent =
             ddpm    ? detail::sampleDdpm(*impl.schedule, eps, start, variance, generator, stepProgress)
-            : dpmpp ? detail::sampleDpmSolver(*impl.schedule, eps, start, steps, detail::SolverSpacing::LogSnr, stepProgress)
+            : dpmpp ? detail::sampleDpmSolver(*impl.schedule, eps, start, steps, detail::SolverSpacing::LogSnr,
+                                              stepProgress)
                     : detail::sampleDdim(*impl.schedule, eps, start, steps, options.eta, generator, stepProgress);
         latent = latent / impl.net->latentScale;
         synchronise(latent);
         const auto decodeStart = std::chrono::steady_clock::now();
-        if (options.timing) options.timing->denoiseSeconds += std::chrono::duration<double>(decodeStart - denoiseStart).count();
+        if (options.timing)
+            options.timing->denoiseSeconds += std::chrono::duration<double>(decodeStart - denoiseStart).count();
         auto decoded = larger ? decodeWhole(*impl.net->vae, latent) : impl.net->vae->decode(latent);
         auto volumes = detail::tensorToVolumes(decoded, volumeConfig);
         const auto extra = impl.extraOf(volumes);
-        auto predicted = windows ? windowFeatures(*impl.net->fp, *windows, latent, extra) : impl.net->fp->forward(latent, extra);
+        auto predicted =
+            windows ? windowFeatures(*impl.net->fp, *windows, latent, extra) : impl.net->fp->forward(latent, extra);
         auto features = (predicted * stdev + mean).to(torch::kCPU).to(torch::kDouble).contiguous();
         if (options.timing) options.timing->decodeSeconds += secondsSince(decodeStart);
         for (long i = 0; i < count; ++i) {
@@ -836,9 +856,7 @@ std::vector<Volume> Generator3D::generateScreened(const std::vector<std::map<std
     std::vector<std::optional<Volume>> kept(n);
     const double maxDraws = double(n * k);
     double drawsDone = 0.0;
-    auto unfinished = [&](const Best& b) {
-        return b.draws < k && !(adaptive && b.distance <= options.tolerance);
-    };
+    auto unfinished = [&](const Best& b) { return b.draws < k && !(adaptive && b.distance <= options.tolerance); };
     // A sample is kept (and handed to onSample) once its last draw is measured.
     auto keep = [&](std::size_t i) {
         Volume v = std::move(*best[i].volume);
@@ -874,8 +892,9 @@ std::vector<Volume> Generator3D::generateScreened(const std::vector<std::map<std
         if (options.progress) {
             const double before = drawsDone, share = double(drawn.size());
             relay.setListener([&, before, share, round](double f, const std::string& msg) {
-                options.progress->report(0.95 * (before + f * share) / maxDraws,
-                                         (round > 0 ? "round " + std::to_string(round + 1) + ": " : std::string()) + msg);
+                options.progress->report(
+                    0.95 * (before + f * share) / maxDraws,
+                    (round > 0 ? "round " + std::to_string(round + 1) + ": " : std::string()) + msg);
             });
         }
         // Each batch of candidates is measured as it comes, so samples are
@@ -937,7 +956,8 @@ std::vector<std::vector<float>> Generator3D::encode(const std::vector<Volume>& v
     std::lock_guard<std::mutex> lock(impl_->mutex);
     auto mu = impl_->encodeMeans(volumes).flatten(1).to(torch::kCPU).contiguous();
     std::vector<std::vector<float>> out;
-    for (long i = 0; i < mu.size(0); ++i) out.emplace_back(mu[i].data_ptr<float>(), mu[i].data_ptr<float>() + mu.size(1));
+    for (long i = 0; i < mu.size(0); ++i)
+        out.emplace_back(mu[i].data_ptr<float>(), mu[i].data_ptr<float>() + mu.size(1));
     return out;
 }
 
@@ -945,7 +965,9 @@ std::vector<std::map<std::string, double>> Generator3D::predictFeatures(const st
     std::lock_guard<std::mutex> lock(impl_->mutex);
     torch::NoGradGuard noGrad;
     auto mu = impl_->encodeMeans(volumes);
-    auto f = (impl_->net->fp->forward(mu, impl_->extraOf(volumes)) * impl_->stdTensor() + impl_->meanTensor()).to(torch::kCPU).to(torch::kDouble);
+    auto f = (impl_->net->fp->forward(mu, impl_->extraOf(volumes)) * impl_->stdTensor() + impl_->meanTensor())
+                 .to(torch::kCPU)
+                 .to(torch::kDouble);
     std::vector<std::map<std::string, double>> out(volumes.size());
     for (std::size_t i = 0; i < volumes.size(); ++i)
         for (std::size_t k = 0; k < impl_->config.outputs.size(); ++k)
@@ -1041,7 +1063,8 @@ torch::Tensor augmentPeriodic(const torch::Tensor& x, const torch::Tensor& u) {
     const long d = x.size(2), h = x.size(3), w = x.size(4);
     std::vector<torch::Tensor> out;
     for (long i = 0; i < x.size(0); ++i) {
-        auto v = torch::roll(x[i], {long(r[i][0] * float(d)) % d, long(r[i][1] * float(h)) % h, long(r[i][2] * float(w)) % w},
+        auto v = torch::roll(x[i],
+                             {long(r[i][0] * float(d)) % d, long(r[i][1] * float(h)) % h, long(r[i][2] * float(w)) % w},
                              {1, 2, 3});
         // Mirrors then swap; xySymmetry swaps first, so the mirror bits trade places.
         const bool mirrorX = r[i][3] < 0.5f, mirrorY = r[i][4] < 0.5f, swap = h == w && r[i][5] < 0.5f;
@@ -1076,9 +1099,10 @@ struct VaeTask : TrainTask {
 
 struct FeatureTask : TrainTask {
     detail::FeaturePredictor3dImpl& fp;
-    torch::Tensor x, y, vx, vy;  // latents and normalised targets (device)
+    torch::Tensor x, y, vx, vy;   // latents and normalised targets (device)
     torch::Tensor extra, vextra;  // what the predictor reads beside them (undefined: nothing)
-    FeatureTask(detail::FeaturePredictor3dImpl& f, torch::Tensor x_, torch::Tensor y_, torch::Tensor vx_, torch::Tensor vy_)
+    FeatureTask(detail::FeaturePredictor3dImpl& f, torch::Tensor x_, torch::Tensor y_, torch::Tensor vx_,
+                torch::Tensor vy_)
         : fp(f), x(x_), y(y_), vx(vx_), vy(vy_) {}
     torch::nn::Module& module() override { return fp; }
     std::size_t trainCount() const override { return std::size_t(x.size(0)); }
@@ -1103,7 +1127,13 @@ struct DiffusionTask : TrainTask {
     torch::Tensor x, ctx, vx, vctx;  // scaled latents and normalised contexts (device)
     DiffusionTask(detail::Unet3dImpl& u, const detail::DiffusionSchedule& s, double dropout, std::string prediction_,
                   torch::Tensor x_, torch::Tensor c_, torch::Tensor vx_, torch::Tensor vc_)
-        : unet(u), schedule(s), conditionDropout(dropout), prediction(std::move(prediction_)), x(x_), ctx(c_), vx(vx_),
+        : unet(u),
+          schedule(s),
+          conditionDropout(dropout),
+          prediction(std::move(prediction_)),
+          x(x_),
+          ctx(c_),
+          vx(vx_),
           vctx(vc_) {}
     torch::nn::Module& module() override { return unet; }
     std::size_t trainCount() const override { return std::size_t(x.size(0)); }
@@ -1242,8 +1272,8 @@ TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volu
         x = x * impl.net->latentScale;
         vx = vx * impl.net->latentScale;
     }
-    DiffusionTask task(*impl.net->unet, *impl.schedule, impl.config.conditionDropout, impl.config.prediction, x, ctx, vx,
-                       vctx);
+    DiffusionTask task(*impl.net->unet, *impl.schedule, impl.config.conditionDropout, impl.config.prediction, x, ctx,
+                       vx, vctx);
     TrainReport report = detail::runTraining(task, options);
     impl.net->to(impl.device);
     impl.net->eval();

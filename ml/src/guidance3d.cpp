@@ -19,9 +19,10 @@ double leastOf(const NamedValues& values) {
 }  // namespace
 
 std::string GuidanceChoice::criterion() const {
-    std::string line = fmt::format("{:g}: the highest least plain-sampling R^2 over the conditions on {} validation "
-                                   "targets of {} (",
-                                   chosen, targets, data.empty() ? std::string("the held-out data") : data);
+    std::string line = fmt::format(
+        "{:g}: the highest least plain-sampling R^2 over the conditions on {} validation "
+        "targets of {} (",
+        chosen, targets, data.empty() ? std::string("the held-out data") : data);
     for (std::size_t i = 0; i < candidates.size(); ++i)
         line += fmt::format("{}guidance {:g}: {:.3f}", i ? "; " : "", candidates[i].guidance, candidates[i].leastR2);
     return line + ")";

@@ -58,7 +58,8 @@ void Ldm2dConfig::validate() const {
     if (hidden < 2 || blocks < 0) throw Error("LDM needs hidden >= 2 and blocks >= 0");
     if (timeEmbedding < 2 || timeEmbedding % 2) throw Error("LDM time embedding must be even and >= 2");
     if (!(conditionDropout >= 0 && conditionDropout <= 1)) throw Error("condition dropout must be in [0, 1]");
-    if (prediction != "eps" && prediction != "v") throw Error("LDM prediction must be eps or v (got '" + prediction + "')");
+    if (prediction != "eps" && prediction != "v")
+        throw Error("LDM prediction must be eps or v (got '" + prediction + "')");
     DiffusionSchedule::linear(steps, betaStart, betaEnd);
 }
 
@@ -99,7 +100,9 @@ namespace {
 
 torch::Tensor timeEmbedding(const torch::Tensor& t, int dim) {
     const int half = dim / 2;
-    auto freqs = torch::exp(-std::log(10000.0) * torch::arange(half, torch::TensorOptions().dtype(torch::kFloat).device(t.device())) / double(half));
+    auto freqs =
+        torch::exp(-std::log(10000.0) *
+                   torch::arange(half, torch::TensorOptions().dtype(torch::kFloat).device(t.device())) / double(half));
     auto args = t.to(torch::kFloat).unsqueeze(1) * freqs.unsqueeze(0);
     return torch::cat({torch::sin(args), torch::cos(args)}, 1);
 }
@@ -150,7 +153,8 @@ struct LdmNetImpl : torch::nn::Module {
             cond2 = register_module("cond2", torch::nn::Linear(c.hidden, c.hidden));
             nullCondition = register_parameter("null_condition", torch::zeros({c.hidden}));
         }
-        for (int b = 0; b < c.blocks; ++b) blocks.push_back(register_module("block" + std::to_string(b + 1), ResBlock(c.hidden)));
+        for (int b = 0; b < c.blocks; ++b)
+            blocks.push_back(register_module("block" + std::to_string(b + 1), ResBlock(c.hidden)));
         outNorm = register_module("out_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden})));
         output = register_module("output", torch::nn::Linear(c.hidden, c.latent));
         // Normalisation of latents and conditions, saved with the weights.
@@ -272,11 +276,14 @@ std::string Ldm2d::samplerLabel(const Ldm2dSampleOptions& o) const {
     if (!(o.eta >= 0) || !std::isfinite(o.eta)) throw Error("eta must be >= 0");
     const int T = impl_->schedule.steps();
     if (o.ancestral || o.sampler == "ddpm") {
-        if (o.eta != 0.0 && o.sampler != "ddim") throw Error("eta applies to the ddim sampler only (" + o.sampler + " given)");
+        if (o.eta != 0.0 && o.sampler != "ddim")
+            throw Error("eta applies to the ddim sampler only (" + o.sampler + " given)");
         return "ddpm-" + std::to_string(T);
     }
-    if (o.sampler != "ddim" && o.eta != 0.0) throw Error("eta applies to the ddim sampler only (" + o.sampler + " given)");
-    if (o.steps < 1 || o.steps > T) throw Error("steps must be in 1.." + std::to_string(T) + " (got " + std::to_string(o.steps) + ")");
+    if (o.sampler != "ddim" && o.eta != 0.0)
+        throw Error("eta applies to the ddim sampler only (" + o.sampler + " given)");
+    if (o.steps < 1 || o.steps > T)
+        throw Error("steps must be in 1.." + std::to_string(T) + " (got " + std::to_string(o.steps) + ")");
     return (o.sampler == "dpmpp" ? "dpmpp2m-" : "ddim-") + std::to_string(o.steps);
 }
 
@@ -380,7 +387,8 @@ Ldm2d::ConditionUse Ldm2d::conditionUse(const std::vector<std::vector<float>>& l
     auto xt = torch::sqrt(ab) * x0 + torch::sqrt(1 - ab) * eps;
     auto mse = [&](double keep) {
         auto k = torch::full({N}, keep, torch::TensorOptions().device(device));
-        return torch::mse_loss(estimatesFrom(c.prediction, net->forward(xt, t, cond, k), xt, ab).eps, eps).item<double>();
+        return torch::mse_loss(estimatesFrom(c.prediction, net->forward(xt, t, cond, k), xt, ab).eps, eps)
+            .item<double>();
     };
     return {mse(1.0), mse(0.0)};
 }
@@ -393,7 +401,8 @@ torch::Tensor latentTensor(const std::vector<std::vector<float>>& rows, int late
     auto t = torch::empty({std::int64_t(rows.size()), latent}, torch::kFloat);
     for (std::size_t i = 0; i < rows.size(); ++i) {
         if (int(rows[i].size()) != latent)
-            throw Error("latent of size " + std::to_string(rows[i].size()) + ", the LDM expects " + std::to_string(latent));
+            throw Error("latent of size " + std::to_string(rows[i].size()) + ", the LDM expects " +
+                        std::to_string(latent));
         std::copy(rows[i].begin(), rows[i].end(), t[std::int64_t(i)].data_ptr<float>());
     }
     return t;
@@ -434,7 +443,8 @@ struct Ldm2dTraining : detail::TrainTask {
         cond_ = (conditionTensor(conditions, latents.size(), C) - net->conditionMean.cpu()) / net->conditionStd.cpu();
         if (!valLatents.empty()) {
             vx_ = (latentTensor(valLatents, c.latent) - net->latentMean.cpu()) / net->latentStd.cpu();
-            vcond_ = (conditionTensor(valConditions, valLatents.size(), C) - net->conditionMean.cpu()) / net->conditionStd.cpu();
+            vcond_ = (conditionTensor(valConditions, valLatents.size(), C) - net->conditionMean.cpu()) /
+                     net->conditionStd.cpu();
             // Fixed timesteps and noise: a deterministic validation loss.
             auto gen = at::detail::createCPUGenerator(noise::deriveSeed(options.train.seed, 0x7a11da7eULL));
             vt_ = torch::randint(c.steps, {vx_.size(0)}, gen, torch::kInt64);

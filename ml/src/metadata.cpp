@@ -183,8 +183,8 @@ std::filesystem::path findModel(const std::string& nameOrPath) {
         if (std::filesystem::exists(candidate)) return candidate;
         searched += (searched.empty() ? "" : ", ") + folder.string();
     }
-    throw Error("model '" + nameOrPath + "' not found (searched: " + (searched.empty() ? "no model folders" : searched) +
-                "; set MICROSTUDIO_MODELS or pass a .pt path)");
+    throw Error("model '" + nameOrPath + "' not found (searched: " +
+                (searched.empty() ? "no model folders" : searched) + "; set MICROSTUDIO_MODELS or pass a .pt path)");
 }
 
 Json TrainOptions::toJson() const {

@@ -8,7 +8,8 @@ namespace ms::ml {
 
 namespace {
 
-std::vector<std::vector<double>> conditionRows(const std::vector<Volume>& images, const std::vector<std::string>& names) {
+std::vector<std::vector<double>> conditionRows(const std::vector<Volume>& images,
+                                               const std::vector<std::string>& names) {
     std::vector<std::vector<double>> rows;
     if (names.empty()) return rows;
     for (const auto& v : images) rows.push_back(conditionValues(v, names));
@@ -38,10 +39,11 @@ TrainedVae2d trainNewVae2d(const TrainingSamples& data, Vae2dConfig config, cons
     config.validate();
     TrainedVae2d out{Vae2d(config, options.train.seed), {}};
     out.report = trainVae2d(out.model, data.train, data.validation, options);
-    out.model.metadata().description =
-        !description.empty() ? description
-                             : std::string(options.denoising ? "denoising" : "plain") + " 2D VAE (Moola et al. III.B), " +
-                                   config.latentText() + ", beta=" + std::to_string(options.beta);
+    out.model.metadata().description = !description.empty()
+                                           ? description
+                                           : std::string(options.denoising ? "denoising" : "plain") +
+                                                 " 2D VAE (Moola et al. III.B), " + config.latentText() +
+                                                 ", beta=" + std::to_string(options.beta);
     return out;
 }
 
@@ -54,7 +56,8 @@ TrainedLdm2d trainNewLdm2d(const TrainingSamples& data, const Ldm2dPlan& plan) {
         throw Error("the VAE " + vaePath.string() + " takes " + std::to_string(size) + "x" + std::to_string(size) +
                     " images; the data are " + data.train.front().dims().str());
     const auto& names = plan.config.conditions;
-    const auto trainConditions = conditionRows(data.train, names), validationConditions = conditionRows(data.validation, names);
+    const auto trainConditions = conditionRows(data.train, names),
+               validationConditions = conditionRows(data.validation, names);
     if (plan.status)
         plan.status("encoding " + std::to_string(data.train.size() + data.validation.size()) + " images with " +
                     vaePath.stem().string());

@@ -45,7 +45,8 @@ TrainOptions stageOptions(const Generator3dTrainingPlan& plan, const std::string
     return o;
 }
 
-TrainReport trainStage(Generator3D& model, const std::string& stage, const TrainingSamples& data, const TrainOptions& o) {
+TrainReport trainStage(Generator3D& model, const std::string& stage, const TrainingSamples& data,
+                       const TrainOptions& o) {
     if (stage == "vae") return trainGenerator3dVae(model, data.train, data.validation, o);
     if (stage == "features") return trainGenerator3dFeatures(model, data.train, data.validation, o);
     return trainGenerator3dDiffusion(model, data.train, data.validation, o);
@@ -130,12 +131,13 @@ bool generator3dStageFinished(const Generator3D& model, const Generator3dTrainin
     return training.is_object() && training.contains(stage) && !fs::exists(plan.checkpointPath(stage));
 }
 
-Generator3dTrainingResult trainGenerator3d(Generator3D& model, TrainingSamples& data, const Generator3dTrainingPlan& plan,
-                                           const Generator3dStageEvents& events) {
+Generator3dTrainingResult trainGenerator3d(Generator3D& model, TrainingSamples& data,
+                                           const Generator3dTrainingPlan& plan, const Generator3dStageEvents& events) {
     const auto& stages = generator3dStages();
     if (plan.only != "all" && std::find(stages.begin(), stages.end(), plan.only) == stages.end())
         throw Error("the stage must be vae, features, diffusion or all, not '" + plan.only + "'");
-    if (plan.restartDiffusion && plan.only != "diffusion") throw Error("restarting the DDPM goes with the diffusion stage only");
+    if (plan.restartDiffusion && plan.only != "diffusion")
+        throw Error("restarting the DDPM goes with the diffusion stage only");
     if (plan.modelDir.empty()) throw Error("no model folder given");
     fs::create_directories(plan.modelDir);
     fs::create_directories(plan.checkpointPath("vae").parent_path());
@@ -155,7 +157,8 @@ Generator3dTrainingResult trainGenerator3d(Generator3D& model, TrainingSamples& 
             // The VAE needs no attributes; the later stages need every output.
             const std::string hint = plan.measureDescriptors ? "" : " (measuring missing descriptors is off)";
             completeDescriptors(data.train, model.config().outputs, plan.measureDescriptors, hint, options.progress);
-            completeDescriptors(data.validation, model.config().outputs, plan.measureDescriptors, hint, options.progress);
+            completeDescriptors(data.validation, model.config().outputs, plan.measureDescriptors, hint,
+                                options.progress);
             described = true;
         }
         // A checkpoint, when there is one, holds the restarted run's own weights.

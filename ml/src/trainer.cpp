@@ -161,8 +161,8 @@ namespace {
 // Everything besides the weights that a resumed run needs.
 struct LoopState {
     long step = 0;
-    int epoch = 0;          // running epoch
-    long stepInEpoch = 0;   // steps of it done
+    int epoch = 0;         // running epoch
+    long stepInEpoch = 0;  // steps of it done
     double epochLossSum = 0.0;
     double epochSeconds = 0.0;
     int bestEpoch = -1;
@@ -276,8 +276,7 @@ void loadCheckpoint(const std::filesystem::path& path, const std::string* bytes,
     st.bestLoss = D[2];
     st.history.clear();
     auto H = hist.accessor<double, 1>();
-    for (std::int64_t i = 0; i + 3 < H.size(0); i += 4)
-        st.history.push_back({int(H[i]), H[i + 1], H[i + 2], H[i + 3]});
+    for (std::int64_t i = 0; i + 3 < H.size(0); i += 4) st.history.push_back({int(H[i]), H[i + 1], H[i + 2], H[i + 3]});
 }
 
 std::string readBytes(const std::filesystem::path& path) {
@@ -309,7 +308,8 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
     if (n == 0) throw Error("no training samples");
     // Data-parallel: connect unless the caller shares a communicator.
     std::shared_ptr<Communicator> communicator = options.communicator;
-    if (!communicator && options.distributed.enabled()) communicator = std::make_shared<Communicator>(options.distributed);
+    if (!communicator && options.distributed.enabled())
+        communicator = std::make_shared<Communicator>(options.distributed);
     Communicator::Impl* dist = communicator && communicator->worldSize() > 1 ? &communicator->impl() : nullptr;
     const int world = dist ? dist->worldSize() : 1;
     const int rank = dist ? dist->rank() : 0;
@@ -345,7 +345,9 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
     report.device = describeDevice(device);
     report.worldSize = world;
     report.rank = rank;
-    if (dist) report.device += ", rank " + std::to_string(rank) + " of " + std::to_string(world) + " (" + dist->backend() + ")";
+    if (dist)
+        report.device +=
+            ", rank " + std::to_string(rank) + " of " + std::to_string(world) + " (" + dist->backend() + ")";
     const bool haveCheckpoint =
         !options.checkpoint.empty() && options.resume && std::filesystem::exists(options.checkpoint);
     if (dist) {
@@ -365,13 +367,14 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
                         std::to_string(mismatch[0].item<std::int64_t>()) +
                         " rank(s) differ from rank 0 (training samples, batch, seed, epochs, parameters: rank 0 " +
                         std::to_string(r[0]) + ", " + std::to_string(r[1]) + ", " + std::to_string(r[2]) + ", " +
-                        std::to_string(r[3]) + ", " + std::to_string(r[4]) + "; this rank " + std::to_string(values[0]) +
-                        ", " + std::to_string(values[1]) + ", " + std::to_string(values[2]) + ", " +
-                        std::to_string(values[3]) + ", " + std::to_string(values[4]) +
-                        "); every rank must run the same command on the same data");
+                        std::to_string(r[3]) + ", " + std::to_string(r[4]) + "; this rank " +
+                        std::to_string(values[0]) + ", " + std::to_string(values[1]) + ", " +
+                        std::to_string(values[2]) + ", " + std::to_string(values[3]) + ", " +
+                        std::to_string(values[4]) + "); every rank must run the same command on the same data");
         }
         // Rank 0's checkpoint, if any, for everyone (no shared file system needed).
-        const std::string bytes = dist->shareBytes(writer && haveCheckpoint ? readBytes(options.checkpoint) : std::string());
+        const std::string bytes =
+            dist->shareBytes(writer && haveCheckpoint ? readBytes(options.checkpoint) : std::string());
         if (!bytes.empty()) {
             loadCheckpoint(options.checkpoint, &bytes, module, optimizer, st, best, ema, options, requestedBatch, n,
                            device);
@@ -382,7 +385,8 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
         for (auto& [name, t] : namedState(module)) state.push_back(t);
         dist->broadcast(state, 0);
     } else if (haveCheckpoint) {
-        loadCheckpoint(options.checkpoint, nullptr, module, optimizer, st, best, ema, options, requestedBatch, n, device);
+        loadCheckpoint(options.checkpoint, nullptr, module, optimizer, st, best, ema, options, requestedBatch, n,
+                       device);
         report.resumed = true;
     }
     if (writer && options.onEpoch)

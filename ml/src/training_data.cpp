@@ -23,7 +23,8 @@ std::vector<Volume> readVolumes(const fs::path& file, long limit, double minPhas
         // Only the samples used are read (datasets of 3D volumes are large).
         const auto names = io::hdf5SampleNames(file);
         std::vector<Volume> out;
-        for (std::size_t i : evenlySpaced(names.size(), std::size_t(limit))) out.push_back(io::readHdf5Sample(file, names[i]));
+        for (std::size_t i : evenlySpaced(names.size(), std::size_t(limit)))
+            out.push_back(io::readHdf5Sample(file, names[i]));
         return out;
     }
     // The filter, then the evenly spaced limit: the selection `evaluate` makes.

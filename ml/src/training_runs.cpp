@@ -142,8 +142,8 @@ std::string applyRunChoices(Generator3D& model, const Generator3dRun& run) {
     if (run.diffusionAugment > 0) model.setDiffusionAugment(run.diffusionAugment);
     if (!run.unetConditioning.empty()) model.setUnetConditioning(run.unetConditioning);
     const auto& training = model.metadata().training;
-    const bool featuresStarted = (training.is_object() && training.contains("features")) ||
-                                 fs::exists(run.plan.checkpointPath("features"));
+    const bool featuresStarted =
+        (training.is_object() && training.contains("features")) || fs::exists(run.plan.checkpointPath("features"));
     if (run.featureAugment > 0) model.setFeatureAugment(run.featureAugment);
     else if (run.defaultFeatureAugment > 0 && !featuresStarted) model.setFeatureAugment(run.defaultFeatureAugment);
     return previous;
@@ -166,10 +166,9 @@ std::vector<std::string> outputsForConditions(const std::vector<std::string>& co
 // ---- the 3D recipe -----------------------------------------------------------------------
 
 const std::vector<Recipe3dStage>& recipe3dStages() {
-    static const std::vector<Recipe3dStage> stages = {
-        {"vae", 8, 16, 2e-3, 100, false},
-        {"features", 80, 64, 1e-3, 1000, false},
-        {"diffusion", 24, 64, 1e-3, 100, true}};
+    static const std::vector<Recipe3dStage> stages = {{"vae", 8, 16, 2e-3, 100, false},
+                                                      {"features", 80, 64, 1e-3, 1000, false},
+                                                      {"diffusion", 24, 64, 1e-3, 100, true}};
     return stages;
 }
 

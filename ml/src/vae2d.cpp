@@ -57,8 +57,8 @@ int Vae2dConfig::latentSize() const {
 std::string Vae2dConfig::latentText() const {
     if (latentChannels <= 0) return "flat latent L=" + std::to_string(latent);
     const std::string side = std::to_string(deepestSide());
-    return "spatial latent " + std::to_string(latentChannels) + "x" + side + "x" + side + " (L=" +
-           std::to_string(latentSize()) + ")";
+    return "spatial latent " + std::to_string(latentChannels) + "x" + side + "x" + side +
+           " (L=" + std::to_string(latentSize()) + ")";
 }
 
 Json Vae2dConfig::toJson() const {
@@ -114,7 +114,8 @@ struct VaeNetImpl : torch::nn::Module {
         const int layers = int(c.channels.size());
         int in = 1;
         for (int i = 0; i < layers; ++i) {
-            encConv.push_back(register_module("enc_conv" + std::to_string(i + 1),
+            encConv.push_back(register_module(
+                "enc_conv" + std::to_string(i + 1),
                 torch::nn::Conv2d(torch::nn::Conv2dOptions(in, c.channels[i], c.kernels[i]).stride(2).padding(1))));
             encBn.push_back(register_module("enc_bn" + std::to_string(i + 1), torch::nn::BatchNorm2d(c.channels[i])));
             in = c.channels[i];
@@ -150,9 +151,12 @@ struct VaeNetImpl : torch::nn::Module {
                 throw Error("VAE: no transposed convolution maps " + std::to_string(sizes[i + 1]) + " back to " +
                             std::to_string(sizes[i]) + " with kernel " + std::to_string(k) + "; pick other kernels");
             const int index = layers - i;
-            decConv.push_back(register_module("dec_conv" + std::to_string(index),
-                torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(c.channels[i], out, k)
-                                               .stride(2).padding(1).output_padding(outputPadding))));
+            decConv.push_back(
+                register_module("dec_conv" + std::to_string(index),
+                                torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(c.channels[i], out, k)
+                                                               .stride(2)
+                                                               .padding(1)
+                                                               .output_padding(outputPadding))));
             if (i > 0) decBn.push_back(register_module("dec_bn" + std::to_string(index), torch::nn::BatchNorm2d(out)));
         }
     }
@@ -224,8 +228,9 @@ struct VaeNetImpl : torch::nn::Module {
         std::vector<MidBlock> blocks;
         for (int b = 1; b <= config.midBlocks; ++b) {
             const auto name = prefix + "_mid" + std::to_string(b);
-            blocks.push_back({register_module(name, torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, channels, 3).padding(1))),
-                              register_module(prefix + "_mid_bn" + std::to_string(b), torch::nn::BatchNorm2d(channels))});
+            blocks.push_back(
+                {register_module(name, torch::nn::Conv2d(torch::nn::Conv2dOptions(channels, channels, 3).padding(1))),
+                 register_module(prefix + "_mid_bn" + std::to_string(b), torch::nn::BatchNorm2d(channels))});
         }
         return blocks;
     }
@@ -254,8 +259,9 @@ torch::Tensor imagesToTensor(const std::vector<Volume>& images, int size) {
                         v.dims().str());
         for (std::size_t p = 0; p < pixels; ++p) {
             const auto label = v.labels()[p];
-            if (label > 1) throw Error("the VAE takes two-phase images (labels 0 and 1), found label " +
-                                       std::to_string(int(label)));
+            if (label > 1)
+                throw Error("the VAE takes two-phase images (labels 0 and 1), found label " +
+                            std::to_string(int(label)));
             data[i * pixels + p] = float(label);
         }
     }
@@ -420,7 +426,8 @@ std::vector<Volume> Vae2d::decode(const std::vector<std::vector<float>>& latents
     auto z = torch::empty({std::int64_t(latents.size()), L}, torch::kFloat);
     for (std::size_t i = 0; i < latents.size(); ++i) {
         if (int(latents[i].size()) != L)
-            throw Error("latent of size " + std::to_string(latents[i].size()) + ", the VAE expects " + std::to_string(L));
+            throw Error("latent of size " + std::to_string(latents[i].size()) + ", the VAE expects " +
+                        std::to_string(L));
         std::copy(latents[i].begin(), latents[i].end(), z[std::int64_t(i)].data_ptr<float>());
     }
     return tensorToImages(impl_->run([&] { return impl_->net->decode(z.to(impl_->device)); }));
@@ -513,11 +520,10 @@ struct Vae2dTraining : detail::TrainTask {
             valClean_ = imagesToTensor(validation, size);
             std::vector<Volume> noisy(validation.size());
             parallelFor(validation.size(), [&](std::size_t i) {
-                noisy[i] = options.denoising
-                               ? augment(validation[i], options.augmentation, ranges_,
-                                         noise::deriveSeed(options.train.seed ^ 0x7a11da7eULL, i), false)
-                                     .second
-                               : validation[i];
+                noisy[i] = options.denoising ? augment(validation[i], options.augmentation, ranges_,
+                                                       noise::deriveSeed(options.train.seed ^ 0x7a11da7eULL, i), false)
+                                                   .second
+                                             : validation[i];
             });
             valNoisy_ = imagesToTensor(noisy, size);
         }
@@ -587,7 +593,8 @@ TrainReport trainVae2d(Vae2d& model, const std::vector<Volume>& train, const std
     t["validation_samples"] = long(validation.size());
     t["report"] = report.toJson();
     Json noises = Json::array();
-    for (const auto& r : (options.augmentation.noises.empty() ? Augmentation::defaultRanges() : options.augmentation.noises))
+    for (const auto& r :
+         (options.augmentation.noises.empty() ? Augmentation::defaultRanges() : options.augmentation.noises))
         noises.push_back(noise::noiseTypeName(r.type));
     t["augmentation"] = noises;
     m.training = t;
@@ -597,9 +604,8 @@ TrainReport trainVae2d(Vae2d& model, const std::vector<Volume>& train, const std
 // --- Denoiser ---------------------------------------------------------------------
 
 std::shared_ptr<const noise::Denoiser> makeDenoiser(std::shared_ptr<const Vae2d> model, std::string name) {
-    return std::make_shared<noise::FunctionDenoiser>(
-        std::move(name), noise::DenoiserKind::Learned,
-        [model](const Volume& noisy) { return model->denoise(noisy); });
+    return std::make_shared<noise::FunctionDenoiser>(std::move(name), noise::DenoiserKind::Learned,
+                                                     [model](const Volume& noisy) { return model->denoise(noisy); });
 }
 
 std::shared_ptr<const noise::Denoiser> defaultDenoiser() {

@@ -75,36 +75,37 @@ Vae3dImpl::Vae3dImpl(const Vae3dConfig& c) : config(c) {
     for (int i = 0; i < levels; ++i) {
         const int stride = i == 0 ? c.firstStride : 2;
         const std::string n = std::to_string(i + 1);
-        encConv.push_back(register_module("enc_conv" + n, torch::nn::Conv3d(conv3Options(in, c.channels[i], stride, periodic))));
+        encConv.push_back(
+            register_module("enc_conv" + n, torch::nn::Conv3d(conv3Options(in, c.channels[i], stride, periodic))));
         encNorm.push_back(register_module("enc_norm" + n, affineNorm(c.channels[i])));
         encRes.push_back(register_module("enc_res" + n, ResBlock3d(c.channels[i], periodic)));
         in = c.channels[i];
     }
     const std::string last = std::to_string(levels + 1);
-    encConv.push_back(register_module("enc_conv" + last,
-        torch::nn::Conv3d(torch::nn::Conv3dOptions(in, c.latentChannels, 1))));
+    encConv.push_back(
+        register_module("enc_conv" + last, torch::nn::Conv3d(torch::nn::Conv3dOptions(in, c.latentChannels, 1))));
     encNorm.push_back(register_module("enc_norm" + last, affineNorm(c.latentChannels)));
     encRes.push_back(register_module("enc_res" + last, ResBlock3d(c.latentChannels, periodic)));
     muHead = register_module("mu", torch::nn::Conv3d(torch::nn::Conv3dOptions(c.latentChannels, c.latentChannels, 1)));
-    logvarHead = register_module("logvar",
-        torch::nn::Conv3d(torch::nn::Conv3dOptions(c.latentChannels, c.latentChannels, 1)));
+    logvarHead =
+        register_module("logvar", torch::nn::Conv3d(torch::nn::Conv3dOptions(c.latentChannels, c.latentChannels, 1)));
 
     // Decoder: 1x1x1 back to the widest level, then transposed 3x3x3
     // convolutions (stride 2, output padding 1: exact doubling) down the
     // widths, and a last one to one channel with the first layer's stride.
-    decConv.push_back(register_module("dec_conv1",
-        torch::nn::ConvTranspose3d(torch::nn::ConvTranspose3dOptions(c.latentChannels, c.channels.back(), 1))));
+    decConv.push_back(register_module("dec_conv1", torch::nn::ConvTranspose3d(torch::nn::ConvTranspose3dOptions(
+                                                       c.latentChannels, c.channels.back(), 1))));
     decNorm.push_back(register_module("dec_norm1", affineNorm(c.channels.back())));
     decRes.push_back(register_module("dec_res1", ResBlock3d(c.channels.back(), periodic)));
     for (int i = levels - 1; i >= 1; --i) {
         const std::string n = std::to_string(levels - i + 1);
-        decConv.push_back(register_module("dec_conv" + n,
-            torch::nn::ConvTranspose3d(upOptions(c.channels[i], c.channels[i - 1], 2, periodic))));
+        decConv.push_back(register_module(
+            "dec_conv" + n, torch::nn::ConvTranspose3d(upOptions(c.channels[i], c.channels[i - 1], 2, periodic))));
         decNorm.push_back(register_module("dec_norm" + n, affineNorm(c.channels[i - 1])));
         decRes.push_back(register_module("dec_res" + n, ResBlock3d(c.channels[i - 1], periodic)));
     }
     output = register_module("dec_output",
-        torch::nn::ConvTranspose3d(upOptions(c.channels.front(), 1, c.firstStride, periodic)));
+                             torch::nn::ConvTranspose3d(upOptions(c.channels.front(), 1, c.firstStride, periodic)));
 }
 
 torch::Tensor Vae3dImpl::encoderConv(std::size_t level, const torch::Tensor& x) {
@@ -222,7 +223,8 @@ FeaturePredictor3dImpl::FeaturePredictor3dImpl(const std::string& head_, int lat
         if ((head == "conv-fractions") != (extraInputs > 0))
             throw Error("the feature predictor head conv-fractions, and only it, reads extra inputs");
         const int w = kConvHeadWidth;
-        conv1 = register_module("conv1", torch::nn::Conv3d(torch::nn::Conv3dOptions(latentChannels, w, 3).padding({1, 0, 0})));
+        conv1 = register_module("conv1",
+                                torch::nn::Conv3d(torch::nn::Conv3dOptions(latentChannels, w, 3).padding({1, 0, 0})));
         conv2 = register_module("conv2", torch::nn::Conv3d(torch::nn::Conv3dOptions(w, w, 3).padding({1, 0, 0})));
         fc1 = register_module("fc1", torch::nn::Linear(w + extraInputs, w));
         fc3 = register_module("fc3", torch::nn::Linear(w, outputs));
@@ -232,7 +234,8 @@ FeaturePredictor3dImpl::FeaturePredictor3dImpl(const std::string& head_, int lat
         }
         return;
     }
-    if (head != "mlp") throw Error("the feature predictor head must be mlp, conv or conv-fractions, not '" + head + "'");
+    if (head != "mlp")
+        throw Error("the feature predictor head must be mlp, conv or conv-fractions, not '" + head + "'");
     if (extraInputs != 0) throw Error("the mlp feature predictor reads no extra inputs");
     if (inputs < 4) throw Error("feature predictor needs at least 4 latent values");
     const long hidden1 = inputs / 2, hidden2 = hidden1 / 2;
@@ -263,13 +266,16 @@ void FeaturePredictor3dImpl::setExtraScale(const torch::Tensor& trainingExtra) {
 // x/y wrap by one cell (the volumes are periodic there), z zero-padded by the layer.
 torch::Tensor FeaturePredictor3dImpl::forwardConv(const torch::Tensor& latent, const torch::Tensor& extra) {
     namespace F = torch::nn::functional;
-    const auto wrap = [](const torch::Tensor& t) { return F::pad(t, F::PadFuncOptions({1, 1, 1, 1, 0, 0}).mode(torch::kCircular)); };
+    const auto wrap = [](const torch::Tensor& t) {
+        return F::pad(t, F::PadFuncOptions({1, 1, 1, 1, 0, 0}).mode(torch::kCircular));
+    };
     auto x = torch::silu(conv1->forward(wrap(latent)));
     x = torch::silu(conv2->forward(wrap(x)));
     x = x.mean({2, 3, 4});
     if (extraInputs > 0) {
         if (!extra.defined() || extra.dim() != 2 || extra.size(0) != x.size(0) || extra.size(1) != extraInputs)
-            throw Error("the " + head + " feature predictor needs " + std::to_string(extraInputs) + " extra inputs per sample");
+            throw Error("the " + head + " feature predictor needs " + std::to_string(extraInputs) +
+                        " extra inputs per sample");
         x = torch::cat({x, ((extra.to(x.dtype()) - extraMean) / extraStd).to(x.dtype())}, 1);
     }
     x = torch::dropout(torch::silu(fc1->forward(x)), dropout, is_training());
@@ -307,8 +313,8 @@ torch::Tensor volumesToTensor(const std::vector<Volume>& volumes, const Vae3dCon
         for (long k = 0; k < voxels; ++k) {
             const int label = labels[std::size_t(k)];
             if (label >= config.phases)
-                throw Error("volume " + std::to_string(i) + " has phase label " + std::to_string(label) + " but the model has " +
-                            std::to_string(config.phases) + " phases");
+                throw Error("volume " + std::to_string(i) + " has phase label " + std::to_string(label) +
+                            " but the model has " + std::to_string(config.phases) + " phases");
             out[std::size_t(i) * std::size_t(voxels) + std::size_t(k)] = value[label];
         }
     }
@@ -324,7 +330,7 @@ float twoPhaseThreshold(const std::vector<float>& field, double minorityWeight) 
         aboveLow += f >= low;
     }
     const double n = double(field.size());
-    const bool acceptorRarer = double(aboveHigh) < 0.5 * n, donorRarer = double(aboveLow) > 0.5 * n;
+    const bool acceptorRarer = double(aboveHigh)<0.5 * n, donorRarer = double(aboveLow)> 0.5 * n;
     if (acceptorRarer == donorRarer) return 0.5f;  // both readings hold (near 50/50): no shift
     return acceptorRarer ? high : low;
 }

@@ -177,7 +177,8 @@ VaeStudyResult runVaeStudy(const TrainingSamples& data, const VaeStudyOptions& o
     };
     using Setting = std::tuple<int, int, double>;
     result.bestBatch = stage(1, std::vector<Setting>{{16, 128, 1.0}, {32, 128, 1.0}, {64, 128, 1.0}}).batch;
-    result.bestLatent = stage(2, std::vector<Setting>{{result.bestBatch, 32, 1.0}, {result.bestBatch, 128, 1.0}}).latent;
+    result.bestLatent =
+        stage(2, std::vector<Setting>{{result.bestBatch, 32, 1.0}, {result.bestBatch, 128, 1.0}}).latent;
     result.bestBeta = stage(3, std::vector<Setting>{{result.bestBatch, result.bestLatent, 0.25},
                                                     {result.bestBatch, result.bestLatent, 1.0},
                                                     {result.bestBatch, result.bestLatent, 1.5}})

@@ -41,7 +41,8 @@ LatentWindows::LatentWindows(long largeX, long largeY, long windowX, long window
     const auto xs = windowOrigins(largeX, windowX), ys = windowOrigins(largeY, windowY);
     for (long oy : ys)
         for (long ox : xs)
-            origins_.push_back(Origin{wrappedIndices(ox, windowX, largeX, device), wrappedIndices(oy, windowY, largeY, device)});
+            origins_.push_back(
+                Origin{wrappedIndices(ox, windowX, largeX, device), wrappedIndices(oy, windowY, largeY, device)});
     const auto px = windowProfile(windowX, xs.size() == 1), py = windowProfile(windowY, ys.size() == 1);
     weight_ = torch::outer(torch::tensor(py), torch::tensor(px)).view({1, 1, 1, windowY, windowX}).to(device);
     weightSum_ = torch::zeros({1, 1, 1, largeY, largeX}, torch::TensorOptions().device(device));
@@ -68,7 +69,8 @@ void LatentWindows::accumulate(torch::Tensor& sum, const torch::Tensor& values, 
     sum.index_add_(4, o.x, strip);
 }
 
-torch::Tensor LatentWindows::blend(const torch::Tensor& x, long t, const WindowNoisePredictor& eps, long maxRows) const {
+torch::Tensor LatentWindows::blend(const torch::Tensor& x, long t, const WindowNoisePredictor& eps,
+                                   long maxRows) const {
     const long n = x.size(0);
     const std::size_t perCall = std::size_t(std::max<long>(1, maxRows / n));
     auto sum = torch::zeros_like(x);

@@ -20,8 +20,7 @@ double parseNumber(const std::string& text, const std::string& name) {
         std::size_t used = 0;
         const double value = std::stod(text, &used);
         if (used == text.size() && std::isfinite(value)) return value;
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
     throw Error("--" + name + " expects a number or a range LO:HI, got '" + text + "'");
 }
 
@@ -70,9 +69,10 @@ NoiseModel NoiseRanges::draw(std::mt19937_64& rng) const {
     m.grid_rotation = grid_rotation.draw(rng);
     const double ringValue = rings.draw(rng);
     // Integers in [lo, hi] with equal chance: floor of a uniform on [lo, hi + 1).
-    m.rings = rings.lo == rings.hi ? int(std::lround(rings.lo))
-                                   : int(std::floor(rings.lo + (ringValue - rings.lo) * (rings.hi + 1 - rings.lo) /
-                                                                   (rings.hi - rings.lo)));
+    m.rings =
+        rings.lo == rings.hi
+            ? int(std::lround(rings.lo))
+            : int(std::floor(rings.lo + (ringValue - rings.lo) * (rings.hi + 1 - rings.lo) / (rings.hi - rings.lo)));
     if (rings.lo != rings.hi) m.rings = std::min(m.rings, int(std::floor(rings.hi)));
     m.mask_intensity = mask_intensity.draw(rng);
     m.mask_width = mask_width.draw(rng);
@@ -85,7 +85,8 @@ std::vector<NoisyPair> makePairs(const std::vector<Volume>& clean, const PairedD
     if (options.noises.empty()) throw Error("paired dataset: no noise type given");
     if (options.variants < 1) throw Error("paired dataset: variants must be >= 1");
     if (clean.empty()) throw Error("paired dataset: no clean samples");
-    for (std::size_t i = 0; i < clean.size(); ++i) requireTwoPhase(clean[i], "paired dataset sample " + std::to_string(i));
+    for (std::size_t i = 0; i < clean.size(); ++i)
+        requireTwoPhase(clean[i], "paired dataset sample " + std::to_string(i));
     std::vector<NoisyPair> pairs(clean.size());
     std::atomic<std::size_t> done{0};
     parallelFor(
@@ -104,7 +105,8 @@ std::vector<NoisyPair> makePairs(const std::vector<Volume>& clean, const PairedD
             pair.clean.attributes["pair"] = double(i);
             for (std::size_t t = 0; t < options.noises.size(); ++t)
                 for (int k = 0; k < options.variants; ++k) {
-                    const std::uint64_t seed = deriveSeed(sampleSeed, t * std::size_t(options.variants) + std::size_t(k));
+                    const std::uint64_t seed =
+                        deriveSeed(sampleSeed, t * std::size_t(options.variants) + std::size_t(k));
                     std::mt19937_64 rng(seed);
                     const NoiseModel model = options.noises[t].draw(rng);
                     Volume noisy = applyNoise(pair.clean, model, seed);
@@ -135,8 +137,7 @@ std::vector<Volume> pairSamples(const std::vector<NoisyPair>& pairs) {
 
 std::size_t writePairedDataset(const std::vector<Volume>& clean, const PairedDatasetOptions& options,
                                const std::filesystem::path& output, ProgressToken* progress) {
-    if (io::formatOf(output) != io::Format::Hdf5)
-        throw Error(output.string() + ": a paired dataset is written as .h5");
+    if (io::formatOf(output) != io::Format::Hdf5) throw Error(output.string() + ": a paired dataset is written as .h5");
     const auto pairs = makePairs(clean, options, progress);
     io::writeHdf5(pairSamples(pairs), output);
     std::size_t noisy = 0;

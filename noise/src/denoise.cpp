@@ -83,8 +83,13 @@ Volume morph(const Volume& volume, bool erode) {
                                      std::clamp(zi, 0, d.nz - 1)) == Acceptor;
                 };
                 int count = 0, total = 0;
-                for (const auto& [dx, dy, dz] : {std::array<int, 3>{0, 0, 0}, {-1, 0, 0}, {1, 0, 0}, {0, -1, 0},
-                                                 {0, 1, 0}, {0, 0, -1}, {0, 0, 1}}) {
+                for (const auto& [dx, dy, dz] : {std::array<int, 3>{0, 0, 0},
+                                                 {-1, 0, 0},
+                                                 {1, 0, 0},
+                                                 {0, -1, 0},
+                                                 {0, 1, 0},
+                                                 {0, 0, -1},
+                                                 {0, 0, 1}}) {
                     if (dz != 0 && d.nz == 1) continue;  // 2D: the 5-voxel cross
                     count += isA(x + dx, y + dy, z + dz);
                     ++total;
@@ -98,9 +103,12 @@ Volume morph(const Volume& volume, bool erode) {
 
 const char* denoiserKindName(DenoiserKind kind) {
     switch (kind) {
-        case DenoiserKind::None: return "none";
-        case DenoiserKind::Classical: return "classical";
-        case DenoiserKind::Learned: return "learned";
+        case DenoiserKind::None:
+            return "none";
+        case DenoiserKind::Classical:
+            return "classical";
+        case DenoiserKind::Learned:
+            return "learned";
     }
     return "?";
 }
@@ -113,7 +121,8 @@ FunctionDenoiser::FunctionDenoiser(std::string name, DenoiserKind kind, Function
 Volume FunctionDenoiser::denoise(const Volume& noisy) const {
     Volume out = function_(noisy);
     if (out.dims() != noisy.dims())
-        throw Error("denoiser '" + name_ + "' returned " + out.dims().str() + " for a " + noisy.dims().str() + " input");
+        throw Error("denoiser '" + name_ + "' returned " + out.dims().str() + " for a " + noisy.dims().str() +
+                    " input");
     return out;
 }
 

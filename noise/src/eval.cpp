@@ -35,11 +35,18 @@ std::string optionalNumber(const std::optional<double>& value, int decimals, con
 Json optionalJson(const std::optional<double>& value) { return value ? Json(*value) : Json(nullptr); }
 
 Json rowJson(const EvalRow& r) {
-    Json j{{"noise", r.noise}, {"settings", r.settings}, {"denoiser", r.denoiser},
-           {"kind", denoiserKindName(r.kind)}, {"samples", r.samples},
-           {"pixel_error", r.mean.pixel_error}, {"iou_D", r.mean.iou_D}, {"iou_A", r.mean.iou_A},
-           {"delta_vf", r.mean.delta_vf}, {"delta_tort_D", optionalJson(r.mean.delta_tort_D)},
-           {"delta_tort_A", optionalJson(r.mean.delta_tort_A)}, {"ms_per_sample", r.millisecondsPerSample}};
+    Json j{{"noise", r.noise},
+           {"settings", r.settings},
+           {"denoiser", r.denoiser},
+           {"kind", denoiserKindName(r.kind)},
+           {"samples", r.samples},
+           {"pixel_error", r.mean.pixel_error},
+           {"iou_D", r.mean.iou_D},
+           {"iou_A", r.mean.iou_A},
+           {"delta_vf", r.mean.delta_vf},
+           {"delta_tort_D", optionalJson(r.mean.delta_tort_D)},
+           {"delta_tort_A", optionalJson(r.mean.delta_tort_A)},
+           {"ms_per_sample", r.millisecondsPerSample}};
     if (r.mean.iou_M) j["iou_M"] = *r.mean.iou_M;
     return j;
 }
@@ -182,7 +189,8 @@ std::vector<EvalRow> evaluatePairs(const std::vector<NoisyPair>& pairs, const Ev
         }
     }
     if (cases.empty()) throw Error("noise eval: the pairs hold no noisy samples");
-    return runCases(clean, cases, groups, [&](std::size_t task) { return *noisy[task]; }, options, progress);
+    return runCases(
+        clean, cases, groups, [&](std::size_t task) { return *noisy[task]; }, options, progress);
 }
 
 std::string formatTable(const std::vector<EvalRow>& rows) {

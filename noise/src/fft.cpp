@@ -34,8 +34,8 @@ void dft(std::vector<std::complex<double>>& data, const Dims& dims, bool inverse
     {
         std::lock_guard<std::mutex> lock(plannerMutex());
         // Row-major with the last index fastest: (nz, ny, nx) is x fastest.
-        plan.reset(fftw_plan_dft_3d(dims.nz, dims.ny, dims.nx, buffer, buffer,
-                                    inverse ? FFTW_BACKWARD : FFTW_FORWARD, FFTW_ESTIMATE));
+        plan.reset(fftw_plan_dft_3d(dims.nz, dims.ny, dims.nx, buffer, buffer, inverse ? FFTW_BACKWARD : FFTW_FORWARD,
+                                    FFTW_ESTIMATE));
     }
     if (!plan) throw Error("dft: FFTW could not make a plan for " + dims.str());
     fftw_execute(plan.get());

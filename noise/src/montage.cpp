@@ -10,7 +10,8 @@ Volume montage(const std::vector<Volume>& tiles, int columns, int scale, int gap
     const Dims tile = tiles.front().dims();
     for (const auto& t : tiles) {
         if (!t.dims().is2D()) throw Error("montage: images must be 2D");
-        if (t.dims() != tile) throw Error("montage: images differ in size (" + t.dims().str() + " vs " + tile.str() + ")");
+        if (t.dims() != tile)
+            throw Error("montage: images differ in size (" + t.dims().str() + " vs " + tile.str() + ")");
     }
     const int rows = int((tiles.size() + std::size_t(columns) - 1) / std::size_t(columns));
     const int cols = std::min<int>(columns, int(tiles.size()));

@@ -36,9 +36,12 @@ Volume noisyCopy(const Volume& clean) {
 
 const char* noiseTypeName(NoiseType type) {
     switch (type) {
-        case NoiseType::SaltPepper: return "salt-pepper";
-        case NoiseType::Grid: return "grid";
-        case NoiseType::Frequency: return "frequency";
+        case NoiseType::SaltPepper:
+            return "salt-pepper";
+        case NoiseType::Grid:
+            return "grid";
+        case NoiseType::Frequency:
+            return "frequency";
     }
     return "?";
 }
@@ -80,7 +83,8 @@ void NoiseModel::validate() const {
 
 std::map<std::string, double> NoiseModel::parameters() const {
     switch (type) {
-        case NoiseType::SaltPepper: return {{"flip_probability", flip_probability}};
+        case NoiseType::SaltPepper:
+            return {{"flip_probability", flip_probability}};
         case NoiseType::Grid:
             return {{"grid_amplitude", grid_amplitude},
                     {"grid_frequency", grid_frequency},
@@ -305,8 +309,10 @@ namespace {
 Volume applyModel(const Volume& clean, const NoiseModel& model, std::uint64_t seed) {
     model.validate();
     switch (model.type) {
-        case NoiseType::SaltPepper: return addSaltPepper(clean, model.flip_probability, seed);
-        case NoiseType::Grid: return addGrid(clean, model.grid_amplitude, model.grid_frequency, model.grid_rotation);
+        case NoiseType::SaltPepper:
+            return addSaltPepper(clean, model.flip_probability, seed);
+        case NoiseType::Grid:
+            return addGrid(clean, model.grid_amplitude, model.grid_frequency, model.grid_rotation);
         case NoiseType::Frequency:
             return addFrequencyNoise(clean, model.rings, model.mask_intensity, model.mask_width);
     }

@@ -38,7 +38,8 @@ struct Partial {
 };
 
 void checkParams(const CahnHilliardParams& p) {
-    if (p.dims.nx < 2 || p.dims.ny < 2 || p.dims.nz < 1) throw Error("simulation grid must be at least 2x2, got " + p.dims.str());
+    if (p.dims.nx < 2 || p.dims.ny < 2 || p.dims.nz < 1)
+        throw Error("simulation grid must be at least 2x2, got " + p.dims.str());
     if (!(p.phi > 0.0 && p.phi < 1.0)) throw Error("phi must lie in (0, 1), got " + std::to_string(p.phi));
     if (!(p.chi >= 0.0 && std::isfinite(p.chi))) throw Error("chi must be a finite number >= 0");
     if (!(p.kappa > 0.0 && std::isfinite(p.kappa))) throw Error("kappa must be > 0");
@@ -183,7 +184,8 @@ double CahnHilliardSolver::step(double maxDt) {
     for (;;) {
         for (std::size_t m = 0; m < im.modes; ++m) {
             const double a = dt * M * im.k2[m];
-            im.trialSpectrum[m] = (im.spectrum[m] - a * (im.nonlinear[m] - S * im.spectrum[m])) / (1.0 + a * (S + kappa * im.k2[m]));
+            im.trialSpectrum[m] =
+                (im.spectrum[m] - a * (im.nonlinear[m] - S * im.spectrum[m])) / (1.0 + a * (S + kappa * im.k2[m]));
         }
         const Partial p = im.evaluate(im.trialSpectrum, im.trialNonlinear, fh, &field_);
         const double energy = p.sumF / n + 0.5 * kappa * im.gradientSquaredMean(im.trialSpectrum);
@@ -218,7 +220,8 @@ std::complex<double> CahnHilliardSolver::mode(int mx, int my, int mz) const {
     const Dims& d = params_.dims;
     if (mx < 0 || mx > d.nx / 2) throw Error("mode mx must lie in [0, nx/2]");
     const int y = ((my % d.ny) + d.ny) % d.ny, z = ((mz % d.nz) + d.nz) % d.nz;
-    return impl_->spectrum[std::size_t(mx) + std::size_t(d.nx / 2 + 1) * (std::size_t(y) + std::size_t(d.ny) * std::size_t(z))];
+    return impl_
+        ->spectrum[std::size_t(mx) + std::size_t(d.nx / 2 + 1) * (std::size_t(y) + std::size_t(d.ny) * std::size_t(z))];
 }
 
 double CahnHilliardSolver::characteristicLength() const {
@@ -276,7 +279,8 @@ void CahnHilliardSolver::restoreState(const std::string& bytes) {
         throw Error("solver state was saved with different parameters");
     const double time = take<double>(bytes, pos), dt = take<double>(bytes, pos);
     const long steps = take<long>(bytes, pos), rejected = take<long>(bytes, pos);
-    if (bytes.size() - pos != sizeof(std::complex<double>) * impl_->modes) throw Error("solver state has the wrong size");
+    if (bytes.size() - pos != sizeof(std::complex<double>) * impl_->modes)
+        throw Error("solver state has the wrong size");
     std::memcpy(impl_->spectrum.data(), bytes.data() + pos, bytes.size() - pos);
     time_ = time, dt_ = dt, steps_ = steps, rejected_ = rejected;
     refreshFromSpectrum();

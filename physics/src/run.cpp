@@ -77,8 +77,8 @@ std::vector<double> snapshotTimes(const RunPlan& plan) {
     std::vector<double> times(static_cast<std::size_t>(plan.snapshots));
     const int k = plan.snapshots;
     for (int i = 0; i < k; ++i)
-        times[std::size_t(i)] = k == 1 ? plan.endTime
-                                       : plan.firstTime * std::pow(plan.endTime / plan.firstTime, double(i) / double(k - 1));
+        times[std::size_t(i)] =
+            k == 1 ? plan.endTime : plan.firstTime * std::pow(plan.endTime / plan.firstTime, double(i) / double(k - 1));
     times.back() = plan.endTime;
     return times;
 }
@@ -92,9 +92,11 @@ std::vector<long> snapshotSteps(const RunPlan& plan) {
         steps[std::size_t(i)] = std::lround(ideal);
     }
     // Distinct and increasing, ending at `steps`: push up from the front, then cap from the back.
-    for (int i = 0; i < k; ++i) steps[std::size_t(i)] = std::max(steps[std::size_t(i)], i == 0 ? 1L : steps[std::size_t(i - 1)] + 1);
+    for (int i = 0; i < k; ++i)
+        steps[std::size_t(i)] = std::max(steps[std::size_t(i)], i == 0 ? 1L : steps[std::size_t(i - 1)] + 1);
     steps.back() = plan.steps;
-    for (int i = k - 2; i >= 0; --i) steps[std::size_t(i)] = std::min(steps[std::size_t(i)], steps[std::size_t(i + 1)] - 1);
+    for (int i = k - 2; i >= 0; --i)
+        steps[std::size_t(i)] = std::min(steps[std::size_t(i)], steps[std::size_t(i + 1)] - 1);
     return steps;
 }
 
@@ -170,8 +172,8 @@ RunSummary runCahnHilliard(const CahnHilliardParams& params, const StepControl& 
                 checkpoint();
             if (progress && (now - lastReport > std::chrono::milliseconds(50) || run.nextSnapshot == k)) {
                 lastReport = now;
-                const double fraction = byTime ? std::log1p(solver.time()) / logSpan
-                                               : std::log1p(double(solver.stepCount())) / logSpan;
+                const double fraction =
+                    byTime ? std::log1p(solver.time()) / logSpan : std::log1p(double(solver.stepCount())) / logSpan;
                 progress->report(std::clamp(fraction, 0.0, 1.0),
                                  "t=" + std::to_string(solver.time()) + " step " + std::to_string(solver.stepCount()) +
                                      ", snapshot " + std::to_string(run.nextSnapshot) + "/" + std::to_string(k));

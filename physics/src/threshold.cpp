@@ -10,7 +10,9 @@ namespace ms::physics {
 namespace {
 
 void checkSize(const std::vector<float>& field, const Dims& dims) {
-    if (field.size() != dims.count()) throw Error("field has " + std::to_string(field.size()) + " values, grid " + dims.str() + " needs " + std::to_string(dims.count()));
+    if (field.size() != dims.count())
+        throw Error("field has " + std::to_string(field.size()) + " values, grid " + dims.str() + " needs " +
+                    std::to_string(dims.count()));
 }
 
 double median(std::vector<float>& v) {

@@ -82,7 +82,8 @@ struct ScaleBarActors {
     }
     void place(double left, double right, double y) {
         const double tick = 5.0;
-        const double xy[6][2] = {{left, y}, {right, y}, {left, y - tick}, {left, y + tick}, {right, y - tick}, {right, y + tick}};
+        const double xy[6][2] = {{left, y},        {right, y},        {left, y - tick},
+                                 {left, y + tick}, {right, y - tick}, {right, y + tick}};
         for (int i = 0; i < 6; ++i) points->SetPoint(i, xy[i][0], xy[i][1], 0.0);
         points->Modified();
         text->SetDisplayPosition(int((left + right) / 2), int(y + 6));
@@ -114,9 +115,10 @@ struct PhaseScene::Impl {
         barActors.text->SetVisibility(bar.visible);
         if (!bar.visible) return;
         // World height of the view at the focal point (the view angle is vertical).
-        const double viewHeight = cam->GetParallelProjection()
-                                      ? 2.0 * cam->GetParallelScale()
-                                      : 2.0 * cam->GetDistance() * std::tan(vtkMath::RadiansFromDegrees(cam->GetViewAngle() / 2.0));
+        const double viewHeight =
+            cam->GetParallelProjection()
+                ? 2.0 * cam->GetParallelScale()
+                : 2.0 * cam->GetDistance() * std::tan(vtkMath::RadiansFromDegrees(cam->GetViewAngle() / 2.0));
         const double perPixel = viewHeight / size[1];
         bar.length = roundLengthBelow(0.2 * size[0] * perPixel);
         bar.pixels = bar.length / perPixel;

@@ -10,7 +10,8 @@ void savePng(const QImage& image, const QString& path) {
     const std::string where = path.toStdString();
     if (image.isNull()) throw Error(where + ": no picture to save");
     QSaveFile file(path);  // writes a temporary file, renamed on commit
-    if (!file.open(QIODevice::WriteOnly)) throw Error(where + ": cannot write (" + file.errorString().toStdString() + ")");
+    if (!file.open(QIODevice::WriteOnly))
+        throw Error(where + ": cannot write (" + file.errorString().toStdString() + ")");
     if (!image.save(&file, "PNG")) {
         file.cancelWriting();
         throw Error(where + ": PNG encoding failed");

@@ -18,9 +18,12 @@ struct AxisMap {
 
 AxisMap axesOf(SliceAxis a) {
     switch (a) {
-        case SliceAxis::XY: return {0, 1, 2};
-        case SliceAxis::XZ: return {0, 2, 1};
-        case SliceAxis::YZ: return {1, 2, 0};
+        case SliceAxis::XY:
+            return {0, 1, 2};
+        case SliceAxis::XZ:
+            return {0, 2, 1};
+        case SliceAxis::YZ:
+            return {1, 2, 0};
     }
     return {0, 1, 2};
 }
@@ -33,9 +36,12 @@ constexpr double kCaptionTop = 2, kCaptionHeight = 16, kSwatch = 10;
 
 const char* titleOf(SliceAxis a) {
     switch (a) {
-        case SliceAxis::XY: return "XY (z)";
-        case SliceAxis::XZ: return "XZ (y)";
-        case SliceAxis::YZ: return "YZ (x)";
+        case SliceAxis::XY:
+            return "XY (z)";
+        case SliceAxis::XZ:
+            return "XZ (y)";
+        case SliceAxis::YZ:
+            return "YZ (x)";
     }
     return "";
 }

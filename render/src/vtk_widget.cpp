@@ -65,7 +65,8 @@ void styleAxes(vtkAxesActor& axes) {
     axes.SetCylinderRadius(0.06);
     axes.SetConeRadius(0.5);
     axes.SetTotalLength(1.0, 1.0, 1.0);
-    for (vtkCaptionActor2D* label : {axes.GetXAxisCaptionActor2D(), axes.GetYAxisCaptionActor2D(), axes.GetZAxisCaptionActor2D()}) {
+    for (vtkCaptionActor2D* label :
+         {axes.GetXAxisCaptionActor2D(), axes.GetYAxisCaptionActor2D(), axes.GetZAxisCaptionActor2D()}) {
         label->GetTextActor()->SetTextScaleModeToNone();
         label->GetCaptionTextProperty()->SetFontSize(14);
         label->GetCaptionTextProperty()->SetColor(0.95, 0.95, 0.95);
@@ -121,9 +122,8 @@ VtkWidget::VtkWidget(QWidget* parent) : QOpenGLWidget(parent), impl_(std::make_u
     // Interactor renders (mouse drags) become widget repaints.
     vtkNew<vtkCallbackCommand> renderRequest;
     renderRequest->SetClientData(this);
-    renderRequest->SetCallback([](vtkObject*, unsigned long, void* self, void*) {
-        static_cast<VtkWidget*>(self)->requestRender();
-    });
+    renderRequest->SetCallback(
+        [](vtkObject*, unsigned long, void* self, void*) { static_cast<VtkWidget*>(self)->requestRender(); });
     w.interactor->AddObserver(vtkCommand::RenderEvent, renderRequest);
     styleAxes(*w.axes);
     w.orientation->SetOrientationMarker(w.axes);
@@ -172,7 +172,8 @@ QRectF VtkWidget::orientationAxesViewport() const {
 
 QImage VtkWidget::renderImage(QSize size) {
     auto& w = *impl_;
-    if (!context() || !w.window->GetReadyForRendering()) throw Error("the 3D view has not been shown yet: nothing to render");
+    if (!context() || !w.window->GetReadyForRendering())
+        throw Error("the 3D view has not been shown yet: nothing to render");
     if (size.width() < 1 || size.height() < 1 || size.width() > kMaxImageSide || size.height() > kMaxImageSide)
         throw Error("image size " + std::to_string(size.width()) + "x" + std::to_string(size.height()) +
                     " is outside 1.." + std::to_string(kMaxImageSide) + " per side");
@@ -271,27 +272,41 @@ void VtkWidget::forwardMouse(QMouseEvent* e, unsigned long vtkEvent, bool double
     const qreal dpr = devicePixelRatioF();
     const QPointF p = e->position();
     impl_->interactor->SetEventInformationFlipY(int(p.x() * dpr), int(p.y() * dpr),
-                                                 (e->modifiers() & Qt::ControlModifier) ? 1 : 0,
-                                                 (e->modifiers() & Qt::ShiftModifier) ? 1 : 0, 0, doubleClick ? 1 : 0);
+                                                (e->modifiers() & Qt::ControlModifier) ? 1 : 0,
+                                                (e->modifiers() & Qt::ShiftModifier) ? 1 : 0, 0, doubleClick ? 1 : 0);
     impl_->interactor->InvokeEvent(vtkEvent, e);
     requestRender();
 }
 
 void VtkWidget::mousePressEvent(QMouseEvent* e) {
     switch (e->button()) {
-        case Qt::LeftButton: forwardMouse(e, vtkCommand::LeftButtonPressEvent); break;
-        case Qt::RightButton: forwardMouse(e, vtkCommand::RightButtonPressEvent); break;
-        case Qt::MiddleButton: forwardMouse(e, vtkCommand::MiddleButtonPressEvent); break;
-        default: break;
+        case Qt::LeftButton:
+            forwardMouse(e, vtkCommand::LeftButtonPressEvent);
+            break;
+        case Qt::RightButton:
+            forwardMouse(e, vtkCommand::RightButtonPressEvent);
+            break;
+        case Qt::MiddleButton:
+            forwardMouse(e, vtkCommand::MiddleButtonPressEvent);
+            break;
+        default:
+            break;
     }
 }
 
 void VtkWidget::mouseReleaseEvent(QMouseEvent* e) {
     switch (e->button()) {
-        case Qt::LeftButton: forwardMouse(e, vtkCommand::LeftButtonReleaseEvent); break;
-        case Qt::RightButton: forwardMouse(e, vtkCommand::RightButtonReleaseEvent); break;
-        case Qt::MiddleButton: forwardMouse(e, vtkCommand::MiddleButtonReleaseEvent); break;
-        default: break;
+        case Qt::LeftButton:
+            forwardMouse(e, vtkCommand::LeftButtonReleaseEvent);
+            break;
+        case Qt::RightButton:
+            forwardMouse(e, vtkCommand::RightButtonReleaseEvent);
+            break;
+        case Qt::MiddleButton:
+            forwardMouse(e, vtkCommand::MiddleButtonReleaseEvent);
+            break;
+        default:
+            break;
     }
 }
 
@@ -305,9 +320,8 @@ void VtkWidget::wheelEvent(QWheelEvent* e) {
     const qreal dpr = devicePixelRatioF();
     const QPointF p = e->position();
     impl_->interactor->SetEventInformationFlipY(int(p.x() * dpr), int(p.y() * dpr), 0, 0);
-    impl_->interactor->InvokeEvent(e->angleDelta().y() > 0 ? vtkCommand::MouseWheelForwardEvent
-                                                           : vtkCommand::MouseWheelBackwardEvent,
-                                   e);
+    impl_->interactor->InvokeEvent(
+        e->angleDelta().y() > 0 ? vtkCommand::MouseWheelForwardEvent : vtkCommand::MouseWheelBackwardEvent, e);
     requestRender();
 }
 

@@ -44,7 +44,7 @@ struct Limits {
     rlim_t addressSpace = 0;  // bytes; 0 = none
     rlim_t fileSize = 0;      // bytes; 0 = none
     int timeoutMs = 300000;
-    QStringList env;          // extra VAR=value
+    QStringList env;  // extra VAR=value
 };
 
 Run cli(const QStringList& args, const Limits& limits = {}) {
@@ -57,11 +57,15 @@ Run cli(const QStringList& args, const Limits& limits = {}) {
     const rlim_t as = limits.addressSpace, fsize = limits.fileSize;
     p.setChildProcessModifier([as, fsize] {  // in the child, before exec: async-signal-safe calls only
         if (as) {
-            struct rlimit r{as, as};
+            struct rlimit r {
+                as, as
+            };
             setrlimit(RLIMIT_AS, &r);
         }
         if (fsize) {
-            struct rlimit r{fsize, fsize};
+            struct rlimit r {
+                fsize, fsize
+            };
             setrlimit(RLIMIT_FSIZE, &r);
             signal(SIGXFSZ, SIG_IGN);  // stays ignored across exec: writes fail with EFBIG like ENOSPC
         }
@@ -176,9 +180,9 @@ std::string pngClaiming(const fs::path& tmp, std::uint32_t width, std::uint32_t 
 }
 
 std::string vtiHeader(const std::string& extent, const std::string& fileAttrs = "") {
-    return "<?xml version=\"1.0\"?>\n<VTKFile type=\"ImageData\" version=\"1.0\" byte_order=\"LittleEndian\"" + fileAttrs +
-           ">\n<ImageData WholeExtent=\"" + extent + "\" Origin=\"0 0 0\" Spacing=\"1 1 1\">\n<Piece Extent=\"" +
-           extent + "\"><PointData Scalars=\"phase\">\n";
+    return "<?xml version=\"1.0\"?>\n<VTKFile type=\"ImageData\" version=\"1.0\" byte_order=\"LittleEndian\"" +
+           fileAttrs + ">\n<ImageData WholeExtent=\"" + extent +
+           "\" Origin=\"0 0 0\" Spacing=\"1 1 1\">\n<Piece Extent=\"" + extent + "\"><PointData Scalars=\"phase\">\n";
 }
 const char* const kVtiFooter = "</PointData></Piece></ImageData></VTKFile>\n";
 
@@ -203,8 +207,9 @@ struct HelpRows {
     QSet<qsizetype> columns;
 };
 HelpRows helpRows(const QString& help) {
-    static const QRegularExpression row("^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?(  +)(?=\\S)|^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?$",
-                                        QRegularExpression::MultilineOption);
+    static const QRegularExpression row(
+        "^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?(  +)(?=\\S)|^  (?:-\\w, )?(--[\\w-]+)(?: \\S+)?$",
+        QRegularExpression::MultilineOption);
     HelpRows rows;
     for (auto it = row.globalMatch(help); it.hasNext();) {
         const auto m = it.next();
@@ -229,8 +234,8 @@ QList<QStringList> declaredCommands() {
                  << QStringList{"noise", "eval", "--no-learned"} << QStringList{"noise", "montage"}
                  << QStringList{"bench", "noise"};
     if (hasCommand("dataset"))
-        commands << QStringList{"dataset", "build"} << QStringList{"dataset", "merge"} << QStringList{"dataset", "subset"}
-                 << QStringList{"dataset", "from-volume"};
+        commands << QStringList{"dataset", "build"} << QStringList{"dataset", "merge"}
+                 << QStringList{"dataset", "subset"} << QStringList{"dataset", "from-volume"};
     return commands;
 }
 
@@ -323,9 +328,10 @@ private slots:
             {write("dims.txt", "2 2\n0 1\n0 1\n1 1\n"), "more values"},
             {write("label.txt", "2 2\n0 1\n5 1\n"), "unknown label 5"},
             {write("nan.txt", "2 1\nnan 0\n"), "NaN"},
-            {write("nan.vti", "<VTKFile type=\"ImageData\"><ImageData WholeExtent=\"0 1 0 0 0 0\"><Piece><PointData>"
-                              "<DataArray type=\"Float64\" Name=\"phase\" format=\"ascii\">nan 1</DataArray>"
-                              "</PointData></Piece></ImageData></VTKFile>"),
+            {write("nan.vti",
+                   "<VTKFile type=\"ImageData\"><ImageData WholeExtent=\"0 1 0 0 0 0\"><Piece><PointData>"
+                   "<DataArray type=\"Float64\" Name=\"phase\" format=\"ascii\">nan 1</DataArray>"
+                   "</PointData></Piece></ImageData></VTKFile>"),
              "NaN"},
             {write("trunc.h5", std::string("\x89HDF\r\n\x1a\n", 8) + std::string(100, '\0')), "HDF5"},
             {write("junk.png", "not a png"), "not a PNG"},
@@ -540,10 +546,10 @@ private slots:
             QVERIFY(!fs::exists(full / "s.h5"));
         }
         if (hasCommand("dataset")) {
-            const Run build = cli({"dataset", "build", "--size", "48x48", "--phi-count", "2", "--chi-count", "2",
-                                   "--snapshots", "6", "--time", "20", "--descriptors", "none", "--threads", "1", "-o",
-                                   q(full / "d")},
-                                  capped(40000));
+            const Run build =
+                cli({"dataset", "build", "--size", "48x48", "--phi-count", "2", "--chi-count", "2", "--snapshots", "6",
+                     "--time", "20", "--descriptors", "none", "--threads", "1", "-o", q(full / "d")},
+                    capped(40000));
             QVERIFY2(build.finished && build.code == 1, qPrintable(build.err));
             const QString last = build.err.trimmed().section('\n', -1);
             QVERIFY2(last.contains("write failed") && last.contains(q(full / "d")), qPrintable(build.err));
@@ -568,12 +574,14 @@ private slots:
         const std::vector<Case> cases{
             {"claim_60000.txt", "claims: 60000x60000 = 3600000000 voxels (header '60000 60000'); 18 bytes present",
              "truncated"},
-            {"claim_1e15.vti", "claims: 100000x100000x100000 = 1000000000000000 voxels (WholeExtent '0 99999 0 99999 0 99999'",
+            {"claim_1e15.vti",
+             "claims: 100000x100000x100000 = 1000000000000000 voxels (WholeExtent '0 99999 0 99999 0 99999'",
              "more than the limit"},
             {"claim_png.png", "claims: 100000x100000 = 10000000000 voxels (PNG header 100000x100000, 8-bit grey)",
              "more than its"},
-            {"claim_never.h5", "claims: 60000x60000 = 3600000000 voxels (1 sample dataset, the first '/s': shape 60000x60000, "
-                               "integer 1-byte, 0 bytes stored)",
+            {"claim_never.h5",
+             "claims: 60000x60000 = 3600000000 voxels (1 sample dataset, the first '/s': shape 60000x60000, "
+             "integer 1-byte, 0 bytes stored)",
              "no data was ever written"},
         };
         for (const auto& c : cases) {
@@ -628,7 +636,8 @@ private slots:
         const Run info = cli({"info", q(d / "s.png")});
         QCOMPARE(info.code, 0);
         QVERIFY2(info.out.contains("dims: 32x32x32 (3D)"), qPrintable(info.out));
-        QVERIFY2(info.out.contains("claims: 32x32x32 = 32768 voxels (stack manifest s.pngstack: 32 slices of 32x32, 32 present)"),
+        QVERIFY2(info.out.contains(
+                     "claims: 32x32x32 = 32768 voxels (stack manifest s.pngstack: 32 slices of 32x32, 32 present)"),
                  qPrintable(info.out));
         QVERIFY(!fs::exists(d / "s_z0032.png"));
         for (const QString& f : filesIn(d)) QVERIFY2(!f.contains(".tmp"), qPrintable(f));
@@ -666,8 +675,8 @@ private slots:
         if (!hasCommand("simulate")) QSKIP("built without jobs");
         const fs::path d = dir_ / "sim_lock";
         fs::create_directories(d);
-        const QStringList args{"simulate", "--size", "96x96", "--time", "20000", "--snapshots", "5", "--threads", "1",
-                               "-o", q(d / "s.h5")};
+        const QStringList args{"simulate", "--size",    "96x96", "--time", "20000",      "--snapshots",
+                               "5",        "--threads", "1",     "-o",     q(d / "s.h5")};
         QProcess first;
         first.start(MICROSTUDIO_CLI, args);
         QVERIFY(first.waitForStarted());
@@ -676,7 +685,8 @@ private slots:
         while (!fs::exists(d / "s.h5.work" / "job.txt") && t.elapsed() < 30000) QThread::msleep(20);
         QVERIFY(fs::exists(d / "s.h5.work" / "job.txt"));
         const Run second = cli(args);
-        const bool refused = refusedInOneLine(second, q(d / "s.h5"), "another simulate run is writing this output", 10000);
+        const bool refused =
+            refusedInOneLine(second, q(d / "s.h5"), "another simulate run is writing this output", 10000);
         QVERIFY2(second.err.contains(QString("(process %1)").arg(first.processId())), qPrintable(second.err));
         ::kill(pid_t(first.processId()), SIGKILL);
         first.waitForFinished(10000);
@@ -705,22 +715,31 @@ private slots:
         if (hasCommand("simulate")) {
             const QString out = q(dir_ / "msg.h5");
             cases.push_back({{"simulate", "--time", "-1", "-o", out}, "--time must be a number > 0, not '-1'"});
-            cases.push_back({{"simulate", "--threads", "-3", "-o", out}, "--threads expects 0 (every core) or a number"});
-            cases.push_back({{"simulate", "--first-time", "50", "--time", "10", "-o", out}, "--first-time must be > 0 and at most --time (10)"});
-            cases.push_back({{"simulate", "--first-time", "5", "--steps", "10", "-o", out}, "--first-time needs --time"});
-            cases.push_back({{"simulate", "--steps", "3", "--snapshots", "10", "-o", out}, "--steps (3) must be at least --snapshots (10)"});
-            cases.push_back({{"simulate", "--snapshots", "0", "-o", out}, "--snapshots must be an integer in [1, 1000000], not '0'"});
+            cases.push_back(
+                {{"simulate", "--threads", "-3", "-o", out}, "--threads expects 0 (every core) or a number"});
+            cases.push_back({{"simulate", "--first-time", "50", "--time", "10", "-o", out},
+                             "--first-time must be > 0 and at most --time (10)"});
+            cases.push_back(
+                {{"simulate", "--first-time", "5", "--steps", "10", "-o", out}, "--first-time needs --time"});
+            cases.push_back({{"simulate", "--steps", "3", "--snapshots", "10", "-o", out},
+                             "--steps (3) must be at least --snapshots (10)"});
+            cases.push_back({{"simulate", "--snapshots", "0", "-o", out},
+                             "--snapshots must be an integer in [1, 1000000], not '0'"});
             cases.push_back({{"simulate", "--phases", "4", "-o", out}, "--phases must be 2 or 3"});
-            cases.push_back({{"simulate", "--size", "1x64", "-o", out}, "--size must be NXxNY or NXxNYxNZ, NX and NY in 2..100000"});
+            cases.push_back({{"simulate", "--size", "1x64", "-o", out},
+                             "--size must be NXxNY or NXxNYxNZ, NX and NY in 2..100000"});
             cases.push_back({{"simulate", "--size", "64x64"}, "missing -o OUT.h5"});
-            cases.push_back({{"simulate", "--phi", "1.5", "-o", out}, "--phi must lie between 0 and 1 (exclusive), got 1.5", 1});
+            cases.push_back(
+                {{"simulate", "--phi", "1.5", "-o", out}, "--phi must lie between 0 and 1 (exclusive), got 1.5", 1});
             cases.push_back({{"simulate", "--kappa", "0", "-o", out}, "--kappa must be > 0, got 0", 1});
         }
         if (hasCommand("dataset")) {
             const QString out = q(dir_ / "msg_ds");
             cases.push_back({{"dataset", "build", "--threads", "-3", "-o", out}, "--threads expects 0 (every core)"});
-            cases.push_back({{"dataset", "build", "--shard", "0/99999999999", "-o", out}, "N 99999999999 is too large", 1});
-            cases.push_back({{"dataset", "build", "--shard", "1/4294967297", "-o", out}, "N 4294967297 is too large", 1});
+            cases.push_back(
+                {{"dataset", "build", "--shard", "0/99999999999", "-o", out}, "N 99999999999 is too large", 1});
+            cases.push_back(
+                {{"dataset", "build", "--shard", "1/4294967297", "-o", out}, "N 4294967297 is too large", 1});
             cases.push_back({{"dataset", "build", "--shard", "4/4", "-o", out}, "I must be below N", 1});
             cases.push_back({{"dataset", "build", "--shard", "a/4", "-o", out}, "--shard must be I/N", 1});
         }
@@ -733,10 +752,12 @@ private slots:
         QVERIFY(!fs::exists(dir_ / "msg.h5.work"));
         QVERIFY(!fs::exists(dir_ / "msg_ds"));
         // "unknown label 0.500000" for a stored 0.5000001.
-        writeBytes(dir_ / "label.vti", vtiHeader("0 1 0 0 0 0") +
-                                            "<DataArray type=\"Float64\" Name=\"phase\" format=\"ascii\">0.5 0.5000001</DataArray>\n" +
-                                            kVtiFooter);
-        QVERIFY(refusedInOneLine(cli({"info", q(dir_ / "label.vti")}), q(dir_ / "label.vti"), "unknown label 0.5000001 at voxel 1"));
+        writeBytes(dir_ / "label.vti",
+                   vtiHeader("0 1 0 0 0 0") +
+                       "<DataArray type=\"Float64\" Name=\"phase\" format=\"ascii\">0.5 0.5000001</DataArray>\n" +
+                       kVtiFooter);
+        QVERIFY(refusedInOneLine(cli({"info", q(dir_ / "label.vti")}), q(dir_ / "label.vti"),
+                                 "unknown label 0.5000001 at voxel 1"));
     }
 
     // `simulate -o 'q"x.h5' --json` printed invalid JSON (the path unescaped).
@@ -784,11 +805,13 @@ private slots:
         original.spacing = {0.5, 0.5, 2.0};
         ms::io::writeVolume(original, dir_ / "t0.vti");
         // Labels through every pair; spacing wherever the format holds it.
-        const QStringList chain{"t0.vti", "t1.tif", "t2.npy", "t3.h5", "t4.tiff", "t5.vti", "t6.npy", "t7.tif", "t8.vti"};
+        const QStringList chain{"t0.vti", "t1.tif", "t2.npy", "t3.h5", "t4.tiff",
+                                "t5.vti", "t6.npy", "t7.tif", "t8.vti"};
         for (int i = 0; i + 1 < chain.size(); ++i) {
             const Run r = cli({"convert", q(dir_ / chain[i].toStdString()), q(dir_ / chain[i + 1].toStdString())});
             QVERIFY2(r.code == 0, qPrintable(chain[i] + " -> " + chain[i + 1] + ": " + r.err));
-            QVERIFY2(ms::io::readVolume(dir_ / chain[i + 1].toStdString()).sameLabels(original), qPrintable(chain[i + 1]));
+            QVERIFY2(ms::io::readVolume(dir_ / chain[i + 1].toStdString()).sameLabels(original),
+                     qPrintable(chain[i + 1]));
         }
         QCOMPARE(ms::io::readVolume(dir_ / "t1.tif").spacing, original.spacing);
         QCOMPARE(ms::io::readVolume(dir_ / "t5.vti").spacing, (std::array<double, 3>{1, 1, 1}));  // via .npy
@@ -835,8 +858,8 @@ private slots:
         QVERIFY2(r.code == 0 && r.out.contains("STAT_n_D 2"), qPrintable(r.out + r.err));
         QVERIFY(refusedInOneLine(cli({"info", "--labels", "0,128", q(dir_ / "grey.npy")}), q(dir_ / "grey.npy"),
                                  "value 255 at voxel 1 is not one of --labels 0, 128"));
-        QVERIFY(refusedInOneLine(cli({"convert", "--labels", "0,1", q(dir_ / "t0.vti"), q(dir_ / "x.tif")}), q(dir_ / "t0.vti"),
-                                 "--labels applies to .tif and .npy files only"));
+        QVERIFY(refusedInOneLine(cli({"convert", "--labels", "0,1", q(dir_ / "t0.vti"), q(dir_ / "x.tif")}),
+                                 q(dir_ / "t0.vti"), "--labels applies to .tif and .npy files only"));
         QVERIFY(refusedInOneLine(cli({"describe", "--labels", "0,1", q(dir_ / "t3.h5")}), q(dir_ / "t3.h5"),
                                  "--labels applies to .tif and .npy files only"));
         const Run bad = cli({"info", "--labels", "0", q(dir_ / "grey.npy")});
@@ -852,7 +875,8 @@ private slots:
             QString reason;
             QStringList extra;
         };
-        const std::string page = tiny::tinyTiff(4, 4, {std::vector<std::uint16_t>(16, 1), std::vector<std::uint16_t>(16, 0)});
+        const std::string page =
+            tiny::tinyTiff(4, 4, {std::vector<std::uint16_t>(16, 1), std::vector<std::uint16_t>(16, 0)});
         const std::string data(24, '\x01');
         const QStringList bigCap{"--max-voxels", "1000000000000000000"};
         const std::vector<Case> cases{
@@ -860,12 +884,25 @@ private slots:
             {"huge.tif", tiny::tinyTiff(100000, 100000, {{0, 1}}), "more than the limit", {}},
             {"huge_capped.tif", tiny::tinyTiff(100000, 100000, {{0, 1}}), "truncated TIFF", bigCap},
             {"float.tif", tiny::tinyTiff(2, 1, {{0, 15360}}, 16, 3), "floating-point", {}},
-            {"four.tif", tiny::tinyTiff(4, 1, {{0, 1, 2, 7}}), "more than 3 distinct values (found 0, 1, 2, 7, ...)", {}},
-            {"cut.npy", tiny::npyFile("|u1", false, "(2, 3, 4)", data) + data.substr(0, 20), "truncated or corrupt .npy", {}},
-            {"huge.npy", tiny::npyFile("|u1", false, "(100000, 100000, 100000)", data) + data, "more than the limit", {}},
-            {"huge_capped.npy", tiny::npyFile("|u1", false, "(100000, 100000, 100000)", data) + data, "truncated or corrupt .npy", bigCap},
+            {"four.tif",
+             tiny::tinyTiff(4, 1, {{0, 1, 2, 7}}),
+             "more than 3 distinct values (found 0, 1, 2, 7, ...)",
+             {}},
+            {"cut.npy",
+             tiny::npyFile("|u1", false, "(2, 3, 4)", data) + data.substr(0, 20),
+             "truncated or corrupt .npy",
+             {}},
+            {"huge.npy",
+             tiny::npyFile("|u1", false, "(100000, 100000, 100000)", data) + data,
+             "more than the limit",
+             {}},
+            {"huge_capped.npy", tiny::npyFile("|u1", false, "(100000, 100000, 100000)", data) + data,
+             "truncated or corrupt .npy", bigCap},
             {"complex.npy", tiny::npyFile("<c8", false, "(2, 3, 4)", data) + data, "dtype '<c8' is not supported", {}},
-            {"four.npy", tiny::npyFile("|u1", false, "(2, 2)", "") + std::string("\x00\x01\x02\x07", 4), "more than 3 distinct values", {}},
+            {"four.npy",
+             tiny::npyFile("|u1", false, "(2, 2)", "") + std::string("\x00\x01\x02\x07", 4),
+             "more than 3 distinct values",
+             {}},
         };
         for (const auto& c : cases) {
             const fs::path p = dir_ / c.name;
@@ -874,7 +911,8 @@ private slots:
                 QStringList args{command};
                 args << c.extra << q(p);
                 if (QString(command) == "convert") args << q(dir_ / "never.vti");
-                QVERIFY2(refusedInOneLine(cli(args, capped()), q(p), c.reason), qPrintable(QString(command) + " " + q(p)));
+                QVERIFY2(refusedInOneLine(cli(args, capped()), q(p), c.reason),
+                         qPrintable(QString(command) + " " + q(p)));
             }
             QVERIFY(!fs::exists(dir_ / "never.vti"));
         }
@@ -936,17 +974,19 @@ private slots:
                 bool same = w.dims() == ms::Dims{64, 64, 16};
                 for (int z = 0; z < 16 && same; ++z)
                     for (int y = 0; y < 64; ++y)
-                        for (int x = 0; x < 64; ++x) same = same && w.at(x, y, z) == volume.at(x0 + x, y0 + y, (2 * z + 1) * 50 / 32);
+                        for (int x = 0; x < 64; ++x)
+                            same = same && w.at(x, y, z) == volume.at(x0 + x, y0 + y, (2 * z + 1) * 50 / 32);
                 QVERIFY2(same, w.text.at("sample").c_str());
             }
         }
         QVERIFY(fs::exists(out / "manifest.json"));
         for (const QString& f : filesIn(out)) QVERIFY2(!f.contains(".tmp"), qPrintable(f));
         // Refusals in one line naming the file; --help lists the formats io reads.
-        QVERIFY(refusedInOneLine(cli({"dataset", "from-volume", q(tif), "--size", "400x64", "-o", q(dir_ / "never")}), q(tif),
-                                 "window 400x64 is larger than the volume's x/y plane 300x300"));
-        QVERIFY(refusedInOneLine(cli({"dataset", "from-volume", q(tif), "--size", "64x64", "--stride", "0", "-o", q(dir_ / "never")}),
-                                 q(tif), "stride must be at least 1"));
+        QVERIFY(refusedInOneLine(cli({"dataset", "from-volume", q(tif), "--size", "400x64", "-o", q(dir_ / "never")}),
+                                 q(tif), "window 400x64 is larger than the volume's x/y plane 300x300"));
+        QVERIFY(refusedInOneLine(
+            cli({"dataset", "from-volume", q(tif), "--size", "64x64", "--stride", "0", "-o", q(dir_ / "never")}),
+            q(tif), "stride must be at least 1"));
         QVERIFY(!fs::exists(dir_ / "never" / "train.h5"));
         const Run help = cli({"dataset", "from-volume", "--help"});
         QCOMPARE(help.code, 0);
@@ -975,8 +1015,9 @@ private slots:
                     const double bound = d.hasMin ? d.min : d.max;
                     const QString outside = QString::number(d.hasMin ? d.min - 1 : d.max + 1, 'g', 15);
                     QVERIFY2(d.rule.contains(QString::number(bound, 'g', 15)), qPrintable(where + ": " + d.rule));
-                    QVERIFY2(refusedWith(cli(command + QStringList{d.name, outside}), {d.name, d.rule, "'" + outside + "'"}),
-                             qPrintable(where + " " + outside));
+                    QVERIFY2(
+                        refusedWith(cli(command + QStringList{d.name, outside}), {d.name, d.rule, "'" + outside + "'"}),
+                        qPrintable(where + " " + outside));
                     ++ranges;
                 }
                 if (d.kind == "text" && !d.rule.isEmpty())  // allowed values
@@ -1014,7 +1055,8 @@ private slots:
             const HelpRows rows = helpRows(help.out);
             declared.sort();
             QCOMPARE(rows.names, declared);
-            QVERIFY2(rows.columns.size() == 1, qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
+            QVERIFY2(rows.columns.size() == 1,
+                     qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
         }
     }
 
@@ -1026,22 +1068,26 @@ private slots:
     void evaluateAndGenerateRefuseBadValuesInOneLine() {
         if (!hasCommand("evaluate")) QSKIP("built without the ML worker");
         int ranges = 0;
-        for (const QStringList& command : {QStringList{"evaluate"}, QStringList{"generate"}, QStringList{"bench", "ml3d"}}) {
+        for (const QStringList& command :
+             {QStringList{"evaluate"}, QStringList{"generate"}, QStringList{"bench", "ml3d"}}) {
             const QList<Declared> options = declaredOptions(command);
             QVERIFY2(options.size() >= (command.size() == 1 ? 20 : 6), qPrintable(command.join(' ')));
             for (const Declared& d : options) {
                 const QString where = command.join(' ') + " " + d.name;
                 if (d.kind == "integer" || d.kind == "number")
-                    QVERIFY2(refusedWith(cli(command + QStringList{d.name, "abc"}), {d.name, "'abc'"}), qPrintable(where));
+                    QVERIFY2(refusedWith(cli(command + QStringList{d.name, "abc"}), {d.name, "'abc'"}),
+                             qPrintable(where));
                 if (d.hasMin || d.hasMax) {
                     const QString outside = QString::number(d.hasMin ? d.min - 1 : d.max + 1, 'g', 15);
-                    QVERIFY2(refusedWith(cli(command + QStringList{d.name, outside}), {d.name, d.rule, "'" + outside + "'"}),
-                             qPrintable(where + " " + outside));
+                    QVERIFY2(
+                        refusedWith(cli(command + QStringList{d.name, outside}), {d.name, d.rule, "'" + outside + "'"}),
+                        qPrintable(where + " " + outside));
                     ++ranges;
                 }
                 // Rules from the parsers (sampler names, NAME=VALUE lists, sizes): their own words, the value named.
                 if (d.kind == "text" && !d.rule.isEmpty())
-                    QVERIFY2(refusedWith(cli(command + QStringList{d.name, "bogus"}), {d.name, "'bogus'"}), qPrintable(where));
+                    QVERIFY2(refusedWith(cli(command + QStringList{d.name, "bogus"}), {d.name, "'bogus'"}),
+                             qPrintable(where));
                 QVERIFY2(refusesMisusedValue(command, d), qPrintable(where));
             }
             QVERIFY(refusedWith(cli(command + QStringList{"--no-such-option"}), {"unknown option --no-such-option"}));
@@ -1051,11 +1097,15 @@ private slots:
         // The sampler settings, spelled out, the same in both commands.
         for (const QString& command : {QString("evaluate"), QString("generate")}) {
             QVERIFY(refusedWith(cli({command, "--steps", "-1"}), {"--steps must be an integer >= 0, not '-1'"}));
-            QVERIFY(refusedWith(cli({command, "--guidance", "-1"}), {"--guidance must be a number in [0, 100], not '-1'"}));
-            QVERIFY(refusedWith(cli({command, "--candidates", "65"}), {"--candidates must be an integer in [1, 64], not '65'"}));
+            QVERIFY(
+                refusedWith(cli({command, "--guidance", "-1"}), {"--guidance must be a number in [0, 100], not '-1'"}));
+            QVERIFY(refusedWith(cli({command, "--candidates", "65"}),
+                                {"--candidates must be an integer in [1, 64], not '65'"}));
             QVERIFY(refusedWith(cli({command, "-n", "0"}), {"--count must be an integer in [1, 100000], not '0'"}));
-            QVERIFY(refusedWith(cli({command, "--sampler", "euler"}), {"--sampler must be ddim, dpmpp or ddpm, got 'euler'"}));
-            QVERIFY(refusedWith(cli({command, "--ddpm-variance", "small"}), {"--ddpm-variance must be beta or posterior, not 'small'"}));
+            QVERIFY(refusedWith(cli({command, "--sampler", "euler"}),
+                                {"--sampler must be ddim, dpmpp or ddpm, got 'euler'"}));
+            QVERIFY(refusedWith(cli({command, "--ddpm-variance", "small"}),
+                                {"--ddpm-variance must be beta or posterior, not 'small'"}));
         }
         QVERIFY(refusedWith(cli({"evaluate", "--min-phase-fraction", "0.5"}),
                             {"--min-phase-fraction must be a number in [0, 0.5), not '0.5'"}));
@@ -1074,29 +1124,35 @@ private slots:
         if (!hasCommand("evaluate")) QSKIP("built without the ML worker");
         const QList<QPair<QStringList, QStringList>> commands{
             {{"evaluate"}, {"Evaluates a 3D generator (MicroGen3D) on held-out data", "Samples of the train split"}},
-            {{"generate"}, {"Generates 3D microstructures with a MicroGen3D model", "--strict refuses.",
-                            "       microstudio-cli generate --create-tiny DIR"}},
-            {{"bench", "ml3d"}, {"Paper-sized MicroGen3D networks", "       microstudio-cli bench ml3d --batch-sizes"}}};
+            {{"generate"},
+             {"Generates 3D microstructures with a MicroGen3D model", "--strict refuses.",
+              "       microstudio-cli generate --create-tiny DIR"}},
+            {{"bench", "ml3d"},
+             {"Paper-sized MicroGen3D networks", "       microstudio-cli bench ml3d --batch-sizes"}}};
         for (const auto& [command, paragraphs] : commands) {
             const Run help = cli(command + QStringList{"--help"});
             QCOMPARE(help.code, 0);
             QVERIFY2(help.out.startsWith("Usage: microstudio-cli " + command.join(' ')), qPrintable(help.out));
-            for (const QString& text : paragraphs) QVERIFY2(help.out.contains(text), qPrintable(text + "\n" + help.out));
+            for (const QString& text : paragraphs)
+                QVERIFY2(help.out.contains(text), qPrintable(text + "\n" + help.out));
             QStringList declared{"--help"};
             for (const Declared& d : declaredOptions(command)) declared << d.name;
             const HelpRows rows = helpRows(help.out);
             declared.sort();
             QCOMPARE(rows.names, declared);
-            QVERIFY2(rows.columns.size() == 1, qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
+            QVERIFY2(rows.columns.size() == 1,
+                     qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
         }
         // Every option scripts, tests and docs pass is still declared, short names included.
         const Run evaluate = cli({"evaluate", "--help"}), generate = cli({"generate", "--help"});
-        for (const char* name : {"-n, --count", "--model", "--data", "--steps", "--json", "--save", "--csv", "--describe",
-                                 "--round-trip-only", "--compare-steps", "--compare-count", "--compare-sampler",
-                                 "--size-count", "--training-count", "--min-phase-fraction", "--threads", "--cpu"})
+        for (const char* name :
+             {"-n, --count", "--model", "--data", "--steps", "--json", "--save", "--csv", "--describe",
+              "--round-trip-only", "--compare-steps", "--compare-count", "--compare-sampler", "--size-count",
+              "--training-count", "--min-phase-fraction", "--threads", "--cpu"})
             QVERIFY2(evaluate.out.contains(name), name);
-        for (const char* name : {"-o, --output", "-n, --count", "--create-tiny", "--ranges-from", "--phases", "--info",
-                                 "--evaluate", "--random-targets", "--range", "--targets-from", "--strict", "--no-measure"})
+        for (const char* name :
+             {"-o, --output", "-n, --count", "--create-tiny", "--ranges-from", "--phases", "--info", "--evaluate",
+              "--random-targets", "--range", "--targets-from", "--strict", "--no-measure"})
             QVERIFY2(generate.out.contains(name), name);
     }
 
@@ -1107,8 +1163,8 @@ private slots:
     // option; --help lists exactly the declared options, in one column.
     void trainCommandsDeclareTheirOptions() {
         if (!hasCommand("train3d")) QSKIP("built without ml: no train commands");
-        const QList<QStringList> commands{{"train", "vae2d"}, {"train", "ldm2d"}, {"train", "study"},
-                                          {"train", "recipe"}, {"train", "subset"}, {"train3d"},
+        const QList<QStringList> commands{{"train", "vae2d"},   {"train", "ldm2d"},  {"train", "study"},
+                                          {"train", "recipe"},  {"train", "subset"}, {"train3d"},
                                           {"train3d", "recipe"}};
         int refused = 0;
         for (const QStringList& command : commands) {
@@ -1118,10 +1174,10 @@ private slots:
                 if (d.name == "--max-voxels") continue;  // every command's, checked above
                 QString bad;
                 if (d.kind == "integer" || d.kind == "number")
-                    bad = d.hasMin ? QString::number(d.min - 1, 'g', 15)
-                                   : d.hasMax ? QString::number(d.max + 1, 'g', 15) : QString("abc");
-                else if (d.kind == "text" && !d.rule.isEmpty())
-                    bad = "bogus";
+                    bad = d.hasMin   ? QString::number(d.min - 1, 'g', 15)
+                          : d.hasMax ? QString::number(d.max + 1, 'g', 15)
+                                     : QString("abc");
+                else if (d.kind == "text" && !d.rule.isEmpty()) bad = "bogus";
                 if (bad.isEmpty()) continue;
                 QVERIFY2(refusedWith(cli(command + QStringList{d.name, bad}), {d.name, d.rule, "'" + bad + "'"}),
                          qPrintable(command.join(' ') + " " + d.name + " " + bad));
@@ -1137,7 +1193,8 @@ private slots:
             const HelpRows rows = helpRows(help.out);
             declared.sort();
             QCOMPARE(rows.names, declared);
-            QVERIFY2(rows.columns.size() == 1, qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
+            QVERIFY2(rows.columns.size() == 1,
+                     qPrintable(command.join(' ') + ": help starts in several columns\n" + help.out));
         }
         QVERIFY(refused >= 60);
         // The brief's examples, spelled out.
@@ -1155,8 +1212,9 @@ private slots:
         for (const char* name : {"--phases", "--threads", "--choice", "--latent-channels", "--periodic-xy",
                                  "--minority-weight", "--fp-head", "--features-augment", "--diffusion-augment"})
             QVERIFY2(recipe3d.out.contains(name), name);
-        for (const char* name : {"--stage", "--dims", "--channels", "--first-stride", "--features", "--context", "--augment",
-                                 "--min-phase-fraction", "--checkpoint-every", "--lr", "--world-size", "--ema"})
+        for (const char* name :
+             {"--stage", "--dims", "--channels", "--first-stride", "--features", "--context", "--augment",
+              "--min-phase-fraction", "--checkpoint-every", "--lr", "--world-size", "--ema"})
             QVERIFY2(train3d.out.contains(name), name);
         // The recipe's feature predictor trains on 4 symmetry variants unless told otherwise.
         QVERIFY2(recipe3d.out.simplified().contains("[4; a predictor already trained or training keeps its own]"),

@@ -67,9 +67,9 @@ private slots:
         const fs::path target = dir / "out.txt";
         { std::ofstream(target) << "old"; }
         QVERIFY_THROWS_EXCEPTION(ms::Error, ms::writeAtomically(target, [](const fs::path& tmp) {
-            std::ofstream(tmp) << "half";
-            throw ms::Error("disk full");
-        }));
+                                     std::ofstream(tmp) << "half";
+                                     throw ms::Error("disk full");
+                                 }));
         std::ifstream in(target);
         std::string content;
         in >> content;
@@ -143,11 +143,15 @@ private slots:
     }
     void parallelForVisitsAllAndRethrows() {
         std::vector<std::atomic<int>> hits(1000);
-        ms::parallelFor(hits.size(), [&](std::size_t i) { hits[i]++; }, 2);
+        ms::parallelFor(
+            hits.size(), [&](std::size_t i) { hits[i]++; }, 2);
         for (auto& h : hits) QCOMPARE(h.load(), 1);
-        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::parallelFor(10, [](std::size_t i) {
-            if (i == 5) throw ms::Error("boom");
-        }, 2));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::parallelFor(
+                                                10,
+                                                [](std::size_t i) {
+                                                    if (i == 5) throw ms::Error("boom");
+                                                },
+                                                2));
     }
     void progressCancels() {
         ms::ProgressToken token;

@@ -218,18 +218,16 @@ private slots:
             QVERIFY(entry != result.graspi.end());
             const double want = std::stod(e.text);
             if (entry->integer) {
-                QVERIFY2(md::formatValue(entry->value) == e.text,
-                         qPrintable(QString("%1: got %2, GraSPI %3")
-                                        .arg(QString::fromStdString(e.name))
-                                        .arg(entry->value)
-                                        .arg(QString::fromStdString(e.text))));
+                QVERIFY2(md::formatValue(entry->value) == e.text, qPrintable(QString("%1: got %2, GraSPI %3")
+                                                                                 .arg(QString::fromStdString(e.name))
+                                                                                 .arg(entry->value)
+                                                                                 .arg(QString::fromStdString(e.text))));
             } else {
                 const double tol = 1e-5 * std::fabs(want) + 1e-12;
-                QVERIFY2(std::fabs(entry->value - want) <= tol,
-                         qPrintable(QString("%1: got %2, GraSPI %3")
-                                        .arg(QString::fromStdString(e.name))
-                                        .arg(entry->value, 0, 'g', 9)
-                                        .arg(QString::fromStdString(e.text))));
+                QVERIFY2(std::fabs(entry->value - want) <= tol, qPrintable(QString("%1: got %2, GraSPI %3")
+                                                                               .arg(QString::fromStdString(e.name))
+                                                                               .arg(entry->value, 0, 'g', 9)
+                                                                               .arg(QString::fromStdString(e.text))));
             }
         }
     }
@@ -387,8 +385,7 @@ private slots:
         QCOMPARE(val(r, "DISS_f10_M"), 0.0);
         QVERIFY(std::isnan(val(r, "CT_f_e_conn")));
         QVERIFY(md::formatGraspi(r).find("CT_f_e_conn") == std::string::npos);  // NaN line omitted
-        QCOMPARE(val(r, "ABS_wf_D"),
-                 (std::exp(-0.03) + std::exp(-0.02) + 2.0 * std::exp(-0.01)) / 9.0);
+        QCOMPARE(val(r, "ABS_wf_D"), (std::exp(-0.03) + std::exp(-0.02) + 2.0 * std::exp(-0.01)) / 9.0);
         QCOMPARE(val(r, "vol_frac_M"), 5.0 / 9.0);
         QCOMPARE(val(r, "tortuosity_D"), 1.0);
     }
@@ -517,16 +514,18 @@ private slots:
         std::size_t reached = 0;
         for (std::size_t i = 0; i < g.n; ++i) {
             const float want = toInterface[i] < 0.5f * inf ? toInterface[i] : -1.0f;
-            QVERIFY2(maps.distanceToInterface[i] == want,
-                     qPrintable(QString("voxel %1: %2, Dijkstra %3").arg(i).arg(maps.distanceToInterface[i], 0, 'g', 9)
-                                    .arg(want, 0, 'g', 9)));
+            QVERIFY2(maps.distanceToInterface[i] == want, qPrintable(QString("voxel %1: %2, Dijkstra %3")
+                                                                         .arg(i)
+                                                                         .arg(maps.distanceToInterface[i], 0, 'g', 9)
+                                                                         .arg(want, 0, 'g', 9)));
             const bool anode = labels[i] != ms::Acceptor;
             const float d = anode ? fromAnode[i] : fromCathode[i];
             const double source = anode ? double(g.layers - 1) : 0.0;
             const double h = std::fabs(source - double(i / g.layerSize)) * pixelSize;
             const float tort = !(d < 0.5f * inf) ? -1.0f : h < 1e-20 ? 1.0f : float(double(d) / h);
             QVERIFY2(maps.tortuosity[i] == tort, qPrintable(QString("voxel %1: tortuosity %2, Dijkstra %3")
-                                                                .arg(i).arg(maps.tortuosity[i], 0, 'g', 9)
+                                                                .arg(i)
+                                                                .arg(maps.tortuosity[i], 0, 'g', 9)
                                                                 .arg(tort, 0, 'g', 9)));
             reached += d < 0.5f * inf;
         }
@@ -578,8 +577,7 @@ private slots:
             while (!stack.empty()) {
                 const std::size_t i = stack.back();
                 stack.pop_back();
-                touchesElectrode = touchesElectrode ||
-                                   (label == ms::Donor ? i >= g.n - g.layerSize : i < g.layerSize);
+                touchesElectrode = touchesElectrode || (label == ms::Donor ? i >= g.n - g.layerSize : i < g.layerSize);
                 for (const auto& e : g.all[i])
                     if (labels[e.to] == label && component[e.to] < 0) component[e.to] = id, stack.push_back(e.to);
             }
@@ -699,9 +697,9 @@ private slots:
         o.extras = true;
         ms::SyntheticOptions three;
         three.mixedFraction = 0.2;
-        const std::vector<md::Result> results = {md::describe(image({"DA", "AD", "AA"}), o),
-                                                 md::describe(image({"MDD", "MDM", "MAA"}), o),
-                                                 md::describe(ms::syntheticMicrostructure(ms::Dims{12, 10, 8}, three), o)};
+        const std::vector<md::Result> results = {
+            md::describe(image({"DA", "AD", "AA"}), o), md::describe(image({"MDD", "MDM", "MAA"}), o),
+            md::describe(ms::syntheticMicrostructure(ms::Dims{12, 10, 8}, three), o)};
         int named = 0;
         for (const auto& r : results)
             for (const auto& e : r.all()) {
@@ -732,10 +730,9 @@ private slots:
         QCOMPARE(p.exitCode(), 0);
         md::Options o;
         o.extras = true;
-        const std::string expected =
-            md::formatCsv({a.toStdString(), b.toStdString()},
-                          {md::describe(ms::io::readGraspiText(a.toStdString()), o),
-                           md::describe(ms::io::readGraspiText(b.toStdString()), o)});
+        const std::string expected = md::formatCsv({a.toStdString(), b.toStdString()},
+                                                   {md::describe(ms::io::readGraspiText(a.toStdString()), o),
+                                                    md::describe(ms::io::readGraspiText(b.toStdString()), o)});
         QCOMPARE(p.readAllStandardOutput().toStdString(), expected);
     }
 
@@ -752,8 +749,7 @@ private slots:
         p.start(MICROSTUDIO_CLI, {"describe", QString::fromStdString(a.string())});
         QVERIFY(p.waitForFinished(60000));
         QCOMPARE(p.exitCode(), 0);
-        QCOMPARE(p.readAllStandardOutput().toStdString(),
-                 md::formatGraspi(md::describe(ms::io::readGraspiText(a))));
+        QCOMPARE(p.readAllStandardOutput().toStdString(), md::formatGraspi(md::describe(ms::io::readGraspiText(a))));
 
         p.start(MICROSTUDIO_CLI, {"describe", QString::fromStdString(a.string()), QString::fromStdString(b.string())});
         QVERIFY(p.waitForFinished(60000));

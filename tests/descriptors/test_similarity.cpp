@@ -228,7 +228,8 @@ private slots:
         // Two z layers on 3x3x2: the 9 z pairs differ of 18 + 18 + 9 (z does not wrap).
         QCOMPARE(md::interfaceDensity(filled({3, 3, 2}, [](int, int, int z) { return z; })), 9.0 / 45.0);
         // One acceptor voxel in a 4x4 image: 4 of 32 pairs, including wrapped ones.
-        QCOMPARE(md::interfaceDensity(filled({4, 4, 1}, [](int x, int y, int) { return x == 0 && y == 3; })), 4.0 / 32.0);
+        QCOMPARE(md::interfaceDensity(filled({4, 4, 1}, [](int x, int y, int) { return x == 0 && y == 3; })),
+                 4.0 / 32.0);
         QCOMPARE(md::interfaceDensity(ms::Volume({1, 1, 1})), 0.0);
     }
 

@@ -36,8 +36,9 @@ inline void removeInput() {
 inline std::filesystem::path writeInput(const std::uint8_t* data, std::size_t size, const char* ext) {
     std::filesystem::path& path = inputPath();
     if (path.empty()) {
-        const std::filesystem::path dir = std::filesystem::is_directory("/dev/shm") ? std::filesystem::path("/dev/shm")
-                                                                                   : std::filesystem::temp_directory_path();
+        const std::filesystem::path dir = std::filesystem::is_directory("/dev/shm")
+                                              ? std::filesystem::path("/dev/shm")
+                                              : std::filesystem::temp_directory_path();
         path = dir / ("ms_fuzz_" + std::to_string(::getpid()) + ext);
         std::atexit(removeInput);
     }

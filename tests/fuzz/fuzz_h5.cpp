@@ -24,12 +24,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto path = fuzz::writeInput(data, size, ".h5");
     try {
         (void)ms::io::hdf5Claim(path);
-    } catch (const ms::Error&) {
-    }
+    } catch (const ms::Error&) {}
     try {
         ms::io::hdf5RequireSamples(path);
         for (const auto& v : ms::io::readHdf5(path)) fuzz::consume(v);
-    } catch (const ms::Error&) {
-    }
+    } catch (const ms::Error&) {}
     return 0;
 }

@@ -15,11 +15,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)ms::io::claimFromHead(ms::io::Format::Npy, bytes.substr(0, 64 << 10), size);
     try {
         fuzz::consume(ms::io::readNpyBytes(bytes, "fuzz.npy"));
-    } catch (const ms::Error&) {
-    }
+    } catch (const ms::Error&) {}
     try {  // explicit values take the other path through the mapping
         fuzz::consume(ms::io::readNpyBytes(bytes, "fuzz.npy", {0, 1, 0.5}));
-    } catch (const ms::Error&) {
-    }
+    } catch (const ms::Error&) {}
     return 0;
 }

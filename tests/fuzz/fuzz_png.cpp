@@ -14,11 +14,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)ms::io::claimFromHead(ms::io::Format::Png, bytes.substr(0, 64 << 10), size);
     try {
         fuzz::consume(ms::io::readPngBytes(bytes, "fuzz.png"));
-    } catch (const ms::Error&) {
-    }
+    } catch (const ms::Error&) {}
     try {
         (void)ms::io::parsePngStackManifest(bytes, "/nonexistent/s.png", "s.pngstack");
-    } catch (const ms::Error&) {
-    }
+    } catch (const ms::Error&) {}
     return 0;
 }

@@ -17,7 +17,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
         std::istringstream in(bytes);
         fuzz::consume(ms::io::readGraspiText(in, "fuzz.txt"));
-    } catch (const ms::Error&) {
-    }
+    } catch (const ms::Error&) {}
     return 0;
 }

@@ -14,7 +14,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)ms::io::claimFromHead(ms::io::Format::Vti, bytes.substr(0, 64 << 10), size);
     try {
         fuzz::consume(ms::io::readVtiBytes(std::move(bytes), "fuzz.vti"));
-    } catch (const ms::Error&) {
-    }
+    } catch (const ms::Error&) {}
     return 0;
 }

@@ -173,7 +173,8 @@ int countColour(const QImage& image, const QColor& colour, int tolerance = 40) {
     for (int y = 0; y < img.height(); ++y)
         for (int x = 0; x < img.width(); ++x) {
             const QRgb p = img.pixel(x, y);
-            if (std::abs(qRed(p) - colour.red()) + std::abs(qGreen(p) - colour.green()) + std::abs(qBlue(p) - colour.blue()) <=
+            if (std::abs(qRed(p) - colour.red()) + std::abs(qGreen(p) - colour.green()) +
+                    std::abs(qBlue(p) - colour.blue()) <=
                 tolerance)
                 ++n;
         }
@@ -200,7 +201,10 @@ BaselineComparison compareImages(const QImage& shot, const QImage& baseline, dou
     }
     if (shot.size() != baseline.size()) {
         c.message = QString("size %1x%2, baseline %3x%4")
-                        .arg(shot.width()).arg(shot.height()).arg(baseline.width()).arg(baseline.height());
+                        .arg(shot.width())
+                        .arg(shot.height())
+                        .arg(baseline.width())
+                        .arg(baseline.height());
         return c;
     }
     const QImage a = shot.convertToFormat(QImage::Format_RGB32), b = baseline.convertToFormat(QImage::Format_RGB32);
@@ -216,7 +220,8 @@ BaselineComparison compareImages(const QImage& shot, const QImage& baseline, dou
     }
     c.differing = double(differing) / double(a.width() * a.height());
     c.matches = c.differing <= tolerance;
-    c.message = QString("%1% of the pixels differ (tolerance %2%)").arg(100.0 * c.differing, 0, 'f', 2).arg(100.0 * tolerance);
+    c.message =
+        QString("%1% of the pixels differ (tolerance %2%)").arg(100.0 * c.differing, 0, 'f', 2).arg(100.0 * tolerance);
     return c;
 }
 
@@ -256,7 +261,6 @@ QImage render3d(ms::ui::MainWindow& w) {
     return w.view3d()->grabFramebuffer();
 }
 
-
 #ifdef MICROSTUDIO_HAVE_DESIGN
 // A tiny untrained generator with condition ranges and a training cloud (what
 // a training leaves, so that sliders and the feasibility check have data),
@@ -289,11 +293,11 @@ void startDemoVaeTraining(ms::ui::TrainingWizard* wizard, const QString& data, c
 
 QString tinyGeneratorWithData(const QString& name, int phases) {
     auto model = ms::ml::Generator3D::create(ms::ml::Generator3dConfig::tiny(phases), 1);
-    const std::map<std::string, std::array<double, 2>> span{
-        {"ABS_f_D", {0.3, 0.7}},        {"CT_f_D_tort1", {0.5, 1.0}}, {"CT_f_A_tort1", {0.5, 1.0}},
-        {"vol_frac_D", {0.35, 0.65}},   {"vol_frac_M", {0.05, 0.30}}, {"tortuosity_D", {1.0, 1.6}},
-        {"tortuosity_A", {1.0, 1.6}},   {"phi", {0.35, 0.65}},        {"chi", {2.5, 4.0}},
-        {"log_time", {0.0, 7.6}}};
+    const std::map<std::string, std::array<double, 2>> span{{"ABS_f_D", {0.3, 0.7}},      {"CT_f_D_tort1", {0.5, 1.0}},
+                                                            {"CT_f_A_tort1", {0.5, 1.0}}, {"vol_frac_D", {0.35, 0.65}},
+                                                            {"vol_frac_M", {0.05, 0.30}}, {"tortuosity_D", {1.0, 1.6}},
+                                                            {"tortuosity_A", {1.0, 1.6}}, {"phi", {0.35, 0.65}},
+                                                            {"chi", {2.5, 4.0}},          {"log_time", {0.0, 7.6}}};
     std::vector<ms::ml::FeatureRange> ranges;
     for (const auto& output : model.outputNames()) {
         const auto it = span.find(output);
@@ -303,7 +307,8 @@ QString tinyGeneratorWithData(const QString& name, int phases) {
     model.setFeatureRanges(ranges);
     std::vector<std::vector<double>> rows;
     for (int i = 0; i < 60; ++i)
-        rows.push_back(phases == 3 ? std::vector<double>{0.40 + 0.003 * i, 0.12 + 0.001 * i, 1.10 + 0.005 * (i % 9), 1.15 + 0.004 * (i % 7)}
+        rows.push_back(phases == 3 ? std::vector<double>{0.40 + 0.003 * i, 0.12 + 0.001 * i, 1.10 + 0.005 * (i % 9),
+                                                         1.15 + 0.004 * (i % 7)}
                                    : std::vector<double>{0.40 + 0.004 * i, 0.80 + 0.002 * i, 0.70 + 0.003 * (i % 7)});
     model.setTrainingConditions(ms::ml::ConditionCloud::fromSamples(model.conditionNames(), rows));
     const QString folder = QDir::temp().filePath(name);
@@ -514,7 +519,8 @@ private slots:
         QVERIFY2(c.lit > c.total / 2, qPrintable(QString("lit %1 of %2").arg(c.lit).arg(c.total)));
         for (int p = 0; p < 3; ++p)
             QVERIFY2(c.phase[std::size_t(p)] > c.total / 200,
-                     qPrintable(QString("phase %1 colour: %2 pixels of %3").arg(p).arg(c.phase[std::size_t(p)]).arg(c.total)));
+                     qPrintable(
+                         QString("phase %1 colour: %2 pixels of %3").arg(p).arg(c.phase[std::size_t(p)]).arg(c.total)));
     }
 
     void hidingAPhaseRemovesItsColour() {
@@ -742,7 +748,8 @@ private slots:
         // Send to the noise lab (Ctrl+N) takes this sample.
         QTest::keyClick(w.windowHandle(), Qt::Key_N, Qt::ControlModifier);
         QCOMPARE(w.tabs()->currentWidget(), static_cast<QWidget*>(w.noiseLab()));
-        QVERIFY2(noiseLabSampleText(w.noiseLab()).contains("snap_000003"), qPrintable(noiseLabSampleText(w.noiseLab())));
+        QVERIFY2(noiseLabSampleText(w.noiseLab()).contains("snap_000003"),
+                 qPrintable(noiseLabSampleText(w.noiseLab())));
         w.noiseLab()->waitForPreview();
         // Reopened, the file shows the sample last chosen.
         {
@@ -897,8 +904,8 @@ private slots:
         QVERIFY(panel->isRunning());
         QTRY_VERIFY_WITH_TIMEOUT(panel->result() != nullptr, 120000);
         probe.stop();
-        qInfo("describe of 1200x1200 with extras: %lld ms, worst UI gap %lld ms (UI thread busy %.0f ms of it)", clock.elapsed(),
-              probe.worstGap, probe.worstCpuGap);
+        qInfo("describe of 1200x1200 with extras: %lld ms, worst UI gap %lld ms (UI thread busy %.0f ms of it)",
+              clock.elapsed(), probe.worstGap, probe.worstCpuGap);
         QVERIFY2(probe.worstGap < 250, qPrintable(QString("UI stalled %1 ms").arg(probe.worstGap)));
         QVERIFY2(seen > 0, "no progress shown");
         QCOMPARE(panel->result()->value("vol_frac_D"), big.volumeFraction(ms::Donor));
@@ -955,7 +962,11 @@ private slots:
         render3d(w);
         const auto zoomed = w.phaseScene()->scaleBar();
         QVERIFY2(zoomed.pixels / zoomed.length > 1.5 * bar.pixels / bar.length && zoomed.length < bar.length,
-                 qPrintable(QString("%1 px for %2 -> %3 px for %4").arg(bar.pixels).arg(bar.length).arg(zoomed.pixels).arg(zoomed.length)));
+                 qPrintable(QString("%1 px for %2 -> %3 px for %4")
+                                .arg(bar.pixels)
+                                .arg(bar.length)
+                                .arg(zoomed.pixels)
+                                .arg(zoomed.length)));
         w.phaseScene()->setScaleBarVisible(false);
         const QImage hidden = render3d(w);
         QVERIFY(!w.phaseScene()->scaleBar().visible);
@@ -1033,7 +1044,8 @@ private slots:
         const QImage image(flat);
         QCOMPARE(image.size(), QSize(640, 360));
         const auto donor = ms::render::phaseColor(ms::Donor), acceptor = ms::render::phaseColor(ms::Acceptor);
-        QVERIFY(countColour(image, QColor(int(donor.r * 255), int(donor.g * 255), int(donor.b * 255)), 3) > 640 * 300 / 5);
+        QVERIFY(countColour(image, QColor(int(donor.r * 255), int(donor.g * 255), int(donor.b * 255)), 3) >
+                640 * 300 / 5);
         QVERIFY(countColour(image, QColor(int(acceptor.r * 255), int(acceptor.g * 255), int(acceptor.b * 255)), 3) >
                 640 * 300 / 5);
     }
@@ -1049,7 +1061,11 @@ private slots:
             const QRect legend = slice->legendRect();
             // Above the picture (which starts 20 px down), right of the caption.
             QVERIFY2(legend.bottom() < 20 && legend.right() < slice->width() && legend.left() > slice->width() / 3,
-                     qPrintable(QString("legend at %1,%2 %3x%4").arg(legend.x()).arg(legend.y()).arg(legend.width()).arg(legend.height())));
+                     qPrintable(QString("legend at %1,%2 %3x%4")
+                                    .arg(legend.x())
+                                    .arg(legend.y())
+                                    .arg(legend.width())
+                                    .arg(legend.height())));
             const QImage shown = slice->grab().toImage().copy(legend);
             for (int p = 0; p < 3; ++p) {
                 const auto c = ms::render::phaseColor(p);
@@ -1062,7 +1078,9 @@ private slots:
         auto* xy = w.sliceView(0);
         QCOMPARE(xy->legendEntries(), (QStringList{"Donor", "Acceptor"}));
         const auto m = ms::render::phaseColor(ms::Mixed);
-        QCOMPARE(countColour(xy->grab().toImage().copy(xy->legendRect()), QColor(int(m.r * 255), int(m.g * 255), int(m.b * 255)), 3), 0);
+        QCOMPARE(countColour(xy->grab().toImage().copy(xy->legendRect()),
+                             QColor(int(m.r * 255), int(m.g * 255), int(m.b * 255)), 3),
+                 0);
         // A narrow view keeps the colours with letters.
         const ms::Volume three = demoVolume();
         ms::render::SliceView narrow(ms::render::SliceAxis::XY);
@@ -1154,7 +1172,8 @@ private slots:
         QVERIFY(noiseLabSampleText(lab).contains("two-phase"));
         QCOMPARE(lab->metricsTable()->columnCount(), 0);
         QCOMPARE(lab->noisy().size(), std::size_t(0));
-        for (int i = 1; i < 4; ++i) QVERIFY2(views[i]->image().isNull(), qPrintable(QString("view %1 still shows an image").arg(i)));
+        for (int i = 1; i < 4; ++i)
+            QVERIFY2(views[i]->image().isNull(), qPrintable(QString("view %1 still shows an image").arg(i)));
         // Frequency noise, rings 3 and intensity 1, typed: the rings miss this
         // image's spectrum, so no pixel changes (true of the model, not a bug)...
         QVERIFY(ms::noise::addFrequencyNoise(clean, 3, 1.0, 0.05).sameLabels(clean));
@@ -1202,7 +1221,8 @@ private slots:
             ms::ui::MainWindow w;
             QVERIFY(showAt(w, w.noiseLab(), size));
             auto* lab = w.noiseLab();
-            lab->setLearnedDenoiser([image](const ms::Volume&) { return image; }, "denoise-vae2d");  // the shipped model's name
+            lab->setLearnedDenoiser([image](const ms::Volume&) { return image; },
+                                    "denoise-vae2d");  // the shipped model's name
             lab->setSample(image, "synthetic");
             lab->waitForPreview();
             QTest::qWait(100);
@@ -1215,7 +1235,12 @@ private slots:
                 const int left = table->columnViewportPosition(c), right = left + table->columnWidth(c);
                 QVERIFY2(left >= 0 && right <= viewport->width(),
                          qPrintable(QString("%1x%2: column %3 spans %4..%5 of %6")
-                                        .arg(size.width()).arg(size.height()).arg(c).arg(left).arg(right).arg(viewport->width())));
+                                        .arg(size.width())
+                                        .arg(size.height())
+                                        .arg(c)
+                                        .arg(left)
+                                        .arg(right)
+                                        .arg(viewport->width())));
                 for (int r = 0; r < table->rowCount(); ++r) {
                     const QString text = table->item(r, c)->text();
                     QVERIFY2(table->fontMetrics().horizontalAdvance(text) < table->columnWidth(c),
@@ -1225,7 +1250,8 @@ private slots:
                 QVERIFY2(table->horizontalHeader()->fontMetrics().horizontalAdvance(header) < table->columnWidth(c),
                          qPrintable(QString("header '%1' in %2 px").arg(header).arg(table->columnWidth(c))));
             }
-            if (size.width() == 1024) w.grab().save(QDir::temp().filePath("ms_test_gui_noise_lab_1024x700.png"));  // for a look
+            if (size.width() == 1024)
+                w.grab().save(QDir::temp().filePath("ms_test_gui_noise_lab_1024x700.png"));  // for a look
         }
     }
 
@@ -1377,7 +1403,7 @@ private slots:
             std::vector<ms::ml::FeatureRange> ranges;
             const std::map<std::string, std::array<double, 2>> span{
                 {"vol_frac_D", {0.35, 0.65}}, {"vol_frac_M", {0.05, 0.30}}, {"tortuosity_D", {1.0, 1.6}},
-                {"tortuosity_A", {1.0, 1.6}},  {"phi", {0.35, 0.65}},       {"chi", {2.5, 4.0}},
+                {"tortuosity_A", {1.0, 1.6}}, {"phi", {0.35, 0.65}},        {"chi", {2.5, 4.0}},
                 {"log_time", {0.0, 7.6}}};
             for (const auto& name : model.outputNames()) {
                 const auto& [lo, hi] = span.at(name);
@@ -1423,7 +1449,7 @@ private slots:
         design->setTarget("tortuosity_D", 1.105);
         design->setTarget("tortuosity_A", 1.162);
         // Two samples, plain (measured by the panel) and screened (measured by the model).
-        design->findChildren<QSpinBox*>().at(0)->setValue(2);  // samples
+        design->findChildren<QSpinBox*>().at(0)->setValue(2);   // samples
         design->findChildren<QSpinBox*>().at(2)->setValue(10);  // DDIM steps
         auto* candidates = design->findChild<QSpinBox*>("candidates");
         const auto generateAndCount = [design] {
@@ -1487,7 +1513,8 @@ private slots:
         mixedBox->setChecked(false);
         QVERIFY(!viewer->phaseScene()->phaseVisible(ms::Mixed));
         const int mixedAfter = census(render()).phase[ms::Mixed];
-        QVERIFY2(mixedAfter < mixedBefore / 20, qPrintable(QString("mixed pixels %1 -> %2").arg(mixedBefore).arg(mixedAfter)));
+        QVERIFY2(mixedAfter < mixedBefore / 20,
+                 qPrintable(QString("mixed pixels %1 -> %2").arg(mixedBefore).arg(mixedAfter)));
         mixedBox->setChecked(true);
         QVERIFY(viewer->phaseScene()->phaseVisible(ms::Mixed));
         // The comparison lists the four conditions, then phi, chi, anneal time.
@@ -1507,7 +1534,8 @@ private slots:
         QCOMPARE(int(back.size()), 2);
         for (std::size_t i = 0; i < back.size(); ++i) QVERIFY(back[i].sameLabels(design->samples()[i]));
         QCOMPARE(back[std::size_t(withMixed)].phaseCount(), 3);
-        QCOMPARE(back[std::size_t(withMixed)].attributes.at("vol_frac_M"), back[std::size_t(withMixed)].volumeFraction(ms::Mixed));
+        QCOMPARE(back[std::size_t(withMixed)].attributes.at("vol_frac_M"),
+                 back[std::size_t(withMixed)].volumeFraction(ms::Mixed));
         design->exportTo(base + ".vti");
         QVERIFY(ms::io::readVolume((base + ".vti").toStdString()).sameLabels(shown));
         design->exportTo(base + ".csv");
@@ -1710,15 +1738,19 @@ private slots:
         };
         QVERIFY(loadAndGenerate());
         QCOMPARE(table->item(3, 0)->text(), QString("blend ratio phi"));
-        QVERIFY2(table->item(3, 1)->text().contains(QString("R\u00b2 0.93 (test)")), qPrintable(table->item(3, 1)->text()));
+        QVERIFY2(table->item(3, 1)->text().contains(QString("R\u00b2 0.93 (test)")),
+                 qPrintable(table->item(3, 1)->text()));
         QVERIFY(notGreyed(3));
         QVERIFY(table->item(3, 2)->text() != "-");  // the predicted value itself
         QCOMPARE(table->item(4, 0)->text(), QString("interaction chi"));
-        QVERIFY2(table->item(4, 1)->text().contains(QString("R\u00b2 0.21 (test)")), qPrintable(table->item(4, 1)->text()));
+        QVERIFY2(table->item(4, 1)->text().contains(QString("R\u00b2 0.21 (test)")),
+                 qPrintable(table->item(4, 1)->text()));
         QVERIFY(greyed(4));
         for (int c = 0; c < 3; ++c)
-            QVERIFY2(table->item(4, c)->toolTip().contains(QString("R\u00b2 0.21")), qPrintable(table->item(4, c)->toolTip()));
-        QVERIFY2(table->item(5, 1)->text().contains(QString("R\u00b2 0.90 (test)")), qPrintable(table->item(5, 1)->text()));
+            QVERIFY2(table->item(4, c)->toolTip().contains(QString("R\u00b2 0.21")),
+                     qPrintable(table->item(4, c)->toolTip()));
+        QVERIFY2(table->item(5, 1)->text().contains(QString("R\u00b2 0.90 (test)")),
+                 qPrintable(table->item(5, 1)->text()));
         QVERIFY(notGreyed(5));
         // The descriptor rows stay as they were.
         QVERIFY(notGreyed(0));
@@ -1728,7 +1760,8 @@ private slots:
         QVERIFY(loadAndGenerate());
         for (int row = 3; row < 6; ++row) {
             QCOMPARE(table->item(row, 1)->text(), QString("(predicted)"));
-            QVERIFY2(table->item(row, 1)->toolTip().contains("accuracy unknown"), qPrintable(table->item(row, 1)->toolTip()));
+            QVERIFY2(table->item(row, 1)->toolTip().contains("accuracy unknown"),
+                     qPrintable(table->item(row, 1)->toolTip()));
             QVERIFY(notGreyed(row));
         }
         // A broken side file does not block the model: it loads, with a
@@ -1736,8 +1769,9 @@ private slots:
         auto* info = design->findChild<QLabel*>("modelInfo");
         QVERIFY(info);
         QVERIFY(!info->text().contains("evaluation.json"));
-        for (const QByteArray& broken : {QByteArray("{\"split\": \"test\", \"fp_r2\": {\"phi\": 0.9"), QByteArray("[1, 2, 3]"),
-                                         QByteArray("{\"split\": 5, \"n\": \"many\", \"fp_r2\": [0.9]}")}) {
+        for (const QByteArray& broken :
+             {QByteArray("{\"split\": \"test\", \"fp_r2\": {\"phi\": 0.9"), QByteArray("[1, 2, 3]"),
+              QByteArray("{\"split\": 5, \"n\": \"many\", \"fp_r2\": [0.9]}")}) {
             writeEvaluation(broken);
             QSignalSpy status(design, &ms::ui::DesignPanel::statusMessage);
             QVERIFY2(loadAndGenerate(), broken.constData());
@@ -1978,8 +2012,10 @@ private slots:
         QVERIFY(reached([&](QWidget* f) { return f == table; }));
         QCOMPARE(std::count(visited.begin(), visited.end(), static_cast<QWidget*>(table)), 1L);  // one Tab leaves it
         QVERIFY(reached([&](QWidget* f) { return qobject_cast<QCheckBox*>(f) && design->viewer()->isAncestorOf(f); }));
-        QVERIFY(reached([&](QWidget* f) { return qobject_cast<ms::render::VtkWidget*>(f) && design->isAncestorOf(f); }));
-        QVERIFY(reached([&](QWidget* f) { return qobject_cast<ms::render::SliceView*>(f) && design->isAncestorOf(f); }));
+        QVERIFY(
+            reached([&](QWidget* f) { return qobject_cast<ms::render::VtkWidget*>(f) && design->isAncestorOf(f); }));
+        QVERIFY(
+            reached([&](QWidget* f) { return qobject_cast<ms::render::SliceView*>(f) && design->isAncestorOf(f); }));
         QWidget* gallery = design->findChild<QWidget*>("gallery");
         QVERIFY(gallery && reached([&](QWidget* f) { return f == gallery; }));
     }
@@ -2014,7 +2050,8 @@ private slots:
         // The message wraps within the column, shows all its lines, and the
         // full check is its tooltip.
         QVERIFY(status->wordWrap());
-        QVERIFY2(status->width() <= viewport->width(), qPrintable(QString("%1 > %2").arg(status->width()).arg(viewport->width())));
+        QVERIFY2(status->width() <= viewport->width(),
+                 qPrintable(QString("%1 > %2").arg(status->width()).arg(viewport->width())));
         QVERIFY2(status->height() >= status->heightForWidth(status->width()),
                  qPrintable(QString("%1 < %2").arg(status->height()).arg(status->heightForWidth(status->width()))));
         QVERIFY(status->toolTip().contains("ABS") || status->toolTip().contains("vol_frac_M"));
@@ -2034,8 +2071,11 @@ private slots:
         for (QWidget* child : w.findChildren<QWidget*>()) {
             if (!child->isVisibleTo(&w) || child->isWindow()) continue;
             const QRect r(child->mapTo(&w, QPoint(0, 0)), child->size());
-            QVERIFY2(r.right() < w.width() + 1 || child->parentWidget() == viewport || child->parentWidget()->inherits("QScrollArea"),
-                     qPrintable(QString("%1 '%2' ends at x %3").arg(child->metaObject()->className(), child->objectName()).arg(r.right())));
+            QVERIFY2(r.right() < w.width() + 1 || child->parentWidget() == viewport ||
+                         child->parentWidget()->inherits("QScrollArea"),
+                     qPrintable(QString("%1 '%2' ends at x %3")
+                                    .arg(child->metaObject()->className(), child->objectName())
+                                    .arg(r.right())));
         }
         // The Sampling group keeps its spin boxes readable.
         QGroupBox* sampling = nullptr;
@@ -2045,7 +2085,8 @@ private slots:
         QVERIFY(sampling->width() >= sampling->minimumSizeHint().width());
         for (auto* box : sampling->findChildren<QAbstractSpinBox*>())
             QVERIFY2(box->width() >= box->sizeHint().width(),
-                     qPrintable(QString("%1: %2 < %3").arg(box->objectName()).arg(box->width()).arg(box->sizeHint().width())));
+                     qPrintable(
+                         QString("%1: %2 < %3").arg(box->objectName()).arg(box->width()).arg(box->sizeHint().width())));
         for (auto* box : design->findChildren<QDoubleSpinBox*>())
             QVERIFY2(box->width() >= box->minimumSizeHint().width(), qPrintable(box->objectName()));
         w.grab().save(QDir::temp().filePath("ms_test_gui_design_1024x700.png"));  // for a look
@@ -2113,7 +2154,8 @@ private slots:
         const auto conditions = ms::ml::Generator3D::load(folder.toStdString()).conditionNames();
         QCOMPARE(design->evaluationView()->findChildren<QChartView*>().size(), qsizetype(conditions.size()));
         for (const auto& name : conditions) {
-            auto* view = design->evaluationView()->findChild<QChartView*>(QString::fromStdString("evaluationChart_" + name));
+            auto* view =
+                design->evaluationView()->findChild<QChartView*>(QString::fromStdString("evaluationChart_" + name));
             QVERIFY2(view, name.c_str());
             QTRY_VERIFY(view->isVisible());  // shown from the event loop once laid out
             QScatterSeries* points = nullptr;
@@ -2125,13 +2167,16 @@ private slots:
             QVERIFY(points && identity);
             QCOMPARE(points->count(), int(report->plain.described.at(name)));
             if (name == "ABS_f_D") QCOMPARE(points->count(), 12);  // a volume fraction is always defined
-            for (int i = 0; i < points->count(); ++i) QCOMPARE(points->at(i).x(), report->targets[std::size_t(i)].at(name));
+            for (int i = 0; i < points->count(); ++i)
+                QCOMPARE(points->at(i).x(), report->targets[std::size_t(i)].at(name));
             const QString title = view->chart()->title();
             const QString r2 = QString::number(report->plain.r2.at(name), 'f', 3);
             if (points->count() > 2) QCOMPARE(QString::number(squaredPearson(points->points()), 'f', 3), r2);
             QVERIFY2(title.contains(QString("R\u00b2 %1").arg(r2)), qPrintable(title));
-            QVERIFY2(title.contains(QString("SS<sub>tot</sub> %1").arg(QString::number(report->plain.determination.at(name), 'f', 3))),
-                     qPrintable(title));
+            QVERIFY2(
+                title.contains(
+                    QString("SS<sub>tot</sub> %1").arg(QString::number(report->plain.determination.at(name), 'f', 3))),
+                qPrintable(title));
             QVERIFY2(title.contains("MAE " + QString::number(report->plain.mae.at(name), 'g', 3)), qPrintable(title));
             // y = x across the plot; both axes alike, every point inside,
             // ticks on round numbers (multiples of 1, 2, 2.5 or 5 x 10^k).
@@ -2143,8 +2188,8 @@ private slots:
                 QVERIFY(axis && axis->tickType() == QValueAxis::TicksDynamic);
                 const double step = axis->tickInterval();
                 const double mantissa = step / std::pow(10.0, std::floor(std::log10(step) + 1e-9));
-                QVERIFY2(std::abs(mantissa - 1) < 1e-6 || std::abs(mantissa - 2) < 1e-6 || std::abs(mantissa - 2.5) < 1e-6 ||
-                             std::abs(mantissa - 5) < 1e-6,
+                QVERIFY2(std::abs(mantissa - 1) < 1e-6 || std::abs(mantissa - 2) < 1e-6 ||
+                             std::abs(mantissa - 2.5) < 1e-6 || std::abs(mantissa - 5) < 1e-6,
                          qPrintable(QString("%1: step %2").arg(name.c_str()).arg(step)));
                 QCOMPARE(axis->tickAnchor(), 0.0);
                 const double ticks = std::floor(axis->max() / step) - std::ceil(axis->min() / step) + 1;
@@ -2161,11 +2206,15 @@ private slots:
         auto* table = design->evaluationView()->findChild<QTableWidget*>("evaluationTable");
         QVERIFY(table && report->reconstruction);
         QStringList rows;
-        for (int row = 0; row < table->rowCount(); ++row) rows << table->item(row, 0)->text() + " = " + table->item(row, 1)->text();
+        for (int row = 0; row < table->rowCount(); ++row)
+            rows << table->item(row, 0)->text() + " = " + table->item(row, 1)->text();
         for (const auto& name : conditions)
-            QVERIFY2(rows.contains(QString("round trip %1 = %2").arg(name.c_str()).arg(report->reconstruction->r2.at(name), 0, 'f', 3)),
+            QVERIFY2(rows.contains(QString("round trip %1 = %2")
+                                       .arg(name.c_str())
+                                       .arg(report->reconstruction->r2.at(name), 0, 'f', 3)),
                      qPrintable(rows.join("; ")));
-        for (const auto& [output, label] : {std::pair<std::string, QString>{"phi", "blend ratio phi"}, {"chi", "interaction chi"},
+        for (const auto& [output, label] : {std::pair<std::string, QString>{"phi", "blend ratio phi"},
+                                            {"chi", "interaction chi"},
                                             {"log_time", "log anneal time"}})
             QVERIFY2(rows.contains(QString("predictor: %1 = %2").arg(label).arg(report->fpR2.at(output), 0, 'f', 3)),
                      qPrintable(rows.join("; ")));
@@ -2184,7 +2233,8 @@ private slots:
         QTest::mouseClick(cancel, Qt::LeftButton);
         QVERIFY(cancelled.wait(60000));
         QVERIFY(!cancelled.first().at(0).toBool());
-        QVERIFY2(cancelled.first().at(1).toString().contains("cancelled"), qPrintable(cancelled.first().at(1).toString()));
+        QVERIFY2(cancelled.first().at(1).toString().contains("cancelled"),
+                 qPrintable(cancelled.first().at(1).toString()));
         QVERIFY(!design->busy());
         QVERIFY(generate->isEnabled() && evaluate->isEnabled() && !cancel->isEnabled());
         QVERIFY(design->evaluationView()->report());  // the last result stays
@@ -2211,7 +2261,8 @@ private slots:
         QVERIFY(message->isVisible());
         QCOMPARE(message->text(), QString("Held-out file not found: %1").arg(missing));
         QVERIFY(!message->text().contains('\n'));
-        QVERIFY2(message->height() < 2 * message->fontMetrics().lineSpacing(), qPrintable(QString::number(message->height())));
+        QVERIFY2(message->height() < 2 * message->fontMetrics().lineSpacing(),
+                 qPrintable(QString::number(message->height())));
         data->clear();
         QTest::mouseClick(evaluate, Qt::LeftButton);
         QCOMPARE(refused.count(), 2);
@@ -2259,9 +2310,13 @@ private slots:
             ms::Volume& v = heldOut[i];
             for (int y = 0; y < 16; ++y)
                 for (int z = 0; z < 8; ++z) v.at(int(i) % 16, y, z) = ms::Mixed;
-            v.attributes = {{"vol_frac_D", v.volumeFraction(ms::Donor)}, {"vol_frac_M", v.volumeFraction(ms::Mixed)},
-                            {"tortuosity_D", 1.1 + 0.02 * double(i)}, {"tortuosity_A", 1.3 - 0.02 * double(i)},
-                            {"phi", 0.4 + 0.01 * double(i)}, {"chi", 3.0}, {"log_time", 2.0 + 0.3 * double(i)}};
+            v.attributes = {{"vol_frac_D", v.volumeFraction(ms::Donor)},
+                            {"vol_frac_M", v.volumeFraction(ms::Mixed)},
+                            {"tortuosity_D", 1.1 + 0.02 * double(i)},
+                            {"tortuosity_A", 1.3 - 0.02 * double(i)},
+                            {"phi", 0.4 + 0.01 * double(i)},
+                            {"chi", 3.0},
+                            {"log_time", 2.0 + 0.3 * double(i)}};
         }
         ms::io::writeHdf5(heldOut, QDir(folder).filePath("heldout-test.h5").toStdString());
         ms::ui::MainWindow w;
@@ -2289,7 +2344,8 @@ private slots:
         QTest::qWait(100);
         for (auto* view : charts) {
             QVERIFY(view->isVisible());
-            QVERIFY(view->width() >= view->minimumSizeHint().width() && view->height() >= view->minimumSizeHint().height());
+            QVERIFY(view->width() >= view->minimumSizeHint().width() &&
+                    view->height() >= view->minimumSizeHint().height());
             const QRect r(view->mapTo(scroll->viewport(), QPoint(0, 0)), view->size());
             QVERIFY2(r.left() >= 0 && r.right() < scroll->viewport()->width(), qPrintable(view->objectName()));
         }
@@ -2630,8 +2686,10 @@ private slots:
         QVERIFY(QTest::qWaitForWindowActive(&w));
         const int chrome = w.height() - wizard->height();
         QVERIFY2(wizard->minimumSize().height() + chrome <= 700 && wizard->minimumSize().width() <= 1024,
-                 qPrintable(QString("wizard minimum %1x%2, window chrome %3").arg(wizard->minimumSize().width())
-                                .arg(wizard->minimumSize().height()).arg(chrome)));
+                 qPrintable(QString("wizard minimum %1x%2, window chrome %3")
+                                .arg(wizard->minimumSize().width())
+                                .arg(wizard->minimumSize().height())
+                                .arg(chrome)));
         auto* fromVolume = wizard->findChild<QRadioButton*>("sourceVolume");
         auto* path = wizard->findChild<QLineEdit*>("volumeFile");
         auto* windowSize = wizard->findChild<QSpinBox*>("volumeWindow");
@@ -2648,7 +2706,8 @@ private slots:
         // Every control of this source lies whole within the wizard, below 700 - chrome.
         for (QWidget* widget : std::initializer_list<QWidget*>{path, windowSize, stride, depth, build, progress}) {
             const QRect r(widget->mapTo(wizard, QPoint(0, 0)), widget->size());
-            QVERIFY2(widget->isVisible() && wizard->rect().contains(r) && r.bottom() < 700 - chrome, qPrintable(widget->objectName()));
+            QVERIFY2(widget->isVisible() && wizard->rect().contains(r) && r.bottom() < 700 - chrome,
+                     qPrintable(widget->objectName()));
         }
         w.grab().save(QDir::temp().filePath("ms_test_wizard_from_volume.png"));  // for a look
         // A person types the file name and the numbers.
@@ -2664,8 +2723,9 @@ private slots:
         QTest::mouseClick(build, Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(!wizard->buildingDataset(), 60000);
         QTRY_VERIFY(!status.isEmpty());
-        QVERIFY2(status.last().at(0).toString().contains("window 400x400 is larger than the volume's x/y plane 300x300"),
-                 qPrintable(status.last().at(0).toString()));
+        QVERIFY2(
+            status.last().at(0).toString().contains("window 400x400 is larger than the volume's x/y plane 300x300"),
+            qPrintable(status.last().at(0).toString()));
         auto* train = wizard->findChild<QLineEdit*>("trainData");
         QVERIFY(train->text().isEmpty());
         QVERIFY(typeIntoBox(&w, windowSize, "64"));
@@ -2693,7 +2753,8 @@ private slots:
         bool crop = true;
         for (int z = 0; z < 16; ++z)  // slice z of the window is slice floor((z + 0.5) * 50 / 16) of the scan
             for (int y = 0; y < 64; ++y)
-                for (int x = 0; x < 64; ++x) crop = crop && first.at(x, y, z) == scan.at(x0 + x, y0 + y, (2 * z + 1) * 50 / 32);
+                for (int x = 0; x < 64; ++x)
+                    crop = crop && first.at(x, y, z) == scan.at(x0 + x, y0 + y, (2 * z + 1) * 50 / 32);
         QVERIFY(crop);
         QVERIFY(wizard->currentPage()->isComplete());
         // On to a tiny 3D generator, as with any dataset.
@@ -2711,7 +2772,8 @@ private slots:
         QVERIFY(finished.wait(600000));
         QVERIFY2(finished.first().at(0).value<ms::ui::TrainingJob::Outcome>() == ms::ui::TrainingJob::Outcome::Finished,
                  qPrintable(finished.first().at(1).toString()));
-        const auto model = ms::ml::Generator3D::load(QDir(ms::ui::userModelDirectory()).filePath("scan-gen").toStdString());
+        const auto model =
+            ms::ml::Generator3D::load(QDir(ms::ui::userModelDirectory()).filePath("scan-gen").toStdString());
         QCOMPARE(model.config().vae.dims, (ms::Dims{64, 64, 16}));
         QVERIFY(w.design()->findChild<QComboBox*>("modelPicker")->findText("scan-gen") > 0);
         QDir(folder).removeRecursively();
@@ -2735,8 +2797,9 @@ private slots:
         QVERIFY(wizard->findChild<QLineEdit*>("validationData")->text().endsWith("val.h5"));
         QCOMPARE(wizard->dataInfo().dims, (ms::Dims{64, 64, 1}));
         QCOMPARE(wizard->dataInfo().phases, 2);
-        const long total = wizard->dataInfo().samples +
-                           long(ms::io::readSamples(wizard->findChild<QLineEdit*>("validationData")->text().toStdString()).size());
+        const long total =
+            wizard->dataInfo().samples +
+            long(ms::io::readSamples(wizard->findChild<QLineEdit*>("validationData")->text().toStdString()).size());
         QCOMPARE(total, 16L);
         QVERIFY(wizard->currentPage()->isComplete());
         QDir(QFileInfo(train->text()).absolutePath()).removeRecursively();
@@ -2840,7 +2903,8 @@ private slots:
         QSignalSpy straightDone(&straight, &ms::ui::TrainingJob::finished);
         QVERIFY(straight.start(s));
         QVERIFY(straightDone.wait(240000));
-        QCOMPARE(straightDone.first().at(0).value<ms::ui::TrainingJob::Outcome>(), ms::ui::TrainingJob::Outcome::Finished);
+        QCOMPARE(straightDone.first().at(0).value<ms::ui::TrainingJob::Outcome>(),
+                 ms::ui::TrainingJob::Outcome::Finished);
         // Paused before its first step is over, then cancelled: a checkpoint, no model.
         ms::ui::TrainingJob job;
         s.name = "resumed";
@@ -2967,11 +3031,42 @@ private slots:
         // carry no processing parameters, so the outputs are the conditions).
         const QString cliModel = root.filePath("cli/same-gen");
         QProcess cli;
-        cli.start(MICROSTUDIO_CLI, {"train3d", "--data", train, "--val", val, "--out", cliModel, "--config", "tiny",
-                                    "--phases", "2", "--dims", "16x16x8", "--channels", "4,8", "--latent-channels", "2",
-                                    "--features", "8", "--first-stride", "1", "--outputs", "ABS_f_D,CT_f_D_tort1,CT_f_A_tort1",
-                                    "--describe", "--epochs", "1", "--batch", "4", "--lr", "1e-3", "--seed", "0",
-                                    "--threads", "1", "--checkpoint-every", "50"});
+        cli.start(MICROSTUDIO_CLI, {"train3d",
+                                    "--data",
+                                    train,
+                                    "--val",
+                                    val,
+                                    "--out",
+                                    cliModel,
+                                    "--config",
+                                    "tiny",
+                                    "--phases",
+                                    "2",
+                                    "--dims",
+                                    "16x16x8",
+                                    "--channels",
+                                    "4,8",
+                                    "--latent-channels",
+                                    "2",
+                                    "--features",
+                                    "8",
+                                    "--first-stride",
+                                    "1",
+                                    "--outputs",
+                                    "ABS_f_D,CT_f_D_tort1,CT_f_A_tort1",
+                                    "--describe",
+                                    "--epochs",
+                                    "1",
+                                    "--batch",
+                                    "4",
+                                    "--lr",
+                                    "1e-3",
+                                    "--seed",
+                                    "0",
+                                    "--threads",
+                                    "1",
+                                    "--checkpoint-every",
+                                    "50"});
         QVERIFY(cli.waitForFinished(300000));
         QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
 
@@ -3022,11 +3117,13 @@ private slots:
         QVERIFY(report.merged);
         QCOMPARE(report.runsWithoutOnset, 0);
         for (const int phases : {3, 2}) {
-            const QString data = QString::fromStdString(ms::jobs::mergedFolder(c, (root + "/data").toStdString(), phases).string());
+            const QString data =
+                QString::fromStdString(ms::jobs::mergedFolder(c, (root + "/data").toStdString(), phases).string());
             const auto samples = ms::io::readSamples((data + "/train.h5").toStdString());
             QVERIFY(!samples.empty());
-            QCOMPARE(std::any_of(samples.begin(), samples.end(), [](const ms::Volume& v) { return v.phaseCount() == 3; }),
-                     phases == 3);
+            QCOMPARE(
+                std::any_of(samples.begin(), samples.end(), [](const ms::Volume& v) { return v.phaseCount() == 3; }),
+                phases == 3);
             ms::ui::TrainingSettings s;
             s.kind = ms::ui::TrainingKind::Generator3d;
             s.trainData = data + "/train.h5";
@@ -3047,7 +3144,8 @@ private slots:
             const auto model = ms::ml::Generator3D::load(s.modelPath().toStdString());
             QCOMPARE(model.config().vae.phases, phases);
             QCOMPARE(model.config().vae.dims, c.dims);
-            QCOMPARE(model.conditionNames(), phases == 3 ? ms::ml::threePhaseConditions() : ms::ml::twoPhaseConditions());
+            QCOMPARE(model.conditionNames(),
+                     phases == 3 ? ms::ml::threePhaseConditions() : ms::ml::twoPhaseConditions());
             QVERIFY(!model.trainingConditions().empty());  // the feasibility cloud
             if (phases == 3) {
                 // The Design tab loads it with its four sliders.
@@ -3112,8 +3210,8 @@ private slots:
         }
         QVERIFY(!done.isEmpty());
         QCOMPARE(done.first().at(0).toInt(), 6);
-        qInfo("gallery while generating: up to %d of 6 samples; progress '%s'; %.1f s", shownWhileRunning, qPrintable(eta),
-              clock.elapsed() / 1000.0);
+        qInfo("gallery while generating: up to %d of 6 samples; progress '%s'; %.1f s", shownWhileRunning,
+              qPrintable(eta), clock.elapsed() / 1000.0);
         QVERIFY2(shownWhileRunning >= 4, qPrintable(QString::number(shownWhileRunning)));
         QVERIFY2(eta.contains(QRegularExpression("about \\d+ (s|min) left")), qPrintable(eta));
         QCOMPARE(design->gallery()->count(), 6);
@@ -3131,13 +3229,20 @@ private slots:
                 const QRect item = gallery->visualItemRect(gallery->item(i));
                 QVERIFY2(shown.contains(item) && item.height() >= labelled && item.width() >= 96,
                          qPrintable(QString("%1x%2: item %3 at %4,%5 %6x%7 in a %8x%9 viewport")
-                                        .arg(size.width()).arg(size.height()).arg(i)
-                                        .arg(item.x()).arg(item.y()).arg(item.width()).arg(item.height())
-                                        .arg(shown.width()).arg(shown.height())));
+                                        .arg(size.width())
+                                        .arg(size.height())
+                                        .arg(i)
+                                        .arg(item.x())
+                                        .arg(item.y())
+                                        .arg(item.width())
+                                        .arg(item.height())
+                                        .arg(shown.width())
+                                        .arg(shown.height())));
             }
             // The views keep most of the height.
             QVERIFY(design->viewer()->height() > 2 * gallery->height());
-            w.grab().save(QDir::temp().filePath(QString("ms_test_gui_gallery_%1x%2.png").arg(size.width()).arg(size.height())));
+            w.grab().save(
+                QDir::temp().filePath(QString("ms_test_gui_gallery_%1x%2.png").arg(size.width()).arg(size.height())));
         }
     }
 
@@ -3162,7 +3267,9 @@ private slots:
         QVERIFY2(!status().contains("demo"), qPrintable(status()));
         // Before any sample: a hint over the views, none of the empty views
         // or a phase list in sight (what shows of a widget: its visible region).
-        const auto shows = [](const QWidget* widget) { return widget->isVisible() && !widget->visibleRegion().isEmpty(); };
+        const auto shows = [](const QWidget* widget) {
+            return widget->isVisible() && !widget->visibleRegion().isEmpty();
+        };
         const auto visiblePhases = [design, shows] {
             int n = 0;
             for (auto* box : design->viewer()->findChildren<QCheckBox*>())
@@ -3200,10 +3307,12 @@ private slots:
         const ColourCensus whole = census(reset);
         QVERIFY(whole.phase[0] + whole.phase[1] > whole.total / 20);
         const int upper = reset.height() * 3 / 4;
-        for (const QRect border : {QRect(0, 0, 2, upper), QRect(reset.width() - 2, 0, 2, upper), QRect(0, 0, reset.width(), 2)}) {
+        for (const QRect border :
+             {QRect(0, 0, 2, upper), QRect(reset.width() - 2, 0, 2, upper), QRect(0, 0, reset.width(), 2)}) {
             const ColourCensus edge = census(reset.copy(border));
-            QVERIFY2(edge.phase[0] + edge.phase[1] == 0,
-                     qPrintable(QString("%1 phase pixels on the border at x %2").arg(edge.phase[0] + edge.phase[1]).arg(border.x())));
+            QVERIFY2(edge.phase[0] + edge.phase[1] == 0, qPrintable(QString("%1 phase pixels on the border at x %2")
+                                                                        .arg(edge.phase[0] + edge.phase[1])
+                                                                        .arg(border.x())));
         }
         // Turned with the mouse, then R (focus in the 3D view) brings the reset view back.
         const auto turn = [&w, view] {
@@ -3391,16 +3500,18 @@ private slots:
             auto* axis = qobject_cast<QValueAxis*>(vertical.first());
             QVERIFY2(axis, qPrintable(view->chart()->title() + ": not a linear axis"));
             const QList<double> ticks = tickValues(axis);
-            QVERIFY2(ticks.size() >= 3, qPrintable(QString("%1: %2 labels").arg(view->chart()->title()).arg(ticks.size())));
+            QVERIFY2(ticks.size() >= 3,
+                     qPrintable(QString("%1: %2 labels").arg(view->chart()->title()).arg(ticks.size())));
             const double step = ticks[1] - ticks[0];
             const double mantissa = step / std::pow(10.0, std::floor(std::log10(step) + 1e-9));
-            QVERIFY2(std::abs(mantissa - 1) < 1e-6 || std::abs(mantissa - 2) < 1e-6 || std::abs(mantissa - 2.5) < 1e-6 ||
-                         std::abs(mantissa - 5) < 1e-6,
+            QVERIFY2(std::abs(mantissa - 1) < 1e-6 || std::abs(mantissa - 2) < 1e-6 ||
+                         std::abs(mantissa - 2.5) < 1e-6 || std::abs(mantissa - 5) < 1e-6,
                      qPrintable(QString("%1: step %2").arg(view->chart()->title()).arg(step)));
             QStringList labels;
             for (const double t : ticks) {
-                QVERIFY2(std::abs(t / step - std::round(t / step)) < 1e-6,
-                         qPrintable(QString("%1: tick %2 off the step %3").arg(view->chart()->title()).arg(t).arg(step)));
+                QVERIFY2(
+                    std::abs(t / step - std::round(t / step)) < 1e-6,
+                    qPrintable(QString("%1: tick %2 off the step %3").arg(view->chart()->title()).arg(t).arg(step)));
                 labels << QString::asprintf(qPrintable(axis->labelFormat()), t);
             }
             QCOMPARE(QSet<QString>(labels.begin(), labels.end()).size(), labels.size());  // no two alike
@@ -3468,7 +3579,8 @@ private slots:
         QTest::mouseClick(open, Qt::LeftButton);
         QVERIFY2(label.contains("0 to 3"), qPrintable(label));
         QCOMPARE(items.size(), 4);
-        for (int i = 0; i < 4; ++i) QVERIFY2(items[i].contains(QString("snap_%1").arg(i, 6, 10, QChar('0'))), qPrintable(items[i]));
+        for (int i = 0; i < 4; ++i)
+            QVERIFY2(items[i].contains(QString("snap_%1").arg(i, 6, 10, QChar('0'))), qPrintable(items[i]));
         QTRY_VERIFY2(noiseLabSampleText(lab).contains("snap_000002"), qPrintable(noiseLabSampleText(lab)));
     }
 
@@ -3490,7 +3602,8 @@ private slots:
         if (tab == "training") {
             // Loss curves in the chart (above the progress bar, whose blue is near the train colour).
             const QImage chart = shot.copy(QRect(0, shot.height() * 12 / 100, shot.width(), shot.height() * 66 / 100));
-            const int train = countColour(chart, ms::ui::kTrainColour), val = countColour(chart, ms::ui::kValidationColour);
+            const int train = countColour(chart, ms::ui::kTrainColour),
+                      val = countColour(chart, ms::ui::kValidationColour);
             qInfo("training screenshot: %d train-curve, %d validation-curve pixels", train, val);
             QVERIFY2(train > 600, qPrintable(QString::number(train)));  // the legend swatch alone is ~150
             QVERIFY2(val > 400, qPrintable(QString::number(val)));
@@ -3508,11 +3621,12 @@ private slots:
     // evaluated on its shipped held-out data, the Evaluation page with its
     // scatter plots in the picture (docs/images/design-evaluation-1024x700.png).
     void screenshotOfTheDesignEvaluation() {
-        const QImage shot = studioScreenshot({"--tab", "design", "--evaluate"}, "ms_test_gui_design_evaluation.png", "1024x700");
+        const QImage shot =
+            studioScreenshot({"--tab", "design", "--evaluate"}, "ms_test_gui_design_evaluation.png", "1024x700");
         QVERIFY2(!shot.isNull(), "no screenshot");
         // The plots: the right part below the data fields (the progress bar above them is another blue).
-        const QImage plots = shot.copy(QRect(shot.width() / 3, shot.height() * 33 / 100, shot.width() * 2 / 3,
-                                             shot.height() * 60 / 100));
+        const QImage plots = shot.copy(
+            QRect(shot.width() / 3, shot.height() * 33 / 100, shot.width() * 2 / 3, shot.height() * 60 / 100));
         const int points = countColour(plots, ms::ui::kEvaluationPointColour, 25);
         qInfo("evaluation screenshot: %d scatter-point pixels", points);
         QVERIFY2(points > 1500, qPrintable(QString::number(points)));  // 3 plots of 64 points

@@ -384,7 +384,8 @@ private slots:
     void hdf5ReadsLargeDatasetsInSlabs() {
         const hsize_t nz = 3, ny = 700, nx = 701;  // 1.47 M values: more than one slab
         std::vector<float> data(nz * ny * nx);
-        for (std::size_t i = 0; i < data.size(); ++i) data[i] = float((i * 7919 + i / 701) % 3 == 2 ? 0.5 : (i % 3 == 1));
+        for (std::size_t i = 0; i < data.size(); ++i)
+            data[i] = float((i * 7919 + i / 701) % 3 == 2 ? 0.5 : (i % 3 == 1));
         {
             H5::H5File f((dir_ / "slabs.h5").string(), H5F_ACC_TRUNC);
             hsize_t shape[3] = {nz, ny, nx}, chunk[3] = {2, 64, 64};
@@ -398,7 +399,8 @@ private slots:
             ds.write(data.data(), H5::PredType::NATIVE_FLOAT);
             int dims[3] = {int(nx), int(ny), int(nz)};
             hsize_t three = 3;
-            ds.createAttribute("dims", H5::PredType::NATIVE_INT, H5::DataSpace(1, &three)).write(H5::PredType::NATIVE_INT, dims);
+            ds.createAttribute("dims", H5::PredType::NATIVE_INT, H5::DataSpace(1, &three))
+                .write(H5::PredType::NATIVE_INT, dims);
         }
         for (const char* name : {"s", "flat"}) {
             const ms::Volume v = ms::io::readHdf5Sample(dir_ / "slabs.h5", name);
@@ -457,22 +459,26 @@ private slots:
 
         std::vector<std::uint32_t> lying = header;
         lying[1] = 0xFFFFFFFFu;  // block size
-        writeAll(dir_ / "zlib_big.vti",
-                 vti(base64(std::string(reinterpret_cast<const char*>(lying.data()), lying.size() * 4)) + base64(blocks)));
+        writeAll(
+            dir_ / "zlib_big.vti",
+            vti(base64(std::string(reinterpret_cast<const char*>(lying.data()), lying.size() * 4)) + base64(blocks)));
         QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "zlib_big.vti"); }, "more than the extent holds (40)"));
         lying = header;
         lying[0] = 0x7FFFFFFFu;  // block count
-        writeAll(dir_ / "zlib_blocks.vti",
-                 vti(base64(std::string(reinterpret_cast<const char*>(lying.data()), lying.size() * 4)) + base64(blocks)));
+        writeAll(
+            dir_ / "zlib_blocks.vti",
+            vti(base64(std::string(reinterpret_cast<const char*>(lying.data()), lying.size() * 4)) + base64(blocks)));
         QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "zlib_blocks.vti"); }, "truncated compressed data"));
         lying = header;
         lying[3] = 100000;  // first compressed size
-        writeAll(dir_ / "zlib_csize.vti",
-                 vti(base64(std::string(reinterpret_cast<const char*>(lying.data()), lying.size() * 4)) + base64(blocks)));
+        writeAll(
+            dir_ / "zlib_csize.vti",
+            vti(base64(std::string(reinterpret_cast<const char*>(lying.data()), lying.size() * 4)) + base64(blocks)));
         QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "zlib_csize.vti"); }, "truncated compressed data"));
-        writeAll(dir_ / "offset.vti", "<VTKFile type=\"ImageData\"><ImageData WholeExtent=\"0 1 0 0 0 0\"><Piece><PointData>"
-                                      "<DataArray type=\"UInt8\" Name=\"phase\" format=\"appended\" offset=\"abc\"/>"
-                                      "</PointData></Piece></ImageData><AppendedData encoding=\"raw\">_xx</AppendedData></VTKFile>");
+        writeAll(dir_ / "offset.vti",
+                 "<VTKFile type=\"ImageData\"><ImageData WholeExtent=\"0 1 0 0 0 0\"><Piece><PointData>"
+                 "<DataArray type=\"UInt8\" Name=\"phase\" format=\"appended\" offset=\"abc\"/>"
+                 "</PointData></Piece></ImageData><AppendedData encoding=\"raw\">_xx</AppendedData></VTKFile>");
         QVERIFY(failsWith([&] { ms::io::readVolume(dir_ / "offset.vti"); }, "bad offset 'abc'"));
     }
 
@@ -526,7 +532,7 @@ private slots:
         ms::io::writeHdf5({small}, full / "keep.h5");
         const std::string before = readAll(full / "keep.h5");
 
-        struct rlimit saved{};
+        struct rlimit saved {};
         QCOMPARE(getrlimit(RLIMIT_FSIZE, &saved), 0);
         const auto previous = std::signal(SIGXFSZ, SIG_IGN);
         struct rlimit limited = saved;
@@ -690,11 +696,14 @@ private slots:
         QVERIFY2(claim.what.find("4 slices of 8x8") != std::string::npos, claim.what.c_str());
         // A missing slice, a damaged manifest.
         fs::remove(dir_ / "mix_z0003.png");
-        for (const char* s : {"mix_z0002.png"}) fs::copy_file(other / s, dir_ / s, fs::copy_options::overwrite_existing);
-        QVERIFY(failsWith([&] { ms::io::readVolume(base); }, "slice mix_z0003.png of the stack manifest mix.pngstack is missing"));
+        for (const char* s : {"mix_z0002.png"})
+            fs::copy_file(other / s, dir_ / s, fs::copy_options::overwrite_existing);
+        QVERIFY(failsWith([&] { ms::io::readVolume(base); },
+                          "slice mix_z0003.png of the stack manifest mix.pngstack is missing"));
         writeAll(dir_ / "mix.pngstack", "microstudio-png-stack 1\nslices 99999999999\nsize 8x8\n");
         QVERIFY(failsWith([&] { ms::io::readVolume(base); }, "bad PNG stack manifest"));
-        writeAll(dir_ / "mix.pngstack", "microstudio-png-stack 1\nslices 1000000\nsize 8x8\nmix_z0000.png 10 00000000\n");
+        writeAll(dir_ / "mix.pngstack",
+                 "microstudio-png-stack 1\nslices 1000000\nsize 8x8\nmix_z0000.png 10 00000000\n");
         QVERIFY(failsWith([&] { ms::io::readVolume(base); }, "lists 1 of 1000000 slices"));
         writeAll(dir_ / "mix.pngstack", "microstudio-png-stack 1\nslices 1\nsize 8x8\n../x.png 10 00000000\n");
         QVERIFY(failsWith([&] { ms::io::readVolume(base); }, "expected mix_z0000.png"));
@@ -713,9 +722,9 @@ private slots:
         const fs::path d = dir_ / "stale";
         fs::create_directories(d);
         const std::string me = std::to_string(::getpid());
-        const std::vector<std::string> dead{".out.h5.tmp99999999_0.h5",                       // a killed writer
-                                            ".out.h5.tmp123456789012345_3.h5",                // an older MicroStudio's stamp
-                                            "..out.h5.tmp99999999_1.h5.tmp99999999_2.h5"};    // a temp of a temp
+        const std::vector<std::string> dead{".out.h5.tmp99999999_0.h5",         // a killed writer
+                                            ".out.h5.tmp123456789012345_3.h5",  // an older MicroStudio's stamp
+                                            "..out.h5.tmp99999999_1.h5.tmp99999999_2.h5"};  // a temp of a temp
         const std::vector<std::string> kept{".out.h5.tmp" + me + "_7.h5",  // a live writer (this process)
                                             ".other.h5.tmp99999999_0.h5",  // another destination
                                             ".out.h5.tmpx_0.h5",           // not our pattern
@@ -785,14 +794,16 @@ private slots:
         QCOMPARE(c.dims, std::string("6x4x3"));
         // A header that makes no sense still gives a line.
         writeAll(dir_ / "claim_bad.txt", "\x01\x02 nonsense");
-        QVERIFY(ms::io::claimText(ms::io::fileClaim(dir_ / "claim_bad.txt")).find("no size (header '?? nonsense'") == 0);
+        QVERIFY(ms::io::claimText(ms::io::fileClaim(dir_ / "claim_bad.txt")).find("no size (header '?? nonsense'") ==
+                0);
         QVERIFY(failsWith([&] { ms::io::fileClaim(dir_ / "missing.txt"); }, "no such file"));
     }
 
     // libhdf5 1.10 segfaults on files the fuzzer makes in seconds; the readers
     // run it in a child process, so the crash is one line naming the file.
     void hdf5CrashInLibhdf5IsOneLine() {
-        const fs::path crash = fs::path(MICROSTUDIO_SOURCE_DIR) / "tests/io/fuzz-crashes/h5/libhdf5-segv-accum-read-1.h5";
+        const fs::path crash =
+            fs::path(MICROSTUDIO_SOURCE_DIR) / "tests/io/fuzz-crashes/h5/libhdf5-segv-accum-read-1.h5";
         QVERIFY(fs::exists(crash));
         for (int i = 0; i < 3; ++i) {
             QVERIFY(failsWith([&] { ms::io::readVolume(crash); }, "libhdf5 crashed reading it (signal 11"));
@@ -831,7 +842,9 @@ private slots:
         const ms::Volume big = threePhaseVolume(ms::Dims{512, 256, 192});
         ms::io::writeVolume(big, large);
         ms::io::setHdf5ReaderLimits({0, 0, 0});
-        QVERIFY(failsWith([&] { ms::io::readVolume(large); }, large.string() + ": not enough memory to read it within the HDF5 reader's memory limit (0 MB"));
+        QVERIFY(
+            failsWith([&] { ms::io::readVolume(large); },
+                      large.string() + ": not enough memory to read it within the HDF5 reader's memory limit (0 MB"));
         ms::io::setHdf5ReaderLimits({});
         QVERIFY(ms::io::readVolume(large).sameLabels(big));
     }
@@ -861,8 +874,7 @@ private slots:
             ms::io::Hdf5Appender out(dir_ / "unwound.h5", true);
             out.append("a", a);
             throw std::runtime_error("stop");
-        } catch (const std::runtime_error&) {
-        }
+        } catch (const std::runtime_error&) {}
         QVERIFY(!fs::exists(dir_ / "unwound.h5"));
     }
 
@@ -931,7 +943,8 @@ private slots:
         o.labelValues = {255, 0, 128};
         QCOMPARE(ms::io::readVolume(p, o).labels(), (std::vector<std::uint8_t>{ms::Acceptor, ms::Mixed, ms::Donor}));
         o.labelValues = {0, 255};
-        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(p, o); }, p.string(), "value 128 at voxel 1 is not one of --labels 0, 255"));
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(p, o); }, p.string(),
+                                 "value 128 at voxel 1 is not one of --labels 0, 255"));
         // One grey level only: not a label the reader can place without --labels.
         writeAll(p, tiny::tinyTiff(2, 1, {{255, 255}}));
         QVERIFY(refusedInOneLine([&] { ms::io::readVolume(p); }, p.string(), "one value only (255)"));
@@ -946,12 +959,18 @@ private slots:
             const ms::Volume packed = ms::io::readVolume(p);
             QCOMPARE(packed.dims(), (ms::Dims{20, 15, 2}));
             for (std::size_t i = 0; i < packed.size(); ++i)
-                QCOMPARE(int(packed.labels()[i]), grey[i % 300] == 0 ? int(ms::Donor) : grey[i % 300] == 255 ? int(ms::Acceptor) : int(ms::Mixed));
+                QCOMPARE(int(packed.labels()[i]), grey[i % 300] == 0     ? int(ms::Donor)
+                                                  : grey[i % 300] == 255 ? int(ms::Acceptor)
+                                                                         : int(ms::Mixed));
         }
         // A PackBits page whose runs cannot fill the size it claims.
         std::string cut = tiny::tinyTiff(20, 15, {grey}, 8, 1, true);
-        QVERIFY(refusedInOneLine([&] { writeAll(p, cut.substr(0, cut.size() - 200)); ms::io::readVolume(p); }, p.string(),
-                                 "truncated TIFF"));
+        QVERIFY(refusedInOneLine(
+            [&] {
+                writeAll(p, cut.substr(0, cut.size() - 200));
+                ms::io::readVolume(p);
+            },
+            p.string(), "truncated TIFF"));
     }
 
     void tiffFolderOfSlicesReadsInNameOrder() {
@@ -975,9 +994,11 @@ private slots:
         QVERIFY2(claim.find("7x5x11 = 385 voxels (folder of 11 TIFF slices") != std::string::npos, claim.c_str());
         // A slice of another size, then a multi-page slice: refused naming it.
         ms::io::writeTiff(threePhaseVolume(ms::Dims{7, 6, 1}), folder / "slice_12.tif");
-        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(folder); }, (folder / "slice_12.tif").string(), "differs from slice_1.tif's 7x5"));
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(folder); }, (folder / "slice_12.tif").string(),
+                                 "differs from slice_1.tif's 7x5"));
         ms::io::writeTiff(threePhaseVolume(ms::Dims{7, 5, 2}), folder / "slice_12.tif");
-        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(folder); }, (folder / "slice_12.tif").string(), "2 pages; a slice folder holds single-page TIFFs"));
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(folder); }, (folder / "slice_12.tif").string(),
+                                 "2 pages; a slice folder holds single-page TIFFs"));
         fs::remove_all(folder);
         fs::create_directories(folder);
         QVERIFY(refusedInOneLine([&] { ms::io::readVolume(folder); }, folder.string(), "without .tif or .tiff slices"));
@@ -992,11 +1013,16 @@ private slots:
             std::string descr, data;
         };
         const std::vector<Case> cases{
-            {"|u1", tiny::valuesAs<std::uint8_t>(v, 0, 1, 2)},   {"|i1", tiny::valuesAs<std::int8_t>(v, 0, 1, 2)},
-            {"<i2", tiny::valuesAs<std::int16_t>(v, 0, 1, 2)},   {"<i4", tiny::valuesAs<std::int32_t>(v, 0, 1, 2)},
-            {"<i8", tiny::valuesAs<std::int64_t>(v, 0, 1, 2)},   {"<u2", tiny::valuesAs<std::uint16_t>(v, 0, 1, 2)},
-            {"<u4", tiny::valuesAs<std::uint32_t>(v, 0, 1, 2)},  {"<f4", tiny::valuesAs<float>(v, 0, 1, 0.5)},  // MicroGen3D
-            {"<f8", tiny::valuesAs<double>(v, 0, 1, 0.5)},       {"|u1", tiny::valuesAs<std::uint8_t>(v, 0, 255, 128)},
+            {"|u1", tiny::valuesAs<std::uint8_t>(v, 0, 1, 2)},
+            {"|i1", tiny::valuesAs<std::int8_t>(v, 0, 1, 2)},
+            {"<i2", tiny::valuesAs<std::int16_t>(v, 0, 1, 2)},
+            {"<i4", tiny::valuesAs<std::int32_t>(v, 0, 1, 2)},
+            {"<i8", tiny::valuesAs<std::int64_t>(v, 0, 1, 2)},
+            {"<u2", tiny::valuesAs<std::uint16_t>(v, 0, 1, 2)},
+            {"<u4", tiny::valuesAs<std::uint32_t>(v, 0, 1, 2)},
+            {"<f4", tiny::valuesAs<float>(v, 0, 1, 0.5)},  // MicroGen3D
+            {"<f8", tiny::valuesAs<double>(v, 0, 1, 0.5)},
+            {"|u1", tiny::valuesAs<std::uint8_t>(v, 0, 255, 128)},
             {"<i2", tiny::valuesAs<std::int16_t>(v, -5, 9, 4)},
         };
         for (const auto& c : cases)
@@ -1021,8 +1047,9 @@ private slots:
         o.labelValues = {7, 3, 5};
         QVERIFY(ms::io::readVolume(p, o).sameLabels(v));
         const std::string claim = ms::io::claimText(ms::io::fileClaim(p));
-        QVERIFY2(claim.find("5x4x3 = 60 voxels (.npy 1.0 header, shape (3, 4, 5), dtype |u1, C order)") != std::string::npos,
-                 claim.c_str());
+        QVERIFY2(
+            claim.find("5x4x3 = 60 voxels (.npy 1.0 header, shape (3, 4, 5), dtype |u1, C order)") != std::string::npos,
+            claim.c_str());
     }
 
     // Malformed files of each new format, made here: one line naming the
@@ -1031,7 +1058,8 @@ private slots:
         struct Case {
             std::string name, bytes, reason;
         };
-        const std::string page = tiny::tinyTiff(4, 4, {std::vector<std::uint16_t>(16, 1), std::vector<std::uint16_t>(16, 0)});
+        const std::string page =
+            tiny::tinyTiff(4, 4, {std::vector<std::uint16_t>(16, 1), std::vector<std::uint16_t>(16, 0)});
         const std::string u1 = tiny::valuesAs<std::uint8_t>(threePhaseVolume(ms::Dims{4, 3, 2}), 0, 1, 2);
         const std::vector<Case> cases{
             {"cut.tif", page.substr(0, page.size() - 10), "truncated TIFF: strip 0 of page 2"},
@@ -1045,14 +1073,20 @@ private slots:
             {"huge.npy", tiny::npyFile("|u1", false, "(100000, 100000, 100000)", u1) + u1, "more than the limit"},
             {"complex.npy", tiny::npyFile("<c8", false, "(2, 3, 4)", u1) + u1, "dtype '<c8' is not supported"},
             {"bigendian.npy", tiny::npyFile(">i4", false, "(2, 3, 4)", u1) + u1, "dtype '>i4' is not supported"},
-            {"four.npy", tiny::npyFile("|u1", false, "(2, 2)", "") + std::string("\x00\x01\x02\x07", 4), "more than 3 distinct values"},
-            {"nan.npy", tiny::npyFile("<f4", false, "(1, 2)", "") + tiny::valuesAs<float>(ms::Volume(ms::Dims{1, 1, 1}), 0, 0, 0) +
-                            std::string("\x00\x00\xc0\x7f", 4), "NaN at voxel 1"},
+            {"four.npy", tiny::npyFile("|u1", false, "(2, 2)", "") + std::string("\x00\x01\x02\x07", 4),
+             "more than 3 distinct values"},
+            {"nan.npy",
+             tiny::npyFile("<f4", false, "(1, 2)", "") + tiny::valuesAs<float>(ms::Volume(ms::Dims{1, 1, 1}), 0, 0, 0) +
+                 std::string("\x00\x00\xc0\x7f", 4),
+             "NaN at voxel 1"},
             {"flat.npy", tiny::npyFile("|u1", false, "(24,)", u1) + u1, "expected a 2D or 3D array"},
-            {"key.npy", "\x93NUMPY\x01" + std::string(1, '\0') + "\x16" + std::string(1, '\0') + "{'descr': '|u1', 'x': 1}\n",
+            {"key.npy",
+             "\x93NUMPY\x01" + std::string(1, '\0') + "\x16" + std::string(1, '\0') + "{'descr': '|u1', 'x': 1}\n",
              "bad .npy header"},
-            {"header.npy", "\x93NUMPY\x02" + std::string(1, '\0') + "\xff\xff\xff\x7f{}", "header claims 2147483647 bytes"},
-            {"version.npy", "\x93NUMPY\x07" + std::string(1, '\0') + "\x02" + std::string(1, '\0') + "{}", "version 7.0"},
+            {"header.npy", "\x93NUMPY\x02" + std::string(1, '\0') + "\xff\xff\xff\x7f{}",
+             "header claims 2147483647 bytes"},
+            {"version.npy", "\x93NUMPY\x07" + std::string(1, '\0') + "\x02" + std::string(1, '\0') + "{}",
+             "version 7.0"},
         };
         for (const auto& c : cases) {
             const fs::path p = dir_ / c.name;
@@ -1062,14 +1096,17 @@ private slots:
         }
         // With the cap raised, the bytes present refuse the same claims.
         ms::io::setMaxVoxels(std::uint64_t(1) << 62);
-        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(dir_ / "huge.tif"); }, (dir_ / "huge.tif").string(), "truncated TIFF"));
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(dir_ / "huge.tif"); }, (dir_ / "huge.tif").string(),
+                                 "truncated TIFF"));
         QVERIFY(refusedInOneLine([&] { ms::io::readVolume(dir_ / "huge.npy"); }, (dir_ / "huge.npy").string(),
                                  "needs 1000000000000000 bytes of data, the file holds 24"));
         ms::io::setMaxVoxels(0);
-        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(dir_ / "folder.npy"); }, (dir_ / "folder.npy").string(), "no such file"));
+        QVERIFY(refusedInOneLine([&] { ms::io::readVolume(dir_ / "folder.npy"); }, (dir_ / "folder.npy").string(),
+                                 "no such file"));
         for (const char* name : {"fifo.tif", "fifo.npy"}) {  // a FIFO would block the read
             QCOMPARE(::mkfifo((dir_ / name).c_str(), 0600), 0);
-            QVERIFY(refusedInOneLine([&] { ms::io::readVolume(dir_ / name); }, (dir_ / name).string(), "not a regular file"));
+            QVERIFY(refusedInOneLine([&] { ms::io::readVolume(dir_ / name); }, (dir_ / name).string(),
+                                     "not a regular file"));
         }
     }
 
@@ -1140,7 +1177,8 @@ private slots:
             QVERIFY2(std::count(listed.begin(), listed.end(), ext) == 1, ext);
         // Every listed extension writes and reads back (upper case too).
         ms::Volume v(ms::Dims{6, 5, 1});
-        for (std::size_t i = 0; i < v.size(); ++i) v.labels()[i] = std::uint8_t((i * 7) % 3 == 0 ? ms::Acceptor : ms::Donor);
+        for (std::size_t i = 0; i < v.size(); ++i)
+            v.labels()[i] = std::uint8_t((i * 7) % 3 == 0 ? ms::Acceptor : ms::Donor);
         for (const auto& ext : listed) {
             const fs::path path = dir_ / ("probe." + ext);
             ms::io::writeVolume(v, path);
@@ -1151,9 +1189,9 @@ private slots:
             QVERIFY2(ms::io::readVolume(dir_ / ("probe_upper." + upper)).sameLabels(v), upper.c_str());
         }
         // And no other extension is accepted: candidates from the field's formats.
-        for (const char* ext : {"vti", "vtk", "vtr", "h5", "hdf5", "he5", "nc", "txt", "csv", "graspi", "png", "jpg",
-                                "jpeg", "bmp", "gif", "tif", "tiff", "npy", "npz", "raw", "mhd", "nrrd", "nii", "dream3d",
-                                "xdmf", "xmf", "mat", "json", "zip", "am", "rec", "mrc"}) {
+        for (const char* ext : {"vti", "vtk",     "vtr",  "h5",  "hdf5", "he5",  "nc",  "txt", "csv", "graspi", "png",
+                                "jpg", "jpeg",    "bmp",  "gif", "tif",  "tiff", "npy", "npz", "raw", "mhd",    "nrrd",
+                                "nii", "dream3d", "xdmf", "xmf", "mat",  "json", "zip", "am",  "rec", "mrc"}) {
             bool accepted = true;
             try {
                 ms::io::formatOf(dir_ / (std::string("file.") + ext));

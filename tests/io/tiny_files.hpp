@@ -25,8 +25,9 @@ inline void put32le(std::string& s, std::uint32_t v) {
 // the given samples (bits 8 or 16; sampleFormat 1 uint, 2 int, 3 float),
 // uncompressed or, with packBits, as PackBits literal runs of up to 128
 // bytes. A claim larger than the samples given makes a truncated file.
-inline std::string tinyTiff(std::uint32_t width, std::uint32_t height, const std::vector<std::vector<std::uint16_t>>& pages,
-                            int bits = 8, int sampleFormat = 1, bool packBits = false) {
+inline std::string tinyTiff(std::uint32_t width, std::uint32_t height,
+                            const std::vector<std::vector<std::uint16_t>>& pages, int bits = 8, int sampleFormat = 1,
+                            bool packBits = false) {
     std::string s = "II*";
     s += '\0';
     put32le(s, 8);
@@ -76,9 +77,9 @@ inline std::string tinyTiff(std::uint32_t width, std::uint32_t height, const std
 
 // A .npy file as numpy.save writes it (header padded to 64 bytes).
 inline std::string npyFile(const std::string& descr, bool fortran, const std::string& shape, const std::string& data,
-                    int version = 1) {
-    std::string dict = "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") +
-                       ", 'shape': " + shape + ", }";
+                           int version = 1) {
+    std::string dict =
+        "{'descr': '" + descr + "', 'fortran_order': " + (fortran ? "True" : "False") + ", 'shape': " + shape + ", }";
     const std::size_t prefix = 6 + 2 + (version == 1 ? 2 : 4);
     dict.append((64 - (prefix + dict.size() + 1) % 64) % 64, ' ');
     dict += '\n';

@@ -162,7 +162,7 @@ private slots:
             // Adding a test split keeps the validation runs: only training runs move to test.
             QCOMPARE(threeWay[i].split == "val", twoWay[i].split == "val");
         }
-        QCOMPARE(counts["val"], 6);   // round(0.15 * 40)
+        QCOMPARE(counts["val"], 6);  // round(0.15 * 40)
         QCOMPARE(counts["test"], 6);
         QCOMPARE(counts["train"], 28);
         c.testFraction = 0.9;
@@ -211,7 +211,8 @@ private slots:
         const auto runs = jobs::planRuns(c);
         const auto times = physics::snapshotTimes(physics::RunPlan{c.endTime, c.firstTime, 0, c.snapshots});
         for (const char* split : {"train", "val", "test"}) {
-            const fs::path two = dir / "2phase" / (std::string(split) + ".h5"), three = dir / "3phase" / (std::string(split) + ".h5");
+            const fs::path two = dir / "2phase" / (std::string(split) + ".h5"),
+                           three = dir / "3phase" / (std::string(split) + ".h5");
             const auto names = io::hdf5SampleNames(two);
             QCOMPARE(io::hdf5SampleNames(three), names);  // one simulation, two thresholdings
             QCOMPARE(int(names.size()), (std::string(split) == "train" ? 4 : 1) * 8);
@@ -227,12 +228,15 @@ private slots:
                 for (float f : v2.field()) sum += f, sq += double(f) * f;
                 const double n = double(v2.size()), sd = std::sqrt(sq / n - (sum / n) * (sum / n));
                 QVERIFY2(sd >= c.onsetAmplitude - 1e-6, names[k].c_str());
-                if (k % 8 == 7) QVERIFY(std::abs(v2.attributes.at("time") - c.endTime) < 1e-9);  // each run ends at endTime
-                if (k % 8 == 0) QVERIFY(v2.attributes.at("time") > times[0]);  // the first, near-uniform candidates are skipped
+                if (k % 8 == 7)
+                    QVERIFY(std::abs(v2.attributes.at("time") - c.endTime) < 1e-9);  // each run ends at endTime
+                if (k % 8 == 0)
+                    QVERIFY(v2.attributes.at("time") > times[0]);  // the first, near-uniform candidates are skipped
             }
         }
         QVERIFY(!fs::exists(dir / "train.h5"));
-        QVERIFY(fs::exists(dir / "parts" / "run_000000_2phase.h5") && fs::exists(dir / "parts" / "run_000000_3phase.h5"));
+        QVERIFY(fs::exists(dir / "parts" / "run_000000_2phase.h5") &&
+                fs::exists(dir / "parts" / "run_000000_3phase.h5"));
         // A killed run resumes with the onset it had found: a cancelled rebuild in a new folder equals this one.
         ProgressToken token;
         int reports = 0;
@@ -244,12 +248,14 @@ private slots:
         options.checkpointEverySeconds = 0;
         QVERIFY_THROWS_EXCEPTION(Cancelled, jobs::buildDataset(c, dir / "killed", options, &token));
         jobs::buildDataset(c, dir / "killed");
-        for (const char* file : {"2phase/train.h5", "2phase/test.h5", "3phase/val.h5"}) compareFiles(dir / file, dir / "killed" / file);
+        for (const char* file : {"2phase/train.h5", "2phase/test.h5", "3phase/val.h5"})
+            compareFiles(dir / file, dir / "killed" / file);
 
         // A shipped test subset: 3 of the 8 test samples, evenly spaced (0, 2, 5), names and split kept.
         const auto testNames = io::hdf5SampleNames(dir / "2phase" / "test.h5");
         QCOMPARE(jobs::writeSubset(dir / "2phase" / "test.h5", dir / "subset.h5", 3), 3L);
-        QCOMPARE(io::hdf5SampleNames(dir / "subset.h5"), (std::vector<std::string>{testNames[0], testNames[2], testNames[5]}));
+        QCOMPARE(io::hdf5SampleNames(dir / "subset.h5"),
+                 (std::vector<std::string>{testNames[0], testNames[2], testNames[5]}));
         const Volume first = io::readHdf5Sample(dir / "subset.h5", testNames[0]);
         QCOMPARE(first.text.at("split"), std::string("test"));
         QVERIFY(first.sameLabels(io::readHdf5Sample(dir / "2phase" / "test.h5", testNames[0])));
@@ -261,8 +267,7 @@ private slots:
         }
         if (balanced == 0)
             QVERIFY_THROWS_EXCEPTION(Error, jobs::writeSubset(dir / "2phase" / "test.h5", dir / "none.h5", 3, 0.3));
-        else
-            QCOMPARE(jobs::writeSubset(dir / "2phase" / "test.h5", dir / "some.h5", 100, 0.3), long(balanced));
+        else QCOMPARE(jobs::writeSubset(dir / "2phase" / "test.h5", dir / "some.h5", 100, 0.3), long(balanced));
         fs::remove_all(dir);
     }
 
@@ -289,7 +294,8 @@ private slots:
                 QVERIFY2(v.attributes.count(key), key);
             QVERIFY(std::abs(v.attributes.at("vol_frac_M") - v.volumeFraction(Mixed)) < 1e-9);
         }
-        for (const auto& name : train) QCOMPARE(runs[std::size_t(std::stoi(name.substr(4, 6)))].split, std::string("train"));
+        for (const auto& name : train)
+            QCOMPARE(runs[std::size_t(std::stoi(name.substr(4, 6)))].split, std::string("train"));
         QVERIFY(!fs::exists(dir / "test.h5"));
         // A rerun has nothing to do; another config in the same folder is refused.
         const auto again = jobs::buildDataset(c, dir);
@@ -314,9 +320,8 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(Error, jobs::mergeDataset(dir / "a"));  // runs of shard 1 missing
         // Only the validation split: needs only the validation runs, which both lie in shard 0 here or not.
         const auto runs = jobs::planRuns(c);
-        const bool valInShard0 = std::all_of(runs.begin(), runs.end(), [](const jobs::RunSpec& r) {
-            return r.split != "val" || r.index % 2 == 0;
-        });
+        const bool valInShard0 = std::all_of(
+            runs.begin(), runs.end(), [](const jobs::RunSpec& r) { return r.split != "val" || r.index % 2 == 0; });
         if (valInShard0) {
             jobs::mergeDataset(dir / "a", {}, nullptr, {"val"});
             compareFiles(dir / "single" / "val.h5", dir / "a" / "val.h5");
@@ -332,9 +337,12 @@ private slots:
         jobs::BuildOptions trainOnly;
         trainOnly.splits = {"train"};
         const auto built = jobs::buildDataset(c, dir / "t", trainOnly);
-        QCOMPARE(built.runsBuilt, int(std::count_if(runs.begin(), runs.end(), [](const jobs::RunSpec& r) { return r.split == "train"; })));
+        QCOMPARE(built.runsBuilt, int(std::count_if(runs.begin(), runs.end(),
+                                                    [](const jobs::RunSpec& r) { return r.split == "train"; })));
         QVERIFY(!built.merged && !fs::exists(dir / "t" / "train.h5"));
-        for (const auto& r : runs) QCOMPARE(fs::exists(dir / "t" / "parts" / ("run_00000" + std::to_string(r.index) + ".h5")), r.split == "train");
+        for (const auto& r : runs)
+            QCOMPARE(fs::exists(dir / "t" / "parts" / ("run_00000" + std::to_string(r.index) + ".h5")),
+                     r.split == "train");
         trainOnly.splits = {"training"};
         QVERIFY_THROWS_EXCEPTION(Error, jobs::buildDataset(c, dir / "t", trainOnly));
         // Finished runs only: shard 0's runs alone, each whole and in run order.
@@ -388,8 +396,9 @@ private slots:
 
     void cliBuildKilledRerunAndShardedEqualCleanBuild() {
         const fs::path dir = freshDir("cli");
-        const QStringList args = {"dataset", "build", "--size", "48x48", "--phi-count", "2", "--chi-count", "2",
-                                  "--time", "1500", "--snapshots", "100", "--descriptors", "basic", "--threads", "1"};
+        const QStringList args = {"dataset",       "build", "--size",    "48x48", "--phi-count", "2",
+                                  "--chi-count",   "2",     "--time",    "1500",  "--snapshots", "100",
+                                  "--descriptors", "basic", "--threads", "1"};
         QProcess clean;
         clean.start(MICROSTUDIO_CLI, args + QStringList{"-o", QString::fromStdString((dir / "clean").string())});
         QVERIFY(clean.waitForFinished(120000));
@@ -420,7 +429,8 @@ private slots:
         const fs::path sharded = dir / "sharded";
         for (const char* shard : {"0/2", "1/2"}) {
             QProcess p;
-            p.start(MICROSTUDIO_CLI, args + QStringList{"--shard", shard, "-o", QString::fromStdString(sharded.string())});
+            p.start(MICROSTUDIO_CLI,
+                    args + QStringList{"--shard", shard, "-o", QString::fromStdString(sharded.string())});
             QVERIFY(p.waitForFinished(120000));
             QCOMPARE(p.exitCode(), 0);
         }
@@ -480,7 +490,9 @@ private slots:
         QCOMPARE(plan.count("test"), 8);
         QCOMPARE(plan.dropped, 16);
         for (const auto& w : plan.windows)
-            QVERIFY(w.split == "train" ? (w.x == 0 || w.x == 4) : w.split == "val" ? w.x == 16 : (w.x == 28 || w.x == 32));
+            QVERIFY(w.split == "train" ? (w.x == 0 || w.x == 4)
+                    : w.split == "val" ? w.x == 16
+                                       : (w.x == 28 || w.x == 32));
         // No test split: [0,26) train, [26,40) val.
         c.testFraction = 0;
         const auto two = jobs::planVolumeDataset(Dims{40, 20, 4}, c);
@@ -513,7 +525,9 @@ private slots:
         QVERIFY(refused(Dims{40, 20, 4}, bad, "larger than the volume's x/y plane"));
         bad = c;
         bad.stride = 8;  // strips of >= 16: only 2 fit in 40
-        QVERIFY(refused(Dims{40, 20, 4}, bad, "x axis (40 voxels) holds 2 strips of at least 16 voxels (window + stride) but the splits need 3"));
+        QVERIFY(
+            refused(Dims{40, 20, 4}, bad,
+                    "x axis (40 voxels) holds 2 strips of at least 16 voxels (window + stride) but the splits need 3"));
         bad = c;
         bad.depth = -1;
         QVERIFY(refused(Dims{40, 20, 4}, bad, "depth must be at least 1"));
@@ -607,7 +621,8 @@ private slots:
         QCOMPARE(manifest.at("windows").size(), std::size_t(20));
         QCOMPARE(manifest.at("regions").size(), std::size_t(3));
         QCOMPARE(int(numberAt(manifest.at("config"), "depth")), 8);
-        for (const auto& e : fs::directory_iterator(dir)) QVERIFY2(e.path().string().find(".tmp") == std::string::npos, e.path().c_str());
+        for (const auto& e : fs::directory_iterator(dir))
+            QVERIFY2(e.path().string().find(".tmp") == std::string::npos, e.path().c_str());
         // A rerun without a test split removes the stale test.h5.
         c.testFraction = 0;
         const auto again = jobs::buildDatasetFromVolume(v, "known.vti", dir, c);
@@ -630,7 +645,8 @@ private slots:
         token.setListener([&](double f, const std::string&) {
             if (f > 0) token.cancel();
         });
-        QVERIFY_THROWS_EXCEPTION(Cancelled, jobs::buildDatasetFromVolume(dir / "known.npy", dir / "out", c, {}, &token));
+        QVERIFY_THROWS_EXCEPTION(Cancelled,
+                                 jobs::buildDatasetFromVolume(dir / "known.npy", dir / "out", c, {}, &token));
         QVERIFY(!fs::exists(dir / "out" / "train.h5"));
         for (const auto& e : fs::directory_iterator(dir / "out")) QVERIFY2(false, e.path().c_str());  // no temp left
         // Read from the file: the same windows as from memory.
@@ -645,7 +661,9 @@ private slots:
             jobs::buildDatasetFromVolume(dir / "known.npy", dir / "out2", c);
             QFAIL("a window larger than the volume was accepted");
         } catch (const Error& e) {
-            QVERIFY2(QString(e.what()).startsWith(QString::fromStdString((dir / "known.npy").string() + ": window 64x8")), e.what());
+            QVERIFY2(
+                QString(e.what()).startsWith(QString::fromStdString((dir / "known.npy").string() + ": window 64x8")),
+                e.what());
         }
         c.windowX = 8;
         fs::create_directories(dir / "ch");

@@ -124,8 +124,8 @@ std::vector<ms::Volume> toyVolumes(int count, ms::Dims d, std::uint64_t seed) {
 // rounding noise, which Adam's normalisation turns into lr-sized random
 // steps in any two runs that sum in another order. Not comparable.
 bool feedsInstanceNorm(const std::string& key) {
-    return key.rfind("vae.", 0) == 0 && key.find("conv") != std::string::npos &&
-           key.size() > 5 && key.compare(key.size() - 5, 5, ".bias") == 0;
+    return key.rfind("vae.", 0) == 0 && key.find("conv") != std::string::npos && key.size() > 5 &&
+           key.compare(key.size() - 5, 5, ".bias") == 0;
 }
 
 // Every tensor of a weights file, in key order, without the uncomparable ones.
@@ -233,8 +233,8 @@ class TestDistributed : public QObject {
             p->setProcessEnvironment(cleanEnvironment());
             p->setProcessChannelMode(QProcess::ForwardedErrorChannel);
             p->start(QCoreApplication::applicationFilePath(),
-                     {"--worker", QString::fromStdString(kind), QString::number(r), "2", QString::number(port), "2", "42",
-                      QString::fromStdString((dir / ("rank" + std::to_string(r) + ".bin")).string())});
+                     {"--worker", QString::fromStdString(kind), QString::number(r), "2", QString::number(port), "2",
+                      "42", QString::fromStdString((dir / ("rank" + std::to_string(r) + ".bin")).string())});
             ranks.push_back(std::move(p));
         }
         // Meanwhile the reference: one process, the same global batch.
@@ -256,9 +256,23 @@ class TestDistributed : public QObject {
     }
 
     QStringList train3dArgs(const fs::path& data, const fs::path& out) {
-        return {"train3d", "--data", QString::fromStdString(data.string()), "--out", QString::fromStdString(out.string()),
-                "--stage", "vae", "--config", "tiny", "--epochs", "60", "--lr", "1e-3", "--threads", "1",
-                "--checkpoint-every", "1"};
+        return {"train3d",
+                "--data",
+                QString::fromStdString(data.string()),
+                "--out",
+                QString::fromStdString(out.string()),
+                "--stage",
+                "vae",
+                "--config",
+                "tiny",
+                "--epochs",
+                "60",
+                "--lr",
+                "1e-3",
+                "--threads",
+                "1",
+                "--checkpoint-every",
+                "1"};
     }
 
     // Two `microstudio-cli train3d` ranks (batch 2 each) on 127.0.0.1:port.
@@ -269,10 +283,13 @@ class TestDistributed : public QObject {
             auto p = std::make_unique<QProcess>();
             p->setProcessEnvironment(cleanEnvironment());
             p->setProcessChannelMode(QProcess::MergedChannels);
-            p->start(MICROSTUDIO_CLI, train3dArgs(data, out)
-                                          << "--batch" << "2" << "--world-size" << "2" << "--rank" << QString::number(r)
-                                          << "--master" << QString("127.0.0.1:%1").arg(port) << "--dist-timeout"
-                                          << QString::number(timeoutSeconds));
+            p->start(MICROSTUDIO_CLI, train3dArgs(data, out) << "--batch"
+                                                             << "2"
+                                                             << "--world-size"
+                                                             << "2"
+                                                             << "--rank" << QString::number(r) << "--master"
+                                                             << QString("127.0.0.1:%1").arg(port) << "--dist-timeout"
+                                                             << QString::number(timeoutSeconds));
             ranks.push_back(std::move(p));
         }
         return ranks;
@@ -419,7 +436,8 @@ private slots:
         QProcess resume;
         resume.setProcessEnvironment(cleanEnvironment());
         resume.setProcessChannelMode(QProcess::MergedChannels);
-        resume.start(MICROSTUDIO_CLI, train3dArgs(data, out) << "--batch" << "4");
+        resume.start(MICROSTUDIO_CLI, train3dArgs(data, out) << "--batch"
+                                                             << "4");
         QVERIFY(resume.waitForFinished(120000));
         const QString resumed = QString::fromUtf8(resume.readAll());
         QVERIFY2(resume.exitCode() == 0, qPrintable(resumed));

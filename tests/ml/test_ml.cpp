@@ -59,7 +59,8 @@ Vae2dConfig tinyVae() {
 }
 
 fs::path tempDir(const char* name) {
-    auto dir = fs::temp_directory_path() / (std::string("ms_test_ml_") + name + "_" + std::to_string(QCoreApplication::applicationPid()));
+    auto dir = fs::temp_directory_path() /
+               (std::string("ms_test_ml_") + name + "_" + std::to_string(QCoreApplication::applicationPid()));
     fs::remove_all(dir);
     fs::create_directories(dir);
     return dir;
@@ -108,7 +109,8 @@ private slots:
                 for (auto& l : w.labels()) l = std::uint8_t(1 - l);
             return out;
         };
-        for (const ms::Dims d : {ms::Dims{101, 101, 1}, ms::Dims{50, 30, 1}, ms::Dims{512, 128, 1}, ms::Dims{130, 250, 1}}) {
+        for (const ms::Dims d :
+             {ms::Dims{101, 101, 1}, ms::Dims{50, 30, 1}, ms::Dims{512, 128, 1}, ms::Dims{130, 250, 1}}) {
             const ms::Volume image = ms::syntheticMicrostructure(d);
             const ms::Volume out = ms::ml::applyTiled(image, 101, invert);
             QCOMPARE(out.dims(), d);
@@ -458,7 +460,8 @@ private slots:
         const std::vector<float> x0{1.0f, -2.0f, 0.5f}, eps{0.3f, 0.1f, -1.0f};
         const auto xt = s.noise(x0, 250, eps);
         const double a = s.alphaBar[250];
-        for (int i = 0; i < 3; ++i) QVERIFY(std::fabs(xt[i] - (std::sqrt(a) * x0[i] + std::sqrt(1 - a) * eps[i])) < 1e-6);
+        for (int i = 0; i < 3; ++i)
+            QVERIFY(std::fabs(xt[i] - (std::sqrt(a) * x0[i] + std::sqrt(1 - a) * eps[i])) < 1e-6);
         const auto ts = s.ddimTimesteps(5);
         QCOMPARE(ts, (std::vector<int>{999, 749, 500, 250, 0}));
         QCOMPARE(int(s.ddimTimesteps(1000).size()), 1000);
@@ -477,8 +480,9 @@ private slots:
         o.eta = 1.0;
         const auto ddim = ldm.sample(o);
         for (int i = 0; i < 3; ++i)
-            for (int k = 0; k < 4; ++k) QVERIFY2(std::fabs(ancestral[i][k] - ddim[i][k]) < 2e-3 * (1 + std::fabs(ancestral[i][k])),
-                                                 qPrintable(QString("%1 vs %2").arg(ancestral[i][k]).arg(ddim[i][k])));
+            for (int k = 0; k < 4; ++k)
+                QVERIFY2(std::fabs(ancestral[i][k] - ddim[i][k]) < 2e-3 * (1 + std::fabs(ancestral[i][k])),
+                         qPrintable(QString("%1 vs %2").arg(ancestral[i][k]).arg(ddim[i][k])));
         o.eta = 0;
         o.steps = 20;
         const auto deterministic = ldm.sample(o);
@@ -539,7 +543,8 @@ private slots:
         QVERIFY(p.waitForFinished(60000));
         QVERIFY(p.exitCode() != 0);
         const QString text = QString::fromUtf8(p.readAllStandardOutput() + p.readAllStandardError()).trimmed();
-        QVERIFY2(text.contains("--sampler must be ddim, dpmpp or ddpm, got 'heun'") && !text.contains('\n'), qPrintable(text));
+        QVERIFY2(text.contains("--sampler must be ddim, dpmpp or ddpm, got 'heun'") && !text.contains('\n'),
+                 qPrintable(text));
     }
 
     // A tiny conditional LDM learns two clusters and which one a condition picks.
@@ -651,7 +656,7 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, conditionValues(v, {"chi"}));
         const auto plot = plotCurves({{3, 2, 1}, {1, 2, 3}}, 64, 48);
         QCOMPARE(plot.dims(), (ms::Dims{64, 48, 1}));
-        QVERIFY(plot.phaseCounts()[ms::Donor] > 20);  // the curves
+        QVERIFY(plot.phaseCounts()[ms::Donor] > 20);   // the curves
         QVERIFY(plot.phaseCounts()[ms::Mixed] > 100);  // the frame
         // Labelled: the title is inked in the top rows (image rows = Volume
         // y from the top), the y tick values left of the frame; the bare
@@ -745,9 +750,16 @@ private slots:
             rlimit limit{3000, 3000};
             ::setrlimit(RLIMIT_FSIZE, &limit);
         });
-        p.start(MICROSTUDIO_CLI, {"train", "vae2d", "--data", d + "/train.h5", "--out", d + "/out/v.pt", "--epochs", "1",
-                                  "--batch", "4", "--latent", "8", "--hidden", "32", "--channels", "4,8", "--kernels",
-                                  "4,4", "--threads", "1"});
+        p.start(MICROSTUDIO_CLI, {"train",      "vae2d",
+                                  "--data",     d + "/train.h5",
+                                  "--out",      d + "/out/v.pt",
+                                  "--epochs",   "1",
+                                  "--batch",    "4",
+                                  "--latent",   "8",
+                                  "--hidden",   "32",
+                                  "--channels", "4,8",
+                                  "--kernels",  "4,4",
+                                  "--threads",  "1"});
         QVERIFY(p.waitForFinished(120000));
         const QString err = QString::fromUtf8(p.readAllStandardError()).trimmed();
         QCOMPARE(p.exitStatus(), QProcess::NormalExit);
@@ -814,28 +826,37 @@ private slots:
             *err = QString::fromUtf8(p.readAllStandardError()).trimmed();
             return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
         };
-        const QStringList vae = {"--epochs", "1", "--batch", "4", "--latent", "8", "--hidden", "32",
-                                 "--channels", "4,8", "--kernels", "4,4", "--threads", "1"};
-        const QStringList ldm = {"--vae", d + "/vae.pt", "--epochs", "1", "--batch", "4", "--hidden", "16",
-                                 "--blocks", "1", "--steps", "50", "--conditions", "vf", "--threads", "1"};
+        const QStringList vae = {"--epochs", "1",          "--batch", "4",         "--latent", "8",         "--hidden",
+                                 "32",       "--channels", "4,8",     "--kernels", "4,4",      "--threads", "1"};
+        const QStringList ldm = {"--vae",    d + "/vae.pt", "--epochs", "1",  "--batch",      "4",  "--hidden",  "16",
+                                 "--blocks", "1",           "--steps",  "50", "--conditions", "vf", "--threads", "1"};
         QString err;
         QCOMPARE(run(QStringList{"train", "vae2d", "--data", d + "/mixed.h5", "--out", d + "/v.pt"} + vae, &err), 1);
         QVERIFY2(!err.contains('\n') && err.startsWith("microstudio-cli train: error: training data (" + d +
                                                        "/mixed.h5) holds 2 samples of the test split (e.g. "
                                                        "run_000001_snap_000001)"),
                  qPrintable(err));
-        QCOMPARE(run(QStringList{"train", "vae2d", "--data", d + "/train.h5", "--val", d + "/val.h5", "--out",
-                                 d + "/v.pt"} + vae, &err), 1);
-        QVERIFY2(!err.contains('\n') && err.contains("validation data (" + d + "/val.h5) holds 1 sample of the test "
+        QCOMPARE(
+            run(QStringList{"train", "vae2d", "--data", d + "/train.h5", "--val", d + "/val.h5", "--out", d + "/v.pt"} +
+                    vae,
+                &err),
+            1);
+        QVERIFY2(!err.contains('\n') && err.contains("validation data (" + d +
+                                                     "/val.h5) holds 1 sample of the test "
                                                      "split (e.g. sample_000001)"),
                  qPrintable(err));
         QCOMPARE(run(QStringList{"train", "ldm2d", "--data", d + "/mixed.h5", "--out", d + "/l.pt"} + ldm, &err), 1);
-        QVERIFY2(!err.contains('\n') && err.contains("training data (" + d + "/mixed.h5) holds 2 samples of the test split"),
-                 qPrintable(err));
-        QCOMPARE(run(QStringList{"train", "ldm2d", "--data", d + "/train.h5", "--val", d + "/val.h5", "--out",
-                                 d + "/l.pt"} + ldm, &err), 1);
-        QVERIFY2(!err.contains('\n') && err.contains("validation data (" + d + "/val.h5) holds 1 sample of the test split"),
-                 qPrintable(err));
+        QVERIFY2(
+            !err.contains('\n') && err.contains("training data (" + d + "/mixed.h5) holds 2 samples of the test split"),
+            qPrintable(err));
+        QCOMPARE(
+            run(QStringList{"train", "ldm2d", "--data", d + "/train.h5", "--val", d + "/val.h5", "--out", d + "/l.pt"} +
+                    ldm,
+                &err),
+            1);
+        QVERIFY2(
+            !err.contains('\n') && err.contains("validation data (" + d + "/val.h5) holds 1 sample of the test split"),
+            qPrintable(err));
         QVERIFY(!fs::exists(dir / "v.pt") && !fs::exists(dir / "l.pt") && !fs::exists(dir / "v.pt.ckpt"));
         fs::remove_all(dir);
     }
@@ -899,9 +920,22 @@ private slots:
         ms::io::writeHdf5({images.begin(), images.begin() + 9}, dir / "train.h5");
         ms::io::writeHdf5({images.begin() + 9, images.end()}, dir / "val.h5");
         const QString d = QString::fromStdString(dir.string());
-        const QStringList command = {"train", "recipe", "--data", d + "/train.h5", "--val", d + "/val.h5", "--out",
-                                     d + "/models", "--vae-epochs", "1", "--ldm-vae-epochs", "1", "--ldm-epochs", "1",
-                                     "--threads", "1"};
+        const QStringList command = {"train",
+                                     "recipe",
+                                     "--data",
+                                     d + "/train.h5",
+                                     "--val",
+                                     d + "/val.h5",
+                                     "--out",
+                                     d + "/models",
+                                     "--vae-epochs",
+                                     "1",
+                                     "--ldm-vae-epochs",
+                                     "1",
+                                     "--ldm-epochs",
+                                     "1",
+                                     "--threads",
+                                     "1"};
         QProcess p;
         p.start(MICROSTUDIO_CLI, command);
         QVERIFY(p.waitForFinished(300000));
@@ -959,10 +993,12 @@ private slots:
             return p.exitCode();
         };
         const QString d = QString::fromStdString(dir.string());
-        QCOMPARE(run({"train", "vae2d", "--data", d + "/train.h5", "--val", d + "/val.h5", "--out", d + "/m/vae.pt",
-                      "--epochs", "2", "--batch", "4", "--latent", "8", "--hidden", "32", "--channels", "4,8",
-                      "--kernels", "4,4", "--history", d + "/h.csv"}),
-                 0);
+        QCOMPARE(
+            run({"train",         "vae2d",    "--data",     d + "/train.h5", "--val",     d + "/val.h5", "--out",
+                 d + "/m/vae.pt", "--epochs", "2",          "--batch",       "4",         "--latent",    "8",
+                 "--hidden",      "32",       "--channels", "4,8",           "--kernels", "4,4",         "--history",
+                 d + "/h.csv"}),
+            0);
         QVERIFY(fs::exists(dir / "m" / "vae.pt") && fs::exists(dir / "m" / "vae.json") && fs::exists(dir / "h.csv"));
         QString out;
         QCOMPARE(run({"models", "--dir", d + "/m", "--json"}, &out), 0);
@@ -970,21 +1006,39 @@ private slots:
         QCOMPARE(list.size(), std::size_t(1));
         QCOMPARE(ms::stringAt(list[0], "kind"), std::string("vae2d"));
         QCOMPARE(ms::numberAt(ms::memberAt(ms::memberAt(list[0], "training"), "report"), "epochs_done"), 2.0);
-        QCOMPARE(run({"denoise", d + "/val.h5", d + "/den.h5", "--model", d + "/m/vae.pt", "--clean", d + "/val.h5"}), 0);
+        QCOMPARE(run({"denoise", d + "/val.h5", d + "/den.h5", "--model", d + "/m/vae.pt", "--clean", d + "/val.h5"}),
+                 0);
         const auto denoised = ms::io::readSamples((dir / "den.h5").string());
         QCOMPARE(denoised.size(), std::size_t(4));
         QCOMPARE(denoised[0].dims(), (ms::Dims{24, 24, 1}));
-        QCOMPARE(run({"train", "ldm2d", "--vae", d + "/m/vae.pt", "--data", d + "/train.h5", "--val", d + "/val.h5",
-                      "--out", d + "/m/ldm.pt", "--epochs", "2", "--batch", "4", "--hidden", "16", "--blocks", "1",
-                      "--steps", "50", "--conditions", "vf"}),
+        QCOMPARE(run({"train",        "ldm2d",
+                      "--vae",        d + "/m/vae.pt",
+                      "--data",       d + "/train.h5",
+                      "--val",        d + "/val.h5",
+                      "--out",        d + "/m/ldm.pt",
+                      "--epochs",     "2",
+                      "--batch",      "4",
+                      "--hidden",     "16",
+                      "--blocks",     "1",
+                      "--steps",      "50",
+                      "--conditions", "vf"}),
                  0);
-        QCOMPARE(run({"sample2d", d + "/s.h5", "--model", d + "/m/ldm.pt", "--count", "3", "--steps", "5", "--vf", "0.5"}), 0);
+        QCOMPARE(
+            run({"sample2d", d + "/s.h5", "--model", d + "/m/ldm.pt", "--count", "3", "--steps", "5", "--vf", "0.5"}),
+            0);
         QCOMPARE(ms::io::readSamples((dir / "s.h5").string()).size(), std::size_t(3));
         // The unconditional LDM beside the conditional one is --compare's "LDM" row;
         // the metadata records what conditioning the model learnt.
-        QCOMPARE(run({"train", "ldm2d", "--vae", d + "/m/vae.pt", "--data", d + "/train.h5", "--out",
-                      d + "/m/ldm-uncond.pt", "--epochs", "1", "--batch", "4", "--hidden", "16", "--blocks", "1",
-                      "--steps", "50", "--conditions", "none"}),
+        QCOMPARE(run({"train",        "ldm2d",
+                      "--vae",        d + "/m/vae.pt",
+                      "--data",       d + "/train.h5",
+                      "--out",        d + "/m/ldm-uncond.pt",
+                      "--epochs",     "1",
+                      "--batch",      "4",
+                      "--hidden",     "16",
+                      "--blocks",     "1",
+                      "--steps",      "50",
+                      "--conditions", "none"}),
                  0);
         QCOMPARE(run({"sample2d", "--compare", d + "/val.h5", "--model", d + "/m/ldm.pt", "--unconditional",
                       d + "/m/ldm-uncond.pt", "--count", "4", "--steps", "5"},

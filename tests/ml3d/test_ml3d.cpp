@@ -242,7 +242,8 @@ private slots:
         run.unetConditioning = "scale-shift";
         applyRunChoices(model, run);
         QCOMPARE(model.config().unetConditioning, std::string("scale-shift"));
-        QVERIFY(model.generate({{"ABS_f_D", 0.5}}, 1, o)[0].sameLabels(plain[0]));  // zero-initialised: the same samples
+        QVERIFY(
+            model.generate({{"ABS_f_D", 0.5}}, 1, o)[0].sameLabels(plain[0]));  // zero-initialised: the same samples
         QVERIFY_THROWS_EXCEPTION(ms::Error, model.setUnetConditioning("add"));
         QTemporaryDir dir;
         model.save(dir.path().toStdString());
@@ -394,7 +395,8 @@ private slots:
         for (const auto& key : {"vae", "outputs", "conditions", "unet_features"}) trimmed[key] = ms::memberAt(old, key);
         QCOMPARE(Generator3dConfig::fromJson(trimmed).diffusionContext, std::string("features"));
         c.diffusionContext = "data";
-        QCOMPARE(Generator3dConfig::fromJson(ms::parseJson(ms::jsonText(c.toJson()))).diffusionContext, std::string("data"));
+        QCOMPARE(Generator3dConfig::fromJson(ms::parseJson(ms::jsonText(c.toJson()))).diffusionContext,
+                 std::string("data"));
         c.vaeAugment = true;
         QVERIFY(Generator3dConfig::fromJson(ms::parseJson(ms::jsonText(c.toJson()))).vaeAugment);
         QVERIFY(!Generator3dConfig::fromJson(trimmed).vaeAugment);
@@ -480,7 +482,8 @@ private slots:
             torch::NoGradGuard noGrad;
             auto params = averaged.net->parameters();
             for (std::size_t k = 0; k < params.size(); ++k) params[k].copy_(averageAtEpochEnd[std::size_t(e)][k]);
-            QVERIFY(std::abs(report.history[std::size_t(e)].validationLoss - averaged.validationLoss(torch::kCPU)) < 1e-6);
+            QVERIFY(std::abs(report.history[std::size_t(e)].validationLoss - averaged.validationLoss(torch::kCPU)) <
+                    1e-6);
         }
 
         // Stopped after 5 steps, resumed in a fresh task: the same average.
@@ -657,8 +660,8 @@ private slots:
         withFractions->setExtraScale(torch::tensor({0.3f, 0.7f}).view({2, 1}));
         QCOMPARE(withFractions->extraMean.item<float>(), 0.5f);
         QVERIFY(std::abs(withFractions->extraStd.item<float>() - float(std::sqrt(0.08))) < 1e-6f);
-        QVERIFY(torch::allclose(withFractions->forward(x, torch::full({3, 1}, 0.5)), withFractions->forward(x, f1), 1e-6, 1e-6) ==
-                false);
+        QVERIFY(torch::allclose(withFractions->forward(x, torch::full({3, 1}, 0.5)), withFractions->forward(x, f1),
+                                1e-6, 1e-6) == false);
         QVERIFY_THROWS_EXCEPTION(ms::Error, withFractions->forward(x));
         QVERIFY_THROWS_EXCEPTION(ms::Error, withFractions->forward(x, torch::zeros({2, 1})));
     }
@@ -750,8 +753,10 @@ private slots:
         auto x0 = torch::full({2, 1, 2, 2, 2}, 0.5);
         auto noise = torch::ones({2, 1, 2, 2, 2});
         auto xt = s.qSample(x0, torch::tensor({0L, 999L}), noise);
-        QVERIFY(std::abs(xt[0][0][0][0][0].item<double>() - (std::sqrt(s.alphaBar[0]) * 0.5 + std::sqrt(1 - s.alphaBar[0]))) < 1e-6);
-        QVERIFY(std::abs(xt[1][0][0][0][0].item<double>() - (std::sqrt(s.alphaBar[999]) * 0.5 + std::sqrt(1 - s.alphaBar[999]))) < 1e-6);
+        QVERIFY(std::abs(xt[0][0][0][0][0].item<double>() -
+                         (std::sqrt(s.alphaBar[0]) * 0.5 + std::sqrt(1 - s.alphaBar[0]))) < 1e-6);
+        QVERIFY(std::abs(xt[1][0][0][0][0].item<double>() -
+                         (std::sqrt(s.alphaBar[999]) * 0.5 + std::sqrt(1 - s.alphaBar[999]))) < 1e-6);
     }
 
     // The v target (sqrt(abar) eps - sqrt(1 - abar) x0) turned back into the
@@ -801,9 +806,11 @@ private slots:
         auto start = torch::randn({n}, g1, torch::TensorOptions().dtype(torch::kFloat));
         auto ddpm = d3::sampleDdpm(s, exact, start, d3::AncestralVariance::Beta, g1);
         at::Generator g2 = at::make_generator<at::CPUGeneratorImpl>(22);
-        auto ddim = d3::sampleDdim(s, exact, torch::randn({n}, g2, torch::TensorOptions().dtype(torch::kFloat)), 50, 0.0, g2);
+        auto ddim =
+            d3::sampleDdim(s, exact, torch::randn({n}, g2, torch::TensorOptions().dtype(torch::kFloat)), 50, 0.0, g2);
         at::Generator g3 = at::make_generator<at::CPUGeneratorImpl>(23);
-        auto ddimAll = d3::sampleDdim(s, exact, torch::randn({n}, g3, torch::TensorOptions().dtype(torch::kFloat)), 1000, 0.0, g3);
+        auto ddimAll =
+            d3::sampleDdim(s, exact, torch::randn({n}, g3, torch::TensorOptions().dtype(torch::kFloat)), 1000, 0.0, g3);
         // Deterministic DDIM is linear here: x_prev = f x with
         // f = (sqrt(abar' abar) s2 + sqrt((1 - abar')(1 - abar))) / v_t, so the
         // final variance is prod f^2 (below s2 for coarse steps: DDIM's known
@@ -839,14 +846,16 @@ private slots:
         };
         at::Generator g = at::make_generator<at::CPUGeneratorImpl>(5);
         auto start = torch::randn({2, 2, 4, 4, 4}, g, torch::TensorOptions().dtype(torch::kFloat));
-        at::Generator g1 = at::make_generator<at::CPUGeneratorImpl>(6), g2 = at::make_generator<at::CPUGeneratorImpl>(6);
+        at::Generator g1 = at::make_generator<at::CPUGeneratorImpl>(6),
+                      g2 = at::make_generator<at::CPUGeneratorImpl>(6);
         auto a = d3::sampleDdpm(s, eps, start.clone(), d3::AncestralVariance::Posterior, g1);
         auto b = d3::sampleDdim(s, eps, start.clone(), 1000, 1.0, g2);
         const double diff = (a - b).abs().max().item<double>();
         qInfo("max |DDPM - DDIM(1000, eta 1)| = %.3g (sample scale %.3g)", diff, a.abs().max().item<double>());
         QVERIFY(diff < 1e-4 * std::max(1.0, a.abs().max().item<double>()));
         // Deterministic DDIM: same seed, same result; another start, another result.
-        at::Generator g3 = at::make_generator<at::CPUGeneratorImpl>(1), g4 = at::make_generator<at::CPUGeneratorImpl>(1);
+        at::Generator g3 = at::make_generator<at::CPUGeneratorImpl>(1),
+                      g4 = at::make_generator<at::CPUGeneratorImpl>(1);
         auto c1 = d3::sampleDdim(s, eps, start.clone(), 20, 0.0, g3);
         auto c2 = d3::sampleDdim(s, eps, start.clone(), 20, 0.0, g4);
         QVERIFY(torch::equal(c1, c2));
@@ -884,7 +893,9 @@ private slots:
         at::Generator g = at::make_generator<at::CPUGeneratorImpl>(31);
         auto start = torch::randn({20000}, g, torch::TensorOptions().dtype(torch::kDouble));
         start = (start - start.mean()) / start.std();
-        struct Case { double mu, sd; };
+        struct Case {
+            double mu, sd;
+        };
         for (const Case target : {Case{0.5, 0.5}, Case{-0.3, 1.0}}) {
             const double mu = target.mu, s2 = target.sd * target.sd;
             d3::NoisePredictor exact = [&](const torch::Tensor& x, long t) {
@@ -901,9 +912,10 @@ private slots:
                 const auto ddim = error(d3::sampleDdim(s, exact, start.clone(), k, 0.0, unused));
                 const auto time = error(d3::sampleDpmSolver(s, exact, start.clone(), k, d3::SolverSpacing::Time));
                 const auto snr = error(d3::sampleDpmSolver(s, exact, start.clone(), k, d3::SolverSpacing::LogSnr));
-                qInfo("N(%.2g, %.2g^2), %2d steps: |mean error| / |std / target - 1|: DDIM %.2e / %.2e, "
-                      "DPM++(2M) time grid %.2e / %.2e, log-SNR grid %.2e / %.2e",
-                      mu, target.sd, k, ddim.first, ddim.second, time.first, time.second, snr.first, snr.second);
+                qInfo(
+                    "N(%.2g, %.2g^2), %2d steps: |mean error| / |std / target - 1|: DDIM %.2e / %.2e, "
+                    "DPM++(2M) time grid %.2e / %.2e, log-SNR grid %.2e / %.2e",
+                    mu, target.sd, k, ddim.first, ddim.second, time.first, time.second, snr.first, snr.second);
                 if (k == 16) errors = {{"ddim", ddim}, {"time", time}, {"snr", snr}};
             }
             const auto dpm = errors.at("snr"), ddim = errors.at("ddim");
@@ -956,13 +968,15 @@ private slots:
                 return (d3::sampleDpmSolver(s, *eps, start.clone(), k) - ode).abs().max().item<double>();
             };
             const double d10 = distance(10), d50 = distance(50), d200 = distance(200);
-            const double ddim10 = (d3::sampleDdim(s, *eps, start.clone(), 10, 0.0, unused) - ode).abs().max().item<double>();
+            const double ddim10 =
+                (d3::sampleDdim(s, *eps, start.clone(), 10, 0.0, unused) - ode).abs().max().item<double>();
             qInfo("%s: max |DPM++(2M)-k - DDIM-1000|: k=10 %.3g, 50 %.3g, 200 %.3g (DDIM-10 %.3g)",
                   eps == &gaussian ? "Gaussian" : "random U-Net", d10, d50, d200, ddim10);
             QVERIFY(d200 < 0.1 * d10);
             QVERIFY(d50 < d10);
             // Deterministic: the same start gives the same sample.
-            QVERIFY(torch::equal(d3::sampleDpmSolver(s, *eps, start.clone(), 10), d3::sampleDpmSolver(s, *eps, start.clone(), 10)));
+            QVERIFY(torch::equal(d3::sampleDpmSolver(s, *eps, start.clone(), 10),
+                                 d3::sampleDpmSolver(s, *eps, start.clone(), 10)));
         }
     }
 
@@ -978,7 +992,8 @@ private slots:
         auto unconditional = unet->forward(x, time, context, torch::zeros({3}));
         QVERIFY((conditional - unconditional).abs().max().item<double>() > 1e-4);  // the context matters
         // The null context ignores the context values.
-        QVERIFY(torch::allclose(unconditional, unet->forward(x, time, torch::randn({3, 3}), torch::zeros({3})), 1e-5, 1e-6));
+        QVERIFY(torch::allclose(unconditional, unet->forward(x, time, torch::randn({3, 3}), torch::zeros({3})), 1e-5,
+                                1e-6));
         QVERIFY(torch::allclose(d3::guidedNoise(*unet, x, 250, 1000, context, 0.0), unconditional, 1e-5, 1e-6));
         QVERIFY(torch::allclose(d3::guidedNoise(*unet, x, 250, 1000, context, 1.0), conditional, 1e-5, 1e-6));
         // Batched guidance (both halves in one pass) equals separate passes.
@@ -1002,7 +1017,10 @@ private slots:
         o.batch = 2;
         ms::ProgressToken progress;
         double last = 0.0;
-        progress.setListener([&](double f, const std::string&) { QVERIFY(f >= last - 1e-12); last = f; });
+        progress.setListener([&](double f, const std::string&) {
+            QVERIFY(f >= last - 1e-12);
+            last = f;
+        });
         o.progress = &progress;
         const auto a = model.generate({{"ABS_f_D", 0.4}}, 3, o);
         QCOMPARE(last, 1.0);
@@ -1131,7 +1149,9 @@ private slots:
                     for (int y = 0; y < d.ny; ++y)
                         for (int x = 0; x < d.nx; ++x) {
                             const int xn = alongX ? (x + 1) % d.nx : x, yn = alongX ? y : (y + 1) % d.ny;
-                            const auto at = [&](int i, int j) { return v->field()[std::size_t((z * d.ny + j) * d.nx + i)]; };
+                            const auto at = [&](int i, int j) {
+                                return v->field()[std::size_t((z * d.ny + j) * d.nx + i)];
+                            };
                             step[std::size_t(alongX ? x : y)] += std::abs(double(at(xn, yn)) - double(at(x, y)));
                         }
             for (double& s : step) s /= double(volumes.size()) * double(d.count()) / double(n);
@@ -1158,7 +1178,8 @@ private slots:
         };
         const std::vector<const ms::Volume*> blended{&a[0], &a[1], &a[2], &a[3]};
         const std::vector<int> borders{7, 15, 23, 31};
-        const double alongX = seamDeviation(steps(blended, true), borders), alongY = seamDeviation(steps(blended, false), borders);
+        const double alongX = seamDeviation(steps(blended, true), borders),
+                     alongY = seamDeviation(steps(blended, false), borders);
         // Sensitivity: eight training-size draws tiled 2x2 into two volumes (borders 15 and 31).
         GenerateOptions single = o;
         single.size = ms::Dims{0, 0, 0};
@@ -1170,7 +1191,8 @@ private slots:
                 for (int y = 0; y < 32; ++y)
                     for (int x = 0; x < 32; ++x)
                         field[std::size_t((z * 32 + y) * 32 + x)] =
-                            tiles[4 * k + std::size_t((y / 16) * 2 + x / 16)].field()[std::size_t((z * 16 + y % 16) * 16 + x % 16)];
+                            tiles[4 * k + std::size_t((y / 16) * 2 + x / 16)]
+                                .field()[std::size_t((z * 16 + y % 16) * 16 + x % 16)];
             tiled[k].setField(std::move(field));
         }
         const double tiledX = seamDeviation(steps({&tiled[0], &tiled[1]}, true), {15, 31}),
@@ -1202,8 +1224,10 @@ private slots:
         // The CLI: --size, and its refusal in one line.
         const auto cli = saveForCli(model, "ms_test_ml3d_size");
         QString text;
-        QCOMPARE(runCli({"generate", "--model", cli.folder, "--target", "ABS_f_D=0.5", "--sampler", "dpmpp", "--steps", "2",
-                         "--size", "32x16x8", "--no-measure", "-o", cli.out}, &text), 0);
+        QCOMPARE(runCli({"generate", "--model", cli.folder, "--target", "ABS_f_D=0.5", "--sampler", "dpmpp", "--steps",
+                         "2", "--size", "32x16x8", "--no-measure", "-o", cli.out},
+                        &text),
+                 0);
         QCOMPARE(ms::io::readHdf5(cli.out.toStdString()).at(0).dims(), (ms::Dims{32, 16, 8}));
         QVERIFY(runCli({"generate", "--model", cli.folder, "--size", "32x32x4", "-o", cli.out}, &text) != 0);
         QCOMPARE(text.trimmed().count('\n'), 0);
@@ -1302,16 +1326,38 @@ private slots:
         QCOMPARE(text.trimmed().count('\n'), 0);
         QVERIFY2(text.contains("--sampler must be ddim, dpmpp or ddpm, got 'euler'"), qPrintable(text));
         QCOMPARE(runCli({"generate", "--model", cli.folder, "--target", "ABS_f_D=0.5", "-n", "2", "--sampler", "dpmpp",
-                         "--steps", "3", "--no-measure", "-o", cli.out}, &text), 0);
-        for (const auto& v : ms::io::readHdf5(cli.out.toStdString())) QCOMPARE(v.text.at("sampler"), std::string("dpmpp2m-3"));
+                         "--steps", "3", "--no-measure", "-o", cli.out},
+                        &text),
+                 0);
+        for (const auto& v : ms::io::readHdf5(cli.out.toStdString()))
+            QCOMPARE(v.text.at("sampler"), std::string("dpmpp2m-3"));
         QVERIFY(runCli({"evaluate", "--model", cli.folder, "--compare-sampler", "heun"}, &text) != 0);
         QCOMPARE(text.trimmed().count('\n'), 0);
         QVERIFY2(text.contains("--compare-sampler must be"), qPrintable(text));
         const fs::path held = cli.dir / "held.h5";
         ms::io::writeHdf5(testSplitVolumes(4, 5), held.string());
-        QCOMPARE(runCli({"evaluate", "--model", cli.folder, "--data", QString::fromStdString(held.string()), "-n", "4",
-                         "--steps", "6", "--compare-sampler", "dpmpp", "--compare-steps", "2", "--batch-sizes", "1",
-                         "--diversity", "2", "--threads", "1", "--json"}, &text, &json), 0);
+        QCOMPARE(runCli({"evaluate",
+                         "--model",
+                         cli.folder,
+                         "--data",
+                         QString::fromStdString(held.string()),
+                         "-n",
+                         "4",
+                         "--steps",
+                         "6",
+                         "--compare-sampler",
+                         "dpmpp",
+                         "--compare-steps",
+                         "2",
+                         "--batch-sizes",
+                         "1",
+                         "--diversity",
+                         "2",
+                         "--threads",
+                         "1",
+                         "--json"},
+                        &text, &json),
+                 0);
         const auto report = QJsonDocument::fromJson(json.toUtf8()).object();
         QVERIFY2(!report.isEmpty(), qPrintable(text));
         QCOMPARE(report["sampler"].toString(), QString("ddim"));
@@ -1348,7 +1394,10 @@ private slots:
         o.candidates = k;
         ms::ProgressToken progress;
         double last = 0.0;
-        progress.setListener([&](double f, const std::string&) { QVERIFY(f >= last - 1e-12); last = f; });
+        progress.setListener([&](double f, const std::string&) {
+            QVERIFY(f >= last - 1e-12);
+            last = f;
+        });
         o.progress = &progress;
         const auto kept = model.generate(targets, o);
         QCOMPARE(last, 1.0);
@@ -1390,7 +1439,9 @@ private slots:
         const QString &folder = cli.folder, &out = cli.out;
         QString text, json;
         QCOMPARE(runCli({"generate", "--model", folder, "--target", "ABS_f_D=0.5", "-n", "2", "--steps", "2",
-                         "--candidates", "3", "-o", out}, &text), 0);
+                         "--candidates", "3", "-o", out},
+                        &text),
+                 0);
         const auto written = ms::io::readHdf5(out.toStdString());
         QCOMPARE(int(written.size()), 2);
         for (const auto& v : written) {
@@ -1400,14 +1451,17 @@ private slots:
         const auto lines = csvLines(dir / "s.csv");
         QCOMPARE(lines.size(), 3);
         QVERIFY(lines[0].endsWith(",candidates,selection_distance"));
-        QVERIFY(runCli({"generate", "--model", folder, "--target", "ABS_f_D=0.5", "--candidates", "0", "-o", out}, &text) != 0);
+        QVERIFY(runCli({"generate", "--model", folder, "--target", "ABS_f_D=0.5", "--candidates", "0", "-o", out},
+                       &text) != 0);
         QVERIFY2(text.contains("--candidates"), qPrintable(text));
         QVERIFY(runCli({"generate", "--model", folder, "--ddpm-variance", "small", "-o", out}, &text) != 0);
         QVERIFY2(text.contains("--ddpm-variance"), qPrintable(text));
         const fs::path held = dir / "held.h5";
         ms::io::writeHdf5(testSplitVolumes(6, 3), held.string());
         QCOMPARE(runCli({"evaluate", "--model", folder, "--data", QString::fromStdString(held.string()), "-n", "3",
-                         "--steps", "2", "--candidates", "2", "--batch-sizes", "1", "--json"}, &text, &json), 0);
+                         "--steps", "2", "--candidates", "2", "--batch-sizes", "1", "--json"},
+                        &text, &json),
+                 0);
         const auto report = QJsonDocument::fromJson(json.toUtf8()).object();
         QVERIFY2(!report.isEmpty(), qPrintable(text));
         // Plain sampling first, always; the screened pass apart.
@@ -1466,7 +1520,10 @@ private slots:
         o.tolerance = 0.5 * (sorted[1] + sorted[2]);
         ms::ProgressToken progress;
         double last = 0.0;
-        progress.setListener([&](double f, const std::string&) { QVERIFY(f >= last - 1e-12); last = f; });
+        progress.setListener([&](double f, const std::string&) {
+            QVERIFY(f >= last - 1e-12);
+            last = f;
+        });
         o.progress = &progress;
         GenerateTiming timing;
         o.timing = &timing;
@@ -1481,7 +1538,8 @@ private slots:
             QVERIFY(v.attributes.at("candidate") < draws);
             QCOMPARE(v.attributes.at("sample"), double(i));
             QCOMPARE(v.attributes.at("seed"), 9.0);
-            QVERIFY(std::abs(distance - std::abs(v.volumeFraction(ms::Donor) - targets[i].at("ABS_f_D")) / vfStd) < 1e-9);
+            QVERIFY(std::abs(distance - std::abs(v.volumeFraction(ms::Donor) - targets[i].at("ABS_f_D")) / vfStd) <
+                    1e-9);
             if (firstDistance[i] <= o.tolerance) {
                 QCOMPARE(draws, 1.0);
                 QVERIFY(v.sameLabels(first[i]));
@@ -1510,21 +1568,44 @@ private slots:
         const QString &folder = cli.folder, &out = cli.out;
         QString text, json;
         QCOMPARE(runCli({"generate", "--model", folder, "--target", "ABS_f_D=0.5", "-n", "2", "--steps", "2",
-                         "--candidates", "4", "--tolerance", "1000", "--batch", "2", "-o", out}, &text), 0);
+                         "--candidates", "4", "--tolerance", "1000", "--batch", "2", "-o", out},
+                        &text),
+                 0);
         for (const auto& v : ms::io::readHdf5(out.toStdString())) QCOMPARE(v.attributes.at("candidates"), 1.0);
         QVERIFY(runCli({"generate", "--model", folder, "--target", "ABS_f_D=0.5", "--candidates", "4", "--tolerance",
-                        "-1", "-o", out}, &text) != 0);
+                        "-1", "-o", out},
+                       &text) != 0);
         QVERIFY2(text.contains("--tolerance"), qPrintable(text));
         const fs::path held = dir / "held.h5";
         ms::io::writeHdf5(testSplitVolumes(6, 3), held.string());
         const QString csv = QString::fromStdString((dir / "e.csv").string());
-        QCOMPARE(runCli({"evaluate", "--model", folder, "--data", QString::fromStdString(held.string()), "-n", "3",
-                         "--steps", "2", "--candidates", "3", "--tolerance", "1e-9", "--compare-steps", "4",
-                         "--batch-sizes", "1", "--json", "--csv", csv}, &text, &json), 0);
+        QCOMPARE(runCli({"evaluate",
+                         "--model",
+                         folder,
+                         "--data",
+                         QString::fromStdString(held.string()),
+                         "-n",
+                         "3",
+                         "--steps",
+                         "2",
+                         "--candidates",
+                         "3",
+                         "--tolerance",
+                         "1e-9",
+                         "--compare-steps",
+                         "4",
+                         "--batch-sizes",
+                         "1",
+                         "--json",
+                         "--csv",
+                         csv},
+                        &text, &json),
+                 0);
         const auto report = QJsonDocument::fromJson(json.toUtf8()).object();
         QVERIFY2(!report.isEmpty(), qPrintable(text));
         // The plain figures exist with --candidates 3; the screened ones sit apart.
-        for (const char* key : {"r2", "r2_determination", "mae", "described"}) QCOMPARE(report[key].toObject().size(), 3);
+        for (const char* key : {"r2", "r2_determination", "mae", "described"})
+            QCOMPARE(report[key].toObject().size(), 3);
         const auto screened = report["screened"].toObject();
         QCOMPARE(screened["candidates"].toInt(), 3);
         QCOMPARE(screened["tolerance"].toDouble(), 1e-9);
@@ -1625,7 +1706,10 @@ private slots:
         o.timingBatchSizes.clear();
         const auto again = evaluateGenerator3d(model, validation, o);
         for (const auto& [name, r2] : again.plain.r2)
-            QCOMPARE(r2, choice.candidates[std::size_t(std::find(scales.begin(), scales.end(), chosen) - scales.begin())].r2.at(name));
+            QCOMPARE(
+                r2,
+                choice.candidates[std::size_t(std::find(scales.begin(), scales.end(), chosen) - scales.begin())].r2.at(
+                    name));
 
         QVERIFY_THROWS_EXCEPTION(ms::Error, chooseGuidance3d(model, testSplitVolumes(5, 4), scales, o));
         QVERIFY_THROWS_EXCEPTION(ms::Error, chooseGuidance3d(model, heldOutVolumes(5, 4), scales, o));
@@ -1635,7 +1719,8 @@ private slots:
         recordGuidanceChoice(model, choice);
         QCOMPARE(model.config().guidance, chosen);
         const std::string why = ms::stringAt(model.metadata().training["choices"], "guidance");
-        QVERIFY2(why.find("val.h5") != std::string::npos && why.find("guidance 2.5:") != std::string::npos, why.c_str());
+        QVERIFY2(why.find("val.h5") != std::string::npos && why.find("guidance 2.5:") != std::string::npos,
+                 why.c_str());
         QTemporaryDir dir;
         model.save(dir.path().toStdString());
         const auto loaded = Generator3D::load(dir.path().toStdString());
@@ -1672,7 +1757,8 @@ private slots:
         QVERIFY2(text.contains(QString("guidance %1 chosen").arg(model.config().guidance)), qPrintable(text));
         QCOMPARE(model.metadata().weightsPrecision, std::string("float16"));  // saved as it was
         const std::string why = ms::stringAt(model.metadata().training["choices"], "guidance");
-        QVERIFY2(why.find("val.h5") != std::string::npos && why.find("guidance 1.5:") != std::string::npos, why.c_str());
+        QVERIFY2(why.find("val.h5") != std::string::npos && why.find("guidance 1.5:") != std::string::npos,
+                 why.c_str());
         // Test or unmarked samples never choose; a malformed list is a usage error.
         QCOMPARE(runCli(common + QStringList{"--data", path("test.h5"), "--choose-guidance", "1,2"}, &text), 1);
         QVERIFY2(text.contains("validation split only"), qPrintable(text));
@@ -1684,14 +1770,20 @@ private slots:
         chosen.setGuidance(2.5);
         chosen.save(dir / "tiny", true);
         QCOMPARE(runCli({"generate", "--model", path("tiny"), "--target", "ABS_f_D=0.5", "-n", "1", "--steps", "2",
-                         "--no-measure", "-o", path("g.h5")}, &text), 0);
+                         "--no-measure", "-o", path("g.h5")},
+                        &text),
+                 0);
         QCOMPARE(ms::io::readHdf5((dir / "g.h5").string())[0].attributes.at("guidance"), 2.5);
         QCOMPARE(runCli({"generate", "--model", path("tiny"), "--target", "ABS_f_D=0.5", "-n", "1", "--steps", "2",
-                         "--guidance", "1", "--no-measure", "-o", path("g1.h5")}, &text), 0);
+                         "--guidance", "1", "--no-measure", "-o", path("g1.h5")},
+                        &text),
+                 0);
         QCOMPARE(ms::io::readHdf5((dir / "g1.h5").string())[0].attributes.at("guidance"), 1.0);
         QString json;
-        QCOMPARE(runCli(common + QStringList{"--data", path("test.h5"), "--json", "--diversity", "2", "--batch-sizes", "1"},
-                        &text, &json), 0);
+        QCOMPARE(
+            runCli(common + QStringList{"--data", path("test.h5"), "--json", "--diversity", "2", "--batch-sizes", "1"},
+                   &text, &json),
+            0);
         QCOMPARE(QJsonDocument::fromJson(json.toUtf8()).object()["guidance"].toDouble(), 2.5);
         fs::remove_all(dir);
     }
@@ -1749,8 +1841,9 @@ private slots:
         QCOMPARE(model.featureRanges()[3].name, std::string("phi"));
         QCOMPARE(model.featureRanges()[3].max, 0.3 + 0.01 * 23);
         const auto& a = data[5].attributes;
-        const std::map<std::string, double> inside{
-            {"ABS_f_D", a.at("ABS_f_D")}, {"CT_f_D_tort1", a.at("CT_f_D_tort1")}, {"CT_f_A_tort1", a.at("CT_f_A_tort1")}};
+        const std::map<std::string, double> inside{{"ABS_f_D", a.at("ABS_f_D")},
+                                                   {"CT_f_D_tort1", a.at("CT_f_D_tort1")},
+                                                   {"CT_f_A_tort1", a.at("CT_f_A_tort1")}};
         QVERIFY(model.feasibility(inside).feasible);
         QCOMPARE(model.feasibility(inside).distance, 0.0);
         const auto far = model.feasibility({{"ABS_f_D", 3.0}, {"CT_f_D_tort1", 0.7}});
@@ -1811,7 +1904,9 @@ private slots:
 
         // Constant target: measured descriptors on every volume, CSV rows.
         QCOMPARE(runCli({"generate", "--model", model, "--target", "ABS_f_D=0.6", "-n", "2", "--steps", "3", "-o",
-                         path("const.h5")}, &text), 0);
+                         path("const.h5")},
+                        &text),
+                 0);
         const auto constant = ms::io::readHdf5((dir / "const.h5").string());
         QCOMPARE(int(constant.size()), 2);
         for (const auto& v : constant) {
@@ -1827,11 +1922,14 @@ private slots:
         QVERIFY(header.contains("target_ABS_f_D") && header.contains("predicted_chi"));
         const int measuredColumn = int(header.indexOf("measured_ABS_f_D"));
         QVERIFY(measuredColumn > 0);
-        QVERIFY(std::fabs(lines[2].split(',')[measuredColumn].toDouble() - constant[1].attributes.at("ABS_f_D")) < 1e-5);
+        QVERIFY(std::fabs(lines[2].split(',')[measuredColumn].toDouble() - constant[1].attributes.at("ABS_f_D")) <
+                1e-5);
 
         // Random targets: within --range, the others within the training range.
         QCOMPARE(runCli({"generate", "--model", model, "--random-targets", "--range", "ABS_f_D=0.3:0.4", "-n", "4",
-                         "--steps", "2", "--seed", "3", "--no-measure", "-o", path("random.h5")}, &text), 0);
+                         "--steps", "2", "--seed", "3", "--no-measure", "-o", path("random.h5")},
+                        &text),
+                 0);
         const auto random = ms::io::readHdf5((dir / "random.h5").string());
         QCOMPARE(int(random.size()), 4);
         QVERIFY(random[0].attributes.at("target_ABS_f_D") != random[1].attributes.at("target_ABS_f_D"));
@@ -1842,28 +1940,34 @@ private slots:
 
         // Targets from a data set: evenly spaced samples' attributes (0, 4, 8 of 12).
         QCOMPARE(runCli({"generate", "--model", model, "--targets-from", heldPath, "-n", "3", "--steps", "2", "-o",
-                         path("from.vti")}, &text), 0);
+                         path("from.vti")},
+                        &text),
+                 0);
         for (int i = 0; i < 3; ++i) {
             const auto v = ms::io::readVolume(dir / ("from_00000" + std::to_string(i) + ".vti"));
             QVERIFY(v.hasField());
-            QVERIFY(std::fabs(v.attributes.at("target_CT_f_D_tort1") - held[std::size_t(4 * i)].attributes.at("CT_f_D_tort1")) < 1e-9);
+            QVERIFY(std::fabs(v.attributes.at("target_CT_f_D_tort1") -
+                              held[std::size_t(4 * i)].attributes.at("CT_f_D_tort1")) < 1e-9);
             QCOMPARE(v.attributes.at("target_feasible"), 1.0);  // training points are feasible
         }
         QCOMPARE(csvLines(dir / "from.csv").size(), 4);
 
         // Infeasible target: a warning with a proposal; --strict refuses.
-        QVERIFY(runCli({"generate", "--model", model, "--target", "ABS_f_D=4", "--strict", "-o", path("far.vti")}, &text) != 0);
+        QVERIFY(runCli({"generate", "--model", model, "--target", "ABS_f_D=4", "--strict", "-o", path("far.vti")},
+                       &text) != 0);
         QVERIFY2(text.contains("warning") && text.contains("nearest feasible target") && text.contains("--strict"),
                  qPrintable(text));
         QVERIFY(!fs::exists(dir / "far.vti"));
-        QVERIFY(runCli({"generate", "--model", model, "--target", "ABS_f_D=0.5", "--random-targets", "-o", path("x.h5")}) != 0);
+        QVERIFY(runCli({"generate", "--model", model, "--target", "ABS_f_D=0.5", "--random-targets", "-o",
+                        path("x.h5")}) != 0);
 
         // evaluate --json; the held-out data default to the recorded validation data.
         // --training: the held-out file itself, 6 of its 12 samples (0, 2, ..., 10).
         // --save: the report as evaluation.json in the model's folder.
         QCOMPARE(runCli({"evaluate", "--model", model, "-n", "4", "--steps", "2", "--batch-sizes", "1,2", "--json",
                          "--csv", path("eval.csv"), "--training", heldPath, "--training-count", "6", "--save"},
-                        &text, &out), 0);
+                        &text, &out),
+                 0);
         const auto report = QJsonDocument::fromJson(out.toUtf8()).object();
         QVERIFY2(!report.isEmpty(), qPrintable(text));
         QCOMPARE(report["n"].toInt(), 4);
@@ -1896,7 +2000,8 @@ private slots:
         QCOMPARE(diversity["std"].toObject().size(), 3);
         QVERIFY(report["data"].toString().endsWith("held.h5"));
         const auto reconstruction = report["reconstruction"].toObject();
-        QVERIFY(reconstruction["voxel_accuracy"].toDouble() > 0.0 && reconstruction["voxel_accuracy"].toDouble() <= 1.0);
+        QVERIFY(reconstruction["voxel_accuracy"].toDouble() > 0.0 &&
+                reconstruction["voxel_accuracy"].toDouble() <= 1.0);
         QCOMPARE(reconstruction["r2"].toObject().size(), 3);
         // Per z-slice accuracy: one value per slice, averaging to the overall one.
         const auto byZ = reconstruction["voxel_accuracy_by_z"].toArray();
@@ -1935,7 +2040,8 @@ private slots:
                 residual += (t[i] - g[i]) * (t[i] - g[i]);
                 total += (t[i] - mean) * (t[i] - mean);
             }
-            const double expected = 1.0 - residual / total, reported = report["r2_determination"].toObject()["ABS_f_D"].toDouble();
+            const double expected = 1.0 - residual / total,
+                         reported = report["r2_determination"].toObject()["ABS_f_D"].toDouble();
             QVERIFY2(std::abs(reported - expected) < 1e-3 * std::max(1.0, std::abs(expected)),
                      qPrintable(QString("%1 vs %2").arg(reported).arg(expected)));
         }
@@ -1961,10 +2067,11 @@ private slots:
         }
         QVERIFY(report["comparison"].isUndefined());
         // Another sampler on a subset of the same targets, in the same run.
-        QCOMPARE(runCli({"evaluate", "--model", model, "-n", "4", "--steps", "2", "--compare-steps", "6",
-                         "--compare-count", "2", "--batch-sizes", "1", "--threads", "1", "--json", "--csv",
-                         path("compared.csv")},
-                        &text, &out), 0);
+        QCOMPARE(
+            runCli({"evaluate", "--model", model, "-n", "4", "--steps", "2", "--compare-steps", "6", "--compare-count",
+                    "2", "--batch-sizes", "1", "--threads", "1", "--json", "--csv", path("compared.csv")},
+                   &text, &out),
+            0);
         {
             // Per condition also the other sampler's value, on its 2 of the 4 targets only.
             const auto lines = csvLines(dir / "compared.csv");
@@ -1998,7 +2105,8 @@ private slots:
         // Default data: the shipped test subset in the model's folder, when there.
         fs::copy_file(dir / "held.h5", dir / "tiny" / "heldout-test.h5");
         QCOMPARE(runCli({"evaluate", "--model", model, "-n", "2", "--steps", "1", "--batch-sizes", "1", "--json"},
-                        &text, &out), 0);
+                        &text, &out),
+                 0);
         QVERIFY2(QJsonDocument::fromJson(out.toUtf8()).object()["data"].toString().endsWith("tiny/heldout-test.h5"),
                  qPrintable(text));
         QVERIFY2(text.contains("heldout-test.h5 (split test)"), qPrintable(text));
@@ -2040,8 +2148,10 @@ private slots:
         QString text;
         QCOMPARE(run({"generate", "--model", model, "--info"}, &text), 0);
         QVERIFY(text.contains("vol_frac_M") && text.contains("log_time"));
-        QCOMPARE(run({"generate", "--model", model, "--target", "vol_frac_D=0.4,tortuosity_A=1.2", "-n", "2",
-                      "--steps", "5", "--guidance", "1.5", "--seed", "7", "-o", out}, &text), 0);
+        QCOMPARE(run({"generate", "--model", model, "--target", "vol_frac_D=0.4,tortuosity_A=1.2", "-n", "2", "--steps",
+                      "5", "--guidance", "1.5", "--seed", "7", "-o", out},
+                     &text),
+                 0);
         const auto volumes = ms::io::readHdf5((dir / "out.h5").string());
         QCOMPARE(int(volumes.size()), 2);
         QCOMPARE(volumes[0].dims(), (ms::Dims{16, 16, 8}));
@@ -2073,10 +2183,28 @@ private slots:
             return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
         };
         const QString model = QString::fromStdString((dir / "model").string());
-        const QStringList common = {"train3d", "--data", QString::fromStdString((dir / "train.h5").string()), "--out", model,
-                                    "--val", QString::fromStdString((dir / "train.h5").string()),
-                                    "--config", "tiny", "--conditions", "ABS_f_D", "--outputs", "ABS_f_D,phi",
-                                    "--epochs", "2", "--batch", "4", "--lr", "1e-3", "--cpu", "--threads", "1"};
+        const QStringList common = {"train3d",
+                                    "--data",
+                                    QString::fromStdString((dir / "train.h5").string()),
+                                    "--out",
+                                    model,
+                                    "--val",
+                                    QString::fromStdString((dir / "train.h5").string()),
+                                    "--config",
+                                    "tiny",
+                                    "--conditions",
+                                    "ABS_f_D",
+                                    "--outputs",
+                                    "ABS_f_D,phi",
+                                    "--epochs",
+                                    "2",
+                                    "--batch",
+                                    "4",
+                                    "--lr",
+                                    "1e-3",
+                                    "--cpu",
+                                    "--threads",
+                                    "1"};
         QString text;
         QVERIFY(run(common + QStringList{"--diffusion-augment", "9"}, &text) != 0);
         QVERIFY2(text.contains("1 to 8 symmetry variants"), qPrintable(text));
@@ -2095,7 +2223,8 @@ private slots:
         // The features stage stores the training conditions (feasibility) and
         // train3d records the validation data for `evaluate`.
         QCOMPARE(int(trained.trainingConditions().size()), 8);
-        QCOMPARE(ms::stringOr(trained.metadata().training, "validation_data", ""), fs::absolute(dir / "train.h5").string());
+        QCOMPARE(ms::stringOr(trained.metadata().training, "validation_data", ""),
+                 fs::absolute(dir / "train.h5").string());
         QCOMPARE(run(common, &text), 0);  // everything trained: all stages skipped
         QVERIFY2(text.contains("diffusion already trained"), qPrintable(text));
         // Retraining the DDPM on two symmetry variants of each volume.
@@ -2107,7 +2236,8 @@ private slots:
         // The feature predictor swapped for the conv head and trained on two
         // symmetry variants; `--stage all` retrains that stage only.
         QCOMPARE(run(common + QStringList{"--fp-head", "conv", "--features-augment", "2"}, &text), 0);
-        QVERIFY2(text.contains("mlp -> a new conv head") && text.contains("diffusion already trained"), qPrintable(text));
+        QVERIFY2(text.contains("mlp -> a new conv head") && text.contains("diffusion already trained"),
+                 qPrintable(text));
         const auto conv = Generator3D::load(dir / "model");
         QCOMPARE(conv.config().featureHead, std::string("conv"));
         const Json& features = ms::memberAt(conv.metadata().training, "features");
@@ -2117,11 +2247,15 @@ private slots:
         QVERIFY(run(common + QStringList{"--fp-head", "cnn"}, &text) != 0);
         QVERIFY2(text.contains("mlp, conv or conv-fractions"), qPrintable(text));
         QCOMPARE(run({"generate", "--model", model, "--target", "ABS_f_D=0.6", "-n", "1", "--steps", "4", "-o",
-                      QString::fromStdString((dir / "one.vti").string())}, &text), 0);
+                      QString::fromStdString((dir / "one.vti").string())},
+                     &text),
+                 0);
         QVERIFY(fs::exists(dir / "one.vti"));
         // Evaluation on the training file: R^2 tables, one row per output / condition.
         QCOMPARE(run({"generate", "--model", model, "--evaluate", QString::fromStdString((dir / "train.h5").string()),
-                      "-n", "3", "--steps", "3"}, &text), 0);
+                      "-n", "3", "--steps", "3"},
+                     &text),
+                 0);
         QVERIFY2(text.contains("feature predictor on held-out latents") && text.contains("phi"), qPrintable(text));
         fs::remove_all(dir);
     }
@@ -2201,9 +2335,9 @@ private slots:
             return p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
         };
         const QString d = QString::fromStdString(dir.string());
-        const QStringList common = {"train3d", "--out", d + "/model", "--config", "tiny", "--conditions", "ABS_f_D",
-                                    "--outputs", "ABS_f_D,phi", "--epochs", "1", "--batch", "4", "--cpu",
-                                    "--threads", "1"};
+        const QStringList common = {"train3d", "--out",     d + "/model",  "--config", "tiny", "--conditions",
+                                    "ABS_f_D", "--outputs", "ABS_f_D,phi", "--epochs", "1",    "--batch",
+                                    "4",       "--cpu",     "--threads",   "1"};
         QString err;
         QCOMPARE(run(common + QStringList{"--data", d + "/mixed.h5"}, &err), 1);
         QVERIFY2(!err.contains('\n') && err == "microstudio-cli train3d: error: training data (" + d +
@@ -2211,13 +2345,16 @@ private slots:
                                                    "run_000002_snap_000001); test samples are read only by evaluate",
                  qPrintable(err));
         QCOMPARE(run(common + QStringList{"--data", d + "/train.h5", "--val", d + "/val.h5"}, &err), 1);
-        QVERIFY2(!err.contains('\n') && err.contains("error: validation data (" + d + "/val.h5) holds 1 sample of the "
+        QVERIFY2(!err.contains('\n') && err.contains("error: validation data (" + d +
+                                                     "/val.h5) holds 1 sample of the "
                                                      "test split (e.g. sample_000001)"),
                  qPrintable(err));
         QVERIFY(!fs::exists(dir / "model" / "generator3d.pt"));
         // The same files without the test sample: the VAE stage trains (one step).
         QCOMPARE(run(common + QStringList{"--data", d + "/train.h5", "--val", d + "/train.h5", "--stage", "vae",
-                                          "--stop-after", "1"}, &err), 0);
+                                          "--stop-after", "1"},
+                     &err),
+                 0);
         QVERIFY(fs::exists(dir / "model" / "generator3d.pt"));
         fs::remove_all(dir);
     }
@@ -2273,9 +2410,25 @@ private slots:
         const QString dataPath = QString::fromStdString((dir / "data.h5").string());
         ms::io::writeHdf5(data, (dir / "data.h5").string());
         const QString out = QString::fromStdString((dir / "gen").string());
-        const QStringList command = {"train3d", "recipe", "--data", dataPath, "--val", dataPath, "--out", out,
-                                     "--vae-epochs", "1", "--features-epochs", "1", "--diffusion-epochs", "1",
-                                     "--threads", "1", "--cpu", "--choice", "VAE variant A, chosen on validation"};
+        const QStringList command = {"train3d",
+                                     "recipe",
+                                     "--data",
+                                     dataPath,
+                                     "--val",
+                                     dataPath,
+                                     "--out",
+                                     out,
+                                     "--vae-epochs",
+                                     "1",
+                                     "--features-epochs",
+                                     "1",
+                                     "--diffusion-epochs",
+                                     "1",
+                                     "--threads",
+                                     "1",
+                                     "--cpu",
+                                     "--choice",
+                                     "VAE variant A, chosen on validation"};
         QString text;
         QCOMPARE(runCli(command, &text), 0);
         QVERIFY2(text.contains("recipe: done"), qPrintable(text));
@@ -2288,8 +2441,7 @@ private slots:
             QVERIFY(ms::stringAt(choices, "test_split").find("evaluate") != std::string::npos);
             QCOMPARE(ms::stringAt(ms::memberAt(training, "vae"), "weights_kept"),
                      std::string("the epoch with the lowest validation loss"));
-            QCOMPARE(ms::stringAt(ms::memberAt(training, "diffusion"), "weights_kept"),
-                     std::string("the last epoch"));
+            QCOMPARE(ms::stringAt(ms::memberAt(training, "diffusion"), "weights_kept"), std::string("the last epoch"));
         }
         auto model = Generator3D::load(dir / "gen");
         const auto& c = model.config();
@@ -2470,29 +2622,55 @@ private slots:
         fs::remove_all(dir);
         auto at = [&](const std::string& name) { return QString::fromStdString((dir / name).string()); };
         QString text;
-        QCOMPARE(runCli({"dataset", "build", "--size", "16x16x8", "--sampling", "lhs", "--runs", "4", "--phi", "0.45:0.55",
-                         "--chi", "3.2:3.6", "--time", "300", "--snapshots", "40", "--keep-snapshots", "6", "--phases", "3",
-                         "--validation", "0.25", "--test", "0.25", "--threads", "2", "-o", at("data")},
+        QCOMPARE(runCli({"dataset",
+                         "build",
+                         "--size",
+                         "16x16x8",
+                         "--sampling",
+                         "lhs",
+                         "--runs",
+                         "4",
+                         "--phi",
+                         "0.45:0.55",
+                         "--chi",
+                         "3.2:3.6",
+                         "--time",
+                         "300",
+                         "--snapshots",
+                         "40",
+                         "--keep-snapshots",
+                         "6",
+                         "--phases",
+                         "3",
+                         "--validation",
+                         "0.25",
+                         "--test",
+                         "0.25",
+                         "--threads",
+                         "2",
+                         "-o",
+                         at("data")},
                         &text),
                  0);
         for (const char* split : {"train.h5", "val.h5", "test.h5"}) QVERIFY2(fs::exists(dir / "data" / split), split);
         // The test split is refused by training, judged by the samples' split attribute.
-        QCOMPARE(runCli({"train3d", "--data", at("data/test.h5"), "--out", at("refused"), "--config", "tiny", "--phases", "3"},
+        QCOMPARE(runCli({"train3d", "--data", at("data/test.h5"), "--out", at("refused"), "--config", "tiny",
+                         "--phases", "3"},
                         &text),
                  1);
         QVERIFY2(text.contains("test split"), qPrintable(text));
         QVERIFY(!fs::exists(dir / "refused" / "generator3d.pt"));
-        QCOMPARE(runCli({"train3d", "--data", at("data/train.h5"), "--val", at("data/val.h5"), "--out", at("model"),
-                         "--config", "tiny", "--phases", "3", "--periodic-xy", "--epochs", "1", "--batch", "4",
-                         "--timesteps", "50", "--threads", "1"},
+        QCOMPARE(runCli({"train3d",  "--data", at("data/train.h5"), "--val", at("data/val.h5"), "--out",    at("model"),
+                         "--config", "tiny",   "--phases",          "3",     "--periodic-xy",   "--epochs", "1",
+                         "--batch",  "4",      "--timesteps",       "50",    "--threads",       "1"},
                         &text),
                  0);
         const auto model = Generator3D::load(dir / "model");
         QCOMPARE(model.config().vae.phases, 3);
         QVERIFY(model.config().vae.periodicXY);
         QCOMPARE(model.conditionNames(), threePhaseConditions());
-        QCOMPARE(runCli({"generate", "--model", at("model"), "--targets-from", at("data/test.h5"), "-n", "3", "--steps", "5",
-                         "-o", at("out.h5")},
+        QCOMPARE(runCli({"generate", "--model", at("model"), "--targets-from", at("data/test.h5"), "-n", "3", "--steps",
+                         "5", "-o", at("out.h5")},
                         &text),
                  0);
         const auto generated = ms::io::readHdf5((dir / "out.h5").string());
@@ -2514,8 +2692,8 @@ private slots:
         for (const auto& name : threePhaseConditions())
             QVERIFY2(report["r2"].toObject().contains(QString::fromStdString(name)), name.c_str());
         // A VAE study reads only the round trip: no sampling, no R^2 of generated samples.
-        QCOMPARE(runCli({"evaluate", "--model", at("model"), "--data", at("data/test.h5"), "-n", "4", "--round-trip-only",
-                         "--json"},
+        QCOMPARE(runCli({"evaluate", "--model", at("model"), "--data", at("data/test.h5"), "-n", "4",
+                         "--round-trip-only", "--json"},
                         &text, &json),
                  0);
         const auto roundTrip = QJsonDocument::fromJson(json.toUtf8()).object();
@@ -2577,7 +2755,8 @@ private slots:
         QCOMPARE(feasibility.outside, std::size_t(3));
         QCOMPARE(feasibility.firstOutside.size(), std::size_t(1));
         QCOMPARE(feasibility.firstOutside[0].first, std::size_t(1));
-        QVERIFY(QString::fromStdString(feasibility.firstOutside[0].second.message()).contains("nearest feasible target"));
+        QVERIFY(
+            QString::fromStdString(feasibility.firstOutside[0].second.message()).contains("nearest feasible target"));
 
         GenerateOptions o;
         o.steps = 2;
@@ -2597,11 +2776,11 @@ private slots:
         const QStringList second = QString::fromStdString(rows[2]).split(',');
         QCOMPARE(second.size(), 17);
         QCOMPARE(second[0], QString("sample_000001"));
-        QCOMPARE(second[2], QString("4"));   // target_ABS_f_D, %.6g
+        QCOMPARE(second[2], QString("4"));  // target_ABS_f_D, %.6g
         QCOMPARE(second[3], QString("9"));
         QCOMPARE(second[14], QString("0"));  // outside the training data
         QCOMPARE(QString::fromStdString(rows[1]).split(',')[14], QString("1"));
-        QVERIFY(!second[8].isEmpty());       // predicted_ABS_f_D
+        QVERIFY(!second[8].isEmpty());  // predicted_ABS_f_D
     }
 
     // The 3D recipe's feature augmentation (4 symmetry variants) goes to a

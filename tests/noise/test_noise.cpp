@@ -50,7 +50,9 @@ std::vector<double> naiveFrequencyFiltered(const ms::Volume& image, int rings, d
     const int nx = d.nx, ny = d.ny, nz = d.nz;
     const std::size_t n = image.size();
     std::vector<std::complex<double>> F(n);
-    auto at = [&](int x, int y, int z) { return std::size_t(x) + std::size_t(nx) * (std::size_t(y) + std::size_t(ny) * std::size_t(z)); };
+    auto at = [&](int x, int y, int z) {
+        return std::size_t(x) + std::size_t(nx) * (std::size_t(y) + std::size_t(ny) * std::size_t(z));
+    };
     for (int w = 0; w < nz; ++w)
         for (int v = 0; v < ny; ++v)
             for (int u = 0; u < nx; ++u) {
@@ -58,7 +60,8 @@ std::vector<double> naiveFrequencyFiltered(const ms::Volume& image, int rings, d
                 for (int z = 0; z < nz; ++z)
                     for (int y = 0; y < ny; ++y)
                         for (int x = 0; x < nx; ++x) {
-                            const double phase = -2 * kPi * (double(u * x) / nx + double(v * y) / ny + double(w * z) / nz);
+                            const double phase =
+                                -2 * kPi * (double(u * x) / nx + double(v * y) / ny + double(w * z) / nz);
                             sum += double(image.at(x, y, z)) * std::polar(1.0, phase);
                         }
                 F[at(u, v, w)] = sum;
@@ -86,7 +89,8 @@ std::vector<double> naiveFrequencyFiltered(const ms::Volume& image, int rings, d
     std::vector<std::complex<double>> B(n);
     for (int z = 0; z < nz; ++z)
         for (int y = 0; y < ny; ++y)
-            for (int x = 0; x < nx; ++x) B[at(x, y, z)] = S[at((x + nx / 2) % nx, (y + ny / 2) % ny, (z + nz / 2) % nz)];
+            for (int x = 0; x < nx; ++x)
+                B[at(x, y, z)] = S[at((x + nx / 2) % nx, (y + ny / 2) % ny, (z + nz / 2) % nz)];
     std::vector<double> out(n);
     for (int z = 0; z < nz; ++z)
         for (int y = 0; y < ny; ++y)
@@ -95,7 +99,8 @@ std::vector<double> naiveFrequencyFiltered(const ms::Volume& image, int rings, d
                 for (int w = 0; w < nz; ++w)
                     for (int v = 0; v < ny; ++v)
                         for (int u = 0; u < nx; ++u) {
-                            const double phase = 2 * kPi * (double(u * x) / nx + double(v * y) / ny + double(w * z) / nz);
+                            const double phase =
+                                2 * kPi * (double(u * x) / nx + double(v * y) / ny + double(w * z) / nz);
                             sum += B[at(u, v, w)] * std::polar(1.0, phase);
                         }
                 out[at(x, y, z)] = sum.real() / double(n);
@@ -181,8 +186,8 @@ private slots:
         const auto rotated = gridPattern(ms::Dims{W, H, 1}, 1.0, 3.0, 90.0);
         const int x = 20, y = 70;
         const double xn = x / 100.0, yn = y / 100.0;
-        QVERIFY(std::abs(rotated[std::size_t(x + W * y)] - std::sin(2 * kPi * 3 * (1 - yn)) * std::sin(2 * kPi * 3 * xn)) <
-                1e-12);
+        QVERIFY(std::abs(rotated[std::size_t(x + W * y)] -
+                         std::sin(2 * kPi * 3 * (1 - yn)) * std::sin(2 * kPi * 3 * xn)) < 1e-12);
     }
     void gridThresholdAtHalf() {
         // Centre pixel with P = A = 0.8: a 0 becomes 1; with A = -0.8 a 1 becomes 0.
@@ -251,13 +256,15 @@ private slots:
                 const double rk = double(k + 1) / (rings + 1);
                 const int x = d.nx / 2 + int(std::lround(rk * dmax));
                 if (x >= d.nx) continue;
-                const std::size_t i = std::size_t(x) + std::size_t(d.nx) * (std::size_t(d.ny / 2) + std::size_t(d.ny) * std::size_t(d.nz / 2));
+                const std::size_t i = std::size_t(x) + std::size_t(d.nx) * (std::size_t(d.ny / 2) +
+                                                                            std::size_t(d.ny) * std::size_t(d.nz / 2));
                 QCOMPARE(mask[i], 1.0 - intensity);
             }
             int onRings = 0;
             for (std::size_t i = 0; i < mask.size(); ++i) {
                 double nearest = 1e9;
-                for (int k = 0; k < rings; ++k) nearest = std::min(nearest, std::abs(dist[i] - double(k + 1) / (rings + 1)));
+                for (int k = 0; k < rings; ++k)
+                    nearest = std::min(nearest, std::abs(dist[i] - double(k + 1) / (rings + 1)));
                 if (nearest < width / 2) {
                     QCOMPARE(mask[i], 1.0 - intensity);
                     ++onRings;
@@ -266,7 +273,9 @@ private slots:
                 }
             }
             QVERIFY(onRings > 0);
-            QCOMPARE(mask[std::size_t(d.nx / 2) + std::size_t(d.nx) * (std::size_t(d.ny / 2) + std::size_t(d.ny) * std::size_t(d.nz / 2))], 1.0);  // DC kept
+            QCOMPARE(mask[std::size_t(d.nx / 2) +
+                          std::size_t(d.nx) * (std::size_t(d.ny / 2) + std::size_t(d.ny) * std::size_t(d.nz / 2))],
+                     1.0);  // DC kept
         }
     }
     void frequencyMatchesNaiveDft() {
@@ -277,8 +286,10 @@ private slots:
             const auto result = addFrequencyNoiseDetailed(clean, 2, 0.7, 0.3);
             const auto expected = naiveFrequencyFiltered(clean, 2, 0.7, 0.3);
             for (std::size_t i = 0; i < expected.size(); ++i) {
-                QVERIFY2(std::abs(result.filtered[i] - expected[i]) < 1e-9, qPrintable(QString::fromStdString(d.str())));
-                if (std::abs(expected[i] - 0.5) > 1e-9) QCOMPARE(int(result.noisy.labels()[i]), expected[i] > 0.5 ? 1 : 0);
+                QVERIFY2(std::abs(result.filtered[i] - expected[i]) < 1e-9,
+                         qPrintable(QString::fromStdString(d.str())));
+                if (std::abs(expected[i] - 0.5) > 1e-9)
+                    QCOMPARE(int(result.noisy.labels()[i]), expected[i] > 0.5 ? 1 : 0);
             }
         }
     }
@@ -332,8 +343,8 @@ private slots:
         NoiseModel grid;
         grid.type = NoiseType::Grid;
         const auto chained = applyNoise(clean, NoiseChain{sp, grid, sp}, 9);
-        const auto byHand = addSaltPepper(addGrid(addSaltPepper(clean, 0.1, deriveSeed(9, 0)), 0.8, 8, 15), 0.1,
-                                          deriveSeed(9, 2));
+        const auto byHand =
+            addSaltPepper(addGrid(addSaltPepper(clean, 0.1, deriveSeed(9, 0)), 0.8, 8, 15), 0.1, deriveSeed(9, 2));
         QVERIFY(chained.sameLabels(byHand));
         QCOMPARE(chained.text.at("noise"), std::string("salt-pepper+grid+salt-pepper"));
         QVERIFY(chained.attributes.count("grid_amplitude") && chained.attributes.count("flip_probability_2"));
@@ -421,7 +432,8 @@ private slots:
             const double before = pixelErrorRate(clean, noisy);
             for (const char* name : names) {
                 const double after = pixelErrorRate(clean, denoiserByName(name)->denoise(noisy));
-                QVERIFY2(after < before, qPrintable(QString("%1 p=%2: %3 vs %4").arg(name).arg(p).arg(after).arg(before)));
+                QVERIFY2(after < before,
+                         qPrintable(QString("%1 p=%2: %3 vs %4").arg(name).arg(p).arg(after).arg(before)));
             }
         }
         QVERIFY_THROWS_EXCEPTION(ms::Error, denoiserByName("wiener"));
@@ -434,7 +446,7 @@ private slots:
         QCOMPARE(pixelErrorRate(a, b), 0.25);
         QCOMPARE(intersectionOverUnion(a, b, ms::Donor), 0.5);         // {0} / {0, 1}
         QCOMPARE(intersectionOverUnion(a, b, ms::Acceptor), 2.0 / 3);  // {2, 3} / {1, 2, 3}
-        QCOMPARE(intersectionOverUnion(a, b, ms::Mixed), 1.0);        // absent in both
+        QCOMPARE(intersectionOverUnion(a, b, ms::Mixed), 1.0);         // absent in both
         const auto m = compare(a, b);
         QCOMPARE(m.delta_vf, 0.25);
         QVERIFY(!m.iou_M && !m.delta_tort_D);
@@ -536,8 +548,8 @@ private slots:
         options.noises = {sp};
         options.denoisers = standardDenoisers();
         // A "learned" denoiser that knows the answer: plugs in as one more row.
-        options.denoisers.push_back(std::make_shared<FunctionDenoiser>(
-            "oracle", DenoiserKind::Learned, [&clean](const ms::Volume& noisy) {
+        options.denoisers.push_back(
+            std::make_shared<FunctionDenoiser>("oracle", DenoiserKind::Learned, [&clean](const ms::Volume& noisy) {
                 // The clean sample this noisy image is nearest to (different
                 // morphologies differ in about half their pixels).
                 return pixelErrorRate(clean[0], noisy) < 0.3 ? clean[0] : clean[1];
@@ -586,14 +598,14 @@ private slots:
         const auto m = montage({a, b, a}, 2, 2, 1);
         QCOMPARE(m.dims().nx, 2 * 4 + 3);
         QCOMPARE(m.dims().ny, 2 * 4 + 3);
-        QCOMPARE(int(m.at(0, 0)), int(ms::Mixed));                // gap
+        QCOMPARE(int(m.at(0, 0)), int(ms::Mixed));  // gap
         // First row on top (high y): tiles 0 and 1 at y >= 6, tile 2 below.
-        QCOMPARE(int(m.at(1, 6)), int(a.at(0, 0)));               // tile 0, pixel (0, 0)
-        QCOMPARE(int(m.at(3, 6)), int(a.at(1, 0)));               // scaled by 2
+        QCOMPARE(int(m.at(1, 6)), int(a.at(0, 0)));  // tile 0, pixel (0, 0)
+        QCOMPARE(int(m.at(3, 6)), int(a.at(1, 0)));  // scaled by 2
         QCOMPARE(int(m.at(1, 8)), int(a.at(0, 1)));
-        QCOMPARE(int(m.at(6, 6)), int(b.at(0, 0)));               // tile 1
-        QCOMPARE(int(m.at(1, 1)), int(a.at(0, 0)));               // tile 2, second row
-        QCOMPARE(int(m.at(6, 1)), int(ms::Mixed));                // empty slot
+        QCOMPARE(int(m.at(6, 6)), int(b.at(0, 0)));  // tile 1
+        QCOMPARE(int(m.at(1, 1)), int(a.at(0, 0)));  // tile 2, second row
+        QCOMPARE(int(m.at(6, 1)), int(ms::Mixed));   // empty slot
     }
 
     // --- CLI ---------------------------------------------------------------------------

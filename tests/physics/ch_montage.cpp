@@ -49,13 +49,15 @@ int main(int argc, char** argv) {
             for (int y = 0; y < ny; ++y)
                 for (int x = 0; x < nx; ++x) {
                     const std::size_t i = v.index(x / scale, y / scale, z);
-                    const double c = labels ? (v.labels()[i] == ms::Mixed ? 0.5 : v.labels()[i] == ms::Acceptor ? 1.0 : 0.0)
+                    const double c = labels ? (v.labels()[i] == ms::Mixed      ? 0.5
+                                               : v.labels()[i] == ms::Acceptor ? 1.0
+                                                                               : 0.0)
                                             : double(v.field()[i]);
                     image[std::size_t(oy + bar + gap + y) * width + ox + x] =
                         (unsigned char)std::lround(255 * std::min(1.0, std::max(0.0, c)));
                 }
-            std::printf("tile %zu: %s t=%.4g L=%.3g\n", t, v.text.count("sample") ? v.text.at("sample").c_str() : "", time,
-                        v.attributes.count("length") ? v.attributes.at("length") : 0.0);
+            std::printf("tile %zu: %s t=%.4g L=%.3g\n", t, v.text.count("sample") ? v.text.at("sample").c_str() : "",
+                        time, v.attributes.count("length") ? v.attributes.at("length") : 0.0);
         }
         FILE* f = std::fopen(argv[2], "wb");
         if (!f) throw ms::Error(std::string("cannot write ") + argv[2]);

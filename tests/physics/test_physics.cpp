@@ -92,7 +92,8 @@ private slots:
     }
 
     void massIsConservedOverAWholeRun() {
-        for (const auto& [dims, phi] : std::vector<std::pair<ms::Dims, double>>{{{64, 64, 1}, 0.3}, {{24, 20, 12}, 0.55}}) {
+        for (const auto& [dims, phi] :
+             std::vector<std::pair<ms::Dims, double>>{{{64, 64, 1}, 0.3}, {{24, 20, 12}, 0.55}}) {
             CahnHilliardParams p;
             p.dims = dims;
             p.phi = phi;
@@ -112,8 +113,12 @@ private slots:
         // Energy rejection off: the stabilised scheme itself must be energy-stable.
         StepControl control;
         control.rejectEnergyIncrease = false;
-        struct Case { ms::Dims dims; double phi, chi; };
-        for (const Case& c : {Case{{64, 64, 1}, 0.5, 3.0}, Case{{64, 48, 1}, 0.35, 3.2}, Case{{20, 20, 16}, 0.5, 2.8}}) {
+        struct Case {
+            ms::Dims dims;
+            double phi, chi;
+        };
+        for (const Case& c :
+             {Case{{64, 64, 1}, 0.5, 3.0}, Case{{64, 48, 1}, 0.35, 3.2}, Case{{20, 20, 16}, 0.5, 2.8}}) {
             CahnHilliardParams p;
             p.dims = c.dims;
             p.phi = c.phi;
@@ -174,7 +179,11 @@ private slots:
                 const double expected = linearGrowthRate(k, p.phi, chi, p.kappa, p.mobility);
                 QVERIFY2(std::abs(measured[i] - expected) <= 0.05 * std::abs(expected),
                          qPrintable(QString("chi %1 mode (%2,%3): measured %4 expected %5")
-                                        .arg(chi).arg(mx).arg(my).arg(measured[i]).arg(expected)));
+                                        .arg(chi)
+                                        .arg(mx)
+                                        .arg(my)
+                                        .arg(measured[i])
+                                        .arg(expected)));
                 if (chi < spinodalChi(0.5)) QVERIFY(measured[i] < 0);  // every mode decays below the spinodal
                 qInfo("chi %.1f k %.3f omega measured %.5f expected %.5f", chi, k, measured[i], expected);
             }
@@ -274,7 +283,8 @@ private slots:
         plan.snapshots = 12;
         const auto times = snapshotTimes(plan);
         std::vector<SnapshotInfo> seen;
-        const RunSummary s = runCahnHilliard(p, {}, plan, [&](const SnapshotInfo& i, const CahnHilliardSolver&) { seen.push_back(i); });
+        const RunSummary s =
+            runCahnHilliard(p, {}, plan, [&](const SnapshotInfo& i, const CahnHilliardSolver&) { seen.push_back(i); });
         QCOMPARE(seen.size(), std::size_t(12));
         for (std::size_t i = 0; i < seen.size(); ++i) {
             QCOMPARE(seen[i].index, int(i));
@@ -292,9 +302,8 @@ private slots:
         plan.endTime = 300;
         plan.snapshots = 30;
         std::map<int, std::vector<double>> reference, resumed;
-        const RunSummary full = runCahnHilliard(p, {}, plan, [&](const SnapshotInfo& i, const CahnHilliardSolver& s) {
-            reference[i.index] = s.field();
-        });
+        const RunSummary full = runCahnHilliard(
+            p, {}, plan, [&](const SnapshotInfo& i, const CahnHilliardSolver& s) { reference[i.index] = s.field(); });
         Checkpointing ck;
         ck.path = dir / "run.ckpt";
         ck.everySteps = 37;
@@ -302,20 +311,23 @@ private slots:
         // "Kill" at snapshot 17: an exception that is not a cancel, so no checkpoint on the way out.
         bool threw = false;
         try {
-            runCahnHilliard(p, {}, plan, [&](const SnapshotInfo& i, const CahnHilliardSolver& s) {
-                if (i.index == 17) throw std::runtime_error("killed");
-                resumed[i.index] = s.field();
-            }, ck);
+            runCahnHilliard(
+                p, {}, plan,
+                [&](const SnapshotInfo& i, const CahnHilliardSolver& s) {
+                    if (i.index == 17) throw std::runtime_error("killed");
+                    resumed[i.index] = s.field();
+                },
+                ck);
         } catch (const std::runtime_error&) {
             threw = true;
         }
         QVERIFY(threw && fs::exists(ck.path));
-        const RunSummary again = runCahnHilliard(p, {}, plan, [&](const SnapshotInfo& i, const CahnHilliardSolver& s) {
-            resumed[i.index] = s.field();
-        }, ck);
+        const RunSummary again = runCahnHilliard(
+            p, {}, plan, [&](const SnapshotInfo& i, const CahnHilliardSolver& s) { resumed[i.index] = s.field(); }, ck);
         QVERIFY(again.resumed);
         QCOMPARE(resumed.size(), reference.size());
-        for (const auto& [index, field] : reference) QVERIFY2(resumed[index] == field, qPrintable(QString::number(index)));
+        for (const auto& [index, field] : reference)
+            QVERIFY2(resumed[index] == field, qPrintable(QString::number(index)));
         QCOMPARE(again.steps, full.steps);
         QCOMPARE(again.energyEnd, full.energyEnd);
         QCOMPARE(again.massDrift, full.massDrift);
@@ -324,15 +336,21 @@ private slots:
         fs::remove(ck.path);
         ms::ProgressToken token;
         ck.everySteps = 0;
-        QVERIFY_THROWS_EXCEPTION(ms::Cancelled, runCahnHilliard(p, {}, plan, [&](const SnapshotInfo& i, const CahnHilliardSolver&) {
-            if (i.index == 10) token.cancel();
-        }, ck, &token));
+        QVERIFY_THROWS_EXCEPTION(ms::Cancelled, runCahnHilliard(
+                                                    p, {}, plan,
+                                                    [&](const SnapshotInfo& i, const CahnHilliardSolver&) {
+                                                        if (i.index == 10) token.cancel();
+                                                    },
+                                                    ck, &token));
         QVERIFY(fs::exists(ck.path));
         std::vector<double> last;
-        runCahnHilliard(p, {}, plan, [&](const SnapshotInfo& i, const CahnHilliardSolver& s) {
-            QVERIFY(i.index > 10);
-            if (i.index == plan.snapshots - 1) last = s.field();
-        }, ck);
+        runCahnHilliard(
+            p, {}, plan,
+            [&](const SnapshotInfo& i, const CahnHilliardSolver& s) {
+                QVERIFY(i.index > 10);
+                if (i.index == plan.snapshots - 1) last = s.field();
+            },
+            ck);
         QVERIFY(!last.empty() && last == reference[plan.snapshots - 1]);
         // A checkpoint from other parameters is refused with a reason.
         p.chi = 3.1;

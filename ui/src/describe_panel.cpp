@@ -51,8 +51,9 @@ DescribePanel::DescribePanel(QWidget* parent) : QWidget(parent) {
     auto* run = new QHBoxLayout;
     describeButton_ = new QPushButton(tr("&Describe"), this);
     describeButton_->setObjectName("describeButton");
-    describeButton_->setToolTip(tr("Measure the GraSPI descriptors, S2 and domain sizes of the shown volume "
-                                   "(as microstudio-cli describe --extras)"));
+    describeButton_->setToolTip(
+        tr("Measure the GraSPI descriptors, S2 and domain sizes of the shown volume "
+           "(as microstudio-cli describe --extras)"));
     cancelButton_ = new QPushButton(tr("Cancel"), this);
     cancelButton_->setObjectName("describeCancel");
     cancelButton_->setEnabled(false);
@@ -92,9 +93,10 @@ DescribePanel::DescribePanel(QWidget* parent) : QWidget(parent) {
     chart_->setObjectName("s2Chart");
     chart_->setRenderHint(QPainter::Antialiasing);
     chart_->setMinimumHeight(120);
-    chart_->setToolTip(tr("Two-point correlation S2(r): the probability that two voxels r apart along an axis are both "
-                          "of the phase (averaged over the axes). S2(0) is the volume fraction; it falls to its "
-                          "square over about the domain size."));
+    chart_->setToolTip(
+        tr("Two-point correlation S2(r): the probability that two voxels r apart along an axis are both "
+           "of the phase (averaged over the axes). S2(0) is the volume fraction; it falls to its "
+           "square over about the domain size."));
     chart_->chart()->setMargins(QMargins(2, 2, 2, 2));
     chart_->chart()->setBackgroundRoundness(0);
     // Table and plot share the height equally.
@@ -107,7 +109,8 @@ DescribePanel::DescribePanel(QWidget* parent) : QWidget(parent) {
     copyButton_->setToolTip(tr("Copy the table as CSV (the columns of microstudio-cli describe --format csv)"));
     exportButton_ = new QPushButton(tr("&Export CSV..."), this);
     exportButton_->setObjectName("describeExport");
-    exportButton_->setToolTip(tr("Save the table as CSV (as microstudio-cli describe --extras --format csv writes it)"));
+    exportButton_->setToolTip(
+        tr("Save the table as CSV (as microstudio-cli describe --extras --format csv writes it)"));
     out->addWidget(copyButton_);
     out->addWidget(exportButton_);
     out->addStretch(1);
@@ -115,9 +118,8 @@ DescribePanel::DescribePanel(QWidget* parent) : QWidget(parent) {
 
     connect(describeButton_, &QPushButton::clicked, this, &DescribePanel::describe);
     connect(cancelButton_, &QPushButton::clicked, this, &DescribePanel::cancel);
-    connect(periodic_, &QCheckBox::toggled, this, [this](bool on) {
-        restart(tr("Press Describe for the %1 sides.").arg(on ? tr("periodic") : tr("open")));
-    });
+    connect(periodic_, &QCheckBox::toggled, this,
+            [this](bool on) { restart(tr("Press Describe for the %1 sides.").arg(on ? tr("periodic") : tr("open"))); });
     connect(copyButton_, &QPushButton::clicked, this, &DescribePanel::copyCsv);
     connect(exportButton_, &QPushButton::clicked, this, &DescribePanel::exportDialog);
     connect(&watcher_, &QFutureWatcher<void>::finished, this, &DescribePanel::finished);
@@ -159,7 +161,10 @@ void DescribePanel::describe() {
     const int generation = generation_;
     run->progress.setListener([this, generation](double fraction, const std::string&) {
         QMetaObject::invokeMethod(
-            this, [this, generation, fraction] { if (generation == generation_) progress_->setValue(int(fraction * 100)); },
+            this,
+            [this, generation, fraction] {
+                if (generation == generation_) progress_->setValue(int(fraction * 100));
+            },
             Qt::QueuedConnection);
     });
     running_ = run;

@@ -61,7 +61,7 @@ namespace ms::ui {
 namespace {
 
 constexpr int kSliderSteps = 1000;
-constexpr int kThumbnail = 96;  // gallery thumbnails, pixels
+constexpr int kThumbnail = 96;       // gallery thumbnails, pixels
 constexpr double kFitMargin = 0.95;  // a reset 3D view shows the volume within this fraction of its half-size
 // Training samples the memorisation measure compares against (evaluate --training-count's default).
 constexpr std::size_t kTrainingCount = 2000;
@@ -176,23 +176,26 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     sampler_->addItem(tr("DDIM"), "ddim");
     sampler_->addItem(tr("DPM++"), "dpmpp");
     sampler_->addItem(tr("DDPM"), "ddpm");
-    sampler_->setToolTip(tr("DDIM: the paper's fast sampler (50 steps). DPM-Solver++(2M): deterministic, 16 steps "
-                            "match DDIM-50 (R^2 within 0.003 on 256 test targets) at 2.6x the speed. DDPM: "
-                            "ancestral over all timesteps (slowest)."));
+    sampler_->setToolTip(
+        tr("DDIM: the paper's fast sampler (50 steps). DPM-Solver++(2M): deterministic, 16 steps "
+           "match DDIM-50 (R^2 within 0.003 on 256 test targets) at 2.6x the speed. DDPM: "
+           "ancestral over all timesteps (slowest)."));
     connect(sampler_, qOverload<int>(&QComboBox::currentIndexChanged), this, [this] { samplerChanged(); });
     guidance_ = new QDoubleSpinBox(sampling);
     guidance_->setObjectName("guidance");
     guidance_->setRange(0, 10);
     guidance_->setSingleStep(0.25);
     guidance_->setValue(1.0);
-    guidance_->setToolTip(tr("Classifier-free guidance: 0 unconditional, 1 conditional, > 1 stronger; set to "
-                              "the scale chosen on validation when a model loads"));
+    guidance_->setToolTip(
+        tr("Classifier-free guidance: 0 unconditional, 1 conditional, > 1 stronger; set to "
+           "the scale chosen on validation when a model loads"));
     size_ = new QComboBox(sampling);
     size_->setObjectName("size");
     size_->setSizeAdjustPolicy(QComboBox::AdjustToContents);
-    size_->setToolTip(tr("Volume size. Larger than the training box: the latent is denoised in overlapping "
-                         "training-size windows blended every step, periodic in x and y (no seams); the cost "
-                         "grows with the voxels (docs/ml3d.md)"));
+    size_->setToolTip(
+        tr("Volume size. Larger than the training box: the latent is denoised in overlapping "
+           "training-size windows blended every step, periodic in x and y (no seams); the cost "
+           "grows with the voxels (docs/ml3d.md)"));
     // One row for the count and the size: the panel's height sets the window's minimum.
     auto* samplesRow = new QHBoxLayout();
     samplesRow->addWidget(count_);
@@ -210,8 +213,9 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     candidates_->setObjectName("candidates");
     candidates_->setRange(1, 64);
     candidates_->setValue(4);  // 4 draws per sample: measured R^2 0.96 vs 0.93 plain (docs/benchmarks.md), ~1.5 s each
-    candidates_->setToolTip(tr("Screened generation: draw this many candidates per sample, measure each and keep "
-                               "the one nearest the target (costs this many times the time)"));
+    candidates_->setToolTip(
+        tr("Screened generation: draw this many candidates per sample, measure each and keep "
+           "the one nearest the target (costs this many times the time)"));
     tolerance_ = new QDoubleSpinBox(sampling);
     tolerance_->setObjectName("tolerance");
     tolerance_->setRange(0.0, 5.0);
@@ -219,9 +223,10 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     tolerance_->setDecimals(2);
     tolerance_->setValue(0.0);
     tolerance_->setSpecialValueText(tr("off"));
-    tolerance_->setToolTip(tr("Stop drawing candidates for a sample once one is measured within this distance of the "
-                              "target (in the training data's standard deviations); the candidates are then the most "
-                              "drawn. 0.3 keeps R^2 near all-candidate screening at about a fifth of the draws."));
+    tolerance_->setToolTip(
+        tr("Stop drawing candidates for a sample once one is measured within this distance of the "
+           "target (in the training data's standard deviations); the candidates are then the most "
+           "drawn. 0.3 keeps R^2 near all-candidate screening at about a fifth of the draws."));
     samplingForm->addRow(tr("guidance"), guidance_);
     // One row for both screening settings: the panel's height sets the window's minimum.
     auto* screening = new QHBoxLayout();
@@ -267,7 +272,8 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     comparison_->setEditTriggers(QAbstractItemView::NoEditTriggers);
     // At least the header and two rows; more as the window allows (the
     // rest scroll in the table rather than the controls around it).
-    comparison_->setMinimumHeight(3 * comparison_->verticalHeader()->defaultSectionSize() + 2 * comparison_->frameWidth());
+    comparison_->setMinimumHeight(3 * comparison_->verticalHeader()->defaultSectionSize() +
+                                  2 * comparison_->frameWidth());
     controlLayout->addWidget(comparison_, 1);
     // In a scroll area: a 3-phase model's four sliders and an infeasibility
     // note need more height than a small window has; they scroll instead of
@@ -308,8 +314,10 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     // gallery clipped them until the splitter above it was dragged.
     const int labelHeight = gallery_->fontMetrics().height() + 6;
     gallery_->setGridSize(QSize(kThumbnail + 12, kThumbnail + labelHeight + 8));
-    gallery_->setMinimumHeight(gallery_->gridSize().height() + 2 * gallery_->spacing() + 2 * gallery_->frameWidth() + 4);
-    gallery_->setToolTip(tr("The generated samples, each as soon as it is done (middle z slice); click one to see it above"));
+    gallery_->setMinimumHeight(gallery_->gridSize().height() + 2 * gallery_->spacing() + 2 * gallery_->frameWidth() +
+                               4);
+    gallery_->setToolTip(
+        tr("The generated samples, each as soon as it is done (middle z slice); click one to see it above"));
     right->addWidget(viewer_);
     right->addWidget(gallery_);
     right->setStretchFactor(0, 1);
@@ -322,7 +330,7 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     emptyHint_->setAlignment(Qt::AlignCenter);
     emptyHint_->setMargin(24);
     emptyHint_->setAutoFillBackground(true);  // opaque: nothing of the views shows through
-    emptyHint_->setMinimumSize(1, 1);  // the views' minimum rules the page's
+    emptyHint_->setMinimumSize(1, 1);         // the views' minimum rules the page's
     samplesLayout->addWidget(right, 0, 0);
     samplesLayout->addWidget(emptyHint_, 0, 0);  // added last: on top
     results_->addTab(samplesPage, tr("Samples"));
@@ -331,8 +339,8 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     layout->addWidget(results_, 1);
 
     connect(openModel, &QPushButton::clicked, this, [this] {
-        const QString path = QFileDialog::getOpenFileName(this, tr("Open generator"), QString(),
-                                                          tr("MicroStudio generator (generator3d.json generator3d.pt)"));
+        const QString path = QFileDialog::getOpenFileName(
+            this, tr("Open generator"), QString(), tr("MicroStudio generator (generator3d.json generator3d.pt)"));
         if (!path.isEmpty()) loadModel(path);
     });
     connect(modelPicker_, &QComboBox::activated, this, [this](int i) {
@@ -343,7 +351,8 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     connect(cancel_, &QPushButton::clicked, this, &DesignPanel::cancel);
     connect(gallery_, &QListWidget::currentRowChanged, this, &DesignPanel::select);
     connect(export_, &QPushButton::clicked, this, &DesignPanel::exportDialog);
-    connect(&watcher_, &QFutureWatcher<std::shared_ptr<std::vector<Volume>>>::finished, this, &DesignPanel::onGenerated);
+    connect(&watcher_, &QFutureWatcher<std::shared_ptr<std::vector<Volume>>>::finished, this,
+            &DesignPanel::onGenerated);
     connect(&evaluationWatcher_, &QFutureWatcher<std::shared_ptr<EvaluationOutcome>>::finished, this,
             &DesignPanel::onEvaluated);
     refreshModelList();
@@ -372,7 +381,8 @@ QWidget* DesignPanel::buildEvaluationPage() {
         connect(button, &QToolButton::clicked, this, [this, field, title] {
             QString start = field->text().trimmed();
             if (start.isEmpty() && !modelPath_.isEmpty()) start = modelPath_;
-            const QString path = QFileDialog::getOpenFileName(this, title, start, tr("HDF5 samples (*.h5 *.hdf5);;All files (*)"));
+            const QString path =
+                QFileDialog::getOpenFileName(this, title, start, tr("HDF5 samples (*.h5 *.hdf5);;All files (*)"));
             if (!path.isEmpty()) field->setText(path);
         });
         return button;
@@ -380,26 +390,30 @@ QWidget* DesignPanel::buildEvaluationPage() {
     heldOut_ = new QLineEdit(page);
     heldOut_->setObjectName("evaluationData");
     heldOut_->setPlaceholderText(tr("held-out samples (.h5)"));
-    heldOut_->setToolTip(tr("Held-out samples with the model's conditions as attributes (test or validation split; "
-                            "train-split samples are refused). Default: heldout-test.h5 in the model's folder, else "
-                            "the validation data the model's training recorded."));
+    heldOut_->setToolTip(
+        tr("Held-out samples with the model's conditions as attributes (test or validation split; "
+           "train-split samples are refused). Default: heldout-test.h5 in the model's folder, else "
+           "the validation data the model's training recorded."));
     trainingData_ = new QLineEdit(page);
     trainingData_->setObjectName("evaluationTraining");
     trainingData_->setPlaceholderText(tr("optional: memorisation not measured"));
-    trainingData_->setToolTip(tr("Optional training samples (.h5): memorisation, the voxel disagreement of generated and "
-                                 "of held-out volumes to their nearest training sample (up to %1 training samples, "
-                                 "evenly spaced; slower).")
-                                  .arg(kTrainingCount));
+    trainingData_->setToolTip(
+        tr("Optional training samples (.h5): memorisation, the voxel disagreement of generated and "
+           "of held-out volumes to their nearest training sample (up to %1 training samples, "
+           "evenly spaced; slower).")
+            .arg(kTrainingCount));
     evaluationCount_ = new QSpinBox(page);
     evaluationCount_->setObjectName("evaluationCount");
     evaluationCount_->setRange(1, 100000);
     evaluationCount_->setValue(64);
-    evaluationCount_->setToolTip(tr("Held-out samples used as targets (evenly spaced through the file, after the "
-                                    "model's phase-fraction filter); one volume is generated for each"));
+    evaluationCount_->setToolTip(
+        tr("Held-out samples used as targets (evenly spaced through the file, after the "
+           "model's phase-fraction filter); one volume is generated for each"));
     evaluate_ = new QPushButton(tr("Eva&luate"), page);
     evaluate_->setObjectName("evaluate");
-    evaluate_->setToolTip(tr("Generate one volume per held-out target with the Sampling group's steps, seed and "
-                             "guidance (plain sampling), describe it and compare it with its target"));
+    evaluate_->setToolTip(
+        tr("Generate one volume per held-out target with the Sampling group's steps, seed and "
+           "guidance (plain sampling), describe it and compare it with its target"));
     cancelEvaluation_ = new QPushButton(tr("Cancel"), page);
     cancelEvaluation_->setObjectName("cancelEvaluation");
     cancelEvaluation_->setEnabled(false);
@@ -528,12 +542,14 @@ void DesignPanel::evaluate() {
             std::vector<Volume> trainingSamples;
             if (!trainingPath.empty()) {
                 token->report(0.0, "reading training samples");
-                trainingSamples = ml::selectSamples(io::readSamples(trainingPath), kTrainingCount, options.minPhaseFraction);
+                trainingSamples =
+                    ml::selectSamples(io::readSamples(trainingPath), kTrainingCount, options.minPhaseFraction);
                 if (trainingSamples.empty()) throw Error("no training samples in " + trainingPath);
                 o.training = &trainingSamples;
                 o.trainingData = trainingPath;
             }
-            out->report = std::make_shared<const ml::Evaluation3dReport>(ml::evaluateGenerator3d(*model, heldOut, o, token.get()));
+            out->report = std::make_shared<const ml::Evaluation3dReport>(
+                ml::evaluateGenerator3d(*model, heldOut, o, token.get()));
         } catch (const Cancelled&) {
             out->cancelled = true;
         } catch (const std::exception& e) {
@@ -588,7 +604,8 @@ void DesignPanel::refreshModelList() {
     modelPicker_->clear();
     modelPicker_->addItem(tr("(choose a model)"), QString());
     for (const auto& folder : installedGenerators())
-        modelPicker_->addItem(QString::fromStdString(folder.filename().string()), QString::fromStdString(folder.string()));
+        modelPicker_->addItem(QString::fromStdString(folder.filename().string()),
+                              QString::fromStdString(folder.string()));
     if (modelPath_.isEmpty()) return;
     for (int i = 1; i < modelPicker_->count(); ++i) {
         std::error_code ec;
@@ -613,8 +630,9 @@ bool DesignPanel::loadModel(const QString& path, bool quiet) {
         try {
             evaluation = ml::readModelEvaluation(p);
             if (evaluation.known && evaluation.featureR2.empty())
-                evaluationWarning = tr("evaluation.json holds no feature-predictor R\u00b2 (fp_r2): accuracy of the "
-                                       "predicted parameters unknown");
+                evaluationWarning =
+                    tr("evaluation.json holds no feature-predictor R\u00b2 (fp_r2): accuracy of the "
+                       "predicted parameters unknown");
         } catch (const std::exception& e) {
             evaluation = {};
             evaluationError = QString::fromStdString(e.what());
@@ -635,7 +653,8 @@ bool DesignPanel::loadModel(const QString& path, bool quiet) {
                            .arg(QString::fromStdString(model_->device()));
         modelInfo_->setTextFormat(evaluationWarning.isEmpty() ? Qt::PlainText : Qt::RichText);
         if (!evaluationWarning.isEmpty())
-            info = QString("%1<br><span style=\"color: #b04000;\">%2</span>").arg(info.toHtmlEscaped(), evaluationWarning.toHtmlEscaped());
+            info = QString("%1<br><span style=\"color: #b04000;\">%2</span>")
+                       .arg(info.toHtmlEscaped(), evaluationWarning.toHtmlEscaped());
         modelInfo_->setText(info);
         modelInfo_->setToolTip(evaluationError);
         if (!evaluationWarning.isEmpty()) {
@@ -687,7 +706,8 @@ void DesignPanel::buildTargetControls() {
         QDoubleSpinBox* spin = t.spin;
         // The slider writes through the spin box with its signals on, so the
         // feasibility check and the undo history see every slider move.
-        connect(slider, &QSlider::valueChanged, spin, [=](int v) { spin->setValue(lo + (hi - lo) * v / kSliderSteps); });
+        connect(slider, &QSlider::valueChanged, spin,
+                [=](int v) { spin->setValue(lo + (hi - lo) * v / kSliderSteps); });
         // A typed or stepped value moves the slider, quietly, and only when it
         // lies off the slider's position: a slider's own value, rounded to the
         // box's decimals, must not move the handle under the mouse.
@@ -729,7 +749,8 @@ void DesignPanel::updateFeasibility() {
         QStringList nearest;
         for (const auto& name : model_->conditionNames()) {
             const auto it = report.nearest.find(name);
-            if (it != report.nearest.end()) nearest << QString("%1 %2").arg(QString::fromStdString(name)).arg(it->second, 0, 'g', 3);
+            if (it != report.nearest.end())
+                nearest << QString("%1 %2").arg(QString::fromStdString(name)).arg(it->second, 0, 'g', 3);
         }
         feasibility_->setText(tr("Target outside the training data (distance %1 > %2); nearest feasible target: %3")
                                   .arg(report.distance, 0, 'f', 2)
@@ -765,7 +786,7 @@ void DesignPanel::samplerChanged() {
     steps_->setEnabled(!ddpm);
     steps_->setMinimum(sampler == "dpmpp" ? 1 : 0);
     steps_->setValue(ddpm ? 0 : sampler == "dpmpp" ? 16 : 50);
-    steps_->setToolTip(ddpm ? tr("DDPM runs every timestep of the model")
+    steps_->setToolTip(ddpm                 ? tr("DDPM runs every timestep of the model")
                        : sampler == "dpmpp" ? tr("DPM-Solver++ steps (network calls); 16 match DDIM-50")
                                             : tr("DDIM steps; 0 runs the full ancestral DDPM"));
 }
@@ -803,7 +824,8 @@ void DesignPanel::generate() {
     const DesignRequest r = request();
     token_ = std::make_shared<ProgressToken>();
     token_->setListener([this](double f, const std::string&) {
-        QMetaObject::invokeMethod(this, [this, f] { showProgress(f); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this, f] { showProgress(f); }, Qt::QueuedConnection);
     });
     const int run = ++run_;
     runCount_ = r.count;
@@ -852,10 +874,12 @@ void DesignPanel::generate() {
             });
             return volumes;
         } catch (const Cancelled&) {
-            QMetaObject::invokeMethod(this, [this] { error_ = tr("cancelled"); }, Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                this, [this] { error_ = tr("cancelled"); }, Qt::QueuedConnection);
         } catch (const std::exception& e) {
             const QString message = QString::fromStdString(e.what());
-            QMetaObject::invokeMethod(this, [this, message] { error_ = message; }, Qt::QueuedConnection);
+            QMetaObject::invokeMethod(
+                this, [this, message] { error_ = message; }, Qt::QueuedConnection);
         }
         return nullptr;
     }));
@@ -916,7 +940,8 @@ void DesignPanel::onGenerated() {
     if (!result) {
         const bool cancelled = error_ == tr("cancelled");
         QString message = error_.isEmpty() ? tr("failed") : error_;
-        if (runArrived_ > 0) message = tr("%1 after %2 of %3 samples (kept)").arg(message).arg(runArrived_).arg(runCount_);
+        if (runArrived_ > 0)
+            message = tr("%1 after %2 of %3 samples (kept)").arg(message).arg(runArrived_).arg(runCount_);
         // The bar says how it ended, not where it stopped.
         progress_->setValue(0);
         progress_->setFormat(cancelled ? tr("cancelled") : tr("failed"));
@@ -929,7 +954,8 @@ void DesignPanel::onGenerated() {
     // volumes, shown whole only should a sample not have come that way.
     if (runArrived_ != int(result->size())) showSamples(std::move(*result));
     progress_->setValue(1000);
-    progress_->setFormat(tr("%1 samples in %2 s").arg(samples_.size()).arg(double(runClock_.elapsed()) / 1000.0, 0, 'f', 1));
+    progress_->setFormat(
+        tr("%1 samples in %2 s").arg(samples_.size()).arg(double(runClock_.elapsed()) / 1000.0, 0, 'f', 1));
     emit generated(int(samples_.size()), tr("generated %1 samples").arg(samples_.size()));
 }
 
@@ -958,16 +984,18 @@ void DesignPanel::showPage() {
         return;
     }
     if (!model_)
-        emptyHint_->setText(tr("No model loaded. Pick a 3D generator above the targets (or Open... one, or train one in "
-                               "the Training tab), then press Generate."));
+        emptyHint_->setText(
+            tr("No model loaded. Pick a 3D generator above the targets (or Open... one, or train one in "
+               "the Training tab), then press Generate."));
     else if (watcher_.isRunning())
         emptyHint_->setText(tr("Generating %1 samples: each appears here, in 3D with its slices and in the gallery, as "
                                "soon as it is done. The bar on the left shows the time left.")
                                 .arg(runCount_));
     else
-        emptyHint_->setText(tr("No samples yet. Set the target descriptors on the left and press Generate (Ctrl+G): "
-                               "each sample appears here, in 3D with its slices and in the gallery, as soon as it is "
-                               "done."));
+        emptyHint_->setText(
+            tr("No samples yet. Set the target descriptors on the left and press Generate (Ctrl+G): "
+               "each sample appears here, in 3D with its slices and in the gallery, as soon as it is "
+               "done."));
     emptyHint_->show();
 }
 
@@ -1012,11 +1040,18 @@ void DesignPanel::saveSession(const QString& path) {
     if (!model_) throw Error("no model loaded: nothing to save");
     Json targets = Json::object();
     for (const auto& t : targets_) targets[t.name] = t.spin->value();
-    Json session{{"format", "microstudio-session"}, {"version", 1}, {"model", modelPath_.toStdString()},
-                 {"targets", targets}, {"count", count_->value()}, {"seed", seed_->value()},
+    Json session{{"format", "microstudio-session"},
+                 {"version", 1},
+                 {"model", modelPath_.toStdString()},
+                 {"targets", targets},
+                 {"count", count_->value()},
+                 {"seed", seed_->value()},
                  {"sampler", sampler_->currentData().toString().toStdString()},
-                 {"steps", steps_->value()}, {"guidance", guidance_->value()}, {"candidates", candidates_->value()},
-                 {"tolerance", tolerance_->value()}, {"selected", selected()},
+                 {"steps", steps_->value()},
+                 {"guidance", guidance_->value()},
+                 {"candidates", candidates_->value()},
+                 {"tolerance", tolerance_->value()},
+                 {"selected", selected()},
                  {"evaluation_data", heldOutPath().toStdString()},
                  {"evaluation_training", trainingData_->text().trimmed().toStdString()},
                  {"evaluation_count", evaluationCount_->value()}};
@@ -1051,7 +1086,8 @@ void DesignPanel::openSession(const QString& path) {
     candidates_->setValue(integer("candidates", candidates_->value()));
     tolerance_->setValue(numberOr(session, "tolerance", tolerance_->value()));
     // The chosen held-out and training files (older sessions: the model's defaults).
-    if (session.contains("evaluation_data")) heldOut_->setText(QString::fromStdString(stringAt(session, "evaluation_data")));
+    if (session.contains("evaluation_data"))
+        heldOut_->setText(QString::fromStdString(stringAt(session, "evaluation_data")));
     if (session.contains("evaluation_training"))
         trainingData_->setText(QString::fromStdString(stringAt(session, "evaluation_training")));
     evaluationCount_->setValue(integer("evaluation_count", evaluationCount_->value()));
@@ -1099,8 +1135,10 @@ void DesignPanel::addPrediction(const QString& label, const std::string& output,
     const auto r2 = evaluation_.featureR2.find(output);
     const bool measured = r2 != evaluation_.featureR2.end();
     const QString split = QString::fromStdString(evaluation_.split.empty() ? "held-out" : evaluation_.split);
-    const QString target = measured ? tr("predicted, R\u00b2 %1 (%2)").arg(r2->second, 0, 'f', 2).arg(split) : tr("(predicted)");
-    std::array<QTableWidgetItem*, 3> items{new QTableWidgetItem(label), new QTableWidgetItem(target), new QTableWidgetItem(value)};
+    const QString target =
+        measured ? tr("predicted, R\u00b2 %1 (%2)").arg(r2->second, 0, 'f', 2).arg(split) : tr("(predicted)");
+    std::array<QTableWidgetItem*, 3> items{new QTableWidgetItem(label), new QTableWidgetItem(target),
+                                           new QTableWidgetItem(value)};
     const bool weak = measured && r2->second < ml::kMeaningfulR2;
     for (std::size_t column = 0; column < items.size(); ++column) {
         if (weak) {
@@ -1113,9 +1151,10 @@ void DesignPanel::addPrediction(const QString& label, const std::string& output,
                                           .arg(r2->second, 0, 'f', 2)
                                           .arg(ml::kMeaningfulR2, 0, 'f', 1));
         } else if (!measured) {
-            items[column]->setToolTip(evaluation_.known
-                                          ? tr("The model's evaluation.json has no held-out R\u00b2 for %1: accuracy unknown.").arg(label)
-                                          : tr("No held-out evaluation ships with this model (evaluation.json): accuracy unknown."));
+            items[column]->setToolTip(
+                evaluation_.known
+                    ? tr("The model's evaluation.json has no held-out R\u00b2 for %1: accuracy unknown.").arg(label)
+                    : tr("No held-out evaluation ships with this model (evaluation.json): accuracy unknown."));
         }
         comparison_->setItem(row, int(column), items[column]);
     }
@@ -1157,7 +1196,8 @@ void DesignPanel::exportTo(const QString& path) {
     if (std::find(accepted.begin(), accepted.end(), extension) == accepted.end()) {
         std::string list;
         for (const auto& e : accepted) list += (list.empty() ? "." : ", .") + e;
-        throw Error(path.toStdString() + (extension.empty() ? ": no file extension" : ": unknown file type '." + extension + "'") +
+        throw Error(path.toStdString() +
+                    (extension.empty() ? ": no file extension" : ": unknown file type '." + extension + "'") +
                     " (the export writes " + list + ")");
     }
     if (extension == "csv") {

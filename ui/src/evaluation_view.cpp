@@ -24,7 +24,9 @@ namespace {
 const QColor kPointColour = kEvaluationPointColour;
 const QColor kIdentityColour(120, 120, 120);
 
-QString figure(double v, int decimals = 3) { return std::isfinite(v) ? QString::number(v, 'f', decimals) : QString("-"); }
+QString figure(double v, int decimals = 3) {
+    return std::isfinite(v) ? QString::number(v, 'f', decimals) : QString("-");
+}
 QString small(double v) { return std::isfinite(v) ? QString::number(v, 'g', 3) : QString("-"); }
 
 double valueOr(const ml::NamedValues& values, const std::string& name) {
@@ -117,11 +119,12 @@ EvaluationView::EvaluationView(QWidget* parent) : QWidget(parent) {
     hint_->setObjectName("evaluationHint");
     hint_->setWordWrap(true);
     hint_->setAlignment(Qt::AlignTop | Qt::AlignLeft);
-    hint_->setText(tr("Evaluate measures the model on held-out samples: one volume is generated for each held-out "
-                      "sample's descriptors (plain sampling, the Sampling group's steps, seed and guidance), described, "
-                      "and compared with its target. Also the VAE round trip and the feature predictor on the same "
-                      "samples; with a training file, how near the generated volumes lie to the training data "
-                      "(memorisation). Timing, diversity and screened passes: microstudio-cli evaluate."));
+    hint_->setText(
+        tr("Evaluate measures the model on held-out samples: one volume is generated for each held-out "
+           "sample's descriptors (plain sampling, the Sampling group's steps, seed and guidance), described, "
+           "and compared with its target. Also the VAE round trip and the feature predictor on the same "
+           "samples; with a training file, how near the generated volumes lie to the training data "
+           "(memorisation). Timing, diversity and screened passes: microstudio-cli evaluate."));
     layout->addWidget(hint_);
     grid_ = new QWidget(this);
     gridLayout_ = new QGridLayout(grid_);
@@ -152,29 +155,32 @@ void EvaluationView::showReport(const ml::Evaluation3dReport& report, int seed) 
     const auto& r = *report_;
     hint_->hide();
     split_->setText(tr("split: %1").arg(QString::fromStdString(r.split)));
-    split_->setToolTip(tr("The held-out samples' common `split` attribute (\"test\": runs never used in training or "
-                          "model selection; \"val\": the validation runs; \"unknown\": the file carries none)"));
+    split_->setToolTip(
+        tr("The held-out samples' common `split` attribute (\"test\": runs never used in training or "
+           "model selection; \"val\": the validation runs; \"unknown\": the file carries none)"));
     split_->show();
-    summary_->setText(tr("%1 targets from %2%3 \u00b7 model %4 \u00b7 %5, guidance %6, seed %7")
-                          .arg(r.n)
-                          .arg(QFileInfo(QString::fromStdString(r.data)).fileName())
-                          .arg(r.minPhaseFraction > 0 ? tr(" (rarer phase \u2265 %1)").arg(r.minPhaseFraction) : QString())
-                          .arg(QString::fromStdString(r.model))
-                          .arg(QString::fromStdString(r.samplerLabel))
-                          .arg(r.guidance)
-                          .arg(seed));
+    summary_->setText(
+        tr("%1 targets from %2%3 \u00b7 model %4 \u00b7 %5, guidance %6, seed %7")
+            .arg(r.n)
+            .arg(QFileInfo(QString::fromStdString(r.data)).fileName())
+            .arg(r.minPhaseFraction > 0 ? tr(" (rarer phase \u2265 %1)").arg(r.minPhaseFraction) : QString())
+            .arg(QString::fromStdString(r.model))
+            .arg(QString::fromStdString(r.samplerLabel))
+            .arg(r.guidance)
+            .arg(seed));
     summary_->setToolTip(tr("%1\non %2").arg(QString::fromStdString(r.data), QString::fromStdString(r.device)));
     if (const auto& m = r.memorisation) {
         // Generated volumes nearer the training data than unseen held-out
         // ones point to copying rather than generalising.
-        memorisation_->setText(
-            tr("Memorisation: median voxel disagreement to the nearest of %1 training samples: generated %2, held-out %3; "
-               "%4")
-                .arg(m->trainingCount)
-                .arg(figure(m->generated.median))
-                .arg(figure(m->heldOut.median))
-                .arg(m->generatedNotCloser ? tr("generated no closer than held-out (no sign of copying)")
-                                           : tr("generated closer than held-out: possible copying")));
+        memorisation_->setText(tr("Memorisation: median voxel disagreement to the nearest of %1 training samples: "
+                                  "generated %2, held-out %3; "
+                                  "%4")
+                                   .arg(m->trainingCount)
+                                   .arg(figure(m->generated.median))
+                                   .arg(figure(m->heldOut.median))
+                                   .arg(m->generatedNotCloser
+                                            ? tr("generated no closer than held-out (no sign of copying)")
+                                            : tr("generated closer than held-out: possible copying")));
         memorisation_->setStyleSheet(m->generatedNotCloser ? QString() : QString("color: #b04000; font-weight: bold;"));
         memorisation_->setToolTip(QString::fromStdString(m->training));
     } else {

@@ -70,7 +70,8 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(simulation_, &SimulationPanel::runFinished, this,
             [this](bool, const QString& message) { setTabMessage(simulation_, tr("Simulation: %1").arg(message)); });
     connect(simulation_, &SimulationPanel::snapshotArrived, this, [this](int index) {
-        if (index == 0) setTabMessage(simulation_, tr("Simulation: running; the snapshots and curves follow it (Cancel stops it)"));
+        if (index == 0)
+            setTabMessage(simulation_, tr("Simulation: running; the snapshots and curves follow it (Cancel stops it)"));
     });
 #ifdef MICROSTUDIO_HAVE_DESIGN
     training_ = new TrainingWizard(tabs_);
@@ -79,8 +80,10 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(training_, &TrainingWizard::statusMessage, this, [this](const QString& m) { setTabMessage(training_, m); });
     connect(training_, &TrainingWizard::modelTrained, this, [this](const QString& path) {
         refreshModels();
-        const bool listed = QFileInfo(path).absolutePath().startsWith(QFileInfo(userModelDirectory()).absoluteFilePath());
-        statusBar()->showMessage(listed ? tr("New model %1: in the model pickers").arg(path) : tr("New model %1").arg(path));
+        const bool listed =
+            QFileInfo(path).absolutePath().startsWith(QFileInfo(userModelDirectory()).absoluteFilePath());
+        statusBar()->showMessage(listed ? tr("New model %1: in the model pickers").arg(path)
+                                        : tr("New model %1").arg(path));
     });
 #endif
     setCentralWidget(tabs_);
@@ -224,7 +227,8 @@ void MainWindow::showSample(const QString& name) {
 }
 
 int MainWindow::rememberedSample(const QString& path, const std::vector<std::string>& names) const {
-    const QString chosen = QSettings().value(kChosenSamplesKey).toMap().value(QFileInfo(path).absoluteFilePath()).toString();
+    const QString chosen =
+        QSettings().value(kChosenSamplesKey).toMap().value(QFileInfo(path).absoluteFilePath()).toString();
     const auto it = std::find(names.begin(), names.end(), chosen.toStdString());
     return it != names.end() ? int(it - names.begin()) : int(names.size()) - 1;
 }
@@ -235,7 +239,8 @@ void MainWindow::rememberSample(const QString& path, const QString& name) {
     chosen.insert(QFileInfo(path).absoluteFilePath(), name);
     // Kept for the recent files only, so the map stays small.
     const QStringList recent = settings.value("recentFiles").toStringList();
-    for (auto it = chosen.begin(); it != chosen.end();) it = recent.contains(it.key()) ? std::next(it) : chosen.erase(it);
+    for (auto it = chosen.begin(); it != chosen.end();)
+        it = recent.contains(it.key()) ? std::next(it) : chosen.erase(it);
     settings.setValue(kChosenSamplesKey, chosen);
 }
 
@@ -244,7 +249,8 @@ void MainWindow::announceVolume(const QString& title) {
     // The noise lab works on two-phase 2D images: give it this one's middle slice.
     if (v.phaseCount() == 2) noiseLab_->setSample(v, title);
     setWindowTitle(QString("%1 - MicroStudio").arg(title));
-    QString message = QString("%1: %2, %3 phases").arg(title, QString::fromStdString(v.dims().str())).arg(v.phaseCount());
+    QString message =
+        QString("%1: %2, %3 phases").arg(title, QString::fromStdString(v.dims().str())).arg(v.phaseCount());
     for (int p = 0; p < v.phaseCount(); ++p)
         message += QString(", %1 %2").arg(phaseName(p)).arg(v.volumeFraction(p), 0, 'f', 3);
     setTabMessage(viewer_, message);
@@ -267,8 +273,9 @@ void MainWindow::showTabStatus() {
     }
     if (tab == viewer_) message = tr("Viewer: open a microstructure with File > Open (Ctrl+O)");
     else if (tab == noiseLab_)
-        message = tr("Noise lab: corrupt a two-phase 2D image and compare the denoisers (Open sample..., or View > "
-                     "Send slice to the noise lab)");
+        message =
+            tr("Noise lab: corrupt a two-phase 2D image and compare the denoisers (Open sample..., or View > "
+               "Send slice to the noise lab)");
     else if (tab == simulation_) message = tr("Simulation: set the Cahn-Hilliard parameters and press Run");
     else message = tr("Training: choose the data, the model kind and its settings, then train");
     statusBar()->showMessage(message);
@@ -283,7 +290,8 @@ void MainWindow::resetCamera() {
 
 bool MainWindow::saveSessionDialog() {
 #ifdef MICROSTUDIO_HAVE_DESIGN
-    const QString path = QFileDialog::getSaveFileName(this, tr("Save session"), "session.json", tr("Sessions (*.json)"));
+    const QString path =
+        QFileDialog::getSaveFileName(this, tr("Save session"), "session.json", tr("Sessions (*.json)"));
     if (path.isEmpty()) return false;
     try {
         design_->saveSession(path);
@@ -308,8 +316,9 @@ bool MainWindow::confirmClose() {
     const bool generating = design_->busy();
     if (!generating && !design_->hasUnsavedSamples()) return true;
     const int samples = int(design_->samples().size());
-    const QString what = generating ? tr("The Design tab is still working: quitting stops it, and its samples are lost.")
-                                    : tr("%n generated sample(s) are not saved.", nullptr, samples);
+    const QString what = generating
+                             ? tr("The Design tab is still working: quitting stops it, and its samples are lost.")
+                             : tr("%n generated sample(s) are not saved.", nullptr, samples);
     QMessageBox box(QMessageBox::Warning, tr("Quit MicroStudio"), what,
                     QMessageBox::Save | QMessageBox::Discard | QMessageBox::Cancel, this);
     box.setObjectName("confirmQuit");
@@ -390,7 +399,8 @@ void MainWindow::fillModelPickers() {
     QList<QPair<QString, QString>> denoisers;
     for (const auto& m : ml::listModels(modelFolders()))
         if (m.metadata.kind == "vae2d")
-            denoisers.append({QString::fromStdString(m.weights.stem().string()), QString::fromStdString(m.weights.string())});
+            denoisers.append(
+                {QString::fromStdString(m.weights.stem().string()), QString::fromStdString(m.weights.string())});
     noiseLab_->setDenoiserChoices(denoisers);
 #endif
 }
@@ -403,8 +413,10 @@ bool MainWindow::useDenoiser(const QString& path, bool quiet) {
     }
     try {
         auto model = std::make_shared<const ml::Vae2d>(ml::Vae2d::load(path.toStdString()));
-        std::shared_ptr<const noise::Denoiser> vae = ml::makeDenoiser(model, QFileInfo(path).completeBaseName().toStdString());
-        noiseLab_->setLearnedDenoiser([vae](const Volume& v) { return vae->denoise(v); }, QString::fromStdString(vae->name()));
+        std::shared_ptr<const noise::Denoiser> vae =
+            ml::makeDenoiser(model, QFileInfo(path).completeBaseName().toStdString());
+        noiseLab_->setLearnedDenoiser([vae](const Volume& v) { return vae->denoise(v); },
+                                      QString::fromStdString(vae->name()));
         return true;
     } catch (const std::exception& e) {
         statusBar()->showMessage(tr("Cannot load the denoiser %1").arg(path));

@@ -34,7 +34,7 @@ namespace ms::ui {
 struct NoiseLabResult {
     noise::NoiseModel model;
     Volume noisy, learned, classical;
-    bool unchanged = false;           // the noise changed no pixel of the clean image
+    bool unchanged = false;          // the noise changed no pixel of the clean image
     double dominantFrequency = 0.0;  // where the clean image's features sit (d_norm), when unchanged
     QString classicalName;
     noise::Metrics noisyMetrics, classicalMetrics;
@@ -61,18 +61,22 @@ QString unchangedNote(const noise::NoiseModel& model, double dominantFrequency) 
         case noise::NoiseType::SaltPepper:
             return QObject::tr("No pixel changes: at this flip_probability no pixel was drawn to flip.");
         case noise::NoiseType::Grid:
-            return QObject::tr("No pixel changes: the grid flips a pixel only where the pattern passes 0.5 "
-                               "(grid_amplitude above 0.5, grid_frequency above 0).");
-        case noise::NoiseType::Frequency: break;
+            return QObject::tr(
+                "No pixel changes: the grid flips a pixel only where the pattern passes 0.5 "
+                "(grid_amplitude above 0.5, grid_frequency above 0).");
+        case noise::NoiseType::Frequency:
+            break;
     }
     const int reaching = noise::ringsReaching(dominantFrequency);
     if (reaching != model.rings)
-        return QObject::tr("No pixel changes: this image's features sit at d_norm = %1 in its spectrum, where no "
-                           "ring lies. About %2 rings reach them (or a wider mask_width).")
+        return QObject::tr(
+                   "No pixel changes: this image's features sit at d_norm = %1 in its spectrum, where no "
+                   "ring lies. About %2 rings reach them (or a wider mask_width).")
             .arg(dominantFrequency, 0, 'f', 3)
             .arg(reaching);
-    return QObject::tr("No pixel changes: the rings reach this image's features (d_norm = %1) but take too little of "
-                       "them; raise mask_intensity or mask_width.")
+    return QObject::tr(
+               "No pixel changes: the rings reach this image's features (d_norm = %1) but take too little of "
+               "them; raise mask_intensity or mask_width.")
         .arg(dominantFrequency, 0, 'f', 3);
 }
 
@@ -102,12 +106,15 @@ NoiseLabPanel::NoiseLabPanel(QWidget* parent) : QWidget(parent) {
                                    : std::vector<std::string>{};
             if (names.size() > 1) {
                 QStringList items;
-                for (std::size_t i = 0; i < names.size(); ++i) items << QString("%1: %2").arg(i).arg(QString::fromStdString(names[i]));
+                for (std::size_t i = 0; i < names.size(); ++i)
+                    items << QString("%1: %2").arg(i).arg(QString::fromStdString(names[i]));
                 bool ok = false;
-                const QString choice = QInputDialog::getItem(
-                    this, tr("Dataset sample"),
-                    tr("%1 holds %2 samples (index 0 to %3). Sample:").arg(QFileInfo(path).fileName()).arg(names.size()).arg(names.size() - 1),
-                    items, items.size() - 1, false, &ok);
+                const QString choice = QInputDialog::getItem(this, tr("Dataset sample"),
+                                                             tr("%1 holds %2 samples (index 0 to %3). Sample:")
+                                                                 .arg(QFileInfo(path).fileName())
+                                                                 .arg(names.size())
+                                                                 .arg(names.size() - 1),
+                                                             items, items.size() - 1, false, &ok);
                 if (!ok) return;
                 index = int(items.indexOf(choice));
             }
@@ -143,10 +150,14 @@ NoiseLabPanel::NoiseLabPanel(QWidget* parent) : QWidget(parent) {
     seed_ = new QSpinBox(controls);
     seed_->setRange(0, 1000000);
     seed_->setValue(1);
-    const std::pair<QWidget*, const char*> names[] = {
-        {flipProbability_, "flipProbability"}, {gridAmplitude_, "gridAmplitude"}, {gridFrequency_, "gridFrequency"},
-        {gridRotation_, "gridRotation"},       {rings_, "rings"},                  {maskIntensity_, "maskIntensity"},
-        {maskWidth_, "maskWidth"},             {seed_, "seed"}};
+    const std::pair<QWidget*, const char*> names[] = {{flipProbability_, "flipProbability"},
+                                                      {gridAmplitude_, "gridAmplitude"},
+                                                      {gridFrequency_, "gridFrequency"},
+                                                      {gridRotation_, "gridRotation"},
+                                                      {rings_, "rings"},
+                                                      {maskIntensity_, "maskIntensity"},
+                                                      {maskWidth_, "maskWidth"},
+                                                      {seed_, "seed"}};
     for (const auto& [widget, name] : names) widget->setObjectName(name);
     form_->addRow(tr("noise"), type_);
     form_->addRow(tr("flip_probability"), flipProbability_);
@@ -223,8 +234,8 @@ void NoiseLabPanel::updateParameterRows() {
     for (QWidget* w : {static_cast<QWidget*>(gridAmplitude_), static_cast<QWidget*>(gridFrequency_),
                        static_cast<QWidget*>(gridRotation_)})
         form_->setRowVisible(w, type == noise::NoiseType::Grid);
-    for (QWidget* w : {static_cast<QWidget*>(rings_), static_cast<QWidget*>(maskIntensity_),
-                       static_cast<QWidget*>(maskWidth_)})
+    for (QWidget* w :
+         {static_cast<QWidget*>(rings_), static_cast<QWidget*>(maskIntensity_), static_cast<QWidget*>(maskWidth_)})
         form_->setRowVisible(w, type == noise::NoiseType::Frequency);
 }
 
@@ -241,7 +252,7 @@ void NoiseLabPanel::setSample(const Volume& sample, const QString& name) {
 
 void NoiseLabPanel::loadSample(const QString& path, int index) {
     const auto names = io::formatOf(path.toStdString()) == io::Format::Hdf5 ? io::hdf5SampleNames(path.toStdString())
-                                                                             : std::vector<std::string>{};
+                                                                            : std::vector<std::string>{};
     Volume v;
     QString name = QFileInfo(path).fileName();
     if (!names.empty()) {
@@ -286,7 +297,8 @@ void NoiseLabPanel::recompute() {
         auto r = std::make_shared<NoiseLabResult>();
         r->model = model;
         try {
-            if (clean.phaseCount() != 2) throw Error("the noise models need a two-phase image (donor and acceptor only)");
+            if (clean.phaseCount() != 2)
+                throw Error("the noise models need a two-phase image (donor and acceptor only)");
             const auto descriptors = noise::defaultDescriptorFunction();
             const auto cleanDescriptors = descriptors ? descriptors(clean) : std::map<std::string, double>{};
             r->noisy = noise::applyNoise(clean, model, seed);
@@ -348,7 +360,8 @@ void NoiseLabPanel::showResult() {
     if (learned_)
         views_[2]->setCaption(r->learnedError.isEmpty() ? tr("denoised by %1").arg(learnedName_)
                                                         : tr("%1: %2").arg(learnedName_, r->learnedError));
-    for (int i = 0; i < 4; ++i) views_[std::size_t(i)]->setVolume(images_[std::size_t(i)].size() ? &images_[std::size_t(i)] : nullptr);
+    for (int i = 0; i < 4; ++i)
+        views_[std::size_t(i)]->setVolume(images_[std::size_t(i)].size() ? &images_[std::size_t(i)] : nullptr);
     // One column per image, one row per metric.
     // Short headers keep the columns narrow; the tooltip names the denoiser.
     auto addRow = [this](const QString& name, const QString& tip, const noise::Metrics& m) {
@@ -359,7 +372,9 @@ void NoiseLabPanel::showResult() {
         metrics_->setHorizontalHeaderItem(column, header);
         const double values[5] = {m.pixel_error, m.iou_D, m.iou_A, m.delta_vf, m.delta_tort_D.value_or(std::nan(""))};
         for (int r = 0; r < 5; ++r)
-            metrics_->setItem(r, column, new QTableWidgetItem(std::isnan(values[r]) ? QString("-") : QString::number(values[r], 'f', 4)));
+            metrics_->setItem(
+                r, column,
+                new QTableWidgetItem(std::isnan(values[r]) ? QString("-") : QString::number(values[r], 'f', 4)));
     };
     addRow(tr("noisy"), tr("the noisy image"), r->noisyMetrics);
     if (r->learnedMetrics) addRow(tr("learned"), tr("denoised by %1").arg(learnedName_), *r->learnedMetrics);

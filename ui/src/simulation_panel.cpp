@@ -64,7 +64,6 @@ QChart* makeChart(const QString& title, QLineSeries* series, const QString& yTit
     return chart;
 }
 
-
 void fitAxes(QChart* chart, QLineSeries* series) {
     if (series->count() == 0) return;
     double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
@@ -78,10 +77,8 @@ void fitAxes(QChart* chart, QLineSeries* series) {
     for (QAbstractAxis* a : axes) {
         const bool horizontal = a->orientation() == Qt::Horizontal;
         const double lo = horizontal ? x0 : y0, hi = horizontal ? x1 : y1;
-        if (auto* la = qobject_cast<QLogValueAxis*>(a))
-            la->setRange(lo * 0.9, hi * 1.1 + 1e-12);
-        else if (auto* va = qobject_cast<QValueAxis*>(a))
-            setNiceRange(va, lo, hi);
+        if (auto* la = qobject_cast<QLogValueAxis*>(a)) la->setRange(lo * 0.9, hi * 1.1 + 1e-12);
+        else if (auto* va = qobject_cast<QValueAxis*>(a)) setNiceRange(va, lo, hi);
     }
 }
 
@@ -259,7 +256,8 @@ void SimulationPanel::start() {
     token_ = std::make_shared<ProgressToken>();
     auto token = token_;
     token->setListener([this](double f, const std::string&) {
-        QMetaObject::invokeMethod(this, [this, f] { progress_->setValue(int(f * 1000)); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this, f] { progress_->setValue(int(f * 1000)); }, Qt::QueuedConnection);
     });
     finished_ = false;
     worker_ = std::thread([this, s, token] {
@@ -281,8 +279,8 @@ void SimulationPanel::start() {
                 params, {}, plan,
                 [this, s](const physics::SnapshotInfo& info, const physics::CahnHilliardSolver& solver) {
                     Volume v = jobs::snapshotVolume(info, solver, s.phases, true);
-                    QMetaObject::invokeMethod(this, [this, v = std::move(v)]() mutable { onSnapshot(std::move(v)); },
-                                              Qt::QueuedConnection);
+                    QMetaObject::invokeMethod(
+                        this, [this, v = std::move(v)]() mutable { onSnapshot(std::move(v)); }, Qt::QueuedConnection);
                 },
                 {}, token.get(), std::max(1, defaultThreadCount() - 1));  // leave a core to the UI
             completed = true;
@@ -297,8 +295,8 @@ void SimulationPanel::start() {
             message = QString::fromStdString(e.what());
         }
         finished_ = true;
-        QMetaObject::invokeMethod(this, [this, completed, message] { onFinished(completed, message); },
-                                  Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this, completed, message] { onFinished(completed, message); }, Qt::QueuedConnection);
     });
 }
 

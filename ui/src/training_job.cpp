@@ -26,7 +26,8 @@ std::vector<int> intList(const QString& text, const char* what) {
     for (const QString& part : text.split(',', Qt::SkipEmptyParts)) {
         bool ok = false;
         const int v = part.trimmed().toInt(&ok);
-        if (!ok || v < 1) throw Error(std::string(what) + ": '" + text.toStdString() + "' is not a list of positive integers");
+        if (!ok || v < 1)
+            throw Error(std::string(what) + ": '" + text.toStdString() + "' is not a list of positive integers");
         out.push_back(v);
     }
     if (out.empty()) throw Error(std::string(what) + " is empty");
@@ -43,9 +44,12 @@ std::vector<std::string> nameList(const QString& text) {
 
 QString trainingKindName(TrainingKind kind) {
     switch (kind) {
-        case TrainingKind::DenoisingVae2d: return QObject::tr("denoising VAE (2D)");
-        case TrainingKind::Ldm2d: return QObject::tr("latent diffusion (2D LDM)");
-        case TrainingKind::Generator3d: return QObject::tr("3D generator (VAE + feature predictor + LDM)");
+        case TrainingKind::DenoisingVae2d:
+            return QObject::tr("denoising VAE (2D)");
+        case TrainingKind::Ldm2d:
+            return QObject::tr("latent diffusion (2D LDM)");
+        case TrainingKind::Generator3d:
+            return QObject::tr("3D generator (VAE + feature predictor + LDM)");
     }
     return {};
 }
@@ -61,9 +65,12 @@ QString TrainingSettings::checkpointPath(const QString& stage) const {
 
 QStringList TrainingSettings::stages() const {
     switch (kind) {
-        case TrainingKind::DenoisingVae2d: return {"vae"};
-        case TrainingKind::Ldm2d: return {"ldm"};
-        case TrainingKind::Generator3d: return {"vae", "features", "diffusion"};
+        case TrainingKind::DenoisingVae2d:
+            return {"vae"};
+        case TrainingKind::Ldm2d:
+            return {"ldm"};
+        case TrainingKind::Generator3d:
+            return {"vae", "features", "diffusion"};
     }
     return {};
 }
@@ -185,8 +192,12 @@ struct TrainingJob::Worker {
 
     // The 2D trainings through ml's pipeline (the one `train vae2d` / `train ldm2d` run).
     ml::TrainingSampleSelection imageSelection() const {
-        return {s.trainData.toStdString(), s.validationData.toStdString(), s.limit,
-                s.limit > 0 ? std::max(1L, s.limit / 4) : 0, 0.0, true};
+        return {s.trainData.toStdString(),
+                s.validationData.toStdString(),
+                s.limit,
+                s.limit > 0 ? std::max(1L, s.limit / 4) : 0,
+                0.0,
+                true};
     }
 
     void trainVae() {
@@ -302,9 +313,15 @@ void TrainingJob::run(TrainingSettings s, bool resume) {
         }
         Worker w{*this, s};
         switch (s.kind) {
-            case TrainingKind::DenoisingVae2d: w.trainVae(); break;
-            case TrainingKind::Ldm2d: w.trainLdm(); break;
-            case TrainingKind::Generator3d: w.trainGenerator(); break;
+            case TrainingKind::DenoisingVae2d:
+                w.trainVae();
+                break;
+            case TrainingKind::Ldm2d:
+                w.trainLdm();
+                break;
+            case TrainingKind::Generator3d:
+                w.trainGenerator();
+                break;
         }
         // Finished: the checkpoints have served.
         for (const QString& stage : s.stages()) fs::remove(s.checkpointPath(stage).toStdString());

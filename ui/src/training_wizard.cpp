@@ -55,7 +55,8 @@ int datasetPhases(const Volume& sample) {
     // A snapshot thresholded into three phases may not hold mixed voxels yet
     // (before phase separation); its two thresholds say how it was cut.
     const auto low = sample.attributes.find("threshold_low"), high = sample.attributes.find("threshold_high");
-    const bool threeWay = low != sample.attributes.end() && high != sample.attributes.end() && low->second < high->second;
+    const bool threeWay =
+        low != sample.attributes.end() && high != sample.attributes.end() && low->second < high->second;
     return sample.phaseCount() == 3 || threeWay ? 3 : 2;
 }
 
@@ -121,8 +122,9 @@ class DataPage : public QWizardPage {
 public:
     explicit DataPage(TrainingWizard* wizard) : wizard_(wizard) {
         setTitle(tr("Training data"));
-        setSubTitle(tr("An HDF5 dataset (MicroGen3D layout), one built with the simulator or cut from a volume file of "
-                       "your own, or a small demo set."));
+        setSubTitle(
+            tr("An HDF5 dataset (MicroGen3D layout), one built with the simulator or cut from a volume file of "
+               "your own, or a small demo set."));
         auto* layout = new QVBoxLayout(this);
         auto* form = new QFormLayout();
         train_ = new QLineEdit(this);
@@ -136,14 +138,16 @@ public:
             row->addWidget(edit, 1);
             row->addWidget(browse);
             connect(browse, &QPushButton::clicked, this, [this, edit] {
-                const QString path = QFileDialog::getOpenFileName(this, tr("Dataset"), edit->text(), tr("HDF5 (*.h5 *.hdf5)"));
+                const QString path =
+                    QFileDialog::getOpenFileName(this, tr("Dataset"), edit->text(), tr("HDF5 (*.h5 *.hdf5)"));
                 if (!path.isEmpty()) edit->setText(path);
             });
             return row;
         };
         form->addRow(tr("training file"), fileRow(train_));
         form->addRow(tr("validation file"), fileRow(validation_));
-        limit_ = intSpin(this, "limit", 0, 10000000, 0, tr("Use at most this many training samples, evenly spaced (0 = all)"));
+        limit_ = intSpin(this, "limit", 0, 10000000, 0,
+                         tr("Use at most this many training samples, evenly spaced (0 = all)"));
         limit_->setSpecialValueText(tr("all"));
         form->addRow(tr("samples to use"), limit_);
         layout->addLayout(form);
@@ -160,8 +164,9 @@ public:
         sourceSimulator_->setChecked(true);
         sourceVolume_ = new QRadioButton(tr("from a &volume file"), build);
         sourceVolume_->setObjectName("sourceVolume");
-        sourceVolume_->setToolTip(tr("Your own segmented volume (tomography, FIB-SEM) cut into windows, as "
-                                     "`microstudio-cli dataset from-volume` does"));
+        sourceVolume_->setToolTip(
+            tr("Your own segmented volume (tomography, FIB-SEM) cut into windows, as "
+               "`microstudio-cli dataset from-volume` does"));
         sources->addWidget(sourceSimulator_);
         sources->addWidget(sourceVolume_);
         sources->addStretch(1);
@@ -182,8 +187,9 @@ public:
         buildPhases_->setObjectName("buildPhases");
         buildPhases_->addItem(tr("2 (donor, acceptor)"), 2);
         buildPhases_->addItem(tr("3 (donor, acceptor, mixed)"), 3);
-        buildPhases_->setToolTip(tr("How each snapshot is thresholded: 2 phases, or 3 with the mixed phase between "
-                                    "donor and acceptor (the data of a 3-phase 3D generator; the 2D models take 2 phases)"));
+        buildPhases_->setToolTip(
+            tr("How each snapshot is thresholded: 2 phases, or 3 with the mixed phase between "
+               "donor and acceptor (the data of a 3-phase 3D generator; the 2D models take 2 phases)"));
         buildForm->addRow(tr("size"), buildSize_);
         buildForm->addRow(tr("phases"), buildPhases_);
         buildForm->addRow(tr("phi x chi grid"), buildGrid_);
@@ -192,7 +198,8 @@ public:
         sourceStack_->addWidget(simulator);
         sourceStack_->addWidget(volumeSource(sourceStack_));
         buildLayout->addWidget(sourceStack_);
-        connect(sourceVolume_, &QRadioButton::toggled, this, [this](bool on) { sourceStack_->setCurrentIndex(on ? 1 : 0); });
+        connect(sourceVolume_, &QRadioButton::toggled, this,
+                [this](bool on) { sourceStack_->setCurrentIndex(on ? 1 : 0); });
         auto* buttons = new QHBoxLayout();
         buildButton_ = new QPushButton(tr("&Build"), build);
         buildButton_->setObjectName("buildDataset");
@@ -246,13 +253,18 @@ public:
         if (!info.error.isEmpty()) {
             text = info.error;
         } else {
-            text = tr("%1 samples, %2, %3 phases").arg(info.samples).arg(QString::fromStdString(info.dims.str())).arg(info.phases);
+            text = tr("%1 samples, %2, %3 phases")
+                       .arg(info.samples)
+                       .arg(QString::fromStdString(info.dims.str()))
+                       .arg(info.phases);
             const QString val = validation_->text().trimmed();
             if (!val.isEmpty()) {
                 const DataInfo v = inspectDataset(val);
                 if (!v.error.isEmpty()) info.error = tr("validation: %1").arg(v.error);
-                else if (v.dims != info.dims) info.error = tr("validation samples are %1, training ones %2")
-                                                              .arg(QString::fromStdString(v.dims.str()), QString::fromStdString(info.dims.str()));
+                else if (v.dims != info.dims)
+                    info.error =
+                        tr("validation samples are %1, training ones %2")
+                            .arg(QString::fromStdString(v.dims.str()), QString::fromStdString(info.dims.str()));
                 text += info.error.isEmpty() ? tr("; validation: %1 samples").arg(v.samples) : "; " + info.error;
             }
         }
@@ -280,7 +292,8 @@ public:
             const QString path = QFileDialog::getOpenFileName(this, tr("Volume"), volumeFile_->text(), filter);
             if (!path.isEmpty()) volumeFile_->setText(path);
         });
-        volumeWindow_ = intSpin(page, "volumeWindow", 4, 4096, 64, tr("x and y size of each window (sub-volume), voxels"));
+        volumeWindow_ =
+            intSpin(page, "volumeWindow", 4, 4096, 64, tr("x and y size of each window (sub-volume), voxels"));
         volumeStride_ = intSpin(page, "volumeStride", 1, 4096, 16,
                                 tr("Step between windows in x and y; neighbours overlap when it is below the window"));
         volumeDepth_ = intSpin(page, "volumeDepth", 0, 4096, 0,
@@ -291,7 +304,8 @@ public:
         form->addRow(tr("window (x and y)"), volumeWindow_);
         form->addRow(tr("stride"), volumeStride_);
         form->addRow(tr("depth (z)"), volumeDepth_);
-        auto* note = new QLabel(tr("Split by position into train, validation and test: their windows never overlap."), page);
+        auto* note =
+            new QLabel(tr("Split by position into train, validation and test: their windows never overlap."), page);
         note->setWordWrap(true);
         form->addRow(note);
         return page;
@@ -343,7 +357,8 @@ public:
         auto* form = new QFormLayout();
         name_ = new QLineEdit(this);
         name_->setObjectName("modelName");
-        name_->setValidator(new QRegularExpressionValidator(QRegularExpression("[A-Za-z0-9][A-Za-z0-9._-]{0,63}"), name_));
+        name_->setValidator(
+            new QRegularExpressionValidator(QRegularExpression("[A-Za-z0-9][A-Za-z0-9._-]{0,63}"), name_));
         form->addRow(tr("model name"), name_);
         layout->addLayout(form);
         nameNote_ = new QLabel(this);
@@ -381,23 +396,29 @@ public:
         }
         note_->setText(two ? tr("2D two-phase %1 images: a denoising VAE, or latent diffusion over a VAE's latents.")
                                  .arg(QString::fromStdString(info.dims.str()))
-                           : info.dims.is2D() ? tr("These images are not square two-phase images: no 2D model takes them.")
-                                              : tr("3D volumes: the 3D generator (VAE, then feature predictor, then diffusion)."));
+                       : info.dims.is2D()
+                           ? tr("These images are not square two-phase images: no 2D model takes them.")
+                           : tr("3D volumes: the 3D generator (VAE, then feature predictor, then diffusion)."));
         changed();
     }
 
     TrainingKind kind() const {
         switch (group_->checkedId()) {
-            case 1: return TrainingKind::Ldm2d;
-            case 2: return TrainingKind::Generator3d;
-            default: return TrainingKind::DenoisingVae2d;
+            case 1:
+                return TrainingKind::Ldm2d;
+            case 2:
+                return TrainingKind::Generator3d;
+            default:
+                return TrainingKind::DenoisingVae2d;
         }
     }
 
     void changed() {
         vae_->setEnabled(kind() == TrainingKind::Ldm2d);
         if (name_->text() == suggested_) {  // not edited by the user: follows the kind
-            const char* base = kind() == TrainingKind::Ldm2d ? "ldm2d" : kind() == TrainingKind::Generator3d ? "gen3d" : "denoise-vae2d";
+            const char* base = kind() == TrainingKind::Ldm2d         ? "ldm2d"
+                               : kind() == TrainingKind::Generator3d ? "gen3d"
+                                                                     : "denoise-vae2d";
             suggested_ = QString("%1-%2").arg(base, QDateTime::currentDateTime().toString("yyyyMMdd-HHmm"));
             const QSignalBlocker block(name_);
             name_->setText(suggested_);
@@ -408,7 +429,8 @@ public:
 
     // Why Next is disabled (empty: it is not).
     QString problem() const {
-        if (!group_->checkedButton() || !group_->checkedButton()->isEnabled()) return tr("No model kind takes these data.");
+        if (!group_->checkedButton() || !group_->checkedButton()->isEnabled())
+            return tr("No model kind takes these data.");
         if (kind() == TrainingKind::Ldm2d && vae_->currentData().toString().isEmpty())
             return tr("No VAE for %1 images is installed: train a denoising VAE on these data first.")
                 .arg(QString::fromStdString(wizard_->dataPage_->info.dims.str()));
@@ -442,7 +464,8 @@ public:
         auto* layout = new QVBoxLayout(this);
         auto* common = new QGroupBox(tr("Optimisation"), this);
         auto* form = new QFormLayout(common);
-        epochs_ = intSpin(common, "epochs", 1, 100000, 5, tr("Passes over the training data (per stage for the 3D generator)"));
+        epochs_ = intSpin(common, "epochs", 1, 100000, 5,
+                          tr("Passes over the training data (per stage for the 3D generator)"));
         batch_ = intSpin(common, "batch", 1, 4096, 16, tr("Samples per optimiser step"));
         lr_ = doubleSpin(common, "learningRate", 1e-6, 1.0, 1e-3, 6, tr("Adam learning rate"));
         seed_ = intSpin(common, "seed", 0, 1000000000, 0, tr("Initialisation, data order and noise"));
@@ -497,8 +520,10 @@ public:
         estimate_->setWordWrap(true);
         layout->addWidget(estimate_);
         layout->addStretch(1);
-        for (auto* s : {epochs_, batch_, limitSpin()}) connect(s, &QSpinBox::valueChanged, this, [this] { updateEstimate(); });
-        for (auto* e : {channels_, channels3d_}) connect(e, &QLineEdit::textChanged, this, [this] { emit completeChanged(); });
+        for (auto* s : {epochs_, batch_, limitSpin()})
+            connect(s, &QSpinBox::valueChanged, this, [this] { updateEstimate(); });
+        for (auto* e : {channels_, channels3d_})
+            connect(e, &QLineEdit::textChanged, this, [this] { emit completeChanged(); });
     }
 
     QSpinBox* limitSpin() const { return wizard_->dataPage_ ? wizard_->dataPage_->limit_ : epochs_; }
@@ -533,14 +558,17 @@ public:
 
     void updateEstimate() {
         const DataInfo& info = wizard_->dataPage_->info;
-        long n = wizard_->dataPage_->limit_->value() > 0 ? std::min<long>(wizard_->dataPage_->limit_->value(), info.samples) : info.samples;
+        long n = wizard_->dataPage_->limit_->value() > 0
+                     ? std::min<long>(wizard_->dataPage_->limit_->value(), info.samples)
+                     : info.samples;
         if (wizard_->dataPage_->validation_->text().trimmed().isEmpty() && n >= 5) n -= n / 5;
         const long perEpoch = std::max(1L, n / std::max(1L, long(batch_->value())));
-        estimate_->setText(tr("%1 training samples; optimiser steps per epoch: %2, in all: %3%4.")
-                               .arg(n)
-                               .arg(perEpoch)
-                               .arg(perEpoch * epochs_->value() * (wizard_->modelPage_->kind() == TrainingKind::Generator3d ? 3 : 1))
-                               .arg(wizard_->modelPage_->kind() == TrainingKind::Generator3d ? tr(" (three stages)") : QString()));
+        estimate_->setText(
+            tr("%1 training samples; optimiser steps per epoch: %2, in all: %3%4.")
+                .arg(n)
+                .arg(perEpoch)
+                .arg(perEpoch * epochs_->value() * (wizard_->modelPage_->kind() == TrainingKind::Generator3d ? 3 : 1))
+                .arg(wizard_->modelPage_->kind() == TrainingKind::Generator3d ? tr(" (three stages)") : QString()));
     }
 
     static bool positiveList(const QString& text) {
@@ -555,9 +583,12 @@ public:
 
     bool isComplete() const override {
         switch (wizard_->modelPage_->kind()) {
-            case TrainingKind::DenoisingVae2d: return positiveList(channels_->text());
-            case TrainingKind::Generator3d: return positiveList(channels3d_->text());
-            case TrainingKind::Ldm2d: return true;
+            case TrainingKind::DenoisingVae2d:
+                return positiveList(channels_->text());
+            case TrainingKind::Generator3d:
+                return positiveList(channels3d_->text());
+            case TrainingKind::Ldm2d:
+                return true;
         }
         return true;
     }
@@ -651,14 +682,21 @@ public:
         const auto val = wizard_->job()->epochValidationLosses();
         QString where;
         switch (s.kind) {
-            case TrainingKind::DenoisingVae2d: where = tr("It is in the Noise lab's denoiser picker and the LDM page's VAE list."); break;
-            case TrainingKind::Ldm2d: where = tr("`microstudio-cli sample2d --model %1` samples it.").arg(s.name); break;
-            case TrainingKind::Generator3d: where = tr("It is in the Design tab's model picker."); break;
+            case TrainingKind::DenoisingVae2d:
+                where = tr("It is in the Noise lab's denoiser picker and the LDM page's VAE list.");
+                break;
+            case TrainingKind::Ldm2d:
+                where = tr("`microstudio-cli sample2d --model %1` samples it.").arg(s.name);
+                break;
+            case TrainingKind::Generator3d:
+                where = tr("It is in the Design tab's model picker.");
+                break;
         }
-        summary_->setText(tr("<p>The %1 <b>%2</b> is saved as<br><tt>%3</tt></p><p>%4</p><p>Last epoch: train loss %5%6.</p>")
-                              .arg(trainingKindName(s.kind), s.name, s.modelPath(), where)
-                              .arg(train.isEmpty() ? QString("-") : QString::number(train.back().y(), 'g', 5))
-                              .arg(val.isEmpty() ? QString() : tr(", validation loss %1").arg(val.back().y(), 0, 'g', 5)));
+        summary_->setText(
+            tr("<p>The %1 <b>%2</b> is saved as<br><tt>%3</tt></p><p>%4</p><p>Last epoch: train loss %5%6.</p>")
+                .arg(trainingKindName(s.kind), s.name, s.modelPath(), where)
+                .arg(train.isEmpty() ? QString("-") : QString::number(train.back().y(), 'g', 5))
+                .arg(val.isEmpty() ? QString() : tr(", validation loss %1").arg(val.back().y(), 0, 'g', 5)));
     }
 
     TrainingWizard* wizard_;
@@ -859,9 +897,11 @@ void TrainingWizard::refreshTraining() {
     if (!st.validationPoints.isEmpty())
         validationSeries_->append(QList<QPointF>(st.validationPoints.begin(), st.validationPoints.end()));
     setNiceRange(yAxis_, yMin_, yMax_);
-    const QString stage = st.stageCount > 1 ? tr("stage %1/%2 (%3): ").arg(st.stage + 1).arg(st.stageCount).arg(st.stageName) : QString();
+    const QString stage =
+        st.stageCount > 1 ? tr("stage %1/%2 (%3): ").arg(st.stage + 1).arg(st.stageCount).arg(st.stageName) : QString();
     chart_->setTitle(st.stageCount > 1 ? tr("Loss, %1 stage").arg(st.stageName) : tr("Loss"));
-    const double fraction = st.totalSteps > 0 ? (double(st.stage) + double(st.step) / double(st.totalSteps)) / st.stageCount : 0.0;
+    const double fraction =
+        st.totalSteps > 0 ? (double(st.stage) + double(st.step) / double(st.totalSteps)) / st.stageCount : 0.0;
     trainPage_->progress_->setValue(int(std::lround(fraction * 1000)));
     trainPage_->status_->setText(stage + st.message + (st.paused ? tr(" (paused)") : QString()));
     // Paused, the time left does not run down: say so rather than freeze a stale figure.
@@ -945,7 +985,8 @@ void TrainingWizard::startDatasetBuild() {
                                .filePath("datasets/" + name + QDateTime::currentDateTime().toString("yyyyMMdd-HHmmss"));
     buildToken_ = std::make_shared<ProgressToken>();
     buildToken_->setListener([this](double f, const std::string&) {
-        QMetaObject::invokeMethod(this, [this, f] { dataPage_->buildProgress_->setValue(int(f * 1000)); }, Qt::QueuedConnection);
+        QMetaObject::invokeMethod(
+            this, [this, f] { dataPage_->buildProgress_->setValue(int(f * 1000)); }, Qt::QueuedConnection);
     });
     dataPage_->buildButton_->setEnabled(false);
     dataPage_->buildCancel_->setEnabled(true);

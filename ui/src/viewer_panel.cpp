@@ -121,7 +121,9 @@ QWidget* ViewerPanel::buildPhasePanel() {
         box->setObjectName(QString("phaseVisible%1").arg(p));
         box->setToolTip(tr("Show %1 in the 3D view").arg(kPhaseNames[p]));
         box->setStyleSheet(QString("QCheckBox { color: rgb(%1,%2,%3); font-weight: bold; }")
-                               .arg(int(c.r * 255)).arg(int(c.g * 255)).arg(int(c.b * 255)));
+                               .arg(int(c.r * 255))
+                               .arg(int(c.g * 255))
+                               .arg(int(c.b * 255)));
         nameWidth = std::max(nameWidth, box->sizeHint().width());
         auto* slider = new QSlider(Qt::Horizontal, row);
         slider->setRange(0, 100);
@@ -232,8 +234,7 @@ void ViewerPanel::sampleRead() {
 void ViewerPanel::describeSample(int index, const QString& state) {
     QString text = QString::fromStdString(sampleNames_[std::size_t(index)]);
     if (!state.isEmpty()) text += QString(" (%1)").arg(state);
-    else if (volume_.attributes.count("time"))
-        text += tr(", t = %1").arg(volume_.attributes.at("time"), 0, 'g', 6);
+    else if (volume_.attributes.count("time")) text += tr(", t = %1").arg(volume_.attributes.at("time"), 0, 'g', 6);
     sampleControl_->setDescription(text);
 }
 
@@ -295,7 +296,8 @@ void ViewerPanel::refreshProperties() {
 
 void ViewerPanel::setPhaseVisible(int phase, bool visible) {
     scene_->setPhaseVisible(phase, visible);
-    if (phaseVisible_[std::size_t(phase)]->isChecked() != visible) phaseVisible_[std::size_t(phase)]->setChecked(visible);
+    if (phaseVisible_[std::size_t(phase)]->isChecked() != visible)
+        phaseVisible_[std::size_t(phase)]->setChecked(visible);
     view3d_->requestRender();
 }
 
@@ -324,13 +326,14 @@ void ViewerPanel::saveScreenshotDialog() {
     dialog.setWindowTitle(tr("Save screenshot"));
     auto* form = new QFormLayout(&dialog);
     QSettings settings;
-    auto* path = new QLineEdit(settings.value("paths/lastScreenshot", QDir::home().filePath("microstudio-view.png")).toString(),
-                               &dialog);
+    auto* path = new QLineEdit(
+        settings.value("paths/lastScreenshot", QDir::home().filePath("microstudio-view.png")).toString(), &dialog);
     path->setObjectName("screenshotPath");
     path->setMinimumWidth(320);
     auto* browse = new QPushButton(tr("Browse..."), &dialog);
     connect(browse, &QPushButton::clicked, &dialog, [&dialog, path] {
-        const QString chosen = QFileDialog::getSaveFileName(&dialog, tr("Save screenshot"), path->text(), tr("PNG images (*.png)"));
+        const QString chosen =
+            QFileDialog::getSaveFileName(&dialog, tr("Save screenshot"), path->text(), tr("PNG images (*.png)"));
         if (!chosen.isEmpty()) path->setText(chosen);
     });
     auto* fileRow = new QHBoxLayout;
@@ -350,7 +353,8 @@ void ViewerPanel::saveScreenshotDialog() {
     auto* height = sideBox("screenshotHeight", viewSize.height());
     form->addRow(tr("Width:"), width);
     form->addRow(tr("Height:"), height);
-    form->addRow(new QLabel(tr("The view's own size is %1 x %2.").arg(viewSize.width()).arg(viewSize.height()), &dialog));
+    form->addRow(
+        new QLabel(tr("The view's own size is %1 x %2.").arg(viewSize.width()).arg(viewSize.height()), &dialog));
     auto* buttons = new QDialogButtonBox(QDialogButtonBox::Save | QDialogButtonBox::Cancel, &dialog);
     connect(buttons, &QDialogButtonBox::accepted, &dialog, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, &dialog, &QDialog::reject);
@@ -377,7 +381,8 @@ void ViewerPanel::setCrosshair(int x, int y, int z) {
     scene_->setCrosshair(x, y, z);
     view3d_->requestRender();
     if (volume_.size())
-        emit statusMessage(QString("voxel (%1, %2, %3): %4").arg(x).arg(y).arg(z).arg(kPhaseNames[volume_.at(x, y, z)]));
+        emit statusMessage(
+            QString("voxel (%1, %2, %3): %4").arg(x).arg(y).arg(z).arg(kPhaseNames[volume_.at(x, y, z)]));
 }
 
 }  // namespace ms::ui

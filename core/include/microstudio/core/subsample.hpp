@@ -21,7 +21,9 @@ inline std::vector<std::size_t> evenlySpaced(std::size_t size, std::size_t n) {
 // Cahn-Hilliard snapshots far from phi = 0.5 threshold to one phase: no
 // morphology, and their descriptors (tortuosity of an absent phase = 0)
 // are a corner case the generator need not learn.
-inline double minorityFraction(const Volume& v) { return std::min(v.volumeFraction(Donor), v.volumeFraction(Acceptor)); }
+inline double minorityFraction(const Volume& v) {
+    return std::min(v.volumeFraction(Donor), v.volumeFraction(Acceptor));
+}
 
 // Keeps the volumes whose minorityFraction is at least `minimum` (all for 0).
 inline std::vector<Volume> withMinority(std::vector<Volume> volumes, double minimum) {

@@ -9,9 +9,9 @@
 namespace ms {
 
 struct SyntheticOptions {
-    double wavelength = 16.0;      // typical domain period in cells
-    double donorFraction = 0.5;    // of all voxels
-    double mixedFraction = 0.0;    // > 0 gives a third (mixed) phase between D and A
+    double wavelength = 16.0;    // typical domain period in cells
+    double donorFraction = 0.5;  // of all voxels
+    double mixedFraction = 0.0;  // > 0 gives a third (mixed) phase between D and A
     int waves = 24;
     std::uint64_t seed = 1;
 };

@@ -48,8 +48,8 @@ public:
     const std::vector<std::uint8_t>& labels() const { return labels_; }
 
     bool hasField() const { return field_.has_value(); }
-    const std::vector<float>& field() const;        // throws when absent
-    void setField(std::vector<float> values);       // size must match; no NaN/inf
+    const std::vector<float>& field() const;   // throws when absent
+    void setField(std::vector<float> values);  // size must match; no NaN/inf
     void clearField() { field_.reset(); }
 
     std::array<double, 3> spacing{1.0, 1.0, 1.0};

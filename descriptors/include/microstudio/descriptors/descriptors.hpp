@@ -86,8 +86,8 @@ Result describe(const Volume& volume, const Options& options = {}, ProgressToken
 
 // describe() for many volumes on up to `threads` threads (0 = every core).
 // Results keep the input order. `progress` gets the fraction of volumes done.
-std::vector<Result> describeBatch(const std::vector<Volume>& volumes, const Options& options = {},
-                                  int threads = 0, ProgressToken* progress = nullptr);
+std::vector<Result> describeBatch(const std::vector<Volume>& volumes, const Options& options = {}, int threads = 0,
+                                  ProgressToken* progress = nullptr);
 
 // One value as GraSPI prints it: C++ ostream defaults (6 significant
 // digits, "1e+06" style).

@@ -64,7 +64,7 @@ struct SetSimilarity {
     std::vector<NearestMatch> nearest;  // per volume
     Spread disagreement;                // of nearest[i].disagreement
     double meanInterfaceDensity = 0.0;
-    std::vector<double> meanS2Donor;    // twoPointCorrelation(Donor), averaged
+    std::vector<double> meanS2Donor;  // twoPointCorrelation(Donor), averaged
 };
 
 struct Memorisation {

@@ -11,10 +11,10 @@
 namespace ms::io {
 
 struct FileClaim {
-    std::string what;           // the header's words: "header '60000 60000'", "WholeExtent '0 9 0 9 0 0'", ...
-    std::string dims;           // "NXxNY[xNZ]" as claimed; empty when the header gives none
-    long double voxels = -1;    // claimed voxels; < 0 when the header gives none
-    std::uintmax_t bytes = 0;   // bytes present (a slice stack: all its files)
+    std::string what;          // the header's words: "header '60000 60000'", "WholeExtent '0 9 0 9 0 0'", ...
+    std::string dims;          // "NXxNY[xNZ]" as claimed; empty when the header gives none
+    long double voxels = -1;   // claimed voxels; < 0 when the header gives none
+    std::uintmax_t bytes = 0;  // bytes present (a slice stack: all its files)
 };
 
 // Reads at most the first 64 KB (an HDF5 file: its object headers through

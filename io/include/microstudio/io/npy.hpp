@@ -18,7 +18,7 @@ namespace ms::io {
 
 struct NpyHeader {
     int version = 1;
-    std::string descr;        // "<u1", "|b1", "<f4" ...
+    std::string descr;  // "<u1", "|b1", "<f4" ...
     bool fortranOrder = false;
     std::vector<std::uint64_t> shape;
     std::size_t dataOffset = 0;  // bytes before the array data

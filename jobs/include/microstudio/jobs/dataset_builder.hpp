@@ -92,23 +92,23 @@ std::filesystem::path mergedFolder(const DatasetConfig& config, const std::files
 
 struct BuildOptions {
     int shardIndex = 0, shardCount = 1;
-    int threads = 0;                     // runs in parallel; 0 = every core
-    bool merge = true;                   // merge when every run is finished
+    int threads = 0;    // runs in parallel; 0 = every core
+    bool merge = true;  // merge when every run is finished
     double checkpointEverySeconds = 30;
-    DescriptorFunction descriptors;      // overrides config.descriptors when set
-    std::vector<std::string> splits;     // non-empty: build only runs of these splits (no merge)
+    DescriptorFunction descriptors;   // overrides config.descriptors when set
+    std::vector<std::string> splits;  // non-empty: build only runs of these splits (no merge)
 };
 
 struct BuildReport {
     int runsTotal = 0, runsInShard = 0, runsBuilt = 0, runsSkipped = 0;
-    long samples = 0;  // snapshots written by this call (all thresholdings)
+    long samples = 0;          // snapshots written by this call (all thresholdings)
     int runsWithoutOnset = 0;  // keepSnapshots > 0: runs that never phase-separated (no samples)
     bool merged = false;
     double seconds = 0.0;
 };
 
-BuildReport buildDataset(const DatasetConfig& config, const std::filesystem::path& folder, const BuildOptions& options = {},
-                         ProgressToken* progress = nullptr);
+BuildReport buildDataset(const DatasetConfig& config, const std::filesystem::path& folder,
+                         const BuildOptions& options = {}, ProgressToken* progress = nullptr);
 
 // Writes train.h5, val.h5 (and test.h5) per thresholding from the parts found in `folder`
 // and `extraFolders` (other shards' folders, whose manifests must match).

@@ -33,9 +33,9 @@
 namespace ms::jobs {
 
 struct VolumeDatasetConfig {
-    int windowX = 64, windowY = 64;  // window size in x and y (voxels)
-    int stride = 4;                  // step between window origins in x and y
-    int depth = 0;                   // > 0: windows resized to this many z voxels; 0: the volume's depth
+    int windowX = 64, windowY = 64;      // window size in x and y (voxels)
+    int stride = 4;                      // step between window origins in x and y
+    int depth = 0;                       // > 0: windows resized to this many z voxels; 0: the volume's depth
     std::string descriptors = "graspi";  // "graspi", "basic" or "none", as the builder
     bool periodicDescriptors = false;
     double validationFraction = 0.15, testFraction = 0.15;

@@ -9,7 +9,7 @@
 namespace ms::ml {
 
 struct Vae2dStepTiming {
-    std::string name;         // "paper VAE (L 128, 32..256, 1024)"
+    std::string name;  // "paper VAE (L 128, 32..256, 1024)"
     long parameters = 0;
     double secondsPerStep = 0.0;     // wall
     double cpuSecondsPerStep = 0.0;  // all threads: robust on a machine shared with other jobs

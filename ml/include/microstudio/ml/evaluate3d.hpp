@@ -70,32 +70,32 @@ struct Evaluation3dOptions {
         o.steps = 50;
         return o;
     }();
-    int candidates = 1;      // > 1: the screened second pass, K draws per target
-    double tolerance = 0.0;  // its stopping distance (GenerateOptions::tolerance)
+    int candidates = 1;            // > 1: the screened second pass, K draws per target
+    double tolerance = 0.0;        // its stopping distance (GenerateOptions::tolerance)
     bool describeMissing = false;  // compute conditions missing from the held-out attributes
     // Parts beyond feature predictor and plain target vs measured (always run).
-    bool reconstruction = true;             // VAE round trip
+    bool reconstruction = true;  // VAE round trip
     // false: only the feature predictor and the round trip (a VAE study:
     // no sampling, so no R^2 passes, memorisation, diversity or timing).
     bool generation = true;
-    int diversitySamples = 8;               // samples at one fixed target; 0: no diversity
+    int diversitySamples = 8;                               // samples at one fixed target; 0: no diversity
     std::vector<int> timingBatchSizes{1, 2, 4, 8, 16, 32};  // empty: no timing
     // Not 0x0x0: a pass at this size (GenerateOptions::size; the plain passes
     // stay at the training size) on the plain targets: LargeVolumeReport.
     Dims largeSize{0, 0, 0};
-    std::size_t largeCount = 0;             // its targets, evenly spaced (0: all)
-    int compareSteps = -1;                  // >= 0: a second sampler on the plain targets (0 = DDPM-T)
+    std::size_t largeCount = 0;  // its targets, evenly spaced (0: all)
+    int compareSteps = -1;       // >= 0: a second sampler on the plain targets (0 = DDPM-T)
     // The second sampler's name ("ddim", "dpmpp", "ddpm"); empty: the main
     // one's (sampler.sampler). Its eta is the main one's for "ddim", else 0.
     std::string compareSampler;
-    std::size_t compareCount = 0;           // its targets, evenly spaced (0: all)
+    std::size_t compareCount = 0;  // its targets, evenly spaced (0: all)
     // Memorisation against these training volumes (already subsampled,
     // selectSamples); null: not measured. Needs the descriptors library.
     const std::vector<Volume>* training = nullptr;
     // Recorded in the report only.
-    std::string data;                // the held-out file
-    std::string trainingData;        // the training file
-    double minPhaseFraction = 0.0;   // the filter selectSamples applied
+    std::string data;               // the held-out file
+    std::string trainingData;       // the training file
+    double minPhaseFraction = 0.0;  // the filter selectSamples applied
 };
 
 // One generation pass against the held-out targets.
@@ -114,16 +114,16 @@ struct ScreenedFit {
 };
 
 struct ReconstructionReport {
-    NamedValues r2;                         // measured round trip vs the originals' descriptors
+    NamedValues r2;  // measured round trip vs the originals' descriptors
     double voxelAccuracy = 0.0;
-    std::vector<double> voxelAccuracyByZ;   // per z-slice; their mean is voxelAccuracy
-    std::vector<NamedValues> measured;      // per target
+    std::vector<double> voxelAccuracyByZ;  // per z-slice; their mean is voxelAccuracy
+    std::vector<NamedValues> measured;     // per target
 };
 
 struct DiversityReport {
     NamedValues target;  // the held-out targets' mean
     int samples = 0;
-    NamedValues std;     // of each measured condition over the samples
+    NamedValues std;                     // of each measured condition over the samples
     double meanVoxelDisagreement = 0.0;  // fraction of differing voxels, mean over pairs
 };
 
@@ -135,11 +135,11 @@ struct TimingRow {
 // A second sampler on a subset of the plain targets, same seed and batch.
 struct SamplerComparison {
     int steps = 0;
-    std::string sampler;                    // "ddim", "dpmpp" or "ddpm"
-    std::string label;                      // as the volumes record it: "dpmpp2m-16", "ddim-50", "ddpm-1000"
-    std::vector<std::size_t> subset;        // indices into the targets
-    std::vector<NamedValues> measured;      // per subset entry
-    NamedValues r2, r2Main, r2Difference;   // other sampler, main sampler (same targets), main - other
+    std::string sampler;                   // "ddim", "dpmpp" or "ddpm"
+    std::string label;                     // as the volumes record it: "dpmpp2m-16", "ddim-50", "ddpm-1000"
+    std::vector<std::size_t> subset;       // indices into the targets
+    std::vector<NamedValues> measured;     // per subset entry
+    NamedValues r2, r2Main, r2Difference;  // other sampler, main sampler (same targets), main - other
     std::map<std::string, std::vector<double>> r2DifferenceCi95;  // [low, high]; empty below 3 targets
     double secondsPerSample = 0.0, mainSecondsPerSample = 0.0, speedup = 0.0;
 };
@@ -157,11 +157,11 @@ SeamCorrelation seamCorrelation(const Volume& volume, const std::vector<int>& st
 // at the training size in the same run.
 struct LargeVolumeReport {
     Dims size;
-    std::size_t windows = 0;                // latent windows per volume
-    std::vector<std::size_t> subset;        // indices into the targets
-    TargetFit fit;                          // one large volume per subset target
-    NamedValues r2Training, maeTraining;    // the plain (training-size) pass on the same targets
-    NamedValues maeRatio;                   // large MAE / training-size MAE
+    std::size_t windows = 0;              // latent windows per volume
+    std::vector<std::size_t> subset;      // indices into the targets
+    TargetFit fit;                        // one large volume per subset target
+    NamedValues r2Training, maeTraining;  // the plain (training-size) pass on the same targets
+    NamedValues maeRatio;                 // large MAE / training-size MAE
     // Seams: per volume RMS over r of S2 across borders - S2 inside, its mean;
     // against the RMS difference of S2 inside between independent volumes
     // (mean over pairs). seamless: seamDifference <= sampleSpread.
@@ -204,7 +204,7 @@ struct Evaluation3dReport {
     NamedValues fpR2, fpMae;              // feature predictor, outputs present in the data
     std::optional<ReconstructionReport> reconstruction;
     std::optional<DiversityReport> diversity;
-    std::vector<TimingRow> timing;        // the last row is the headline
+    std::vector<TimingRow> timing;  // the last row is the headline
     std::optional<SamplerComparison> comparison;
     std::optional<LargeVolumeReport> large;  // options.largeSize set (not in toJson yet)
     std::optional<MemorisationReport> memorisation;

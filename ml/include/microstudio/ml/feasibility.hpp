@@ -18,10 +18,10 @@
 namespace ms::ml {
 
 struct FeasibilityReport {
-    bool known = false;     // false: the model carries no training conditions (always "feasible")
+    bool known = false;  // false: the model carries no training conditions (always "feasible")
     bool feasible = true;
-    double distance = 0.0;  // z-scored Euclidean distance to the nearest training vector
-    double threshold = 0.0; // percentile of the training set's nearest-neighbour distances
+    double distance = 0.0;                  // z-scored Euclidean distance to the nearest training vector
+    double threshold = 0.0;                 // percentile of the training set's nearest-neighbour distances
     std::map<std::string, double> target;   // the checked target (missing conditions filled with the mean)
     std::map<std::string, double> nearest;  // the nearest training vector: the proposed feasible target
     // One line: "target ... lies outside the training data (...); nearest feasible target: A=.., B=.."
@@ -55,7 +55,7 @@ private:
     std::vector<double> mean_, std_;
     std::vector<double> points_;  // z-scored, row-major [size x names]
     double threshold_ = 0.0, percentile_ = 0.99;
-    std::size_t samples_ = 0;     // training rows before subsampling
+    std::size_t samples_ = 0;  // training rows before subsampling
 };
 
 }  // namespace ms::ml

@@ -34,11 +34,11 @@ namespace ms::ml {
 // convolutions and ends in a sigmoid. Input: one channel, D = 0, A = 1 and
 // (3 phases) M = 0.5, the mixed phase between its parents.
 struct Vae3dConfig {
-    Dims dims{128, 128, 64};               // input volume (x, y, z)
-    int phases = 2;                         // 2 or 3
+    Dims dims{128, 128, 64};  // input volume (x, y, z)
+    int phases = 2;           // 2 or 3
     std::vector<int> channels{64, 128, 256, 512};
     int latentChannels = 4;
-    int firstStride = 2;                    // 1 or 2 (the paper's CH models: 2)
+    int firstStride = 2;  // 1 or 2 (the paper's CH models: 2)
     double klWeight = 1e-6;
     // Periodic in x and y (the Cahn-Hilliard volumes are): every 3x3x3
     // convolution wraps around in x/y and zero-pads only in z (the electrode
@@ -51,10 +51,10 @@ struct Vae3dConfig {
     // features (specks, thin strands) cost as much as the bulk. 0: plain MSE.
     double minorityWeight = 0.0;
 
-    int downsampling() const;               // firstStride * 2^(levels-1)
-    Dims latentDims() const;                // dims / downsampling()
-    long latentSize() const;                // latentChannels * latent voxels
-    void validate() const;                  // throws ms::Error
+    int downsampling() const;  // firstStride * 2^(levels-1)
+    Dims latentDims() const;   // dims / downsampling()
+    long latentSize() const;   // latentChannels * latent voxels
+    void validate() const;     // throws ms::Error
     Json toJson() const;
     static Vae3dConfig fromJson(const Json& json);
 };
@@ -81,7 +81,7 @@ struct Generator3dConfig {
     // Feature-predictor training on this many of the 8 x/y symmetries of
     // each training volume, each encoded (as diffusionAugment). 1 = as is.
     int featureAugment = 1;
-    int unetFeatures = 512;                 // n_feat of the U-Net
+    int unetFeatures = 512;  // n_feat of the U-Net
     // How time and condition reach the U-Net: "add", the paper's (embeddings
     // added at the two decoder levels, before convolutions whose instance
     // norms remove most of them), or "scale-shift": also a scale and shift
@@ -90,7 +90,7 @@ struct Generator3dConfig {
     std::string unetConditioning = "add";
     int timesteps = 1000;
     double betaStart = 1e-4, betaEnd = 0.02;  // linear schedule
-    double conditionDropout = 0.1;          // classifier-free guidance training
+    double conditionDropout = 0.1;            // classifier-free guidance training
     // The guidance scale plain sampling uses unless told otherwise (generate,
     // evaluate, the Design tab): chosen on validation by chooseGuidance3d
     // (evaluate3d.hpp) and recorded in training.choices. 1 = conditional.
@@ -154,8 +154,8 @@ struct GenerateOptions {
     // T; ~16 steps match DDIM-50, docs/ml3d.md) or "ddpm" (ancestral over all
     // T; steps must be 0 or T). Any other name: ms::Error, one line.
     std::string sampler = "ddim";
-    int steps = 0;           // 0: ancestral DDPM over all T steps (the paper); k: k solver steps
-    double eta = 0.0;        // DDIM noise (0 = deterministic, 1 = DDPM-like); ddim only
+    int steps = 0;     // 0: ancestral DDPM over all T steps (the paper); k: k solver steps
+    double eta = 0.0;  // DDIM noise (0 = deterministic, 1 = DDPM-like); ddim only
     // Ancestral DDPM's per-step variance: beta_t (false; the paper's) or the
     // posterior's beta~_t (true; equals DDIM over all T steps with eta 1).
     bool posteriorVariance = false;

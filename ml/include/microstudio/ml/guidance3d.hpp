@@ -28,7 +28,7 @@ struct GuidanceChoice {
     std::vector<GuidanceCandidate> candidates;  // in the order given
     double chosen = 1.0;
     std::size_t targets = 0;
-    std::string data;  // the validation file (options.data)
+    std::string data;               // the validation file (options.data)
     std::string criterion() const;  // one line: scale, criterion, every candidate's figure
 };
 

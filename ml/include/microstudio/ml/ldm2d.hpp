@@ -28,12 +28,12 @@ struct DiffusionSchedule {
 };
 
 struct Ldm2dConfig {
-    int latent = 128;      // L of the VAE
-    int hidden = 512;      // MLP width
-    int blocks = 4;        // residual blocks
+    int latent = 128;  // L of the VAE
+    int hidden = 512;  // MLP width
+    int blocks = 4;    // residual blocks
     int timeEmbedding = 128;
     std::vector<std::string> conditions;  // e.g. {"vf", "phi", "chi"}; empty = unconditional
-    int steps = 1000;      // T
+    int steps = 1000;                     // T
     double betaStart = 1e-4, betaEnd = 0.02;
     double conditionDropout = 0.1;  // training: condition replaced by the null token
     // What the network predicts: "eps" (the noise, the paper's DDPM) or "v"
@@ -54,14 +54,14 @@ struct Ldm2dSampleOptions {
     // second-order multistep, the same solver as the 3D generator's) or
     // "ddpm" (ancestral over all T, as `ancestral`). Other names: ms::Error.
     std::string sampler = "ddim";
-    int steps = 50;        // solver steps k (network calls); DDIM k == T with eta == 1 is ancestral DDPM
-    double eta = 0.0;      // 0 = deterministic DDIM; ddim only
+    int steps = 50;    // solver steps k (network calls); DDIM k == T with eta == 1 is ancestral DDPM
+    double eta = 0.0;  // 0 = deterministic DDIM; ddim only
     std::uint64_t seed = 0;
     // Raw attribute values per sample (count rows) or one row for all;
     // empty = unconditional (the null condition).
     std::vector<std::vector<double>> conditions;
-    double guidance = 1.0;  // classifier-free guidance scale (1 = conditional only)
-    bool ancestral = false; // DDPM ancestral sampling over all T steps (tests); = sampler "ddpm"
+    double guidance = 1.0;   // classifier-free guidance scale (1 = conditional only)
+    bool ancestral = false;  // DDPM ancestral sampling over all T steps (tests); = sampler "ddpm"
 };
 
 class Ldm2d {
@@ -99,6 +99,7 @@ public:
                               const std::vector<std::vector<double>>& conditions, std::uint64_t seed = 0) const;
 
     struct Impl;
+
 private:
     std::unique_ptr<Impl> impl_;
     friend struct Ldm2dTraining;

@@ -16,17 +16,17 @@ namespace ms::ml {
 constexpr int kMetadataVersion = 1;
 
 struct ModelMetadata {
-    std::string name;          // file stem, e.g. "denoise-vae2d"
-    std::string kind;          // "vae2d", "ldm2d"
-    std::string description;   // one line
-    Json architecture;         // the model config (kind-specific fields)
+    std::string name;                     // file stem, e.g. "denoise-vae2d"
+    std::string kind;                     // "vae2d", "ldm2d"
+    std::string description;              // one line
+    Json architecture;                    // the model config (kind-specific fields)
     std::vector<std::string> attributes;  // condition names, in input order
     std::vector<double> attributeMean;    // normalisation: (value - mean) / std
     std::vector<double> attributeStd;
-    std::string dataHash;      // hashVolumes() of the training samples
-    Json training;             // options and figures (epochs, losses, seconds, device)
-    std::string created;       // UTC ISO 8601
-    std::string weightsFile;   // file name of the weights, beside the .json
+    std::string dataHash;                      // hashVolumes() of the training samples
+    Json training;                             // options and figures (epochs, losses, seconds, device)
+    std::string created;                       // UTC ISO 8601
+    std::string weightsFile;                   // file name of the weights, beside the .json
     std::string weightsPrecision = "float32";  // or "float16"
 
     Json toJson() const;

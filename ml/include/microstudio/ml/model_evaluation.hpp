@@ -10,10 +10,10 @@
 namespace ms::ml {
 
 struct ModelEvaluation {
-    bool known = false;           // false: no evaluation.json beside the model
-    std::string split;            // the split the figures were read on ("test")
-    std::string data;             // the held-out file
-    long targets = 0;             // held-out targets measured
+    bool known = false;                       // false: no evaluation.json beside the model
+    std::string split;                        // the split the figures were read on ("test")
+    std::string data;                         // the held-out file
+    long targets = 0;                         // held-out targets measured
     std::map<std::string, double> featureR2;  // feature predictor R^2 per output (phi, chi, log_time, ...)
     std::map<std::string, double> plainR2;    // plain sampling R^2 per condition
 };

@@ -44,8 +44,8 @@ inline void refuseTestSamples(const std::vector<Volume>& samples, const std::str
         if (!isTestSample(samples[i])) continue;
         if (count++ == 0) {
             const auto name = samples[i].text.find("sample");
-            first = name != samples[i].text.end() && !name->second.empty() ? name->second
-                                                                            : "sample " + std::to_string(i);
+            first =
+                name != samples[i].text.end() && !name->second.empty() ? name->second : "sample " + std::to_string(i);
         }
     }
     if (count == 0) return;
@@ -59,7 +59,8 @@ inline std::vector<Volume> splitOffLastFifth(std::vector<Volume>& train) {
     std::vector<Volume> validation;
     if (train.size() < 5) return validation;
     const std::size_t keep = train.size() - train.size() / 5;
-    validation.assign(std::make_move_iterator(train.begin() + std::ptrdiff_t(keep)), std::make_move_iterator(train.end()));
+    validation.assign(std::make_move_iterator(train.begin() + std::ptrdiff_t(keep)),
+                      std::make_move_iterator(train.end()));
     train.resize(keep);
     return validation;
 }

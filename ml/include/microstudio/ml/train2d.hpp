@@ -32,10 +32,10 @@ TrainedVae2d trainNewVae2d(const TrainingSamples& data, Vae2dConfig config, cons
                            const std::string& description = "");
 
 struct Ldm2dPlan {
-    std::filesystem::path vae;          // the VAE whose latents it learns (findModel: path or installed name)
-    Ldm2dConfig config;                 // `latent` is taken from the VAE
+    std::filesystem::path vae;  // the VAE whose latents it learns (findModel: path or installed name)
+    Ldm2dConfig config;         // `latent` is taken from the VAE
     Ldm2dTrainOptions options;
-    double minPhaseFraction = 0.0;      // the images' filter, recorded
+    double minPhaseFraction = 0.0;                   // the images' filter, recorded
     std::function<void(const std::string&)> status;  // "encoding N images with VAE"
 };
 

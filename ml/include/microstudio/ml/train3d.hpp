@@ -48,19 +48,19 @@ struct Generator3dTrainingPlan {
     // "all": every stage not finished yet (its report is in the model and
     // no checkpoint is left); or one stage, trained (again) whatever it holds.
     std::string only = "all";
-    bool restartDiffusion = false;  // only = diffusion: from the U-Net's initial weights
-    bool half = false;              // float16 weights on disk
-    bool writer = true;             // false on ranks > 0 of a data-parallel run
-    bool measureDescriptors = true; // compute descriptors missing from the samples
+    bool restartDiffusion = false;   // only = diffusion: from the U-Net's initial weights
+    bool half = false;               // float16 weights on disk
+    bool writer = true;              // false on ranks > 0 of a data-parallel run
+    bool measureDescriptors = true;  // compute descriptors missing from the samples
     // Per stage (generator3dStages()); a stage not listed gets TrainOptions{}
     // with its paperLearningRate. `checkpoint` is set by the pipeline.
     std::map<std::string, TrainOptions> options;
     // Recorded in the model (docs/ml3d.md, "Which split chooses what").
-    std::string description;         // empty: keep the model's, or "3D generator trained on DIMS volumes"
+    std::string description;               // empty: keep the model's, or "3D generator trained on DIMS volumes"
     std::filesystem::path validationData;  // `evaluate`'s default held-out data; empty: not recorded
-    std::string validatedOn;         // empty: from validationData
-    std::string choice;              // how the settings were chosen on validation
-    double minPhaseFraction = 0.0;   // the selection's; `evaluate` filters the same way
+    std::string validatedOn;               // empty: from validationData
+    std::string choice;                    // how the settings were chosen on validation
+    double minPhaseFraction = 0.0;         // the selection's; `evaluate` filters the same way
 
     std::filesystem::path checkpointPath(const std::string& stage) const;
     bool wants(const std::string& stage) const { return only == "all" || only == stage; }
@@ -76,12 +76,13 @@ struct Generator3dStageEvents {
 
 struct Generator3dTrainingResult {
     std::map<std::string, TrainReport> reports;  // the stages trained this run
-    bool stoppedAtLimit = false;                  // a stage stopped at stopAfterSteps (checkpoint kept)
+    bool stoppedAtLimit = false;                 // a stage stopped at stopAfterSteps (checkpoint kept)
 };
 
 // The model of plan.modelDir when it exists (its architecture wins), else a
 // new one from `config` named after the folder.
-Generator3D openGenerator3d(const std::filesystem::path& modelDir, const Generator3dConfig& config, std::uint64_t seed = 0);
+Generator3D openGenerator3d(const std::filesystem::path& modelDir, const Generator3dConfig& config,
+                            std::uint64_t seed = 0);
 
 // True when the model records the stage and its checkpoint is gone.
 bool generator3dStageFinished(const Generator3D& model, const Generator3dTrainingPlan& plan, const std::string& stage);
@@ -92,7 +93,8 @@ bool generator3dStageFinished(const Generator3D& model, const Generator3dTrainin
 // removes its checkpoint. Descriptors missing from the samples are measured
 // before the first stage that needs them. ms::Cancelled propagates with the
 // running stage's checkpoint written: the same call resumes.
-Generator3dTrainingResult trainGenerator3d(Generator3D& model, TrainingSamples& data, const Generator3dTrainingPlan& plan,
+Generator3dTrainingResult trainGenerator3d(Generator3D& model, TrainingSamples& data,
+                                           const Generator3dTrainingPlan& plan,
                                            const Generator3dStageEvents& events = {});
 
 }  // namespace ms::ml

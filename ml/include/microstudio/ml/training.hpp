@@ -69,7 +69,7 @@ struct TrainOptions {
     // tests that simulate a kill. 0 = no limit.
     long stopAfterSteps = 0;
     bool forceCpu = false;
-    int threads = 0;  // torch intra-op threads on CPU; 0 = ms::defaultThreadCount()
+    int threads = 0;                    // torch intra-op threads on CPU; 0 = ms::defaultThreadCount()
     ProgressToken* progress = nullptr;  // report() each step; cancel throws ms::Cancelled
     std::function<void(const TrainProgress&)> onProgress;
     // Every finished epoch (with its validation loss), on the rank that
@@ -90,12 +90,12 @@ struct TrainReport {
     std::vector<EpochRecord> history;
     long steps = 0;
     int epochsDone = 0;
-    bool resumed = false;       // started from a checkpoint
+    bool resumed = false;  // started from a checkpoint
     bool earlyStopped = false;
     bool stoppedAtLimit = false;  // stopAfterSteps reached
     int bestEpoch = -1;
     double bestValidationLoss = 0.0;
-    double seconds = 0.0;        // this run
+    double seconds = 0.0;         // this run
     double secondsPerStep = 0.0;  // this run's mean
     std::string device;           // "cpu (2 threads)" or "cuda"; ", rank 0 of 2 (gloo)" when distributed
     int worldSize = 1;

@@ -63,15 +63,15 @@ std::vector<std::string> conditionNamesFrom(const std::string& text);
 struct Recipe2dSettings {
     std::filesystem::path train, validation;
     std::filesystem::path outDir = "resources/models";  // models; checkpoints in outDir/checkpoints
-    long limit = 16000;           // VAE training images; the LDMs use every two-phase image
+    long limit = 16000;                                 // VAE training images; the LDMs use every two-phase image
     long validationLimit = 400;
     int vaeEpochs = 8, ldmVaeEpochs = 4, ldmEpochs = 30;
-    TrainOptions base;            // seed, threads, forceCpu, distributed; the rest is the recipe's
+    TrainOptions base;  // seed, threads, forceCpu, distributed; the rest is the recipe's
 };
 
 // One model of the recipe: exactly one of vae / ldm is set.
 struct Recipe2dStep {
-    std::string name;            // "denoise-vae2d"
+    std::string name;             // "denoise-vae2d"
     std::filesystem::path model;  // outDir/NAME.pt
     std::optional<Vae2dRun> vae;
     std::optional<Ldm2dRun> ldm;
@@ -98,7 +98,7 @@ struct Generator3dRun {
     // predictor has not started training (not trained, no checkpoint): a
     // resumed checkpoint must see the samples it started with. 0: none.
     int defaultFeatureAugment = 0;
-    std::string featureHead;   // empty: the model's; another: a fresh predictor of that head
+    std::string featureHead;       // empty: the model's; another: a fresh predictor of that head
     std::string unetConditioning;  // empty: the model's; "scale-shift" on an "add" model: setUnetConditioning
 };
 
@@ -137,12 +137,12 @@ struct Recipe3dSettings {
     int latentChannels = 4;
     double minorityWeight = 0.0;
     bool periodicXY = false;
-    std::string featureHead;       // empty: kRecipe3dFeatureHead for a new model, else the model's
-    int featureAugment = 0;        // 0: kRecipe3dFeatureAugment for a predictor not yet started, else the model's
-    int diffusionAugment = 0;      // 0: the model's (1 for a new one)
-    std::string choice;            // how the options were chosen on validation
+    std::string featureHead;            // empty: kRecipe3dFeatureHead for a new model, else the model's
+    int featureAugment = 0;             // 0: kRecipe3dFeatureAugment for a predictor not yet started, else the model's
+    int diffusionAugment = 0;           // 0: the model's (1 for a new one)
+    std::string choice;                 // how the options were chosen on validation
     std::map<std::string, int> epochs;  // per stage; absent: recipe3dStages()'s
-    TrainOptions base;             // seed, threads, forceCpu
+    TrainOptions base;                  // seed, threads, forceCpu
 };
 
 // "gen3d-ch2" or "gen3d-ch3".

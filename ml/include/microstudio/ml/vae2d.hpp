@@ -29,10 +29,10 @@
 namespace ms::ml {
 
 struct Vae2dConfig {
-    int size = 101;                          // square input side
-    int latent = 128;                        // L
+    int size = 101;    // square input side
+    int latent = 128;  // L
     std::vector<int> channels{32, 64, 128, 256};
-    std::vector<int> kernels{4, 4, 3, 3};    // stride 2, padding 1 each
+    std::vector<int> kernels{4, 4, 3, 3};  // stride 2, padding 1 each
     int hidden = 1024;
     // Residual 3x3 conv blocks (BN, ReLU) at the deepest map, in the encoder
     // and mirrored in the decoder; 0 in the paper.
@@ -55,8 +55,8 @@ struct Vae2dConfig {
 };
 
 struct LayerShape {
-    std::string name;            // "encoder.conv1", "decoder.output" ...
-    std::vector<long> shape;     // without the batch dimension
+    std::string name;         // "encoder.conv1", "decoder.output" ...
+    std::vector<long> shape;  // without the batch dimension
 };
 
 class Vae2d {
@@ -96,6 +96,7 @@ public:
     std::vector<Volume> samplePrior(int count, std::uint64_t seed) const;
 
     struct Impl;
+
 private:
     std::unique_ptr<Impl> impl_;
     friend struct Vae2dTraining;

@@ -24,8 +24,8 @@ struct VaeStudyRun {
 };
 
 struct VaeStudyOptions {
-    Vae2dConfig architecture;         // widths and kernels; latent set per run
-    TrainOptions train;               // epochs, rate, seed...; batch set per run
+    Vae2dConfig architecture;           // widths and kernels; latent set per run
+    TrainOptions train;                 // epochs, rate, seed...; batch set per run
     std::filesystem::path checkpoints;  // RUN.ckpt files go here
     // When set: DIR/RUN.csv per run (the loss per epoch), DIR/summary.md (a
     // table of the runs, rewritten as each finishes, then the conclusion) and

@@ -74,7 +74,7 @@ std::vector<double> gridPattern(const Dims& dims, double grid_amplitude, double 
 // [0, 1] and clip; binarise at 0.5. In 3D the DFT, the shift and the radial
 // distance are 3D; on a one-slice volume they are exactly the 2D ones.
 struct FrequencyResult {
-    Volume noisy;                 // binarised labels
+    Volume noisy;                  // binarised labels
     std::vector<double> filtered;  // normalised, clipped real image before binarising
 };
 FrequencyResult addFrequencyNoiseDetailed(const Volume& clean, int rings, double mask_intensity, double mask_width);

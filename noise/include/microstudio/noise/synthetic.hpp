@@ -12,9 +12,9 @@
 namespace ms::noise {
 
 struct SyntheticOptions {
-    double wavelength = 14.0;           // voxels per period of each wave
-    int waves = 32;                     // number of superposed waves
-    double acceptorFraction = 0.5;      // fraction of voxels labelled A (1)
+    double wavelength = 14.0;       // voxels per period of each wave
+    int waves = 32;                 // number of superposed waves
+    double acceptorFraction = 0.5;  // fraction of voxels labelled A (1)
 };
 
 Volume syntheticMorphology(const Dims& dims, std::uint64_t seed, const SyntheticOptions& options = {});

@@ -69,7 +69,7 @@ private:
 
     const Volume* volume_ = nullptr;
     QString sourceName_;
-    bool stale_ = true;  // the shown result is not the volume's
+    bool stale_ = true;   // the shown result is not the volume's
     int generation_ = 0;  // a run for an earlier volume is dropped
     std::shared_ptr<DescribeRun> running_;
     QFutureWatcher<void> watcher_;

@@ -46,7 +46,7 @@ class EvaluationView;
 // What an evaluation's worker hands back: the report, or why there is none.
 struct EvaluationOutcome {
     std::shared_ptr<const ml::Evaluation3dReport> report;
-    QString error;           // one line; empty with a report
+    QString error;  // one line; empty with a report
     bool cancelled = false;
     double seconds = 0.0;
 };
@@ -55,10 +55,10 @@ struct DesignRequest {
     std::map<std::string, double> target;
     int count = 4;
     std::string sampler = "ddim";  // GenerateOptions::sampler: ddim, dpmpp or ddpm
-    int steps = 50;  // solver steps (ddim: 0 = ancestral DDPM, all timesteps)
+    int steps = 50;                // solver steps (ddim: 0 = ancestral DDPM, all timesteps)
     double guidance = 1.0;
     int seed = 0;
-    int candidates = 4;  // screened generation: draws per kept sample (GenerateOptions::candidates)
+    int candidates = 4;      // screened generation: draws per kept sample (GenerateOptions::candidates)
     double tolerance = 0.0;  // stop drawing within this distance; 0 = all candidates (GenerateOptions::tolerance)
     Dims size{0, 0, 0};      // GenerateOptions::size: 0 x 0 x 0 = the model's training size
 };
@@ -177,12 +177,12 @@ private:
     QSpinBox *count_ = nullptr, *seed_ = nullptr, *steps_ = nullptr, *candidates_ = nullptr;
     QComboBox* sampler_ = nullptr;  // item data: the GenerateOptions::sampler name
     QDoubleSpinBox* guidance_ = nullptr;
-    QComboBox* size_ = nullptr;  // item data: "NXxNYxNZ", empty for the training size
+    QComboBox* size_ = nullptr;            // item data: "NXxNYxNZ", empty for the training size
     QDoubleSpinBox* tolerance_ = nullptr;  // screening: stop drawing within this distance (0 = off)
     QPushButton *generate_ = nullptr, *cancel_ = nullptr, *export_ = nullptr;
     QProgressBar* progress_ = nullptr;
     QListWidget* gallery_ = nullptr;
-    QLabel* emptyHint_ = nullptr;  // over the views and gallery until samples exist
+    QLabel* emptyHint_ = nullptr;      // over the views and gallery until samples exist
     QWidget* samplesViews_ = nullptr;  // the viewer and the gallery
     QTableWidget* comparison_ = nullptr;
     ViewerPanel* viewer_ = nullptr;
@@ -190,9 +190,9 @@ private:
     std::vector<Volume> samples_;
     std::vector<std::size_t> sampleIndex_;  // each shown sample's index in its generation
     bool unsaved_ = false;
-    int run_ = 0;            // generations started; a sample of an earlier one is dropped
-    int runCount_ = 0;       // samples the running generation was asked for
-    int runArrived_ = 0;     // of them, shown so far
+    int run_ = 0;         // generations started; a sample of an earlier one is dropped
+    int runCount_ = 0;    // samples the running generation was asked for
+    int runArrived_ = 0;  // of them, shown so far
     QElapsedTimer runClock_;
     std::shared_ptr<ProgressToken> token_;
     QFutureWatcher<std::shared_ptr<std::vector<Volume>>> watcher_;

@@ -43,7 +43,7 @@ public:
     ViewerPanel* viewer() const { return viewer_; }
     NoiseLabPanel* noiseLab() const { return noiseLab_; }
     SimulationPanel* simulation() const { return simulation_; }
-    DesignPanel* design() const { return design_; }  // null when built without ml/
+    DesignPanel* design() const { return design_; }         // null when built without ml/
     TrainingWizard* training() const { return training_; }  // null when built without ml/
     ParameterHistory* history() const { return history_; }
     QTabWidget* tabs() const { return tabs_; }

@@ -30,24 +30,24 @@ QString trainingKindName(TrainingKind kind);  // "denoising VAE (2D)", ...
 // Everything a training needs; the wizard's pages fill it.
 struct TrainingSettings {
     TrainingKind kind = TrainingKind::DenoisingVae2d;
-    QString trainData;        // HDF5 (MicroGen3D layout)
-    QString validationData;   // empty: the last fifth of the training samples
-    long limit = 0;           // at most this many training samples (0 = all)
+    QString trainData;       // HDF5 (MicroGen3D layout)
+    QString validationData;  // empty: the last fifth of the training samples
+    long limit = 0;          // at most this many training samples (0 = all)
     QString name = "my-model";
-    QString outputDir;        // the model goes here (user model directory)
-    QString checkpointDir;    // <stage>.ckpt files go here
+    QString outputDir;      // the model goes here (user model directory)
+    QString checkpointDir;  // <stage>.ckpt files go here
     int epochs = 5;
     int batch = 16;
     double learningRate = 1e-3;
     int seed = 0;
-    int threads = 0;          // torch CPU threads (0 = every core)
+    int threads = 0;  // torch CPU threads (0 = every core)
     // 2D VAE
     int latent = 32;
     int hidden = 256;
     QString channels = "16,32,64";
     double beta = 1.0;
     // 2D LDM
-    QString vae;              // the VAE model file (.pt)
+    QString vae;  // the VAE model file (.pt)
     int ldmHidden = 256;
     int ldmBlocks = 3;
     int diffusionSteps = 1000;
@@ -69,13 +69,13 @@ struct TrainingSettings {
 struct TrainingState {
     int stage = 0, stageCount = 1;
     QString stageName;
-    long step = 0, totalSteps = 0;      // of the running stage, over all its epochs
-    double etaSeconds = 0.0;            // of the running stage
-    QString message;                    // "loading data", "epoch 2/5" ...
+    long step = 0, totalSteps = 0;  // of the running stage, over all its epochs
+    double etaSeconds = 0.0;        // of the running stage
+    QString message;                // "loading data", "epoch 2/5" ...
     bool paused = false;
     // New since the last take (x = epochs, fractional for train points).
     QVector<QPointF> trainPoints, validationPoints;
-    bool stageChanged = false;          // curves of an earlier stage are gone
+    bool stageChanged = false;  // curves of an earlier stage are gone
 };
 
 class TrainingJob : public QObject {

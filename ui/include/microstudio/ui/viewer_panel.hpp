@@ -88,7 +88,6 @@ private:
     void describeSample(int index, const QString& state = {});
     QString csvSourceName() const;
 
-
     Volume volume_;
     render::VtkWidget* view3d_ = nullptr;
     std::array<render::SliceView*, 3> slices_{};
