@@ -4,12 +4,12 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config git
-  qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev libqt6charts6-dev qt6-charts-dev
+  build-essential cmake ninja-build ccache pkg-config git clang-format
+  qt6-base-dev qt6-base-dev-tools libqt6opengl6-dev qt6-charts-dev
   libgl-dev libglx-dev libegl-dev
   libvtk9-dev
   libtorch-dev libopenblas0-pthread libgloo-dev
-  libhdf5-dev libfmt-dev nlohmann-json3-dev libpng-dev libtiff-dev zlib1g-dev libfftw3-dev
+  libhdf5-dev libfmt-dev nlohmann-json3-dev libcli11-dev libpng-dev libtiff-dev zlib1g-dev libfftw3-dev
   xvfb xauth mesa-utils libgl1-mesa-dri
   dpkg-dev file
 )

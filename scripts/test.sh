@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, builds, runs every
+# The README's test command: installs what is missing, checks the C++ style
+# (scripts/check-format.sh, .clang-format), builds, runs every
 # test (unit, end-to-end CLI, GUI screenshots under Xvfb) with CTest, then
 # the sanitizer step.
 #
@@ -12,6 +13,9 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 if [ "${MICROSTUDIO_ONLY_SANITIZE:-0}" != 1 ]; then
+  # The style first: an unformatted C++ file fails the run before the long build.
+  bash "$root/scripts/install-deps.sh"
+  bash "$root/scripts/check-format.sh"
   bash "$root/scripts/build.sh" "$@"
   build_dir="${MICROSTUDIO_BUILD_DIR:-$root/build}"
   (cd "$build_dir" && ctest --output-on-failure -j "${MICROSTUDIO_TEST_JOBS:-2}" --timeout 900)
