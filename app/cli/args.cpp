@@ -10,6 +10,8 @@
 #include <iostream>
 #include <sstream>
 
+#include <fmt/format.h>
+
 #include "microstudio/core/error.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/io/limits.hpp"
@@ -100,6 +102,23 @@ std::vector<int> positiveIntList(const std::string& text, const std::string& opt
             throw UsageError("--" + option + ": '" + item + "' is not a positive integer");
         out.push_back(v);
     }
+    return out;
+}
+
+std::vector<double> numberList(const std::string& text, const std::string& option, double lo, double hi) {
+    std::vector<double> out;
+    for (const auto& item : splitList(text)) {
+        char* end = nullptr;
+        const double v = std::strtod(item.c_str(), &end);
+        if (end == item.c_str() || *end != '\0' || !(v >= lo && v <= hi)) {
+            out.clear();
+            break;
+        }
+        out.push_back(v);
+    }
+    if (out.empty())
+        throw UsageError(
+            fmt::format("--{} must be numbers in [{:g}, {:g}] separated by commas, not '{}'", option, lo, hi, text));
     return out;
 }
 

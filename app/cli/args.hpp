@@ -83,6 +83,9 @@ std::vector<std::string> splitList(const std::string& text);
 // "16,32,64" -> {16, 32, 64}; throws UsageError naming --option unless every
 // item is a positive integer.
 std::vector<int> positiveIntList(const std::string& text, const std::string& option);
+// "1,2.5" -> {1, 2.5}; throws UsageError naming --option unless there is at
+// least one item and every item is a number in [lo, hi].
+std::vector<double> numberList(const std::string& text, const std::string& option, double lo, double hi);
 
 // While alive, Ctrl-C and SIGTERM cancel the job through its token, so a
 // long job writes its checkpoint before the command exits (status 130) and a

@@ -29,18 +29,7 @@ namespace {
 constexpr const char* defaultGenerator = "gen3d-ch2";
 
 // "1,2,3" -> {1, 2, 3}; ms::Error unless every item is a number in [0, 100].
-std::vector<double> guidanceScales(const std::string& text) {
-    std::vector<double> scales;
-    for (const auto& item : splitList(text)) {
-        char* end = nullptr;
-        const double g = std::strtod(item.c_str(), &end);
-        if (end == item.c_str() || *end != '\0' || !(g >= 0 && g <= 100))
-            throw Error("--choose-guidance must be scales in [0, 100] separated by commas, not '" + text + "'");
-        scales.push_back(g);
-    }
-    if (scales.empty()) throw Error("--choose-guidance needs at least one scale");
-    return scales;
-}
+std::vector<double> guidanceScales(const std::string& text) { return numberList(text, "choose-guidance", 0, 100); }
 
 void passOptions(Options& o) {
     o.section("Further passes:");

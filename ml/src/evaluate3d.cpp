@@ -798,8 +798,10 @@ Evaluation3dReport evaluateGenerator3d(const Generator3D& model, const std::vect
     auto volumes = heldOut;  // the conditions may be described onto them
     r.targets = targetsOf(volumes, r.conditions, options.describeMissing);
     const Context c{model, options, r.targets, progress};
-    report(progress, 0.0, "feature predictor");
-    featurePredictor(model, volumes, r);
+    if (options.featurePredictor) {
+        report(progress, 0.0, "feature predictor");
+        featurePredictor(model, volumes, r);
+    }
     if (options.reconstruction) {
         report(progress, 0.03, "VAE round trip");
         r.reconstruction = measureReconstruction(c, volumes);

@@ -37,7 +37,9 @@ GuidanceChoice chooseGuidance3d(const Generator3D& model, const std::vector<Volu
     const std::string split = heldOutSplit(validation);
     if (split != "val")
         throw Error("the guidance is chosen on the validation split only; these samples are split '" + split + "'");
+    // Only the plain pass depends on the scale.
     options.candidates = 1;
+    options.featurePredictor = false;
     options.reconstruction = false;
     options.generation = true;
     options.diversitySamples = 0;

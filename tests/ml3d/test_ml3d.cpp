@@ -1710,6 +1710,13 @@ private slots:
                 r2,
                 choice.candidates[std::size_t(std::find(scales.begin(), scales.end(), chosen) - scales.begin())].r2.at(
                     name));
+        // Without the feature predictor's pass (what the choice skips): no
+        // predictor figures, the same plain pass.
+        QCOMPARE(again.fpR2.size(), model.config().outputs.size());
+        o.featurePredictor = false;
+        const auto plainOnly = evaluateGenerator3d(model, validation, o);
+        QVERIFY(plainOnly.fpR2.empty() && plainOnly.fpMae.empty());
+        QCOMPARE(plainOnly.plain.r2, again.plain.r2);
 
         QVERIFY_THROWS_EXCEPTION(ms::Error, chooseGuidance3d(model, testSplitVolumes(5, 4), scales, o));
         QVERIFY_THROWS_EXCEPTION(ms::Error, chooseGuidance3d(model, heldOutVolumes(5, 4), scales, o));

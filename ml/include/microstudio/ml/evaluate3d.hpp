@@ -73,8 +73,9 @@ struct Evaluation3dOptions {
     int candidates = 1;            // > 1: the screened second pass, K draws per target
     double tolerance = 0.0;        // its stopping distance (GenerateOptions::tolerance)
     bool describeMissing = false;  // compute conditions missing from the held-out attributes
-    // Parts beyond feature predictor and plain target vs measured (always run).
-    bool reconstruction = true;  // VAE round trip
+    // Parts beyond plain target vs measured (always run).
+    bool featurePredictor = true;  // the predictor's R^2 on the held-out attributes
+    bool reconstruction = true;    // VAE round trip
     // false: only the feature predictor and the round trip (a VAE study:
     // no sampling, so no R^2 passes, memorisation, diversity or timing).
     bool generation = true;
