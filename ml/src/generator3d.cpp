@@ -12,6 +12,8 @@
 #include <mutex>
 #include <optional>
 
+#include <fmt/format.h>
+
 #include "ddpm3d.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/ml/splits.hpp"
@@ -1050,6 +1052,27 @@ double chunkedMean(long n, long batch, F&& lossOfRange) {
     return n > 0 ? sum / double(n) : std::numeric_limits<double>::quiet_NaN();
 }
 
+// Training latents of every x/y symmetry variant, variant after variant,
+// with progress and cancel: thousands of volumes times the variants take
+// minutes before the first training step.
+torch::Tensor encodeVariants(Generator3D::Impl& impl, const std::vector<Volume>& train, int variants,
+                             ProgressToken* progress) {
+    constexpr std::size_t chunk = 256;
+    const double total = double(train.size()) * double(variants);
+    std::vector<torch::Tensor> parts;
+    for (int v = 0; v < variants; ++v)
+        for (std::size_t i = 0; i < train.size(); i += chunk) {
+            if (progress)
+                progress->report((double(v) * double(train.size()) + double(i)) / total,
+                                 fmt::format("encoding training latents: variant {}/{}, volume {}/{}", v + 1, variants,
+                                             i, train.size()));
+            const std::vector<Volume> part(train.begin() + std::ptrdiff_t(i),
+                                           train.begin() + std::ptrdiff_t(std::min(train.size(), i + chunk)));
+            parts.push_back(impl.encodeMeans(part, 8, v));
+        }
+    return parts.empty() ? impl.encodeMeans(train) : torch::cat(parts);
+}
+
 torch::Tensor indexTensor(const std::vector<std::size_t>& indices, const torch::Device& device) {
     std::vector<std::int64_t> v(indices.begin(), indices.end());
     return torch::tensor(v, torch::kLong).to(device);
@@ -1219,10 +1242,9 @@ TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volum
     impl.net->to(device);
     // Training latents of every symmetry variant (validation: as is);
     // the descriptors and processing parameters are invariant under them.
-    std::vector<torch::Tensor> variants;
-    for (int v = 0; v < impl.config.featureAugment; ++v) variants.push_back(impl.encodeMeans(train, 8, v));
-    FeatureTask task(*impl.net->fp, torch::cat(variants), impl.targetsOf(train).repeat({impl.config.featureAugment, 1}),
-                     impl.encodeMeans(validation), impl.targetsOf(validation));
+    FeatureTask task(*impl.net->fp, encodeVariants(impl, train, impl.config.featureAugment, options.progress),
+                     impl.targetsOf(train).repeat({impl.config.featureAugment, 1}), impl.encodeMeans(validation),
+                     impl.targetsOf(validation));
     if (const auto e = impl.extraOf(train); e.defined()) {
         impl.net->fp->setExtraScale(e);
         task.extra = e.repeat({impl.config.featureAugment, 1});
@@ -1250,9 +1272,7 @@ TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volu
         torch::NoGradGuard noGrad;
         impl.net->eval();
         // Training latents of every symmetry variant (validation: as is).
-        std::vector<torch::Tensor> variants;
-        for (int v = 0; v < impl.config.diffusionAugment; ++v) variants.push_back(impl.encodeMeans(train, 8, v));
-        x = torch::cat(variants);
+        x = encodeVariants(impl, train, impl.config.diffusionAugment, options.progress);
         vx = impl.encodeMeans(validation);
         // Unit-variance latents for the diffusion (kept in the weights).
         const double sd = x.numel() > 1 ? x.std().item<double>() : 1.0;

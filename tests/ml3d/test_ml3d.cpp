@@ -2604,6 +2604,18 @@ private slots:
         QCOMPARE(augmented.steps, 3L * 8);
         QVERIFY(std::isfinite(augmented.history.back().validationLoss));
         QCOMPARE(ms::numberOr(ms::memberAt(model.metadata().training, "diffusion"), "symmetry_variants", 0), 4.0);
+        // Encoding the variants' latents reports progress and cancels before the first step.
+        ms::ProgressToken encoding;
+        std::vector<std::string> messages;
+        encoding.setListener([&](double, const std::string& m) {
+            messages.push_back(m);
+            if (m.rfind("encoding", 0) == 0) encoding.cancel();
+        });
+        o.progress = &encoding;
+        QVERIFY_THROWS_EXCEPTION(ms::Cancelled, trainGenerator3dDiffusion(model, data, {data[0]}, o));
+        o.progress = nullptr;
+        QVERIFY(!messages.empty() && messages.size() <= 2);
+        QCOMPARE(messages[0], std::string("encoding training latents: variant 1/4, volume 0/8"));
         model.setDiffusionAugment(1);
 
         // With the data as context the DDPM reads the volumes' attributes (the
