@@ -6,6 +6,7 @@
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
+#include "microstudio/core/plot.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/evaluate.hpp"
 #include "microstudio/noise/metrics.hpp"

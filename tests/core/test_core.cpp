@@ -8,6 +8,7 @@
 #include "microstudio/core/files.hpp"
 #include "microstudio/core/json.hpp"
 #include "microstudio/core/parallel.hpp"
+#include "microstudio/core/plot.hpp"
 #include "microstudio/core/progress.hpp"
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/core/volume.hpp"
@@ -174,6 +175,34 @@ private slots:
         o.seed = 4;
         QVERIFY(!v.sameLabels(ms::syntheticMicrostructure(ms::Dims{32, 32, 16}, o)));
         QVERIFY_THROWS_EXCEPTION(ms::Error, (o.donorFraction = 0.9, ms::syntheticMicrostructure(ms::Dims{4, 4, 1}, o)));
+    }
+    // Line plots (the studies' loss curves): curves, frame, and the text inked where it belongs.
+    void linePlots() {
+        const auto plot = ms::plotCurves({{3, 2, 1}, {1, 2, 3}}, 64, 48);
+        QCOMPARE(plot.dims(), (ms::Dims{64, 48, 1}));
+        QVERIFY(plot.phaseCounts()[ms::Donor] > 20);   // the curves
+        QVERIFY(plot.phaseCounts()[ms::Mixed] > 100);  // the frame
+        // Labelled: the title is inked in the top rows (image rows = Volume
+        // y from the top), the y tick values left of the frame; the bare
+        // plot has nothing there. Unknown characters still draw (as '?').
+        ms::PlotText text;
+        text.title = "loss ~";
+        text.xLabel = "epoch";
+        text.yLabel = "loss";
+        text.legend = {"run a", "run b"};
+        const auto labelled = ms::plotCurves({{3, 2, 1}, {1, 2, 3}}, 240, 160, false, text);
+        const auto bare = ms::plotCurves({{3, 2, 1}, {1, 2, 3}}, 240, 160);
+        auto inkIn = [](const ms::Volume& v, int x0, int x1, int topRow0, int topRow1) {
+            int ink = 0;
+            for (int row = topRow0; row < topRow1; ++row)
+                for (int x = x0; x < x1; ++x) ink += v.at(x, v.dims().ny - 1 - row) == ms::Donor;
+            return ink;
+        };
+        QVERIFY(inkIn(labelled, 0, 240, 0, 12) > 20);
+        QCOMPARE(inkIn(bare, 0, 240, 0, 12), 0);
+        QVERIFY(inkIn(labelled, 0, 50, 40, 150) > 20);  // tick values
+        QCOMPARE(inkIn(bare, 0, 10, 0, 160), 0);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::plotCurves({{1, 2}}, 60, 40, false, text));  // no room for labels
     }
 };
 

@@ -654,31 +654,6 @@ private slots:
         const auto c = conditionValues(v, {"vf", "phi"});
         QCOMPARE(c, (std::vector<double>{1.0 / 16, 0.4}));
         QVERIFY_THROWS_EXCEPTION(ms::Error, conditionValues(v, {"chi"}));
-        const auto plot = plotCurves({{3, 2, 1}, {1, 2, 3}}, 64, 48);
-        QCOMPARE(plot.dims(), (ms::Dims{64, 48, 1}));
-        QVERIFY(plot.phaseCounts()[ms::Donor] > 20);   // the curves
-        QVERIFY(plot.phaseCounts()[ms::Mixed] > 100);  // the frame
-        // Labelled: the title is inked in the top rows (image rows = Volume
-        // y from the top), the y tick values left of the frame; the bare
-        // plot has nothing there. Unknown characters still draw (as '?').
-        PlotText text;
-        text.title = "loss ~";
-        text.xLabel = "epoch";
-        text.yLabel = "loss";
-        text.legend = {"run a", "run b"};
-        const auto labelled = plotCurves({{3, 2, 1}, {1, 2, 3}}, 240, 160, false, text);
-        const auto bare = plotCurves({{3, 2, 1}, {1, 2, 3}}, 240, 160);
-        auto inkIn = [](const ms::Volume& v, int x0, int x1, int topRow0, int topRow1) {
-            int ink = 0;
-            for (int row = topRow0; row < topRow1; ++row)
-                for (int x = x0; x < x1; ++x) ink += v.at(x, v.dims().ny - 1 - row) == ms::Donor;
-            return ink;
-        };
-        QVERIFY(inkIn(labelled, 0, 240, 0, 12) > 20);
-        QCOMPARE(inkIn(bare, 0, 240, 0, 12), 0);
-        QVERIFY(inkIn(labelled, 0, 50, 40, 150) > 20);  // tick values
-        QCOMPARE(inkIn(bare, 0, 10, 0, 160), 0);
-        QVERIFY_THROWS_EXCEPTION(ms::Error, plotCurves({{1, 2}}, 60, 40, false, text));  // no room for labels
     }
     // The paired bootstrap of two samplers' R^2 difference (evaluate --compare-steps).
     void r2DifferenceInterval() {

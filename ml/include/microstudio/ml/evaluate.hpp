@@ -1,9 +1,9 @@
 #pragma once
-// Torch-free measures for generated 2D microstructures and the study plots:
+// Torch-free measures for generated 2D microstructures:
 // two-point-correlation error and volume-fraction distribution distance
 // (generated vs held-out images), R^2 of conditional generation (2D and,
 // squared Pearson with a bootstrap of two samplers' difference, 3D), condition
-// values of a sample, and monochrome line plots written as PNG.
+// values of a sample (line plots: core/plot.hpp).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,21 +51,5 @@ struct R2Difference {
 R2Difference bootstrapR2Difference(const std::vector<double>& target, const std::vector<double>& a,
                                    const std::vector<double>& b, int resamples = 2000, double level = 0.95,
                                    std::uint64_t seed = 1);
-
-// Text of a plot; all empty = a bare plot (frame and curves only).
-struct PlotText {
-    std::string title, xLabel, yLabel;
-    std::vector<std::string> legend;  // one name per curve, in curve order
-    double xOrigin = 0.0;             // the x tick value of index 0 (1 for epochs)
-    bool empty() const { return title.empty() && xLabel.empty() && yLabel.empty() && legend.empty(); }
-};
-
-// A monochrome line plot: white background, grey frame, curves in black
-// (curve k: 0 solid, 1 dashed, 2 dotted, 3 dash-dot, repeating). Each curve
-// is y over x = 0, 1, ...; all share the axes; NaNs are skipped. logY plots
-// log10(y) (y > 0 only). With text: tick values on both axes, the labels,
-// the title and a legend (drawn in a built-in 5x7 bitmap font).
-Volume plotCurves(const std::vector<std::vector<double>>& curves, int width = 480, int height = 320, bool logY = false,
-                  const PlotText& text = {});
 
 }  // namespace ms::ml

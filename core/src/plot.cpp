@@ -9,9 +9,9 @@
 #include <map>
 
 #include "microstudio/core/error.hpp"
-#include "microstudio/ml/evaluate.hpp"
+#include "microstudio/core/plot.hpp"
 
-namespace ms::ml {
+namespace ms {
 
 namespace {
 
@@ -198,4 +198,4 @@ Volume plotCurves(const std::vector<std::vector<double>>& curves, int width, int
     return canvas;
 }
 
-}  // namespace ms::ml
+}  // namespace ms
