@@ -196,6 +196,7 @@ int cmdTrain3d(const CommandArgs& argv) {
     run.featureAugment = int(args.integer("features-augment", 0));
     run.featureHead = args.value("fp-head", "");
     run.unetConditioning = args.value("unet-conditioning", "");
+    run.seed = std::uint64_t(args.integer("seed"));  // a new model's initial weights, as in the studio
     const double minPhase = args.number("min-phase-fraction");
     run.selection = {*args.value("data"), args.value("val", ""), args.integer("limit"), args.integer("val-limit"),
                      minPhase};

@@ -175,16 +175,16 @@ int runLdm2d(ml::Ldm2dRun run) {
 }
 
 int runTrain3d(ml::Generator3dRun run) {
-    auto model = ml::openGenerator3d(run.plan.modelDir, run.config, 0);
-    const bool exists = fs::exists(run.plan.modelDir / "generator3d.pt");
-    if (const auto previous = ml::applyRunChoices(model, run); !previous.empty())
-        std::cout << "train3d: feature predictor " << previous << " -> a new " << model.config().featureHead
+    auto data = ml::loadTrainingSamples(run.selection);
+    auto opened = ml::openGenerator3dRun(run, data);
+    auto& model = opened.model;
+    if (!opened.replacedHead.empty())
+        std::cout << "train3d: feature predictor " << opened.replacedHead << " -> a new " << model.config().featureHead
                   << " head (to be trained)\n";
     const auto& config = model.config();
-    std::cout << "train3d: " << (exists ? "continuing " : "new ") << config.vae.phases << "-phase model "
+    std::cout << "train3d: " << (opened.continued ? "continuing " : "new ") << config.vae.phases << "-phase model "
               << config.vae.dims.str() << " -> latent " << config.vae.latentChannels << "x"
               << config.vae.latentDims().str() << " in " << run.plan.modelDir.string() << "\n";
-    auto data = ml::loadTrainingSamples(run.selection);
     std::cout << "train3d: " << data.train.size() << " training, " << data.validation.size() << " validation samples\n";
 
     ProgressToken token;

@@ -1,5 +1,6 @@
 #include "microstudio/ml/training_runs.hpp"
 
+#include <algorithm>
 #include <fstream>
 
 #include "microstudio/core/error.hpp"
@@ -149,6 +150,14 @@ std::string applyRunChoices(Generator3D& model, const Generator3dRun& run) {
     return previous;
 }
 
+OpenedGenerator3d openGenerator3dRun(const Generator3dRun& run, const TrainingSamples& data) {
+    const bool continued = fs::exists(run.plan.modelDir / "generator3d.pt");
+    const auto config = run.fitToData ? fitGeneratorToData(run.config, data) : run.config;
+    auto model = openGenerator3d(run.plan.modelDir, config, run.seed);
+    auto replaced = applyRunChoices(model, run);
+    return {std::move(model), continued, std::move(replaced)};
+}
+
 Generator3dConfig generator3dPreset(const std::string& preset, int phases) {
     if (phases != 2 && phases != 3) throw Error("--phases must be 2 or 3");
     if (preset == "paper")
@@ -222,6 +231,81 @@ Generator3dRun recipe3dRun(const Recipe3dSettings& s) {
         t.restoreBest = !stage.keepLast;
         plan.options[stage.name] = t;
     }
+    return run;
+}
+
+// ---- the studio's training wizard ---------------------------------------------------------
+
+namespace {
+
+// Validation: the file, or the last fifth of the training samples; a quarter
+// of the training limit.
+TrainingSampleSelection studioSelection(const StudioTrainingSettings& s) {
+    return {s.train, s.validation, s.limit, s.limit > 0 ? std::max(1L, s.limit / 4) : 0, 0.0, true};
+}
+
+TrainOptions studioTrainOptions(const StudioTrainingSettings& s, const std::string& stage) {
+    TrainOptions o;
+    o.epochs = s.epochs;
+    o.batchSize = s.batch;
+    o.learningRate = s.learningRate;
+    o.seed = s.seed;
+    o.threads = s.threads;
+    o.checkpoint = studioCheckpointPath(s.checkpointDir, s.name, stage);
+    o.checkpointEvery = 50;  // and at every epoch end, and on cancel
+    o.resume = true;         // a fresh run has no checkpoint left
+    return o;
+}
+
+}  // namespace
+
+fs::path studioCheckpointPath(const fs::path& checkpointDir, const std::string& name, const std::string& stage) {
+    return checkpointDir / (name + "-" + stage + ".ckpt");
+}
+
+Vae2dRun studioVae2dRun(const StudioTrainingSettings& s) {
+    Vae2dRun run;
+    run.data = studioSelection(s);
+    Vae2dConfig config;
+    config.latent = s.latent;
+    config.hidden = s.hidden;
+    run.config = vae2dConfigFor(config, s.channels, {});
+    run.options.train = studioTrainOptions(s, "vae");
+    run.options.beta = s.beta;
+    run.options.denoising = true;
+    run.out = s.outDir / (s.name + ".pt");
+    return run;
+}
+
+Ldm2dRun studioLdm2dRun(const StudioTrainingSettings& s) {
+    Ldm2dRun run;
+    run.data = studioSelection(s);
+    run.plan.vae = s.vae;
+    run.plan.config.hidden = s.ldmHidden;
+    run.plan.config.blocks = s.ldmBlocks;
+    run.plan.config.steps = s.diffusionSteps;
+    run.plan.config.conditions = conditionNamesFrom(s.conditions);
+    run.plan.options.train = studioTrainOptions(s, "ldm");
+    run.out = s.outDir / (s.name + ".pt");
+    return run;
+}
+
+// The paper's rates are for long runs; these small runs use the chosen one for all stages.
+Generator3dRun studioGenerator3dRun(const StudioTrainingSettings& s) {
+    Generator3dRun run;
+    run.config.vae.channels = s.channels3d;
+    run.config.vae.latentChannels = s.latentChannels;
+    run.config.unetFeatures = s.unetFeatures;
+    run.fitToData = true;
+    run.seed = s.seed;
+    run.selection = studioSelection(s);
+    auto& plan = run.plan;
+    plan.modelDir = s.outDir / s.name;
+    plan.checkpointDir = s.checkpointDir;
+    plan.checkpointPrefix = s.name + "-";
+    plan.validationData = s.validation;
+    if (s.validation.empty()) plan.validatedOn = "the last fifth of the training samples (" + s.train.string() + ")";
+    for (const auto& stage : generator3dStages()) plan.options[stage] = studioTrainOptions(s, stage);
     return run;
 }
 

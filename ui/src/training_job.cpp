@@ -10,10 +10,8 @@
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/parallel.hpp"
 #include "microstudio/core/progress.hpp"
-#include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/metadata.hpp"
-#include "microstudio/ml/train2d.hpp"
-#include "microstudio/ml/train3d.hpp"
+#include "microstudio/ml/training_runs.hpp"
 
 namespace fs = std::filesystem;
 
@@ -34,10 +32,35 @@ std::vector<int> intList(const QString& text, const char* what) {
     return out;
 }
 
-std::vector<std::string> nameList(const QString& text) {
-    std::vector<std::string> out;
-    for (const QString& part : text.split(',', Qt::SkipEmptyParts)) out.push_back(part.trimmed().toStdString());
-    return out;
+// The wizard's settings in ml's words (the lists parsed; names trimmed).
+ml::StudioTrainingSettings studioSettings(const TrainingSettings& s) {
+    ml::StudioTrainingSettings m;
+    m.train = s.trainData.toStdString();
+    m.validation = s.validationData.toStdString();
+    m.limit = s.limit;
+    m.name = s.name.toStdString();
+    m.outDir = s.outputDir.toStdString();
+    m.checkpointDir = s.checkpointDir.toStdString();
+    m.epochs = s.epochs;
+    m.batch = s.batch;
+    m.learningRate = s.learningRate;
+    m.seed = std::uint64_t(s.seed);
+    m.threads = s.threads;
+    if (s.kind == TrainingKind::DenoisingVae2d) m.channels = intList(s.channels, "channels");
+    m.latent = s.latent;
+    m.hidden = s.hidden;
+    m.beta = s.beta;
+    m.vae = s.vae.toStdString();
+    m.ldmHidden = s.ldmHidden;
+    m.ldmBlocks = s.ldmBlocks;
+    m.diffusionSteps = s.diffusionSteps;
+    QStringList conditions;
+    for (const QString& part : s.conditions.split(',', Qt::SkipEmptyParts)) conditions << part.trimmed();
+    m.conditions = conditions.join(',').toStdString();
+    if (s.kind == TrainingKind::Generator3d) m.channels3d = intList(s.channels3d, "channels");
+    m.latentChannels = s.latentChannels;
+    m.unetFeatures = s.unetFeatures;
+    return m;
 }
 
 }  // namespace
@@ -60,7 +83,8 @@ QString TrainingSettings::modelPath() const {
 }
 
 QString TrainingSettings::checkpointPath(const QString& stage) const {
-    return QDir(checkpointDir).filePath(name + "-" + stage + ".ckpt");
+    const auto path = ml::studioCheckpointPath(checkpointDir.toStdString(), name.toStdString(), stage.toStdString());
+    return QString::fromStdString(path.string());
 }
 
 QStringList TrainingSettings::stages() const {
@@ -86,19 +110,6 @@ struct TrainingJob::Worker {
             job.state_.message = message;
         }
         emit job.progressed();
-    }
-
-    ml::TrainOptions baseOptions(int epochs, double learningRate) const {
-        ml::TrainOptions o;
-        o.epochs = epochs;
-        o.batchSize = s.batch;
-        o.learningRate = learningRate;
-        o.seed = std::uint64_t(s.seed);
-        o.threads = s.threads;
-        o.checkpointEvery = 50;  // and at every epoch end, and on cancel
-        o.resume = true;         // start() removed the checkpoints of a fresh run
-        o.progress = job.token_.get();
-        return o;
     }
 
     // Per stage: the step timing behind the ETA and the curve's last point.
@@ -129,7 +140,6 @@ struct TrainingJob::Worker {
             job.epochTrain_.clear();
             job.epochValidation_.clear();
         }
-        o.checkpoint = s.checkpointPath(name).toStdString();
         using Clock = std::chrono::steady_clock;
         clock = StageClock{Clock::now()};
         o.onProgress = [this, epochs](const ml::TrainProgress& p) {
@@ -190,85 +200,45 @@ struct TrainingJob::Worker {
         };
     }
 
-    // The 2D trainings through ml's pipeline (the one `train vae2d` / `train ldm2d` run).
-    ml::TrainingSampleSelection imageSelection() const {
-        return {s.trainData.toStdString(),
-                s.validationData.toStdString(),
-                s.limit,
-                s.limit > 0 ? std::max(1L, s.limit / 4) : 0,
-                0.0,
-                true};
-    }
-
+    // The 2D trainings: the calls of `train vae2d` / `train ldm2d` (runVae2d,
+    // runLdm2d in app/cli) on the wizard's run (ml/training_runs.hpp).
     void trainVae() {
         status(tr("loading data"));
-        const auto data = ml::loadTrainingImages(imageSelection());
-        ml::Vae2dConfig config;
-        config.latent = s.latent;
-        config.hidden = s.hidden;
-        config.channels = intList(s.channels, "channels");
-        config.kernels = ml::paperKernels(config.channels.size());
-        ml::Vae2dTrainOptions options;
-        options.beta = s.beta;
-        options.train = baseOptions(s.epochs, s.learningRate);
-        prepare(0, "vae", options.train);
-        auto trained = ml::trainNewVae2d(data, config, options);
+        auto run = ml::studioVae2dRun(studioSettings(s));
+        const auto data = ml::loadTrainingImages(run.data);
+        prepare(0, "vae", run.options.train);
+        auto trained = ml::trainNewVae2d(data, run.config, run.options);
         emit job.progressed();
-        trained.model.save(s.modelPath().toStdString());
+        ml::saveTrainedRun(trained, run);
     }
 
     void trainLdm() {
         status(tr("loading the data"));
-        const auto data = ml::loadTrainingImages(imageSelection());
-        ml::Ldm2dPlan plan;
-        plan.vae = s.vae.toStdString();
-        plan.config.hidden = s.ldmHidden;
-        plan.config.blocks = s.ldmBlocks;
-        plan.config.steps = s.diffusionSteps;
-        plan.config.conditions = nameList(s.conditions);
-        plan.options.train = baseOptions(s.epochs, s.learningRate);
-        plan.status = [this](const std::string& message) { status(QString::fromStdString(message)); };
-        prepare(0, "ldm", plan.options.train);
-        auto trained = ml::trainNewLdm2d(data, plan);
+        auto run = ml::studioLdm2dRun(studioSettings(s));
+        const auto data = ml::loadTrainingImages(run.data);
+        run.plan.status = [this](const std::string& message) { status(QString::fromStdString(message)); };
+        prepare(0, "ldm", run.plan.options.train);
+        auto trained = ml::trainNewLdm2d(data, run.plan);
         emit job.progressed();
-        trained.model.save(s.modelPath().toStdString());
+        ml::saveTrainedRun(trained, run);
     }
 
-    // The 3D generator through ml's pipeline (the one `train3d` runs): a
-    // small generator fitted to the data, every stage at the chosen rate.
+    // The 3D generator: the calls of `train3d` (runTrain3d in app/cli) on
+    // the wizard's run, a small generator fitted to the data. A model folder
+    // left by a cancelled run continues (its stages' checkpoints too).
     void trainGenerator() {
         status(tr("loading data"));
-        ml::TrainingSampleSelection selection;
-        selection.train = s.trainData.toStdString();
-        selection.validation = s.validationData.toStdString();
-        selection.limit = s.limit;
-        selection.validationLimit = s.limit > 0 ? std::max(1L, s.limit / 4) : 0;
-        selection.validationFromTrain = true;
-        auto data = ml::loadTrainingSamples(selection);
-        ml::Generator3dConfig base;
-        base.vae.channels = intList(s.channels3d, "channels");
-        base.vae.latentChannels = s.latentChannels;
-        base.unetFeatures = s.unetFeatures;
-        const auto config = ml::fitGeneratorToData(base, data);
-
-        ml::Generator3dTrainingPlan plan;
-        plan.modelDir = s.modelPath().toStdString();
-        plan.checkpointDir = s.checkpointDir.toStdString();
-        plan.checkpointPrefix = s.name.toStdString() + "-";
-        plan.validationData = selection.validation;
-        if (selection.validation.empty())
-            plan.validatedOn = "the last fifth of the training samples (" + selection.train.string() + ")";
-        // The paper's rates are for long runs; these small runs use the chosen one for all stages.
-        for (const auto& stage : ml::generator3dStages()) plan.options[stage] = baseOptions(s.epochs, s.learningRate);
-        // A model folder left by a cancelled run continues (its stages' checkpoints
-        // too); the model is named after its folder, NAME.
-        auto model = ml::openGenerator3d(plan.modelDir, config, std::uint64_t(s.seed));
+        auto run = ml::studioGenerator3dRun(studioSettings(s));
+        // Cancel reaches the descriptors measured before a stage starts, too.
+        for (auto& stage : run.plan.options) stage.second.progress = job.token_.get();
+        auto data = ml::loadTrainingSamples(run.selection);
+        auto opened = ml::openGenerator3dRun(run, data);
         ml::Generator3dStageEvents events;
         events.starting = [this](const std::string& stage, int index, ml::TrainOptions& o) {
             prepare(index, QString::fromStdString(stage), o);
         };
         events.trained = [this](const std::string&, const ml::TrainReport&) { emit job.progressed(); };
-        ml::trainGenerator3d(model, data, plan, events);
+        ml::trainGenerator3d(opened.model, data, run.plan, events);
     }
 };
 

@@ -1,10 +1,10 @@
 #pragma once
-// The trainings the commands run, as data: one 2D model (`train vae2d`,
-// `train ldm2d`), one 3D generator (`train3d`), and the recipes of the
-// shipped models (`train recipe`, `train3d recipe`) with their steps,
-// defaults, skip rules and outputs. A caller fills these from its options,
-// shows progress and prints; what is trained, skipped and written is
-// decided here.
+// The trainings the commands and the studio run, as data: one 2D model
+// (`train vae2d`, `train ldm2d`), one 3D generator (`train3d`), the recipes
+// of the shipped models (`train recipe`, `train3d recipe`) with their steps,
+// defaults, skip rules and outputs, and the studio's training wizard. A
+// caller fills these from its options, shows progress and prints; what is
+// trained, skipped, recorded and written is decided here.
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -100,11 +100,26 @@ struct Generator3dRun {
     int defaultFeatureAugment = 0;
     std::string featureHead;       // empty: the model's; another: a fresh predictor of that head
     std::string unetConditioning;  // empty: the model's; "scale-shift" on an "add" model: setUnetConditioning
+    // The studio's wizard: `config` gives the VAE widths, latent channels and
+    // U-Net width of a small generator fitted to the data (fitGeneratorToData).
+    bool fitToData = false;
+    std::uint64_t seed = 0;  // a new model's initial weights
 };
 
 // Applies the run's head and augmentations to the model. Returns the head
 // the model had when its predictor was replaced (to be trained again), else "".
 std::string applyRunChoices(Generator3D& model, const Generator3dRun& run);
+
+// The model a 3D run trains, with the run's choices applied.
+struct OpenedGenerator3d {
+    Generator3D model;
+    bool continued = false;    // plan.modelDir held a model (its architecture wins)
+    std::string replacedHead;  // applyRunChoices' answer
+};
+// plan.modelDir's model, else a new one from run.config (fitted to `data`
+// first when run.fitToData), then applyRunChoices. Train it with
+// trainGenerator3d(opened.model, data, run.plan, events).
+OpenedGenerator3d openGenerator3dRun(const Generator3dRun& run, const TrainingSamples& data);
 
 // A 3D architecture from a preset ("paper" or "tiny") and a phase count (2
 // or 3); throws naming the preset otherwise.
@@ -165,5 +180,40 @@ constexpr const char* kRecipe3dUnetConditioning = "scale-shift";
 // samples' own descriptors, float16 weights, checkpoints in outDir/checkpoints
 // (created).
 Generator3dRun recipe3dRun(const Recipe3dSettings& settings);
+
+// ---- the studio's training wizard (ui/training_job.hpp) ---------------------------------
+
+// What the wizard's pages choose, in ml's words (the defaults are the wizard's).
+struct StudioTrainingSettings {
+    std::filesystem::path train;
+    std::filesystem::path validation;  // empty: the last fifth of the training samples
+    long limit = 0;                    // training samples (0 = all); validation gets a quarter of it
+    std::string name;                  // the model's: outDir/NAME.pt, or the folder outDir/NAME of a 3D generator
+    std::filesystem::path outDir, checkpointDir;
+    int epochs = 0, batch = 0;
+    double learningRate = 0.0;
+    std::uint64_t seed = 0;
+    int threads = 0;  // 0: every core
+    // 2D VAE
+    int latent = 0, hidden = 0;
+    std::vector<int> channels;
+    double beta = 1.0;
+    // 2D LDM
+    std::filesystem::path vae;
+    int ldmHidden = 0, ldmBlocks = 0, diffusionSteps = 0;
+    std::string conditions;  // "vf,phi"; empty or "none": unconditional
+    // 3D generator (dims, phases, conditions and outputs from the data)
+    std::vector<int> channels3d;
+    int latentChannels = 0, unetFeatures = 0;
+};
+
+// Where the studio keeps a stage's checkpoint: DIR/NAME-<stage>.ckpt.
+std::filesystem::path studioCheckpointPath(const std::filesystem::path& checkpointDir, const std::string& name,
+                                           const std::string& stage);
+// The wizard's runs: every stage at the chosen rate, a checkpoint every 50
+// steps (and at epoch ends), resumed when present; no history, float32.
+Vae2dRun studioVae2dRun(const StudioTrainingSettings& settings);
+Ldm2dRun studioLdm2dRun(const StudioTrainingSettings& settings);
+Generator3dRun studioGenerator3dRun(const StudioTrainingSettings& settings);
 
 }  // namespace ms::ml

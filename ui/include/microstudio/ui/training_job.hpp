@@ -1,12 +1,15 @@
 #pragma once
 // One model training for the studio, off the UI thread: a denoising 2D VAE,
 // a 2D latent diffusion model over a VAE's latents, or the 3D generator
-// (VAE, feature predictor, DDPM in sequence). The same ml/ trainers as
-// `microstudio-cli train` / `train3d`, with pause (the worker waits in the
-// progress callback), cancel (ms::Cancelled after a checkpoint) and resume
-// from that checkpoint. Epochs run one trainer call at a time, resuming the
-// checkpoint between calls (bit-identical to one call, see ml/training.hpp),
-// so the validation loss of each epoch is known as soon as it is computed.
+// (VAE, feature predictor, DDPM in sequence). The settings become ml's runs
+// (ml/training_runs.hpp: studioVae2dRun, studioLdm2dRun,
+// studioGenerator3dRun), trained and saved by the calls `microstudio-cli
+// train` / `train3d` make, so both record the same model metadata. With
+// pause (the worker waits in the progress callback), cancel (ms::Cancelled
+// after a checkpoint) and resume from that checkpoint. Epochs run one
+// trainer call at a time, resuming the checkpoint between calls
+// (bit-identical to one call, see ml/training.hpp), so the validation loss
+// of each epoch is known as soon as it is computed.
 #include <QObject>
 #include <QPointF>
 #include <QString>
