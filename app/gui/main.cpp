@@ -1,5 +1,7 @@
 // microstudio: the studio's window. `microstudio [FILE] [--tab NAME]
-// [--generate | --evaluate] [--screenshot OUT.png]`. With --screenshot the shown tab
+// [--generate | --evaluate] [--screenshot OUT.png]`, or `microstudio
+// --bench-rotate FILE [--frames N] [--size WxH]`: the 3D view turning FILE's
+// volume, figures printed one per line. With --screenshot the shown tab
 // first does its default action (design with --generate: samples, with
 // --evaluate: the model's held-out evaluation; noise:
 // a comparison; simulation: a run under way; training: a few epochs of a
@@ -19,8 +21,10 @@
 
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/io/hdf5.hpp"
+#include "microstudio/io/io.hpp"
 #include "microstudio/jobs/snapshot.hpp"
 #include "microstudio/physics/run.hpp"
+#include "microstudio/render/rotation_benchmark.hpp"
 #include "microstudio/render/vtk_widget.hpp"
 #include "microstudio/ui/main_window.hpp"
 #include "microstudio/ui/noise_lab_panel.hpp"
@@ -133,6 +137,46 @@ bool startDefaultAction(ms::ui::MainWindow& window, bool generate, bool evaluate
     return true;
 }
 
+// "WIDTHxHEIGHT" -> size; an empty size for bad text.
+QSize parseSize(const QString& text) {
+    const QStringList wh = text.split('x');
+    if (wh.size() != 2 || wh[0].toInt() <= 0 || wh[1].toInt() <= 0) return {};
+    return QSize(wh[0].toInt(), wh[1].toInt());
+}
+
+void printRotation(const char* name, const ms::render::RotationFigures& f) {
+    std::printf("%-16s %d frames in %.2f s: %.2f frames/s (median frame %.3f s)\n", name, f.frames, f.seconds,
+                f.framesPerSecond, f.medianFrameSeconds);
+}
+
+// --bench-rotate: the 3D view of the viewer turning `file`'s volume.
+int benchRotate(const QString& file, const QString& frames, QSize size) {
+    bool framesOk = false;
+    const int frameCount = frames.toInt(&framesOk);
+    if (!framesOk || frameCount < 1 || !size.isValid()) {
+        std::fprintf(stderr, "microstudio: --bench-rotate expects --frames N >= 1 and --size WIDTHxHEIGHT\n");
+        return 2;
+    }
+    try {
+        const ms::Volume volume = ms::io::readVolume(file.toStdString());
+        const auto counts = volume.phaseCounts();
+        const auto phases = std::count_if(counts.begin(), counts.end(), [](std::size_t n) { return n > 0; });
+        const ms::render::RotationBenchmark r = ms::render::benchmarkRotation(volume, frameCount, size);
+        std::printf("volume           %s: %s, %d phases\n", qPrintable(file), volume.dims().str().c_str(), int(phases));
+        std::printf("view             %dx%d, OpenGL %s\n", r.size.width(), r.size.height(), r.glRenderer.c_str());
+        std::printf("scene build      %.2f s\n", r.sceneBuildSeconds);
+        std::printf("triangles        %lld at rest, %lld while moving\n", r.triangles, r.movingTriangles);
+        std::printf("first frame      %.2f s (while moving: %.2f s)\n", r.firstFrameSeconds, r.firstMovingFrameSeconds);
+        printRotation("at rest", r.still);
+        printRotation("while moving", r.moving);
+        std::printf("load             %s (1, 5, 15 minutes)\n", r.load.c_str());
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "microstudio: --bench-rotate: %s\n", e.what());
+        return 1;
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -165,8 +209,10 @@ int main(int argc, char** argv) {
     parser.addPositionalArgument("file", "Microstructure to open (.vti, .h5, .txt, .png)");
     QCommandLineOption screenshot("screenshot", "Render the window after start-up, save it to <file> and exit.",
                                   "file");
-    QCommandLineOption size("size", "Window size for --screenshot, WIDTHxHEIGHT (default 1280x800).", "size",
-                            "1280x800");
+    QCommandLineOption size("size",
+                            "Window size for --screenshot, WIDTHxHEIGHT (default 1280x800); the 3D view's "
+                            "for --bench-rotate (default 800x600).",
+                            "size", "1280x800");
     QCommandLineOption tab("tab", "Tab to show at start-up: design, viewer, noise, simulation or training.", "name");
     QCommandLineOption generate(
         "generate", "With --tab design: generate samples at start-up (with --screenshot, before the picture).");
@@ -178,7 +224,18 @@ int main(int argc, char** argv) {
     parser.addOption(evaluate);
     parser.addOption(screenshot);
     parser.addOption(size);
+    QCommandLineOption benchRotateOption(
+        "bench-rotate",
+        "Benchmark: show <file>'s volume in the 3D view, turn it a full circle at rest and as while "
+        "dragged, print the scene build time, triangles and frames per second, and exit.",
+        "file");
+    QCommandLineOption frames("frames", "Frames per turn for --bench-rotate (default 36).", "n", "36");
+    parser.addOption(benchRotateOption);
+    parser.addOption(frames);
     parser.process(app);
+    if (parser.isSet(benchRotateOption))
+        return benchRotate(parser.value(benchRotateOption), parser.value(frames),
+                           parseSize(parser.isSet(size) ? parser.value(size) : "800x600"));
 
     ms::ui::MainWindow window;
     const QStringList files = parser.positionalArguments();
@@ -193,12 +250,12 @@ int main(int argc, char** argv) {
         window.setVolume(ms::syntheticMicrostructure(ms::Dims{96, 96, 48}, demo), "demo");
     }
     if (parser.isSet(screenshot)) {
-        const QStringList wh = parser.value(size).split('x');
-        if (wh.size() != 2 || wh[0].toInt() <= 0 || wh[1].toInt() <= 0) {
+        const QSize windowSize = parseSize(parser.value(size));
+        if (!windowSize.isValid()) {
             std::fprintf(stderr, "microstudio: --size expects WIDTHxHEIGHT\n");
             return 2;
         }
-        window.resize(wh[0].toInt(), wh[1].toInt());
+        window.resize(windowSize);
     }
     if (parser.isSet(tab)) {
         const QString name = parser.value(tab).toLower();

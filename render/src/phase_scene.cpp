@@ -19,6 +19,8 @@
 #include <vtkPolyDataMapper2D.h>
 #include <vtkPolyDataNormals.h>
 #include <vtkProperty.h>
+#include <vtkQuadricClustering.h>
+#include <vtkRenderWindow.h>
 #include <vtkRenderer.h>
 #include <vtkProperty2D.h>
 #include <vtkSmartPointer.h>
@@ -26,6 +28,7 @@
 #include <vtkTextProperty.h>
 #include <vtkUnsignedCharArray.h>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -89,11 +92,75 @@ struct ScaleBarActors {
         text->SetDisplayPosition(int((left + right) / 2), int(y + 6));
     }
 };
+
+// The closed surface of one phase of the padded label image, extracted now.
+vtkSmartPointer<vtkDiscreteFlyingEdges3D> phaseSurface(vtkImageConstantPad& labels, int phase) {
+    auto surface = vtkSmartPointer<vtkDiscreteFlyingEdges3D>::New();
+    surface->SetInputConnection(labels.GetOutputPort());
+    surface->SetValue(0, phase);
+    surface->ComputeNormalsOff();
+    surface->ComputeGradientsOff();
+    surface->ComputeScalarsOff();
+    surface->Update();
+    return surface;
+}
+
+// Normals (sharp edges kept above 60 degrees) computed now, and a mapper.
+// Flying edges orders its triangles consistently already (reordering them
+// changes nothing and takes half the time); decimated surfaces need it.
+vtkSmartPointer<vtkPolyDataMapper> shadedMapper(vtkAlgorithmOutput* surface, bool reorder) {
+    auto normals = vtkSmartPointer<vtkPolyDataNormals>::New();
+    normals->SetInputConnection(surface);
+    normals->SetFeatureAngle(60);
+    normals->SetConsistency(reorder);
+    normals->Update();
+    auto mapper = vtkSmartPointer<vtkPolyDataMapper>::New();
+    mapper->SetInputConnection(normals->GetOutputPort());
+    mapper->ScalarVisibilityOff();
+    return mapper;
+}
+
+// At most `budget` triangles of `surface` by quadric clustering (what
+// ParaView draws while moving; linear time, unlike edge-collapse
+// decimation): the vertices in each bin of a grid over the bounds merge into
+// one. Bins start sqrt(triangles / budget) cells wide, as the triangles
+// follow the area, and grow until the budget holds.
+vtkSmartPointer<vtkQuadricClustering> decimated(vtkAlgorithm& surface, long long budget, double cell) {
+    auto* input = vtkPolyData::SafeDownCast(surface.GetOutputDataObject(0));
+    double bounds[6];
+    input->GetBounds(bounds);
+    const double wanted = double(std::max(budget, 1LL));
+    double bin = cell * std::sqrt(double(input->GetNumberOfPolys()) / wanted);
+    auto cluster = vtkSmartPointer<vtkQuadricClustering>::New();
+    cluster->SetInputConnection(surface.GetOutputPort());
+    cluster->AutoAdjustNumberOfDivisionsOff();
+    for (;;) {
+        int divisions[3];
+        for (int a = 0; a < 3; ++a)
+            divisions[a] = std::max(1, int(std::ceil((bounds[2 * a + 1] - bounds[2 * a]) / bin)));
+        cluster->SetNumberOfDivisions(divisions);
+        cluster->Update();
+        const long long got = cluster->GetOutput()->GetNumberOfPolys();
+        if (got <= budget || divisions[0] * divisions[1] * divisions[2] == 1) return cluster;
+        bin *= 1.05 * std::sqrt(double(got) / wanted);
+    }
+}
 }  // namespace
 
 struct PhaseScene::Impl {
+    // One phase's surface in full and, when the scene is over the budget, decimated for moving.
+    struct Detail {
+        vtkSmartPointer<vtkPolyDataMapper> full;
+        vtkSmartPointer<vtkPolyDataMapper> moving;  // null: the full one also while moving
+        long long triangles = 0;
+        long long movingTriangles = 0;
+    };
+
     vtkRenderer* renderer = nullptr;
     std::array<vtkSmartPointer<vtkActor>, kMaxPhases> actors;
+    std::array<Detail, kMaxPhases> details;
+    long long movingBudget = kDefaultMovingTriangleBudget;
+    long long drawnTriangles = 0;  // by the last render
     std::array<bool, kMaxPhases> visible{true, true, true};
     std::array<double, kMaxPhases> opacity{1.0, 1.0, 1.0};
     vtkSmartPointer<vtkActor> outline;
@@ -130,6 +197,63 @@ struct PhaseScene::Impl {
         barActors.place(right - bar.pixels, right, 14.0);
     }
 
+    // One actor per present phase: its surface in full and, when the scene's
+    // surfaces are over the budget, decimated to its share of it.
+    void buildSurfaces(vtkImageConstantPad& labels, const std::array<std::size_t, kMaxPhases>& counts) {
+        std::array<vtkSmartPointer<vtkDiscreteFlyingEdges3D>, kMaxPhases> surfaces;
+        long long total = 0;
+        for (int p = 0; p < kMaxPhases; ++p) {
+            if (actors[p]) renderer->RemoveActor(actors[p]);
+            actors[p] = nullptr;
+            details[p] = {};
+            if (counts[p] == 0) continue;
+            surfaces[p] = phaseSurface(labels, p);
+            details[p].triangles = surfaces[p]->GetOutput()->GetNumberOfPolys();
+            total += details[p].triangles;
+        }
+        const double cell = std::min({spacing[0], spacing[1], spacing[2]});
+        for (int p = 0; p < kMaxPhases; ++p) {
+            if (!surfaces[p]) continue;
+            auto& detail = details[p];
+            detail.full = shadedMapper(surfaces[p]->GetOutputPort(), false);
+            detail.movingTriangles = detail.triangles;
+            if (total > movingBudget) {
+                // Shares rounded down: their sum stays within the budget.
+                const auto share = (long long)(double(movingBudget) * double(detail.triangles) / double(total));
+                auto lod = decimated(*surfaces[p], share, cell);
+                detail.moving = shadedMapper(lod->GetOutputPort(), true);
+                detail.movingTriangles = lod->GetOutput()->GetNumberOfPolys();
+            }
+            addActor(p);
+        }
+    }
+
+    void addActor(int p) {
+        auto actor = vtkSmartPointer<vtkActor>::New();
+        actor->SetMapper(details[p].full);
+        const Rgb c = phaseColor(p);
+        actor->GetProperty()->SetColor(c.r, c.g, c.b);
+        actor->GetProperty()->SetAmbient(0.25);
+        actor->GetProperty()->SetDiffuse(0.75);
+        actor->GetProperty()->SetSpecular(0.15);
+        actors[p] = actor;
+        applyStyle(p);
+        renderer->AddActor(actor);
+    }
+
+    // Before each render: the decimated surfaces while the camera moves.
+    void chooseDetail() {
+        vtkRenderWindow* window = renderer->GetRenderWindow();
+        const bool moving = window && window->GetDesiredUpdateRate() > kMovingUpdateRate;
+        drawnTriangles = 0;
+        for (int p = 0; p < kMaxPhases; ++p) {
+            if (!actors[p]) continue;
+            const bool decimated = moving && details[p].moving;
+            if (details[p].moving) actors[p]->SetMapper(decimated ? details[p].moving : details[p].full);
+            if (visible[p]) drawnTriangles += decimated ? details[p].movingTriangles : details[p].triangles;
+        }
+    }
+
     void applyStyle(int p) {
         if (!actors[p]) return;
         actors[p]->SetVisibility(visible[p]);
@@ -141,8 +265,10 @@ PhaseScene::PhaseScene(vtkRenderer* renderer) : impl_(std::make_unique<Impl>()) 
     auto& s = *impl_;
     s.renderer = renderer;
     s.beforeRender->SetClientData(&s);
-    s.beforeRender->SetCallback(
-        [](vtkObject*, unsigned long, void* scene, void*) { static_cast<Impl*>(scene)->updateScaleBar(); });
+    s.beforeRender->SetCallback([](vtkObject*, unsigned long, void* scene, void*) {
+        static_cast<Impl*>(scene)->updateScaleBar();
+        static_cast<Impl*>(scene)->chooseDetail();
+    });
     renderer->AddObserver(vtkCommand::StartEvent, s.beforeRender);
     renderer->AddActor2D(s.barActors.bar);
     renderer->AddActor2D(s.barActors.text);
@@ -182,37 +308,7 @@ void PhaseScene::setVolume(const Volume& volume) {
     pad->SetConstant(kOutside);
     pad->SetOutputWholeExtent(-1, d.nx, -1, d.ny, -1, d.nz);
 
-    const auto counts = volume.phaseCounts();
-    for (int p = 0; p < kMaxPhases; ++p) {
-        if (s.actors[p]) {
-            s.renderer->RemoveActor(s.actors[p]);
-            s.actors[p] = nullptr;
-        }
-        if (counts[p] == 0) continue;
-        auto surface = vtkSmartPointer<vtkDiscreteFlyingEdges3D>::New();
-        surface->SetInputConnection(pad->GetOutputPort());
-        surface->SetValue(0, p);
-        surface->ComputeNormalsOff();
-        surface->ComputeGradientsOff();
-        surface->ComputeScalarsOff();
-        auto normals = vtkSmartPointer<vtkPolyDataNormals>::New();
-        normals->SetInputConnection(surface->GetOutputPort());
-        normals->SetFeatureAngle(60);
-        normals->ConsistencyOn();
-        auto mapper = vtkSmartPointer<vtkPolyDataMapper>::New();
-        mapper->SetInputConnection(normals->GetOutputPort());
-        mapper->ScalarVisibilityOff();
-        auto actor = vtkSmartPointer<vtkActor>::New();
-        actor->SetMapper(mapper);
-        const Rgb c = phaseColor(p);
-        actor->GetProperty()->SetColor(c.r, c.g, c.b);
-        actor->GetProperty()->SetAmbient(0.25);
-        actor->GetProperty()->SetDiffuse(0.75);
-        actor->GetProperty()->SetSpecular(0.15);
-        s.actors[p] = actor;
-        s.applyStyle(p);
-        s.renderer->AddActor(actor);
-    }
+    s.buildSurfaces(*pad, volume.phaseCounts());
 
     if (s.outline) s.renderer->RemoveActor(s.outline);
     auto box = vtkSmartPointer<vtkOutlineSource>::New();
@@ -267,6 +363,36 @@ void PhaseScene::setPhaseOpacity(int phase, double opacity) {
 }
 
 PhaseScene::ScaleBar PhaseScene::scaleBar() const { return impl_->bar; }
+
+long long PhaseScene::triangleCount() const {
+    long long sum = 0;
+    for (int p = 0; p < kMaxPhases; ++p)
+        if (impl_->visible[p]) sum += impl_->details[p].triangles;
+    return sum;
+}
+
+long long PhaseScene::movingTriangleCount() const {
+    long long sum = 0;
+    for (int p = 0; p < kMaxPhases; ++p)
+        if (impl_->visible[p]) sum += impl_->details[p].movingTriangles;
+    return sum;
+}
+
+void PhaseScene::setMovingTriangleBudget(long long triangles) {
+    impl_->movingBudget = std::max(triangles, kMinMovingTriangleBudget);
+}
+
+long long PhaseScene::movingTriangleBudget() const { return impl_->movingBudget; }
+
+long long PhaseScene::lastDrawnTriangleCount() const { return impl_->drawnTriangles; }
+
+std::array<double, 6> PhaseScene::surfaceBounds(int phase, bool moving) const {
+    const auto& detail = impl_->details.at(std::size_t(phase));
+    vtkPolyDataMapper* mapper = moving && detail.moving ? detail.moving : detail.full;
+    std::array<double, 6> bounds{};
+    if (mapper) mapper->GetInput()->GetBounds(bounds.data());
+    return bounds;
+}
 
 void PhaseScene::setScaleBarVisible(bool visible) {
     impl_->barWanted = visible;

@@ -22,9 +22,11 @@
 #include <QOpenGLExtraFunctions>
 #include <QOpenGLFunctions>
 #include <QWheelEvent>
+#include <algorithm>
 #include <cstring>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/render/phase_scene.hpp"
 
 namespace ms::render {
 
@@ -40,10 +42,17 @@ struct VtkWidget::Impl {
     QSurface* surface = nullptr;
     bool needsRender = true;
     bool inPaint = false;
+    const int stillMultiSamples = window->GetMultiSamples();
+
+    // The interactor asks for its interactive update rate while the mouse turns the camera.
+    bool moving() const { return window->GetDesiredUpdateRate() > PhaseScene::kMovingUpdateRate; }
 
     // One VTK render into the current context, its GL state pushed first
     // (the caller pops it once done with the picture).
     vtkOpenGLState* renderNow() {
+        // No anti-aliasing while the camera moves: 8x multisampling triples
+        // the time of a frame in software OpenGL (docs/benchmarks.md).
+        window->SetMultiSamples(moving() ? 0 : stillMultiSamples);
         vtkOpenGLState* state = window->GetState();
         state->Reset();
         state->Push();
@@ -246,18 +255,25 @@ void VtkWidget::resizeGL(int w, int h) {
 void VtkWidget::paintGL() {
     auto& w = *impl_;
     if (!w.window->GetReadyForRendering()) return;
-    // Always render: Qt may have reallocated its framebuffer since.
+    // Always render: Qt may have reallocated its framebuffer since. While the
+    // camera moves, at half the resolution, scaled up: a frame's time in
+    // software OpenGL goes with its pixels (docs/benchmarks.md). The size
+    // is back before any event sees it (the trackball scales turns by it).
+    const int fullWidth = w.window->GetSize()[0], fullHeight = w.window->GetSize()[1];
+    const bool reduced = w.moving();
+    if (reduced) w.window->SetSize(std::max(1, fullWidth / 2), std::max(1, fullHeight / 2));
     vtkOpenGLState* state = w.renderNow();
     w.needsRender = false;
+    const int renderedWidth = w.window->GetSize()[0], renderedHeight = w.window->GetSize()[1];
+    if (reduced) w.window->SetSize(fullWidth, fullHeight);
     // Copy VTK's picture into the widget's framebuffer.
     QOpenGLFunctions* gl = context()->functions();
     const qreal dpr = devicePixelRatioF();
-    const int* size = w.window->GetSize();
     gl->glBindFramebuffer(GL_DRAW_FRAMEBUFFER, defaultFramebufferObject());
     const GLenum buffer = GL_COLOR_ATTACHMENT0;
     context()->extraFunctions()->glDrawBuffers(1, &buffer);
-    w.window->BlitDisplayFramebuffer(0, 0, 0, size[0], size[1], 0, 0, int(width() * dpr), int(height() * dpr),
-                                     GL_COLOR_BUFFER_BIT, GL_NEAREST);
+    w.window->BlitDisplayFramebuffer(0, 0, 0, renderedWidth, renderedHeight, 0, 0, int(width() * dpr),
+                                     int(height() * dpr), GL_COLOR_BUFFER_BIT, reduced ? GL_LINEAR : GL_NEAREST);
     // VTK leaves alpha 0; make it opaque so grabFramebuffer() shows the picture.
     GLboolean mask[4];
     gl->glGetBooleanv(GL_COLOR_WRITEMASK, mask);

@@ -20,6 +20,7 @@
 #include "microstudio/io/io.hpp"
 #include "microstudio/render/phase_scene.hpp"
 #include "microstudio/render/phase_style.hpp"
+#include "microstudio/render/rotation_benchmark.hpp"
 #include "microstudio/render/slice_view.hpp"
 #include "microstudio/render/vtk_widget.hpp"
 #include "microstudio/ui/main_window.hpp"
@@ -3093,6 +3094,161 @@ private slots:
         QDir(root).removeRecursively();
     }
 
+    // The studio's job and the CLI given the same settings (a training limit,
+    // whose validation share is a quarter of it, and a seed other than 0)
+    // record the same model, field by field: a 2D denoising VAE (`train
+    // vae2d`), a 2D LDM over it (`train ldm2d`) and a 3D generator
+    // (`train3d`): architecture, normalisation, data hash, per-stage options,
+    // choices and losses (only the wall times differ).
+    void trainingJobAndCliRecordTheSameVaeAndLimitedGenerator() {
+        const QDir root(QDir::temp().filePath("ms_test_same_runs"));
+        QDir(root).removeRecursively();
+        QVERIFY(QDir().mkpath(root.path()));
+        // Without the wall times, which differ between any two runs.
+        const std::function<void(ms::Json&)> withoutTimes = [&withoutTimes](ms::Json& j) {
+            if (!j.is_object()) return;
+            for (const char* key : {"created", "seconds_last_run", "seconds_per_step"}) j.erase(key);
+            for (auto& item : j.items()) withoutTimes(item.value());
+        };
+        const auto sameRecord = [&](ms::Json studio, ms::Json cli) {
+            withoutTimes(studio);
+            withoutTimes(cli);
+            for (const char* field : {"kind", "name", "architecture", "attributes", "attribute_normalisation",
+                                      "data_hash", "description", "weights_precision"})
+                QVERIFY2(studio[field] == cli[field], qPrintable(QString("%1: studio %2, CLI %3")
+                                                                     .arg(field)
+                                                                     .arg(QString::fromStdString(studio[field].dump()))
+                                                                     .arg(QString::fromStdString(cli[field].dump()))));
+            QVERIFY2(studio == cli, qPrintable(QString::fromStdString(ms::Json::diff(studio, cli).dump(1))));
+        };
+        // A command's own flags, then the job's training settings below as flags.
+        const auto flags = [](const QString& own) {
+            return (own +
+                    " --epochs 1 --batch 4 --lr 2e-3 --seed 3 --threads 1 --checkpoint-every 50 --limit 8 "
+                    "--val-limit 2")
+                .split(' ');
+        };
+        const auto runCli = [](const QStringList& args) {
+            QProcess cli;
+            cli.start(MICROSTUDIO_CLI, args);
+            if (!cli.waitForFinished(120000)) return QByteArray("did not finish");
+            return cli.exitCode() == 0 ? QByteArray() : cli.readAllStandardError();
+        };
+        const auto trainInStudio = [](const ms::ui::TrainingSettings& s) {
+            ms::ui::TrainingJob job;
+            QSignalSpy finished(&job, &ms::ui::TrainingJob::finished);
+            if (!job.start(s) || !finished.wait(120000)) return QString("did not finish");
+            return finished.first().at(0).value<ms::ui::TrainingJob::Outcome>() ==
+                           ms::ui::TrainingJob::Outcome::Finished
+                       ? QString()
+                       : finished.first().at(1).toString();
+        };
+        ms::ui::TrainingSettings s;
+        s.outputDir = root.filePath("studio");
+        s.checkpointDir = root.filePath("studio-checkpoints");
+        s.epochs = 1;
+        s.batch = 4;
+        s.learningRate = 2e-3;
+        s.seed = 3;
+        s.threads = 1;
+        s.limit = 8;  // validation: 2
+
+        // 14 synthetic structures of rising donor fraction: 10 to NAME-train.h5, 4 to NAME-val.h5.
+        auto writeSplits = [&root](const QString& name, ms::Dims dims, std::uint64_t seed, double wavelength,
+                                   double donorFraction) {
+            std::vector<ms::Volume> volumes;
+            for (int i = 0; i < 14; ++i) {
+                ms::SyntheticOptions o;
+                o.seed = seed + std::uint64_t(i);
+                o.wavelength = wavelength;
+                o.donorFraction = donorFraction + 0.02 * i;
+                volumes.push_back(ms::syntheticMicrostructure(dims, o));
+            }
+            const QStringList paths{root.filePath(name + "-train.h5"), root.filePath(name + "-val.h5")};
+            ms::io::writeHdf5({volumes.begin(), volumes.begin() + 10}, paths[0].toStdString());
+            ms::io::writeHdf5({volumes.begin() + 10, volumes.end()}, paths[1].toStdString());
+            return paths;
+        };
+
+        // The 2D VAE on 32 x 32 images.
+        const QStringList splits2d = writeSplits("images", ms::Dims{32, 32, 1}, 90, 6.0, 0.35);
+        const QString &train2d = splits2d[0], &val2d = splits2d[1];
+        s.kind = ms::ui::TrainingKind::DenoisingVae2d;
+        s.trainData = train2d;
+        s.validationData = val2d;
+        s.name = "same-vae";
+        s.latent = 8;
+        s.hidden = 32;
+        s.channels = "8, 16";
+        s.beta = 0.5;
+        const QString studioVaeMessage = trainInStudio(s);
+        QVERIFY2(studioVaeMessage.isEmpty(), qPrintable(studioVaeMessage));
+        const QString cliVae = root.filePath("cli/same-vae.pt");
+        const QByteArray cliVaeError =
+            runCli(QStringList{"train", "vae2d", "--data", train2d, "--val", val2d, "--out", cliVae} +
+                   flags("--latent 8 --hidden 32 --channels 8,16 --beta 0.5"));
+        QVERIFY2(cliVaeError.isEmpty(), cliVaeError.constData());
+        const ms::Json studioVae = ms::ml::readMetadata(s.modelPath().toStdString()).toJson(),
+                       cliVaeRecord = ms::ml::readMetadata(cliVae.toStdString()).toJson();
+        const ms::Json& vaeTraining = studioVae.at("training");
+        QCOMPARE(ms::numberOr(vaeTraining, "seed", -1.0), 3.0);
+        QCOMPARE(ms::numberOr(vaeTraining, "train_samples", 0.0), 8.0);
+        QCOMPARE(ms::numberOr(vaeTraining, "validation_samples", 0.0), 2.0);
+        QVERIFY(studioVae.at("architecture").at("kernels") == ms::Json::array({4, 4}));  // the paper's for 2 layers
+        sameRecord(studioVae, cliVaeRecord);
+        if (QTest::currentTestFailed()) return;
+
+        // A 2D LDM over that VAE's latents, conditioned on vf.
+        s.kind = ms::ui::TrainingKind::Ldm2d;
+        s.name = "same-ldm";
+        s.vae = s.modelPath().replace("same-ldm", "same-vae");
+        s.ldmHidden = 16;
+        s.ldmBlocks = 1;
+        s.diffusionSteps = 10;
+        s.conditions = "vf";
+        const QString studioLdmMessage = trainInStudio(s);
+        QVERIFY2(studioLdmMessage.isEmpty(), qPrintable(studioLdmMessage));
+        const QString cliLdm = root.filePath("cli/same-ldm.pt");
+        const QByteArray cliLdmError =
+            runCli(QStringList{"train", "ldm2d", "--vae", s.vae, "--data", train2d, "--val", val2d, "--out", cliLdm} +
+                   flags("--conditions vf --hidden 16 --blocks 1 --steps 10"));
+        QVERIFY2(cliLdmError.isEmpty(), cliLdmError.constData());
+        sameRecord(ms::ml::readMetadata(s.modelPath().toStdString()).toJson(),
+                   ms::ml::readMetadata(cliLdm.toStdString()).toJson());
+        if (QTest::currentTestFailed()) return;
+
+        // The 3D generator on 16 x 16 x 8 volumes (first stride 1; the data
+        // carry no processing parameters, so the outputs are the conditions).
+        const QStringList splits3d = writeSplits("volumes", ms::Dims{16, 16, 8}, 110, 5.0, 0.38);
+        const QString &train3d = splits3d[0], &val3d = splits3d[1];
+        s.kind = ms::ui::TrainingKind::Generator3d;
+        s.trainData = train3d;
+        s.validationData = val3d;
+        s.name = "same-gen";
+        s.channels3d = "4,8";
+        s.latentChannels = 2;
+        s.unetFeatures = 8;
+        const QString studioGenMessage = trainInStudio(s);
+        QVERIFY2(studioGenMessage.isEmpty(), qPrintable(studioGenMessage));
+        const QString cliGen = root.filePath("cli/same-gen");
+        const QByteArray cliGenError =
+            runCli(QStringList{"train3d", "--data", train3d, "--val", val3d, "--out", cliGen} +
+                   flags("--config tiny --phases 2 --dims 16x16x8 --channels 4,8 --latent-channels 2 --features 8 "
+                         "--first-stride 1 --outputs ABS_f_D,CT_f_D_tort1,CT_f_A_tort1 --describe"));
+        QVERIFY2(cliGenError.isEmpty(), cliGenError.constData());
+        const ms::Json studioGen = ms::readJsonFile((s.modelPath() + "/generator3d.json").toStdString()),
+                       cliGenRecord = ms::readJsonFile((cliGen + "/generator3d.json").toStdString());
+        for (const auto& stage : ms::ml::generator3dStages()) {
+            const ms::Json& record = studioGen.at("training").at(stage);
+            QCOMPARE(ms::numberOr(record.at("options"), "learning_rate", 0.0), 2e-3);
+            QCOMPARE(ms::numberOr(record.at("options"), "checkpoint_every", 0.0), 50.0);
+            QCOMPARE(ms::numberOr(record, "samples", 0.0), 8.0);
+        }
+        QCOMPARE(int(studioGen.at("attribute_normalisation").at("mean").size()), 3);
+        sameRecord(studioGen, cliGenRecord);
+        QDir(root).removeRecursively();
+    }
+
     void trainingOnTheThreePhaseDataset() {
         // A tiny Cahn-Hilliard dataset thresholded both ways (as `microstudio-cli
         // dataset build --phases 2,3` writes it), each trained through the
@@ -3710,6 +3866,106 @@ private slots:
         QVERIFY(bad.waitForFinished(60000));
         QVERIFY(bad.exitCode() != 0);
         QVERIFY(!QFile::exists(out + ".bad.png"));
+    }
+
+    // Issue 24: the rotation benchmark (microstudio --bench-rotate) turns the
+    // viewer's phase scene; its figures agree with each other and with the
+    // scene. Speed itself is measured in docs/benchmarks.md, never asserted.
+    void rotationBenchmarkFiguresAreConsistent() {
+        ms::SyntheticOptions options;
+        options.mixedFraction = 0.15;
+        options.seed = 24;
+        const ms::Volume volume = ms::syntheticMicrostructure(ms::Dims{64, 64, 16}, options);
+        const int frames = 4;
+        const ms::render::RotationBenchmark r = ms::render::benchmarkRotation(volume, frames, QSize(320, 240));
+        QCOMPARE(r.size, QSize(320, 240));
+        for (const ms::render::RotationFigures* turn : {&r.still, &r.moving}) {
+            QCOMPARE(turn->frames, frames);
+            QVERIFY(turn->seconds > 0);
+            QVERIFY(std::abs(turn->framesPerSecond - frames / turn->seconds) <= 1e-9 * turn->framesPerSecond);
+            // The median of 4 frames is one of them: within their sum.
+            QVERIFY(turn->medianFrameSeconds > 0 && turn->medianFrameSeconds < turn->seconds);
+        }
+        QVERIFY(r.sceneBuildSeconds > 0);
+        QVERIFY(r.firstFrameSeconds > 0);
+        QVERIFY(!r.glRenderer.empty());
+        QCOMPARE(QString::fromStdString(r.load).split(' ').size(), 3);
+        // The viewer's scene for the same volume counts the same triangles.
+        ms::render::VtkWidget view;
+        ms::render::PhaseScene scene(view.renderer());
+        scene.setVolume(volume);
+        QVERIFY(scene.triangleCount() > 1000);
+        QCOMPARE(r.triangles, scene.triangleCount());
+        QCOMPARE(r.movingTriangles, scene.movingTriangleCount());
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::render::benchmarkRotation(volume, 0));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::render::benchmarkRotation(volume, 2, QSize(0, 10)));
+        ms::ProgressToken cancelled;
+        cancelled.cancel();
+        QVERIFY_THROWS_EXCEPTION(ms::Cancelled, ms::render::benchmarkRotation(volume, 2, QSize(64, 48), &cancelled));
+    }
+
+    // Issue 24: above the triangle budget the 3D view draws decimated surfaces
+    // while the mouse turns it (within the budget, over the same box) and the
+    // full ones again once it is released; a small volume always in full.
+    void movingViewDrawsLargeVolumesDecimated() {
+        ms::SyntheticOptions options;
+        options.mixedFraction = 0.16;
+        options.seed = 2024;
+        const ms::Volume large = ms::syntheticMicrostructure(ms::Dims{128, 128, 32}, options);
+        ms::render::VtkWidget view;
+        ms::render::PhaseScene scene(view.renderer());
+        scene.setVolume(large);
+        const long long budget = ms::render::PhaseScene::kDefaultMovingTriangleBudget;
+        QCOMPARE(scene.movingTriangleBudget(), budget);
+        QVERIFY2(scene.triangleCount() > 4 * budget, qPrintable(QString::number(scene.triangleCount())));
+        QVERIFY(scene.movingTriangleCount() <= budget);
+        QVERIFY(scene.movingTriangleCount() > budget / 4);  // the budget is used, not thrown away
+        for (int p = 0; p < 3; ++p) {
+            const auto full = scene.surfaceBounds(p, false), moving = scene.surfaceBounds(p, true);
+            QCOMPARE(full[0], -0.5);  // closed at the box faces
+            QCOMPARE(full[1], 127.5);
+            for (int i = 0; i < 6; ++i)
+                QVERIFY2(std::abs(moving[std::size_t(i)] - full[std::size_t(i)]) <= 1.0,
+                         qPrintable(QString("phase %1 bound %2: %3 vs %4")
+                                        .arg(p)
+                                        .arg(i)
+                                        .arg(moving[std::size_t(i)])
+                                        .arg(full[std::size_t(i)])));
+        }
+        // Turned with the mouse: decimated (and drawn at half the resolution,
+        // scaled up) while the button is down, full once released.
+        view.resize(480, 360);
+        view.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&view));
+        const QPoint from = view.rect().center();
+        QTest::mousePress(&view, Qt::LeftButton, {}, from, 150);
+        QTest::mouseMove(&view, from + QPoint(40, 10), 150);
+        const QImage moving = view.grabFramebuffer();
+        QCOMPARE(scene.lastDrawnTriangleCount(), scene.movingTriangleCount());
+        QTest::mouseRelease(&view, Qt::LeftButton, {}, from + QPoint(40, 10), 150);
+        const QImage still = view.grabFramebuffer();
+        QCOMPARE(scene.lastDrawnTriangleCount(), scene.triangleCount());
+        // The same camera: the phases fill the same part of the view in both pictures.
+        const auto phaseArea = [](const QImage& image) {
+            QRect area;
+            for (int y = 0; y < image.height(); ++y)
+                for (int x = 0; x < image.width(); ++x)
+                    if (image.pixelColor(x, y).hsvSaturationF() > 0.5) area |= QRect(x, y, 1, 1);
+            return area;
+        };
+        const QRect movingArea = phaseArea(moving), stillArea = phaseArea(still);
+        QCOMPARE(moving.size(), still.size());
+        QVERIFY(stillArea.width() > still.width() / 2);
+        for (const auto& [a, b] : {std::pair{movingArea.left(), stillArea.left()},
+                                   {movingArea.right(), stillArea.right()},
+                                   {movingArea.top(), stillArea.top()},
+                                   {movingArea.bottom(), stillArea.bottom()}})
+            QVERIFY2(std::abs(a - b) <= 6, qPrintable(QString("moving %1 vs still %2").arg(a).arg(b)));
+        // Under the budget nothing is decimated.
+        scene.setVolume(ms::syntheticMicrostructure(ms::Dims{24, 24, 12}, options));
+        QVERIFY(scene.triangleCount() > 0 && scene.triangleCount() <= budget);
+        QCOMPARE(scene.movingTriangleCount(), scene.triangleCount());
+        QVERIFY(scene.surfaceBounds(0, true) == scene.surfaceBounds(0, false));
     }
 };
 

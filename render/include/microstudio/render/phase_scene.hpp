@@ -2,7 +2,10 @@
 // The 3D scene of a labelled volume: one closed iso-surface per phase
 // (discrete flying edges on the label image), each with its own colour,
 // visibility and opacity, an outline box, a crosshair marker and a scale
-// bar in the lower right corner.
+// bar in the lower right corner. While the camera moves, surfaces with more
+// triangles than a budget are drawn decimated (a level of detail); at rest
+// always in full.
+#include <array>
 #include <memory>
 #include <string>
 
@@ -40,6 +43,27 @@ public:
     };
     ScaleBar scaleBar() const;
     void setScaleBarVisible(bool visible);
+
+    // Triangles of the shown phases' surfaces at full detail (the view at rest).
+    long long triangleCount() const;
+    // Triangles of the shown phases' surfaces while the camera moves: the
+    // render window's desired update rate above kMovingUpdateRate, as VTK's
+    // interactor sets it while the mouse drags.
+    long long movingTriangleCount() const;
+    static constexpr double kMovingUpdateRate = 1.0;  // frames/s; at rest VTK asks 0.0001
+    // Above this many triangles in all the scene's surfaces they are
+    // decimated for moving (shared among the phases as their triangles);
+    // applies from the next setVolume. At least kMinMovingTriangleBudget.
+    void setMovingTriangleBudget(long long triangles);
+    long long movingTriangleBudget() const;
+    // About 10 frames/s in software OpenGL on 2 cores (docs/benchmarks.md).
+    static constexpr long long kDefaultMovingTriangleBudget = 100000;
+    static constexpr long long kMinMovingTriangleBudget = 1000;
+    // Bounds (xmin, xmax, ymin, ymax, zmin, zmax) of a phase's surface as
+    // drawn at rest or while moving; all zero when the phase is absent.
+    std::array<double, 6> surfaceBounds(int phase, bool moving) const;
+    // Triangles of the phase surfaces the last render drew (0 before one).
+    long long lastDrawnTriangleCount() const;
 
 private:
     struct Impl;

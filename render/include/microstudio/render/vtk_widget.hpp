@@ -2,7 +2,9 @@
 // A QOpenGLWidget that hosts a VTK render window (Debian's VTK Qt module is
 // Qt 5 only, so we embed VTK in Qt 6 ourselves; see docs/rendering.md),
 // with an orientation axes triad (x red, y green, z blue) in the lower left
-// corner that turns with the camera, as in ParaView.
+// corner that turns with the camera, as in ParaView. While the mouse turns
+// the camera (the interactor's interactive update rate) frames are drawn at
+// half the resolution without anti-aliasing; at rest in full.
 #include <QImage>
 #include <QOpenGLWidget>
 #include <QRectF>
