@@ -5,7 +5,8 @@
 #      train / validation / test (70 / 15 / 15);
 #   2. the VAE variant, chosen on VALIDATION by its round-trip R^2 (the least
 #      over the conditioned descriptors) after a short pilot of each variant;
-#   3. `train3d recipe` with that variant (checkpoints: a rerun resumes);
+#   3. `train3d recipe` with that variant (checkpoints: a rerun resumes), its
+#      validation figures and the guidance scale chosen on validation;
 #   4. `evaluate` on TEST (read only here, to report), with memorisation
 #      against the training split, saved as evaluation.json;
 #   5. the shipped held-out subset (64 test volumes) beside the model.
@@ -83,6 +84,10 @@ for p in $PHASES; do
   #     R^2 >= 0.97 on every condition, docs/ml3d.md); test is not read here.
   [ -f "$WORK/$name-val.json" ] || run "$CLI" evaluate --model "$model" --data "$d/val.h5" -n 256 --steps 50 \
     --threads "$THREADS" --json > "$WORK/$name-val.json"
+  # 3c. The guidance scale, chosen on validation and recorded in the model
+  #     (generate, evaluate and the Design tab then sample at it).
+  [ -f "$WORK/$name-guidance.txt" ] || run "$CLI" evaluate --model "$model" --data "$d/val.h5" -n 256 --steps 50 \
+    --threads "$THREADS" --choose-guidance 1,2 > "$WORK/$name-guidance.txt"
 
   # 4. Test figures (256 evenly spaced test targets, memorisation against train).
   [ -f "$model/evaluation.json" ] || run "$CLI" evaluate --model "$model" --data "$d/test.h5" -n 256 --steps 50 \
