@@ -62,7 +62,7 @@ for p in $PHASES; do
           --lr 2e-3 --checkpoint-every 50 --threads "$THREADS" --seed 0 ${VARIANT[$v]}
       fi
       [ -f "$out-val.json" ] || run "$CLI" evaluate --model "$out" --data "$d/val.h5" -n 256 --round-trip-only \
-        --threads "$THREADS" --json > "$out-val.json"
+        --threads "$THREADS" --json > "$out-val.json.tmp" && mv "$out-val.json.tmp" "$out-val.json"
       r2=$(least_round_trip "$out-val.json")
       echo "pilot $name $v (${VARIANT[$v]}): least round-trip R^2 on validation $r2" >&2
       measured="$measured $v $r2;"
@@ -83,15 +83,15 @@ for p in $PHASES; do
   #     what the choices above are judged by (the VAE must reach round-trip
   #     R^2 >= 0.97 on every condition, docs/ml3d.md); test is not read here.
   [ -f "$WORK/$name-val.json" ] || run "$CLI" evaluate --model "$model" --data "$d/val.h5" -n 256 --steps 50 \
-    --threads "$THREADS" --json > "$WORK/$name-val.json"
+    --threads "$THREADS" --json > "$WORK/$name-val.json.tmp" && mv "$WORK/$name-val.json.tmp" "$WORK/$name-val.json"
   # 3c. The guidance scale, chosen on validation and recorded in the model
   #     (generate, evaluate and the Design tab then sample at it).
   [ -f "$WORK/$name-guidance.txt" ] || run "$CLI" evaluate --model "$model" --data "$d/val.h5" -n 256 --steps 50 \
-    --threads "$THREADS" --choose-guidance 1,2 > "$WORK/$name-guidance.txt"
+    --threads "$THREADS" --choose-guidance 1,2 > "$WORK/$name-guidance.txt.tmp" && mv "$WORK/$name-guidance.txt.tmp" "$WORK/$name-guidance.txt"
 
   # 4. Test figures (256 evenly spaced test targets, memorisation against train).
   [ -f "$model/evaluation.json" ] || run "$CLI" evaluate --model "$model" --data "$d/test.h5" -n 256 --steps 50 \
-    --training "$d/train.h5" --threads "$THREADS" --save --json > "$WORK/$name-test.json"
+    --training "$d/train.h5" --threads "$THREADS" --save --json > "$WORK/$name-test.json.tmp" && mv "$WORK/$name-test.json.tmp" "$WORK/$name-test.json"
 
   # 5. The shipped held-out subset.
   [ -f "$model/heldout-test.h5" ] || run "$CLI" dataset subset "$d/test.h5" -n 64 -o "$model/heldout-test.h5"
