@@ -1368,8 +1368,11 @@ private slots:
         QCOMPARE(compared["steps"].toInt(), 2);
         QCOMPARE(compared["n"].toInt(), 4);
         QCOMPARE(compared["r2_difference_ci95"].toObject().size(), 3);
-        // 2 solver steps cost less than 6 DDIM steps: a ratio below 1.
-        QVERIFY(compared["speedup"].toDouble() > 0.0 && compared["speedup"].toDouble() < 1.0);
+        // The reported ratio is the two samplers' measured seconds per sample
+        // (its size is a benchmark's business: a loaded machine can invert it).
+        const double seconds = compared["s_per_sample"].toDouble(), main = compared["main_s_per_sample"].toDouble();
+        QVERIFY(seconds > 0.0 && main > 0.0);
+        QVERIFY(std::abs(compared["speedup"].toDouble() - seconds / main) <= 1e-9 * (seconds / main));
         fs::remove_all(cli.dir);
     }
 
@@ -2107,8 +2110,10 @@ private slots:
         const auto intervals = compared["r2_difference_ci95"].toObject();
         QCOMPARE(intervals.size(), 3);
         for (const auto& range : intervals) QVERIFY(range.isArray() && range.toArray().isEmpty());
-        // 6 denoising steps cost more than 2 (decode is the same): a ratio above 1.
-        QVERIFY(compared["s_per_sample"].toDouble() > 0.0 && compared["speedup"].toDouble() > 1.0);
+        // The ratio of the two passes' measured seconds per sample (no timing asserted).
+        const double seconds = compared["s_per_sample"].toDouble(), main = compared["main_s_per_sample"].toDouble();
+        QVERIFY(seconds > 0.0 && main > 0.0);
+        QVERIFY(std::abs(compared["speedup"].toDouble() - seconds / main) <= 1e-9 * (seconds / main));
         // Default data: the shipped test subset in the model's folder, when there.
         fs::copy_file(dir / "held.h5", dir / "tiny" / "heldout-test.h5");
         QCOMPARE(runCli({"evaluate", "--model", model, "-n", "2", "--steps", "1", "--batch-sizes", "1", "--json"},
