@@ -759,6 +759,8 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
     const bool dpmpp = options.sampler == "dpmpp";
     const auto mean = impl.meanTensor(), stdev = impl.stdTensor();
     std::vector<Volume> out;
+    // At most 4 previews per batch (the interval grows on long runs).
+    const int previewEvery = options.previewEvery > 0 ? std::max(options.previewEvery, (steps + 4) / 5) : 0;
     const int batches = (n + options.batch - 1) / options.batch;
     for (int b = 0; b < batches; ++b) {
         const long first = long(b) * options.batch;
@@ -786,6 +788,22 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
         detail::NoisePredictor eps = [&](const torch::Tensor& x, long t) {
             return windows ? windows->blend(x, t, windowNoise, windowRows) : unetNoise(x, t, ctx);
         };
+        if (options.onPreview && previewEvery > 0) {
+            // Every sampler calls eps once per step and forms x0-hat from it
+            // as below; the preview reads that estimate, x and eps untouched.
+            eps = [&, inner = eps, step = 0](const torch::Tensor& x, long t) mutable {
+                auto e = inner(x, t);
+                if (++step % previewEvery == 0 && step < steps) {
+                    const double ab = impl.schedule->alphaBar[std::size_t(t)];
+                    const auto x0 = (x - std::sqrt(1.0 - ab) * e) / std::sqrt(ab) / impl.net->latentScale;
+                    auto decoded = larger ? decodeWhole(*impl.net->vae, x0) : impl.net->vae->decode(x0);
+                    const auto previews = detail::tensorToVolumes(decoded, volumeConfig);
+                    for (long i = 0; i < count; ++i)
+                        options.onPreview(std::size_t(first + i), previews[std::size_t(i)], step, steps);
+                }
+                return e;
+            };
+        }
         ProgressToken* progress = options.progress;
         struct BatchProgress {
             ProgressToken* token;
@@ -931,6 +949,7 @@ std::vector<Volume> Generator3D::generateScreened(const std::vector<std::map<std
         };
         auto single = options;
         single.candidates = 1;
+        single.onPreview = nullptr;  // each sample shows alone once measured
         single.seed = round == 0 ? options.seed : noise::deriveSeed(options.seed, round);
         single.progress = options.progress ? &relay : nullptr;
         single.onSample = [&](std::size_t j, const Volume& candidate) {

@@ -3967,6 +3967,79 @@ private slots:
         QCOMPARE(scene.movingTriangleCount(), scene.triangleCount());
         QVERIFY(scene.surfaceBounds(0, true) == scene.surfaceBounds(0, false));
     }
+
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    // Plain sampling shows each sample's denoising preview (grey caption
+    // "#i \u00b7 step s/S", not selectable) in its gallery slot until the
+    // sample replaces it; a run cancelled before any sample puts the earlier
+    // samples back.
+    void designGalleryShowsDenoisingPreviews() {
+        const QString folder = tinyGeneratorWithData("ms_test_gui_previews", 2);
+        ms::ui::MainWindow w;
+        QVERIFY(showAt(w, w.design(), {1024, 700}));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        setPlainSampling(design, 4);
+        auto* sampler = design->findChild<QComboBox*>("sampler");
+        sampler->setCurrentIndex(sampler->findData("ddpm"));  // 1000 steps: previews at 200, 400, 600, 800
+        auto* gallery = design->gallery();
+        const QRegularExpression previewCaption("^#(\\d) \u00b7 step (\\d+)/1000$");
+        // Runs a generation, noting preview captions seen while no sample is done.
+        auto generate = [&](bool cancelAtFirstPreview, QStringList& previews) {
+            QSignalSpy done(design, &ms::ui::DesignPanel::generated);
+            QTest::mouseClick(design->findChild<QPushButton*>("generate"), Qt::LeftButton);
+            QElapsedTimer clock;
+            clock.start();
+            while (done.isEmpty() && clock.elapsed() < 240000) {
+                QTest::qWait(20);
+                for (int i = 0; i < gallery->count(); ++i) {
+                    const QListWidgetItem* item = gallery->item(i);
+                    const auto match = previewCaption.match(item->text());
+                    if (!match.hasMatch() || !design->samples().empty()) continue;
+                    QVERIFY2(!(item->flags() & Qt::ItemIsSelectable), qPrintable(item->text()));
+                    QCOMPARE(match.captured(1).toInt(), i + 1);  // sample i's own slot
+                    if (previews.isEmpty()) w.grab().save(QDir::temp().filePath("ms_test_gui_previews_running.png"));
+                    if (!previews.contains(item->text())) previews << item->text();
+                }
+                if (cancelAtFirstPreview && !previews.isEmpty() && design->busy()) {
+                    for (auto* button : design->findChildren<QPushButton*>())
+                        if (button->text() == "Cancel") QTest::mouseClick(button, Qt::LeftButton);
+                    cancelAtFirstPreview = false;
+                }
+            }
+            QVERIFY(!done.isEmpty());
+        };
+        QStringList seen;
+        generate(false, seen);
+        if (QTest::currentTestFailed()) return;
+        qInfo("previews seen: %s", qPrintable(seen.join(", ")));
+        QVERIFY2(!seen.isEmpty(), "no preview shown while the samples denoised");
+        for (const QString& caption : seen)
+            QVERIFY2(QStringList({"200", "400", "600", "800"}).contains(previewCaption.match(caption).captured(2)),
+                     qPrintable(caption));
+        QCOMPARE(gallery->count(), 4);
+        QCOMPARE(int(design->samples().size()), 4);
+        for (int i = 0; i < 4; ++i) {
+            QCOMPARE(gallery->item(i)->text(), QString("#%1").arg(i + 1));  // the final sample, no "step"
+            QVERIFY(gallery->item(i)->flags() & Qt::ItemIsSelectable);
+        }
+        w.grab().save(QDir::temp().filePath("ms_test_gui_previews.png"));
+
+        // Cancelled at its first preview: the four samples come back.
+        const auto before = design->samples();
+        QStringList cancelledAt;
+        generate(true, cancelledAt);
+        if (QTest::currentTestFailed()) return;
+        QVERIFY(!cancelledAt.isEmpty());
+        QCOMPARE(gallery->count(), 4);
+        QCOMPARE(int(design->samples().size()), 4);
+        for (int i = 0; i < 4; ++i) {
+            QCOMPARE(gallery->item(i)->text(), QString("#%1").arg(i + 1));
+            QVERIFY(design->samples()[std::size_t(i)].sameLabels(before[std::size_t(i)]));
+        }
+        QDir(folder).removeRecursively();
+    }
+#endif
 };
 
 int main(int argc, char** argv) {

@@ -2850,6 +2850,78 @@ private slots:
         QCOMPARE(trained.config().featureAugment, 4);
         fs::remove_all(dir);
     }
+
+    // Plain sampling hands over decoded x0-hat previews every previewEvery
+    // steps (at most 4 per batch, never at the last step), each before its
+    // sample, without changing the samples; screened generation none.
+    void generatePreviewsDuringDenoising() {
+        auto model = Generator3D::create(Generator3dConfig::tiny(2), 6);
+        const ms::Dims dims = model.config().vae.dims;
+        struct Event {
+            std::size_t index;
+            int step, steps;  // step 0: the final sample
+        };
+        auto run = [&](GenerateOptions o, std::vector<Event>& events) {
+            o.onPreview = [&](std::size_t index, const ms::Volume& preview, int step, int steps) {
+                QVERIFY(preview.dims() == dims);
+                const auto& labels = preview.labels();
+                QVERIFY(std::all_of(labels.begin(), labels.end(), [](std::uint8_t l) { return l <= 1; }));
+                events.push_back({index, step, steps});
+            };
+            o.onSample = [&](std::size_t index, const ms::Volume&) { events.push_back({index, 0, 0}); };
+            return model.generate({{"ABS_f_D", 0.4}}, 3, o);
+        };
+        auto check = [&](double eta, int steps, int every, const std::vector<int>& expected) {
+            GenerateOptions o;
+            o.steps = steps;
+            o.eta = eta;
+            o.seed = 3;
+            o.batch = 2;  // batches {0, 1} and {2}
+            o.previewEvery = every;
+            std::vector<Event> events;
+            QElapsedTimer clock;
+            clock.start();
+            const auto shown = run(o, events);
+            const double withPreviews = double(clock.restart()) / 1000.0;
+            // Per batch: each expected step for its samples, then the samples.
+            std::vector<Event> want;
+            for (const auto& batch : std::vector<std::vector<std::size_t>>{{0, 1}, {2}}) {
+                for (int step : expected)
+                    for (std::size_t i : batch) want.push_back({i, step, steps});
+                for (std::size_t i : batch) want.push_back({i, 0, 0});
+            }
+            QCOMPARE(events.size(), want.size());
+            for (std::size_t k = 0; k < want.size(); ++k) {
+                QCOMPARE(events[k].index, want[k].index);
+                QCOMPARE(events[k].step, want[k].step);
+                QCOMPARE(events[k].steps, want[k].steps);
+            }
+            o.previewEvery = 0;
+            clock.restart();
+            const auto plain = model.generate({{"ABS_f_D", 0.4}}, 3, o);
+            const double without = double(clock.elapsed()) / 1000.0;
+            qInfo("%d steps, %d previews per batch: %.3f s with previews, %.3f s without (2 batches)", steps,
+                  int(expected.size()), withPreviews, without);
+            for (std::size_t i = 0; i < plain.size(); ++i) {
+                QVERIFY(shown[i].sameLabels(plain[i]));
+                QCOMPARE(shown[i].field(), plain[i].field());
+            }
+        };
+        check(0.0, 10, 5, {5});              // never at the last step
+        check(0.5, 30, 5, {6, 12, 18, 24});  // every ceil(30 / 5) = 6: at most 4; eta's noise unchanged
+        check(0.0, 4, 1, {1, 2, 3});         // every step but the last
+
+        GenerateOptions screened;
+        screened.steps = 3;
+        screened.candidates = 2;
+        screened.batch = 2;
+        screened.previewEvery = 1;
+        model.setTrainingData(heldOutVolumes(12, 21));
+        std::vector<Event> events;
+        run(screened, events);
+        QCOMPARE(events.size(), std::size_t(3));  // the three samples, no previews
+        for (const auto& e : events) QCOMPARE(e.step, 0);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestMl3d)

@@ -830,6 +830,7 @@ void DesignPanel::generate() {
     const int run = ++run_;
     runCount_ = r.count;
     runArrived_ = 0;
+    runShown_ = false;
     runClock_.start();
     progress_->setValue(0);
     progress_->setFormat("%p%");
@@ -866,6 +867,12 @@ void DesignPanel::generate() {
                 volumes->push_back(v);
                 QMetaObject::invokeMethod(
                     this, [this, run, index, v = std::move(v)]() mutable { addSample(run, index, std::move(v)); },
+                    Qt::QueuedConnection);
+            };
+            // Plain sampling's batches show how their samples form (every 10 steps of DDIM-50).
+            o.onPreview = [this, run](std::size_t index, const Volume& preview, int step, int steps) {
+                QMetaObject::invokeMethod(
+                    this, [this, run, index, preview, step, steps] { addPreview(run, index, preview, step, steps); },
                     Qt::QueuedConnection);
             };
             model->generate(r.target, r.count, o);
@@ -907,13 +914,8 @@ void DesignPanel::showProgress(double fraction) {
 
 void DesignPanel::addSample(int run, std::size_t index, Volume sample) {
     if (run != run_) return;  // an earlier generation's
-    if (runArrived_ == 0) {
-        // The first new sample replaces the previous ones (kept until now, so
-        // that a generation cancelled before any sample leaves them).
-        samples_.clear();
-        sampleIndex_.clear();
-        gallery_->clear();
-    }
+    startRunGallery();
+    if (const int preview = previewRow(index); preview >= 0) delete gallery_->takeItem(preview);
     ++runArrived_;
     unsaved_ = true;
     // In index order (screening with a tolerance may finish a later sample first).
@@ -933,10 +935,55 @@ void DesignPanel::addSample(int run, std::size_t index, Volume sample) {
     showProgress(double(progress_->value()) / 1000.0);
 }
 
+void DesignPanel::startRunGallery() {
+    if (runShown_) return;
+    runShown_ = true;
+    previousSamples_ = std::move(samples_);
+    samples_.clear();
+    sampleIndex_.clear();
+    gallery_->clear();
+}
+
+// Previews sit after the done samples, in index order (plain sampling finishes in index order).
+int DesignPanel::previewRow(std::size_t index) const {
+    for (int row = int(samples_.size()); row < gallery_->count(); ++row)
+        if (gallery_->item(row)->data(Qt::UserRole).toULongLong() == index) return row;
+    return -1;
+}
+
+void DesignPanel::addPreview(int run, std::size_t index, const Volume& preview, int step, int steps) {
+    if (run != run_ || !watcher_.isRunning()) return;
+    startRunGallery();
+    if (std::find(sampleIndex_.begin(), sampleIndex_.end(), index) != sampleIndex_.end()) return;  // done already
+    const QString caption = tr("#%1 \u00b7 step %2/%3").arg(index + 1).arg(step).arg(steps);
+    if (const int shown = previewRow(index); shown >= 0) {
+        gallery_->item(shown)->setIcon(thumbnail(preview));
+        gallery_->item(shown)->setText(caption);
+    } else {
+        int row = int(samples_.size());
+        while (row < gallery_->count() && gallery_->item(row)->data(Qt::UserRole).toULongLong() < index) ++row;
+        auto* item = new QListWidgetItem(thumbnail(preview), caption);
+        item->setData(Qt::UserRole, qulonglong(index));
+        item->setFlags(Qt::ItemIsEnabled);  // not selectable: there is no sample to show yet
+        item->setForeground(palette().color(QPalette::Disabled, QPalette::Text));
+        item->setToolTip(
+            tr("Sample #%1 while it denoises: the estimate at step %2 of %3").arg(index + 1).arg(step).arg(steps));
+        gallery_->insertItem(row, item);
+    }
+    if (samples_.empty()) showPage();
+}
+
+void DesignPanel::removePreviews() {
+    while (gallery_->count() > int(samples_.size())) delete gallery_->takeItem(gallery_->count() - 1);
+}
+
 void DesignPanel::onGenerated() {
     QCoreApplication::processEvents();  // let a queued error message and the last samples land first
     updateActions();
+    removePreviews();  // of samples that did not come
     const auto result = watcher_.result();
+    if (!result && runArrived_ == 0 && !previousSamples_.empty()) showSamples(std::move(previousSamples_));
+    previousSamples_.clear();
     if (!result) {
         const bool cancelled = error_ == tr("cancelled");
         QString message = error_.isEmpty() ? tr("failed") : error_;
@@ -978,8 +1025,8 @@ void DesignPanel::showSamples(std::vector<Volume> samples) {
 
 void DesignPanel::showPage() {
     // Covered views are off the keyboard's Tab chain too.
-    samplesViews_->setEnabled(!samples_.empty());
-    if (!samples_.empty()) {
+    samplesViews_->setEnabled(gallery_->count() > 0);  // samples or previews
+    if (gallery_->count() > 0) {
         emptyHint_->hide();
         return;
     }
@@ -1098,7 +1145,10 @@ void DesignPanel::openSession(const QString& path) {
     }
 }
 
-int DesignPanel::selected() const { return gallery_->currentRow(); }
+int DesignPanel::selected() const {
+    const int row = gallery_->currentRow();
+    return row < int(samples_.size()) ? row : -1;  // previews after the samples are none
+}
 
 void DesignPanel::select(int index) {
     if (index < 0 || index >= int(samples_.size())) return;

@@ -184,6 +184,17 @@ struct GenerateOptions {
     // it): per batch in plain sampling, once its last candidate is measured
     // in screened generation. A GUI shows samples while the rest are drawn.
     std::function<void(std::size_t index, const Volume& sample)> onSample;
+    // Plain sampling only (candidates = 1), when set: while a batch denoises,
+    // every previewEvery steps the sampler's clean-latent estimate x0-hat of
+    // that step (from the same network call, no extra one) is decoded and
+    // thresholded to labels like a sample, and handed over per sample with
+    // its index and the steps done of all (never at the last step: the
+    // sample itself follows). The interval grows to ceil(steps / 5) on long
+    // runs (at most 4 previews per batch; DDPM-1000: every 200). 0 = none.
+    // Previews touch neither the latents nor the RNG: the samples are the
+    // same with and without them.
+    std::function<void(std::size_t index, const Volume& preview, int step, int steps)> onPreview;
+    int previewEvery = 10;
 };
 
 // The volume size generate() makes for `requested` (GenerateOptions::size):

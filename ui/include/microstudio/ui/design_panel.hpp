@@ -146,6 +146,14 @@ private:
     void showSamples(std::vector<Volume> samples);
     // A sample of the running generation is done (its index among the requested).
     void addSample(int run, std::size_t index, Volume sample);
+    // A denoising preview of a sample not yet done: shown in its gallery slot
+    // (after the done samples, grey caption "#i \u00b7 step s/S") until the sample replaces it.
+    void addPreview(int run, std::size_t index, const Volume& preview, int step, int steps);
+    // The first preview or sample of a generation replaces the samples shown (kept aside until
+    // the generation ends: one cancelled or failed before any sample puts them back).
+    void startRunGallery();
+    int previewRow(std::size_t index) const;  // the gallery row of sample index's preview, -1 if none
+    void removePreviews();
     void showProgress(double fraction);
     void showPage();  // the hint over the views until samples exist
     void exportDialog();
@@ -193,6 +201,9 @@ private:
     int run_ = 0;         // generations started; a sample of an earlier one is dropped
     int runCount_ = 0;    // samples the running generation was asked for
     int runArrived_ = 0;  // of them, shown so far
+
+    bool runShown_ = false;                // a preview or sample of the running generation is in the gallery
+    std::vector<Volume> previousSamples_;  // those it replaced, until it ends
     QElapsedTimer runClock_;
     std::shared_ptr<ProgressToken> token_;
     QFutureWatcher<std::shared_ptr<std::vector<Volume>>> watcher_;
