@@ -3361,7 +3361,11 @@ private slots:
         while (done.isEmpty() && clock.elapsed() < 240000) {
             QTest::qWait(20);
             if (!design->busy()) continue;
-            shownWhileRunning = std::max(shownWhileRunning, design->gallery()->count());
+            // Final samples only (denoising previews are greyed, not selectable).
+            int finals = 0;
+            for (int i = 0; i < design->gallery()->count(); ++i)
+                finals += (design->gallery()->item(i)->flags() & Qt::ItemIsSelectable) ? 1 : 0;
+            shownWhileRunning = std::max(shownWhileRunning, finals);
             if (design->progressBar()->text().contains("left")) eta = design->progressBar()->text();
         }
         QVERIFY(!done.isEmpty());
