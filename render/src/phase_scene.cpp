@@ -241,17 +241,22 @@ struct PhaseScene::Impl {
         renderer->AddActor(actor);
     }
 
+    // Triangles of the shown phases' surfaces at rest or while moving
+    // (movingTriangles equals triangles where a surface has no decimated copy).
+    long long visibleTriangles(bool moving) const {
+        long long sum = 0;
+        for (int p = 0; p < kMaxPhases; ++p)
+            if (visible[p]) sum += moving ? details[p].movingTriangles : details[p].triangles;
+        return sum;
+    }
+
     // Before each render: the decimated surfaces while the camera moves.
     void chooseDetail() {
         vtkRenderWindow* window = renderer->GetRenderWindow();
         const bool moving = window && window->GetDesiredUpdateRate() > kMovingUpdateRate;
-        drawnTriangles = 0;
-        for (int p = 0; p < kMaxPhases; ++p) {
-            if (!actors[p]) continue;
-            const bool decimated = moving && details[p].moving;
-            if (details[p].moving) actors[p]->SetMapper(decimated ? details[p].moving : details[p].full);
-            if (visible[p]) drawnTriangles += decimated ? details[p].movingTriangles : details[p].triangles;
-        }
+        for (int p = 0; p < kMaxPhases; ++p)
+            if (actors[p] && details[p].moving) actors[p]->SetMapper(moving ? details[p].moving : details[p].full);
+        drawnTriangles = visibleTriangles(moving);
     }
 
     void applyStyle(int p) {
@@ -364,19 +369,9 @@ void PhaseScene::setPhaseOpacity(int phase, double opacity) {
 
 PhaseScene::ScaleBar PhaseScene::scaleBar() const { return impl_->bar; }
 
-long long PhaseScene::triangleCount() const {
-    long long sum = 0;
-    for (int p = 0; p < kMaxPhases; ++p)
-        if (impl_->visible[p]) sum += impl_->details[p].triangles;
-    return sum;
-}
+long long PhaseScene::triangleCount() const { return impl_->visibleTriangles(false); }
 
-long long PhaseScene::movingTriangleCount() const {
-    long long sum = 0;
-    for (int p = 0; p < kMaxPhases; ++p)
-        if (impl_->visible[p]) sum += impl_->details[p].movingTriangles;
-    return sum;
-}
+long long PhaseScene::movingTriangleCount() const { return impl_->visibleTriangles(true); }
 
 void PhaseScene::setMovingTriangleBudget(long long triangles) {
     impl_->movingBudget = std::max(triangles, kMinMovingTriangleBudget);
