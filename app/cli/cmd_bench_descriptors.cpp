@@ -2,20 +2,19 @@
 // and large volumes read and described with one thread and with many.
 #ifdef MICROSTUDIO_HAVE_DESCRIPTORS
 #include <unistd.h>
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <random>
 
 #include "args.hpp"
 #include "commands.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/parallel.hpp"
+#include "microstudio/core/process.hpp"
 #include "microstudio/descriptors/descriptors.hpp"
 #include "microstudio/io/io.hpp"
 #include "options.hpp"
@@ -93,30 +92,6 @@ double bestSeconds(int repeats, F&& f) {
     return best;
 }
 
-// Peak resident memory of this process so far, in MB.
-double peakResidentMB() {
-    struct rusage usage {};
-    getrusage(RUSAGE_SELF, &usage);
-    return double(usage.ru_maxrss) / 1024.0;
-}
-
-// CPU seconds of this process so far (all threads): what a run costs
-// whatever else keeps the cores busy.
-double processCpuSeconds() {
-    struct rusage usage {};
-    getrusage(RUSAGE_SELF, &usage);
-    auto seconds = [](const timeval& t) { return double(t.tv_sec) + 1e-6 * double(t.tv_usec); };
-    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-// The 1-minute load average ("?" where /proc is absent): the figures above
-// mean little without it on a shared machine.
-std::string loadAverage() {
-    std::ifstream in("/proc/loadavg");
-    std::string first;
-    return in >> first ? first : std::string("?");
-}
-
 // Large volumes as a user meets them: a .vti file read and described, one
 // thread against `threads` in one run (the results must be identical).
 void benchLargeVolumes(const std::vector<Dims>& sizes, int threads) {
@@ -132,7 +107,7 @@ void benchLargeVolumes(const std::vector<Dims>& sizes, int threads) {
         descriptors::Options one, many;
         many.threads = threads;
         descriptors::Result single, threaded;
-        const std::string load = loadAverage();
+        const std::string load = machineLoad();
         const double cpu0 = processCpuSeconds();
         const double t1 = bestSeconds(1, [&] { single = descriptors::describe(volume, one); });
         const double cpu1 = processCpuSeconds();
@@ -143,7 +118,7 @@ void benchLargeVolumes(const std::vector<Dims>& sizes, int threads) {
             "(CPU %.2f s; %.2fx); read + describe %.2f s; identical %s; peak %.0f MB; load %s\n",
             dims.str().c_str(), double(dims.count()) / 1e6, read, t1, cpu1 - cpu0, threads, tn, cpun, t1 / tn,
             read + tn, descriptors::formatGraspi(single) == descriptors::formatGraspi(threaded) ? "yes" : "NO",
-            peakResidentMB(), load.c_str());
+            peakResidentMegabytes(), load.c_str());
         fs::remove(file);
     }
     fs::remove_all(dir);

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -20,6 +19,7 @@
 #include "commands.hpp"
 #include "options.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/process.hpp"
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/io/io.hpp"
 
@@ -82,10 +82,8 @@ int benchStartup(const CommandArgs& argv) {
     o.seed = 1;
     io::writeVolume(syntheticMicrostructure(Dims{512, 128, 1}, o), temp / "small.vti");
     const std::string file = (temp / "small.vti").string();
-    std::ifstream loadavg("/proc/loadavg");
-    double load = 0.0;
-    loadavg >> load;
-    std::printf("bench startup: median of %d runs, load %.2f (1-minute average)\n", repeats, load);
+    std::printf("bench startup: median of %d runs, load %s (1, 5, 15-minute averages)\n", repeats,
+                machineLoad().c_str());
     std::printf("%-26s %16s %16s %8s\n", "command", "microstudio-cli", "microstudio-ml", "ratio");
     for (const std::vector<std::string>& command :
          {std::vector<std::string>{"--help"}, {"info", file}, {"describe", file}}) {

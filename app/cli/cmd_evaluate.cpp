@@ -25,9 +25,6 @@ namespace ms::cli {
 
 namespace {
 
-// The shipped 2-phase 3D model (resources/models/gen3d-ch2/generator3d.{pt,json}).
-constexpr const char* defaultGenerator = "gen3d-ch2";
-
 // "1,2,3" -> {1, 2, 3}; ms::Error unless every item is a number in [0, 100].
 std::vector<double> guidanceScales(const std::string& text) { return numberList(text, "choose-guidance", 0, 100); }
 
@@ -48,10 +45,10 @@ void passOptions(Options& o) {
         .note("the main one");
     o.integer("compare-count", "M", "targets for --compare-steps").atLeast(2).note("N");
     o.dims("size", "NXxNYxNZ",
-           "also generate at this size (larger than the training size in x/y; overlapping latent windows, see "
-           "generate --size) for --size-count of the plain targets: each descriptor's R^2 and MAE beside the training "
-           "size on the same targets, seams (S2 of the donor across window borders vs inside windows, against the "
-           "spread between samples), seconds per voxel");
+           "also generate at this size (larger than the training size in x/y; see --large-method) for --size-count "
+           "of the plain targets: each descriptor's R^2 and MAE beside the training size on the same targets, seams "
+           "(S2 of the donor across window borders, or the x/y wrap for whole, vs inside, against the spread between "
+           "samples), seconds per voxel");
     o.integer("size-count", "M", "targets for --size (seams compare independent samples)").atLeast(2).note("min(N, 8)");
     o.text("training", "T.h5",
            "memorisation: for the plain samples and the held-out targets, the voxel disagreement to the nearest "
@@ -75,7 +72,8 @@ Options evaluateOptions() {
               "samples' latents: R^2 per output (phi, chi, log_time and the descriptors the data carry); seconds per "
               "sample, denoise and decode apart, for each batch size.\n\n"
               "Samples of the train split (their `split` attribute) are refused.");
-    o.text("model", "M", "model folder / name").note(std::string(defaultGenerator) + ", the shipped 2-phase model");
+    o.text("model", "M", "model folder / name")
+        .note(std::string(report3d::kShippedGenerator) + ", the shipped 2-phase model");
     o.text("data", "H.h5", "held-out samples")
         .note(
             "the model folder's heldout-test.h5, else the model's recorded "
@@ -110,17 +108,6 @@ Options evaluateOptions() {
     o.flag("json", "print the report as one JSON object (docs/ml3d.md)");
     o.flag("save", "also write the JSON report to evaluation.json in the model's folder (read by the studio)");
     return o;
-}
-
-ml::Generator3D loadModel(const Args& args) {
-    if (auto m = args.value("model")) return ml::Generator3D::load(*m);
-    try {
-        return ml::Generator3D::load(defaultGenerator);
-    } catch (const Error& e) {
-        throw Error(std::string("the shipped 2-phase 3D model '") + defaultGenerator +
-                    "' is not installed (expected resources/models/" + defaultGenerator +
-                    "/generator3d.pt in the model search path; train one with train3d or pass --model M): " + e.what());
-    }
 }
 
 // --data, else the shipped test subset beside the model, else its recorded validation data.
@@ -194,7 +181,7 @@ int cmdEvaluate(const CommandArgs& argv) {
     if (args.flag("cpu")) setenv("CUDA_VISIBLE_DEVICES", "", 1);
     if (auto t = args.value("threads"))
         setenv("MICROSTUDIO_THREADS", t->c_str(), 1);  // read when the model picks its device
-    auto model = loadModel(args);
+    auto model = report3d::loadGenerator(args);
     const long count = args.integer("count");
     auto options = evaluationOptions(args, count, model);
     options.data = heldOutPath(args, model);

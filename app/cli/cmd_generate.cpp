@@ -1,6 +1,6 @@
 // microstudio-cli generate: 3D microstructures from a MicroGen3D model
 // (conditional latent diffusion) for target descriptors, with the predicted
-// processing parameters as attributes; and `bench ml3d`. The targets,
+// processing parameters as attributes. The targets,
 // feasibility checks and measurements are ms::ml's (evaluate3d.hpp); the
 // reports and files are report3d.hpp's.
 #ifdef MICROSTUDIO_HAVE_ML
@@ -65,7 +65,7 @@ Options generateOptions() {
                              "drawn (column candidates: the draws made)");
     o.dims("size", "NXxNYxNZ",
            "volume size, larger than the training size in x/y (NZ: the training depth; multiples of the VAE's "
-           "downsampling): overlapping training-size latent windows blended every step, periodic in x/y")
+           "downsampling), denoised as --large-method says")
         .note("training size");
     o.section("Output:");
     o.text("output", "OUT", "output file").shortName('o');
@@ -175,70 +175,6 @@ int cmdGenerate(const CommandArgs& argv) {
     // Screening has measured the volumes already.
     ml::finishGenerated(volumes, model, feasibility, !args.flag("no-measure") && o.candidates == 1);
     report3d::writeGenerated(volumes, model, out);
-    return 0;
-}
-
-namespace {
-
-Options benchOptions() {
-    Options o("bench ml3d [--repeats N] [--threads T] [--cpu] [--tiny]",
-              "Paper-sized MicroGen3D networks (2-phase CH: 128x128x64 -> latent 4x8x8x4, U-Net n_feat 512) at batch "
-              "1: VAE and U-Net forward+backward, one guided denoising step, one decode, and the parameter counts "
-              "against the paper's Table 1. --tiny: the test configuration.");
-    o.alsoUsage("bench ml3d --batch-sizes L [--steps K] [--tiny]");
-    o.integer("repeats", "N", "timed calls per network, after one warm-up").atLeast(1).def(1);
-    o.threads("torch threads");
-    o.flag("cpu", "never use CUDA");
-    o.flag("tiny", "the test configuration instead of the paper's");
-    report3d::declareBatchSizes(o,
-                                "instead: generate() with an untrained model of that size at each batch size (e.g. "
-                                "1,2,4,8,16,32), seconds per sample denoise vs decode",
-                                "");
-    o.integer("steps", "K", "DDIM steps for --batch-sizes (at most the model's T)").atLeast(1).def(2);
-    return o;
-}
-
-// --batch-sizes: untrained weights cost the same as trained ones.
-int benchBatchSizes(const Args& args, const ml::Generator3dConfig& config) {
-    if (args.flag("cpu")) setenv("CUDA_VISIBLE_DEVICES", "", 1);
-    const long steps = args.integer("steps");
-    if (steps > config.timesteps)
-        throw UsageError("--steps must be in 1..T (T = " + std::to_string(config.timesteps) + ")");
-    const auto model = ml::Generator3D::create(config, 0);
-    std::printf("config: %s, U-Net n_feat %d, device %s, DDIM-%ld, guidance 2 (cond + uncond)\n",
-                config.vae.dims.str().c_str(), config.unetFeatures, model.device().c_str(), steps);
-    std::printf("%-6s %16s %16s %16s\n", "batch", "denoise s/sample", "per step", "decode s/sample");
-    for (const auto& row : ml::timeBatchSizes(model, report3d::batchSizes(args.text("batch-sizes")), int(steps)))
-        std::printf("%-6d %16.4g %16.4g %16.4g\n", row.batch, row.denoiseSecondsPerSample,
-                    row.denoiseSecondsPerSample / double(steps), row.decodeSecondsPerSample);
-    return 0;
-}
-
-}  // namespace
-
-int benchMl3d(const CommandArgs& argv) {
-    const auto parsed = benchOptions().parse(argv);
-    if (!parsed) return 0;
-    const Args& args = *parsed;
-    args.requirePositionals(0, 0, "no positional arguments");
-    const auto config = args.flag("tiny") ? ml::Generator3dConfig::tiny() : ml::Generator3dConfig::paperTwoPhase();
-    if (args.has("batch-sizes")) return benchBatchSizes(args, config);
-    const int repeats = int(args.integer("repeats"));
-    std::printf("config: %s, latent %dx%s = %ld values, U-Net n_feat %d\n", config.vae.dims.str().c_str(),
-                config.vae.latentChannels, config.vae.latentDims().str().c_str(), config.vae.latentSize(),
-                config.unetFeatures);
-    const auto t = ml::timeGenerator3d(config, repeats, args.flag("cpu"), int(args.integer("threads")));
-    std::printf("device: %s, repeats %d\n", t.device.c_str(), repeats);
-    std::printf(
-        "parameters: VAE %ld (encoder %ld, decoder %ld; paper 46,916,781), feature predictor %ld,"
-        " U-Net %ld (paper 150,871,044 with 4 conditions)\n",
-        t.parameters.vae, t.parameters.encoder, t.parameters.decoder, t.parameters.featurePredictor, t.parameters.unet);
-    std::printf("VAE forward+backward (batch 1):   %9.3f s\n", t.vaeTrainStep);
-    std::printf("U-Net forward+backward (batch 1): %9.3f s\n", t.unetTrainStep);
-    std::printf("guided denoising step (batch 1):  %9.3f s  -> DDPM-%d %.1f s, DDIM-50 %.1f s per sample\n",
-                t.denoiseStep, config.timesteps, t.denoiseStep * config.timesteps, t.denoiseStep * 50);
-    std::printf("decode (batch 1):                 %9.3f s\n", t.decode);
-    std::printf("ratio VAE step / U-Net step: %.2f\n", t.vaeTrainStep / std::max(1e-12, t.unetTrainStep));
     return 0;
 }
 

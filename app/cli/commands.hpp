@@ -35,7 +35,7 @@ int cmdTrain3d(const CommandArgs& args);   // cmd_train3d.cpp (ml, 3D generator)
 
 // Benchmarks, listed in cmd_bench.cpp.
 int benchMl(const CommandArgs& args);           // cmd_train.cpp
-int benchMl3d(const CommandArgs& args);         // cmd_generate.cpp
+int benchMl3d(const CommandArgs& args);         // cmd_bench_ml3d.cpp
 int benchSimulate(const CommandArgs& args);     // cmd_simulate.cpp
 int benchDescriptors(const CommandArgs& args);  // cmd_bench_descriptors.cpp
 int benchNoise(const CommandArgs& args);        // cmd_bench_noise.cpp

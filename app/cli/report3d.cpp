@@ -97,8 +97,11 @@ void printComparison(const ml::Evaluation3dReport& r, int batch) {
 }
 
 void printLarge(const ml::LargeVolumeReport& l) {
-    std::printf("larger volumes %s (%zu latent windows each) on %zu of the plain targets, beside the training size\n",
-                l.size.str().c_str(), l.windows, l.subset.size());
+    const std::string how = l.method == ml::LargeVolumeMethod::Whole
+                                ? "the whole latent at once"
+                                : std::to_string(l.windows) + " latent windows each";
+    std::printf("larger volumes %s (%s) on %zu of the plain targets, beside the training size\n", l.size.str().c_str(),
+                how.c_str(), l.subset.size());
     std::printf("%-16s %10s %10s %10s %10s %10s\n", "descriptor", "R^2 large", "R^2 train", "MAE large", "MAE train",
                 "MAE ratio");
     for (const auto& [name, r2] : l.fit.r2)
@@ -150,6 +153,17 @@ void printWritten(const std::vector<Volume>& volumes, const ml::Generator3D& mod
 
 // ---- options ------------------------------------------------------------------
 
+ml::Generator3D loadGenerator(const Args& args) {
+    if (auto m = args.value("model")) return ml::Generator3D::load(*m);
+    try {
+        return ml::Generator3D::load(kShippedGenerator);
+    } catch (const Error& e) {
+        throw Error(std::string("the shipped 2-phase 3D model '") + kShippedGenerator +
+                    "' is not installed (expected resources/models/" + kShippedGenerator +
+                    "/generator3d.pt in the model search path; train one with train3d or pass --model M): " + e.what());
+    }
+}
+
 void declareSampler(Options& o, int ddimSteps, const std::string& candidatesHelp, const std::string& toleranceHelp) {
     o.section("Sampler:");
     o.text("sampler", "S",
@@ -169,6 +183,14 @@ void declareSampler(Options& o, int ddimSteps, const std::string& candidatesHelp
         .note("the model's, chosen on validation; 1 for models without that choice");
     o.integer("seed", "S", "random seed").atLeast(0).def(0);
     o.integer("batch", "B", "samples denoised together").atLeast(1).def(8);
+    o.text("large-method", "M",
+           "for --size larger than the training size: whole (the U-Net on the whole latent at once; chosen on "
+           "validation) or windows (overlapping training-size windows blended every step, ~4.7x slower)")
+        .choices({"whole", "windows"})
+        .def("whole");
+    o.integer("large-margin", "C", "with --large-method whole: latent cells wrapped around each x/y side")
+        .range(0, 64)
+        .def(0);
     o.integer("candidates", "K", candidatesHelp).range(1, 64).def(1);
     o.number("tolerance", "D", toleranceHelp).atLeast(0).def(0);
 }
@@ -182,6 +204,8 @@ ml::GenerateOptions samplerSettings(const Args& args, int ddimSteps, double mode
     o.guidance = args.number("guidance", modelGuidance);
     o.seed = std::uint64_t(args.integer("seed"));
     o.batch = int(args.integer("batch"));
+    o.largeMethod = ml::parseLargeVolumeMethod(args.text("large-method"));
+    o.wholeMargin = int(args.integer("large-margin"));
     o.candidates = int(args.integer("candidates"));
     o.tolerance = args.number("tolerance");
     return o;

@@ -14,6 +14,12 @@
 
 namespace ms::cli::report3d {
 
+// The shipped 2-phase model, used where --model is not given.
+constexpr const char* kShippedGenerator = "gen3d-ch2";
+// The model --model names, else the shipped one (a one-line ms::Error saying
+// where it was expected when it is not installed).
+ml::Generator3D loadGenerator(const Args& args);
+
 // --sampler, --steps (`ddimSteps`: its default for ddim), --eta, --guidance,
 // --seed, --ddpm-variance, --batch, --candidates and --tolerance (their help
 // given: they mean per target in evaluate, per sample in generate), under

@@ -3,6 +3,7 @@
 #include "microstudio/ml/evaluate3d.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <numeric>
 #include <random>
@@ -327,8 +328,9 @@ std::vector<double> meanCurve(const std::vector<std::vector<double>>& curves) {
 
 // Seams by S2: across borders vs inside windows per volume, against the
 // difference of S2 inside windows between independent volumes.
-void measureSeams(LargeVolumeReport& r, const std::vector<Volume>& volumes, const Vae3dConfig& vae) {
-    const auto startsX = windowStarts(vae, r.size, true), startsY = windowStarts(vae, r.size, false);
+void measureSeams(LargeVolumeReport& r, const std::vector<Volume>& volumes, const Vae3dConfig& vae,
+                  LargeVolumeMethod method) {
+    const auto startsX = windowStarts(vae, r.size, true, method), startsY = windowStarts(vae, r.size, false, method);
     // Lags up to half the border spacing, so every lag has pairs inside windows.
     const int spacing = std::min(r.size.nx / int(startsX.size()), r.size.ny / int(startsY.size()));
     r.maxLag = std::max(1, std::min(spacing / 2, 16));
@@ -380,7 +382,8 @@ LargeVolumeReport measureLarge(const Context& c, const TargetFit& plain, double 
         r.maeTraining[name] = g.mae;
         r.maeRatio[name] = r.fit.mae[name] / g.mae;
     }
-    measureSeams(r, volumes, vae);
+    r.method = o.largeMethod;
+    measureSeams(r, volumes, vae, o.largeMethod);
     r.secondsPerVoxel = r.fit.secondsPerSample / double(r.size.count());
     r.trainingSecondsPerVoxel = plain.secondsPerSample / double(vae.dims.count());
     r.costRatio = r.secondsPerVoxel / r.trainingSecondsPerVoxel;
@@ -576,6 +579,7 @@ void putTiming(Json& j, const std::vector<TimingRow>& rows) {
 Json largeJson(const LargeVolumeReport& l) {
     Json j = Json::object();
     j["size"] = l.size.str();
+    j["method"] = largeVolumeMethodName(l.method);
     j["windows"] = l.windows;
     j["targets"] = l.subset.size();
     putFit(j, l.fit);
@@ -944,6 +948,38 @@ std::vector<TimingRow> timeBatchSizes(const Generator3D& model, const std::vecto
         model.generate(NamedValues{}, batch, o);
         rows.push_back({batch, t.denoiseSeconds / double(batch), t.decodeSeconds / double(batch)});
     }
+    return rows;
+}
+
+std::vector<LargeTimingRow> timeLargeVolumes(const Generator3D& model, const Dims& size, GenerateOptions sampler,
+                                             int repeats) {
+    if (repeats < 1) throw Error("timing needs at least one repeat");
+    const Dims training = model.config().vae.dims, large = generationSize(model.config().vae, size);
+    sampler.batch = 1;
+    sampler.candidates = 1;
+    sampler.size = Dims{0, 0, 0};
+    model.generate(NamedValues{}, 1, sampler);  // warm-up (allocator, kernels)
+    const auto timed = [&](const char* label, Dims at, LargeVolumeMethod method) {
+        sampler.size = at;
+        sampler.largeMethod = method;
+        std::vector<double> seconds;
+        std::size_t windows = 1;
+        for (int i = 0; i < repeats; ++i) {
+            const auto start = std::chrono::steady_clock::now();
+            const auto volumes = model.generate(NamedValues{}, 1, sampler);
+            seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            windows =
+                std::size_t(volumes.at(0).attributes.count("windows") ? volumes[0].attributes.at("windows") : 1.0);
+        }
+        std::sort(seconds.begin(), seconds.end());
+        LargeTimingRow row{label, at, windows, seconds[seconds.size() / 2]};
+        row.secondsPerVoxel = row.secondsPerSample / double(at.count());
+        return row;
+    };
+    std::vector<LargeTimingRow> rows{timed("training size", training, LargeVolumeMethod::Whole),
+                                     timed("whole", large, LargeVolumeMethod::Whole),
+                                     timed("windows", large, LargeVolumeMethod::Windows)};
+    for (auto& row : rows) row.voxelCostRatio = row.secondsPerVoxel / rows.front().secondsPerVoxel;
     return rows;
 }
 

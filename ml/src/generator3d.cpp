@@ -648,8 +648,19 @@ Dims generationSize(const Vae3dConfig& vae, const Dims& requested) {
     return requested;
 }
 
-std::vector<int> windowStarts(const Vae3dConfig& vae, const Dims& size, bool alongX) {
+std::string largeVolumeMethodName(LargeVolumeMethod method) {
+    return method == LargeVolumeMethod::Whole ? "whole" : "windows";
+}
+
+LargeVolumeMethod parseLargeVolumeMethod(const std::string& name) {
+    if (name == "windows") return LargeVolumeMethod::Windows;
+    if (name == "whole") return LargeVolumeMethod::Whole;
+    throw Error("large-volume method must be windows or whole, not '" + name + "'");
+}
+
+std::vector<int> windowStarts(const Vae3dConfig& vae, const Dims& size, bool alongX, LargeVolumeMethod method) {
     const Dims checked = generationSize(vae, size), window = vae.latentDims();
+    if (method == LargeVolumeMethod::Whole) return {0};
     const int f = vae.downsampling();
     std::vector<int> starts;
     for (long o : detail::windowOrigins((alongX ? checked.nx : checked.ny) / f, alongX ? window.nx : window.ny))
@@ -715,6 +726,7 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
     if (n < 1) throw Error("generate needs n >= 1");
     if (options.batch < 1) throw Error("generate batch must be >= 1");
     if (!std::isfinite(options.guidance)) throw Error("guidance must be finite");
+    if (options.wholeMargin < 0) throw Error("the whole-latent margin must be >= 0 cells");
     const std::string sampler = samplerLabel(options, c.timesteps);  // validates sampler, steps, eta
     const int steps = options.steps == 0 ? c.timesteps : options.steps;
     const Dims size = generationSize(c.vae, options.size);
@@ -785,7 +797,11 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
                                                              const torch::Tensor& sample) {
             return unetNoise(w, t, ctx.index_select(0, sample));
         };
+        const bool whole = larger && options.largeMethod == LargeVolumeMethod::Whole;
         detail::NoisePredictor eps = [&](const torch::Tensor& x, long t) {
+            if (whole)
+                return detail::wholeLatentNoise([&](const torch::Tensor& p) { return unetNoise(p, t, ctx); }, x,
+                                                options.wholeMargin);
             return windows ? windows->blend(x, t, windowNoise, windowRows) : unetNoise(x, t, ctx);
         };
         if (options.onPreview && previewEvery > 0) {
@@ -844,7 +860,11 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
             v.attributes["guidance"] = options.guidance;
             v.attributes["seed"] = double(options.seed);
             v.attributes["sample"] = double(first + i);
-            if (windows) v.attributes["windows"] = double(windows->count());
+            if (windows) {
+                const bool whole = larger && options.largeMethod == LargeVolumeMethod::Whole;
+                v.attributes["windows"] = whole ? 1.0 : double(windows->count());
+                if (larger) v.text["large_method"] = largeVolumeMethodName(options.largeMethod);
+            }
             v.text["model"] = impl.metadata.name;
             v.text["sampler"] = sampler;
             v.text["source"] = "generator3d";

@@ -86,4 +86,20 @@ torch::Tensor LatentWindows::blend(const torch::Tensor& x, long t, const WindowN
     return sum / weightSum_;
 }
 
+// The whole latent, wrapped and cropped (windows3d.hpp).
+torch::Tensor wholeLatentNoise(const std::function<torch::Tensor(const torch::Tensor&)>& noise, const torch::Tensor& x,
+                               long margin) {
+    constexpr long kPooling = 4;
+    const long ny = x.size(3), nx = x.size(4);
+    const long farY = margin + (kPooling - (ny + 2 * margin) % kPooling) % kPooling,
+               farX = margin + (kPooling - (nx + 2 * margin) % kPooling) % kPooling;
+    if (margin == 0 && farX == 0 && farY == 0) return noise(x);
+    if (farX > nx || farY > ny)
+        throw Error("a whole-latent margin of " + std::to_string(margin) + " cells exceeds the latent's " +
+                    std::to_string(nx) + "x" + std::to_string(ny) + " cells in x/y");
+    namespace F = torch::nn::functional;
+    const auto padded = F::pad(x, F::PadFuncOptions({margin, farX, margin, farY, 0, 0}).mode(torch::kCircular));
+    return noise(padded).narrow(3, margin, ny).narrow(4, margin, nx);
+}
+
 }  // namespace ms::ml::detail

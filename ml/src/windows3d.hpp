@@ -59,4 +59,13 @@ private:
     torch::Tensor weightSum_;  // [1, 1, 1, Y, X]: every cell's summed weight
 };
 
+// The U-Net's noise on a whole large latent x [N, C, D, Y, X] at once
+// (LargeVolumeMethod::Whole): x wrapped periodically by `margin` cells on
+// each x/y side, and up to 3 more on the far side so that the U-Net's two 2x
+// poolings divide the extent; `noise` maps the wrapped latent, its result is
+// cropped back to x's extent. ms::Error (one line) when the far-side wrap
+// exceeds the latent.
+torch::Tensor wholeLatentNoise(const std::function<torch::Tensor(const torch::Tensor&)>& noise, const torch::Tensor& x,
+                               long margin);
+
 }  // namespace ms::ml::detail

@@ -13,10 +13,10 @@
 #include <QTimer>
 #include <QWindow>
 #include <algorithm>
-#include <fstream>
 #include <vector>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/process.hpp"
 #include "microstudio/render/phase_scene.hpp"
 #include "microstudio/render/vtk_widget.hpp"
 
@@ -104,13 +104,6 @@ std::string glRenderer(VtkWidget& view) {
 
 }  // namespace
 
-std::string machineLoad() {
-    std::ifstream in("/proc/loadavg");
-    std::string one, five, fifteen;
-    if (!(in >> one >> five >> fifteen)) return "unknown";
-    return one + " " + five + " " + fifteen;
-}
-
 RotationBenchmark benchmarkRotation(const Volume& volume, int frames, QSize size, ProgressToken* progress) {
     if (frames < 1) throw Error("rotation benchmark: frames must be at least 1, not " + std::to_string(frames));
     if (size.width() < 1 || size.height() < 1 || size.width() > VtkWidget::kMaxImageSide ||
@@ -140,7 +133,7 @@ RotationBenchmark benchmarkRotation(const Volume& volume, int frames, QSize size
     result.moving = turn(view, frames, interactor->GetDesiredUpdateRate(), progress, frames, 2 * frames);
     view.renderWindow()->SetDesiredUpdateRate(interactor->GetStillUpdateRate());
     if (progress) progress->report(1.0, "rotated");
-    result.load = machineLoad();
+    result.load = ms::machineLoad();
     return result;
 }
 

@@ -1,14 +1,17 @@
 #include <QtTest>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <vector>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
 #include "microstudio/core/json.hpp"
 #include "microstudio/core/parallel.hpp"
 #include "microstudio/core/plot.hpp"
+#include "microstudio/core/process.hpp"
 #include "microstudio/core/progress.hpp"
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/core/volume.hpp"
@@ -177,6 +180,24 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, (o.donorFraction = 0.9, ms::syntheticMicrostructure(ms::Dims{4, 4, 1}, o)));
     }
     // Line plots (the studies' loss curves): curves, frame, and the text inked where it belongs.
+    // process.hpp: the machine's load as three numbers; this process's CPU
+    // seconds grow while it computes; its peak memory grows by what it touches.
+    void processFigures() {
+        const QStringList load = QString::fromStdString(ms::machineLoad()).split(' ');
+        QCOMPARE(load.size(), 3);
+        for (const QString& value : load) {
+            bool ok = false;
+            QVERIFY(value.toDouble(&ok) >= 0.0 && ok);
+        }
+        const double cpu = ms::processCpuSeconds();
+        volatile double sink = 0.0;
+        for (long i = 0; ms::processCpuSeconds() < cpu + 0.05; ++i) sink = sink + std::sqrt(double(i));
+        QVERIFY(ms::processCpuSeconds() >= cpu + 0.05);
+        std::vector<char> block(std::size_t(256) << 20);  // 256 MB, every page touched
+        for (std::size_t i = 0; i < block.size(); i += 4096) block[i] = char(i);
+        QVERIFY2(ms::peakResidentMegabytes() >= 256.0, qPrintable(QString::number(ms::peakResidentMegabytes())));
+    }
+
     void linePlots() {
         const auto plot = ms::plotCurves({{3, 2, 1}, {1, 2, 3}}, 64, 48);
         QCOMPARE(plot.dims(), (ms::Dims{64, 48, 1}));

@@ -1357,7 +1357,10 @@ private slots:
         QTest::mouseClick(design->findChild<QPushButton*>("generate"), Qt::LeftButton);
         QVERIFY(done.wait(120000));
         QCOMPARE(design->samples().size(), std::size_t(2));
-        for (const auto& v : design->samples()) QCOMPARE(v.dims(), (ms::Dims{32, 32, 8}));
+        for (const auto& v : design->samples()) {
+            QCOMPARE(v.dims(), (ms::Dims{32, 32, 8}));
+            QCOMPARE(v.text.at("large_method"), std::string("whole"));  // ml's default, chosen on validation
+        }
         // The samples row fits the panel at 1024x700: the largest size reads whole, the combo inside the tab.
         const int widest = size->fontMetrics().horizontalAdvance(size->itemText(size->count() - 1));
         QVERIFY2(size->width() >= widest + 20, qPrintable(QString("%1 < %2 + 20").arg(size->width()).arg(widest)));

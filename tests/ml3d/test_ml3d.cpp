@@ -165,6 +165,43 @@ void generationRefusedInOneLine(const Generator3D& model, const GenerateOptions&
     QFAIL(needle);
 }
 
+// The mean |field step| between neighbouring voxel planes along x (alongX)
+// or y, per plane (periodic: the last plane steps into the first), over the volumes.
+std::vector<double> planeSteps(const std::vector<const ms::Volume*>& volumes, bool alongX) {
+    const ms::Dims d = volumes.front()->dims();
+    const int n = alongX ? d.nx : d.ny;
+    std::vector<double> step(std::size_t(n), 0.0);
+    for (const auto* v : volumes)
+        for (int z = 0; z < d.nz; ++z)
+            for (int y = 0; y < d.ny; ++y)
+                for (int x = 0; x < d.nx; ++x) {
+                    const int xn = alongX ? (x + 1) % d.nx : x, yn = alongX ? y : (y + 1) % d.ny;
+                    const auto at = [&](int i, int j) { return v->field()[std::size_t((z * d.ny + j) * d.nx + i)]; };
+                    step[std::size_t(alongX ? x : y)] += std::abs(double(at(xn, yn)) - double(at(x, y)));
+                }
+    for (double& s : step) s /= double(volumes.size()) * double(d.count()) / double(n);
+    return step;
+}
+
+// Largest deviation, in standard deviations of the other planes, of a
+// plane at or next to a border (a decoder's padding shows on the voxels
+// beside a side, not only across it).
+double seamDeviation(const std::vector<double>& step, const std::vector<int>& borders) {
+    const int n = int(step.size());
+    std::vector<double> interior, seam;
+    for (int p = 0; p < n; ++p) {
+        bool near = false;
+        for (int b : borders) near = near || (p - b + n + 1) % n <= 2;  // p in {b - 1, b, b + 1}
+        (near ? seam : interior).push_back(step[std::size_t(p)]);
+    }
+    const double mean = std::accumulate(interior.begin(), interior.end(), 0.0) / double(interior.size());
+    double var = 0.0;
+    for (double v : interior) var += (v - mean) * (v - mean);
+    const double sd = std::sqrt(var / double(interior.size() - 1));
+    double worst = 0.0;
+    for (double v : seam) worst = std::max(worst, std::abs(v - mean) / sd);
+    return worst;
+}
 }  // namespace
 
 class TestMl3d : public QObject {
@@ -1095,6 +1132,24 @@ private slots:
         const d3::LatentWindows one(8, 8, 8, 8, torch::kCPU);
         QCOMPARE(one.count(), std::size_t(1));
         QVERIFY(torch::equal(one.blend(small, 5, identity, 1), small));
+
+        // The whole latent at once: a zero-filled shift by one cell along x
+        // (how a convolution sees its neighbour) through the wrap equals the
+        // periodic shift exactly; unwrapped (margin 0) the cell shifted in at
+        // x = 0 is a zero. The wrapped extent divides by the U-Net's 4.
+        const auto latent = torch::randn({2, 3, 4, 10, 14});
+        std::vector<long> extents;
+        const auto zeroFilledShift = [&](const torch::Tensor& p) {
+            extents.push_back(p.size(3)), extents.push_back(p.size(4));
+            auto out = torch::zeros_like(p);
+            out.narrow(4, 1, p.size(4) - 1).copy_(p.narrow(4, 0, p.size(4) - 1));
+            return out;
+        };
+        QVERIFY(torch::equal(d3::wholeLatentNoise(zeroFilledShift, latent, 1), torch::roll(latent, 1, 4)));
+        QVERIFY(torch::equal(d3::wholeLatentNoise(zeroFilledShift, latent, 3), torch::roll(latent, 1, 4)));
+        QVERIFY(!torch::equal(d3::wholeLatentNoise(zeroFilledShift, latent, 0), torch::roll(latent, 1, 4)));
+        QCOMPARE(extents, (std::vector<long>{12, 16, 16, 20, 12, 16}));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, d3::wholeLatentNoise(zeroFilledShift, latent, 10));
     }
 
     // Volumes larger than the training box (GenerateOptions::size): at the
@@ -1127,6 +1182,7 @@ private slots:
         o.steps = 3;
         o.seed = 4;
         o.size = ms::Dims{32, 32, 8};  // 2x2 training boxes: 4x4 latent windows at 50% overlap
+        o.largeMethod = LargeVolumeMethod::Windows;
         const auto a = model.generate({{"ABS_f_D", 0.4}}, 4, o), b = model.generate({{"ABS_f_D", 0.4}}, 2, o);
         QCOMPARE(a[0].dims(), o.size);
         QCOMPARE(a[0].attributes.at("windows"), 16.0);
@@ -1134,52 +1190,16 @@ private slots:
         for (std::size_t i = 0; i < b.size(); ++i) QVERIFY(a[i].field() == b[i].field());
         QVERIFY(a[0].field() != a[1].field());
 
-        // Seams: the mean |field step| between neighbouring voxel planes, per
-        // plane, over four volumes. Window borders (latent origins 0, 4, 8, 12:
-        // voxel planes 8k-1 | 8k, the last being the x/y wrap) against the
-        // other planes. An untrained model's volumes are noise at the
-        // latent-cell scale, so this catches gross seams only: a wrong wrap,
-        // the decoder's zero padding at the sides (the tiled check below).
-        const auto steps = [](const std::vector<const ms::Volume*>& volumes, bool alongX) {
-            const ms::Dims d = volumes.front()->dims();
-            const int n = alongX ? d.nx : d.ny;
-            std::vector<double> step(std::size_t(n), 0.0);
-            for (const auto* v : volumes)
-                for (int z = 0; z < d.nz; ++z)
-                    for (int y = 0; y < d.ny; ++y)
-                        for (int x = 0; x < d.nx; ++x) {
-                            const int xn = alongX ? (x + 1) % d.nx : x, yn = alongX ? y : (y + 1) % d.ny;
-                            const auto at = [&](int i, int j) {
-                                return v->field()[std::size_t((z * d.ny + j) * d.nx + i)];
-                            };
-                            step[std::size_t(alongX ? x : y)] += std::abs(double(at(xn, yn)) - double(at(x, y)));
-                        }
-            for (double& s : step) s /= double(volumes.size()) * double(d.count()) / double(n);
-            return step;
-        };
-        // Largest deviation, in standard deviations of the other planes, of a
-        // plane at or next to a border (a decoder's padding shows on the
-        // voxels beside a side, not only across it).
-        const auto seamDeviation = [](const std::vector<double>& step, const std::vector<int>& borders) {
-            const int n = int(step.size());
-            std::vector<double> interior, seam;
-            for (int p = 0; p < n; ++p) {
-                bool near = false;
-                for (int b : borders) near = near || (p - b + n + 1) % n <= 2;  // p in {b - 1, b, b + 1}
-                (near ? seam : interior).push_back(step[std::size_t(p)]);
-            }
-            const double mean = std::accumulate(interior.begin(), interior.end(), 0.0) / double(interior.size());
-            double var = 0.0;
-            for (double v : interior) var += (v - mean) * (v - mean);
-            const double sd = std::sqrt(var / double(interior.size() - 1));
-            double worst = 0.0;
-            for (double v : seam) worst = std::max(worst, std::abs(v - mean) / sd);
-            return worst;
-        };
+        // Seams by planeSteps / seamDeviation (above) over four volumes.
+        // Window borders (latent origins 0, 4, 8, 12: voxel planes 8k-1 | 8k,
+        // the last being the x/y wrap) against the other planes. An untrained
+        // model's volumes are noise at the latent-cell scale, so this catches
+        // gross seams only: a wrong wrap, the decoder's zero padding at the
+        // sides (the tiled check below).
         const std::vector<const ms::Volume*> blended{&a[0], &a[1], &a[2], &a[3]};
         const std::vector<int> borders{7, 15, 23, 31};
-        const double alongX = seamDeviation(steps(blended, true), borders),
-                     alongY = seamDeviation(steps(blended, false), borders);
+        const double alongX = seamDeviation(planeSteps(blended, true), borders),
+                     alongY = seamDeviation(planeSteps(blended, false), borders);
         // Sensitivity: eight training-size draws tiled 2x2 into two volumes (borders 15 and 31).
         GenerateOptions single = o;
         single.size = ms::Dims{0, 0, 0};
@@ -1195,8 +1215,8 @@ private slots:
                                 .field()[std::size_t((z * 16 + y % 16) * 16 + x % 16)];
             tiled[k].setField(std::move(field));
         }
-        const double tiledX = seamDeviation(steps({&tiled[0], &tiled[1]}, true), {15, 31}),
-                     tiledY = seamDeviation(steps({&tiled[0], &tiled[1]}, false), {15, 31});
+        const double tiledX = seamDeviation(planeSteps({&tiled[0], &tiled[1]}, true), {15, 31}),
+                     tiledY = seamDeviation(planeSteps({&tiled[0], &tiled[1]}, false), {15, 31});
         // Tolerance 4: the 12 planes near borders are compared with 20 others
         // whose mean step drifts smoothly along the axis (the field's own
         // structure), so 3 is reached without seams (here 3.0 in x, 2.0 in y);
@@ -1235,6 +1255,86 @@ private slots:
         fs::remove_all(cli.dir);
     }
 
+    // GenerateOptions::largeMethod Whole: the U-Net on the whole latent,
+    // wrapped by wholeMargin cells. The training size stays plain sampling;
+    // a 2x2 volume is deterministic per seed, one "window", no seam at the
+    // x/y wrap; the margin matters; an oversized margin and an unknown
+    // method name are refused in one line, through the CLI too.
+    void largerVolumesThroughTheWholeLatent() {
+        auto model = Generator3D::create(Generator3dConfig::tiny(2), 6);
+        GenerateOptions o;
+        o.sampler = "dpmpp";
+        o.steps = 3;
+        o.seed = 4;
+        o.largeMethod = LargeVolumeMethod::Whole;
+        o.wholeMargin = 4;
+        const auto plain = model.generate({{"ABS_f_D", 0.4}}, 2, o);
+        o.size = model.config().vae.dims;
+        const auto atTraining = model.generate({{"ABS_f_D", 0.4}}, 2, o);
+        for (std::size_t i = 0; i < plain.size(); ++i) QVERIFY(plain[i].field() == atTraining[i].field());
+
+        o.size = ms::Dims{32, 32, 8};  // latent 16x16x4 (+4 cells each side: 24, pooled twice)
+        const auto a = model.generate({{"ABS_f_D", 0.4}}, 4, o), b = model.generate({{"ABS_f_D", 0.4}}, 2, o);
+        QCOMPARE(a[0].dims(), o.size);
+        QCOMPARE(a[0].attributes.at("windows"), 1.0);
+        QCOMPARE(a[0].text.at("large_method"), std::string("whole"));
+        for (std::size_t i = 0; i < b.size(); ++i) QVERIFY(a[i].field() == b[i].field());
+        GenerateOptions windows = o;
+        windows.largeMethod = LargeVolumeMethod::Windows;
+        QVERIFY(model.generate({{"ABS_f_D", 0.4}}, 1, windows)[0].field() != a[0].field());
+        const std::vector<const ms::Volume*> four{&a[0], &a[1], &a[2], &a[3]};
+        const double alongX = seamDeviation(planeSteps(four, true), {31}),
+                     alongY = seamDeviation(planeSteps(four, false), {31});
+        QVERIFY2(alongX < 4.0 && alongY < 4.0, qPrintable(QString("%1 %2").arg(alongX).arg(alongY)));
+        GenerateOptions odd = o;  // latent 18 wide: 18 + 2 x 3 = 24 needs no extra cells; margin 1 needs 2
+        odd.size = ms::Dims{36, 32, 8};
+        for (int margin : {0, 1, 3}) {
+            odd.wholeMargin = margin;
+            QCOMPARE(model.generate({{"ABS_f_D", 0.4}}, 1, odd).at(0).dims(), odd.size);
+        }
+        GenerateOptions unwrapped = o;
+        unwrapped.wholeMargin = 0;
+        QVERIFY(model.generate({{"ABS_f_D", 0.4}}, 1, unwrapped)[0].field() != a[0].field());
+
+        GenerateOptions bad = o;
+        bad.wholeMargin = 17;
+        generationRefusedInOneLine(model, bad, "margin of 17 cells exceeds");
+        bad.wholeMargin = -1;
+        generationRefusedInOneLine(model, bad, "margin must be >= 0");
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::ml::parseLargeVolumeMethod("tiles"));
+        QCOMPARE(ms::ml::parseLargeVolumeMethod(ms::ml::largeVolumeMethodName(LargeVolumeMethod::Whole)),
+                 LargeVolumeMethod::Whole);
+
+        const auto cli = saveForCli(model, "ms_test_ml3d_whole");
+        QString text;
+        QCOMPARE(runCli({"generate", "--model", cli.folder, "--target", "ABS_f_D=0.5", "--sampler", "dpmpp", "--steps",
+                         "2", "--size", "32x16x8", "--large-method", "whole", "--no-measure", "-o", cli.out},
+                        &text),
+                 0);
+        const auto written = ms::io::readHdf5(cli.out.toStdString()).at(0);
+        QCOMPARE(written.text.at("large_method"), std::string("whole"));
+        QVERIFY(
+            runCli({"generate", "--model", cli.folder, "--size", "32x16x8", "--large-method", "tiles", "-o", cli.out},
+                   &text) != 0);
+        QCOMPARE(text.trimmed().count('\n'), 0);
+        QVERIFY2(text.contains("--large-method"), qPrintable(text));
+
+        // bench ml3d --large: the training size, whole and windows in one run.
+        const auto rows = ms::ml::timeLargeVolumes(model, ms::Dims{32, 32, 8}, o, 1);
+        QCOMPARE(rows.size(), std::size_t(3));
+        QCOMPARE(rows[0].size, model.config().vae.dims);
+        QCOMPARE(rows[0].voxelCostRatio, 1.0);
+        QCOMPARE(rows[1].label, std::string("whole"));
+        QCOMPARE(rows[1].windows, std::size_t(1));
+        QCOMPARE(rows[2].windows, std::size_t(16));
+        for (const auto& r : rows)
+            QVERIFY(r.secondsPerSample > 0.0 &&
+                    qFuzzyCompare(r.secondsPerVoxel * double(r.size.count()), r.secondsPerSample));
+        QCOMPARE(runCli({"bench", "ml3d", "--large", "32x32x8", "--model", cli.folder}, &text), 0);
+        QVERIFY2(text.contains("windows / whole") && text.contains("32x32x8"), qPrintable(text));
+        fs::remove_all(cli.dir);
+    }
+
     // The evaluation's larger-volume pass (evaluate --size): S2 across window
     // borders vs inside on a volume with a hard seam, then the report of a
     // tiny model at 2x2 training boxes beside its training-size pass.
@@ -1260,6 +1360,7 @@ private slots:
         o.timingBatchSizes.clear();
         o.largeSize = ms::Dims{32, 32, 8};
         o.largeCount = 3;
+        o.sampler.largeMethod = LargeVolumeMethod::Windows;
         const auto r = evaluateGenerator3d(model, testSplitVolumes(4, 3), o);
         QVERIFY(r.large.has_value());
         const auto& l = *r.large;
@@ -1275,6 +1376,7 @@ private slots:
         const ms::Json json = r.toJson().at("large");  // --json and --save carry it
         QCOMPARE(QString::fromStdString(json.at("size").get<std::string>()), QString("32x32x8"));
         QCOMPARE(json.at("windows").get<int>(), 16);
+        QCOMPARE(json.at("method").get<std::string>(), std::string("windows"));
         QCOMPARE(json.at("seamless").get<bool>(), l.seamless);
         QCOMPARE(json.at("mae_ratio").size(), std::size_t(3));
         o.largeSize = ms::Dims{32, 32, 4};

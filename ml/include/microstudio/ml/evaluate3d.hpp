@@ -158,7 +158,8 @@ SeamCorrelation seamCorrelation(const Volume& volume, const std::vector<int>& st
 // at the training size in the same run.
 struct LargeVolumeReport {
     Dims size;
-    std::size_t windows = 0;              // latent windows per volume
+    LargeVolumeMethod method = LargeVolumeMethod::Windows;
+    std::size_t windows = 0;              // latent windows per volume (Whole: 1)
     std::vector<std::size_t> subset;      // indices into the targets
     TargetFit fit;                        // one large volume per subset target
     NamedValues r2Training, maeTraining;  // the plain (training-size) pass on the same targets
@@ -264,5 +265,20 @@ std::vector<std::string> generatedCsvRows(const std::vector<Volume>& volumes, co
 // size (`bench ml3d --batch-sizes`): DDIM-`steps`, guidance 2 (conditional
 // and unconditional passes), after one warm-up call.
 std::vector<TimingRow> timeBatchSizes(const Generator3D& model, const std::vector<int>& batchSizes, int steps);
+
+// bench ml3d --large: one sample per generate() call at the training size,
+// then at `size` by each large-volume method (whole, windows), with
+// `sampler`'s settings (its size and method replaced; the target: the
+// training mean); each the median wall seconds of `repeats` calls, after
+// one training-size warm-up. The machine's load is the caller's to state.
+struct LargeTimingRow {
+    std::string label;  // "training size", "whole", "windows"
+    Dims size;
+    std::size_t windows = 1;
+    double secondsPerSample = 0.0, secondsPerVoxel = 0.0;
+    double voxelCostRatio = 0.0;  // seconds per voxel / the training size's
+};
+std::vector<LargeTimingRow> timeLargeVolumes(const Generator3D& model, const Dims& size, GenerateOptions sampler,
+                                             int repeats);
 
 }  // namespace ms::ml

@@ -147,6 +147,20 @@ struct GenerateTiming {
     double screenSeconds = 0.0;   // describing the candidates (GenerateOptions::candidates > 1)
 };
 
+// How generate() denoises a latent larger than the training box in x/y.
+enum class LargeVolumeMethod {
+    // Overlapping training-size windows, their noise predictions blended
+    // every step: the U-Net only ever sees its training size.
+    Windows,
+    // The fully convolutional U-Net on the whole large latent at once,
+    // wrapped periodically by GenerateOptions::wholeMargin cells in x/y
+    // and cropped: no window borders, cost proportional to the volume.
+    Whole,
+};
+// "windows" / "whole"; parseLargeVolumeMethod throws ms::Error (one line) on another name.
+std::string largeVolumeMethodName(LargeVolumeMethod method);
+LargeVolumeMethod parseLargeVolumeMethod(const std::string& name);
+
 struct GenerateOptions {
     // The sampler: "ddim" (steps 0: ancestral DDPM over all T, as before;
     // k: DDIM with k steps), "dpmpp" (DPM-Solver++(2M), Lu et al. 2022:
@@ -174,9 +188,17 @@ struct GenerateOptions {
     double tolerance = 0.0;
     // Volume size; 0 x 0 x 0 = the training size. Larger in x and/or y (z must be
     // the training depth, x and y multiples of the VAE's downsampling): the
-    // latent is denoised with overlapping training-size windows blended every
-    // step, periodic in x/y (docs/ml3d.md, "Volumes larger than the training box").
+    // larger latent is denoised by `largeMethod` (docs/ml3d.md, "Volumes
+    // larger than the training box").
     Dims size{0, 0, 0};
+    // How a size larger than the training size is denoised (the training
+    // size itself is always plain sampling), and for Whole the latent cells
+    // wrapped around each x/y side (more on the far side where the U-Net's
+    // two poolings need it). The defaults were chosen on validation (least
+    // worst descriptor-MAE ratio to the training size at 128x128x32; also the
+    // cheapest: docs/ml3d.md, "Volumes larger than the training box").
+    LargeVolumeMethod largeMethod = LargeVolumeMethod::Whole;
+    int wholeMargin = 0;
     ProgressToken* progress = nullptr;
     GenerateTiming* timing = nullptr;  // when set, generate() adds its seconds
     // When set, called on generate()'s thread with each sample as soon as it
@@ -203,8 +225,10 @@ struct GenerateOptions {
 // or not a multiple of the VAE's downsampling).
 Dims generationSize(const Vae3dConfig& vae, const Dims& requested);
 // Where the latent windows start along x (alongX) or y of a volume of
-// generationSize `size`, in voxels; every start is a window border.
-std::vector<int> windowStarts(const Vae3dConfig& vae, const Dims& size, bool alongX);
+// generationSize `size`, in voxels; every start is a window border. Whole:
+// {0}, the x/y wrap being the only border.
+std::vector<int> windowStarts(const Vae3dConfig& vae, const Dims& size, bool alongX,
+                              LargeVolumeMethod method = LargeVolumeMethod::Windows);
 
 // What generate() runs and records as the volumes' `sampler` text for these
 // options on a model of T timesteps: "ddim-50", "dpmpp2m-16", "ddpm-1000",

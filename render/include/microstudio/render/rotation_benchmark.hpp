@@ -41,7 +41,4 @@ struct RotationBenchmark {
 RotationBenchmark benchmarkRotation(const Volume& volume, int frames, QSize size = QSize(800, 600),
                                     ProgressToken* progress = nullptr);
 
-// "/proc/loadavg"'s first three numbers ("4.40 3.88 3.23"), or "unknown".
-std::string machineLoad();
-
 }  // namespace ms::render
