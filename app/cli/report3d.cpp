@@ -92,7 +92,7 @@ void printComparison(const ml::Evaluation3dReport& r, int batch) {
         std::printf("%-16s %10s %10s %10s  %s\n", name.c_str(), cell(c.r2Main, name).c_str(), cell(c.r2, name).c_str(),
                     cell(c.r2Difference, name).c_str(), text);
     }
-    std::printf("seconds per sample: main %.4g, other %.4g (other / main = %s)\n", c.mainSecondsPerSample,
+    std::printf("seconds per sample: main %.4g, other %.4g (speed-up main / other = %s)\n", c.mainSecondsPerSample,
                 c.secondsPerSample, cell(c.speedup).c_str());
 }
 

@@ -290,7 +290,7 @@ SamplerComparison compareSamplers(const Context& c, const TargetFit& main, doubl
     for (const auto& name : c.conditions()) compareCondition(s, name, main.measured, c.targets);
     s.secondsPerSample = (timing.denoiseSeconds + timing.decodeSeconds) / double(s.subset.size());
     s.mainSecondsPerSample = main.secondsPerSample;
-    s.speedup = s.secondsPerSample / s.mainSecondsPerSample;
+    s.speedup = s.mainSecondsPerSample / s.secondsPerSample;  // > 1: the compared sampler is faster
     return s;
 }
 

@@ -142,7 +142,8 @@ struct SamplerComparison {
     std::vector<NamedValues> measured;     // per subset entry
     NamedValues r2, r2Main, r2Difference;  // other sampler, main sampler (same targets), main - other
     std::map<std::string, std::vector<double>> r2DifferenceCi95;  // [low, high]; empty below 3 targets
-    double secondsPerSample = 0.0, mainSecondsPerSample = 0.0, speedup = 0.0;
+    double secondsPerSample = 0.0, mainSecondsPerSample = 0.0;
+    double speedup = 0.0;  // main / other seconds per sample: > 1 when the compared sampler is faster
 };
 
 // Donor two-point correlation S2(r), r = 1..maxLag voxels, along x and y
