@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/io/hdf5.hpp"
@@ -177,11 +178,8 @@ int benchRotate(const QString& file, const QString& frames, QSize size) {
     }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-    ms::io::startHdf5Reader();  // forked now, while this process has one thread
-    // VTK needs a 3.2 core profile; it must be the default before QApplication.
+// VTK needs a 3.2 core profile; it must be the default before QApplication.
+void setDefaultSurfaceFormat() {
     QSurfaceFormat format;
     format.setRenderableType(QSurfaceFormat::OpenGL);
     format.setVersion(3, 2);
@@ -190,114 +188,164 @@ int main(int argc, char** argv) {
     format.setAlphaBufferSize(8);
     format.setSamples(0);
     QSurfaceFormat::setDefaultFormat(format);
+}
 
-    QApplication app(argc, argv);
-    QApplication::setOrganizationName("MicroStudio");
-    QApplication::setApplicationName("MicroStudio");
-    QApplication::setApplicationVersion(MICROSTUDIO_VERSION);
+// --help and --version only print: without a display (a terminal over ssh,
+// a CI job) they must not first fail to load a windowing platform plugin.
+void printWithoutDisplay(int argc, char** argv) {
+    if (!qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM") || !qEnvironmentVariableIsEmpty("DISPLAY") ||
+        !qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY"))
+        return;
+    for (int i = 1; i < argc; ++i) {
+        const std::string arg = argv[i];
+        if (arg == "-h" || arg == "--help" || arg == "--help-all" || arg == "-v" || arg == "--version") {
+            qputenv("QT_QPA_PLATFORM", "offscreen");
+            return;
+        }
+    }
+}
+
+// Models trained in the Training tab are found by name like installed ones.
+void searchUserModels() {
 #ifdef MICROSTUDIO_HAVE_DESIGN
-    // Models trained in the Training tab are found by name like installed ones.
     const QByteArray userModels = QFile::encodeName(ms::ui::userModelDirectory());
     const QByteArray searched = qgetenv("MICROSTUDIO_MODELS");
     qputenv("MICROSTUDIO_MODELS", searched.isEmpty() ? userModels : userModels + ":" + searched);
 #endif
+}
 
-    QCommandLineParser parser;
-    parser.setApplicationDescription("MicroStudio: design studio for materials microstructures");
-    parser.addHelpOption();
-    parser.addVersionOption();
-    parser.addPositionalArgument("file", "Microstructure to open (.vti, .h5, .txt, .png)");
-    QCommandLineOption screenshot("screenshot", "Render the window after start-up, save it to <file> and exit.",
-                                  "file");
-    QCommandLineOption size("size",
+// The command line's options, declared on `parser`.
+struct StartupOptions {
+    QCommandLineOption screenshot{"screenshot", "Render the window after start-up, save it to <file> and exit.",
+                                  "file"};
+    QCommandLineOption size{"size",
                             "Window size for --screenshot, WIDTHxHEIGHT (default 1280x800); the 3D view's "
                             "for --bench-rotate (default 800x600).",
-                            "size", "1280x800");
-    QCommandLineOption tab("tab", "Tab to show at start-up: design, viewer, noise, simulation or training.", "name");
-    QCommandLineOption generate(
-        "generate", "With --tab design: generate samples at start-up (with --screenshot, before the picture).");
-    QCommandLineOption evaluate("evaluate",
+                            "size", "1280x800"};
+    QCommandLineOption tab{"tab", "Tab to show at start-up: design, viewer, noise, simulation or training.", "name"};
+    QCommandLineOption generate{
+        "generate", "With --tab design: generate samples at start-up (with --screenshot, before the picture)."};
+    QCommandLineOption evaluate{"evaluate",
                                 "With --tab design and --screenshot: evaluate the model on its held-out data "
-                                "(the Evaluation page) before the picture.");
-    parser.addOption(tab);
-    parser.addOption(generate);
-    parser.addOption(evaluate);
-    parser.addOption(screenshot);
-    parser.addOption(size);
-    QCommandLineOption benchRotateOption(
+                                "(the Evaluation page) before the picture."};
+    QCommandLineOption benchRotate{
         "bench-rotate",
         "Benchmark: show <file>'s volume in the 3D view, turn it a full circle at rest and as while "
         "dragged, print the scene build time, triangles and frames per second, and exit.",
-        "file");
-    QCommandLineOption frames("frames", "Frames per turn for --bench-rotate (default 36).", "n", "36");
-    parser.addOption(benchRotateOption);
-    parser.addOption(frames);
-    parser.process(app);
-    if (parser.isSet(benchRotateOption))
-        return benchRotate(parser.value(benchRotateOption), parser.value(frames),
-                           parseSize(parser.isSet(size) ? parser.value(size) : "800x600"));
+        "file"};
+    QCommandLineOption frames{"frames", "Frames per turn for --bench-rotate (default 36).", "n", "36"};
 
-    ms::ui::MainWindow window;
-    const QStringList files = parser.positionalArguments();
-    if (!files.isEmpty()) {
-        if (!window.openFile(files.first(), parser.isSet(screenshot)) && parser.isSet(screenshot)) return 1;
-    } else {
-        // No file: a 3-phase demo microstructure, so the studio never opens empty.
-        ms::SyntheticOptions demo;
-        demo.donorFraction = 0.42;
-        demo.mixedFraction = 0.16;
-        demo.seed = 2026;
-        window.setVolume(ms::syntheticMicrostructure(ms::Dims{96, 96, 48}, demo), "demo");
+    explicit StartupOptions(QCommandLineParser& parser) {
+        parser.setApplicationDescription("MicroStudio: design studio for materials microstructures");
+        parser.addHelpOption();
+        parser.addVersionOption();
+        parser.addPositionalArgument("file", "Microstructure to open (.vti, .h5, .txt, .png)");
+        for (const auto* option : {&tab, &generate, &evaluate, &screenshot, &size, &benchRotate, &frames})
+            parser.addOption(*option);
     }
-    if (parser.isSet(screenshot)) {
-        const QSize windowSize = parseSize(parser.value(size));
+};
+
+// The file given, else a 3-phase demo microstructure, so the studio never
+// opens empty. False when the file cannot be read for a screenshot.
+bool openStartupVolume(ms::ui::MainWindow& window, const QStringList& files, bool forScreenshot) {
+    if (!files.isEmpty()) return window.openFile(files.first(), forScreenshot) || !forScreenshot;
+    ms::SyntheticOptions demo;
+    demo.donorFraction = 0.42;
+    demo.mixedFraction = 0.16;
+    demo.seed = 2026;
+    window.setVolume(ms::syntheticMicrostructure(ms::Dims{96, 96, 48}, demo), "demo");
+    return true;
+}
+
+// --tab NAME: the first tab whose title starts with it; false (after a
+// message) when none does.
+bool showTab(ms::ui::MainWindow& window, const QString& wanted) {
+    const QString name = wanted.toLower();
+    bool found = false;
+    for (int i = 0; i < window.tabs()->count(); ++i)
+        if (window.tabs()->tabText(i).remove('&').toLower().startsWith(name)) {
+            window.tabs()->setCurrentIndex(i);
+            found = true;
+        }
+    if (!found) std::fprintf(stderr, "microstudio: unknown tab '%s'\n", qPrintable(name));
+    return found;
+}
+
+// --screenshot OUT: the shown tab's default action, then the window saved
+// to OUT and the program's exit (status 1 when the picture is not written
+// or the action does not finish in 10 minutes). False when it cannot start.
+bool scheduleScreenshot(ms::ui::MainWindow& window, const QString& out, bool generate, bool evaluate,
+                        const QString& scratch) {
+    auto shoot = [&window, out] {
+        // Let the last results paint (charts, slice views, 3D views) first.
+        QTimer::singleShot(300, &window, [&window, out] {
+            for (auto* view : window.findChildren<ms::render::VtkWidget*>()) view->requestRender();
+            QApplication::processEvents();
+            const QImage image = window.grab().toImage();
+            const bool ok = !image.isNull() && image.save(out);
+            if (!ok) std::fprintf(stderr, "microstudio: cannot write screenshot %s\n", qPrintable(out));
+            QApplication::exit(ok ? 0 : 1);
+        });
+    };
+    if (!startDefaultAction(window, generate, evaluate, scratch, shoot)) return false;
+    // A default action that never ends must not hang scripts and tests.
+    QTimer::singleShot(600000, &window, [] {
+        std::fprintf(stderr, "microstudio: the tab's default action did not finish in 10 minutes\n");
+        QApplication::exit(1);
+    });
+    return true;
+}
+
+// --generate without --screenshot: the Design tab generates at start-up.
+void generateAtStartup(ms::ui::MainWindow& window) {
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    window.tabs()->setCurrentWidget(window.design());
+    QTimer::singleShot(0, window.design(), &ms::ui::DesignPanel::generate);
+#else
+    (void)window;
+#endif
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ms::io::startHdf5Reader();  // forked now, while this process has one thread
+    setDefaultSurfaceFormat();
+    printWithoutDisplay(argc, argv);
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName("MicroStudio");
+    QApplication::setApplicationName("MicroStudio");
+    QApplication::setApplicationVersion(MICROSTUDIO_VERSION);
+    searchUserModels();
+
+    QCommandLineParser parser;
+    const StartupOptions options(parser);
+    parser.process(app);
+    if (parser.isSet(options.benchRotate))
+        return benchRotate(parser.value(options.benchRotate), parser.value(options.frames),
+                           parseSize(parser.isSet(options.size) ? parser.value(options.size) : "800x600"));
+
+    const bool forScreenshot = parser.isSet(options.screenshot);
+    ms::ui::MainWindow window;
+    if (!openStartupVolume(window, parser.positionalArguments(), forScreenshot)) return 1;
+    if (forScreenshot) {
+        const QSize windowSize = parseSize(parser.value(options.size));
         if (!windowSize.isValid()) {
             std::fprintf(stderr, "microstudio: --size expects WIDTHxHEIGHT\n");
             return 2;
         }
         window.resize(windowSize);
     }
-    if (parser.isSet(tab)) {
-        const QString name = parser.value(tab).toLower();
-        bool found = false;
-        for (int i = 0; i < window.tabs()->count(); ++i)
-            if (window.tabs()->tabText(i).remove('&').toLower().startsWith(name)) {
-                window.tabs()->setCurrentIndex(i);
-                found = true;
-            }
-        if (!found) {
-            std::fprintf(stderr, "microstudio: unknown tab '%s'\n", qPrintable(name));
-            return 2;
-        }
-    }
+    if (parser.isSet(options.tab) && !showTab(window, parser.value(options.tab))) return 2;
     window.show();
     // Scratch files of the default actions (demo data, a demo model) go away on exit.
     QTemporaryDir scratch;
-    if (parser.isSet(screenshot)) {
-        const QString out = parser.value(screenshot);
-        auto shoot = [&window, out] {
-            // Let the last results paint (charts, slice views, 3D views) first.
-            QTimer::singleShot(300, &window, [&window, out] {
-                for (auto* view : window.findChildren<ms::render::VtkWidget*>()) view->requestRender();
-                QApplication::processEvents();
-                const QImage image = window.grab().toImage();
-                const bool ok = !image.isNull() && image.save(out);
-                if (!ok) std::fprintf(stderr, "microstudio: cannot write screenshot %s\n", qPrintable(out));
-                QApplication::exit(ok ? 0 : 1);
-            });
-        };
-        if (!startDefaultAction(window, parser.isSet(generate), parser.isSet(evaluate), scratch.path(), shoot))
+    if (forScreenshot) {
+        if (!scheduleScreenshot(window, parser.value(options.screenshot), parser.isSet(options.generate),
+                                parser.isSet(options.evaluate), scratch.path()))
             return 1;
-        // A default action that never ends must not hang scripts and tests.
-        QTimer::singleShot(600000, &window, [] {
-            std::fprintf(stderr, "microstudio: the tab's default action did not finish in 10 minutes\n");
-            QApplication::exit(1);
-        });
-    } else if (parser.isSet(generate)) {
-#ifdef MICROSTUDIO_HAVE_DESIGN
-        window.tabs()->setCurrentWidget(window.design());
-        QTimer::singleShot(0, window.design(), &ms::ui::DesignPanel::generate);
-#endif
+    } else if (parser.isSet(options.generate)) {
+        generateAtStartup(window);
     }
     return app.exec();
 }

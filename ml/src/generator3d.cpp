@@ -762,6 +762,7 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
     std::optional<detail::LatentWindows> windows;
     if (options.size != Dims{0, 0, 0}) windows.emplace(l.nx, l.ny, window.nx, window.ny, impl.device);
     const bool larger = size != c.vae.dims;
+    const bool whole = larger && options.largeMethod == LargeVolumeMethod::Whole;
     Vae3dConfig volumeConfig = c.vae;
     volumeConfig.dims = size;
     // The batch bounds samples; one sample has many small windows, so a
@@ -797,7 +798,6 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
                                                              const torch::Tensor& sample) {
             return unetNoise(w, t, ctx.index_select(0, sample));
         };
-        const bool whole = larger && options.largeMethod == LargeVolumeMethod::Whole;
         detail::NoisePredictor eps = [&](const torch::Tensor& x, long t) {
             if (whole)
                 return detail::wholeLatentNoise([&](const torch::Tensor& p) { return unetNoise(p, t, ctx); }, x,
@@ -861,7 +861,6 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
             v.attributes["seed"] = double(options.seed);
             v.attributes["sample"] = double(first + i);
             if (windows) {
-                const bool whole = larger && options.largeMethod == LargeVolumeMethod::Whole;
                 v.attributes["windows"] = whole ? 1.0 : double(windows->count());
                 if (larger) v.text["large_method"] = largeVolumeMethodName(options.largeMethod);
             }

@@ -493,6 +493,24 @@ QList<double> tickValues(const QValueAxis* axis) {
 class TestGui : public QObject {
     Q_OBJECT
 private slots:
+    // `microstudio --help` and `--version` print and exit 0 where there is
+    // no display at all (no DISPLAY, WAYLAND_DISPLAY or QT_QPA_PLATFORM).
+    void helpAndVersionWithoutADisplay() {
+        for (const QString& option : {QString("--help"), QString("--version")}) {
+            QProcess app;
+            QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+            for (const char* name : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}) env.remove(name);
+            app.setProcessEnvironment(env);
+            app.start(MICROSTUDIO_GUI, {option});
+            QVERIFY(app.waitForFinished(60000));
+            const QString out = QString::fromLocal8Bit(app.readAllStandardOutput());
+            QCOMPARE(app.exitStatus(), QProcess::NormalExit);
+            QCOMPARE(app.exitCode(), 0);
+            QVERIFY2(option == "--help" ? out.contains("--bench-rotate") : out.contains("MicroStudio"),
+                     qPrintable(out + app.readAllStandardError()));
+        }
+    }
+
     void initTestCase() {
         QApplication::setOrganizationName("MicroStudioTest");
         // User model and dataset folders under ~/.qttest, not the user's own.
