@@ -16,20 +16,22 @@ namespace {
 // One row per benchmark; each prints its figures (and ratios) in one run.
 std::vector<Subcommand> benchmarks() {
     return {
-#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+#if defined(MICROSTUDIO_HAVE_DESCRIPTORS) && defined(MICROSTUDIO_HAVE_JOBS)
         {"descriptors", "GraSPI descriptors, one core: 512x128 2D and 128x128x64 3D", benchDescriptors},
 #endif
 #ifdef MICROSTUDIO_HAVE_NOISE
-        {"noise", "noise models and classical denoisers, 2D and 3D; paired-dataset throughput", benchNoise},
+            {"noise", "noise models and classical denoisers, 2D and 3D; paired-dataset throughput", benchNoise},
 #endif
 #ifdef MICROSTUDIO_HAVE_ML
-        {"ml", "2D VAE training step (paper and compact, batch 32), encode/denoise and DDIM throughput", benchMl},
-        {"ml3d", "paper-sized 3D VAE / U-Net forward+backward at batch 1, denoising step, parameter counts", benchMl3d},
-        {"dist", "data-parallel training: 1 process x 2 threads vs 2 processes x 1 thread, all-reduce time", benchDist},
+            {"ml", "2D VAE training step (paper and compact, batch 32), encode/denoise and DDIM throughput", benchMl},
+            {"ml3d", "paper-sized 3D VAE / U-Net forward+backward at batch 1, denoising step, parameter counts",
+             benchMl3d},
+            {"dist", "data-parallel training: 1 process x 2 threads vs 2 processes x 1 thread, all-reduce time",
+             benchDist},
 #endif
-        {"startup", "whole short commands: the torch-free CLI against the ML worker (process start)", benchStartup},
+            {"startup", "whole short commands: the torch-free CLI against the ML worker (process start)", benchStartup},
 #ifdef MICROSTUDIO_HAVE_JOBS
-        {"simulate", "Cahn-Hilliard steps/s at 128x128 and 128x128x64; steps until L = 16", benchSimulate},
+            {"simulate", "Cahn-Hilliard steps/s at 128x128 and 128x128x64; steps until L = 16", benchSimulate},
 #endif
     };
 }

@@ -1,122 +1,27 @@
 // bench dist: data-parallel training, 1 process x 2 threads against 2
-// processes x 1 thread (ml only).
+// processes x 1 thread (ml only). The workloads and their figures are
+// ms::ml's (distributed.hpp); this file starts the ranks and prints.
 #ifdef MICROSTUDIO_HAVE_ML
-#include <cstdio>
-#include <cstdlib>
-#include <iostream>
-#include <vector>
-
-#include <netinet/in.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
-#include <random>
-
-#include "microstudio/core/synthetic.hpp"
-#include "microstudio/ml/ldm2d.hpp"
-#include "microstudio/ml/vae2d.hpp"
-
-extern char** environ;
+#include <vector>
 
 #include "args.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/ml/distributed.hpp"
 #include "options.hpp"
 #include "subcommands.hpp"
 
+extern char** environ;
+
 namespace ms::cli {
-
-namespace {
-
-// A port the kernel just had free on the loopback (for the rendezvous).
-int freePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) throw Error("bench dist: no socket");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        ::close(fd);
-        throw Error("bench dist: cannot find a free port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
-struct DistFigures {
-    double samplesPerSecond = 0.0;
-    double commPerStep = 0.0;  // the step's all-reduce call, waiting for the slower rank included
-    double allReduce = 0.0;    // one all-reduce of the gradients alone
-    long parameters = 0;
-};
-
-// The workloads: the shipped compact 2D VAE on 101x101 images (compute
-// heavy) and the default LDM MLP on 128-value latents (few FLOPs per
-// parameter: communication heavy). Training from step 1 on (step 0 pays the
-// lazy initialisation); synthetic data, no files.
-DistFigures runWorkload(const std::string& model, int batchPerRank, int steps, int threads,
-                        const std::shared_ptr<ml::Communicator>& communicator) {
-    const int world = communicator ? communicator->worldSize() : 1;
-    ml::TrainOptions t;
-    t.epochs = 1;
-    t.batchSize = batchPerRank;
-    t.threads = threads;
-    t.forceCpu = true;
-    t.seed = 1;
-    t.communicator = communicator;
-    const std::size_t samples = std::size_t(batchPerRank) * std::size_t(world) * std::size_t(steps + 1);
-    double firstStepDone = 0.0, lastStepDone = 0.0;
-    t.onProgress = [&](const ml::TrainProgress& p) {
-        if (p.step == 1) firstStepDone = p.seconds;
-        lastStepDone = p.seconds;
-    };
-    DistFigures f;
-    ml::TrainReport report;
-    if (model == "vae2d") {
-        std::vector<Volume> images;
-        for (std::size_t i = 0; i < samples; ++i) {
-            SyntheticOptions o;
-            o.seed = std::uint64_t(i % 16 + 1);
-            o.donorFraction = 0.35 + 0.3 * double(i % 7) / 6.0;
-            images.push_back(syntheticMicrostructure(Dims{101, 101, 1}, o));
-        }
-        ml::Vae2dConfig compact;
-        compact.latent = 64;
-        compact.hidden = 256;
-        compact.channels = {16, 32, 64, 64};
-        ml::Vae2d vae(compact, 1);
-        f.parameters = vae.parameterCount();
-        ml::Vae2dTrainOptions o;
-        o.train = t;
-        report = ml::trainVae2d(vae, images, {}, o);
-    } else {
-        std::mt19937_64 rng(7);
-        std::normal_distribution<float> normal;
-        std::vector<std::vector<float>> latents(samples, std::vector<float>(128));
-        for (auto& row : latents)
-            for (auto& v : row) v = normal(rng);
-        ml::Ldm2dConfig config;
-        config.latent = 128;
-        ml::Ldm2d ldm(config, 1);
-        f.parameters = ldm.parameterCount();
-        ml::Ldm2dTrainOptions o;
-        o.train = t;
-        report = ml::trainLdm2d(ldm, latents, {}, {}, {}, o);
-    }
-    const double measured = std::max(1e-9, lastStepDone - firstStepDone);
-    f.samplesPerSecond = double(steps) * double(batchPerRank) * double(world) / measured;
-    f.commPerStep = report.communicationSeconds / double(std::max<long>(1, report.steps));
-    return f;
-}
-
-}  // namespace
 
 int benchDist(const CommandArgs& argv) {
     Options declared("bench dist [--steps N]",
@@ -155,7 +60,7 @@ int benchDist(const CommandArgs& argv) {
         for (const auto& w : workloads)
             if (*worker == w.name) globalBatch = w.globalBatch;
         if (globalBatch == 0) throw Error("bench dist: unknown workload " + *worker);
-        auto f = runWorkload(*worker, globalBatch / d.worldSize, steps, 1, communicator);
+        auto f = ml::runDataParallelWorkload(*worker, globalBatch / d.worldSize, steps, 1, communicator);
         f.allReduce = communicator->timeAllReduce(f.parameters, 20);
         std::ofstream out(args.text("report"));
         out << f.samplesPerSecond << " " << f.commPerStep << " " << f.allReduce << "\n";
@@ -174,10 +79,10 @@ int benchDist(const CommandArgs& argv) {
     std::printf("%-26s %10s %14s %14s %14s %8s %12s %12s\n", "workload", "params", "1x1 samples/s", "1x2 samples/s",
                 "2x1 samples/s", "2x1/1x2", "comm/step", "all-reduce");
     for (const auto& w : workloads) {
-        const auto oneByOne = runWorkload(w.name, w.globalBatch, steps, 1, nullptr);
-        const auto oneByTwo = runWorkload(w.name, w.globalBatch, steps, 2, nullptr);
+        const auto oneByOne = ml::runDataParallelWorkload(w.name, w.globalBatch, steps, 1, nullptr);
+        const auto oneByTwo = ml::runDataParallelWorkload(w.name, w.globalBatch, steps, 2, nullptr);
         // Two ranks of this executable, one thread each; the rendezvous on a free port.
-        const int port = freePort();
+        const int port = ml::freeLoopbackPort();
         std::vector<pid_t> pids;
         std::vector<std::filesystem::path> reports;
         for (int rank = 0; rank < 2; ++rank) {
@@ -212,11 +117,11 @@ int benchDist(const CommandArgs& argv) {
             ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
         }
         if (!ok) throw Error("bench dist: a worker process failed (see its message above)");
-        DistFigures two;
+        ml::DataParallelFigures two;
         double slowest = 1e300;
         for (const auto& path : reports) {
             std::ifstream in(path);
-            DistFigures r;
+            ml::DataParallelFigures r;
             if (!(in >> r.samplesPerSecond >> r.commPerStep >> r.allReduce))
                 throw Error("bench dist: no report in " + path.string());
             slowest = std::min(slowest, r.samplesPerSecond);  // the run is as fast as its slowest rank

@@ -2,6 +2,8 @@
 // descriptors, resume after a kill, sharded build + merge == one process).
 #include <QtTest>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <unistd.h>
@@ -10,6 +12,7 @@
 #include "microstudio/core/progress.hpp"
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/jobs/dataset_builder.hpp"
+#include "microstudio/jobs/describe_benchmark.hpp"
 #include "microstudio/jobs/simulate_job.hpp"
 #include "microstudio/jobs/volume_dataset.hpp"
 #include "microstudio/core/files.hpp"
@@ -82,6 +85,48 @@ std::map<std::string, Volume> datasetSamples(const fs::path& dir) {
 class TestJobs : public QObject {
     Q_OBJECT
 private slots:
+    // describe_benchmark (bench descriptors' work): its field is
+    // deterministic for a seed and two-phase, about half donor (the smoothed
+    // noise is symmetric about 0); a large-volume run describes the .vti it
+    // wrote identically with one and two threads and leaves no file behind;
+    // the fixture figures find the 512x128 data_*.txt and the three-phase
+    // trial_1.txt in the shared fixtures (a missing fixture fails).
+    void describeBenchmark() {
+        namespace fs = std::filesystem;
+        const ms::Dims dims{32, 32, 16};
+        const auto a = ms::jobs::smoothedRandomField(dims, 4, 5), b = ms::jobs::smoothedRandomField(dims, 4, 5);
+        QVERIFY(a.labels() == b.labels());
+        QVERIFY(a.labels() != ms::jobs::smoothedRandomField(dims, 4, 6).labels());
+        const auto donors = std::count(a.labels().begin(), a.labels().end(), ms::Donor);
+        const auto acceptors = std::count(a.labels().begin(), a.labels().end(), ms::Acceptor);
+        QCOMPARE(std::size_t(donors + acceptors), dims.count());
+        QVERIFY2(std::abs(double(donors) / double(dims.count()) - 0.5) < 0.1, qPrintable(QString::number(donors)));
+
+        const fs::path scratch = fs::temp_directory_path() / "ms_test_jobs_describe_benchmark";
+        fs::remove_all(scratch);
+        const auto large = ms::jobs::benchmarkLargeVolume(dims, 2, scratch);
+        QVERIFY(large.identical);
+        QCOMPARE(large.dims, dims);
+        QCOMPARE(large.threads, 2);
+        QVERIFY(large.readSeconds > 0.0 && large.oneThreadSeconds > 0.0 && large.threadedSeconds > 0.0);
+        QVERIFY(large.peakMegabytes > 0.0);
+        QCOMPARE(QString::fromStdString(large.load).split(' ').size(), 3);
+        QVERIFY(fs::is_empty(scratch));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::jobs::benchmarkLargeVolume(dims, 0, scratch));
+        fs::remove_all(scratch);
+
+        const auto figures =
+            ms::jobs::benchmarkDescriptors(1, {fs::path(MICROSTUDIO_SHARED_DIR) / "fixtures" / "graspi"});
+        const QString source = QString::fromStdString(figures.image2dSource);
+        QVERIFY2(source.contains("data_") && source.endsWith(".txt"), qPrintable(source));
+        QVERIFY(figures.threePhaseFile.has_value());
+        QCOMPARE(figures.threePhaseFile->filename().string(), std::string("trial_1.txt"));
+        QVERIFY(std::abs(figures.volume.value("vol_frac_D") - 0.5) < 0.1);
+        for (double t : {figures.image2dSeconds, figures.volumeSeconds, figures.cubeSeconds, figures.periodicSeconds,
+                         figures.extrasSeconds, figures.threePhaseSeconds})
+            QVERIFY(t > 0.0);
+    }
+
     void simulateJobWritesFieldLabelsAndAttributes() {
         const fs::path dir = freshDir("simulate");
         jobs::SimulateJob job;

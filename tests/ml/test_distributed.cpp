@@ -42,17 +42,8 @@ using namespace ms::ml;
 
 namespace {
 
-int freePort() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
+// The library's rendezvous port (bench dist uses the same).
+int freePort() { return freeLoopbackPort(); }
 
 fs::path tempDir(const std::string& name) {
     const auto dir = fs::temp_directory_path() / ("ms_test_distributed_" + name + "_" + std::to_string(::getpid()));
@@ -298,6 +289,31 @@ class TestDistributed : public QObject {
 private slots:
     void ldm2dTwoRanksMatchOneProcessWithDoubleBatch() { compareWithSingleProcess("ldm2d", 1e-5); }
     void vae3dTwoRanksMatchOneProcessWithDoubleBatch() { compareWithSingleProcess("vae3d", 1e-5); }
+
+    // bench dist's workloads through the library: both train on synthetic
+    // data for the measured steps in one process and report a rate and
+    // their parameter count; an unknown name and bad sizes are refused. The
+    // free port is one a listening socket can take.
+    void dataParallelWorkloadsInOneProcess() {
+        for (const char* workload : {"ldm2d", "vae2d"}) {
+            const auto f = runDataParallelWorkload(workload, 4, 2, 1, nullptr);
+            QVERIFY2(f.samplesPerSecond > 0.0 && std::isfinite(f.samplesPerSecond), workload);
+            QVERIFY(f.parameters > 1000);
+            QCOMPARE(f.commPerStep, 0.0);  // one process: no all-reduce
+        }
+        QVERIFY_THROWS_EXCEPTION(ms::Error, runDataParallelWorkload("gan", 4, 2, 1, nullptr));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, runDataParallelWorkload("ldm2d", 0, 2, 1, nullptr));
+        const int port = freeLoopbackPort();
+        QVERIFY(port > 0 && port < 65536);
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        sockaddr_in addr{};
+        addr.sin_family = AF_INET;
+        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_port = htons(std::uint16_t(port));
+        const bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+        ::close(fd);
+        QVERIFY(bound);
+    }
 
     void optionsFromArgumentsAndEnvironment() {
         qputenv("WORLD_SIZE", "4");

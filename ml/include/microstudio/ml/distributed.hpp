@@ -63,4 +63,23 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
+// A TCP port the kernel just had free on the loopback (for a rendezvous);
+// ms::Error when there is no socket to ask with.
+int freeLoopbackPort();
+
+// bench dist's workloads, trained on synthetic data (no files) for `steps`
+// measured steps after one warm-up step: "vae2d", the shipped compact 2D
+// VAE on 101x101 images (compute heavy), and "ldm2d", the default LDM MLP on
+// 128-value latents (few FLOPs per parameter: communication heavy).
+// `communicator`: null for one process; else this rank's, and
+// `batchPerRank` is the global batch / world size.
+struct DataParallelFigures {
+    double samplesPerSecond = 0.0;  // all ranks' samples over the measured steps
+    double commPerStep = 0.0;       // the step's all-reduce call, waiting for the slower rank included
+    double allReduce = 0.0;         // one all-reduce of the gradients alone (filled by the caller)
+    long parameters = 0;
+};
+DataParallelFigures runDataParallelWorkload(const std::string& workload, int batchPerRank, int steps, int threads,
+                                            const std::shared_ptr<Communicator>& communicator);
+
 }  // namespace ms::ml
