@@ -8,13 +8,16 @@
 #include <string>
 
 #include "args.hpp"
+#include "ml_worker.hpp"
 #include "commands.hpp"
 #include "options.hpp"
 #include "report3d.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/files.hpp"
 #include "microstudio/core/process.hpp"
 #include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/worker_server.hpp"
 
 namespace ms::cli {
 
@@ -27,6 +30,7 @@ Options benchOptions() {
               "against the paper's Table 1. --tiny: the test configuration.");
     o.alsoUsage("bench ml3d --batch-sizes L [--steps K] [--tiny]");
     o.alsoUsage("bench ml3d --large NXxNYxNZ [--model M] [--repeats N] [--threads T]");
+    o.alsoUsage("bench ml3d --worker [--model M] [--samples N] [--repeats N] [--threads T]");
     o.integer("repeats", "N", "timed calls per network, after one warm-up").atLeast(1).def(1);
     o.threads("torch threads");
     o.flag("cpu", "never use CUDA");
@@ -40,7 +44,12 @@ Options benchOptions() {
            "instead: one sample of a trained model (--model) at its training size and at this size by each "
            "--large-method (whole, windows), DPM-Solver++ 16 steps, the model's guidance: seconds per sample and "
            "per voxel, ratios, the machine's load");
-    o.text("model", "M", "with --large: model folder / name").note(report3d::kShippedGenerator);
+    o.flag("worker",
+           "instead: the Design tab's generation (DDIM-50, the model's guidance, batch 4, each sample described) in "
+           "this process and through the ML worker (microstudio-ml serve, docs/worker-protocol.md) side by side: "
+           "seconds per request, the worker's first (start-up and model load) and warm requests, the machine's load");
+    o.integer("samples", "N", "with --worker: samples per request").range(1, 1000).def(4);
+    o.text("model", "M", "with --large or --worker: model folder / name").note(report3d::kShippedGenerator);
     return o;
 }
 
@@ -82,6 +91,32 @@ int benchLarge(const Args& args) {
     return 0;
 }
 
+// --worker: in-process vs through the worker process, one run.
+int benchWorker(const Args& args) {
+    if (args.flag("cpu")) setenv("CUDA_VISIBLE_DEVICES", "", 1);
+    if (args.integer("threads") > 0) setenv("MICROSTUDIO_THREADS", std::to_string(args.integer("threads")).c_str(), 1);
+    const auto model = report3d::loadGenerator(args);
+    const TemporaryDirectory files("ms-bench-worker");
+    jobs::Generate3dRequest r;
+    r.model = model.weightsPath().parent_path().string();
+    r.targets.assign(std::size_t(args.integer("samples")), {});  // the training mean
+    r.guidance = model.config().guidance;
+    r.outDir = files.path().string();
+    const std::string before = machineLoad();
+    const int repeats = int(args.integer("repeats"));
+    const auto t = ml::timeWorkerGeneration(mlWorkerExecutable().string(), r, repeats);
+    std::printf("bench ml3d --worker: %s, %zu samples per request, ddim-50, guidance %g, described; median of %d\n",
+                model.metadata().name.c_str(), t.samples, r.guidance, repeats);
+    std::printf("in this process:       %8.3f s per request (model loaded before: %.3f s)\n", t.inProcessSeconds,
+                t.modelLoadSeconds);
+    std::printf("worker, first request: %8.3f s (process start and model load included)\n", t.workerColdSeconds);
+    std::printf("worker, warm:          %8.3f s per request (reading the samples back: %.3f s)\n", t.workerWarmSeconds,
+                t.readBackSeconds);
+    std::printf("warm worker / in-process: %.3fx; load before %s, after %s (1, 5, 15-minute averages)\n",
+                t.workerWarmSeconds / t.inProcessSeconds, before.c_str(), machineLoad().c_str());
+    return 0;
+}
+
 }  // namespace
 
 int benchMl3d(const CommandArgs& argv) {
@@ -92,6 +127,7 @@ int benchMl3d(const CommandArgs& argv) {
     const auto config = args.flag("tiny") ? ml::Generator3dConfig::tiny() : ml::Generator3dConfig::paperTwoPhase();
     if (args.has("batch-sizes")) return benchBatchSizes(args, config);
     if (args.has("large")) return benchLarge(args);
+    if (args.flag("worker")) return benchWorker(args);
     const int repeats = int(args.integer("repeats"));
     std::printf("config: %s, latent %dx%s = %ld values, U-Net n_feat %d\n", config.vae.dims.str().c_str(),
                 config.vae.latentChannels, config.vae.latentDims().str().c_str(), config.vae.latentSize(),

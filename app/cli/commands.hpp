@@ -32,6 +32,7 @@ int cmdSample2d(const CommandArgs& args);  // cmd_sample2d.cpp (ml)
 int cmdGenerate(const CommandArgs& args);  // cmd_generate.cpp (ml, 3D generator)
 int cmdEvaluate(const CommandArgs& args);  // cmd_evaluate.cpp (ml, 3D generator on held-out data)
 int cmdTrain3d(const CommandArgs& args);   // cmd_train3d.cpp (ml, 3D generator)
+int cmdServe(const CommandArgs& args);     // cmd_serve.cpp (ml, the studio's worker loop)
 
 // Benchmarks, listed in cmd_bench.cpp.
 int benchMl(const CommandArgs& args);           // cmd_train.cpp

@@ -52,6 +52,8 @@ const std::vector<ms::cli::Command>& commandTable() {
          MS_ML_COMMAND(ms::cli::cmdTrain3d)},
         {"evaluate", "evaluate a 3D generator on held-out data: target R^2, diversity, timing (--json)",
          MS_ML_COMMAND(ms::cli::cmdEvaluate)},
+        {"serve", "the ML worker's request loop on stdin/stdout (the studio's; docs/worker-protocol.md)",
+         MS_ML_COMMAND(ms::cli::cmdServe)},
 #endif
         {"bench", "run a benchmark (bench --help lists them)", ms::cli::cmdBench},
     };

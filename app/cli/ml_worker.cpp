@@ -30,7 +30,8 @@ bool hasArgument(int argc, char** argv, const char* flag) {
 bool runsInMlWorker(int argc, char** argv) {
     if (argc < 2) return false;
     const char* command = argv[1];
-    if (isOneOf(command, {"train", "train3d", "generate", "evaluate", "sample2d", "denoise", "models"})) return true;
+    if (isOneOf(command, {"train", "train3d", "generate", "evaluate", "sample2d", "denoise", "models", "serve"}))
+        return true;
     // `noise eval` adds the shipped learned denoiser's row unless told not to.
     if (!std::strcmp(command, "noise"))
         return argc > 2 && !std::strcmp(argv[2], "eval") && !hasArgument(argc, argv, "--no-learned");
@@ -39,10 +40,14 @@ bool runsInMlWorker(int argc, char** argv) {
     return false;
 }
 
-void execMlWorker(int argc, char** argv) {
+std::filesystem::path mlWorkerExecutable() {
     std::error_code ec;
     const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
-    const std::filesystem::path worker = (ec ? std::filesystem::path(argv[0]) : self).parent_path() / "microstudio-ml";
+    return (ec ? std::filesystem::current_path() / "microstudio-cli" : self).parent_path() / "microstudio-ml";
+}
+
+void execMlWorker(int argc, char** argv) {
+    const std::filesystem::path worker = mlWorkerExecutable();
     std::vector<char*> args(argv, argv + argc);
     args.push_back(nullptr);
     ::execv(worker.c_str(), args.data());

@@ -3,7 +3,12 @@
 // generate, evaluate, ...) run in the ML worker executable, microstudio-ml,
 // beside it. The CLI replaces itself with the worker (execv) for them, so
 // flags, output, exit status and Ctrl-C are exactly the worker's.
+#include <filesystem>
+
 namespace ms::cli {
+
+// microstudio-ml in this executable's folder.
+std::filesystem::path mlWorkerExecutable();
 
 // True when the command line (argv[1] the command) needs the ML worker.
 bool runsInMlWorker(int argc, char** argv);

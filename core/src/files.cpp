@@ -182,6 +182,18 @@ std::vector<fs::path> expandGlob(const std::string& pattern) {
     return out;
 }
 
+TemporaryDirectory::TemporaryDirectory(const std::string& prefix) {
+    std::string pattern = (fs::temp_directory_path() / (prefix + "-XXXXXX")).string();
+    if (!::mkdtemp(pattern.data()))
+        throw Error(pattern + ": cannot create a temporary folder: " + std::strerror(errno));
+    path_ = pattern;
+}
+
+TemporaryDirectory::~TemporaryDirectory() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);  // best effort: a destructor cannot report
+}
+
 FileLock::~FileLock() { unlock(); }
 
 bool FileLock::tryLock(const fs::path& lockFile, long* ownerPid) {

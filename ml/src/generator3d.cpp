@@ -759,10 +759,14 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
     const Dims l{size.nx / f, size.ny / f, size.nz / f}, window = c.vae.latentDims();
     // An explicit size (the training size included) denoises through windows;
     // at the training size that is one window of weight 1: plain sampling.
-    std::optional<detail::LatentWindows> windows;
-    if (options.size != Dims{0, 0, 0}) windows.emplace(l.nx, l.ny, window.nx, window.ny, impl.device);
+    const bool explicitSize = options.size != Dims{0, 0, 0};
     const bool larger = size != c.vae.dims;
     const bool whole = larger && options.largeMethod == LargeVolumeMethod::Whole;
+    // Whole-latent denoising needs the windows only for an MLP feature head
+    // (it reads one training-size latent at a time).
+    std::optional<detail::LatentWindows> windows;
+    if (explicitSize && (!whole || impl.net->fp->head == "mlp"))
+        windows.emplace(l.nx, l.ny, window.nx, window.ny, impl.device);
     Vae3dConfig volumeConfig = c.vae;
     volumeConfig.dims = size;
     // The batch bounds samples; one sample has many small windows, so a
@@ -860,7 +864,7 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
             v.attributes["guidance"] = options.guidance;
             v.attributes["seed"] = double(options.seed);
             v.attributes["sample"] = double(first + i);
-            if (windows) {
+            if (explicitSize) {
                 v.attributes["windows"] = whole ? 1.0 : double(windows->count());
                 if (larger) v.text["large_method"] = largeVolumeMethodName(options.largeMethod);
             }

@@ -71,6 +71,7 @@
 #include <QListWidget>
 #include <QMenuBar>
 #include <QMessageBox>
+#include <csignal>
 #include <QStatusBar>
 #include <QPointer>
 #include <QSettings>
@@ -3574,6 +3575,80 @@ private slots:
         QVERIFY(!done2.isEmpty() || done2.wait(60000));
         QVERIFY(!design->busy());
         QSettings().remove("window");  // the closed window's geometry and tab: not for the next tests
+    }
+
+    // Issue 27: generation runs in the ML worker process. Killed with
+    // SIGKILL mid-generation, the tab shows one error naming what happened,
+    // keeps the samples already on screen, and the next Generate starts a
+    // fresh worker and brings its samples; a warm worker serves two runs.
+    void designSurvivesTheWorkersDeath() {
+        const QString folder = tinyGeneratorWithData("ms_test_gui_worker_death", 2);
+        ms::ui::MainWindow w;
+        QVERIFY(showAt(w, w.design(), {1024, 700}));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        QCOMPARE(design->mlWorker().processId(), qint64(0));  // started on first use, not at launch
+        setPlainSampling(design, 2, 2);
+        auto* generate = design->findChild<QPushButton*>("generate");
+        {  // a worker that cannot start: one error naming it, and the tab stays usable
+            const QByteArray worker = qgetenv("MICROSTUDIO_ML_WORKER");
+            qputenv("MICROSTUDIO_ML_WORKER", "/nonexistent/microstudio-ml");
+            QString missing;
+            const auto answeringMissing = answerModal([&missing](QWidget* modal) {
+                auto* box = qobject_cast<QMessageBox*>(modal);
+                if (!box) return false;
+                missing = box->text();
+                box->button(QMessageBox::Ok)->click();
+                return true;
+            });
+            QSignalSpy failed(design, &ms::ui::DesignPanel::generated);
+            QTest::mouseClick(generate, Qt::LeftButton);
+            QVERIFY(failed.wait(30000));
+            QTRY_VERIFY_WITH_TIMEOUT(!missing.isEmpty(), 20000);
+            QVERIFY2(missing.contains("/nonexistent/microstudio-ml could not be started"), qPrintable(missing));
+            QVERIFY(!design->busy() && generate->isEnabled());
+            qputenv("MICROSTUDIO_ML_WORKER", worker);
+        }
+        QSignalSpy done(design, &ms::ui::DesignPanel::generated);
+        QTest::mouseClick(generate, Qt::LeftButton);
+        QVERIFY(done.wait(120000));
+        QCOMPARE(done.first().at(0).toInt(), 2);
+        const qint64 worker = design->mlWorker().processId();
+        QVERIFY(worker > 0);  // kept warm
+
+        auto* sampler = design->findChild<QComboBox*>("sampler");
+        sampler->setCurrentIndex(sampler->findData("ddpm"));  // all 1000 steps: long enough to kill
+        QString warning;
+        const auto answering = answerModal([&warning](QWidget* modal) {
+            auto* box = qobject_cast<QMessageBox*>(modal);
+            if (!box) return false;
+            warning = box->text();
+            box->button(QMessageBox::Ok)->click();
+            return true;
+        });
+        QSignalSpy killed(design, &ms::ui::DesignPanel::generated);
+        QTest::mouseClick(generate, Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(design->progressBar()->value() > 0, 60000);
+        QCOMPARE(design->mlWorker().processId(), worker);  // the warm one
+        QCOMPARE(::kill(pid_t(worker), SIGKILL), 0);
+        QVERIFY(killed.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(!warning.isEmpty(), 20000);
+        QVERIFY2(warning.contains("the ML worker stopped") && warning.contains("crashed or was killed"),
+                 qPrintable(warning));
+        QCOMPARE(killed.first().at(0).toInt(), 0);
+        QVERIFY(!design->busy());
+        QVERIFY2(design->progressBar()->text().contains("failed"), qPrintable(design->progressBar()->text()));
+        QCOMPARE(design->samples().size(), std::size_t(2));  // the earlier run's, still shown
+        QCOMPARE(design->gallery()->count(), 2);
+
+        sampler->setCurrentIndex(sampler->findData("ddim"));
+        QSignalSpy again(design, &ms::ui::DesignPanel::generated);
+        QTest::mouseClick(generate, Qt::LeftButton);
+        QVERIFY(again.wait(120000));
+        QCOMPARE(again.first().at(0).toInt(), 2);
+        const qint64 fresh = design->mlWorker().processId();
+        QVERIFY(fresh > 0 && fresh != worker);
+        QCOMPARE(design->gallery()->count(), 2);
     }
 
     // Smaller items: Save Session said nothing; an export name without an

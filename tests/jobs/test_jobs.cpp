@@ -15,6 +15,7 @@
 #include "microstudio/jobs/describe_benchmark.hpp"
 #include "microstudio/jobs/simulate_job.hpp"
 #include "microstudio/jobs/volume_dataset.hpp"
+#include "microstudio/jobs/worker_protocol.hpp"
 #include "microstudio/core/files.hpp"
 #include "microstudio/core/json.hpp"
 #include "microstudio/io/io.hpp"
@@ -85,6 +86,91 @@ std::map<std::string, Volume> datasetSamples(const fs::path& dir) {
 class TestJobs : public QObject {
     Q_OBJECT
 private slots:
+    // The ML worker's protocol: a request survives the line it travels in
+    // field by field; every malformed line is refused with one line saying
+    // what is wrong; a message with a newline in a string stays one line.
+    void workerProtocolMessages() {
+        jobs::Generate3dRequest r;
+        r.model = "/models/gen3d-ch2";
+        r.targets = {{{"ABS_f_D", 0.5}, {"CT_f_D_tort1", 0.4}}, {{"ABS_f_D", 0.25}}};
+        r.sampler = "dpmpp";
+        r.steps = 16;
+        r.guidance = 2.0;
+        r.seed = 42;
+        r.candidates = 3;
+        r.tolerance = 0.5;
+        r.size = Dims{128, 64, 32};
+        r.describe = false;
+        r.previews = false;
+        r.outDir = "/tmp/out dir";
+        const std::string line = jobs::workerLine(jobs::requestMessage(7, r));
+        QCOMPARE(std::count(line.begin(), line.end(), '\n'), 1L);
+        QVERIFY(line.back() == '\n');
+        const Json parsed = jobs::parseWorkerLine(line);
+        QCOMPARE(jobs::messageId(parsed), std::int64_t(7));
+        const auto back = jobs::generate3dRequestFrom(parsed);
+        QCOMPARE(back.model, r.model);
+        QVERIFY(back.targets == r.targets);
+        QCOMPARE(back.sampler, r.sampler);
+        QCOMPARE(back.steps, 16);
+        QCOMPARE(back.guidance, 2.0);
+        QCOMPARE(back.seed, std::uint64_t(42));
+        QCOMPARE(back.candidates, 3);
+        QCOMPARE(back.tolerance, 0.5);
+        QVERIFY(back.size == (Dims{128, 64, 32}));
+        QVERIFY(!back.describe && !back.previews);
+        QCOMPARE(back.outDir, r.outDir);
+        r.size = Dims{0, 0, 0};  // the training size travels as ""
+        QVERIFY(jobs::generate3dRequestFrom(jobs::requestMessage(1, r)).size == (Dims{0, 0, 0}));
+
+        const auto refused = [](const std::string& text, const std::string& reason) {
+            try {
+                jobs::generate3dRequestFrom(jobs::parseWorkerLine(text));
+            } catch (const ms::Error& e) {
+                const std::string what = e.what();
+                QVERIFY2(what.find(reason) != std::string::npos, (text + " -> " + what).c_str());
+                QVERIFY2(what.find('\n') == std::string::npos, what.c_str());
+                return;
+            }
+            QFAIL(("accepted: " + text).c_str());
+        };
+        refused("", "not JSON at byte");
+        refused("{\"op\": \"generate3d\"", "not JSON at byte");
+        refused("[1, 2]", "not a JSON object");
+        refused("{\"id\": 1}", "exactly one of 'op' and 'event'");
+        refused("{\"op\": \"cancel\", \"event\": \"done\", \"id\": 1}", "exactly one of");
+        refused("{\"op\": 3, \"id\": 1}", "'op' must be a string");
+        refused("{\"op\": \"cancel\"}", "no 'id'");
+        refused("{\"op\": \"cancel\", \"id\": 0}", "'id' must be in [1,");
+        refused("{\"op\": \"cancel\", \"id\": 1.5}", "'id' must be an integer");
+        Json good = jobs::requestMessage(3, r);
+        const auto refusedWith = [&](const std::string& key, const Json& value, const std::string& reason) {
+            Json m = good;
+            m[key] = value;
+            refused(m.dump(), reason);
+        };
+        refusedWith("steps", -1, "'steps' must be in [0, 100000], not -1");
+        refusedWith("candidates", 0, "'candidates' must be in [1, 1000]");
+        refusedWith("guidance", "2", "'guidance' must be a number");
+        refusedWith("targets", Json::array(), "'targets' must be a non-empty array");
+        refusedWith("targets", Json::array({Json{{"ABS_f_D", "half"}}}), "target 'ABS_f_D' must be a finite number");
+        refusedWith("describe", 1, "'describe' must be true or false");
+        refusedWith("size", "64x", "");
+        refusedWith("colour", "red", "generate3d has no field 'colour'");
+        refusedWith("out_dir", "", "needs a 'model' and an 'out_dir'");
+
+        // Events: ready has no id; an error of an unreadable line has id 0.
+        QCOMPARE(jobs::parseWorkerLine(jobs::workerLine(jobs::readyEvent()))["protocol"].get<int>(),
+                 jobs::kWorkerProtocolVersion);
+        const Json error = jobs::parseWorkerLine(jobs::workerLine(jobs::errorEvent(0, "line 1\nline 2")));
+        QCOMPARE(jobs::messageId(error), std::int64_t(0));
+        QCOMPARE(error["message"].get<std::string>(), std::string("line 1\nline 2"));
+        const Json preview = jobs::previewEvent(5, 12, 10, 50, jobs::previewFile("/o", 12, 10));
+        QCOMPARE(preview["file"].get<std::string>(), std::string("/o/preview-00012-0010.h5"));
+        QCOMPARE(jobs::sampleFile("/o", 3), std::string("/o/sample-00003.h5"));
+        QCOMPARE(jobs::parseWorkerLine(jobs::workerLine(jobs::doneEvent(5, 4)))["samples"].get<int>(), 4);
+    }
+
     // describe_benchmark (bench descriptors' work): its field is
     // deterministic for a seed and two-phase, about half donor (the smoothed
     // noise is symmetric about 0); a large-volume run describes the .vti it

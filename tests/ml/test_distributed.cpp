@@ -42,9 +42,6 @@ using namespace ms::ml;
 
 namespace {
 
-// The library's rendezvous port (bench dist uses the same).
-int freePort() { return freeLoopbackPort(); }
-
 fs::path tempDir(const std::string& name) {
     const auto dir = fs::temp_directory_path() / ("ms_test_distributed_" + name + "_" + std::to_string(::getpid()));
     fs::remove_all(dir);
@@ -217,7 +214,7 @@ class TestDistributed : public QObject {
     // Two worker processes (ranks 0 and 1, batch B) vs this process (batch 2B).
     void compareWithSingleProcess(const std::string& kind, double tolerance) {
         const auto dir = tempDir(kind);
-        const int port = freePort();
+        const int port = freeLoopbackPort();
         std::vector<std::unique_ptr<QProcess>> ranks;
         for (int r = 0; r < 2; ++r) {
             auto p = std::make_unique<QProcess>();
@@ -346,7 +343,7 @@ private slots:
         const auto data = dir / "toy.h5";
         ms::io::writeHdf5(toyVolumes(8, ms::Dims{16, 16, 8}, 11), data);
         const auto out = dir / "model";
-        const int port = freePort();
+        const int port = freeLoopbackPort();
         auto ranks = startCliRanks(data, out, port, 3);
         for (const auto& p : ranks) QVERIFY(p->waitForStarted(10000));
         QElapsedTimer wait;
@@ -374,7 +371,7 @@ private slots:
     // with the same reason instead of training something else.
     void ranksThatDisagreeStopTogether() {
         const auto dir = tempDir("mismatch");
-        const int port = freePort();
+        const int port = freeLoopbackPort();
         std::vector<std::unique_ptr<QProcess>> ranks;
         for (int r = 0; r < 2; ++r) {
             auto p = std::make_unique<QProcess>();
@@ -401,7 +398,7 @@ private slots:
             DistributedOptions d;
             d.worldSize = 2;
             d.rank = rank;
-            d.masterPort = freePort();
+            d.masterPort = freeLoopbackPort();
             d.timeoutSeconds = 2;
             QElapsedTimer timer;
             timer.start();
@@ -426,7 +423,7 @@ private slots:
         const auto data = dir / "toy.h5";
         ms::io::writeHdf5(toyVolumes(8, ms::Dims{16, 16, 8}, 11), data);
         const auto out = dir / "model";
-        const int port = freePort();
+        const int port = freeLoopbackPort();
         auto ranks = startCliRanks(data, out, port, 15);
         for (const auto& p : ranks) QVERIFY(p->waitForStarted(10000));
         QElapsedTimer wait;

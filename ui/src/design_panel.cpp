@@ -40,6 +40,7 @@
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
 #include "microstudio/core/json.hpp"
+#include "microstudio/jobs/worker_protocol.hpp"
 #include "microstudio/core/parallel.hpp"
 #include "microstudio/core/progress.hpp"
 #include "microstudio/descriptors/descriptors.hpp"
@@ -351,8 +352,6 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     connect(cancel_, &QPushButton::clicked, this, &DesignPanel::cancel);
     connect(gallery_, &QListWidget::currentRowChanged, this, &DesignPanel::select);
     connect(export_, &QPushButton::clicked, this, &DesignPanel::exportDialog);
-    connect(&watcher_, &QFutureWatcher<std::shared_ptr<std::vector<Volume>>>::finished, this,
-            &DesignPanel::onGenerated);
     connect(&evaluationWatcher_, &QFutureWatcher<std::shared_ptr<EvaluationOutcome>>::finished, this,
             &DesignPanel::onEvaluated);
     refreshModelList();
@@ -362,9 +361,7 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
 }
 
 DesignPanel::~DesignPanel() {
-    if (token_) token_->cancel();
     if (evaluationToken_) evaluationToken_->cancel();
-    watcher_.waitForFinished();
     evaluationWatcher_.waitForFinished();
 }
 
@@ -454,10 +451,9 @@ QWidget* DesignPanel::buildEvaluationPage() {
 }
 
 void DesignPanel::updateActions() {
-    const bool running = watcher_.isRunning() || evaluationWatcher_.isRunning();
-    generate_->setEnabled(model_ && !running);
-    evaluate_->setEnabled(model_ && !running);
-    cancel_->setEnabled(watcher_.isRunning());
+    generate_->setEnabled(model_ && !busy());
+    evaluate_->setEnabled(model_ && !busy());
+    cancel_->setEnabled(generating());
     cancelEvaluation_->setEnabled(evaluationWatcher_.isRunning());
 }
 
@@ -822,11 +818,18 @@ void DesignPanel::fillSizes(const Dims& training) {
 void DesignPanel::generate() {
     if (!model_ || busy()) return;
     const DesignRequest r = request();
-    token_ = std::make_shared<ProgressToken>();
-    token_->setListener([this](double f, const std::string&) {
-        QMetaObject::invokeMethod(
-            this, [this, f] { showProgress(f); }, Qt::QueuedConnection);
-    });
+    jobs::Generate3dRequest w;
+    w.model = modelPath_.toStdString();
+    w.targets.assign(std::size_t(r.count), r.target);
+    w.sampler = r.sampler;
+    w.steps = r.steps;
+    w.guidance = r.guidance;
+    w.seed = std::uint64_t(r.seed);
+    w.candidates = r.candidates;
+    w.tolerance = r.tolerance;
+    w.size = r.size;
+    runFiles_ = std::make_unique<QTemporaryDir>();
+    w.outDir = runFiles_->path().toStdString();
     const int run = ++run_;
     runCount_ = r.count;
     runArrived_ = 0;
@@ -834,72 +837,41 @@ void DesignPanel::generate() {
     runClock_.start();
     progress_->setValue(0);
     progress_->setFormat("%p%");
-    error_.clear();
-    auto model = model_;
-    auto token = token_;
-    watcher_.setFuture(QtConcurrent::run([model, r, token, run, this]() -> std::shared_ptr<std::vector<Volume>> {
-        lowerCurrentThreadPriority();
-        try {
-            ml::GenerateOptions o;
-            o.sampler = r.sampler;
-            o.steps = r.steps;
-            o.guidance = r.guidance;
-            o.candidates = r.candidates;
-            o.tolerance = r.tolerance;
-            o.size = r.size;
-            o.seed = std::uint64_t(r.seed);
-            o.progress = token.get();
-            // Screened: one sample's K draws per batch, so each sample shows as
-            // soon as it is done (the CLI's --batch K --candidates K gives the
-            // same volumes). Plain: 4 samples per batch, shown 4 at a time:
-            // on 2 cores a batch of 1 costs 4-6x the CPU per sample of a batch
-            // of 4 (gen3d-ch2, DDIM-50: 4 samples in 63-71 s of CPU vs 10-24 s).
-            o.batch = r.candidates > 1 ? r.candidates : 4;
-            // As the model's phases, as screening does: a 3-phase sample
-            // without mixed voxels still gets the three-phase descriptors.
-            descriptors::Options d;
-            d.phases = model->config().vae.phases;
-            auto volumes = std::make_shared<std::vector<Volume>>();
-            o.onSample = [&](std::size_t index, const Volume& sample) {
-                Volume v = sample;
-                // Measured descriptors, under the dataset's names (screening has measured them already).
-                if (r.candidates == 1) descriptors::storeAsAttributes(descriptors::describe(v, d), v);
-                volumes->push_back(v);
-                QMetaObject::invokeMethod(
-                    this, [this, run, index, v = std::move(v)]() mutable { addSample(run, index, std::move(v)); },
-                    Qt::QueuedConnection);
-            };
-            // Plain sampling's batches show how their samples form (every 10 steps of DDIM-50).
-            o.onPreview = [this, run](std::size_t index, const Volume& preview, int step, int steps) {
-                QMetaObject::invokeMethod(
-                    this, [this, run, index, preview, step, steps] { addPreview(run, index, preview, step, steps); },
-                    Qt::QueuedConnection);
-            };
-            model->generate(r.target, r.count, o);
-            std::sort(volumes->begin(), volumes->end(), [](const Volume& a, const Volume& b) {
-                return a.attributes.at("sample") < b.attributes.at("sample");
-            });
-            return volumes;
-        } catch (const Cancelled&) {
-            QMetaObject::invokeMethod(
-                this, [this] { error_ = tr("cancelled"); }, Qt::QueuedConnection);
-        } catch (const std::exception& e) {
-            const QString message = QString::fromStdString(e.what());
-            QMetaObject::invokeMethod(
-                this, [this, message] { error_ = message; }, Qt::QueuedConnection);
-        }
-        return nullptr;
-    }));
+    generation_ = worker_.send(jobs::requestMessage(0, w), [this, run](const Json& e) { onGenerationEvent(run, e); });
     updateActions();
     showPage();
 }
 
 void DesignPanel::cancel() {
-    if (token_) token_->cancel();
+    if (generating()) worker_.cancel(generation_);
+}
+
+void DesignPanel::onGenerationEvent(int run, const Json& e) {
+    if (run != run_) return;
+    const std::string kind = e["event"].get<std::string>();
+    try {
+        if (kind == "progress") {
+            showProgress(e["fraction"].get<double>());
+            // Before the first step: the worker's start-up and the model's loading, in words.
+            if (e["fraction"].get<double>() == 0.0)
+                progress_->setFormat(QString::fromStdString(e.value("message", std::string())) + "\u2026");
+        } else if (kind == "sample")
+            addSample(run, e["index"].get<std::size_t>(), jobs::readGeneratedVolume(e["file"].get<std::string>()));
+        else if (kind == "preview")
+            addPreview(run, e["index"].get<std::size_t>(), jobs::readGeneratedVolume(e["file"].get<std::string>()),
+                       e["step"].get<int>(), e["steps"].get<int>());
+        else if (kind == "done") finishGeneration(QString(), false);
+        else if (kind == "error")
+            finishGeneration(QString::fromStdString(e.value("message", std::string("failed"))),
+                             e.value("cancelled", false));
+    } catch (const std::exception& error) {  // a sample file the worker wrote but this side cannot read
+        worker_.cancel(generation_);
+        finishGeneration(QString::fromStdString(error.what()), false);
+    }
 }
 
 void DesignPanel::showProgress(double fraction) {
-    if (!watcher_.isRunning()) return;  // a late report after the end
+    if (!generating()) return;  // a late report after the end
     progress_->setValue(int(fraction * 1000));
     QString format = runCount_ > 1 ? tr("%p% \u00b7 %1 of %2 samples").arg(runArrived_).arg(runCount_) : QString("%p%");
     // The time left, from the pace so far (once there is a pace to go by).
@@ -952,7 +924,7 @@ int DesignPanel::previewRow(std::size_t index) const {
 }
 
 void DesignPanel::addPreview(int run, std::size_t index, const Volume& preview, int step, int steps) {
-    if (run != run_ || !watcher_.isRunning()) return;
+    if (run != run_ || !generating()) return;
     startRunGallery();
     if (std::find(sampleIndex_.begin(), sampleIndex_.end(), index) != sampleIndex_.end()) return;  // done already
     const QString caption = tr("#%1 \u00b7 step %2/%3").arg(index + 1).arg(step).arg(steps);
@@ -977,16 +949,16 @@ void DesignPanel::removePreviews() {
     while (gallery_->count() > int(samples_.size())) delete gallery_->takeItem(gallery_->count() - 1);
 }
 
-void DesignPanel::onGenerated() {
-    QCoreApplication::processEvents();  // let a queued error message and the last samples land first
+void DesignPanel::finishGeneration(const QString& error, bool cancelled) {
+    generation_ = 0;
+    runFiles_.reset();  // every sample and preview is in memory by now
     updateActions();
     removePreviews();  // of samples that did not come
-    const auto result = watcher_.result();
-    if (!result && runArrived_ == 0 && !previousSamples_.empty()) showSamples(std::move(previousSamples_));
+    const bool failed = cancelled || !error.isEmpty();
+    if (failed && runArrived_ == 0 && !previousSamples_.empty()) showSamples(std::move(previousSamples_));
     previousSamples_.clear();
-    if (!result) {
-        const bool cancelled = error_ == tr("cancelled");
-        QString message = error_.isEmpty() ? tr("failed") : error_;
+    if (failed) {
+        QString message = cancelled ? tr("cancelled") : error;
         if (runArrived_ > 0)
             message = tr("%1 after %2 of %3 samples (kept)").arg(message).arg(runArrived_).arg(runCount_);
         // The bar says how it ended, not where it stopped.
@@ -994,12 +966,9 @@ void DesignPanel::onGenerated() {
         progress_->setFormat(cancelled ? tr("cancelled") : tr("failed"));
         showPage();
         emit generated(runArrived_, message);
-        if (!error_.isEmpty() && !cancelled) QMessageBox::warning(this, tr("Generation failed"), error_);
+        if (!cancelled) QMessageBox::warning(this, tr("Generation failed"), error);
         return;
     }
-    // Each sample was shown as it came (addSample); the result holds the same
-    // volumes, shown whole only should a sample not have come that way.
-    if (runArrived_ != int(result->size())) showSamples(std::move(*result));
     progress_->setValue(1000);
     progress_->setFormat(
         tr("%1 samples in %2 s").arg(samples_.size()).arg(double(runClock_.elapsed()) / 1000.0, 0, 'f', 1));
@@ -1034,7 +1003,7 @@ void DesignPanel::showPage() {
         emptyHint_->setText(
             tr("No model loaded. Pick a 3D generator above the targets (or Open... one, or train one in "
                "the Training tab), then press Generate."));
-    else if (watcher_.isRunning())
+    else if (generating())
         emptyHint_->setText(tr("Generating %1 samples: each appears here, in 3D with its slices and in the gallery, as "
                                "soon as it is done. The bar on the left shows the time left.")
                                 .arg(runCount_));
@@ -1049,7 +1018,7 @@ void DesignPanel::showPage() {
 QString DesignPanel::summary() const {
     if (!model_) return tr("Design: no model loaded; pick a generator");
     const QString model = QFileInfo(modelPath_).fileName();
-    if (watcher_.isRunning()) return tr("Design: generating %1 samples with %2").arg(runCount_).arg(model);
+    if (generating()) return tr("Design: generating %1 samples with %2").arg(runCount_).arg(model);
     if (samples_.empty()) return tr("Design: %1 loaded; set the targets and press Generate (Ctrl+G)").arg(model);
     return tr("Design: %1 samples of %2; sample #%3 shown").arg(samples_.size()).arg(model).arg(selected() + 1);
 }

@@ -40,6 +40,21 @@ std::string lowerExtension(const std::filesystem::path& path);
 // without wildcards is returned as is.
 std::vector<std::filesystem::path> expandGlob(const std::string& pattern);
 
+// A new, empty folder under the system's temporary folder ("PREFIX-XXXXXX"),
+// removed with everything in it when the object goes. Throws ms::Error when
+// it cannot be created.
+class TemporaryDirectory {
+public:
+    explicit TemporaryDirectory(const std::string& prefix);
+    ~TemporaryDirectory();
+    TemporaryDirectory(const TemporaryDirectory&) = delete;
+    TemporaryDirectory& operator=(const TemporaryDirectory&) = delete;
+    const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
 // An advisory lock (flock) on a lock file, held while the object lives and
 // released by the kernel when the process dies (kill -9 included). The file
 // holds the owner's pid. tryLock returns false (and the owner's pid, 0 when

@@ -1,7 +1,8 @@
 #pragma once
 // The design tab: pick a 3D generator (MicroGen3D latent diffusion), set the
 // target descriptors with sliders ranged from the model's training data,
-// generate samples on a worker thread (progress, Cancel), browse them in a
+// generate samples in the ML worker process (MlWorker: progress, Cancel; the
+// tab survives the worker's death), browse them in a
 // gallery, see the selected one in 3D with linked slices, compare target
 // with measured descriptors, read the predicted processing conditions
 // (phi, chi, anneal time), and export. Its Evaluation page runs
@@ -9,6 +10,7 @@
 // Cancel) and shows target vs measured per descriptor (EvaluationView).
 #include <QElapsedTimer>
 #include <QFutureWatcher>
+#include <QTemporaryDir>
 #include <QWidget>
 #include <map>
 #include <memory>
@@ -17,6 +19,7 @@
 #include "microstudio/core/volume.hpp"
 #include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/model_evaluation.hpp"
+#include "microstudio/ui/ml_worker.hpp"
 
 class QComboBox;
 class QDoubleSpinBox;
@@ -95,7 +98,10 @@ public:
     // Resets the samples' 3D view so that the whole volume is in sight.
     void resetCamera();
     QTableWidget* comparison() const { return comparison_; }
-    bool busy() const { return watcher_.isRunning() || evaluationWatcher_.isRunning(); }
+    bool busy() const { return generating() || evaluationWatcher_.isRunning(); }
+    bool generating() const { return generation_ != 0; }
+    // The worker process generation runs in (started on the first Generate).
+    MlWorker& mlWorker() { return worker_; }
     // The Evaluation page: its result view, and the held-out file Evaluate
     // reads (the model folder's heldout-test.h5, else the model's recorded
     // validation data, unless one was chosen).
@@ -140,7 +146,10 @@ private:
     void samplerChanged();
     void buildTargetControls();
     void fillSizes(const Dims& training);
-    void onGenerated();
+    // One event of the running generation's worker request (docs/worker-protocol.md).
+    void onGenerationEvent(int run, const Json& event);
+    // The generation ended: done (error empty), cancelled or failed.
+    void finishGeneration(const QString& error, bool cancelled);
     void refreshComparison();
     void addPrediction(const QString& label, const std::string& output, const QString& value);
     void showSamples(std::vector<Volume> samples);
@@ -205,9 +214,9 @@ private:
     bool runShown_ = false;                // a preview or sample of the running generation is in the gallery
     std::vector<Volume> previousSamples_;  // those it replaced, until it ends
     QElapsedTimer runClock_;
-    std::shared_ptr<ProgressToken> token_;
-    QFutureWatcher<std::shared_ptr<std::vector<Volume>>> watcher_;
-    QString error_;
+    MlWorker worker_;
+    std::int64_t generation_ = 0;              // the running generation's request id, 0 when none
+    std::unique_ptr<QTemporaryDir> runFiles_;  // where the worker writes its samples and previews
 
     // The Evaluation page.
     QTabWidget* results_ = nullptr;  // Samples | Evaluation

@@ -1,0 +1,39 @@
+#pragma once
+// A blocking client of the ML worker (docs/worker-protocol.md) for code
+// without an event loop: benchmarks and tests. Starts `EXECUTABLE serve`
+// with pipes on its stdin and stdout (stderr stays the caller's). The studio
+// has its own, event-driven client (ui::MlWorker on QProcess).
+#include <optional>
+#include <string>
+#include <sys/types.h>
+
+#include "microstudio/core/json.hpp"
+
+namespace ms::jobs {
+
+class WorkerProcess {
+public:
+    // Throws ms::Error naming the executable when it cannot be started.
+    // Ignores SIGPIPE in this process from then on, so a dead worker makes
+    // send() throw instead of ending the caller.
+    explicit WorkerProcess(const std::string& executable);
+    ~WorkerProcess();  // closes its input (the worker cancels and exits), then waits for it
+    WorkerProcess(const WorkerProcess&) = delete;
+    WorkerProcess& operator=(const WorkerProcess&) = delete;
+
+    void send(const Json& message);
+    // The next event; nullopt once the worker's output ends (it exited or died).
+    // Throws ms::Error for a line that is not a protocol message.
+    std::optional<Json> next();
+    pid_t pid() const { return pid_; }
+    // Closes the worker's input and waits: its exit status, or 128 + signal.
+    int wait();
+
+private:
+    pid_t pid_ = -1;
+    int toWorker_ = -1, fromWorker_ = -1;
+    std::string buffer_;
+    std::optional<int> status_;
+};
+
+}  // namespace ms::jobs

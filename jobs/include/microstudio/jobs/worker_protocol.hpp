@@ -1,0 +1,71 @@
+#pragma once
+// The ML worker's protocol (docs/worker-protocol.md): the studio (client)
+// and `microstudio-ml serve` (worker) exchange one JSON object per line on
+// the worker's stdin and stdout. Volumes travel as files in a folder the
+// client names. Torch-free: both sides parse and build messages here.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "microstudio/core/json.hpp"
+#include "microstudio/core/volume.hpp"
+
+namespace ms::jobs {
+
+// Raised with every incompatible change of the messages below; the worker
+// announces it in its "ready" event and the client refuses another.
+constexpr int kWorkerProtocolVersion = 1;
+
+// One message: a JSON object with "op" (client -> worker) or "event"
+// (worker -> client) and, except for "ready" and "shutdown", an "id" (an
+// integer >= 1 the client chose for the request). Throws ms::Error with one
+// line naming what is wrong ("worker message: not JSON at byte 3: ...").
+Json parseWorkerLine(const std::string& line);
+// The message as one line, newline included (the text never holds one).
+std::string workerLine(const Json& message);
+// The request id of a message (0 where it has none).
+std::int64_t messageId(const Json& message);
+
+// Client -> worker.
+Json cancelMessage(std::int64_t id);
+Json shutdownMessage();  // finish the running request, then exit
+
+// Generate 3D samples with a generator (ml::Generator3D::generate).
+struct Generate3dRequest {
+    std::string model;                                   // folder of the generator
+    std::vector<std::map<std::string, double>> targets;  // one per sample
+    std::string sampler = "ddim";
+    int steps = 50;
+    double guidance = 1.0;
+    std::uint64_t seed = 0;
+    int candidates = 1;
+    double tolerance = 0.0;
+    Dims size{0, 0, 0};    // 0x0x0: the training size
+    bool describe = true;  // measure each plain sample's descriptors (screening measures anyway)
+    bool previews = true;  // denoising previews as "preview" events
+    std::string outDir;    // the worker writes sample-NNNNN.h5 and preview-NNNNN-SSSS.h5 here
+};
+Json requestMessage(std::int64_t id, const Generate3dRequest& request);
+// The request of a "generate3d" message; ms::Error naming the field that is
+// missing, of the wrong type or out of range.
+Generate3dRequest generate3dRequestFrom(const Json& message);
+
+// Worker -> client.
+Json readyEvent();  // {"event":"ready","protocol":1}
+Json progressEvent(std::int64_t id, double fraction, const std::string& message);
+Json sampleEvent(std::int64_t id, std::size_t index, const std::string& file);
+Json previewEvent(std::int64_t id, std::size_t index, int step, int steps, const std::string& file);
+Json doneEvent(std::int64_t id, std::size_t samples);
+// A failed request (id >= 1), or a line the worker could not read (id 0).
+Json errorEvent(std::int64_t id, const std::string& message, bool cancelled = false);
+
+// Where the worker writes sample `index` and its previews.
+std::string sampleFile(const std::string& outDir, std::size_t index);
+std::string previewFile(const std::string& outDir, std::size_t index, int step);
+// A generate3d sample or preview file as the worker had it in memory (io's
+// HDF5 reader names the file as the source and the dataset as the sample's
+// name; a generated volume's source is the generator and it has no name).
+Volume readGeneratedVolume(const std::string& file);
+
+}  // namespace ms::jobs

@@ -1,0 +1,263 @@
+#include "microstudio/ml/worker_server.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <istream>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <ostream>
+#include <string>
+#include <thread>
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/progress.hpp"
+#include "microstudio/descriptors/descriptors.hpp"
+#include "microstudio/io/io.hpp"
+#include "microstudio/jobs/worker_process.hpp"
+#include "microstudio/jobs/worker_protocol.hpp"
+#include "microstudio/ml/generator3d.hpp"
+
+namespace ms::ml {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+// Writes whole lines from any thread (the loop's and the request's).
+class EventWriter {
+public:
+    explicit EventWriter(std::ostream& out) : out_(out) {}
+    void send(const Json& event) {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        out_ << jobs::workerLine(event) << std::flush;
+    }
+
+private:
+    std::ostream& out_;
+    std::mutex mutex_;
+};
+
+// The generator of a folder, loaded once and kept warm.
+class ModelCache {
+public:
+    std::shared_ptr<Generator3D> generator(const std::string& folder) {
+        const std::string key = fs::weakly_canonical(folder).string();
+        auto& slot = generators_[key];
+        if (!slot) slot = std::make_shared<Generator3D>(Generator3D::load(folder));
+        return slot;
+    }
+
+private:
+    std::map<std::string, std::shared_ptr<Generator3D>> generators_;
+};
+
+GenerateOptions generateOptions(const jobs::Generate3dRequest& r) {
+    GenerateOptions o;
+    o.sampler = r.sampler;
+    o.steps = r.steps;
+    o.guidance = r.guidance;
+    o.seed = r.seed;
+    o.candidates = r.candidates;
+    o.tolerance = r.tolerance;
+    o.size = r.size;
+    // Screened: one sample's K draws per batch, so each sample comes as soon
+    // as it is done. Plain: 4 per batch (on 2 cores a batch of 1 costs 4-6x
+    // the CPU per sample of a batch of 4, gen3d-ch2 DDIM-50).
+    o.batch = r.candidates > 1 ? r.candidates : 4;
+    o.previewEvery = r.previews ? o.previewEvery : 0;
+    return o;
+}
+
+// Measured descriptors, under the dataset's names, for a plain sample
+// (screening has measured its draws already).
+void describeSample(const jobs::Generate3dRequest& r, const Generator3D& model, Volume& v) {
+    if (!r.describe || r.candidates != 1) return;
+    descriptors::Options d;
+    d.phases = model.config().vae.phases;  // a 3-phase sample without mixed voxels keeps 3-phase descriptors
+    descriptors::storeAsAttributes(descriptors::describe(v, d), v);
+}
+
+// One generate3d request: samples and previews to files, each announced.
+void runGenerate3d(std::int64_t id, const jobs::Generate3dRequest& r, ModelCache& models, ProgressToken& token,
+                   EventWriter& events) {
+    events.send(jobs::progressEvent(id, 0.0, "loading " + fs::path(r.model).filename().string()));
+    const auto model = models.generator(r.model);
+    fs::create_directories(r.outDir);
+    auto o = generateOptions(r);
+    token.setListener([&](double f, const std::string& m) { events.send(jobs::progressEvent(id, f, m)); });
+    o.progress = &token;
+    o.onSample = [&](std::size_t index, const Volume& sample) {
+        Volume v = sample;
+        describeSample(r, *model, v);
+        const std::string file = jobs::sampleFile(r.outDir, index);
+        io::writeVolume(v, file);
+        events.send(jobs::sampleEvent(id, index, file));
+    };
+    if (r.previews)
+        o.onPreview = [&](std::size_t index, const Volume& preview, int step, int steps) {
+            const std::string file = jobs::previewFile(r.outDir, index, step);
+            io::writeVolume(preview, file);
+            events.send(jobs::previewEvent(id, index, step, steps, file));
+        };
+    const auto samples = model->generate(r.targets, o);
+    events.send(jobs::doneEvent(id, samples.size()));
+}
+
+class Server {
+public:
+    explicit Server(std::ostream& out) : events_(out) { events_.send(jobs::readyEvent()); }
+    ~Server() { finish(true); }
+
+    // One line of input; false once asked to shut down.
+    bool handle(const std::string& line) {
+        if (line.find_first_not_of(" \t\r") == std::string::npos) return true;
+        Json message;
+        try {
+            message = jobs::parseWorkerLine(line);
+        } catch (const std::exception& e) {
+            events_.send(jobs::errorEvent(0, e.what()));
+            return true;
+        }
+        const std::string op = message.value("op", std::string());
+        const std::int64_t id = jobs::messageId(message);
+        if (op == "shutdown") return false;
+        if (op == "cancel") return cancel(id), true;
+        if (op == "generate3d") return start(id, message), true;
+        events_.send(jobs::errorEvent(id, "worker message: unknown op '" + op + "'"));
+        return true;
+    }
+
+    // Waits for the running request; cancels it first when asked.
+    void finish(bool cancelRunning) {
+        if (cancelRunning && token_) token_->cancel();
+        if (job_.joinable()) job_.join();
+    }
+
+private:
+    void cancel(std::int64_t id) {
+        if (token_ && id == runningId_) token_->cancel();
+    }
+
+    void start(std::int64_t id, const Json& message) {
+        if (running_) {
+            events_.send(jobs::errorEvent(id, "busy: request " + std::to_string(runningId_) + " is running"));
+            return;
+        }
+        jobs::Generate3dRequest request;
+        try {
+            request = jobs::generate3dRequestFrom(message);
+        } catch (const std::exception& e) {
+            events_.send(jobs::errorEvent(id, e.what()));
+            return;
+        }
+        if (job_.joinable()) job_.join();
+        token_ = std::make_shared<ProgressToken>();
+        runningId_ = id;
+        running_ = true;
+        job_ = std::thread([this, id, request, token = token_] {
+            try {
+                runGenerate3d(id, request, models_, *token, events_);
+            } catch (const Cancelled&) {
+                events_.send(jobs::errorEvent(id, "cancelled", true));
+            } catch (const std::exception& e) {
+                events_.send(jobs::errorEvent(id, e.what()));
+            }
+            running_ = false;
+        });
+    }
+
+    EventWriter events_;
+    ModelCache models_;
+    std::thread job_;
+    std::shared_ptr<ProgressToken> token_;
+    std::int64_t runningId_ = 0;
+    std::atomic<bool> running_{false};
+};
+
+}  // namespace
+
+int serveWorker(std::istream& in, std::ostream& out) {
+    Server server(out);
+    std::string line;
+    bool shutdown = false;
+    while (!shutdown && std::getline(in, line)) shutdown = !server.handle(line);
+    server.finish(!shutdown);  // end of input: the client is gone
+    return 0;
+}
+
+namespace {
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    const std::size_t n = values.size();
+    return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+// One request through the worker, to its "done"; the seconds spent reading the samples back.
+double requestThroughWorker(jobs::WorkerProcess& worker, std::int64_t id, const jobs::Generate3dRequest& r) {
+    worker.send(jobs::requestMessage(id, r));
+    double reading = 0.0;
+    while (const auto event = worker.next()) {
+        const std::string kind = (*event)["event"].get<std::string>();
+        if (kind == "sample") {
+            const auto start = std::chrono::steady_clock::now();
+            jobs::readGeneratedVolume((*event)["file"].get<std::string>());
+            reading += secondsSince(start);
+        } else if (kind == "done") {
+            return reading;
+        } else if (kind == "error") {
+            throw Error("the ML worker: " + (*event)["message"].get<std::string>());
+        }
+    }
+    throw Error("the ML worker stopped before answering");
+}
+
+}  // namespace
+
+WorkerTiming timeWorkerGeneration(const std::string& workerExecutable, const jobs::Generate3dRequest& request,
+                                  int repeats) {
+    if (repeats < 1) throw Error("the worker benchmark needs repeats >= 1");
+    WorkerTiming t;
+    t.samples = request.targets.size();
+    auto start = std::chrono::steady_clock::now();
+    const auto model = Generator3D::load(request.model);
+    t.modelLoadSeconds = secondsSince(start);
+    auto o = generateOptions(request);
+    o.previewEvery = 0;
+    o.onSample = [&](std::size_t, const Volume& sample) {
+        Volume v = sample;
+        describeSample(request, model, v);
+    };
+    std::vector<double> inProcess, warm, reading;
+    for (int i = 0; i < repeats; ++i) {
+        start = std::chrono::steady_clock::now();
+        model.generate(request.targets, o);
+        inProcess.push_back(secondsSince(start));
+    }
+    auto r = request;
+    r.previews = false;
+    start = std::chrono::steady_clock::now();
+    jobs::WorkerProcess worker(workerExecutable);
+    requestThroughWorker(worker, 1, r);
+    t.workerColdSeconds = secondsSince(start);
+    for (int i = 0; i < repeats; ++i) {
+        start = std::chrono::steady_clock::now();
+        reading.push_back(requestThroughWorker(worker, i + 2, r));
+        warm.push_back(secondsSince(start));
+    }
+    worker.send(jobs::shutdownMessage());
+    worker.wait();
+    t.inProcessSeconds = median(inProcess);
+    t.workerWarmSeconds = median(warm);
+    t.readBackSeconds = median(reading);
+    return t;
+}
+
+}  // namespace ms::ml

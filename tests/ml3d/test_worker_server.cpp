@@ -1,0 +1,208 @@
+// The ML worker's request loop (ml::serveWorker, docs/worker-protocol.md),
+// in-process on string streams with a tiny generator: the samples it writes
+// are the library's for the same options; malformed lines, a second request
+// while busy, unknown ops, cancel, a missing model and the end of input each
+// give the event the protocol promises, and the loop goes on or ends as it says.
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <csignal>
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "microstudio/core/error.hpp"
+#include "microstudio/core/json.hpp"
+#include "microstudio/io/io.hpp"
+#include "microstudio/jobs/worker_process.hpp"
+#include "microstudio/jobs/worker_protocol.hpp"
+#include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/worker_server.hpp"
+
+using namespace ms;
+using namespace ms::ml;
+
+namespace {
+
+// Every event the loop writes for `input` (one message per line).
+std::vector<Json> serve(const std::string& input) {
+    std::istringstream in(input);
+    std::ostringstream out;
+    [[maybe_unused]] const int status = serveWorker(in, out);
+    std::vector<Json> events;
+    std::istringstream lines(out.str());
+    for (std::string line; std::getline(lines, line);) events.push_back(jobs::parseWorkerLine(line));
+    return events;
+}
+
+std::vector<Json> eventsOf(const std::vector<Json>& events, std::int64_t id, const std::string& kind) {
+    std::vector<Json> out;
+    for (const auto& e : events)
+        if (jobs::messageId(e) == id && e["event"] == kind) out.push_back(e);
+    return out;
+}
+
+std::string line(const Json& message) { return jobs::workerLine(message); }
+
+jobs::Generate3dRequest tinyRequest(const std::string& model, const std::string& outDir, int steps) {
+    jobs::Generate3dRequest r;
+    r.model = model;
+    r.targets = {{{"ABS_f_D", 0.3}}, {{"ABS_f_D", 0.5}}, {{"ABS_f_D", 0.7}}};
+    r.steps = steps;
+    r.seed = 5;
+    r.outDir = outDir;
+    return r;
+}
+
+}  // namespace
+
+class TestWorkerServer : public QObject {
+    Q_OBJECT
+
+    QTemporaryDir dir_;
+    std::string model_;
+
+private slots:
+    void initTestCase() {
+        QVERIFY(dir_.isValid());
+        model_ = dir_.filePath("tiny").toStdString();
+        Generator3D::create(Generator3dConfig::tiny(2), 11).save(model_);
+    }
+
+    // A generate3d request: "ready" first, each sample once as a file holding
+    // the library's sample for the same options (batch 4, as the studio had
+    // it in-process) with its measured descriptors, previews at step 10 of
+    // 12, "done" last with the count; a malformed line in between gets an
+    // error event of id 0 and changes nothing.
+    void generatesTheLibrarySamplesToFiles() {
+        const std::string out = dir_.filePath("run1").toStdString();
+        auto request = tinyRequest(model_, out, 12);
+        const auto events = serve(line(jobs::requestMessage(1, request)) + "{oops\n" + line(jobs::shutdownMessage()));
+        QVERIFY(!events.empty());
+        QCOMPARE(events.front()["event"].get<std::string>(), std::string("ready"));
+        const auto unreadable = eventsOf(events, 0, "error");
+        QCOMPARE(unreadable.size(), std::size_t(1));
+        QVERIFY(unreadable[0]["message"].get<std::string>().find("not JSON") != std::string::npos);
+        QCOMPARE(events.back()["event"].get<std::string>(), std::string("done"));
+        QCOMPARE(events.back()["samples"].get<int>(), 3);
+        QVERIFY(eventsOf(events, 1, "error").empty());
+        QVERIFY(!eventsOf(events, 1, "progress").empty());
+
+        GenerateOptions o;
+        o.steps = 12;
+        o.seed = 5;
+        o.batch = 4;
+        const auto expected = Generator3D::load(model_).generate(request.targets, o);
+        const auto samples = eventsOf(events, 1, "sample");
+        QCOMPARE(samples.size(), std::size_t(3));
+        std::set<std::size_t> indices;
+        for (const auto& e : samples) {
+            const auto index = e["index"].get<std::size_t>();
+            indices.insert(index);
+            QCOMPARE(e["file"].get<std::string>(), jobs::sampleFile(out, index));
+            const Volume v = jobs::readGeneratedVolume(e["file"].get<std::string>());
+            QVERIFY(v.sameLabels(expected.at(index)));
+            QVERIFY(v.text == expected.at(index).text);
+            for (const auto& [name, value] : expected.at(index).attributes) QCOMPARE(v.attributes.at(name), value);
+            QCOMPARE(v.attributes.at("target_ABS_f_D"), request.targets[index].at("ABS_f_D"));
+            QVERIFY(v.attributes.count("ABS_f_D"));  // measured (describe)
+        }
+        QCOMPARE(indices, (std::set<std::size_t>{0, 1, 2}));
+        const auto previews = eventsOf(events, 1, "preview");
+        QCOMPARE(previews.size(), std::size_t(3));
+        for (const auto& e : previews) {
+            QCOMPARE(e["step"].get<int>(), 10);
+            QCOMPARE(e["steps"].get<int>(), 12);
+            QCOMPARE(io::readVolume(e["file"].get<std::string>()).dims(), (Dims{16, 16, 8}));
+        }
+    }
+
+    // While request 1 runs (DDPM over all 1000 steps): request 2 is refused
+    // as busy, an unknown op gets its error, cancel ends request 1 with a
+    // cancelled error and no "done"; shutdown then returns.
+    void busyUnknownOpAndCancel() {
+        auto request = tinyRequest(model_, dir_.filePath("run2").toStdString(), 0);
+        const auto events = serve(line(jobs::requestMessage(1, request)) + line(jobs::requestMessage(2, request)) +
+                                  line(Json{{"op", "train"}, {"id", 3}}) + line(jobs::cancelMessage(1)) +
+                                  line(jobs::shutdownMessage()));
+        const auto busy = eventsOf(events, 2, "error");
+        QCOMPARE(busy.size(), std::size_t(1));
+        QCOMPARE(busy[0]["message"].get<std::string>(), std::string("busy: request 1 is running"));
+        const auto unknown = eventsOf(events, 3, "error");
+        QCOMPARE(unknown.size(), std::size_t(1));
+        QVERIFY(unknown[0]["message"].get<std::string>().find("unknown op 'train'") != std::string::npos);
+        const auto cancelled = eventsOf(events, 1, "error");
+        QCOMPARE(cancelled.size(), std::size_t(1));
+        QVERIFY(cancelled[0]["cancelled"].get<bool>());
+        QVERIFY(eventsOf(events, 1, "done").empty());
+        QVERIFY(eventsOf(events, 1, "sample").empty());
+    }
+
+    // The end of input (the client gone) cancels the running request.
+    void endOfInputCancels() {
+        auto request = tinyRequest(model_, dir_.filePath("run3").toStdString(), 0);
+        const auto events = serve(line(jobs::requestMessage(4, request)));
+        const auto cancelled = eventsOf(events, 4, "error");
+        QCOMPARE(cancelled.size(), std::size_t(1));
+        QVERIFY(cancelled[0]["cancelled"].get<bool>());
+    }
+
+    // A model that is not there: one error event naming it; an invalid
+    // request: one error naming the field; the loop reads on to shutdown.
+    void missingModelAndInvalidRequest() {
+        auto request =
+            tinyRequest(dir_.filePath("no-such-model").toStdString(), dir_.filePath("run4").toStdString(), 2);
+        Json invalid = jobs::requestMessage(6, request);
+        invalid["steps"] = -3;
+        const auto events =
+            serve(line(invalid) + line(jobs::requestMessage(5, request)) + line(jobs::shutdownMessage()));
+        const auto missing = eventsOf(events, 5, "error");
+        QCOMPARE(missing.size(), std::size_t(1));
+        QVERIFY2(missing[0]["message"].get<std::string>().find("no-such-model") != std::string::npos,
+                 missing[0]["message"].get<std::string>().c_str());
+        QVERIFY(!missing[0]["cancelled"].get<bool>());
+        const auto bad = eventsOf(events, 6, "error");
+        QCOMPARE(bad.size(), std::size_t(1));
+        QVERIFY(bad[0]["message"].get<std::string>().find("'steps'") != std::string::npos);
+    }
+
+    // The real worker process (microstudio-ml serve) through the blocking
+    // client: ready, a request's progress, then SIGKILL: its output ends
+    // (no half line is taken for an event) and its status says the signal.
+    // A second worker answers a whole request and exits 0 on shutdown.
+    void workerProcessThatDies() {
+        auto request = tinyRequest(model_, dir_.filePath("run5").toStdString(), 0);
+        {
+            jobs::WorkerProcess worker(MICROSTUDIO_ML);
+            const auto ready = worker.next();
+            QVERIFY(ready && (*ready)["event"] == "ready");
+            worker.send(jobs::requestMessage(1, request));
+            bool underWay = false;
+            while (const auto e = worker.next())
+                if ((*e)["event"] == "progress" && (*e)["fraction"].get<double>() > 0.0) {
+                    underWay = true;
+                    break;
+                }
+            QVERIFY(underWay);
+            QCOMPARE(::kill(worker.pid(), SIGKILL), 0);
+            while (const auto e = worker.next())
+                QVERIFY((*e).contains("event"));  // the rest before the kill, then the end
+            QCOMPARE(worker.wait(), 128 + SIGKILL);
+            QVERIFY_THROWS_EXCEPTION(ms::Error, worker.send(jobs::cancelMessage(1)));
+        }
+        jobs::WorkerProcess fresh(MICROSTUDIO_ML);
+        request.steps = 2;
+        fresh.send(jobs::requestMessage(2, request));
+        fresh.send(jobs::shutdownMessage());
+        std::vector<Json> events;
+        while (const auto e = fresh.next()) events.push_back(*e);
+        QCOMPARE(eventsOf(events, 2, "sample").size(), std::size_t(3));
+        QCOMPARE(eventsOf(events, 2, "done").size(), std::size_t(1));
+        QCOMPARE(fresh.wait(), 0);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, jobs::WorkerProcess(dir_.filePath("no-such-worker").toStdString()));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestWorkerServer)
+#include "test_worker_server.moc"
