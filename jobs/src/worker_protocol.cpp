@@ -135,6 +135,36 @@ Generate3dRequest generate3dRequestFrom(const Json& m) {
     return r;
 }
 
+Json requestMessage(std::int64_t id, const Evaluate3dRequest& r) {
+    return {{"op", "evaluate3d"},     {"id", id},
+            {"model", r.model},       {"data", r.data},
+            {"count", r.count},       {"min_phase_fraction", r.minPhaseFraction},
+            {"training", r.training}, {"training_count", r.trainingCount},
+            {"sampler", r.sampler},   {"steps", r.steps},
+            {"guidance", r.guidance}, {"seed", r.seed}};
+}
+
+Evaluate3dRequest evaluate3dRequestFrom(const Json& m) {
+    static const std::set<std::string> known{
+        "op",      "id",    "model",    "data", "count", "min_phase_fraction", "training", "training_count",
+        "sampler", "steps", "guidance", "seed"};
+    for (const auto& [key, value] : m.items())
+        if (!known.count(key)) refuse("evaluate3d has no field '" + key + "'");
+    Evaluate3dRequest r;
+    r.model = textAt(m, "model");
+    r.data = textAt(m, "data");
+    r.count = std::size_t(wholeAt(m, "count", 1, 1000000));
+    r.minPhaseFraction = finiteAt(m, "min_phase_fraction", 0.0, 0.4999);
+    r.training = textAt(m, "training");
+    r.trainingCount = std::size_t(wholeAt(m, "training_count", 1, 10000000));
+    r.sampler = textAt(m, "sampler");
+    r.steps = int(wholeAt(m, "steps", 0, 100000));
+    r.guidance = finiteAt(m, "guidance", 0.0, 100.0);
+    r.seed = std::uint64_t(wholeAt(m, "seed", 0, std::int64_t(1) << 53));
+    if (r.model.empty() || r.data.empty()) refuse("evaluate3d needs a 'model' and held-out 'data'");
+    return r;
+}
+
 Json readyEvent() { return {{"event", "ready"}, {"protocol", kWorkerProtocolVersion}}; }
 
 Json progressEvent(std::int64_t id, double fraction, const std::string& message) {
@@ -150,6 +180,8 @@ Json previewEvent(std::int64_t id, std::size_t index, int step, int steps, const
 }
 
 Json doneEvent(std::int64_t id, std::size_t samples) { return {{"event", "done"}, {"id", id}, {"samples", samples}}; }
+
+Json reportEvent(std::int64_t id, const Json& report) { return {{"event", "done"}, {"id", id}, {"report", report}}; }
 
 Json errorEvent(std::int64_t id, const std::string& message, bool cancelled) {
     return {{"event", "error"}, {"id", id}, {"message", message}, {"cancelled", cancelled}};

@@ -644,6 +644,115 @@ Json memorisationJson(const MemorisationReport& m) {
     return j;
 }
 
+// Every target's values: the targets, the plain pass, the round trip and
+// the screened pass (with its draws), so a reader can plot them.
+Json perTargetJson(const Evaluation3dReport& r) {
+    const auto list = [](const std::vector<NamedValues>& values) {
+        Json j = Json::array();
+        for (const auto& v : values) j.push_back(namedJson(v));
+        return j;
+    };
+    Json j = Json::object();
+    j["targets"] = list(r.targets);
+    j["plain"] = list(r.plain.measured);
+    if (r.reconstruction) j["round_trip"] = list(r.reconstruction->measured);
+    if (r.screened) {
+        j["screened"] = list(r.screened->fit.measured);
+        j["draws"] = Json(r.screened->fit.draws);
+    }
+    return j;
+}
+
+// ---- reading a report back (the ML worker's reply) ----------------------------------
+
+NamedValues namedFrom(const Json& j) {
+    NamedValues values;
+    for (const auto& [name, value] : j.items()) values[name] = value.is_null() ? kNaN : asNumber(value);
+    return values;
+}
+
+std::vector<NamedValues> namedListFrom(const Json& j, const std::string& key) {
+    std::vector<NamedValues> out;
+    if (j.contains(key))
+        for (const auto& item : memberAt(j, key)) out.push_back(namedFrom(item));
+    return out;
+}
+
+double numberOrNaN(const Json& j, const std::string& key) {
+    return j.contains(key) && j[key].is_null() ? kNaN : numberAt(j, key);
+}
+
+TargetFit fitFrom(const Json& j, std::vector<NamedValues> measured) {
+    TargetFit fit;
+    fit.r2 = namedFrom(memberAt(j, "r2"));
+    fit.determination = namedFrom(memberAt(j, "r2_determination"));
+    fit.mae = namedFrom(memberAt(j, "mae"));
+    fit.described = namedFrom(memberAt(j, "described"));
+    fit.secondsPerSample = numberOrNaN(j, "s_per_sample");
+    fit.measured = std::move(measured);
+    fit.draws.assign(fit.measured.size(), 1.0);
+    return fit;
+}
+
+NearestSummary nearestFrom(const Json& j) {
+    NearestSummary s;
+    s.n = std::size_t(numberAt(j, "n"));
+    const Json& spread = memberAt(j, "nearest_disagreement");
+    s.min = numberOrNaN(spread, "min");
+    s.q1 = numberOrNaN(spread, "q1");
+    s.median = numberOrNaN(spread, "median");
+    s.q3 = numberOrNaN(spread, "q3");
+    s.max = numberOrNaN(spread, "max");
+    s.mean = numberOrNaN(spread, "mean");
+    s.interfaceDensity = numberOrNaN(j, "interface_density");
+    s.s2Donor = numbersAt(j, "s2_donor");
+    return s;
+}
+
+MemorisationReport memorisationFrom(const Json& j) {
+    MemorisationReport m;
+    m.training = stringAt(j, "training");
+    m.trainingCount = std::size_t(numberAt(j, "training_count"));
+    m.generated = nearestFrom(memberAt(j, "generated"));
+    m.heldOut = nearestFrom(memberAt(j, "held_out"));
+    m.trainingInterfaceDensity = numberOrNaN(j, "training_interface_density");
+    m.trainingS2Donor = numbersAt(j, "training_s2_donor");
+    m.s2RmsDifference = numberOrNaN(j, "s2_rms_difference");
+    m.generatedNotCloser = boolAt(j, "generated_median_ge_held_out_median");
+    return m;
+}
+
+void optionalPartsFrom(const Json& j, const Json& perTarget, Evaluation3dReport& r) {
+    if (j.contains("screened")) {
+        const Json& s = j["screened"];
+        ScreenedFit screened;
+        screened.candidates = int(numberAt(s, "candidates"));
+        screened.tolerance = numberAt(s, "tolerance");
+        screened.fit = fitFrom(s, namedListFrom(perTarget, "screened"));
+        screened.fit.draws = numbersAt(perTarget, "draws");
+        r.screened = std::move(screened);
+    }
+    if (j.contains("reconstruction")) {
+        const Json& rt = j["reconstruction"];
+        ReconstructionReport reconstruction;
+        reconstruction.r2 = namedFrom(memberAt(rt, "r2"));
+        reconstruction.voxelAccuracy = numberOrNaN(rt, "voxel_accuracy");
+        reconstruction.voxelAccuracyByZ = numbersAt(rt, "voxel_accuracy_by_z");
+        reconstruction.measured = namedListFrom(perTarget, "round_trip");
+        r.reconstruction = std::move(reconstruction);
+    }
+    if (j.contains("diversity")) {
+        const Json& d = j["diversity"];
+        DiversityReport diversity;
+        diversity.target = namedFrom(memberAt(d, "target"));
+        diversity.samples = int(numberAt(d, "samples"));
+        diversity.std = namedFrom(memberAt(d, "std"));
+        diversity.meanVoxelDisagreement = numberOrNaN(d, "mean_voxel_disagreement");
+        r.diversity = std::move(diversity);
+    }
+    if (j.contains("memorisation")) r.memorisation = memorisationFrom(j["memorisation"]);
+}
+
 }  // namespace
 
 // ---- public -----------------------------------------------------------------------
@@ -762,7 +871,38 @@ Json Evaluation3dReport::toJson() const {
     if (comparison) j["comparison"] = comparisonJson(*comparison);
     if (memorisation) j["memorisation"] = memorisationJson(*memorisation);
     if (large) j["large"] = largeJson(*large);
+    j["conditions"] = conditions;
+    j["outputs"] = outputs;
+    j["per_target"] = perTargetJson(*this);
     return j;
+}
+
+Evaluation3dReport Evaluation3dReport::fromJson(const Json& j) {
+    Evaluation3dReport r;
+    r.model = stringAt(j, "model");
+    r.data = stringAt(j, "data");
+    r.split = stringAt(j, "split");
+    r.device = stringAt(j, "device");
+    r.n = std::size_t(numberAt(j, "n"));
+    r.steps = int(numberAt(j, "steps"));
+    r.sampler = stringAt(j, "sampler");
+    r.samplerLabel = stringAt(j, "sampler_label");
+    r.guidance = numberAt(j, "guidance");
+    r.ddpmVariance = stringAt(j, "ddpm_variance");
+    r.minPhaseFraction = numberAt(j, "min_phase_fraction");
+    r.conditions = stringsAt(j, "conditions");
+    r.outputs = stringsAt(j, "outputs");
+    const Json& perTarget = memberAt(j, "per_target");
+    r.targets = namedListFrom(perTarget, "targets");
+    if (r.targets.size() != r.n)
+        throw Error("evaluation report: " + std::to_string(r.targets.size()) +
+                    " per-target rows for n = " + std::to_string(r.n));
+    r.plain = fitFrom(j, namedListFrom(perTarget, "plain"));
+    r.targetStd = namedFrom(memberAt(j, "target_std"));
+    r.fpR2 = namedFrom(memberAt(j, "fp_r2"));
+    r.fpMae = namedFrom(memberAt(j, "fp_mae"));
+    optionalPartsFrom(j, perTarget, r);
+    return r;
 }
 
 std::vector<std::string> Evaluation3dReport::csvRows() const {

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <istream>
 #include <map>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "microstudio/io/io.hpp"
 #include "microstudio/jobs/worker_process.hpp"
 #include "microstudio/jobs/worker_protocol.hpp"
+#include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/generator3d.hpp"
 
 namespace ms::ml {
@@ -106,6 +108,40 @@ void runGenerate3d(std::int64_t id, const jobs::Generate3dRequest& r, ModelCache
     events.send(jobs::doneEvent(id, samples.size()));
 }
 
+// One evaluate3d request: the report in the "done" event.
+void runEvaluate3d(std::int64_t id, const jobs::Evaluate3dRequest& r, ModelCache& models, ProgressToken& token,
+                   EventWriter& events) {
+    events.send(jobs::progressEvent(id, 0.0, "loading " + fs::path(r.model).filename().string()));
+    const auto model = models.generator(r.model);
+    token.setListener([&](double f, const std::string& m) { events.send(jobs::progressEvent(id, f, m)); });
+    Evaluation3dOptions o;
+    o.sampler.sampler = r.sampler;
+    o.sampler.steps = r.steps;
+    o.sampler.seed = r.seed;
+    o.sampler.guidance = r.guidance;
+    o.candidates = 1;  // plain sampling: the model's own figure
+    o.diversitySamples = 0;
+    o.timingBatchSizes.clear();
+    o.compareSteps = -1;
+    o.reconstruction = true;
+    o.data = r.data;
+    o.minPhaseFraction = r.minPhaseFraction;
+    token.report(0.0, "reading held-out samples");
+    const auto heldOut = selectSamples(io::readSamples(r.data), r.count, o.minPhaseFraction);
+    if (heldOut.empty())
+        throw Error("no samples in " + r.data + (o.minPhaseFraction > 0.0 ? " above the phase-fraction filter" : ""));
+    std::vector<Volume> training;
+    if (!r.training.empty()) {
+        token.report(0.0, "reading training samples");
+        training = selectSamples(io::readSamples(r.training), r.trainingCount, o.minPhaseFraction);
+        if (training.empty()) throw Error("no training samples in " + r.training);
+        o.training = &training;
+        o.trainingData = r.training;
+    }
+    const auto report = evaluateGenerator3d(*model, heldOut, o, &token);
+    events.send(jobs::reportEvent(id, report.toJson()));
+}
+
 class Server {
 public:
     explicit Server(std::ostream& out) : events_(out) { events_.send(jobs::readyEvent()); }
@@ -125,7 +161,7 @@ public:
         const std::int64_t id = jobs::messageId(message);
         if (op == "shutdown") return false;
         if (op == "cancel") return cancel(id), true;
-        if (op == "generate3d") return start(id, message), true;
+        if (op == "generate3d" || op == "evaluate3d") return start(id, op, message), true;
         events_.send(jobs::errorEvent(id, "worker message: unknown op '" + op + "'"));
         return true;
     }
@@ -141,25 +177,36 @@ private:
         if (token_ && id == runningId_) token_->cancel();
     }
 
-    void start(std::int64_t id, const Json& message) {
+    // The request of a message as a job, or an error event for a bad one.
+    std::function<void(ProgressToken&)> jobOf(std::int64_t id, const std::string& op, const Json& message) {
+        try {
+            if (op == "generate3d")
+                return [this, id, r = jobs::generate3dRequestFrom(message)](ProgressToken& token) {
+                    runGenerate3d(id, r, models_, token, events_);
+                };
+            return [this, id, r = jobs::evaluate3dRequestFrom(message)](ProgressToken& token) {
+                runEvaluate3d(id, r, models_, token, events_);
+            };
+        } catch (const std::exception& e) {
+            events_.send(jobs::errorEvent(id, e.what()));
+            return {};
+        }
+    }
+
+    void start(std::int64_t id, const std::string& op, const Json& message) {
         if (running_) {
             events_.send(jobs::errorEvent(id, "busy: request " + std::to_string(runningId_) + " is running"));
             return;
         }
-        jobs::Generate3dRequest request;
-        try {
-            request = jobs::generate3dRequestFrom(message);
-        } catch (const std::exception& e) {
-            events_.send(jobs::errorEvent(id, e.what()));
-            return;
-        }
+        auto job = jobOf(id, op, message);
+        if (!job) return;
         if (job_.joinable()) job_.join();
         token_ = std::make_shared<ProgressToken>();
         runningId_ = id;
         running_ = true;
-        job_ = std::thread([this, id, request, token = token_] {
+        job_ = std::thread([this, id, job = std::move(job), token = token_] {
             try {
-                runGenerate3d(id, request, models_, *token, events_);
+                job(*token);
             } catch (const Cancelled&) {
                 events_.send(jobs::errorEvent(id, "cancelled", true));
             } catch (const std::exception& e) {

@@ -460,6 +460,17 @@ bool showsWholeText(const QLabel* label) {
     return std::shared_ptr<void>(nullptr, [polling](void*) { delete polling.data(); });
 }
 
+// answerModal for the next message box: its text into `text`, then OK.
+[[nodiscard]] std::shared_ptr<void> acknowledgeMessageBox(QString& text) {
+    return answerModal([&text](QWidget* modal) {
+        auto* box = qobject_cast<QMessageBox*>(modal);
+        if (!box) return false;
+        text = box->text();
+        box->button(QMessageBox::Ok)->click();
+        return true;
+    });
+}
+
 // The menu bar's action whose text (without '&') is `text`.
 QAction* menuAction(QMainWindow& w, const QString& text) {
     for (QAction* menu : w.menuBar()->actions())
@@ -3594,13 +3605,7 @@ private slots:
             const QByteArray worker = qgetenv("MICROSTUDIO_ML_WORKER");
             qputenv("MICROSTUDIO_ML_WORKER", "/nonexistent/microstudio-ml");
             QString missing;
-            const auto answeringMissing = answerModal([&missing](QWidget* modal) {
-                auto* box = qobject_cast<QMessageBox*>(modal);
-                if (!box) return false;
-                missing = box->text();
-                box->button(QMessageBox::Ok)->click();
-                return true;
-            });
+            const auto answeringMissing = acknowledgeMessageBox(missing);
             QSignalSpy failed(design, &ms::ui::DesignPanel::generated);
             QTest::mouseClick(generate, Qt::LeftButton);
             QVERIFY(failed.wait(30000));
@@ -3619,13 +3624,7 @@ private slots:
         auto* sampler = design->findChild<QComboBox*>("sampler");
         sampler->setCurrentIndex(sampler->findData("ddpm"));  // all 1000 steps: long enough to kill
         QString warning;
-        const auto answering = answerModal([&warning](QWidget* modal) {
-            auto* box = qobject_cast<QMessageBox*>(modal);
-            if (!box) return false;
-            warning = box->text();
-            box->button(QMessageBox::Ok)->click();
-            return true;
-        });
+        const auto answering = acknowledgeMessageBox(warning);
         QSignalSpy killed(design, &ms::ui::DesignPanel::generated);
         QTest::mouseClick(generate, Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(design->progressBar()->value() > 0, 60000);

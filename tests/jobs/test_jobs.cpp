@@ -159,6 +159,34 @@ private slots:
         refusedWith("colour", "red", "generate3d has no field 'colour'");
         refusedWith("out_dir", "", "needs a 'model' and an 'out_dir'");
 
+        // evaluate3d: every field survives; a phase filter of 0.5 or more is refused.
+        jobs::Evaluate3dRequest e;
+        e.model = "/m";
+        e.data = "/d/test.h5";
+        e.count = 256;
+        e.minPhaseFraction = 0.01;
+        e.training = "/d/train.h5";
+        e.trainingCount = 500;
+        e.sampler = "dpmpp";
+        e.steps = 8;
+        e.guidance = 2.0;
+        e.seed = 3;
+        const auto eBack =
+            jobs::evaluate3dRequestFrom(jobs::parseWorkerLine(jobs::workerLine(jobs::requestMessage(4, e))));
+        QCOMPARE(eBack.model, e.model);
+        QCOMPARE(eBack.data, e.data);
+        QCOMPARE(eBack.count, e.count);
+        QCOMPARE(eBack.minPhaseFraction, e.minPhaseFraction);
+        QCOMPARE(eBack.training, e.training);
+        QCOMPARE(eBack.trainingCount, e.trainingCount);
+        QCOMPARE(eBack.sampler, e.sampler);
+        QCOMPARE(eBack.steps, e.steps);
+        QCOMPARE(eBack.guidance, e.guidance);
+        QCOMPARE(eBack.seed, e.seed);
+        Json badFilter = jobs::requestMessage(4, e);
+        badFilter["min_phase_fraction"] = 0.5;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, jobs::evaluate3dRequestFrom(badFilter));
+
         // Events: ready has no id; an error of an unreadable line has id 0.
         QCOMPARE(jobs::parseWorkerLine(jobs::workerLine(jobs::readyEvent()))["protocol"].get<int>(),
                  jobs::kWorkerProtocolVersion);

@@ -8,13 +8,16 @@
 
 #include <csignal>
 
+#include <cmath>
 #include <map>
 #include <set>
 #include <sstream>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/json.hpp"
+#include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
+#include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/jobs/worker_process.hpp"
 #include "microstudio/jobs/worker_protocol.hpp"
 #include "microstudio/ml/generator3d.hpp"
@@ -53,6 +56,28 @@ jobs::Generate3dRequest tinyRequest(const std::string& model, const std::string&
     r.seed = 5;
     r.outDir = outDir;
     return r;
+}
+
+// Held-out volumes of the test split: a donor ball in acceptor (radius by
+// index), with every condition of the tiny 2-phase model as attributes.
+std::string writeHeldOut(const QTemporaryDir& dir) {
+    std::vector<Volume> volumes;
+    for (int i = 0; i < 6; ++i) {
+        Volume v(Dims{16, 16, 8});
+        const double r = 2.0 + 0.8 * i;
+        for (int z = 0; z < 8; ++z)
+            for (int y = 0; y < 16; ++y)
+                for (int x = 0; x < 16; ++x)
+                    v.at(x, y, z) = std::hypot(std::hypot(x - 8.0, y - 8.0), 2.0 * (z - 4.0)) < r ? Donor : Acceptor;
+        v.attributes["ABS_f_D"] = v.volumeFraction(Donor);
+        v.attributes["CT_f_D_tort1"] = 0.6 + 0.05 * i;
+        v.attributes["CT_f_A_tort1"] = 0.9 - 0.04 * i;
+        v.text["split"] = "test";
+        volumes.push_back(std::move(v));
+    }
+    const std::string path = dir.filePath("heldout.h5").toStdString();
+    io::writeHdf5(volumes, path);
+    return path;
 }
 
 }  // namespace
@@ -165,6 +190,50 @@ private slots:
         const auto bad = eventsOf(events, 6, "error");
         QCOMPARE(bad.size(), std::size_t(1));
         QVERIFY(bad[0]["message"].get<std::string>().find("'steps'") != std::string::npos);
+    }
+
+    // An evaluate3d request answers with the library's report in its "done"
+    // event, and the report reads back whole: toJson of the read-back report
+    // is the JSON sent (per-target rows included); a bad report is refused.
+    void evaluatesAndTheReportReadsBack() {
+        jobs::Evaluate3dRequest r;
+        r.model = model_;
+        r.data = writeHeldOut(dir_);
+        r.count = 4;
+        r.steps = 3;
+        r.seed = 2;
+        const auto events = serve(line(jobs::requestMessage(9, r)) + line(jobs::shutdownMessage()));
+        QVERIFY(eventsOf(events, 9, "error").empty());
+        const auto done = eventsOf(events, 9, "done");
+        QCOMPARE(done.size(), std::size_t(1));
+        const Json& sent = done[0]["report"];
+        const auto report = Evaluation3dReport::fromJson(sent);
+        QCOMPARE(report.n, std::size_t(4));
+        QCOMPARE(report.split, std::string("test"));
+        QCOMPARE(report.targets.size(), std::size_t(4));
+        QCOMPARE(report.plain.measured.size(), std::size_t(4));
+        QVERIFY(report.reconstruction && report.reconstruction->measured.size() == 4);
+        QCOMPARE(report.toJson(), sent);
+
+        Evaluation3dOptions o;
+        o.sampler.steps = 3;
+        o.sampler.seed = 2;
+        o.candidates = 1;
+        o.diversitySamples = 0;
+        o.timingBatchSizes.clear();
+        o.compareSteps = -1;
+        o.data = r.data;
+        const auto direct =
+            evaluateGenerator3d(Generator3D::load(model_), selectSamples(io::readSamples(r.data), 4, 0.0), o);
+        QCOMPARE(report.plain.r2, direct.plain.r2);
+        QCOMPARE(report.plain.mae, direct.plain.mae);
+
+        Json broken = sent;
+        broken["per_target"]["targets"].erase(0);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, Evaluation3dReport::fromJson(broken));
+        broken = sent;
+        broken.erase("split");
+        QVERIFY_THROWS_EXCEPTION(ms::Error, Evaluation3dReport::fromJson(broken));
     }
 
     // The real worker process (microstudio-ml serve) through the blocking

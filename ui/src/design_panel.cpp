@@ -28,7 +28,6 @@
 #include <QToolButton>
 #include <QVBoxLayout>
 #include <QTimer>
-#include <QtConcurrent/QtConcurrentRun>
 #include <vtkCamera.h>
 #include <vtkGenericOpenGLRenderWindow.h>
 #include <vtkRenderer.h>
@@ -352,18 +351,13 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
     connect(cancel_, &QPushButton::clicked, this, &DesignPanel::cancel);
     connect(gallery_, &QListWidget::currentRowChanged, this, &DesignPanel::select);
     connect(export_, &QPushButton::clicked, this, &DesignPanel::exportDialog);
-    connect(&evaluationWatcher_, &QFutureWatcher<std::shared_ptr<EvaluationOutcome>>::finished, this,
-            &DesignPanel::onEvaluated);
     refreshModelList();
     updateActions();
     if (modelPicker_->count() > 1) loadModel(modelPicker_->itemData(1).toString(), true);  // the shipped default
     showPage();
 }
 
-DesignPanel::~DesignPanel() {
-    if (evaluationToken_) evaluationToken_->cancel();
-    evaluationWatcher_.waitForFinished();
-}
+DesignPanel::~DesignPanel() = default;  // the worker (a member) is asked to stop, then killed
 
 QWidget* DesignPanel::buildEvaluationPage() {
     auto* page = new QWidget(results_);
@@ -454,7 +448,7 @@ void DesignPanel::updateActions() {
     generate_->setEnabled(model_ && !busy());
     evaluate_->setEnabled(model_ && !busy());
     cancel_->setEnabled(generating());
-    cancelEvaluation_->setEnabled(evaluationWatcher_.isRunning());
+    cancelEvaluation_->setEnabled(evaluating());
 }
 
 void DesignPanel::showEvaluationPage() { results_->setCurrentIndex(1); }
@@ -491,82 +485,64 @@ void DesignPanel::evaluate() {
     if (!QFileInfo(data).isFile()) return refuse(tr("Held-out file not found: %1").arg(data));
     if (!training.isEmpty() && !QFileInfo(training).isFile())
         return refuse(tr("Training data file not found: %1").arg(training));
-    ml::Evaluation3dOptions options;
-    options.sampler.sampler = sampler_->currentData().toString().toStdString();
-    options.sampler.steps = steps_->value();
-    options.sampler.seed = std::uint64_t(seed_->value());
-    options.sampler.guidance = guidance_->value();
-    options.candidates = 1;  // plain sampling: the model's own figure
-    options.diversitySamples = 0;
-    options.timingBatchSizes.clear();
-    options.compareSteps = -1;
-    options.reconstruction = true;
-    options.data = data.toStdString();
-    options.minPhaseFraction = usableMinPhaseFraction(*model_);
-    const auto count = std::size_t(evaluationCount_->value());
-    evaluationToken_ = std::make_shared<ProgressToken>();
-    evaluationToken_->setListener([this](double f, const std::string& message) {
-        const QString text = QString::fromStdString(message);
-        QMetaObject::invokeMethod(
-            this,
-            [this, f, text] {
-                evaluationProgress_->setValue(int(f * 1000));
-                evaluationProgress_->setFormat(text.isEmpty() ? QString("%p%") : QString("%1: %p%").arg(text));
-            },
-            Qt::QueuedConnection);
-    });
+    jobs::Evaluate3dRequest r;
+    r.model = modelPath_.toStdString();
+    r.data = data.toStdString();
+    r.count = std::size_t(evaluationCount_->value());
+    r.minPhaseFraction = usableMinPhaseFraction(*model_);
+    r.training = training.toStdString();
+    r.trainingCount = kTrainingCount;
+    r.sampler = sampler_->currentData().toString().toStdString();
+    r.steps = steps_->value();
+    r.seed = std::uint64_t(seed_->value());
+    r.guidance = guidance_->value();
     evaluationProgress_->setValue(0);
     evaluationProgress_->setFormat(tr("reading held-out samples: %p%"));
     setEvaluationMessage({}, false);
-    evaluatedModel_ = model_;
+    evaluatedModelPath_ = modelPath_;
     evaluationSeed_ = seed_->value();
-    auto model = model_;
-    auto token = evaluationToken_;
-    const std::string trainingPath = training.toStdString();
-    evaluationWatcher_.setFuture(QtConcurrent::run([model, options, count, trainingPath, token]() {
-        lowerCurrentThreadPriority();
-        auto out = std::make_shared<EvaluationOutcome>();
-        QElapsedTimer clock;
-        clock.start();
-        try {
-            auto heldOut = ml::selectSamples(io::readSamples(options.data), count, options.minPhaseFraction);
-            if (heldOut.empty())
-                throw Error("no samples in " + options.data +
-                            (options.minPhaseFraction > 0.0 ? " above the model's phase-fraction filter" : ""));
-            token->throwIfCancelled();
-            auto o = options;
-            std::vector<Volume> trainingSamples;
-            if (!trainingPath.empty()) {
-                token->report(0.0, "reading training samples");
-                trainingSamples =
-                    ml::selectSamples(io::readSamples(trainingPath), kTrainingCount, options.minPhaseFraction);
-                if (trainingSamples.empty()) throw Error("no training samples in " + trainingPath);
-                o.training = &trainingSamples;
-                o.trainingData = trainingPath;
-            }
-            out->report = std::make_shared<const ml::Evaluation3dReport>(
-                ml::evaluateGenerator3d(*model, heldOut, o, token.get()));
-        } catch (const Cancelled&) {
-            out->cancelled = true;
-        } catch (const std::exception& e) {
-            out->error = oneLine(QString::fromStdString(e.what()));
-        }
-        out->seconds = double(clock.elapsed()) / 1000.0;
-        return out;
-    }));
+    evaluationClock_.start();
+    evaluationRequest_ = worker_.send(jobs::requestMessage(0, r), [this](const Json& e) { onEvaluationEvent(e); });
     updateActions();
     emit statusMessage(tr("Evaluating %1 on %2").arg(QFileInfo(modelPath_).fileName(), data));
 }
 
 void DesignPanel::cancelEvaluation() {
-    if (evaluationToken_) evaluationToken_->cancel();
+    if (evaluating()) worker_.cancel(evaluationRequest_);
 }
 
-void DesignPanel::onEvaluated() {
+void DesignPanel::onEvaluationEvent(const Json& e) {
+    const std::string kind = e["event"].get<std::string>();
+    if (kind == "progress") {
+        const QString text = QString::fromStdString(e.value("message", std::string()));
+        evaluationProgress_->setValue(int(e["fraction"].get<double>() * 1000));
+        evaluationProgress_->setFormat(text.isEmpty() ? QString("%p%") : QString("%1: %p%").arg(text));
+        return;
+    }
+    EvaluationOutcome out;
+    out.seconds = double(evaluationClock_.elapsed()) / 1000.0;
+    if (kind == "error") {
+        out.cancelled = e.value("cancelled", false);
+        out.error = oneLine(QString::fromStdString(e.value("message", std::string("failed"))));
+    } else if (kind == "done") {
+        try {
+            out.report =
+                std::make_shared<const ml::Evaluation3dReport>(ml::Evaluation3dReport::fromJson(e.at("report")));
+        } catch (const std::exception& error) {
+            out.error = oneLine(QString::fromStdString(error.what()));
+        }
+    } else {
+        return;
+    }
+    evaluationRequest_ = 0;
+    onEvaluated(out);
+}
+
+void DesignPanel::onEvaluated(const EvaluationOutcome& outcome) {
     updateActions();
-    const auto out = evaluationWatcher_.result();
-    const bool sameModel = evaluatedModel_ == model_;
-    evaluatedModel_.reset();
+    const EvaluationOutcome* out = &outcome;
+    const bool sameModel = evaluatedModelPath_ == modelPath_;
+    evaluatedModelPath_.clear();
     evaluationProgress_->setFormat("%p%");
     QString message;
     bool ok = false;

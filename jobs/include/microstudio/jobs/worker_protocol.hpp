@@ -51,12 +51,33 @@ Json requestMessage(std::int64_t id, const Generate3dRequest& request);
 // missing, of the wrong type or out of range.
 Generate3dRequest generate3dRequestFrom(const Json& message);
 
+// Evaluate a generator on held-out data, plain sampling
+// (ml::evaluateGenerator3d: R^2, MAE, the VAE round trip, the feature
+// predictor, memorisation when training data is named).
+struct Evaluate3dRequest {
+    std::string model;
+    std::string data;               // held-out .h5
+    std::size_t count = 16;         // targets, evenly spaced
+    double minPhaseFraction = 0.0;  // held-out and training samples whose rarer phase fills less are skipped
+    std::string training;           // training .h5 for the memorisation figure; empty: none
+    std::size_t trainingCount = 2000;
+    std::string sampler = "ddim";
+    int steps = 50;
+    double guidance = 1.0;
+    std::uint64_t seed = 0;
+};
+Json requestMessage(std::int64_t id, const Evaluate3dRequest& request);
+Evaluate3dRequest evaluate3dRequestFrom(const Json& message);
+
 // Worker -> client.
 Json readyEvent();  // {"event":"ready","protocol":1}
 Json progressEvent(std::int64_t id, double fraction, const std::string& message);
 Json sampleEvent(std::int64_t id, std::size_t index, const std::string& file);
 Json previewEvent(std::int64_t id, std::size_t index, int step, int steps, const std::string& file);
 Json doneEvent(std::int64_t id, std::size_t samples);
+// The end of an evaluate3d request: {"event":"done","id":N,"report":{...}}
+// (ml::Evaluation3dReport::toJson; fromJson reads it back).
+Json reportEvent(std::int64_t id, const Json& report);
 // A failed request (id >= 1), or a line the worker could not read (id 0).
 Json errorEvent(std::int64_t id, const std::string& message, bool cancelled = false);
 

@@ -214,6 +214,10 @@ struct Evaluation3dReport {
 
     // `evaluate --json`: the keys listed in docs/ml3d.md; NaN as null.
     Json toJson() const;
+    // A report read back from toJson() (the ML worker's reply): everything
+    // but timing, comparison and large, which it leaves empty. Throws
+    // ms::Error naming a missing or mistyped key.
+    static Evaluation3dReport fromJson(const Json& json);
     // `evaluate --csv`: header, then one row per target.
     std::vector<std::string> csvRows() const;
 };

@@ -2,6 +2,7 @@
 // The ML worker's request loop (docs/worker-protocol.md): reads one JSON
 // request per line from `in`, runs it on a thread of its own, and writes
 // events (ready, progress, sample, preview, done, error) to `out`, one line
+// (requests: generate3d, evaluate3d, cancel, shutdown)
 // each. One request runs at a time (another while busy gets an error
 // event); "cancel" stops the running one at its next progress report;
 // "shutdown" lets it finish, then returns; end of input (the client is gone)

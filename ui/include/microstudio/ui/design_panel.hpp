@@ -6,10 +6,9 @@
 // gallery, see the selected one in 3D with linked slices, compare target
 // with measured descriptors, read the predicted processing conditions
 // (phi, chi, anneal time), and export. Its Evaluation page runs
-// ms::ml::evaluateGenerator3d on held-out data (worker thread, progress,
+// ms::ml::evaluateGenerator3d on held-out data (in the ML worker, progress,
 // Cancel) and shows target vs measured per descriptor (EvaluationView).
 #include <QElapsedTimer>
-#include <QFutureWatcher>
 #include <QTemporaryDir>
 #include <QWidget>
 #include <map>
@@ -98,7 +97,8 @@ public:
     // Resets the samples' 3D view so that the whole volume is in sight.
     void resetCamera();
     QTableWidget* comparison() const { return comparison_; }
-    bool busy() const { return generating() || evaluationWatcher_.isRunning(); }
+    bool busy() const { return generating() || evaluating(); }
+    bool evaluating() const { return evaluationRequest_ != 0; }
     bool generating() const { return generation_ != 0; }
     // The worker process generation runs in (started on the first Generate).
     MlWorker& mlWorker() { return worker_; }
@@ -128,7 +128,7 @@ public slots:
     void cancel();
     // Evaluates the model on the held-out file (targets: the Evaluation
     // page's count; steps, seed and guidance: the Sampling group's; plain
-    // sampling, no timing or diversity) on a worker thread.
+    // sampling, no timing or diversity) in the ML worker process.
     void evaluate();
     void cancelEvaluation();
     // Lists the generators in ui::modelFolders() again (after a training);
@@ -169,7 +169,8 @@ private:
     void updateFeasibility();
     QWidget* buildEvaluationPage();
     void resetEvaluationInputs();
-    void onEvaluated();
+    void onEvaluationEvent(const Json& event);
+    void onEvaluated(const EvaluationOutcome& outcome);
     void setEvaluationMessage(const QString& message, bool warning);
     void updateActions();  // Generate and Evaluate enabled with a model and nothing running
 
@@ -226,10 +227,10 @@ private:
     QPushButton *evaluate_ = nullptr, *cancelEvaluation_ = nullptr;
     QProgressBar* evaluationProgress_ = nullptr;
     QLabel* evaluationMessage_ = nullptr;
-    std::shared_ptr<ProgressToken> evaluationToken_;
-    std::shared_ptr<const ml::Generator3D> evaluatedModel_;  // the model the running evaluation measures
+    std::int64_t evaluationRequest_ = 0;  // the running evaluation's worker request id, 0 when none
+    QString evaluatedModelPath_;          // the model the running evaluation measures
+    QElapsedTimer evaluationClock_;
     int evaluationSeed_ = 0;
-    QFutureWatcher<std::shared_ptr<EvaluationOutcome>> evaluationWatcher_;
 };
 
 }  // namespace ms::ui
