@@ -54,6 +54,12 @@ void MlWorker::start() {
         if (error == QProcess::FailedToStart)
             stopped(tr("%1 could not be started (%2)").arg(executable(), process_->errorString()));
     });
+    // Torch's threads sleep instead of spinning between operations: spinning
+    // ones took the cores from the studio's UI thread (docs/benchmarks.md:
+    // the Design tab's generation tests 11 s / 30 s passive, 30 s / 80 s spinning).
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    if (!environment.contains("OMP_WAIT_POLICY")) environment.insert("OMP_WAIT_POLICY", "PASSIVE");
+    process_->setProcessEnvironment(environment);
     process_->start(executable(), {"serve"});
 }
 
