@@ -96,8 +96,9 @@ void describeSample(const jobs::Generate3dRequest& r, const Generator3D& model, 
     descriptors::storeAsAttributes(descriptors::describe(v, d), v);
 }
 
-// One generate3d request: samples and previews to files, each announced.
-void runGenerate3d(std::int64_t id, const jobs::Generate3dRequest& r, ModelCache& models, ProgressToken& token,
+// One generate3d request: samples and previews to files, each announced;
+// returns its last event.
+Json runGenerate3d(std::int64_t id, const jobs::Generate3dRequest& r, ModelCache& models, ProgressToken& token,
                    EventWriter& events) {
     events.send(jobs::progressEvent(id, 0.0, "loading " + fs::path(r.model).filename().string()));
     const auto model = models.generator(r.model);
@@ -119,11 +120,11 @@ void runGenerate3d(std::int64_t id, const jobs::Generate3dRequest& r, ModelCache
             events.send(jobs::previewEvent(id, index, step, steps, file));
         };
     const auto samples = model->generate(r.targets, o);
-    events.send(jobs::doneEvent(id, samples.size()));
+    return jobs::doneEvent(id, samples.size());
 }
 
-// One evaluate3d request: the report in the "done" event.
-void runEvaluate3d(std::int64_t id, const jobs::Evaluate3dRequest& r, ModelCache& models, ProgressToken& token,
+// One evaluate3d request; returns the "done" event with the report.
+Json runEvaluate3d(std::int64_t id, const jobs::Evaluate3dRequest& r, ModelCache& models, ProgressToken& token,
                    EventWriter& events) {
     events.send(jobs::progressEvent(id, 0.0, "loading " + fs::path(r.model).filename().string()));
     const auto model = models.generator(r.model);
@@ -153,7 +154,7 @@ void runEvaluate3d(std::int64_t id, const jobs::Evaluate3dRequest& r, ModelCache
         o.trainingData = r.training;
     }
     const auto report = evaluateGenerator3d(*model, heldOut, o, &token);
-    events.send(jobs::reportEvent(id, report.toJson()));
+    return jobs::reportEvent(id, report.toJson());
 }
 
 class Server {
@@ -192,14 +193,14 @@ private:
     }
 
     // The request of a message as a job, or an error event for a bad one.
-    std::function<void(ProgressToken&)> jobOf(std::int64_t id, const std::string& op, const Json& message) {
+    std::function<Json(ProgressToken&)> jobOf(std::int64_t id, const std::string& op, const Json& message) {
         try {
             if (op == "generate3d")
                 return [this, id, r = jobs::generate3dRequestFrom(message)](ProgressToken& token) {
-                    runGenerate3d(id, r, models_, token, events_);
+                    return runGenerate3d(id, r, models_, token, events_);
                 };
             return [this, id, r = jobs::evaluate3dRequestFrom(message)](ProgressToken& token) {
-                runEvaluate3d(id, r, models_, token, events_);
+                return runEvaluate3d(id, r, models_, token, events_);
             };
         } catch (const std::exception& e) {
             events_.send(jobs::errorEvent(id, e.what()));
@@ -223,14 +224,17 @@ private:
             // UI thread (at the same priority, a tiny model's DDPM-1000 in the
             // Design tab's test took 90-150 s instead of 30 s on 2 cores).
             lowerCurrentThreadPriority();
+            Json last;
             try {
-                job(*token);
+                last = job(*token);
             } catch (const Cancelled&) {
-                events_.send(jobs::errorEvent(id, "cancelled", true));
+                last = jobs::errorEvent(id, "cancelled", true);
             } catch (const std::exception& e) {
-                events_.send(jobs::errorEvent(id, e.what()));
+                last = jobs::errorEvent(id, e.what());
             }
+            // Free before the client hears of the end: its next request must not find us busy.
             running_ = false;
+            events_.send(last);
         });
     }
 

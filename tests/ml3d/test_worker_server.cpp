@@ -239,7 +239,8 @@ private slots:
     // The real worker process (microstudio-ml serve) through the blocking
     // client: ready, a request's progress, then SIGKILL: its output ends
     // (no half line is taken for an event) and its status says the signal.
-    // A second worker answers a whole request and exits 0 on shutdown.
+    // A second worker answers three requests, each sent as the previous one's
+    // "done" arrives (never busy), and exits 0 on shutdown.
     void workerProcessThatDies() {
         auto request = tinyRequest(model_, dir_.filePath("run5").toStdString(), 0);
         {
@@ -262,12 +263,20 @@ private slots:
         }
         jobs::WorkerProcess fresh(MICROSTUDIO_ML);
         request.steps = 2;
-        fresh.send(jobs::requestMessage(2, request));
-        fresh.send(jobs::shutdownMessage());
         std::vector<Json> events;
-        while (const auto e = fresh.next()) events.push_back(*e);
-        QCOMPARE(eventsOf(events, 2, "sample").size(), std::size_t(3));
-        QCOMPARE(eventsOf(events, 2, "done").size(), std::size_t(1));
+        // Each request sent the moment the previous one's "done" arrives: never "busy".
+        for (std::int64_t id : {2, 3, 4}) {
+            fresh.send(jobs::requestMessage(id, request));
+            while (const auto e = fresh.next()) {
+                events.push_back(*e);
+                if (jobs::messageId(*e) == id && ((*e)["event"] == "done" || (*e)["event"] == "error")) break;
+            }
+            QVERIFY2(eventsOf(events, id, "error").empty(), jobs::workerLine(events.back()).c_str());
+            QCOMPARE(eventsOf(events, id, "sample").size(), std::size_t(3));
+            QCOMPARE(eventsOf(events, id, "done").size(), std::size_t(1));
+        }
+        fresh.send(jobs::shutdownMessage());
+        while (fresh.next()) {}
         QCOMPARE(fresh.wait(), 0);
         QVERIFY_THROWS_EXCEPTION(ms::Error, jobs::WorkerProcess(dir_.filePath("no-such-worker").toStdString()));
     }
