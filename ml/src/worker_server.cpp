@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <ostream>
 #include <string>
 #include <thread>
@@ -43,18 +44,40 @@ private:
     std::mutex mutex_;
 };
 
-// The generator of a folder, loaded once and kept warm.
+// The generator of a folder, loaded once and kept warm; loaded again when
+// its files change (a model retrained into the same folder, a guidance
+// choice saved in place).
 class ModelCache {
 public:
-    std::shared_ptr<Generator3D> generator(const std::string& folder) {
-        const std::string key = fs::weakly_canonical(folder).string();
-        auto& slot = generators_[key];
-        if (!slot) slot = std::make_shared<Generator3D>(Generator3D::load(folder));
-        return slot;
+    std::shared_ptr<Generator3D> generator(const std::string& folderOrFile) {
+        const fs::path folder =
+            fs::is_regular_file(folderOrFile) ? fs::path(folderOrFile).parent_path() : fs::path(folderOrFile);
+        auto& slot = generators_[fs::weakly_canonical(folder).string()];
+        const std::string stamp = filesStamp(folder);
+        if (!slot.model || slot.stamp != stamp)
+            slot = {stamp, std::make_shared<Generator3D>(Generator3D::load(folder))};
+        return slot.model;
     }
 
 private:
-    std::map<std::string, std::shared_ptr<Generator3D>> generators_;
+    // Name, size and modification time of every file in the folder, in name order.
+    static std::string filesStamp(const fs::path& folder) {
+        std::set<std::string> files;
+        std::error_code ec;
+        for (const auto& entry : fs::directory_iterator(folder, ec))
+            if (entry.is_regular_file(ec))
+                files.insert(entry.path().filename().string() + ":" + std::to_string(entry.file_size(ec)) + ":" +
+                             std::to_string(entry.last_write_time(ec).time_since_epoch().count()));
+        std::string stamp;
+        for (const auto& file : files) stamp += file + ";";
+        return stamp;
+    }
+
+    struct Loaded {
+        std::string stamp;
+        std::shared_ptr<Generator3D> model;
+    };
+    std::map<std::string, Loaded> generators_;
 };
 
 GenerateOptions generateOptions(const jobs::Generate3dRequest& r) {

@@ -236,6 +236,38 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, Evaluation3dReport::fromJson(broken));
     }
 
+    // A model saved again into the same folder (retrained, or its guidance
+    // chosen in place) is loaded again by a warm worker: the next samples
+    // are the new model's, not the cached one's.
+    void warmWorkerReloadsAChangedModel() {
+        const std::string folder = dir_.filePath("changing").toStdString();
+        Generator3D::create(Generator3dConfig::tiny(2), 21).save(folder);
+        auto request = tinyRequest(folder, dir_.filePath("run6").toStdString(), 2);
+        request.targets.resize(1);
+        request.describe = false;
+        request.previews = false;
+        jobs::WorkerProcess worker(MICROSTUDIO_ML);
+        const auto sampleOf = [&](std::int64_t id) {
+            worker.send(jobs::requestMessage(id, request));
+            Volume sample;
+            while (const auto e = worker.next()) {
+                if ((*e)["event"] == "sample") sample = jobs::readGeneratedVolume((*e)["file"].get<std::string>());
+                if ((*e)["event"] == "done" || (*e)["event"] == "error") break;
+            }
+            return sample;
+        };
+        GenerateOptions o;
+        o.steps = 2;
+        o.seed = 5;
+        o.batch = 4;
+        const Volume first = Generator3D::load(folder).generate(request.targets, o).at(0);
+        QVERIFY(sampleOf(1).sameLabels(first));
+        Generator3D::create(Generator3dConfig::tiny(2), 22).save(folder);
+        const Volume second = Generator3D::load(folder).generate(request.targets, o).at(0);
+        QVERIFY(!second.sameLabels(first));  // else this test could not tell
+        QVERIFY(sampleOf(2).sameLabels(second));
+    }
+
     // The real worker process (microstudio-ml serve) through the blocking
     // client: ready, a request's progress, then SIGKILL: its output ends
     // (no half line is taken for an event) and its status says the signal.
