@@ -4,16 +4,13 @@
 #include <ctime>
 
 #include "microstudio/core/synthetic.hpp"
+#include "microstudio/core/process.hpp"
 #include "microstudio/ml/ldm2d.hpp"
 #include "microstudio/ml/vae2d.hpp"
 
 namespace ms::ml {
 
 namespace {
-
-double secondsSince(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 // One warm-up step, then warm-up + `steps` on a fresh model (a checkpoint in
 // memory cannot be resumed): the difference is the measured steps.

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/process.hpp"
 #include "microstudio/core/subsample.hpp"
 #include "microstudio/ml/evaluate.hpp"
 #include "microstudio/ml/splits.hpp"
@@ -1107,7 +1108,7 @@ std::vector<LargeTimingRow> timeLargeVolumes(const Generator3D& model, const Dim
         for (int i = 0; i < repeats; ++i) {
             const auto start = std::chrono::steady_clock::now();
             const auto volumes = model.generate(NamedValues{}, 1, sampler);
-            seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            seconds.push_back(secondsSince(start));
             windows =
                 std::size_t(volumes.at(0).attributes.count("windows") ? volumes[0].attributes.at("windows") : 1.0);
         }

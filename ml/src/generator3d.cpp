@@ -16,6 +16,7 @@
 
 #include "ddpm3d.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/process.hpp"
 #include "microstudio/ml/splits.hpp"
 #include "microstudio/noise/noise.hpp"
 #ifdef MICROSTUDIO_HAVE_DESCRIPTORS
@@ -609,9 +610,6 @@ namespace {
 // Waits for queued device work so that wall clocks measure it.
 void synchronise(const torch::Tensor& t) {
     if (t.defined() && t.numel() > 0 && !t.device().is_cpu()) (void)t.flatten()[0].item<float>();
-}
-double secondsSince(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 }  // namespace
 

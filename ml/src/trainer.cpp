@@ -14,6 +14,7 @@
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
 #include "microstudio/core/parallel.hpp"
+#include "microstudio/core/process.hpp"
 #include "distributed.hpp"
 #include "microstudio/noise/noise.hpp"
 #include "torch_common.hpp"
@@ -413,7 +414,6 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
     using Clock = std::chrono::steady_clock;
     const auto runStart = Clock::now();
     long stepsThisRun = 0;
-    auto secondsSince = [](Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); };
 
     while (st.epoch < options.epochs && !st.earlyStopped) {
         const auto order = epochOrder(n, options.seed, st.epoch);

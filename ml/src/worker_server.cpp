@@ -9,12 +9,13 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <ostream>
+#include <set>
 #include <string>
 #include <thread>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/process.hpp"
 #include "microstudio/core/parallel.hpp"
 #include "microstudio/core/progress.hpp"
 #include "microstudio/descriptors/descriptors.hpp"
@@ -281,10 +282,6 @@ int serveWorker(std::istream& in, std::ostream& out) {
 }
 
 namespace {
-
-double secondsSince(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 double median(std::vector<double> values) {
     std::sort(values.begin(), values.end());
