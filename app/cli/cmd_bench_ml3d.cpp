@@ -15,6 +15,8 @@
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
 #include "microstudio/core/process.hpp"
+#include "microstudio/core/synthetic.hpp"
+#include "microstudio/io/hdf5.hpp"
 #include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/worker_server.hpp"
@@ -31,6 +33,7 @@ Options benchOptions() {
     o.alsoUsage("bench ml3d --batch-sizes L [--steps K] [--tiny]");
     o.alsoUsage("bench ml3d --large NXxNYxNZ [--model M] [--repeats N] [--threads T]");
     o.alsoUsage("bench ml3d --worker [--model M] [--samples N] [--repeats N] [--threads T]");
+    o.alsoUsage("bench ml3d --worker-training [--repeats N] [--threads T]");
     o.integer("repeats", "N", "timed calls per network, after one warm-up").atLeast(1).def(1);
     o.threads("torch threads");
     o.flag("cpu", "never use CUDA");
@@ -49,6 +52,9 @@ Options benchOptions() {
            "this process and through the ML worker (microstudio-ml serve, docs/worker-protocol.md) side by side: "
            "seconds per request, the worker's first (start-up and model load) and warm requests, the machine's load");
     o.integer("samples", "N", "with --worker: samples per request").range(1, 1000).def(4);
+    o.flag("worker-training",
+           "a small 3D generator trained as the studio's wizard does (the wizard's defaults, 24 synthetic 32x32x16 "
+           "volumes, 2 epochs of each stage, batch 4) in this process and through the ML worker, alternating");
     o.text("model", "M", "with --large or --worker: model folder / name").note(report3d::kShippedGenerator);
     return o;
 }
@@ -117,6 +123,47 @@ int benchWorker(const Args& args) {
     return 0;
 }
 
+// --worker-training: the wizard's training in-process vs through the worker, one run.
+int benchWorkerTraining(const Args& args) {
+    if (args.integer("threads") > 0) setenv("MICROSTUDIO_THREADS", std::to_string(args.integer("threads")).c_str(), 1);
+    const TemporaryDirectory files("ms-bench-worker-training");
+    std::vector<Volume> volumes;
+    for (int i = 0; i < 24; ++i) {
+        SyntheticOptions o;
+        o.seed = std::uint64_t(100 + i);
+        o.wavelength = 6.0;
+        o.donorFraction = 0.35 + 0.01 * i;
+        volumes.push_back(syntheticMicrostructure(Dims{32, 32, 16}, o));
+    }
+    ml::StudioTrainingSettings s;
+    s.train = files.path() / "train.h5";
+    io::writeHdf5(volumes, s.train);
+    s.name = "bench";
+    s.outDir = files.path() / "models";
+    s.checkpointDir = files.path() / "checkpoints";
+    s.epochs = 2;
+    s.batch = 4;
+    s.learningRate = 1e-3;
+    s.threads = int(args.integer("threads"));
+    s.channels3d = {8, 16};
+    s.latentChannels = 2;
+    s.unetFeatures = 16;
+    const std::string before = machineLoad();
+    const int repeats = int(args.integer("repeats"));
+    const auto t =
+        ml::timeWorkerTraining(mlWorkerExecutable().string(), ml::StudioTrainingKind::Generator3d, s, repeats);
+    std::printf(
+        "bench ml3d --worker-training: the wizard's 3D generator, 24 volumes 32x32x16, 2 epochs per stage, "
+        "batch 4; median of %d, alternating\n",
+        repeats);
+    std::printf("in this process:       %8.3f s per training\n", t.inProcessSeconds);
+    std::printf("worker, first request: %8.3f s (process start included)\n", t.workerColdSeconds);
+    std::printf("worker, warm:          %8.3f s per training\n", t.workerWarmSeconds);
+    std::printf("warm worker / in-process: %.3fx; load before %s, after %s (1, 5, 15-minute averages)\n",
+                t.workerWarmSeconds / t.inProcessSeconds, before.c_str(), machineLoad().c_str());
+    return 0;
+}
+
 }  // namespace
 
 int benchMl3d(const CommandArgs& argv) {
@@ -128,6 +175,7 @@ int benchMl3d(const CommandArgs& argv) {
     if (args.has("batch-sizes")) return benchBatchSizes(args, config);
     if (args.has("large")) return benchLarge(args);
     if (args.flag("worker")) return benchWorker(args);
+    if (args.flag("worker-training")) return benchWorkerTraining(args);
     const int repeats = int(args.integer("repeats"));
     std::printf("config: %s, latent %dx%s = %ld values, U-Net n_feat %d\n", config.vae.dims.str().c_str(),
                 config.vae.latentChannels, config.vae.latentDims().str().c_str(), config.vae.latentSize(),

@@ -113,7 +113,7 @@ Options evaluateOptions() {
 // --data, else the shipped test subset beside the model, else its recorded validation data.
 std::string heldOutPath(const Args& args, const ml::Generator3D& model) {
     if (auto data = args.value("data")) return *data;
-    const std::string path = ml::defaultHeldOutData(model);
+    const std::string path = ml::defaultHeldOutData(model.card());
     if (path.empty())
         throw Error(std::string("--data HELDOUT.h5 is required: the model's folder has no ") + ml::kShippedHeldOut +
                     " and the model records no validation data");
@@ -186,7 +186,7 @@ int cmdEvaluate(const CommandArgs& argv) {
     auto options = evaluationOptions(args, count, model);
     options.data = heldOutPath(args, model);
     // The model's training filter (single-phase snapshots skipped) unless given.
-    options.minPhaseFraction = args.number("min-phase-fraction", ml::trainingMinPhaseFraction(model));
+    options.minPhaseFraction = args.number("min-phase-fraction", ml::trainingMinPhaseFraction(model.card()));
     const auto heldOut = ml::selectSamples(io::readSamples(options.data), std::size_t(count), options.minPhaseFraction);
     if (heldOut.empty())
         throw Error("no samples in " + options.data +

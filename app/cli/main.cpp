@@ -10,6 +10,9 @@
 #include "commands.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/io/hdf5.hpp"
+#ifdef MICROSTUDIO_HAVE_ML
+#include "microstudio/ml/version.hpp"
+#endif
 #if defined(MICROSTUDIO_ML_WORKER) && !defined(MICROSTUDIO_HAVE_ML)
 #include "ml_worker.hpp"
 // The model commands run in microstudio-ml (ml_worker.hpp); listed here for --help.
@@ -78,7 +81,13 @@ int main(int argc, char** argv) {
         return argc < 2 ? 2 : 0;
     }
     if (!std::strcmp(argv[1], "--version")) {
+#ifdef MICROSTUDIO_HAVE_ML
+        // The studio's About names what the worker runs on.
+        std::cout << "microstudio-ml " << MICROSTUDIO_VERSION << " (LibTorch " << ms::ml::torchVersion() << ", "
+                  << ms::ml::computeDeviceDescription() << ")\n";
+#else
         std::cout << "microstudio-cli " << MICROSTUDIO_VERSION << "\n";
+#endif
         return 0;
     }
 #if defined(MICROSTUDIO_ML_WORKER) && !defined(MICROSTUDIO_HAVE_ML)

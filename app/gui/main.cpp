@@ -31,7 +31,6 @@
 #include "microstudio/ui/noise_lab_panel.hpp"
 #include "microstudio/ui/simulation_panel.hpp"
 #ifdef MICROSTUDIO_HAVE_DESIGN
-#include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ui/design_panel.hpp"
 #include "microstudio/ui/training_job.hpp"
 #include "microstudio/ui/training_wizard.hpp"
@@ -109,11 +108,8 @@ bool startDefaultAction(ms::ui::MainWindow& window, bool generate, bool evaluate
     if (tab == window.design() && generate) {
         auto* design = window.design();
         if (!design->hasModel()) {
-            // No generator installed: an untrained tiny one shows the workflow (noise-like samples).
-            std::fprintf(stderr, "microstudio: no 3D generator installed; using an untrained tiny one\n");
-            const QString folder = QDir(scratch).filePath("tiny-untrained");
-            ms::ml::Generator3D::create(ms::ml::Generator3dConfig::tiny(2), 1).save(folder.toStdString());
-            if (!design->loadModel(folder, true)) return false;
+            std::fprintf(stderr, "microstudio: --generate: no 3D generator installed\n");
+            return false;
         }
         QObject::connect(design, &ms::ui::DesignPanel::generated, &window, [ready](int count, const QString& message) {
             if (count == 0) std::fprintf(stderr, "microstudio: generation: %s\n", qPrintable(message));

@@ -90,6 +90,8 @@ std::int64_t messageId(const Json& message) {
 }
 
 Json cancelMessage(std::int64_t id) { return {{"op", "cancel"}, {"id", id}}; }
+Json pauseMessage(std::int64_t id) { return {{"op", "pause"}, {"id", id}}; }
+Json resumeMessage(std::int64_t id) { return {{"op", "resume"}, {"id", id}}; }
 Json shutdownMessage() { return {{"op", "shutdown"}}; }
 
 Json requestMessage(std::int64_t id, const Generate3dRequest& r) {
@@ -165,6 +167,38 @@ Evaluate3dRequest evaluate3dRequestFrom(const Json& m) {
     return r;
 }
 
+Json requestMessage(std::int64_t id, const TrainRequest& r) {
+    return {{"op", "train"}, {"id", id}, {"kind", r.kind}, {"resume", r.resume}, {"settings", r.settings}};
+}
+
+TrainRequest trainRequestFrom(const Json& m) {
+    static const std::set<std::string> known{"op", "id", "kind", "resume", "settings"};
+    for (const auto& [key, value] : m.items())
+        if (!known.count(key)) refuse("train has no field '" + key + "'");
+    TrainRequest r;
+    r.kind = textAt(m, "kind");
+    r.resume = flagAt(m, "resume");
+    const auto settings = m.find("settings");
+    if (settings == m.end() || !settings->is_object()) refuse("train needs 'settings', a JSON object");
+    r.settings = *settings;
+    return r;
+}
+
+Json requestMessage(std::int64_t id, const DenoiseRequest& r) {
+    return {{"op", "denoise"}, {"id", id}, {"model", r.model}, {"input", r.input}, {"output", r.output}};
+}
+
+DenoiseRequest denoiseRequestFrom(const Json& m) {
+    static const std::set<std::string> known{"op", "id", "model", "input", "output"};
+    for (const auto& [key, value] : m.items())
+        if (!known.count(key)) refuse("denoise has no field '" + key + "'");
+    DenoiseRequest r{textAt(m, "model"), textAt(m, "input"), textAt(m, "output")};
+    if (r.model.empty() || r.input.empty() || r.output.empty()) refuse("denoise needs a 'model', 'input' and 'output'");
+    return r;
+}
+
+Json denoisedEvent(std::int64_t id, const std::string& file) { return {{"event", "done"}, {"id", id}, {"file", file}}; }
+
 Json readyEvent() { return {{"event", "ready"}, {"protocol", kWorkerProtocolVersion}}; }
 
 Json progressEvent(std::int64_t id, double fraction, const std::string& message) {
@@ -182,6 +216,49 @@ Json previewEvent(std::int64_t id, std::size_t index, int step, int steps, const
 Json doneEvent(std::int64_t id, std::size_t samples) { return {{"event", "done"}, {"id", id}, {"samples", samples}}; }
 
 Json reportEvent(std::int64_t id, const Json& report) { return {{"event", "done"}, {"id", id}, {"report", report}}; }
+
+Json stageEvent(std::int64_t id, int index, int count, const std::string& name) {
+    return {{"event", "stage"}, {"id", id}, {"index", index}, {"count", count}, {"name", name}};
+}
+
+Json stepEvent(std::int64_t id, const TrainStep& s) {
+    return {{"event", "step"},
+            {"id", id},
+            {"epoch", s.epoch},
+            {"epochs", s.epochs},
+            {"step", s.step},
+            {"total_steps", s.totalSteps},
+            {"train_loss", s.trainLoss},
+            {"eta_seconds", s.etaSeconds},
+            {"curve", s.curve},
+            {"paused", s.paused}};
+}
+
+TrainStep trainStepFrom(const Json& e) {
+    TrainStep s;
+    s.epoch = int(wholeAt(e, "epoch", 0, 1 << 30));
+    s.epochs = int(wholeAt(e, "epochs", 0, 1 << 30));
+    s.step = long(wholeAt(e, "step", 0, std::int64_t(1) << 53));
+    s.totalSteps = long(wholeAt(e, "total_steps", 0, std::int64_t(1) << 53));
+    s.trainLoss = finiteAt(e, "train_loss", -1e300, 1e300);
+    s.etaSeconds = finiteAt(e, "eta_seconds", 0.0, 1e300);
+    s.curve = flagAt(e, "curve");
+    s.paused = flagAt(e, "paused");
+    return s;
+}
+
+Json epochEvent(std::int64_t id, int epoch, double trainLoss, double validationLoss) {
+    const auto number = [](double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); };
+    return {{"event", "epoch"},
+            {"id", id},
+            {"epoch", epoch},
+            {"train_loss", number(trainLoss)},
+            {"validation_loss", number(validationLoss)}};
+}
+
+Json trainedEvent(std::int64_t id, const std::string& model) {
+    return {{"event", "done"}, {"id", id}, {"model", model}};
+}
 
 Json errorEvent(std::int64_t id, const std::string& message, bool cancelled) {
     return {{"event", "error"}, {"id", id}, {"message", message}, {"cancelled", cancelled}};

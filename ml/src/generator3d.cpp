@@ -28,195 +28,6 @@
 
 namespace ms::ml {
 
-// --- Configuration -------------------------------------------------------------------
-
-int Vae3dConfig::downsampling() const { return firstStride << (int(channels.size()) - 1); }
-
-Dims Vae3dConfig::latentDims() const {
-    const int f = downsampling();
-    return Dims{dims.nx / f, dims.ny / f, dims.nz / f};
-}
-
-long Vae3dConfig::latentSize() const { return long(latentChannels) * long(latentDims().count()); }
-
-void Vae3dConfig::validate() const {
-    if (phases != 2 && phases != 3)
-        throw Error("the 3D VAE handles 2 or 3 phases (got " + std::to_string(phases) + ")");
-    if (channels.empty() || channels.size() > 6) throw Error("the 3D VAE needs 1..6 channel widths");
-    for (int c : channels)
-        if (c < 1 || c > 4096) throw Error("3D VAE channel widths must be in 1..4096");
-    if (latentChannels < 1 || latentChannels > 256) throw Error("3D VAE latent channels must be in 1..256");
-    if (firstStride != 1 && firstStride != 2) throw Error("3D VAE first-layer stride must be 1 or 2");
-    if (!(klWeight >= 0)) throw Error("3D VAE KL weight must be >= 0");
-    if (!(minorityWeight >= 0 && minorityWeight <= 1000)) throw Error("3D VAE minority weight must be in [0, 1000]");
-    const int f = downsampling();
-    for (int n : {dims.nx, dims.ny, dims.nz})
-        if (n < f || n % f != 0)
-            throw Error("3D VAE input " + dims.str() + " must be a multiple of " + std::to_string(f) +
-                        " in every direction (the encoder's downsampling)");
-}
-
-Json Vae3dConfig::toJson() const {
-    Json j = Json::object();
-    j["dims"] = Json(std::vector<double>{double(dims.nx), double(dims.ny), double(dims.nz)});
-    j["phases"] = phases;
-    j["channels"] = Json(std::vector<double>(channels.begin(), channels.end()));
-    j["latent_channels"] = latentChannels;
-    j["first_stride"] = firstStride;
-    j["kl_weight"] = klWeight;
-    j["periodic_xy"] = periodicXY;
-    j["minority_weight"] = minorityWeight;
-    return j;
-}
-
-Vae3dConfig Vae3dConfig::fromJson(const Json& j) {
-    Vae3dConfig c;
-    if (j.contains("dims")) {
-        auto d = numbersAt(j, "dims");
-        if (d.size() != 3) throw Error("3D VAE dims must have 3 numbers");
-        c.dims = Dims{int(d[0]), int(d[1]), int(d[2])};
-    }
-    c.phases = int(numberOr(j, "phases", c.phases));
-    if (j.contains("channels")) {
-        c.channels.clear();
-        for (double v : numbersAt(j, "channels")) c.channels.push_back(int(v));
-    }
-    c.latentChannels = int(numberOr(j, "latent_channels", c.latentChannels));
-    c.firstStride = int(numberOr(j, "first_stride", c.firstStride));
-    c.klWeight = numberOr(j, "kl_weight", c.klWeight);
-    if (j.contains("periodic_xy")) c.periodicXY = boolAt(j, "periodic_xy");  // absent: models before the option
-    c.minorityWeight = numberOr(j, "minority_weight", 0.0);
-    c.validate();
-    return c;
-}
-
-namespace {
-void checkSymmetryVariants(const char* stage, int variants, const Dims& dims) {
-    if (variants < 1 || variants > 8)
-        throw Error(std::string("the ") + stage + " augmentation must be 1 to 8 symmetry variants, not " +
-                    std::to_string(variants));
-    if (variants > 4 && dims.nx != dims.ny)
-        throw Error(std::string("more than 4 ") + stage +
-                    " augmentation variants need a square cross-section (x <-> y swap); the volume is " + dims.str());
-}
-}  // namespace
-
-void Generator3dConfig::validate() const {
-    vae.validate();
-    if (outputs.empty()) throw Error("the generator needs feature-predictor outputs");
-    if (conditions.empty()) throw Error("the generator needs at least one condition");
-    for (const auto& c : conditions)
-        if (std::find(outputs.begin(), outputs.end(), c) == outputs.end())
-            throw Error("condition '" + c + "' is not a feature-predictor output");
-    for (std::size_t i = 0; i < outputs.size(); ++i)
-        for (std::size_t k = i + 1; k < outputs.size(); ++k)
-            if (outputs[i] == outputs[k]) throw Error("output '" + outputs[i] + "' is listed twice");
-    const Dims l = vae.latentDims();
-    for (int n : {l.nx, l.ny, l.nz})
-        if (n < 4 || n % 4 != 0)
-            throw Error("the latent grid " + l.str() +
-                        " must be a multiple of 4 in every direction (two U-Net levels)");
-    if (vae.latentSize() < 4) throw Error("latent too small for the feature predictor");
-    if (!(dropout >= 0 && dropout < 1)) throw Error("dropout must be in [0, 1)");
-    if (unetFeatures < 8 || unetFeatures % 8 != 0) throw Error("U-Net features must be a positive multiple of 8");
-    if (unetConditioning != "add" && unetConditioning != "scale-shift")
-        throw Error("the U-Net conditioning must be add or scale-shift, not '" + unetConditioning + "'");
-    if (timesteps < 2 || timesteps > 100000) throw Error("timesteps must be in 2..100000");
-    if (!(betaStart > 0 && betaStart <= betaEnd && betaEnd < 1)) throw Error("betas must satisfy 0 < start <= end < 1");
-    if (!(conditionDropout >= 0 && conditionDropout < 1)) throw Error("condition dropout must be in [0, 1)");
-    if (!(guidance >= 0 && guidance <= 100)) throw Error("the sampling guidance must be in [0, 100]");
-    if (diffusionContext != "features" && diffusionContext != "data")
-        throw Error("the diffusion context must be 'features' or 'data', not '" + diffusionContext + "'");
-    if (prediction != "eps" && prediction != "v")
-        throw Error("the diffusion prediction must be eps or v, not '" + prediction + "'");
-    if (featureHead != "mlp" && featureHead != "conv" && featureHead != "conv-fractions")
-        throw Error("the feature predictor head must be mlp, conv or conv-fractions, not '" + featureHead + "'");
-    checkSymmetryVariants("diffusion", diffusionAugment, vae.dims);
-    checkSymmetryVariants("feature", featureAugment, vae.dims);
-}
-
-Json Generator3dConfig::toJson() const {
-    Json j = Json::object();
-    j["vae"] = vae.toJson();
-    j["outputs"] = Json(outputs);
-    j["conditions"] = Json(conditions);
-    j["dropout"] = dropout;
-    j["feature_head"] = featureHead;
-    j["feature_augment"] = featureAugment;
-    j["unet_features"] = unetFeatures;
-    j["unet_conditioning"] = unetConditioning;
-    j["timesteps"] = timesteps;
-    j["beta_start"] = betaStart;
-    j["beta_end"] = betaEnd;
-    j["condition_dropout"] = conditionDropout;
-    j["guidance"] = guidance;
-    j["diffusion_context"] = diffusionContext;
-    j["prediction"] = prediction;
-    j["vae_augment"] = vaeAugment;
-    j["diffusion_augment"] = diffusionAugment;
-    return j;
-}
-
-Generator3dConfig Generator3dConfig::fromJson(const Json& j) {
-    Generator3dConfig c;
-    if (j.contains("vae")) c.vae = Vae3dConfig::fromJson(memberAt(j, "vae"));
-    if (j.contains("outputs")) c.outputs = stringsAt(j, "outputs");
-    if (j.contains("conditions")) c.conditions = stringsAt(j, "conditions");
-    c.dropout = numberOr(j, "dropout", c.dropout);
-    c.featureHead = stringOr(j, "feature_head", "mlp");  // models from before the conv head
-    c.featureAugment = int(numberOr(j, "feature_augment", 1));
-    c.unetFeatures = int(numberOr(j, "unet_features", c.unetFeatures));
-    c.unetConditioning = stringOr(j, "unet_conditioning", "add");  // models from before scale-shift
-    c.timesteps = int(numberOr(j, "timesteps", c.timesteps));
-    c.betaStart = numberOr(j, "beta_start", c.betaStart);
-    c.betaEnd = numberOr(j, "beta_end", c.betaEnd);
-    c.conditionDropout = numberOr(j, "condition_dropout", c.conditionDropout);
-    c.guidance = numberOr(j, "guidance", 1.0);  // models from before the recorded choice
-    c.diffusionContext = stringOr(j, "diffusion_context", c.diffusionContext);
-    c.prediction = stringOr(j, "prediction", "eps");  // models from before v prediction
-    if (j.contains("vae_augment")) c.vaeAugment = boolAt(j, "vae_augment");
-    c.diffusionAugment = int(numberOr(j, "diffusion_augment", 1));
-    c.validate();
-    return c;
-}
-
-std::vector<std::string> twoPhaseConditions() { return {"ABS_f_D", "CT_f_D_tort1", "CT_f_A_tort1"}; }
-std::vector<std::string> threePhaseConditions() { return {"vol_frac_D", "vol_frac_M", "tortuosity_D", "tortuosity_A"}; }
-std::vector<std::string> processingOutputs() { return {"phi", "chi", "log_time"}; }
-
-namespace {
-std::vector<std::string> concat(std::vector<std::string> a, const std::vector<std::string>& b) {
-    a.insert(a.end(), b.begin(), b.end());
-    return a;
-}
-}  // namespace
-
-Generator3dConfig Generator3dConfig::paperTwoPhase() {
-    Generator3dConfig c;
-    c.vae.phases = 2;
-    c.conditions = twoPhaseConditions();
-    c.outputs = concat(c.conditions, processingOutputs());
-    return c;
-}
-
-Generator3dConfig Generator3dConfig::paperThreePhase() {
-    Generator3dConfig c;
-    c.vae.phases = 3;
-    c.conditions = threePhaseConditions();
-    c.outputs = concat(c.conditions, processingOutputs());  // 7 outputs: Table 1's FP size
-    return c;
-}
-
-Generator3dConfig Generator3dConfig::tiny(int phases) {
-    Generator3dConfig c = phases == 3 ? paperThreePhase() : paperTwoPhase();
-    c.vae.dims = Dims{16, 16, 8};
-    c.vae.channels = {4, 8};
-    c.vae.latentChannels = 2;
-    c.vae.firstStride = 1;  // 16x16x8 -> latent 2x8x8x4
-    c.unetFeatures = 8;
-    return c;
-}
-
 // --- Model ------------------------------------------------------------------------------
 
 namespace detail {
@@ -247,41 +58,29 @@ TORCH_MODULE(Generator3dNet);
 }  // namespace detail
 
 struct Generator3D::Impl {
-    Generator3dConfig config;
-    ModelMetadata metadata;
-    std::vector<FeatureRange> ranges;
-    ConditionCloud cloud;           // training condition vectors (feasibility)
-    std::filesystem::path weights;  // the file load() read
+    GeneratorCard card;  // configuration, metadata, ranges, condition cloud, weights file
     detail::Generator3dNet net{nullptr};
     torch::Device device{torch::kCPU};
     std::unique_ptr<detail::DiffusionSchedule> schedule;
-    std::vector<long> conditionIndex;  // into outputs
-    std::mutex mutex;                  // generation and encoding are serialised
+    std::mutex mutex;  // generation and encoding are serialised
 
+    const Generator3dConfig& config() const { return card.config(); }
     void build(const Generator3dConfig& c) {
-        c.validate();
-        config = c;
+        card.setConfig(c);
         net = detail::Generator3dNet(c);
         schedule = std::make_unique<detail::DiffusionSchedule>(c.timesteps, c.betaStart, c.betaEnd);
-        conditionIndex.clear();
-        for (const auto& name : c.conditions)
-            conditionIndex.push_back(long(std::find(c.outputs.begin(), c.outputs.end(), name) - c.outputs.begin()));
-        if (ranges.size() != c.outputs.size()) {
-            ranges.clear();
-            for (const auto& name : c.outputs) ranges.push_back(FeatureRange{name, -1.0, 1.0, 0.0, 1.0});
-        }
         device = detail::chooseDevice(false, 0);
         net->to(device);
         net->eval();
     }
     torch::Tensor meanTensor() const {
         std::vector<float> v;
-        for (const auto& r : ranges) v.push_back(float(r.mean));
+        for (const auto& r : card.featureRanges()) v.push_back(float(r.mean));
         return torch::tensor(v).to(device);
     }
     torch::Tensor stdTensor() const {
         std::vector<float> v;
-        for (const auto& r : ranges) v.push_back(float(r.std));
+        for (const auto& r : card.featureRanges()) v.push_back(float(r.std));
         return torch::tensor(v).to(device);
     }
     // Encoder means of volumes, [N, C, d, h, w], in batches, no grad; of
@@ -294,12 +93,12 @@ struct Generator3D::Impl {
             std::vector<Volume> chunk(
                 volumes.begin() + std::ptrdiff_t(i),
                 volumes.begin() + std::ptrdiff_t(std::min(volumes.size(), i + std::size_t(batch))));
-            auto x = detail::xySymmetry(detail::volumesToTensor(chunk, config.vae), variant).to(device);
+            auto x = detail::xySymmetry(detail::volumesToTensor(chunk, config().vae), variant).to(device);
             parts.push_back(net->vae->encode(x).first);
         }
         if (parts.empty()) {
-            const Dims l = config.vae.latentDims();
-            return torch::empty({0, config.vae.latentChannels, l.nz, l.ny, l.nx}, device);
+            const Dims l = config().vae.latentDims();
+            return torch::empty({0, config().vae.latentChannels, l.nz, l.ny, l.nx}, device);
         }
         return torch::cat(parts);
     }
@@ -310,22 +109,22 @@ struct Generator3D::Impl {
         std::vector<float> values;
         for (const auto& v : volumes) {
             values.push_back(float(v.volumeFraction(Donor)));
-            if (config.vae.phases == 3) values.push_back(float(v.volumeFraction(Mixed)));
+            if (config().vae.phases == 3) values.push_back(float(v.volumeFraction(Mixed)));
         }
-        return torch::tensor(values).view({long(volumes.size()), long(config.vae.phases - 1)}).to(device);
+        return torch::tensor(values).view({long(volumes.size()), long(config().vae.phases - 1)}).to(device);
     }
     // Normalised targets [N, outputs] from the volumes' attributes.
     torch::Tensor targetsOf(const std::vector<Volume>& volumes) const {
         std::vector<float> values;
         for (std::size_t i = 0; i < volumes.size(); ++i)
-            for (std::size_t k = 0; k < config.outputs.size(); ++k) {
-                auto it = volumes[i].attributes.find(config.outputs[k]);
+            for (std::size_t k = 0; k < config().outputs.size(); ++k) {
+                auto it = volumes[i].attributes.find(config().outputs[k]);
                 if (it == volumes[i].attributes.end())
-                    throw Error("training volume " + std::to_string(i) + " lacks attribute '" + config.outputs[k] +
+                    throw Error("training volume " + std::to_string(i) + " lacks attribute '" + config().outputs[k] +
                                 "'");
-                values.push_back(float((it->second - ranges[k].mean) / ranges[k].std));
+                values.push_back(float((it->second - card.featureRanges()[k].mean) / card.featureRanges()[k].std));
             }
-        return torch::tensor(values).view({long(volumes.size()), long(config.outputs.size())}).to(device);
+        return torch::tensor(values).view({long(volumes.size()), long(config().outputs.size())}).to(device);
     }
 };
 
@@ -338,7 +137,7 @@ Generator3D Generator3D::create(const Generator3dConfig& config, std::uint64_t s
     Generator3D g;
     torch::manual_seed(seed);
     g.impl_->build(config);
-    auto& m = g.impl_->metadata;
+    auto& m = g.impl_->card.metadata();
     m.name = "generator3d";
     m.kind = "generator3d";
     m.description = "MicroGen3D conditional latent diffusion (" + std::to_string(config.vae.phases) + "-phase, " +
@@ -349,7 +148,7 @@ Generator3D Generator3D::create(const Generator3dConfig& config, std::uint64_t s
 }
 
 void Generator3D::resetDiffusion(std::uint64_t seed) {
-    const auto fresh = create(impl_->config, seed);
+    const auto fresh = create(impl_->config(), seed);
     torch::NoGradGuard noGrad;
     auto& unet = *impl_->net->unet;
     const auto initial = fresh.impl_->net->unet->named_parameters();
@@ -359,14 +158,13 @@ void Generator3D::resetDiffusion(std::uint64_t seed) {
 }
 
 void Generator3D::setFeatureAugment(int variants) {
-    auto config = impl_->config;
+    auto config = impl_->config();
     config.featureAugment = variants;
-    config.validate();
-    impl_->config = config;
+    impl_->card.setConfig(config);
 }
 
 void Generator3D::resetFeaturePredictor(const std::string& head, std::uint64_t seed) {
-    auto config = impl_->config;
+    auto config = impl_->config();
     config.featureHead = head;
     config.validate();
     torch::manual_seed(seed);
@@ -374,78 +172,48 @@ void Generator3D::resetFeaturePredictor(const std::string& head, std::uint64_t s
     net.fp = net.replace_module("fp", detail::makeFeaturePredictor(config));
     net.fp->to(impl_->device);
     net.fp->eval();
-    impl_->config = config;
-    if (impl_->metadata.training.is_object()) impl_->metadata.training.erase("features");  // to be trained again
+    impl_->card.setConfig(config);
+    if (impl_->card.metadata().training.is_object())
+        impl_->card.metadata().training.erase("features");  // to be trained again
 }
 
 void Generator3D::setUnetConditioning(const std::string& conditioning) {
-    if (conditioning == impl_->config.unetConditioning) return;
+    if (conditioning == impl_->config().unetConditioning) return;
     if (conditioning != "scale-shift")
         throw Error("a trained U-Net can gain scale-shift conditioning, not change from '" +
-                    impl_->config.unetConditioning + "' to '" + conditioning + "'");
+                    impl_->config().unetConditioning + "' to '" + conditioning + "'");
     impl_->net->unet->enableScaleShift();
     impl_->net->unet->to(impl_->device);
-    impl_->config.unetConditioning = conditioning;
+    auto config = impl_->config();
+    config.unetConditioning = conditioning;
+    impl_->card.setConfig(config);
 }
 
 void Generator3D::setGuidance(double guidance) {
-    auto config = impl_->config;
+    auto config = impl_->config();
     config.guidance = guidance;
-    config.validate();
-    impl_->config = config;
+    impl_->card.setConfig(config);
 }
 
 void Generator3D::setDiffusionAugment(int variants) {
-    auto config = impl_->config;
+    auto config = impl_->config();
     config.diffusionAugment = variants;
-    config.validate();
-    impl_->config = config;
+    impl_->card.setConfig(config);
 }
-
-namespace {
-std::filesystem::path weightsPathOf(const std::filesystem::path& p) {
-    if (std::filesystem::is_directory(p)) return p / "generator3d.pt";
-    if (p.extension() == ".json") return std::filesystem::path(p).replace_extension(".pt");
-    return p;
-}
-}  // namespace
 
 Generator3D Generator3D::load(const std::filesystem::path& folderOrFile) {
-    std::filesystem::path weights = weightsPathOf(folderOrFile);
-    if (!std::filesystem::exists(weights) && !folderOrFile.has_parent_path())
-        for (const auto& folder : modelSearchPath())  // the shipped layout: NAME/generator3d.pt
-            if (std::filesystem::exists(folder / folderOrFile / "generator3d.pt")) {
-                weights = folder / folderOrFile / "generator3d.pt";
-                break;
-            }
-    if (!std::filesystem::exists(weights)) weights = findModel(folderOrFile.string());
-    ModelMetadata metadata = readMetadata(weights, "generator3d", "3D generator");
+    GeneratorCard card = GeneratorCard::read(folderOrFile);
     Generator3D g;
     auto& impl = *g.impl_;
-    const Generator3dConfig config = Generator3dConfig::fromJson(metadata.architecture);
-    const Json& arch = metadata.architecture;
-    if (arch.contains("feature_min") && arch.contains("feature_max")) {
-        const auto lo = numbersAt(arch, "feature_min"), hi = numbersAt(arch, "feature_max");
-        if (lo.size() != config.outputs.size() || hi.size() != config.outputs.size() ||
-            metadata.attributeMean.size() != config.outputs.size() ||
-            metadata.attributeStd.size() != config.outputs.size())
-            throw Error(weights.string() + ": feature ranges do not match the outputs");
-        for (std::size_t k = 0; k < config.outputs.size(); ++k)
-            impl.ranges.push_back(
-                FeatureRange{config.outputs[k], lo[k], hi[k], metadata.attributeMean[k], metadata.attributeStd[k]});
-    }
-    impl.build(config);
-    impl.metadata = metadata;
-    impl.weights = weights;
-    if (arch.contains("training_conditions"))
-        impl.cloud = ConditionCloud::fromJson(memberAt(arch, "training_conditions"));
-    detail::loadWeights(*impl.net, weights);
+    impl.build(card.config());
+    impl.card = std::move(card);
+    detail::loadWeights(*impl.net, impl.card.weightsPath());
     impl.net->to(impl.device);
     impl.net->eval();
     return g;
 }
 
-const std::filesystem::path& Generator3D::weightsPath() const { return impl_->weights; }
+const std::filesystem::path& Generator3D::weightsPath() const { return impl_->card.weightsPath(); }
 
 void Generator3D::save(const std::filesystem::path& target, bool half) const {
     std::filesystem::path weights = target;
@@ -455,105 +223,24 @@ void Generator3D::save(const std::filesystem::path& target, bool half) const {
     } else if (target.has_parent_path()) {
         std::filesystem::create_directories(target.parent_path());
     }
-    ModelMetadata m = impl_->metadata;
-    m.kind = "generator3d";
-    m.architecture = impl_->config.toJson();
-    std::vector<double> lo, hi;
-    m.attributes = impl_->config.outputs;
-    m.attributeMean.clear();
-    m.attributeStd.clear();
-    for (const auto& r : impl_->ranges) {
-        lo.push_back(r.min);
-        hi.push_back(r.max);
-        m.attributeMean.push_back(r.mean);
-        m.attributeStd.push_back(r.std);
-    }
-    m.architecture["feature_min"] = Json(lo);
-    m.architecture["feature_max"] = Json(hi);
-    if (!impl_->cloud.empty()) m.architecture["training_conditions"] = impl_->cloud.toJson();
-    m.weightsFile = weights.filename().string();
-    m.weightsPrecision = half ? "float16" : "float32";
-    if (m.created.empty()) m.created = utcNow();
     detail::saveWeights(*impl_->net, weights, half);
-    writeMetadata(m, weights);
+    writeMetadata(impl_->card.savedMetadata(weights, half), weights);
 }
 
-const Generator3dConfig& Generator3D::config() const { return impl_->config; }
-ModelMetadata& Generator3D::metadata() { return impl_->metadata; }
-const ModelMetadata& Generator3D::metadata() const { return impl_->metadata; }
-std::vector<std::string> Generator3D::conditionNames() const { return impl_->config.conditions; }
-std::vector<std::string> Generator3D::outputNames() const { return impl_->config.outputs; }
-std::vector<FeatureRange> Generator3D::featureRanges() const { return impl_->ranges; }
-
-std::vector<FeatureRange> Generator3D::conditionRanges() const {
-    std::vector<FeatureRange> out;
-    for (long k : impl_->conditionIndex) out.push_back(impl_->ranges[std::size_t(k)]);
-    return out;
-}
-
-void Generator3D::setFeatureRanges(const std::vector<FeatureRange>& ranges) {
-    if (ranges.size() != impl_->config.outputs.size())
-        throw Error("need one feature range per output (" + std::to_string(impl_->config.outputs.size()) + ")");
-    for (std::size_t k = 0; k < ranges.size(); ++k) {
-        if (ranges[k].name != impl_->config.outputs[k])
-            throw Error("feature range " + std::to_string(k) + " is '" + ranges[k].name + "', expected '" +
-                        impl_->config.outputs[k] + "'");
-        if (!(ranges[k].std > 0)) throw Error("feature range '" + ranges[k].name + "' needs std > 0");
-    }
-    impl_->ranges = ranges;
-}
-
-void Generator3D::setTrainingData(const std::vector<Volume>& volumes) {
-    const auto& outputs = impl_->config.outputs;
-    auto ranges = impl_->ranges;
-    for (std::size_t k = 0; k < outputs.size(); ++k) {
-        std::vector<double> values;
-        for (const auto& v : volumes)
-            if (auto it = v.attributes.find(outputs[k]); it != v.attributes.end() && std::isfinite(it->second))
-                values.push_back(it->second);
-        if (values.empty()) continue;
-        std::vector<std::vector<double>> column;
-        for (double x : values) column.push_back({x});
-        std::vector<double> mean, stdev;
-        detail::columnStats(column, 1, mean, stdev);
-        const auto [lo, hi] = std::minmax_element(values.begin(), values.end());
-        ranges[k] = FeatureRange{outputs[k], *lo, *hi, mean[0], stdev[0]};
-    }
-    setFeatureRanges(ranges);
-    std::vector<std::vector<double>> rows;
-    for (const auto& v : volumes) {
-        std::vector<double> row;
-        for (const auto& name : impl_->config.conditions)
-            if (auto it = v.attributes.find(name); it != v.attributes.end()) row.push_back(it->second);
-        if (row.size() != impl_->config.conditions.size()) return;  // not every condition: no cloud
-        rows.push_back(std::move(row));
-    }
-    if (!rows.empty()) impl_->cloud = ConditionCloud::fromSamples(impl_->config.conditions, rows);
-}
-
-const ConditionCloud& Generator3D::trainingConditions() const { return impl_->cloud; }
-
-void Generator3D::setTrainingConditions(ConditionCloud cloud) {
-    if (!cloud.empty() && cloud.names() != impl_->config.conditions)
-        throw Error("training conditions must name the model's conditions in order");
-    impl_->cloud = std::move(cloud);
-}
-
+const Generator3dConfig& Generator3D::config() const { return impl_->config(); }
+const GeneratorCard& Generator3D::card() const { return impl_->card; }
+ModelMetadata& Generator3D::metadata() { return impl_->card.metadata(); }
+const ModelMetadata& Generator3D::metadata() const { return impl_->card.metadata(); }
+std::vector<std::string> Generator3D::conditionNames() const { return impl_->config().conditions; }
+std::vector<std::string> Generator3D::outputNames() const { return impl_->config().outputs; }
+std::vector<FeatureRange> Generator3D::featureRanges() const { return impl_->card.featureRanges(); }
+std::vector<FeatureRange> Generator3D::conditionRanges() const { return impl_->card.conditionRanges(); }
+void Generator3D::setFeatureRanges(const std::vector<FeatureRange>& ranges) { impl_->card.setFeatureRanges(ranges); }
+void Generator3D::setTrainingData(const std::vector<Volume>& volumes) { impl_->card.setTrainingData(volumes); }
+const ConditionCloud& Generator3D::trainingConditions() const { return impl_->card.trainingConditions(); }
+void Generator3D::setTrainingConditions(ConditionCloud cloud) { impl_->card.setTrainingConditions(std::move(cloud)); }
 FeasibilityReport Generator3D::feasibility(const std::map<std::string, double>& target) const {
-    const auto& c = impl_->config;
-    for (const auto& [name, value] : target)
-        if (std::find(c.conditions.begin(), c.conditions.end(), name) == c.conditions.end())
-            throw Error("unknown condition '" + name + "'");
-    if (impl_->cloud.empty()) {
-        FeasibilityReport r;
-        for (std::size_t j = 0; j < c.conditions.size(); ++j) {
-            auto it = target.find(c.conditions[j]);
-            r.target[c.conditions[j]] =
-                it != target.end() ? it->second : impl_->ranges[std::size_t(impl_->conditionIndex[j])].mean;
-        }
-        return r;
-    }
-    return impl_->cloud.check(target);
+    return impl_->card.feasibility(target);
 }
 
 ParameterCounts Generator3D::parameterCounts() const {
@@ -646,16 +333,6 @@ Dims generationSize(const Vae3dConfig& vae, const Dims& requested) {
     return requested;
 }
 
-std::string largeVolumeMethodName(LargeVolumeMethod method) {
-    return method == LargeVolumeMethod::Whole ? "whole" : "windows";
-}
-
-LargeVolumeMethod parseLargeVolumeMethod(const std::string& name) {
-    if (name == "windows") return LargeVolumeMethod::Windows;
-    if (name == "whole") return LargeVolumeMethod::Whole;
-    throw Error("large-volume method must be windows or whole, not '" + name + "'");
-}
-
 std::vector<int> windowStarts(const Vae3dConfig& vae, const Dims& size, bool alongX, LargeVolumeMethod method) {
     const Dims checked = generationSize(vae, size), window = vae.latentDims();
     if (method == LargeVolumeMethod::Whole) return {0};
@@ -719,7 +396,7 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
         throw Error("screening tolerance must be a finite number >= 0");
     if (options.candidates > 1) return generateScreened(targets, options);
     Impl& impl = *impl_;
-    const auto& c = impl.config;
+    const auto& c = impl.config();
     const int n = int(targets.size());
     if (n < 1) throw Error("generate needs n >= 1");
     if (options.batch < 1) throw Error("generate batch must be >= 1");
@@ -741,7 +418,7 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
             if (!std::isfinite(value)) throw Error("condition '" + name + "' is not a finite number");
         }
         for (std::size_t j = 0; j < c.conditions.size(); ++j) {
-            const FeatureRange& r = impl.ranges[std::size_t(impl.conditionIndex[j])];
+            const FeatureRange& r = impl.card.featureRanges()[std::size_t(impl.card.conditionIndex()[j])];
             auto it = targets[i].find(c.conditions[j]);
             const double value = it != targets[i].end() ? it->second : r.mean;
             used[i][c.conditions[j]] = value;
@@ -866,7 +543,7 @@ std::vector<Volume> Generator3D::generate(const std::vector<std::map<std::string
                 v.attributes["windows"] = whole ? 1.0 : double(windows->count());
                 if (larger) v.text["large_method"] = largeVolumeMethodName(options.largeMethod);
             }
-            v.text["model"] = impl.metadata.name;
+            v.text["model"] = impl.card.metadata().name;
             v.text["sampler"] = sampler;
             v.text["source"] = "generator3d";
             out.push_back(std::move(v));
@@ -886,7 +563,7 @@ std::vector<Volume> Generator3D::generateScreened(const std::vector<std::map<std
     const bool adaptive = options.tolerance > 0.0;
     const auto ranges = conditionRanges();
     descriptors::Options d;
-    d.phases = impl_->config.vae.phases;
+    d.phases = impl_->config().vae.phases;
     struct Best {
         std::optional<Volume> volume;
         descriptors::Result measured;
@@ -1012,8 +689,8 @@ std::vector<std::map<std::string, double>> Generator3D::predictFeatures(const st
                  .to(torch::kDouble);
     std::vector<std::map<std::string, double>> out(volumes.size());
     for (std::size_t i = 0; i < volumes.size(); ++i)
-        for (std::size_t k = 0; k < impl_->config.outputs.size(); ++k)
-            out[i][impl_->config.outputs[k]] = f[long(i)][long(k)].item<double>();
+        for (std::size_t k = 0; k < impl_->config().outputs.size(); ++k)
+            out[i][impl_->config().outputs[k]] = f[long(i)][long(k)].item<double>();
     return out;
 }
 
@@ -1025,7 +702,7 @@ std::vector<Volume> Generator3D::reconstruct(const std::vector<Volume>& volumes)
         std::vector<Volume> chunk(volumes.begin() + std::ptrdiff_t(i),
                                   volumes.begin() + std::ptrdiff_t(std::min(volumes.size(), i + 8)));
         auto decoded = impl_->net->vae->decode(impl_->encodeMeans(chunk));
-        for (auto& v : detail::tensorToVolumes(decoded, impl_->config.vae)) out.push_back(std::move(v));
+        for (auto& v : detail::tensorToVolumes(decoded, impl_->config().vae)) out.push_back(std::move(v));
     }
     return out;
 }
@@ -1254,9 +931,9 @@ TrainReport trainGenerator3dVae(Generator3D& model, const std::vector<Volume>& t
     refuseTestSamples(train, "training data");
     refuseTestSamples(validation, "validation data");
     auto& impl = model.impl();
-    VaeTask task(*impl.net->vae, detail::volumesToTensor(train, impl.config.vae),
-                 detail::volumesToTensor(validation, impl.config.vae));
-    task.augment = impl.config.vaeAugment;
+    VaeTask task(*impl.net->vae, detail::volumesToTensor(train, impl.config().vae),
+                 detail::volumesToTensor(validation, impl.config().vae));
+    task.augment = impl.config().vaeAugment;
     TrainReport report = detail::runTraining(task, options);
     impl.net->to(impl.device);
     impl.net->eval();
@@ -1270,7 +947,7 @@ TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volum
     refuseTestSamples(train, "training data");
     refuseTestSamples(validation, "validation data");
     auto& impl = model.impl();
-    const auto& outputs = impl.config.outputs;
+    const auto& outputs = impl.config().outputs;
     // Ranges and normalisation from the training data, which must carry every output.
     for (std::size_t i = 0; i < train.size(); ++i)
         for (const auto& name : outputs)
@@ -1282,20 +959,20 @@ TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volum
     impl.net->to(device);
     // Training latents of every symmetry variant (validation: as is);
     // the descriptors and processing parameters are invariant under them.
-    FeatureTask task(*impl.net->fp, encodeVariants(impl, train, impl.config.featureAugment, options.progress),
-                     impl.targetsOf(train).repeat({impl.config.featureAugment, 1}), impl.encodeMeans(validation),
+    FeatureTask task(*impl.net->fp, encodeVariants(impl, train, impl.config().featureAugment, options.progress),
+                     impl.targetsOf(train).repeat({impl.config().featureAugment, 1}), impl.encodeMeans(validation),
                      impl.targetsOf(validation));
     if (const auto e = impl.extraOf(train); e.defined()) {
         impl.net->fp->setExtraScale(e);
-        task.extra = e.repeat({impl.config.featureAugment, 1});
+        task.extra = e.repeat({impl.config().featureAugment, 1});
         task.vextra = impl.extraOf(validation);
     }
     TrainReport report = detail::runTraining(task, options);
     impl.net->to(impl.device);
     impl.net->eval();
     storeReport(model, "features", report, options, train.size());
-    model.metadata().training["features"]["symmetry_variants"] = impl.config.featureAugment;
-    model.metadata().training["features"]["head"] = impl.config.featureHead;
+    model.metadata().training["features"]["symmetry_variants"] = impl.config().featureAugment;
+    model.metadata().training["features"]["head"] = impl.config().featureHead;
     return report;
 }
 
@@ -1312,33 +989,33 @@ TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volu
         torch::NoGradGuard noGrad;
         impl.net->eval();
         // Training latents of every symmetry variant (validation: as is).
-        x = encodeVariants(impl, train, impl.config.diffusionAugment, options.progress);
+        x = encodeVariants(impl, train, impl.config().diffusionAugment, options.progress);
         vx = impl.encodeMeans(validation);
         // Unit-variance latents for the diffusion (kept in the weights).
         const double sd = x.numel() > 1 ? x.std().item<double>() : 1.0;
         impl.net->latentScale.fill_(sd > 1e-8 ? 1.0 / sd : 1.0);
-        auto idx = torch::tensor(impl.conditionIndex, torch::kLong).to(device);
-        if (impl.config.diffusionContext == "data") {
+        auto idx = torch::tensor(impl.card.conditionIndex(), torch::kLong).to(device);
+        if (impl.config().diffusionContext == "data") {
             // Context: the volumes' own descriptors, normalised as targets are at sampling.
-            ctx = impl.targetsOf(train).index_select(1, idx).repeat({impl.config.diffusionAugment, 1});
+            ctx = impl.targetsOf(train).index_select(1, idx).repeat({impl.config().diffusionAugment, 1});
             vctx = validation.empty() ? ctx.slice(0, 0, 0) : impl.targetsOf(validation).index_select(1, idx);
         } else {
             // Context: the feature predictor's (normalised) outputs, as in the paper.
             auto extra = impl.extraOf(train);
-            if (extra.defined()) extra = extra.repeat({impl.config.diffusionAugment, 1});
+            if (extra.defined()) extra = extra.repeat({impl.config().diffusionAugment, 1});
             ctx = impl.net->fp->forward(x, extra).index_select(1, idx);
             vctx = impl.net->fp->forward(vx, impl.extraOf(validation)).index_select(1, idx);
         }
         x = x * impl.net->latentScale;
         vx = vx * impl.net->latentScale;
     }
-    DiffusionTask task(*impl.net->unet, *impl.schedule, impl.config.conditionDropout, impl.config.prediction, x, ctx,
-                       vx, vctx);
+    DiffusionTask task(*impl.net->unet, *impl.schedule, impl.config().conditionDropout, impl.config().prediction, x,
+                       ctx, vx, vctx);
     TrainReport report = detail::runTraining(task, options);
     impl.net->to(impl.device);
     impl.net->eval();
     storeReport(model, "diffusion", report, options, train.size());
-    model.metadata().training["diffusion"]["symmetry_variants"] = impl.config.diffusionAugment;
+    model.metadata().training["diffusion"]["symmetry_variants"] = impl.config().diffusionAugment;
     return report;
 }
 

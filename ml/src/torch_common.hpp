@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "microstudio/ml/training.hpp"
+#include "stats.hpp"
 
 namespace ms::ml::detail {
 
@@ -75,9 +76,5 @@ public:
 // The loop of training.hpp: Adam, seeded permutation per epoch, per-step
 // seeding, checkpoints, early stopping, progress and cancellation.
 TrainReport runTraining(TrainTask& task, const TrainOptions& options);
-
-// Mean and standard deviation (population, floored at 1e-6) of each column.
-void columnStats(const std::vector<std::vector<double>>& rows, std::size_t columns, std::vector<double>& mean,
-                 std::vector<double>& stdev);
 
 }  // namespace ms::ml::detail

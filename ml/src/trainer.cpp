@@ -142,21 +142,6 @@ torch::Tensor Batch::randint(std::int64_t high, const torch::Device& device) con
         .to(device);
 }
 
-void columnStats(const std::vector<std::vector<double>>& rows, std::size_t columns, std::vector<double>& mean,
-                 std::vector<double>& stdev) {
-    mean.assign(columns, 0.0);
-    stdev.assign(columns, 1.0);
-    if (rows.empty()) return;
-    for (const auto& r : rows)
-        for (std::size_t c = 0; c < columns; ++c) mean[c] += r[c];
-    for (auto& m : mean) m /= double(rows.size());
-    for (std::size_t c = 0; c < columns; ++c) {
-        double s = 0;
-        for (const auto& r : rows) s += (r[c] - mean[c]) * (r[c] - mean[c]);
-        stdev[c] = std::max(std::sqrt(s / double(rows.size())), 1e-6);
-    }
-}
-
 namespace {
 
 // Everything besides the weights that a resumed run needs.

@@ -1,6 +1,7 @@
 #include "microstudio/ml/training_runs.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 
 #include "microstudio/core/error.hpp"
@@ -259,10 +260,6 @@ TrainOptions studioTrainOptions(const StudioTrainingSettings& s, const std::stri
 
 }  // namespace
 
-fs::path studioCheckpointPath(const fs::path& checkpointDir, const std::string& name, const std::string& stage) {
-    return checkpointDir / (name + "-" + stage + ".ckpt");
-}
-
 Vae2dRun studioVae2dRun(const StudioTrainingSettings& s) {
     Vae2dRun run;
     run.data = studioSelection(s);
@@ -273,7 +270,7 @@ Vae2dRun studioVae2dRun(const StudioTrainingSettings& s) {
     run.options.train = studioTrainOptions(s, "vae");
     run.options.beta = s.beta;
     run.options.denoising = true;
-    run.out = s.outDir / (s.name + ".pt");
+    run.out = studioModelPath(StudioTrainingKind::Vae2d, s);
     return run;
 }
 
@@ -286,7 +283,7 @@ Ldm2dRun studioLdm2dRun(const StudioTrainingSettings& s) {
     run.plan.config.steps = s.diffusionSteps;
     run.plan.config.conditions = conditionNamesFrom(s.conditions);
     run.plan.options.train = studioTrainOptions(s, "ldm");
-    run.out = s.outDir / (s.name + ".pt");
+    run.out = studioModelPath(StudioTrainingKind::Ldm2d, s);
     return run;
 }
 
@@ -300,13 +297,116 @@ Generator3dRun studioGenerator3dRun(const StudioTrainingSettings& s) {
     run.seed = s.seed;
     run.selection = studioSelection(s);
     auto& plan = run.plan;
-    plan.modelDir = s.outDir / s.name;
+    plan.modelDir = studioModelPath(StudioTrainingKind::Generator3d, s);
     plan.checkpointDir = s.checkpointDir;
     plan.checkpointPrefix = s.name + "-";
     plan.validationData = s.validation;
     if (s.validation.empty()) plan.validatedOn = "the last fifth of the training samples (" + s.train.string() + ")";
     for (const auto& stage : generator3dStages()) plan.options[stage] = studioTrainOptions(s, stage);
     return run;
+}
+
+// ---- the studio's training, run by the ML worker -------------------------------------
+
+namespace {
+
+// Hands a stage's steps and epochs to the studio's events, with the ETA
+// from the step times (the pauses between steps left out).
+class StudioStageRelay {
+public:
+    StudioStageRelay(const StudioTrainingEvents& events, ProgressToken& token, int stages)
+        : events_(events), token_(token), stages_(stages) {}
+
+    void prepare(int index, const std::string& name, TrainOptions& o) {
+        token_.throwIfCancelled();
+        o.progress = &token_;
+        if (events_.stage) events_.stage(index, stages_, name);
+        lastReturn_ = Clock::now();
+        stepSeconds_ = 0.0;
+        timedSteps_ = 0;
+        const int epochs = o.epochs;
+        o.onProgress = [this, epochs](const TrainProgress& p) { step(p, epochs); };
+        o.onEpoch = [this](const EpochRecord& r) {
+            if (events_.epoch) events_.epoch(r);
+        };
+    }
+
+private:
+    using Clock = std::chrono::steady_clock;
+
+    void step(const TrainProgress& p, int epochs) {
+        stepSeconds_ += std::chrono::duration<double>(Clock::now() - lastReturn_).count();
+        ++timedSteps_;
+        const long perEpoch = std::max(1L, p.totalSteps / std::max(1, p.epochs));
+        StudioStep s;
+        s.epoch = p.epoch;
+        s.epochs = epochs;
+        s.step = p.step;
+        s.totalSteps = perEpoch * epochs;
+        s.trainLoss = p.trainLoss;
+        s.etaSeconds = stepSeconds_ / double(timedSteps_) * double(std::max(0L, s.totalSteps - p.step));
+        const long every = std::max(1L, s.totalSteps / 400);  // a few hundred points per curve at most
+        s.curvePoint = p.step % every == 0 || p.step % perEpoch == 0;
+        if (events_.step) events_.step(s);
+        if (events_.waitWhilePaused) events_.waitWhilePaused();
+        lastReturn_ = Clock::now();
+    }
+
+    const StudioTrainingEvents& events_;
+    ProgressToken& token_;
+    int stages_;
+    Clock::time_point lastReturn_;
+    double stepSeconds_ = 0.0;
+    long timedSteps_ = 0;
+};
+
+void status(const StudioTrainingEvents& events, const std::string& message) {
+    if (events.status) events.status(message);
+}
+
+}  // namespace
+
+fs::path runStudioTraining(StudioTrainingKind kind, const StudioTrainingSettings& s, bool resume,
+                           const StudioTrainingEvents& events, ProgressToken& token) {
+    if (s.name.empty() || s.outDir.empty() || s.checkpointDir.empty())
+        throw Error("a model name, an output and a checkpoint folder are needed");
+    fs::create_directories(s.outDir);
+    fs::create_directories(s.checkpointDir);
+    const auto stages = studioStages(kind);
+    if (!resume) {
+        for (const auto& stage : stages) fs::remove(studioCheckpointPath(s.checkpointDir, s.name, stage));
+        if (kind == StudioTrainingKind::Generator3d) fs::remove_all(studioModelPath(kind, s));
+    }
+    StudioStageRelay relay(events, token, int(stages.size()));
+    status(events, "loading data");
+    if (kind == StudioTrainingKind::Vae2d) {
+        auto run = studioVae2dRun(s);
+        const auto data = loadTrainingImages(run.data);
+        relay.prepare(0, "vae", run.options.train);
+        auto trained = trainNewVae2d(data, run.config, run.options);
+        saveTrainedRun(trained, run);
+    } else if (kind == StudioTrainingKind::Ldm2d) {
+        auto run = studioLdm2dRun(s);
+        const auto data = loadTrainingImages(run.data);
+        run.plan.status = events.status;
+        relay.prepare(0, "ldm", run.plan.options.train);
+        auto trained = trainNewLdm2d(data, run.plan);
+        saveTrainedRun(trained, run);
+    } else {
+        auto run = studioGenerator3dRun(s);
+        // Cancel reaches the descriptors measured before a stage starts, too.
+        for (auto& stage : run.plan.options) stage.second.progress = &token;
+        auto data = loadTrainingSamples(run.selection);
+        auto opened = openGenerator3dRun(run, data);
+        Generator3dStageEvents stageEvents;
+        stageEvents.starting = [&relay](const std::string& stage, int index, TrainOptions& o) {
+            relay.prepare(index, stage, o);
+        };
+        trainGenerator3d(opened.model, data, run.plan, stageEvents);
+    }
+    // Finished: the checkpoints have served.
+    for (const auto& stage : stages) fs::remove(studioCheckpointPath(s.checkpointDir, s.name, stage));
+    return studioModelPath(kind, s);
 }
 
 }  // namespace ms::ml

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <istream>
@@ -24,6 +25,8 @@
 #include "microstudio/jobs/worker_protocol.hpp"
 #include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/training_runs.hpp"
+#include "microstudio/ml/vae2d.hpp"
 
 namespace ms::ml {
 
@@ -60,6 +63,17 @@ public:
         return slot.model;
     }
 
+    // A 2D VAE as a denoiser, kept warm the same way (its folder's files).
+    std::shared_ptr<const noise::Denoiser> denoiser(const std::string& file) {
+        auto& slot = denoisers_[fs::weakly_canonical(file).string()];
+        const std::string stamp = filesStamp(fs::path(file).parent_path());
+        if (!slot.model || slot.stamp != stamp) {
+            auto vae = std::make_shared<const Vae2d>(Vae2d::load(file));
+            slot = {stamp, makeDenoiser(vae, fs::path(file).stem().string())};
+        }
+        return slot.model;
+    }
+
 private:
     // Name, size and modification time of every file in the folder, in name order.
     static std::string filesStamp(const fs::path& folder) {
@@ -79,6 +93,11 @@ private:
         std::shared_ptr<Generator3D> model;
     };
     std::map<std::string, Loaded> generators_;
+    struct LoadedDenoiser {
+        std::string stamp;
+        std::shared_ptr<const noise::Denoiser> model;
+    };
+    std::map<std::string, LoadedDenoiser> denoisers_;
 };
 
 GenerateOptions generateOptions(const jobs::Generate3dRequest& r) {
@@ -181,6 +200,77 @@ Json runEvaluate3d(std::int64_t id, const jobs::Evaluate3dRequest& r, ModelCache
     return jobs::reportEvent(id, report.toJson());
 }
 
+// One denoise request: the input volume through the model to the output file.
+Json runDenoise(std::int64_t id, const jobs::DenoiseRequest& r, ModelCache& models) {
+    const auto denoiser = models.denoiser(r.model);
+    io::writeVolume(denoiser->denoise(io::readVolume(r.input)), r.output);
+    return jobs::denoisedEvent(id, r.output);
+}
+
+// Holds a training between two steps while paused; a cancel lets it go
+// (to the cancellation the next step raises).
+class PauseGate {
+public:
+    void set(bool paused) {
+        {
+            const std::lock_guard<std::mutex> lock(mutex_);
+            paused_ = paused;
+        }
+        wake_.notify_all();
+    }
+    bool paused() const {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        return paused_;
+    }
+    void release() { set(false); }
+    void wait(const ProgressToken& token) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        wake_.wait(lock, [&] { return !paused_ || token.cancelled(); });
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    bool paused_ = false;
+};
+
+// The training's steps as events: curve points, and between them at most
+// 10 a second (a tiny model takes thousands of steps a second); always the
+// step a pause holds at.
+class StepRelay {
+public:
+    StepRelay(std::int64_t id, EventWriter& events, PauseGate& gate) : id_(id), events_(events), gate_(gate) {}
+    void send(const StudioStep& s) {
+        const auto now = std::chrono::steady_clock::now();
+        const bool paused = gate_.paused();
+        if (!s.curvePoint && !paused && now - last_ < std::chrono::milliseconds(100)) return;
+        last_ = now;
+        events_.send(jobs::stepEvent(
+            id_, {s.epoch, s.epochs, s.step, s.totalSteps, s.trainLoss, s.etaSeconds, s.curvePoint, paused}));
+    }
+
+private:
+    std::int64_t id_;
+    EventWriter& events_;
+    PauseGate& gate_;
+    std::chrono::steady_clock::time_point last_;
+};
+
+// One train request; returns the "done" event with the saved model's path.
+Json runTrain(std::int64_t id, StudioTrainingKind kind, const StudioTrainingSettings& settings, bool resume,
+              PauseGate& gate, ProgressToken& token, EventWriter& events) {
+    StepRelay steps(id, events, gate);
+    StudioTrainingEvents e;
+    e.status = [&](const std::string& message) { events.send(jobs::progressEvent(id, 0.0, message)); };
+    e.stage = [&](int index, int count, const std::string& name) {
+        events.send(jobs::stageEvent(id, index, count, name));
+    };
+    e.step = [&](const StudioStep& s) { steps.send(s); };
+    e.epoch = [&](const EpochRecord& r) { events.send(jobs::epochEvent(id, r.epoch, r.trainLoss, r.validationLoss)); };
+    e.waitWhilePaused = [&] { gate.wait(token); };
+    return jobs::trainedEvent(id, runStudioTraining(kind, settings, resume, e, token).string());
+}
+
 class Server {
 public:
     explicit Server(std::ostream& out) : events_(out) { events_.send(jobs::readyEvent()); }
@@ -200,7 +290,9 @@ public:
         const std::int64_t id = jobs::messageId(message);
         if (op == "shutdown") return false;
         if (op == "cancel") return cancel(id), true;
-        if (op == "generate3d" || op == "evaluate3d") return start(id, op, message), true;
+        if (op == "pause" || op == "resume") return pause(id, op == "pause"), true;
+        if (op == "generate3d" || op == "evaluate3d" || op == "train" || op == "denoise")
+            return start(id, op, message), true;
         events_.send(jobs::errorEvent(id, "worker message: unknown op '" + op + "'"));
         return true;
     }
@@ -208,12 +300,20 @@ public:
     // Waits for the running request; cancels it first when asked.
     void finish(bool cancelRunning) {
         if (cancelRunning && token_) token_->cancel();
+        gate_.release();
         if (job_.joinable()) job_.join();
     }
 
 private:
     void cancel(std::int64_t id) {
-        if (token_ && id == runningId_) token_->cancel();
+        if (!token_ || id != runningId_) return;
+        token_->cancel();
+        gate_.release();
+    }
+
+    // Only the running request pauses; a pause that comes late is harmless.
+    void pause(std::int64_t id, bool paused) {
+        if (running_ && id == runningId_) gate_.set(paused);
     }
 
     // The request of a message as a job, or an error event for a bad one.
@@ -223,6 +323,19 @@ private:
                 return [this, id, r = jobs::generate3dRequestFrom(message)](ProgressToken& token) {
                     return runGenerate3d(id, r, models_, token, events_);
                 };
+            if (op == "denoise")
+                return [this, id, r = jobs::denoiseRequestFrom(message)](ProgressToken&) {
+                    return runDenoise(id, r, models_);
+                };
+            if (op == "train") {
+                // Settings are checked now: a bad one is refused before anything runs.
+                const auto r = jobs::trainRequestFrom(message);
+                return
+                    [this, id, kind = parseStudioTrainingKind(r.kind),
+                     settings = studioTrainingSettingsFromJson(r.settings), resume = r.resume](ProgressToken& token) {
+                        return runTrain(id, kind, settings, resume, gate_, token, events_);
+                    };
+            }
             return [this, id, r = jobs::evaluate3dRequestFrom(message)](ProgressToken& token) {
                 return runEvaluate3d(id, r, models_, token, events_);
             };
@@ -241,6 +354,7 @@ private:
         if (!job) return;
         if (job_.joinable()) job_.join();
         token_ = std::make_shared<ProgressToken>();
+        gate_.set(false);
         runningId_ = id;
         running_ = true;
         job_ = std::thread([this, id, job = std::move(job), token = token_] {
@@ -264,6 +378,7 @@ private:
 
     EventWriter events_;
     ModelCache models_;
+    PauseGate gate_;
     std::thread job_;
     std::shared_ptr<ProgressToken> token_;
     std::int64_t runningId_ = 0;
@@ -308,6 +423,18 @@ double requestThroughWorker(jobs::WorkerProcess& worker, std::int64_t id, const 
     throw Error("the ML worker stopped before answering");
 }
 
+// One train request through the worker, to its "done".
+void trainThroughWorker(jobs::WorkerProcess& worker, std::int64_t id, const jobs::TrainRequest& r) {
+    worker.send(jobs::requestMessage(id, r));
+    while (const auto event = worker.next()) {
+        if (jobs::messageId(*event) != id) continue;
+        const std::string kind = (*event)["event"].get<std::string>();
+        if (kind == "done") return;
+        if (kind == "error") throw Error("the ML worker: " + (*event)["message"].get<std::string>());
+    }
+    throw Error("the ML worker stopped before answering");
+}
+
 }  // namespace
 
 WorkerTiming timeWorkerGeneration(const std::string& workerExecutable, const jobs::Generate3dRequest& request,
@@ -346,6 +473,35 @@ WorkerTiming timeWorkerGeneration(const std::string& workerExecutable, const job
     t.inProcessSeconds = median(inProcess);
     t.workerWarmSeconds = median(warm);
     t.readBackSeconds = median(reading);
+    return t;
+}
+
+WorkerTrainingTiming timeWorkerTraining(const std::string& workerExecutable, StudioTrainingKind kind,
+                                        const StudioTrainingSettings& settings, int repeats) {
+    if (repeats < 1) throw Error("the worker benchmark needs repeats >= 1");
+    WorkerTrainingTiming t;
+    StudioTrainingSettings here = settings, there = settings;
+    here.name += "-in-process";
+    there.name += "-worker";
+    const jobs::TrainRequest request{studioTrainingKindName(kind), false, toJson(there)};
+    jobs::WorkerProcess worker(workerExecutable);
+    auto start = std::chrono::steady_clock::now();
+    trainThroughWorker(worker, 1, request);
+    t.workerColdSeconds = secondsSince(start);
+    std::vector<double> inProcess, warm;
+    for (int i = 0; i < repeats; ++i) {  // alternating: both see the same drift of the machine's load
+        start = std::chrono::steady_clock::now();
+        ProgressToken token;
+        runStudioTraining(kind, here, false, {}, token);
+        inProcess.push_back(secondsSince(start));
+        start = std::chrono::steady_clock::now();
+        trainThroughWorker(worker, i + 2, request);
+        warm.push_back(secondsSince(start));
+    }
+    worker.send(jobs::shutdownMessage());
+    worker.wait();
+    t.inProcessSeconds = median(inProcess);
+    t.workerWarmSeconds = median(warm);
     return t;
 }
 

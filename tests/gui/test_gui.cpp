@@ -2976,6 +2976,67 @@ private slots:
         QCOMPARE(done.first().at(0).value<ms::ui::TrainingJob::Outcome>(), ms::ui::TrainingJob::Outcome::Finished);
     }
 
+    // The training runs in the ML worker: kill -9 of it mid-training ends the
+    // job with one clear error, keeps the last checkpoint, and Resume (a fresh
+    // worker) finishes with the same weights as a run never interrupted.
+    void trainingSurvivesTheWorkersDeathAndResumes() {
+        const QString root = QDir::temp().filePath("ms_test_training_killed");
+        QDir(root).removeRecursively();
+        ms::ui::MainWindow w;
+        w.training()->useDemoData(root + "/data.h5", 40, 32);
+        ms::ui::TrainingSettings s;
+        s.trainData = root + "/data.h5";
+        s.outputDir = root + "/models";
+        s.checkpointDir = root + "/checkpoints";
+        s.epochs = 3;
+        s.batch = 8;
+        s.latent = 8;
+        s.hidden = 32;
+        s.channels = "8,16";
+        s.threads = 1;
+        ms::ui::TrainingJob straight;
+        s.name = "straight";
+        QSignalSpy straightDone(&straight, &ms::ui::TrainingJob::finished);
+        QVERIFY(straight.start(s));
+        QVERIFY(straightDone.wait(240000));
+        QCOMPARE(straightDone.first().at(0).value<ms::ui::TrainingJob::Outcome>(),
+                 ms::ui::TrainingJob::Outcome::Finished);
+
+        ms::ui::TrainingJob job;
+        s.name = "killed";
+        QSignalSpy done(&job, &ms::ui::TrainingJob::finished);
+        QVERIFY(job.start(s));
+        // Held after its first epoch (whose end wrote a checkpoint), then killed.
+        QTRY_VERIFY_WITH_TIMEOUT(job.epochValidationLosses().size() >= 1, 120000);
+        job.pause();
+        QTRY_VERIFY_WITH_TIMEOUT(job.takeState().paused, 60000);
+        QVERIFY(done.isEmpty());
+        const qint64 worker = job.mlWorker().processId();
+        QVERIFY(worker > 0);
+        QCOMPARE(::kill(pid_t(worker), SIGKILL), 0);
+        QVERIFY(done.wait(60000));
+        QCOMPARE(done.size(), 1);  // one end, one message
+        QCOMPARE(done.first().at(0).value<ms::ui::TrainingJob::Outcome>(), ms::ui::TrainingJob::Outcome::Failed);
+        const QString message = done.first().at(1).toString();
+        QVERIFY2(message.contains("the ML worker stopped") && message.contains("crashed or was killed"),
+                 qPrintable(message));
+        QVERIFY(!job.running());
+        QVERIFY(QFile::exists(s.checkpointPath("vae")));
+        QVERIFY(!QFile::exists(s.modelPath()));
+
+        done.clear();
+        QVERIFY(job.start(s, true));
+        QVERIFY(done.wait(240000));
+        QVERIFY2(done.first().at(0).value<ms::ui::TrainingJob::Outcome>() == ms::ui::TrainingJob::Outcome::Finished,
+                 qPrintable(done.first().at(1).toString()));
+        QVERIFY(job.mlWorker().processId() != worker);  // a fresh worker
+        const auto a = ms::ml::Vae2d::load((root + "/models/straight.pt").toStdString()).flatParameters();
+        const auto b = ms::ml::Vae2d::load((root + "/models/killed.pt").toStdString()).flatParameters();
+        QCOMPARE(a.size(), b.size());
+        QVERIFY(a == b);
+        QVERIFY(!QFile::exists(s.checkpointPath("vae")));
+    }
+
     void trainingA3dGeneratorPutsItInTheDesignPicker() {
         QDir(ms::ui::userModelDirectory()).removeRecursively();
         std::vector<ms::Volume> volumes;

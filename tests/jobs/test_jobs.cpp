@@ -197,6 +197,36 @@ private slots:
         QCOMPARE(preview["file"].get<std::string>(), std::string("/o/preview-00012-0010.h5"));
         QCOMPARE(jobs::sampleFile("/o", 3), std::string("/o/sample-00003.h5"));
         QCOMPARE(jobs::parseWorkerLine(jobs::workerLine(jobs::doneEvent(5, 4)))["samples"].get<int>(), 4);
+
+        // Training: the request carries its settings object as it is; a
+        // missing or non-object one, or an unknown field, is refused.
+        jobs::TrainRequest t{"generator3d", true, Json{{"name", "mine"}, {"epochs", 3}}};
+        const auto tBack = jobs::trainRequestFrom(jobs::parseWorkerLine(jobs::workerLine(jobs::requestMessage(6, t))));
+        QCOMPARE(tBack.kind, t.kind);
+        QVERIFY(tBack.resume);
+        QVERIFY(tBack.settings == t.settings);
+        Json noSettings = jobs::requestMessage(6, t);
+        noSettings["settings"] = "epochs 3";
+        QVERIFY_THROWS_EXCEPTION(ms::Error, jobs::trainRequestFrom(noSettings));
+        Json extra = jobs::requestMessage(6, t);
+        extra["priority"] = 1;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, jobs::trainRequestFrom(extra));
+        QCOMPARE(jobs::pauseMessage(6)["op"].get<std::string>(), std::string("pause"));
+        QCOMPARE(jobs::messageId(jobs::resumeMessage(6)), std::int64_t(6));
+        // A step reads back field by field; an epoch without validation has null there.
+        const jobs::TrainStep step{1, 3, 17, 30, 0.25, 12.5, true, true};
+        const auto stepBack = jobs::trainStepFrom(jobs::parseWorkerLine(jobs::workerLine(jobs::stepEvent(6, step))));
+        QCOMPARE(stepBack.epoch, 1);
+        QCOMPARE(stepBack.epochs, 3);
+        QCOMPARE(stepBack.step, 17L);
+        QCOMPARE(stepBack.totalSteps, 30L);
+        QCOMPARE(stepBack.trainLoss, 0.25);
+        QCOMPARE(stepBack.etaSeconds, 12.5);
+        QVERIFY(stepBack.curve && stepBack.paused);
+        const Json epoch = jobs::parseWorkerLine(jobs::workerLine(jobs::epochEvent(6, 2, 0.5, std::nan(""))));
+        QVERIFY(epoch["validation_loss"].is_null());
+        QCOMPARE(epoch["train_loss"].get<double>(), 0.5);
+        QCOMPARE(jobs::trainedEvent(6, "/m/a.pt")["model"].get<std::string>(), std::string("/m/a.pt"));
     }
 
     // describe_benchmark (bench descriptors' work): its field is

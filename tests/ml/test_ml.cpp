@@ -25,6 +25,7 @@
 #include "microstudio/ml/ldm2d.hpp"
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/ml/splits.hpp"
+#include "microstudio/ml/studio_training.hpp"
 #include "microstudio/ml/tiling.hpp"
 #include "microstudio/ml/train2d.hpp"
 #include "microstudio/ml/vae2d.hpp"
@@ -167,6 +168,64 @@ private slots:
     }
 
     // Section III.B of the paper, layer by layer.
+    // The wizard's settings travel to the ML worker as JSON: every field comes
+    // back as it was; an unknown field, a fraction where an integer belongs,
+    // a string for a number and a non-object are refused, naming the field.
+    void studioTrainingSettingsAsJson() {
+        ms::ml::StudioTrainingSettings s;
+        s.train = "/d/train.h5";
+        s.validation = "/d/val.h5";
+        s.limit = 500;
+        s.name = "mine";
+        s.outDir = "/m";
+        s.checkpointDir = "/c";
+        s.epochs = 7;
+        s.batch = 12;
+        s.learningRate = 2e-4;
+        s.seed = 9;
+        s.threads = 2;
+        s.latent = 16;
+        s.hidden = 64;
+        s.channels = {8, 16, 32};
+        s.beta = 0.5;
+        s.vae = "/m/vae.pt";
+        s.ldmHidden = 128;
+        s.ldmBlocks = 2;
+        s.diffusionSteps = 500;
+        s.conditions = "vf,phi";
+        s.channels3d = {4, 8};
+        s.latentChannels = 3;
+        s.unetFeatures = 24;
+        const ms::Json json = ms::ml::toJson(s);
+        const auto back = ms::ml::studioTrainingSettingsFromJson(ms::parseJson(json.dump()));
+        QVERIFY(ms::ml::toJson(back) == json);
+        QCOMPARE(back.channels, s.channels);
+        QCOMPARE(back.learningRate, s.learningRate);
+        QCOMPARE(back.seed, s.seed);
+        QCOMPARE(ms::ml::studioTrainingSettingsFromJson(ms::Json{{"epochs", 2}}).epochs, 2);  // the rest: defaults
+        const auto refusal = [](const ms::Json& j) -> std::string {
+            try {
+                ms::ml::studioTrainingSettingsFromJson(j);
+            } catch (const ms::Error& e) {
+                return e.what();
+            }
+            return "accepted";
+        };
+        QCOMPARE(refusal(ms::Json{{"colour", "red"}}), std::string("training settings: unknown field 'colour'"));
+        QCOMPARE(refusal(ms::Json{{"epochs", 2.5}}), std::string("training settings: 'epochs' must be an integer"));
+        QCOMPARE(refusal(ms::Json{{"beta", "high"}}), std::string("training settings: 'beta' must be a number"));
+        QCOMPARE(refusal(ms::Json{{"channels", ms::Json{8, 1.5}}}),
+                 std::string("training settings: 'channels' must be a list of integers"));
+        QCOMPARE(refusal(ms::Json::array()), std::string("training settings: not a JSON object"));
+        QCOMPARE(ms::ml::parseStudioTrainingKind("ldm2d"), ms::ml::StudioTrainingKind::Ldm2d);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::ml::parseStudioTrainingKind("gan"));
+        QCOMPARE(ms::ml::studioStages(ms::ml::StudioTrainingKind::Generator3d),
+                 (std::vector<std::string>{"vae", "features", "diffusion"}));
+        QCOMPARE(ms::ml::studioModelPath(ms::ml::StudioTrainingKind::Generator3d, s), std::filesystem::path("/m/mine"));
+        QCOMPARE(ms::ml::studioModelPath(ms::ml::StudioTrainingKind::Vae2d, s), std::filesystem::path("/m/mine.pt"));
+        QCOMPARE(ms::ml::studioCheckpointPath("/c", "mine", "vae"), std::filesystem::path("/c/mine-vae.ckpt"));
+    }
+
     void paperVaeLayerShapes() {
         Vae2d vae;  // defaults: 101, L = 128
         const auto shapes = vae.layerShapes();

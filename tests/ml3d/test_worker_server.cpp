@@ -18,9 +18,13 @@
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/evaluate3d.hpp"
+#include "microstudio/jobs/worker_denoiser.hpp"
 #include "microstudio/jobs/worker_process.hpp"
 #include "microstudio/jobs/worker_protocol.hpp"
+#include "microstudio/core/synthetic.hpp"
 #include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/training_runs.hpp"
+#include "microstudio/ml/vae2d.hpp"
 #include "microstudio/ml/worker_server.hpp"
 
 using namespace ms;
@@ -148,15 +152,15 @@ private slots:
     // cancelled error and no "done"; shutdown then returns.
     void busyUnknownOpAndCancel() {
         auto request = tinyRequest(model_, dir_.filePath("run2").toStdString(), 0);
-        const auto events = serve(line(jobs::requestMessage(1, request)) + line(jobs::requestMessage(2, request)) +
-                                  line(Json{{"op", "train"}, {"id", 3}}) + line(jobs::cancelMessage(1)) +
-                                  line(jobs::shutdownMessage()));
+        const auto events =
+            serve(line(jobs::requestMessage(1, request)) + line(jobs::requestMessage(2, request)) +
+                  line(Json{{"op", "fly"}, {"id", 3}}) + line(jobs::cancelMessage(1)) + line(jobs::shutdownMessage()));
         const auto busy = eventsOf(events, 2, "error");
         QCOMPARE(busy.size(), std::size_t(1));
         QCOMPARE(busy[0]["message"].get<std::string>(), std::string("busy: request 1 is running"));
         const auto unknown = eventsOf(events, 3, "error");
         QCOMPARE(unknown.size(), std::size_t(1));
-        QVERIFY(unknown[0]["message"].get<std::string>().find("unknown op 'train'") != std::string::npos);
+        QVERIFY(unknown[0]["message"].get<std::string>().find("unknown op 'fly'") != std::string::npos);
         const auto cancelled = eventsOf(events, 1, "error");
         QCOMPARE(cancelled.size(), std::size_t(1));
         QVERIFY(cancelled[0]["cancelled"].get<bool>());
@@ -190,6 +194,71 @@ private slots:
         const auto bad = eventsOf(events, 6, "error");
         QCOMPARE(bad.size(), std::size_t(1));
         QVERIFY(bad[0]["message"].get<std::string>().find("'steps'") != std::string::npos);
+    }
+
+    // A train request runs the studio's training (ml::runStudioTraining):
+    // its stage, steps (the last one a curve point) and each epoch's losses
+    // as events, then "done" naming the saved model, whose weights are those
+    // of the same call in-process. Settings with an unknown field and an
+    // unknown kind are refused at once, naming them, before anything runs.
+    void trainsAsTheStudioDoes() {
+        std::vector<Volume> images;
+        for (int i = 0; i < 24; ++i) {
+            SyntheticOptions o;
+            o.seed = std::uint64_t(300 + i);
+            o.wavelength = 6.0;
+            o.donorFraction = 0.35 + 0.01 * i;
+            images.push_back(syntheticMicrostructure(Dims{32, 32, 1}, o));
+        }
+        const QString root = dir_.filePath("train");
+        const std::string data = (root + "/images.h5").toStdString();
+        QVERIFY(QDir().mkpath(root));
+        io::writeHdf5(images, data);
+        StudioTrainingSettings s;
+        s.train = data;
+        s.outDir = (root + "/models").toStdString();
+        s.checkpointDir = (root + "/checkpoints").toStdString();
+        s.epochs = 2;
+        s.batch = 8;
+        s.learningRate = 1e-3;
+        s.threads = 1;
+        s.latent = 8;
+        s.hidden = 32;
+        s.channels = {8, 16};
+        s.name = "through-worker";
+        jobs::TrainRequest r{"vae2d", false, toJson(s)};
+        Json unknownField = jobs::requestMessage(8, r);
+        unknownField["settings"]["colour"] = "red";
+        Json unknownKind = jobs::requestMessage(9, r);
+        unknownKind["kind"] = "gan";
+        const auto events = serve(line(unknownField) + line(unknownKind) + line(jobs::requestMessage(7, r)) +
+                                  line(jobs::shutdownMessage()));
+        QVERIFY(eventsOf(events, 8, "error").at(0)["message"].get<std::string>().find("'colour'") != std::string::npos);
+        QVERIFY(eventsOf(events, 9, "error").at(0)["message"].get<std::string>().find("'gan'") != std::string::npos);
+        const auto failed = eventsOf(events, 7, "error");
+        QVERIFY2(failed.empty(), failed.empty() ? "" : failed[0].dump().c_str());
+        const auto stages = eventsOf(events, 7, "stage");
+        QCOMPARE(stages.size(), std::size_t(1));
+        QCOMPARE(stages[0]["name"].get<std::string>(), std::string("vae"));
+        QCOMPARE(stages[0]["count"].get<int>(), 1);
+        const auto steps = eventsOf(events, 7, "step");
+        QVERIFY(!steps.empty());
+        const auto last = jobs::trainStepFrom(steps.back());
+        QCOMPARE(last.step, last.totalSteps);
+        QVERIFY(last.curve && !last.paused);
+        QCOMPARE(last.epochs, 2);
+        const auto epochs = eventsOf(events, 7, "epoch");
+        QCOMPARE(epochs.size(), std::size_t(2));
+        for (const auto& e : epochs) QVERIFY(e["validation_loss"].is_number());  // the last fifth validates
+        const auto done = eventsOf(events, 7, "done");
+        QCOMPARE(done.size(), std::size_t(1));
+        const std::string saved = done[0]["model"].get<std::string>();
+        QCOMPARE(saved, (root + "/models/through-worker.pt").toStdString());
+
+        s.name = "in-process";
+        ProgressToken token;
+        const auto inProcess = runStudioTraining(StudioTrainingKind::Vae2d, s, false, {}, token);
+        QVERIFY(Vae2d::load(saved).flatParameters() == Vae2d::load(inProcess).flatParameters());
     }
 
     // An evaluate3d request answers with the library's report in its "done"
@@ -273,6 +342,39 @@ private slots:
     // (no half line is taken for an event) and its status says the signal.
     // A second worker answers three requests, each sent as the previous one's
     // "done" arrives (never busy), and exits 0 on shutdown.
+    // The Noise lab's learned denoiser through the real worker
+    // (jobs::WorkerDenoiser): the labels of the library's own denoiser on
+    // the same image; a model it cannot load is one error naming the file,
+    // and the same client then goes on with a good model.
+    void denoisesThroughTheWorker() {
+        Vae2dConfig c;
+        c.size = 32;
+        c.latent = 8;
+        c.channels = {8, 16};
+        c.kernels = {4, 4};
+        c.hidden = 32;
+        const std::string weights = dir_.filePath("denoiser.pt").toStdString();
+        Vae2d(c, 3).save(weights);
+        SyntheticOptions o;
+        o.seed = 12;
+        const Volume noisy = syntheticMicrostructure(Dims{32, 32, 1}, o);
+        const Volume expected = makeDenoiser(std::make_shared<const Vae2d>(Vae2d::load(weights)), "d")->denoise(noisy);
+
+        jobs::WorkerDenoiser missing(MICROSTUDIO_ML, dir_.filePath("no-such.pt").toStdString());
+        try {
+            missing.denoise(noisy);
+            QFAIL("a missing model denoised");
+        } catch (const ms::Error& e) {
+            QVERIFY2(std::string(e.what()).find("no-such") != std::string::npos, e.what());
+        }
+        jobs::WorkerDenoiser denoiser(MICROSTUDIO_ML, weights);
+        for (int i = 0; i < 2; ++i) {  // the second call on the warm worker
+            const Volume out = denoiser.denoise(noisy);
+            QCOMPARE(out.dims(), noisy.dims());
+            QVERIFY(out.sameLabels(expected));
+        }
+    }
+
     void workerProcessThatDies() {
         auto request = tinyRequest(model_, dir_.filePath("run5").toStdString(), 0);
         {

@@ -46,7 +46,7 @@
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/ml/evaluate3d.hpp"
-#include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/generator_card.hpp"
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/render/phase_style.hpp"
 #include "microstudio/render/vtk_widget.hpp"
@@ -67,7 +67,7 @@ constexpr double kFitMargin = 0.95;  // a reset 3D view shows the volume within 
 constexpr std::size_t kTrainingCount = 2000;
 
 // The library's filter, ignored when the model records an unusable value.
-double usableMinPhaseFraction(const ml::Generator3D& model) {
+double usableMinPhaseFraction(const ml::GeneratorCard& model) {
     const double f = ml::trainingMinPhaseFraction(model);
     return std::isfinite(f) && f >= 0.0 && f < 0.5 ? f : 0.0;
 }
@@ -594,7 +594,8 @@ bool DesignPanel::loadModel(const QString& path, bool quiet) {
     try {
         fs::path p = path.toStdString();
         if (fs::is_regular_file(p)) p = p.parent_path();
-        auto model = std::make_shared<ml::Generator3D>(ml::Generator3D::load(p));
+        // The card only: the networks load in the ML worker, on the first request.
+        auto model = std::make_shared<ml::GeneratorCard>(ml::GeneratorCard::read(p));
         // The held-out figures are a side file: a broken one costs the
         // accuracy labels (a warning), never the model.
         QString evaluationWarning, evaluationError;
@@ -617,12 +618,11 @@ bool DesignPanel::loadModel(const QString& path, bool quiet) {
         if (modelPath_ != previousPath) resetEvaluationInputs();
         evaluation_ = std::move(evaluation);
         const auto& c = model_->config();
-        QString info = tr("%1: %2-phase, %3 volumes, latent %4, %5")
+        QString info = tr("%1: %2-phase, %3 volumes, latent %4, runs in the ML worker")
                            .arg(QFileInfo(path).fileName())
                            .arg(c.vae.phases)
                            .arg(QString::fromStdString(c.vae.dims.str()))
-                           .arg(QString::fromStdString(c.vae.latentDims().str()))
-                           .arg(QString::fromStdString(model_->device()));
+                           .arg(QString::fromStdString(c.vae.latentDims().str()));
         modelInfo_->setTextFormat(evaluationWarning.isEmpty() ? Qt::PlainText : Qt::RichText);
         if (!evaluationWarning.isEmpty())
             info = QString("%1<br><span style=\"color: #b04000;\">%2</span>")

@@ -23,8 +23,8 @@
 #include "microstudio/ui/parameter_history.hpp"
 #include "microstudio/ui/simulation_panel.hpp"
 #ifdef MICROSTUDIO_HAVE_DESIGN
-#include "microstudio/ml/vae2d.hpp"
-#include "microstudio/ml/version.hpp"
+#include "microstudio/jobs/worker_denoiser.hpp"
+#include "microstudio/ml/metadata.hpp"
 #include "microstudio/ui/design_panel.hpp"
 #include "microstudio/ui/training_job.hpp"
 #include "microstudio/ui/training_wizard.hpp"
@@ -374,14 +374,13 @@ void MainWindow::refreshRecentMenu() {
 }
 
 QString MainWindow::aboutText() const {
-    QString torch = tr("not built"), device = tr("cpu");
+    QString ml = tr("not built");
 #ifdef MICROSTUDIO_HAVE_DESIGN
-    torch = QString::fromStdString(ml::torchVersion());
-    device = QString::fromStdString(ml::computeDeviceDescription());
+    ml = MlWorker::versionLine();  // LibTorch and the compute device live in the worker
 #endif
     return tr("<h3>MicroStudio %1</h3><p>Design studio for materials microstructures.</p>"
-              "<p>Qt %2, VTK %3, LibTorch %4<br>Compute device: %5</p>")
-        .arg(QApplication::applicationVersion(), qVersion(), vtkVersion::GetVTKVersion(), torch, device);
+              "<p>Qt %2, VTK %3<br>ML worker: %4</p>")
+        .arg(QApplication::applicationVersion(), qVersion(), vtkVersion::GetVTKVersion(), ml.toHtmlEscaped());
 }
 
 void MainWindow::refreshModels() {
@@ -412,11 +411,11 @@ bool MainWindow::useDenoiser(const QString& path, bool quiet) {
         return true;
     }
     try {
-        auto model = std::make_shared<const ml::Vae2d>(ml::Vae2d::load(path.toStdString()));
-        std::shared_ptr<const noise::Denoiser> vae =
-            ml::makeDenoiser(model, QFileInfo(path).completeBaseName().toStdString());
+        // Checked here (a 2D VAE's metadata); the worker loads the weights on first use.
+        ml::readMetadata(path.toStdString(), "vae2d", "2D VAE");
+        auto vae = std::make_shared<jobs::WorkerDenoiser>(MlWorker::executable().toStdString(), path.toStdString());
         noiseLab_->setLearnedDenoiser([vae](const Volume& v) { return vae->denoise(v); },
-                                      QString::fromStdString(vae->name()));
+                                      QFileInfo(path).completeBaseName());
         return true;
     } catch (const std::exception& e) {
         statusBar()->showMessage(tr("Cannot load the denoiser %1").arg(path));

@@ -38,6 +38,14 @@ QString MlWorker::executable() {
     return onPath.isEmpty() ? beside : onPath;
 }
 
+QString MlWorker::versionLine() {
+    QProcess process;
+    process.start(executable(), {"--version"});
+    if (!process.waitForFinished(10000) || process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0)
+        return tr("%1 does not answer --version (%2)").arg(executable(), process.errorString());
+    return QString::fromUtf8(process.readAllStandardOutput()).trimmed();
+}
+
 qint64 MlWorker::processId() const { return process_ ? process_->processId() : 0; }
 
 void MlWorker::start() {
@@ -78,9 +86,11 @@ std::int64_t MlWorker::send(Json request, Handler handler) {
     return id;
 }
 
-void MlWorker::cancel(std::int64_t id) {
-    if (process_ && handlers_.count(id))
-        process_->write(QByteArray::fromStdString(jobs::workerLine(jobs::cancelMessage(id))));
+void MlWorker::cancel(std::int64_t id) { control(jobs::cancelMessage(id)); }
+
+void MlWorker::control(const Json& message) {
+    if (process_ && handlers_.count(jobs::messageId(message)))
+        process_->write(QByteArray::fromStdString(jobs::workerLine(message)));
 }
 
 void MlWorker::readEvents() {

@@ -1,17 +1,15 @@
 #include "microstudio/ui/training_job.hpp"
 
+#include <QDateTime>
 #include <QDir>
-#include <QMetaObject>
 #include <QStandardPaths>
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 
 #include "microstudio/core/error.hpp"
-#include "microstudio/core/parallel.hpp"
-#include "microstudio/core/progress.hpp"
+#include "microstudio/jobs/worker_protocol.hpp"
 #include "microstudio/ml/metadata.hpp"
-#include "microstudio/ml/training_runs.hpp"
+#include "microstudio/ml/studio_training.hpp"
 
 namespace fs = std::filesystem;
 
@@ -30,6 +28,18 @@ std::vector<int> intList(const QString& text, const char* what) {
     }
     if (out.empty()) throw Error(std::string(what) + " is empty");
     return out;
+}
+
+ml::StudioTrainingKind studioKind(TrainingKind kind) {
+    switch (kind) {
+        case TrainingKind::DenoisingVae2d:
+            return ml::StudioTrainingKind::Vae2d;
+        case TrainingKind::Ldm2d:
+            return ml::StudioTrainingKind::Ldm2d;
+        case TrainingKind::Generator3d:
+            break;
+    }
+    return ml::StudioTrainingKind::Generator3d;
 }
 
 // The wizard's settings in ml's words (the lists parsed; names trimmed).
@@ -78,8 +88,10 @@ QString trainingKindName(TrainingKind kind) {
 }
 
 QString TrainingSettings::modelPath() const {
-    const QString base = QDir(outputDir).filePath(name);
-    return kind == TrainingKind::Generator3d ? base : base + ".pt";
+    ml::StudioTrainingSettings s;
+    s.outDir = outputDir.toStdString();
+    s.name = name.toStdString();
+    return QString::fromStdString(ml::studioModelPath(studioKind(kind), s).string());
 }
 
 QString TrainingSettings::checkpointPath(const QString& stage) const {
@@ -88,288 +100,155 @@ QString TrainingSettings::checkpointPath(const QString& stage) const {
 }
 
 QStringList TrainingSettings::stages() const {
-    switch (kind) {
-        case TrainingKind::DenoisingVae2d:
-            return {"vae"};
-        case TrainingKind::Ldm2d:
-            return {"ldm"};
-        case TrainingKind::Generator3d:
-            return {"vae", "features", "diffusion"};
-    }
-    return {};
+    QStringList out;
+    for (const auto& stage : ml::studioStages(studioKind(kind))) out << QString::fromStdString(stage);
+    return out;
 }
-
-// The trainer calls, on the worker thread.
-struct TrainingJob::Worker {
-    TrainingJob& job;
-    const TrainingSettings& s;
-
-    void status(const QString& message) {
-        {
-            const std::lock_guard lock(job.mutex_);
-            job.state_.message = message;
-        }
-        emit job.progressed();
-    }
-
-    // Per stage: the step timing behind the ETA and the curve's last point.
-    struct StageClock {
-        std::chrono::steady_clock::time_point lastReturn;
-        double stepSeconds = 0.0;
-        long timedSteps = 0;
-        double lastTrainX = 0.0;  // the curve's last train point (epochs)
-    } clock;
-
-    // Shows the stage as running and gives `o` the callbacks that publish
-    // its steps and epochs (and wait while paused).
-    void prepare(int index, const QString& name, ml::TrainOptions& o) {
-        job.token_->throwIfCancelled();
-        const int epochs = o.epochs;
-        o.progress = job.token_.get();
-        {
-            const std::lock_guard lock(job.mutex_);
-            auto& st = job.state_;
-            st.stage = index;
-            st.stageCount = int(s.stages().size());
-            st.stageName = name;
-            st.step = st.totalSteps = 0;
-            st.etaSeconds = 0;
-            st.stageChanged = true;
-            st.trainPoints.clear();
-            st.validationPoints.clear();
-            job.epochTrain_.clear();
-            job.epochValidation_.clear();
-        }
-        using Clock = std::chrono::steady_clock;
-        clock = StageClock{Clock::now()};
-        o.onProgress = [this, epochs](const ml::TrainProgress& p) {
-            auto& [lastReturn, stepSeconds, timedSteps, lastTrainX] = clock;
-            const auto now = Clock::now();
-            // Time since the previous step's callback returned: pauses do not count.
-            stepSeconds += std::chrono::duration<double>(now - lastReturn).count();
-            ++timedSteps;
-            const long perEpoch = std::max(1L, p.totalSteps / std::max(1, p.epochs));
-            const long total = perEpoch * epochs;
-            const long every = std::max(1L, total / 400);  // a few hundred points per curve at most
-            bool signal = false;
-            {
-                std::unique_lock lock(job.mutex_);
-                auto& st = job.state_;
-                st.step = p.step;
-                st.totalSteps = total;
-                st.etaSeconds = stepSeconds / double(timedSteps) * double(std::max(0L, total - p.step));
-                st.message = tr("epoch %1/%2, step %3/%4").arg(p.epoch + 1).arg(epochs).arg(p.step).arg(total);
-                if (p.step % every == 0 || p.step % perEpoch == 0) {
-                    lastTrainX = double(p.step) / double(perEpoch);
-                    st.trainPoints.append(QPointF(lastTrainX, p.trainLoss));
-                }
-                const qint64 ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-                if (ms - job.lastSignalMs_ >= 100 || job.paused_) {
-                    job.lastSignalMs_ = ms;
-                    signal = true;
-                }
-                st.paused = job.paused_;
-            }
-            if (signal) emit job.progressed();
-            {
-                // Pause: wait here (between two steps) until resumed or cancelled.
-                std::unique_lock lock(job.mutex_);
-                job.wake_.wait(lock, [&] { return !job.paused_ || job.token_->cancelled(); });
-                job.state_.paused = false;
-            }
-            lastReturn = Clock::now();
-        };
-        o.onEpoch = [this](const ml::EpochRecord& r) {
-            double& lastTrainX = clock.lastTrainX;
-            {
-                const std::lock_guard lock(job.mutex_);
-                const QPointF t(r.epoch + 1, r.trainLoss);
-                job.epochTrain_.append(t);
-                // Epochs done before a resume: their means stand in for the steps.
-                if (t.x() > lastTrainX + 1e-9) {
-                    job.state_.trainPoints.append(t);
-                    lastTrainX = t.x();
-                }
-                if (std::isfinite(r.validationLoss)) {
-                    const QPointF v(r.epoch + 1, r.validationLoss);
-                    job.epochValidation_.append(v);
-                    job.state_.validationPoints.append(v);
-                }
-            }
-            emit job.progressed();
-        };
-    }
-
-    // The 2D trainings: the calls of `train vae2d` / `train ldm2d` (runVae2d,
-    // runLdm2d in app/cli) on the wizard's run (ml/training_runs.hpp).
-    void trainVae() {
-        status(tr("loading data"));
-        auto run = ml::studioVae2dRun(studioSettings(s));
-        const auto data = ml::loadTrainingImages(run.data);
-        prepare(0, "vae", run.options.train);
-        auto trained = ml::trainNewVae2d(data, run.config, run.options);
-        emit job.progressed();
-        ml::saveTrainedRun(trained, run);
-    }
-
-    void trainLdm() {
-        status(tr("loading the data"));
-        auto run = ml::studioLdm2dRun(studioSettings(s));
-        const auto data = ml::loadTrainingImages(run.data);
-        run.plan.status = [this](const std::string& message) { status(QString::fromStdString(message)); };
-        prepare(0, "ldm", run.plan.options.train);
-        auto trained = ml::trainNewLdm2d(data, run.plan);
-        emit job.progressed();
-        ml::saveTrainedRun(trained, run);
-    }
-
-    // The 3D generator: the calls of `train3d` (runTrain3d in app/cli) on
-    // the wizard's run, a small generator fitted to the data. A model folder
-    // left by a cancelled run continues (its stages' checkpoints too).
-    void trainGenerator() {
-        status(tr("loading data"));
-        auto run = ml::studioGenerator3dRun(studioSettings(s));
-        // Cancel reaches the descriptors measured before a stage starts, too.
-        for (auto& stage : run.plan.options) stage.second.progress = job.token_.get();
-        auto data = ml::loadTrainingSamples(run.selection);
-        auto opened = ml::openGenerator3dRun(run, data);
-        ml::Generator3dStageEvents events;
-        events.starting = [this](const std::string& stage, int index, ml::TrainOptions& o) {
-            prepare(index, QString::fromStdString(stage), o);
-        };
-        events.trained = [this](const std::string&, const ml::TrainReport&) { emit job.progressed(); };
-        ml::trainGenerator3d(opened.model, data, run.plan, events);
-    }
-};
 
 TrainingJob::TrainingJob(QObject* parent) : QObject(parent) {}
 
-TrainingJob::~TrainingJob() {
-    cancel();
-    join();
-}
+// A running training stops at its next step with a checkpoint; the worker's
+// end (MlWorker) then waits for it to exit (at most 2 s).
+TrainingJob::~TrainingJob() { cancel(); }
 
 bool TrainingJob::start(const TrainingSettings& settings, bool resume) {
     if (running()) return false;
-    join();
     settings_ = settings;
-    token_ = std::make_shared<ProgressToken>();
-    {
-        const std::lock_guard lock(mutex_);
-        paused_ = false;
-        running_ = true;
-        state_ = TrainingState{};
-        state_.stageCount = int(settings.stages().size());
-        state_.message = tr("starting");
-        epochTrain_.clear();
-        epochValidation_.clear();
+    paused_ = false;
+    state_ = TrainingState{};
+    state_.stageCount = int(settings.stages().size());
+    state_.message = tr("starting");
+    epochTrain_.clear();
+    epochValidation_.clear();
+    lastTrainX_ = 0.0;
+    jobs::TrainRequest request;
+    request.kind = ml::studioTrainingKindName(studioKind(settings.kind));
+    request.resume = resume;
+    try {
+        request.settings = ml::toJson(studioSettings(settings));
+    } catch (const std::exception& e) {
+        // Refused settings end like any failed training, after start() returns.
+        const QString message = QString::fromStdString(e.what());
+        QMetaObject::invokeMethod(
+            this, [this, message] { emit finished(Outcome::Failed, message); }, Qt::QueuedConnection);
+        return true;
     }
-    worker_ = std::thread(&TrainingJob::run, this, settings, resume);
+    requestId_ = worker_.send(jobs::requestMessage(0, request), [this](const Json& event) { handle(event); });
     return true;
 }
 
-void TrainingJob::run(TrainingSettings s, bool resume) {
-    lowerCurrentThreadPriority();
+void TrainingJob::handle(const Json& event) {
+    const std::string kind = event.value("event", std::string());
+    if (kind == "stage") return stageStarted(event);
+    if (kind == "step") return stepTaken(event);
+    if (kind == "epoch") return epochEnded(event);
+    if (kind == "done" || kind == "error") return ended(event);
+    if (kind == "progress") {
+        state_.message = QString::fromStdString(event.value("message", std::string()));
+        signalProgress(true);
+    }
+}
+
+void TrainingJob::stageStarted(const Json& event) {
+    state_.stage = event.value("index", 0);
+    state_.stageCount = event.value("count", 1);
+    state_.stageName = QString::fromStdString(event.value("name", std::string()));
+    state_.step = state_.totalSteps = 0;
+    state_.etaSeconds = 0;
+    state_.stageChanged = true;
+    state_.trainPoints.clear();
+    state_.validationPoints.clear();
+    epochTrain_.clear();
+    epochValidation_.clear();
+    lastTrainX_ = 0.0;
+    signalProgress(true);
+}
+
+void TrainingJob::stepTaken(const Json& event) {
+    const auto s = jobs::trainStepFrom(event);
+    state_.step = s.step;
+    state_.totalSteps = s.totalSteps;
+    state_.etaSeconds = s.etaSeconds;
+    state_.paused = s.paused;
+    state_.message = tr("epoch %1/%2, step %3/%4").arg(s.epoch + 1).arg(s.epochs).arg(s.step).arg(s.totalSteps);
+    if (s.curve) {
+        const long perEpoch = std::max(1L, s.totalSteps / std::max(1, s.epochs));
+        lastTrainX_ = double(s.step) / double(perEpoch);
+        state_.trainPoints.append(QPointF(lastTrainX_, s.trainLoss));
+    }
+    signalProgress(s.paused);
+}
+
+void TrainingJob::epochEnded(const Json& event) {
+    const int epoch = event.value("epoch", 0);
+    const Json& train = event["train_loss"];
+    const Json& validation = event["validation_loss"];
+    if (train.is_number()) {
+        const QPointF t(epoch + 1, train.get<double>());
+        epochTrain_.append(t);
+        // Epochs done before a resume: their means stand in for the steps.
+        if (t.x() > lastTrainX_ + 1e-9) {
+            state_.trainPoints.append(t);
+            lastTrainX_ = t.x();
+        }
+    }
+    if (validation.is_number()) {
+        const QPointF v(epoch + 1, validation.get<double>());
+        epochValidation_.append(v);
+        state_.validationPoints.append(v);
+    }
+    signalProgress(true);
+}
+
+void TrainingJob::ended(const Json& event) {
+    requestId_ = 0;
+    paused_ = false;
+    state_.paused = false;
     Outcome outcome = Outcome::Finished;
     QString message;
-    try {
-        if (s.name.isEmpty() || s.outputDir.isEmpty() || s.checkpointDir.isEmpty())
-            throw Error("a model name, an output and a checkpoint folder are needed");
-        fs::create_directories(s.outputDir.toStdString());
-        fs::create_directories(s.checkpointDir.toStdString());
-        if (!resume) {
-            for (const QString& stage : s.stages()) fs::remove(s.checkpointPath(stage).toStdString());
-            if (s.kind == TrainingKind::Generator3d) fs::remove_all(s.modelPath().toStdString());
-        }
-        Worker w{*this, s};
-        switch (s.kind) {
-            case TrainingKind::DenoisingVae2d:
-                w.trainVae();
-                break;
-            case TrainingKind::Ldm2d:
-                w.trainLdm();
-                break;
-            case TrainingKind::Generator3d:
-                w.trainGenerator();
-                break;
-        }
-        // Finished: the checkpoints have served.
-        for (const QString& stage : s.stages()) fs::remove(s.checkpointPath(stage).toStdString());
-        message = tr("saved %1").arg(s.modelPath());
-    } catch (const Cancelled&) {
+    if (event["event"] == "done") {
+        message = tr("saved %1").arg(QString::fromStdString(event.value("model", std::string())));
+    } else if (event.value("cancelled", false)) {
         outcome = Outcome::Cancelled;
         message = tr("cancelled; the checkpoint is kept: Resume continues from it");
-    } catch (const std::exception& e) {
+    } else {
         outcome = Outcome::Failed;
-        message = QString::fromStdString(e.what());
+        message = QString::fromStdString(event.value("message", std::string()));
     }
-    {
-        const std::lock_guard lock(mutex_);
-        running_ = false;
-        paused_ = false;
-        state_.paused = false;
-        state_.message = message;
-    }
-    QMetaObject::invokeMethod(
-        this,
-        [this, outcome, message] {
-            join();
-            emit finished(outcome, message);
-        },
-        Qt::QueuedConnection);
+    state_.message = message;
+    emit progressed();
+    emit finished(outcome, message);
+}
+
+void TrainingJob::signalProgress(bool now) {
+    const qint64 ms = QDateTime::currentMSecsSinceEpoch();
+    if (!now && ms - lastSignalMs_ < 100) return;
+    lastSignalMs_ = ms;
+    emit progressed();
 }
 
 void TrainingJob::pause() {
-    const std::lock_guard lock(mutex_);
-    if (running_) paused_ = true;
+    if (!running()) return;
+    paused_ = true;
+    worker_.control(jobs::pauseMessage(requestId_));
 }
 
 void TrainingJob::resume() {
-    {
-        const std::lock_guard lock(mutex_);
-        paused_ = false;
-    }
-    wake_.notify_all();
+    if (!running()) return;
+    paused_ = false;
+    worker_.control(jobs::resumeMessage(requestId_));
 }
 
 void TrainingJob::cancel() {
-    if (token_) token_->cancel();
-    wake_.notify_all();
-}
-
-bool TrainingJob::running() const {
-    const std::lock_guard lock(mutex_);
-    return running_;
-}
-
-bool TrainingJob::paused() const {
-    const std::lock_guard lock(mutex_);
-    return paused_;
-}
-
-void TrainingJob::wait() { join(); }
-
-void TrainingJob::join() {
-    if (worker_.joinable() && worker_.get_id() != std::this_thread::get_id()) worker_.join();
+    if (running()) worker_.cancel(requestId_);
 }
 
 TrainingState TrainingJob::takeState() {
-    const std::lock_guard lock(mutex_);
     TrainingState out = state_;
     state_.trainPoints.clear();
     state_.validationPoints.clear();
     state_.stageChanged = false;
     return out;
-}
-
-QVector<QPointF> TrainingJob::epochTrainLosses() const {
-    const std::lock_guard lock(mutex_);
-    return epochTrain_;
-}
-
-QVector<QPointF> TrainingJob::epochValidationLosses() const {
-    const std::lock_guard lock(mutex_);
-    return epochValidation_;
 }
 
 QString userModelDirectory() {

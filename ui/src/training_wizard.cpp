@@ -777,9 +777,9 @@ TrainingWizard::TrainingWizard(QWidget* parent) : QWizard(parent) {
 TrainingWizard::~TrainingWizard() {
     if (buildToken_) buildToken_->cancel();
     buildWatcher_.waitForFinished();
-    // A training stops (with its checkpoint) before the pages it reports to go.
+    // A training stops (with its checkpoint); the job is a child and reports nothing more.
+    job_->disconnect(this);
     job_->cancel();
-    job_->wait();
 }
 
 void TrainingWizard::setOutputDirectories(const QString& models, const QString& checkpoints) {

@@ -29,6 +29,10 @@ std::int64_t messageId(const Json& message);
 
 // Client -> worker.
 Json cancelMessage(std::int64_t id);
+// A running "train" request waits between two steps (after its "step" event
+// with "paused": true) until resumed or cancelled.
+Json pauseMessage(std::int64_t id);
+Json resumeMessage(std::int64_t id);
 Json shutdownMessage();  // finish the running request, then exit
 
 // Generate 3D samples with a generator (ml::Generator3D::generate).
@@ -69,6 +73,28 @@ struct Evaluate3dRequest {
 Json requestMessage(std::int64_t id, const Evaluate3dRequest& request);
 Evaluate3dRequest evaluate3dRequestFrom(const Json& message);
 
+// Train a model as the studio's wizard does (ml::runStudioTraining): the
+// kind ("vae2d", "ldm2d", "generator3d") and its settings
+// (ml::StudioTrainingSettings as JSON, checked by the worker). resume:
+// continue from the stages' checkpoints; false starts afresh.
+struct TrainRequest {
+    std::string kind;
+    bool resume = false;
+    Json settings = Json::object();
+};
+Json requestMessage(std::int64_t id, const TrainRequest& request);
+TrainRequest trainRequestFrom(const Json& message);
+
+// Denoise one image or volume with a learned denoiser (a 2D VAE model file,
+// ml::makeDenoiser): the worker reads `input`, writes the result to
+// `output` (atomically) and answers {"event":"done","id":N,"file":output}.
+struct DenoiseRequest {
+    std::string model, input, output;
+};
+Json requestMessage(std::int64_t id, const DenoiseRequest& request);
+DenoiseRequest denoiseRequestFrom(const Json& message);
+Json denoisedEvent(std::int64_t id, const std::string& file);
+
 // Worker -> client.
 Json readyEvent();  // {"event":"ready","protocol":1}
 Json progressEvent(std::int64_t id, double fraction, const std::string& message);
@@ -78,6 +104,22 @@ Json doneEvent(std::int64_t id, std::size_t samples);
 // The end of an evaluate3d request: {"event":"done","id":N,"report":{...}}
 // (ml::Evaluation3dReport::toJson; fromJson reads it back).
 Json reportEvent(std::int64_t id, const Json& report);
+// A training's stage starts (index 0-based of count), one optimiser step
+// (epoch 0-based; curve: a point of the loss curve; paused: the training
+// waits after it), an epoch's losses (validation null without a
+// validation set), and the end: the saved model's path.
+Json stageEvent(std::int64_t id, int index, int count, const std::string& name);
+struct TrainStep {
+    int epoch = 0, epochs = 0;
+    long step = 0, totalSteps = 0;
+    double trainLoss = 0.0, etaSeconds = 0.0;
+    bool curve = false, paused = false;
+};
+Json stepEvent(std::int64_t id, const TrainStep& step);
+TrainStep trainStepFrom(const Json& event);
+Json epochEvent(std::int64_t id, int epoch, double trainLoss, double validationLoss);
+Json trainedEvent(std::int64_t id, const std::string& model);
+
 // A failed request (id >= 1), or a line the worker could not read (id 0).
 Json errorEvent(std::int64_t id, const std::string& message, bool cancelled = false);
 

@@ -44,14 +44,7 @@ Agreement agreement(const std::vector<double>& target, const std::vector<double>
 // `minPhaseFraction` (core/subsample.hpp), evenly spaced; may be empty.
 std::vector<Volume> selectSamples(std::vector<Volume> volumes, std::size_t count, double minPhaseFraction);
 
-// The test subset shipped in a model's folder.
-constexpr const char* kShippedHeldOut = "heldout-test.h5";
-// The held-out data evaluate reads by default (CLI and studio): the model
-// folder's kShippedHeldOut, else the validation data its training recorded,
-// else empty.
-std::string defaultHeldOutData(const Generator3D& model);
-// The model's recorded training filter (training.min_phase_fraction; 0 when absent).
-double trainingMinPhaseFraction(const Generator3D& model);
+// defaultHeldOutData, trainingMinPhaseFraction, kShippedHeldOut: generator_card.hpp.
 
 // The split of held-out samples (sampleSplit, splits.hpp): their common
 // value ("val", "test"), "mixed", or "unknown" when none carries one.

@@ -22,122 +22,11 @@
 #include "microstudio/core/progress.hpp"
 #include "microstudio/core/volume.hpp"
 #include "microstudio/ml/feasibility.hpp"
+#include "microstudio/ml/generator_card.hpp"
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/ml/training.hpp"
 
 namespace ms::ml {
-
-// The VAE (paper section 4.2.1): per level a 3x3x3 convolution (stride
-// `firstStride` for the first, 2 after), instance norm, a residual block;
-// then 1x1x1 to `latentChannels`, instance norm, residual block, and 1x1x1
-// heads for mu and log-variance. The decoder mirrors it with transposed
-// convolutions and ends in a sigmoid. Input: one channel, D = 0, A = 1 and
-// (3 phases) M = 0.5, the mixed phase between its parents.
-struct Vae3dConfig {
-    Dims dims{128, 128, 64};  // input volume (x, y, z)
-    int phases = 2;           // 2 or 3
-    std::vector<int> channels{64, 128, 256, 512};
-    int latentChannels = 4;
-    int firstStride = 2;  // 1 or 2 (the paper's CH models: 2)
-    double klWeight = 1e-6;
-    // Periodic in x and y (the Cahn-Hilliard volumes are): every 3x3x3
-    // convolution wraps around in x/y and zero-pads only in z (the electrode
-    // axis), so a structure that crosses a side wall is encoded like any other
-    // and a circular x/y shift by the downsampling factor shifts the latent by
-    // one cell. Same weights and parameter count as the zero-padded network.
-    bool periodicXY = false;
-    // > 0: reconstruction loss weights the voxels of each sample's minority
-    // phase (the rarer of Donor and Acceptor) by 1 + minorityWeight, so small
-    // features (specks, thin strands) cost as much as the bulk. 0: plain MSE.
-    double minorityWeight = 0.0;
-
-    int downsampling() const;  // firstStride * 2^(levels-1)
-    Dims latentDims() const;   // dims / downsampling()
-    long latentSize() const;   // latentChannels * latent voxels
-    void validate() const;     // throws ms::Error
-    Json toJson() const;
-    static Vae3dConfig fromJson(const Json& json);
-};
-
-// The whole generator: VAE, feature predictor (the paper's MLP on the
-// flattened latent, or a convolutional head: featureHead), a 2-level
-// context U-Net on the latent grid and the diffusion schedule.
-struct Generator3dConfig {
-    Vae3dConfig vae;
-    // Feature-predictor outputs, in order; `conditions` is the subset (in
-    // its own order) that conditions the diffusion model.
-    std::vector<std::string> outputs;
-    std::vector<std::string> conditions;
-    double dropout = 0.1;
-    // Feature predictor: "mlp", the paper's (two hidden layers halving the
-    // flattened latent's width, instance norm, dropout), or "conv", two
-    // convolutions averaged over the latent grid and a small MLP: the same
-    // answer wherever a structure sits, so it cannot memorise training runs
-    // by their layout (docs/ml3d.md, measured on validation); or
-    // "conv-fractions", the conv head reading the volume's phase fractions
-    // (Donor; Mixed with 3 phases) beside the latent: measured exactly on
-    // any volume, they carry most of the blend ratio phi.
-    std::string featureHead = "mlp";
-    // Feature-predictor training on this many of the 8 x/y symmetries of
-    // each training volume, each encoded (as diffusionAugment). 1 = as is.
-    int featureAugment = 1;
-    int unetFeatures = 512;  // n_feat of the U-Net
-    // How time and condition reach the U-Net: "add", the paper's (embeddings
-    // added at the two decoder levels, before convolutions whose instance
-    // norms remove most of them), or "scale-shift": also a scale and shift
-    // of every residual block's normalised features from one embedding of
-    // time and condition (ml/src/ddpm3d.hpp; docs/ml3d.md).
-    std::string unetConditioning = "add";
-    int timesteps = 1000;
-    double betaStart = 1e-4, betaEnd = 0.02;  // linear schedule
-    double conditionDropout = 0.1;            // classifier-free guidance training
-    // The guidance scale plain sampling uses unless told otherwise (generate,
-    // evaluate, the Design tab): chosen on validation by chooseGuidance3d
-    // (evaluate3d.hpp) and recorded in training.choices. 1 = conditional.
-    double guidance = 1.0;
-    // What conditions the DDPM while it trains: "features", the feature
-    // predictor's outputs on each latent (the paper), or "data", the training
-    // volumes' own descriptor attributes (exact labels: one error source less
-    // between target and measured descriptors). Sampling is the same for both.
-    std::string diffusionContext = "features";
-    // What the U-Net predicts: "eps" (the noise, as in the paper) or "v" =
-    // sqrt(abar) eps - sqrt(1 - abar) x0. With eps the loss barely weighs
-    // the high-noise steps where global descriptors such as the volume
-    // fraction are decided, so the condition is learnt weakly (docs/ml.md).
-    std::string prediction = "v";
-    // VAE training on random symmetries of each periodic volume (circular
-    // shifts in x, y, z; mirrors in x and y; x <-> y swap when square):
-    // with few independent simulation runs the VAE otherwise memorises them.
-    bool vaeAugment = false;
-    // DDPM training on this many of the 8 x/y symmetries of each training
-    // volume (identity, x mirror, y mirror, both, then the x <-> y swap of
-    // each; more than 4 needs a square cross-section), each encoded by the
-    // VAE: the descriptors are invariant (transport runs along z) while the
-    // latents differ, so the DDPM sees k times as many distinct latents and
-    // memorises the few simulation runs less. 1 = the volumes as they are.
-    int diffusionAugment = 1;
-
-    void validate() const;
-    Json toJson() const;
-    static Generator3dConfig fromJson(const Json& json);
-
-    // The paper's CH models (Table 1): 128x128x64 -> latent 4x8x8x4.
-    static Generator3dConfig paperTwoPhase();
-    static Generator3dConfig paperThreePhase();
-    // A tiny configuration for tests and smoke runs (16x16x8, n_feat 8).
-    static Generator3dConfig tiny(int phases = 2);
-};
-
-// Condition names of the paper's datasets.
-std::vector<std::string> twoPhaseConditions();    // ABS_f_D, CT_f_D_tort1, CT_f_A_tort1
-std::vector<std::string> threePhaseConditions();  // vol_frac_D, vol_frac_M, tortuosity_D, tortuosity_A
-std::vector<std::string> processingOutputs();     // phi, chi, log_time
-
-// What the training data spans for one feature-predictor output.
-struct FeatureRange {
-    std::string name;
-    double min = 0.0, max = 0.0, mean = 0.0, std = 1.0;
-};
 
 // Wall seconds spent by generate(), summed over its batches (the device is
 // synchronised before each clock read).
@@ -146,20 +35,6 @@ struct GenerateTiming {
     double decodeSeconds = 0.0;   // VAE decode, feature predictor, tensor -> volumes
     double screenSeconds = 0.0;   // describing the candidates (GenerateOptions::candidates > 1)
 };
-
-// How generate() denoises a latent larger than the training box in x/y.
-enum class LargeVolumeMethod {
-    // Overlapping training-size windows, their noise predictions blended
-    // every step: the U-Net only ever sees its training size.
-    Windows,
-    // The fully convolutional U-Net on the whole large latent at once,
-    // wrapped periodically by GenerateOptions::wholeMargin cells in x/y
-    // and cropped: no window borders, cost proportional to the volume.
-    Whole,
-};
-// "windows" / "whole"; parseLargeVolumeMethod throws ms::Error (one line) on another name.
-std::string largeVolumeMethodName(LargeVolumeMethod method);
-LargeVolumeMethod parseLargeVolumeMethod(const std::string& name);
 
 struct GenerateOptions {
     // The sampler: "ddim" (steps 0: ancestral DDPM over all T, as before;
@@ -281,6 +156,8 @@ public:
     void save(const std::filesystem::path& folder, bool half = false) const;
 
     const Generator3dConfig& config() const;
+    // What the JSON holds (config, metadata, ranges, condition cloud, weights file).
+    const GeneratorCard& card() const;
     ModelMetadata& metadata();
     const ModelMetadata& metadata() const;
     std::vector<std::string> conditionNames() const;

@@ -7,12 +7,15 @@
 // trained, skipped, recorded and written is decided here.
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "microstudio/core/progress.hpp"
 #include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/studio_training.hpp"
 #include "microstudio/ml/train2d.hpp"
 #include "microstudio/ml/train3d.hpp"
 #include "microstudio/ml/training_data.hpp"
@@ -183,37 +186,29 @@ Generator3dRun recipe3dRun(const Recipe3dSettings& settings);
 
 // ---- the studio's training wizard (ui/training_job.hpp) ---------------------------------
 
-// What the wizard's pages choose, in ml's words (the defaults are the wizard's).
-struct StudioTrainingSettings {
-    std::filesystem::path train;
-    std::filesystem::path validation;  // empty: the last fifth of the training samples
-    long limit = 0;                    // training samples (0 = all); validation gets a quarter of it
-    std::string name;                  // the model's: outDir/NAME.pt, or the folder outDir/NAME of a 3D generator
-    std::filesystem::path outDir, checkpointDir;
-    int epochs = 0, batch = 0;
-    double learningRate = 0.0;
-    std::uint64_t seed = 0;
-    int threads = 0;  // 0: every core
-    // 2D VAE
-    int latent = 0, hidden = 0;
-    std::vector<int> channels;
-    double beta = 1.0;
-    // 2D LDM
-    std::filesystem::path vae;
-    int ldmHidden = 0, ldmBlocks = 0, diffusionSteps = 0;
-    std::string conditions;  // "vf,phi"; empty or "none": unconditional
-    // 3D generator (dims, phases, conditions and outputs from the data)
-    std::vector<int> channels3d;
-    int latentChannels = 0, unetFeatures = 0;
-};
-
-// Where the studio keeps a stage's checkpoint: DIR/NAME-<stage>.ckpt.
-std::filesystem::path studioCheckpointPath(const std::filesystem::path& checkpointDir, const std::string& name,
-                                           const std::string& stage);
 // The wizard's runs: every stage at the chosen rate, a checkpoint every 50
 // steps (and at epoch ends), resumed when present; no history, float32.
 Vae2dRun studioVae2dRun(const StudioTrainingSettings& settings);
 Ldm2dRun studioLdm2dRun(const StudioTrainingSettings& settings);
 Generator3dRun studioGenerator3dRun(const StudioTrainingSettings& settings);
+
+// What a studio training tells while it runs (each called on its thread).
+struct StudioTrainingEvents {
+    std::function<void(const std::string& message)> status;                    // "loading data"
+    std::function<void(int index, int count, const std::string& name)> stage;  // a stage starts
+    std::function<void(const StudioStep& step)> step;                          // after every step
+    std::function<void(const EpochRecord& epoch)> epoch;                       // an epoch's losses
+    // Called after every step (after `step`): returns when the training may
+    // go on; a pause waits here. Its time does not count in the ETA.
+    std::function<void()> waitWhilePaused;
+};
+// One wizard training to its saved model (the path returned): the calls of
+// `train vae2d` / `train ldm2d` / `train3d` on the wizard's run. resume =
+// false deletes the stages' checkpoints (and a 3D model folder) first; a
+// cancel through `token` throws ms::Cancelled after a checkpoint, and
+// runStudioTraining(..., resume = true) continues from it. The checkpoints
+// go once the model is saved.
+std::filesystem::path runStudioTraining(StudioTrainingKind kind, const StudioTrainingSettings& settings, bool resume,
+                                        const StudioTrainingEvents& events, ProgressToken& token);
 
 }  // namespace ms::ml

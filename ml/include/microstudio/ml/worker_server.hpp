@@ -13,6 +13,7 @@
 #include <string>
 
 #include "microstudio/jobs/worker_protocol.hpp"
+#include "microstudio/ml/studio_training.hpp"
 
 namespace ms::ml {
 
@@ -33,5 +34,16 @@ struct WorkerTiming {
 };
 WorkerTiming timeWorkerGeneration(const std::string& workerExecutable, const jobs::Generate3dRequest& request,
                                   int repeats);
+
+// One studio training (runStudioTraining, resume = false) in this process
+// and through the worker (a "train" request), alternating, median of
+// `repeats` each; the worker's first request (process start included) apart.
+struct WorkerTrainingTiming {
+    double inProcessSeconds = 0.0;
+    double workerColdSeconds = 0.0;
+    double workerWarmSeconds = 0.0;
+};
+WorkerTrainingTiming timeWorkerTraining(const std::string& workerExecutable, StudioTrainingKind kind,
+                                        const StudioTrainingSettings& settings, int repeats);
 
 }  // namespace ms::ml

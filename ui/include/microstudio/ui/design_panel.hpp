@@ -37,7 +37,7 @@ namespace ms {
 class ProgressToken;
 }
 namespace ms::ml {
-class Generator3D;
+class GeneratorCard;
 }
 
 namespace ms::ui {
@@ -174,7 +174,7 @@ private:
     void setEvaluationMessage(const QString& message, bool warning);
     void updateActions();  // Generate and Evaluate enabled with a model and nothing running
 
-    std::shared_ptr<const ml::Generator3D> model_;
+    std::shared_ptr<const ml::GeneratorCard> model_;  // the loaded generator's JSON (its networks live in the worker)
     QString modelPath_;
     ml::ModelEvaluation evaluation_;  // the model's shipped held-out figures (evaluation.json), if any
     QComboBox* modelPicker_ = nullptr;

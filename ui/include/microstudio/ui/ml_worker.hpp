@@ -32,11 +32,17 @@ public:
     // called before send() returns.
     std::int64_t send(Json request, Handler handler);
     void cancel(std::int64_t id);
+    // A control message for a request in flight ("pause", "resume": it
+    // names the request's id); dropped when that request has ended.
+    void control(const Json& message);
     bool busy() const { return !handlers_.empty(); }
     // The worker's process id while it runs (0 otherwise): for tests.
     qint64 processId() const;
     // $MICROSTUDIO_ML_WORKER, else microstudio-ml beside the executable, else on PATH.
     static QString executable();
+    // The worker's `--version` line (its LibTorch and compute device), or
+    // why it could not be asked; runs the executable once (about 0.4 s).
+    static QString versionLine();
 
 private:
     void start();

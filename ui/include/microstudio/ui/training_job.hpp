@@ -1,29 +1,24 @@
 #pragma once
-// One model training for the studio, off the UI thread: a denoising 2D VAE,
-// a 2D latent diffusion model over a VAE's latents, or the 3D generator
-// (VAE, feature predictor, DDPM in sequence). The settings become ml's runs
-// (ml/training_runs.hpp: studioVae2dRun, studioLdm2dRun,
-// studioGenerator3dRun), trained and saved by the calls `microstudio-cli
-// train` / `train3d` make, so both record the same model metadata. With
-// pause (the worker waits in the progress callback), cancel (ms::Cancelled
-// after a checkpoint) and resume from that checkpoint. Epochs run one
-// trainer call at a time, resuming the checkpoint between calls
-// (bit-identical to one call, see ml/training.hpp), so the validation loss
-// of each epoch is known as soon as it is computed.
+// One model training for the studio, in the ML worker process (MlWorker,
+// docs/worker-protocol.md "train"): a denoising 2D VAE, a 2D latent diffusion
+// model over a VAE's latents, or the 3D generator (VAE, feature predictor,
+// DDPM in sequence). The settings become ml's (ml/studio_training.hpp) and
+// the worker runs ml::runStudioTraining, the calls `microstudio-cli train` /
+// `train3d` make, so both record the same model metadata. With pause (the
+// worker waits between two steps), cancel (ms::Cancelled after a checkpoint)
+// and resume from that checkpoint; a worker that dies (crash, kill -9, out of
+// memory) ends the training with one error and Resume continues from the
+// last checkpoint (every 50 steps and every epoch end) in a fresh worker.
 #include <QObject>
 #include <QPointF>
 #include <QString>
 #include <QVector>
-#include <condition_variable>
+#include <cstdint>
 #include <filesystem>
-#include <memory>
-#include <mutex>
-#include <thread>
 #include <vector>
 
-namespace ms {
-class ProgressToken;
-}
+#include "microstudio/core/json.hpp"
+#include "microstudio/ui/ml_worker.hpp"
 
 namespace ms::ui {
 
@@ -88,45 +83,44 @@ public:
     Q_ENUM(Outcome)
 
     explicit TrainingJob(QObject* parent = nullptr);
-    ~TrainingJob() override;  // cancels and joins
+    ~TrainingJob() override;  // cancels; the worker keeps the checkpoint
 
-    // Starts on a worker thread (false when one is running). resume = true
-    // continues from the stages' checkpoints; false deletes them first.
+    // Sends the training to the worker (false when one is running). resume =
+    // true continues from the stages' checkpoints; false deletes them first.
     bool start(const TrainingSettings& settings, bool resume = false);
     void pause();
     void resume();  // after pause()
     void cancel();  // leaves a checkpoint; start(settings, true) continues
-    bool running() const;
-    bool paused() const;
-    // Blocks until the worker has ended (tests).
-    void wait();
+    bool running() const { return requestId_ != 0; }
+    bool paused() const { return paused_; }
     TrainingState takeState();
     const TrainingSettings& settings() const { return settings_; }
     // Per stage, all epochs so far: (epoch, train loss), (epoch, validation loss).
-    QVector<QPointF> epochTrainLosses() const;
-    QVector<QPointF> epochValidationLosses() const;
+    QVector<QPointF> epochTrainLosses() const { return epochTrain_; }
+    QVector<QPointF> epochValidationLosses() const { return epochValidation_; }
+    // The process that trains (tests kill it).
+    MlWorker& mlWorker() { return worker_; }
 
 signals:
     void progressed();  // at most ~10 per second; takeState() has the news
     void finished(ms::ui::TrainingJob::Outcome outcome, const QString& message);
 
 private:
-    void run(TrainingSettings settings, bool resume);
-    void join();
+    void handle(const Json& event);
+    void stageStarted(const Json& event);
+    void stepTaken(const Json& event);
+    void epochEnded(const Json& event);
+    void ended(const Json& event);
+    void signalProgress(bool now);
 
+    MlWorker worker_;
     TrainingSettings settings_;
-    std::thread worker_;
-    std::shared_ptr<ProgressToken> token_;
-    mutable std::mutex mutex_;
-    std::condition_variable wake_;
+    std::int64_t requestId_ = 0;
     bool paused_ = false;
-    bool running_ = false;
     TrainingState state_;
     QVector<QPointF> epochTrain_, epochValidation_;
+    double lastTrainX_ = 0.0;  // the curve's last train point (epochs)
     qint64 lastSignalMs_ = 0;
-
-    struct Worker;  // the trainer calls (in the .cpp, with the ml/ headers)
-    friend struct Worker;
 };
 
 // The user's model directory: QStandardPaths::AppDataLocation + "/models".
