@@ -14,6 +14,8 @@
 #include <array>
 #include <ctime>
 #include <filesystem>
+#include <unistd.h>
+#include <fstream>
 
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/io/hdf5.hpp"
@@ -93,6 +95,18 @@
 #endif
 
 namespace {
+
+// ML worker processes (microstudio-ml) this test process has started and that still run.
+int childMlWorkers() {
+    int count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+        std::ifstream stat(entry.path() / "stat");
+        std::string pid, comm, state;
+        long ppid = 0;
+        if (stat >> pid >> comm >> state >> ppid && ppid == long(::getpid()) && comm == "(microstudio-ml)") ++count;
+    }
+    return count;
+}
 
 // Counts pixels whose chromaticity is that of each phase colour (shading
 // changes brightness, not chromaticity), and pixels that are not near-black.
@@ -650,6 +664,26 @@ private slots:
         ms::io::writeVolume(demoVolume(), path.toStdString());
         QVERIFY(w.openFile(path, true));
         QCOMPARE(w.volume().dims().nz, 24);
+    }
+
+    // Opening a two-phase file fills the noise lab but starts no ML worker:
+    // the shipped learned denoiser joins (and its worker starts) the first
+    // time the lab shows, as its own column.
+    void noiseLabStartsItsWorkerWhenShown() {
+        ms::ui::MainWindow w;
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        const QString path = QDir::temp().filePath("ms_test_lab_lazy.h5");
+        ms::io::writeVolume(ms::syntheticMicrostructure(ms::Dims{101, 101, 1}), path.toStdString());
+        QVERIFY(w.openFile(path, true));
+        w.noiseLab()->waitForPreview();
+        QCOMPARE(w.noiseLab()->metricsTable()->columnCount(), 2);  // noisy, best classical
+        QCOMPARE(w.noiseLab()->denoiserPicker()->currentIndex(), 0);
+        QCOMPARE(childMlWorkers(), 0);
+        w.tabs()->setCurrentWidget(w.noiseLab());
+        QCOMPARE(w.noiseLab()->denoiserPicker()->currentText(), QString("denoise-vae2d"));
+        QTRY_COMPARE_WITH_TIMEOUT(w.noiseLab()->metricsTable()->columnCount(), 3, 60000);
+        QCOMPARE(childMlWorkers(), 1);
     }
 
     void noiseLabShowsNoisyAndDenoisedWithMetrics() {

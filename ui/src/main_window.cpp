@@ -91,21 +91,16 @@ MainWindow::MainWindow(QWidget* parent) : QMainWindow(parent) {
     connect(viewer_, &ViewerPanel::sampleShown, this, [this](int, const QString& name) { showSample(name); });
     history_ = new ParameterHistory(this);
 #ifdef MICROSTUDIO_HAVE_DESIGN
-    // The shipped denoising VAE joins the noise lab when installed; the
-    // lab's picker offers the others (user-trained ones too).
+    // The shipped denoising VAE joins the noise lab when installed, the first
+    // time the lab shows (it runs in the ML worker: opening a file must not
+    // start one); the lab's picker offers the others (user-trained ones too).
     connect(noiseLab_, &NoiseLabPanel::denoiserPicked, this, [this](const QString& path) { useDenoiser(path); });
-    QString shipped;
-    try {
-        shipped = QString::fromStdString(ml::findModel(ml::kDefaultDenoiser).string());
-    } catch (const std::exception&) {
-        // none installed: the lab shows the classical baselines only
-    }
     fillModelPickers();
-    if (!shipped.isEmpty()) {
-        const int i = noiseLab_->denoiserPicker()->findData(shipped);
-        if (i > 0) noiseLab_->denoiserPicker()->setCurrentIndex(i);  // loads it
-        else useDenoiser(shipped, true);
-    }
+    connect(tabs_, &QTabWidget::currentChanged, this, [this] {
+        if (tabs_->currentWidget() != noiseLab_ || shippedDenoiserOffered_) return;
+        shippedDenoiserOffered_ = true;
+        offerShippedDenoiser();
+    });
 #endif
     for (int i = 0; i < tabs_->count(); ++i) history_->trackChildren(tabs_->widget(i));
 #ifdef MICROSTUDIO_HAVE_DESIGN
@@ -401,6 +396,22 @@ void MainWindow::fillModelPickers() {
             denoisers.append(
                 {QString::fromStdString(m.weights.stem().string()), QString::fromStdString(m.weights.string())});
     noiseLab_->setDenoiserChoices(denoisers);
+#endif
+}
+
+void MainWindow::offerShippedDenoiser() {
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    QString shipped;
+    try {
+        shipped = QString::fromStdString(ml::findModel(ml::kDefaultDenoiser).string());
+    } catch (const std::exception&) {
+        return;  // none installed: the lab shows the classical baselines only
+    }
+    auto* picker = noiseLab_->denoiserPicker();
+    if (picker->currentIndex() > 0) return;  // the user picked one already
+    const int i = picker->findData(shipped);
+    if (i > 0) picker->setCurrentIndex(i);  // loads it
+    else useDenoiser(shipped, true);
 #endif
 }
 

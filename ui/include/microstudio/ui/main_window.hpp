@@ -79,6 +79,8 @@ protected:
 private:
     void buildMenus();
     void fillModelPickers();
+    // The shipped denoiser into the lab, unless the user picked one (first show of the lab).
+    void offerShippedDenoiser();
     void rememberRecent(const QString& path);
     void refreshRecentMenu();
     // Window title, status line and noise lab for the volume the viewer shows.
@@ -95,6 +97,7 @@ private:
 
     QString currentPath_;
     QTabWidget* tabs_ = nullptr;
+    bool shippedDenoiserOffered_ = false;  // offerShippedDenoiser ran (the lab was shown)
     ViewerPanel* viewer_ = nullptr;
     NoiseLabPanel* noiseLab_ = nullptr;
     SimulationPanel* simulation_ = nullptr;
