@@ -96,6 +96,35 @@
 
 namespace {
 
+#ifdef MICROSTUDIO_HAVE_DESIGN
+// A small 2D VAE training in `root` (emptied first) on the wizard's 40
+// demo images of 32 px: 3 epochs, batch 8, one thread.
+ms::ui::TrainingSettings tinyVaeTraining(ms::ui::MainWindow& w, const QString& root) {
+    QDir(root).removeRecursively();
+    w.training()->useDemoData(root + "/data.h5", 40, 32);
+    ms::ui::TrainingSettings s;
+    s.trainData = root + "/data.h5";
+    s.outputDir = root + "/models";
+    s.checkpointDir = root + "/checkpoints";
+    s.epochs = 3;
+    s.batch = 8;
+    s.latent = 8;
+    s.hidden = 32;
+    s.channels = "8,16";
+    s.threads = 1;
+    return s;
+}
+
+// The reference run, straight through, as models/straight.pt; true when it finished.
+bool trainStraight(ms::ui::TrainingSettings s) {
+    ms::ui::TrainingJob straight;
+    s.name = "straight";
+    QSignalSpy done(&straight, &ms::ui::TrainingJob::finished);
+    return straight.start(s) && done.wait(240000) &&
+           done.first().at(0).value<ms::ui::TrainingJob::Outcome>() == ms::ui::TrainingJob::Outcome::Finished;
+}
+#endif
+
 // ML worker processes (microstudio-ml) this test process has started and that still run.
 int childMlWorkers() {
     int count = 0;
@@ -2952,27 +2981,9 @@ private slots:
 
     void trainingCancelLeavesACheckpointThatResumeContinues() {
         const QString root = QDir::temp().filePath("ms_test_training_resume");
-        QDir(root).removeRecursively();
         ms::ui::MainWindow w;
-        w.training()->useDemoData(root + "/data.h5", 40, 32);
-        ms::ui::TrainingSettings s;
-        s.trainData = root + "/data.h5";
-        s.outputDir = root + "/models";
-        s.checkpointDir = root + "/checkpoints";
-        s.epochs = 3;
-        s.batch = 8;
-        s.latent = 8;
-        s.hidden = 32;
-        s.channels = "8,16";
-        s.threads = 1;
-        // Straight through, as the reference.
-        ms::ui::TrainingJob straight;
-        s.name = "straight";
-        QSignalSpy straightDone(&straight, &ms::ui::TrainingJob::finished);
-        QVERIFY(straight.start(s));
-        QVERIFY(straightDone.wait(240000));
-        QCOMPARE(straightDone.first().at(0).value<ms::ui::TrainingJob::Outcome>(),
-                 ms::ui::TrainingJob::Outcome::Finished);
+        ms::ui::TrainingSettings s = tinyVaeTraining(w, root);
+        QVERIFY(trainStraight(s));  // the reference, straight through
         // Paused before its first step is over, then cancelled: a checkpoint, no model.
         ms::ui::TrainingJob job;
         s.name = "resumed";
@@ -3015,26 +3026,9 @@ private slots:
     // worker) finishes with the same weights as a run never interrupted.
     void trainingSurvivesTheWorkersDeathAndResumes() {
         const QString root = QDir::temp().filePath("ms_test_training_killed");
-        QDir(root).removeRecursively();
         ms::ui::MainWindow w;
-        w.training()->useDemoData(root + "/data.h5", 40, 32);
-        ms::ui::TrainingSettings s;
-        s.trainData = root + "/data.h5";
-        s.outputDir = root + "/models";
-        s.checkpointDir = root + "/checkpoints";
-        s.epochs = 3;
-        s.batch = 8;
-        s.latent = 8;
-        s.hidden = 32;
-        s.channels = "8,16";
-        s.threads = 1;
-        ms::ui::TrainingJob straight;
-        s.name = "straight";
-        QSignalSpy straightDone(&straight, &ms::ui::TrainingJob::finished);
-        QVERIFY(straight.start(s));
-        QVERIFY(straightDone.wait(240000));
-        QCOMPARE(straightDone.first().at(0).value<ms::ui::TrainingJob::Outcome>(),
-                 ms::ui::TrainingJob::Outcome::Finished);
+        ms::ui::TrainingSettings s = tinyVaeTraining(w, root);
+        QVERIFY(trainStraight(s));  // the reference, straight through
 
         ms::ui::TrainingJob job;
         s.name = "killed";
