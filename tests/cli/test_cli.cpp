@@ -290,6 +290,50 @@ private slots:
     }
     void cleanupTestCase() { fs::remove_all(dir_); }
 
+    // Issue 27: the ML commands, run now by the worker microstudio-ml, give
+    // what microstudio-cli gave at 6aec00b (the commit before they moved out
+    // of it) for the same inputs and seeds, to the bit: labels, fields,
+    // attributes and the CSV. scripts/record-ml-reference.sh recorded
+    // tests/cli/reference-6aec00b with that build (one thread).
+    void mlCommandsMatchTheReferenceBeforeTheSplit() {
+        const fs::path ref = fs::path(MICROSTUDIO_SOURCE_DIR) / "tests/cli/reference-6aec00b";
+        const fs::path out = dir_ / "reference";
+        fs::create_directories(out);
+        Limits oneThread;
+        oneThread.env = {"MICROSTUDIO_THREADS=1"};
+        const QList<QStringList> commands{
+            {"generate", "--create-tiny", q(out / "tiny3d"), "--phases", "2"},
+            {"denoise", q(ref / "noisy.h5"), q(out / "denoised.h5")},
+            {"sample2d", q(out / "sampled.h5"), "--count", "2", "--steps", "10", "--seed", "3"},
+            {"generate", "--model", q(out / "tiny3d"), "--target", "ABS_f_D=0.4", "-n", "2", "--steps", "5", "--seed",
+             "7", "-o", q(out / "generated.h5")}};
+        for (const auto& command : commands) {
+            const Run r = cli(command, oneThread);
+            QVERIFY2(r.finished && r.code == 0, qPrintable(command.join(' ') + ": " + r.err));
+        }
+        for (const char* file : {"denoised.h5", "sampled.h5", "generated.h5"}) {
+            std::vector<ms::Volume> expected, got;
+            try {
+                expected = ms::io::readSamples((ref / file).string());
+                got = ms::io::readSamples((out / file).string());
+            } catch (const std::exception& e) {
+                QFAIL(e.what());
+            }
+            QCOMPARE(got.size(), expected.size());
+            for (std::size_t i = 0; i < got.size(); ++i) {
+                QVERIFY2(got[i].dims() == expected[i].dims() && got[i].sameLabels(expected[i]), file);
+                QCOMPARE(got[i].hasField(), expected[i].hasField());
+                if (got[i].hasField()) QVERIFY2(got[i].field() == expected[i].field(), file);
+                QVERIFY2(got[i].attributes == expected[i].attributes, file);
+                auto text = got[i].text, expectedText = expected[i].text;
+                text.erase("source");  // the file's own path
+                expectedText.erase("source");
+                QVERIFY2(text == expectedText, file);
+            }
+        }
+        QCOMPARE(readBytes(out / "generated.csv"), readBytes(ref / "generated.csv"));
+    }
+
     void convertRoundTripsThreePhaseThroughEveryFormat() {
         ms::SyntheticOptions o;
         o.donorFraction = 0.4;
