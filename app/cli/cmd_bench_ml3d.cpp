@@ -53,8 +53,8 @@ Options benchOptions() {
            "seconds per request, the worker's first (start-up and model load) and warm requests, the machine's load");
     o.integer("samples", "N", "with --worker: samples per request").range(1, 1000).def(4);
     o.flag("worker-training",
-           "a small 3D generator trained as the studio's wizard does (the wizard's defaults, 24 synthetic 32x32x16 "
-           "volumes, 2 epochs of each stage, batch 4) in this process and through the ML worker, alternating");
+           "a small 3D generator trained as the studio's wizard does (the wizard's defaults, 64 synthetic 32x32x16 "
+           "volumes, 3 epochs of each stage, batch 4) in this process and through the ML worker, alternating");
     o.text("model", "M", "with --large or --worker: model folder / name").note(report3d::kShippedGenerator);
     return o;
 }
@@ -128,11 +128,11 @@ int benchWorkerTraining(const Args& args) {
     if (args.integer("threads") > 0) setenv("MICROSTUDIO_THREADS", std::to_string(args.integer("threads")).c_str(), 1);
     const TemporaryDirectory files("ms-bench-worker-training");
     std::vector<Volume> volumes;
-    for (int i = 0; i < 24; ++i) {
+    for (int i = 0; i < 64; ++i) {
         SyntheticOptions o;
         o.seed = std::uint64_t(100 + i);
         o.wavelength = 6.0;
-        o.donorFraction = 0.35 + 0.01 * i;
+        o.donorFraction = 0.35 + 0.004 * i;
         volumes.push_back(syntheticMicrostructure(Dims{32, 32, 16}, o));
     }
     ml::StudioTrainingSettings s;
@@ -141,7 +141,7 @@ int benchWorkerTraining(const Args& args) {
     s.name = "bench";
     s.outDir = files.path() / "models";
     s.checkpointDir = files.path() / "checkpoints";
-    s.epochs = 2;
+    s.epochs = 3;
     s.batch = 4;
     s.learningRate = 1e-3;
     s.threads = int(args.integer("threads"));
@@ -153,7 +153,7 @@ int benchWorkerTraining(const Args& args) {
     const auto t =
         ml::timeWorkerTraining(mlWorkerExecutable().string(), ml::StudioTrainingKind::Generator3d, s, repeats);
     std::printf(
-        "bench ml3d --worker-training: the wizard's 3D generator, 24 volumes 32x32x16, 2 epochs per stage, "
+        "bench ml3d --worker-training: the wizard's 3D generator, 64 volumes 32x32x16, 3 epochs per stage, "
         "batch 4; median of %d, alternating\n",
         repeats);
     std::printf("in this process:       %8.3f s per training\n", t.inProcessSeconds);
