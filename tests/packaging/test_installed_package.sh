@@ -23,10 +23,14 @@ for f in gen3d-ch2/generator3d.pt gen3d-ch2/generator3d.json gen3d-ch2/heldout-t
 done
 [ -z "$(find "$models" -name '*.ckpt' -o -name checkpoints)" ] || fail "the package ships training checkpoints"
 [ -x "$work/root/usr/bin/microstudio-ml" ] || fail "the package lacks usr/bin/microstudio-ml (the ML worker)"
-# The CLI is torch-free: its model commands run in microstudio-ml.
-if ldd "$work/root/usr/bin/microstudio-cli" | grep -q 'libtorch\|libQt5\|libopencv'; then
-  fail "the installed microstudio-cli links LibTorch, OpenCV or Qt5"
-fi
+# The CLI and the studio are torch-free: model work runs in microstudio-ml.
+for exe in microstudio-cli microstudio; do
+  [ "$exe" = microstudio ] && [ ! -x "$build/app/microstudio" ] && continue  # built without the GUI
+  [ -x "$work/root/usr/bin/$exe" ] || fail "the package lacks usr/bin/$exe"
+  if ldd "$work/root/usr/bin/$exe" | grep -q 'libtorch\|libQt5\|libopencv'; then
+    fail "the installed $exe links LibTorch, OpenCV or Qt5"
+  fi
+done
 echo "package: $(basename "$deb"), $(du -sm "$deb" | cut -f1) MB"
 
 # What runs with the trees hidden.
