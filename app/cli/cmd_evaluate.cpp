@@ -15,7 +15,6 @@
 #include "report3d.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/json.hpp"
-#include "microstudio/io/io.hpp"
 #include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/guidance3d.hpp"
@@ -142,10 +141,7 @@ ml::Evaluation3dOptions evaluationOptions(const Args& args, long count, const ml
 std::vector<Volume> readTraining(const Args& args, double minPhase) {
     const std::string path = args.value("training", "");
     if (path.empty()) return {};
-    auto training = ml::selectSamples(io::readSamples(path), std::size_t(args.integer("training-count")), minPhase);
-    if (training.empty())
-        throw Error("--training: no samples in " + path + (minPhase > 0.0 ? " above the phase-fraction filter" : ""));
-    return training;
+    return ml::readSelectedSamples(path, std::size_t(args.integer("training-count")), minPhase, "--min-phase-fraction");
 }
 
 // --choose-guidance: every scale on the validation targets, the best kept in the model.
@@ -187,10 +183,8 @@ int cmdEvaluate(const CommandArgs& argv) {
     options.data = heldOutPath(args, model);
     // The model's training filter (single-phase snapshots skipped) unless given.
     options.minPhaseFraction = args.number("min-phase-fraction", ml::trainingMinPhaseFraction(model.card()));
-    const auto heldOut = ml::selectSamples(io::readSamples(options.data), std::size_t(count), options.minPhaseFraction);
-    if (heldOut.empty())
-        throw Error("no samples in " + options.data +
-                    (options.minPhaseFraction > 0.0 ? " above --min-phase-fraction" : ""));
+    const auto heldOut =
+        ml::readSelectedSamples(options.data, std::size_t(count), options.minPhaseFraction, "--min-phase-fraction");
     const std::string split = ml::heldOutSplit(heldOut);  // refuses train samples before the slow parts
     std::fprintf(stderr, "evaluate: %zu held-out samples of %s (split %s)\n", heldOut.size(), options.data.c_str(),
                  split.c_str());

@@ -114,8 +114,7 @@ int evaluateHeldOut(const ml::Generator3D& model, const Args& args, const ml::Ge
     o.diversitySamples = 0;
     o.timingBatchSizes.clear();
     o.data = *args.value("evaluate");
-    const auto heldOut = ml::selectSamples(io::readSamples(o.data), std::size_t(args.integer("count", 16)), 0.0);
-    if (heldOut.empty()) throw Error("no samples in " + o.data);
+    const auto heldOut = ml::readSelectedSamples(o.data, std::size_t(args.integer("count", 16)), 0.0);
     ProgressToken progress;
     ProgressBar bar("evaluate");
     progress.setListener([&](double f, const std::string& msg) { bar.update(f, msg); });

@@ -13,6 +13,7 @@
 #include "microstudio/core/process.hpp"
 #include "microstudio/core/subsample.hpp"
 #include "microstudio/ml/evaluate.hpp"
+#include "microstudio/io/io.hpp"
 #include "microstudio/ml/splits.hpp"
 #ifdef MICROSTUDIO_HAVE_DESCRIPTORS
 #include "microstudio/descriptors/descriptors.hpp"
@@ -572,6 +573,15 @@ std::vector<Volume> selectSamples(std::vector<Volume> volumes, std::size_t count
     return out;
 }
 
+std::vector<Volume> readSelectedSamples(const std::string& path, std::size_t count, double minPhaseFraction,
+                                        const std::string& filterName) {
+    auto selected = selectSamples(io::readSamples(path), count, minPhaseFraction);
+    if (selected.empty())
+        throw Error("no samples in " + path +
+                    (minPhaseFraction > 0.0 ? " above " + filterName + " " + csvNumber(minPhaseFraction) : ""));
+    return selected;
+}
+
 std::string heldOutSplit(const std::vector<Volume>& heldOut) {
     std::set<std::string> splits;
     std::size_t training = 0;
@@ -682,18 +692,21 @@ TargetFeasibility checkFeasibility(const Generator3D& model, const std::vector<N
     return f;
 }
 
+void describeGenerated(std::vector<Volume>& volumes, int phases) {
+#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
+    descriptors::Options d;
+    d.phases = phases;
+    const auto measured = descriptors::describeBatch(volumes, d);
+    for (std::size_t i = 0; i < volumes.size(); ++i) descriptors::storeAsAttributes(measured[i], volumes[i]);
+#else
+    (void)volumes;
+    (void)phases;
+#endif
+}
+
 void finishGenerated(std::vector<Volume>& volumes, const Generator3D& model, const TargetFeasibility& feasibility,
                      bool describe) {
-#ifdef MICROSTUDIO_HAVE_DESCRIPTORS
-    if (describe) {
-        descriptors::Options d;
-        d.phases = model.config().vae.phases;
-        const auto measured = descriptors::describeBatch(volumes, d);
-        for (std::size_t i = 0; i < volumes.size(); ++i) descriptors::storeAsAttributes(measured[i], volumes[i]);
-    }
-#else
-    (void)describe;
-#endif
+    if (describe) describeGenerated(volumes, model.config().vae.phases);
     const bool known = model.trainingConditions().size() > 0;
     for (std::size_t i = 0; i < volumes.size(); ++i) {
         char name[32];

@@ -19,7 +19,6 @@
 #include "microstudio/core/process.hpp"
 #include "microstudio/core/parallel.hpp"
 #include "microstudio/core/progress.hpp"
-#include "microstudio/descriptors/descriptors.hpp"
 #include "microstudio/io/io.hpp"
 #include "microstudio/jobs/worker_process.hpp"
 #include "microstudio/jobs/worker_protocol.hpp"
@@ -130,13 +129,12 @@ void relayProgress(std::int64_t id, ProgressToken& token, EventWriter& events) {
     });
 }
 
-// Measured descriptors, under the dataset's names, for a plain sample
-// (screening has measured its draws already).
-void describeSample(const jobs::Generate3dRequest& r, const Generator3D& model, Volume& v) {
-    if (!r.describe || r.candidates != 1) return;
-    descriptors::Options d;
-    d.phases = model.config().vae.phases;  // a 3-phase sample without mixed voxels keeps 3-phase descriptors
-    descriptors::storeAsAttributes(descriptors::describe(v, d), v);
+// A sample as the worker hands it over: measured descriptors, under the
+// dataset's names, for a plain sample (screening has measured its draws).
+Volume describedSample(const jobs::Generate3dRequest& r, const Generator3D& model, const Volume& sample) {
+    std::vector<Volume> one{sample};
+    if (r.describe && r.candidates == 1) describeGenerated(one, model.config().vae.phases);
+    return std::move(one.front());
 }
 
 // One generate3d request: samples and previews to files, each announced;
@@ -150,8 +148,7 @@ Json runGenerate3d(std::int64_t id, const jobs::Generate3dRequest& r, ModelCache
     relayProgress(id, token, events);
     o.progress = &token;
     o.onSample = [&](std::size_t index, const Volume& sample) {
-        Volume v = sample;
-        describeSample(r, *model, v);
+        const Volume v = describedSample(r, *model, sample);
         const std::string file = jobs::sampleFile(r.outDir, index);
         io::writeVolume(v, file);
         events.send(jobs::sampleEvent(id, index, file));
@@ -185,14 +182,11 @@ Json runEvaluate3d(std::int64_t id, const jobs::Evaluate3dRequest& r, ModelCache
     o.data = r.data;
     o.minPhaseFraction = r.minPhaseFraction;
     token.report(0.0, "reading held-out samples");
-    const auto heldOut = selectSamples(io::readSamples(r.data), r.count, o.minPhaseFraction);
-    if (heldOut.empty())
-        throw Error("no samples in " + r.data + (o.minPhaseFraction > 0.0 ? " above the phase-fraction filter" : ""));
+    const auto heldOut = readSelectedSamples(r.data, r.count, o.minPhaseFraction);
     std::vector<Volume> training;
     if (!r.training.empty()) {
         token.report(0.0, "reading training samples");
-        training = selectSamples(io::readSamples(r.training), r.trainingCount, o.minPhaseFraction);
-        if (training.empty()) throw Error("no training samples in " + r.training);
+        training = readSelectedSamples(r.training, r.trainingCount, o.minPhaseFraction);
         o.training = &training;
         o.trainingData = r.training;
     }
@@ -447,10 +441,7 @@ WorkerTiming timeWorkerGeneration(const std::string& workerExecutable, const job
     t.modelLoadSeconds = secondsSince(start);
     auto o = generateOptions(request);
     o.previewEvery = 0;
-    o.onSample = [&](std::size_t, const Volume& sample) {
-        Volume v = sample;
-        describeSample(request, model, v);
-    };
+    o.onSample = [&](std::size_t, const Volume& sample) { describedSample(request, model, sample); };
     std::vector<double> inProcess, warm, reading;
     for (int i = 0; i < repeats; ++i) {
         start = std::chrono::steady_clock::now();

@@ -43,6 +43,12 @@ Agreement agreement(const std::vector<double>& target, const std::vector<double>
 // Up to `count` of the volumes whose rarer phase fills at least
 // `minPhaseFraction` (core/subsample.hpp), evenly spaced; may be empty.
 std::vector<Volume> selectSamples(std::vector<Volume> volumes, std::size_t count, double minPhaseFraction);
+// selectSamples on the samples of an .h5 file (held-out or training data for
+// evaluate, the CLI's and the worker's); ms::Error naming the file when
+// none is left ("no samples in PATH above --min-phase-fraction 0.01", the
+// filter as the caller names it).
+std::vector<Volume> readSelectedSamples(const std::string& path, std::size_t count, double minPhaseFraction,
+                                        const std::string& filterName = "the phase-fraction filter");
 
 // defaultHeldOutData, trainingMinPhaseFraction, kShippedHeldOut: generator_card.hpp.
 
@@ -247,6 +253,11 @@ struct TargetFeasibility {
     std::vector<std::pair<std::size_t, FeasibilityReport>> firstOutside;
 };
 TargetFeasibility checkFeasibility(const Generator3D& model, const std::vector<NamedValues>& targets);
+
+// The generated volumes' descriptors (GraSPI, with the model's phase count:
+// a 3-phase sample without mixed voxels keeps 3-phase descriptors) stored as
+// attributes, measured in parallel; a no-op without the descriptors library.
+void describeGenerated(std::vector<Volume>& volumes, int phases);
 
 // Generated volumes made ready to write: their descriptors measured and
 // stored as attributes when `describe` (GraSPI; a no-op without the
