@@ -1,6 +1,7 @@
 #include "microstudio/jobs/worker_process.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,6 +22,28 @@ namespace {
 void closeIfOpen(int& fd) {
     if (fd >= 0) ::close(fd);
     fd = -1;
+}
+
+// write() to a pipe whose reader may be gone, without SIGPIPE ending the
+// process and without changing how the process handles SIGPIPE: the signal
+// is blocked for this thread during the write, and one the write raised is
+// taken back before unblocking; the write fails with EPIPE instead.
+ssize_t writeWithoutSigpipe(int fd, const char* data, std::size_t size) {
+    sigset_t pipeOnly, previous, pending;
+    sigemptyset(&pipeOnly);
+    sigaddset(&pipeOnly, SIGPIPE);
+    sigpending(&pending);
+    const bool pendingBefore = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipeOnly, &previous);
+    const ssize_t n = ::write(fd, data, size);
+    const int error = errno;
+    if (n < 0 && error == EPIPE && !pendingBefore) {
+        const timespec now{0, 0};
+        while (sigtimedwait(&pipeOnly, nullptr, &now) < 0 && errno == EINTR) {}
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    errno = error;
+    return n;
 }
 }  // namespace
 
@@ -48,7 +71,6 @@ WorkerProcess::WorkerProcess(const std::string& executable) {
         closeIfOpen(fromWorker_);
         throw Error(executable + ": cannot start the ML worker: " + std::strerror(failed));
     }
-    std::signal(SIGPIPE, SIG_IGN);  // a dead worker makes send() fail, not the process
 }
 
 WorkerProcess::~WorkerProcess() {
@@ -60,7 +82,7 @@ WorkerProcess::~WorkerProcess() {
 void WorkerProcess::send(const Json& message) {
     const std::string line = workerLine(message);
     for (std::size_t done = 0; done < line.size();) {
-        const ssize_t n = ::write(toWorker_, line.data() + done, line.size() - done);
+        const ssize_t n = writeWithoutSigpipe(toWorker_, line.data() + done, line.size() - done);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) throw Error("the ML worker stopped reading: " + std::string(std::strerror(errno)));
         done += std::size_t(n);

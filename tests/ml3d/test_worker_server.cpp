@@ -376,6 +376,12 @@ private slots:
     }
 
     void workerProcessThatDies() {
+        // SIGPIPE at its default (it may arrive ignored from the shell that
+        // started the test): a send() that raised it would end this process.
+        struct sigaction pipeDefault {
+        }, inherited{};
+        pipeDefault.sa_handler = SIG_DFL;
+        QCOMPARE(::sigaction(SIGPIPE, &pipeDefault, &inherited), 0);
         auto request = tinyRequest(model_, dir_.filePath("run5").toStdString(), 0);
         {
             jobs::WorkerProcess worker(MICROSTUDIO_ML);
@@ -394,6 +400,11 @@ private slots:
                 QVERIFY((*e).contains("event"));  // the rest before the kill, then the end
             QCOMPARE(worker.wait(), 128 + SIGKILL);
             QVERIFY_THROWS_EXCEPTION(ms::Error, worker.send(jobs::cancelMessage(1)));
+            // ... without SIGPIPE ending this process, whose handling of it stays the default.
+            struct sigaction pipe {};
+            QCOMPARE(::sigaction(SIGPIPE, nullptr, &pipe), 0);
+            QVERIFY(pipe.sa_handler == SIG_DFL);
+            QCOMPARE(::sigaction(SIGPIPE, &inherited, nullptr), 0);
         }
         jobs::WorkerProcess fresh(MICROSTUDIO_ML);
         request.steps = 2;

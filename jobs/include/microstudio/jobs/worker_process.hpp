@@ -1,6 +1,7 @@
 #pragma once
 // A blocking client of the ML worker (docs/worker-protocol.md) for code
-// without an event loop: benchmarks and tests. Starts `EXECUTABLE serve`
+// without an event loop: benchmarks, tests and the Noise lab's learned
+// denoiser (WorkerDenoiser, called on a background thread). Starts `EXECUTABLE serve`
 // with pipes on its stdin and stdout (stderr stays the caller's). The studio
 // has its own, event-driven client (ui::MlWorker on QProcess).
 #include <optional>
@@ -14,8 +15,9 @@ namespace ms::jobs {
 class WorkerProcess {
 public:
     // Throws ms::Error naming the executable when it cannot be started.
-    // Ignores SIGPIPE in this process from then on, so a dead worker makes
-    // send() throw instead of ending the caller.
+    // send() to a dead worker throws; it never raises SIGPIPE in the caller
+    // (blocked for the writing thread only; the process's handling of
+    // SIGPIPE is left alone).
     explicit WorkerProcess(const std::string& executable);
     ~WorkerProcess();  // closes its input (the worker cancels and exits), then waits for it
     WorkerProcess(const WorkerProcess&) = delete;
