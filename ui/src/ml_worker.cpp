@@ -16,7 +16,7 @@ namespace {
 constexpr int kErrorTailBytes = 2000;
 }
 
-MlWorker::MlWorker(QObject* parent) : QObject(parent) {}
+MlWorker::MlWorker(QObject* parent, ThreadWaiting waiting) : QObject(parent), waiting_(waiting) {}
 
 MlWorker::~MlWorker() {
     if (!process_) return;
@@ -62,11 +62,15 @@ void MlWorker::start() {
         if (error == QProcess::FailedToStart)
             stopped(tr("%1 could not be started (%2)").arg(executable(), process_->errorString()));
     });
-    // Torch's threads sleep instead of spinning between operations: spinning
-    // ones took the cores from the studio's UI thread (docs/benchmarks.md:
-    // the Design tab's generation tests 11 s / 30 s passive, 30 s / 80 s spinning).
+    // How torch's threads wait (ThreadWaiting): spinning ones took the cores
+    // from the studio's UI thread during generation (docs/benchmarks.md: the
+    // Design tab's generation tests 11 s / 30 s passive, 30 s / 80 s
+    // spinning), while a training's small operations each pay a wake-up.
     QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
-    if (!environment.contains("OMP_WAIT_POLICY")) environment.insert("OMP_WAIT_POLICY", "PASSIVE");
+    if (!environment.contains("OMP_WAIT_POLICY") && !environment.contains("GOMP_SPINCOUNT")) {
+        if (waiting_ == ThreadWaiting::Passive) environment.insert("OMP_WAIT_POLICY", "PASSIVE");
+        else environment.insert("GOMP_SPINCOUNT", "100000");  // libgomp, Debian's torch runtime
+    }
     process_->setProcessEnvironment(environment);
     process_->start(executable(), {"serve"});
 }

@@ -23,7 +23,14 @@ class MlWorker : public QObject {
 public:
     using Handler = std::function<void(const Json& event)>;
 
-    explicit MlWorker(QObject* parent = nullptr);
+    // How the worker's torch (OpenMP) threads wait between operations, set in
+    // its environment unless the studio's own sets OMP_WAIT_POLICY or
+    // GOMP_SPINCOUNT (docs/benchmarks.md, "Training through the ML worker"):
+    // Passive (sleep at once: generation beside the Design tab's previews was
+    // 3x faster so) or BriefSpin (spin about 100,000 rounds, then sleep: a
+    // training, whose many small operations pay a wake-up each, 1.7x faster).
+    enum class ThreadWaiting { Passive, BriefSpin };
+    explicit MlWorker(QObject* parent = nullptr, ThreadWaiting waiting = ThreadWaiting::Passive);
     ~MlWorker() override;  // asks the worker to stop, then kills it after 2 s
 
     // Sends `request` (its "op" and fields; the id is set here) and returns
@@ -56,6 +63,7 @@ private:
     QByteArray errorTail_;  // the worker's last stderr output, for the death message
     std::map<std::int64_t, Handler> handlers_;
     std::int64_t nextId_ = 1;
+    ThreadWaiting waiting_;
 };
 
 }  // namespace ms::ui

@@ -113,7 +113,7 @@ private:
     void ended(const Json& event);
     void signalProgress(bool now);
 
-    MlWorker worker_;
+    MlWorker worker_{nullptr, MlWorker::ThreadWaiting::BriefSpin};
     TrainingSettings settings_;
     std::int64_t requestId_ = 0;
     bool paused_ = false;
