@@ -1941,6 +1941,45 @@ private slots:
 
     // Generator3D: training data sets ranges and the cloud, both persist;
     // per-sample targets equal the constant form; timing is split.
+    // The torch-free card the studio reads (GeneratorCard::read, JSON only)
+    // says what the loaded model says: configuration, weights file, ranges,
+    // condition cloud and feasibility, on the shipped gen3d-ch2; the held-out
+    // default is the shipped subset; a folder without a model is one error.
+    void cardReadsWhatTheLoadedModelCarries() {
+        const fs::path shipped = fs::path(MICROSTUDIO_SOURCE_DIR) / "resources/models/gen3d-ch2";
+        const auto card = GeneratorCard::read(shipped);
+        const auto model = Generator3D::load(shipped);
+        QCOMPARE(card.weightsPath(), model.weightsPath());
+        QVERIFY(card.config().toJson() == model.config().toJson());
+        QCOMPARE(card.conditionNames(), model.conditionNames());
+        const auto a = card.featureRanges(), b = model.featureRanges();
+        QCOMPARE(a.size(), b.size());
+        for (std::size_t k = 0; k < a.size(); ++k) {
+            QCOMPARE(a[k].name, b[k].name);
+            QCOMPARE(a[k].min, b[k].min);
+            QCOMPARE(a[k].max, b[k].max);
+            QCOMPARE(a[k].mean, b[k].mean);
+            QCOMPARE(a[k].std, b[k].std);
+        }
+        QCOMPARE(card.conditionRanges().size(), std::size_t(3));
+        QVERIFY(card.trainingConditions().size() > 100);
+        QCOMPARE(card.trainingConditions().size(), model.trainingConditions().size());
+        for (const std::map<std::string, double>& target :
+             {std::map<std::string, double>{{"ABS_f_D", 0.5}}, {{"ABS_f_D", 0.95}, {"CT_f_D_tort1", 0.1}}}) {
+            const auto x = card.feasibility(target), y = model.feasibility(target);
+            QVERIFY(x.known && y.known);
+            QCOMPARE(x.feasible, y.feasible);
+            QCOMPARE(x.distance, y.distance);
+            QVERIFY(x.nearest == y.nearest);
+        }
+        QVERIFY(!card.feasibility({{"ABS_f_D", 0.95}, {"CT_f_D_tort1", 0.1}}).feasible);
+        QCOMPARE(fs::path(defaultHeldOutData(card)), shipped / kShippedHeldOut);
+        QVERIFY(trainingMinPhaseFraction(card) > 0.0);
+        const fs::path empty = fs::temp_directory_path() / "ms_test_ml3d_no_model";
+        fs::create_directories(empty);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, GeneratorCard::read(empty));
+    }
+
     void generatorFeasibilityAndTargets() {
         const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_feasible";
         fs::remove_all(dir);
