@@ -3036,16 +3036,20 @@ private slots:
         const QString root = QDir::temp().filePath("ms_test_training_killed");
         ms::ui::MainWindow w;
         ms::ui::TrainingSettings s = tinyVaeTraining(w, root);
+        s.epochs = 12;              // 60 steps: the pause lands well before the end
         QVERIFY(trainStraight(s));  // the reference, straight through
 
         ms::ui::TrainingJob job;
         s.name = "killed";
         QSignalSpy done(&job, &ms::ui::TrainingJob::finished);
+        // Held as soon as its first epoch is reported (that epoch's end wrote a
+        // checkpoint), from the event itself rather than a later poll; then killed.
+        const auto holdAfterEpoch1 = QObject::connect(&job, &ms::ui::TrainingJob::progressed, &job, [&job] {
+            if (!job.paused() && !job.epochValidationLosses().isEmpty()) job.pause();
+        });
         QVERIFY(job.start(s));
-        // Held after its first epoch (whose end wrote a checkpoint), then killed.
-        QTRY_VERIFY_WITH_TIMEOUT(job.epochValidationLosses().size() >= 1, 120000);
-        job.pause();
-        QTRY_VERIFY_WITH_TIMEOUT(job.takeState().paused, 60000);
+        QTRY_VERIFY_WITH_TIMEOUT(job.takeState().paused, 120000);
+        QObject::disconnect(holdAfterEpoch1);
         QVERIFY(done.isEmpty());
         const qint64 worker = job.mlWorker().processId();
         QVERIFY(worker > 0);
