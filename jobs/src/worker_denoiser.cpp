@@ -21,19 +21,9 @@ Volume WorkerDenoiser::denoise(const Volume& noisy) {
     const DenoiseRequest request{model_, (scratch_->path() / "noisy.h5").string(),
                                  (scratch_->path() / "denoised.h5").string()};
     io::writeVolume(noisy, request.input);
-    bool sent = true;
-    try {
-        worker_->send(requestMessage(id, request));
-    } catch (const Error&) {
-        sent = false;  // its input is closed: it died since the last call
-    }
-    while (sent) {
-        const auto event = worker_->next();
-        if (!event) break;
-        if (messageId(*event) != id) continue;
-        const std::string kind = (*event)["event"].get<std::string>();
-        if (kind == "done") return io::readVolume(request.output);
-        if (kind == "error") throw Error((*event)["message"].get<std::string>());
+    if (const auto last = worker_->request(requestMessage(id, request))) {
+        if ((*last)["event"] == "done") return io::readVolume(request.output);
+        throw Error((*last)["message"].get<std::string>());
     }
     // The worker stopped: the next call starts a new one.
     const int status = worker_->wait();

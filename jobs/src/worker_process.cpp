@@ -89,6 +89,22 @@ void WorkerProcess::send(const Json& message) {
     }
 }
 
+std::optional<Json> WorkerProcess::request(const Json& message, const std::function<void(const Json&)>& onEvent) {
+    const std::int64_t id = messageId(message);
+    try {
+        send(message);
+    } catch (const Error&) {
+        return std::nullopt;  // its input is closed: it died
+    }
+    while (auto event = next()) {
+        if (messageId(*event) != id) continue;
+        const std::string kind = (*event)["event"].get<std::string>();
+        if (kind == "done" || kind == "error") return event;
+        if (onEvent) onEvent(*event);
+    }
+    return std::nullopt;
+}
+
 std::optional<Json> WorkerProcess::next() {
     for (;;) {
         if (const auto end = buffer_.find('\n'); end != std::string::npos) {

@@ -49,31 +49,39 @@ private:
 
 // The generator of a folder, loaded once and kept warm; loaded again when
 // its files change (a model retrained into the same folder, a guidance
-// choice saved in place).
+// choice saved in place). 2D VAEs as denoisers the same way.
 class ModelCache {
 public:
-    std::shared_ptr<Generator3D> generator(const std::string& folderOrFile) {
+    std::shared_ptr<const Generator3D> generator(const std::string& folderOrFile) {
         const fs::path folder =
             fs::is_regular_file(folderOrFile) ? fs::path(folderOrFile).parent_path() : fs::path(folderOrFile);
-        auto& slot = generators_[fs::weakly_canonical(folder).string()];
-        const std::string stamp = filesStamp(folder);
-        if (!slot.model || slot.stamp != stamp)
-            slot = {stamp, std::make_shared<Generator3D>(Generator3D::load(folder))};
-        return slot.model;
+        return warm(generators_, folder, folder,
+                    [&] { return std::make_shared<Generator3D>(Generator3D::load(folder)); });
     }
 
-    // A 2D VAE as a denoiser, kept warm the same way (its folder's files).
     std::shared_ptr<const noise::Denoiser> denoiser(const std::string& file) {
-        auto& slot = denoisers_[fs::weakly_canonical(file).string()];
-        const std::string stamp = filesStamp(fs::path(file).parent_path());
-        if (!slot.model || slot.stamp != stamp) {
-            auto vae = std::make_shared<const Vae2d>(Vae2d::load(file));
-            slot = {stamp, makeDenoiser(vae, fs::path(file).stem().string())};
-        }
-        return slot.model;
+        return warm(denoisers_, file, fs::path(file).parent_path(), [&] {
+            return makeDenoiser(std::make_shared<const Vae2d>(Vae2d::load(file)), fs::path(file).stem().string());
+        });
     }
 
 private:
+    template <class Model>
+    struct Loaded {
+        std::string stamp;  // filesStamp of the model's folder when loaded
+        std::shared_ptr<const Model> model;
+    };
+
+    // The slot of `key`, loaded again when `folder`'s files changed since.
+    template <class Model, class Load>
+    static std::shared_ptr<const Model> warm(std::map<std::string, Loaded<Model>>& slots, const fs::path& key,
+                                             const fs::path& folder, const Load& load) {
+        auto& slot = slots[fs::weakly_canonical(key).string()];
+        const std::string stamp = filesStamp(folder);
+        if (!slot.model || slot.stamp != stamp) slot = {stamp, load()};
+        return slot.model;
+    }
+
     // Name, size and modification time of every file in the folder, in name order.
     static std::string filesStamp(const fs::path& folder) {
         std::set<std::string> files;
@@ -87,16 +95,8 @@ private:
         return stamp;
     }
 
-    struct Loaded {
-        std::string stamp;
-        std::shared_ptr<Generator3D> model;
-    };
-    std::map<std::string, Loaded> generators_;
-    struct LoadedDenoiser {
-        std::string stamp;
-        std::shared_ptr<const noise::Denoiser> model;
-    };
-    std::map<std::string, LoadedDenoiser> denoisers_;
+    std::map<std::string, Loaded<Generator3D>> generators_;
+    std::map<std::string, Loaded<noise::Denoiser>> denoisers_;
 };
 
 GenerateOptions generateOptions(const jobs::Generate3dRequest& r) {
@@ -398,35 +398,25 @@ double median(std::vector<double> values) {
     return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
 }
 
-// One request through the worker, to its "done"; the seconds spent reading the samples back.
-double requestThroughWorker(jobs::WorkerProcess& worker, std::int64_t id, const jobs::Generate3dRequest& r) {
-    worker.send(jobs::requestMessage(id, r));
-    double reading = 0.0;
-    while (const auto event = worker.next()) {
-        const std::string kind = (*event)["event"].get<std::string>();
-        if (kind == "sample") {
-            const auto start = std::chrono::steady_clock::now();
-            jobs::readGeneratedVolume((*event)["file"].get<std::string>());
-            reading += secondsSince(start);
-        } else if (kind == "done") {
-            return reading;
-        } else if (kind == "error") {
-            throw Error("the ML worker: " + (*event)["message"].get<std::string>());
-        }
-    }
-    throw Error("the ML worker stopped before answering");
+// One request through the worker, to its "done" (ms::Error on its error or
+// the worker's end); calls onEvent with its other events.
+void throughWorker(jobs::WorkerProcess& worker, const Json& request,
+                   const std::function<void(const Json&)>& onEvent = {}) {
+    const auto last = worker.request(request, onEvent);
+    if (!last) throw Error("the ML worker stopped before answering");
+    if ((*last)["event"] == "error") throw Error("the ML worker: " + (*last)["message"].get<std::string>());
 }
 
-// One train request through the worker, to its "done".
-void trainThroughWorker(jobs::WorkerProcess& worker, std::int64_t id, const jobs::TrainRequest& r) {
-    worker.send(jobs::requestMessage(id, r));
-    while (const auto event = worker.next()) {
-        if (jobs::messageId(*event) != id) continue;
-        const std::string kind = (*event)["event"].get<std::string>();
-        if (kind == "done") return;
-        if (kind == "error") throw Error("the ML worker: " + (*event)["message"].get<std::string>());
-    }
-    throw Error("the ML worker stopped before answering");
+// One generate3d request through the worker; the seconds spent reading the samples back.
+double requestThroughWorker(jobs::WorkerProcess& worker, std::int64_t id, const jobs::Generate3dRequest& r) {
+    double reading = 0.0;
+    throughWorker(worker, jobs::requestMessage(id, r), [&](const Json& event) {
+        if (event["event"] != "sample") return;
+        const auto start = std::chrono::steady_clock::now();
+        jobs::readGeneratedVolume(event["file"].get<std::string>());
+        reading += secondsSince(start);
+    });
+    return reading;
 }
 
 }  // namespace
@@ -477,7 +467,7 @@ WorkerTrainingTiming timeWorkerTraining(const std::string& workerExecutable, Stu
     const jobs::TrainRequest request{studioTrainingKindName(kind), false, toJson(there)};
     jobs::WorkerProcess worker(workerExecutable);
     auto start = std::chrono::steady_clock::now();
-    trainThroughWorker(worker, 1, request);
+    throughWorker(worker, jobs::requestMessage(1, request));
     t.workerColdSeconds = secondsSince(start);
     std::vector<double> inProcess, warm;
     for (int i = 0; i < repeats; ++i) {  // alternating: both see the same drift of the machine's load
@@ -486,7 +476,7 @@ WorkerTrainingTiming timeWorkerTraining(const std::string& workerExecutable, Stu
         runStudioTraining(kind, here, false, {}, token);
         inProcess.push_back(secondsSince(start));
         start = std::chrono::steady_clock::now();
-        trainThroughWorker(worker, i + 2, request);
+        throughWorker(worker, jobs::requestMessage(i + 2, request));
         warm.push_back(secondsSince(start));
     }
     worker.send(jobs::shutdownMessage());

@@ -4,6 +4,7 @@
 // denoiser (WorkerDenoiser, called on a background thread). Starts `EXECUTABLE serve`
 // with pipes on its stdin and stdout (stderr stays the caller's). The studio
 // has its own, event-driven client (ui::MlWorker on QProcess).
+#include <functional>
 #include <optional>
 #include <string>
 #include <sys/types.h>
@@ -24,6 +25,11 @@ public:
     WorkerProcess& operator=(const WorkerProcess&) = delete;
 
     void send(const Json& message);
+    // Sends a request (its "id" set) and hands every event of that id to
+    // `onEvent` until its "done" or "error", which is returned; nullopt when
+    // the worker has stopped (its input closed, or its output ended before
+    // the answer). Throws as next() on a line that is not a protocol message.
+    std::optional<Json> request(const Json& message, const std::function<void(const Json&)>& onEvent = {});
     // The next event; nullopt once the worker's output ends (it exited or died).
     // Throws ms::Error for a line that is not a protocol message.
     std::optional<Json> next();
