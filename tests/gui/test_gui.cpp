@@ -658,15 +658,48 @@ private slots:
         QVERIFY(!w.sliceView(1)->isVisible());
     }
 
+    // About opens at once (the worker's start takes about 0.5 s) and fills in
+    // the worker's LibTorch and device when it answers; a second look needs no
+    // second question.
     void aboutNamesVersionsAndDevice() {
         ms::ui::MainWindow w;
-        const QString about = w.aboutText();
-        QVERIFY2(about.contains(QString("Qt ") + qVersion()), qPrintable(about));
-        QVERIFY(about.contains("VTK 9."));
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        w.showAbout();
+        auto* box = w.findChild<QMessageBox*>("aboutBox");
+        QVERIFY(box && box->isVisible());
+        QVERIFY2(box->text().contains(QString("Qt ") + qVersion()), qPrintable(box->text()));
+        QVERIFY(box->text().contains("VTK 9."));
 #ifdef MICROSTUDIO_HAVE_DESIGN
-        QVERIFY2(about.contains("LibTorch 1.") || about.contains("LibTorch 2."), qPrintable(about));
-        QVERIFY(about.contains("cpu (") || about.contains("cuda ("));
+        QVERIFY2(box->text().contains("asking microstudio-ml"), qPrintable(box->text()));
+        QTRY_VERIFY2_WITH_TIMEOUT(box->text().contains("LibTorch 1.") || box->text().contains("LibTorch 2."),
+                                  qPrintable(box->text()), 20000);
+        QVERIFY(box->text().contains("cpu (") || box->text().contains("cuda ("));
+        QTest::keyClick(box, Qt::Key_Return);
+        QTRY_VERIFY(!w.findChild<QMessageBox*>("aboutBox"));
+        w.showAbout();
+        QVERIFY2(w.findChild<QMessageBox*>("aboutBox")->text().contains("LibTorch"), qPrintable(w.aboutText()));
+        QTest::keyClick(w.findChild<QMessageBox*>("aboutBox"), Qt::Key_Escape);
 #endif
+    }
+
+    // A worker that cannot start is named in the box, and asked again next time.
+    void aboutNamesAWorkerThatDoesNotStart() {
+#ifndef MICROSTUDIO_HAVE_DESIGN
+        QSKIP("built without the ML worker");
+#endif
+        const QByteArray saved = qgetenv("MICROSTUDIO_ML_WORKER");
+        qputenv("MICROSTUDIO_ML_WORKER", "/nonexistent/microstudio-ml");
+        ms::ui::MainWindow w;
+        w.showAbout();
+        auto* box = w.findChild<QMessageBox*>("aboutBox");
+        QVERIFY(box);
+        QTRY_VERIFY2(box->text().contains("/nonexistent/microstudio-ml does not answer --version"),
+                     qPrintable(box->text()));
+        QVERIFY(w.aboutText().contains("asking microstudio-ml"));  // not kept
+        box->close();
+        if (saved.isEmpty()) qunsetenv("MICROSTUDIO_ML_WORKER");
+        else qputenv("MICROSTUDIO_ML_WORKER", saved);
     }
 
     void parameterChangesUndoAndRedo() {

@@ -371,7 +371,7 @@ void MainWindow::refreshRecentMenu() {
 QString MainWindow::aboutText() const {
     QString ml = tr("not built");
 #ifdef MICROSTUDIO_HAVE_DESIGN
-    ml = MlWorker::versionLine();  // LibTorch and the compute device live in the worker
+    ml = mlVersion_.isEmpty() ? tr("asking microstudio-ml...") : mlVersion_;
 #endif
     return tr("<h3>MicroStudio %1</h3><p>Design studio for materials microstructures.</p>"
               "<p>Qt %2, VTK %3<br>ML worker: %4</p>")
@@ -439,7 +439,23 @@ bool MainWindow::useDenoiser(const QString& path, bool quiet) {
 #endif
 }
 
-void MainWindow::showAbout() { QMessageBox::about(this, tr("About MicroStudio"), aboutText()); }
+// Shown at once; the worker's line (LibTorch and the compute device live in
+// the worker, whose start takes about 0.5 s) fills in when it answers and is
+// kept for the next time.
+void MainWindow::showAbout() {
+    auto* box = new QMessageBox(QMessageBox::NoIcon, tr("About MicroStudio"), aboutText(), QMessageBox::Ok, this);
+    box->setObjectName("aboutBox");
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    if (!windowIcon().isNull()) box->setIconPixmap(windowIcon().pixmap(64, 64));
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    if (mlVersion_.isEmpty())
+        MlWorker::askVersion(box, [this, box](bool answered, const QString& line) {
+            if (answered) mlVersion_ = line;
+            box->setText(aboutText().replace(tr("asking microstudio-ml..."), line.toHtmlEscaped()));
+        });
+#endif
+    box->open();
+}
 
 void MainWindow::closeEvent(QCloseEvent* e) {
     if (!confirmClose()) {

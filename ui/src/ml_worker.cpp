@@ -38,12 +38,22 @@ QString MlWorker::executable() {
     return onPath.isEmpty() ? beside : onPath;
 }
 
-QString MlWorker::versionLine() {
-    QProcess process;
-    process.start(executable(), {"--version"});
-    if (!process.waitForFinished(10000) || process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0)
-        return tr("%1 does not answer --version (%2)").arg(executable(), process.errorString());
-    return QString::fromUtf8(process.readAllStandardOutput()).trimmed();
+void MlWorker::askVersion(QObject* context, std::function<void(bool, const QString&)> answer) {
+    auto* process = new QProcess(context);  // owned by context; deletes itself when done
+    const auto finish = [process, answer](bool answered, const QString& line) {
+        answer(answered, line);
+        process->deleteLater();
+    };
+    connect(process, &QProcess::errorOccurred, context, [process, finish](QProcess::ProcessError error) {
+        if (error != QProcess::FailedToStart) return;  // the others end in finished()
+        finish(false, tr("%1 does not answer --version (%2)").arg(executable(), process->errorString()));
+    });
+    connect(process, &QProcess::finished, context, [process, finish](int code, QProcess::ExitStatus status) {
+        if (status != QProcess::NormalExit || code != 0)
+            return finish(false, tr("%1 does not answer --version (exit status %2)").arg(executable()).arg(code));
+        finish(true, QString::fromUtf8(process->readAllStandardOutput()).trimmed());
+    });
+    process->start(executable(), {"--version"});
 }
 
 qint64 MlWorker::processId() const { return process_ ? process_->processId() : 0; }

@@ -53,7 +53,8 @@ public:
     render::PhaseScene* phaseScene() const;
     void setPhaseVisible(int phase, bool visible);
     void setPhaseOpacity(int phase, double opacity);
-    // Versions of Qt, VTK and LibTorch and the compute device (Help > About).
+    // Versions of Qt, VTK and LibTorch and the compute device (Help > About);
+    // the ML worker's line once it has answered showAbout().
     QString aboutText() const;
 
 public slots:
@@ -96,6 +97,7 @@ private:
     void rememberSample(const QString& path, const QString& name);
 
     QString currentPath_;
+    QString mlVersion_;  // the ML worker's --version line, once asked
     QTabWidget* tabs_ = nullptr;
     bool shippedDenoiserOffered_ = false;  // offerShippedDenoiser ran (the lab was shown)
     ViewerPanel* viewer_ = nullptr;

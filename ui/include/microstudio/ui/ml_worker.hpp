@@ -47,9 +47,11 @@ public:
     qint64 processId() const;
     // $MICROSTUDIO_ML_WORKER, else microstudio-ml beside the executable, else on PATH.
     static QString executable();
-    // The worker's `--version` line (its LibTorch and compute device), or
-    // why it could not be asked; runs the executable once (about 0.4 s).
-    static QString versionLine();
+    // Asks the worker executable for its `--version` line (its LibTorch and
+    // compute device) without blocking: `answer` gets (true, the line), or
+    // (false, why it could not be asked), on the event loop about 0.5 s
+    // later; nothing is called once `context` is gone.
+    static void askVersion(QObject* context, std::function<void(bool answered, const QString& line)> answer);
 
 private:
     void start();
