@@ -37,33 +37,49 @@ std::vector<std::string> studioStages(StudioTrainingKind kind) {
     return {};
 }
 
-Json toJson(const StudioTrainingSettings& s) {
-    return {{"train", s.train.string()},
-            {"validation", s.validation.string()},
-            {"limit", s.limit},
-            {"name", s.name},
-            {"out_dir", s.outDir.string()},
-            {"checkpoint_dir", s.checkpointDir.string()},
-            {"epochs", s.epochs},
-            {"batch", s.batch},
-            {"learning_rate", s.learningRate},
-            {"seed", s.seed},
-            {"threads", s.threads},
-            {"latent", s.latent},
-            {"hidden", s.hidden},
-            {"channels", s.channels},
-            {"beta", s.beta},
-            {"vae", s.vae.string()},
-            {"ldm_hidden", s.ldmHidden},
-            {"ldm_blocks", s.ldmBlocks},
-            {"diffusion_steps", s.diffusionSteps},
-            {"conditions", s.conditions},
-            {"channels3d", s.channels3d},
-            {"latent_channels", s.latentChannels},
-            {"unet_features", s.unetFeatures}};
+namespace {
+
+// Every field with its JSON name, once: toJson writes through it and
+// studioTrainingSettingsFromJson reads through it.
+template <class Settings, class Visit>
+void eachField(Settings& s, Visit&& visit) {
+    visit("train", s.train);
+    visit("validation", s.validation);
+    visit("limit", s.limit);
+    visit("name", s.name);
+    visit("out_dir", s.outDir);
+    visit("checkpoint_dir", s.checkpointDir);
+    visit("epochs", s.epochs);
+    visit("batch", s.batch);
+    visit("learning_rate", s.learningRate);
+    visit("seed", s.seed);
+    visit("threads", s.threads);
+    visit("latent", s.latent);
+    visit("hidden", s.hidden);
+    visit("channels", s.channels);
+    visit("beta", s.beta);
+    visit("vae", s.vae);
+    visit("ldm_hidden", s.ldmHidden);
+    visit("ldm_blocks", s.ldmBlocks);
+    visit("diffusion_steps", s.diffusionSteps);
+    visit("conditions", s.conditions);
+    visit("channels3d", s.channels3d);
+    visit("latent_channels", s.latentChannels);
+    visit("unet_features", s.unetFeatures);
 }
 
-namespace {
+Json asJson(const fs::path& path) { return path.string(); }
+template <class T>
+Json asJson(const T& value) {
+    return value;
+}
+
+void read(const Json& json, fs::path& path) { path = json.get<std::string>(); }
+template <class T>
+void read(const Json& json, T& value) {
+    value = json.get<T>();
+}
+
 // `value` has the JSON type of the field's default (integers for integers).
 void checkField(const std::string& key, const Json& value, const Json& fallback) {
     const std::string where = "training settings: '" + key + "' must be ";
@@ -76,7 +92,14 @@ void checkField(const std::string& key, const Json& value, const Json& fallback)
             if (!item.is_number_integer()) throw Error(where + "a list of integers");
     }
 }
+
 }  // namespace
+
+Json toJson(const StudioTrainingSettings& s) {
+    Json json = Json::object();
+    eachField(s, [&json](const char* key, const auto& value) { json[key] = asJson(value); });
+    return json;
+}
 
 StudioTrainingSettings studioTrainingSettingsFromJson(const Json& json) {
     if (!json.is_object()) throw Error("training settings: not a JSON object");
@@ -88,29 +111,7 @@ StudioTrainingSettings studioTrainingSettingsFromJson(const Json& json) {
     }
     merged.update(json);
     StudioTrainingSettings s;
-    s.train = merged["train"].get<std::string>();
-    s.validation = merged["validation"].get<std::string>();
-    s.limit = merged["limit"].get<long>();
-    s.name = merged["name"].get<std::string>();
-    s.outDir = merged["out_dir"].get<std::string>();
-    s.checkpointDir = merged["checkpoint_dir"].get<std::string>();
-    s.epochs = merged["epochs"].get<int>();
-    s.batch = merged["batch"].get<int>();
-    s.learningRate = merged["learning_rate"].get<double>();
-    s.seed = merged["seed"].get<std::uint64_t>();
-    s.threads = merged["threads"].get<int>();
-    s.latent = merged["latent"].get<int>();
-    s.hidden = merged["hidden"].get<int>();
-    s.channels = merged["channels"].get<std::vector<int>>();
-    s.beta = merged["beta"].get<double>();
-    s.vae = merged["vae"].get<std::string>();
-    s.ldmHidden = merged["ldm_hidden"].get<int>();
-    s.ldmBlocks = merged["ldm_blocks"].get<int>();
-    s.diffusionSteps = merged["diffusion_steps"].get<int>();
-    s.conditions = merged["conditions"].get<std::string>();
-    s.channels3d = merged["channels3d"].get<std::vector<int>>();
-    s.latentChannels = merged["latent_channels"].get<int>();
-    s.unetFeatures = merged["unet_features"].get<int>();
+    eachField(s, [&merged](const char* key, auto& value) { read(merged[key], value); });
     return s;
 }
 

@@ -199,9 +199,19 @@ private slots:
         const ms::Json json = ms::ml::toJson(s);
         const auto back = ms::ml::studioTrainingSettingsFromJson(ms::parseJson(json.dump()));
         QVERIFY(ms::ml::toJson(back) == json);
+        QCOMPARE(json.size(), std::size_t(23));  // every field, by its documented name
+        QCOMPARE(json.at("out_dir"), ms::Json("/m"));
+        QCOMPARE(json.at("learning_rate"), ms::Json(2e-4));
+        QCOMPARE(json.at("channels3d"), ms::Json({4, 8}));
+        QCOMPARE(back.train, s.train);
+        QCOMPARE(back.checkpointDir, s.checkpointDir);
+        QCOMPARE(back.vae, s.vae);
+        QCOMPARE(back.limit, s.limit);
         QCOMPARE(back.channels, s.channels);
         QCOMPARE(back.learningRate, s.learningRate);
         QCOMPARE(back.seed, s.seed);
+        QCOMPARE(back.conditions, s.conditions);
+        QCOMPARE(back.unetFeatures, s.unetFeatures);
         QCOMPARE(ms::ml::studioTrainingSettingsFromJson(ms::Json{{"epochs", 2}}).epochs, 2);  // the rest: defaults
         const auto refusal = [](const ms::Json& j) -> std::string {
             try {
