@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes every file reader with libFuzzer (docs/reliability.md).
 #
-#   bash scripts/fuzz.sh [SECONDS] [READER ...]     READER: vti h5 txt png tif npy (default: all)
+#   bash scripts/fuzz.sh [SECONDS] [READER ...]     READER: vti h5 txt png tif npy dream3d (default: all)
 #   bash scripts/fuzz.sh 0 h5                       only replay the last run's crash inputs
 #
 # Configures and builds build-fuzz/ with clang (-DMICROSTUDIO_FUZZ=ON: core
@@ -21,7 +21,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 seconds="${1:-600}"
 [ $# -gt 0 ] && shift
 readers=("$@")
-[ ${#readers[@]} -eq 0 ] && readers=(vti h5 txt png tif npy)
+[ ${#readers[@]} -eq 0 ] && readers=(vti h5 txt png tif npy dream3d)
 build="${MICROSTUDIO_FUZZ_DIR:-$root/build-fuzz}"
 jobs="${MICROSTUDIO_FUZZ_JOBS:-1}"
 cc="${CC:-clang-14}"
@@ -58,7 +58,7 @@ run() {
   # libhdf5 leaks a few KB on many malformed files (inside H5C/H5O error
   # paths); leaks are only checked in our own readers.
   local leaks=1
-  [ "$r" = h5 ] && leaks=0
+  [ "$r" = h5 ] || [ "$r" = dream3d ] && leaks=0
   local status=0
   [ "$seconds" = 0 ] || ASAN_OPTIONS="detect_leaks=$leaks:abort_on_error=1" nice -n 5 "$bin" -fork=1 -ignore_crashes=1 \
     -max_total_time="$seconds" -max_len=16384 -malloc_limit_mb=96 -rss_limit_mb=2048 -timeout=10 \
@@ -92,9 +92,9 @@ run() {
     echo "  $(basename "$input"): ${where:-no stack (leak or timeout?)} ($verdict)" >>"$log.crashes"
   done
   # Inputs of fork-mode jobs that crashed (no exit handler ran): theirs only.
-  for f in /dev/shm/ms_fuzz_*.h5; do
+  for f in /dev/shm/ms_fuzz_*.h5 /dev/shm/ms_fuzz_*.dream3d; do
     [ -f "$f" ] || continue
-    pid="${f##*/ms_fuzz_}"; pid="${pid%.h5}"
+    pid="${f##*/ms_fuzz_}"; pid="${pid%.*}"
     kill -0 "$pid" 2>/dev/null || rm -f "$f"
   done
   echo "$summary, $crashes crash input(s), $ours to fix (inputs in $build/crashes/$r/, log $log)"

@@ -13,8 +13,9 @@ int cmdConvert(const CommandArgs& argv) {
     Options declared("convert [--sample N] [--labels D,A[,M]] IN OUT",
                      "Converts between .vti, .h5 (MicroGen3D layout), .txt (GraSPI), .png (a 3D volume becomes a "
                      "slice stack OUT_z0000.png ... with a manifest OUT.pngstack; an older stack there is replaced as "
-                     "a whole), .tif/.tiff (multi-page, one page per z; IN may be a folder of single-page TIFFs) and "
-                     ".npy. Labels are always kept; field, spacing and attributes where the format holds them "
+                     "a whole), .tif/.tiff (multi-page, one page per z; IN may be a folder of single-page TIFFs), "
+                     ".npy and .dream3d (DREAM.3D, with an .xdmf sidecar ParaView opens). Labels are always kept; "
+                     "field, spacing and attributes where the format holds them "
                      "(docs/formats.md). Writes are atomic; temp files a killed convert left beside OUT are removed.");
     declared.integer("sample", "N", "which sample of a multi-sample .h5 file").atLeast(0).def(0);
     declared.labels();

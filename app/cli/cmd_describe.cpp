@@ -41,11 +41,12 @@ void printJson(const std::vector<Described>& items) {
 }  // namespace
 
 int cmdDescribe(const CommandArgs& argv) {
-    Options declared("describe [OPTIONS] FILE...",
-                     "GraSPI morphology descriptors of each FILE (.txt, .vti, .h5, .png, .tif/.tiff or a folder of "
-                     "TIFF slices, .npy; every sample of a multi-sample .h5). The default output for one file is "
-                     "GraSPI's own 'NAME value' lines in GraSPI's order and number format; several files give one CSV "
-                     "row each.");
+    Options declared(
+        "describe [OPTIONS] FILE...",
+        "GraSPI morphology descriptors of each FILE (.txt, .vti, .h5, .png, .tif/.tiff or a folder of "
+        "TIFF slices, .npy, .dream3d; every sample of a multi-sample .h5). The default output for one file is "
+        "GraSPI's own 'NAME value' lines in GraSPI's order and number format; several files give one CSV "
+        "row each.");
     declared.flag("periodic", "wrap the sides (x in 2D; x and y in 3D), GraSPI -p 1");
     declared.integer("phases", "2|3", "GraSPI -n").choices({"2", "3"}).note("3 when the file has mixed voxels");
     declared.number("pixel-size", "S", "voxel size, GraSPI -s").above(0).def(1.0);

@@ -12,11 +12,12 @@
 namespace ms::cli {
 
 int cmdInfo(const CommandArgs& argv) {
-    Options declared("info [--json] [--labels D,A[,M]] FILE",
-                     "Shows dimensions, spacing, phases, volume fraction per phase and the attributes of FILE (.vti, "
-                     ".h5, .txt, .png, .tif/.tiff or a folder of TIFF slices, .npy). First, before reading the data, "
-                     "the line 'claims:' gives what the file's header claims (size, voxels) and the bytes present, so "
-                     "it shows even when the file is then refused.");
+    Options declared(
+        "info [--json] [--labels D,A[,M]] FILE",
+        "Shows dimensions, spacing, phases, volume fraction per phase and the attributes of FILE (.vti, "
+        ".h5, .txt, .png, .tif/.tiff or a folder of TIFF slices, .npy, .dream3d). First, before reading the data, "
+        "the line 'claims:' gives what the file's header claims (size, voxels) and the bytes present, so "
+        "it shows even when the file is then refused.");
     declared.flag("json", "accepted for older scripts; the output stays these text lines");
     declared.labels();
     const auto parsed = declared.parse(argv);

@@ -334,9 +334,9 @@ OptionRef Options::dims(const std::string& name, const std::string& placeholder,
 
 void Options::labels() {
     text("labels", "D,A[,M]",
-         "for .tif and .npy: the stored values of donor, acceptor and mixed (e.g. 0,255 or 0,255,128). Default: "
-         "0/1/2 and 0/0.5/1 are labels as they are, else 2 or 3 distinct values are D, A or D, M, A in ascending "
-         "order; any other file is refused")
+         "for .tif, .npy and another writer's .dream3d: the stored values of donor, acceptor and mixed (e.g. "
+         "0,255 or 0,255,128). Default: 0/1/2 and 0/0.5/1 are labels as they are (not in .dream3d, whose phases "
+         "start at 1), else 2 or 3 distinct values are D, A or D, M, A in ascending order; any other file is refused")
         .rule("2 or 3 distinct numbers D,A[,M]", [](const std::string& text) { io::parseLabelValues(text); });
 }
 

@@ -7,6 +7,7 @@
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
+#include "microstudio/io/dream3d.hpp"
 #include "microstudio/io/limits.hpp"
 #include "microstudio/io/npy.hpp"
 #include "microstudio/io/png.hpp"
@@ -217,6 +218,7 @@ FileClaim claimFromHead(Format format, const std::string& head, std::uintmax_t f
             c = pngClaim(head);
             break;
         case Format::Hdf5:
+        case Format::Dream3d:
             c.what = "HDF5 (needs libhdf5)";
             break;
         case Format::Npy:
@@ -237,6 +239,7 @@ FileClaim fileClaim(const fs::path& path) {
     if (format == Format::Tiff) return tiffClaim(path);  // directories may lie past any head; a folder of slices
     const std::uintmax_t size = requireRegularFile(path);
     if (format == Format::Hdf5) return hdf5Claim(path);
+    if (format == Format::Dream3d) return dream3dClaim(path);
     return claimFromHead(format, readHead(path), size);
 }
 

@@ -33,20 +33,18 @@
 #include "microstudio/core/files.hpp"
 #include "labels.hpp"
 #include "microstudio/io/claim.hpp"
+#include "microstudio/io/dream3d.hpp"
+#include "microstudio/io/io.hpp"
 #include "microstudio/io/limits.hpp"
+#include "hdf5_internal.hpp"
 
 namespace fs = std::filesystem;
 
 namespace ms::io {
 
-namespace {
+namespace detail {
 
 constexpr const char* kFieldGroup = "_fields";  // fields live beside, not among, the samples
-
-// HDF5 prints its own error stack to stderr by default; we report instead.
-struct SilenceHdf5 {
-    SilenceHdf5() { H5::Exception::dontPrint(); }
-};
 
 std::string hdf5Reason(const H5::Exception& e) { return e.getDetailMsg(); }
 
@@ -105,13 +103,15 @@ void writeTextAttribute(H5::H5Object& obj, const std::string& name, const std::s
     attr.write(type, value.empty() ? std::string(" ") : value);
 }
 
-template <typename T>
-void writeArrayAttribute(H5::H5Object& obj, const std::string& name, const H5::PredType& type,
-                         const std::vector<T>& v) {
-    hsize_t n = v.size();
-    H5::DataSpace space(1, &n);
-    auto attr = obj.createAttribute(name, type, space);
-    attr.write(type, v.data());
+void writeVolumeAttributes(H5::H5Object& obj, const Volume& v) {
+    for (const auto& [key, value] : v.attributes) {
+        if (key == "dims" || key == "spacing") continue;
+        writeScalarAttribute(obj, key, value);
+    }
+    for (const auto& [key, value] : v.text) {
+        if (key == "sample" || key == "source" || v.attributes.count(key)) continue;
+        writeTextAttribute(obj, key, value);
+    }
 }
 
 void writeSample(H5::H5File& file, const std::string& name, const Volume& v) {
@@ -127,14 +127,7 @@ void writeSample(H5::H5File& file, const std::string& name, const Volume& v) {
     ds.write(v.labels().data(), H5::PredType::NATIVE_UINT8);
     writeArrayAttribute<int>(ds, "dims", H5::PredType::NATIVE_INT, {d.nx, d.ny, d.nz});
     writeArrayAttribute<double>(ds, "spacing", H5::PredType::NATIVE_DOUBLE, {v.spacing[0], v.spacing[1], v.spacing[2]});
-    for (const auto& [key, value] : v.attributes) {
-        if (key == "dims" || key == "spacing") continue;
-        writeScalarAttribute(ds, key, value);
-    }
-    for (const auto& [key, value] : v.text) {
-        if (key == "sample" || key == "source" || v.attributes.count(key)) continue;
-        writeTextAttribute(ds, key, value);
-    }
+    writeVolumeAttributes(ds, v);
     if (v.hasField()) {
         H5::Group group = file.nameExists(kFieldGroup) ? file.openGroup(kFieldGroup) : file.createGroup(kFieldGroup);
         auto fds = group.createDataSet(name, H5::PredType::NATIVE_FLOAT, space, props);
@@ -212,16 +205,6 @@ Dims dimsOf(const H5::DataSet& ds, const H5::H5File& file, const std::vector<hsi
 // that can back the claim (a chunked dataset never written stores nothing;
 // a compressed one expands at most kMaxDeflateRatio times; nothing can
 // store more than the file's size).
-// Called with the voxels (a float field's counting 4 times) of each dataset
-// that passed its checks; the reader process raises its memory cap by them
-// (a no-op elsewhere).
-using GrantMemory = std::function<void(long double voxels)>;
-
-// A field voxel (float) needs 4 times a label voxel's memory.
-constexpr long double kLabelVoxelShare = 1;
-constexpr long double kFieldVoxelShare = 4;
-constexpr const char* kOutOfMemory = "not enough memory to read it";
-
 std::size_t checkedCount(const H5::DataSet& ds, const std::vector<hsize_t>& shape, std::uintmax_t fileSize,
                          const std::string& where, const GrantMemory& grant, long double voxelShare) {
     const auto cls = ds.getTypeClass();
@@ -261,68 +244,14 @@ std::size_t checkedCount(const H5::DataSet& ds, const std::vector<hsize_t>& shap
     return std::size_t(claimed);
 }
 
-// Reads every value of ds as double, in C order, a bounded slab at a time
-// (a few MB, never the whole dataset as doubles), calling take(index, value).
-template <typename Take>
-void readValues(const H5::DataSet& ds, const std::vector<hsize_t>& shape, Take&& take) {
-    constexpr hsize_t kSlab = hsize_t(1) << 20;
-    if (shape.empty()) {  // scalar
-        double x = 0;
-        ds.read(&x, H5::PredType::NATIVE_DOUBLE);
-        take(std::size_t(0), x);
-        return;
-    }
-    const int rank = int(shape.size());
-    // Axes after k are read whole; axis k in steps; axes before k one index at a time.
-    hsize_t inner = 1;
-    int k = rank - 1;
-    while (k >= 0 && inner * shape[std::size_t(k)] <= kSlab) inner *= shape[std::size_t(k--)];
-    std::vector<hsize_t> start(shape.size(), 0), count(shape);
-    hsize_t step = 1;
-    if (k >= 0) {
-        step = std::max<hsize_t>(1, kSlab / inner);
-        for (int a = 0; a < k; ++a) count[std::size_t(a)] = 1;
-    }
-    std::vector<double> buffer;
-    H5::DataSpace fileSpace = ds.getSpace();
-    std::size_t done = 0;
-    while (true) {
-        if (k >= 0) count[std::size_t(k)] = std::min(step, shape[std::size_t(k)] - start[std::size_t(k)]);
-        hsize_t n = 1;
-        for (hsize_t c : count) n *= c;
-        buffer.resize(std::size_t(n));
-        fileSpace.selectHyperslab(H5S_SELECT_SET, count.data(), start.data());
-        H5::DataSpace memory(1, &n);
-        ds.read(buffer.data(), H5::PredType::NATIVE_DOUBLE, memory, fileSpace);
-        for (std::size_t i = 0; i < buffer.size(); ++i) take(done + i, buffer[i]);
-        done += buffer.size();
-        if (k < 0) return;
-        // Odometer over axes 0..k.
-        start[std::size_t(k)] += count[std::size_t(k)];
-        int a = k;
-        while (a >= 0 && start[std::size_t(a)] >= shape[std::size_t(a)]) {
-            start[std::size_t(a)] = 0;
-            if (--a >= 0) ++start[std::size_t(a)];
-        }
-        if (a < 0) return;
-    }
-}
-
-Volume readSample(const H5::H5File& file, const fs::path& path, const std::string& name, const GrantMemory& grant) {
-    const std::string where = path.string() + ":/" + printableExcerpt(name, 80);
-    const std::uintmax_t fileSize = requireRegularFile(path);
-    H5::DataSet ds = file.openDataSet(name);
-    const auto shape = shapeOf(ds);
-    const std::size_t count = checkedCount(ds, shape, fileSize, where, grant, kLabelVoxelShare);
-    Volume v(dimsOf(ds, file, shape, count, where));
-    auto& labels = v.labels();
-    readValues(ds, shape, [&](std::size_t i, double x) { labels[i] = detail::phaseOfValue(x, where, i); });
+void readVolumeAttributes(const H5::DataSet& ds, Volume& v, const std::string& where,
+                          const std::vector<std::string>& skip) {
     const int attributes = ds.getNumAttrs();
     for (int i = 0; i < attributes; ++i) {
         H5::Attribute attr = ds.openAttribute(unsigned(i));
         const std::string key = attr.getName();
         const auto cls = attr.getTypeClass();
-        if (key == "dims") continue;
+        if (key == "dims" || std::find(skip.begin(), skip.end(), key) != skip.end()) continue;
         if (key == "spacing") {
             auto s = readNumbers(attr, where);
             if (s.size() == 3) {
@@ -342,6 +271,18 @@ Volume readSample(const H5::H5File& file, const fs::path& path, const std::strin
             v.text[key] = text;
         }
     }
+}
+
+Volume readSample(const H5::H5File& file, const fs::path& path, const std::string& name, const GrantMemory& grant) {
+    const std::string where = path.string() + ":/" + printableExcerpt(name, 80);
+    const std::uintmax_t fileSize = requireRegularFile(path);
+    H5::DataSet ds = file.openDataSet(name);
+    const auto shape = shapeOf(ds);
+    const std::size_t count = checkedCount(ds, shape, fileSize, where, grant, kLabelVoxelShare);
+    Volume v(dimsOf(ds, file, shape, count, where));
+    auto& labels = v.labels();
+    readValues(ds, shape, [&](std::size_t i, double x) { labels[i] = detail::phaseOfValue(x, where, i); });
+    readVolumeAttributes(ds, v, where, {});
     if (file.nameExists(kFieldGroup)) {
         H5::Group group = file.openGroup(kFieldGroup);
         if (group.nameExists(name)) {
@@ -364,16 +305,6 @@ Volume readSample(const H5::H5File& file, const fs::path& path, const std::strin
     return v;
 }
 
-template <typename Fn>
-auto guarded(const fs::path& path, Fn&& fn) {
-    SilenceHdf5 quiet;
-    try {
-        return fn();
-    } catch (const H5::Exception& e) {
-        throw Error(path.string() + ": HDF5 error (truncated or corrupt file?): " + hdf5Reason(e));
-    }
-}
-
 std::string sampleName(const Volume& v, std::size_t index) {
     auto it = v.text.find("sample");
     if (it != v.text.end() && !it->second.empty() && it->second.find('/') == std::string::npos &&
@@ -384,7 +315,9 @@ std::string sampleName(const Volume& v, std::size_t index) {
     return buf;
 }
 
-}  // namespace
+}  // namespace detail
+
+using namespace detail;  // the helpers above, shared with dream3d.cpp
 
 // ---- Reading untrusted files in a child process ----
 //
@@ -576,7 +509,7 @@ bool recvMessage(int fd, std::string& m, const Deadline& deadline, bool& late) {
 }
 
 // What a reader asks for; served by serve() in the helper (or in process).
-enum class Op : std::uint8_t { Names = 1, RequireSamples, Claim, Sample, All };
+enum class Op : std::uint8_t { Names = 1, RequireSamples, Claim, Sample, All, Dream3d, Dream3dClaim };
 
 std::vector<std::string> sampleNamesOf(const H5::H5File& file) {
     std::vector<std::string> names;
@@ -681,6 +614,18 @@ std::string serve(Op op, const fs::path& path, const std::string& name, const Gr
                     const auto names = sampleNamesOf(file);
                     e.u64(names.size());
                     for (const auto& n : names) e.volume(readSample(file, path, n, grant));  // one sample at a time
+                    break;
+                }
+                case Op::Dream3d:  // `name` carries the --labels values ("" = automatic)
+                    e.volume(readDream3dFile(file, path, name.empty() ? std::vector<double>{} : parseLabelValues(name),
+                                             grant));
+                    break;
+                case Op::Dream3dClaim: {
+                    const FileClaim c = dream3dClaimOf(file, path, size);
+                    e.str(c.what);
+                    e.str(c.dims);
+                    e.f64(double(c.voxels));
+                    e.u64(c.bytes);
                     break;
                 }
             }
@@ -979,15 +924,25 @@ std::vector<std::string> hdf5RequireSamples(const fs::path& path) {
     return isolated(Op::RequireSamples, path, "", decodeNames);
 }
 
-FileClaim hdf5Claim(const fs::path& path) {
-    return isolated(Op::Claim, path, "", [](Decoder& d) {
-        FileClaim c;
-        c.what = d.str();
-        c.dims = d.str();
-        c.voxels = d.f64();
-        c.bytes = d.u64();
-        return c;
-    });
+namespace {
+FileClaim decodeClaim(Decoder& d) {
+    FileClaim c;
+    c.what = d.str();
+    c.dims = d.str();
+    c.voxels = d.f64();
+    c.bytes = d.u64();
+    return c;
+}
+}  // namespace
+
+FileClaim hdf5Claim(const fs::path& path) { return isolated(Op::Claim, path, "", decodeClaim); }
+
+FileClaim dream3dClaim(const fs::path& path) { return isolated(Op::Dream3dClaim, path, "", decodeClaim); }
+
+Volume readDream3d(const fs::path& path, const std::vector<double>& labelValues) {
+    std::string values;  // exact, as parseLabelValues reads them back in the reader
+    for (double v : labelValues) values += (values.empty() ? "" : ",") + exactNumber(v);
+    return isolated(Op::Dream3d, path, values, [](Decoder& d) { return d.volume(); });
 }
 
 Volume readHdf5Sample(const fs::path& path, const std::string& name) {

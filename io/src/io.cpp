@@ -2,6 +2,7 @@
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
+#include "microstudio/io/dream3d.hpp"
 #include "microstudio/io/graspi_text.hpp"
 #include "microstudio/io/hdf5.hpp"
 #include <algorithm>
@@ -26,9 +27,9 @@ struct ExtensionFormat {
 };
 // The dispatch table: formatOf, volumeExtensions and the dialogs' filter all read it.
 constexpr ExtensionFormat kExtensionFormats[] = {
-    {"vti", Format::Vti},        {"h5", Format::Hdf5},           {"hdf5", Format::Hdf5},
-    {"txt", Format::GraspiText}, {"graspi", Format::GraspiText}, {"png", Format::Png},
-    {"tif", Format::Tiff},       {"tiff", Format::Tiff},         {"npy", Format::Npy}};
+    {"vti", Format::Vti},           {"h5", Format::Hdf5},        {"hdf5", Format::Hdf5}, {"txt", Format::GraspiText},
+    {"graspi", Format::GraspiText}, {"png", Format::Png},        {"tif", Format::Tiff},  {"tiff", Format::Tiff},
+    {"npy", Format::Npy},           {"dream3d", Format::Dream3d}};
 
 }  // namespace
 
@@ -55,7 +56,8 @@ Format formatOf(const fs::path& path) {
     // TIFF slices; "x.txt/" stays a text path, refused as a folder.
     std::error_code ec;
     if (fs::is_directory(path, ec)) return Format::Tiff;
-    throw Error(path.string() + ": unknown file type '." + ext + "' (use .vti, .h5, .txt, .png, .tif or .npy)");
+    throw Error(path.string() + ": unknown file type '." + ext +
+                "' (use .vti, .h5, .txt, .png, .tif, .npy or .dream3d)");
 }
 
 const char* formatName(Format f) {
@@ -72,6 +74,8 @@ const char* formatName(Format f) {
             return "TIFF (.tif, multi-page or a folder of slices)";
         case Format::Npy:
             return "NumPy array (.npy)";
+        case Format::Dream3d:
+            return "DREAM.3D image (.dream3d, with an .xdmf sidecar)";
     }
     return "?";
 }
@@ -100,9 +104,9 @@ std::vector<double> parseLabelValues(const std::string& text) {
 
 void checkReadOptions(const fs::path& path, const ReadOptions& options) {
     const Format format = formatOf(path);
-    if (!options.labelValues.empty() && format != Format::Tiff && format != Format::Npy)
-        throw Error(path.string() + ": --labels applies to .tif and .npy files only (a " + formatName(format) +
-                    " file stores phase labels itself)");
+    if (!options.labelValues.empty() && format != Format::Tiff && format != Format::Npy && format != Format::Dream3d)
+        throw Error(path.string() + ": --labels applies to .tif, .npy and .dream3d files only (a " +
+                    formatName(format) + " file stores phase labels itself)");
 }
 
 Volume readVolume(const fs::path& path, const ReadOptions& options) {
@@ -123,6 +127,8 @@ Volume readVolume(const fs::path& path, const ReadOptions& options) {
             return readTiff(path, options.labelValues);
         case Format::Npy:
             return readNpy(path, options.labelValues);
+        case Format::Dream3d:
+            return readDream3d(path, options.labelValues);
     }
     throw Error("unreachable");
 }
@@ -141,6 +147,8 @@ void writeVolume(const Volume& volume, const fs::path& path) {
             return writeTiff(volume, path);
         case Format::Npy:
             return writeNpy(volume, path);
+        case Format::Dream3d:
+            return writeDream3d(volume, path);
     }
 }
 

@@ -24,8 +24,8 @@ bool within(const std::vector<double>& values, std::initializer_list<double> all
 
 }  // namespace
 
-ValueLabeler::ValueLabeler(std::string where, std::vector<double> explicitValues)
-    : where_(std::move(where)), explicit_(std::move(explicitValues)) {}
+ValueLabeler::ValueLabeler(std::string where, std::vector<double> explicitValues, Automatic automatic)
+    : where_(std::move(where)), explicit_(std::move(explicitValues)), automatic_(automatic) {}
 
 std::uint8_t ValueLabeler::addValue(double value, std::size_t voxel) {
     if (std::isnan(value)) throw Error(where_ + ": NaN at voxel " + std::to_string(voxel));
@@ -50,13 +50,15 @@ std::vector<std::uint8_t> ValueLabeler::phaseOfIndex() const {
             phase[i] = std::uint8_t(std::find(explicit_.begin(), explicit_.end(), found_[i]) - explicit_.begin());
         return phase;
     }
-    if (within(found_, {0.0, 1.0, 2.0}) || within(found_, {0.0, 0.5, 1.0})) {
+    if (automatic_ == Automatic::OwnValuesFirst &&
+        (within(found_, {0.0, 1.0, 2.0}) || within(found_, {0.0, 0.5, 1.0}))) {
         for (std::size_t i = 0; i < found_.size(); ++i) phase[i] = phaseOfValue(found_[i], where_, 0);
         return phase;
     }
     if (found_.size() < 2)
-        throw Error(where_ + ": one value only (" + valueList(found_) +
-                    "), not a MicroStudio label (0, 1, 2); say which phase it is with --labels D,A[,M]");
+        throw Error(where_ + ": one value only (" + valueList(found_) + ")" +
+                    (automatic_ == Automatic::OwnValuesFirst ? ", not a MicroStudio label (0, 1, 2)" : "") +
+                    "; say which phase it is with --labels D,A[,M]");
     std::vector<double> sorted = found_;
     std::sort(sorted.begin(), sorted.end());
     const std::uint8_t ascending2[] = {Donor, Acceptor};

@@ -13,8 +13,13 @@ namespace ms::io::detail {
 
 class ValueLabeler {
 public:
+    // Automatic mapping: MicroStudio's and MicroGen3D's own values first
+    // (0/1/2, 0/0.5/1), else ascending; or ascending only (a format whose
+    // labels start at 1, as DREAM.3D's phases do).
+    enum class Automatic { OwnValuesFirst, AscendingOnly };
     // explicitValues: empty (automatic) or the stored values of D, A[, M].
-    ValueLabeler(std::string where, std::vector<double> explicitValues);
+    ValueLabeler(std::string where, std::vector<double> explicitValues,
+                 Automatic automatic = Automatic::OwnValuesFirst);
 
     // The index of value among the distinct values seen; throws ms::Error
     // naming the file at a 4th distinct value, at NaN, or at a value the
@@ -34,6 +39,7 @@ private:
 
     std::string where_;
     std::vector<double> explicit_;
+    Automatic automatic_;
     std::vector<double> found_;  // distinct values in order of first appearance
 };
 

@@ -344,7 +344,8 @@ private slots:
         original.clearField();
         ms::io::writeVolume(original, dir_ / "start.vti");
         // A chain through every format and back, and every direct pair.
-        const QStringList chain{"start.vti", "a.h5", "b.txt", "c.png", "d.vti", "e.png", "f.h5", "g.txt", "h.vti"};
+        const QStringList chain{"start.vti", "a.h5", "b.txt", "c.png",     "d.vti",
+                                "e.png",     "f.h5", "g.txt", "h.dream3d", "i.vti"};
         for (int i = 0; i + 1 < chain.size(); ++i) {
             const Run r = cli({"convert", q(dir_ / chain[i].toStdString()), q(dir_ / chain[i + 1].toStdString())});
             QVERIFY2(r.code == 0, qPrintable(chain[i] + " -> " + chain[i + 1] + ": " + r.err));
@@ -357,6 +358,12 @@ private slots:
         QVERIFY(info.out.contains("dims: 64x64x32 (3D)"));
         QVERIFY(info.out.contains("phases: 3"));
         QVERIFY(info.out.contains(QString("vol_frac_M: %1").arg(original.volumeFraction(ms::Mixed), 0, 'g', 6)));
+        QVERIFY(QFileInfo::exists(QString::fromStdString((dir_ / "h.xdmf").string())));  // ParaView's way in
+        const Run dream = cli({"info", q(dir_ / "h.dream3d")});
+        QCOMPARE(dream.code, 0);
+        QVERIFY2(dream.out.contains("claims: 64x64x32 = 131072 voxels (DREAM.3D image container "
+                                    "/DataContainers/ImageDataContainer"),
+                 qPrintable(dream.out));
     }
 
     void refusesBadInputWithOneLineReason() {

@@ -4,9 +4,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <QFile>
+#include <QProcess>
+#include <QXmlStreamReader>
 #include <QtTest>
 
+#include <array>
 #include <csignal>
+#include <cstring>
+#include <functional>
 
 #include <filesystem>
 #include <fstream>
@@ -16,6 +22,7 @@
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
 #include "microstudio/io/claim.hpp"
+#include "microstudio/io/dream3d.hpp"
 #include "microstudio/io/graspi_text.hpp"
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
@@ -71,6 +78,29 @@ bool failsWith(Fn&& fn, const std::string& needle) {
     }
     qWarning("no error, expected '%s'", needle.c_str());
     return false;
+}
+
+// A DREAM.3D file as another writer makes it: `phases` (int32, z fastest last)
+// shaped `shape` in /DataContainers/CONTAINER/CellData/Phases, the image
+// geometry's DIMENSIONS `dims` (x y z), SPACING 0.5 0.5 2; no MicroStudio marker.
+void writeForeignDream3d(const fs::path& path, const std::vector<std::int32_t>& phases,
+                         const std::vector<hsize_t>& shape, const std::vector<std::int64_t>& dims,
+                         const std::string& container = "SyntheticVolumeDataContainer", bool writeData = true) {
+    H5::H5File f(path.string(), H5F_ACC_TRUNC);
+    H5::Group c = f.createGroup("DataContainers").createGroup(container);
+    H5::Group g = c.createGroup("_SIMPL_GEOMETRY");
+    hsize_t three = 3;
+    g.createDataSet("DIMENSIONS", H5::PredType::NATIVE_INT64, H5::DataSpace(1, &three))
+        .write(dims.data(), H5::PredType::NATIVE_INT64);
+    const float spacing[3] = {0.5f, 0.5f, 2.0f};
+    g.createDataSet("SPACING", H5::PredType::NATIVE_FLOAT, H5::DataSpace(1, &three))
+        .write(spacing, H5::PredType::NATIVE_FLOAT);
+    H5::Group cells = c.createGroup("CellData");
+    H5::DSetCreatPropList props;
+    props.setChunk(int(shape.size()), shape.data());
+    auto ds = cells.createDataSet("Phases", H5::PredType::NATIVE_INT32, H5::DataSpace(int(shape.size()), shape.data()),
+                                  props);
+    if (writeData) ds.write(phases.data(), H5::PredType::NATIVE_INT32);
 }
 
 // Exactly one line naming `where` and holding `needle`.
@@ -1110,7 +1140,182 @@ private slots:
         }
     }
 
-    void labelOptionParsesAndAppliesToTiffAndNpyOnly() {
+    // Labels, field, float spacing, attributes and text survive; 2D too; the
+    // sidecar is written beside; 1/2/3 are D/A/M as the header says.
+    void dream3dKeepsLabelsFieldSpacingAttributes() {
+        ms::Volume v = threePhaseVolume(ms::Dims{8, 6, 4});
+        std::vector<float> field(v.size());
+        for (std::size_t i = 0; i < field.size(); ++i) field[i] = float(i) * 0.25f - 3.0f;
+        v.setField(field);
+        v.spacing = {0.5, 0.25, 2.0};
+        v.attributes["phi"] = 0.46;
+        v.text["model"] = "ch <test> & more";
+        const fs::path path = dir_ / "k.dream3d";
+        ms::io::writeVolume(v, path);
+        QVERIFY(fs::exists(dir_ / "k.xdmf"));
+        QCOMPARE(ms::io::xdmfSidecarPath(path), dir_ / "k.xdmf");
+        const ms::Volume back = ms::io::readVolume(path);
+        QVERIFY(back.sameLabels(v));
+        QCOMPARE(back.field(), field);
+        QCOMPARE(back.spacing, v.spacing);
+        QCOMPARE(back.attributes.at("phi"), 0.46);
+        QCOMPARE(back.text.at("model"), std::string("ch <test> & more"));
+        QVERIFY(!back.attributes.count("DataArrayVersion"));  // DREAM.3D's own, not the volume's
+        ms::Volume flat = threePhaseVolume(ms::Dims{7, 5, 1});
+        ms::io::writeVolume(flat, dir_ / "flat.dream3d");
+        QVERIFY(ms::io::readVolume(dir_ / "flat.dream3d").sameLabels(flat));
+        // The stored phases, read by libhdf5 directly: 1 = D, 2 = A, 3 = M.
+        H5::H5File f((dir_ / "k.dream3d").string(), H5F_ACC_RDONLY);
+        auto ds = f.openDataSet("/DataContainers/ImageDataContainer/CellData/Phases");
+        std::vector<std::int32_t> stored(v.size());
+        ds.read(stored.data(), H5::PredType::NATIVE_INT32);
+        for (std::size_t i = 0; i < v.size(); ++i)
+            QCOMPARE(stored[i], std::int32_t(v.labels()[i] == ms::Donor ? 1 : v.labels()[i] == ms::Acceptor ? 2 : 3));
+    }
+
+    // Another writer's file: phase values in ascending order are D, A or
+    // D, M, A (no 0/1/2 shortcut: DREAM.3D's phases start at 1); --labels sets
+    // them; a [z][y][x] array without the component axis reads the same.
+    void dream3dFromAnotherWriterMapsPhasesInAscendingOrder() {
+        const ms::Dims d{4, 3, 2};
+        std::vector<std::int32_t> two(d.count()), three(d.count());
+        for (std::size_t i = 0; i < d.count(); ++i) {
+            two[i] = i % 3 == 0 ? 2 : 1;
+            three[i] = std::int32_t(1 + i % 3);
+        }
+        const fs::path p2 = dir_ / "two.dream3d", p3 = dir_ / "three.dream3d";
+        writeForeignDream3d(p2, two, {2, 3, 4, 1}, {4, 3, 2});
+        writeForeignDream3d(p3, three, {2, 3, 4}, {4, 3, 2});
+        const ms::Volume a = ms::io::readVolume(p2), b = ms::io::readVolume(p3);
+        QCOMPARE(a.dims(), d);
+        QCOMPARE(a.spacing, (std::array<double, 3>{0.5, 0.5, 2.0}));
+        for (std::size_t i = 0; i < d.count(); ++i) {
+            QCOMPARE(a.labels()[i], std::uint8_t(two[i] == 1 ? ms::Donor : ms::Acceptor));
+            const std::uint8_t expected[] = {ms::Donor, ms::Mixed, ms::Acceptor};
+            QCOMPARE(b.labels()[i], expected[three[i] - 1]);
+        }
+        ms::io::ReadOptions swapped;
+        swapped.labelValues = {2, 1};
+        const ms::Volume c = ms::io::readVolume(p2, swapped);
+        for (std::size_t i = 0; i < d.count(); ++i)
+            QCOMPARE(c.labels()[i], std::uint8_t(two[i] == 2 ? ms::Donor : ms::Acceptor));
+        QVERIFY(ms::io::fileClaim(p3).what.find("SyntheticVolumeDataContainer, DIMENSIONS 4x3x2") != std::string::npos);
+    }
+
+    void malformedDream3dIsRefusedInOneLine() {
+        const std::vector<std::int32_t> values(24, 1);
+        struct Case {
+            std::string name, needle;
+            std::function<void(const fs::path&)> make;
+        };
+        const std::vector<Case> cases{
+            {"plain.dream3d", "no /DataContainers group (not a DREAM.3D file)",
+             [&](const fs::path& p) {
+                 ms::io::writeHdf5({threePhaseVolume(ms::Dims{4, 3, 2})}, p);
+             }},
+            {"shape.dream3d", "does not match DIMENSIONS 4x3x2",
+             [&](const fs::path& p) {
+                 writeForeignDream3d(p, values, {3, 2, 4, 1}, {4, 3, 2});
+             }},
+            {"zero.dream3d", "bad DIMENSIONS",
+             [&](const fs::path& p) {
+                 writeForeignDream3d(p, values, {2, 3, 4, 1}, {4, 0, 2});
+             }},
+            {"unwritten.dream3d", "no data was ever written",
+             [&](const fs::path& p) {
+                 writeForeignDream3d(p, values, {2, 3, 4, 1}, {4, 3, 2}, "C", false);
+             }},
+            {"container.dream3d", "no cell array Phases in /DataContainers/C",
+             [&](const fs::path& p) {
+                 writeForeignDream3d(p, values, {2, 3, 4, 1}, {4, 3, 2}, "C");
+                 H5::H5File f(p.string(), H5F_ACC_RDWR);
+                 f.unlink("/DataContainers/C/CellData/Phases");
+             }},
+            {"four.dream3d", "more than 3 distinct values",
+             [&](const fs::path& p) {
+                 std::vector<std::int32_t> four(24);
+                 for (std::size_t i = 0; i < four.size(); ++i) four[i] = std::int32_t(i % 4);
+                 writeForeignDream3d(p, four, {2, 3, 4, 1}, {4, 3, 2});
+             }},
+        };
+        for (const auto& c : cases) {
+            const fs::path p = dir_ / c.name;
+            c.make(p);
+            QVERIFY2(refusedInOneLine([&] { ms::io::readVolume(p); }, p.string(), c.needle), c.name.c_str());
+        }
+        // The files that crash libhdf5 (fuzzing finds): one line through the DREAM.3D reader too.
+        for (const auto& e : fs::directory_iterator(fs::path(MICROSTUDIO_SOURCE_DIR) / "tests/io/fuzz-crashes/h5")) {
+            const fs::path p = dir_ / (e.path().stem().string() + ".dream3d");
+            fs::copy_file(e.path(), p, fs::copy_options::overwrite_existing);
+            QVERIFY2(refusedInOneLine([&] { ms::io::readVolume(p); }, p.string(), ""), p.c_str());
+            QVERIFY2(refusedInOneLine([&] { ms::io::dream3dClaim(p); }, p.string(), "") ||
+                         ms::io::dream3dClaim(p).what.find("not a readable DREAM.3D image") == 0,
+                     p.c_str());
+        }
+    }
+
+    // The sidecar, read back without MicroStudio's reader: its XML parsed here
+    // from the XDMF 2 schema (QXmlStreamReader) and the array it names read by
+    // h5dump (HDF5's own tool). Debian 12 ships no XDMF library for C++ and no
+    // pvpython without ParaView, so this is the independent reading we have.
+    void xdmfSidecarReadsBackWithoutMicroStudio() {
+        ms::Volume v = threePhaseVolume(ms::Dims{9, 7, 5});
+        v.spacing = {0.5, 0.25, 2.0};
+        ms::io::writeVolume(v, dir_ / "x.dream3d");
+        QFile xml(QString::fromStdString((dir_ / "x.xdmf").string()));
+        QVERIFY(xml.open(QIODevice::ReadOnly));
+        QXmlStreamReader r(&xml);
+        QString topology, topologyDims, geometryType, hdfPath, hdfDims, numberType;
+        QStringList xmlItems;
+        QString element;
+        while (!r.atEnd()) {
+            r.readNext();
+            if (r.isStartElement()) {
+                element = r.name().toString();
+                const auto a = r.attributes();
+                if (element == "Topology") {
+                    topology = a.value("TopologyType").toString();
+                    topologyDims = a.value("Dimensions").toString().simplified();
+                } else if (element == "Geometry") {
+                    geometryType = a.value("Type").toString();
+                } else if (element == "DataItem" && a.value("Format") == QLatin1String("HDF")) {
+                    hdfDims = a.value("Dimensions").toString().simplified();
+                    numberType = a.value("NumberType").toString() + a.value("Precision").toString();
+                    hdfPath = r.readElementText().trimmed();
+                } else if (element == "DataItem" && a.value("Format") == QLatin1String("XML")) {
+                    xmlItems << r.readElementText().simplified();
+                }
+            }
+        }
+        QVERIFY2(!r.hasError(), qPrintable(r.errorString()));
+        QCOMPARE(topology, QString("3DCoRectMesh"));
+        QCOMPARE(topologyDims, QString("6 8 10"));  // points, z y x
+        QCOMPARE(geometryType, QString("ORIGIN_DXDYDZ"));
+        QCOMPARE(xmlItems, (QStringList{"0 0 0", "2 0.25 0.5"}));  // origin, spacing z y x
+        QCOMPARE(hdfDims, QString("5 7 9 1"));
+        QCOMPARE(numberType, QString("Int4"));
+        const int colon = hdfPath.indexOf(':');
+        QCOMPARE(hdfPath.left(colon), QString("x.dream3d"));
+        const QString out = QString::fromStdString((dir_ / "phases.bin").string());
+        QProcess h5dump;
+        h5dump.setWorkingDirectory(QString::fromStdString(dir_.string()));
+        h5dump.start("h5dump", {"-d", hdfPath.mid(colon + 1), "-b", "LE", "-o", out, hdfPath.left(colon)});
+        QVERIFY2(h5dump.waitForFinished(30000) && h5dump.exitCode() == 0,
+                 qPrintable("h5dump (Debian hdf5-tools, a test dependency): " + h5dump.errorString() +
+                            h5dump.readAllStandardError()));
+        QFile bin(out);
+        QVERIFY(bin.open(QIODevice::ReadOnly));
+        const QByteArray bytes = bin.readAll();
+        QCOMPARE(bytes.size(), qsizetype(v.size() * 4));
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            std::int32_t stored = 0;
+            std::memcpy(&stored, bytes.constData() + i * 4, 4);
+            const std::uint8_t label = v.labels()[i];  // x fastest, as [z][y][x]
+            QCOMPARE(stored, std::int32_t(label == ms::Donor ? 1 : label == ms::Acceptor ? 2 : 3));
+        }
+    }
+
+    void labelOptionAppliesToTiffNpyAndDream3dOnly() {
         QCOMPARE(ms::io::parseLabelValues("0,255"), (std::vector<double>{0, 255}));
         QCOMPARE(ms::io::parseLabelValues("0,0.5,1"), (std::vector<double>{0, 0.5, 1}));
         for (const char* bad : {"0", "0,0", "a,b", "0,1,2,3", "0,,1", "", "1,inf"})
@@ -1119,7 +1324,7 @@ private slots:
         ms::io::ReadOptions o;
         o.labelValues = {0, 1};
         QVERIFY(refusedInOneLine([&] { ms::io::readVolume(dir_ / "l.vti", o); }, (dir_ / "l.vti").string(),
-                                 "--labels applies to .tif and .npy files only"));
+                                 "--labels applies to .tif, .npy and .dream3d files only"));
     }
 
 #ifdef MICROSTUDIO_HAVE_VTK

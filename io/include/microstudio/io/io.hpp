@@ -9,6 +9,8 @@
 //   .tif/.tiff  a multi-page TIFF (one page per z), or a folder of single-page
 //               TIFFs read in name order (tiff.hpp)
 //   .npy        a NumPy array, 2D or 3D (npy.hpp)
+//   .dream3d    DREAM.3D's HDF5 image layout, written with an .xdmf sidecar
+//               for ParaView (dream3d.hpp)
 // What each keeps and loses: docs/formats.md.
 // Every failure throws ms::Error with a one-line reason naming the file.
 // Readers check what a file claims against the bytes present and the voxel
@@ -22,7 +24,7 @@
 
 namespace ms::io {
 
-enum class Format { Vti, Hdf5, GraspiText, Png, Tiff, Npy };
+enum class Format { Vti, Hdf5, GraspiText, Png, Tiff, Npy, Dream3d };
 
 // From the extension (a folder without a known one is a folder of TIFF
 // slices); throws on unknown ones.
@@ -40,7 +42,7 @@ std::string volumeFileFilter();
 // use readSamples().
 Volume readVolume(const std::filesystem::path& path);
 
-// How a TIFF or .npy file's stored values become phases. Empty: automatic
+// How a TIFF, .npy or .dream3d file's stored values become phases. Empty: automatic
 // (values within 0/1/2 or 0/0.5/1 are MicroStudio's labels; otherwise 2 or 3
 // distinct values map in ascending order to D, A or D, M, A). Else the stored
 // values of D, A and optionally M, in that order ("--labels 0,255,128").
@@ -50,7 +52,7 @@ struct ReadOptions {
 // "0,255[,128]" -> {0, 255, 128}; throws ms::Error naming --labels unless 2 or
 // 3 distinct finite numbers.
 std::vector<double> parseLabelValues(const std::string& text);
-// Throws "FILE: --labels applies to .tif and .npy files only" when options
+// Throws "FILE: --labels applies to .tif, .npy and .dream3d files only" when options
 // set label values for a format that stores phase labels itself.
 void checkReadOptions(const std::filesystem::path& path, const ReadOptions& options);
 Volume readVolume(const std::filesystem::path& path, const ReadOptions& options);
