@@ -569,6 +569,13 @@ FileClaim claimOf(const H5::H5File& file, const fs::path& path, std::uintmax_t s
     return c;
 }
 
+void encodeClaim(Encoder& e, const FileClaim& c) {
+    e.str(c.what);
+    e.str(c.dims);
+    e.f64(double(c.voxels));
+    e.u64(c.bytes);
+}
+
 // Does one request with libhdf5 in this process: "V" + the encoded result,
 // or "E" + the error's line.
 std::string serve(Op op, const fs::path& path, const std::string& name, const GrantMemory& grant) {
@@ -598,14 +605,9 @@ std::string serve(Op op, const fs::path& path, const std::string& name, const Gr
                     encodeNames(e, names);
                     break;
                 }
-                case Op::Claim: {
-                    const FileClaim c = claimOf(file, path, size);
-                    e.str(c.what);
-                    e.str(c.dims);
-                    e.f64(double(c.voxels));
-                    e.u64(c.bytes);
+                case Op::Claim:
+                    encodeClaim(e, claimOf(file, path, size));
                     break;
-                }
                 case Op::Sample:
                     if (!file.nameExists(name)) throw Error(path.string() + ": no sample named '" + name + "'");
                     e.volume(readSample(file, path, name, grant));
@@ -620,14 +622,9 @@ std::string serve(Op op, const fs::path& path, const std::string& name, const Gr
                     e.volume(readDream3dFile(file, path, name.empty() ? std::vector<double>{} : parseLabelValues(name),
                                              grant));
                     break;
-                case Op::Dream3dClaim: {
-                    const FileClaim c = dream3dClaimOf(file, path, size);
-                    e.str(c.what);
-                    e.str(c.dims);
-                    e.f64(double(c.voxels));
-                    e.u64(c.bytes);
+                case Op::Dream3dClaim:
+                    encodeClaim(e, dream3dClaimOf(file, path, size));
                     break;
-                }
             }
             return 0;
         });
