@@ -2760,8 +2760,8 @@ private slots:
     }
 
     // Issue 22.7: Open, Save As and the noise lab's open list every format
-    // io reads and writes (io::volumeFileFilter), .tif and .npy among them.
-    void fileDialogsListTiffAndNpy() {
+    // io reads and writes (io::volumeFileFilter), .tif, .npy and .dream3d among them.
+    void fileDialogsListEveryFormat() {
         ms::ui::MainWindow w;
         w.setVolume(demoVolume(), "test");
         w.tabs()->setCurrentWidget(w.noiseLab());
@@ -2794,8 +2794,16 @@ private slots:
         }
         QCOMPARE(seen.size(), 3);
         for (const QString& filters : seen)
-            QVERIFY2(filters.contains("*.tif *.tiff *.npy") && filters.contains("*.vti") && filters.contains("*.h5"),
+            QVERIFY2(filters.contains("*.tif *.tiff *.npy *.dream3d") && filters.contains("*.vti") &&
+                         filters.contains("*.h5"),
                      qPrintable(filters));
+        // And a DREAM.3D file opens in the studio as any other.
+        const QString dream3d = QDir::temp().filePath("ms_test_gui_open.dream3d");
+        ms::io::writeVolume(demoVolume(), dream3d.toStdString());
+        QVERIFY(w.openFile(dream3d, true));
+        QVERIFY(w.volume().sameLabels(demoVolume()));
+        QFile::remove(dream3d);
+        QFile::remove(QDir::temp().filePath("ms_test_gui_open.xdmf"));
     }
 
     // Issue 22.5: the data page's "from a volume file" source cuts a user's
