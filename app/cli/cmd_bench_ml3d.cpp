@@ -19,6 +19,7 @@
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/generator3d.hpp"
+#include "microstudio/ml/train3d.hpp"
 #include "microstudio/ml/worker_server.hpp"
 
 namespace ms::cli {
@@ -34,6 +35,7 @@ Options benchOptions() {
     o.alsoUsage("bench ml3d --large NXxNYxNZ [--model M] [--repeats N] [--threads T]");
     o.alsoUsage("bench ml3d --worker [--model M] [--samples N] [--repeats N] [--threads T]");
     o.alsoUsage("bench ml3d --worker-training [--repeats N] [--threads T]");
+    o.alsoUsage("bench ml3d --precision [--steps K] [--repeats N] [--threads T]");
     o.integer("repeats", "N", "timed calls per network, after one warm-up").atLeast(1).def(1);
     o.threads("torch threads");
     o.flag("cpu", "never use CUDA");
@@ -42,7 +44,9 @@ Options benchOptions() {
                                 "instead: generate() with an untrained model of that size at each batch size (e.g. "
                                 "1,2,4,8,16,32), seconds per sample denoise vs decode",
                                 "");
-    o.integer("steps", "K", "DDIM steps for --batch-sizes (at most the model's T)").atLeast(1).def(2);
+    o.integer("steps", "K", "DDIM steps for --batch-sizes (at most the model's T); timed steps per run for --precision")
+        .atLeast(1)
+        .def(2);
     o.dims("large", "NXxNYxNZ",
            "instead: one sample of a trained model (--model) at its training size and at this size by each "
            "--large-method (whole, windows), DPM-Solver++ 16 steps, the model's guidance: seconds per sample and "
@@ -55,6 +59,9 @@ Options benchOptions() {
     o.flag("worker-training",
            "a small 3D generator trained as the studio's wizard does (the wizard's defaults, 64 synthetic 32x32x16 "
            "volumes, 3 epochs of each stage, batch 4) in this process and through the ML worker, alternating");
+    o.flag("precision",
+           "instead: training steps of the recipe's VAE (batch 16) and DDPM (batch 64) on synthetic 64x64x32 "
+           "volumes in float32 and with --bf16 mixed precision, alternating; the fastest of --repeats each");
     o.text("model", "M", "with --large or --worker: model folder / name").note(report3d::kShippedGenerator);
     return o;
 }
@@ -164,6 +171,21 @@ int benchWorkerTraining(const Args& args) {
     return 0;
 }
 
+// --precision: float32 against bf16 mixed precision, in one run.
+int benchPrecision(const Args& args) {
+    const std::string before = machineLoad();
+    const int steps = int(args.integer("steps")), repeats = int(args.integer("repeats"));
+    std::printf("bench ml3d --precision: the recipe's training steps, %d timed per run, fastest of %d, alternating\n",
+                steps, repeats);
+    std::printf("%-10s %14s %14s %8s\n", "stage", "float32 s/step", "bf16 s/step", "speed-up");
+    for (const auto& t : ml::benchmarkTrainingPrecision(2, steps, repeats, int(args.integer("threads"))))
+        std::printf("%-10s %14.3f %14.3f %7.2fx\n", t.stage.c_str(), t.float32SecondsPerStep, t.bf16SecondsPerStep,
+                    t.float32SecondsPerStep / t.bf16SecondsPerStep);
+    std::printf("native bfloat16: %s; load before %s, after %s (1, 5, 15-minute averages)\n",
+                ml::cpuHasNativeBf16() ? "yes" : "no", before.c_str(), machineLoad().c_str());
+    return 0;
+}
+
 }  // namespace
 
 int benchMl3d(const CommandArgs& argv) {
@@ -176,6 +198,7 @@ int benchMl3d(const CommandArgs& argv) {
     if (args.has("large")) return benchLarge(args);
     if (args.flag("worker")) return benchWorker(args);
     if (args.flag("worker-training")) return benchWorkerTraining(args);
+    if (args.flag("precision")) return benchPrecision(args);
     const int repeats = int(args.integer("repeats"));
     std::printf("config: %s, latent %dx%s = %ld values, U-Net n_feat %d\n", config.vae.dims.str().c_str(),
                 config.vae.latentChannels, config.vae.latentDims().str().c_str(), config.vae.latentSize(),

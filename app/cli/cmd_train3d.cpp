@@ -87,6 +87,9 @@ void declareStages(Options& o) {
     o.integer("limit", "N", "use at most N (evenly spaced) training samples (0 = all)").atLeast(0).def(0);
     o.integer("val-limit", "N", "use at most N (evenly spaced) validation samples (0 = all)").atLeast(0).def(0);
     o.flag("half", "float16 weights");
+    o.flag("bf16",
+           "mixed precision: forward pass and loss in bfloat16 (CPU autocast; weights, optimiser and validation in "
+           "float32); needs a CPU with AMX or AVX512-BF16");
     o.flag("keep-last", "keep the last epoch's weights (default: the best by validation loss)");
     o.number("ema", "D",
              "exponential moving average of the weights, decay D (e.g. 0.999): validated and kept "
@@ -175,6 +178,7 @@ void stageOptionsFromArgs(const Args& args, ml::Generator3dTrainingPlan& plan) {
         t.stopAfterSteps = args.integer("stop-after");
         t.restoreBest = !args.flag("keep-last");
         t.emaDecay = args.number("ema");
+        t.bf16 = args.flag("bf16");
         t.distributed = distributed;
         t.communicator = communicator;
         plan.options[stage] = t;

@@ -58,6 +58,9 @@ Options recipe3dOptions() {
     o.threads("torch CPU threads (0 = every core; tip: OMP_WAIT_POLICY=PASSIVE with 2)");
     o.integer("seed", "S", "seed of initialisation, data order and noise").atLeast(0).def(0);
     o.flag("cpu", "use the CPU even when CUDA is present");
+    o.flag("bf16",
+           "mixed precision: forward pass and loss in bfloat16 (CPU autocast; weights, optimiser and validation in "
+           "float32); needs a CPU with AMX or AVX512-BF16");
     return o;
 }
 
@@ -80,6 +83,7 @@ ml::Recipe3dSettings settingsFromArgs(const Args& args) {
     s.base.seed = std::uint64_t(args.integer("seed"));
     s.base.threads = int(args.integer("threads"));
     s.base.forceCpu = args.flag("cpu");
+    s.base.bf16 = args.flag("bf16");
     return s;
 }
 

@@ -32,6 +32,9 @@ void declareTrainOptions(Options& o, int defaultEpochs, bool distributed) {
     o.threads("torch CPU threads (0 = every core)");
     o.flag("cpu", "use the CPU even when CUDA is present");
     o.flag("keep-last", "keep the last epoch's weights (default: the best by validation loss)");
+    o.flag("bf16",
+           "mixed precision: forward pass and loss in bfloat16 (CPU autocast; weights, optimiser and validation in "
+           "float32); needs a CPU with AMX or AVX512-BF16");
     o.integer("limit", "N", "use at most N (evenly spaced) training samples (0 = all)").atLeast(0).def(0);
     o.integer("val-limit", "N", "use at most N (evenly spaced) validation samples (0 = all)").atLeast(0).def(0);
     if (distributed) declareDistributedOptions(o);
@@ -94,6 +97,7 @@ ml::TrainOptions trainOptionsFromArgs(const Args& args, const fs::path& out) {
     t.epochs = int(args.integer("epochs"));
     t.batchSize = int(args.integer("batch"));
     t.learningRate = args.number("lr");
+    t.bf16 = args.flag("bf16");
     t.seed = std::uint64_t(args.integer("seed"));
     t.checkpoint = args.value("checkpoint", out.string() + ".ckpt");
     t.checkpointEvery = args.integer("checkpoint-every");

@@ -132,13 +132,15 @@ torch::Tensor Unet3dImpl::forward(const torch::Tensor& input, const torch::Tenso
     auto cemb1 = (context1->forward(context) * mask).view({n, 2 * features, 1, 1, 1});
     auto cemb2 = (context2->forward(context) * mask).view({n, features, 1, 1, 1});
 
-    auto u1 = torch::leaky_relu(up0Norm->forward(up0->forward(hidden)), 0.2);
+    // The group norms in float32: under bf16 autocast (TrainOptions::bf16) the
+    // convolutions hand them bfloat16, which 1.13's CPU kernel refuses beside float weights.
+    auto u1 = torch::leaky_relu(up0Norm->forward(up0->forward(hidden).to(torch::kFloat)), 0.2);
     logShape(log, "unet.up0", u1);
     auto u2 = up1->forward(u1 + temb1 + cemb1, d2, embedding);
     logShape(log, "unet.up1", u2);
     auto u3 = up2->forward(u2 + temb2 + cemb2, d1, embedding);
     logShape(log, "unet.up2", u3);
-    auto out = out2->forward(torch::tanh(outNorm->forward(out1->forward(torch::cat({u3, x}, 1)))));
+    auto out = out2->forward(torch::tanh(outNorm->forward(out1->forward(torch::cat({u3, x}, 1)).to(torch::kFloat))));
     logShape(log, "unet.output", out);
     return out;
 }

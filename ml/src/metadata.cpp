@@ -197,6 +197,7 @@ Json TrainOptions::toJson() const {
     j["min_delta"] = minDelta;
     j["checkpoint_every"] = checkpointEvery;
     if (emaDecay > 0) j["ema_decay"] = emaDecay;
+    if (bf16) j["precision"] = "bf16 autocast";
     return j;
 }
 

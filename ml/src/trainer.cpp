@@ -1,4 +1,6 @@
 // The training loop every model shares, and the torch helpers behind it.
+#include <ATen/autocast_mode.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -6,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <cerrno>
@@ -22,6 +25,18 @@
 namespace ms::ml {
 
 std::string preferredDevice() { return torch::cuda::is_available() ? "cuda" : "cpu"; }
+
+bool cpuHasNativeBf16() {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    for (std::string line; std::getline(cpuinfo, line);) {
+        if (line.rfind("flags", 0) != 0) continue;
+        std::istringstream flags(line.substr(line.find(':') + 1));
+        for (std::string flag; flags >> flag;)
+            if (flag == "avx512_bf16" || flag == "amx_bf16") return true;
+        return false;  // the first processor's flags stand for all
+    }
+    return false;
+}
 
 namespace detail {
 
@@ -143,6 +158,32 @@ torch::Tensor Batch::randint(std::int64_t high, const torch::Device& device) con
 }
 
 namespace {
+
+// CPU autocast to bfloat16 while it lives (TrainOptions::bf16); the cast
+// weights it caches are dropped at the end of each step.
+class CpuBf16Autocast {
+public:
+    CpuBf16Autocast() {
+        at::autocast::set_autocast_cpu_dtype(at::kBFloat16);
+        at::autocast::set_cpu_enabled(true);
+    }
+    ~CpuBf16Autocast() {
+        at::autocast::set_cpu_enabled(false);
+        at::autocast::clear_cache();
+    }
+    CpuBf16Autocast(const CpuBf16Autocast&) = delete;
+    CpuBf16Autocast& operator=(const CpuBf16Autocast&) = delete;
+};
+
+void checkBf16(const torch::Device& device) {
+    if (!device.is_cpu())
+        throw Error("bf16 mixed precision is for CPU training (this training runs on " + device.str() +
+                    "); leave --bf16 out");
+    if (!cpuHasNativeBf16())
+        throw Error(
+            "bf16 mixed precision needs a CPU with native bfloat16 (AVX512-BF16 or AMX; /proc/cpuinfo lists "
+            "neither), where it would be slower than float32; leave --bf16 out");
+}
 
 // Everything besides the weights that a resumed run needs.
 struct LoopState {
@@ -302,6 +343,7 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
     const bool writer = rank == 0;  // checkpoints (the caller writes models and logs on rank 0 too)
 
     const torch::Device device = chooseDevice(options.forceCpu, options.threads);
+    if (options.bf16) checkBf16(device);
     torch::nn::Module& module = task.module();
     module.to(device);
     task.toDevice(device);
@@ -421,7 +463,12 @@ TrainReport runTraining(TrainTask& task, const TrainOptions& options) {
             // The same seed on every rank: the draws for the global batch agree.
             torch::manual_seed(noise::deriveSeed(options.seed ^ kStepStream, std::uint64_t(st.step)));
             optimizer.zero_grad();
-            torch::Tensor loss = task.batchLoss(b, device);
+            torch::Tensor loss;
+            {
+                std::optional<CpuBf16Autocast> autocast;
+                if (options.bf16) autocast.emplace();
+                loss = task.batchLoss(b, device).to(torch::kFloat);
+            }
             double lossValue = loss.item<double>();
             loss.backward();
             if (dist) {

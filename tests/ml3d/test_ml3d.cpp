@@ -542,6 +542,74 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, d3::runTraining(resumed, o));
     }
 
+    // TrainOptions::bf16: the step's forward pass runs in bfloat16 (the
+    // convolution's output is bf16), the weights stay float32, and it learns
+    // as float32 does; every stage of a 3D generator trains under it (the
+    // U-Net's group norms included); recorded in the options. A CPU without
+    // native bfloat16 refuses it in one line instead.
+    void trainingInBf16MixedPrecision() {
+        struct ConvTask : d3::TrainTask {
+            torch::nn::Conv3d conv{torch::nn::Conv3dOptions(1, 2, 3).padding(1)};
+            torch::Tensor x = torch::linspace(-1, 1, 8 * 4 * 4 * 4).reshape({8, 1, 4, 4, 4}),
+                          y = torch::stack({x.mean({1, 2, 3, 4}), -x.mean({1, 2, 3, 4})}, 1);
+            std::vector<torch::ScalarType> seen;
+            torch::nn::Module& module() override { return *conv; }
+            std::size_t trainCount() const override { return 8; }
+            bool hasValidation() const override { return true; }
+            torch::Tensor batchLoss(const d3::Batch& b, const torch::Device&) override {
+                std::vector<std::int64_t> i(b.global.begin(), b.global.end());
+                const auto h = conv->forward(x.index_select(0, torch::tensor(i, torch::kLong)));
+                seen.push_back(h.scalar_type());
+                return torch::mse_loss(h.mean({2, 3, 4}), y.index_select(0, torch::tensor(i, torch::kLong)));
+            }
+            double validationLoss(const torch::Device&) override {
+                return torch::mse_loss(conv->forward(x).mean({2, 3, 4}), y).item<double>();
+            }
+        };
+        TrainOptions o;
+        o.epochs = 15;
+        o.batchSize = 4;
+        o.learningRate = 0.05;
+        o.forceCpu = true;
+        o.threads = 1;
+        o.restoreBest = false;
+        o.bf16 = true;
+        QCOMPARE(o.toJson().value("precision", ""), std::string("bf16 autocast"));
+        if (!cpuHasNativeBf16()) {
+            ConvTask task;
+            QVERIFY_THROWS_EXCEPTION(ms::Error, d3::runTraining(task, o));
+            return;
+        }
+        torch::manual_seed(3);
+        ConvTask full;
+        const double before = full.validationLoss(torch::kCPU);
+        o.bf16 = false;
+        const auto f = d3::runTraining(full, o);
+        torch::manual_seed(3);
+        ConvTask mixed;
+        o.bf16 = true;
+        const auto m = d3::runTraining(mixed, o);
+        QVERIFY(std::all_of(full.seen.begin(), full.seen.end(), [](auto t) { return t == torch::kFloat; }));
+        QVERIFY(std::all_of(mixed.seen.begin(), mixed.seen.end(), [](auto t) { return t == torch::kBFloat16; }));
+        QCOMPARE(mixed.conv->weight.scalar_type(), torch::kFloat);
+        const double fullLoss = f.history.back().validationLoss, mixedLoss = m.history.back().validationLoss;
+        QVERIFY2(fullLoss < 0.05 * before && mixedLoss < 0.05 * before,
+                 qPrintable(QString("start %1, float32 %2, bf16 %3").arg(before).arg(fullLoss).arg(mixedLoss)));
+
+        // Every stage of a (tiny) 3D generator.
+        auto data = heldOutVolumes(8, 4);
+        Generator3D model = Generator3D::create(Generator3dConfig::tiny(2), 0);
+        o.epochs = 1;
+        o.batchSize = 4;
+        o.learningRate = 1e-3;
+        for (const auto& stage : {"vae", "features", "diffusion"}) {
+            const auto report = std::string(stage) == "vae"        ? trainGenerator3dVae(model, data, {}, o)
+                                : std::string(stage) == "features" ? trainGenerator3dFeatures(model, data, {}, o)
+                                                                   : trainGenerator3dDiffusion(model, data, {}, o);
+            QVERIFY2(report.steps == 2 && std::isfinite(report.history.back().trainLoss), stage);
+        }
+    }
+
     // The 8 x/y symmetries the DDPM can train on (bit 0 mirrors x, bit 1
     // mirrors y, bit 2 swaps x and y first), element by element.
     void xySymmetryVariants() {

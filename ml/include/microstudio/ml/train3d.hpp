@@ -97,4 +97,14 @@ Generator3dTrainingResult trainGenerator3d(Generator3D& model, TrainingSamples& 
                                            const Generator3dTrainingPlan& plan,
                                            const Generator3dStageEvents& events = {});
 
+// `bench ml3d --precision`: seconds per training step of the recipe's VAE
+// (batch 16) and DDPM (batch 64) stages on synthetic 64x64x32 volumes, in
+// float32 and with TrainOptions::bf16, alternating `repeats` times (each run
+// a fresh model, after a one-step warm-up in both modes); the fastest of each.
+struct PrecisionTiming {
+    std::string stage;
+    double float32SecondsPerStep = 0.0, bf16SecondsPerStep = 0.0;
+};
+std::vector<PrecisionTiming> benchmarkTrainingPrecision(int phases, int steps, int repeats, int threads);
+
 }  // namespace ms::ml

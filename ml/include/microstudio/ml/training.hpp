@@ -65,6 +65,13 @@ struct TrainOptions {
     // (the DDPM papers sample from such an average: less step-to-step noise
     // in the predictor). Checkpointed with the rest.
     double emaDecay = 0.0;
+    // Mixed precision: each training step's forward pass and loss run under
+    // CPU autocast to bfloat16 (convolutions and matrix products in bf16 on
+    // the CPU's AMX / AVX512-BF16 units); weights, gradients, the optimiser
+    // and validation stay float32. CPU only, and only on a CPU with native
+    // bfloat16 (cpuHasNativeBf16()); otherwise the training refuses to start
+    // (ms::Error, one line). Recorded in the model's training options.
+    bool bf16 = false;
     // Stop (with a checkpoint) once this many steps are done in total; for
     // tests that simulate a kill. 0 = no limit.
     long stopAfterSteps = 0;
@@ -109,5 +116,8 @@ struct TrainReport {
 
 // "cuda" when torch sees a GPU, else "cpu".
 std::string preferredDevice();
+// Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16, from
+// /proc/cpuinfo): where TrainOptions::bf16 pays (elsewhere bf16 is emulated).
+bool cpuHasNativeBf16();
 
 }  // namespace ms::ml
