@@ -119,6 +119,18 @@ std::vector<ms::Volume> testSplitVolumes(int count, std::uint64_t seed) {
     return volumes;
 }
 
+// A toy task's training: one CPU thread, lr 0.05, the last weights kept.
+TrainOptions smallCpuTraining(int epochs, int batch) {
+    TrainOptions o;
+    o.epochs = epochs;
+    o.batchSize = batch;
+    o.learningRate = 0.05;
+    o.forceCpu = true;
+    o.threads = 1;
+    o.restoreBest = false;
+    return o;
+}
+
 // microstudio-cli with arguments; exit code, or -1 on a crash.
 int runCli(const QStringList& arguments, QString* output = nullptr, QString* standardOutput = nullptr,
            const QProcessEnvironment& environment = QProcessEnvironment::systemEnvironment()) {
@@ -480,13 +492,7 @@ private slots:
             for (const auto& p : m.parameters()) w.push_back(p.detach().clone());
             return w;
         };
-        TrainOptions o;
-        o.epochs = 3;
-        o.batchSize = 2;
-        o.learningRate = 0.05;
-        o.forceCpu = true;
-        o.threads = 1;
-        o.restoreBest = false;
+        TrainOptions o = smallCpuTraining(3, 2);
         const double decay = 0.7;
 
         // Plain run: the weights after every step, and the hand-made average.
@@ -566,13 +572,7 @@ private slots:
                 return torch::mse_loss(conv->forward(x).mean({2, 3, 4}), y).item<double>();
             }
         };
-        TrainOptions o;
-        o.epochs = 15;
-        o.batchSize = 4;
-        o.learningRate = 0.05;
-        o.forceCpu = true;
-        o.threads = 1;
-        o.restoreBest = false;
+        TrainOptions o = smallCpuTraining(15, 4);
         o.bf16 = true;
         QCOMPARE(o.toJson().value("precision", ""), std::string("bf16 autocast"));
         if (!cpuHasNativeBf16()) {
