@@ -911,9 +911,9 @@ private slots:
         QVERIFY(refusedInOneLine(cli({"info", "--labels", "0,128", q(dir_ / "grey.npy")}), q(dir_ / "grey.npy"),
                                  "value 255 at voxel 1 is not one of --labels 0, 128"));
         QVERIFY(refusedInOneLine(cli({"convert", "--labels", "0,1", q(dir_ / "t0.vti"), q(dir_ / "x.tif")}),
-                                 q(dir_ / "t0.vti"), "--labels applies to .tif and .npy files only"));
+                                 q(dir_ / "t0.vti"), "--labels applies to .tif, .npy and .dream3d files only"));
         QVERIFY(refusedInOneLine(cli({"describe", "--labels", "0,1", q(dir_ / "t3.h5")}), q(dir_ / "t3.h5"),
-                                 "--labels applies to .tif and .npy files only"));
+                                 "--labels applies to .tif, .npy and .dream3d files only"));
         const Run bad = cli({"info", "--labels", "0", q(dir_ / "grey.npy")});
         QCOMPARE(bad.code, 2);  // bad usage
         QVERIFY(bad.err.contains("--labels expects 2 or 3 distinct numbers"));
