@@ -12,7 +12,7 @@
 #   5. the shipped held-out subset (64 test volumes) beside the model.
 # Every step checks for its own output, so rerunning the script after a kill
 # or in a later session goes on where it stopped. Runs niced.
-#   PHASES="2 3" DATA=... WORK=... CLI=... THREADS=2 scripts/train-3d-models.sh
+#   PHASES="2 3" DATA=... WORK=... CLI=... THREADS=2 [RECIPE_FLAGS=--bf16] scripts/train-3d-models.sh
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,8 +23,17 @@ THREADS=${THREADS:-2}
 PHASES=${PHASES:-"2 3"}
 PILOT_LIMIT=${PILOT_LIMIT:-2400}   # training samples per VAE pilot (evenly spaced)
 PILOT_EPOCHS=${PILOT_EPOCHS:-3}
+RECIPE_FLAGS=${RECIPE_FLAGS:-}     # more `train3d recipe` flags, e.g. --bf16 (docs/ml3d.md)
 export OMP_WAIT_POLICY=PASSIVE
 run() { echo "+ $*" >&2; nice -n 10 "$@"; }
+# once FILE COMMAND...: COMMAND's output into FILE (temp + rename), unless FILE
+# exists, so a rerun skips what is done. (`[ -f F ] || cmd > F.tmp && mv ...`
+# would run the mv, and fail, when F exists.)
+once() {
+  local file="$1"; shift
+  [ -f "$file" ] && return 0
+  run "$@" > "$file.tmp" && mv "$file.tmp" "$file"
+}
 mkdir -p "$WORK"
 
 # 1. Data (resumes finished runs; merges into DATA/2phase and DATA/3phase).
@@ -61,8 +70,8 @@ for p in $PHASES; do
           --min-phase-fraction 0.01 --limit "$PILOT_LIMIT" --val-limit 128 --epochs "$PILOT_EPOCHS" --batch 16 \
           --lr 2e-3 --checkpoint-every 50 --threads "$THREADS" --seed 0 ${VARIANT[$v]}
       fi
-      [ -f "$out-val.json" ] || run "$CLI" evaluate --model "$out" --data "$d/val.h5" -n 256 --round-trip-only \
-        --threads "$THREADS" --json > "$out-val.json.tmp" && mv "$out-val.json.tmp" "$out-val.json"
+      once "$out-val.json" "$CLI" evaluate --model "$out" --data "$d/val.h5" -n 256 --round-trip-only \
+        --threads "$THREADS" --json
       r2=$(least_round_trip "$out-val.json")
       echo "pilot $name $v (${VARIANT[$v]}): least round-trip R^2 on validation $r2" >&2
       measured="$measured $v $r2;"
@@ -75,23 +84,23 @@ for p in $PHASES; do
 
   # 3. The model (the recipe resumes from DIR/checkpoints).
   model="$WORK/$name"
-  # shellcheck disable=SC2046
+  # shellcheck disable=SC2046,SC2086
   run "$CLI" train3d recipe --phases "$p" --data "$d/train.h5" --val "$d/val.h5" --out "$model" \
-    --threads "$THREADS" $(cat "$choice") --choice "$(cat "$choice.note")"
+    --threads "$THREADS" $(cat "$choice") --choice "$(cat "$choice.note")" $RECIPE_FLAGS
 
   # 3b. Validation figures (plain sampling and the VAE round trip, 256 targets):
   #     what the choices above are judged by (the VAE must reach round-trip
   #     R^2 >= 0.97 on every condition, docs/ml3d.md); test is not read here.
-  [ -f "$WORK/$name-val.json" ] || run "$CLI" evaluate --model "$model" --data "$d/val.h5" -n 256 --steps 50 \
-    --threads "$THREADS" --json > "$WORK/$name-val.json.tmp" && mv "$WORK/$name-val.json.tmp" "$WORK/$name-val.json"
+  once "$WORK/$name-val.json" "$CLI" evaluate --model "$model" --data "$d/val.h5" -n 256 --steps 50 \
+    --threads "$THREADS" --json
   # 3c. The guidance scale, chosen on validation and recorded in the model
   #     (generate, evaluate and the Design tab then sample at it).
-  [ -f "$WORK/$name-guidance.txt" ] || run "$CLI" evaluate --model "$model" --data "$d/val.h5" -n 256 --steps 50 \
-    --threads "$THREADS" --choose-guidance 1,2 > "$WORK/$name-guidance.txt.tmp" && mv "$WORK/$name-guidance.txt.tmp" "$WORK/$name-guidance.txt"
+  once "$WORK/$name-guidance.txt" "$CLI" evaluate --model "$model" --data "$d/val.h5" -n 256 --steps 50 \
+    --threads "$THREADS" --choose-guidance 1,2
 
   # 4. Test figures (256 evenly spaced test targets, memorisation against train).
-  [ -f "$model/evaluation.json" ] || run "$CLI" evaluate --model "$model" --data "$d/test.h5" -n 256 --steps 50 \
-    --training "$d/train.h5" --threads "$THREADS" --save --json > "$WORK/$name-test.json.tmp" && mv "$WORK/$name-test.json.tmp" "$WORK/$name-test.json"
+  once "$WORK/$name-test.json" "$CLI" evaluate --model "$model" --data "$d/test.h5" -n 256 --steps 50 \
+    --training "$d/train.h5" --threads "$THREADS" --save --json
 
   # 5. The shipped held-out subset.
   [ -f "$model/heldout-test.h5" ] || run "$CLI" dataset subset "$d/test.h5" -n 64 -o "$model/heldout-test.h5"
