@@ -6,7 +6,6 @@
 #include "microstudio/io/dream3d.hpp"
 
 #include <array>
-#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -170,18 +169,9 @@ ImageContainer findImageContainer(const H5::H5File& file, const std::string& whe
         if (!geometry.nameExists("DIMENSIONS")) continue;
         ImageContainer c{"/" + std::string(kContainers) + "/" + printableExcerpt(name, 80), container, {}, {}};
         const std::string at = where + ":" + c.path + "/" + kGeometry;
-        const auto dims = smallNumbers(geometry, "DIMENSIONS", at);
-        for (double n : dims)
-            if (!(n >= 1 && n <= INT_MAX && n == std::floor(n)))
-                throw Error(at + ": bad DIMENSIONS " + detail::listText(dims) + " (expected positive integers)");
-        c.dims = Dims{int(dims[0]), int(dims[1]), int(dims[2])};
-        if (geometry.nameExists("SPACING")) {
-            const auto s = smallNumbers(geometry, "SPACING", at);
-            for (double x : s)
-                if (!(std::isfinite(x) && x > 0))
-                    throw Error(at + ": bad SPACING " + detail::listText(s) + " (expected 3 positive numbers)");
-            c.spacing = {s[0], s[1], s[2]};
-        }
+        c.dims = detail::dimsFromNumbers(smallNumbers(geometry, "DIMENSIONS", at), at, "DIMENSIONS");
+        if (geometry.nameExists("SPACING"))
+            c.spacing = detail::spacingFromNumbers(smallNumbers(geometry, "SPACING", at), at, "SPACING");
         return c;
     }
     throw Error(where + ": no data container with an image geometry (" + kGeometry + "/DIMENSIONS)");
@@ -231,7 +221,7 @@ void readPhases(const H5::DataSet& ds, const std::vector<hsize_t>& shape, Volume
         });
         return;
     }
-    ms::io::detail::ValueLabeler labeler(where, labelValues, ms::io::detail::ValueLabeler::Automatic::AscendingOnly);
+    detail::ValueLabeler labeler(where, labelValues, detail::ValueLabeler::Automatic::AscendingOnly);
     detail::readValues(ds, shape, [&](std::size_t i, double x) { labels[i] = labeler.indexOf(x, i); });
     labeler.finish(labels);
 }
@@ -245,18 +235,8 @@ fs::path xdmfSidecarPath(const fs::path& dream3d) {
 
 void writeDream3d(const Volume& volume, const fs::path& path) {
     volume.validateLabels();
-    const std::size_t raw = volume.size() * (volume.hasField() ? 8 : 4);
-    writeAtomically(path, [&](const fs::path& tmp) {
-        const std::vector<char> image = detail::guarded(path, [&] {
-            H5::H5File file(tmp.string(), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT,
-                            detail::inMemoryAccess(raw / 4));
-            writeLayout(file, volume);
-            auto bytes = detail::fileImage(file);
-            file.close();
-            return bytes;
-        });
-        detail::writeImage(image, tmp, path);
-    });
+    detail::writeHdf5Atomically(path, volume.size() * (volume.hasField() ? 8 : 4),
+                                [&](H5::H5File& file) { writeLayout(file, volume); });
     const std::string xdmf = xdmfText(volume, path.filename().string());
     const fs::path sidecar = xdmfSidecarPath(path);
     writeAtomically(sidecar, [&](const fs::path& tmp) {
@@ -282,15 +262,9 @@ Volume readDream3dFile(const H5::H5File& file, const fs::path& path, const std::
     readVolumeAttributes(a.phases, v, at, kArrayAttributes);
     if (a.phases.attrExists(kOwnPhases) && a.matrix.nameExists(kField)) {
         const std::string fieldAt = at.substr(0, at.size() - std::string(kPhases).size()) + kField;
-        H5::DataSet fds = a.matrix.openDataSet(kField);
-        const auto fieldShape = shapeOf(fds);
-        checkCellShape(fieldShape, c.dims, fieldAt);
-        std::vector<float> field(checkedCount(fds, fieldShape, fileSize, fieldAt, grant, kFieldVoxelShare));
-        readValues(fds, fieldShape, [&](std::size_t i, double x) {
-            if (!std::isfinite(x)) throw Error(fieldAt + ": NaN or infinite value at voxel " + std::to_string(i));
-            field[i] = float(x);
-        });
-        v.setField(std::move(field));
+        const H5::DataSet fds = a.matrix.openDataSet(kField);
+        checkCellShape(shapeOf(fds), c.dims, fieldAt);
+        v.setField(readField(fds, v.size(), at, fileSize, fieldAt, grant));
     }
     v.text["source"] = path.string();
     return v;

@@ -162,6 +162,13 @@ std::vector<double> readNumbers(const H5::Attribute& attr, const std::string& wh
     return values;
 }
 
+std::array<double, 3> spacingFromNumbers(const std::vector<double>& s, const std::string& where,
+                                         const std::string& what) {
+    if (s.size() != 3 || !std::all_of(s.begin(), s.end(), [](double x) { return std::isfinite(x) && x > 0; }))
+        throw Error(where + ": bad " + what + " " + listText(s) + " (expected 3 positive numbers)");
+    return {s[0], s[1], s[2]};
+}
+
 Dims dimsFromNumbers(const std::vector<double>& v, const std::string& where, const std::string& what) {
     if (v.size() < 2 || v.size() > 3)
         throw Error(where + ": " + what + " must hold 2 or 3 numbers, not " + listText(v));
@@ -254,11 +261,7 @@ void readVolumeAttributes(const H5::DataSet& ds, Volume& v, const std::string& w
         if (key == "dims" || std::find(skip.begin(), skip.end(), key) != skip.end()) continue;
         if (key == "spacing") {
             auto s = readNumbers(attr, where);
-            if (s.size() == 3) {
-                if (!std::all_of(s.begin(), s.end(), [](double x) { return std::isfinite(x) && x > 0; }))
-                    throw Error(where + ": bad attribute spacing " + listText(s) + " (expected 3 positive numbers)");
-                v.spacing = {s[0], s[1], s[2]};
-            }
+            if (s.size() == 3) v.spacing = spacingFromNumbers(s, where, "attribute spacing");
         } else if (cls == H5T_INTEGER || cls == H5T_FLOAT) {
             auto values = readNumbers(attr, where);
             if (values.size() == 1) {
@@ -271,6 +274,19 @@ void readVolumeAttributes(const H5::DataSet& ds, Volume& v, const std::string& w
             v.text[key] = text;
         }
     }
+}
+
+std::vector<float> readField(const H5::DataSet& ds, std::size_t count, const std::string& labelsWhere,
+                             std::uintmax_t fileSize, const std::string& where, const GrantMemory& grant) {
+    const auto shape = shapeOf(ds);
+    if (checkedCount(ds, shape, fileSize, where, grant, kFieldVoxelShare) != count)
+        throw Error(labelsWhere + ": field size differs from the labels");
+    std::vector<float> field(count);
+    readValues(ds, shape, [&](std::size_t i, double x) {
+        if (!std::isfinite(x)) throw Error(where + ": NaN or infinite value at voxel " + std::to_string(i));
+        field[i] = float(x);
+    });
+    return field;
 }
 
 Volume readSample(const H5::H5File& file, const fs::path& path, const std::string& name, const GrantMemory& grant) {
@@ -287,17 +303,7 @@ Volume readSample(const H5::H5File& file, const fs::path& path, const std::strin
         H5::Group group = file.openGroup(kFieldGroup);
         if (group.nameExists(name)) {
             const std::string fieldWhere = path.string() + ":/" + kFieldGroup + "/" + printableExcerpt(name, 80);
-            H5::DataSet fds = group.openDataSet(name);
-            const auto fieldShape = shapeOf(fds);
-            if (checkedCount(fds, fieldShape, fileSize, fieldWhere, grant, kFieldVoxelShare) != count)
-                throw Error(where + ": field size differs from the labels");
-            std::vector<float> field(count);
-            readValues(fds, fieldShape, [&](std::size_t i, double x) {
-                if (!std::isfinite(x))
-                    throw Error(fieldWhere + ": NaN or infinite value at voxel " + std::to_string(i));
-                field[i] = float(x);
-            });
-            v.setField(std::move(field));
+            v.setField(readField(group.openDataSet(name), count, where, fileSize, fieldWhere, grant));
         }
     }
     v.text["sample"] = name;
@@ -954,23 +960,33 @@ std::vector<Volume> readHdf5(const fs::path& path) {
     });
 }
 
-void writeHdf5(const std::vector<Volume>& samples, const fs::path& path) {
-    std::size_t raw = 0;
-    for (const auto& v : samples) raw += v.size() * (v.hasField() ? 5 : 1);
+namespace detail {
+
+void writeHdf5Atomically(const fs::path& path, std::size_t rawBytes, const std::function<void(H5::H5File&)>& build) {
     writeAtomically(path, [&](const fs::path& tmp) {
         const std::vector<char> image = guarded(path, [&] {
-            H5::H5File file(tmp.string(), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, inMemoryAccess(raw / 4));
-            std::set<std::string> used;
-            for (std::size_t i = 0; i < samples.size(); ++i) {
-                std::string name = sampleName(samples[i], i);
-                if (!used.insert(name).second) throw Error(path.string() + ": duplicate sample name '" + name + "'");
-                writeSample(file, name, samples[i]);
-            }
+            H5::H5File file(tmp.string(), H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, inMemoryAccess(rawBytes / 4));
+            build(file);
             auto bytes = fileImage(file);
             file.close();
             return bytes;
         });
         writeImage(image, tmp, path);
+    });
+}
+
+}  // namespace detail
+
+void writeHdf5(const std::vector<Volume>& samples, const fs::path& path) {
+    std::size_t raw = 0;
+    for (const auto& v : samples) raw += v.size() * (v.hasField() ? 5 : 1);
+    writeHdf5Atomically(path, raw, [&](H5::H5File& file) {
+        std::set<std::string> used;
+        for (std::size_t i = 0; i < samples.size(); ++i) {
+            std::string name = sampleName(samples[i], i);
+            if (!used.insert(name).second) throw Error(path.string() + ": duplicate sample name '" + name + "'");
+            writeSample(file, name, samples[i]);
+        }
     });
 }
 

@@ -3,6 +3,7 @@
 // checked readers and libhdf5's error handling (all in ms::io::detail).
 #include <H5Cpp.h>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -50,6 +51,11 @@ void readVolumeAttributes(const H5::DataSet& ds, Volume& v, const std::string& w
 // An attribute's numbers; attributes are small (dims, spacing, descriptors).
 std::vector<double> readNumbers(const H5::Attribute& attr, const std::string& where);
 std::string listText(const std::vector<double>& v);
+// 2 or 3 positive integers as Dims; "WHERE: bad WHAT [..] (expected positive integers)" otherwise.
+Dims dimsFromNumbers(const std::vector<double>& v, const std::string& where, const std::string& what);
+// 3 positive finite numbers; "WHERE: bad WHAT [..] (expected 3 positive numbers)" otherwise.
+std::array<double, 3> spacingFromNumbers(const std::vector<double>& s, const std::string& where,
+                                         const std::string& what);
 std::string shapeText(const std::vector<hsize_t>& shape);
 std::vector<hsize_t> shapeOf(const H5::DataSet& ds);
 
@@ -124,6 +130,17 @@ auto guarded(const std::filesystem::path& path, Fn&& fn) {
         throw Error(path.string() + ": HDF5 error (truncated or corrupt file?): " + hdf5Reason(e));
     }
 }
+
+// A float field of `count` values (each finite), its claim checked before
+// anything is allocated ("LABELSWHERE: field size differs from the labels").
+std::vector<float> readField(const H5::DataSet& ds, std::size_t count, const std::string& labelsWhere,
+                             std::uintmax_t fileSize, const std::string& where, const GrantMemory& grant);
+
+// Builds a file in memory (the core driver, so a full disk cannot crash
+// libhdf5) and writes its image to `path` atomically; rawBytes sizes the
+// driver's increments.
+void writeHdf5Atomically(const std::filesystem::path& path, std::size_t rawBytes,
+                         const std::function<void(H5::H5File&)>& build);
 
 // DREAM.3D (dream3d.cpp), in the process that runs libhdf5 (the reader's).
 Volume readDream3dFile(const H5::H5File& file, const std::filesystem::path& path,
