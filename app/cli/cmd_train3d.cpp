@@ -87,9 +87,7 @@ void declareStages(Options& o) {
     o.integer("limit", "N", "use at most N (evenly spaced) training samples (0 = all)").atLeast(0).def(0);
     o.integer("val-limit", "N", "use at most N (evenly spaced) validation samples (0 = all)").atLeast(0).def(0);
     o.flag("half", "float16 weights");
-    o.flag("bf16",
-           "mixed precision: forward pass and loss in bfloat16 (CPU autocast; weights, optimiser and validation in "
-           "float32); needs a CPU with AMX or AVX512-BF16");
+    bf16Option(o);
     o.flag("keep-last", "keep the last epoch's weights (default: the best by validation loss)");
     o.number("ema", "D",
              "exponential moving average of the weights, decay D (e.g. 0.999): validated and kept "

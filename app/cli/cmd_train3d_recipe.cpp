@@ -58,9 +58,7 @@ Options recipe3dOptions() {
     o.threads("torch CPU threads (0 = every core; tip: OMP_WAIT_POLICY=PASSIVE with 2)");
     o.integer("seed", "S", "seed of initialisation, data order and noise").atLeast(0).def(0);
     o.flag("cpu", "use the CPU even when CUDA is present");
-    o.flag("bf16",
-           "mixed precision: forward pass and loss in bfloat16 (CPU autocast; weights, optimiser and validation in "
-           "float32); needs a CPU with AMX or AVX512-BF16");
+    bf16Option(o);
     return o;
 }
 

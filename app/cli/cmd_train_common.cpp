@@ -32,9 +32,7 @@ void declareTrainOptions(Options& o, int defaultEpochs, bool distributed) {
     o.threads("torch CPU threads (0 = every core)");
     o.flag("cpu", "use the CPU even when CUDA is present");
     o.flag("keep-last", "keep the last epoch's weights (default: the best by validation loss)");
-    o.flag("bf16",
-           "mixed precision: forward pass and loss in bfloat16 (CPU autocast; weights, optimiser and validation in "
-           "float32); needs a CPU with AMX or AVX512-BF16");
+    bf16Option(o);
     o.integer("limit", "N", "use at most N (evenly spaced) training samples (0 = all)").atLeast(0).def(0);
     o.integer("val-limit", "N", "use at most N (evenly spaced) validation samples (0 = all)").atLeast(0).def(0);
     if (distributed) declareDistributedOptions(o);
@@ -90,6 +88,12 @@ OptionRef symmetryVariantsOption(Options& o, const std::string& name, const std:
 
 std::vector<int> intListOrEmpty(const Args& args, const std::string& name) {
     return args.has(name) ? positiveIntList(*args.value(name), name) : std::vector<int>{};
+}
+
+OptionRef bf16Option(Options& o) {
+    return o.flag("bf16",
+                  "mixed precision: forward pass and loss in bfloat16 (CPU autocast; weights, optimiser and "
+                  "validation in float32); needs a CPU with AMX or AVX512-BF16");
 }
 
 ml::TrainOptions trainOptionsFromArgs(const Args& args, const fs::path& out) {

@@ -27,6 +27,8 @@ std::vector<int> intListOrEmpty(const Args& args, const std::string& name);
 // --diffusion-augment K, --features-augment K: 1 to 8 x/y symmetry variants
 // (the library's words); not given: the model's.
 OptionRef symmetryVariantsOption(Options& declared, const std::string& name, const std::string& help);
+// --bf16 (TrainOptions::bf16), worded once for train, train3d and their recipes.
+OptionRef bf16Option(Options& declared);
 // The declared training options; the checkpoint defaults to OUT.ckpt.
 ml::TrainOptions trainOptionsFromArgs(const Args& args, const std::filesystem::path& out);
 // Runs `train` with a progress bar on `options`; Ctrl-C writes the checkpoint
