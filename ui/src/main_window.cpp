@@ -373,9 +373,13 @@ QString MainWindow::aboutText() const {
 #ifdef MICROSTUDIO_HAVE_DESIGN
     ml = mlVersion_.isEmpty() ? tr("asking microstudio-ml...") : mlVersion_;
 #endif
+    return aboutTextWith(ml);
+}
+
+QString MainWindow::aboutTextWith(const QString& mlWorkerLine) const {
     return tr("<h3>MicroStudio %1</h3><p>Design studio for materials microstructures.</p>"
               "<p>Qt %2, VTK %3<br>ML worker: %4</p>")
-        .arg(QApplication::applicationVersion(), qVersion(), vtkVersion::GetVTKVersion(), ml.toHtmlEscaped());
+        .arg(QApplication::applicationVersion(), qVersion(), vtkVersion::GetVTKVersion(), mlWorkerLine.toHtmlEscaped());
 }
 
 void MainWindow::refreshModels() {
@@ -451,7 +455,7 @@ void MainWindow::showAbout() {
     if (mlVersion_.isEmpty())
         MlWorker::askVersion(box, [this, box](bool answered, const QString& line) {
             if (answered) mlVersion_ = line;
-            box->setText(aboutText().replace(tr("asking microstudio-ml..."), line.toHtmlEscaped()));
+            box->setText(aboutTextWith(line));
         });
 #endif
     box->open();

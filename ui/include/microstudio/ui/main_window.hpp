@@ -78,6 +78,7 @@ protected:
     void closeEvent(QCloseEvent* e) override;
 
 private:
+    QString aboutTextWith(const QString& mlWorkerLine) const;  // the worker's line as given
     void buildMenus();
     void fillModelPickers();
     // The shipped denoiser into the lab, unless the user picked one (first show of the lab).
