@@ -9,7 +9,8 @@ packages=(
   libgl-dev libglx-dev libegl-dev
   libvtk9-dev
   libtorch-dev libopenblas0-pthread libgloo-dev
-  libhdf5-dev hdf5-tools libfmt-dev nlohmann-json3-dev libcli11-dev libpng-dev libtiff-dev zlib1g-dev libfftw3-dev
+  libhdf5-dev hdf5-tools libfmt-dev nlohmann-json3-dev libcli11-dev libpng-dev libtiff-dev zlib1g-dev libfftw3-dev libyaml-dev
+  python3
   xvfb xauth mesa-utils libgl1-mesa-dri
   dpkg-dev file
 )

@@ -11,6 +11,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -23,6 +24,7 @@
 #include "microstudio/descriptors/descriptors.hpp"
 #endif
 #include "torch_common.hpp"
+#include "torch_state_dict.hpp"
 #include "vae3d.hpp"
 #include "windows3d.hpp"
 
@@ -1020,3 +1022,33 @@ TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volu
 }
 
 }  // namespace ms::ml
+
+namespace ms::ml::detail {
+
+namespace {
+std::string shapeText(at::IntArrayRef sizes) {
+    return fmt::format("[{}]", fmt::join(sizes.begin(), sizes.end(), ", "));
+}
+}  // namespace
+
+void setGeneratorState(Generator3D& model, const StateDict& named) {
+    torch::NoGradGuard noGrad;
+    auto& net = *model.impl().net;
+    auto parameters = net.named_parameters(true);
+    auto buffers = net.named_buffers(true);
+    std::set<std::string> assigned;
+    for (const auto& [name, value] : named) {
+        torch::Tensor* target = parameters.find(name);
+        if (!target) target = buffers.find(name);
+        if (!target) throw Error("no parameter " + name + " in MicroStudio's network");
+        if (!assigned.insert(name).second) throw Error(name + " is given twice");
+        if (target->sizes() != value.sizes())
+            throw Error(name + " has shape " + shapeText(value.sizes()) + ", MicroStudio's network " +
+                        shapeText(target->sizes()));
+        target->copy_(value.to(target->dtype()));
+    }
+    for (const auto& p : parameters)
+        if (!assigned.count(p.key())) throw Error("no value for " + p.key());
+}
+
+}  // namespace ms::ml::detail
