@@ -228,6 +228,7 @@ QList<QStringList> declaredCommands() {
     if (hasCommand("simulate")) commands << QStringList{"simulate"} << QStringList{"bench", "simulate"};
     for (const char* model : {"denoise", "models", "sample2d"})
         if (hasCommand(model)) commands << QStringList{model};
+    if (hasCommand("models")) commands << QStringList{"models", "import-microgen3d"};
     if (hasCommand("describe")) commands << QStringList{"describe"} << QStringList{"bench", "descriptors"};
     if (hasCommand("noise"))
         commands << QStringList{"noise", "apply"} << QStringList{"noise", "dataset"}
@@ -289,6 +290,42 @@ private slots:
         fs::create_directories(dir_);
     }
     void cleanupTestCase() { fs::remove_all(dir_); }
+
+    // Issue 22.6: MicroGen3D's weights (tests/ml3d/make_microgen3d_weights.py
+    // writes them in torch.save's format) imported, then used like any generator.
+    void modelsImportMicroGen3dThenGenerate() {
+        if (!hasCommand("generate")) QSKIP("built without the ML worker");  // the sanitizer build: no ML commands
+        const QString weights = QString::fromStdString((dir_ / "microgen3d").string());
+        QProcess script;
+        script.start("python3", {QString(MICROSTUDIO_SOURCE_DIR) + "/tests/ml3d/make_microgen3d_weights.py", weights});
+        QVERIFY2(script.waitForFinished(120000) && script.exitCode() == 0, script.readAllStandardError().constData());
+        const QString model = weights + "/imported";
+        const QStringList files{"--vae",  weights + "/vae.pt",  "--fp",     weights + "/fp.pt",
+                                "--ddpm", weights + "/ddpm.pt", "--config", weights + "/config.yaml"};
+        QVERIFY(refusedWith(cli(QStringList{"models", "import-microgen3d"} + files),
+                            {"--vae, --fp, --ddpm, --config and -o are required"}));
+        Run r = cli(QStringList{"models", "import-microgen3d"} + files + QStringList{"-o", model});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        QVERIFY2(r.out.contains("imported 179 tensors") && r.out.contains("latent 4x4x4") &&
+                     r.out.contains("carried, not conditions: norm_STAT_e") && r.out.contains("per DDIM-50 sample"),
+                 qPrintable(r.out));
+        r = cli({"models", "--dir", weights});
+        QVERIFY2(r.code == 0 && r.out.contains("MicroGen3D weights imported (2-phase, 32x32x32"), qPrintable(r.out));
+        const QString out = QString::fromStdString((dir_ / "imported-sample.h5").string());
+        r = cli({"generate", "--model", model, "--target", "ABS_f_D=0.5,CT_f_D_tort1=0.3,CT_f_A_tort1=0.3", "-n", "1",
+                 "--steps", "3", "-o", out});
+        QVERIFY2(r.code == 0, qPrintable(r.err));
+        r = cli({"info", out});
+        QVERIFY2(r.code == 0 && r.out.contains("32x32x32") && r.out.contains("predicted_norm_STAT_e"),
+                 qPrintable(r.out + r.err));
+        // A file that is not MicroGen3D's: one line naming it.
+        r = cli(QStringList{"models", "import-microgen3d", "--vae", weights + "/config.yaml", "--fp",
+                            weights + "/fp.pt", "--ddpm", weights + "/ddpm.pt", "--config", weights + "/config.yaml",
+                            "-o", model + "2"});
+        QVERIFY2(r.code == 1 && r.err.trimmed().count('\n') == 0 &&
+                     r.err.contains(weights + "/config.yaml: not a readable torch.save archive"),
+                 qPrintable(r.err));
+    }
 
     // Issue 27: the ML commands, run now by the worker microstudio-ml, give
     // what microstudio-cli gave at 6aec00b (the commit before they moved out

@@ -46,6 +46,7 @@
 #include "microstudio/jobs/dataset_builder.hpp"
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/metadata.hpp"
+#include "microstudio/ml/microgen3d_import.hpp"
 #include "microstudio/ml/train3d.hpp"
 #include "microstudio/ml/vae2d.hpp"
 #include "microstudio/ui/design_panel.hpp"
@@ -1928,6 +1929,54 @@ private slots:
         QVERIFY(loadAndGenerate());
         QVERIFY2(!info->text().contains("evaluation.json"), qPrintable(info->text()));
         QVERIFY(greyed(4));
+    }
+
+    void designShowsAnImportedMicroGen3dModel() {
+        // Issue 22.6: MicroGen3D's weights, imported, appear in the Design tab
+        // like any generator: its conditions as sliders, the carried output
+        // norm_STAT_e as a predicted row, and what a sample costs.
+        QTemporaryDir tmp;
+        QProcess script;
+        script.start("python3",
+                     {QString(MICROSTUDIO_SOURCE_DIR) + "/tests/ml3d/make_microgen3d_weights.py", tmp.path()});
+        QVERIFY2(script.waitForFinished(120000) && script.exitCode() == 0, script.readAllStandardError().constData());
+        ms::ml::MicroGen3dImportOptions o;
+        const std::filesystem::path dir = tmp.path().toStdString();
+        o.vae = dir / "vae.pt";
+        o.featurePredictor = dir / "fp.pt";
+        o.ddpm = dir / "ddpm.pt";
+        o.config = dir / "config.yaml";
+        const QString folder = tmp.filePath("imported");
+        ms::ml::importMicroGen3d(o).save(folder.toStdString());
+        ms::ui::MainWindow w;
+        w.tabs()->setCurrentWidget(w.design());
+        w.resize(1024, 700);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        auto* design = w.design();
+        QVERIFY(design->loadModel(folder, true));
+        const QString info = design->findChild<QLabel*>("modelInfo")->text();
+        QVERIFY2(
+            info.contains("Imported MicroGen3D weights") && info.contains("per DDIM-50 sample (measured at import"),
+            qPrintable(info));
+        QStringList sliders;
+        for (const auto& [name, value] : design->request().target) sliders << QString::fromStdString(name);
+        QCOMPARE(sliders, (QStringList{"ABS_f_D", "CT_f_A_tort1", "CT_f_D_tort1"}));
+        design->findChildren<QSpinBox*>().at(0)->setValue(1);  // samples
+        design->findChildren<QSpinBox*>().at(2)->setValue(3);  // DDIM steps
+        design->findChild<QSpinBox*>("candidates")->setValue(1);
+        QSignalSpy done(design, &ms::ui::DesignPanel::generated);
+        design->generate();
+        QVERIFY(done.wait(240000));
+        QCOMPARE(done.first().at(0).toInt(), 1);
+        auto* table = design->comparison();
+        QCOMPARE(table->rowCount(), 3 + 1);  // three conditions, then norm_STAT_e (no phi, chi, time)
+        QCOMPARE(table->item(3, 0)->text(), QString("norm_STAT_e"));
+        QCOMPARE(table->item(3, 1)->text(), QString("(predicted)"));
+        bool isNumber = false;
+        table->item(3, 2)->text().toDouble(&isNumber);
+        QVERIFY2(isNumber, qPrintable(table->item(3, 2)->text()));
+        w.grab().save(QDir::temp().filePath("ms_test_gui_imported_microgen3d_1024x700.png"));  // for a look
     }
 
     void designTargetSlidersRecheckFeasibility() {

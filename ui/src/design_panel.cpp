@@ -31,6 +31,7 @@
 #include <vtkCamera.h>
 #include <vtkGenericOpenGLRenderWindow.h>
 #include <vtkRenderer.h>
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <filesystem>
@@ -73,6 +74,24 @@ double usableMinPhaseFraction(const ml::GeneratorCard& model) {
 }
 
 QString oneLine(const QString& text) { return text.simplified(); }
+
+// For MicroGen3D's imported weights: where they came from and what a sample
+// costs (measured at import; paper-size networks take minutes on a few cores).
+QString importedModelNote(const ml::GeneratorCard& model) {
+    const auto& training = model.metadata().training;
+    if (!training.is_object() || !training.contains("imported")) return {};
+    const auto& imported = training.at("imported");
+    QString note = QObject::tr("\nImported MicroGen3D weights (noise prediction, no guidance)");
+    const double seconds = numberOr(imported, "seconds_per_ddim50_sample", 0.0);
+    if (seconds > 0) {
+        const QString cost = seconds >= 90 ? QObject::tr("%1 min").arg(seconds / 60.0, 0, 'f', 1)
+                                           : QObject::tr("%1 s").arg(seconds, 0, 'f', 1);
+        note += QObject::tr(": expect about %1 per DDIM-50 sample (measured at import on %2 threads)")
+                    .arg(cost)
+                    .arg(int(numberOr(imported, "threads", 0)));
+    }
+    return note;
+}
 
 // Generator folders in the user's and the installed model folders (each holds generator3d.json).
 std::vector<fs::path> installedGenerators() {
@@ -623,6 +642,7 @@ bool DesignPanel::loadModel(const QString& path, bool quiet) {
                            .arg(c.vae.phases)
                            .arg(QString::fromStdString(c.vae.dims.str()))
                            .arg(QString::fromStdString(c.vae.latentDims().str()));
+        info += importedModelNote(*model_);
         modelInfo_->setTextFormat(evaluationWarning.isEmpty() ? Qt::PlainText : Qt::RichText);
         if (!evaluationWarning.isEmpty())
             info = QString("%1<br><span style=\"color: #b04000;\">%2</span>")
@@ -1118,10 +1138,21 @@ void DesignPanel::refreshComparison() {
         add(QString::fromStdString(name), number(attribute(v, "target_" + name)), number(attribute(v, name)));
     // Processing conditions the feature predictor suggests, each with how well
     // it predicts them on held-out runs; below kMeaningfulR2 the value is greyed.
+    const auto& outputs = model_->config().outputs;
+    const auto& conditions = model_->config().conditions;
+    const auto listed = [](const std::vector<std::string>& names, const std::string& name) {
+        return std::find(names.begin(), names.end(), name) != names.end();
+    };
     const double logTime = attribute(v, "predicted_log_time");
-    addPrediction(tr("blend ratio phi"), "phi", number(attribute(v, "predicted_phi")));
-    addPrediction(tr("interaction chi"), "chi", number(attribute(v, "predicted_chi")));
-    addPrediction(tr("anneal time"), "log_time", std::isnan(logTime) ? QString("-") : number(std::exp(logTime)));
+    if (listed(outputs, "phi")) addPrediction(tr("blend ratio phi"), "phi", number(attribute(v, "predicted_phi")));
+    if (listed(outputs, "chi")) addPrediction(tr("interaction chi"), "chi", number(attribute(v, "predicted_chi")));
+    if (listed(outputs, "log_time"))
+        addPrediction(tr("anneal time"), "log_time", std::isnan(logTime) ? QString("-") : number(std::exp(logTime)));
+    // Any other output that conditions nothing (an imported MicroGen3D model's
+    // norm_STAT_e): carried and shown, not a slider.
+    for (const auto& name : outputs)
+        if (!listed(conditions, name) && name != "phi" && name != "chi" && name != "log_time")
+            addPrediction(QString::fromStdString(name), name, number(attribute(v, "predicted_" + name)));
 }
 
 void DesignPanel::addPrediction(const QString& label, const std::string& output, const QString& value) {

@@ -16,6 +16,11 @@ struct MicroGen3dImportOptions {
     // 2 or 3 (the reference's config does not say; its volumes are 0/1 or 0/0.5/1).
     int phases = 2;
     std::string name;  // the model's name (default: "microgen3d")
+    // Time one 2-step DDIM sample of the imported model and record the
+    // estimate for DDIM-50 (metadata training.imported.seconds_per_ddim50_sample,
+    // with the thread count): paper-size networks take minutes per sample on
+    // a laptop's cores, and the studio says so before a user waits.
+    bool measureSampling = true;
 };
 
 // What the import found, for the user (CLI and GUI print it).
@@ -26,6 +31,7 @@ struct MicroGen3dImportReport {
     std::vector<std::string> carriedOutputs;  // feature-predictor outputs that do not condition the DDPM
     std::vector<std::string> rangeSources;    // per output: "config" (inference.random.ranges) or "default"
     long tensors = 0;                         // tensors read from the three files
+    double secondsPerDdim50Sample = 0.0;      // measureSampling's estimate (0: not measured)
 };
 
 // The parsed subset of MicroGen3D's config.yaml (training/config.yaml or
