@@ -100,6 +100,10 @@ Options evaluateOptions() {
            "the highest least R^2 over the conditions becomes the model's default (recorded with its figures in "
            "training.choices.guidance; the model is saved in place). Samples of any other split are refused")
         .rule("scales in [0, 100] separated by commas", [](const std::string& text) { guidanceScales(text); });
+    o.flag("choose-mixed-band",
+           "instead of the report (3-phase models): the VAE round trip of the validation volumes labelled with each "
+           "mixed band [low, high), low 0.10..0.35 and high 0.65..0.90 in steps of 0.05; the band with the highest "
+           "least round-trip R^2 becomes the model's (training.choices.mixed_band; saved in place)");
     o.section("Output:");
     o.text("csv", "FILE",
            "one row per held-out target: target, VAE round trip and generated value of each descriptor (_screened, "
@@ -166,6 +170,30 @@ int chooseGuidance(ml::Generator3D& model, const std::vector<Volume>& validation
     return 0;
 }
 
+// --choose-mixed-band: every band on the validation round trips, the best kept in the model.
+int chooseMixedBand(ml::Generator3D& model, const std::vector<Volume>& validation, const std::string& data,
+                    ProgressToken& progress, ProgressBar& bar) {
+    const std::vector<double> lows{0.10, 0.15, 0.20, 0.25, 0.30, 0.35}, highs{0.65, 0.70, 0.75, 0.80, 0.85, 0.90};
+    auto choice = ml::chooseMixedBand3d(model, validation, lows, highs, &progress);
+    choice.data = data;
+    bar.finish();
+    std::printf("%-12s %-10s %-10s", "band", "least R^2", "M frac");
+    for (const auto& [name, r2] : choice.candidates.front().r2) std::printf(" %13s", name.c_str());
+    std::printf("\n");
+    for (const auto& c : choice.candidates) {
+        std::printf("[%.2f,%.2f) %-10.3f %-10.4f", c.low, c.high, c.leastR2, c.mixedFraction);
+        for (const auto& [name, r2] : c.r2) std::printf(" %13.3f", r2);
+        std::printf("\n");
+    }
+    ml::recordMixedBandChoice(model, choice);
+    const auto folder = model.weightsPath().parent_path();
+    model.save(folder, model.metadata().weightsPrecision == "float16");
+    std::printf(
+        "(round-trip R^2 per condition on %zu validation volumes; originals' M fraction %.4f)\n%s\nsaved in %s\n",
+        choice.volumes, choice.targetMixedFraction, choice.criterion().c_str(), folder.string().c_str());
+    return 0;
+}
+
 }  // namespace
 
 int cmdEvaluate(const CommandArgs& argv) {
@@ -199,6 +227,7 @@ int cmdEvaluate(const CommandArgs& argv) {
     progress.setListener([&](double f, const std::string& msg) { bar.update(f, msg); });
     if (auto scales = args.value("choose-guidance"))
         return chooseGuidance(model, heldOut, *scales, options, progress, bar);
+    if (args.flag("choose-mixed-band")) return chooseMixedBand(model, heldOut, options.data, progress, bar);
     const auto report = ml::evaluateGenerator3d(model, heldOut, options, &progress);
     bar.finish();
     if (auto csv = args.value("csv")) report3d::writeLines(*csv, report.csvRows());

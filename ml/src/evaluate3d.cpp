@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <numeric>
 #include <random>
 #include <set>
+#include <limits>
+
+#include <fmt/format.h>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/process.hpp"
@@ -785,6 +789,96 @@ std::vector<LargeTimingRow> timeLargeVolumes(const Generator3D& model, const Dim
                                      timed("windows", large, LargeVolumeMethod::Windows)};
     for (auto& row : rows) row.voxelCostRatio = row.secondsPerVoxel / rows.front().secondsPerVoxel;
     return rows;
+}
+
+// --- The mixed band -------------------------------------------------------------------
+
+const MixedBandCandidate& MixedBandChoice::chosen() const {
+    for (const auto& c : candidates)
+        if (c.low == low && c.high == high) return c;
+    throw Error("the chosen mixed band is not among the candidates");
+}
+
+std::string MixedBandChoice::criterion() const {
+    std::string line = fmt::format(
+        "[{:g}, {:g}): the highest least round-trip R^2 over the conditions on {} validation volumes of {} "
+        "(least {:.3f}, M fraction {:.4f} vs {:.4f} in the originals",
+        low, high, volumes, data.empty() ? std::string("the held-out data") : data, chosen().leastR2,
+        chosen().mixedFraction, targetMixedFraction);
+    for (const auto& c : candidates)
+        if (c.low == 0.25 && c.high == 0.75)
+            line += fmt::format("; the nearest level [0.25, 0.75): least {:.3f}, M fraction {:.4f}", c.leastR2,
+                                c.mixedFraction);
+    return line + ")";
+}
+
+MixedBandChoice chooseMixedBand3d(const Generator3D& model, const std::vector<Volume>& validation,
+                                  const std::vector<double>& lows, const std::vector<double>& highs,
+                                  ProgressToken* progress) {
+    if (model.config().vae.phases != 3) throw Error("the mixed band is chosen for 3-phase models only");
+    if (lows.empty() || highs.empty()) throw Error("choosing the mixed band needs at least one low and one high");
+    for (double l : lows)
+        for (double h : highs)
+            if (!(l > 0 && l < h && h < 1))
+                throw Error(fmt::format("mixed band [{:g}, {:g}) does not satisfy 0 < low < high < 1", l, h));
+    const std::string split = heldOutSplit(validation);
+    if (split != "val")
+        throw Error("the mixed band is chosen on the validation split only; these samples are split '" + split + "'");
+    std::vector<Volume> originals = validation;
+    std::vector<NamedValues> targets(originals.size());
+    for (std::size_t i = 0; i < originals.size(); ++i)
+        for (const auto& name : model.config().conditions) {
+            const auto value = conditionOf(originals[i], name, true);
+            targets[i][name] = value ? *value : kNaN;
+        }
+    MixedBandChoice choice;
+    choice.volumes = originals.size();
+    for (const auto& v : originals) choice.targetMixedFraction += v.volumeFraction(Mixed) / double(originals.size());
+    auto rebuilt = model.reconstruct(originals);  // decoded fields, once
+    const auto& vae = model.config().vae;
+    double best = -std::numeric_limits<double>::infinity(), bestDistance = 0.0;
+    std::size_t done = 0;
+    for (double low : lows)
+        for (double high : highs) {
+            Vae3dConfig band = vae;
+            band.mixedLow = low;
+            band.mixedHigh = high;
+            MixedBandCandidate c{low, high, {}, 0.0, 0.0};
+            for (auto& v : rebuilt) {
+                const auto& field = v.field();
+                for (std::size_t k = 0; k < field.size(); ++k) v.labels()[k] = band.threePhaseLabel(field[k]);
+                c.mixedFraction += v.volumeFraction(Mixed) / double(rebuilt.size());
+            }
+            const auto measured = measure(rebuilt, model);
+            c.leastR2 = std::numeric_limits<double>::infinity();
+            for (const auto& name : model.config().conditions) {
+                std::vector<double> t, a;
+                finitePairs(targets, measured, name, t, a);
+                c.r2[name] = agreement(t, a).r2;
+                c.leastR2 = std::min(c.leastR2, std::isnan(c.r2[name]) ? -1.0 : c.r2[name]);
+            }
+            const double distance = std::abs(low - 0.25) + std::abs(high - 0.75);
+            if (c.leastR2 > best || (c.leastR2 == best && distance < bestDistance)) {
+                best = c.leastR2;
+                bestDistance = distance;
+                choice.low = low;
+                choice.high = high;
+            }
+            choice.candidates.push_back(std::move(c));
+            if (progress) {
+                progress->throwIfCancelled();
+                progress->report(double(++done) / double(lows.size() * highs.size()), "mixed band");
+            }
+        }
+    return choice;
+}
+
+void recordMixedBandChoice(Generator3D& model, const MixedBandChoice& choice) {
+    model.setMixedBand(choice.low, choice.high);
+    auto& training = model.metadata().training;
+    if (!training.is_object()) training = Json::object();
+    if (!training.contains("choices") || !training["choices"].is_object()) training["choices"] = Json::object();
+    training["choices"]["mixed_band"] = choice.criterion();
 }
 
 }  // namespace ms::ml

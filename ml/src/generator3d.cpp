@@ -197,6 +197,15 @@ void Generator3D::setGuidance(double guidance) {
     impl_->card.setConfig(config);
 }
 
+void Generator3D::setMixedBand(double low, double high) {
+    auto config = impl_->config();
+    if (config.vae.phases != 3) throw Error("the mixed band is a 3-phase model's; this model has 2 phases");
+    config.vae.mixedLow = low;
+    config.vae.mixedHigh = high;
+    config.validate();
+    impl_->card.setConfig(config);
+}
+
 void Generator3D::setDiffusionAugment(int variants) {
     auto config = impl_->config();
     config.diffusionAugment = variants;

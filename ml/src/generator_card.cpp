@@ -31,6 +31,8 @@ void Vae3dConfig::validate() const {
     if (firstStride != 1 && firstStride != 2) throw Error("3D VAE first-layer stride must be 1 or 2");
     if (!(klWeight >= 0)) throw Error("3D VAE KL weight must be >= 0");
     if (!(minorityWeight >= 0 && minorityWeight <= 1000)) throw Error("3D VAE minority weight must be in [0, 1000]");
+    if (!(mixedLow > 0 && mixedLow < mixedHigh && mixedHigh < 1))
+        throw Error("the 3-phase mixed band must satisfy 0 < low < high < 1");
     const int f = downsampling();
     for (int n : {dims.nx, dims.ny, dims.nz})
         if (n < f || n % f != 0)
@@ -48,6 +50,7 @@ Json Vae3dConfig::toJson() const {
     j["kl_weight"] = klWeight;
     j["periodic_xy"] = periodicXY;
     j["minority_weight"] = minorityWeight;
+    if (phases == 3) j["mixed_band"] = Json(std::vector<double>{mixedLow, mixedHigh});
     return j;
 }
 
@@ -68,6 +71,12 @@ Vae3dConfig Vae3dConfig::fromJson(const Json& j) {
     c.klWeight = numberOr(j, "kl_weight", c.klWeight);
     if (j.contains("periodic_xy")) c.periodicXY = boolAt(j, "periodic_xy");  // absent: models before the option
     c.minorityWeight = numberOr(j, "minority_weight", 0.0);
+    if (j.contains("mixed_band")) {  // absent: 3-phase models before the choice (0.25, 0.75)
+        const auto band = numbersAt(j, "mixed_band");
+        if (band.size() != 2) throw Error("3D VAE mixed_band must have 2 numbers");
+        c.mixedLow = band[0];
+        c.mixedHigh = band[1];
+    }
     c.validate();
     return c;
 }

@@ -342,7 +342,7 @@ std::vector<Volume> tensorToVolumes(const torch::Tensor& x, const Vae3dConfig& c
     std::vector<Volume> out;
     const float* data = cpu.data_ptr<float>();
     // Nearest level: 2 phases threshold at 0.5 (moved by twoPhaseThreshold
-    // for a minority-weighted VAE); 3 phases at 0.25 and 0.75.
+    // for a minority-weighted VAE); 3 phases at the mixed band (0.25, 0.75 unless chosen).
     const bool three = config.phases == 3;
     for (long i = 0; i < cpu.size(0); ++i) {
         Volume v(d);
@@ -352,7 +352,7 @@ std::vector<Volume> tensorToVolumes(const torch::Tensor& x, const Vae3dConfig& c
         for (std::size_t k = 0; k < voxels; ++k) {
             const float f = field[k];
             if (!three) labels[k] = f >= threshold ? Acceptor : Donor;
-            else labels[k] = f < 0.25f ? Donor : (f >= 0.75f ? Acceptor : Mixed);
+            else labels[k] = config.threePhaseLabel(f);
         }
         v.setField(std::move(field));
         out.push_back(std::move(v));

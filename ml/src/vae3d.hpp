@@ -120,8 +120,8 @@ torch::Tensor xySymmetry(const torch::Tensor& x, int variant);
 // thresholding there undoes the bias. The rarer phase is the one that is
 // rarer under its own threshold; where both readings hold, 0.5.
 float twoPhaseThreshold(const std::vector<float>& field, double minorityWeight);
-// Thresholds the decoder output to the nearest level (0.5; or 0.25 and 0.75
-// with 3 phases); raw values to the field.
+// Thresholds the decoder output to the nearest level (0.5; with 3 phases
+// Vae3dConfig::threePhaseLabel); raw values to the field.
 std::vector<Volume> tensorToVolumes(const torch::Tensor& x, const Vae3dConfig& config);
 
 }  // namespace ms::ml::detail

@@ -831,6 +831,60 @@ private slots:
         QCOMPARE(Generator3dConfig::fromJson(old).featureHead, std::string("mlp"));
     }
 
+    // Issue 20 point 4 (gen3d-ch3): the 3-phase decoder's mixed band, chosen
+    // on validation round trips by the highest least R^2.
+    void mixedBandIsChosenOnValidationAndKept() {
+        Vae3dConfig vae = Generator3dConfig::tiny(3).vae;
+        QCOMPARE(vae.threePhaseLabel(0.2499f), ms::Donor);
+        QCOMPARE(vae.threePhaseLabel(0.25f), ms::Mixed);
+        QCOMPARE(vae.threePhaseLabel(0.7499f), ms::Mixed);
+        QCOMPARE(vae.threePhaseLabel(0.75f), ms::Acceptor);
+        vae.mixedLow = 0.1;
+        vae.mixedHigh = 0.9;
+        QCOMPARE(vae.threePhaseLabel(0.2f), ms::Mixed);
+        QCOMPARE(Vae3dConfig::fromJson(vae.toJson()).mixedHigh, 0.9);
+        QVERIFY(!Generator3dConfig::tiny(2).vae.toJson().contains("mixed_band"));  // 2-phase JSON as before
+        vae.mixedLow = 0.95;  // above high
+        QVERIFY_THROWS_EXCEPTION(ms::Error, vae.validate());
+
+        auto model = Generator3D::create(Generator3dConfig::tiny(3), 8);
+        auto validation = toyVolumes(6, ms::Dims{16, 16, 8}, 21, 3);
+        for (auto& v : validation) v.text["split"] = "val";
+        const std::vector<double> lows{0.15, 0.25, 0.35}, highs{0.65, 0.75, 0.85};
+        const auto choice = chooseMixedBand3d(model, validation, lows, highs);
+        QCOMPARE(choice.candidates.size(), std::size_t(9));
+        QCOMPARE(choice.volumes, std::size_t(6));
+        // The rule: the chosen band has the highest least R^2 of all.
+        for (const auto& c : choice.candidates) QVERIFY(c.leastR2 <= choice.chosen().leastR2);
+        // A wider band never holds fewer mixed voxels (same decoded fields).
+        for (const auto& a : choice.candidates)
+            for (const auto& b : choice.candidates)
+                if (a.low <= b.low && a.high >= b.high) QVERIFY(a.mixedFraction >= b.mixedFraction - 1e-12);
+        double target = 0.0;
+        for (const auto& v : validation) target += v.volumeFraction(ms::Mixed) / 6.0;
+        QCOMPARE(choice.targetMixedFraction, target);
+        // Kept: the round trip is the decoded field labelled with the chosen band.
+        recordMixedBandChoice(model, choice);
+        QVERIFY(model.metadata().training["choices"]["mixed_band"].get<std::string>().find("validation volumes") !=
+                std::string::npos);
+        QTemporaryDir dir;
+        model.save(dir.path().toStdString());
+        const auto reloaded = Generator3D::load(dir.path().toStdString());
+        QCOMPARE(reloaded.config().vae.mixedLow, choice.low);
+        QCOMPARE(reloaded.config().vae.mixedHigh, choice.high);
+        const auto rebuilt = reloaded.reconstruct({validation[0]});
+        for (std::size_t k = 0; k < rebuilt[0].labels().size(); ++k)
+            QCOMPARE(rebuilt[0].labels()[k],
+                     std::uint8_t(reloaded.config().vae.threePhaseLabel(rebuilt[0].field()[k])));
+        // Refusals: a 2-phase model, another split, a band out of order.
+        QVERIFY_THROWS_EXCEPTION(
+            ms::Error, chooseMixedBand3d(Generator3D::create(Generator3dConfig::tiny(2), 1), validation, lows, highs));
+        auto test = validation;
+        for (auto& v : test) v.text["split"] = "test";
+        QVERIFY_THROWS_EXCEPTION(ms::Error, chooseMixedBand3d(model, test, lows, highs));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, chooseMixedBand3d(model, validation, {0.7}, {0.6}));
+    }
+
     void scheduleMatchesClosedForm() {
         d3::DiffusionSchedule s(1000, 1e-4, 0.02);
         QCOMPARE(s.beta.front(), 1e-4);

@@ -227,6 +227,39 @@ struct Evaluation3dReport {
 Evaluation3dReport evaluateGenerator3d(const Generator3D& model, const std::vector<Volume>& heldOut,
                                        const Evaluation3dOptions& options, ProgressToken* progress = nullptr);
 
+// ---- The 3-phase decoder's mixed band, chosen on validation -----------------
+// (`evaluate --choose-mixed-band`; Vae3dConfig::mixedLow / mixedHigh.)
+
+struct MixedBandCandidate {
+    double low = 0.25, high = 0.75;
+    NamedValues r2;  // round trip vs the originals, per condition
+    double leastR2 = 0.0;
+    double mixedFraction = 0.0;  // mean M fraction of the round trips
+};
+
+struct MixedBandChoice {
+    std::vector<MixedBandCandidate> candidates;  // every (low, high) pair, lows outer
+    double low = 0.25, high = 0.75;              // the chosen one
+    double targetMixedFraction = 0.0;            // mean M fraction of the originals
+    std::size_t volumes = 0;
+    std::string data;  // the validation file (recorded only)
+    const MixedBandCandidate& chosen() const;
+    std::string criterion() const;  // one line: the band, the rule, the default's and the chosen one's figures
+};
+
+// Decodes the VAE round trip of every validation volume once, then labels
+// the decoded fields with each band (low from `lows`, high from `highs`) and
+// measures the conditions: the band with the highest least round-trip R^2
+// over the conditions is chosen (ties: the one nearest 0.25 / 0.75).
+// ms::Error (one line): a 2-phase model, samples of another split than
+// validation, an empty grid or a band outside 0 < low < high < 1.
+MixedBandChoice chooseMixedBand3d(const Generator3D& model, const std::vector<Volume>& validation,
+                                  const std::vector<double>& lows, const std::vector<double>& highs,
+                                  ProgressToken* progress = nullptr);
+// Sets the model's band and writes choice.criterion() to
+// metadata().training["choices"]["mixed_band"].
+void recordMixedBandChoice(Generator3D& model, const MixedBandChoice& choice);
+
 // ---- Generation for given targets (`microstudio-cli generate`) -------------
 // The steps around Generator3D::generate that the CLI and the studio share.
 

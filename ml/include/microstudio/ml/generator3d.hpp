@@ -142,6 +142,9 @@ public:
     // Generator3dConfig::guidance (validated >= 0); the choice's reason goes
     // in metadata().training["choices"]["guidance"] (chooseGuidance3d).
     void setGuidance(double guidance);
+    // Vae3dConfig::mixedLow / mixedHigh (3 phases; validated); the choice's
+    // reason goes in metadata().training["choices"]["mixed_band"] (chooseMixedBand3d).
+    void setMixedBand(double low, double high);
     // A fresh (seeded) feature predictor with this head in place of the
     // model's, to be trained next; the other networks are kept.
     void resetFeaturePredictor(const std::string& head, std::uint64_t seed = 0);

@@ -43,7 +43,15 @@ struct Vae3dConfig {
     // phase (the rarer of Donor and Acceptor) by 1 + minorityWeight, so small
     // features (specks, thin strands) cost as much as the bulk. 0: plain MSE.
     double minorityWeight = 0.0;
+    // 3 phases: the decoder's one channel holds D 0, M 0.5, A 1; a voxel is
+    // D below mixedLow, A from mixedHigh, M between. The nearest level (0.25,
+    // 0.75) unless chosen on validation (chooseMixedBand3d, evaluate3d.hpp):
+    // a decoder that blurs the thin mixed band under-produces M at 0.25/0.75.
+    double mixedLow = 0.25, mixedHigh = 0.75;
 
+    Phase threePhaseLabel(float decoded) const {
+        return decoded < mixedLow ? Donor : (decoded >= mixedHigh ? Acceptor : Mixed);
+    }
     int downsampling() const;  // firstStride * 2^(levels-1)
     Dims latentDims() const;   // dims / downsampling()
     long latentSize() const;   // latentChannels * latent voxels
