@@ -88,6 +88,13 @@ for p in $PHASES; do
   run "$CLI" train3d recipe --phases "$p" --data "$d/train.h5" --val "$d/val.h5" --out "$model" \
     --threads "$THREADS" $(cat "$choice") --choice "$(cat "$choice.note")" $RECIPE_FLAGS
 
+  # 3a. 3 phases: the decoder's mixed band [low, high), chosen on the validation
+  #     round trips (the thin M band is blurred; 0.25/0.75 under-produces it) and
+  #     recorded in the model before any figure is measured.
+  if [ "$p" = 3 ]; then
+    once "$WORK/$name-mixed-band.txt" "$CLI" evaluate --model "$model" --data "$d/val.h5" -n 256 \
+      --threads "$THREADS" --choose-mixed-band
+  fi
   # 3b. Validation figures (plain sampling and the VAE round trip, 256 targets):
   #     what the choices above are judged by (the VAE must reach round-trip
   #     R^2 >= 0.97 on every condition, docs/ml3d.md); test is not read here.

@@ -345,6 +345,16 @@ void startDemoVaeTraining(ms::ui::TrainingWizard* wizard, const QString& data, c
     wizard->next();
 }
 
+// The studio shown on its Design tab at `size` with `folder`'s generator
+// loaded; null when the window is not exposed or the model does not load.
+ms::ui::DesignPanel* openDesign(ms::ui::MainWindow& w, const QString& folder, QSize size) {
+    w.tabs()->setCurrentWidget(w.design());
+    w.resize(size);
+    w.show();
+    if (!QTest::qWaitForWindowExposed(&w)) return nullptr;
+    return w.design()->loadModel(folder, true) ? w.design() : nullptr;
+}
+
 QString tinyGeneratorWithData(const QString& name, int phases) {
     auto model = ms::ml::Generator3D::create(ms::ml::Generator3dConfig::tiny(phases), 1);
     const std::map<std::string, std::array<double, 2>> span{{"ABS_f_D", {0.3, 0.7}},      {"CT_f_D_tort1", {0.5, 1.0}},
@@ -1556,12 +1566,8 @@ private slots:
             model.save(folder.toStdString());
         }
         ms::ui::MainWindow w;
-        w.tabs()->setCurrentWidget(w.design());
-        w.resize(1200, 800);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
-        auto* design = w.design();
-        QVERIFY(design->loadModel(folder, true));
+        auto* design = openDesign(w, folder, {1200, 800});
+        QVERIFY(design);
         // Four target controls, one per three-phase condition, ranged from the data.
         for (const auto& name : names) {
             auto* slider = design->findChild<QSlider*>(QString::fromStdString("target_" + name));
@@ -1949,12 +1955,8 @@ private slots:
         const QString folder = tmp.filePath("imported");
         ms::ml::importMicroGen3d(o).save(folder.toStdString());
         ms::ui::MainWindow w;
-        w.tabs()->setCurrentWidget(w.design());
-        w.resize(1024, 700);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
-        auto* design = w.design();
-        QVERIFY(design->loadModel(folder, true));
+        auto* design = openDesign(w, folder, {1024, 700});
+        QVERIFY(design);
         const QString info = design->findChild<QLabel*>("modelInfo")->text();
         QVERIFY2(
             info.contains("Imported MicroGen3D weights") && info.contains("per DDIM-50 sample (measured at import"),
@@ -1985,12 +1987,8 @@ private slots:
         const QString folder = tinyGeneratorWithData("ms_test_gui_slider_feasibility", 2);
         const auto model = ms::ml::Generator3D::load(folder.toStdString());
         ms::ui::MainWindow w;
-        w.tabs()->setCurrentWidget(w.design());
-        w.resize(1200, 800);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
-        auto* design = w.design();
-        QVERIFY(design->loadModel(folder, true));
+        auto* design = openDesign(w, folder, {1200, 800});
+        QVERIFY(design);
         auto* status = design->findChild<QLabel*>("feasibility");
         QVERIFY(status);
         // The line says what a fresh check of the current target says.
@@ -2212,12 +2210,8 @@ private slots:
         // column and squashed the Sampling group at 1024x700.
         const QString folder = tinyGeneratorWithData("ms_test_gui_layout_1024", 3);
         ms::ui::MainWindow w;
-        w.tabs()->setCurrentWidget(w.design());
-        w.resize(1024, 700);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
-        auto* design = w.design();
-        QVERIFY(design->loadModel(folder, true));
+        auto* design = openDesign(w, folder, {1024, 700});
+        QVERIFY(design);
         const QSize windowSize = w.size();
         QCOMPARE(windowSize, QSize(1024, 700));
         // Every target far out: the longest message there is.
@@ -2291,12 +2285,8 @@ private slots:
         const QString heldOutFile = QDir(folder).filePath("heldout-test.h5");
         ms::io::writeHdf5(heldOutSamples(16), heldOutFile.toStdString());
         ms::ui::MainWindow w;
-        w.tabs()->setCurrentWidget(w.design());
-        w.resize(1024, 700);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
-        auto* design = w.design();
-        QVERIFY(design->loadModel(folder, true));
+        auto* design = openDesign(w, folder, {1024, 700});
+        QVERIFY(design);
         // The default held-out data: the model folder's heldout-test.h5.
         QCOMPARE(QFileInfo(design->heldOutPath()).canonicalFilePath(), QFileInfo(heldOutFile).canonicalFilePath());
         design->findChildren<QSpinBox*>().at(1)->setValue(7);  // seed
@@ -2507,12 +2497,8 @@ private slots:
         }
         ms::io::writeHdf5(heldOut, QDir(folder).filePath("heldout-test.h5").toStdString());
         ms::ui::MainWindow w;
-        w.tabs()->setCurrentWidget(w.design());
-        w.resize(1024, 700);
-        w.show();
-        QVERIFY(QTest::qWaitForWindowExposed(&w));
-        auto* design = w.design();
-        QVERIFY(design->loadModel(folder, true));
+        auto* design = openDesign(w, folder, {1024, 700});
+        QVERIFY(design);
         design->findChildren<QSpinBox*>().at(2)->setValue(2);  // DDIM steps
         design->showEvaluationPage();
         QSignalSpy done(design, &ms::ui::DesignPanel::evaluated);
