@@ -343,16 +343,25 @@ torch::Tensor Unpickler::rebuildTensor(const std::vector<ValuePtr>& a) {
         !isIntTuple(a[2]) || !isIntTuple(a[3]) || a[2]->items.size() != a[3]->items.size())
         throw Error("pickle rebuilds a tensor from malformed arguments");
     std::vector<std::int64_t> size, stride;
-    std::int64_t last = a[1]->integer, count = 1;  // highest element index the view reads
+    std::int64_t last = a[1]->integer, count = 1;  // highest element index the view reads; elements
+    bool overflow = false;
     for (std::size_t d = 0; d < a[2]->items.size(); ++d) {
         size.push_back(a[2]->items[d]->integer);
         stride.push_back(a[3]->items[d]->integer);
-        count *= size.back();
-        if (size.back() > 0) last += (size.back() - 1) * stride.back();
+        std::int64_t reach = 0;
+        overflow |= __builtin_mul_overflow(count, size.back(), &count);
+        if (size.back() > 0)
+            overflow |= __builtin_mul_overflow(size.back() - 1, stride.back(), &reach) ||
+                        __builtin_add_overflow(last, reach, &last);
     }
     const auto& s = a[0]->storage;
+    if (overflow) throw Error("a tensor of storage " + s.key + " claims a size beyond 64-bit indices");
     if (count > 0 && last >= s.numel)
         throw Error("a tensor reads element " + std::to_string(last) + " of storage " + s.key + ", which holds " +
+                    std::to_string(s.numel));
+    // More elements than the storage only with a zero stride, which no saved parameter has.
+    if (count > s.numel)
+        throw Error("a tensor of " + std::to_string(count) + " elements views storage " + s.key + " of " +
                     std::to_string(s.numel));
     const auto whole = storage_(s);
     if (whole.numel() != s.numel) throw Error("storage " + s.key + " does not hold its claimed elements");
@@ -396,7 +405,7 @@ StateDict readTorchStateDict(const std::filesystem::path& file) {
             if (!reader.hasRecord(record)) throw Error("storage " + s.key + " is missing from the archive");
             auto [bytes, n] = reader.getRecord(record);
             const auto elementSize = std::int64_t(c10::elementSize(s.dtype));
-            if (std::int64_t(n) != s.numel * elementSize)
+            if (s.numel > std::int64_t(n) / elementSize || std::int64_t(n) != s.numel * elementSize)
                 throw Error("storage " + s.key + " holds " + std::to_string(n) + " bytes, the pickle claims " +
                             std::to_string(s.numel) + " elements of " + std::to_string(elementSize));
             t = torch::empty({s.numel}, torch::TensorOptions().dtype(s.dtype));
