@@ -801,14 +801,15 @@ const MixedBandCandidate& MixedBandChoice::chosen() const {
 
 std::string MixedBandChoice::criterion() const {
     std::string line = fmt::format(
-        "[{:g}, {:g}): the highest least round-trip R^2 over the conditions on {} validation volumes of {} "
-        "(least {:.3f}, M fraction {:.4f} vs {:.4f} in the originals",
-        low, high, volumes, data.empty() ? std::string("the held-out data") : data, chosen().leastR2,
-        chosen().mixedFraction, targetMixedFraction);
+        "[{:g}, {:g}): the highest least round-trip coefficient of determination over the conditions on {} "
+        "validation volumes of {} (least R^2 det. {:.3f}, least R^2 {:.3f}, M fraction {:.4f} vs {:.4f} in the "
+        "originals",
+        low, high, volumes, data.empty() ? std::string("the held-out data") : data, chosen().leastDetermination,
+        chosen().leastR2, chosen().mixedFraction, targetMixedFraction);
     for (const auto& c : candidates)
         if (c.low == 0.25 && c.high == 0.75)
-            line += fmt::format("; the nearest level [0.25, 0.75): least {:.3f}, M fraction {:.4f}", c.leastR2,
-                                c.mixedFraction);
+            line += fmt::format("; the nearest level [0.25, 0.75): {:.3f}, {:.3f}, M fraction {:.4f}",
+                                c.leastDetermination, c.leastR2, c.mixedFraction);
     return line + ")";
 }
 
@@ -843,23 +844,27 @@ MixedBandChoice chooseMixedBand3d(const Generator3D& model, const std::vector<Vo
             Vae3dConfig band = vae;
             band.mixedLow = low;
             band.mixedHigh = high;
-            MixedBandCandidate c{low, high, {}, 0.0, 0.0};
+            MixedBandCandidate c{low, high, {}, {}, 0.0, 0.0, 0.0};
             for (auto& v : rebuilt) {
                 const auto& field = v.field();
                 for (std::size_t k = 0; k < field.size(); ++k) v.labels()[k] = band.threePhaseLabel(field[k]);
                 c.mixedFraction += v.volumeFraction(Mixed) / double(rebuilt.size());
             }
             const auto measured = measure(rebuilt, model);
-            c.leastR2 = std::numeric_limits<double>::infinity();
+            c.leastR2 = c.leastDetermination = std::numeric_limits<double>::infinity();
+            const auto worst = [](double value) { return std::isnan(value) ? -1e300 : value; };
             for (const auto& name : model.config().conditions) {
                 std::vector<double> t, a;
                 finitePairs(targets, measured, name, t, a);
-                c.r2[name] = agreement(t, a).r2;
-                c.leastR2 = std::min(c.leastR2, std::isnan(c.r2[name]) ? -1.0 : c.r2[name]);
+                const auto g = agreement(t, a);
+                c.r2[name] = g.r2;
+                c.determination[name] = g.determination;
+                c.leastR2 = std::min(c.leastR2, worst(g.r2));
+                c.leastDetermination = std::min(c.leastDetermination, worst(g.determination));
             }
             const double distance = std::abs(low - 0.25) + std::abs(high - 0.75);
-            if (c.leastR2 > best || (c.leastR2 == best && distance < bestDistance)) {
-                best = c.leastR2;
+            if (c.leastDetermination > best || (c.leastDetermination == best && distance < bestDistance)) {
+                best = c.leastDetermination;
                 bestDistance = distance;
                 choice.low = low;
                 choice.high = high;

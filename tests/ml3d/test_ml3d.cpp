@@ -844,7 +844,7 @@ private slots:
         QCOMPARE(vae.threePhaseLabel(0.2f), ms::Mixed);
         QCOMPARE(Vae3dConfig::fromJson(vae.toJson()).mixedHigh, 0.9);
         QVERIFY(!Generator3dConfig::tiny(2).vae.toJson().contains("mixed_band"));  // 2-phase JSON as before
-        vae.mixedLow = 0.95;  // above high
+        vae.mixedLow = 0.95;                                                       // above high
         QVERIFY_THROWS_EXCEPTION(ms::Error, vae.validate());
 
         auto model = Generator3D::create(Generator3dConfig::tiny(3), 8);
@@ -854,8 +854,8 @@ private slots:
         const auto choice = chooseMixedBand3d(model, validation, lows, highs);
         QCOMPARE(choice.candidates.size(), std::size_t(9));
         QCOMPARE(choice.volumes, std::size_t(6));
-        // The rule: the chosen band has the highest least R^2 of all.
-        for (const auto& c : choice.candidates) QVERIFY(c.leastR2 <= choice.chosen().leastR2);
+        // The rule: the chosen band has the highest least determination of all.
+        for (const auto& c : choice.candidates) QVERIFY(c.leastDetermination <= choice.chosen().leastDetermination);
         // A wider band never holds fewer mixed voxels (same decoded fields).
         for (const auto& a : choice.candidates)
             for (const auto& b : choice.candidates)
