@@ -103,8 +103,8 @@ Options evaluateOptions() {
     o.flag("choose-mixed-band",
            "instead of the report (3-phase models): the VAE round trip of the validation volumes labelled with each "
            "mixed band [low, high), low 0.10..0.35 and high 0.65..0.90 in steps of 0.05; the band with the highest "
-           "least round-trip coefficient of determination becomes the model's (training.choices.mixed_band; saved "
-           "in place)");
+           "least round-trip coefficient of determination (within 0.01 of it: the highest mean) becomes the model's "
+           "(training.choices.mixed_band; saved in place)");
     o.section("Output:");
     o.text("csv", "FILE",
            "one row per held-out target: target, VAE round trip and generated value of each descriptor (_screened, "
@@ -178,12 +178,12 @@ int chooseMixedBand(ml::Generator3D& model, const std::vector<Volume>& validatio
     auto choice = ml::chooseMixedBand3d(model, validation, lows, highs, &progress);
     choice.data = data;
     bar.finish();
-    std::printf("%-12s %-9s %-9s %-7s", "band", "least det", "least R^2", "M frac");
+    std::printf("%-12s %-9s %-9s %-9s %-7s", "band", "least det", "mean det", "least R^2", "M frac");
     for (const auto& [name, r2] : choice.candidates.front().r2) std::printf(" %15s", name.c_str());
     std::printf("\n");
     for (const auto& c : choice.candidates) {
-        std::printf("[%.2f,%.2f) %-9.3f %-9.3f %-7.4f", c.low, c.high, c.leastDetermination, c.leastR2,
-                    c.mixedFraction);
+        std::printf("[%.2f,%.2f) %-9.3f %-9.3f %-9.3f %-7.4f", c.low, c.high, c.leastDetermination, c.meanDetermination,
+                    c.leastR2, c.mixedFraction);
         for (const auto& [name, r2] : c.r2) std::printf(" %6.3f / %6.3f", r2, c.determination.at(name));
         std::printf("\n");
     }

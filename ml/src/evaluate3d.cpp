@@ -801,11 +801,14 @@ const MixedBandCandidate& MixedBandChoice::chosen() const {
 
 std::string MixedBandChoice::criterion() const {
     std::string line = fmt::format(
-        "[{:g}, {:g}): the highest least round-trip coefficient of determination over the conditions on {} "
-        "validation volumes of {} (least R^2 det. {:.3f}, least R^2 {:.3f}, M fraction {:.4f} vs {:.4f} in the "
+        "[{:g}, {:g}): the highest least round-trip coefficient of determination over the conditions (ties within "
+        "{:g}: the highest mean) on {} "
+        "validation volumes of {} (least R^2 det. {:.3f}, mean {:.3f}, least R^2 {:.3f}, M fraction {:.4f} vs {:.4f} "
+        "in the "
         "originals",
-        low, high, volumes, data.empty() ? std::string("the held-out data") : data, chosen().leastDetermination,
-        chosen().leastR2, chosen().mixedFraction, targetMixedFraction);
+        low, high, kMixedBandTie, volumes, data.empty() ? std::string("the held-out data") : data,
+        chosen().leastDetermination, chosen().meanDetermination, chosen().leastR2, chosen().mixedFraction,
+        targetMixedFraction);
     for (const auto& c : candidates)
         if (c.low == 0.25 && c.high == 0.75)
             line += fmt::format("; the nearest level [0.25, 0.75): {:.3f}, {:.3f}, M fraction {:.4f}",
@@ -837,14 +840,15 @@ MixedBandChoice chooseMixedBand3d(const Generator3D& model, const std::vector<Vo
     for (const auto& v : originals) choice.targetMixedFraction += v.volumeFraction(Mixed) / double(originals.size());
     auto rebuilt = model.reconstruct(originals);  // decoded fields, once
     const auto& vae = model.config().vae;
-    double best = -std::numeric_limits<double>::infinity(), bestDistance = 0.0;
     std::size_t done = 0;
     for (double low : lows)
         for (double high : highs) {
             Vae3dConfig band = vae;
             band.mixedLow = low;
             band.mixedHigh = high;
-            MixedBandCandidate c{low, high, {}, {}, 0.0, 0.0, 0.0};
+            MixedBandCandidate c;
+            c.low = low;
+            c.high = high;
             for (auto& v : rebuilt) {
                 const auto& field = v.field();
                 for (std::size_t k = 0; k < field.size(); ++k) v.labels()[k] = band.threePhaseLabel(field[k]);
@@ -862,19 +866,28 @@ MixedBandChoice chooseMixedBand3d(const Generator3D& model, const std::vector<Vo
                 c.leastR2 = std::min(c.leastR2, worst(g.r2));
                 c.leastDetermination = std::min(c.leastDetermination, worst(g.determination));
             }
-            const double distance = std::abs(low - 0.25) + std::abs(high - 0.75);
-            if (c.leastDetermination > best || (c.leastDetermination == best && distance < bestDistance)) {
-                best = c.leastDetermination;
-                bestDistance = distance;
-                choice.low = low;
-                choice.high = high;
-            }
+            c.meanDetermination = 0.0;
+            for (const auto& [name, value] : c.determination)
+                c.meanDetermination += worst(value) / double(c.determination.size());
             choice.candidates.push_back(std::move(c));
             if (progress) {
                 progress->throwIfCancelled();
                 progress->report(double(++done) / double(lows.size() * highs.size()), "mixed band");
             }
         }
+    // The highest least determination; within kMixedBandTie of it, the highest
+    // mean (a band that costs the other conditions little), then the nearest 0.25 / 0.75.
+    double best = -std::numeric_limits<double>::infinity();
+    for (const auto& c : choice.candidates) best = std::max(best, c.leastDetermination);
+    const MixedBandCandidate* chosen = nullptr;
+    const auto distance = [](const MixedBandCandidate& c) { return std::abs(c.low - 0.25) + std::abs(c.high - 0.75); };
+    for (const auto& c : choice.candidates)
+        if (c.leastDetermination >= best - kMixedBandTie &&
+            (!chosen || c.meanDetermination > chosen->meanDetermination ||
+             (c.meanDetermination == chosen->meanDetermination && distance(c) < distance(*chosen))))
+            chosen = &c;
+    choice.low = chosen->low;
+    choice.high = chosen->high;
     return choice;
 }
 

@@ -854,8 +854,14 @@ private slots:
         const auto choice = chooseMixedBand3d(model, validation, lows, highs);
         QCOMPARE(choice.candidates.size(), std::size_t(9));
         QCOMPARE(choice.volumes, std::size_t(6));
-        // The rule: the chosen band has the highest least determination of all.
-        for (const auto& c : choice.candidates) QVERIFY(c.leastDetermination <= choice.chosen().leastDetermination);
+        // The rule: the chosen band's least determination is within the tie of
+        // the highest, and no band within it has a higher mean.
+        double best = -1e300;
+        for (const auto& c : choice.candidates) best = std::max(best, c.leastDetermination);
+        QVERIFY(choice.chosen().leastDetermination >= best - kMixedBandTie);
+        for (const auto& c : choice.candidates)
+            if (c.leastDetermination >= best - kMixedBandTie)
+                QVERIFY(c.meanDetermination <= choice.chosen().meanDetermination);
         // A wider band never holds fewer mixed voxels (same decoded fields).
         for (const auto& a : choice.candidates)
             for (const auto& b : choice.candidates)
