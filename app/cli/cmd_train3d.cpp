@@ -32,6 +32,11 @@ void declareArchitecture(Options& o) {
     o.number("minority-weight", "W", "VAE loss weighs each sample's rarer phase by 1 + W (small features)")
         .range(0, 1000)
         .note("0");
+    o.text("vae-output", "",
+           "the VAE decoder's output: one level channel (D 0, M 0.5, A 1; MSE, the paper's) or one "
+           "channel per phase (softmax, cross-entropy)")
+        .choices({"level", "classes"})
+        .note("level");
     o.integer("timesteps", "T", "diffusion steps").range(2, 100000).note(std::to_string(d.timesteps));
     o.number("condition-dropout", "P", "classifier-free guidance").atLeast(0).below(1).note("0.1");
     o.text("context", "",
@@ -138,6 +143,7 @@ ml::Generator3dConfig configFromArgs(const Args& args) {
     c.vae.klWeight = args.number("kl-weight", c.vae.klWeight);
     if (args.flag("periodic-xy")) c.vae.periodicXY = true;
     c.vae.minorityWeight = args.number("minority-weight", c.vae.minorityWeight);
+    c.vae.output = args.value("vae-output", c.vae.output);
     c.unetFeatures = int(args.integer("features", c.unetFeatures));
     c.timesteps = int(args.integer("timesteps", c.timesteps));
     c.conditionDropout = args.number("condition-dropout", c.conditionDropout);

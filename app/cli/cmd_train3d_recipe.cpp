@@ -38,6 +38,9 @@ Options recipe3dOptions() {
     o.number("minority-weight", "W", "VAE loss weighs each sample's rarer phase by 1 + W")
         .range(0, 1000)
         .def(d.minorityWeight);
+    o.text("vae-output", "", "the VAE decoder's output: one level channel or one channel per phase")
+        .choices({"level", "classes"})
+        .def(d.vaeOutput);
     o.text("fp-head", "", "the feature predictor's head (another on an existing model: a new predictor, to be trained)")
         .choices({"mlp", "conv", "conv-fractions"})
         .note(std::string(ml::kRecipe3dFeatureHead) + " for a new model, else the model's");
@@ -73,6 +76,7 @@ ml::Recipe3dSettings settingsFromArgs(const Args& args) {
     s.latentChannels = int(args.integer("latent-channels"));
     s.minorityWeight = args.number("minority-weight");
     s.periodicXY = args.flag("periodic-xy");
+    s.vaeOutput = args.text("vae-output");
     s.featureHead = args.value("fp-head", "");
     s.featureAugment = int(args.integer("features-augment", 0));
     s.diffusionAugment = int(args.integer("diffusion-augment", 0));

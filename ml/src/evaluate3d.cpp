@@ -820,6 +820,8 @@ MixedBandChoice chooseMixedBand3d(const Generator3D& model, const std::vector<Vo
                                   const std::vector<double>& lows, const std::vector<double>& highs,
                                   ProgressToken* progress) {
     if (model.config().vae.phases != 3) throw Error("the mixed band is chosen for 3-phase models only");
+    if (model.config().vae.classOutput())
+        throw Error("this model's VAE outputs one channel per phase (labels by argmax): it has no mixed band");
     if (lows.empty() || highs.empty()) throw Error("choosing the mixed band needs at least one low and one high");
     for (double l : lows)
         for (double h : highs)

@@ -31,6 +31,10 @@ void Vae3dConfig::validate() const {
     if (firstStride != 1 && firstStride != 2) throw Error("3D VAE first-layer stride must be 1 or 2");
     if (!(klWeight >= 0)) throw Error("3D VAE KL weight must be >= 0");
     if (!(minorityWeight >= 0 && minorityWeight <= 1000)) throw Error("3D VAE minority weight must be in [0, 1000]");
+    if (output != "level" && output != "classes")
+        throw Error("the 3D VAE output must be level or classes, not '" + output + "'");
+    if (classOutput() && minorityWeight != 0.0)
+        throw Error("the 3D VAE's minority weight applies to the level output only");
     if (!(mixedLow > 0 && mixedLow < mixedHigh && mixedHigh < 1))
         throw Error("the 3-phase mixed band must satisfy 0 < low < high < 1");
     const int f = downsampling();
@@ -51,6 +55,7 @@ Json Vae3dConfig::toJson() const {
     j["periodic_xy"] = periodicXY;
     j["minority_weight"] = minorityWeight;
     if (phases == 3) j["mixed_band"] = Json(std::vector<double>{mixedLow, mixedHigh});
+    if (classOutput()) j["output"] = output;  // absent: level (models before the option)
     return j;
 }
 
@@ -71,6 +76,7 @@ Vae3dConfig Vae3dConfig::fromJson(const Json& j) {
     c.klWeight = numberOr(j, "kl_weight", c.klWeight);
     if (j.contains("periodic_xy")) c.periodicXY = boolAt(j, "periodic_xy");  // absent: models before the option
     c.minorityWeight = numberOr(j, "minority_weight", 0.0);
+    c.output = stringOr(j, "output", "level");
     if (j.contains("mixed_band")) {  // absent: 3-phase models before the choice (0.25, 0.75)
         const auto band = numbersAt(j, "mixed_band");
         if (band.size() != 2) throw Error("3D VAE mixed_band must have 2 numbers");

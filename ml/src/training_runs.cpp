@@ -198,6 +198,7 @@ Generator3dRun recipe3dRun(const Recipe3dSettings& s) {
     c.vae.latentChannels = s.latentChannels;
     c.vae.minorityWeight = s.minorityWeight;
     c.vae.periodicXY = s.periodicXY;
+    c.vae.output = s.vaeOutput;
     c.unetFeatures = 64;
     c.unetConditioning = kRecipe3dUnetConditioning;
     c.diffusionContext = "data";

@@ -104,8 +104,9 @@ Vae3dImpl::Vae3dImpl(const Vae3dConfig& c) : config(c) {
         decNorm.push_back(register_module("dec_norm" + n, affineNorm(c.channels[i - 1])));
         decRes.push_back(register_module("dec_res" + n, ResBlock3d(c.channels[i - 1], periodic)));
     }
-    output = register_module("dec_output",
-                             torch::nn::ConvTranspose3d(upOptions(c.channels.front(), 1, c.firstStride, periodic)));
+    const int outputs = c.classOutput() ? c.phases : 1;
+    output = register_module(
+        "dec_output", torch::nn::ConvTranspose3d(upOptions(c.channels.front(), outputs, c.firstStride, periodic)));
 }
 
 torch::Tensor Vae3dImpl::encoderConv(std::size_t level, const torch::Tensor& x) {
@@ -140,6 +141,11 @@ std::pair<torch::Tensor, torch::Tensor> Vae3dImpl::encode(torch::Tensor x, Shape
 }
 
 torch::Tensor Vae3dImpl::decode(torch::Tensor z, ShapeLog* log) {
+    const auto logits = decodeLogits(std::move(z), log);
+    return config.classOutput() ? torch::softmax(logits, 1) : torch::sigmoid(logits);
+}
+
+torch::Tensor Vae3dImpl::decodeLogits(torch::Tensor z, ShapeLog* log) {
     for (std::size_t i = 0; i < decConv.size(); ++i) {
         const std::string n = std::to_string(i + 1);
         z = i == 0 ? decConv[i]->forward(z) : decoderConv(decConv[i], z, 2);  // the first is 1x1x1
@@ -147,7 +153,7 @@ torch::Tensor Vae3dImpl::decode(torch::Tensor z, ShapeLog* log) {
         z = decRes[i]->forward(decNorm[i]->forward(z));
         logShape(log, "decoder.res" + n, z);
     }
-    z = torch::sigmoid(decoderConv(output, z, config.firstStride));
+    z = decoderConv(output, z, config.firstStride);
     logShape(log, "decoder.output", z);
     return z;
 }
@@ -166,10 +172,19 @@ torch::Tensor Vae3dImpl::loss(const torch::Tensor& x) {
 
 torch::Tensor Vae3dImpl::loss(const torch::Tensor& x, const torch::Tensor& mu, const torch::Tensor& logvar,
                               const torch::Tensor& noise) {
-    auto reconstruction = decode(noise.defined() ? mu + noise * torch::exp(0.5 * logvar) : mu);
+    const auto logits = decodeLogits(noise.defined() ? mu + noise * torch::exp(0.5 * logvar) : mu);
     // KL(q(z|x) || N(0, I)) summed over the latent, averaged over the batch.
     auto kl = -0.5 * torch::sum(1 + logvar - mu.pow(2) - logvar.exp()) / double(x.size(0));
-    return reconstructionLoss(reconstruction, x) + config.klWeight * kl;
+    const auto reconstruction =
+        config.classOutput() ? classLoss(logits, x) : reconstructionLoss(torch::sigmoid(logits), x);
+    return reconstruction + config.klWeight * kl;
+}
+
+torch::Tensor Vae3dImpl::classLoss(const torch::Tensor& logits, const torch::Tensor& x) const {
+    const auto level = x.squeeze(1);
+    const auto phase = (level > 0.75).to(torch::kLong) * long(Acceptor) +
+                       ((level > 0.25) & (level <= 0.75)).to(torch::kLong) * long(Mixed);
+    return torch::nn::functional::cross_entropy(logits.to(torch::kFloat), phase);
 }
 
 torch::Tensor Vae3dImpl::reconstructionLoss(const torch::Tensor& reconstruction, const torch::Tensor& x) const {
@@ -321,6 +336,28 @@ torch::Tensor volumesToTensor(const std::vector<Volume>& volumes, const Vae3dCon
     return t;
 }
 
+namespace {
+// Class probabilities [N, phases, ...] -> argmax labels, field P(A) + 0.5 P(M).
+std::vector<Volume> classesToVolumes(const torch::Tensor& x, const Vae3dConfig& config) {
+    auto p = x.detach().to(torch::kCPU).to(torch::kFloat);
+    const auto labels = p.argmax(1).to(torch::kByte).contiguous();
+    auto level = p.select(1, Acceptor);
+    if (p.size(1) > Mixed) level = level + 0.5 * p.select(1, Mixed);
+    level = level.contiguous();
+    std::vector<Volume> out;
+    const std::size_t voxels = config.dims.count();
+    for (long i = 0; i < p.size(0); ++i) {
+        Volume v(config.dims);
+        const auto* l = labels[i].data_ptr<std::uint8_t>();
+        std::copy(l, l + voxels, v.labels().begin());
+        const float* f = level[i].data_ptr<float>();
+        v.setField(std::vector<float>(f, f + voxels));
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+}  // namespace
+
 float twoPhaseThreshold(const std::vector<float>& field, double minorityWeight) {
     if (minorityWeight <= 0.0 || field.empty()) return 0.5f;
     const float high = float((1.0 + minorityWeight) / (2.0 + minorityWeight)), low = 1.0f - high;
@@ -336,6 +373,7 @@ float twoPhaseThreshold(const std::vector<float>& field, double minorityWeight) 
 }
 
 std::vector<Volume> tensorToVolumes(const torch::Tensor& x, const Vae3dConfig& config) {
+    if (x.size(1) > 1) return classesToVolumes(x, config);
     auto cpu = x.detach().to(torch::kCPU).to(torch::kFloat).contiguous();
     const Dims d = config.dims;
     const std::size_t voxels = d.count();

@@ -38,7 +38,10 @@ struct Vae3dImpl : torch::nn::Module {
     explicit Vae3dImpl(const Vae3dConfig& config);
 
     std::pair<torch::Tensor, torch::Tensor> encode(torch::Tensor x, ShapeLog* log = nullptr);
+    // [N, 1, ...] levels in (0, 1); class output: [N, phases, ...] probabilities.
     torch::Tensor decode(torch::Tensor z, ShapeLog* log = nullptr);
+    // The same before the sigmoid / softmax.
+    torch::Tensor decodeLogits(torch::Tensor z, ShapeLog* log = nullptr);
     // Reconstruction (sampled z in training mode, z = mu in eval), mu, logvar.
     std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> forward(const torch::Tensor& x, ShapeLog* log = nullptr);
     // MSE (mean over voxels; minority-weighted when config.minorityWeight > 0)
@@ -51,6 +54,9 @@ struct Vae3dImpl : torch::nn::Module {
 
     // The reconstruction term of the loss (see Vae3dConfig::minorityWeight).
     torch::Tensor reconstructionLoss(const torch::Tensor& reconstruction, const torch::Tensor& x) const;
+    // Class output: cross-entropy of the logits against each voxel's phase
+    // (x 0 -> D, 1 -> A, 0.5 -> M; the indices of ms::Phase).
+    torch::Tensor classLoss(const torch::Tensor& logits, const torch::Tensor& x) const;
 
     std::vector<torch::nn::Module*> encoderModules();
     std::vector<torch::nn::Module*> decoderModules();
@@ -121,7 +127,9 @@ torch::Tensor xySymmetry(const torch::Tensor& x, int variant);
 // rarer under its own threshold; where both readings hold, 0.5.
 float twoPhaseThreshold(const std::vector<float>& field, double minorityWeight);
 // Thresholds the decoder output to the nearest level (0.5; with 3 phases
-// Vae3dConfig::threePhaseLabel); raw values to the field.
+// Vae3dConfig::threePhaseLabel); raw values to the field. Class output
+// (several channels): labels by argmax, the field the expected level
+// P(A) + 0.5 P(M).
 std::vector<Volume> tensorToVolumes(const torch::Tensor& x, const Vae3dConfig& config);
 
 }  // namespace ms::ml::detail

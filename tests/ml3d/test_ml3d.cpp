@@ -384,6 +384,65 @@ private slots:
         QVERIFY(!Vae3dConfig::fromJson(zero.toJson()).periodicXY);
     }
 
+    // Issue 20 point 4 (gen3d-ch3): the class output - one channel per phase,
+    // softmax, cross-entropy, labels by argmax.
+    void vaeClassOutput() {
+        Vae3dConfig c = Generator3dConfig::tiny(3).vae;
+        c.output = "classes";
+        torch::manual_seed(3);
+        d3::Vae3d vae(c);
+        vae->eval();
+        const auto volumes = toyVolumes(2, c.dims, 4, 3);
+        const auto x = d3::volumesToTensor(volumes, c);
+        torch::Tensor p;
+        {
+            torch::NoGradGuard noGrad;
+            p = vae->decode(vae->encode(x).first);
+        }
+        QCOMPARE(p.sizes().vec(), (std::vector<std::int64_t>{2, 3, 8, 16, 16}));
+        QVERIFY(torch::allclose(p.sum(1), torch::ones({2, 8, 16, 16}), 1e-5, 1e-5));
+        // Labels by argmax; the field is the expected level P(A) + 0.5 P(M).
+        const auto out = d3::tensorToVolumes(p, c);
+        const auto argmax = p.argmax(1);
+        const auto level = p.select(1, 1) + 0.5 * p.select(1, 2);
+        for (long k : {0L, 777L, 2047L}) {
+            const long z = k / 256, y = (k / 16) % 16, xx = k % 16;
+            QCOMPARE(long(out[1].labels()[std::size_t(k)]), argmax[1][z][y][xx].item<long>());
+            QVERIFY(std::abs(out[1].field()[std::size_t(k)] - level[1][z][y][xx].item<float>()) < 1e-6);
+        }
+        // The loss: cross-entropy against D 0, A 1, M 2, hand-computed on 3 voxels.
+        const auto logits = torch::tensor({2.f, 0.f, 1.f, 0.f, 1.f, 0.f, 0.f, 0.f, 3.f}).reshape({1, 3, 1, 1, 3});
+        const auto levels = torch::tensor({0.f, 1.f, 0.5f}).reshape({1, 1, 1, 1, 3});
+        // voxel 0 (D): logits 2, 0, 0; voxel 1 (A): 0, 1, 0; voxel 2 (M): 1, 0, 3.
+        const double expected =
+            (-std::log(std::exp(2.0) / (std::exp(2.0) + 2)) - std::log(std::exp(1.0) / (std::exp(1.0) + 2)) -
+             std::log(std::exp(3.0) / (std::exp(1.0) + 1 + std::exp(3.0)))) /
+            3.0;
+        QVERIFY(std::abs(vae->classLoss(logits, levels).item<double>() - expected) < 1e-5);
+        // Kept in the JSON (absent for the level output, as before); refusals.
+        QCOMPARE(Vae3dConfig::fromJson(c.toJson()).output, std::string("classes"));
+        QVERIFY(!Generator3dConfig::tiny(3).vae.toJson().contains("output"));
+        c.minorityWeight = 1.0;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
+        c.minorityWeight = 0.0;
+        c.output = "logits";
+        QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
+        // A generator with it trains its VAE stage and generates labelled volumes.
+        auto config = Generator3dConfig::tiny(3);
+        config.vae.output = "classes";
+        auto model = Generator3D::create(config, 2);
+        TrainOptions o;
+        o.epochs = 3;
+        o.batchSize = 2;
+        o.learningRate = 2e-3;
+        auto train = toyVolumes(6, config.vae.dims, 5, 3);
+        const auto report = trainGenerator3dVae(model, train, {}, o);
+        QVERIFY(report.history.back().trainLoss < report.history.front().trainLoss);
+        const auto generated = model.generate({}, 1, 2, 1.0, 3);
+        QCOMPARE(generated[0].dims(), config.vae.dims);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, chooseMixedBand3d(model, train, {0.25}, {0.75}));
+    }
+
     // Minority-weighted reconstruction loss, hand-computed.
     void minorityWeightedReconstructionLoss() {
         Vae3dConfig c = Generator3dConfig::tiny().vae;

@@ -48,6 +48,12 @@ struct Vae3dConfig {
     // 0.75) unless chosen on validation (chooseMixedBand3d, evaluate3d.hpp):
     // a decoder that blurs the thin mixed band under-produces M at 0.25/0.75.
     double mixedLow = 0.25, mixedHigh = 0.75;
+    // The decoder's output: "level" (the paper's: one channel, sigmoid, MSE
+    // to D 0 / M 0.5 / A 1) or "classes" (one channel per phase, softmax,
+    // cross-entropy, labels by argmax): with levels, a blur between D and A
+    // reads as M and the thin mixed band as D or A; classes keep M its own.
+    std::string output = "level";
+    bool classOutput() const { return output == "classes"; }
 
     Phase threePhaseLabel(float decoded) const {
         return decoded < mixedLow ? Donor : (decoded >= mixedHigh ? Acceptor : Mixed);

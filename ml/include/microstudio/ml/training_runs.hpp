@@ -155,6 +155,7 @@ struct Recipe3dSettings {
     int latentChannels = 4;
     double minorityWeight = 0.0;
     bool periodicXY = false;
+    std::string vaeOutput = "level";    // Vae3dConfig::output
     std::string featureHead;            // empty: kRecipe3dFeatureHead for a new model, else the model's
     int featureAugment = 0;             // 0: kRecipe3dFeatureAugment for a predictor not yet started, else the model's
     int diffusionAugment = 0;           // 0: the model's (1 for a new one)
