@@ -36,6 +36,7 @@ int importMicroGen3d(const CommandArgs& argv) {
         .def(2);
     declared.text("name", "NAME", "the model's name").note("DIR's folder name");
     declared.flag("no-timing", "skip timing a sample");
+    declared.flag("half", "store the weights as float16 (half the file; paper-size networks are ~0.8 GB in float32)");
     const auto parsed = declared.parse(argv);
     if (!parsed) return 0;
     const Args& args = *parsed;
@@ -53,7 +54,7 @@ int importMicroGen3d(const CommandArgs& argv) {
     o.measureSampling = !args.flag("no-timing");
     ml::MicroGen3dImportReport report;
     const auto model = ml::importMicroGen3d(o, &report);
-    model.save(out);
+    model.save(out, args.flag("half"));
     const auto& c = model.config();
     std::printf("imported %ld tensors into %s: %d-phase %s volumes, latent %s, VAE widths", report.tensors,
                 out.string().c_str(), c.vae.phases, c.vae.dims.str().c_str(), c.vae.latentDims().str().c_str());

@@ -310,7 +310,16 @@ private slots:
                      r.out.contains("carried, not conditions: norm_STAT_e") && r.out.contains("per DDIM-50 sample"),
                  qPrintable(r.out));
         r = cli({"models", "--dir", weights});
-        QVERIFY2(r.code == 0 && r.out.contains("MicroGen3D weights imported (2-phase, 32x32x32"), qPrintable(r.out));
+        QVERIFY2(r.code == 0 && r.out.contains("MicroGen3D weights imported (2-phase, 32x32x32") &&
+                     r.out.contains("float32"),
+                 qPrintable(r.out));
+        // --half: float16 weights, about half the file.
+        r = cli(QStringList{"models", "import-microgen3d"} + files +
+                QStringList{"-o", model + "-half", "--half", "--no-timing"});
+        QVERIFY2(r.code == 0 && !r.out.contains("per DDIM-50 sample"), qPrintable(r.err + r.out));
+        const auto full = fs::file_size((model + "/generator3d.pt").toStdString()),
+                   half = fs::file_size((model + "-half/generator3d.pt").toStdString());
+        QVERIFY2(half < full * 6 / 10, qPrintable(QString("%1 vs %2 bytes").arg(half).arg(full)));
         const QString out = QString::fromStdString((dir_ / "imported-sample.h5").string());
         r = cli({"generate", "--model", model, "--target", "ABS_f_D=0.5,CT_f_D_tort1=0.3,CT_f_A_tort1=0.3", "-n", "1",
                  "--steps", "3", "-o", out});
