@@ -26,6 +26,7 @@
 #include "microstudio/render/slice_view.hpp"
 #include "microstudio/render/vtk_widget.hpp"
 #include "microstudio/ui/main_window.hpp"
+#include "microstudio/ui/microgen3d_import.hpp"
 #include "microstudio/ui/noise_lab_panel.hpp"
 #include "microstudio/ui/simulation_panel.hpp"
 #include "microstudio/ui/viewer_panel.hpp"
@@ -46,7 +47,6 @@
 #include "microstudio/jobs/dataset_builder.hpp"
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/metadata.hpp"
-#include "microstudio/ml/microgen3d_import.hpp"
 #include "microstudio/ml/train3d.hpp"
 #include "microstudio/ml/vae2d.hpp"
 #include "microstudio/ui/design_panel.hpp"
@@ -1937,8 +1937,46 @@ private slots:
         QVERIFY(greyed(4));
     }
 
+    void importDialogBuildsTheWorkerCommand() {
+        // File > Import MicroGen3D weights...: the four files typed, the phases
+        // picked with the keyboard, the name; the command the worker runs.
+        ms::ui::MicroGen3dImportDialog dialog;
+        dialog.resize(600, 300);
+        dialog.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&dialog));
+        const std::pair<const char*, const char*> typed[] = {{"importVae", "/w/vae.pt"},
+                                                             {"importFp", "/w/fp.pt"},
+                                                             {"importDdpm", "/w/ddpm.pt"},
+                                                             {"importConfig", "/w/c.yaml"}};
+        for (const auto& [name, text] : typed) {
+            auto* edit = dialog.findChild<QLineEdit*>(name);
+            QVERIFY(edit);
+            edit->setFocus();
+            QTest::keyClicks(edit, text, Qt::NoModifier, 20);
+        }
+        auto* phases = dialog.findChild<QComboBox*>("importPhases");
+        phases->setFocus();
+        QTest::keyClick(phases, Qt::Key_Down, Qt::NoModifier, 50);
+        auto* name = dialog.findChild<QLineEdit*>("importName");
+        name->setFocus();
+        name->selectAll();
+        QTest::keyClicks(name, "ch3", Qt::NoModifier, 20);
+        dialog.grab().save(QDir::temp().filePath("ms_test_gui_import_dialog.png"));  // for a look
+        const auto files = dialog.files();
+        QCOMPARE(files.arguments("/m/ch3"), (QStringList{"models", "import-microgen3d", "--vae", "/w/vae.pt", "--fp",
+                                                         "/w/fp.pt", "--ddpm", "/w/ddpm.pt", "--config", "/w/c.yaml",
+                                                         "--phases", "3", "--name", "ch3", "-o", "/m/ch3"}));
+        // The studio's File menu offers it.
+        ms::ui::MainWindow w;
+        bool offered = false;
+        for (auto* action : w.menuBar()->actions().first()->menu()->actions())
+            offered = offered || action->text() == "Import MicroGen3D weights...";
+        QVERIFY(offered);
+    }
+
     void designShowsAnImportedMicroGen3dModel() {
-        // Issue 22.6: MicroGen3D's weights, imported, appear in the Design tab
+        // Issue 22.6: MicroGen3D's weights, imported from the studio (the ML
+        // worker's own `models import-microgen3d`), appear in the Design tab
         // like any generator: its conditions as sliders, the carried output
         // norm_STAT_e as a predicted row, and what a sample costs.
         QTemporaryDir tmp;
@@ -1946,17 +1984,34 @@ private slots:
         script.start("python3",
                      {QString(MICROSTUDIO_SOURCE_DIR) + "/tests/ml3d/make_microgen3d_weights.py", tmp.path()});
         QVERIFY2(script.waitForFinished(120000) && script.exitCode() == 0, script.readAllStandardError().constData());
-        ms::ml::MicroGen3dImportOptions o;
-        const std::filesystem::path dir = tmp.path().toStdString();
-        o.vae = dir / "vae.pt";
-        o.featurePredictor = dir / "fp.pt";
-        o.ddpm = dir / "ddpm.pt";
-        o.config = dir / "config.yaml";
+        ms::ui::MicroGen3dFiles files;
+        files.vae = tmp.filePath("vae.pt");
+        files.fp = tmp.filePath("fp.pt");
+        files.ddpm = tmp.filePath("ddpm.pt");
+        files.config = tmp.filePath("config.yaml");
         const QString folder = tmp.filePath("imported");
-        ms::ml::importMicroGen3d(o).save(folder.toStdString());
         ms::ui::MainWindow w;
-        auto* design = openDesign(w, folder, {1024, 700});
-        QVERIFY(design);
+        w.tabs()->setCurrentWidget(w.design());
+        w.resize(1024, 700);
+        w.show();
+        QVERIFY(QTest::qWaitForWindowExposed(&w));
+        auto* design = w.design();
+        QSignalSpy imported(design, &ms::ui::DesignPanel::imported);
+        // A config that is not one: refused in one line naming the file, nothing loaded.
+        auto broken = files;
+        broken.config = files.vae;
+        design->startImport(broken, tmp.filePath("broken"));
+        QVERIFY(imported.wait(120000));
+        const auto refused = imported.takeFirst();
+        QCOMPARE(refused.at(0).toBool(), false);
+        const QString reason = refused.at(1).toString();
+        QVERIFY2(reason.contains(files.vae) && !reason.contains('\n'), qPrintable(reason));
+        QVERIFY(!QFileInfo::exists(tmp.filePath("broken")));  // nothing written
+        design->startImport(files, folder);
+        QVERIFY(imported.wait(120000));
+        const auto result = imported.takeFirst();
+        QVERIFY2(result.at(0).toBool(), qPrintable(result.at(1).toString()));
+        QVERIFY(design->hasModel());
         const QString info = design->findChild<QLabel*>("modelInfo")->text();
         QVERIFY2(
             info.contains("Imported MicroGen3D weights") && info.contains("per DDIM-50 sample (measured at import"),

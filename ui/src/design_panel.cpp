@@ -1,6 +1,7 @@
 #include "microstudio/ui/design_panel.hpp"
 
 #include <QComboBox>
+#include <QDir>
 #include <QCoreApplication>
 #include <QDoubleSpinBox>
 #include <QElapsedTimer>
@@ -36,6 +37,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <utility>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
@@ -366,6 +368,19 @@ DesignPanel::DesignPanel(QWidget* parent) : QWidget(parent) {
         const QString path = modelPicker_->itemData(i).toString();
         if (!path.isEmpty()) loadModel(path);
     });
+    connect(&importer_, &MicroGen3dImporter::finished, this,
+            [this](bool ok, const QString& folder, const QString& message) {
+                const bool dialogs = std::exchange(importDialogs_, false);
+                if (ok) {
+                    refreshModelList();
+                    loadModel(folder, true);
+                    emit statusMessage(tr("Imported %1: %2").arg(QFileInfo(folder).fileName(), message));
+                } else {
+                    emit statusMessage(tr("Import failed: %1").arg(message));
+                    if (dialogs) QMessageBox::warning(this, tr("Cannot import the MicroGen3D weights"), message);
+                }
+                emit imported(ok, message);
+            });
     connect(generate_, &QPushButton::clicked, this, &DesignPanel::generate);
     connect(cancel_, &QPushButton::clicked, this, &DesignPanel::cancel);
     connect(gallery_, &QListWidget::currentRowChanged, this, &DesignPanel::select);
@@ -587,6 +602,24 @@ void DesignPanel::onEvaluated(const EvaluationOutcome& outcome) {
     }
     emit statusMessage(message);
     emit evaluated(ok, message);
+}
+
+void DesignPanel::importMicroGen3d() {
+    if (importer_.running()) {
+        emit statusMessage(tr("An import is running"));
+        return;
+    }
+    MicroGen3dImportDialog dialog(this);
+    if (dialog.exec() != QDialog::Accepted) return;
+    const auto files = dialog.files();
+    importDialogs_ = true;
+    startImport(files, QDir(userModelDirectory()).filePath(files.name));
+}
+
+void DesignPanel::startImport(const MicroGen3dFiles& files, const QString& folder) {
+    emit statusMessage(tr("Importing MicroGen3D weights into %1 (checking every tensor, timing one sample)...")
+                           .arg(QDir::toNativeSeparators(folder)));
+    importer_.start(files, folder);
 }
 
 void DesignPanel::refreshModelList() {

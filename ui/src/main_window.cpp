@@ -153,6 +153,10 @@ void MainWindow::buildMenus() {
         });
     });
     file->addAction(tr("Save Session..."), this, &MainWindow::saveSessionDialog);
+    file->addAction(tr("Import MicroGen3D weights..."), this, [this] {
+        tabs_->setCurrentWidget(design_);
+        design_->importMicroGen3d();
+    });
 #endif
     file->addSeparator();
     file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);

@@ -18,6 +18,7 @@
 #include "microstudio/core/volume.hpp"
 #include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/model_evaluation.hpp"
+#include "microstudio/ui/microgen3d_import.hpp"
 #include "microstudio/ui/ml_worker.hpp"
 
 class QComboBox;
@@ -134,6 +135,13 @@ public slots:
     // Lists the generators in ui::modelFolders() again (after a training);
     // the loaded model stays selected.
     void refreshModelList();
+    // File > Import MicroGen3D weights...: the dialog, then startImport into
+    // the studio's models folder (userModelDirectory()/NAME); failures in a
+    // message box.
+    void importMicroGen3d();
+    // The import in the ML worker executable (`models import-microgen3d`);
+    // imported() when it ends, and on success the model is listed and loaded.
+    void startImport(const MicroGen3dFiles& files, const QString& folder);
 
 signals:
     void generated(int count, const QString& message);
@@ -141,6 +149,7 @@ signals:
     void statusMessage(const QString& message);
     // An evaluation ended: with a report (ok), cancelled or failed (message).
     void evaluated(bool ok, const QString& message);
+    void imported(bool ok, const QString& message);
 
 private:
     void samplerChanged();
@@ -216,6 +225,8 @@ private:
     std::vector<Volume> previousSamples_;  // those it replaced, until it ends
     QElapsedTimer runClock_;
     MlWorker worker_;
+    MicroGen3dImporter importer_;
+    bool importDialogs_ = false;               // the running import came from the dialog: failures in a message box
     std::int64_t generation_ = 0;              // the running generation's request id, 0 when none
     std::unique_ptr<QTemporaryDir> runFiles_;  // where the worker writes its samples and previews
 
