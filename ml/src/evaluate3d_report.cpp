@@ -323,11 +323,13 @@ Evaluation3dReport Evaluation3dReport::fromJson(const Json& j) {
 }
 
 std::vector<std::string> Evaluation3dReport::csvRows() const {
+    // A round-trip-only report (Evaluation3dOptions::generation false) has no generated values.
+    const bool generated = plain.measured.size() == n;
     std::string header = "sample";
     for (const auto& name : conditions) {
         header += "," + name;
         if (reconstruction) header += "," + name + "_round_trip";
-        header += "," + name + "_generated";
+        if (generated) header += "," + name + "_generated";
         if (screened) header += "," + name + "_screened";
         if (comparison) header += "," + name + "_compared";
     }
@@ -342,7 +344,7 @@ std::vector<std::string> Evaluation3dReport::csvRows() const {
         for (const auto& name : conditions) {
             row += "," + csvNumber(targets[i].at(name));
             if (reconstruction) row += "," + csvNumber(reconstruction->measured[i].at(name));
-            row += "," + csvNumber(plain.measured[i].at(name));
+            if (generated) row += "," + csvNumber(plain.measured[i].at(name));
             if (screened) row += "," + csvNumber(screened->fit.measured[i].at(name));
             if (comparison) row += "," + csvNumber(compared[i] ? compared[i]->at(name) : kNaN);
         }

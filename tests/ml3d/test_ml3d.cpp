@@ -1961,6 +1961,16 @@ private slots:
                 !json.contains("screened") && !json.contains("timing"));
         QCOMPARE(ms::stringAt(json, "split"), std::string("test"));
         QCOMPARE(r.csvRows().size(), std::size_t(5));
+        // A round-trip-only report (no generation): its CSV has target and
+        // round-trip columns only (it crashed reading the generated values).
+        auto roundTrip = o;
+        roundTrip.generation = false;
+        roundTrip.reconstruction = true;
+        const auto rows = evaluateGenerator3d(model, testSplitVolumes(4, 3), roundTrip).csvRows();
+        QCOMPARE(rows.size(), std::size_t(5));
+        QCOMPARE(rows[0], std::string("sample,ABS_f_D,ABS_f_D_round_trip,CT_f_D_tort1,CT_f_D_tort1_round_trip,"
+                                      "CT_f_A_tort1,CT_f_A_tort1_round_trip"));
+        QCOMPARE(std::count(rows[1].begin(), rows[1].end(), ','), 6L);
         o.candidates = 0;
         QVERIFY_THROWS_EXCEPTION(ms::Error, evaluateGenerator3d(model, testSplitVolumes(4, 3), o));
     }
