@@ -37,6 +37,9 @@ void declareArchitecture(Options& o) {
            "channel per phase (softmax, cross-entropy)")
         .choices({"level", "classes"})
         .note("level");
+    o.number("mixed-weight", "W", "class output, 3 phases: the cross-entropy weighs the mixed class by 1 + W")
+        .range(0, 1000)
+        .note("0");
     o.integer("timesteps", "T", "diffusion steps").range(2, 100000).note(std::to_string(d.timesteps));
     o.number("condition-dropout", "P", "classifier-free guidance").atLeast(0).below(1).note("0.1");
     o.text("context", "",
@@ -144,6 +147,7 @@ ml::Generator3dConfig configFromArgs(const Args& args) {
     if (args.flag("periodic-xy")) c.vae.periodicXY = true;
     c.vae.minorityWeight = args.number("minority-weight", c.vae.minorityWeight);
     c.vae.output = args.value("vae-output", c.vae.output);
+    c.vae.mixedWeight = args.number("mixed-weight", c.vae.mixedWeight);
     c.unetFeatures = int(args.integer("features", c.unetFeatures));
     c.timesteps = int(args.integer("timesteps", c.timesteps));
     c.conditionDropout = args.number("condition-dropout", c.conditionDropout);

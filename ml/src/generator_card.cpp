@@ -33,6 +33,9 @@ void Vae3dConfig::validate() const {
     if (!(minorityWeight >= 0 && minorityWeight <= 1000)) throw Error("3D VAE minority weight must be in [0, 1000]");
     if (output != "level" && output != "classes")
         throw Error("the 3D VAE output must be level or classes, not '" + output + "'");
+    if (!(mixedWeight >= 0 && mixedWeight <= 1000)) throw Error("3D VAE mixed weight must be in [0, 1000]");
+    if (mixedWeight > 0 && !(classOutput() && phases == 3))
+        throw Error("the 3D VAE's mixed weight applies to the 3-phase class output only");
     if (classOutput() && minorityWeight != 0.0)
         throw Error("the 3D VAE's minority weight applies to the level output only");
     if (!(mixedLow > 0 && mixedLow < mixedHigh && mixedHigh < 1))
@@ -56,6 +59,7 @@ Json Vae3dConfig::toJson() const {
     j["minority_weight"] = minorityWeight;
     if (phases == 3) j["mixed_band"] = Json(std::vector<double>{mixedLow, mixedHigh});
     if (classOutput()) j["output"] = output;  // absent: level (models before the option)
+    if (mixedWeight > 0) j["mixed_weight"] = mixedWeight;
     return j;
 }
 
@@ -77,6 +81,7 @@ Vae3dConfig Vae3dConfig::fromJson(const Json& j) {
     if (j.contains("periodic_xy")) c.periodicXY = boolAt(j, "periodic_xy");  // absent: models before the option
     c.minorityWeight = numberOr(j, "minority_weight", 0.0);
     c.output = stringOr(j, "output", "level");
+    c.mixedWeight = numberOr(j, "mixed_weight", 0.0);
     if (j.contains("mixed_band")) {  // absent: 3-phase models before the choice (0.25, 0.75)
         const auto band = numbersAt(j, "mixed_band");
         if (band.size() != 2) throw Error("3D VAE mixed_band must have 2 numbers");

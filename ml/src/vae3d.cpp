@@ -184,7 +184,10 @@ torch::Tensor Vae3dImpl::classLoss(const torch::Tensor& logits, const torch::Ten
     const auto level = x.squeeze(1);
     const auto phase = (level > 0.75).to(torch::kLong) * long(Acceptor) +
                        ((level > 0.25) & (level <= 0.75)).to(torch::kLong) * long(Mixed);
-    return torch::nn::functional::cross_entropy(logits.to(torch::kFloat), phase);
+    namespace F = torch::nn::functional;
+    if (config.mixedWeight <= 0.0) return F::cross_entropy(logits.to(torch::kFloat), phase);
+    const auto weight = torch::tensor({1.0f, 1.0f, float(1.0 + config.mixedWeight)}).to(logits.device());
+    return F::cross_entropy(logits.to(torch::kFloat), phase, F::CrossEntropyFuncOptions().weight(weight));
 }
 
 torch::Tensor Vae3dImpl::reconstructionLoss(const torch::Tensor& reconstruction, const torch::Tensor& x) const {

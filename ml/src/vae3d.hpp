@@ -55,7 +55,8 @@ struct Vae3dImpl : torch::nn::Module {
     // The reconstruction term of the loss (see Vae3dConfig::minorityWeight).
     torch::Tensor reconstructionLoss(const torch::Tensor& reconstruction, const torch::Tensor& x) const;
     // Class output: cross-entropy of the logits against each voxel's phase
-    // (x 0 -> D, 1 -> A, 0.5 -> M; the indices of ms::Phase).
+    // (x 0 -> D, 1 -> A, 0.5 -> M; the indices of ms::Phase), the mixed
+    // class weighted by 1 + mixedWeight (a weighted mean, as torch's).
     torch::Tensor classLoss(const torch::Tensor& logits, const torch::Tensor& x) const;
 
     std::vector<torch::nn::Module*> encoderModules();

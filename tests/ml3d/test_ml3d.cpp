@@ -419,12 +419,24 @@ private slots:
              std::log(std::exp(3.0) / (std::exp(1.0) + 1 + std::exp(3.0)))) /
             3.0;
         QVERIFY(std::abs(vae->classLoss(logits, levels).item<double>() - expected) < 1e-5);
+        // The mixed class weighted by 1 + 2: a weighted mean (1 l_D + 1 l_A + 3 l_M) / 5.
+        const double lD = -std::log(std::exp(2.0) / (std::exp(2.0) + 2)),
+                     lA = -std::log(std::exp(1.0) / (std::exp(1.0) + 2)),
+                     lM = -std::log(std::exp(3.0) / (std::exp(1.0) + 1 + std::exp(3.0)));
+        vae->config.mixedWeight = 2.0;
+        QVERIFY(std::abs(vae->classLoss(logits, levels).item<double>() - (lD + lA + 3 * lM) / 5.0) < 1e-5);
+        vae->config.mixedWeight = 0.0;
         // Kept in the JSON (absent for the level output, as before); refusals.
         QCOMPARE(Vae3dConfig::fromJson(c.toJson()).output, std::string("classes"));
         QVERIFY(!Generator3dConfig::tiny(3).vae.toJson().contains("output"));
         c.minorityWeight = 1.0;
         QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
         c.minorityWeight = 0.0;
+        c.mixedWeight = 2.0;
+        QCOMPARE(Vae3dConfig::fromJson(c.toJson()).mixedWeight, 2.0);
+        c.output = "level";  // the mixed weight is the class output's
+        QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
+        c.mixedWeight = 0.0;
         c.output = "logits";
         QVERIFY_THROWS_EXCEPTION(ms::Error, c.validate());
         // A generator with it trains its VAE stage and generates labelled volumes.

@@ -54,6 +54,9 @@ struct Vae3dConfig {
     // reads as M and the thin mixed band as D or A; classes keep M its own.
     std::string output = "level";
     bool classOutput() const { return output == "classes"; }
+    // Class output with 3 phases: the cross-entropy weighs the mixed class by
+    // 1 + mixedWeight (its thin band is the rarest, most often lost class).
+    double mixedWeight = 0.0;
 
     Phase threePhaseLabel(float decoded) const {
         return decoded < mixedLow ? Donor : (decoded >= mixedHigh ? Acceptor : Mixed);
