@@ -24,8 +24,7 @@ int importMicroGen3d(const CommandArgs& argv) {
                      "norm_STAT_e) are carried and shown, not offered as sliders.\n\n"
                      "The studio lists DIR when it lies in a model folder ($MICROSTUDIO_MODELS, or the studio's "
                      "own ~/.local/share/MicroStudio/MicroStudio/models). Paper-size networks take minutes per sample "
-                     "on a few cores: the import "
-                     "times one and records the estimate.");
+                     "on a few cores: the import times one and records the estimate.");
     declared.text("vae", "vae.pt", "the VAE's state dict (required)");
     declared.text("fp", "fp.pt", "the feature predictor's state dict (required)");
     declared.text("ddpm", "ddpm.pt", "the DDPM's state dict (required)");
