@@ -238,7 +238,10 @@ ReconstructionReport measureReconstruction(const Context& c, const std::vector<V
     for (const auto& name : c.conditions()) {
         std::vector<double> t, a;
         finitePairs(c.targets, r.measured, name, t, a);
-        r.r2[name] = agreement(t, a).r2;
+        const auto g = agreement(t, a);
+        r.r2[name] = g.r2;
+        r.determination[name] = g.determination;
+        r.mae[name] = g.mae;
     }
     r.voxelAccuracyByZ = accuracyByZ(volumes, rebuilt);
     r.voxelAccuracy =

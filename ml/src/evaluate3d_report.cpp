@@ -44,6 +44,8 @@ Json screenedJson(const ScreenedFit& s) {
 Json reconstructionJson(const ReconstructionReport& r) {
     Json j = Json::object();
     j["r2"] = namedJson(r.r2);
+    j["r2_determination"] = namedJson(r.determination);
+    j["mae"] = namedJson(r.mae);
     j["voxel_accuracy"] = numberOrNull(r.voxelAccuracy);
     j["voxel_accuracy_by_z"] = Json(r.voxelAccuracyByZ);
     return j;
@@ -234,6 +236,9 @@ void optionalPartsFrom(const Json& j, const Json& perTarget, Evaluation3dReport&
         const Json& rt = j["reconstruction"];
         ReconstructionReport reconstruction;
         reconstruction.r2 = namedFrom(memberAt(rt, "r2"));
+        if (rt.contains("r2_determination"))  // absent in reports before 7 Dec 2026
+            reconstruction.determination = namedFrom(memberAt(rt, "r2_determination"));
+        if (rt.contains("mae")) reconstruction.mae = namedFrom(memberAt(rt, "mae"));
         reconstruction.voxelAccuracy = numberOrNaN(rt, "voxel_accuracy");
         reconstruction.voxelAccuracyByZ = numbersAt(rt, "voxel_accuracy_by_z");
         reconstruction.measured = namedListFrom(perTarget, "round_trip");

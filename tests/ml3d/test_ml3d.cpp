@@ -2363,6 +2363,15 @@ private slots:
         QVERIFY(reconstruction["voxel_accuracy"].toDouble() > 0.0 &&
                 reconstruction["voxel_accuracy"].toDouble() <= 1.0);
         QCOMPARE(reconstruction["r2"].toObject().size(), 3);
+        // The determination beside it: never above the squared Pearson R^2 of
+        // the same pairs (R^2 is the best determination over affine maps of the
+        // measured values; the identity is one of them), and the MAE.
+        const auto roundTripR2 = reconstruction["r2"].toObject(),
+                   roundTripDet = reconstruction["r2_determination"].toObject();
+        QCOMPARE(roundTripDet.size(), 3);
+        QCOMPARE(reconstruction["mae"].toObject().size(), 3);
+        for (const auto& key : roundTripR2.keys())
+            if (!roundTripR2[key].isNull()) QVERIFY(roundTripDet[key].toDouble() <= roundTripR2[key].toDouble() + 1e-9);
         // Per z-slice accuracy: one value per slice, averaging to the overall one.
         const auto byZ = reconstruction["voxel_accuracy_by_z"].toArray();
         QVERIFY(byZ.size() > 1);

@@ -115,6 +115,8 @@ struct ScreenedFit {
 
 struct ReconstructionReport {
     NamedValues r2;  // measured round trip vs the originals' descriptors
+    // The same pairs' 1 - SS_res / SS_tot (sees bias, which r2 does not) and MAE.
+    NamedValues determination, mae;
     double voxelAccuracy = 0.0;
     std::vector<double> voxelAccuracyByZ;  // per z-slice; their mean is voxelAccuracy
     std::vector<NamedValues> measured;     // per target
