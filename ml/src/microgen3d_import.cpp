@@ -438,13 +438,8 @@ Generator3D importMicroGen3d(const MicroGen3dImportOptions& o, MicroGen3dImportR
     report.vaeLayout = deconvLayers ? "deconv_layers" : "convs/instnorms/resblocks";
     detail::StateDict named;
     renameInto(named, l.vae, vaeRenames(int(config.vae.channels.size()), deconvLayers), o.vae, "VAE");
-    for (const auto& [name, t] : l.fp) {
-        if (name != "fc1.weight" && name != "fc1.bias" && name != "fc2.weight" && name != "fc2.bias" &&
-            name != "fc3.weight" && name != "fc3.bias")
-            throw Error(o.featurePredictor.string() + ": tensor " + name +
-                        " is not part of MicroGen3D's feature predictor");
-        named.emplace_back("fp." + name, t);
-    }
+    renameInto(named, l.fp, {{"fc1.", "fp.fc1."}, {"fc2.", "fp.fc2."}, {"fc3.", "fp.fc3."}}, o.featurePredictor,
+               "feature predictor");
     renameInto(named, l.ddpm, unetRenames(), o.ddpm, "DDPM");
     const auto ranges = rangesFor(l.config, report);
     foldRanges(named, config, ranges);
