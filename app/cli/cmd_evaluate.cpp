@@ -14,6 +14,7 @@
 #include "options.hpp"
 #include "report3d.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/files.hpp"
 #include "microstudio/core/json.hpp"
 #include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/generator3d.hpp"
@@ -232,14 +233,14 @@ int cmdEvaluate(const CommandArgs& argv) {
     if (args.flag("choose-mixed-band")) return chooseMixedBand(model, heldOut, options.data, progress, bar);
     const auto report = ml::evaluateGenerator3d(model, heldOut, options, &progress);
     bar.finish();
-    if (auto csv = args.value("csv")) report3d::writeLines(*csv, report.csvRows());
+    if (auto csv = args.value("csv")) writeLinesAtomically(*csv, report.csvRows());
     if (args.flag("save")) {
         const auto path = ml::evaluationPath(model.weightsPath());
         writeJsonFile(report.toJson(), path);
         std::fprintf(stderr, "wrote %s\n", path.string().c_str());
     }
     if (args.flag("json")) std::cout << jsonText(report.toJson()) << "\n";
-    else report3d::printEvaluation(report, options.sampler.batch);
+    else std::fputs(report.text().c_str(), stdout);
     return 0;
 }
 

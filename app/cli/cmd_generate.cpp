@@ -120,7 +120,7 @@ int evaluateHeldOut(const ml::Generator3D& model, const Args& args, const ml::Ge
     progress.setListener([&](double f, const std::string& msg) { bar.update(f, msg); });
     const auto r = ml::evaluateGenerator3d(model, heldOut, o, &progress);
     bar.finish();
-    report3d::printHeldOutCheck(r, o.data);
+    std::fputs(r.heldOutCheckText().c_str(), stdout);
     return 0;
 }
 

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 
 #include "ml3d_common.hpp"  // parseSampler, defaultSteps
@@ -15,119 +14,6 @@
 namespace ms::cli::report3d {
 
 namespace {
-
-// A table cell: %.4f (or `format`), "-" for NaN or a missing name.
-std::string cell(double value, const char* format = "%.4f") {
-    if (!std::isfinite(value)) return "-";
-    char text[32];
-    std::snprintf(text, sizeof text, format, value);
-    return text;
-}
-
-std::string cell(const ml::NamedValues& values, const std::string& name, const char* format = "%.4f") {
-    const auto it = values.find(name);
-    return cell(it != values.end() ? it->second : std::nan(""), format);
-}
-
-// Target vs measured of one generation pass, per condition; `spread` adds
-// a column (diversity: std at the fixed target).
-void printFit(const ml::TargetFit& fit, const std::vector<std::string>& conditions,
-              const ml::NamedValues* spread = nullptr) {
-    std::printf("%-16s %10s %10s %10s %9s%s\n", "descriptor", "R^2", "R^2 det.", "MAE", "described",
-                spread ? "   std at one target" : "");
-    for (const auto& name : conditions)
-        std::printf("%-16s %10s %10s %10s %9s%s\n", name.c_str(), cell(fit.r2, name).c_str(),
-                    cell(fit.determination, name).c_str(), cell(fit.mae, name).c_str(),
-                    cell(fit.described, name, "%.0f").c_str(), spread ? ("   " + cell(*spread, name)).c_str() : "");
-}
-
-// The screened pass, apart from the plain figures and labelled as a search.
-void printScreened(const ml::Evaluation3dReport& r) {
-    const auto& s = *r.screened;
-    std::printf(
-        "Screened generation (%d draws per target, best measured kept): a search over draws, not the "
-        "model's figure\n",
-        s.candidates);
-    if (s.tolerance > 0.0) std::printf("draws stop within distance %g\n", s.tolerance);
-    std::printf("%.3g draws per sample on average, %.4g s per sample\n", s.fit.drawsPerSample(),
-                s.fit.secondsPerSample);
-    printFit(s.fit, r.conditions);
-}
-
-// The feature predictor on the held-out latents, per output in the data.
-void printFeaturePredictor(const ml::Evaluation3dReport& r) {
-    std::printf("%-16s %10s %10s   (feature predictor on held-out latents)\n", "output", "R^2", "MAE");
-    for (const auto& name : r.outputs)
-        if (r.fpR2.count(name))
-            std::printf("%-16s %10s %10s\n", name.c_str(), cell(r.fpR2, name).c_str(),
-                        cell(r.fpMae, name, "%.4g").c_str());
-}
-
-void printParts(const ml::Evaluation3dReport& r) {
-    if (const auto& rt = r.reconstruction) {
-        std::printf("VAE round trip of the held-out samples: voxel accuracy %.4f; R^2", rt->voxelAccuracy);
-        for (const auto& name : r.conditions) std::printf(" %s %s", name.c_str(), cell(rt->r2, name).c_str());
-        std::printf("\n");
-    }
-    if (const auto& d = r.diversity)
-        std::printf("mean voxel disagreement between %d samples at one target: %s\n", d->samples,
-                    cell(d->meanVoxelDisagreement).c_str());
-    printFeaturePredictor(r);
-    if (r.timing.empty()) return;
-    std::printf("%-8s %14s %14s   (seconds per sample)\n", "batch", "denoise", "decode");
-    for (const auto& row : r.timing)
-        std::printf("%-8d %14.4g %14.4g\n", row.batch, row.denoiseSecondsPerSample, row.decodeSecondsPerSample);
-}
-
-void printComparison(const ml::Evaluation3dReport& r, int batch) {
-    const auto& c = *r.comparison;
-    std::printf("comparison on %zu of the plain targets: %s (other) vs %s (main) (batch %d)\n", c.subset.size(),
-                c.label.c_str(), r.samplerLabel.c_str(), batch);
-    std::printf("%-16s %10s %10s %10s  %s\n", "descriptor", "R^2 main", "R^2 other", "main-other",
-                "95% interval (paired bootstrap over targets)");
-    for (const auto& name : r.conditions) {
-        const auto& range = c.r2DifferenceCi95.at(name);
-        char text[64] = "-";
-        if (range.size() == 2) std::snprintf(text, sizeof text, "[%.3f, %.3f]", range[0], range[1]);
-        std::printf("%-16s %10s %10s %10s  %s\n", name.c_str(), cell(c.r2Main, name).c_str(), cell(c.r2, name).c_str(),
-                    cell(c.r2Difference, name).c_str(), text);
-    }
-    std::printf("seconds per sample: main %.4g, other %.4g (speed-up main / other = %s)\n", c.mainSecondsPerSample,
-                c.secondsPerSample, cell(c.speedup).c_str());
-}
-
-void printLarge(const ml::LargeVolumeReport& l) {
-    const std::string how = l.method == ml::LargeVolumeMethod::Whole
-                                ? "the whole latent at once"
-                                : std::to_string(l.windows) + " latent windows each";
-    std::printf("larger volumes %s (%s) on %zu of the plain targets, beside the training size\n", l.size.str().c_str(),
-                how.c_str(), l.subset.size());
-    std::printf("%-16s %10s %10s %10s %10s %10s\n", "descriptor", "R^2 large", "R^2 train", "MAE large", "MAE train",
-                "MAE ratio");
-    for (const auto& [name, r2] : l.fit.r2)
-        std::printf("%-16s %10s %10s %10s %10s %10s\n", name.c_str(), cell(r2).c_str(),
-                    cell(l.r2Training, name).c_str(), cell(l.fit.mae, name).c_str(), cell(l.maeTraining, name).c_str(),
-                    cell(l.maeRatio, name).c_str());
-    std::printf(
-        "seams (donor S2, lags 1..%d along x/y): across borders vs inside windows RMS %s; between samples %s: %s\n",
-        l.maxLag, cell(l.seamDifference).c_str(), cell(l.sampleSpread).c_str(), l.seamless ? "no seams" : "SEAMS");
-    std::printf("seconds per voxel: large %.4g, training size %.4g (ratio %s)\n", l.secondsPerVoxel,
-                l.trainingSecondsPerVoxel, cell(l.costRatio).c_str());
-}
-
-void printMemorisation(const ml::MemorisationReport& m) {
-    std::printf("memorisation: nearest of %zu training samples (voxel disagreement, best x/y shift and symmetry)\n",
-                m.trainingCount);
-    std::printf("%-10s %4s %8s %8s %8s %8s %8s  %s\n", "set", "n", "min", "q1", "median", "q3", "mean",
-                "interface density");
-    for (const auto& [set, label] :
-         {std::pair<const ml::NearestSummary*, const char*>{&m.generated, "generated"}, {&m.heldOut, "held-out"}})
-        std::printf("%-10s %4zu %8.4f %8.4f %8.4f %8.4f %8.4f  %.4f\n", label, set->n, set->min, set->q1, set->median,
-                    set->q3, set->mean, set->interfaceDensity);
-    std::printf("training interface density %.4f; S2 (donor) RMS difference generated vs held-out %.4g\n",
-                m.trainingInterfaceDensity, m.s2RmsDifference);
-    std::printf("generated median >= held-out median: %s\n", m.generatedNotCloser ? "true" : "false");
-}
 
 // The written files and sample 0's values.
 void printWritten(const std::vector<Volume>& volumes, const ml::Generator3D& model,
@@ -230,28 +116,6 @@ void declareBatchSizes(Options& o, const std::string& help, const std::string& d
 
 // ---- reports ------------------------------------------------------------------
 
-void printEvaluation(const ml::Evaluation3dReport& r, int batch) {
-    std::printf("evaluate %s on %zu held-out samples of %s (split %s; %s, batch %d, guidance %g, %s)\n",
-                r.model.c_str(), r.n, r.data.c_str(), r.split.c_str(), r.samplerLabel.c_str(), batch, r.guidance,
-                r.device.c_str());
-    std::printf("plain sampling (one draw per target): target vs measured\n");
-    printFit(r.plain, r.conditions, r.diversity ? &r.diversity->std : nullptr);
-    if (r.screened) printScreened(r);
-    printParts(r);
-    if (r.comparison) printComparison(r, batch);
-    if (r.large) printLarge(*r.large);
-    if (r.memorisation) printMemorisation(*r.memorisation);
-}
-
-void printHeldOutCheck(const ml::Evaluation3dReport& r, const std::string& path) {
-    std::printf("evaluate: %zu held-out samples from %s (split %s); sampler %s, guidance %g\n", r.n, path.c_str(),
-                r.split.c_str(), r.samplerLabel.c_str(), r.guidance);
-    printFeaturePredictor(r);
-    std::printf("descriptors of generated volumes vs their targets (plain sampling, one draw per target)\n");
-    printFit(r.plain, r.conditions);
-    if (r.screened) printScreened(r);
-}
-
 void printModel(const ml::Generator3D& model) {
     const auto& c = model.config();
     const auto counts = model.parameterCounts();
@@ -304,16 +168,8 @@ void writeGenerated(const std::vector<Volume>& volumes, const ml::Generator3D& m
     }
     auto csv = out;
     csv.replace_extension(".csv");
-    writeLines(csv, ml::generatedCsvRows(volumes, model.config()));
+    writeLinesAtomically(csv, ml::generatedCsvRows(volumes, model.config().conditions, model.config().outputs));
     printWritten(volumes, model, written, csv);
-}
-
-void writeLines(const std::filesystem::path& path, const std::vector<std::string>& lines) {
-    writeAtomically(path, [&](const std::filesystem::path& temp) {
-        std::ofstream file(temp, std::ios::binary);
-        for (const auto& line : lines) file << line << "\n";
-        if (!file.flush()) throw Error("cannot write " + temp.string());
-    });
 }
 
 }  // namespace ms::cli::report3d

@@ -34,10 +34,6 @@ ml::GenerateOptions samplerSettings(const Args& args, int ddimSteps, double mode
 std::vector<int> batchSizes(const std::string& text);
 void declareBatchSizes(Options& o, const std::string& help, const std::string& defaultValue);
 
-// `evaluate`: every part of the report as aligned tables; `batch` the R^2 passes'.
-void printEvaluation(const ml::Evaluation3dReport& r, int batch);
-// `generate --evaluate`: the feature predictor and target vs measured.
-void printHeldOutCheck(const ml::Evaluation3dReport& r, const std::string& path);
 // `generate --info`: sizes, parameter counts, the outputs' ranges, the feasibility cloud.
 void printModel(const ml::Generator3D& model);
 // `generate`: up to three targets outside the training data (each with the
@@ -47,8 +43,5 @@ void printFeasibility(const ml::TargetFeasibility& feasibility, std::size_t targ
 // OUT_000000.vti ... for several) and OUT.csv beside it; then what was
 // written and sample 0's targets, measured and predicted values.
 void writeGenerated(const std::vector<Volume>& volumes, const ml::Generator3D& model, const std::filesystem::path& out);
-
-// Lines through a temp file, so a failure leaves no half file.
-void writeLines(const std::filesystem::path& path, const std::vector<std::string>& lines);
 
 }  // namespace ms::cli::report3d

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
+#include <fstream>
 #include <optional>
 #include <regex>
 
@@ -115,6 +116,14 @@ void writeAtomically(const fs::path& path, const std::function<void(const fs::pa
         fs::remove(temp, ignored);
         throw;
     }
+}
+
+void writeLinesAtomically(const fs::path& path, const std::vector<std::string>& lines) {
+    writeAtomically(path, [&](const fs::path& temp) {
+        std::ofstream file(temp, std::ios::binary);
+        for (const auto& line : lines) file << line << '\n';
+        if (!file.flush()) throw Error("cannot write " + path.string());
+    });
 }
 
 fs::path atomicWriteTarget(const fs::path& path) {

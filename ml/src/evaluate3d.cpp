@@ -505,6 +505,7 @@ Evaluation3dReport header(const Generator3D& model, const std::vector<Volume>& h
     r.split = heldOutSplit(heldOut);
     r.device = model.device();
     r.n = heldOut.size();
+    r.batch = o.sampler.batch;
     r.samplerLabel = samplerLabel(o.sampler, c.timesteps);  // refuses a bad sampler before the slow parts
     if (o.compareSteps >= 0) {
         auto other = o.sampler;
@@ -722,27 +723,6 @@ void finishGenerated(std::vector<Volume>& volumes, const Generator3D& model, con
         if (known && i < feasibility.feasible.size())
             volumes[i].attributes["target_feasible"] = feasibility.feasible[i] ? 1.0 : 0.0;
     }
-}
-
-std::vector<std::string> generatedCsvRows(const std::vector<Volume>& volumes, const Generator3dConfig& config) {
-    std::string header = "sample,seed";
-    for (const auto& name : config.conditions) header += ",target_" + name;
-    for (const auto& name : config.conditions) header += ",measured_" + name;
-    for (const auto& name : config.outputs) header += ",predicted_" + name;
-    std::vector<std::string> rows{header + ",feasible,candidates,selection_distance"};
-    auto value = [](const Volume& v, const std::string& key) {
-        const auto it = v.attributes.find(key);
-        return csvNumber(it == v.attributes.end() ? kNaN : it->second);
-    };
-    for (const auto& v : volumes) {
-        std::string row = (v.text.count("sample") ? v.text.at("sample") : "") + "," + value(v, "seed");
-        for (const auto& name : config.conditions) row += "," + value(v, "target_" + name);
-        for (const auto& name : config.conditions) row += "," + value(v, name);
-        for (const auto& name : config.outputs) row += "," + value(v, "predicted_" + name);
-        rows.push_back(row + "," + value(v, "target_feasible") + "," + value(v, "candidates") + "," +
-                       value(v, "selection_distance"));
-    }
-    return rows;
 }
 
 std::vector<TimingRow> timeBatchSizes(const Generator3D& model, const std::vector<int>& batchSizes, int steps) {

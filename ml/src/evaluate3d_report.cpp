@@ -277,6 +277,7 @@ Json Evaluation3dReport::toJson() const {
     j["device"] = device;
     j["n"] = n;
     j["steps"] = steps;
+    j["batch"] = batch;
     j["sampler"] = sampler;
     j["sampler_label"] = samplerLabel;
     j["guidance"] = guidance;
@@ -307,6 +308,7 @@ Evaluation3dReport Evaluation3dReport::fromJson(const Json& j) {
     r.device = stringAt(j, "device");
     r.n = std::size_t(numberAt(j, "n"));
     r.steps = int(numberAt(j, "steps"));
+    r.batch = j.contains("batch") ? int(numberAt(j, "batch")) : 0;  // reports before it lack it
     r.sampler = stringAt(j, "sampler");
     r.samplerLabel = stringAt(j, "sampler_label");
     r.guidance = numberAt(j, "guidance");
@@ -355,6 +357,29 @@ std::vector<std::string> Evaluation3dReport::csvRows() const {
         }
         if (screened) row += "," + csvNumber(screened->fit.draws[i]);
         rows.push_back(row);
+    }
+    return rows;
+}
+
+std::vector<std::string> generatedCsvRows(const std::vector<Volume>& volumes,
+                                          const std::vector<std::string>& conditions,
+                                          const std::vector<std::string>& outputs) {
+    std::string header = "sample,seed";
+    for (const auto& name : conditions) header += ",target_" + name;
+    for (const auto& name : conditions) header += ",measured_" + name;
+    for (const auto& name : outputs) header += ",predicted_" + name;
+    std::vector<std::string> rows{header + ",feasible,candidates,selection_distance"};
+    auto value = [](const Volume& v, const std::string& key) {
+        const auto it = v.attributes.find(key);
+        return csvNumber(it == v.attributes.end() ? kNaN : it->second);
+    };
+    for (const auto& v : volumes) {
+        std::string row = (v.text.count("sample") ? v.text.at("sample") : "") + "," + value(v, "seed");
+        for (const auto& name : conditions) row += "," + value(v, "target_" + name);
+        for (const auto& name : conditions) row += "," + value(v, name);
+        for (const auto& name : outputs) row += "," + value(v, "predicted_" + name);
+        rows.push_back(row + "," + value(v, "target_feasible") + "," + value(v, "candidates") + "," +
+                       value(v, "selection_distance"));
     }
     return rows;
 }

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <vector>
 
 #include "microstudio/core/error.hpp"
@@ -85,6 +86,17 @@ private slots:
         std::ifstream in2(target);
         in2 >> content;
         QCOMPARE(content, std::string("new"));
+        // Lines: each ends in a newline; into a missing folder: an error naming the file, nothing written.
+        ms::writeLinesAtomically(target, {"a,b", "", "1,2"});
+        std::ifstream in3(target, std::ios::binary);
+        QCOMPARE(std::string(std::istreambuf_iterator<char>(in3), {}), std::string("a,b\n\n1,2\n"));
+        try {
+            ms::writeLinesAtomically(dir / "missing" / "t.csv", {"x"});
+            QFAIL("wrote into a missing folder");
+        } catch (const ms::Error& e) {
+            QVERIFY2(std::string(e.what()).find("missing/t.csv") != std::string::npos, e.what());
+        }
+        QVERIFY(!fs::exists(dir / "missing"));
         fs::remove_all(dir);
     }
     void jsonFilesRoundTripDoublesExactly() {

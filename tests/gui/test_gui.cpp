@@ -1691,13 +1691,15 @@ private slots:
         const QStringList header = lines[0].split(',');
         for (const auto& name : names) {
             QVERIFY2(header.contains(QString::fromStdString("target_" + name)), qPrintable(lines[0]));
-            QVERIFY2(header.contains(QString::fromStdString(name)), qPrintable(lines[0]));
+            QVERIFY2(header.contains(QString::fromStdString("measured_" + name)), qPrintable(lines[0]));
         }
         QVERIFY(header.contains("predicted_phi"));
         const QStringList row = lines[1 + withMixed].split(',');
         QCOMPARE(row.size(), header.size());
         QCOMPARE(row[header.indexOf("target_vol_frac_M")].toDouble(), 0.13);
-        QVERIFY(std::abs(row[header.indexOf("vol_frac_M")].toDouble() - shown.volumeFraction(ms::Mixed)) < 1e-7);
+        // ml::generatedCsvRows' cells: 6 significant digits.
+        QVERIFY(std::abs(row[header.indexOf("measured_vol_frac_M")].toDouble() - shown.volumeFraction(ms::Mixed)) <
+                1e-6);
         for (const auto& name : names) QVERIFY(!row[header.indexOf(QString::fromStdString(name))].isEmpty());
     }
 
@@ -1763,7 +1765,7 @@ private slots:
         QVERIFY(csv.open(QIODevice::ReadOnly));
         const QStringList lines = QString(csv.readAll()).trimmed().split('\n');
         QCOMPARE(lines.size(), 4);
-        QVERIFY(lines[0].startsWith("sample,target_ABS_f_D"));
+        QVERIFY(lines[0].startsWith("sample,seed,target_ABS_f_D"));  // generate's table (ml::generatedCsvRows)
         QVERIFY(lines[0].contains("predicted_phi"));
         // A session brings back model, targets, settings and samples.
         const QString sessionPath = QDir::temp().filePath("ms_test_gui_session.json");
@@ -2450,6 +2452,19 @@ private slots:
                                             {"log_time", "log anneal time"}})
             QVERIFY2(rows.contains(QString("predictor: %1 = %2").arg(label).arg(report->fpR2.at(output), 0, 'f', 3)),
                      qPrintable(rows.join("; ")));
+        // Copy report: the text `microstudio-cli evaluate` prints for the same report.
+        auto* copy = design->findChild<QPushButton*>("evaluationCopy");
+        QVERIFY(copy && copy->isVisible());
+        QApplication::clipboard()->clear();
+        QTest::mouseClick(copy, Qt::LeftButton);
+        const QString copied = QApplication::clipboard()->text();
+        QCOMPARE(copied, QString::fromStdString(report->text()));
+        QVERIFY2(copied.startsWith("evaluate ") && copied.contains("(split test; ddim-3, batch 8, guidance"),
+                 qPrintable(copied.section('\n', 0, 0)));
+        for (const auto& name : conditions)  // the plain fit's row: name, R^2 to 4 decimals
+            QVERIFY2(copied.contains(QRegularExpression(
+                         QString("\n%1 +%2 ").arg(name.c_str()).arg(report->plain.r2.at(name), 0, 'f', 4))),
+                     qPrintable(copied));
         QCOMPARE(w.size(), QSize(1024, 700));
         QTest::qWait(100);
         w.grab().save(QDir::temp().filePath("design_eval.png"));  // for a look

@@ -1987,6 +1987,60 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, evaluateGenerator3d(model, testSplitVolumes(4, 3), o));
     }
 
+    // Evaluation3dReport::text, the tables `evaluate` prints and the Design
+    // tab copies: a hand-made report, its lines written out by hand.
+    void evaluationReportText() {
+        Evaluation3dReport r;
+        r.model = "m";
+        r.data = "t.h5";
+        r.split = "test";
+        r.samplerLabel = "ddim-50";
+        r.batch = 8;
+        r.guidance = 2.0;
+        r.device = "cpu";
+        r.n = 2;
+        r.conditions = {"ABS_f_D", "CT_f_A_tort1"};
+        r.outputs = {"ABS_f_D", "phi"};
+        r.plain.r2 = {{"ABS_f_D", 0.95}, {"CT_f_A_tort1", 0.5}};
+        r.plain.determination = {{"ABS_f_D", 0.9}, {"CT_f_A_tort1", -0.25}};
+        r.plain.mae = {{"ABS_f_D", 0.0123}, {"CT_f_A_tort1", 0.1}};
+        r.plain.described = {{"ABS_f_D", 2}, {"CT_f_A_tort1", 1}};
+        r.fpR2 = {{"phi", 0.75}};
+        r.fpMae = {{"phi", 0.012345}};
+        ScreenedFit screened;
+        screened.candidates = 4;
+        screened.fit = r.plain;
+        screened.fit.draws = {4, 2};
+        screened.fit.secondsPerSample = 1.5;
+        r.screened = screened;
+        const std::string expected =
+            "evaluate m on 2 held-out samples of t.h5 (split test; ddim-50, batch 8, guidance 2, cpu)\n"
+            "plain sampling (one draw per target): target vs measured\n"
+            "descriptor              R^2   R^2 det.        MAE described\n"
+            "ABS_f_D              0.9500     0.9000     0.0123         2\n"
+            "CT_f_A_tort1         0.5000    -0.2500     0.1000         1\n"
+            "Screened generation (4 draws per target, best measured kept): a search over draws, not the model's "
+            "figure\n"
+            "3 draws per sample on average, 1.5 s per sample\n"
+            "descriptor              R^2   R^2 det.        MAE described\n"
+            "ABS_f_D              0.9500     0.9000     0.0123         2\n"
+            "CT_f_A_tort1         0.5000    -0.2500     0.1000         1\n"
+            "output                  R^2        MAE   (feature predictor on held-out latents)\n"
+            "phi                  0.7500    0.01235\n";
+        QCOMPARE(r.text(), expected);
+        // generate --evaluate: the predictor first, then the plain fit.
+        const std::string check = r.heldOutCheckText();
+        QVERIFY(check.rfind("evaluate: 2 held-out samples from t.h5 (split test); sampler ddim-50, guidance 2\n"
+                            "output ",
+                            0) == 0);
+        QVERIFY(check.find("descriptors of generated volumes vs their targets") < check.find("Screened generation"));
+        // The batch travels through the worker's JSON.
+        r.targets = {{{"ABS_f_D", 0.4}, {"CT_f_A_tort1", 0.5}}, {{"ABS_f_D", 0.5}, {"CT_f_A_tort1", 0.6}}};
+        r.plain.measured = r.targets;
+        r.screened->fit.measured = r.targets;
+        QCOMPARE(Evaluation3dReport::fromJson(r.toJson()).batch, 8);
+    }
+
     // The guidance scale is chosen on validation only, by the least plain
     // R^2 over the conditions, and travels with the model.
     void chooseGuidanceOnValidation() {
@@ -3149,7 +3203,7 @@ private slots:
         QCOMPARE(volumes[3].text.at("sample"), std::string("sample_000003"));
         QCOMPARE(volumes[0].attributes.at("target_feasible"), 1.0);
         QCOMPARE(volumes[1].attributes.at("target_feasible"), 0.0);
-        const auto rows = generatedCsvRows(volumes, model.config());
+        const auto rows = generatedCsvRows(volumes, model.config().conditions, model.config().outputs);
         QCOMPARE(rows.size(), std::size_t(6));
         QCOMPARE(QString::fromStdString(rows[0]),
                  QString("sample,seed,target_ABS_f_D,target_CT_f_D_tort1,target_CT_f_A_tort1,measured_ABS_f_D,"

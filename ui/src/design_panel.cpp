@@ -36,7 +36,6 @@
 #include <array>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <utility>
 
 #include "microstudio/core/error.hpp"
@@ -1259,29 +1258,8 @@ void DesignPanel::exportTo(const QString& path) {
                     (extension.empty() ? ": no file extension" : ": unknown file type '." + extension + "'") +
                     " (the export writes " + list + ")");
     }
-    if (extension == "csv") {
-        // One row per sample: targets, measured descriptors, predicted parameters.
-        std::vector<std::string> columns;
-        for (const auto& name : model_->conditionNames()) columns.push_back("target_" + name);
-        for (const auto& name : model_->conditionNames()) columns.push_back(name);
-        for (const auto& name : model_->outputNames()) columns.push_back("predicted_" + name);
-        writeAtomically(out, [&](const fs::path& tmp) {
-            std::ofstream csv(tmp);
-            csv << "sample";
-            for (const auto& c : columns) csv << ',' << c;
-            csv << '\n';
-            csv.precision(8);
-            for (std::size_t i = 0; i < samples_.size(); ++i) {
-                csv << i;
-                for (const auto& c : columns) {
-                    const double v = attribute(samples_[i], c);
-                    csv << ',';
-                    if (!std::isnan(v)) csv << v;
-                }
-                csv << '\n';
-            }
-            if (!csv) throw Error(path.toStdString() + ": write failed");
-        });
+    if (extension == "csv") {  // the table `microstudio-cli generate` writes beside its volumes
+        writeLinesAtomically(out, ml::generatedCsvRows(samples_, model_->conditionNames(), model_->outputNames()));
         return;
     }
     if (io::formatOf(out) == io::Format::Hdf5) {

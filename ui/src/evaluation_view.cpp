@@ -2,12 +2,15 @@
 
 #include <QChart>
 #include <QChartView>
+#include <QClipboard>
 #include <QFileInfo>
+#include <QGuiApplication>
 #include <QGridLayout>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
 #include <QLineSeries>
+#include <QPushButton>
 #include <QScatterSeries>
 #include <QTableWidget>
 #include <QValueAxis>
@@ -108,8 +111,15 @@ EvaluationView::EvaluationView(QWidget* parent) : QWidget(parent) {
     summary_->setTextFormat(Qt::PlainText);
     summary_->setWordWrap(true);
     summary_->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    copy_ = new QPushButton(tr("&Copy report"), this);
+    copy_->setObjectName("evaluationCopy");
+    copy_->setToolTip(tr("The report as text, as `microstudio-cli evaluate` prints it, to the clipboard"));
+    connect(copy_, &QPushButton::clicked, this, [this] {
+        if (report_) QGuiApplication::clipboard()->setText(QString::fromStdString(report_->text()));
+    });
     head->addWidget(split_);
     head->addWidget(summary_, 1);
+    head->addWidget(copy_, 0, Qt::AlignTop);
     layout->addLayout(head);
     memorisation_ = new QLabel(this);
     memorisation_->setObjectName("evaluationMemorisation");
@@ -144,6 +154,7 @@ void EvaluationView::clear() {
     }
     split_->clear();
     split_->hide();
+    copy_->hide();
     summary_->setText(tr("No evaluation yet."));
     memorisation_->hide();
     hint_->show();
@@ -159,6 +170,7 @@ void EvaluationView::showReport(const ml::Evaluation3dReport& report, int seed) 
         tr("The held-out samples' common `split` attribute (\"test\": runs never used in training or "
            "model selection; \"val\": the validation runs; \"unknown\": the file carries none)"));
     split_->show();
+    copy_->show();
     summary_->setText(
         tr("%1 targets from %2%3 \u00b7 model %4 \u00b7 %5, guidance %6, seed %7")
             .arg(r.n)

@@ -17,6 +17,10 @@ namespace ms {
 void writeAtomically(const std::filesystem::path& path,
                      const std::function<void(const std::filesystem::path& tempPath)>& write);
 
+// Each line and a newline, through writeAtomically; ms::Error naming path
+// when the writing fails.
+void writeLinesAtomically(const std::filesystem::path& path, const std::vector<std::string>& lines);
+
 // A fresh temp name for path, as writeAtomically uses (".out.h5.tmp<pid>_<n>.h5"
 // in path's folder). Also for temp folders (a PNG slice stack).
 std::filesystem::path atomicTempPath(const std::filesystem::path& path);

@@ -199,6 +199,7 @@ struct Evaluation3dReport {
     std::string samplerLabel;  // as the volumes record it: "ddim-50", "dpmpp2m-16", "ddpm-1000"
     std::size_t n = 0;
     int steps = 0;  // the sampler's (T for DDPM)
+    int batch = 0;  // samples denoised together in the R^2 passes
     double guidance = 1.0, minPhaseFraction = 0.0;
     std::vector<std::string> conditions, outputs;
     std::vector<NamedValues> targets;
@@ -221,6 +222,11 @@ struct Evaluation3dReport {
     static Evaluation3dReport fromJson(const Json& json);
     // `evaluate --csv`: header, then one row per target.
     std::vector<std::string> csvRows() const;
+    // `evaluate`'s text (and the Design tab's Copy report): every part
+    // present as aligned tables, plain sampling first, screened apart.
+    std::string text() const;
+    // `generate --evaluate`: the feature predictor and target vs measured.
+    std::string heldOutCheckText() const;
 };
 
 // Evaluates every held-out volume as one target (its condition values).
@@ -308,9 +314,13 @@ void describeGenerated(std::vector<Volume>& volumes, int phases);
 void finishGenerated(std::vector<Volume>& volumes, const Generator3D& model, const TargetFeasibility& feasibility,
                      bool describe);
 
-// `generate`'s OUT.csv: the header, then one row per volume: sample, seed,
-// target_, measured_ and predicted_ values, feasible, candidates, selection_distance.
-std::vector<std::string> generatedCsvRows(const std::vector<Volume>& volumes, const Generator3dConfig& config);
+// `generate`'s OUT.csv and the Design tab's exported table: the header, then
+// one row per volume: sample, seed, target_, measured_ and predicted_ values
+// (of the model's `conditions` and `outputs`), feasible, candidates,
+// selection_distance; empty cells where a volume lacks a value.
+std::vector<std::string> generatedCsvRows(const std::vector<Volume>& volumes,
+                                          const std::vector<std::string>& conditions,
+                                          const std::vector<std::string>& outputs);
 
 // Seconds per sample of generate(), denoise and decode apart, at each batch
 // size (`bench ml3d --batch-sizes`): DDIM-`steps`, guidance 2 (conditional

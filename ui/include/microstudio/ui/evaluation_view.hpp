@@ -4,7 +4,8 @@
 // y = x line, its R^2 (squared Pearson), R^2 det. (1 - SS_res/SS_tot) and
 // MAE; the VAE round trip's and the feature predictor's R^2 in a small
 // table; the split the held-out data came from, the number of targets, and
-// the memorisation figure when the report has one. Shows plain values only:
+// the memorisation figure when the report has one; Copy report puts the
+// CLI's text of the same report on the clipboard. Shows plain values only:
 // the evaluation itself runs in DesignPanel.
 #include <QColor>
 #include <QWidget>
@@ -14,6 +15,7 @@
 
 class QGridLayout;
 class QLabel;
+class QPushButton;
 class QTableWidget;
 
 namespace ms::ui {
@@ -43,6 +45,7 @@ private:
     QLabel* split_ = nullptr;
     QLabel* memorisation_ = nullptr;
     QLabel* hint_ = nullptr;
+    QPushButton* copy_ = nullptr;  // the report's text (Evaluation3dReport::text) to the clipboard
     QWidget* grid_ = nullptr;
     QGridLayout* gridLayout_ = nullptr;
 };
