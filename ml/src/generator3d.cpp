@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "ddpm3d.hpp"
+#include "latent_cache.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/process.hpp"
 #include "microstudio/ml/splits.hpp"
@@ -782,9 +783,21 @@ double chunkedMean(long n, long batch, F&& lossOfRange) {
 
 // Training latents of every x/y symmetry variant, variant after variant,
 // with progress and cancel: thousands of volumes times the variants take
-// minutes before the first training step.
+// minutes before the first training step. With a checkpoint, kept beside it
+// (latent_cache.hpp) under a key of the VAE's weights, the volumes and the
+// variants, so a resumed stage reads them instead.
 torch::Tensor encodeVariants(Generator3D::Impl& impl, const std::vector<Volume>& train, int variants,
-                             ProgressToken* progress) {
+                             ProgressToken* progress, const std::filesystem::path& checkpoint) {
+    const auto cache = detail::latentCachePath(checkpoint);
+    std::string key;
+    if (!cache.empty()) {
+        key = fmt::format("vae {} volumes {} variants {}", detail::weightsKey(*impl.net->vae), hashVolumes(train),
+                          variants);
+        if (auto cached = detail::readLatentCache(cache, key); cached.defined()) {
+            if (progress) progress->report(1.0, "training latents read from " + cache.filename().string());
+            return cached.to(impl.device);
+        }
+    }
     constexpr std::size_t chunk = 256;
     const double total = double(train.size()) * double(variants);
     std::vector<torch::Tensor> parts;
@@ -798,7 +811,15 @@ torch::Tensor encodeVariants(Generator3D::Impl& impl, const std::vector<Volume>&
                                            train.begin() + std::ptrdiff_t(std::min(train.size(), i + chunk)));
             parts.push_back(impl.encodeMeans(part, 8, v));
         }
-    return parts.empty() ? impl.encodeMeans(train) : torch::cat(parts);
+    auto latents = parts.empty() ? impl.encodeMeans(train) : torch::cat(parts);
+    if (!cache.empty()) detail::writeLatentCache(cache, key, latents);
+    return latents;
+}
+
+// The stage finished: its cached latents go with its checkpoint.
+void dropLatentCache(const TrainReport& report, const TrainOptions& options) {
+    std::error_code ignored;
+    if (!report.stoppedAtLimit) std::filesystem::remove(detail::latentCachePath(options.checkpoint), ignored);
 }
 
 torch::Tensor indexTensor(const std::vector<std::size_t>& indices, const torch::Device& device) {
@@ -970,7 +991,8 @@ TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volum
     impl.net->to(device);
     // Training latents of every symmetry variant (validation: as is);
     // the descriptors and processing parameters are invariant under them.
-    FeatureTask task(*impl.net->fp, encodeVariants(impl, train, impl.config().featureAugment, options.progress),
+    FeatureTask task(*impl.net->fp,
+                     encodeVariants(impl, train, impl.config().featureAugment, options.progress, options.checkpoint),
                      impl.targetsOf(train).repeat({impl.config().featureAugment, 1}), impl.encodeMeans(validation),
                      impl.targetsOf(validation));
     if (const auto e = impl.extraOf(train); e.defined()) {
@@ -979,6 +1001,7 @@ TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volum
         task.vextra = impl.extraOf(validation);
     }
     TrainReport report = detail::runTraining(task, options);
+    dropLatentCache(report, options);
     impl.net->to(impl.device);
     impl.net->eval();
     storeReport(model, "features", report, options, train.size());
@@ -1000,7 +1023,7 @@ TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volu
         torch::NoGradGuard noGrad;
         impl.net->eval();
         // Training latents of every symmetry variant (validation: as is).
-        x = encodeVariants(impl, train, impl.config().diffusionAugment, options.progress);
+        x = encodeVariants(impl, train, impl.config().diffusionAugment, options.progress, options.checkpoint);
         vx = impl.encodeMeans(validation);
         // Unit-variance latents for the diffusion (kept in the weights).
         const double sd = x.numel() > 1 ? x.std().item<double>() : 1.0;
@@ -1023,6 +1046,7 @@ TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volu
     DiffusionTask task(*impl.net->unet, *impl.schedule, impl.config().conditionDropout, impl.config().prediction, x,
                        ctx, vx, vctx);
     TrainReport report = detail::runTraining(task, options);
+    dropLatentCache(report, options);
     impl.net->to(impl.device);
     impl.net->eval();
     storeReport(model, "diffusion", report, options, train.size());

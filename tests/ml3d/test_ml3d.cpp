@@ -10,6 +10,7 @@
 #include <torch/torch.h>
 
 #include "ddpm3d.hpp"
+#include "latent_cache.hpp"
 #include "torch_common.hpp"
 #include "vae3d.hpp"
 #include "windows3d.hpp"
@@ -2985,6 +2986,81 @@ private slots:
         QVERIFY(high - low > 0.03);
         QVERIFY(highGuided - lowGuided > 0.1);
         QVERIFY(highGuided - lowGuided > high - low);  // guidance strengthens the condition
+    }
+
+    // A stage stopped at a checkpoint keeps its training latents beside it;
+    // the resumed stage reads them instead of encoding again and ends where an
+    // uninterrupted run ends; a damaged or foreign cache is encoded anew; the
+    // finished stage removes it.
+    void resumedStagesReadTheirCachedLatents() {
+        Generator3dConfig c = Generator3dConfig::tiny(2);
+        c.outputs = {"ABS_f_D", "phi"};
+        c.conditions = {"ABS_f_D"};
+        auto data = toyVolumes(8, c.vae.dims, 3);
+        for (std::size_t i = 0; i < data.size(); ++i) data[i].attributes["phi"] = 0.3 + 0.05 * double(i);
+        const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_latent_cache";
+        fs::remove_all(dir);
+        fs::create_directories(dir);
+        TrainOptions o;
+        o.epochs = 2;
+        o.batchSize = 4;
+        o.forceCpu = true;
+        o.threads = 1;
+        {
+            auto start = Generator3D::create(c, 2);
+            trainGenerator3dVae(start, data, {}, o);
+            start.save(dir / "start");
+        }
+        auto uninterrupted = Generator3D::load(dir / "start");
+        trainGenerator3dDiffusion(uninterrupted, data, {}, o);
+        const auto expected = uninterrupted.generate({{"ABS_f_D", 0.5}}, 2, 4, 1.5, 7);
+
+        std::vector<std::string> messages;
+        ms::ProgressToken progress;
+        progress.setListener([&](double, const std::string& m) { messages.push_back(m); });
+        o.progress = &progress;
+        o.checkpoint = dir / "diffusion.ckpt";
+        const fs::path cache = dir / "diffusion.ckpt.latents";
+        auto saw = [&](const std::string& prefix) {
+            return std::any_of(messages.begin(), messages.end(),
+                               [&](const auto& m) { return m.rfind(prefix, 0) == 0; });
+        };
+        for (const bool damaged : {false, true}) {
+            auto model = Generator3D::load(dir / "start");
+            messages.clear();
+            o.stopAfterSteps = 1;
+            QVERIFY(trainGenerator3dDiffusion(model, data, {}, o).stoppedAtLimit);
+            QVERIFY(saw("encoding training latents") && fs::exists(cache));
+            const auto size = fs::file_size(cache);
+            const auto latentValues =
+                std::uintmax_t(8 * c.vae.latentChannels) * std::uintmax_t(c.vae.latentDims().count());
+            QVERIFY(size > latentValues * sizeof(float) && size < latentValues * sizeof(float) + 256);  // + header
+            if (damaged) fs::resize_file(cache, size - 4);
+            messages.clear();
+            o.stopAfterSteps = 0;
+            const auto report = trainGenerator3dDiffusion(model, data, {}, o);
+            QVERIFY(report.resumed && !report.stoppedAtLimit);
+            QCOMPARE(saw("training latents read from diffusion.ckpt.latents"), !damaged);
+            QCOMPARE(saw("encoding training latents"), damaged);
+            QVERIFY(!fs::exists(cache));  // the finished stage took it away
+            const auto again = model.generate({{"ABS_f_D", 0.5}}, 2, 4, 1.5, 7);
+            for (std::size_t i = 0; i < again.size(); ++i) QVERIFY(again[i].sameLabels(expected[i]));
+            fs::remove(o.checkpoint);
+        }
+        // The key: other weights or another key find nothing; the same key reads the same values.
+        const auto latents = torch::arange(24, torch::kFloat).reshape({2, 3, 4});
+        d3::writeLatentCache(cache, "vae 1", latents);
+        QVERIFY(!d3::readLatentCache(cache, "vae 2").defined());
+        QVERIFY(torch::equal(d3::readLatentCache(cache, "vae 1"), latents));
+        auto net = torch::nn::Linear(2, 2);
+        const std::string before = d3::weightsKey(*net);
+        QCOMPARE(d3::weightsKey(*net), before);
+        {
+            torch::NoGradGuard noGrad;
+            net->weight[0][0].add_(1e-6);
+        }
+        QVERIFY(d3::weightsKey(*net) != before);
+        fs::remove_all(dir);
     }
 
     // All three trainings on a tiny dataset: ranges from the data, the
