@@ -2244,6 +2244,39 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, GeneratorCard::read(empty));
     }
 
+    // Every generator shipped in resources/models (gen3d-ch2, gen3d-ch3 when
+    // present) carries what the protocol of docs/ml3d.md promises: figures
+    // read on the test split for every condition and processing output, the
+    // held-out subset of the same split (at most 64 volumes) in the model's
+    // phase count, and a model that loads and generates in that phase count.
+    void everyShippedGeneratorCarriesItsTestFigures() {
+        const fs::path models = fs::path(MICROSTUDIO_SOURCE_DIR) / "resources/models";
+        int found = 0;
+        for (const auto& entry : fs::directory_iterator(models)) {
+            if (!fs::exists(entry.path() / "generator3d.json")) continue;
+            ++found;
+            const std::string name = entry.path().filename().string();
+            const auto card = GeneratorCard::read(entry.path());
+            const auto evaluation = readModelEvaluation(entry.path());
+            QVERIFY2(evaluation.known && evaluation.split == "test" && evaluation.targets >= 256, name.c_str());
+            for (const auto& condition : card.conditionNames())
+                QVERIFY2(evaluation.plainR2.count(condition), (name + ": " + condition).c_str());
+            for (const char* output : {"phi", "log_time"})
+                QVERIFY2(evaluation.featureR2.count(output), (name + ": " + output).c_str());
+            const auto heldOut = ms::io::readSamples((entry.path() / kShippedHeldOut).string());
+            QVERIFY2(!heldOut.empty() && heldOut.size() <= 64, name.c_str());
+            QCOMPARE(heldOutSplit(heldOut), std::string("test"));
+            int phases = 0;
+            for (const auto& v : heldOut) phases = std::max(phases, v.phaseCount());
+            QCOMPARE(phases, card.config().vae.phases);
+            const auto model = Generator3D::load(entry.path());
+            const auto v = model.generate(std::map<std::string, double>{}, 1, 2, model.config().guidance, 1);
+            QCOMPARE(v.size(), std::size_t(1));
+            QVERIFY2(v[0].phaseCount() <= card.config().vae.phases, name.c_str());
+        }
+        QVERIFY(found >= 1);
+    }
+
     void generatorFeasibilityAndTargets() {
         const fs::path dir = fs::temp_directory_path() / "ms_test_ml3d_feasible";
         fs::remove_all(dir);
