@@ -25,15 +25,8 @@ PILOT_LIMIT=${PILOT_LIMIT:-2400}   # training samples per VAE pilot (evenly spac
 PILOT_EPOCHS=${PILOT_EPOCHS:-3}
 RECIPE_FLAGS=${RECIPE_FLAGS:-}     # more `train3d recipe` flags, e.g. --bf16 (docs/ml3d.md)
 export OMP_WAIT_POLICY=PASSIVE
-run() { echo "+ $*" >&2; nice -n 10 "$@"; }
-# once FILE COMMAND...: COMMAND's output into FILE (temp + rename), unless FILE
-# exists, so a rerun skips what is done. (`[ -f F ] || cmd > F.tmp && mv ...`
-# would run the mv, and fail, when F exists.)
-once() {
-  local file="$1"; shift
-  [ -f "$file" ] && return 0
-  run "$@" > "$file.tmp" && mv "$file.tmp" "$file"
-}
+# shellcheck source=steps.sh
+. "$root/scripts/steps.sh"  # run, once
 mkdir -p "$WORK"
 
 # 1. Data (resumes finished runs; merges into DATA/2phase and DATA/3phase).

@@ -28,13 +28,8 @@ WORK=${WORK:-$root/data/paper-vae2d}
 CLI=${CLI:-$root/build/app/microstudio-cli}
 SHIPPED=${SHIPPED:-$root/resources/models/denoise-vae2d.pt}
 export OMP_WAIT_POLICY=PASSIVE
-run() { echo "+ $*" >&2; nice -n 10 "$@"; }
-# once FILE COMMAND...: COMMAND's output into FILE (temp + rename) unless FILE exists.
-once() {
-  local file="$1"; shift
-  [ -f "$file" ] && return 0
-  run "$@" > "$file.tmp" && mv "$file.tmp" "$file"
-}
+# shellcheck source=steps.sh
+. "$root/scripts/steps.sh"  # run, once
 mkdir -p "$WORK"
 
 # 1-2. Data and the held-out images.
