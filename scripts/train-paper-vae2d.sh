@@ -63,13 +63,12 @@ cp "$last" "$WORK/paper-vae2d-plateau.pt.tmp" && mv "$WORK/paper-vae2d-plateau.p
 cp "${last%.pt}.json" "$WORK/paper-vae2d-plateau.json"
 echo "plateau after $epochs epochs ($last)" >&2
 
-# 6. The comparison (docs/benchmarks.md's held-out settings: frequency noise of 20 rings, width 0.04).
-for model in "$SHIPPED" "$WORK/paper-vae2d-budget.pt" "$WORK/paper-vae2d-4000.pt" "$WORK/paper-vae2d-plateau.pt"; do
-  name=$(basename "${model%.pt}")
-  once "$WORK/eval-$name.md" "$CLI" noise eval --rings 20 --mask-width 0.04 --markdown --threads 1 --model "$model" \
-    "$WORK/heldout200.h5"
-  once "$WORK/clean-$name.md" "$CLI" noise eval --types salt-pepper --flip-probability 0 --denoisers learned \
-    --markdown --threads 1 --no-descriptors --model "$model" "$WORK/heldout200.h5"
-done
+# 6. The comparison, every model a row of one run on the same noisy images
+#    (docs/benchmarks.md's held-out settings: frequency noise of 20 rings, width 0.04).
+models="$SHIPPED,$WORK/paper-vae2d-budget.pt,$WORK/paper-vae2d-4000.pt,$WORK/paper-vae2d-plateau.pt"
+once "$WORK/eval-heldout200.md" "$CLI" noise eval --rings 20 --mask-width 0.04 --markdown --threads 1 \
+  --model "$models" "$WORK/heldout200.h5"
+once "$WORK/clean-heldout200.md" "$CLI" noise eval --types salt-pepper --flip-probability 0 --denoisers learned \
+  --markdown --threads 1 --no-descriptors --model "$models" "$WORK/heldout200.h5"
 ls -l "$SHIPPED" "$WORK"/paper-vae2d-*.pt >&2
-echo "comparison in $WORK/eval-*.md and $WORK/clean-*.md" >&2
+echo "comparison in $WORK/eval-heldout200.md and $WORK/clean-heldout200.md" >&2

@@ -28,7 +28,8 @@ namespace {
 // noise/ itself never depends on torch.
 // With ml/ built, the shipped denoising VAE (kind learned) joins by default
 // when installed (an explicit --denoisers list takes it only when it names
-// "learned"); --model M picks another, --no-learned leaves it out.
+// "learned"); --model A,B picks others (each its own row), --no-learned
+// leaves it out.
 std::vector<std::shared_ptr<const noise::Denoiser>> learnedDenoisers(const Args& args) {
 #ifdef MICROSTUDIO_HAVE_ML
     if (args.flag("no-learned")) return {};
@@ -36,9 +37,14 @@ std::vector<std::shared_ptr<const noise::Denoiser>> learnedDenoisers(const Args&
         const auto names = splitList(*list);
         if (std::find(names.begin(), names.end(), "learned") == names.end()) return {};
     }
-    if (auto model = args.value("model")) {
-        const auto path = ml::findModel(*model);
-        return {ml::makeDenoiser(std::make_shared<ml::Vae2d>(ml::Vae2d::load(path)), path.stem().string())};
+    if (auto models = args.value("model")) {  // side by side on the same noisy images
+        std::vector<std::shared_ptr<const noise::Denoiser>> learned;
+        for (const auto& model : splitList(*models)) {
+            const auto path = ml::findModel(model);
+            learned.push_back(
+                ml::makeDenoiser(std::make_shared<ml::Vae2d>(ml::Vae2d::load(path)), path.stem().string()));
+        }
+        return learned;
     }
     try {
         return {ml::defaultDenoiser()};
@@ -77,7 +83,9 @@ int noiseEval(const CommandArgs& argv) {
     declared.flag("markdown", "a Markdown table");
     declared.flag("no-descriptors", "skip the tortuosity drift");
     declared
-        .text("model", "M", "learned denoiser (name or .pt); with --denoisers, only when the list names \"learned\"")
+        .text("model", "LIST",
+              "learned denoisers (names or .pt files, comma-separated: each a row, on the same noisy images); with "
+              "--denoisers, only when the list names \"learned\"")
         .note("the shipped denoise-vae2d");
     declared.flag("no-learned", "leave the learned denoiser out");
     declared.threads("worker threads, 0 = every core", 1024);

@@ -1100,6 +1100,24 @@ private slots:
                      &out),
                  0);
         QVERIFY2(out.contains("\"learned\""), qPrintable(out));
+        // Two learned denoisers side by side: a row each, named by file, on the same noisy images.
+        fs::copy_file(dir / "m" / "vae.pt", dir / "m" / "twin.pt");
+        fs::copy_file(dir / "m" / "vae.json", dir / "m" / "twin.json");
+        QCOMPARE(run({"noise", "eval", "--model", d + "/m/vae.pt," + d + "/m/twin.pt", "--synthetic", "2", "--size",
+                      "24", "--types", "salt-pepper", "--no-descriptors", "--json"},
+                     &out),
+                 0);
+        const std::string text = out.toStdString();  // the JSON list, then stderr's lines
+        const auto rows = ms::Json::parse(text.substr(text.find('['), text.rfind(']') - text.find('[') + 1));
+        ms::Json vae, twin;
+        for (const auto& row : rows) {
+            if (row.at("denoiser") == "vae") vae = row;
+            if (row.at("denoiser") == "twin") twin = row;
+        }
+        QVERIFY2(vae.is_object() && twin.is_object(), qPrintable(out));
+        QCOMPARE(twin.at("kind").get<std::string>(), std::string("learned"));
+        QCOMPARE(twin.at("pixel_error").get<double>(),
+                 vae.at("pixel_error").get<double>());  // same weights, same images
         // Bad input: a clear error, exit status 1.
         QCOMPARE(run({"denoise", d + "/val.h5", d + "/x.h5", "--model", d + "/m/ldm.pt"}, &out), 1);
         QVERIFY(out.contains("not a 2D VAE"));
