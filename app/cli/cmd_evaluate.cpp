@@ -105,7 +105,8 @@ Options evaluateOptions() {
            "instead of the report (3-phase models): the VAE round trip of the validation volumes labelled with each "
            "mixed band [low, high), low 0.10..0.35 and high 0.65..0.90 in steps of 0.05; the band with the highest "
            "least round-trip coefficient of determination (within 0.01 of it: the highest mean) becomes the model's "
-           "(training.choices.mixed_band; saved in place)");
+           "(training.choices.mixed_band; saved in place). A class-output VAE: the same for the mixed class's log "
+           "offset, -3..3 in steps of 0.25 (training.choices.mixed_offset)");
     o.section("Output:");
     o.text("csv", "FILE",
            "one row per held-out target: target, VAE round trip and generated value of each descriptor (_screened, "
@@ -172,19 +173,27 @@ int chooseGuidance(ml::Generator3D& model, const std::vector<Volume>& validation
     return 0;
 }
 
-// --choose-mixed-band: every band on the validation round trips, the best kept in the model.
+// --choose-mixed-band: every band (level output) or mixed offset (class
+// output) on the validation round trips, the best kept in the model.
 int chooseMixedBand(ml::Generator3D& model, const std::vector<Volume>& validation, const std::string& data,
                     ProgressToken& progress, ProgressBar& bar) {
     const std::vector<double> lows{0.10, 0.15, 0.20, 0.25, 0.30, 0.35}, highs{0.65, 0.70, 0.75, 0.80, 0.85, 0.90};
-    auto choice = ml::chooseMixedBand3d(model, validation, lows, highs, &progress);
+    std::vector<double> offsets;
+    for (int k = -12; k <= 12; ++k) offsets.push_back(0.25 * k);
+    auto choice = model.config().vae.classOutput() ? ml::chooseMixedOffset3d(model, validation, offsets, &progress)
+                                                   : ml::chooseMixedBand3d(model, validation, lows, highs, &progress);
     choice.data = data;
     bar.finish();
-    std::printf("%-12s %-9s %-9s %-9s %-7s", "band", "least det", "mean det", "least R^2", "M frac");
+    std::printf("%-12s %-9s %-9s %-9s %-7s", choice.classes ? "offset" : "band", "least det", "mean det", "least R^2",
+                "M frac");
     for (const auto& [name, r2] : choice.candidates.front().r2) std::printf(" %15s", name.c_str());
     std::printf("\n");
     for (const auto& c : choice.candidates) {
-        std::printf("[%.2f,%.2f) %-9.3f %-9.3f %-9.3f %-7.4f", c.low, c.high, c.leastDetermination, c.meanDetermination,
-                    c.leastR2, c.mixedFraction);
+        char label[32];
+        if (choice.classes) std::snprintf(label, sizeof label, "%+.2f", c.offset);
+        else std::snprintf(label, sizeof label, "[%.2f,%.2f)", c.low, c.high);
+        std::printf("%-12s %-9.3f %-9.3f %-9.3f %-7.4f", label, c.leastDetermination, c.meanDetermination, c.leastR2,
+                    c.mixedFraction);
         for (const auto& [name, r2] : c.r2) std::printf(" %6.3f / %6.3f", r2, c.determination.at(name));
         std::printf("\n");
     }

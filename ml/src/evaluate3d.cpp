@@ -774,114 +774,183 @@ std::vector<LargeTimingRow> timeLargeVolumes(const Generator3D& model, const Dim
     return rows;
 }
 
-// --- The mixed band -------------------------------------------------------------------
+// --- The mixed band (level output) and the mixed offset (class output) ----------------
 
 const MixedBandCandidate& MixedBandChoice::chosen() const {
     for (const auto& c : candidates)
-        if (c.low == low && c.high == high) return c;
+        if (c.low == low && c.high == high && c.offset == offset) return c;
     throw Error("the chosen mixed band is not among the candidates");
 }
 
 std::string MixedBandChoice::criterion() const {
+    const std::string what =
+        classes ? fmt::format("mixed offset {:+g}", offset) : fmt::format("[{:g}, {:g})", low, high);
     std::string line = fmt::format(
-        "[{:g}, {:g}): the highest least round-trip coefficient of determination over the conditions (ties within "
-        "{:g}: the highest mean) on {} "
-        "validation volumes of {} (least R^2 det. {:.3f}, mean {:.3f}, least R^2 {:.3f}, M fraction {:.4f} vs {:.4f} "
-        "in the "
-        "originals",
-        low, high, kMixedBandTie, volumes, data.empty() ? std::string("the held-out data") : data,
+        "{}: the highest least round-trip coefficient of determination over the conditions (ties within {:g}: the "
+        "highest mean) on {} validation volumes of {} (least R^2 det. {:.3f}, mean {:.3f}, least R^2 {:.3f}, M "
+        "fraction {:.4f} vs {:.4f} in the originals",
+        what, kMixedBandTie, volumes, data.empty() ? std::string("the held-out data") : data,
         chosen().leastDetermination, chosen().meanDetermination, chosen().leastR2, chosen().mixedFraction,
         targetMixedFraction);
     for (const auto& c : candidates)
-        if (c.low == 0.25 && c.high == 0.75)
-            line += fmt::format("; the nearest level [0.25, 0.75): {:.3f}, {:.3f}, M fraction {:.4f}",
+        if (classes ? c.offset == 0.0 : (c.low == 0.25 && c.high == 0.75))
+            line += fmt::format("; {} {:.3f}, {:.3f}, M fraction {:.4f}",
+                                classes ? "the plain argmax (offset 0):" : "the nearest level [0.25, 0.75):",
                                 c.leastDetermination, c.leastR2, c.mixedFraction);
     return line + ")";
 }
 
+namespace {
+
+// The validation volumes' conditions (described where missing) and mean M fraction.
+struct MixedPhaseTargets {
+    std::vector<NamedValues> values;
+    double mixedFraction = 0.0;
+};
+
+MixedPhaseTargets mixedPhaseTargets(const Generator3D& model, const std::vector<Volume>& validation) {
+    if (model.config().vae.phases != 3) throw Error("the mixed band is chosen for 3-phase models only");
+    const std::string split = heldOutSplit(validation);
+    if (split != "val")
+        throw Error("the mixed band is chosen on the validation split only; these samples are split '" + split + "'");
+    MixedPhaseTargets t;
+    std::vector<Volume> originals = validation;
+    t.values.resize(originals.size());
+    for (std::size_t i = 0; i < originals.size(); ++i) {
+        for (const auto& name : model.config().conditions) {
+            const auto value = conditionOf(originals[i], name, true);
+            t.values[i][name] = value ? *value : kNaN;
+        }
+        t.mixedFraction += originals[i].volumeFraction(Mixed) / double(originals.size());
+    }
+    return t;
+}
+
+// The figures of round trips labelled one way: per condition R^2 and
+// determination against the targets, their least and mean, the M fraction.
+void scoreLabelling(MixedBandCandidate& c, const std::vector<Volume>& labelled, const MixedPhaseTargets& targets,
+                    const Generator3D& model) {
+    for (const auto& v : labelled) c.mixedFraction += v.volumeFraction(Mixed) / double(labelled.size());
+    const auto measured = measure(labelled, model);
+    c.leastR2 = c.leastDetermination = std::numeric_limits<double>::infinity();
+    const auto worst = [](double value) { return std::isnan(value) ? -1e300 : value; };
+    for (const auto& name : model.config().conditions) {
+        std::vector<double> t, a;
+        finitePairs(targets.values, measured, name, t, a);
+        const auto g = agreement(t, a);
+        c.r2[name] = g.r2;
+        c.determination[name] = g.determination;
+        c.leastR2 = std::min(c.leastR2, worst(g.r2));
+        c.leastDetermination = std::min(c.leastDetermination, worst(g.determination));
+    }
+    c.meanDetermination = 0.0;
+    for (const auto& [name, value] : c.determination)
+        c.meanDetermination += worst(value) / double(c.determination.size());
+}
+
+// The highest least determination; within kMixedBandTie of it, the highest
+// mean (a choice that costs the other conditions little), then the nearest
+// default by `distance`.
+template <class Distance>
+const MixedBandCandidate& pickMixedCandidate(const std::vector<MixedBandCandidate>& candidates, Distance distance) {
+    double best = -std::numeric_limits<double>::infinity();
+    for (const auto& c : candidates) best = std::max(best, c.leastDetermination);
+    const MixedBandCandidate* chosen = nullptr;
+    for (const auto& c : candidates)
+        if (c.leastDetermination >= best - kMixedBandTie &&
+            (!chosen || c.meanDetermination > chosen->meanDetermination ||
+             (c.meanDetermination == chosen->meanDetermination && distance(c) < distance(*chosen))))
+            chosen = &c;
+    return *chosen;
+}
+
+void reportMixedProgress(ProgressToken* progress, std::size_t done, std::size_t total) {
+    if (!progress) return;
+    progress->throwIfCancelled();
+    progress->report(double(done) / double(total), "mixed band");
+}
+
+}  // namespace
+
 MixedBandChoice chooseMixedBand3d(const Generator3D& model, const std::vector<Volume>& validation,
                                   const std::vector<double>& lows, const std::vector<double>& highs,
                                   ProgressToken* progress) {
-    if (model.config().vae.phases != 3) throw Error("the mixed band is chosen for 3-phase models only");
-    if (model.config().vae.classOutput())
-        throw Error("this model's VAE outputs one channel per phase (labels by argmax): it has no mixed band");
+    if (model.config().vae.classOutput() && model.config().vae.phases == 3)
+        throw Error("this model's VAE outputs one channel per phase: choose its mixed offset, not a band");
     if (lows.empty() || highs.empty()) throw Error("choosing the mixed band needs at least one low and one high");
     for (double l : lows)
         for (double h : highs)
             if (!(l > 0 && l < h && h < 1))
                 throw Error(fmt::format("mixed band [{:g}, {:g}) does not satisfy 0 < low < high < 1", l, h));
-    const std::string split = heldOutSplit(validation);
-    if (split != "val")
-        throw Error("the mixed band is chosen on the validation split only; these samples are split '" + split + "'");
-    std::vector<Volume> originals = validation;
-    std::vector<NamedValues> targets(originals.size());
-    for (std::size_t i = 0; i < originals.size(); ++i)
-        for (const auto& name : model.config().conditions) {
-            const auto value = conditionOf(originals[i], name, true);
-            targets[i][name] = value ? *value : kNaN;
-        }
+    const auto targets = mixedPhaseTargets(model, validation);
     MixedBandChoice choice;
-    choice.volumes = originals.size();
-    for (const auto& v : originals) choice.targetMixedFraction += v.volumeFraction(Mixed) / double(originals.size());
-    auto rebuilt = model.reconstruct(originals);  // decoded fields, once
-    const auto& vae = model.config().vae;
-    std::size_t done = 0;
+    choice.volumes = validation.size();
+    choice.targetMixedFraction = targets.mixedFraction;
+    auto rebuilt = model.reconstruct(validation);  // decoded fields, once
+    Vae3dConfig band = model.config().vae;
     for (double low : lows)
         for (double high : highs) {
-            Vae3dConfig band = vae;
             band.mixedLow = low;
             band.mixedHigh = high;
-            MixedBandCandidate c;
-            c.low = low;
-            c.high = high;
             for (auto& v : rebuilt) {
                 const auto& field = v.field();
                 for (std::size_t k = 0; k < field.size(); ++k) v.labels()[k] = band.threePhaseLabel(field[k]);
-                c.mixedFraction += v.volumeFraction(Mixed) / double(rebuilt.size());
             }
-            const auto measured = measure(rebuilt, model);
-            c.leastR2 = c.leastDetermination = std::numeric_limits<double>::infinity();
-            const auto worst = [](double value) { return std::isnan(value) ? -1e300 : value; };
-            for (const auto& name : model.config().conditions) {
-                std::vector<double> t, a;
-                finitePairs(targets, measured, name, t, a);
-                const auto g = agreement(t, a);
-                c.r2[name] = g.r2;
-                c.determination[name] = g.determination;
-                c.leastR2 = std::min(c.leastR2, worst(g.r2));
-                c.leastDetermination = std::min(c.leastDetermination, worst(g.determination));
-            }
-            c.meanDetermination = 0.0;
-            for (const auto& [name, value] : c.determination)
-                c.meanDetermination += worst(value) / double(c.determination.size());
+            MixedBandCandidate c;
+            c.low = low;
+            c.high = high;
+            scoreLabelling(c, rebuilt, targets, model);
             choice.candidates.push_back(std::move(c));
-            if (progress) {
-                progress->throwIfCancelled();
-                progress->report(double(++done) / double(lows.size() * highs.size()), "mixed band");
-            }
+            reportMixedProgress(progress, choice.candidates.size(), lows.size() * highs.size());
         }
-    // The highest least determination; within kMixedBandTie of it, the highest
-    // mean (a band that costs the other conditions little), then the nearest 0.25 / 0.75.
-    double best = -std::numeric_limits<double>::infinity();
-    for (const auto& c : choice.candidates) best = std::max(best, c.leastDetermination);
-    const MixedBandCandidate* chosen = nullptr;
-    const auto distance = [](const MixedBandCandidate& c) { return std::abs(c.low - 0.25) + std::abs(c.high - 0.75); };
-    for (const auto& c : choice.candidates)
-        if (c.leastDetermination >= best - kMixedBandTie &&
-            (!chosen || c.meanDetermination > chosen->meanDetermination ||
-             (c.meanDetermination == chosen->meanDetermination && distance(c) < distance(*chosen))))
-            chosen = &c;
-    choice.low = chosen->low;
-    choice.high = chosen->high;
+    const auto& chosen = pickMixedCandidate(choice.candidates, [](const MixedBandCandidate& c) {
+        return std::abs(c.low - 0.25) + std::abs(c.high - 0.75);
+    });
+    choice.low = chosen.low;
+    choice.high = chosen.high;
+    return choice;
+}
+
+MixedBandChoice chooseMixedOffset3d(const Generator3D& model, const std::vector<Volume>& validation,
+                                    const std::vector<double>& offsets, ProgressToken* progress) {
+    if (!model.config().vae.classOutput())
+        throw Error("this model's VAE has one level channel: choose its mixed band, not an offset");
+    if (offsets.empty()) throw Error("choosing the mixed offset needs at least one offset");
+    for (double o : offsets)
+        if (!(std::abs(o) <= Vae3dConfig::kMaxMixedOffset))
+            throw Error(fmt::format("mixed offset {:g} is outside [-20, 20]", o));
+    const auto targets = mixedPhaseTargets(model, validation);
+    MixedBandChoice choice;
+    choice.classes = true;
+    choice.volumes = validation.size();
+    choice.targetMixedFraction = targets.mixedFraction;
+    const auto margins = model.reconstructMixedMargins(validation);  // decoded once
+    auto labelled = margins;
+    for (double offset : offsets) {
+        const float o = float(offset);  // the decoder's float arithmetic (tensorToVolumes)
+        for (std::size_t i = 0; i < margins.size(); ++i) {
+            const auto& margin = margins[i].field();
+            for (std::size_t k = 0; k < margin.size(); ++k)
+                labelled[i].labels()[k] = margin[k] + o > 0.0f ? std::uint8_t(Mixed) : margins[i].labels()[k];
+        }
+        MixedBandCandidate c;
+        c.offset = offset;
+        scoreLabelling(c, labelled, targets, model);
+        choice.candidates.push_back(std::move(c));
+        reportMixedProgress(progress, choice.candidates.size(), offsets.size());
+    }
+    choice.offset =
+        pickMixedCandidate(choice.candidates, [](const MixedBandCandidate& c) { return std::abs(c.offset); }).offset;
     return choice;
 }
 
 void recordMixedBandChoice(Generator3D& model, const MixedBandChoice& choice) {
-    model.setMixedBand(choice.low, choice.high);
+    if (choice.classes) model.setMixedOffset(choice.offset);
+    else model.setMixedBand(choice.low, choice.high);
     auto& training = model.metadata().training;
     if (!training.is_object()) training = Json::object();
     if (!training.contains("choices") || !training["choices"].is_object()) training["choices"] = Json::object();
-    training["choices"]["mixed_band"] = choice.criterion();
+    training["choices"][choice.classes ? "mixed_offset" : "mixed_band"] = choice.criterion();
 }
 
 }  // namespace ms::ml

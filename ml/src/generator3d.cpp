@@ -207,6 +207,16 @@ void Generator3D::setMixedBand(double low, double high) {
     impl_->card.setConfig(config);
 }
 
+void Generator3D::setMixedOffset(double offset) {
+    auto config = impl_->config();
+    if (!(config.vae.phases == 3 && config.vae.classOutput()))
+        throw Error("the mixed offset is a 3-phase class-output model's; this model's VAE has " +
+                    std::string(config.vae.classOutput() ? "2 phases" : "one level channel (its mixed band)"));
+    config.vae.mixedOffset = offset;
+    config.validate();
+    impl_->card.setConfig(config);
+}
+
 void Generator3D::setDiffusionAugment(int variants) {
     auto config = impl_->config();
     config.diffusionAugment = variants;
@@ -706,17 +716,31 @@ std::vector<std::map<std::string, double>> Generator3D::predictFeatures(const st
     return out;
 }
 
-std::vector<Volume> Generator3D::reconstruct(const std::vector<Volume>& volumes) const {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
+namespace {
+// The VAE round trip (z = mu) of `volumes` in chunks of 8, each decoded chunk made volumes by `toVolumes`.
+template <class ToVolumes>
+std::vector<Volume> roundTrip(Generator3D::Impl& impl, const std::vector<Volume>& volumes, ToVolumes toVolumes) {
+    std::lock_guard<std::mutex> lock(impl.mutex);
     torch::NoGradGuard noGrad;
     std::vector<Volume> out;
     for (std::size_t i = 0; i < volumes.size(); i += 8) {
         std::vector<Volume> chunk(volumes.begin() + std::ptrdiff_t(i),
                                   volumes.begin() + std::ptrdiff_t(std::min(volumes.size(), i + 8)));
-        auto decoded = impl_->net->vae->decode(impl_->encodeMeans(chunk));
-        for (auto& v : detail::tensorToVolumes(decoded, impl_->config().vae)) out.push_back(std::move(v));
+        for (auto& v : toVolumes(impl.net->vae->decode(impl.encodeMeans(chunk)), impl.config().vae))
+            out.push_back(std::move(v));
     }
     return out;
+}
+}  // namespace
+
+std::vector<Volume> Generator3D::reconstruct(const std::vector<Volume>& volumes) const {
+    return roundTrip(*impl_, volumes, detail::tensorToVolumes);
+}
+
+std::vector<Volume> Generator3D::reconstructMixedMargins(const std::vector<Volume>& volumes) const {
+    if (!(impl_->config().vae.phases == 3 && impl_->config().vae.classOutput()))
+        throw Error("mixed margins belong to a 3-phase class-output model");
+    return roundTrip(*impl_, volumes, detail::mixedMarginVolumes);
 }
 
 Generator3dTiming timeGenerator3d(const Generator3dConfig& config, int repeats, bool forceCpu, int threads) {

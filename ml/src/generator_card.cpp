@@ -40,6 +40,9 @@ void Vae3dConfig::validate() const {
         throw Error("the 3D VAE's minority weight applies to the level output only");
     if (!(mixedLow > 0 && mixedLow < mixedHigh && mixedHigh < 1))
         throw Error("the 3-phase mixed band must satisfy 0 < low < high < 1");
+    if (!(std::abs(mixedOffset) <= kMaxMixedOffset)) throw Error("the 3D VAE's mixed offset must be in [-20, 20]");
+    if (mixedOffset != 0.0 && !(classOutput() && phases == 3))
+        throw Error("the 3D VAE's mixed offset applies to the 3-phase class output only");
     const int f = downsampling();
     for (int n : {dims.nx, dims.ny, dims.nz})
         if (n < f || n % f != 0)
@@ -60,6 +63,7 @@ Json Vae3dConfig::toJson() const {
     if (phases == 3) j["mixed_band"] = Json(std::vector<double>{mixedLow, mixedHigh});
     if (classOutput()) j["output"] = output;  // absent: level (models before the option)
     if (mixedWeight > 0) j["mixed_weight"] = mixedWeight;
+    if (classOutput() && phases == 3) j["mixed_offset"] = mixedOffset;
     return j;
 }
 
@@ -82,7 +86,8 @@ Vae3dConfig Vae3dConfig::fromJson(const Json& j) {
     c.minorityWeight = numberOr(j, "minority_weight", 0.0);
     c.output = stringOr(j, "output", "level");
     c.mixedWeight = numberOr(j, "mixed_weight", 0.0);
-    if (j.contains("mixed_band")) {  // absent: 3-phase models before the choice (0.25, 0.75)
+    c.mixedOffset = numberOr(j, "mixed_offset", 0.0);  // absent: the plain argmax
+    if (j.contains("mixed_band")) {                    // absent: 3-phase models before the choice (0.25, 0.75)
         const auto band = numbersAt(j, "mixed_band");
         if (band.size() != 2) throw Error("3D VAE mixed_band must have 2 numbers");
         c.mixedLow = band[0];

@@ -340,26 +340,54 @@ torch::Tensor volumesToTensor(const std::vector<Volume>& volumes, const Vae3dCon
 }
 
 namespace {
-// Class probabilities [N, phases, ...] -> argmax labels, field P(A) + 0.5 P(M).
-std::vector<Volume> classesToVolumes(const torch::Tensor& x, const Vae3dConfig& config) {
-    auto p = x.detach().to(torch::kCPU).to(torch::kFloat);
-    const auto labels = p.argmax(1).to(torch::kByte).contiguous();
-    auto level = p.select(1, Acceptor);
-    if (p.size(1) > Mixed) level = level + 0.5 * p.select(1, Mixed);
-    level = level.contiguous();
+// 3 phases: log P(M) - log max(P(D), P(A)) per voxel ([N, D, H, W]); a voxel
+// is Mixed under offset o when margin + o > 0 (Vae3dConfig::mixedOffset).
+torch::Tensor mixedMargin(const torch::Tensor& p) {
+    constexpr double tiny = 1e-30;  // log of an underflowed probability stays finite
+    const auto parents = torch::max(p.select(1, Donor), p.select(1, Acceptor));
+    return torch::log(p.select(1, Mixed).clamp_min(tiny)) - torch::log(parents.clamp_min(tiny));
+}
+
+// Volumes of `labels` [N, D, H, W] (byte) and `field` [N, D, H, W] (float).
+std::vector<Volume> labelledVolumes(const torch::Tensor& labels, const torch::Tensor& field, const Dims& dims) {
+    const auto l = labels.to(torch::kByte).contiguous();
+    const auto f = field.to(torch::kFloat).contiguous();
     std::vector<Volume> out;
-    const std::size_t voxels = config.dims.count();
-    for (long i = 0; i < p.size(0); ++i) {
-        Volume v(config.dims);
-        const auto* l = labels[i].data_ptr<std::uint8_t>();
-        std::copy(l, l + voxels, v.labels().begin());
-        const float* f = level[i].data_ptr<float>();
-        v.setField(std::vector<float>(f, f + voxels));
+    const std::size_t voxels = dims.count();
+    for (long i = 0; i < l.size(0); ++i) {
+        Volume v(dims);
+        const auto* li = l[i].data_ptr<std::uint8_t>();
+        std::copy(li, li + voxels, v.labels().begin());
+        const float* fi = f[i].data_ptr<float>();
+        v.setField(std::vector<float>(fi, fi + voxels));
         out.push_back(std::move(v));
     }
     return out;
 }
+
+// The likelier of Donor and Acceptor per voxel (ties: Donor, as argmax).
+torch::Tensor parentLabels(const torch::Tensor& p) {
+    return (p.select(1, Acceptor) > p.select(1, Donor)).to(torch::kByte) * std::uint8_t(Acceptor);
+}
+
+// Class probabilities [N, phases, ...] -> labels (argmax; 3 phases: Mixed by
+// the margin and Vae3dConfig::mixedOffset), field P(A) + 0.5 P(M).
+std::vector<Volume> classesToVolumes(const torch::Tensor& x, const Vae3dConfig& config) {
+    auto p = x.detach().to(torch::kCPU).to(torch::kFloat);
+    if (p.size(1) <= Mixed) return labelledVolumes(p.argmax(1), p.select(1, Acceptor), config.dims);
+    const auto mixed = (mixedMargin(p) + config.mixedOffset) > 0;
+    const auto parents = parentLabels(p);
+    const auto labels = torch::where(mixed, torch::full_like(parents, std::uint8_t(Mixed)), parents);
+    return labelledVolumes(labels, p.select(1, Acceptor) + 0.5 * p.select(1, Mixed), config.dims);
+}
 }  // namespace
+
+std::vector<Volume> mixedMarginVolumes(const torch::Tensor& x, const Vae3dConfig& config) {
+    if (!(config.classOutput() && config.phases == 3) || x.size(1) != 3)
+        throw Error("mixed margins belong to a 3-phase class-output VAE");
+    const auto p = x.detach().to(torch::kCPU).to(torch::kFloat);
+    return labelledVolumes(parentLabels(p), mixedMargin(p), config.dims);
+}
 
 float twoPhaseThreshold(const std::vector<float>& field, double minorityWeight) {
     if (minorityWeight <= 0.0 || field.empty()) return 0.5f;

@@ -963,6 +963,75 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, chooseMixedBand3d(model, validation, {0.7}, {0.6}));
     }
 
+    // The class output's analogue of the band: the mixed class's log offset,
+    // chosen on validation by the same rule, kept in the model, and what the
+    // decoder applies (a voxel is Mixed exactly where margin + offset > 0).
+    void mixedOffsetIsChosenOnValidationAndKept() {
+        Generator3dConfig config = Generator3dConfig::tiny(3);
+        config.vae.output = "classes";
+        QCOMPARE(config.vae.toJson().at("mixed_offset").get<double>(), 0.0);
+        config.vae.mixedOffset = 1.5;
+        QCOMPARE(Vae3dConfig::fromJson(config.vae.toJson()).mixedOffset, 1.5);
+        config.vae.mixedOffset = 25.0;
+        QVERIFY_THROWS_EXCEPTION(ms::Error, config.vae.validate());
+        Vae3dConfig level = Generator3dConfig::tiny(3).vae;
+        QVERIFY(!level.toJson().contains("mixed_offset"));
+        level.mixedOffset = 1.0;  // a level decoder has a band, not an offset
+        QVERIFY_THROWS_EXCEPTION(ms::Error, level.validate());
+        config.vae.mixedOffset = 0.0;
+
+        auto model = Generator3D::create(config, 8);
+        auto validation = toyVolumes(6, ms::Dims{16, 16, 8}, 21, 3);
+        for (auto& v : validation) v.text["split"] = "val";
+        const std::vector<double> offsets{-2.0, -1.0, 0.0, 1.0, 2.0};
+        const auto choice = chooseMixedOffset3d(model, validation, offsets);
+        QVERIFY(choice.classes);
+        QCOMPARE(choice.candidates.size(), offsets.size());
+        double best = -1e300;
+        for (const auto& c : choice.candidates) best = std::max(best, c.leastDetermination);
+        QVERIFY(choice.chosen().leastDetermination >= best - kMixedBandTie);
+        for (const auto& c : choice.candidates)
+            if (c.leastDetermination >= best - kMixedBandTie)
+                QVERIFY(c.meanDetermination <= choice.chosen().meanDetermination);
+        for (std::size_t k = 1; k < choice.candidates.size(); ++k)  // a larger offset: never fewer M voxels
+            QVERIFY(choice.candidates[k].mixedFraction >= choice.candidates[k - 1].mixedFraction);
+        QVERIFY(choice.candidates.back().mixedFraction > choice.candidates.front().mixedFraction + 0.05);
+        // Each candidate's labels are the decoder's at that offset.
+        const auto margins = model.reconstructMixedMargins(validation);
+        for (const double offset : {-1.0, 1.0}) {
+            model.setMixedOffset(offset);
+            const auto decoded = model.reconstruct(validation);
+            double mixed = 0.0;
+            for (std::size_t i = 0; i < decoded.size(); ++i) {
+                mixed += decoded[i].volumeFraction(ms::Mixed) / double(decoded.size());
+                for (std::size_t k = 0; k < decoded[i].labels().size(); ++k) {
+                    const bool isMixed = margins[i].field()[k] + float(offset) > 0.0f;
+                    QCOMPARE(decoded[i].labels()[k], isMixed ? std::uint8_t(ms::Mixed) : margins[i].labels()[k]);
+                }
+            }
+            const auto& c = choice.candidates[std::size_t(offset + 2.0)];
+            QCOMPARE(c.offset, offset);
+            QVERIFY(std::abs(c.mixedFraction - mixed) < 1e-12);
+        }
+        // Kept: recorded with its reason, saved and loaded.
+        recordMixedBandChoice(model, choice);
+        QCOMPARE(model.config().vae.mixedOffset, choice.offset);
+        QVERIFY(model.metadata().training["choices"]["mixed_offset"].get<std::string>().find("mixed offset") == 0);
+        QTemporaryDir dir;
+        model.save(dir.path().toStdString());
+        QCOMPARE(Generator3D::load(dir.path().toStdString()).config().vae.mixedOffset, choice.offset);
+        // Refusals: a level model (its band), a band for a class model, another split, an offset out of range.
+        auto levelModel = Generator3D::create(Generator3dConfig::tiny(3), 1);
+        QVERIFY_THROWS_EXCEPTION(ms::Error, chooseMixedOffset3d(levelModel, validation, offsets));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, levelModel.setMixedOffset(1.0));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, levelModel.reconstructMixedMargins(validation));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, chooseMixedBand3d(model, validation, {0.25}, {0.75}));
+        auto test = validation;
+        for (auto& v : test) v.text["split"] = "test";
+        QVERIFY_THROWS_EXCEPTION(ms::Error, chooseMixedOffset3d(model, test, offsets));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, chooseMixedOffset3d(model, validation, {21.0}));
+    }
+
     void scheduleMatchesClosedForm() {
         d3::DiffusionSchedule s(1000, 1e-4, 0.02);
         QCOMPARE(s.beta.front(), 1e-4);

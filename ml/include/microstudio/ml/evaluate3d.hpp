@@ -235,11 +235,13 @@ struct Evaluation3dReport {
 Evaluation3dReport evaluateGenerator3d(const Generator3D& model, const std::vector<Volume>& heldOut,
                                        const Evaluation3dOptions& options, ProgressToken* progress = nullptr);
 
-// ---- The 3-phase decoder's mixed band, chosen on validation -----------------
-// (`evaluate --choose-mixed-band`; Vae3dConfig::mixedLow / mixedHigh.)
+// ---- The 3-phase decoder's mixed band or offset, chosen on validation -------
+// (`evaluate --choose-mixed-band`; Vae3dConfig::mixedLow / mixedHigh for the
+// level output, Vae3dConfig::mixedOffset for the class output.)
 
 struct MixedBandCandidate {
     double low = 0.25, high = 0.75;
+    double offset = 0.0;            // class output: the mixed class's log offset
     NamedValues r2, determination;  // round trip vs the originals, per condition
     double leastR2 = 0.0, leastDetermination = 0.0, meanDetermination = 0.0;
     double mixedFraction = 0.0;  // mean M fraction of the round trips
@@ -247,7 +249,9 @@ struct MixedBandCandidate {
 
 struct MixedBandChoice {
     std::vector<MixedBandCandidate> candidates;  // every (low, high) pair, lows outer
-    double low = 0.25, high = 0.75;              // the chosen one
+    double low = 0.25, high = 0.75;              // the chosen one (level output)
+    bool classes = false;                        // a class-output model's offsets
+    double offset = 0.0;                         // the chosen one (class output)
     double targetMixedFraction = 0.0;            // mean M fraction of the originals
     std::size_t volumes = 0;
     std::string data;  // the validation file (recorded only)
@@ -271,8 +275,18 @@ constexpr double kMixedBandTie = 0.01;
 MixedBandChoice chooseMixedBand3d(const Generator3D& model, const std::vector<Volume>& validation,
                                   const std::vector<double>& lows, const std::vector<double>& highs,
                                   ProgressToken* progress = nullptr);
-// Sets the model's band and writes choice.criterion() to
-// metadata().training["choices"]["mixed_band"].
+// The class output's analogue: the round trips decoded once
+// (Generator3D::reconstructMixedMargins), labelled Mixed where margin +
+// offset > 0 for each of `offsets`, chosen by the same rule (ties: the
+// offset nearest 0). A class weight that over- or under-produces M (session
+// 21: M fraction 0.20 for 0.16) is corrected without retraining.
+// ms::Error (one line): a model without the 3-phase class output, another
+// split than validation, an empty grid or an offset outside [-20, 20].
+MixedBandChoice chooseMixedOffset3d(const Generator3D& model, const std::vector<Volume>& validation,
+                                    const std::vector<double>& offsets, ProgressToken* progress = nullptr);
+// Sets the model's band (or offset, choice.classes) and writes
+// choice.criterion() to metadata().training["choices"]["mixed_band"] (or
+// ["mixed_offset"]).
 void recordMixedBandChoice(Generator3D& model, const MixedBandChoice& choice);
 
 // ---- Generation for given targets (`microstudio-cli generate`) -------------

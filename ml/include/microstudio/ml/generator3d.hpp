@@ -145,6 +145,9 @@ public:
     // Vae3dConfig::mixedLow / mixedHigh (3 phases; validated); the choice's
     // reason goes in metadata().training["choices"]["mixed_band"] (chooseMixedBand3d).
     void setMixedBand(double low, double high);
+    // Vae3dConfig::mixedOffset (3-phase class output; validated); the choice's
+    // reason goes in metadata().training["choices"]["mixed_offset"] (chooseMixedOffset3d).
+    void setMixedOffset(double offset);
     // A fresh (seeded) feature predictor with this head in place of the
     // model's, to be trained next; the other networks are kept.
     void resetFeaturePredictor(const std::string& head, std::uint64_t seed = 0);
@@ -209,6 +212,11 @@ public:
     std::vector<std::map<std::string, double>> predictFeatures(const std::vector<Volume>& volumes) const;
     // VAE round trip (z = mu): thresholded labels, decoder output as field.
     std::vector<Volume> reconstruct(const std::vector<Volume>& volumes) const;
+    // The same round trip of a 3-phase class-output model, before the mixed
+    // decision: labels the likelier of Donor and Acceptor, field the mixed
+    // margin log P(M) - log max(P(D), P(A)) (Mixed under an offset o exactly
+    // where margin + o > 0, float). ms::Error for any other model.
+    std::vector<Volume> reconstructMixedMargins(const std::vector<Volume>& volumes) const;
 
     struct Impl;
     Impl& impl() const { return *impl_; }  // ml-internal (torch side)

@@ -57,6 +57,12 @@ struct Vae3dConfig {
     // Class output with 3 phases: the cross-entropy weighs the mixed class by
     // 1 + mixedWeight (its thin band is the rarest, most often lost class).
     double mixedWeight = 0.0;
+    // Class output with 3 phases: a voxel is Mixed when log P(M) + mixedOffset
+    // exceeds log max(P(D), P(A)), else the likelier of D and A. 0 is the plain
+    // argmax; chosen on validation (chooseMixedOffset3d, evaluate3d.hpp) so a
+    // class weight that over- or under-produces M is corrected without retraining.
+    double mixedOffset = 0.0;
+    static constexpr double kMaxMixedOffset = 20.0;  // |mixedOffset| (P(M) scaled by e^20 at most)
 
     Phase threePhaseLabel(float decoded) const {
         return decoded < mixedLow ? Donor : (decoded >= mixedHigh ? Acceptor : Mixed);
