@@ -70,6 +70,13 @@ for p in $PHASES; do
           --min-phase-fraction 0.01 --limit "$PILOT_LIMIT" --val-limit 128 --epochs "$PILOT_EPOCHS" --batch 16 \
           --lr 2e-3 --checkpoint-every 50 --threads "$THREADS" --seed 0 ${VARIANT[$v]}
       fi
+      # 3 phases: each pilot labelled as its model will be (its own mixed band, or
+      # offset for a class output, chosen on validation, step 3a), so the
+      # comparison is not between one pilot's default and another's.
+      if [ "$p" = 3 ]; then
+        once "$out-mixed.txt" "$CLI" evaluate --model "$out" --data "$d/val.h5" -n 256 --threads "$THREADS" \
+          --choose-mixed-band
+      fi
       once "$out-val.json" "$CLI" evaluate --model "$out" --data "$d/val.h5" -n 256 --round-trip-only \
         --threads "$THREADS" --json
       r2=$(least_round_trip "$out-val.json")
