@@ -106,7 +106,7 @@ Options evaluateOptions() {
            "mixed band [low, high), low 0.10..0.35 and high 0.65..0.90 in steps of 0.05; the band with the highest "
            "least round-trip coefficient of determination (within 0.01 of it: the highest mean) becomes the model's "
            "(training.choices.mixed_band; saved in place). A class-output VAE: the same for the mixed class's log "
-           "offset, -3..3 in steps of 0.25 (training.choices.mixed_offset)");
+           "offset, -1.5..1.5 in steps of 0.1 (training.choices.mixed_offset)");
     o.section("Output:");
     o.text("csv", "FILE",
            "one row per held-out target: target, VAE round trip and generated value of each descriptor (_screened, "
@@ -179,7 +179,7 @@ int chooseMixedBand(ml::Generator3D& model, const std::vector<Volume>& validatio
                     ProgressToken& progress, ProgressBar& bar) {
     const std::vector<double> lows{0.10, 0.15, 0.20, 0.25, 0.30, 0.35}, highs{0.65, 0.70, 0.75, 0.80, 0.85, 0.90};
     std::vector<double> offsets;
-    for (int k = -12; k <= 12; ++k) offsets.push_back(0.25 * k);
+    for (int k = -15; k <= 15; ++k) offsets.push_back(0.1 * k);  // session 22: the best lay in (-0.5, 0.25)
     auto choice = model.config().vae.classOutput() ? ml::chooseMixedOffset3d(model, validation, offsets, &progress)
                                                    : ml::chooseMixedBand3d(model, validation, lows, highs, &progress);
     choice.data = data;
