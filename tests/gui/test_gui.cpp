@@ -3968,7 +3968,7 @@ private slots:
         QVERIFY2(errors.isEmpty(), qPrintable(errors.join("; ")));
         QFile csv(dir.filePath("noext.csv"));
         QVERIFY(csv.open(QIODevice::ReadOnly));
-        QVERIFY(csv.readLine().startsWith("sample,target_"));
+        QVERIFY(csv.readLine().startsWith("sample,seed,target_"));
         QVERIFY2(w.statusBar()->currentMessage().contains("noext.csv"), qPrintable(w.statusBar()->currentMessage()));
         // A wrong extension, or none, names every accepted one.
         for (const char* name : {"table.xlsx", "noext"}) {
