@@ -1,4 +1,4 @@
-// microstudio: the studio's window. `microstudio [FILE] [--tab NAME]
+// microstudio: the studio's window. `microstudio [FILE] [--tab NAME] [--model NAME]
 // [--generate | --evaluate] [--screenshot OUT.png]`, or `microstudio
 // --bench-rotate FILE [--frames N] [--size WxH]`: the 3D view turning FILE's
 // volume, figures printed one per line. With --screenshot the shown tab
@@ -221,6 +221,10 @@ struct StartupOptions {
     QCommandLineOption tab{"tab", "Tab to show at start-up: design, viewer, noise, simulation or training.", "name"};
     QCommandLineOption generate{
         "generate", "With --tab design: generate samples at start-up (with --screenshot, before the picture)."};
+    QCommandLineOption model{"model",
+                             "With --tab design: the 3D generator to load, an installed name (gen3d-ch2, "
+                             "gen3d-ch3) or a folder (default: the first installed).",
+                             "name"};
     QCommandLineOption evaluate{"evaluate",
                                 "With --tab design and --screenshot: evaluate the model on its held-out data "
                                 "(the Evaluation page) before the picture."};
@@ -236,7 +240,7 @@ struct StartupOptions {
         parser.addHelpOption();
         parser.addVersionOption();
         parser.addPositionalArgument("file", "Microstructure to open (.vti, .h5, .txt, .png)");
-        for (const auto* option : {&tab, &generate, &evaluate, &screenshot, &size, &benchRotate, &frames})
+        for (const auto* option : {&tab, &model, &generate, &evaluate, &screenshot, &size, &benchRotate, &frames})
             parser.addOption(*option);
     }
 };
@@ -265,6 +269,28 @@ bool showTab(ms::ui::MainWindow& window, const QString& wanted) {
         }
     if (!found) std::fprintf(stderr, "microstudio: unknown tab '%s'\n", qPrintable(name));
     return found;
+}
+
+// --model NAME: the Design tab's generator; false (after a one-line
+// message naming the installed ones) when there is none of that name or it
+// does not load.
+bool loadStartupModel(ms::ui::MainWindow& window, const QString& wanted) {
+#ifdef MICROSTUDIO_HAVE_DESIGN
+    const QString path = ms::ui::DesignPanel::findGenerator(wanted);
+    if (path.isEmpty()) {
+        const QStringList installed = ms::ui::DesignPanel::installedGeneratorNames();
+        std::fprintf(stderr, "microstudio: --model: no 3D generator '%s' (installed: %s)\n", qPrintable(wanted),
+                     installed.isEmpty() ? "none" : qPrintable(installed.join(", ")));
+        return false;
+    }
+    if (window.design()->loadModel(path, true)) return true;
+    std::fprintf(stderr, "microstudio: --model: %s does not load as a 3D generator\n", qPrintable(path));
+    return false;
+#else
+    (void)window;
+    std::fprintf(stderr, "microstudio: --model: built without the Design tab (%s)\n", qPrintable(wanted));
+    return false;
+#endif
 }
 
 // --screenshot OUT: the shown tab's default action, then the window saved
@@ -333,6 +359,7 @@ int main(int argc, char** argv) {
         window.resize(windowSize);
     }
     if (parser.isSet(options.tab) && !showTab(window, parser.value(options.tab))) return 2;
+    if (parser.isSet(options.model) && !loadStartupModel(window, parser.value(options.model))) return 2;
     window.show();
     // Scratch files of the default actions (demo data, a demo model) go away on exit.
     QTemporaryDir scratch;

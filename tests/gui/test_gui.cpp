@@ -4142,6 +4142,32 @@ private slots:
         QVERIFY2(points > 1500, qPrintable(QString::number(points)));  // 3 plots of 64 points
     }
 
+    // `microstudio --tab design --model NAME`: an installed generator by name
+    // (the shipped 3-phase gen3d-ch3: its samples show the mixed phase), an
+    // unknown name refused in one line naming the installed ones.
+    void startupModelOption() {
+        const QString ch3 = ms::ui::DesignPanel::findGenerator("gen3d-ch3");
+        QVERIFY2(ch3.endsWith("resources/models/gen3d-ch3"), qPrintable(ch3));
+        QCOMPARE(ms::ui::DesignPanel::findGenerator(ch3), ch3);  // a folder as it is
+        QVERIFY(ms::ui::DesignPanel::findGenerator("gen3d-nosuch").isEmpty());
+        QVERIFY(ms::ui::DesignPanel::installedGeneratorNames().contains("gen3d-ch2"));
+        QProcess bad;
+        bad.start(MICROSTUDIO_GUI, {"--tab", "design", "--model", "gen3d-nosuch", "--screenshot",
+                                    QDir::temp().filePath("ms_test_gui_nosuch.png")});
+        QVERIFY(bad.waitForFinished(120000));
+        QCOMPARE(bad.exitCode(), 2);
+        const QString err = QString::fromUtf8(bad.readAllStandardError()).trimmed();
+        QVERIFY2(err.endsWith("microstudio: --model: no 3D generator 'gen3d-nosuch' (installed: gen3d-ch2, gen3d-ch3)"),
+                 qPrintable(err));
+        const QImage shot = studioScreenshot({"--tab", "design", "--model", "gen3d-ch3", "--generate"},
+                                             "ms_test_gui_design_ch3.png", "1024x700");
+        QVERIFY2(!shot.isNull(), "no screenshot");
+        const auto c = census(shot);
+        qInfo("gen3d-ch3 design screenshot: donor %d, acceptor %d, mixed %d pixels", c.phase[0], c.phase[1],
+              c.phase[2]);
+        QVERIFY2(c.phase[ms::Mixed] > 2000, qPrintable(QString::number(c.phase[ms::Mixed])));
+    }
+
     // Each tab's default view against its baseline image at the smallest
     // supported window (tests/gui/baselines/, regenerated deliberately with
     // MICROSTUDIO_UPDATE_BASELINES=1 when a view changes on purpose).

@@ -641,6 +641,20 @@ void DesignPanel::refreshModelList() {
     modelPicker_->setCurrentIndex(modelPicker_->count() - 1);
 }
 
+QString DesignPanel::findGenerator(const QString& nameOrPath) {
+    if (QFileInfo::exists(nameOrPath)) return nameOrPath;
+    for (const auto& folder : installedGenerators())
+        if (QString::fromStdString(folder.filename().string()) == nameOrPath)
+            return QString::fromStdString(folder.string());
+    return {};
+}
+
+QStringList DesignPanel::installedGeneratorNames() {
+    QStringList names;
+    for (const auto& folder : installedGenerators()) names << QString::fromStdString(folder.filename().string());
+    return names;
+}
+
 bool DesignPanel::loadModel(const QString& path, bool quiet) {
     try {
         fs::path p = path.toStdString();

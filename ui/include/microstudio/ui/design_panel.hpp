@@ -75,6 +75,11 @@ public:
     // Loads a generator folder (or its generator3d.json / .pt); false and a
     // message on failure (dialog unless quiet).
     bool loadModel(const QString& path, bool quiet = false);
+    // A generator folder for `nameOrPath`: an existing path as it is, else the
+    // installed generator of that folder name (gen3d-ch3); empty when none.
+    static QString findGenerator(const QString& nameOrPath);
+    // The installed generators' folder names, for messages ("gen3d-ch2, gen3d-ch3").
+    static QStringList installedGeneratorNames();
     bool hasModel() const { return bool(model_); }
     void setTarget(const std::string& name, double value);
     DesignRequest request() const;
