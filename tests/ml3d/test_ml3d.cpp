@@ -217,6 +217,20 @@ double seamDeviation(const std::vector<double>& step, const std::vector<int>& bo
 }
 }  // namespace
 
+// chooseMixedBand3d's and chooseMixedOffset3d's rule: the chosen candidate's
+// least determination lies within the tie of the highest, and no candidate
+// within it has a higher mean determination.
+bool followsTheMixedChoiceRule(const ms::ml::MixedBandChoice& choice) {
+    double best = -1e300;
+    for (const auto& c : choice.candidates) best = std::max(best, c.leastDetermination);
+    if (choice.chosen().leastDetermination < best - ms::ml::kMixedBandTie) return false;
+    for (const auto& c : choice.candidates)
+        if (c.leastDetermination >= best - ms::ml::kMixedBandTie &&
+            c.meanDetermination > choice.chosen().meanDetermination)
+            return false;
+    return true;
+}
+
 class TestMl3d : public QObject {
     Q_OBJECT
     fs::path tempRoot_;
@@ -928,12 +942,7 @@ private slots:
         QCOMPARE(choice.volumes, std::size_t(6));
         // The rule: the chosen band's least determination is within the tie of
         // the highest, and no band within it has a higher mean.
-        double best = -1e300;
-        for (const auto& c : choice.candidates) best = std::max(best, c.leastDetermination);
-        QVERIFY(choice.chosen().leastDetermination >= best - kMixedBandTie);
-        for (const auto& c : choice.candidates)
-            if (c.leastDetermination >= best - kMixedBandTie)
-                QVERIFY(c.meanDetermination <= choice.chosen().meanDetermination);
+        QVERIFY(followsTheMixedChoiceRule(choice));
         // A wider band never holds fewer mixed voxels (same decoded fields).
         for (const auto& a : choice.candidates)
             for (const auto& b : choice.candidates)
@@ -987,12 +996,7 @@ private slots:
         const auto choice = chooseMixedOffset3d(model, validation, offsets);
         QVERIFY(choice.classes);
         QCOMPARE(choice.candidates.size(), offsets.size());
-        double best = -1e300;
-        for (const auto& c : choice.candidates) best = std::max(best, c.leastDetermination);
-        QVERIFY(choice.chosen().leastDetermination >= best - kMixedBandTie);
-        for (const auto& c : choice.candidates)
-            if (c.leastDetermination >= best - kMixedBandTie)
-                QVERIFY(c.meanDetermination <= choice.chosen().meanDetermination);
+        QVERIFY(followsTheMixedChoiceRule(choice));
         for (std::size_t k = 1; k < choice.candidates.size(); ++k)  // a larger offset: never fewer M voxels
             QVERIFY(choice.candidates[k].mixedFraction >= choice.candidates[k - 1].mixedFraction);
         QVERIFY(choice.candidates.back().mixedFraction > choice.candidates.front().mixedFraction + 0.05);
