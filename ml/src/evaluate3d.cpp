@@ -926,12 +926,13 @@ MixedBandChoice chooseMixedOffset3d(const Generator3D& model, const std::vector<
     choice.targetMixedFraction = targets.mixedFraction;
     const auto margins = model.reconstructMixedMargins(validation);  // decoded once
     auto labelled = margins;
+    Vae3dConfig labelling = model.config().vae;
     for (double offset : offsets) {
-        const float o = float(offset);  // the decoder's float arithmetic (tensorToVolumes)
+        labelling.mixedOffset = offset;  // the decoder's rule (Vae3dConfig::mixedLabel)
         for (std::size_t i = 0; i < margins.size(); ++i) {
             const auto& margin = margins[i].field();
             for (std::size_t k = 0; k < margin.size(); ++k)
-                labelled[i].labels()[k] = margin[k] + o > 0.0f ? std::uint8_t(Mixed) : margins[i].labels()[k];
+                labelled[i].labels()[k] = labelling.mixedLabel(margin[k], Phase(margins[i].labels()[k]));
         }
         MixedBandCandidate c;
         c.offset = offset;

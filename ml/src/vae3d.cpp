@@ -340,8 +340,8 @@ torch::Tensor volumesToTensor(const std::vector<Volume>& volumes, const Vae3dCon
 }
 
 namespace {
-// 3 phases: log P(M) - log max(P(D), P(A)) per voxel ([N, D, H, W]); a voxel
-// is Mixed under offset o when margin + o > 0 (Vae3dConfig::mixedOffset).
+// 3 phases: log P(M) - log max(P(D), P(A)) per voxel ([N, D, H, W]), what
+// Vae3dConfig::mixedLabel decides by.
 torch::Tensor mixedMargin(const torch::Tensor& p) {
     constexpr double tiny = 1e-30;  // log of an underflowed probability stays finite
     const auto parents = torch::max(p.select(1, Donor), p.select(1, Acceptor));
@@ -370,15 +370,19 @@ torch::Tensor parentLabels(const torch::Tensor& p) {
     return (p.select(1, Acceptor) > p.select(1, Donor)).to(torch::kByte) * std::uint8_t(Acceptor);
 }
 
-// Class probabilities [N, phases, ...] -> labels (argmax; 3 phases: Mixed by
-// the margin and Vae3dConfig::mixedOffset), field P(A) + 0.5 P(M).
+// Class probabilities [N, phases, ...] -> labels (argmax; 3 phases:
+// Vae3dConfig::mixedLabel of each voxel's margin and parent), field P(A) + 0.5 P(M).
 std::vector<Volume> classesToVolumes(const torch::Tensor& x, const Vae3dConfig& config) {
     auto p = x.detach().to(torch::kCPU).to(torch::kFloat);
     if (p.size(1) <= Mixed) return labelledVolumes(p.argmax(1), p.select(1, Acceptor), config.dims);
-    const auto mixed = (mixedMargin(p) + config.mixedOffset) > 0;
-    const auto parents = parentLabels(p);
-    const auto labels = torch::where(mixed, torch::full_like(parents, std::uint8_t(Mixed)), parents);
-    return labelledVolumes(labels, p.select(1, Acceptor) + 0.5 * p.select(1, Mixed), config.dims);
+    auto volumes = labelledVolumes(parentLabels(p), p.select(1, Acceptor) + 0.5 * p.select(1, Mixed), config.dims);
+    const auto margins = mixedMargin(p).contiguous();
+    for (std::size_t i = 0; i < volumes.size(); ++i) {
+        const float* margin = margins[long(i)].data_ptr<float>();
+        auto& labels = volumes[i].labels();
+        for (std::size_t k = 0; k < labels.size(); ++k) labels[k] = config.mixedLabel(margin[k], Phase(labels[k]));
+    }
+    return volumes;
 }
 }  // namespace
 

@@ -133,9 +133,9 @@ float twoPhaseThreshold(const std::vector<float>& field, double minorityWeight);
 // P(A) + 0.5 P(M).
 std::vector<Volume> tensorToVolumes(const torch::Tensor& x, const Vae3dConfig& config);
 // 3-phase class output: labels the likelier of Donor and Acceptor, field the
-// mixed margin log P(M) - log max(P(D), P(A)); tensorToVolumes labels a voxel
-// Mixed exactly when margin + mixedOffset > 0 (float32), so relabelling these
-// for any offset gives what a decoder with that offset gives.
+// mixed margin log P(M) - log max(P(D), P(A)); tensorToVolumes labels each
+// voxel by Vae3dConfig::mixedLabel of these, so relabelling them with another
+// offset gives what a decoder with that offset gives.
 std::vector<Volume> mixedMarginVolumes(const torch::Tensor& x, const Vae3dConfig& config);
 
 }  // namespace ms::ml::detail

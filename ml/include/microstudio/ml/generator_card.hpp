@@ -67,6 +67,9 @@ struct Vae3dConfig {
     Phase threePhaseLabel(float decoded) const {
         return decoded < mixedLow ? Donor : (decoded >= mixedHigh ? Acceptor : Mixed);
     }
+    // Class output, 3 phases: Mixed when the margin log P(M) - log max(P(D),
+    // P(A)) plus mixedOffset is positive, else `parent` (the likelier of D and A).
+    Phase mixedLabel(float margin, Phase parent) const { return margin + float(mixedOffset) > 0.0f ? Mixed : parent; }
     int downsampling() const;  // firstStride * 2^(levels-1)
     Dims latentDims() const;   // dims / downsampling()
     long latentSize() const;   // latentChannels * latent voxels
