@@ -118,12 +118,18 @@ void writeAtomically(const fs::path& path, const std::function<void(const fs::pa
     }
 }
 
-void writeLinesAtomically(const fs::path& path, const std::vector<std::string>& lines) {
+void writeTextAtomically(const fs::path& path, const std::string& text) {
     writeAtomically(path, [&](const fs::path& temp) {
         std::ofstream file(temp, std::ios::binary);
-        for (const auto& line : lines) file << line << '\n';
+        file << text;
         if (!file.flush()) throw Error("cannot write " + path.string());
     });
+}
+
+void writeLinesAtomically(const fs::path& path, const std::vector<std::string>& lines) {
+    std::string text;
+    for (const auto& line : lines) text += line + '\n';
+    writeTextAtomically(path, text);
 }
 
 fs::path atomicWriteTarget(const fs::path& path) {

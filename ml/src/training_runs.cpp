@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <fstream>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
@@ -17,11 +16,7 @@ namespace {
 void writeHistory(const fs::path& path, const TrainReport& report) {
     if (path.empty()) return;
     if (path.has_parent_path()) fs::create_directories(path.parent_path());
-    writeAtomically(path, [&](const fs::path& temp) {
-        std::ofstream out(temp, std::ios::binary);
-        out << report.historyCsv();
-        if (!out.flush()) throw Error("cannot write " + path.string());
-    });
+    writeTextAtomically(path, report.historyCsv());
 }
 
 // Rank 0 writes the history; the model too unless the run stopped at its limit.

@@ -37,14 +37,6 @@ const VaeStudyRun& lowestValidationLoss(const std::vector<VaeStudyRun>& runs) {
     return runs[best];
 }
 
-void writeText(const fs::path& path, const std::string& text) {
-    writeAtomically(path, [&](const fs::path& temp) {
-        std::ofstream out(temp, std::ios::binary);
-        out << text;
-        if (!out.flush()) throw Error("cannot write " + path.string());
-    });
-}
-
 const char* const kSummaryHeader =
     "| stage | run | batch | L | beta | epochs | best validation loss | final train loss | validation pixel error | "
     "s/step |\n|---|---|---|---|---|---|---|---|---|---|\n";
@@ -155,8 +147,8 @@ VaeStudyResult runVaeStudy(const TrainingSamples& data, const VaeStudyOptions& o
         result.runs.push_back(r);
         result.summary += summaryRow(r);
         if (!out.empty()) {
-            writeText(out / (r.name + ".csv"), r.report.historyCsv());
-            writeText(out / "summary.md", result.summary);
+            writeTextAtomically(out / (r.name + ".csv"), r.report.historyCsv());
+            writeTextAtomically(out / "summary.md", result.summary);
         }
         if (o.finished) o.finished(r);
         return r;
@@ -188,7 +180,7 @@ VaeStudyResult runVaeStudy(const TrainingSamples& data, const VaeStudyOptions& o
                       std::to_string(result.bestLatent) + ", best beta by validation loss " +
                       std::to_string(result.bestBeta) +
                       ". Loss curves per stage in stageK_train.png and stageK_validation.png (legend: run names).\n";
-    if (!out.empty()) writeText(out / "summary.md", result.summary);
+    if (!out.empty()) writeTextAtomically(out / "summary.md", result.summary);
     return result;
 }
 

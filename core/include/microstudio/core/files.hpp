@@ -17,8 +17,10 @@ namespace ms {
 void writeAtomically(const std::filesystem::path& path,
                      const std::function<void(const std::filesystem::path& tempPath)>& write);
 
-// Each line and a newline, through writeAtomically; ms::Error naming path
-// when the writing fails.
+// `text` as it is (binary), through writeAtomically; ms::Error "cannot write
+// PATH" when the writing fails.
+void writeTextAtomically(const std::filesystem::path& path, const std::string& text);
+// Each line and a newline, the same way.
 void writeLinesAtomically(const std::filesystem::path& path, const std::vector<std::string>& lines);
 
 // A fresh temp name for path, as writeAtomically uses (".out.h5.tmp<pid>_<n>.h5"
