@@ -12,11 +12,13 @@
 #      the shipped 54 min; epochs are whole, 500 steps each);
 #   4. the same network at the shipped one's step count: 8 epochs, 4,000 steps
 #      (resumes step 3's checkpoint);
-#   5. onwards, 2 epochs (1,000 steps) at a time, until the validation loss
-#      improves by less than 1 % over the last 1,000 steps;
-#   6. `noise eval` of every model on the held-out images (three noise types,
-#      classical baselines, descriptor drift, time per image) and on the clean
-#      images (salt-pepper with p = 0: the clean reconstruction error).
+#   5. `noise eval` of the shipped denoiser and both equal-budget runs on the
+#      held-out images (three noise types, classical baselines, descriptor
+#      drift, time per image) and on the clean images (salt-pepper with p = 0:
+#      the clean reconstruction error): WORK/{eval,clean}-equal-budget.md;
+#   6. onwards, 2 epochs (1,000 steps) at a time, until the validation loss
+#      improves by less than 1 % over the last 1,000 steps, then step 5's
+#      comparison again with that model too: WORK/{eval,clean}-heldout200.md.
 # Every step checks for its output, so a rerun after a kill or in a later
 # session goes on where it stopped (checkpoints every 50 steps). Runs niced.
 #   DATA=... WORK=... CLI=... scripts/train-paper-vae2d.sh
@@ -49,10 +51,21 @@ improvement() {
   python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))["training"]["report"]["validation_loss"]; print((v[-3]-v[-1])/v[-3])' "$1"
 }
 
-# 3-4. Equal wall-clock budget, equal step count.
+# compare NAME MODELS: every model a row of one run on the same noisy images
+# (docs/benchmarks.md's held-out settings: frequency noise of 20 rings, width 0.04).
+compare() {
+  once "$WORK/eval-$1.md" "$CLI" noise eval --rings 20 --mask-width 0.04 --markdown --threads 1 \
+    --model "$2" "$WORK/heldout200.h5"
+  once "$WORK/clean-$1.md" "$CLI" noise eval --types salt-pepper --flip-probability 0 --denoisers learned \
+    --markdown --threads 1 --no-descriptors --model "$2" "$WORK/heldout200.h5"
+  echo "comparison in $WORK/eval-$1.md and $WORK/clean-$1.md" >&2
+}
+
+# 3-5. Equal wall-clock budget, equal step count, compared.
 train 4 "$WORK/paper-vae2d-budget.pt"
 train 8 "$WORK/paper-vae2d-4000.pt"
-# 5. On until the validation loss improves by less than 1 % over 1,000 steps.
+compare equal-budget "$SHIPPED,$WORK/paper-vae2d-budget.pt,$WORK/paper-vae2d-4000.pt"
+# 6. On until the validation loss improves by less than 1 % over 1,000 steps.
 epochs=8 last="$WORK/paper-vae2d-4000.pt"
 while python3 -c "import sys; sys.exit(0 if float('$(improvement "${last%.pt}.json")') >= 0.01 else 1)"; do
   epochs=$((epochs + 2))
@@ -62,13 +75,5 @@ done
 cp "$last" "$WORK/paper-vae2d-plateau.pt.tmp" && mv "$WORK/paper-vae2d-plateau.pt.tmp" "$WORK/paper-vae2d-plateau.pt"
 cp "${last%.pt}.json" "$WORK/paper-vae2d-plateau.json"
 echo "plateau after $epochs epochs ($last)" >&2
-
-# 6. The comparison, every model a row of one run on the same noisy images
-#    (docs/benchmarks.md's held-out settings: frequency noise of 20 rings, width 0.04).
-models="$SHIPPED,$WORK/paper-vae2d-budget.pt,$WORK/paper-vae2d-4000.pt,$WORK/paper-vae2d-plateau.pt"
-once "$WORK/eval-heldout200.md" "$CLI" noise eval --rings 20 --mask-width 0.04 --markdown --threads 1 \
-  --model "$models" "$WORK/heldout200.h5"
-once "$WORK/clean-heldout200.md" "$CLI" noise eval --types salt-pepper --flip-probability 0 --denoisers learned \
-  --markdown --threads 1 --no-descriptors --model "$models" "$WORK/heldout200.h5"
+compare heldout200 "$SHIPPED,$WORK/paper-vae2d-budget.pt,$WORK/paper-vae2d-4000.pt,$WORK/paper-vae2d-plateau.pt"
 ls -l "$SHIPPED" "$WORK"/paper-vae2d-*.pt >&2
-echo "comparison in $WORK/eval-heldout200.md and $WORK/clean-heldout200.md" >&2

@@ -10,6 +10,7 @@
 #endif
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <map>
 
@@ -45,6 +46,23 @@ std::string reason(const std::exception& e) {
     while (!text.empty() && (text.back() == ' ' || text.back() == '\r')) text.pop_back();
     return text.empty() ? std::string("unknown error") : text;
 }
+
+// While alive, a write to a peer's closed socket fails with EPIPE instead of
+// SIGPIPE ending the process: Gloo writes with writev, so a rank killed
+// mid-collective killed its peers silently, before they could say "lost the
+// other ranks" and checkpoint (PyTorch's Python ignores SIGPIPE for it).
+class IgnoreBrokenPipes {
+public:
+    IgnoreBrokenPipes() { previous_ = std::signal(SIGPIPE, SIG_IGN); }
+    ~IgnoreBrokenPipes() {
+        if (previous_ != SIG_ERR) std::signal(SIGPIPE, previous_);
+    }
+    IgnoreBrokenPipes(const IgnoreBrokenPipes&) = delete;
+    IgnoreBrokenPipes& operator=(const IgnoreBrokenPipes&) = delete;
+
+private:
+    void (*previous_)(int) = SIG_ERR;
+};
 
 bool isLoopback(const std::string& host) { return host == "localhost" || host.rfind("127.", 0) == 0 || host == "::1"; }
 
@@ -205,6 +223,7 @@ private:
         }
     }
 
+    IgnoreBrokenPipes ignoreBrokenPipes_;  // first: outlives the sockets below
     DistributedOptions options_;
     c10::intrusive_ptr<c10d::Store> store_;
     c10::intrusive_ptr<c10d::ProcessGroupGloo> gloo_;
