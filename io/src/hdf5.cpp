@@ -28,6 +28,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/files.hpp"
@@ -756,7 +757,17 @@ struct Helper {
 std::mutex g_helperMutex;
 Helper g_helper;
 
-[[noreturn]] void helperMain(int fd) {
+// A reader whose parent is gone (killed mid-read of a large file, or while
+// a fork of the parent holds the socket open) would read on for nobody: it
+// leaves within a quarter second of its parent.
+void leaveWithParent(pid_t parent) {
+    std::thread([parent] {
+        while (::getppid() == parent) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+        ::_exit(0);
+    }).detach();
+}
+
+[[noreturn]] void helperMain(int fd, pid_t parent) {
     // Quiet (a crash in libhdf5 must not print), no core file, nothing of the
     // parent's open files (a lock, a pipe a caller waits on), and a crash
     // ends it by the signal (not by a sanitizer's report).
@@ -778,6 +789,7 @@ Helper g_helper;
         ::sigaction(sig, &dfl, nullptr);
     }
     for (int sig : {SIGINT, SIGTERM, SIGPIPE}) ::signal(sig, SIG_IGN);  // it ends when its socket closes
+    leaveWithParent(parent);
     std::string request;
     while (recvMessage(fd, request)) {
         Decoder d(request.data(), request.size(), "request");
@@ -819,6 +831,7 @@ void startHelper(const fs::path& path) {
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         throw Error(path.string() + ": cannot start the HDF5 reader process: " + std::strerror(errno));
     std::fflush(nullptr);  // nothing buffered is written twice
+    const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
     if (pid < 0) {
         const int err = errno;
@@ -828,7 +841,7 @@ void startHelper(const fs::path& path) {
     }
     if (pid == 0) {
         ::close(sv[0]);
-        helperMain(sv[1]);
+        helperMain(sv[1], parent);
     }
     ::close(sv[1]);
     g_helper = Helper{pid, sv[0], ::getpid()};

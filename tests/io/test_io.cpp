@@ -2,6 +2,7 @@
 #include <H5Cpp.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <QFile>
@@ -853,6 +854,53 @@ private slots:
         ms::io::writeVolume(v, good);
         QVERIFY(ms::io::readVolume(good).sameLabels(v));
         QVERIFY(failsWith([&] { ms::io::readHdf5Sample(good, "nope"); }, "no sample named 'nope'"));
+    }
+
+    // The reader does not outlive the process it reads for, even while its
+    // socket stays open: a child of this test starts a reader, forks a
+    // grandchild that keeps the socket, reports both and exits; the reader
+    // must be gone within seconds (it used to wait on the socket, or read on
+    // to the end of a large file when its parent was killed mid-read).
+    void hdf5ReaderEndsWithItsParent() {
+        int report[2];
+        QVERIFY(::pipe(report) == 0);
+        const pid_t child = ::fork();
+        QVERIFY(child >= 0);
+        if (child == 0) {
+            ::close(report[0]);
+            ms::io::startHdf5Reader();
+            std::ifstream children("/proc/self/task/" + std::to_string(::getpid()) + "/children");
+            long pids[2] = {0, 0};
+            children >> pids[0];  // the reader, this process's only child so far
+            pids[1] = ::fork();   // the grandchild, holding the reader's socket
+            if (pids[1] == 0) {
+                ::sleep(60);
+                ::_exit(0);
+            }
+            const bool sent = ::write(report[1], pids, sizeof pids) == ssize_t(sizeof pids);
+            ::_exit(sent && pids[0] > 0 ? 0 : 1);
+        }
+        ::close(report[1]);
+        long pids[2] = {0, 0};
+        const bool read = ::read(report[0], pids, sizeof pids) == ssize_t(sizeof pids);
+        ::close(report[0]);
+        int status = 0;
+        ::waitpid(child, &status, 0);
+        QVERIFY(read && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        const pid_t reader = pid_t(pids[0]), holder = pid_t(pids[1]);
+        // Gone, or a zombie its new parent has not reaped yet.
+        auto running = [](pid_t pid) {
+            std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+            std::string pidText, name, state;
+            return bool(stat >> pidText >> name >> state) && state != "Z";
+        };
+        QVERIFY(running(holder));
+        QElapsedTimer wait;
+        wait.start();
+        while (running(reader) && wait.elapsed() < 10000) QTest::qWait(50);
+        const bool readerGone = !running(reader);
+        ::kill(holder, SIGKILL);
+        QVERIFY2(readerGone, qPrintable(QString("HDF5 reader %1 still runs 10 s after its parent exited").arg(reader)));
     }
 
     // A read that outlives its time limit kills the reader (a hang inside
