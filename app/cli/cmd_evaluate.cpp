@@ -156,14 +156,7 @@ int chooseGuidance(ml::Generator3D& model, const std::vector<Volume>& validation
                    const ml::Evaluation3dOptions& options, ProgressToken& progress, ProgressBar& bar) {
     const auto choice = ml::chooseGuidance3d(model, validation, guidanceScales(scales), options, &progress);
     bar.finish();
-    std::printf("%-9s %-12s", "guidance", "least R^2");
-    for (const auto& [name, r2] : choice.candidates.front().r2) std::printf(" %14s", name.c_str());
-    std::printf("\n");
-    for (const auto& c : choice.candidates) {
-        std::printf("%-9g %-12.3f", c.guidance, c.leastR2);
-        for (const auto& [name, r2] : c.r2) std::printf(" %6.3f / %5.3f", r2, c.determination.at(name));
-        std::printf("\n");
-    }
+    std::fputs(choice.table().c_str(), stdout);
     ml::recordGuidanceChoice(model, choice);
     const auto folder = model.weightsPath().parent_path();
     model.save(folder, model.metadata().weightsPrecision == "float16");
@@ -184,19 +177,7 @@ int chooseMixedBand(ml::Generator3D& model, const std::vector<Volume>& validatio
                                                    : ml::chooseMixedBand3d(model, validation, lows, highs, &progress);
     choice.data = data;
     bar.finish();
-    std::printf("%-12s %-9s %-9s %-9s %-7s", choice.classes ? "offset" : "band", "least det", "mean det", "least R^2",
-                "M frac");
-    for (const auto& [name, r2] : choice.candidates.front().r2) std::printf(" %15s", name.c_str());
-    std::printf("\n");
-    for (const auto& c : choice.candidates) {
-        char label[32];
-        if (choice.classes) std::snprintf(label, sizeof label, "%+.2f", c.offset);
-        else std::snprintf(label, sizeof label, "[%.2f,%.2f)", c.low, c.high);
-        std::printf("%-12s %-9.3f %-9.3f %-9.3f %-7.4f", label, c.leastDetermination, c.meanDetermination, c.leastR2,
-                    c.mixedFraction);
-        for (const auto& [name, r2] : c.r2) std::printf(" %6.3f / %6.3f", r2, c.determination.at(name));
-        std::printf("\n");
-    }
+    std::fputs(choice.table().c_str(), stdout);
     ml::recordMixedBandChoice(model, choice);
     const auto folder = model.weightsPath().parent_path();
     model.save(folder, model.metadata().weightsPrecision == "float16");

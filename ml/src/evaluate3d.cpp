@@ -800,6 +800,23 @@ std::string MixedBandChoice::criterion() const {
     return line + ")";
 }
 
+std::string MixedBandChoice::table() const {
+    if (candidates.empty()) return {};
+    std::string text = fmt::format("{:<12} {:<9} {:<9} {:<9} {:<7}", classes ? "offset" : "band", "least det",
+                                   "mean det", "least R^2", "M frac");
+    for (const auto& [name, r2] : candidates.front().r2) text += fmt::format(" {:>15}", name);
+    text += "\n";
+    for (const auto& c : candidates) {
+        const std::string label =
+            classes ? fmt::format("{:+.2f}", c.offset) : fmt::format("[{:.2f},{:.2f})", c.low, c.high);
+        text += fmt::format("{:<12} {:<9.3f} {:<9.3f} {:<9.3f} {:<7.4f}", label, c.leastDetermination,
+                            c.meanDetermination, c.leastR2, c.mixedFraction);
+        for (const auto& [name, r2] : c.r2) text += fmt::format(" {:6.3f} / {:6.3f}", r2, c.determination.at(name));
+        text += "\n";
+    }
+    return text;
+}
+
 namespace {
 
 // The validation volumes' conditions (described where missing) and mean M fraction.

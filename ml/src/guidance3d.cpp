@@ -28,6 +28,19 @@ std::string GuidanceChoice::criterion() const {
     return line + ")";
 }
 
+std::string GuidanceChoice::table() const {
+    if (candidates.empty()) return {};
+    std::string text = fmt::format("{:<9} {:<12}", "guidance", "least R^2");
+    for (const auto& [name, r2] : candidates.front().r2) text += fmt::format(" {:>14}", name);
+    text += "\n";
+    for (const auto& c : candidates) {
+        text += fmt::format("{:<9g} {:<12.3f}", c.guidance, c.leastR2);
+        for (const auto& [name, r2] : c.r2) text += fmt::format(" {:6.3f} / {:5.3f}", r2, c.determination.at(name));
+        text += "\n";
+    }
+    return text;
+}
+
 GuidanceChoice chooseGuidance3d(const Generator3D& model, const std::vector<Volume>& validation,
                                 const std::vector<double>& candidates, Evaluation3dOptions options,
                                 ProgressToken* progress) {

@@ -1017,6 +1017,15 @@ private slots:
             QCOMPARE(c.offset, offset);
             QVERIFY(std::abs(c.mixedFraction - mixed) < 1e-12);
         }
+        // The printed table: a header, then a row per offset ("-1.00 ...").
+        const QStringList rows = QString::fromStdString(choice.table()).split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(rows.size(), int(offsets.size()) + 1);
+        QVERIFY(rows[0].startsWith("offset       least det mean det  least R^2 M frac"));
+        const auto& minusOne = choice.candidates[1];
+        QVERIFY2(rows[2].startsWith(QString::asprintf("%-12s %-9.3f %-9.3f %-9.3f %-7.4f", "-1.00",
+                                                      minusOne.leastDetermination, minusOne.meanDetermination,
+                                                      minusOne.leastR2, minusOne.mixedFraction)),
+                 qPrintable(rows[2]));
         // Kept: recorded with its reason, saved and loaded.
         recordMixedBandChoice(model, choice);
         QCOMPARE(model.config().vae.mixedOffset, choice.offset);
@@ -2141,6 +2150,16 @@ private slots:
             if (least > best) best = least, chosen = c.guidance;
         }
         QCOMPARE(choice.chosen, chosen);
+        // The printed table: a header naming the conditions, then a row per scale.
+        const QStringList rows = QString::fromStdString(choice.table()).split('\n', Qt::SkipEmptyParts);
+        QCOMPARE(rows.size(), int(scales.size()) + 1);
+        QVERIFY(rows[0].startsWith("guidance  least R^2"));
+        for (const auto& [name, r2] : choice.candidates[0].r2) QVERIFY(rows[0].contains(QString::fromStdString(name)));
+        const auto& second = choice.candidates[1];
+        QString expected = QString::asprintf("%-9g %-12.3f", second.guidance, second.leastR2);
+        for (const auto& [name, r2] : second.r2)
+            expected += QString::asprintf(" %6.3f / %5.3f", r2, second.determination.at(name));
+        QCOMPARE(rows[2], expected);
         // The same pass as evaluate's at that scale (same seed and targets).
         o.sampler.guidance = chosen;
         o.reconstruction = false;

@@ -257,6 +257,10 @@ struct MixedBandChoice {
     std::string data;  // the validation file (recorded only)
     const MixedBandCandidate& chosen() const;
     std::string criterion() const;  // one line: the band, the rule, the default's and the chosen one's figures
+    // Every candidate a row: band or offset, least and mean determination,
+    // least R^2, M fraction, then R^2 / R^2 det. per condition (`evaluate
+    // --choose-mixed-band` prints it).
+    std::string table() const;
 };
 
 // Decodes the VAE round trip of every validation volume once, then labels

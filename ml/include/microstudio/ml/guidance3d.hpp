@@ -30,6 +30,9 @@ struct GuidanceChoice {
     std::size_t targets = 0;
     std::string data;               // the validation file (options.data)
     std::string criterion() const;  // one line: scale, criterion, every candidate's figure
+    // Every candidate a row: scale, least R^2, then R^2 / R^2 det. per
+    // condition (`evaluate --choose-guidance` prints it).
+    std::string table() const;
 };
 
 // ms::Error (one line) unless every held-out sample belongs to the
