@@ -458,6 +458,9 @@ bool recvAll(int fd, char* data, std::size_t size) {
     return true;
 }
 
+// The reader's "still reading" message (a reply starts with V or E).
+const std::string kProgressBeat = "P";
+
 bool sendMessage(int fd, const std::string& m) {
     const std::uint64_t n = m.size();
     return sendAll(fd, reinterpret_cast<const char*>(&n), 8) && sendAll(fd, m.data(), m.size());
@@ -757,6 +760,29 @@ struct Helper {
 std::mutex g_helperMutex;
 Helper g_helper;
 
+// While the reader works through a file's datasets it tells the caller so,
+// at most every quarter of the time limit (and at least every second): the
+// limit is on a read that stops moving (a hang in libhdf5), not on a large
+// file read on a busy machine (16,000 images took more than the limit's 70 s).
+class ProgressBeat {
+public:
+    ProgressBeat(int fd, double limitSeconds)
+        : fd_(fd),
+          every_(std::chrono::duration<double>(std::min(1.0, limitSeconds / 4))),
+          last_(std::chrono::steady_clock::now()) {}
+    void datasetStarted() {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_ < every_) return;
+        last_ = now;
+        sendMessage(fd_, kProgressBeat);
+    }
+
+private:
+    int fd_;
+    std::chrono::duration<double> every_;
+    std::chrono::steady_clock::time_point last_;
+};
+
 // A reader whose parent is gone (killed mid-read of a large file, or while
 // a fork of the parent holds the socket open) would read on for nobody: it
 // leaves within a quarter second of its parent.
@@ -801,8 +827,12 @@ void leaveWithParent(pid_t parent) {
             const double bytesPerVoxel = d.f64();
             const fs::path path = d.str();
             const std::string name = d.str();
+            ProgressBeat beat(fd, d.f64());
             AddressSpaceCap cap(headroom);
-            result = serve(op, path, name, [&](long double voxels) { cap.grant(voxels * bytesPerVoxel); });
+            result = serve(op, path, name, [&](long double voxels) {
+                cap.grant(voxels * bytesPerVoxel);
+                beat.datasetStarted();
+            });
             if (cap.active() && result[0] == 'E' && result.size() > std::strlen(kOutOfMemory) &&
                 result.compare(result.size() - std::strlen(kOutOfMemory), std::string::npos, kOutOfMemory) == 0)
                 result += " within the HDF5 reader's memory limit (" + std::to_string(cap.limitMB()) +
@@ -866,18 +896,20 @@ std::string askHelper(Op op, const fs::path& path, const std::string& name) {
     request.f64(g_readerLimits.bytesPerVoxel.load());
     request.str(path.string());
     request.str(name);
+    const double limit = readTimeoutSeconds(path);
+    request.f64(limit);
     for (int attempt = 0; attempt < 2; ++attempt) {
         if (g_helper.pid < 0) startHelper(path);
         std::string result;
         const bool sent = sendMessage(g_helper.fd, request.out);
-        const Deadline deadline(readTimeoutSeconds(path));
         bool late = false;
-        if (sent && recvMessage(g_helper.fd, result, deadline, late)) return result;
+        while (sent && recvMessage(g_helper.fd, result, Deadline(limit), late))
+            if (result != kProgressBeat) return result;  // a beat: the read moves, the limit starts again
         if (late) {
             stopHelper();  // killed mid-read: the next read starts a new one
-            throw Error(path.string() + ": the HDF5 reader took more than " + numberText(deadline.seconds) +
+            throw Error(path.string() + ": the HDF5 reader made no progress for " + numberText(limit) +
                         " s reading it (libhdf5 hangs on this file?); refused (MICROSTUDIO_HDF5_TIMEOUT=SECONDS "
-                        "allows longer reads)");
+                        "allows longer)");
         }
         // It died. While reading this file, or before (then try a new one once).
         ::close(g_helper.fd);

@@ -26,9 +26,9 @@ namespace ms::io {
 // target does to see libhdf5's crashes) reads in the calling process.
 void setHdf5ReadIsolation(bool on);
 
-// The reader process's limits. A read that takes longer than `seconds` (a
-// hang inside libhdf5) kills the reader: one line, refused, and the next read
-// starts a new one. 0 = MICROSTUDIO_HDF5_TIMEOUT if set, else 60 s + 1 s per
+// The reader process's limits. A read that makes no progress (no further
+// dataset begun) for `seconds` (a hang inside libhdf5) kills the reader: one
+// line, refused, and the next read starts a new one. 0 = MICROSTUDIO_HDF5_TIMEOUT if set, else 60 s + 1 s per
 // 20 MB of file. Memory: for each read the reader may grow its address space
 // by `headroomBytes` (libhdf5's caches and metadata, an 8 MB slab buffer)
 // plus `bytesPerVoxel` per voxel of each dataset that passed its checks (the
