@@ -331,15 +331,19 @@ SetSimilarity similarity(const std::vector<Volume>& volumes, std::vector<Nearest
 }  // namespace
 
 Memorisation memorisation(const std::vector<Volume>& generated, const std::vector<Volume>& heldOut,
-                          const std::vector<Volume>& training, ProgressToken* progress) {
-    // One search for both sets: the training spectra are computed once.
+                          const std::vector<Volume>& training, ProgressToken* progress,
+                          const std::vector<Volume>* roundTrips) {
+    // One search for all sets: the training spectra are computed once.
     std::vector<Volume> queries(generated);
     queries.insert(queries.end(), heldOut.begin(), heldOut.end());
+    if (roundTrips) queries.insert(queries.end(), roundTrips->begin(), roundTrips->end());
     auto nearest = nearestDisagreement(queries, training, progress);
-    const auto split = nearest.begin() + long(generated.size());
+    const auto heldOutBegin = nearest.begin() + long(generated.size());
+    const auto roundTripBegin = heldOutBegin + long(heldOut.size());
     Memorisation m;
-    m.generated = similarity(generated, {nearest.begin(), split});
-    m.heldOut = similarity(heldOut, {split, nearest.end()});
+    m.generated = similarity(generated, {nearest.begin(), heldOutBegin});
+    m.heldOut = similarity(heldOut, {heldOutBegin, roundTripBegin});
+    if (roundTrips) m.roundTrip = similarity(*roundTrips, {roundTripBegin, nearest.end()});
     describeSet(training, m.trainingInterfaceDensity, m.trainingS2Donor);
     const auto& g = m.generated.meanS2Donor;
     const auto& h = m.heldOut.meanS2Donor;

@@ -231,9 +231,11 @@ std::vector<double> accuracyByZ(const std::vector<Volume>& original, const std::
     return byZ;
 }
 
-ReconstructionReport measureReconstruction(const Context& c, const std::vector<Volume>& volumes) {
+// `keep`: where the decoded volumes go (for the memorisation measure), if not null.
+ReconstructionReport measureReconstruction(const Context& c, const std::vector<Volume>& volumes,
+                                           std::vector<Volume>* keep) {
     ReconstructionReport r;
-    const auto rebuilt = c.model.reconstruct(volumes);
+    auto rebuilt = c.model.reconstruct(volumes);
     r.measured = measure(rebuilt, c.model);
     for (const auto& name : c.conditions()) {
         std::vector<double> t, a;
@@ -246,6 +248,7 @@ ReconstructionReport measureReconstruction(const Context& c, const std::vector<V
     r.voxelAccuracyByZ = accuracyByZ(volumes, rebuilt);
     r.voxelAccuracy =
         std::accumulate(r.voxelAccuracyByZ.begin(), r.voxelAccuracyByZ.end(), 0.0) / double(r.voxelAccuracyByZ.size());
+    if (keep) *keep = std::move(rebuilt);
     return r;
 }
 
@@ -463,23 +466,26 @@ NearestSummary summary(const descriptors::SetSimilarity& s) {
 // generated samples nearer the training data than unseen held-out data
 // point to copying rather than generalising.
 MemorisationReport measureMemorisation(const Context& c, const std::vector<Volume>& generated,
-                                       const std::vector<Volume>& heldOut, double from, double to) {
+                                       const std::vector<Volume>& heldOut, const std::vector<Volume>& roundTrips,
+                                       double from, double to) {
 #ifdef MICROSTUDIO_HAVE_DESCRIPTORS
     ProgressToken token;
     const auto& training = *c.options.training;
-    const auto m = descriptors::memorisation(generated, heldOut, training, relay(c.progress, token, from, to));
+    const auto m = descriptors::memorisation(generated, heldOut, training, relay(c.progress, token, from, to),
+                                             roundTrips.empty() ? nullptr : &roundTrips);
     MemorisationReport r;
     r.training = c.options.trainingData;
     r.trainingCount = training.size();
     r.generated = summary(m.generated);
     r.heldOut = summary(m.heldOut);
+    if (!roundTrips.empty()) r.roundTrip = summary(m.roundTrip);
     r.trainingInterfaceDensity = m.trainingInterfaceDensity;
     r.trainingS2Donor = m.trainingS2Donor;
     r.s2RmsDifference = m.s2RmsDifference;
     r.generatedNotCloser = m.generatedNotCloser();
     return r;
 #else
-    (void)c, (void)generated, (void)heldOut, (void)from, (void)to;
+    (void)c, (void)generated, (void)heldOut, (void)roundTrips, (void)from, (void)to;
     throw Error("the memorisation measure needs the descriptors library (built without it)");
 #endif
 }
@@ -615,9 +621,11 @@ Evaluation3dReport evaluateGenerator3d(const Generator3D& model, const std::vect
         report(progress, 0.0, "feature predictor");
         featurePredictor(model, volumes, r);
     }
+    std::vector<Volume> roundTrips;  // kept for the memorisation measure only
     if (options.reconstruction) {
         report(progress, 0.03, "VAE round trip");
-        r.reconstruction = measureReconstruction(c, volumes);
+        r.reconstruction =
+            measureReconstruction(c, volumes, options.training && options.generation ? &roundTrips : nullptr);
     }
     if (!options.generation) {
         report(progress, 1.0, "evaluated (round trip only)");
@@ -626,9 +634,10 @@ Evaluation3dReport evaluateGenerator3d(const Generator3D& model, const std::vect
     std::vector<Volume> generated;
     r.plain = generationPass(c, 1, 0.05, 0.35, options.training ? &generated : nullptr);
     r.targetStd = targetSpread(c, r.plain);
-    if (options.training) r.memorisation = measureMemorisation(c, generated, volumes, 0.35, 0.45);
+    if (options.training) r.memorisation = measureMemorisation(c, generated, volumes, roundTrips, 0.35, 0.45);
     generated.clear();
     volumes.clear();
+    roundTrips.clear();
     if (options.candidates > 1)
         r.screened = ScreenedFit{options.candidates, options.tolerance,
                                  generationPass(c, options.candidates, 0.45, 0.7, nullptr)};

@@ -137,6 +137,7 @@ Json memorisationJson(const MemorisationReport& m) {
     j["training_count"] = m.trainingCount;
     j["generated"] = nearestJson(m.generated);
     j["held_out"] = nearestJson(m.heldOut);
+    if (m.roundTrip) j["round_trip"] = nearestJson(*m.roundTrip);
     j["training_interface_density"] = numberOrNull(m.trainingInterfaceDensity);
     j["training_s2_donor"] = Json(m.trainingS2Donor);
     j["s2_rms_difference"] = numberOrNull(m.s2RmsDifference);
@@ -215,6 +216,7 @@ MemorisationReport memorisationFrom(const Json& j) {
     m.trainingCount = std::size_t(numberAt(j, "training_count"));
     m.generated = nearestFrom(memberAt(j, "generated"));
     m.heldOut = nearestFrom(memberAt(j, "held_out"));
+    if (j.contains("round_trip")) m.roundTrip = nearestFrom(memberAt(j, "round_trip"));
     m.trainingInterfaceDensity = numberOrNaN(j, "training_interface_density");
     m.trainingS2Donor = numbersAt(j, "training_s2_donor");
     m.s2RmsDifference = numberOrNaN(j, "s2_rms_difference");

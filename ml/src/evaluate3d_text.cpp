@@ -117,8 +117,10 @@ std::string memorisationText(const MemorisationReport& m) {
                     m.trainingCount);
     out += fmt::format("{:<10} {:>4} {:>8} {:>8} {:>8} {:>8} {:>8}  {}\n", "set", "n", "min", "q1", "median", "q3",
                        "mean", "interface density");
-    for (const auto& [set, label] :
-         {std::pair<const NearestSummary*, const char*>{&m.generated, "generated"}, {&m.heldOut, "held-out"}})
+    std::vector<std::pair<const NearestSummary*, const char*>> sets{{&m.generated, "generated"},
+                                                                    {&m.heldOut, "held-out"}};
+    if (m.roundTrip) sets.emplace_back(&*m.roundTrip, "round trip");
+    for (const auto& [set, label] : sets)
         out += fmt::format("{:<10} {:>4} {:>8.4f} {:>8.4f} {:>8.4f} {:>8.4f} {:>8.4f}  {:.4f}\n", label, set->n,
                            set->min, set->q1, set->median, set->q3, set->mean, set->interfaceDensity);
     out += fmt::format("training interface density {:.4f}; S2 (donor) RMS difference generated vs held-out {:.4g}\n",

@@ -263,6 +263,18 @@ private slots:
         QCOMPARE(m.trainingS2Donor.size(), m.heldOut.meanS2Donor.size());
         // Held-out volumes as "generated": the verdict holds (equal medians).
         QVERIFY(md::memorisation(heldOut, heldOut, training).generatedNotCloser());
+        QVERIFY(m.roundTrip.nearest.empty());
+        // Round trips in the same search: a copy of training volume 4 and a
+        // fresh volume; the other two sets read as without them.
+        const std::vector<ms::Volume> roundTrips{shifted(training[4], 3, 1), randomVolumes(1, {8, 8, 4}, 2, 8)[0]};
+        const auto withRoundTrips = md::memorisation(generated, heldOut, training, nullptr, &roundTrips);
+        QCOMPARE(withRoundTrips.roundTrip.nearest.size(), std::size_t(2));
+        QCOMPARE(withRoundTrips.roundTrip.nearest[0].index, 4L);
+        QCOMPARE(withRoundTrips.roundTrip.disagreement.min, 0.0);
+        QCOMPARE(withRoundTrips.roundTrip.disagreement.max,
+                 md::nearestDisagreement({roundTrips[1]}, training)[0].disagreement);
+        QCOMPARE(withRoundTrips.heldOut.disagreement.median, m.heldOut.disagreement.median);
+        QCOMPARE(withRoundTrips.generated.disagreement.max, m.generated.disagreement.max);
     }
 };
 

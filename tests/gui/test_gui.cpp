@@ -2546,6 +2546,10 @@ private slots:
                                            .arg(report->memorisation->generated.median, 0, 'f', 3)
                                            .arg(report->memorisation->heldOut.median, 0, 'f', 3)),
                  qPrintable(memorisation));
+        QVERIFY(report->memorisation->roundTrip);  // the decoder's share, beside the generated samples'
+        QVERIFY2(memorisation.contains(
+                     QString("held-out VAE round trips %1").arg(report->memorisation->roundTrip->median, 0, 'f', 3)),
+                 qPrintable(memorisation));
         w.grab().save(QDir::temp().filePath("design_eval_memorisation.png"));  // for a look
     }
 

@@ -184,12 +184,16 @@ void EvaluationView::showReport(const ml::Evaluation3dReport& report, int seed) 
     if (const auto& m = r.memorisation) {
         // Generated volumes nearer the training data than unseen held-out
         // ones point to copying rather than generalising.
+        // The round trips (decoder alone) tell the decoder's share from the diffusion model's.
+        const QString roundTrip =
+            m->roundTrip ? tr(", held-out VAE round trips %1").arg(figure(m->roundTrip->median)) : QString();
         memorisation_->setText(tr("Memorisation: median voxel disagreement to the nearest of %1 training samples: "
-                                  "generated %2, held-out %3; "
-                                  "%4")
+                                  "generated %2, held-out %3%4; "
+                                  "%5")
                                    .arg(m->trainingCount)
                                    .arg(figure(m->generated.median))
                                    .arg(figure(m->heldOut.median))
+                                   .arg(roundTrip)
                                    .arg(m->generatedNotCloser
                                             ? tr("generated no closer than held-out (no sign of copying)")
                                             : tr("generated closer than held-out: possible copying")));

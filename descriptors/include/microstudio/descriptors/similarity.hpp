@@ -69,6 +69,9 @@ struct SetSimilarity {
 
 struct Memorisation {
     SetSimilarity generated, heldOut;
+    // The held-out volumes' VAE round trips, when given: how near decoding
+    // alone puts a volume to the training set (empty `nearest` otherwise).
+    SetSimilarity roundTrip;
     double trainingInterfaceDensity = 0.0;
     std::vector<double> trainingS2Donor;
     // RMS over r of generated minus held-out mean S2 (Donor).
@@ -77,9 +80,11 @@ struct Memorisation {
     bool generatedNotCloser() const { return generated.disagreement.median >= heldOut.disagreement.median; }
 };
 
-// Nearest-training disagreement, interface density and S2 of both sets
-// (references transformed once for both). S2 to half the smallest side.
+// Nearest-training disagreement, interface density and S2 of both sets, and
+// of `roundTrips` when not null (references transformed once for all). S2 to
+// half the smallest side.
 Memorisation memorisation(const std::vector<Volume>& generated, const std::vector<Volume>& heldOut,
-                          const std::vector<Volume>& training, ProgressToken* progress = nullptr);
+                          const std::vector<Volume>& training, ProgressToken* progress = nullptr,
+                          const std::vector<Volume>* roundTrips = nullptr);
 
 }  // namespace ms::descriptors

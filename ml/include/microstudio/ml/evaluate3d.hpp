@@ -188,6 +188,11 @@ struct MemorisationReport {
     std::string training;
     std::size_t trainingCount = 0;
     NearestSummary generated, heldOut;
+    // The held-out volumes' VAE round trips (when the round trip ran): how
+    // near decoding alone, without the diffusion model, puts a volume to the
+    // training set, so a generated median below the held-out one can be told
+    // apart as the decoder's or the diffusion model's.
+    std::optional<NearestSummary> roundTrip;
     double trainingInterfaceDensity = 0.0;
     std::vector<double> trainingS2Donor;
     double s2RmsDifference = 0.0;
