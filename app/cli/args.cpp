@@ -122,7 +122,10 @@ std::vector<double> numberList(const std::string& text, const std::string& optio
     return out;
 }
 
-ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(STDERR_FILENO) != 0) {}
+ProgressBar::ProgressBar(std::string label, bool quietWhenShort)
+    : label_(std::move(label)), tty_(isatty(STDERR_FILENO) != 0), quiet_(quietWhenShort) {
+    if (quiet_) lastLine_ = std::chrono::steady_clock::now();  // the first line after 30 s
+}
 
 void ProgressBar::update(double fraction, const std::string& message) {
     const int percent = int(std::lround(std::clamp(fraction, 0.0, 1.0) * 100));
@@ -133,6 +136,8 @@ void ProgressBar::update(double fraction, const std::string& message) {
         if (percent < 100 && lastLine_ != std::chrono::steady_clock::time_point{} &&
             now - lastLine_ < std::chrono::seconds(30))
             return;
+        if (quiet_ && !printed_ && percent == 100) return;  // short: no line at all
+        printed_ = true;
         lastLine_ = now;
         std::fprintf(stderr, "%s %3d%% %s\n", label_.c_str(), percent, message.c_str());
         std::fflush(stderr);

@@ -61,10 +61,12 @@ private:
 io::ReadOptions readOptions(const Args& args);
 
 // A terminal progress bar on stderr ("[#####     ] 50% message"); quiet when
-// stderr is not a terminal except for a final line.
+// stderr is not a terminal except for a final line. quietWhenShort: without
+// a terminal, no line at all unless it runs past 30 s (reading the data
+// before a training: a log gets lines only for a long read).
 class ProgressBar {
 public:
-    explicit ProgressBar(std::string label);
+    explicit ProgressBar(std::string label, bool quietWhenShort = false);
     void update(double fraction, const std::string& message);
     void finish();
     ~ProgressBar();
@@ -73,6 +75,7 @@ private:
     std::string label_;
     bool tty_ = false;
     bool finished_ = false;
+    bool quiet_ = false, printed_ = false;
     int lastPercent_ = -1;
     // Without a terminal (logs, nohup): one plain line at most every 30 s.
     std::chrono::steady_clock::time_point lastLine_{};

@@ -144,6 +144,18 @@ void printReport(const ml::TrainReport& r, const std::string& prefix) {
 
 namespace {
 
+// The training data, read with a progress bar that Ctrl-C cancels.
+template <typename Load>
+ml::TrainingSamples readWithProgress(const std::string& label, Load&& load) {
+    ProgressToken token;
+    ProgressBar bar(label, true);
+    token.setListener([&bar](double f, const std::string& m) { bar.update(f, m); });
+    const CancelOnInterrupt interrupt(token);
+    auto data = load(&token);
+    bar.finish();
+    return data;
+}
+
 // The report, then what was written.
 template <typename Trained, typename Run>
 void finish(Trained& trained, const Run& run) {
@@ -159,7 +171,8 @@ void finish(Trained& trained, const Run& run) {
 }  // namespace
 
 int runVae2d(const ml::Vae2dRun& run) {
-    const auto data = ml::loadTrainingImages(run.data);
+    const auto data =
+        readWithProgress("train vae2d", [&](ProgressToken* t) { return ml::loadTrainingImages(run.data, t); });
     std::cout << "train vae2d: " << data.train.size() << " training, " << data.validation.size()
               << " validation images " << data.train.front().dims().str() << ", device " << ml::preferredDevice()
               << "\n";
@@ -171,7 +184,8 @@ int runVae2d(const ml::Vae2dRun& run) {
 }
 
 int runLdm2d(ml::Ldm2dRun run) {
-    const auto data = ml::loadTrainingImages(run.data);
+    const auto data =
+        readWithProgress("train ldm2d", [&](ProgressToken* t) { return ml::loadTrainingImages(run.data, t); });
     run.plan.status = [](const std::string& message) { std::cout << "train ldm2d: " << message << "\n" << std::flush; };
     std::optional<ml::TrainedLdm2d> trained;
     withProgress("train ldm2d", run.plan.options.train, [&] { trained = ml::trainNewLdm2d(data, run.plan); });
@@ -183,7 +197,8 @@ int runLdm2d(ml::Ldm2dRun run) {
 }
 
 int runTrain3d(ml::Generator3dRun run) {
-    auto data = ml::loadTrainingSamples(run.selection);
+    auto data =
+        readWithProgress("train3d", [&](ProgressToken* t) { return ml::loadTrainingSamples(run.selection, t); });
     auto opened = ml::openGenerator3dRun(run, data);
     auto& model = opened.model;
     if (!opened.replacedHead.empty())

@@ -152,7 +152,7 @@ void writeVolume(const Volume& volume, const fs::path& path) {
     }
 }
 
-std::vector<Volume> readSamples(const std::string& pathOrGlob) {
+std::vector<Volume> readSamples(const std::string& pathOrGlob, ProgressToken* progress) {
     const auto paths = expandGlob(pathOrGlob);
     if (paths.empty()) throw Error(pathOrGlob + ": no file matches");
     std::vector<Volume> all;
@@ -160,7 +160,7 @@ std::vector<Volume> readSamples(const std::string& pathOrGlob) {
         if (formatOf(p) == Format::Hdf5) {
             // Every file must give a sample: an empty one is an error, not a skip.
             hdf5RequireSamples(p);
-            for (auto& v : readHdf5(p)) all.push_back(std::move(v));
+            for (auto& v : readHdf5(p, progress)) all.push_back(std::move(v));
         } else {
             Volume v = readVolume(p);
             v.text["sample"] = p.stem().string();

@@ -39,9 +39,9 @@ std::vector<double> conditionValues(const Volume& volume, const std::vector<std:
     return values;
 }
 
-std::vector<Volume> readImages2D(const std::string& pathOrGlob, long limit, double minPhase) {
+std::vector<Volume> readImages2D(const std::string& pathOrGlob, long limit, double minPhase, ProgressToken* progress) {
     if (!(minPhase >= 0.0 && minPhase < 0.5)) throw Error("the minimum phase fraction must be in [0, 0.5)");
-    auto all = io::readSamples(pathOrGlob);
+    auto all = io::readSamples(pathOrGlob, progress);
     if (all.empty()) throw Error(pathOrGlob + ": no samples");
     std::vector<Volume> usable;
     for (auto& v : all) {

@@ -362,6 +362,18 @@ void status(const StudioTrainingEvents& events, const std::string& message) {
 
 }  // namespace
 
+// The training data read with its progress on the status line ("reading
+// train.h5: 3840 of 8400 samples"); Cancel reaches the read.
+template <typename Load>
+TrainingSamples loadWithStatus(const StudioTrainingEvents& events, ProgressToken& token, Load&& load) {
+    struct Quiet {  // the token's listener is the read's only
+        ProgressToken& token;
+        ~Quiet() { token.setListener({}); }
+    } quiet{token};
+    token.setListener([&events](double, const std::string& message) { status(events, message); });
+    return load(&token);
+}
+
 fs::path runStudioTraining(StudioTrainingKind kind, const StudioTrainingSettings& s, bool resume,
                            const StudioTrainingEvents& events, ProgressToken& token) {
     if (s.name.empty() || s.outDir.empty() || s.checkpointDir.empty())
@@ -377,13 +389,15 @@ fs::path runStudioTraining(StudioTrainingKind kind, const StudioTrainingSettings
     status(events, "loading data");
     if (kind == StudioTrainingKind::Vae2d) {
         auto run = studioVae2dRun(s);
-        const auto data = loadTrainingImages(run.data);
+        const auto data =
+            loadWithStatus(events, token, [&](ProgressToken* t) { return loadTrainingImages(run.data, t); });
         relay.prepare(0, "vae", run.options.train);
         auto trained = trainNewVae2d(data, run.config, run.options);
         saveTrainedRun(trained, run);
     } else if (kind == StudioTrainingKind::Ldm2d) {
         auto run = studioLdm2dRun(s);
-        const auto data = loadTrainingImages(run.data);
+        const auto data =
+            loadWithStatus(events, token, [&](ProgressToken* t) { return loadTrainingImages(run.data, t); });
         run.plan.status = events.status;
         relay.prepare(0, "ldm", run.plan.options.train);
         auto trained = trainNewLdm2d(data, run.plan);
@@ -392,7 +406,8 @@ fs::path runStudioTraining(StudioTrainingKind kind, const StudioTrainingSettings
         auto run = studioGenerator3dRun(s);
         // Cancel reaches the descriptors measured before a stage starts, too.
         for (auto& stage : run.plan.options) stage.second.progress = &token;
-        auto data = loadTrainingSamples(run.selection);
+        auto data =
+            loadWithStatus(events, token, [&](ProgressToken* t) { return loadTrainingSamples(run.selection, t); });
         auto opened = openGenerator3dRun(run, data);
         Generator3dStageEvents stageEvents;
         stageEvents.starting = [&relay](const std::string& stage, int index, TrainOptions& o) {

@@ -709,16 +709,18 @@ private slots:
                 QStringList args{command, q(f)};
                 if (command == "convert") args << q(dir_ / "crash_out.vti");
                 const Run r = cli(args, capped());
-                // A crash of libhdf5 (under ASan: its reports), or, where the
-                // allocation that crashed the fuzzer simply fails, libhdf5's error.
+                // Since the root's listing is one pass (8 Dec 2026) libhdf5
+                // refuses these before the by-index walk that crashed: one line
+                // saying so, not a crash.
                 QVERIFY(refusedInOneLine(r, q(f), "HDF5"));
+                QVERIFY2(r.err.contains("cannot list the root group's objects"), qPrintable(r.err));
                 if (r.err.contains("libhdf5 crashed reading it")) ++crashed;
                 QVERIFY(!fs::exists(dir_ / "crash_out.vti"));
             }
             ++seen;
         }
         QVERIFY(seen >= 1);
-        QVERIFY(crashed >= 2);
+        QCOMPARE(crashed, 0);
     }
 
     // Issue 21, "files left wrong": converting a 32-slice volume onto a

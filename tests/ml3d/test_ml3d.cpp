@@ -40,6 +40,7 @@
 #include "microstudio/ml/evaluate3d.hpp"
 #include "microstudio/ml/generator3d.hpp"
 #include "microstudio/ml/guidance3d.hpp"
+#include "microstudio/ml/training_data.hpp"
 #include "microstudio/ml/metadata.hpp"
 #include "microstudio/ml/model_evaluation.hpp"
 #include "microstudio/ml/splits.hpp"
@@ -2334,6 +2335,32 @@ private slots:
         const fs::path empty = fs::temp_directory_path() / "ms_test_ml3d_no_model";
         fs::create_directories(empty);
         QVERIFY_THROWS_EXCEPTION(ms::Error, GeneratorCard::read(empty));
+    }
+
+    // Reading the training data tells its progress and can be cancelled:
+    // sample by sample when only some are read (a limit), the whole file
+    // at the end otherwise (a large one also as it goes: test_io).
+    void trainingDataReadReportsProgressAndCancels() {
+        QTemporaryDir dir;
+        const std::string train = dir.filePath("train.h5").toStdString(), val = dir.filePath("val.h5").toStdString();
+        auto volumes = toyVolumes(6, ms::Dims{16, 16, 8}, 3);
+        for (auto& v : volumes) v.text["split"] = "train";
+        ms::io::writeHdf5(volumes, train);
+        for (auto& v : volumes) v.text["split"] = "val";
+        ms::io::writeHdf5(volumes, val);
+        QStringList messages;
+        ms::ProgressToken token;
+        token.setListener([&](double, const std::string& m) { messages << QString::fromStdString(m); });
+        const auto limited = loadTrainingSamples({train, val, 4, 0, 0.0}, &token);
+        QCOMPARE(limited.train.size(), std::size_t(4));
+        QCOMPARE(limited.validation.size(), std::size_t(6));
+        QVERIFY2(messages.contains("reading train.h5: 4 of 4 samples"), qPrintable(messages.join(" | ")));
+        QCOMPARE(messages.last(), QString("read val.h5: 6 samples"));
+        ms::ProgressToken cancelled;
+        cancelled.cancel();
+        QVERIFY_THROWS_EXCEPTION(ms::Cancelled, loadTrainingSamples({train, val, 4, 0, 0.0}, &cancelled));
+        QVERIFY_THROWS_EXCEPTION(ms::Cancelled, loadTrainingSamples({train, val, 0, 0, 0.0}, &cancelled));
+        QCOMPARE(loadTrainingSamples({train, val, 0, 0, 0.0}).train.size(), std::size_t(6));  // the reader is whole
     }
 
     // Every generator shipped in resources/models (gen3d-ch2, gen3d-ch3 when

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "microstudio/core/progress.hpp"
 #include "microstudio/core/volume.hpp"
 
 namespace ms::io {
@@ -31,9 +32,9 @@ void setHdf5ReadIsolation(bool on);
 // line, refused, and the next read starts a new one. 0 = MICROSTUDIO_HDF5_TIMEOUT if set, else 60 s + 1 s per
 // 20 MB of file. Memory: for each read the reader may grow its address space
 // by `headroomBytes` (libhdf5's caches and metadata, an 8 MB slab buffer)
-// plus `bytesPerVoxel` per voxel of each dataset that passed its checks (the
-// labels, their copy in the reply and its growth; a float field counts 4
-// times), so an allocation libhdf5 makes from a claim before our checks see
+// plus `bytesPerVoxel` per voxel and 16 KB of each dataset that passed its
+// checks (the labels, their copy in the reply and its growth, a float field
+// counting 4 times; the sample's own small parts), so an allocation libhdf5 makes from a claim before our checks see
 // it fails in the reader: one line, the caller unharmed. (Not under
 // AddressSanitizer, which reserves terabytes of address space.)
 struct Hdf5ReaderLimits {
@@ -51,7 +52,10 @@ bool hdf5ReaderCapsMemory();
 // thread held stay held in the child). Without it the first read starts it.
 void startHdf5Reader();
 
-std::vector<Volume> readHdf5(const std::filesystem::path& path);
+// With `progress`: its fraction follows the samples read (the reader says
+// how far it is about every second) and cancelling it stops the read within
+// a quarter second (ms::Cancelled; the next read starts a new reader).
+std::vector<Volume> readHdf5(const std::filesystem::path& path, ProgressToken* progress = nullptr);
 // Names of the sample datasets, in file order.
 std::vector<std::string> hdf5SampleNames(const std::filesystem::path& path);
 // The same, but throws ms::Error naming the file when it holds no sample

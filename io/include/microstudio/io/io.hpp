@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "microstudio/core/progress.hpp"
 #include "microstudio/core/volume.hpp"
 
 namespace ms::io {
@@ -64,6 +65,8 @@ void writeVolume(const Volume& volume, const std::filesystem::path& path);
 // All samples of one file or of a glob of parts ("data/part_*.h5"); an .h5
 // file without a sample dataset is an error naming it, never skipped.
 // Each sample gets text["sample"] = its dataset name, text["source"] = file.
-std::vector<Volume> readSamples(const std::string& pathOrGlob);
+// `progress`: each .h5 file's samples as they are read, and cancellation
+// (readHdf5).
+std::vector<Volume> readSamples(const std::string& pathOrGlob, ProgressToken* progress = nullptr);
 
 }  // namespace ms::io

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "microstudio/core/progress.hpp"
 #include "microstudio/core/volume.hpp"
 
 namespace ms::ml {
@@ -22,7 +23,8 @@ std::vector<double> conditionValues(const Volume& volume, const std::vector<std:
 // minPhase > 0 first drops images whose rarer phase covers less than that
 // fraction (the single-phase early snapshots of a simulation).
 // Throws ms::Error on 3D or three-phase samples or an empty result.
-std::vector<Volume> readImages2D(const std::string& pathOrGlob, long limit = 0, double minPhase = 0.0);
+std::vector<Volume> readImages2D(const std::string& pathOrGlob, long limit = 0, double minPhase = 0.0,
+                                 ProgressToken* progress = nullptr);
 
 // Mean Donor S2(r), r = 0..maxDistance, over the samples (axis-averaged,
 // descriptors::twoPointCorrelation; needs ms_descriptors, else ms::Error).
