@@ -32,6 +32,15 @@
 namespace fs = std::filesystem;
 
 namespace {
+// A sanitizer build: its readers run without the address-space cap.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr bool kSanitized = true;
+#else
+constexpr bool kSanitized = false;
+#endif
+}  // namespace
+
+namespace {
 
 struct Run {
     int code = -1;  // -1: crashed (a signal) or timed out
@@ -711,16 +720,20 @@ private slots:
                 const Run r = cli(args, capped());
                 // Since the root's listing is one pass (8 Dec 2026) libhdf5
                 // refuses these before the by-index walk that crashed: one line
-                // saying so, not a crash.
+                // saying so, not a crash. Under ASan (no address-space cap in
+                // the reader) libhdf5's 1 TB allocation on one of them aborts
+                // the reader instead: one line too.
                 QVERIFY(refusedInOneLine(r, q(f), "HDF5"));
-                QVERIFY2(r.err.contains("cannot list the root group's objects"), qPrintable(r.err));
-                if (r.err.contains("libhdf5 crashed reading it")) ++crashed;
+                const bool crashedHere = r.err.contains("libhdf5 crashed reading it");
+                QVERIFY2(r.err.contains("cannot list the root group's objects") || (kSanitized && crashedHere),
+                         qPrintable(r.err));
+                if (crashedHere) ++crashed;
                 QVERIFY(!fs::exists(dir_ / "crash_out.vti"));
             }
             ++seen;
         }
         QVERIFY(seen >= 1);
-        QCOMPARE(crashed, 0);
+        if (!kSanitized) QCOMPARE(crashed, 0);
     }
 
     // Issue 21, "files left wrong": converting a 32-slice volume onto a
