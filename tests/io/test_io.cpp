@@ -158,16 +158,20 @@ class TestIo : public QObject {
     }
     std::pair<fs::path, std::vector<ms::Volume>> many_;
 
-    // This process's child processes that run (not zombies): the HDF5 reader.
+    // A process that exists and is not a zombie (gone, or not yet reaped by its parent).
+    static bool running(pid_t pid) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string pidText, name, state;
+        return bool(stat >> pidText >> name >> state) && state != "Z";
+    }
+
+    // This process's child processes that run: the HDF5 reader.
     static std::vector<pid_t> runningChildren() {
         std::ifstream list("/proc/self/task/" + std::to_string(::getpid()) + "/children");
-        std::vector<pid_t> running;
-        for (long pid; list >> pid;) {
-            std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-            std::string pidText, name, state;
-            if (stat >> pidText >> name >> state && state != "Z") running.push_back(pid_t(pid));
-        }
-        return running;
+        std::vector<pid_t> children;
+        for (long pid; list >> pid;)
+            if (running(pid_t(pid))) children.push_back(pid_t(pid));
+        return children;
     }
 
 private slots:
@@ -931,12 +935,6 @@ private slots:
         ::waitpid(child, &status, 0);
         QVERIFY(read && WIFEXITED(status) && WEXITSTATUS(status) == 0);
         const pid_t reader = pid_t(pids[0]), holder = pid_t(pids[1]);
-        // Gone, or a zombie its new parent has not reaped yet.
-        auto running = [](pid_t pid) {
-            std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-            std::string pidText, name, state;
-            return bool(stat >> pidText >> name >> state) && state != "Z";
-        };
         QVERIFY(running(holder));
         QElapsedTimer wait;
         wait.start();
