@@ -601,7 +601,9 @@ void encodeClaim(Encoder& e, const FileClaim& c) {
 
 // Does one request with libhdf5 in this process: "V" + the encoded result,
 // or "E" + the error's line.
-std::string serve(Op op, const fs::path& path, const std::string& name, const GrantMemory& grant) {
+// `listed` learns how many samples a whole-file read (Op::All) will read.
+std::string serve(Op op, const fs::path& path, const std::string& name, const GrantMemory& grant,
+                  const std::function<void(std::size_t)>& listed = {}) {
     try {
         Encoder e;
         e.out = "V";
@@ -637,6 +639,7 @@ std::string serve(Op op, const fs::path& path, const std::string& name, const Gr
                     break;
                 case Op::All: {
                     const auto names = sampleNamesOf(file);
+                    if (listed) listed(names.size());
                     e.u64(names.size());
                     for (const auto& n : names) e.volume(readSample(file, path, n, grant));  // one sample at a time
                     break;
@@ -789,19 +792,21 @@ public:
         : fd_(fd),
           every_(std::chrono::duration<double>(std::min(1.0, limitSeconds / 4))),
           last_(std::chrono::steady_clock::now()) {}
+    void datasetsListed(std::size_t total) { total_ = total; }
     void datasetStarted() {
         ++begun_;
         const auto now = std::chrono::steady_clock::now();
         if (now - last_ < every_) return;
         last_ = now;
-        std::string beat(1 + sizeof begun_, kProgressBeat);
+        std::string beat(1 + 2 * sizeof begun_, kProgressBeat);
         std::memcpy(beat.data() + 1, &begun_, sizeof begun_);
+        std::memcpy(beat.data() + 1 + sizeof begun_, &total_, sizeof total_);
         sendMessage(fd_, beat);
     }
 
 private:
     int fd_;
-    std::uint64_t begun_ = 0;
+    std::uint64_t begun_ = 0, total_ = 0;  // total_: 0 where the request is not a whole file's
     std::chrono::duration<double> every_;
     std::chrono::steady_clock::time_point last_;
 };
@@ -852,15 +857,18 @@ void leaveWithParent(pid_t parent) {
             const std::string name = d.str();
             ProgressBeat beat(fd, d.f64());
             AddressSpaceCap cap(headroom);
-            result = serve(op, path, name, [&](long double voxels) {
-                cap.grant(voxels * bytesPerVoxel + kDatasetOverheadBytes);
-                beat.datasetStarted();
-            });
+            result = serve(
+                op, path, name,
+                [&](long double voxels) {
+                    cap.grant(voxels * bytesPerVoxel + kDatasetOverheadBytes);
+                    beat.datasetStarted();
+                },
+                [&](std::size_t total) { beat.datasetsListed(total); });
             if (cap.active() && result[0] == 'E' && result.size() > std::strlen(kOutOfMemory) &&
                 result.compare(result.size() - std::strlen(kOutOfMemory), std::string::npos, kOutOfMemory) == 0)
                 result += " within the HDF5 reader's memory limit (" + std::to_string(cap.limitMB()) +
-                          " MB: its headroom plus " + numberText(bytesPerVoxel) +
-                          " bytes per checked voxel and 16 KB per dataset); refused";
+                          " MB: its headroom plus " + numberText(bytesPerVoxel) + " bytes per checked voxel and " +
+                          std::to_string(int(kDatasetOverheadBytes) >> 10) + " KB per dataset); refused";
         } catch (const std::exception& ex) {
             result = std::string("E") + ex.what();
         }
@@ -929,21 +937,21 @@ bool waitForMessage(int fd, const Deadline& deadline, ProgressToken* progress, b
     }
 }
 
-// A beat's datasets begun, as a fraction of `total` (the samples of the file).
-void reportBeat(const std::string& beat, std::size_t total, const fs::path& path, ProgressToken* progress) {
-    if (!progress || total == 0 || beat.size() != 1 + sizeof(std::uint64_t)) return;
-    std::uint64_t begun = 0;
+// A beat's datasets begun, as a fraction of the file's samples (which the
+// beat carries: 0 where the request reads one sample).
+void reportBeat(const std::string& beat, const fs::path& path, ProgressToken* progress) {
+    std::uint64_t begun = 0, total = 0;
+    if (!progress || beat.size() != 1 + sizeof begun + sizeof total) return;
     std::memcpy(&begun, beat.data() + 1, sizeof begun);
-    progress->report(std::min(1.0, double(begun) / double(total)), "reading " + path.filename().string() + ": " +
-                                                                       std::to_string(begun) + " of " +
-                                                                       std::to_string(total) + " samples");
+    std::memcpy(&total, beat.data() + 1 + sizeof begun, sizeof total);
+    if (total > 0)
+        progress->report(std::min(1.0, double(begun) / double(total)), readingSamplesMessage(path, begun, total));
 }
 
 // The helper's answer to one request; a helper that dies while reading is
 // a crash of libhdf5 on this file (one that was already gone is restarted).
-// `progress`, `total`: see readHdf5.
-std::string askHelper(Op op, const fs::path& path, const std::string& name, ProgressToken* progress = nullptr,
-                      std::size_t total = 0) {
+// `progress`: see readHdf5.
+std::string askHelper(Op op, const fs::path& path, const std::string& name, ProgressToken* progress = nullptr) {
     std::lock_guard<std::mutex> lock(g_helperMutex);
     forgetInheritedHelper();
     Encoder request;
@@ -964,7 +972,7 @@ std::string askHelper(Op op, const fs::path& path, const std::string& name, Prog
                recvMessage(g_helper.fd, result, Deadline(limit), late)) {
             if (result.empty() || result[0] != kProgressBeat) return result;
             try {  // the read moves: the limit starts again
-                reportBeat(result, total, path, progress);
+                reportBeat(result, path, progress);
             } catch (...) {  // cancelled (or the listener failed) mid-read: its reply must never reach a later read
                 stopHelper();
                 throw;
@@ -997,12 +1005,12 @@ std::string askHelper(Op op, const fs::path& path, const std::string& name, Prog
 }
 
 template <typename Decode>
-auto isolated(Op op, const fs::path& path, const std::string& name, Decode&& decode, ProgressToken* progress = nullptr,
-              std::size_t total = 0) {
+auto isolated(Op op, const fs::path& path, const std::string& name, Decode&& decode,
+              ProgressToken* progress = nullptr) {
     std::string result;
     if (isolationOn()) {
         requireRegularFile(path);  // a FIFO, a folder, a missing file: said here, at once
-        result = askHelper(op, path, name, progress, total);
+        result = askHelper(op, path, name, progress);
     } else {
         result = serve(op, path, name, [](long double) {});
     }
@@ -1063,8 +1071,12 @@ Volume readHdf5Sample(const fs::path& path, const std::string& name) {
     return isolated(Op::Sample, path, name, [](Decoder& d) { return d.volume(); });
 }
 
+std::string readingSamplesMessage(const fs::path& path, std::size_t done, std::size_t total) {
+    return "reading " + path.filename().string() + ": " + std::to_string(done) + " of " + std::to_string(total) +
+           " samples";
+}
+
 std::vector<Volume> readHdf5(const fs::path& path, ProgressToken* progress) {
-    const std::size_t total = progress ? hdf5SampleNames(path).size() : 0;
     auto volumes = isolated(
         Op::All, path, "",
         [](Decoder& d) {
@@ -1072,7 +1084,7 @@ std::vector<Volume> readHdf5(const fs::path& path, ProgressToken* progress) {
             for (std::uint64_t n = d.u64(); n > 0; --n) out.push_back(d.volume());
             return out;
         },
-        progress, total);
+        progress);
     if (progress)
         progress->report(1.0, "read " + path.filename().string() + ": " + std::to_string(volumes.size()) + " samples");
     return volumes;

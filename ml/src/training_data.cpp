@@ -28,8 +28,7 @@ std::vector<Volume> readVolumes(const fs::path& file, long limit, double minPhas
             out.push_back(io::readHdf5Sample(file, names[i]));
             if (progress)
                 progress->report(double(out.size()) / double(used.size()),
-                                 "reading " + file.filename().string() + ": " + std::to_string(out.size()) + " of " +
-                                     std::to_string(used.size()) + " samples");
+                                 io::readingSamplesMessage(file, out.size(), used.size()));
         }
         return out;
     }

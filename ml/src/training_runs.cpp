@@ -360,8 +360,6 @@ void status(const StudioTrainingEvents& events, const std::string& message) {
     if (events.status) events.status(message);
 }
 
-}  // namespace
-
 // The training data read with its progress on the status line ("reading
 // train.h5: 3840 of 8400 samples"); Cancel reaches the read.
 template <typename Load>
@@ -373,6 +371,8 @@ TrainingSamples loadWithStatus(const StudioTrainingEvents& events, ProgressToken
     token.setListener([&events](double, const std::string& message) { status(events, message); });
     return load(&token);
 }
+
+}  // namespace
 
 fs::path runStudioTraining(StudioTrainingKind kind, const StudioTrainingSettings& s, bool resume,
                            const StudioTrainingEvents& events, ProgressToken& token) {
