@@ -1009,7 +1009,7 @@ TrainReport trainGenerator3dFeatures(Generator3D& model, const std::vector<Volum
         for (const auto& name : outputs)
             if (!train[i].attributes.count(name))
                 throw Error("training volume " + std::to_string(i) + " lacks attribute '" + name + "'");
-    model.setTrainingData(train);  // ranges, normalisation and the condition cloud
+    impl.card.setTrainingDataOnce(train);  // ranges, normalisation and the condition cloud, unless set
     const auto device = detail::chooseDevice(options.forceCpu, options.threads);
     impl.device = device;
     impl.net->to(device);
@@ -1054,7 +1054,9 @@ TrainReport trainGenerator3dDiffusion(Generator3D& model, const std::vector<Volu
         impl.net->latentScale.fill_(sd > 1e-8 ? 1.0 / sd : 1.0);
         auto idx = torch::tensor(impl.card.conditionIndex(), torch::kLong).to(device);
         if (impl.config().diffusionContext == "data") {
-            // Context: the volumes' own descriptors, normalised as targets are at sampling.
+            // Context: the volumes' own descriptors, normalised as targets are at sampling
+            // (by the model's normalisation, set here when this stage is the first to need it).
+            impl.card.setTrainingDataOnce(train);
             ctx = impl.targetsOf(train).index_select(1, idx).repeat({impl.config().diffusionAugment, 1});
             vctx = validation.empty() ? ctx.slice(0, 0, 0) : impl.targetsOf(validation).index_select(1, idx);
         } else {

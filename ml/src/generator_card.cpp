@@ -342,6 +342,19 @@ void GeneratorCard::setTrainingData(const std::vector<Volume>& volumes) {
     if (!rows.empty()) cloud_ = ConditionCloud::fromSamples(config_.conditions, rows);
 }
 
+void GeneratorCard::setTrainingDataOnce(const std::vector<Volume>& volumes) {
+    const auto keptRanges = ranges_;
+    auto keptCloud = cloud_;
+    const auto defaults = defaultRanges(config_.outputs);
+    setTrainingData(volumes);
+    for (std::size_t k = 0; k < ranges_.size(); ++k) {
+        const FeatureRange &kept = keptRanges[k], &unset = defaults[k];
+        if (kept.min != unset.min || kept.max != unset.max || kept.mean != unset.mean || kept.std != unset.std)
+            ranges_[k] = kept;
+    }
+    if (!keptCloud.empty()) cloud_ = std::move(keptCloud);
+}
+
 void GeneratorCard::setTrainingConditions(ConditionCloud cloud) {
     if (!cloud.empty() && cloud.names() != config_.conditions)
         throw Error("training conditions must name the model's conditions in order");

@@ -3277,6 +3277,25 @@ private slots:
         unlabelled[3].attributes.erase("ABS_f_D");
         QVERIFY_THROWS_EXCEPTION(ms::Error, trainGenerator3dDiffusion(labelled, unlabelled, {}, o));
         QVERIFY(std::isfinite(trainGenerator3dDiffusion(model, unlabelled, {}, o).history.back().trainLoss));
+
+        // A data-context DDPM trained before the feature predictor sets the
+        // normalisation its context is read with, and a later feature stage
+        // (here on the first half of the data: phi's mean 0.375, not 0.475)
+        // keeps it, so sampling normalises targets as the DDPM learned them.
+        auto diffusionFirst = Generator3D::create(c, 2);
+        trainGenerator3dVae(diffusionFirst, data, {}, o);
+        QCOMPARE(diffusionFirst.featureRanges()[1].mean, 0.0);  // not yet set
+        trainGenerator3dDiffusion(diffusionFirst, data, {data[0]}, o);
+        const auto set = diffusionFirst.featureRanges();
+        QCOMPARE(set[1].name, std::string("phi"));
+        QVERIFY(std::abs(set[1].mean - 0.475) < 1e-12);
+        QCOMPARE(set[1].min, 0.3);
+        QVERIFY(!diffusionFirst.trainingConditions().empty());
+        trainGenerator3dFeatures(diffusionFirst, {data.begin(), data.begin() + 4}, {}, o);
+        for (std::size_t k = 0; k < set.size(); ++k) {
+            QCOMPARE(diffusionFirst.featureRanges()[k].mean, set[k].mean);
+            QCOMPARE(diffusionFirst.featureRanges()[k].std, set[k].std);
+        }
     }
 
     // Issue 20 end to end on a tiny 3-phase problem, as a user would: a dataset

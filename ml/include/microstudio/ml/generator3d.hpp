@@ -174,7 +174,8 @@ public:
     void setFeatureRanges(const std::vector<FeatureRange>& ranges);  // one per output, same order
     // Ranges of the outputs the volumes carry as attributes (others keep
     // theirs) and, when every volume carries every condition, the condition
-    // cloud for feasibility. trainGenerator3dFeatures calls it.
+    // cloud for feasibility. The feature stage and a data-context DDPM stage
+    // set them once, from their training data, where nothing set them yet.
     void setTrainingData(const std::vector<Volume>& volumes);
 
     // The training set's condition vectors (empty for untrained models);

@@ -209,6 +209,13 @@ public:
     // theirs) and, when every volume carries every condition, the condition
     // cloud for feasibility.
     void setTrainingData(const std::vector<Volume>& volumes);
+    // The same, only where nothing is set yet (an output still at its default
+    // range, an empty cloud). The first stage that trains on the descriptors
+    // (the feature predictor, or a DDPM whose context is the data) fixes the
+    // normalisation; later stages and sampling keep the one the trained parts
+    // learned under (a DDPM trained first, then a feature stage that
+    // renormalised, sampled from targets it never saw: R^2 0.03-0.44).
+    void setTrainingDataOnce(const std::vector<Volume>& volumes);
 
     // The training set's condition vectors (empty for untrained models);
     // JSON architecture.training_conditions.
