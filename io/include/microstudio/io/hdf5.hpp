@@ -58,12 +58,12 @@ void startHdf5Reader();
 std::vector<Volume> readHdf5(const std::filesystem::path& path, ProgressToken* progress = nullptr);
 // Names of the sample datasets, in file order.
 std::vector<std::string> hdf5SampleNames(const std::filesystem::path& path);
-// The progress line of a read of many samples: "reading train.h5: 3840 of
-// 8400 samples" (readHdf5's, and the training readers' that pick samples).
-std::string readingSamplesMessage(const std::filesystem::path& path, std::size_t done, std::size_t total);
 // The same, but throws ms::Error naming the file when it holds no sample
 // dataset (an empty file, or only groups).
 std::vector<std::string> hdf5RequireSamples(const std::filesystem::path& path);
+// The progress line of a read of many samples: "reading train.h5: 3840 of
+// 8400 samples" (readHdf5's, and the training readers' that pick samples).
+std::string readingSamplesMessage(const std::filesystem::path& path, std::size_t done, std::size_t total);
 // Readers check each dataset's claim before allocating: a numeric type, the
 // voxel cap (limits.hpp), and stored bytes (H5Dget_storage_size) that can back
 // the shape; a chunked dataset never written is refused.
