@@ -38,9 +38,6 @@ constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;
 #endif
-}  // namespace
-
-namespace {
 
 struct Run {
     int code = -1;  // -1: crashed (a signal) or timed out
