@@ -15,6 +15,7 @@
 #include "microstudio/core/json.hpp"
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
+#include "microstudio/ml/compare2d.hpp"
 #include "microstudio/ml/evaluate.hpp"
 #include "microstudio/ml/ldm2d.hpp"
 #include "microstudio/ml/metadata.hpp"
@@ -24,82 +25,17 @@ namespace ms::cli {
 
 namespace {
 
-std::vector<Volume> decodeLatents(const ml::Vae2d& vae, const std::vector<std::vector<float>>& latents) {
-    return vae.decode(latents);
-}
-
-int compare(const Args& args, const ml::Vae2d& vae, const ml::Ldm2d& ldm, const std::filesystem::path& ldmPath,
-            ml::Ldm2dSampleOptions o) {
+int compare(const Args& args, const ml::Vae2d& vae, ml::Ldm2d ldm, const std::filesystem::path& ldmPath,
+            const ml::Ldm2dSampleOptions& o) {
     // The held-out images the LDM was trained to make: by default without the
     // single-phase snapshots its training left out.
-    double minPhase = numberOr(ldm.metadata().training, "min_phase_fraction", 0.0);
-    minPhase = args.number("min-phase-fraction", minPhase);
+    const double minPhase =
+        args.number("min-phase-fraction", numberOr(ldm.metadata().training, "min_phase_fraction", 0.0));
     const auto reference = ml::readImages2D(*args.value("compare"), args.integer("limit"), minPhase);
-    std::printf("reference: %zu held-out images; %d generated per model, sampler %s, eta %g\n", reference.size(),
-                o.count, ldm.samplerLabel(o).c_str(), o.eta);
-    std::vector<double> refVf;
-    for (const auto& v : reference) refVf.push_back(v.volumeFraction(Donor));
-    auto vfOf = [](const std::vector<Volume>& images) {
-        std::vector<double> vf;
-        for (const auto& v : images) vf.push_back(v.volumeFraction(Donor));
-        return vf;
-    };
-    const int maxDistance = std::min(25, reference.front().dims().nx / 2);
-    o.conditions.clear();
-    // The unconditional row: the unconditional model when there is one (it
-    // is trained on the same VAE's latents), else the null condition.
-    std::optional<ml::Ldm2d> unconditionalModel;
-    std::string unconditionalName = "LDM (null condition)";
-    if (!ldm.config().conditions.empty()) {
-        const std::string name = args.value("unconditional", ml::kDefaultLdm2dUnconditional);
-        std::optional<std::filesystem::path> path;
-        if (args.has("unconditional")) path = ml::findModel(name);
-        else if (std::filesystem::exists(ldmPath.parent_path() / (name + ".pt")))
-            path = ldmPath.parent_path() / (name + ".pt");
-        if (path) {
-            unconditionalModel = ml::Ldm2d::load(*path);
-            if (!unconditionalModel->config().conditions.empty()) throw Error(path->string() + " is conditional");
-            if (unconditionalModel->config().latent != ldm.config().latent)
-                throw Error(path->string() + " is over a different latent than " + ldmPath.string());
-            unconditionalName = "LDM (" + path->stem().string() + ")";
-        }
-    } else {
-        unconditionalName = "LDM (" + ldmPath.stem().string() + ")";
-    }
-    const auto ldmImages = decodeLatents(vae, (unconditionalModel ? *unconditionalModel : ldm).sample(o));
-    const auto priorImages = vae.samplePrior(o.count, o.seed);
-    const auto recon = vae.decode(vae.encode(reference));
-    std::printf("%-26s %12s %14s %10s\n", "source", "S2 RMS error", "W1(vf) to ref", "mean vf");
-    auto row = [&](const char* name, const std::vector<Volume>& images) {
-        const auto vf = vfOf(images);
-        double mean = 0;
-        for (double v : vf) mean += v / double(vf.size());
-        std::printf("%-26s %12.5f %14.5f %10.4f\n", name, ml::twoPointError(images, reference, maxDistance),
-                    ml::wasserstein1(vf, refVf), mean);
-    };
-    row(unconditionalName.c_str(), ldmImages);
-    row("VAE prior z ~ N(0, I)", priorImages);
-    row("VAE reconstruction", recon);
-    if (!ldm.config().conditions.empty()) {
-        // Conditional: each held-out image's own (vf, phi, chi) as target.
-        const std::size_t n = std::min<std::size_t>(reference.size(), std::size_t(o.count));
-        std::vector<double> target;
-        o.conditions.clear();
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::size_t k = i * reference.size() / n;
-            o.conditions.push_back(ml::conditionValues(reference[k], ldm.config().conditions));
-            target.push_back(reference[k].volumeFraction(Donor));
-        }
-        o.count = int(n);
-        auto conditioned = decodeLatents(vae, ldm.sample(o));
-        const auto achieved = vfOf(conditioned);
-        double mae = 0;
-        for (std::size_t i = 0; i < n; ++i) mae += std::fabs(achieved[i] - target[i]) / double(n);
-        std::printf(
-            "conditional on the held-out (vf, phi, chi), guidance %g: R^2(vf) = %.4f, mean |vf error| = %.4f, "
-            "S2 RMS error %.5f\n",
-            o.guidance, ml::rSquared(target, achieved), mae, ml::twoPointError(conditioned, reference, maxDistance));
-    }
+    const auto models =
+        ml::pairWithUnconditional(std::move(ldm), ldmPath, args.value("unconditional", ml::kDefaultLdm2dUnconditional),
+                                  args.has("unconditional"));
+    std::cout << ml::compareLdm2d(vae, models, reference, o).text();
     return 0;
 }
 
@@ -166,7 +102,7 @@ int cmdSample2d(const CommandArgs& argv) {
     if (ldm && !args.flag("prior")) (void)ldm->samplerLabel(o);  // steps / eta that do not fit the sampler: refused now
     if (args.has("compare")) {
         if (!ldm) throw Error("--compare needs the LDM");
-        return compare(args, vae, *ldm, ldmPath, o);
+        return compare(args, vae, std::move(*ldm), ldmPath, o);
     }
     args.requirePositionals(1, 1, "OUT");
     const std::string out = args.positionals()[0];

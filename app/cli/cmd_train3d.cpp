@@ -80,23 +80,9 @@ void declareStages(Options& o) {
     o.section("Training:");
     o.text("stage", "", "the stage(s) to train").choices({"vae", "features", "diffusion", "all"}).def("all");
     o.flag("describe", "compute descriptors missing from the samples' attributes");
-    o.integer("epochs", "N", "epochs per stage").atLeast(1).def(10);
-    o.integer("batch", "B", "batch size").atLeast(1).def(32);
+    declareSchedule(o, 10);
     o.number("lr", "X", "Adam learning rate").above(0).note("paper: 5e-5 VAE and features, 1e-6 DDPM");
-    o.integer("seed", "S", "seed of initialisation, data order and noise").atLeast(0).def(0);
-    o.integer("checkpoint-every", "N", "also checkpoint every N steps (0 = epoch ends only)").atLeast(0).def(100);
-    o.integer("patience", "P", "early stopping after P epochs without validation improvement (0 = off)")
-        .atLeast(0)
-        .def(0);
-    o.number("min-delta", "X", "improvement that counts").atLeast(0).def(0);
-    o.integer("stop-after", "N", "stop (with a checkpoint) after N steps in total (0 = no limit)").atLeast(0).def(0);
-    o.threads("torch CPU threads (0 = every core)");
-    o.flag("cpu", "use the CPU even when CUDA is present");
-    o.integer("limit", "N", "use at most N (evenly spaced) training samples (0 = all)").atLeast(0).def(0);
-    o.integer("val-limit", "N", "use at most N (evenly spaced) validation samples (0 = all)").atLeast(0).def(0);
     o.flag("half", "float16 weights");
-    bf16Option(o);
-    o.flag("keep-last", "keep the last epoch's weights (default: the best by validation loss)");
     o.number("ema", "D",
              "exponential moving average of the weights, decay D (e.g. 0.999): validated and kept "
              "instead of the raw weights (0 = off)")
@@ -173,21 +159,9 @@ void stageOptionsFromArgs(const Args& args, ml::Generator3dTrainingPlan& plan) {
     }
     plan.writer = distributed.rank == 0;
     for (const auto& stage : ml::generator3dStages()) {
-        ml::TrainOptions t;
-        t.epochs = int(args.integer("epochs"));
-        t.batchSize = int(args.integer("batch"));
+        ml::TrainOptions t = scheduleFromArgs(args);
         t.learningRate = args.number("lr", ml::paperLearningRate(stage));
-        t.seed = std::uint64_t(args.integer("seed"));
-        t.threads = int(args.integer("threads"));
-        t.forceCpu = args.flag("cpu");
-        t.checkpointEvery = args.integer("checkpoint-every");
-        t.patience = int(args.integer("patience"));
-        t.minDelta = args.number("min-delta");
-        t.stopAfterSteps = args.integer("stop-after");
-        t.restoreBest = !args.flag("keep-last");
         t.emaDecay = args.number("ema");
-        t.bf16 = args.flag("bf16");
-        t.distributed = distributed;
         t.communicator = communicator;
         plan.options[stage] = t;
     }

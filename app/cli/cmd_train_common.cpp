@@ -15,14 +15,11 @@ namespace ms::cli {
 
 namespace fs = std::filesystem;
 
-void declareTrainOptions(Options& o, int defaultEpochs, bool distributed) {
+void declareSchedule(Options& o, int defaultEpochs) {
     const ml::TrainOptions d;
-    o.section("Training options:");
     o.integer("epochs", "N", "epochs").atLeast(1).def(defaultEpochs);
     o.integer("batch", "B", "batch size").atLeast(1).def(32);
-    o.number("lr", "X", "Adam learning rate").above(0).def("1e-3");
     o.integer("seed", "S", "seed of initialisation, data order and noise").atLeast(0).def(0);
-    o.text("checkpoint", "FILE", "checkpoint (model, optimiser, step); an existing one is resumed").note("OUT.ckpt");
     o.integer("checkpoint-every", "N", "also checkpoint every N steps (0 = epoch ends only)").atLeast(0).def(100);
     o.integer("patience", "P", "early stopping after P epochs without validation improvement (0 = off)")
         .atLeast(0)
@@ -35,6 +32,36 @@ void declareTrainOptions(Options& o, int defaultEpochs, bool distributed) {
     bf16Option(o);
     o.integer("limit", "N", "use at most N (evenly spaced) training samples (0 = all)").atLeast(0).def(0);
     o.integer("val-limit", "N", "use at most N (evenly spaced) validation samples (0 = all)").atLeast(0).def(0);
+}
+
+OptionRef bf16Option(Options& o) {
+    return o.flag("bf16",
+                  "mixed precision: forward pass and loss in bfloat16 (CPU autocast; weights, optimiser and "
+                  "validation in float32); needs a CPU with AMX or AVX512-BF16");
+}
+
+ml::TrainOptions scheduleFromArgs(const Args& args) {
+    ml::TrainOptions t;
+    t.epochs = int(args.integer("epochs"));
+    t.batchSize = int(args.integer("batch"));
+    t.seed = std::uint64_t(args.integer("seed"));
+    t.checkpointEvery = args.integer("checkpoint-every");
+    t.patience = int(args.integer("patience"));
+    t.minDelta = args.number("min-delta");
+    t.stopAfterSteps = args.integer("stop-after");
+    t.threads = int(args.integer("threads"));
+    t.forceCpu = args.flag("cpu");
+    t.restoreBest = !args.flag("keep-last");
+    t.bf16 = args.flag("bf16");
+    t.distributed = distributedFromArgs(args);
+    return t;
+}
+
+void declareTrainOptions(Options& o, int defaultEpochs, bool distributed) {
+    o.section("Training options:");
+    declareSchedule(o, defaultEpochs);
+    o.number("lr", "X", "Adam learning rate").above(0).def("1e-3");
+    o.text("checkpoint", "FILE", "checkpoint (model, optimiser, step); an existing one is resumed").note("OUT.ckpt");
     if (distributed) declareDistributedOptions(o);
 }
 
@@ -90,28 +117,10 @@ std::vector<int> intListOrEmpty(const Args& args, const std::string& name) {
     return args.has(name) ? positiveIntList(*args.value(name), name) : std::vector<int>{};
 }
 
-OptionRef bf16Option(Options& o) {
-    return o.flag("bf16",
-                  "mixed precision: forward pass and loss in bfloat16 (CPU autocast; weights, optimiser and "
-                  "validation in float32); needs a CPU with AMX or AVX512-BF16");
-}
-
 ml::TrainOptions trainOptionsFromArgs(const Args& args, const fs::path& out) {
-    ml::TrainOptions t;
-    t.epochs = int(args.integer("epochs"));
-    t.batchSize = int(args.integer("batch"));
+    ml::TrainOptions t = scheduleFromArgs(args);
     t.learningRate = args.number("lr");
-    t.bf16 = args.flag("bf16");
-    t.seed = std::uint64_t(args.integer("seed"));
     t.checkpoint = args.value("checkpoint", out.string() + ".ckpt");
-    t.checkpointEvery = args.integer("checkpoint-every");
-    t.patience = int(args.integer("patience"));
-    t.minDelta = args.number("min-delta");
-    t.stopAfterSteps = args.integer("stop-after");
-    t.threads = int(args.integer("threads"));
-    t.forceCpu = args.flag("cpu");
-    t.restoreBest = !args.flag("keep-last");
-    t.distributed = distributedFromArgs(args);
     return t;
 }
 

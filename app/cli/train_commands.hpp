@@ -14,8 +14,15 @@
 
 namespace ms::cli {
 
-// cmd_train_common.cpp: --epochs ... --limit, and with `distributed` the
-// data-parallel options, under their own headings.
+// cmd_train_common.cpp: the options of every training, 2D and 3D (--epochs,
+// --batch, --seed, checkpoints, early stopping, threads, --bf16, --limit and
+// --val-limit), and the ml::TrainOptions they give (with the data-parallel ones).
+void declareSchedule(Options& declared, int defaultEpochs);
+ml::TrainOptions scheduleFromArgs(const Args& args);
+// --bf16 (TrainOptions::bf16), worded once for every training and recipe.
+OptionRef bf16Option(Options& declared);
+// A 2D training's: the schedule, --lr, --checkpoint FILE, and with
+// `distributed` the data-parallel options, under their own headings.
 void declareTrainOptions(Options& declared, int defaultEpochs, bool distributed = true);
 // --world-size, --rank, --master, --dist-timeout, and the options they give.
 void declareDistributedOptions(Options& declared);
@@ -27,8 +34,6 @@ std::vector<int> intListOrEmpty(const Args& args, const std::string& name);
 // --diffusion-augment K, --features-augment K: 1 to 8 x/y symmetry variants
 // (the library's words); not given: the model's.
 OptionRef symmetryVariantsOption(Options& declared, const std::string& name, const std::string& help);
-// --bf16 (TrainOptions::bf16), worded once for train, train3d and their recipes.
-OptionRef bf16Option(Options& declared);
 // The declared training options; the checkpoint defaults to OUT.ckpt.
 ml::TrainOptions trainOptionsFromArgs(const Args& args, const std::filesystem::path& out);
 // Runs `train` with a progress bar on `options`; Ctrl-C writes the checkpoint

@@ -21,6 +21,7 @@
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/io/hdf5.hpp"
 #include "microstudio/io/io.hpp"
+#include "microstudio/ml/compare2d.hpp"
 #include "microstudio/ml/evaluate.hpp"
 #include "microstudio/ml/ldm2d.hpp"
 #include "microstudio/ml/metadata.hpp"
@@ -563,6 +564,83 @@ private slots:
     // DDIM's ODE solution (DDIM over all T steps) as the steps grow, the same
     // seed gives the same latents, and bad names / options are refused in one
     // line.
+    // sample2d --compare's measures (ml::compareLdm2d): each row equals the
+    // formula applied to the same draws made directly (the VAE's prior and
+    // reconstructions, the LDM's samples under the null condition), the
+    // conditional fit is rSquared / MAE of the Donor fractions reached at each
+    // held-out image's own condition, and an unconditional companion beside
+    // the LDM is used (and refused when conditional).
+    void compareLdm2dMeasuresAgainstFormulas() {
+        const Vae2d vae(tinyVae());
+        const auto reference = syntheticImages(6, 24, 3);
+        Ldm2dConfig c;
+        c.latent = vae.config().latentSize();
+        c.hidden = 16;
+        c.blocks = 1;
+        c.timeEmbedding = 8;
+        c.conditions = {"vf"};
+        Ldm2dSampleOptions o;
+        o.count = 4;
+        o.steps = 5;
+        o.seed = 7;
+        const auto dir = tempDir("compare2d");
+        Ldm2d(c, 3).save(dir / "cond.pt");
+        auto pair = pairWithUnconditional(Ldm2d::load(dir / "cond.pt"), dir / "cond.pt", "uncond", false);
+        QVERIFY(!pair.unconditional);
+        const auto result = compareLdm2d(vae, pair, reference, o);
+        QCOMPARE(result.maxDistance, 12);  // min(25, side / 2)
+        QCOMPARE(int(result.rows.size()), 3);
+        QCOMPARE(result.rows[0].source, std::string("LDM (null condition)"));
+        auto vfOf = [](const std::vector<ms::Volume>& images) {
+            std::vector<double> vf;
+            for (const auto& v : images) vf.push_back(v.volumeFraction(ms::Donor));
+            return vf;
+        };
+        auto expectRow = [&](const Ldm2dComparisonRow& row, const std::vector<ms::Volume>& images) {
+            const auto vf = vfOf(images);
+            QCOMPARE(row.twoPointError, twoPointError(images, reference, 12));
+            QCOMPARE(row.wasserstein, wasserstein1(vf, vfOf(reference)));
+            QVERIFY(std::fabs(row.meanVolumeFraction - std::accumulate(vf.begin(), vf.end(), 0.0) / vf.size()) < 1e-12);
+        };
+        auto unconditioned = o;
+        unconditioned.conditions.clear();
+        expectRow(result.rows[0], vae.decode(pair.ldm.sample(unconditioned)));
+        expectRow(result.rows[1], vae.samplePrior(4, 7));
+        expectRow(result.rows[2], vae.decode(vae.encode(reference)));
+        QVERIFY(result.conditional);
+        QCOMPARE(result.conditional->targets, std::size_t(4));
+        auto conditioned = o;
+        std::vector<double> target;
+        for (std::size_t i = 0; i < 4; ++i) {  // evenly spaced: images 0, 1, 3, 4 of 6
+            const auto& image = reference[i * 6 / 4];
+            target.push_back(image.volumeFraction(ms::Donor));
+            conditioned.conditions.push_back({target.back()});
+        }
+        const auto reached = vfOf(vae.decode(pair.ldm.sample(conditioned)));
+        double mae = 0;
+        for (std::size_t i = 0; i < 4; ++i) mae += std::fabs(reached[i] - target[i]) / 4;
+        QCOMPARE(result.conditional->r2, rSquared(target, reached));
+        QVERIFY(std::fabs(result.conditional->meanAbsoluteError - mae) < 1e-12);
+        const auto text = result.text();
+        QVERIFY2(text.find("reference: 6 held-out images; 4 generated per model") == 0, text.c_str());
+        QVERIFY2(text.find("VAE reconstruction") != std::string::npos, text.c_str());
+        char r2[32];
+        std::snprintf(r2, sizeof r2, "R^2(vf) = %.4f", rSquared(target, reached));
+        QVERIFY2(text.find(r2) != std::string::npos, text.c_str());
+        // An unconditional companion beside the LDM makes the first row; a
+        // conditional one of that name is refused.
+        auto unconditional = c;
+        unconditional.conditions.clear();
+        Ldm2d(unconditional, 4).save(dir / "uncond.pt");
+        pair = pairWithUnconditional(Ldm2d::load(dir / "cond.pt"), dir / "cond.pt", "uncond", false);
+        QVERIFY(pair.unconditional);
+        QCOMPARE(compareLdm2d(vae, pair, reference, o).rows[0].source, std::string("LDM (uncond)"));
+        Ldm2d(c, 5).save(dir / "uncond.pt");
+        QVERIFY_THROWS_EXCEPTION(ms::Error,
+                                 pairWithUnconditional(Ldm2d::load(dir / "cond.pt"), dir / "cond.pt", "uncond", false));
+        fs::remove_all(dir);
+    }
+
     void dpmSolverSampling() {
         Ldm2d ldm = tinyLdm2d();
         Ldm2dSampleOptions o;
