@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "microstudio/core/error.hpp"
@@ -104,5 +105,25 @@ private:
     void (*previousInt_)(int) = nullptr;
     void (*previousTerm_)(int) = nullptr;
 };
+
+// work(&token) under a progress bar labelled `label`, its result returned.
+// With `cancellable` (work that honours the token's cancel), Ctrl-C and
+// SIGTERM cancel it through the token instead of killing the process.
+template <typename Work>
+auto withProgressBar(const std::string& label, bool cancellable, Work&& work) {
+    ProgressToken token;
+    ProgressBar bar(label);
+    token.setListener([&bar](double f, const std::string& m) { bar.update(f, m); });
+    std::optional<CancelOnInterrupt> interrupt;
+    if (cancellable) interrupt.emplace(token);
+    if constexpr (std::is_void_v<decltype(work(&token))>) {
+        work(&token);
+        bar.finish();
+    } else {
+        auto result = work(&token);
+        bar.finish();
+        return result;
+    }
+}
 
 }  // namespace ms::cli

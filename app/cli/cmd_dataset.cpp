@@ -123,12 +123,8 @@ int datasetBuild(const CommandArgs& argv) {
     options.splits = splitList(args.value("splits", ""));
     const std::string folder = *args.value("output");
 
-    ProgressToken token;
-    ProgressBar bar("dataset");
-    token.setListener([&](double f, const std::string& m) { bar.update(f, m); });
-    const CancelOnInterrupt interrupt(token);
-    const auto r = jobs::buildDataset(c, folder, options, &token);
-    bar.finish();
+    const auto r =
+        withProgressBar("dataset", true, [&](ProgressToken* t) { return jobs::buildDataset(c, folder, options, t); });
     if (args.flag("json")) {
         const Json summary{{"folder", folder},
                            {"runs_total", r.runsTotal},
@@ -167,12 +163,10 @@ int datasetMerge(const CommandArgs& argv) {
     const Args& args = *parsed;
     args.requirePositionals(1, 1000, "FOLDER [SHARD_FOLDER ...]");
     std::vector<std::filesystem::path> extra(args.positionals().begin() + 1, args.positionals().end());
-    ProgressToken token;
-    ProgressBar bar("merge");
-    token.setListener([&](double f, const std::string& m) { bar.update(f, m); });
     const auto splits = splitList(args.value("splits", ""));
-    const long n = jobs::mergeDataset(args.positionals()[0], extra, &token, splits, args.flag("finished-only"));
-    bar.finish();
+    const long n = withProgressBar("merge", false, [&](ProgressToken* t) {
+        return jobs::mergeDataset(args.positionals()[0], extra, t, splits, args.flag("finished-only"));
+    });
     if (args.flag("json")) std::cout << jsonText(Json{{"folder", args.positionals()[0]}, {"samples", n}}) << "\n";
     else std::printf("merged %ld samples into the splits of %s\n", n, args.positionals()[0].c_str());
     return 0;
@@ -198,12 +192,9 @@ int datasetSubset(const CommandArgs& argv) {
     if (!args.has("output")) throw Error("missing -o OUT.h5 (see --help)");
     const long count = args.integer("count");
     const double minPhase = args.number("min-phase-fraction");
-    ProgressToken token;
-    ProgressBar bar("subset");
-    token.setListener([&](double f, const std::string& m) { bar.update(f, m); });
-    const long n =
-        jobs::writeSubset(args.positionals()[0], *args.value("output"), std::size_t(count), minPhase, &token);
-    bar.finish();
+    const long n = withProgressBar("subset", false, [&](ProgressToken* t) {
+        return jobs::writeSubset(args.positionals()[0], *args.value("output"), std::size_t(count), minPhase, t);
+    });
     std::printf("wrote %ld samples of %s to %s\n", n, args.positionals()[0].c_str(), args.value("output")->c_str());
     return 0;
 }

@@ -69,12 +69,9 @@ int datasetFromVolume(const CommandArgs& argv) {
     c.testFraction = args.number("test");
     c.threads = int(args.integer("threads"));
     const std::string volume = args.positionals()[0], folder = *args.value("output");
-    ProgressToken token;
-    ProgressBar bar("from-volume");
-    token.setListener([&](double f, const std::string& m) { bar.update(f, m); });
-    const CancelOnInterrupt interrupt(token);
-    const auto r = jobs::buildDatasetFromVolume(volume, folder, c, readOptions(args), &token);
-    bar.finish();
+    const auto r = withProgressBar("from-volume", true, [&](ProgressToken* t) {
+        return jobs::buildDatasetFromVolume(volume, folder, c, readOptions(args), t);
+    });
     if (args.flag("json")) {
         std::cout << jsonText(Json{{"folder", folder},
                                    {"train", r.train},

@@ -92,13 +92,11 @@ int cmdDescribe(const CommandArgs& argv) {
     if (volumes.empty()) throw Error("no sample in the given files");  // readSamples refuses an empty file first
     const std::string format = args.value("format", volumes.size() > 1 ? "csv" : "graspi");
 
-    ProgressToken progress;
     std::vector<descriptors::Result> results;
     if (volumes.size() > 1) {
-        ProgressBar bar("describe");
-        progress.setListener([&](double f, const std::string& m) { bar.update(f, m); });
-        results = descriptors::describeBatch(volumes, options, int(threads), &progress);
-        bar.finish();
+        results = withProgressBar("describe", false, [&](ProgressToken* t) {
+            return descriptors::describeBatch(volumes, options, int(threads), t);
+        });
     } else {
         options.threads = int(threads);  // one volume: its passes side by side
         results.push_back(descriptors::describe(volumes[0], options));

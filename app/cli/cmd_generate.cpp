@@ -115,11 +115,8 @@ int evaluateHeldOut(const ml::Generator3D& model, const Args& args, const ml::Ge
     o.timingBatchSizes.clear();
     o.data = *args.value("evaluate");
     const auto heldOut = ml::readSelectedSamples(o.data, std::size_t(args.integer("count", 16)), 0.0);
-    ProgressToken progress;
-    ProgressBar bar("evaluate");
-    progress.setListener([&](double f, const std::string& msg) { bar.update(f, msg); });
-    const auto r = ml::evaluateGenerator3d(model, heldOut, o, &progress);
-    bar.finish();
+    const auto r = withProgressBar("evaluate", false,
+                                   [&](ProgressToken* t) { return ml::evaluateGenerator3d(model, heldOut, o, t); });
     std::fputs(r.heldOutCheckText().c_str(), stdout);
     return 0;
 }
@@ -165,12 +162,12 @@ int cmdGenerate(const CommandArgs& argv) {
         throw Error(std::to_string(feasibility.outside) +
                     " target(s) outside the training data (--strict); see the proposals above");
 
-    ProgressToken progress;
-    ProgressBar bar("generate");
-    progress.setListener([&](double f, const std::string& msg) { bar.update(f, msg); });
-    o.progress = &progress;
-    auto volumes = model.generate(targets, o);
-    bar.finish();
+    auto volumes = withProgressBar("generate", false, [&](ProgressToken* t) {
+        o.progress = t;
+        auto generated = model.generate(targets, o);
+        o.progress = nullptr;
+        return generated;
+    });
     // Screening has measured the volumes already.
     ml::finishGenerated(volumes, model, feasibility, !args.flag("no-measure") && o.candidates == 1);
     report3d::writeGenerated(volumes, model, out);

@@ -178,11 +178,8 @@ int noiseDataset(const CommandArgs& argv) {
     auto clean = readCleanInputs(args.positionals());
     const long limit = args.integer("limit");
     if (limit > 0 && std::size_t(limit) < clean.size()) clean.resize(std::size_t(limit));
-    ProgressBar bar("noise dataset");
-    ProgressToken token;
-    token.setListener([&bar](double f, const std::string& msg) { bar.update(f, msg); });
-    const std::size_t noisy = noise::writePairedDataset(clean, options, output, &token);
-    bar.finish();
+    const std::size_t noisy = withProgressBar(
+        "noise dataset", false, [&](ProgressToken* t) { return noise::writePairedDataset(clean, options, output, t); });
     std::cout << "wrote " << output << " (" << clean.size() << " clean samples, " << noisy << " noisy)\n";
     return 0;
 }

@@ -132,12 +132,9 @@ int noiseEval(const CommandArgs& argv) {
     }
     if (limit > 0 && std::size_t(limit) < pairs.size()) pairs.resize(std::size_t(limit));
 
-    ProgressBar bar("noise eval");
-    ProgressToken token;
-    token.setListener([&bar](double f, const std::string& msg) { bar.update(f, msg); });
-    const auto rows =
-        pairs.empty() ? noise::evaluate(clean, options, &token) : noise::evaluatePairs(pairs, options, &token);
-    bar.finish();
+    const auto rows = withProgressBar("noise eval", false, [&](ProgressToken* t) {
+        return pairs.empty() ? noise::evaluate(clean, options, t) : noise::evaluatePairs(pairs, options, t);
+    });
     if (args.flag("json")) {
         std::cout << noise::formatJson(rows);
         return 0;

@@ -124,12 +124,7 @@ int cmdSimulate(const CommandArgs& argv) {
     job.keepField = !args.flag("no-field");
     job.output = *args.value("output");
 
-    ProgressToken token;
-    ProgressBar bar("simulate");
-    token.setListener([&](double f, const std::string& m) { bar.update(f, m); });
-    const CancelOnInterrupt interrupt(token);
-    const auto s = jobs::runSimulateJob(job, &token);
-    bar.finish();
+    const auto s = withProgressBar("simulate", true, [&](ProgressToken* t) { return jobs::runSimulateJob(job, t); });
     if (args.flag("json")) {
         const Json summary{{"output", job.output.string()},
                            {"size", job.params.dims.str()},
