@@ -17,9 +17,9 @@ namespace ms::cli {
 
 namespace {
 
-// The options of `dataset build`, with the library's defaults.
-Options buildOptions() {
-    const jobs::DatasetConfig d;
+// The options of `dataset build`, bound to the library's settings (their
+// defaults shown in --help).
+Options buildOptions(jobs::DatasetConfig& c, jobs::BuildOptions& b) {
     Options o("dataset build [OPTIONS] -o FOLDER",
               "Sweeps (phi, chi), runs Cahn-Hilliard for each point, thresholds every snapshot, computes the "
               "descriptors and writes FOLDER/train.h5, val.h5 and (with --test) test.h5 (MicroGen3D layout; split by "
@@ -27,43 +27,40 @@ Options buildOptions() {
               "parameter, run list, code version). With --phases 2,3 every snapshot is thresholded both ways into "
               "FOLDER/2phase/ and FOLDER/3phase/. Held-out runs are built first. Rerun the same command after a "
               "kill: finished runs are kept, unfinished ones resume from their checkpoints.");
-    o.text("size", "NXxNY[xNZ]", "grid").def(d.dims.str());
-    o.text("sampling", "grid|lhs", "(phi, chi) grid or Latin hypercube").choices({"grid", "lhs"}).def(d.sampling);
-    o.text("phi", "MIN:MAX", "phi range (or one value)").note(formatNumber(d.phiMin) + ":" + formatNumber(d.phiMax));
-    o.text("chi", "MIN:MAX", "chi range (or one value)").note(formatNumber(d.chiMin) + ":" + formatNumber(d.chiMax));
-    o.integer("phi-count", "N", "grid points along phi").atLeast(1).def(d.phiCount);
-    o.integer("chi-count", "N", "grid points along chi").atLeast(1).def(d.chiCount);
-    o.integer("repeats", "N", "grid: runs (seeds) per point").atLeast(1).def(d.repeats);
-    o.integer("runs", "N", "lhs: number of runs").atLeast(1).def(d.runs);
-    o.integer("seed", "S", "sweep seed (per-run seeds derive from it)").atLeast(0).def(double(d.seed));
-    o.number("kappa", "K", "solver: gradient energy coefficient").def(d.kappa);
-    o.number("mobility", "M", "solver: mobility").def(d.mobility);
-    o.number("noise", "A", "solver: noise amplitude").def(d.noise);
-    o.number("time", "T", "end time of each run").above(0).def(d.endTime);
-    o.number("first-time", "T0", "first snapshot time").above(0).def(d.firstTime);
-    o.integer("snapshots", "K", "(candidate) snapshots per run, log-spaced in time").atLeast(1).def(d.snapshots);
+    o.text("size", "NXxNY[xNZ]", "grid").def(c.dims.str());
+    o.text("sampling", "grid|lhs", "(phi, chi) grid or Latin hypercube").choices({"grid", "lhs"}).to(c.sampling);
+    o.text("phi", "MIN:MAX", "phi range (or one value)").note(formatNumber(c.phiMin) + ":" + formatNumber(c.phiMax));
+    o.text("chi", "MIN:MAX", "chi range (or one value)").note(formatNumber(c.chiMin) + ":" + formatNumber(c.chiMax));
+    o.integer("phi-count", "N", "grid points along phi").atLeast(1).to(c.phiCount);
+    o.integer("chi-count", "N", "grid points along chi").atLeast(1).to(c.chiCount);
+    o.integer("repeats", "N", "grid: runs (seeds) per point").atLeast(1).to(c.repeats);
+    o.integer("runs", "N", "lhs: number of runs").atLeast(1).to(c.runs);
+    o.integer("seed", "S", "sweep seed (per-run seeds derive from it)").atLeast(0).to(c.seed);
+    o.number("kappa", "K", "solver: gradient energy coefficient").to(c.kappa);
+    o.number("mobility", "M", "solver: mobility").to(c.mobility);
+    o.number("noise", "A", "solver: noise amplitude").to(c.noise);
+    o.number("time", "T", "end time of each run").above(0).to(c.endTime);
+    o.number("first-time", "T0", "first snapshot time").above(0).to(c.firstTime);
+    o.integer("snapshots", "K", "(candidate) snapshots per run, log-spaced in time").atLeast(1).to(c.snapshots);
     o.integer("keep-snapshots", "M",
               "keep at most M, log-spaced from the onset of phase separation (skips the near-uniform early "
               "snapshots; 0 = all)")
         .atLeast(0)
-        .def(d.keepSnapshots);
-    o.number("onset-amplitude", "A", "onset: the field's standard deviation reaches A").def(d.onsetAmplitude);
-    o.number("max-change", "D", "accuracy of the time axis").def(d.maxChange);
+        .to(c.keepSnapshots);
+    o.number("onset-amplitude", "A", "onset: the field's standard deviation reaches A").to(c.onsetAmplitude);
+    o.number("max-change", "D", "accuracy of the time axis").to(c.maxChange);
     o.text("phases", "2|3|2,3", "thresholding(s)").choices({"2", "3", "2,3"}).def("2");
-    o.text("descriptors", "", "per-snapshot descriptors").choices({"graspi", "basic", "none"}).def(d.descriptors);
-    o.flag("periodic-descriptors", "GraSPI periodic side walls");
-    o.number("validation", "F", "fraction of runs in val.h5").atLeast(0).below(1).def(d.validationFraction);
-    o.number("test", "F", "fraction of runs in test.h5 (read only by evaluate)")
-        .atLeast(0)
-        .below(1)
-        .def(d.testFraction);
-    o.flag("field", "also store the continuous field");
+    o.text("descriptors", "", "per-snapshot descriptors").choices({"graspi", "basic", "none"}).to(c.descriptors);
+    o.flag("periodic-descriptors", "GraSPI periodic side walls").to(c.periodicDescriptors);
+    o.number("validation", "F", "fraction of runs in val.h5").atLeast(0).below(1).to(c.validationFraction);
+    o.number("test", "F", "fraction of runs in test.h5 (read only by evaluate)").atLeast(0).below(1).to(c.testFraction);
+    o.flag("field", "also store the continuous field").to(c.keepField);
     o.text("shard", "I/N", "build only runs with index % N == I (no merge; run `dataset merge`)");
     o.flag("no-merge", "do not write train.h5/val.h5 at the end");
     o.text("splits", "train,val",
            "build only the runs of these splits (no merge; e.g. training runs for a pilot first); the same command "
            "without it completes the set");
-    o.threads("runs in parallel, 0 = every core");
+    o.threads("runs in parallel, 0 = every core").to(b.threads);
     o.flag("json", "print a JSON report");
     o.text("output", "FOLDER", "dataset folder (required)").shortName('o');
     return o;
@@ -75,50 +72,31 @@ std::vector<int> parsePhaseList(const std::string& text) {
     throw Error("--phases expects 2, 3 or 2,3, got '" + text + "'");
 }
 
+// --phi / --chi: "MIN:MAX" or one value.
+void readRange(const Args& args, const std::string& name, double& lo, double& hi) {
+    if (!args.has(name)) return;
+    const std::string text = *args.value(name);
+    char rest = 0;
+    if (std::sscanf(text.c_str(), "%lf:%lf%c", &lo, &hi, &rest) != 2) {
+        if (std::sscanf(text.c_str(), "%lf%c", &lo, &rest) != 1)
+            throw Error("--" + name + " expects MIN:MAX or one value, got '" + text + "'");
+        hi = lo;
+    }
+}
+
 int datasetBuild(const CommandArgs& argv) {
-    const auto parsed = buildOptions().parse(argv);
+    jobs::DatasetConfig c;
+    jobs::BuildOptions options;
+    const auto parsed = buildOptions(c, options).parse(argv);
     if (!parsed) return 0;
     const Args& args = *parsed;
     args.requirePositionals(0, 0, "no positional arguments");
     if (!args.has("output")) throw Error("missing -o FOLDER (see --help)");
-    auto range = [&](const std::string& name, double& lo, double& hi) {
-        if (!args.has(name)) return;
-        const std::string text = *args.value(name);
-        char rest = 0;
-        if (std::sscanf(text.c_str(), "%lf:%lf%c", &lo, &hi, &rest) != 2) {
-            if (std::sscanf(text.c_str(), "%lf%c", &lo, &rest) != 1)
-                throw Error("--" + name + " expects MIN:MAX or one value, got '" + text + "'");
-            hi = lo;
-        }
-    };
-    jobs::DatasetConfig c;
     c.dims = parseDims(args.text("size"));
-    c.sampling = args.text("sampling");
-    range("phi", c.phiMin, c.phiMax);
-    range("chi", c.chiMin, c.chiMax);
-    c.phiCount = int(args.integer("phi-count"));
-    c.chiCount = int(args.integer("chi-count"));
-    c.repeats = int(args.integer("repeats"));
-    c.runs = int(args.integer("runs"));
-    c.seed = std::uint64_t(args.integer("seed"));
-    c.kappa = args.number("kappa");
-    c.mobility = args.number("mobility");
-    c.noise = args.number("noise");
-    c.endTime = args.number("time");
-    c.firstTime = args.number("first-time");
-    c.snapshots = int(args.integer("snapshots"));
-    c.maxChange = args.number("max-change");
-    c.keepSnapshots = int(args.integer("keep-snapshots"));
-    c.onsetAmplitude = args.number("onset-amplitude");
+    readRange(args, "phi", c.phiMin, c.phiMax);
+    readRange(args, "chi", c.chiMin, c.chiMax);
     c.phases = parsePhaseList(args.text("phases"));
-    c.descriptors = args.text("descriptors");
-    c.periodicDescriptors = args.flag("periodic-descriptors");
-    c.validationFraction = args.number("validation");
-    c.testFraction = args.number("test");
-    c.keepField = args.flag("field");
-    jobs::BuildOptions options;
     if (args.has("shard")) std::tie(options.shardIndex, options.shardCount) = jobs::parseShard(*args.value("shard"));
-    options.threads = int(args.integer("threads"));
     options.merge = !args.flag("no-merge");
     options.splits = splitList(args.value("splits", ""));
     const std::string folder = *args.value("output");

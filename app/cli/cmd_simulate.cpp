@@ -27,11 +27,10 @@ std::string shown(double v) {
     return buf;
 }
 
-// The options of `simulate`, with the library's defaults where it has them
-// (the CLI's own: --time 2000 and the finer --max-change 0.005).
-Options simulateOptions() {
-    const jobs::SimulateJob job;
-    const physics::CahnHilliardParams& p = job.params;
+// The options of `simulate`, bound to the job (the library's defaults where
+// it has them; the CLI's own: --time 2000 and the finer --max-change 0.005).
+Options simulateOptions(jobs::SimulateJob& job) {
+    physics::CahnHilliardParams& p = job.params;
     Options o("simulate --size NXxNY[xNZ] --phi C0 --chi CHI [OPTIONS] -o OUT.h5",
               "Runs the Cahn-Hilliard equation for a binary blend with the Flory-Huggins free energy f(c) = c ln c + "
               "(1-c) ln(1-c) + chi c (1-c) (spinodal at chi = 1/(2 c0 (1-c0))) on a periodic grid, from c0 plus "
@@ -41,12 +40,12 @@ Options simulateOptions() {
     o.dims("size", "NXxNY[xNZ]", "grid (101x101, 128x128x64 ...)", 2).def(p.dims.str());
     // The model's own ranges (phi in (0, 1), chi >= 0, ...) are checked in cmdSimulate: a value the model
     // refuses is a failed run (status 1), as for the noise models' parameters.
-    o.number("phi", "C0", "initial mean composition, in (0, 1)").def(p.phi);
-    o.number("chi", "CHI", "Flory-Huggins interaction parameter, >= 0").def(p.chi);
-    o.number("kappa", "K", "gradient energy coefficient (cells^2), > 0").def(p.kappa);
-    o.number("mobility", "M", "mobility, > 0").def(p.mobility);
-    o.number("noise", "A", "initial noise amplitude (uniform, zero mean), >= 0").def(p.noise);
-    o.integer("seed", "S", "noise seed").atLeast(0).def(double(p.seed));
+    o.number("phi", "C0", "initial mean composition, in (0, 1)").to(p.phi);
+    o.number("chi", "CHI", "Flory-Huggins interaction parameter, >= 0").to(p.chi);
+    o.number("kappa", "K", "gradient energy coefficient (cells^2), > 0").to(p.kappa);
+    o.number("mobility", "M", "mobility, > 0").to(p.mobility);
+    o.number("noise", "A", "initial noise amplitude (uniform, zero mean), >= 0").to(p.noise);
+    o.integer("seed", "S", "noise seed").atLeast(0).to(p.seed);
     o.integer("snapshots", "K", "snapshots, log-spaced").range(1, 1000000).def(job.plan.snapshots);
     o.number("time", "T", "end time; snapshots log-spaced in time from --first-time").above(0).def(2000);
     o.number("first-time", "T0", "time of the first snapshot, at most --time").above(0).def(job.plan.firstTime);
@@ -57,13 +56,13 @@ Options simulateOptions() {
     o.number("max-change", "D", "largest change of c per step (accuracy of the time axis)").above(0).def(0.005);
     o.integer("phases", "2|3", "labels: 2 phases (0.5 threshold) or 3 (donor/mixed/acceptor)")
         .choices({"2", "3"})
-        .def(job.phases);
-    o.threads("threads (0 = every core)");
+        .to(job.phases);
+    o.threads("threads (0 = every core)").to(job.threads);
     o.flag("no-field", "store only the labels");
     o.flag("json",
            "print a JSON summary (mass_drift, energy_start, energy_end, energy_increases, length_start, length_end, "
            "steps, seconds ...)");
-    o.text("output", "FILE", "output .h5 file (required)").shortName('o');
+    o.text("output", "FILE", "output .h5 file (required)").shortName('o').to(job.output);
     return o;
 }
 
@@ -103,26 +102,17 @@ physics::RunPlan runPlan(const Args& args) {
 }  // namespace
 
 int cmdSimulate(const CommandArgs& argv) {
-    const auto parsed = simulateOptions().parse(argv);
+    jobs::SimulateJob job;
+    const auto parsed = simulateOptions(job).parse(argv);
     if (!parsed) return 0;
     const Args& args = *parsed;
     args.requirePositionals(0, 0, "no positional arguments");
     if (!args.has("output")) throw UsageError("missing -o OUT.h5 (see --help)");
-    jobs::SimulateJob job;
     job.params.dims = parseDims(args.text("size"));
-    job.params.phi = args.number("phi");
-    job.params.chi = args.number("chi");
-    job.params.kappa = args.number("kappa");
-    job.params.mobility = args.number("mobility");
-    job.params.noise = args.number("noise");
-    job.params.seed = std::uint64_t(args.integer("seed"));
     checkModelParameters(job.params);
     job.plan = runPlan(args);
     job.control.maxChange = args.number("max-change");
-    job.phases = int(args.integer("phases"));
-    job.threads = int(args.integer("threads"));
     job.keepField = !args.flag("no-field");
-    job.output = *args.value("output");
 
     const auto s = withProgressBar("simulate", true, [&](ProgressToken* t) { return jobs::runSimulateJob(job, t); });
     if (args.flag("json")) {

@@ -80,7 +80,7 @@ void declareStages(Options& o) {
     o.section("Training:");
     o.text("stage", "", "the stage(s) to train").choices({"vae", "features", "diffusion", "all"}).def("all");
     o.flag("describe", "compute descriptors missing from the samples' attributes");
-    declareSchedule(o, 10);
+    declareSchedule(o, 10, "epochs per stage");
     o.number("lr", "X", "Adam learning rate").above(0).note("paper: 5e-5 VAE and features, 1e-6 DDPM");
     o.flag("half", "float16 weights");
     o.number("ema", "D",

@@ -15,8 +15,8 @@ namespace ms::cli {
 
 namespace {
 
-Options recipe3dOptions() {
-    const ml::Recipe3dSettings d;
+// The recipe's options, bound to its settings (their defaults shown in --help).
+Options recipe3dOptions(ml::Recipe3dSettings& d) {
     Options o("train3d recipe --data TRAIN.h5 --val VAL.h5 [--out DIR]",
               "Trains the shipped 2-phase 3D generator (docs/ml3d.md, \"Shipped model\") in one go: 64x64x32 volumes "
               "-> latent 4x8x8x4 (VAE widths 16,32,64, first stride 2), feature predictor (the conv-fractions head on "
@@ -25,79 +25,60 @@ Options recipe3dOptions() {
               "data); single-phase snapshots skipped (--min-phase-fraction 0.01), float16 weights.\n\n"
               "Checkpoints in DIR/checkpoints: rerun the same command after a kill or Ctrl-C to resume; finished "
               "stages are kept.");
-    o.text("data", "TRAIN.h5", "training samples (required)");
-    o.text("val", "VAL.h5", "validation samples (required)");
-    o.text("out", "DIR", "the model folder").note("resources/models/gen3d-ch2, or gen3d-ch3 with --phases 3");
+    o.text("data", "TRAIN.h5", "training samples (required)").to(d.train);
+    o.text("val", "VAL.h5", "validation samples (required)").to(d.validation);
+    o.text("out", "DIR", "the model folder")
+        .note("resources/models/gen3d-ch2, or gen3d-ch3 with --phases 3")
+        .to(d.outDir);
     o.integer("phases", "2|3",
               "3: the 3-phase generator gen3d-ch3 (conditions vol_frac_D, vol_frac_M, tortuosity_D, tortuosity_A)")
         .choices({"2", "3"})
-        .def(d.phases);
+        .to(d.phases);
     o.section("Choices made on validation (train3d --help says more):");
-    o.integer("latent-channels", "C", "VAE latent channels").range(1, 256).def(d.latentChannels);
-    o.flag("periodic-xy", "VAE convolutions wrap around in x/y, zero-pad in z");
+    o.integer("latent-channels", "C", "VAE latent channels").range(1, 256).to(d.latentChannels);
+    o.flag("periodic-xy", "VAE convolutions wrap around in x/y, zero-pad in z").to(d.periodicXY);
     o.number("minority-weight", "W", "VAE loss weighs each sample's rarer phase by 1 + W")
         .range(0, 1000)
-        .def(d.minorityWeight);
+        .to(d.minorityWeight);
     o.text("vae-output", "", "the VAE decoder's output: one level channel or one channel per phase")
         .choices({"level", "classes"})
-        .def(d.vaeOutput);
+        .to(d.vaeOutput);
     o.text("fp-head", "", "the feature predictor's head (another on an existing model: a new predictor, to be trained)")
         .choices({"mlp", "conv", "conv-fractions"})
-        .note(std::string(ml::kRecipe3dFeatureHead) + " for a new model, else the model's");
+        .note(std::string(ml::kRecipe3dFeatureHead) + " for a new model, else the model's")
+        .to(d.featureHead);
     symmetryVariantsOption(o, "features-augment",
                            "feature predictor on K of the 8 x/y symmetries of each training volume (conv-fractions "
                            "with 4: phi R^2 0.944, log_time 0.971 on validation)")
-        .note(std::to_string(ml::kRecipe3dFeatureAugment) + "; a predictor already trained or training keeps its own");
+        .note(std::to_string(ml::kRecipe3dFeatureAugment) + "; a predictor already trained or training keeps its own")
+        .to(d.featureAugment);
     symmetryVariantsOption(o, "diffusion-augment", "DDPM on K of the 8 x/y symmetries of each training volume")
-        .note("the model's; 1 for a new one");
-    o.text("choice", "TEXT", "how these options were chosen on validation (recorded in the model)");
+        .note("the model's; 1 for a new one")
+        .to(d.diffusionAugment);
+    o.text("choice", "TEXT", "how these options were chosen on validation (recorded in the model)").to(d.choice);
     o.section("Training:");
-    o.integer("limit", "N", "training samples used (evenly spaced, after the filter; 0 = all)")
-        .atLeast(0)
-        .def(double(d.limit));
-    o.integer("val-limit", "N", "validation samples used (0 = all)").atLeast(0).def(double(d.validationLimit));
+    o.integer("limit", "N", "training samples used (evenly spaced, after the filter; 0 = all)").atLeast(0).to(d.limit);
+    o.integer("val-limit", "N", "validation samples used (0 = all)").atLeast(0).to(d.validationLimit);
     for (const auto& stage : ml::recipe3dStages())
         o.integer(stage.name + "-epochs", "N", "epochs of the " + stage.name + " stage").atLeast(1).def(stage.epochs);
-    o.threads("torch CPU threads (0 = every core; tip: OMP_WAIT_POLICY=PASSIVE with 2)");
-    o.integer("seed", "S", "seed of initialisation, data order and noise").atLeast(0).def(0);
-    o.flag("cpu", "use the CPU even when CUDA is present");
-    bf16Option(o);
+    o.threads("torch CPU threads (0 = every core; tip: OMP_WAIT_POLICY=PASSIVE with 2)").to(d.base.threads);
+    o.integer("seed", "S", "seed of initialisation, data order and noise").atLeast(0).def(0).to(d.base.seed);
+    o.flag("cpu", "use the CPU even when CUDA is present").to(d.base.forceCpu);
+    bf16Option(o).to(d.base.bf16);
     return o;
-}
-
-ml::Recipe3dSettings settingsFromArgs(const Args& args) {
-    ml::Recipe3dSettings s;
-    s.phases = int(args.integer("phases"));
-    s.train = *args.value("data");
-    s.validation = *args.value("val");
-    s.outDir = args.value("out", "");
-    s.limit = args.integer("limit");
-    s.validationLimit = args.integer("val-limit");
-    s.latentChannels = int(args.integer("latent-channels"));
-    s.minorityWeight = args.number("minority-weight");
-    s.periodicXY = args.flag("periodic-xy");
-    s.vaeOutput = args.text("vae-output");
-    s.featureHead = args.value("fp-head", "");
-    s.featureAugment = int(args.integer("features-augment", 0));
-    s.diffusionAugment = int(args.integer("diffusion-augment", 0));
-    s.choice = args.value("choice", "");
-    for (const auto& stage : ml::recipe3dStages()) s.epochs[stage.name] = int(args.integer(stage.name + "-epochs"));
-    s.base.seed = std::uint64_t(args.integer("seed"));
-    s.base.threads = int(args.integer("threads"));
-    s.base.forceCpu = args.flag("cpu");
-    s.base.bf16 = args.flag("bf16");
-    return s;
 }
 
 }  // namespace
 
 int trainRecipe3d(const CommandArgs& argv) {
-    const auto parsed = recipe3dOptions().parse(argv);
+    ml::Recipe3dSettings settings;
+    const auto parsed = recipe3dOptions(settings).parse(argv);
     if (!parsed) return 0;
     const Args& args = *parsed;
     args.requirePositionals(0, 0, "no positional arguments");
     if (!args.has("data") || !args.has("val")) throw UsageError("--data and --val are required (see --help)");
-    const auto settings = settingsFromArgs(args);
+    for (const auto& stage : ml::recipe3dStages())
+        settings.epochs[stage.name] = int(args.integer(stage.name + "-epochs"));
     auto run = ml::recipe3dRun(settings);
     const auto& plan = run.plan;
     // Two recipes resuming the same checkpoints would overwrite each other's;

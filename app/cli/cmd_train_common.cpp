@@ -15,9 +15,9 @@ namespace ms::cli {
 
 namespace fs = std::filesystem;
 
-void declareSchedule(Options& o, int defaultEpochs) {
+void declareSchedule(Options& o, int defaultEpochs, const std::string& epochsHelp) {
     const ml::TrainOptions d;
-    o.integer("epochs", "N", "epochs").atLeast(1).def(defaultEpochs);
+    o.integer("epochs", "N", epochsHelp).atLeast(1).def(defaultEpochs);
     o.integer("batch", "B", "batch size").atLeast(1).def(32);
     o.integer("seed", "S", "seed of initialisation, data order and noise").atLeast(0).def(0);
     o.integer("checkpoint-every", "N", "also checkpoint every N steps (0 = epoch ends only)").atLeast(0).def(100);

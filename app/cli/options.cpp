@@ -160,6 +160,26 @@ std::string joinAlternatives(const std::vector<std::string>& items) {
     return out;
 }
 
+void storeOption(const Args& args, const std::string& name, bool& field) {
+    if (args.flag(name)) field = true;
+}
+
+void storeOption(const Args& args, const std::string& name, int& field) { field = int(args.integer(name, field)); }
+
+void storeOption(const Args& args, const std::string& name, long& field) { field = args.integer(name, field); }
+
+void storeOption(const Args& args, const std::string& name, unsigned long& field) {
+    field = static_cast<unsigned long>(args.integer(name, long(field)));
+}
+
+void storeOption(const Args& args, const std::string& name, double& field) { field = args.number(name, field); }
+
+void storeOption(const Args& args, const std::string& name, std::string& field) { field = args.value(name, field); }
+
+void storeOption(const Args& args, const std::string& name, std::filesystem::path& field) {
+    if (auto v = args.value(name)) field = *v;
+}
+
 // ---- OptionSpec ----------------------------------------------------------------------
 
 std::string OptionSpec::rule() const {
@@ -429,6 +449,8 @@ std::optional<Args> Options::parse(const CommandArgs& argv) const {
     if (auto cap = args.value("max-voxels");
         cap && !std::any_of(specs_.begin(), specs_.end(), [](const OptionSpec& s) { return s.name == "max-voxels"; }))
         io::setMaxVoxels(io::parseVoxelCount(*cap, "--max-voxels"));
+    for (const auto& spec : specs_)
+        if (spec.store) spec.store(args);
     return args;
 }
 

@@ -4,9 +4,11 @@
 // the parsing (CLI11), the checks with one-line errors naming the option, and
 // its --help text, generated and aligned. Sub-command groups (noise, dataset,
 // bench) get their help and dispatch from a table the same way.
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "args.hpp"
@@ -31,6 +33,9 @@ struct OptionSpec {
     // Replaces the generated rule: throws ms::Error with its own message
     // (Options::parse passes it on as a UsageError).
     std::function<void(const std::string&)> check;
+    // Set by OptionRef::to: copies the parsed value (given or default) into
+    // the bound field.
+    std::function<void(const Args&)> store;
 
     // "an integer in [1, 1000]", "a number > 0", "graspi, json or csv".
     std::string rule() const;
@@ -39,6 +44,15 @@ struct OptionSpec {
 };
 
 class Options;
+
+// OptionRef::to's copies, one per field type.
+void storeOption(const Args& args, const std::string& name, bool& field);
+void storeOption(const Args& args, const std::string& name, int& field);
+void storeOption(const Args& args, const std::string& name, long& field);
+void storeOption(const Args& args, const std::string& name, unsigned long& field);
+void storeOption(const Args& args, const std::string& name, double& field);
+void storeOption(const Args& args, const std::string& name, std::string& field);
+void storeOption(const Args& args, const std::string& name, std::filesystem::path& field);
 
 // The option just declared, to set its default and checks.
 class OptionRef {
@@ -56,6 +70,13 @@ public:
     // A rule no range or list says ("NXxNY[xNZ]"): `check` throws ms::Error
     // with its own one-line message; `text` is the rule --list-options shows.
     OptionRef& rule(const std::string& text, std::function<void(const std::string&)> check);
+    // Binds the option to `field` (int, long, uint64, double, string, path;
+    // bool for a flag, which only sets it): parse() copies the value given,
+    // else the default, into it. Without a default or note, the field's
+    // current value is the default shown in --help (the library's own
+    // default, so the help cannot drift from it). `field` must outlive parse().
+    template <typename T>
+    OptionRef& to(T& field);
 
 private:
     OptionSpec& spec();
@@ -126,6 +147,18 @@ struct SubcommandSet {
 
 // 0.15 -> "0.15", 1000 -> "1000" (as --help and the range messages show them).
 std::string formatNumber(double value);
+
+template <typename T>
+OptionRef& OptionRef::to(T& field) {
+    OptionSpec& s = spec();
+    if (s.defaultValue.empty() && s.defaultNote.empty()) {
+        if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) s.defaultValue = formatNumber(double(field));
+        else if constexpr (std::is_same_v<T, std::string>) s.defaultValue = field;
+        else if constexpr (std::is_same_v<T, std::filesystem::path>) s.defaultValue = field.string();
+    }
+    s.store = [&field, name = s.name](const Args& args) { storeOption(args, name, field); };
+    return *this;
+}
 // "a, b or c".
 std::string joinAlternatives(const std::vector<std::string>& items);
 

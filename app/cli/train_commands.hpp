@@ -17,7 +17,7 @@ namespace ms::cli {
 // cmd_train_common.cpp: the options of every training, 2D and 3D (--epochs,
 // --batch, --seed, checkpoints, early stopping, threads, --bf16, --limit and
 // --val-limit), and the ml::TrainOptions they give (with the data-parallel ones).
-void declareSchedule(Options& declared, int defaultEpochs);
+void declareSchedule(Options& declared, int defaultEpochs, const std::string& epochsHelp = "epochs");
 ml::TrainOptions scheduleFromArgs(const Args& args);
 // --bf16 (TrainOptions::bf16), worded once for every training and recipe.
 OptionRef bf16Option(Options& declared);
