@@ -1045,6 +1045,74 @@ private slots:
         }
     }
 
+    // Options bound to the library's settings (OptionRef::to): every value
+    // given reaches the build, as its manifest records it, and an option not
+    // given keeps the library's default.
+    void boundOptionsReachTheLibrarySettings() {
+        if (!hasCommand("dataset")) QSKIP("built without jobs");  // the sanitizer build
+        const fs::path folder = dir_ / "bound";
+        const Run r = cli({"dataset",
+                           "build",
+                           "--size",
+                           "16x16x4",
+                           "--sampling",
+                           "lhs",
+                           "--runs",
+                           "2",
+                           "--seed",
+                           "5",
+                           "--kappa",
+                           "0.6",
+                           "--mobility",
+                           "1.5",
+                           "--noise",
+                           "0.02",
+                           "--time",
+                           "8",
+                           "--first-time",
+                           "0.5",
+                           "--snapshots",
+                           "3",
+                           "--max-change",
+                           "0.01",
+                           "--onset-amplitude",
+                           "0.2",
+                           "--descriptors",
+                           "none",
+                           "--periodic-descriptors",
+                           "--validation",
+                           "0.5",
+                           "--field",
+                           "--threads",
+                           "1",
+                           "-o",
+                           q(folder)});
+        QVERIFY2(r.finished && r.code == 0, qPrintable(r.err));
+        const QJsonObject config =
+            QJsonDocument::fromJson(QByteArray::fromStdString(readBytes(folder / "manifest.json")))
+                .object()["config"]
+                .toObject();
+        QCOMPARE(config["sampling"].toString(), QString("lhs"));
+        QCOMPARE(config["runs"].toInt(), 2);
+        QCOMPARE(config["seed"].toInt(), 5);
+        QCOMPARE(config["kappa"].toDouble(), 0.6);
+        QCOMPARE(config["mobility"].toDouble(), 1.5);
+        QCOMPARE(config["noise"].toDouble(), 0.02);
+        QCOMPARE(config["end_time"].toDouble(), 8.0);
+        QCOMPARE(config["first_time"].toDouble(), 0.5);
+        QCOMPARE(config["snapshots"].toInt(), 3);
+        QCOMPARE(config["max_change"].toDouble(), 0.01);
+        QCOMPARE(config["onset_amplitude"].toDouble(), 0.2);
+        QCOMPARE(config["descriptors"].toString(), QString("none"));
+        QCOMPARE(config["periodic_descriptors"].toBool(), true);
+        QCOMPARE(config["validation_fraction"].toDouble(), 0.5);
+        QCOMPARE(config["field"].toBool(), true);
+        QCOMPARE(config["dims"].toString(), QString("16x16x4"));
+        QCOMPARE(config["keep_snapshots"].toInt(), 0);      // not given: the library's default (--help: [0])
+        QCOMPARE(config["test_fraction"].toDouble(), 0.0);  // not given: [0]
+        QVERIFY2(cli({"dataset", "build", "--help"}).out.contains("--keep-snapshots M"), "declared");
+    }
+
     void tiffAndNpyAppearInHelp() {
         for (const char* command : {"info", "convert", "describe"}) {
             const Run r = cli({command, "--help"});
