@@ -38,8 +38,8 @@ Options simulateOptions(jobs::SimulateJob& job) {
               "labels and attributes phi, chi, time, log_time, step, energy, length. Units: grid spacing 1, time in "
               "cells^2/M. A killed run resumes from OUT.h5.work/ when rerun.");
     o.dims("size", "NXxNY[xNZ]", "grid (101x101, 128x128x64 ...)", 2).def(p.dims.str());
-    // The model's own ranges (phi in (0, 1), chi >= 0, ...) are checked in cmdSimulate: a value the model
-    // refuses is a failed run (status 1), as for the noise models' parameters.
+    // The model's own ranges (phi in (0, 1), chi >= 0, ...) are physics::validate's, checked by the job before
+    // it writes anything: a value the model refuses is a failed run (status 1), as for the noise models'.
     o.number("phi", "C0", "initial mean composition, in (0, 1)").to(p.phi);
     o.number("chi", "CHI", "Flory-Huggins interaction parameter, >= 0").to(p.chi);
     o.number("kappa", "K", "gradient energy coefficient (cells^2), > 0").to(p.kappa);
@@ -64,16 +64,6 @@ Options simulateOptions(jobs::SimulateJob& job) {
            "steps, seconds ...)");
     o.text("output", "FILE", "output .h5 file (required)").shortName('o').to(job.output);
     return o;
-}
-
-// The model's ranges, before the run touches the output's work folder (a
-// refused run leaves nothing behind).
-void checkModelParameters(const physics::CahnHilliardParams& p) {
-    if (!(p.phi > 0 && p.phi < 1)) throw Error("--phi must lie between 0 and 1 (exclusive), got " + shown(p.phi));
-    if (!(p.chi >= 0)) throw Error("--chi must be >= 0, got " + shown(p.chi));
-    if (!(p.kappa > 0)) throw Error("--kappa must be > 0, got " + shown(p.kappa));
-    if (!(p.mobility > 0)) throw Error("--mobility must be > 0, got " + shown(p.mobility));
-    if (!(p.noise >= 0)) throw Error("--noise must be >= 0, got " + shown(p.noise));
 }
 
 // The run plan: by time (--time, or neither --time nor --steps) or by steps.
@@ -109,7 +99,6 @@ int cmdSimulate(const CommandArgs& argv) {
     args.requirePositionals(0, 0, "no positional arguments");
     if (!args.has("output")) throw UsageError("missing -o OUT.h5 (see --help)");
     job.params.dims = parseDims(args.text("size"));
-    checkModelParameters(job.params);
     job.plan = runPlan(args);
     job.control.maxChange = args.number("max-change");
     job.keepField = !args.flag("no-field");

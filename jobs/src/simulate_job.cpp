@@ -48,6 +48,7 @@ physics::RunSummary runSimulateJob(const SimulateJob& job, ProgressToken* progre
     if (lowerExtension(job.output) != "h5" && lowerExtension(job.output) != "hdf5")
         throw Error("simulation output must be an .h5 file, got " + job.output.string());
     if (job.phases != 2 && job.phases != 3) throw Error("phases must be 2 or 3");
+    physics::validate(job.params);  // before the work folder: a refused run leaves nothing behind
     const fs::path work = workFolder(job.output);
     // One run per output: the work folder's lock file is held (flock) until
     // this run ends; the kernel releases it when the process dies, kill -9

@@ -5,6 +5,8 @@
 #include <cstring>
 #include <limits>
 
+#include <fmt/format.h>
+
 #include "fft.hpp"
 #include "microstudio/core/error.hpp"
 #include "microstudio/core/parallel.hpp"
@@ -37,19 +39,21 @@ struct Partial {
     double minC = std::numeric_limits<double>::infinity(), maxC = -std::numeric_limits<double>::infinity();
 };
 
-void checkParams(const CahnHilliardParams& p) {
+}  // namespace
+
+void validate(const CahnHilliardParams& p) {
+    auto shown = [](double v) { return fmt::format("{:g}", v); };
     if (p.dims.nx < 2 || p.dims.ny < 2 || p.dims.nz < 1)
         throw Error("simulation grid must be at least 2x2, got " + p.dims.str());
-    if (!(p.phi > 0.0 && p.phi < 1.0)) throw Error("phi must lie in (0, 1), got " + std::to_string(p.phi));
-    if (!(p.chi >= 0.0 && std::isfinite(p.chi))) throw Error("chi must be a finite number >= 0");
-    if (!(p.kappa > 0.0 && std::isfinite(p.kappa))) throw Error("kappa must be > 0");
-    if (!(p.mobility > 0.0 && std::isfinite(p.mobility))) throw Error("mobility must be > 0");
+    if (!(p.phi > 0.0 && p.phi < 1.0)) throw Error("phi must lie between 0 and 1 (exclusive), got " + shown(p.phi));
+    if (!(p.chi >= 0.0 && std::isfinite(p.chi))) throw Error("chi must be a finite number >= 0, got " + shown(p.chi));
+    if (!(p.kappa > 0.0 && std::isfinite(p.kappa))) throw Error("kappa must be > 0, got " + shown(p.kappa));
+    if (!(p.mobility > 0.0 && std::isfinite(p.mobility))) throw Error("mobility must be > 0, got " + shown(p.mobility));
     if (!(p.noise >= 0.0 && p.noise < std::min(p.phi, 1.0 - p.phi)))
-        throw Error("noise amplitude must be >= 0 and keep phi +- noise inside (0, 1)");
+        throw Error("noise must be >= 0 and keep phi +- noise inside (0, 1) (below " +
+                    shown(std::min(p.phi, 1.0 - p.phi)) + "), got " + shown(p.noise));
     if (!(p.logEpsilon > 0.0 && p.logEpsilon < 0.1)) throw Error("logEpsilon must lie in (0, 0.1)");
 }
-
-}  // namespace
 
 struct CahnHilliardSolver::Impl {
     Impl(const Dims& dims, int threads)
@@ -122,7 +126,7 @@ struct CahnHilliardSolver::Impl {
 
 CahnHilliardSolver::CahnHilliardSolver(const CahnHilliardParams& params, const StepControl& control, int threads)
     : params_(params), control_(control) {
-    checkParams(params_);
+    validate(params_);
     impl_ = std::make_unique<Impl>(params_.dims, std::max(1, threads));
     const Dims& d = params_.dims;
     std::size_t m = 0;

@@ -839,9 +839,13 @@ private slots:
             cases.push_back({{"simulate", "--size", "1x64", "-o", out},
                              "--size must be NXxNY or NXxNYxNZ, NX and NY in 2..100000"});
             cases.push_back({{"simulate", "--size", "64x64"}, "missing -o OUT.h5"});
+            // The model's rules (physics::validate, the studio's too), checked before the work folder exists.
             cases.push_back(
-                {{"simulate", "--phi", "1.5", "-o", out}, "--phi must lie between 0 and 1 (exclusive), got 1.5", 1});
-            cases.push_back({{"simulate", "--kappa", "0", "-o", out}, "--kappa must be > 0, got 0", 1});
+                {{"simulate", "--phi", "1.5", "-o", out}, "phi must lie between 0 and 1 (exclusive), got 1.5", 1});
+            cases.push_back({{"simulate", "--kappa", "0", "-o", out}, "kappa must be > 0, got 0", 1});
+            cases.push_back({{"simulate", "--phi", "0.3", "--noise", "0.4", "-o", out},
+                             "noise must be >= 0 and keep phi +- noise inside (0, 1) (below 0.3), got 0.4",
+                             1});
         }
         if (hasCommand("dataset")) {
             const QString out = q(dir_ / "msg_ds");

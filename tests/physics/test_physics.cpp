@@ -76,6 +76,24 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(ms::Error, CahnHilliardSolver{p});
         p = params2D(16, 0.5, 3.0, -1.0);
         QVERIFY_THROWS_EXCEPTION(ms::Error, CahnHilliardSolver{p});
+        // validate(): one line naming the parameter, the rule and the value.
+        auto refusal = [](const CahnHilliardParams& bad) {
+            try {
+                validate(bad);
+            } catch (const ms::Error& e) {
+                return std::string(e.what());
+            }
+            return std::string("accepted");
+        };
+        QCOMPARE(refusal(params2D(16, 1.2, 3.0)), std::string("phi must lie between 0 and 1 (exclusive), got 1.2"));
+        p = params2D(16, 0.3, 3.0);
+        p.noise = 0.4;  // phi - noise < 0
+        QCOMPARE(refusal(p),
+                 std::string("noise must be >= 0 and keep phi +- noise inside (0, 1) (below 0.3), got 0.4"));
+        p.noise = 0.29;
+        QCOMPARE(refusal(p), std::string("accepted"));
+        p.mobility = 0;
+        QCOMPARE(refusal(p), std::string("mobility must be > 0, got 0"));
     }
 
     void characteristicLengthOfAPureMode() {

@@ -32,6 +32,11 @@ struct CahnHilliardParams {
     double logEpsilon = 1e-4;  // where the log terms switch to their quadratic continuation
 };
 
+// Throws ms::Error with a one-line reason ("kappa must be > 0, got 0") unless
+// the solver accepts `params`; the solver, `simulate` and the studio's
+// Simulate panel check with this one rule set.
+void validate(const CahnHilliardParams& params);
+
 struct StepControl {
     double dtInitial = 0.05;
     double dtMin = 1e-8;
