@@ -80,8 +80,25 @@ NoiseModel NoiseRanges::draw(std::mt19937_64& rng) const {
     return m;
 }
 
+void NoiseRanges::validate() const {
+    for (bool high : {false, true}) {
+        auto end = [high](const ParamRange& p) { return high ? p.hi : p.lo; };
+        NoiseModel m;
+        m.type = type;
+        m.flip_probability = end(flip_probability);
+        m.grid_amplitude = end(grid_amplitude);
+        m.grid_frequency = end(grid_frequency);
+        m.grid_rotation = end(grid_rotation);
+        m.rings = int(end(rings));
+        m.mask_intensity = end(mask_intensity);
+        m.mask_width = end(mask_width);
+        m.validate();
+    }
+}
+
 std::vector<NoisyPair> makePairs(const std::vector<Volume>& clean, const PairedDatasetOptions& options,
                                  ProgressToken* progress) {
+    for (const auto& ranges : options.noises) ranges.validate();
     if (options.noises.empty()) throw Error("paired dataset: no noise type given");
     if (options.variants < 1) throw Error("paired dataset: variants must be >= 1");
     if (clean.empty()) throw Error("paired dataset: no clean samples");

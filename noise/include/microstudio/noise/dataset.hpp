@@ -51,6 +51,9 @@ struct NoiseRanges {
     static NoiseRanges defaults(NoiseType type);
     // Draws one model; throws ms::Error if a drawn value is invalid.
     NoiseModel draw(std::mt19937_64& rng) const;
+    // Both ends of every range as a model of `type` (NoiseModel::validate):
+    // a bad range is refused before any sample is drawn, naming the parameter.
+    void validate() const;
 };
 
 struct PairedDatasetOptions {
