@@ -159,6 +159,7 @@ OptionRef& OptionRef::to(T& field) {
     s.store = [&field, name = s.name](const Args& args) { storeOption(args, name, field); };
     return *this;
 }
+
 // "a, b or c".
 std::string joinAlternatives(const std::vector<std::string>& items);
 
