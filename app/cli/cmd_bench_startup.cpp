@@ -2,13 +2,6 @@
 // the torch-free microstudio-cli against the ML worker microstudio-ml, which
 // links LibTorch as every command did before the split. One run, the same
 // files, the median of --repeats runs each.
-#include <fcntl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <chrono>
 #include <cstdlib>
 #include <cstdio>
 #include <filesystem>
@@ -20,50 +13,14 @@
 #include "commands.hpp"
 #include "options.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/files.hpp"
 #include "microstudio/core/process.hpp"
 #include "microstudio/core/synthetic.hpp"
 #include "microstudio/io/io.hpp"
 
-extern char** environ;
-
 namespace fs = std::filesystem;
 
 namespace ms::cli {
-
-namespace {
-
-// Wall seconds of one run of `program args...`, output discarded; throws
-// when it cannot start or exits non-zero.
-double timedRun(const fs::path& program, const std::vector<std::string>& args) {
-    std::vector<std::string> words = {program.filename().string()};
-    words.insert(words.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& w : words) argv.push_back(w.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    const auto start = std::chrono::steady_clock::now();
-    pid_t pid = 0;
-    const int failed = ::posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    if (failed) throw Error("bench startup: cannot start " + program.string());
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw Error("bench startup: " + program.string() + " failed");
-    return seconds;
-}
-
-double median(const fs::path& program, const std::vector<std::string>& args, int repeats) {
-    std::vector<double> t;
-    for (int i = 0; i < repeats; ++i) t.push_back(timedRun(program, args));
-    std::sort(t.begin(), t.end());
-    return t[t.size() / 2];
-}
-
-}  // namespace
 
 namespace {
 
@@ -74,12 +31,12 @@ void benchStudio(const fs::path& bin, const fs::path& before, const fs::path& te
     const std::vector<std::string> command = {
         "--screenshot", (temp / "studio.png").string(), "--size", "1024x700", "--tab", "viewer"};
     std::printf("%-26s %16s %16s %8s\n", "studio to its first frame", "this build", "before", "ratio");
-    const double now = median(bin / "microstudio", command, repeats);
+    const double now = medianRunSeconds(bin / "microstudio", command, repeats);
     if (before.empty()) {
         std::printf("%-26s %14.1f ms\n", "microstudio --screenshot", 1e3 * now);
         return;
     }
-    const double then = median(before / "microstudio", command, repeats);
+    const double then = medianRunSeconds(before / "microstudio", command, repeats);
     std::printf("%-26s %14.1f ms %13.1f ms %7.2fx\n", "microstudio --screenshot", 1e3 * now, 1e3 * then, then / now);
 }
 
@@ -104,8 +61,8 @@ int benchStartup(const CommandArgs& argv) {
     const fs::path bin = fs::read_symlink("/proc/self/exe").parent_path();
     const fs::path cli = bin / "microstudio-cli", worker = bin / "microstudio-ml";
     const bool haveWorker = fs::exists(worker);
-    const fs::path temp = fs::temp_directory_path() / ("ms-bench-startup-" + std::to_string(::getpid()));
-    fs::create_directories(temp);
+    const TemporaryDirectory files("ms-bench-startup");  // removed however the run ends
+    const fs::path& temp = files.path();
     SyntheticOptions o;
     o.seed = 1;
     io::writeVolume(syntheticMicrostructure(Dims{512, 128, 1}, o), temp / "small.vti");
@@ -118,16 +75,15 @@ int benchStartup(const CommandArgs& argv) {
         std::string label;
         for (const auto& w : command)
             label += (label.empty() ? "" : " ") + (w == file ? std::string("512x128.vti") : w);
-        const double a = median(cli, command, repeats);
+        const double a = medianRunSeconds(cli, command, repeats);
         if (!haveWorker) {
             std::printf("%-26s %14.1f ms %16s\n", label.c_str(), 1e3 * a, "(not built)");
             continue;
         }
-        const double b = median(worker, command, repeats);
+        const double b = medianRunSeconds(worker, command, repeats);
         std::printf("%-26s %14.1f ms %13.1f ms %7.1fx\n", label.c_str(), 1e3 * a, 1e3 * b, b / a);
     }
     if (parsed->flag("studio")) benchStudio(bin, before, temp, repeats);
-    fs::remove_all(temp);
     return 0;
 }
 

@@ -191,7 +191,6 @@ private slots:
         QVERIFY(!v.sameLabels(ms::syntheticMicrostructure(ms::Dims{32, 32, 16}, o)));
         QVERIFY_THROWS_EXCEPTION(ms::Error, (o.donorFraction = 0.9, ms::syntheticMicrostructure(ms::Dims{4, 4, 1}, o)));
     }
-    // Line plots (the studies' loss curves): curves, frame, and the text inked where it belongs.
     // process.hpp: the machine's load as three numbers; this process's CPU
     // seconds grow while it computes; its peak memory grows by what it touches.
     void processFigures() {
@@ -210,6 +209,26 @@ private slots:
         QVERIFY2(ms::peakResidentMegabytes() >= 256.0, qPrintable(QString::number(ms::peakResidentMegabytes())));
     }
 
+    // medianRunSeconds (bench startup): whole runs, process start included,
+    // at least as long as the program's own sleep; a failing or missing
+    // program is refused in one line naming it and why.
+    void medianRunSecondsOfWholeRuns() {
+        const double seconds = ms::medianRunSeconds("/bin/sleep", {"0.2"}, 3);
+        QVERIFY2(seconds >= 0.2 && seconds < 5.0, qPrintable(QString::number(seconds)));
+        auto refusal = [](const std::filesystem::path& program) {
+            try {
+                ms::medianRunSeconds(program, {}, 1);
+            } catch (const ms::Error& e) {
+                return std::string(e.what());
+            }
+            return std::string("accepted");
+        };
+        QCOMPARE(refusal("/bin/false"), std::string("/bin/false: the run failed (exit status 1)"));
+        QCOMPARE(refusal("/no/such/program"), std::string("/no/such/program: cannot start it"));
+        QVERIFY_THROWS_EXCEPTION(ms::Error, ms::medianRunSeconds("/bin/true", {}, 0));
+    }
+
+    // Line plots (the studies' loss curves): curves, frame, and the text inked where it belongs.
     void linePlots() {
         const auto plot = ms::plotCurves({{3, 2, 1}, {1, 2, 3}}, 64, 48);
         QCOMPARE(plot.dims(), (ms::Dims{64, 48, 1}));

@@ -2,7 +2,9 @@
 // What a benchmark states beside its figures: how busy the machine was and
 // what this process has cost so far. Linux (/proc, getrusage).
 #include <chrono>
+#include <filesystem>
 #include <string>
+#include <vector>
 
 namespace ms {
 
@@ -17,5 +19,11 @@ double processCpuSeconds();
 inline double secondsSince(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
+
+// Wall seconds of whole runs of `program args...` (process start included,
+// its output discarded), the median of `repeats` runs: `bench startup`'s
+// measure. Throws ms::Error naming the program when it cannot start or a
+// run does not exit with status 0.
+double medianRunSeconds(const std::filesystem::path& program, const std::vector<std::string>& args, int repeats);
 
 }  // namespace ms
