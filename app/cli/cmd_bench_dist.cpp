@@ -2,10 +2,7 @@
 // processes x 1 thread (ml only). The workloads and their figures are
 // ms::ml's (distributed.hpp); this file starts the ranks and prints.
 #ifdef MICROSTUDIO_HAVE_ML
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -15,13 +12,45 @@
 
 #include "args.hpp"
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/files.hpp"
+#include "microstudio/core/process.hpp"
 #include "microstudio/ml/distributed.hpp"
 #include "options.hpp"
 #include "subcommands.hpp"
 
-extern char** environ;
-
 namespace ms::cli {
+
+namespace {
+
+// Two ranks of this executable (`bench dist --worker`), one thread each, the
+// rendezvous on a free port: the run's figures, as fast as its slower rank.
+ml::DataParallelFigures twoRanks(const char* workload, int steps, const std::filesystem::path& temp) {
+    const int port = ml::freeLoopbackPort();
+    std::vector<std::vector<std::string>> ranks;
+    std::vector<std::filesystem::path> reports;
+    for (int rank = 0; rank < 2; ++rank) {
+        reports.push_back(temp / (std::string(workload) + "-" + std::to_string(rank) + ".txt"));
+        ranks.push_back({"bench", "dist", "--worker", workload, "--rank", std::to_string(rank), "--world-size", "2",
+                         "--master", "127.0.0.1:" + std::to_string(port), "--steps", std::to_string(steps), "--report",
+                         reports.back().string()});
+    }
+    runTogether(std::filesystem::read_symlink("/proc/self/exe"), ranks);  // this executable, by its name
+    ml::DataParallelFigures two;
+    double slowest = 1e300;
+    for (const auto& path : reports) {
+        std::ifstream in(path);
+        ml::DataParallelFigures r;
+        if (!(in >> r.samplesPerSecond >> r.commPerStep >> r.allReduce))
+            throw Error("bench dist: no report in " + path.string());
+        slowest = std::min(slowest, r.samplesPerSecond);
+        two.commPerStep += r.commPerStep / 2.0;
+        two.allReduce += r.allReduce / 2.0;
+    }
+    two.samplesPerSecond = slowest;
+    return two;
+}
+
+}  // namespace
 
 int benchDist(const CommandArgs& argv) {
     Options declared("bench dist [--steps N]",
@@ -68,8 +97,7 @@ int benchDist(const CommandArgs& argv) {
         return 0;
     }
 
-    const auto temp = std::filesystem::temp_directory_path() / ("ms-bench-dist-" + std::to_string(::getpid()));
-    std::filesystem::create_directories(temp);
+    const TemporaryDirectory temp("ms-bench-dist");  // the ranks' reports; removed however the run ends
     // OpenMP's spin-waiting decides the 1 x 2 figure on a loaded machine: say which policy ran.
     const char* policy = std::getenv("OMP_WAIT_POLICY");
     std::printf(
@@ -81,60 +109,12 @@ int benchDist(const CommandArgs& argv) {
     for (const auto& w : workloads) {
         const auto oneByOne = ml::runDataParallelWorkload(w.name, w.globalBatch, steps, 1, nullptr);
         const auto oneByTwo = ml::runDataParallelWorkload(w.name, w.globalBatch, steps, 2, nullptr);
-        // Two ranks of this executable, one thread each; the rendezvous on a free port.
-        const int port = ml::freeLoopbackPort();
-        std::vector<pid_t> pids;
-        std::vector<std::filesystem::path> reports;
-        for (int rank = 0; rank < 2; ++rank) {
-            reports.push_back(temp / (std::string(w.name) + "-" + std::to_string(rank) + ".txt"));
-            std::vector<std::string> words = {"microstudio-cli",
-                                              "bench",
-                                              "dist",
-                                              "--worker",
-                                              w.name,
-                                              "--rank",
-                                              std::to_string(rank),
-                                              "--world-size",
-                                              "2",
-                                              "--master",
-                                              "127.0.0.1:" + std::to_string(port),
-                                              "--steps",
-                                              std::to_string(steps),
-                                              "--report",
-                                              reports.back().string()};
-            std::vector<char*> cargs;
-            for (auto& word : words) cargs.push_back(word.data());
-            cargs.push_back(nullptr);
-            pid_t pid = 0;
-            if (::posix_spawn(&pid, "/proc/self/exe", nullptr, nullptr, cargs.data(), environ) != 0)
-                throw Error("bench dist: cannot start a worker process");
-            pids.push_back(pid);
-        }
-        bool ok = true;
-        for (pid_t pid : pids) {
-            int status = 0;
-            ::waitpid(pid, &status, 0);
-            ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-        }
-        if (!ok) throw Error("bench dist: a worker process failed (see its message above)");
-        ml::DataParallelFigures two;
-        double slowest = 1e300;
-        for (const auto& path : reports) {
-            std::ifstream in(path);
-            ml::DataParallelFigures r;
-            if (!(in >> r.samplesPerSecond >> r.commPerStep >> r.allReduce))
-                throw Error("bench dist: no report in " + path.string());
-            slowest = std::min(slowest, r.samplesPerSecond);  // the run is as fast as its slowest rank
-            two.commPerStep += r.commPerStep / 2.0;
-            two.allReduce += r.allReduce / 2.0;
-        }
-        two.samplesPerSecond = slowest;
+        const auto two = twoRanks(w.name, steps, temp.path());
         std::printf("%-26s %10ld %14.1f %14.1f %14.1f %8.2f %9.2f ms %9.2f ms\n", w.label, oneByTwo.parameters,
                     oneByOne.samplesPerSecond, oneByTwo.samplesPerSecond, two.samplesPerSecond,
                     two.samplesPerSecond / oneByTwo.samplesPerSecond, two.commPerStep * 1e3, two.allReduce * 1e3);
         std::fflush(stdout);
     }
-    std::filesystem::remove_all(temp);
     std::printf(
         "comm/step: the all-reduce call of a training step (waiting for the slower rank included);\n"
         "all-reduce: the same buffer (gradients) alone, mean of 20.\n");

@@ -1,6 +1,7 @@
 #include <QtTest>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -226,6 +227,23 @@ private slots:
         QCOMPARE(refusal("/bin/false"), std::string("/bin/false: the run failed (exit status 1)"));
         QCOMPARE(refusal("/no/such/program"), std::string("/no/such/program: cannot start it"));
         QVERIFY_THROWS_EXCEPTION(ms::Error, ms::medianRunSeconds("/bin/true", {}, 0));
+    }
+
+    // runTogether (bench dist's ranks): the runs overlap (two 1 s sleeps end
+    // well before the 2 s they would take one after the other), every one is
+    // waited for, and a failing one is refused naming the program and its
+    // exit status.
+    void runTogetherRunsSideBySide() {
+        const auto begin = std::chrono::steady_clock::now();
+        ms::runTogether("/bin/sleep", {{"1"}, {"1"}});
+        const double seconds = ms::secondsSince(begin);
+        QVERIFY2(seconds >= 1.0 && seconds < 1.8, qPrintable(QString::number(seconds)));
+        try {
+            ms::runTogether("/bin/sh", {{"-c", "exit 0"}, {"-c", "exit 3"}});
+            QFAIL("a failing run was not refused");
+        } catch (const ms::Error& e) {
+            QCOMPARE(std::string(e.what()), std::string("/bin/sh: a run failed (exit status 3)"));
+        }
     }
 
     // Line plots (the studies' loss curves): curves, frame, and the text inked where it belongs.

@@ -26,4 +26,9 @@ inline double secondsSince(std::chrono::steady_clock::time_point start) {
 // run does not exit with status 0.
 double medianRunSeconds(const std::filesystem::path& program, const std::vector<std::string>& args, int repeats);
 
+// Runs `program` once per argument list, all at the same time (their output
+// is this process's), and waits for every one; then throws ms::Error naming
+// the program when any did not exit with status 0 (`bench dist`'s ranks).
+void runTogether(const std::filesystem::path& program, const std::vector<std::vector<std::string>>& argLists);
+
 }  // namespace ms
