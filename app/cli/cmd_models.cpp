@@ -15,6 +15,7 @@ namespace ms::cli {
 namespace {
 
 int importMicroGen3d(const CommandArgs& argv) {
+    ml::MicroGen3dImportOptions o;
     Options declared("models import-microgen3d --vae vae.pt --fp fp.pt --ddpm ddpm.pt --config config.yaml -o DIR",
                      "Imports MicroGen3D's weights (state dicts saved with torch.save, e.g. the published "
                      "weights/<dataset>/{vae,fp,ddpm}.pt, and the config.yaml they were trained with) as a 3D "
@@ -25,14 +26,15 @@ int importMicroGen3d(const CommandArgs& argv) {
                      "The studio lists DIR when it lies in a model folder ($MICROSTUDIO_MODELS, or the studio's "
                      "own ~/.local/share/MicroStudio/MicroStudio/models). Paper-size networks take minutes per sample "
                      "on a few cores: the import times one and records the estimate.");
-    declared.text("vae", "vae.pt", "the VAE's state dict (required)");
-    declared.text("fp", "fp.pt", "the feature predictor's state dict (required)");
-    declared.text("ddpm", "ddpm.pt", "the DDPM's state dict (required)");
-    declared.text("config", "config.yaml", "MicroGen3D's config (image_shape, attributes, vae, ddpm; required)");
+    declared.text("vae", "vae.pt", "the VAE's state dict (required)").to(o.vae);
+    declared.text("fp", "fp.pt", "the feature predictor's state dict (required)").to(o.featurePredictor);
+    declared.text("ddpm", "ddpm.pt", "the DDPM's state dict (required)").to(o.ddpm);
+    declared.text("config", "config.yaml", "MicroGen3D's config (image_shape, attributes, vae, ddpm; required)")
+        .to(o.config);
     declared.text("out", "DIR", "the model folder to write (required)").shortName('o');
     declared.integer("phases", "2|3", "phases of the training data (0/1 or 0/0.5/1 volumes)")
         .choices({"2", "3"})
-        .def(2);
+        .to(o.phases);
     declared.text("name", "NAME", "the model's name").note("DIR's folder name");
     declared.flag("no-timing", "skip timing a sample");
     declared.flag("half", "store the weights as float16 (half the file; paper-size networks are ~0.8 GB in float32)");
@@ -42,13 +44,7 @@ int importMicroGen3d(const CommandArgs& argv) {
     args.requirePositionals(0, 0, "no positional arguments");
     for (const char* name : {"vae", "fp", "ddpm", "config", "out"})
         if (!args.has(name)) throw UsageError("--vae, --fp, --ddpm, --config and -o are required (see --help)");
-    ml::MicroGen3dImportOptions o;
-    o.vae = *args.value("vae");
-    o.featurePredictor = *args.value("fp");
-    o.ddpm = *args.value("ddpm");
-    o.config = *args.value("config");
     const std::filesystem::path out = *args.value("out");
-    o.phases = int(args.integer("phases"));
     o.name = args.value("name").value_or(out.filename().string());
     o.measureSampling = !args.flag("no-timing");
     ml::MicroGen3dImportReport report;
