@@ -26,7 +26,7 @@ std::string readableExtensions() {
 }  // namespace
 
 int datasetFromVolume(const CommandArgs& argv) {
-    const jobs::VolumeDatasetConfig d;
+    jobs::VolumeDatasetConfig c;
     Options declared(
         "dataset from-volume VOLUME --size NXxNY [--stride S] [--depth NZ] -o FOLDER",
         "Cuts a segmented volume of your own (tomography, FIB-SEM; " + readableExtensions() +
@@ -40,14 +40,14 @@ int datasetFromVolume(const CommandArgs& argv) {
             "test (about 70/15/15, at least one strip each); a window goes to the split whose strips hold all of it, "
             "and windows crossing a split border are dropped.");
     declared.text("size", "NXxNY", "window size in x and y")
-        .def(std::to_string(d.windowX) + "x" + std::to_string(d.windowY));
-    declared.integer("stride", "S", "step between windows in x and y").def(d.stride);
-    declared.integer("depth", "NZ", "resize each window to NZ slices (0: keep)").def(d.depth);
-    declared.text("descriptors", "", "per-window descriptors").choices({"graspi", "basic", "none"}).def(d.descriptors);
-    declared.flag("periodic-descriptors", "GraSPI periodic side walls");
-    declared.number("validation", "F", "fraction of strips for val.h5").atLeast(0).below(1).def(d.validationFraction);
-    declared.number("test", "F", "fraction of strips for test.h5 (0: none)").atLeast(0).below(1).def(d.testFraction);
-    declared.threads("windows described in parallel, 0 = every core");
+        .def(std::to_string(c.windowX) + "x" + std::to_string(c.windowY));
+    declared.integer("stride", "S", "step between windows in x and y").to(c.stride);
+    declared.integer("depth", "NZ", "resize each window to NZ slices (0: keep)").to(c.depth);
+    declared.text("descriptors", "", "per-window descriptors").choices({"graspi", "basic", "none"}).to(c.descriptors);
+    declared.flag("periodic-descriptors", "GraSPI periodic side walls").to(c.periodicDescriptors);
+    declared.number("validation", "F", "fraction of strips for val.h5").atLeast(0).below(1).to(c.validationFraction);
+    declared.number("test", "F", "fraction of strips for test.h5 (0: none)").atLeast(0).below(1).to(c.testFraction);
+    declared.threads("windows described in parallel, 0 = every core").to(c.threads);
     declared.flag("json", "print a JSON report");
     declared.text("output", "FOLDER", "dataset folder (required; not one of `dataset build`)").shortName('o');
     declared.labels();
@@ -58,16 +58,8 @@ int datasetFromVolume(const CommandArgs& argv) {
     if (!args.has("output")) throw Error("missing -o FOLDER (see --help)");
     const Dims size = parseDims(args.text("size"));
     if (!size.is2D()) throw Error("--size takes NXxNY: windows span the volume's full depth (resize it with --depth)");
-    jobs::VolumeDatasetConfig c;
     c.windowX = size.nx;
     c.windowY = size.ny;
-    c.stride = int(args.integer("stride"));
-    c.depth = int(args.integer("depth"));
-    c.descriptors = args.text("descriptors");
-    c.periodicDescriptors = args.flag("periodic-descriptors");
-    c.validationFraction = args.number("validation");
-    c.testFraction = args.number("test");
-    c.threads = int(args.integer("threads"));
     const std::string volume = args.positionals()[0], folder = *args.value("output");
     const auto r = withProgressBar("from-volume", true, [&](ProgressToken* t) {
         return jobs::buildDatasetFromVolume(volume, folder, c, readOptions(args), t);
