@@ -158,8 +158,7 @@ int chooseGuidance(ml::Generator3D& model, const std::vector<Volume>& validation
     bar.finish();
     std::fputs(choice.table().c_str(), stdout);
     ml::recordGuidanceChoice(model, choice);
-    const auto folder = model.weightsPath().parent_path();
-    model.save(folder, model.metadata().weightsPrecision == "float16");
+    const auto folder = model.saveInPlace();
     std::printf("(R^2 / R^2 det. per condition, plain %s on %zu validation targets)\nguidance %g chosen; saved in %s\n",
                 ml::samplerLabel(options.sampler, model.config().timesteps).c_str(), choice.targets, choice.chosen,
                 folder.string().c_str());
@@ -179,8 +178,7 @@ int chooseMixedBand(ml::Generator3D& model, const std::vector<Volume>& validatio
     bar.finish();
     std::fputs(choice.table().c_str(), stdout);
     ml::recordMixedBandChoice(model, choice);
-    const auto folder = model.weightsPath().parent_path();
-    model.save(folder, model.metadata().weightsPrecision == "float16");
+    const auto folder = model.saveInPlace();
     std::printf(
         "(round-trip R^2 per condition on %zu validation volumes; originals' M fraction %.4f)\n%s\nsaved in %s\n",
         choice.volumes, choice.targetMixedFraction, choice.criterion().c_str(), folder.string().c_str());

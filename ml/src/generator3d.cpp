@@ -249,6 +249,12 @@ void Generator3D::save(const std::filesystem::path& target, bool half) const {
     writeMetadata(impl_->card.savedMetadata(weights, half), weights);
 }
 
+std::filesystem::path Generator3D::saveInPlace() const {
+    if (weightsPath().empty()) throw Error("the model was not loaded from a file: nowhere to save it in place");
+    save(weightsPath(), metadata().weightsPrecision == "float16");  // a NAME.pt beside others stays NAME.pt
+    return weightsPath().parent_path();
+}
+
 const Generator3dConfig& Generator3D::config() const { return impl_->config(); }
 const GeneratorCard& Generator3D::card() const { return impl_->card; }
 ModelMetadata& Generator3D::metadata() { return impl_->card.metadata(); }

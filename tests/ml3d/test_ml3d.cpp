@@ -2195,6 +2195,18 @@ private slots:
         const auto loaded = Generator3D::load(dir.path().toStdString());
         QCOMPARE(loaded.config().guidance, chosen);
         QCOMPARE(ms::stringAt(loaded.metadata().training["choices"], "guidance"), why);
+        // saveInPlace: over the files it was loaded from (a NAME.pt too), in
+        // their precision; a model never loaded has no place.
+        const fs::path named = fs::path(dir.path().toStdString()) / "named.pt";
+        model.save(named, true);
+        auto reloaded = Generator3D::load(named);
+        reloaded.setGuidance(1.5);
+        QCOMPARE(reloaded.saveInPlace(), named.parent_path());
+        const auto inPlace = Generator3D::load(named);
+        QCOMPARE(inPlace.config().guidance, 1.5);
+        QCOMPARE(inPlace.metadata().weightsPrecision, std::string("float16"));
+        QCOMPARE(Generator3D::load(dir.path().toStdString()).config().guidance, chosen);  // generator3d.pt untouched
+        QVERIFY_THROWS_EXCEPTION(ms::Error, Generator3D::create(Generator3dConfig::tiny(), 0).saveInPlace());
         // Models from before the recorded choice sample at 1; a negative scale is refused.
         auto json = model.config().toJson();
         json.erase("guidance");

@@ -160,6 +160,10 @@ public:
     const std::filesystem::path& weightsPath() const;
     // Writes FOLDER/generator3d.pt and FOLDER/generator3d.json atomically.
     void save(const std::filesystem::path& folder, bool half = false) const;
+    // Saved over the files load() read, in the precision they were stored in
+    // (a choice recorded on a loaded model); returns the folder. ms::Error for
+    // a model that was not loaded.
+    std::filesystem::path saveInPlace() const;
 
     const Generator3dConfig& config() const;
     // What the JSON holds (config, metadata, ranges, condition cloud, weights file).
