@@ -20,25 +20,41 @@
 
 namespace ms::cli {
 
-// The paper's parameters (section III.A) of every noise subcommand, with the
-// library's defaults: fixed values, or for `dataset` a value or a range LO:HI
-// (noise/ checks them, naming the parameter).
-void declareNoiseParameters(Options& declared, bool ranges) {
-    const noise::NoiseModel m;
+namespace {
+
+// The paper's noise parameters (section III.A) as options; `field` is the
+// NoiseModel value it sets (null: rings, the one integer).
+struct NoiseParameter {
+    const char* name;
+    const char* placeholder;
+    const char* help;
+    double noise::NoiseModel::*field;
+};
+const NoiseParameter kNoiseParameters[] = {
+    {"flip-probability", "P", "salt-pepper: Bernoulli flip probability", &noise::NoiseModel::flip_probability},
+    {"grid-amplitude", "A", "grid: amplitude A_g (binary images change only for A > 0.5)",
+     &noise::NoiseModel::grid_amplitude},
+    {"grid-frequency", "F", "grid: periods across the image f_g", &noise::NoiseModel::grid_frequency},
+    {"grid-rotation", "DEG", "grid: rotation about the image centre, degrees", &noise::NoiseModel::grid_rotation},
+    {"rings", "N", "frequency: number of rings N_rings", nullptr},
+    {"mask-intensity", "I", "frequency: ring value 1 - I, I in [0, 1]", &noise::NoiseModel::mask_intensity},
+    {"mask-width", "W", "frequency: normalised ring width w_fm", &noise::NoiseModel::mask_width},
+};
+
+}  // namespace
+
+// The library's defaults shown; bound to `values`, or without them (for
+// `dataset`) a value or a range LO:HI each (noise/ checks them, naming the
+// parameter).
+void declareNoiseOptions(Options& declared, noise::NoiseModel* values) {
+    const noise::NoiseModel defaults;
     declared.section("Noise parameters (the paper's names, section III.A; defaults in brackets):");
-    auto add = [&](const char* name, const char* placeholder, const char* help, double value, bool whole = false) {
-        (ranges  ? declared.text(name, placeholder, help)
-         : whole ? declared.integer(name, placeholder, help)
-                 : declared.number(name, placeholder, help))
-            .def(value);
-    };
-    add("flip-probability", "P", "salt-pepper: Bernoulli flip probability", m.flip_probability);
-    add("grid-amplitude", "A", "grid: amplitude A_g (binary images change only for A > 0.5)", m.grid_amplitude);
-    add("grid-frequency", "F", "grid: periods across the image f_g", m.grid_frequency);
-    add("grid-rotation", "DEG", "grid: rotation about the image centre, degrees", m.grid_rotation);
-    add("rings", "N", "frequency: number of rings N_rings", m.rings, true);
-    add("mask-intensity", "I", "frequency: ring value 1 - I, I in [0, 1]", m.mask_intensity);
-    add("mask-width", "W", "frequency: normalised ring width w_fm", m.mask_width);
+    for (const auto& p : kNoiseParameters) {
+        const double value = p.field ? defaults.*p.field : double(defaults.rings);
+        if (!values) declared.text(p.name, p.placeholder, p.help).def(value);
+        else if (p.field) declared.number(p.name, p.placeholder, p.help).to(values->*p.field);
+        else declared.integer(p.name, p.placeholder, p.help).to(values->rings);
+    }
 }
 
 std::vector<noise::NoiseType> parseNoiseTypes(const std::string& text) {
@@ -48,19 +64,10 @@ std::vector<noise::NoiseType> parseNoiseTypes(const std::string& text) {
     return types;
 }
 
-// A model of `type` with the fixed parameter values given on the command line.
-noise::NoiseModel noiseModelFromArgs(const Args& args, noise::NoiseType type) {
-    noise::NoiseModel m;
-    m.type = type;
-    m.flip_probability = args.number("flip-probability", m.flip_probability);
-    m.grid_amplitude = args.number("grid-amplitude", m.grid_amplitude);
-    m.grid_frequency = args.number("grid-frequency", m.grid_frequency);
-    m.grid_rotation = args.number("grid-rotation", m.grid_rotation);
-    m.rings = int(args.integer("rings", m.rings));
-    m.mask_intensity = args.number("mask-intensity", m.mask_intensity);
-    m.mask_width = args.number("mask-width", m.mask_width);
-    m.validate();
-    return m;
+noise::NoiseModel ofType(noise::NoiseModel values, noise::NoiseType type) {
+    values.type = type;
+    values.validate();
+    return values;
 }
 
 namespace {
@@ -107,7 +114,8 @@ int noiseApply(const CommandArgs& argv) {
     declared.text("type", "LIST", "salt-pepper, grid or frequency, or a list of them applied in order (required)");
     declared.integer("seed", "S", "random seed (salt-pepper)").atLeast(0).def(0);
     declared.integer("sample", "N", "which sample of a multi-sample .h5 IN").atLeast(0).def(0);
-    declareNoiseParameters(declared, false);
+    noise::NoiseModel values;
+    declareNoiseOptions(declared, &values);
     const auto parsed = declared.parse(argv);
     if (!parsed) return 0;
     const Args& args = *parsed;
@@ -116,7 +124,7 @@ int noiseApply(const CommandArgs& argv) {
     const std::string in = args.positionals()[0], out = args.positionals()[1];
     io::formatOf(out);
     noise::NoiseChain chain;
-    for (auto type : parseNoiseTypes(*args.value("type"))) chain.push_back(noiseModelFromArgs(args, type));
+    for (auto type : parseNoiseTypes(*args.value("type"))) chain.push_back(ofType(values, type));
     const std::uint64_t seed = std::uint64_t(args.integer("seed"));
     const long index = args.integer("sample");
     auto samples = io::readSamples(in);  // throws naming IN when it holds no sample
@@ -149,7 +157,7 @@ int noiseDataset(const CommandArgs& argv) {
     declared.integer("limit", "N", "use only the first N input samples (0: all)").atLeast(0).def(0);
     declared.threads("worker threads, 0 = every core", 1024);
     declared.text("output", "OUT.h5", "the dataset (required)").shortName('o');
-    declareNoiseParameters(declared, true);
+    declareNoiseOptions(declared, nullptr);
     const auto parsed = declared.parse(argv);
     if (!parsed) return 0;
     const Args& args = *parsed;
@@ -180,7 +188,8 @@ int noiseMontage(const CommandArgs& argv) {
     declared.integer("scale", "K", "integer zoom").range(1, 16).def(3);
     declared.integer("seed", "S", "salt-pepper seed").atLeast(0).def(0);
     declared.text("denoiser", "NAME", "a second row: this denoiser's output under each noisy image");
-    declareNoiseParameters(declared, false);
+    noise::NoiseModel values;
+    declareNoiseOptions(declared, &values);
     const auto parsed = declared.parse(argv);
     if (!parsed) return 0;
     const Args& args = *parsed;
@@ -194,8 +203,7 @@ int noiseMontage(const CommandArgs& argv) {
     if (!clean.dims().is2D()) throw Error("montage needs a 2D image");
     const std::uint64_t seed = std::uint64_t(args.integer("seed"));
     std::vector<Volume> noisy;
-    for (auto type : noise::allNoiseTypes())
-        noisy.push_back(noise::applyNoise(clean, noiseModelFromArgs(args, type), seed));
+    for (auto type : noise::allNoiseTypes()) noisy.push_back(noise::applyNoise(clean, ofType(values, type), seed));
     std::vector<Volume> tiles{clean};
     tiles.insert(tiles.end(), noisy.begin(), noisy.end());
     if (auto name = args.value("denoiser")) {

@@ -89,13 +89,14 @@ int noiseEval(const CommandArgs& argv) {
         .note("the shipped denoise-vae2d");
     declared.flag("no-learned", "leave the learned denoiser out");
     declared.threads("worker threads, 0 = every core", 1024);
-    declareNoiseParameters(declared, false);
+    noise::NoiseModel values;
+    declareNoiseOptions(declared, &values);
     const auto parsed = declared.parse(argv);
     if (!parsed) return 0;
     const Args& args = *parsed;
     if (args.flag("json") && args.flag("markdown")) throw Error("--json and --markdown exclude each other");
     noise::EvalOptions options;
-    for (auto type : parseNoiseTypes(args.text("types"))) options.noises.push_back(noiseModelFromArgs(args, type));
+    for (auto type : parseNoiseTypes(args.text("types"))) options.noises.push_back(ofType(values, type));
     if (auto list = args.value("denoisers")) {
         for (const auto& name : splitList(*list))
             if (name != "learned") options.denoisers.push_back(noise::denoiserByName(name));

@@ -18,12 +18,12 @@ namespace ms::cli {
 #ifdef MICROSTUDIO_HAVE_NOISE
 int noiseEval(const CommandArgs& args);  // cmd_noise_eval.cpp
 
-// cmd_noise.cpp: the paper's noise parameters as options (values, or with
-// `ranges` a value or LO:HI each), the --type/--types list, a model of one
-// type from the given values, and the clean samples of the input files.
-void declareNoiseParameters(Options& declared, bool ranges);
+// cmd_noise.cpp: the paper's noise parameters as options (bound to `values`,
+// or without them a value or LO:HI each), the --type/--types list, `values`
+// as a model of one type (validated), and the clean samples of the inputs.
+void declareNoiseOptions(Options& declared, noise::NoiseModel* values);
 std::vector<noise::NoiseType> parseNoiseTypes(const std::string& text);
-noise::NoiseModel noiseModelFromArgs(const Args& args, noise::NoiseType type);
+noise::NoiseModel ofType(noise::NoiseModel values, noise::NoiseType type);
 std::vector<Volume> readCleanInputs(const std::vector<std::string>& inputs);
 #endif
 
