@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "microstudio/core/error.hpp"
+#include "microstudio/core/subsample.hpp"
 #include "microstudio/ml/evaluate.hpp"
 #include "microstudio/ml/metadata.hpp"
 
@@ -21,23 +22,23 @@ std::vector<double> donorFractions(const std::vector<Volume>& images) {
 }
 
 Ldm2dComparisonRow measure(const std::string& source, const std::vector<Volume>& images,
-                           const std::vector<Volume>& reference, int maxDistance) {
+                           const std::vector<Volume>& reference, const std::vector<double>& referenceFractions,
+                           int maxDistance) {
     const auto vf = donorFractions(images);
     double mean = 0;
     for (double v : vf) mean += v / double(vf.size());
-    return {source, twoPointError(images, reference, maxDistance), wasserstein1(vf, donorFractions(reference)), mean};
+    return {source, twoPointError(images, reference, maxDistance), wasserstein1(vf, referenceFractions), mean};
 }
 
 Ldm2dConditionalFit conditionalFit(const Vae2d& vae, const Ldm2d& ldm, const std::vector<Volume>& reference,
                                    Ldm2dSampleOptions o, int maxDistance) {
-    const std::size_t n = std::min<std::size_t>(reference.size(), std::size_t(o.count));
     std::vector<double> target;
     o.conditions.clear();
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::size_t k = i * reference.size() / n;
+    for (std::size_t k : evenlySpaced(reference.size(), std::size_t(o.count))) {
         o.conditions.push_back(conditionValues(reference[k], ldm.config().conditions));
         target.push_back(reference[k].volumeFraction(Donor));
     }
+    const std::size_t n = target.size();
     o.count = int(n);
     const auto conditioned = vae.decode(ldm.sample(o));
     const auto achieved = donorFractions(conditioned);
@@ -79,10 +80,12 @@ Ldm2dComparison compareLdm2d(const Vae2d& vae, const Ldm2dPair& models, const st
                               : ldm.config().conditions.empty() ? "LDM (" + models.path.stem().string() + ")"
                                                                 : "LDM (null condition)";
     const auto ldmImages = vae.decode((models.unconditional ? *models.unconditional : ldm).sample(options));
-    c.rows.push_back(measure(label, ldmImages, reference, c.maxDistance));
+    const auto fractions = donorFractions(reference);  // once, for every row's W1
+    c.rows.push_back(measure(label, ldmImages, reference, fractions, c.maxDistance));
+    c.rows.push_back(measure("VAE prior z ~ N(0, I)", vae.samplePrior(options.count, options.seed), reference,
+                             fractions, c.maxDistance));
     c.rows.push_back(
-        measure("VAE prior z ~ N(0, I)", vae.samplePrior(options.count, options.seed), reference, c.maxDistance));
-    c.rows.push_back(measure("VAE reconstruction", vae.decode(vae.encode(reference)), reference, c.maxDistance));
+        measure("VAE reconstruction", vae.decode(vae.encode(reference)), reference, fractions, c.maxDistance));
     if (!ldm.config().conditions.empty()) c.conditional = conditionalFit(vae, ldm, reference, options, c.maxDistance);
     return c;
 }
